@@ -1,0 +1,222 @@
+//! uniffi bindings for Portcullis: a thin layer over `portcullis-core`.
+//!
+//! Objects wrap the core (`inner`), records mirror core types, and every
+//! decision stays in the core. Methods that touch the database are `async`:
+//! the work runs on a blocking thread pool, so Kotlin calls them as suspend
+//! functions and Swift with `await`, and no UI thread waits for an fsync.
+
+#![warn(missing_docs)]
+
+mod error;
+mod key;
+mod logging;
+mod types;
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+pub use error::PortcullisError;
+pub use key::{DeviceKey, SoftwareDeviceKey};
+pub use logging::{set_logger, LogLevel, Logger};
+pub use types::*;
+
+use portcullis_core::sim::{SimChangeAuthorization, SimEvent};
+
+uniffi::setup_scaffolding!();
+
+/// The Portcullis agent: feed it observations, deliver its alerts, wake it when asked.
+#[derive(uniffi::Object)]
+pub struct Agent {
+    inner: Arc<Mutex<portcullis_core::Agent>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").finish_non_exhaustive()
+    }
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, PortcullisError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, PortcullisError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortcullisError::Internal {
+            reason: if e.is_panic() {
+                "the operation panicked; reopen the agent".into()
+            } else {
+                "the operation was cancelled".into()
+            },
+        })?
+}
+
+impl Agent {
+    async fn with_agent<T, F>(&self, f: F) -> Result<T, PortcullisError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut portcullis_core::Agent) -> portcullis_core::Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut agent = inner.lock().map_err(|_| PortcullisError::Internal {
+                reason: "an earlier call panicked while holding the agent; reopen it".into(),
+            })?;
+            f(&mut agent).map_err(Into::into)
+        })
+        .await
+    }
+
+    async fn handle_event(
+        &self,
+        event: SimEvent,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.handle(&event, now))
+            .await
+            .map(|alerts| alerts.into_iter().map(Into::into).collect())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Agent {
+    /// Opens the agent's database at `db_path` (created and enrolled on first use).
+    ///
+    /// `device_key` must be the same platform key on every start; a different key is
+    /// refused with `DeviceKey` rather than misreporting every SIM as replaced.
+    #[uniffi::constructor]
+    pub async fn open(
+        db_path: String,
+        device_key: Arc<dyn DeviceKey>,
+        now: SystemTime,
+    ) -> Result<Arc<Self>, PortcullisError> {
+        logging::install();
+        let now = types::to_timestamp(now);
+        let agent = blocking(move || {
+            let key = key::ForeignKey(device_key);
+            portcullis_core::Agent::open(std::path::Path::new(&db_path), &key, now)
+                .map_err(Into::into)
+        })
+        .await?;
+        Ok(Arc::new(Agent {
+            inner: Arc::new(Mutex::new(agent)),
+        }))
+    }
+
+    /// A SIM slot reading (subscription change, SIM state broadcast).
+    pub async fn handle_sim(
+        &self,
+        observation: SimObservation,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        self.handle_event(SimEvent::Sim(observation.into()), now)
+            .await
+    }
+
+    /// A service-state reading (TelephonyCallback.ServiceStateListener, or the cellular path on iOS).
+    pub async fn handle_service(
+        &self,
+        observation: ServiceObservation,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        self.handle_event(SimEvent::Service(observation.into()), now)
+            .await
+    }
+
+    /// A connectivity reading (Wi-Fi, mobile data, airplane mode).
+    pub async fn handle_connectivity(
+        &self,
+        connectivity: Connectivity,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        self.handle_event(SimEvent::Connectivity(connectivity.into()), now)
+            .await
+    }
+
+    /// A carrier-side SIM swap check relayed by the console.
+    pub async fn handle_carrier_check(
+        &self,
+        check: CarrierCheck,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        self.handle_event(SimEvent::CarrierCheck(check.into()), now)
+            .await
+    }
+
+    /// The device finished booting.
+    pub async fn handle_reboot(&self, now: SystemTime) -> Result<Vec<Alert>, PortcullisError> {
+        self.handle_event(SimEvent::Reboot, now).await
+    }
+
+    /// The console authorised a planned SIM replacement until `until`.
+    pub async fn authorize_sim_change(
+        &self,
+        until: SystemTime,
+        reason: String,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        let auth = SimChangeAuthorization {
+            until: types::to_timestamp(until),
+            reason,
+        };
+        self.handle_event(SimEvent::AuthorizeSimChange(auth), now)
+            .await
+    }
+
+    /// The platform scheduler woke the agent (at or after `next_wakeup`).
+    pub async fn handle_timeout(&self, now: SystemTime) -> Result<Vec<Alert>, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.handle_timeout(now))
+            .await
+            .map(|alerts| alerts.into_iter().map(Into::into).collect())
+    }
+
+    /// Up to `limit` undelivered alerts, oldest first; they come back until acknowledged.
+    pub async fn pending_alerts(&self, limit: u32) -> Result<Vec<Alert>, PortcullisError> {
+        self.with_agent(move |a| a.pending_alerts(limit))
+            .await
+            .map(|alerts| alerts.into_iter().map(Into::into).collect())
+    }
+
+    /// Acknowledges delivered alerts by id; returns how many were newly acknowledged.
+    pub async fn ack_alerts(&self, ids: Vec<u64>, now: SystemTime) -> Result<u32, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.ack_alerts(&ids, now))
+            .await
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// When the platform scheduler (WorkManager, BGTaskScheduler) should wake the agent next.
+    pub fn next_wakeup(&self) -> Result<Option<SystemTime>, PortcullisError> {
+        let agent = self.inner.lock().map_err(|_| PortcullisError::Internal {
+            reason: "an earlier call panicked while holding the agent; reopen it".into(),
+        })?;
+        Ok(agent.next_wakeup().map(types::to_system_time))
+    }
+}
+
+/// The library's version, for diagnostics and the console.
+#[uniffi::export]
+pub fn library_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Panics on purpose so binding tests can prove a Rust panic arrives as an exception.
+#[cfg(feature = "test-hooks")]
+#[uniffi::export]
+pub fn test_hook_panic(message: String) {
+    panic!("test hook: {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn exported_objects_are_send_and_sync() {
+        assert_send_sync::<super::Agent>();
+        assert_send_sync::<super::SoftwareDeviceKey>();
+    }
+}

@@ -1,0 +1,322 @@
+//! Records and enums crossing the boundary, and their conversions to core types.
+//! Conversions only: no decisions are made here.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use portcullis_core::{alert, sim, Timestamp};
+
+pub(crate) fn to_timestamp(t: SystemTime) -> Timestamp {
+    let millis = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    };
+    Timestamp::from_unix_millis(millis)
+}
+
+pub(crate) fn to_system_time(t: Timestamp) -> SystemTime {
+    let millis = t.as_unix_millis();
+    if millis >= 0 {
+        UNIX_EPOCH + Duration::from_millis(millis as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(millis.unsigned_abs())
+    }
+}
+
+macro_rules! mirror_enum {
+    ($(#[$meta:meta])* $name:ident => $core:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl From<$name> for $core {
+            fn from(v: $name) -> Self {
+                match v { $($name::$variant => <$core>::$variant),+ }
+            }
+        }
+
+        impl From<$core> for $name {
+            fn from(v: $core) -> Self {
+                match v { $(<$core>::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    /// SIM card state (Android `TelephonyManager.SIM_STATE_*`).
+    SimState => sim::SimState {
+        /// No SIM in the slot (or the eSIM profile is disabled).
+        Absent,
+        /// Present but initialising.
+        NotReady,
+        /// Waiting for PIN or PUK.
+        Locked,
+        /// Usable.
+        Ready,
+        /// The card failed.
+        Error,
+    }
+);
+
+mirror_enum!(
+    /// Cellular registration state (Android `ServiceState`).
+    ServiceState => sim::ServiceState {
+        /// Registered.
+        InService,
+        /// Not registered.
+        OutOfService,
+        /// Emergency calls only: the network refuses this subscriber.
+        EmergencyOnly,
+        /// Radio off.
+        PowerOff,
+    }
+);
+
+mirror_enum!(
+    /// Radio access technology of the serving cell.
+    Rat => sim::Rat {
+        /// 5G NR.
+        Nr,
+        /// 4G LTE.
+        Lte,
+        /// 3G UMTS.
+        Umts,
+        /// 3G HSPA.
+        Hspa,
+        /// 2G GSM.
+        Gsm,
+        /// 2G GPRS.
+        Gprs,
+        /// 2G EDGE.
+        Edge,
+        /// 2G CDMA.
+        Cdma,
+        /// 2G CDMA2000 1x.
+        OneXRtt,
+        /// Not reported.
+        Unknown,
+    }
+);
+
+mirror_enum!(
+    /// How urgently the security team must act.
+    Severity => alert::Severity {
+        /// Audit trail only.
+        Info,
+        /// Routine review.
+        Low,
+        /// Investigate within the day.
+        Medium,
+        /// Investigate now.
+        High,
+        /// Act now.
+        Critical,
+    }
+);
+
+mirror_enum!(
+    /// Alert kinds; `name()` on the Rust side gives the console's stable snake_case names.
+    AlertKind => alert::AlertKind {
+        /// A SIM went absent outside a reboot.
+        SimRemoved,
+        /// The ICCID differs from the baseline.
+        SimReplaced,
+        /// The IMSI differs while the ICCID does not.
+        SubscriberChanged,
+        /// The phone number differs.
+        NumberChanged,
+        /// The home network differs.
+        CarrierChanged,
+        /// Service lost for the policy window with the SIM unchanged and Wi-Fi up.
+        PortOutSuspected,
+        /// The carrier reports an unauthorised SIM change.
+        CarrierReportedSwap,
+        /// Service on 2G while the policy forbids it.
+        Downgrade2g,
+        /// A SIM change covered by an authorised window.
+        SimChangeAuthorized,
+    }
+);
+
+/// One reading of a SIM slot. Identifiers are hashed inside the library at once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SimObservation {
+    /// 0-based slot index (Android `SubscriptionInfo.getSimSlotIndex`).
+    pub slot: u8,
+    /// Card state.
+    pub state: SimState,
+    /// ICCID, when the platform reveals it (device owner with READ_PHONE_STATE on Android 10+).
+    #[uniffi(default = None)]
+    pub iccid: Option<String>,
+    /// IMSI, when revealed.
+    #[uniffi(default = None)]
+    pub imsi: Option<String>,
+    /// Phone number (`SubscriptionManager.getPhoneNumber`), when known.
+    #[uniffi(default = None)]
+    pub msisdn: Option<String>,
+    /// Home network MCC+MNC, 5 or 6 digits.
+    #[uniffi(default = None)]
+    pub mcc_mnc: Option<String>,
+    /// Carrier display name.
+    #[uniffi(default = None)]
+    pub carrier_name: Option<String>,
+    /// Whether the subscription is an eSIM.
+    #[uniffi(default = None)]
+    pub embedded: Option<bool>,
+}
+
+impl From<SimObservation> for sim::SimObservation {
+    fn from(o: SimObservation) -> Self {
+        sim::SimObservation {
+            slot: o.slot,
+            state: Some(o.state.into()),
+            iccid: o.iccid,
+            imsi: o.imsi,
+            msisdn: o.msisdn,
+            mcc_mnc: o.mcc_mnc,
+            carrier_name: o.carrier_name,
+            embedded: o.embedded,
+        }
+    }
+}
+
+/// One reading of a slot's cellular service.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ServiceObservation {
+    /// 0-based slot index.
+    pub slot: u8,
+    /// Registration state.
+    pub state: ServiceState,
+    /// Whether roaming.
+    #[uniffi(default = None)]
+    pub roaming: Option<bool>,
+    /// Serving radio technology.
+    #[uniffi(default = None)]
+    pub rat: Option<Rat>,
+}
+
+impl From<ServiceObservation> for sim::ServiceObservation {
+    fn from(o: ServiceObservation) -> Self {
+        sim::ServiceObservation {
+            slot: o.slot,
+            state: o.state.into(),
+            roaming: o.roaming,
+            rat: o.rat.map(Into::into),
+        }
+    }
+}
+
+/// Device connectivity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct Connectivity {
+    /// Connected to Wi-Fi.
+    pub wifi: bool,
+    /// Mobile data up.
+    pub cellular_data: bool,
+    /// Airplane mode on.
+    pub airplane_mode: bool,
+}
+
+impl From<Connectivity> for sim::Connectivity {
+    fn from(c: Connectivity) -> Self {
+        sim::Connectivity {
+            wifi: c.wifi,
+            cellular_data: c.cellular_data,
+            airplane_mode: c.airplane_mode,
+        }
+    }
+}
+
+/// A carrier-side SIM swap check result relayed by the console.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CarrierCheck {
+    /// The number checked (E.164).
+    pub phone_number: String,
+    /// Whether the carrier reports a SIM change in the checked period.
+    pub swapped: bool,
+    /// The carrier's latest SIM change time, if retrieved.
+    #[uniffi(default = None)]
+    pub latest_sim_change: Option<SystemTime>,
+}
+
+impl From<CarrierCheck> for sim::CarrierCheck {
+    fn from(c: CarrierCheck) -> Self {
+        sim::CarrierCheck {
+            phone_number: c.phone_number,
+            swapped: c.swapped,
+            latest_sim_change: c.latest_sim_change.map(to_timestamp),
+        }
+    }
+}
+
+/// One piece of supporting evidence.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EvidenceItem {
+    /// What the value is.
+    pub key: String,
+    /// The value; identifiers appear only as short keyed-hash prefixes.
+    pub value: String,
+}
+
+/// An alert waiting for delivery to the console.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Alert {
+    /// Stable id: acknowledge with it; the console drops duplicates by it.
+    pub id: u64,
+    /// When the agent raised it.
+    pub at: SystemTime,
+    /// What was detected.
+    pub kind: AlertKind,
+    /// The console's stable name for the kind, e.g. `sim_replaced`.
+    pub kind_name: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// The SIM slot concerned.
+    pub slot: Option<u8>,
+    /// The detector that raised it.
+    pub detector: String,
+    /// That detector's version.
+    pub detector_version: u32,
+    /// One line for the security team.
+    pub summary: String,
+    /// Supporting facts.
+    pub evidence: Vec<EvidenceItem>,
+    /// How many times it has been handed out for delivery.
+    pub delivery_attempts: u32,
+}
+
+impl From<portcullis_core::Alert> for Alert {
+    fn from(a: portcullis_core::Alert) -> Self {
+        Alert {
+            id: a.id,
+            at: to_system_time(a.finding.at),
+            kind: a.finding.kind.into(),
+            kind_name: a.finding.kind.as_str().to_owned(),
+            severity: a.severity.into(),
+            slot: a.finding.slot,
+            detector: a.finding.detector,
+            detector_version: a.finding.detector_version,
+            summary: a.finding.summary,
+            evidence: a
+                .finding
+                .evidence
+                .into_iter()
+                .map(|(key, value)| EvidenceItem { key, value })
+                .collect(),
+            delivery_attempts: a.delivery_attempts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_on_both_sides_of_the_epoch() {
+        for millis in [0, 1, 1_772_356_200_000, -86_400_000] {
+            let t = Timestamp::from_unix_millis(millis);
+            assert_eq!(to_timestamp(to_system_time(t)), t);
+        }
+    }
+}

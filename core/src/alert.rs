@@ -1,0 +1,164 @@
+//! Alerts: what the agent tells the security team.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// How urgently the security team must act; ordered so detectors and filters can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Recorded for the audit trail; no action needed.
+    Info,
+    /// Worth a look during routine review.
+    Low,
+    /// Investigate within the day.
+    Medium,
+    /// Investigate now; the device may be exposed.
+    High,
+    /// Act now: the phone number or SIM is likely in an attacker's hands.
+    Critical,
+}
+
+impl Severity {
+    /// The stable lower-case name used by the console.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of alert. Their `snake_case` names are stable: the console keys on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A SIM went absent outside a reboot.
+    SimRemoved,
+    /// The ICCID differs from the baseline.
+    SimReplaced,
+    /// The IMSI differs while the ICCID does not.
+    SubscriberChanged,
+    /// The phone number differs from the baseline.
+    NumberChanged,
+    /// The SIM's home network (MCC-MNC) differs from the baseline.
+    CarrierChanged,
+    /// Service lost for the policy window while the SIM is unchanged and Wi-Fi is up.
+    PortOutSuspected,
+    /// A carrier-side check reports a swap no authorised window covers.
+    CarrierReportedSwap,
+    /// Service on a 2G radio while the policy forbids 2G.
+    Downgrade2g,
+    /// A SIM change covered by an authorised window: the new SIM became the baseline.
+    SimChangeAuthorized,
+}
+
+impl AlertKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [AlertKind; 9] = [
+        AlertKind::SimRemoved,
+        AlertKind::SimReplaced,
+        AlertKind::SubscriberChanged,
+        AlertKind::NumberChanged,
+        AlertKind::CarrierChanged,
+        AlertKind::PortOutSuspected,
+        AlertKind::CarrierReportedSwap,
+        AlertKind::Downgrade2g,
+        AlertKind::SimChangeAuthorized,
+    ];
+
+    /// The stable name used by the console and in exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::SimRemoved => "sim_removed",
+            AlertKind::SimReplaced => "sim_replaced",
+            AlertKind::SubscriberChanged => "subscriber_changed",
+            AlertKind::NumberChanged => "number_changed",
+            AlertKind::CarrierChanged => "carrier_changed",
+            AlertKind::PortOutSuspected => "port_out_suspected",
+            AlertKind::CarrierReportedSwap => "carrier_reported_swap",
+            AlertKind::Downgrade2g => "downgrade_2g",
+            AlertKind::SimChangeAuthorized => "sim_change_authorized",
+        }
+    }
+
+    /// The severity every alert of this kind carries.
+    pub fn severity(self) -> Severity {
+        match self {
+            AlertKind::SimReplaced
+            | AlertKind::SubscriberChanged
+            | AlertKind::NumberChanged
+            | AlertKind::PortOutSuspected
+            | AlertKind::CarrierReportedSwap => Severity::Critical,
+            AlertKind::SimRemoved | AlertKind::CarrierChanged => Severity::High,
+            AlertKind::Downgrade2g => Severity::Medium,
+            AlertKind::SimChangeAuthorized => Severity::Info,
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// Identifies an alert in the outbox; stable across redeliveries so the console can drop duplicates.
+pub type AlertId = u64;
+
+/// A finding a detector raised, before the store gives it an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// When the condition was established.
+    pub at: Timestamp,
+    /// What was detected.
+    pub kind: AlertKind,
+    /// The SIM slot concerned, if any.
+    pub slot: Option<u8>,
+    /// The detector's stable name.
+    pub detector: String,
+    /// The detector's version; bumped whenever its logic changes.
+    pub detector_version: u32,
+    /// A one-line explanation for the security team; never contains raw identifiers.
+    pub summary: String,
+    /// Supporting facts as key/value pairs; identifiers appear only as short keyed-hash prefixes.
+    pub evidence: Vec<(String, String)>,
+}
+
+/// An alert as stored in the outbox and handed to the native layer for delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Outbox id, stable across redeliveries.
+    pub id: AlertId,
+    /// The finding the alert carries.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The alert's severity (derived from its kind).
+    pub severity: Severity,
+    /// How many times the alert has been handed out for delivery.
+    pub delivery_attempts: u32,
+}

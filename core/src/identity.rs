@@ -1,0 +1,254 @@
+//! Phone identifiers (ICCID, IMSI, phone number) are kept only as keyed hashes.
+//!
+//! The agent must not become a metadata trove: a stolen database or a log line
+//! must not reveal which SIM or number a leader's phone carries. Identifiers are
+//! normalised, then hashed with HMAC-SHA-256 under an identity key derived once
+//! per session from the platform's device key (Android Keystore / iOS Keychain),
+//! so the key itself is never written to disk.
+
+use std::fmt;
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A secret the platform keeps for this device and can compute HMAC-SHA-256 with.
+///
+/// On Android it is a Keystore HMAC key, on iOS a Keychain item; tests and the
+/// simulator use [`SoftwareDeviceKey`].
+pub trait DeviceKey: Send + Sync {
+    /// HMAC-SHA-256 of `message` under the device's secret key.
+    fn hmac_sha256(&self, message: &[u8]) -> Result<[u8; 32]>;
+}
+
+/// A device key held in memory: for tests, the simulator and the forensic kiosk.
+pub struct SoftwareDeviceKey {
+    key: hmac::Key,
+}
+
+impl SoftwareDeviceKey {
+    /// Wraps a secret; at least 16 bytes are required so the key is not guessable.
+    pub fn new(secret: &[u8]) -> Result<Self> {
+        if secret.len() < 16 {
+            return Err(Error::invalid(
+                "device_key",
+                "a software device key needs at least 16 bytes of secret",
+            ));
+        }
+        Ok(SoftwareDeviceKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        })
+    }
+}
+
+impl fmt::Debug for SoftwareDeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SoftwareDeviceKey(..)")
+    }
+}
+
+impl DeviceKey for SoftwareDeviceKey {
+    fn hmac_sha256(&self, message: &[u8]) -> Result<[u8; 32]> {
+        let tag = hmac::sign(&self.key, message);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
+    }
+}
+
+/// Which identifier a hash stands for; part of the hashed message so that an
+/// ICCID hash can never equal a phone-number hash of the same digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityKind {
+    /// The SIM card's serial number.
+    Iccid,
+    /// The subscriber identity on the SIM.
+    Imsi,
+    /// The phone number (MSISDN).
+    PhoneNumber,
+}
+
+impl IdentityKind {
+    fn label(self) -> &'static [u8] {
+        match self {
+            IdentityKind::Iccid => b"iccid",
+            IdentityKind::Imsi => b"imsi",
+            IdentityKind::PhoneNumber => b"msisdn",
+        }
+    }
+}
+
+/// The keyed hash of one identifier. Displays as a short prefix only.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IdentityHash(#[serde(with = "hex32")] [u8; 32]);
+
+impl IdentityHash {
+    /// The first 8 hex digits: enough for a person to compare two evidence entries.
+    pub fn short(&self) -> String {
+        hex(&self.0[..4])
+    }
+}
+
+impl fmt::Debug for IdentityHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityHash({}…)", self.short())
+    }
+}
+
+/// Hashes identifiers under a key derived from the device key.
+pub struct IdentityHasher {
+    key: hmac::Key,
+}
+
+const DERIVATION_LABEL: &[u8] = b"portcullis/identity-key/v1";
+
+impl IdentityHasher {
+    /// Derives the identity key: one call into the platform key store per agent session.
+    pub fn derive(device_key: &dyn DeviceKey) -> Result<Self> {
+        let derived = device_key.hmac_sha256(DERIVATION_LABEL)?;
+        Ok(IdentityHasher {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
+        })
+    }
+
+    /// The keyed hash of an identifier, after normalisation (see [`normalize`]).
+    pub fn hash(&self, kind: IdentityKind, normalized: &str) -> IdentityHash {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(kind.label());
+        ctx.update(&[0]);
+        ctx.update(normalized.as_bytes());
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        IdentityHash(out)
+    }
+}
+
+/// Validates and normalises an identifier so equal identities hash equally
+/// whatever formatting the platform used. Errors name the kind, never the value.
+pub fn normalize(kind: IdentityKind, raw: &str) -> Result<String> {
+    let field = match kind {
+        IdentityKind::Iccid => "iccid",
+        IdentityKind::Imsi => "imsi",
+        IdentityKind::PhoneNumber => "msisdn",
+    };
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    match kind {
+        IdentityKind::Iccid => {
+            // ITU-T E.118: up to 19 digits plus a Luhn digit; some platforms pad with 'F'.
+            let digits = compact.trim_end_matches(['F', 'f']);
+            if !(18..=22).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid(field, "expected 18 to 22 decimal digits"));
+            }
+            Ok(digits.to_owned())
+        }
+        IdentityKind::Imsi => {
+            if !(6..=15).contains(&compact.len()) || !compact.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid(field, "expected 6 to 15 decimal digits"));
+            }
+            Ok(compact)
+        }
+        IdentityKind::PhoneNumber => {
+            let digits = compact.strip_prefix('+').unwrap_or(&compact);
+            if !(3..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid(
+                    field,
+                    "expected a phone number of 3 to 15 digits, optionally with a leading +",
+                ));
+            }
+            Ok(digits.to_owned())
+        }
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    s
+}
+
+mod hex32 {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = <&str>::deserialize(d)?;
+        if text.len() != 64 {
+            return Err(D::Error::custom("identity hash must be 64 hex digits"));
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+            let pair = std::str::from_utf8(chunk).map_err(D::Error::custom)?;
+            out[i] = u8::from_str_radix(pair, 16)
+                .map_err(|_| D::Error::custom("identity hash must be hex"))?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher(secret: &[u8]) -> IdentityHasher {
+        IdentityHasher::derive(&SoftwareDeviceKey::new(secret).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn formatting_does_not_change_the_hash() {
+        let h = hasher(b"0123456789abcdef0123");
+        let a = normalize(IdentityKind::PhoneNumber, "+44 20 7946-0018").unwrap();
+        let b = normalize(IdentityKind::PhoneNumber, "442079460018").unwrap();
+        assert_eq!(
+            h.hash(IdentityKind::PhoneNumber, &a),
+            h.hash(IdentityKind::PhoneNumber, &b)
+        );
+        let padded = normalize(IdentityKind::Iccid, "8944110012345678901F").unwrap();
+        assert_eq!(padded, "8944110012345678901");
+    }
+
+    #[test]
+    fn kind_and_key_separate_hashes() {
+        let h1 = hasher(b"0123456789abcdef0123");
+        let h2 = hasher(b"another-device-secret");
+        let digits = "234150123456789";
+        assert_ne!(
+            h1.hash(IdentityKind::Imsi, digits),
+            h1.hash(IdentityKind::PhoneNumber, digits)
+        );
+        assert_ne!(
+            h1.hash(IdentityKind::Imsi, digits),
+            h2.hash(IdentityKind::Imsi, digits)
+        );
+    }
+
+    #[test]
+    fn errors_never_echo_the_identifier() {
+        let err = normalize(IdentityKind::Imsi, "23415012345678999999").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("imsi"), "{text}");
+        assert!(!text.contains("2341501234"), "{text}");
+        assert!(SoftwareDeviceKey::new(b"short").is_err());
+    }
+
+    #[test]
+    fn hash_serde_round_trip_and_short_display() {
+        let h = hasher(b"0123456789abcdef0123").hash(IdentityKind::Iccid, "8944110012345678901");
+        let json = serde_json::to_string(&h).unwrap();
+        let back: IdentityHash = serde_json::from_str(&json).unwrap();
+        assert_eq!(h, back);
+        assert_eq!(h.short().len(), 8);
+        assert!(serde_json::from_str::<IdentityHash>("\"abc\"").is_err());
+    }
+}

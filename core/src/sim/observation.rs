@@ -1,0 +1,258 @@
+//! What the platform reports about SIMs, the radio and connectivity.
+//!
+//! Every field a platform may be unable to observe is optional: iOS hides most
+//! SIM identities since 16.4, and Android needs device-owner rights for ICCID
+//! and IMSI. The guard works with whatever arrives.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+/// Highest SIM slot index accepted (slots are 0-based).
+pub const MAX_SLOT: u8 = 7;
+
+/// The SIM card state, as Android's `TelephonyManager.SIM_STATE_*` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimState {
+    /// No SIM in the slot (or the eSIM profile is disabled).
+    Absent,
+    /// Present but still initialising.
+    NotReady,
+    /// Waiting for a PIN or PUK.
+    Locked,
+    /// Present and usable.
+    Ready,
+    /// The card failed.
+    Error,
+}
+
+/// One reading of a SIM slot. Raw identifiers live only in this value on the way
+/// in: the guard hashes them at once and never stores them.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimObservation {
+    /// 0-based slot index.
+    pub slot: u8,
+    /// Card state; `None` is not accepted (see [`SimObservation::validate`]).
+    pub state: Option<SimState>,
+    /// The card serial (ICCID), when the platform reveals it.
+    pub iccid: Option<String>,
+    /// The subscriber identity (IMSI), when the platform reveals it.
+    pub imsi: Option<String>,
+    /// The phone number, when known.
+    pub msisdn: Option<String>,
+    /// The SIM's home network, MCC followed by MNC (5 or 6 digits).
+    pub mcc_mnc: Option<String>,
+    /// The carrier's display name; informational only.
+    pub carrier_name: Option<String>,
+    /// Whether the subscription is an eSIM profile.
+    pub embedded: Option<bool>,
+}
+
+impl std::fmt::Debug for SimObservation {
+    /// Redacts identifiers so an observation can be logged safely.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimObservation")
+            .field("slot", &self.slot)
+            .field("state", &self.state)
+            .field("iccid", &self.iccid.as_ref().map(|_| "<redacted>"))
+            .field("imsi", &self.imsi.as_ref().map(|_| "<redacted>"))
+            .field("msisdn", &self.msisdn.as_ref().map(|_| "<redacted>"))
+            .field("mcc_mnc", &self.mcc_mnc)
+            .field("embedded", &self.embedded)
+            .finish()
+    }
+}
+
+/// The cellular service state, as Android's `ServiceState` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    /// Registered on a network.
+    InService,
+    /// Not registered anywhere.
+    OutOfService,
+    /// Only emergency calls possible: the network refuses this subscriber.
+    EmergencyOnly,
+    /// The radio is off (airplane mode or shutdown).
+    PowerOff,
+}
+
+/// Radio access technology of the serving cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rat {
+    /// 5G New Radio.
+    Nr,
+    /// 4G LTE.
+    Lte,
+    /// 3G UMTS.
+    Umts,
+    /// 3G HSPA family.
+    Hspa,
+    /// 2G GSM.
+    Gsm,
+    /// 2G GPRS.
+    Gprs,
+    /// 2G EDGE.
+    Edge,
+    /// 2G CDMA.
+    Cdma,
+    /// 2G CDMA2000 1x.
+    #[serde(rename = "1xrtt")]
+    OneXRtt,
+    /// Not reported.
+    Unknown,
+}
+
+impl Rat {
+    /// Whether this is a 2G technology (no mutual authentication; rogue base stations).
+    pub fn is_2g(self) -> bool {
+        matches!(
+            self,
+            Rat::Gsm | Rat::Gprs | Rat::Edge | Rat::Cdma | Rat::OneXRtt
+        )
+    }
+
+    /// The name used in traces and evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rat::Nr => "nr",
+            Rat::Lte => "lte",
+            Rat::Umts => "umts",
+            Rat::Hspa => "hspa",
+            Rat::Gsm => "gsm",
+            Rat::Gprs => "gprs",
+            Rat::Edge => "edge",
+            Rat::Cdma => "cdma",
+            Rat::OneXRtt => "1xrtt",
+            Rat::Unknown => "unknown",
+        }
+    }
+}
+
+/// One reading of a slot's cellular service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceObservation {
+    /// 0-based slot index.
+    pub slot: u8,
+    /// Registration state.
+    pub state: ServiceState,
+    /// Whether the device is roaming (a foreign network is not a carrier change).
+    pub roaming: Option<bool>,
+    /// The serving radio technology.
+    pub rat: Option<Rat>,
+}
+
+/// The device's connectivity, which tells a lost number apart from a lost signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connectivity {
+    /// Connected to Wi-Fi.
+    pub wifi: bool,
+    /// Mobile data is up.
+    pub cellular_data: bool,
+    /// Airplane mode is on.
+    pub airplane_mode: bool,
+}
+
+/// A carrier-side SIM swap check (CAMARA SIM Swap `check` / `retrieve-date`) relayed by the console.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierCheck {
+    /// The number checked, E.164; hashed on arrival.
+    pub phone_number: String,
+    /// The carrier's verdict: a SIM change within the checked period.
+    pub swapped: bool,
+    /// The carrier's latest SIM change time, when `retrieve-date` was used.
+    pub latest_sim_change: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CarrierCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarrierCheck")
+            .field("phone_number", &"<redacted>")
+            .field("swapped", &self.swapped)
+            .field("latest_sim_change", &self.latest_sim_change)
+            .finish()
+    }
+}
+
+/// The console's authorisation of a planned SIM replacement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimChangeAuthorization {
+    /// End of the window; changes before it become the new baseline.
+    pub until: Timestamp,
+    /// Why, for the audit trail (e.g. a ticket number).
+    pub reason: String,
+}
+
+/// One input to the agent's SIM guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimEvent {
+    /// A SIM slot reading.
+    Sim(SimObservation),
+    /// A service-state reading.
+    Service(ServiceObservation),
+    /// A connectivity reading.
+    Connectivity(Connectivity),
+    /// A carrier-side check result.
+    CarrierCheck(CarrierCheck),
+    /// A planned SIM change window from the console.
+    AuthorizeSimChange(SimChangeAuthorization),
+    /// The device has just booted.
+    Reboot,
+    /// Time passed; nothing else happened.
+    Tick,
+}
+
+fn check_slot(slot: u8, field: &'static str) -> Result<()> {
+    if slot > MAX_SLOT {
+        return Err(Error::invalid(
+            field,
+            format!("slot must be between 0 and {MAX_SLOT}"),
+        ));
+    }
+    Ok(())
+}
+
+impl SimEvent {
+    /// Rejects malformed input before it touches any state. Errors name the field, never its value.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            SimEvent::Sim(obs) => {
+                check_slot(obs.slot, "sim.slot")?;
+                if obs.state.is_none() {
+                    return Err(Error::invalid("sim.state", "missing"));
+                }
+                if let Some(m) = &obs.mcc_mnc {
+                    if !(5..=6).contains(&m.len()) || !m.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Error::invalid("sim.mcc_mnc", "expected 5 or 6 digits"));
+                    }
+                }
+                if obs.carrier_name.as_ref().is_some_and(|n| n.len() > 256) {
+                    return Err(Error::invalid("sim.carrier_name", "longer than 256 bytes"));
+                }
+                Ok(())
+            }
+            SimEvent::Service(obs) => check_slot(obs.slot, "service.slot"),
+            SimEvent::AuthorizeSimChange(auth) => {
+                if auth.reason.len() > 512 {
+                    return Err(Error::invalid(
+                        "authorize_sim_change.reason",
+                        "longer than 512 bytes",
+                    ));
+                }
+                Ok(())
+            }
+            SimEvent::Connectivity(_)
+            | SimEvent::CarrierCheck(_)
+            | SimEvent::Reboot
+            | SimEvent::Tick => Ok(()),
+        }
+    }
+}
