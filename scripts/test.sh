@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The one test entry point: everything CI runs, in order. Installs what it needs
+# (Kotlin compiler, JNA, Zig, clang) into a cache on first use.
+#
+#   bash scripts/test.sh
+#
+# Ends with one line "portcullis: N passed, M failed" counting Rust and binding tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests: unit, scenario, property and CLI tests"
+cargo test --workspace 2>&1 | tee "$log_dir/cargo-test.log"
+sum_field() { awk -v f="$1" '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ "^" f) s += $(i - 1) } END { print s + 0 }' "$log_dir/cargo-test.log"; }
+rust_passed=$(sum_field passed)
+rust_failed=$(sum_field failed)
+
+step "binding tests: Kotlin (JVM) and Python against the built library; Swift header"
+bash scripts/binding-tests.sh 2>&1 | tee "$log_dir/bindings.log"
+bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings.log" | tail -n 1)
+bind_passed=$(sed -E 's/^bindings: ([0-9]+) passed.*/\1/' <<<"$bind_line")
+bind_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$bind_line")
+
+step "cross compile-check for Android and iOS (a compile-check, not a build)"
+bash scripts/cross-check.sh
+
+step "done in $((SECONDS - started)) s"
+echo "portcullis: $((rust_passed + bind_passed)) passed, $((rust_failed + bind_failed)) failed"
