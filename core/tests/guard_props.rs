@@ -1,0 +1,271 @@
+//! Property tests of the SIM guard over random observation sequences.
+
+use portcullis_core::alert::Finding;
+use portcullis_core::identity::{IdentityHasher, SoftwareDeviceKey};
+use portcullis_core::sim::{
+    CarrierCheck, Connectivity, Rat, ServiceObservation, ServiceState, SimChangeAuthorization,
+    SimEvent, SimGuard, SimObservation, SimPolicy, SimState,
+};
+use portcullis_core::Timestamp;
+use proptest::prelude::*;
+
+const ICCIDS: [&str; 3] = [
+    "8944110012345678901",
+    "8944200098765432109",
+    "8933150000000000017",
+];
+const IMSIS: [&str; 3] = ["234150123456789", "234209876543210", "208150000000001"];
+const NUMBERS: [&str; 3] = ["+447700900123", "+447700900999", "+33612345678"];
+
+fn sim_state() -> impl Strategy<Value = SimState> {
+    prop_oneof![
+        Just(SimState::Absent),
+        Just(SimState::NotReady),
+        Just(SimState::Locked),
+        Just(SimState::Ready),
+        Just(SimState::Error),
+    ]
+}
+
+fn service_state() -> impl Strategy<Value = ServiceState> {
+    prop_oneof![
+        Just(ServiceState::InService),
+        Just(ServiceState::OutOfService),
+        Just(ServiceState::EmergencyOnly),
+        Just(ServiceState::PowerOff),
+    ]
+}
+
+fn rat() -> impl Strategy<Value = Option<Rat>> {
+    prop::option::of(prop_oneof![
+        Just(Rat::Lte),
+        Just(Rat::Nr),
+        Just(Rat::Gsm),
+        Just(Rat::Edge)
+    ])
+}
+
+fn event() -> impl Strategy<Value = SimEvent> {
+    prop_oneof![
+        4 => (0u8..2, sim_state(), prop::option::of(0usize..3), prop::option::of(0usize..3), prop::option::of(0usize..3))
+            .prop_map(|(slot, state, i, s, n)| SimEvent::Sim(SimObservation {
+                slot,
+                state: Some(state),
+                iccid: i.map(|i| ICCIDS[i].to_owned()),
+                imsi: s.map(|s| IMSIS[s].to_owned()),
+                msisdn: n.map(|n| NUMBERS[n].to_owned()),
+                mcc_mnc: Some("23415".into()),
+                ..SimObservation::default()
+            })),
+        4 => (0u8..2, service_state(), rat(), any::<Option<bool>>())
+            .prop_map(|(slot, state, rat, roaming)| SimEvent::Service(ServiceObservation { slot, state, roaming, rat })),
+        2 => (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(wifi, cellular_data, airplane_mode)| {
+            SimEvent::Connectivity(Connectivity { wifi, cellular_data, airplane_mode })
+        }),
+        1 => (0usize..3, any::<bool>(), prop::option::of(0i64..1_000))
+            .prop_map(|(n, swapped, mins)| SimEvent::CarrierCheck(CarrierCheck {
+                phone_number: NUMBERS[n].to_owned(),
+                swapped,
+                latest_sim_change: mins.map(|m| Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000)),
+            })),
+        1 => (0i64..300).prop_map(|m| SimEvent::AuthorizeSimChange(SimChangeAuthorization {
+            until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
+            reason: "planned".into(),
+        })),
+        1 => Just(SimEvent::Reboot),
+        2 => Just(SimEvent::Tick),
+    ]
+}
+
+/// Events with gaps of up to 20 minutes, and occasional clock regressions of up to a minute.
+fn trace() -> impl Strategy<Value = Vec<(i64, SimEvent)>> {
+    prop::collection::vec((-60_000i64..1_200_000, event()), 1..80)
+}
+
+fn hasher() -> IdentityHasher {
+    IdentityHasher::derive(&SoftwareDeviceKey::new(b"property-test-secret").unwrap()).unwrap()
+}
+
+fn run(guard: &mut SimGuard, events: &[(Timestamp, SimEvent)], h: &IdentityHasher) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (at, ev) in events {
+        if let Some(wake) = guard.next_deadline().filter(|w| w <= at) {
+            guard.handle_timeout(wake, &mut out);
+        }
+        guard.handle(ev, *at, h, &mut out).unwrap();
+    }
+    out
+}
+
+fn timed(trace: &[(i64, SimEvent)]) -> Vec<(Timestamp, SimEvent)> {
+    let mut t = 1_772_000_000_000i64;
+    trace
+        .iter()
+        .map(|(gap, ev)| {
+            t += gap;
+            (Timestamp::from_unix_millis(t), ev.clone())
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Saving and restoring the guard at any point changes nothing that follows:
+    /// what makes the agent safe to kill between any two callbacks.
+    #[test]
+    fn restoring_state_at_any_point_gives_the_same_alerts(raw in trace(), split in any::<prop::sample::Index>()) {
+        let h = hasher();
+        let events = timed(&raw);
+        let cut = split.index(events.len() + 1);
+        let start = events[0].0;
+        let mut whole = SimGuard::new(start, SimPolicy::default());
+        let expected = run(&mut whole, &events, &h);
+
+        let mut first = SimGuard::new(start, SimPolicy::default());
+        let mut got = run(&mut first, &events[..cut], &h);
+        let saved = serde_json::to_string(&first).unwrap();
+        let mut restored: SimGuard = serde_json::from_str(&saved).unwrap();
+        restored.set_policy(SimPolicy::default());
+        got.extend(run(&mut restored, &events[cut..], &h));
+        prop_assert_eq!(got, expected);
+    }
+
+    /// Alerts never carry a raw identifier, the persisted state holds none either,
+    /// and alerts come out in time order.
+    #[test]
+    fn alerts_are_ordered_and_never_leak_identifiers(raw in trace()) {
+        let h = hasher();
+        let events = timed(&raw);
+        let mut guard = SimGuard::new(events[0].0, SimPolicy::default());
+        let findings = run(&mut guard, &events, &h);
+        let state = serde_json::to_string(&guard).unwrap();
+        for w in findings.windows(2) {
+            prop_assert!(w[0].at <= w[1].at);
+        }
+        for f in &findings {
+            let text = format!("{} {:?}", f.summary, f.evidence);
+            for id in ICCIDS.iter().chain(&IMSIS).chain(&NUMBERS) {
+                let digits = id.trim_start_matches('+');
+                prop_assert!(!text.contains(digits), "alert leaks an identifier: {}", text);
+                prop_assert!(!state.contains(digits), "state leaks an identifier");
+            }
+        }
+    }
+}
+
+#[test]
+fn invalid_input_changes_nothing() {
+    let h = hasher();
+    let t0 = Timestamp::from_unix_millis(1_772_000_000_000);
+    let mut guard = SimGuard::new(t0, SimPolicy::default());
+    let mut out = Vec::new();
+    guard
+        .handle(
+            &SimEvent::Sim(SimObservation {
+                slot: 0,
+                state: Some(SimState::Ready),
+                iccid: Some(ICCIDS[0].into()),
+                ..SimObservation::default()
+            }),
+            t0,
+            &h,
+            &mut out,
+        )
+        .unwrap();
+    let before = serde_json::to_string(&guard).unwrap();
+    let bad = [
+        SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            iccid: Some("12".into()),
+            ..SimObservation::default()
+        },
+        SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            iccid: Some(ICCIDS[1].into()),
+            imsi: Some("x".into()),
+            ..SimObservation::default()
+        },
+        SimObservation {
+            slot: 8,
+            state: Some(SimState::Ready),
+            ..SimObservation::default()
+        },
+        SimObservation {
+            slot: 0,
+            state: None,
+            ..SimObservation::default()
+        },
+        SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            mcc_mnc: Some("2341".into()),
+            ..SimObservation::default()
+        },
+    ];
+    for obs in bad {
+        let later = t0.plus_millis(3_600_000);
+        assert!(guard
+            .handle(&SimEvent::Sim(obs), later, &h, &mut out)
+            .is_err());
+        assert_eq!(serde_json::to_string(&guard).unwrap(), before);
+    }
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_clock_moved_back_does_not_move_deadlines_back() {
+    let h = hasher();
+    let t0 = Timestamp::from_unix_millis(1_772_000_000_000);
+    let mut guard = SimGuard::new(t0, SimPolicy::default());
+    let mut out = Vec::new();
+    let feed = |g: &mut SimGuard, ev: SimEvent, at: Timestamp, out: &mut Vec<Finding>| {
+        g.handle(&ev, at, &h, out).unwrap()
+    };
+    feed(
+        &mut guard,
+        SimEvent::Connectivity(Connectivity {
+            wifi: true,
+            cellular_data: false,
+            airplane_mode: false,
+        }),
+        t0,
+        &mut out,
+    );
+    feed(
+        &mut guard,
+        SimEvent::Sim(SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            iccid: Some(ICCIDS[0].into()),
+            ..SimObservation::default()
+        }),
+        t0,
+        &mut out,
+    );
+    feed(
+        &mut guard,
+        SimEvent::Service(ServiceObservation {
+            slot: 0,
+            state: ServiceState::EmergencyOnly,
+            roaming: None,
+            rat: None,
+        }),
+        t0,
+        &mut out,
+    );
+    assert_eq!(guard.next_deadline(), Some(t0.plus_millis(600_000)));
+    // A tick an hour in the past is treated as "now = latest seen".
+    feed(
+        &mut guard,
+        SimEvent::Tick,
+        t0.plus_millis(-3_600_000),
+        &mut out,
+    );
+    assert_eq!(guard.next_deadline(), Some(t0.plus_millis(600_000)));
+    guard.handle_timeout(t0.plus_millis(600_000), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(guard.next_deadline(), None);
+}
