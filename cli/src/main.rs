@@ -1,14 +1,14 @@
 //! `portcullis`: the console and forensic-kiosk tool.
+//!
+//! Each subcommand lives in its own module; this file only parses arguments and
+//! turns a failure into a one-line message and a non-zero exit.
+
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use portcullis_core::{trace, Agent, Alert, SoftwareDeviceKey, Timestamp};
-
-/// The secret the simulator's software device key uses unless `--device-secret-file` is given.
-/// Simulated databases are test material; never enroll a real device with it.
-const SIMULATOR_SECRET: &[u8] = b"portcullis simulator device key (not for real devices)";
 
 #[derive(Parser)]
 #[command(
@@ -40,8 +40,9 @@ enum Command {
     },
 }
 
+/// Output format of `simulate`.
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     /// A timeline for a person.
     Text,
     /// One JSON object per alert.
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
             db,
             device_secret_file,
             format,
-        } => simulate(&scenario, db, device_secret_file, format),
+        } => simulate::run(&scenario, db, device_secret_file, format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,96 +65,5 @@ fn main() -> ExitCode {
             eprintln!("portcullis: {message}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn simulate(
-    scenario: &std::path::Path,
-    db: Option<PathBuf>,
-    device_secret_file: Option<PathBuf>,
-    format: Format,
-) -> Result<(), String> {
-    let text = std::fs::read_to_string(scenario)
-        .map_err(|e| format!("cannot read {}: {e}", scenario.display()))?;
-    let events = trace::parse(&text).map_err(|e| format!("{}: {e}", scenario.display()))?;
-    let Some(first) = events.first() else {
-        return Err(format!("{}: the trace has no events", scenario.display()));
-    };
-    let secret = match device_secret_file {
-        Some(path) => std::fs::read(&path)
-            .map_err(|e| format!("cannot read the device secret file {}: {e}", path.display()))?,
-        None => SIMULATOR_SECRET.to_vec(),
-    };
-    let key = SoftwareDeviceKey::new(&secret).map_err(|e| e.to_string())?;
-    let tempdir;
-    let db_path = match db {
-        Some(path) => path,
-        None => {
-            tempdir = tempfile::tempdir()
-                .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
-            tempdir.path().join("agent.db")
-        }
-    };
-    let mut agent = Agent::open(&db_path, &key, first.at)
-        .map_err(|e| format!("cannot open the agent database {}: {e}", db_path.display()))?;
-    let alerts =
-        trace::replay(&mut agent, &events).map_err(|e| format!("{}: {e}", scenario.display()))?;
-    match format {
-        Format::Jsonl => {
-            for alert in &alerts {
-                println!("{}", alert_json(alert));
-            }
-        }
-        Format::Text => print_timeline(&events, &alerts),
-    }
-    Ok(())
-}
-
-fn alert_json(alert: &Alert) -> serde_json::Value {
-    let evidence: serde_json::Map<String, serde_json::Value> = alert
-        .finding
-        .evidence
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    serde_json::json!({
-        "id": alert.id,
-        "at": alert.finding.at,
-        "kind": alert.finding.kind.as_str(),
-        "severity": alert.severity.as_str(),
-        "slot": alert.finding.slot,
-        "detector": alert.finding.detector,
-        "detector_version": alert.finding.detector_version,
-        "summary": alert.finding.summary,
-        "evidence": evidence,
-    })
-}
-
-fn print_timeline(events: &[trace::TraceEvent], alerts: &[Alert]) {
-    let start = events.first().map(|e| e.at).unwrap_or(Timestamp::EPOCH);
-    let end = events.last().map(|e| e.at).unwrap_or(start);
-    println!("Replayed {} events from {start} to {end}.", events.len());
-    if alerts.is_empty() {
-        println!("No alerts.");
-        return;
-    }
-    println!("{} alert(s):", alerts.len());
-    for alert in alerts {
-        let f = &alert.finding;
-        let slot = f.slot.map_or("-".to_owned(), |s| s.to_string());
-        println!(
-            "  {}  {:<8}  {:<22}  slot {slot}  {}",
-            f.at,
-            alert.severity.as_str().to_uppercase(),
-            f.kind.as_str(),
-            f.summary
-        );
-        let evidence: Vec<String> = f.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
-            "      detector {} v{}; {}",
-            f.detector,
-            f.detector_version,
-            evidence.join(", ")
-        );
     }
 }

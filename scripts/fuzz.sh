@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds every cargo-fuzz target and runs each for a short while from its committed seeds.
+#
+#   bash scripts/fuzz.sh                 # CI: FUZZ_SECONDS per target (default 20)
+#   FUZZ_SECONDS=3600 bash scripts/fuzz.sh trace_line   # a long run of one target
+#
+# Needs the nightly toolchain; installs cargo-fuzz from crates.io when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${FUZZ_SECONDS:-20}
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+
+cd fuzz
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+cargo +nightly fuzz build
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for t in "${targets[@]}"; do
+    mkdir -p "$work/$t"
+    [ -d "seeds/$t" ] && cp -r "seeds/$t/." "$work/$t/"
+    echo "fuzz: $t for ${seconds}s"
+    cargo +nightly fuzz run "$t" "$work/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
+done
+echo "fuzz: ${#targets[@]} target(s) ran without a crash"
