@@ -21,6 +21,7 @@ pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
 
 use portcullis_core::sim::{SimChangeAuthorization, SimEvent};
+use ring::rand::{SecureRandom, SystemRandom};
 
 uniffi::setup_scaffolding!();
 
@@ -95,8 +96,15 @@ impl Agent {
         logging::install();
         let now = types::to_timestamp(now);
         let agent = blocking(move || {
-            let key = key::ForeignKey(device_key);
-            portcullis_core::Agent::open(std::path::Path::new(&db_path), &key, now)
+            let key = Arc::new(key::ForeignKey(device_key));
+            // Fresh randomness for the journal's first MAC key, used only at enrollment.
+            let mut entropy = [0u8; 32];
+            SystemRandom::new()
+                .fill(&mut entropy)
+                .map_err(|_| PortcullisError::Internal {
+                    reason: "the system random generator failed".into(),
+                })?;
+            portcullis_core::Agent::open(std::path::Path::new(&db_path), key, now, entropy)
                 .map_err(Into::into)
         })
         .await?;

@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod journal;
 mod simulate;
 
 use std::path::PathBuf;
@@ -23,6 +24,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Verify or export an agent's tamper-evident journal.
+    Journal {
+        #[command(subcommand)]
+        action: JournalAction,
+    },
     /// Replay a scenario trace (JSON Lines) through the real agent and print the alerts it raises.
     Simulate {
         /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
@@ -40,6 +46,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum JournalAction {
+    /// Check the hash chain, MACs and signed checkpoints; exit 1 naming the first broken record.
+    Verify {
+        /// The agent database (opened read-only).
+        #[arg(long)]
+        db: PathBuf,
+        /// A checkpoint the console stored (JSON), to detect a truncated tail.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// A file with the journal's epoch-0 key (64 hex digits) the console received at enrollment.
+        #[arg(long)]
+        journal_key: Option<PathBuf>,
+    },
+    /// Print the records as JSON lines, or the alerts as OCSF Detection Findings.
+    Export {
+        /// The agent database (opened read-only).
+        #[arg(long)]
+        db: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = journal::ExportFormat::Jsonl)]
+        format: journal::ExportFormat,
+    },
+}
+
 /// Output format of `simulate`.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum Format {
@@ -52,6 +83,18 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Journal { action } => match action {
+            JournalAction::Verify {
+                db,
+                checkpoint,
+                journal_key,
+            } => match journal::verify(&db, checkpoint.as_deref(), journal_key.as_deref()) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            },
+            JournalAction::Export { db, format } => journal::export(&db, format),
+        },
         Command::Simulate {
             scenario,
             db,

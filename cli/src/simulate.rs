@@ -1,6 +1,9 @@
 //! `portcullis simulate`: replay a scenario trace through the real agent.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ring::rand::{SecureRandom, SystemRandom};
 
 use portcullis_core::{trace, Agent, Alert, SoftwareDeviceKey, Timestamp};
 
@@ -28,7 +31,11 @@ pub(crate) fn run(
             .map_err(|e| format!("cannot read the device secret file {}: {e}", path.display()))?,
         None => SIMULATOR_SECRET.to_vec(),
     };
-    let key = SoftwareDeviceKey::new(&secret).map_err(|e| e.to_string())?;
+    let key = Arc::new(SoftwareDeviceKey::new(&secret).map_err(|e| e.to_string())?);
+    let mut entropy = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut entropy)
+        .map_err(|_| "the system random generator failed".to_owned())?;
     let tempdir;
     let db_path = match db {
         Some(path) => path,
@@ -38,7 +45,7 @@ pub(crate) fn run(
             tempdir.path().join("agent.db")
         }
     };
-    let mut agent = Agent::open(&db_path, &key, first.at)
+    let mut agent = Agent::open(&db_path, key, first.at, entropy)
         .map_err(|e| format!("cannot open the agent database {}: {e}", db_path.display()))?;
     let alerts =
         trace::replay(&mut agent, &events).map_err(|e| format!("{}: {e}", scenario.display()))?;

@@ -6,24 +6,28 @@
 //! its state change and its alerts in one transaction before returning.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::alert::{Alert, AlertId, Finding};
 use crate::error::{Error, Result};
 use crate::identity::{hex, DeviceKey, IdentityHasher};
+use crate::journal::{
+    unhex32, CheckpointSigner, EpochKey, SignedCheckpoint, Verdict, VerifyOptions,
+};
 use crate::sim::{Facts, SimEvent, SimGuard, SimPolicy};
-use crate::store::{Commit, JournalEntry, Store};
+use crate::store::{Commit, Enrollment, Store, META_ENROLLED_AT, META_KEY_CHECK, META_KEY_EXPORT};
 use crate::time::Timestamp;
 
 const SIM_GUARD_STATE: &str = "sim_guard";
-const META_ENROLLED_AT: &str = "enrolled_at";
-const META_KEY_CHECK: &str = "device_key_check";
-/// Label MACed to recognise the enrolled device key; distinct from the identity-key label.
+/// Label MACed to recognise the enrolled device key; distinct from every other label.
 const KEY_CHECK_LABEL: &[u8] = b"portcullis/device-key-check/v1";
 
 /// The Portcullis agent: policy, SIM guard and alert outbox over one database.
 pub struct Agent {
     store: Store,
+    device_key: Arc<dyn DeviceKey>,
     hasher: IdentityHasher,
+    signer: CheckpointSigner,
     guard: SimGuard,
     /// The guard state as last committed, to skip unchanged writes and to roll back a failed step.
     persisted_guard: String,
@@ -38,43 +42,64 @@ impl std::fmt::Debug for Agent {
 impl Agent {
     /// Opens the agent's database at `path`, enrolling the device on first use.
     ///
-    /// Fails with [`Error::DeviceKey`] if `device_key` is not the key the database
-    /// was enrolled with: comparing hashes made under different keys would report
-    /// every SIM as replaced.
-    pub fn open(path: &Path, device_key: &dyn DeviceKey, now: Timestamp) -> Result<Self> {
-        Self::with_store(Store::open(path)?, device_key, now)
+    /// `entropy` must be fresh randomness from the platform; it becomes the journal's
+    /// first MAC key at enrollment and is ignored afterwards. Fails with
+    /// [`Error::DeviceKey`] if `device_key` is not the key the database was enrolled
+    /// with: comparing hashes made under different keys would report every SIM as replaced.
+    pub fn open(
+        path: &Path,
+        device_key: Arc<dyn DeviceKey>,
+        now: Timestamp,
+        entropy: [u8; 32],
+    ) -> Result<Self> {
+        Self::with_store(Store::open(path)?, device_key, now, entropy)
     }
 
     /// An agent on a private in-memory database (simulations, tests).
-    pub fn open_in_memory(device_key: &dyn DeviceKey, now: Timestamp) -> Result<Self> {
-        Self::with_store(Store::open_in_memory()?, device_key, now)
+    pub fn open_in_memory(
+        device_key: Arc<dyn DeviceKey>,
+        now: Timestamp,
+        entropy: [u8; 32],
+    ) -> Result<Self> {
+        Self::with_store(Store::open_in_memory()?, device_key, now, entropy)
     }
 
-    fn with_store(mut store: Store, device_key: &dyn DeviceKey, now: Timestamp) -> Result<Self> {
+    fn with_store(
+        mut store: Store,
+        device_key: Arc<dyn DeviceKey>,
+        now: Timestamp,
+        entropy: [u8; 32],
+    ) -> Result<Self> {
         let key_check = hex(&device_key.hmac_sha256(KEY_CHECK_LABEL)?);
-        let hasher = IdentityHasher::derive(device_key)?;
-        let enrolled_at = match (store.meta(META_ENROLLED_AT)?, store.meta(META_KEY_CHECK)?) {
-            (Some(at), Some(check)) => {
+        let hasher = IdentityHasher::derive(device_key.as_ref())?;
+        let signer = CheckpointSigner::derive(device_key.as_ref())?;
+        let enrolled = (
+            store.meta(META_ENROLLED_AT)?,
+            store.meta(META_KEY_CHECK)?,
+            store.wrapped_journal_key()?,
+        );
+        let enrolled_at = match enrolled {
+            (Some(at), Some(check), Some((epoch, wrapped))) => {
                 if check != key_check {
                     return Err(Error::DeviceKey(
-                        "this database was enrolled with a different device key; re-enroll the device"
-                            .into(),
+                        "this database was enrolled with a different device key; re-enroll the device".into(),
                     ));
                 }
+                store.set_journal_key(EpochKey::unwrap(device_key.as_ref(), epoch, &wrapped)?);
                 Timestamp::parse_rfc3339(&at)
                     .ok_or_else(|| Error::Corrupt("enrollment time is unreadable".into()))?
             }
-            (None, None) => {
-                store.commit(Commit {
-                    at: Some(now),
-                    journal: vec![JournalEntry {
-                        kind: "enrolled".into(),
-                        body: serde_json::json!({ "at": now }).to_string(),
-                    }],
-                    ..Commit::default()
+            (None, None, None) => {
+                let key = EpochKey::initial(entropy);
+                let wrapped = key.wrap(device_key.as_ref())?;
+                store.enroll(Enrollment {
+                    at: now,
+                    wrapped_key: wrapped,
+                    wrapped_export: wrapped,
+                    key,
+                    public_key: signer.public_key(),
+                    key_check,
                 })?;
-                store.set_meta(META_KEY_CHECK, &key_check)?;
-                store.set_meta(META_ENROLLED_AT, &now.to_string())?;
                 log::info!("portcullis: device enrolled");
                 now
             }
@@ -94,7 +119,9 @@ impl Agent {
         };
         Ok(Agent {
             store,
+            device_key,
             hasher,
+            signer,
             guard,
             persisted_guard,
         })
@@ -143,9 +170,63 @@ impl Agent {
         self.guard.facts()
     }
 
-    /// Verifies the journal's hash chain: the record count, or the first broken sequence number.
-    pub fn verify_journal(&self) -> Result<std::result::Result<u64, i64>> {
-        self.store.verify_chain()
+    /// Verifies the journal on the device (chain and checkpoints; MACs when given the epoch-0 key).
+    pub fn verify_journal(&self, options: VerifyOptions) -> Result<Verdict> {
+        self.store.verify_journal(options)
+    }
+
+    /// Signs a checkpoint over the journal's head for the console to store, and moves
+    /// the journal's MAC key forward (the old key is erased). Returns the checkpoint.
+    pub fn checkpoint(&mut self, now: Timestamp) -> Result<SignedCheckpoint> {
+        let (seq, head) = self.store.journal_head()?;
+        let current = self
+            .store
+            .wrapped_journal_key()?
+            .ok_or_else(|| Error::Corrupt("the journal key is missing".into()))?;
+        let key = EpochKey::unwrap(self.device_key.as_ref(), current.0, &current.1)?;
+        if let Some(last) = self.store.checkpoints()?.last() {
+            if last.seq == seq {
+                // Nothing was written since: the last checkpoint still covers the head.
+                return Ok(last.clone());
+            }
+        }
+        let cp = self.signer.sign(seq, key.epoch, now, &head);
+        let next = key.evolve();
+        let wrapped = next.wrap(self.device_key.as_ref())?;
+        self.store.record_checkpoint(&cp, next, wrapped)?;
+        Ok(cp)
+    }
+
+    /// The checkpoint-signing public key the console pins at enrollment.
+    pub fn checkpoint_public_key(&self) -> [u8; 32] {
+        self.signer.public_key()
+    }
+
+    /// The journal's epoch-0 MAC key, which the console needs to verify MACs, until
+    /// [`Agent::confirm_journal_key_export`] erases the device's copy.
+    pub fn journal_key_export(&self) -> Result<Option<[u8; 32]>> {
+        match self.store.meta(META_KEY_EXPORT)? {
+            None => Ok(None),
+            Some(text) => {
+                let wrapped = unhex32(&text)
+                    .ok_or_else(|| Error::Corrupt("the key export is unreadable".into()))?;
+                Ok(Some(
+                    EpochKey::unwrap(self.device_key.as_ref(), 0, &wrapped)?.bytes(),
+                ))
+            }
+        }
+    }
+
+    /// The console has stored the epoch-0 key: erase the device's copy so a later intruder
+    /// cannot forge records of past epochs.
+    pub fn confirm_journal_key_export(&mut self) -> Result<bool> {
+        self.store.forget_key_export()
+    }
+
+    /// Drops journal records older than the newest checkpoint made before `before`,
+    /// keeping undelivered alerts; returns how many records were removed.
+    pub fn prune_journal(&mut self, before: Timestamp) -> Result<u64> {
+        self.store.prune(before)
     }
 
     fn persist(&mut self, now: Timestamp, findings: Vec<Finding>) -> Result<Vec<Alert>> {

@@ -7,16 +7,20 @@
 
 use std::path::Path;
 
-use ring::digest;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::alert::{Alert, AlertId, AlertKind, Finding};
 use crate::error::{Error, Result, StorageContext};
+use crate::identity::hex;
+use crate::journal::{
+    record_hash, unhex32, Anchor, EpochKey, RecordRef, SignedCheckpoint, StoredRecord, Verdict,
+    Verifier, VerifyOptions,
+};
 use crate::time::Timestamp;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
-    // 1: meta, component state, journal, outbox.
+    // 1: meta, component state, journal with checkpoints and its wrapped MAC key, outbox.
     "CREATE TABLE meta (
         key   TEXT PRIMARY KEY NOT NULL,
         value TEXT NOT NULL
@@ -26,12 +30,26 @@ const MIGRATIONS: &[&str] = &[
         body      TEXT NOT NULL
      ) STRICT;
      CREATE TABLE journal (
+        seq   INTEGER PRIMARY KEY NOT NULL,
+        at    INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        kind  TEXT NOT NULL,
+        body  TEXT NOT NULL,
+        hash  BLOB NOT NULL,
+        mac   BLOB NOT NULL
+     ) STRICT;
+     CREATE TABLE checkpoint (
         seq       INTEGER PRIMARY KEY NOT NULL,
+        epoch     INTEGER NOT NULL,
         at        INTEGER NOT NULL,
-        kind      TEXT NOT NULL,
-        body      TEXT NOT NULL,
-        prev_hash BLOB NOT NULL,
-        hash      BLOB NOT NULL
+        head_hash TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        public_key TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE journal_key (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        epoch   INTEGER NOT NULL,
+        wrapped BLOB NOT NULL
      ) STRICT;
      CREATE TABLE outbox (
         id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,9 +67,6 @@ const MIGRATIONS: &[&str] = &[
      ) STRICT;
      CREATE INDEX outbox_pending ON outbox(id) WHERE acked_at IS NULL;",
 ];
-
-/// The chain's anchor: the `prev_hash` of the first record.
-const GENESIS: [u8; 32] = [0u8; 32];
 
 /// One journal record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +99,8 @@ impl Commit {
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
+    /// The current MAC key; set by the agent after unwrapping it with the device key.
+    key: Option<EpochKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -92,24 +109,31 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn chain_hash(prev: &[u8], seq: i64, at: i64, kind: &str, body: &str) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(prev);
-    ctx.update(&seq.to_be_bytes());
-    ctx.update(&at.to_be_bytes());
-    ctx.update(&(kind.len() as u64).to_be_bytes());
-    ctx.update(kind.as_bytes());
-    ctx.update(body.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
 impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).context("opening the database file")?;
         Self::init(conn)
+    }
+
+    /// Opens an existing database without writing to it: for verification and export
+    /// of a device's journal on the console or a forensic kiosk.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .context("opening the database file read-only")?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .context("reading the schema version")?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(Error::Corrupt(format!(
+                "database schema version {version} is not the one this tool reads ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(Store { conn, key: None })
     }
 
     /// A private in-memory database, for tests and dry runs.
@@ -125,9 +149,12 @@ impl Store {
         let _mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .context("switching to WAL")?;
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .context("setting durability pragmas")?;
-        let mut store = Store { conn };
+        // secure_delete overwrites pruned records and erased journal keys instead of leaving them in free pages.
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+        )
+        .context("setting durability pragmas")?;
+        let mut store = Store { conn, key: None };
         store.migrate()?;
         Ok(store)
     }
@@ -207,34 +234,15 @@ impl Store {
             )
             .context("saving component state")?;
         }
-        let (mut seq, mut prev): (i64, Vec<u8>) = tx
-            .query_row(
-                "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .context("reading the journal head")?
-            .unwrap_or((0, GENESIS.to_vec()));
-        let mut append = |kind: &str, body: &str| -> Result<i64> {
-            seq += 1;
-            let hash = chain_hash(&prev, seq, at, kind, body);
-            tx.execute(
-                "INSERT INTO journal(seq, at, kind, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![seq, at, kind, body, prev, hash.as_slice()],
-            )
-            .context("appending to the journal")?;
-            prev = hash.to_vec();
-            Ok(seq)
-        };
+        let mut journal = Appender::start(&tx, self.key.as_ref(), at)?;
         for entry in &commit.journal {
-            append(&entry.kind, &entry.body)?;
+            journal.append(&tx, &entry.kind, &entry.body)?;
         }
         let mut queued = Vec::with_capacity(commit.findings.len());
         for finding in commit.findings {
             let body = serde_json::to_string(&finding)
                 .map_err(|e| Error::Corrupt(format!("cannot encode a finding: {e}")))?;
-            let journal_seq = append("alert", &body)?;
+            let journal_seq = journal.append(&tx, "alert", &body)?;
             let evidence = serde_json::to_string(&finding.evidence)
                 .map_err(|e| Error::Corrupt(format!("cannot encode evidence: {e}")))?;
             let severity = finding.kind.severity();
@@ -333,7 +341,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting an acknowledgement")?;
-        let mut changed = 0;
+        let mut acked = Vec::new();
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -341,15 +349,27 @@ impl Store {
                 )
                 .context("preparing an acknowledgement")?;
             for id in ids {
-                let id =
+                let row =
                     i64::try_from(*id).map_err(|_| Error::invalid("alert_id", "out of range"))?;
-                changed += stmt
-                    .execute(params![id, now.as_unix_millis()])
-                    .context("acknowledging an alert")?;
+                if stmt
+                    .execute(params![row, now.as_unix_millis()])
+                    .context("acknowledging an alert")?
+                    > 0
+                {
+                    acked.push(*id);
+                }
             }
         }
+        if !acked.is_empty() {
+            let body = serde_json::json!({ "alert_ids": acked }).to_string();
+            Appender::start(&tx, self.key.as_ref(), now.as_unix_millis())?.append(
+                &tx,
+                "alerts_acknowledged",
+                &body,
+            )?;
+        }
         tx.commit().context("committing acknowledgements")?;
-        Ok(changed)
+        Ok(acked.len())
     }
 
     /// Counts unacknowledged alerts.
@@ -364,41 +384,413 @@ impl Store {
             .map(|n| n.max(0) as u64)
     }
 
-    /// Walks the journal's hash chain; returns the number of records, or the first broken sequence number.
-    pub fn verify_chain(&self) -> Result<std::result::Result<u64, i64>> {
+    /// Sets the MAC key new records are authenticated with.
+    pub fn set_journal_key(&mut self, key: EpochKey) {
+        self.key = Some(key);
+    }
+
+    /// The stored (wrapped) journal key and its epoch, if the journal was initialised.
+    pub fn wrapped_journal_key(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.conn
+            .query_row(
+                "SELECT epoch, wrapped FROM journal_key WHERE id = 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
+            .context("reading the journal key")
+    }
+
+    /// Initialises the journal at enrollment: the wrapped epoch-0 key, the checkpoint public key,
+    /// the one-time export copy of the epoch-0 key for the console, and the first record.
+    pub fn enroll(&mut self, setup: Enrollment) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting enrollment")?;
+        tx.execute(
+            "INSERT INTO journal_key(id, epoch, wrapped) VALUES (1, ?1, ?2)",
+            params![setup.key.epoch as i64, setup.wrapped_key.as_slice()],
+        )
+        .context("storing the journal key")?;
+        for (k, v) in [
+            (META_PUBLIC_KEY, hex(&setup.public_key)),
+            (META_KEY_EXPORT, hex(&setup.wrapped_export)),
+            (META_ENROLLED_AT, setup.at.to_string()),
+            (META_KEY_CHECK, setup.key_check),
+        ] {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                params![k, v],
+            )
+            .context("writing enrollment metadata")?;
+        }
+        tx.commit().context("committing enrollment")?;
+        self.key = Some(setup.key);
+        self.commit(Commit {
+            at: Some(setup.at),
+            journal: vec![JournalEntry {
+                kind: "enrolled".into(),
+                body: serde_json::json!({ "at": setup.at, "public_key": hex(&setup.public_key) })
+                    .to_string(),
+            }],
+            ..Commit::default()
+        })?;
+        Ok(())
+    }
+
+    /// Removes the one-time export copy of the epoch-0 key once the console has it.
+    pub fn forget_key_export(&mut self) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM meta WHERE key = ?1", [META_KEY_EXPORT])
+            .context("erasing the journal key export")?;
+        Ok(n > 0)
+    }
+
+    /// The last record's sequence number and hash (0 and the anchor hash when empty).
+    pub fn journal_head(&self) -> Result<(i64, [u8; 32])> {
+        head(&self.conn)
+    }
+
+    /// Stores a checkpoint and moves the MAC key to the next epoch in one transaction;
+    /// the previous key is overwritten.
+    pub fn record_checkpoint(
+        &mut self,
+        cp: &SignedCheckpoint,
+        next: EpochKey,
+        next_wrapped: [u8; 32],
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting a checkpoint")?;
+        tx.execute(
+            "INSERT INTO checkpoint(seq, epoch, at, head_hash, signature, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![cp.seq, cp.epoch as i64, cp.at.as_unix_millis(), cp.head_hash, cp.signature, cp.public_key],
+        )
+        .context("storing a checkpoint")?;
+        tx.execute(
+            "UPDATE journal_key SET epoch = ?1, wrapped = ?2 WHERE id = 1",
+            params![next.epoch as i64, next_wrapped.as_slice()],
+        )
+        .context("evolving the journal key")?;
+        tx.commit().context("committing a checkpoint")?;
+        self.key = Some(next);
+        Ok(())
+    }
+
+    /// The stored checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<SignedCheckpoint>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, at, kind, body, prev_hash, hash FROM journal ORDER BY seq")
-            .context("preparing chain verification")?;
-        let mut rows = stmt.query([]).context("reading the journal")?;
-        let mut prev = GENESIS.to_vec();
-        let mut expected_seq = 1i64;
-        let mut count = 0u64;
-        while let Some(row) = rows.next().context("reading a journal record")? {
-            let seq: i64 = row.get(0).context("reading seq")?;
-            let at: i64 = row.get(1).context("reading at")?;
-            let kind: String = row.get(2).context("reading kind")?;
-            let body: String = row.get(3).context("reading body")?;
-            let prev_hash: Vec<u8> = row.get(4).context("reading prev_hash")?;
-            let hash: Vec<u8> = row.get(5).context("reading hash")?;
-            if seq != expected_seq
-                || prev_hash != prev
-                || hash != chain_hash(&prev, seq, at, &kind, &body)
-            {
-                return Ok(Err(expected_seq.min(seq)));
-            }
-            prev = hash;
-            expected_seq += 1;
-            count += 1;
-        }
-        Ok(Ok(count))
+            .prepare("SELECT seq, epoch, at, head_hash, signature, public_key FROM checkpoint ORDER BY seq")
+            .context("reading checkpoints")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SignedCheckpoint {
+                    seq: r.get(0)?,
+                    epoch: r.get::<_, i64>(1)? as u64,
+                    at: Timestamp::from_unix_millis(r.get(2)?),
+                    head_hash: r.get(3)?,
+                    signature: r.get(4)?,
+                    public_key: r.get(5)?,
+                })
+            })
+            .context("reading checkpoints")?;
+        rows.collect::<std::result::Result<_, _>>()
+            .context("reading a checkpoint")
     }
+
+    /// Where verification starts: genesis, or the checkpoint the journal was pruned at.
+    pub fn anchor(&self) -> Result<Anchor> {
+        anchor_of(&self.conn)
+    }
+
+    /// Verifies the journal: hash chain, MACs (with the console's epoch-0 key), checkpoints.
+    pub fn verify_journal(&self, options: VerifyOptions) -> Result<Verdict> {
+        let anchor = self.anchor()?;
+        let checkpoints = self.checkpoints()?;
+        let public_key = self.meta(META_PUBLIC_KEY)?.as_deref().and_then(unhex32);
+        let mut verifier = match Verifier::new(anchor, checkpoints, public_key, options) {
+            Ok(v) => v,
+            Err((seq, reason)) => return Ok(Verdict::Broken { seq, reason }),
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, at, epoch, kind, body, hash, mac FROM journal ORDER BY seq")
+            .context("preparing journal verification")?;
+        let mut rows = stmt.query([]).context("reading the journal")?;
+        let mut record = StoredRecord {
+            seq: 0,
+            at: 0,
+            epoch: 0,
+            kind: String::new(),
+            body: String::new(),
+            hash: Vec::new(),
+            mac: Vec::new(),
+        };
+        while let Some(row) = rows.next().context("reading a journal record")? {
+            read_record(row, &mut record).context("decoding a journal record")?;
+            if let Err((seq, reason)) = verifier.push(&record) {
+                return Ok(Verdict::Broken { seq, reason });
+            }
+        }
+        Ok(verifier.finish())
+    }
+
+    /// Records in sequence order, for export.
+    pub fn journal_records(&self) -> Result<Vec<StoredRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, at, epoch, kind, body, hash, mac FROM journal ORDER BY seq")
+            .context("preparing the journal export")?;
+        let mut rows = stmt.query([]).context("reading the journal")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().context("reading a journal record")? {
+            let mut r = StoredRecord {
+                seq: 0,
+                at: 0,
+                epoch: 0,
+                kind: String::new(),
+                body: String::new(),
+                hash: Vec::new(),
+                mac: Vec::new(),
+            };
+            read_record(row, &mut r).context("decoding a journal record")?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Drops records up to the newest checkpoint made before `before`, keeping the chain
+    /// verifiable from that checkpoint and never dropping an unacknowledged alert.
+    /// Returns how many records were removed.
+    pub fn prune(&mut self, before: Timestamp) -> Result<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("starting to prune")?;
+        let oldest_unacked: Option<i64> = tx
+            .query_row(
+                "SELECT min(journal_seq) FROM outbox WHERE acked_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .context("finding undelivered alerts")?;
+        let limit = oldest_unacked.map_or(i64::MAX, |s| s - 1);
+        let cp: Option<(i64, i64, String)> = tx
+            .query_row(
+                "SELECT seq, epoch, head_hash FROM checkpoint WHERE at < ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
+                params![before.as_unix_millis(), limit],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .context("choosing the pruning checkpoint")?;
+        let Some((seq, epoch, head_hash)) = cp else {
+            return Ok(0);
+        };
+        tx.execute(
+            "DELETE FROM outbox WHERE journal_seq <= ?1 AND acked_at IS NOT NULL",
+            [seq],
+        )
+        .context("pruning delivered alerts")?;
+        let removed = tx
+            .execute("DELETE FROM journal WHERE seq <= ?1", [seq])
+            .context("pruning journal records")?;
+        let anchor = serde_json::json!({ "seq": seq, "hash": head_hash, "next_epoch": epoch + 1 })
+            .to_string();
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![META_ANCHOR, anchor],
+        )
+        .context("recording the pruning anchor")?;
+        tx.commit().context("committing the prune")?;
+        Ok(removed as u64)
+    }
+
+    /// Checks SQLite's own consistency (`PRAGMA integrity_check`).
+    pub fn integrity_check(&self) -> Result<bool> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .context("running the integrity check")?;
+        Ok(result == "ok")
+    }
+}
+
+/// Appends chained, MACed records inside a transaction.
+struct Appender {
+    mac: ring::hmac::Key,
+    epoch: i64,
+    at: i64,
+    seq: i64,
+    prev: [u8; 32],
+}
+
+impl Appender {
+    fn start(conn: &Connection, key: Option<&EpochKey>, at: i64) -> Result<Self> {
+        let key = key.ok_or_else(|| Error::Corrupt("the journal key was not loaded".into()))?;
+        let (seq, prev) = head(conn)?;
+        Ok(Appender {
+            mac: key.mac_key(),
+            epoch: key.epoch as i64,
+            at,
+            seq,
+            prev,
+        })
+    }
+
+    fn append(&mut self, conn: &Connection, kind: &str, body: &str) -> Result<i64> {
+        let seq = self.seq + 1;
+        let hash = record_hash(
+            &self.prev,
+            &RecordRef {
+                seq,
+                at: self.at,
+                epoch: self.epoch,
+                kind,
+                body,
+            },
+        );
+        let mac = ring::hmac::sign(&self.mac, &hash);
+        conn.prepare_cached(
+            "INSERT INTO journal(seq, at, epoch, kind, body, hash, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![seq, self.at, self.epoch, kind, body, hash.as_slice(), mac.as_ref()]))
+        .context("appending to the journal")?;
+        self.seq = seq;
+        self.prev = hash;
+        Ok(seq)
+    }
+}
+
+/// What enrollment writes.
+pub struct Enrollment {
+    /// Enrollment time.
+    pub at: Timestamp,
+    /// The epoch-0 MAC key.
+    pub key: EpochKey,
+    /// The same key wrapped with the device key, for storage.
+    pub wrapped_key: [u8; 32],
+    /// The epoch-0 key wrapped for its one-time export to the console.
+    pub wrapped_export: [u8; 32],
+    /// The checkpoint-signing public key.
+    pub public_key: [u8; 32],
+    /// A check value recognising the device key.
+    pub key_check: String,
+}
+
+/// Metadata keys.
+pub(crate) const META_ENROLLED_AT: &str = "enrolled_at";
+pub(crate) const META_KEY_CHECK: &str = "device_key_check";
+pub(crate) const META_PUBLIC_KEY: &str = "checkpoint_public_key";
+pub(crate) const META_KEY_EXPORT: &str = "journal_key0_export";
+const META_ANCHOR: &str = "journal_anchor";
+
+fn head(conn: &Connection) -> Result<(i64, [u8; 32])> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .context("reading the journal head")?;
+    match last {
+        Some((seq, hash)) => {
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                Error::Corrupt(format!("journal record {seq} has a malformed hash"))
+            })?;
+            Ok((seq, hash))
+        }
+        None => {
+            let a = anchor_of(conn)?;
+            Ok((a.seq, a.hash))
+        }
+    }
+}
+
+fn anchor_of(conn: &Connection) -> Result<Anchor> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [META_ANCHOR],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("reading the pruning anchor")?;
+    match text {
+        None => Ok(Anchor::GENESIS),
+        Some(text) => {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|_| Error::Corrupt("the pruning anchor is unreadable".into()))?;
+            match (
+                v["seq"].as_i64(),
+                v["hash"].as_str().and_then(unhex32),
+                v["next_epoch"].as_u64(),
+            ) {
+                (Some(seq), Some(hash), Some(next_epoch)) => Ok(Anchor {
+                    seq,
+                    hash,
+                    next_epoch,
+                }),
+                _ => Err(Error::Corrupt("the pruning anchor is incomplete".into())),
+            }
+        }
+    }
+}
+
+fn read_record(row: &rusqlite::Row<'_>, r: &mut StoredRecord) -> rusqlite::Result<()> {
+    use rusqlite::types::ValueRef;
+    r.seq = row.get(0)?;
+    r.at = row.get(1)?;
+    r.epoch = row.get(2)?;
+    let text = |i: usize, out: &mut String| -> rusqlite::Result<()> {
+        out.clear();
+        match row.get_ref(i)? {
+            ValueRef::Text(t) => out.push_str(&String::from_utf8_lossy(t)),
+            other => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    i,
+                    "text".into(),
+                    other.data_type(),
+                ))
+            }
+        }
+        Ok(())
+    };
+    text(3, &mut r.kind)?;
+    text(4, &mut r.body)?;
+    let blob = |i: usize, out: &mut Vec<u8>| -> rusqlite::Result<()> {
+        out.clear();
+        match row.get_ref(i)? {
+            ValueRef::Blob(b) => out.extend_from_slice(b),
+            other => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    i,
+                    "blob".into(),
+                    other.data_type(),
+                ))
+            }
+        }
+        Ok(())
+    };
+    blob(5, &mut r.hash)?;
+    blob(6, &mut r.mac)?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::alert::Severity;
+
+    fn store() -> Store {
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_journal_key(EpochKey::initial([7; 32]));
+        store
+    }
 
     fn finding(kind: AlertKind) -> Finding {
         Finding {
@@ -414,7 +806,7 @@ mod tests {
 
     #[test]
     fn alerts_are_redelivered_until_acknowledged() {
-        let mut store = Store::open_in_memory().unwrap();
+        let mut store = store();
         let queued = store
             .commit(Commit {
                 at: Some(Timestamp::from_unix_millis(1_000)),
@@ -441,12 +833,15 @@ mod tests {
         assert_eq!(again[0].id, first[1].id);
         assert_eq!(again[0].delivery_attempts, 2);
         assert_eq!(again[0].finding, first[1].finding);
-        assert_eq!(store.verify_chain().unwrap(), Ok(2));
+        assert!(matches!(
+            store.verify_journal(VerifyOptions::default()).unwrap(),
+            Verdict::Intact { records: 3, .. }
+        ));
     }
 
     #[test]
     fn chain_detects_an_edited_record() {
-        let mut store = Store::open_in_memory().unwrap();
+        let mut store = store();
         for _ in 0..3 {
             store
                 .commit(Commit {
@@ -459,12 +854,18 @@ mod tests {
                 })
                 .unwrap();
         }
-        assert_eq!(store.verify_chain().unwrap(), Ok(3));
+        assert!(matches!(
+            store.verify_journal(VerifyOptions::default()).unwrap(),
+            Verdict::Intact { records: 3, .. }
+        ));
         store
             .conn
             .execute("UPDATE journal SET body = '{\"x\":1}' WHERE seq = 2", [])
             .unwrap();
-        assert_eq!(store.verify_chain().unwrap(), Err(2));
+        assert!(matches!(
+            store.verify_journal(VerifyOptions::default()).unwrap(),
+            Verdict::Broken { seq: 2, .. }
+        ));
     }
 
     #[test]

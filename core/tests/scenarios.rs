@@ -5,11 +5,17 @@
 //! killed between callbacks. Both runs must raise exactly the expected alerts.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use portcullis_core::{trace, Agent, AlertKind, SoftwareDeviceKey, Timestamp};
+use portcullis_core::journal::{Verdict, VerifyOptions};
+use portcullis_core::{trace, Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
 use serde_json::Value;
 
 const SECRET: &[u8] = b"scenario-test-device-secret";
+
+fn key() -> Arc<dyn DeviceKey> {
+    Arc::new(SoftwareDeviceKey::new(SECRET).unwrap())
+}
 
 fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
@@ -48,8 +54,7 @@ fn expected(path: &Path) -> Expected {
 }
 
 fn replay_once(events: &[trace::TraceEvent]) -> Expected {
-    let key = SoftwareDeviceKey::new(SECRET).unwrap();
-    let mut agent = Agent::open_in_memory(&key, events[0].at).unwrap();
+    let mut agent = Agent::open_in_memory(key(), events[0].at, [1; 32]).unwrap();
     let alerts = trace::replay(&mut agent, events).unwrap();
     for a in &alerts {
         assert_eq!(a.severity, a.finding.kind.severity());
@@ -60,7 +65,10 @@ fn replay_once(events: &[trace::TraceEvent]) -> Expected {
         alerts.len(),
         "every alert reaches the outbox"
     );
-    assert!(agent.verify_journal().unwrap().is_ok());
+    assert!(matches!(
+        agent.verify_journal(VerifyOptions::default()).unwrap(),
+        Verdict::Intact { .. }
+    ));
     alerts
         .iter()
         .map(|a| (a.finding.at, a.finding.kind, a.finding.slot))
@@ -70,10 +78,9 @@ fn replay_once(events: &[trace::TraceEvent]) -> Expected {
 fn replay_with_restarts(events: &[trace::TraceEvent]) -> Expected {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("agent.db");
-    let key = SoftwareDeviceKey::new(SECRET).unwrap();
     let mut got = Vec::new();
     for ev in events {
-        let mut agent = Agent::open(&db, &key, ev.at).unwrap();
+        let mut agent = Agent::open(&db, key(), ev.at, [1; 32]).unwrap();
         let alerts = trace::replay(&mut agent, std::slice::from_ref(ev)).unwrap();
         got.extend(
             alerts
@@ -106,11 +113,10 @@ fn every_scenario_raises_exactly_its_expected_alerts() {
 fn no_identifier_reaches_the_database_file_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("agent.db");
-    let key = SoftwareDeviceKey::new(SECRET).unwrap();
     let text = std::fs::read_to_string(scenario_dir().join("sim-swap-at-night.jsonl")).unwrap();
     let events = trace::parse(&text).unwrap();
     {
-        let mut agent = Agent::open(&db, &key, events[0].at).unwrap();
+        let mut agent = Agent::open(&db, key(), events[0].at, [1; 32]).unwrap();
         trace::replay(&mut agent, &events).unwrap();
     }
     let mut bytes = std::fs::read(&db).unwrap();

@@ -15,8 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let Some(first) = events.first() else {
         return;
     };
-    let key = SoftwareDeviceKey::new(b"fuzzing-device-secret").unwrap();
-    let mut agent = Agent::open_in_memory(&key, first.at).unwrap();
+    let key = std::sync::Arc::new(SoftwareDeviceKey::new(b"fuzzing-device-secret").unwrap());
+    let mut agent = Agent::open_in_memory(key, first.at, [0; 32]).unwrap();
     // Identifier validation happens at replay; errors are fine, panics are not.
     let _ = trace::replay(&mut agent, &events);
 });

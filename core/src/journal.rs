@@ -1,0 +1,682 @@
+//! The tamper-evident journal's cryptography, kept apart from SQL so it can be
+//! verified anywhere (on the device, in the console tool, under a fuzzer).
+//!
+//! Three layers, each answering a different attacker:
+//! - a SHA-256 **hash chain**: each record's hash covers the previous hash, so an
+//!   edit, removal or reordering breaks every later link;
+//! - a **forward-evolving MAC**: each record is authenticated with HMAC-SHA-256
+//!   under the key of its epoch; at every checkpoint the key is replaced by a
+//!   one-way function of itself and the old key is erased, so an intruder who
+//!   takes the device later cannot forge records of earlier epochs (a rewritten
+//!   chain with fresh hashes still fails the MAC);
+//! - **signed checkpoints**: Ed25519 signatures over (sequence, epoch, head hash),
+//!   made with a key derived from the platform's device key. The console stores
+//!   them; a database truncated behind a checkpoint the console has seen is caught.
+//!
+//! The console verifies MACs with the epoch-0 key it received once at enrollment.
+
+use ring::signature::{self, Ed25519KeyPair, KeyPair};
+use ring::{digest, hmac};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::identity::{hex, DeviceKey};
+use crate::time::Timestamp;
+
+/// The chain's anchor: the hash "before" the first record.
+pub const GENESIS: [u8; 32] = [0u8; 32];
+
+const EVOLVE_LABEL: &[u8] = b"portcullis/journal-key/evolve/v1";
+const WRAP_LABEL: &[u8] = b"portcullis/journal-key/wrap/v1";
+const SIGNING_LABEL: &[u8] = b"portcullis/checkpoint-signing/v1";
+const CHECKPOINT_CONTEXT: &[u8] = b"portcullis-checkpoint-v1\0";
+
+/// A journal MAC key and the epoch it belongs to. Never written to disk unwrapped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EpochKey {
+    /// How many checkpoints preceded this key.
+    pub epoch: u64,
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for EpochKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EpochKey(epoch {}, ..)", self.epoch)
+    }
+}
+
+impl EpochKey {
+    /// The epoch-0 key, from fresh randomness supplied by the platform at enrollment.
+    pub fn initial(entropy: [u8; 32]) -> Self {
+        EpochKey {
+            epoch: 0,
+            key: entropy,
+        }
+    }
+
+    /// Rebuilds a key from its bytes (the console's copy of epoch 0, or an unwrapped key).
+    pub fn from_bytes(epoch: u64, key: [u8; 32]) -> Self {
+        EpochKey { epoch, key }
+    }
+
+    /// The key bytes, for the one-time export of epoch 0 to the console.
+    pub fn bytes(&self) -> [u8; 32] {
+        self.key
+    }
+
+    /// The next epoch's key: a one-way function of this one.
+    pub fn evolve(&self) -> EpochKey {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, &self.key);
+        let tag = hmac::sign(&k, EVOLVE_LABEL);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(tag.as_ref());
+        EpochKey {
+            epoch: self.epoch + 1,
+            key,
+        }
+    }
+
+    /// Evolves forward to `epoch` (for a verifier that starts from epoch 0).
+    pub fn evolve_to(&self, epoch: u64) -> Result<EpochKey> {
+        if epoch < self.epoch {
+            return Err(Error::invalid(
+                "journal_key",
+                "a key cannot be evolved backwards",
+            ));
+        }
+        let mut k = self.clone();
+        while k.epoch < epoch {
+            k = k.evolve();
+        }
+        Ok(k)
+    }
+
+    /// The MAC of a record hash under this key.
+    pub fn mac(&self, record_hash: &[u8; 32]) -> [u8; 32] {
+        let k = hmac::Key::new(hmac::HMAC_SHA256, &self.key);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(hmac::sign(&k, record_hash).as_ref());
+        out
+    }
+
+    /// Prepared form for MACing many records.
+    pub fn mac_key(&self) -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA256, &self.key)
+    }
+
+    /// The key masked for storage: XOR with a device-key MAC bound to the epoch, so
+    /// the database file alone does not reveal it.
+    pub fn wrap(&self, device_key: &dyn DeviceKey) -> Result<[u8; 32]> {
+        let mask = wrap_mask(device_key, self.epoch)?;
+        Ok(xor(&self.key, &mask))
+    }
+
+    /// Reverses [`EpochKey::wrap`].
+    pub fn unwrap(device_key: &dyn DeviceKey, epoch: u64, wrapped: &[u8]) -> Result<Self> {
+        let wrapped: [u8; 32] = wrapped
+            .try_into()
+            .map_err(|_| Error::Corrupt("the stored journal key has the wrong length".into()))?;
+        let mask = wrap_mask(device_key, epoch)?;
+        Ok(EpochKey {
+            epoch,
+            key: xor(&wrapped, &mask),
+        })
+    }
+}
+
+fn wrap_mask(device_key: &dyn DeviceKey, epoch: u64) -> Result<[u8; 32]> {
+    let mut msg = WRAP_LABEL.to_vec();
+    msg.extend_from_slice(&epoch.to_be_bytes());
+    device_key.hmac_sha256(&msg)
+}
+
+fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for i in 0..32 {
+        out[i] = a[i] ^ b[i];
+    }
+    out
+}
+
+/// The fields of one journal record that its hash covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Position in the journal, from 1, without gaps.
+    pub seq: i64,
+    /// When the agent wrote it (milliseconds since the epoch).
+    pub at: i64,
+    /// The MAC epoch it was written in.
+    pub epoch: i64,
+    /// Record kind.
+    pub kind: &'a str,
+    /// JSON body.
+    pub body: &'a str,
+}
+
+/// The chained hash of a record.
+pub fn record_hash(prev: &[u8; 32], r: &RecordRef<'_>) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(prev);
+    ctx.update(&r.seq.to_be_bytes());
+    ctx.update(&r.at.to_be_bytes());
+    ctx.update(&r.epoch.to_be_bytes());
+    ctx.update(&(r.kind.len() as u64).to_be_bytes());
+    ctx.update(r.kind.as_bytes());
+    ctx.update(r.body.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// The device's checkpoint-signing key, derived from the platform's device key so no
+/// extra secret is stored; only its public half ever leaves the device.
+pub struct CheckpointSigner {
+    pair: Ed25519KeyPair,
+}
+
+impl CheckpointSigner {
+    /// Derives the signer from the device key.
+    pub fn derive(device_key: &dyn DeviceKey) -> Result<Self> {
+        let seed = device_key.hmac_sha256(SIGNING_LABEL)?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
+            .map_err(|_| Error::DeviceKey("cannot derive the checkpoint key".into()))?;
+        Ok(CheckpointSigner { pair })
+    }
+
+    /// The public key the console pins at enrollment.
+    pub fn public_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.pair.public_key().as_ref());
+        out
+    }
+
+    /// Signs a checkpoint.
+    pub fn sign(&self, seq: i64, epoch: u64, at: Timestamp, head: &[u8; 32]) -> SignedCheckpoint {
+        let message = checkpoint_message(seq, epoch, at, head);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(self.pair.sign(&message).as_ref());
+        SignedCheckpoint {
+            seq,
+            epoch,
+            at,
+            head_hash: hex(head),
+            signature: hex(&signature),
+            public_key: hex(&self.public_key()),
+        }
+    }
+}
+
+fn checkpoint_message(seq: i64, epoch: u64, at: Timestamp, head: &[u8; 32]) -> Vec<u8> {
+    let mut m = CHECKPOINT_CONTEXT.to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(&epoch.to_be_bytes());
+    m.extend_from_slice(&at.as_unix_millis().to_be_bytes());
+    m.extend_from_slice(head);
+    m
+}
+
+/// A checkpoint as the console stores it: JSON, hex-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedCheckpoint {
+    /// The last record the checkpoint covers.
+    pub seq: i64,
+    /// The MAC epoch of the records it covers; later records use `epoch + 1`.
+    pub epoch: u64,
+    /// When it was made.
+    pub at: Timestamp,
+    /// Hash of record `seq` (hex).
+    pub head_hash: String,
+    /// Ed25519 signature (hex).
+    pub signature: String,
+    /// The device's checkpoint public key (hex).
+    pub public_key: String,
+}
+
+impl SignedCheckpoint {
+    /// Checks the signature under `public_key` (the console's pinned key) and returns the head hash.
+    pub fn verify(&self, public_key: &[u8; 32]) -> std::result::Result<[u8; 32], String> {
+        let head = unhex32(&self.head_hash).ok_or("head_hash is not 64 hex digits")?;
+        let sig = unhex(&self.signature).ok_or("signature is not hex")?;
+        let message = checkpoint_message(self.seq, self.epoch, self.at, &head);
+        signature::UnparsedPublicKey::new(&signature::ED25519, public_key)
+            .verify(&message, &sig)
+            .map_err(|_| format!("checkpoint {} has a bad signature", self.seq))?;
+        Ok(head)
+    }
+}
+
+/// Decodes lower- or upper-case hex.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Decodes exactly 32 bytes of hex.
+pub fn unhex32(text: &str) -> Option<[u8; 32]> {
+    unhex(text)?.try_into().ok()
+}
+
+/// One stored record as read back for verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The hashed fields.
+    pub seq: i64,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    /// MAC epoch.
+    pub epoch: i64,
+    /// Kind.
+    pub kind: String,
+    /// JSON body.
+    pub body: String,
+    /// Stored hash.
+    pub hash: Vec<u8>,
+    /// Stored MAC.
+    pub mac: Vec<u8>,
+}
+
+/// A stored checkpoint row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The signed checkpoint.
+    pub checkpoint: SignedCheckpoint,
+}
+
+/// Where verification starts: genesis, or the checkpoint below which records were pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// The last pruned sequence number (0 for genesis).
+    pub seq: i64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// The epoch of the records after it.
+    pub next_epoch: u64,
+}
+
+impl Anchor {
+    /// The start of an unpruned journal.
+    pub const GENESIS: Anchor = Anchor {
+        seq: 0,
+        hash: GENESIS,
+        next_epoch: 0,
+    };
+}
+
+/// What a verifier is given besides the database.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The console's epoch-0 MAC key; without it MACs are not checked.
+    pub initial_key: Option<EpochKey>,
+    /// A checkpoint the console stored, with the public key it pinned at enrollment.
+    pub console_checkpoint: Option<SignedCheckpoint>,
+}
+
+/// The verdict on a journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check passed.
+    Intact {
+        /// Records checked.
+        records: u64,
+        /// Checkpoints whose signature and head matched.
+        checkpoints: u64,
+        /// Whether MACs were checked (an epoch-0 key was given).
+        macs_checked: bool,
+        /// The last sequence number.
+        last_seq: i64,
+    },
+    /// The first record that fails, and why.
+    Broken {
+        /// Sequence number of the first broken (or missing) record.
+        seq: i64,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Streams records in sequence order through every check.
+pub struct Verifier {
+    expected_seq: i64,
+    prev: [u8; 32],
+    epoch: u64,
+    checkpoints: Vec<SignedCheckpoint>,
+    next_checkpoint: usize,
+    mac_key: Option<(u64, hmac::Key, EpochKey)>,
+    public_key: Option<[u8; 32]>,
+    records: u64,
+    verified_checkpoints: u64,
+    console: Option<(SignedCheckpoint, [u8; 32])>,
+    console_verified: bool,
+}
+
+impl Verifier {
+    /// Starts at `anchor`; `checkpoints` are the stored ones, in any order; `public_key`
+    /// is the device key stored at enrollment (the console's checkpoint key takes precedence).
+    pub fn new(
+        anchor: Anchor,
+        mut checkpoints: Vec<SignedCheckpoint>,
+        public_key: Option<[u8; 32]>,
+        options: VerifyOptions,
+    ) -> std::result::Result<Self, (i64, String)> {
+        checkpoints.sort_by_key(|c| c.seq);
+        let console = match options.console_checkpoint {
+            Some(c) => {
+                let key = unhex32(&c.public_key).ok_or((
+                    c.seq,
+                    "the console checkpoint's public key is not 64 hex digits".to_owned(),
+                ))?;
+                Some((c, key))
+            }
+            None => None,
+        };
+        // The key the console pinned at enrollment outranks the one stored on the device.
+        let pinned = console.as_ref().map(|(_, k)| *k).or(public_key);
+        let mac_key = match &options.initial_key {
+            Some(k0) => {
+                let k = k0
+                    .evolve_to(anchor.next_epoch)
+                    .map_err(|e| (anchor.seq + 1, e.to_string()))?;
+                Some((k.epoch, k.mac_key(), k))
+            }
+            None => None,
+        };
+        Ok(Verifier {
+            expected_seq: anchor.seq + 1,
+            prev: anchor.hash,
+            epoch: anchor.next_epoch,
+            next_checkpoint: checkpoints.partition_point(|c| c.seq <= anchor.seq),
+            checkpoints,
+            mac_key,
+            public_key: pinned,
+            records: 0,
+            verified_checkpoints: 0,
+            console,
+            console_verified: false,
+        })
+    }
+
+    /// Checks the next record. Returns the failing sequence number and reason on the first problem.
+    pub fn push(&mut self, r: &StoredRecord) -> std::result::Result<(), (i64, String)> {
+        let seq = self.expected_seq;
+        if r.seq != seq {
+            return Err((
+                seq.min(r.seq),
+                format!(
+                    "expected record {seq}, found {} (removed or reordered)",
+                    r.seq
+                ),
+            ));
+        }
+        if r.epoch != self.epoch as i64 {
+            return Err((
+                seq,
+                format!("record is in epoch {}, expected {}", r.epoch, self.epoch),
+            ));
+        }
+        let hash = record_hash(
+            &self.prev,
+            &RecordRef {
+                seq: r.seq,
+                at: r.at,
+                epoch: r.epoch,
+                kind: &r.kind,
+                body: &r.body,
+            },
+        );
+        if r.hash.as_slice() != hash {
+            return Err((
+                seq,
+                "hash does not match its contents and predecessor (edited)".into(),
+            ));
+        }
+        if let Some((epoch, key, _)) = &self.mac_key {
+            debug_assert_eq!(*epoch, self.epoch);
+            if hmac::verify(key, &hash, &r.mac).is_err() {
+                return Err((
+                    seq,
+                    "MAC does not verify (record rewritten without the key)".into(),
+                ));
+            }
+        }
+        if let Some((cp, key)) = &self.console {
+            if cp.seq == seq {
+                let head = cp.verify(key).map_err(|e| (seq, e))?;
+                if head != hash {
+                    return Err((
+                        seq,
+                        format!("record {seq} differs from the console's checkpoint"),
+                    ));
+                }
+                self.console_verified = true;
+            }
+        }
+        self.prev = hash;
+        self.expected_seq += 1;
+        self.records += 1;
+        // A checkpoint at this record closes the epoch.
+        while let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
+            if cp.seq != seq {
+                if cp.seq < seq {
+                    return Err((
+                        cp.seq,
+                        format!("checkpoint {} points at a missing record", cp.seq),
+                    ));
+                }
+                break;
+            }
+            self.check_checkpoint(cp.clone(), &hash)?;
+            self.next_checkpoint += 1;
+            self.epoch += 1;
+            if let Some((_, _, k)) = &self.mac_key {
+                let next = k.evolve();
+                self.mac_key = Some((next.epoch, next.mac_key(), next));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_checkpoint(
+        &mut self,
+        cp: SignedCheckpoint,
+        hash: &[u8; 32],
+    ) -> std::result::Result<(), (i64, String)> {
+        if cp.epoch != self.epoch {
+            return Err((
+                cp.seq,
+                format!(
+                    "checkpoint {} claims epoch {}, expected {}",
+                    cp.seq, cp.epoch, self.epoch
+                ),
+            ));
+        }
+        if let Some(pk) = &self.public_key {
+            let head = cp.verify(pk).map_err(|e| (cp.seq, e))?;
+            if &head != hash {
+                return Err((
+                    cp.seq,
+                    format!("checkpoint {} does not match record {}", cp.seq, cp.seq),
+                ));
+            }
+        }
+        self.verified_checkpoints += 1;
+        Ok(())
+    }
+
+    /// Ends the walk: stored checkpoints beyond the last record, or the console's checkpoint,
+    /// reveal a truncated tail.
+    pub fn finish(self) -> Verdict {
+        let last = self.expected_seq - 1;
+        if let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
+            return Verdict::Broken {
+                seq: last + 1,
+                reason: format!("a stored checkpoint covers record {} but the journal ends at {last} (truncated)", cp.seq),
+            };
+        }
+        if let Some((cp, _)) = &self.console {
+            if cp.seq > last {
+                return Verdict::Broken {
+                    seq: last + 1,
+                    reason: format!("the console's checkpoint covers record {} but the journal ends at {last} (truncated)", cp.seq),
+                };
+            }
+            // A checkpoint below the pruning anchor can only be matched against the stored copy.
+            if !self.console_verified && !self.checkpoints.iter().any(|c| c == cp) {
+                return Verdict::Broken {
+                    seq: cp.seq,
+                    reason: format!("the console's checkpoint {} is not in the journal", cp.seq),
+                };
+            }
+        }
+        Verdict::Intact {
+            records: self.records,
+            checkpoints: self.verified_checkpoints,
+            macs_checked: self.mac_key.is_some(),
+            last_seq: last,
+        }
+    }
+}
+
+/// Verifies a whole journal given in sequence order.
+pub fn verify<'a>(
+    anchor: Anchor,
+    records: impl IntoIterator<Item = &'a StoredRecord>,
+    checkpoints: Vec<SignedCheckpoint>,
+    public_key: Option<[u8; 32]>,
+    options: VerifyOptions,
+) -> Verdict {
+    let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
+        Ok(v) => v,
+        Err((seq, reason)) => return Verdict::Broken { seq, reason },
+    };
+    for r in records {
+        if let Err((seq, reason)) = v.push(r) {
+            return Verdict::Broken { seq, reason };
+        }
+    }
+    v.finish()
+}
+
+/// A journal record's body, decoded by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordBody {
+    /// The device was enrolled; carries the checkpoint public key.
+    Enrolled {
+        /// Enrollment time.
+        at: Timestamp,
+        /// Checkpoint public key (hex).
+        public_key: String,
+    },
+    /// An alert was raised and queued.
+    Alert(crate::alert::Finding),
+    /// Alerts were delivered and acknowledged.
+    AlertsAcknowledged {
+        /// Their outbox ids.
+        alert_ids: Vec<u64>,
+    },
+    /// A kind this version does not know; kept as JSON so exports lose nothing.
+    Other(serde_json::Value),
+}
+
+/// Decodes a record body. Unknown kinds decode as [`RecordBody::Other`]; a known kind
+/// whose body does not match is an error naming the kind.
+pub fn decode_record(kind: &str, body: &str) -> Result<RecordBody> {
+    let bad =
+        |e: serde_json::Error| Error::Corrupt(format!("a `{kind}` record body is malformed: {e}"));
+    #[derive(Deserialize)]
+    struct Enrolled {
+        at: Timestamp,
+        public_key: String,
+    }
+    #[derive(Deserialize)]
+    struct Acked {
+        alert_ids: Vec<u64>,
+    }
+    Ok(match kind {
+        "enrolled" => {
+            let e: Enrolled = serde_json::from_str(body).map_err(bad)?;
+            RecordBody::Enrolled {
+                at: e.at,
+                public_key: e.public_key,
+            }
+        }
+        "alert" => RecordBody::Alert(serde_json::from_str(body).map_err(bad)?),
+        "alerts_acknowledged" => {
+            let a: Acked = serde_json::from_str(body).map_err(bad)?;
+            RecordBody::AlertsAcknowledged {
+                alert_ids: a.alert_ids,
+            }
+        }
+        _ => RecordBody::Other(serde_json::from_str(body).map_err(bad)?),
+    })
+}
+
+/// A record as one JSON line of `journal export --format jsonl`.
+pub fn record_json(r: &StoredRecord) -> serde_json::Value {
+    let body: serde_json::Value =
+        serde_json::from_str(&r.body).unwrap_or_else(|_| serde_json::Value::String(r.body.clone()));
+    serde_json::json!({
+        "seq": r.seq,
+        "at": Timestamp::from_unix_millis(r.at),
+        "epoch": r.epoch,
+        "kind": r.kind,
+        "body": body,
+        "hash": hex(&r.hash),
+    })
+}
+
+/// Maps an alert record to an OCSF 1.1 Detection Finding (class 2004) so a SIEM can
+/// ingest it; other records have no OCSF form and give `None`.
+pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_json::Value>> {
+    let RecordBody::Alert(f) = decode_record(&r.kind, &r.body)? else {
+        return Ok(None);
+    };
+    let severity = f.kind.severity();
+    let severity_id = match severity {
+        crate::alert::Severity::Info => 1,
+        crate::alert::Severity::Low => 2,
+        crate::alert::Severity::Medium => 3,
+        crate::alert::Severity::High => 4,
+        crate::alert::Severity::Critical => 5,
+    };
+    let evidence: serde_json::Map<String, serde_json::Value> = f
+        .evidence
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    Ok(Some(serde_json::json!({
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
+        "time": f.at.as_unix_millis(),
+        "severity_id": severity_id,
+        "severity": severity.as_str(),
+        "status_id": 1,
+        "status": "New",
+        "message": f.summary,
+        "finding_info": {
+            "uid": format!("{device_label}:{}", r.seq),
+            "title": f.kind.as_str(),
+            "desc": f.summary,
+            "types": [f.kind.as_str()],
+            "analytic": { "name": f.detector, "version": f.detector_version.to_string(), "type_id": 1, "type": "Rule" },
+        },
+        "device": { "name": device_label, "type_id": 5, "type": "Mobile" },
+        "metadata": {
+            "version": "1.1.0",
+            "product": { "name": "Portcullis", "vendor_name": "Portcullis", "version": env!("CARGO_PKG_VERSION") },
+            "sequence": r.seq,
+        },
+        "unmapped": { "slot": f.slot, "evidence": evidence },
+    })))
+}
