@@ -5,7 +5,7 @@
 #
 #   bash scripts/build-ios.sh
 #
-# Output: target/ios/PortcullisFFI.xcframework and target/ios/swift/portcullis_ffi.swift,
+# Output: target/ios/PortcullisFFI.xcframework and target/ios/swift/Portcullis.swift,
 # which the Swift package in ios/ wraps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +45,4 @@ xcodebuild -create-xcframework \
     -library "$out/sim/libportcullis_ffi.a" -headers "$out/headers" \
     -output "$out/PortcullisFFI.xcframework"
 
-echo "ios: $out/PortcullisFFI.xcframework and $out/swift/portcullis_ffi.swift"
+echo "ios: $out/PortcullisFFI.xcframework and $out/swift/Portcullis.swift"

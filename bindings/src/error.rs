@@ -42,7 +42,11 @@ pub enum PortcullisError {
 
 impl From<CoreError> for PortcullisError {
     fn from(e: CoreError) -> Self {
-        let reason = e.to_string();
+        // The variant already says what kind of failure it is; keep only the detail.
+        let reason = match &e {
+            CoreError::Corrupt(detail) | CoreError::DeviceKey(detail) => detail.clone(),
+            _ => e.to_string(),
+        };
         match e {
             CoreError::InvalidInput { .. } | CoreError::Trace { .. } => {
                 PortcullisError::InvalidInput { reason }

@@ -33,6 +33,9 @@ impl SoftwareDeviceKey {
     }
 }
 
+// Exported so the generated SoftwareDeviceKey class implements the foreign DeviceKey
+// interface and can be handed to `Agent.open` from Kotlin, Swift and Python.
+#[uniffi::export]
 impl DeviceKey for SoftwareDeviceKey {
     fn hmac_sha256(&self, message: Vec<u8>) -> Result<Vec<u8>, PortcullisError> {
         use portcullis_core::DeviceKey as _;
@@ -45,10 +48,12 @@ pub(crate) struct ForeignKey(pub(crate) Arc<dyn DeviceKey>);
 
 impl portcullis_core::DeviceKey for ForeignKey {
     fn hmac_sha256(&self, message: &[u8]) -> portcullis_core::Result<[u8; 32]> {
-        let mac = self
-            .0
-            .hmac_sha256(message.to_vec())
-            .map_err(|e| portcullis_core::Error::DeviceKey(e.to_string()))?;
+        let mac = self.0.hmac_sha256(message.to_vec()).map_err(|e| {
+            portcullis_core::Error::DeviceKey(match e {
+                PortcullisError::DeviceKey { reason } => reason,
+                other => other.to_string(),
+            })
+        })?;
         <[u8; 32]>::try_from(mac.as_slice()).map_err(|_| {
             portcullis_core::Error::DeviceKey(format!(
                 "the platform key returned {} bytes; HMAC-SHA-256 gives 32",

@@ -12,6 +12,7 @@ mod key;
 mod logging;
 mod types;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -29,6 +30,17 @@ uniffi::setup_scaffolding!();
 #[derive(uniffi::Object)]
 pub struct Agent {
     inner: Arc<Mutex<portcullis_core::Agent>>,
+    /// `next_wakeup` in Unix milliseconds (`NO_WAKEUP` for none), refreshed after every
+    /// call, so the scheduler can ask from any thread without waiting for a database write.
+    wakeup: Arc<AtomicI64>,
+}
+
+const NO_WAKEUP: i64 = i64::MIN;
+
+fn encode_wakeup(agent: &portcullis_core::Agent) -> i64 {
+    agent
+        .next_wakeup()
+        .map_or(NO_WAKEUP, |t| t.as_unix_millis())
 }
 
 impl std::fmt::Debug for Agent {
@@ -60,11 +72,14 @@ impl Agent {
         F: FnOnce(&mut portcullis_core::Agent) -> portcullis_core::Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        let wakeup = Arc::clone(&self.wakeup);
         blocking(move || {
             let mut agent = inner.lock().map_err(|_| PortcullisError::Internal {
                 reason: "an earlier call panicked while holding the agent; reopen it".into(),
             })?;
-            f(&mut agent).map_err(Into::into)
+            let result = f(&mut agent).map_err(Into::into);
+            wakeup.store(encode_wakeup(&agent), Ordering::Release);
+            result
         })
         .await
     }
@@ -109,6 +124,7 @@ impl Agent {
         })
         .await?;
         Ok(Arc::new(Agent {
+            wakeup: Arc::new(AtomicI64::new(encode_wakeup(&agent))),
             inner: Arc::new(Mutex::new(agent)),
         }))
     }
@@ -197,11 +213,14 @@ impl Agent {
     }
 
     /// When the platform scheduler (WorkManager, BGTaskScheduler) should wake the agent next.
-    pub fn next_wakeup(&self) -> Result<Option<SystemTime>, PortcullisError> {
-        let agent = self.inner.lock().map_err(|_| PortcullisError::Internal {
-            reason: "an earlier call panicked while holding the agent; reopen it".into(),
-        })?;
-        Ok(agent.next_wakeup().map(types::to_system_time))
+    /// Never blocks: it reads the value the last call left.
+    pub fn next_wakeup(&self) -> Option<SystemTime> {
+        match self.wakeup.load(Ordering::Acquire) {
+            NO_WAKEUP => None,
+            millis => Some(types::to_system_time(
+                portcullis_core::Timestamp::from_unix_millis(millis),
+            )),
+        }
     }
 }
 

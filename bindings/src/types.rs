@@ -22,6 +22,12 @@ pub(crate) fn to_system_time(t: Timestamp) -> SystemTime {
     }
 }
 
+/// Platform slot indices are `Int`s; anything outside `u8` becomes a value the core's
+/// validation refuses with its usual message (slot range checks live only in the core).
+fn core_slot(slot: i32) -> u8 {
+    u8::try_from(slot).unwrap_or(u8::MAX)
+}
+
 macro_rules! mirror_enum {
     ($(#[$meta:meta])* $name:ident => $core:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
         $(#[$meta])*
@@ -141,8 +147,8 @@ mirror_enum!(
 /// One reading of a SIM slot. Identifiers are hashed inside the library at once and never stored.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SimObservation {
-    /// 0-based slot index (Android `SubscriptionInfo.getSimSlotIndex`).
-    pub slot: u8,
+    /// 0-based slot index, as Android's `SubscriptionInfo.getSimSlotIndex` gives it (an `Int`).
+    pub slot: i32,
     /// Card state.
     pub state: SimState,
     /// ICCID, when the platform reveals it (device owner with READ_PHONE_STATE on Android 10+).
@@ -168,7 +174,7 @@ pub struct SimObservation {
 impl From<SimObservation> for sim::SimObservation {
     fn from(o: SimObservation) -> Self {
         sim::SimObservation {
-            slot: o.slot,
+            slot: core_slot(o.slot),
             state: Some(o.state.into()),
             iccid: o.iccid,
             imsi: o.imsi,
@@ -184,7 +190,7 @@ impl From<SimObservation> for sim::SimObservation {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ServiceObservation {
     /// 0-based slot index.
-    pub slot: u8,
+    pub slot: i32,
     /// Registration state.
     pub state: ServiceState,
     /// Whether roaming.
@@ -198,7 +204,7 @@ pub struct ServiceObservation {
 impl From<ServiceObservation> for sim::ServiceObservation {
     fn from(o: ServiceObservation) -> Self {
         sim::ServiceObservation {
-            slot: o.slot,
+            slot: core_slot(o.slot),
             state: o.state.into(),
             roaming: o.roaming,
             rat: o.rat.map(Into::into),
@@ -272,7 +278,7 @@ pub struct Alert {
     /// How urgent.
     pub severity: Severity,
     /// The SIM slot concerned.
-    pub slot: Option<u8>,
+    pub slot: Option<i32>,
     /// The detector that raised it.
     pub detector: String,
     /// That detector's version.
@@ -293,7 +299,7 @@ impl From<portcullis_core::Alert> for Alert {
             kind: a.finding.kind.into(),
             kind_name: a.finding.kind.as_str().to_owned(),
             severity: a.severity.into(),
-            slot: a.finding.slot,
+            slot: a.finding.slot.map(i32::from),
             detector: a.finding.detector,
             detector_version: a.finding.detector_version,
             summary: a.finding.summary,

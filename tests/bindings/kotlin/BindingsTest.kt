@@ -1,0 +1,406 @@
+// Kotlin binding tests: the generated org.portcullis bindings driving the real Rust library
+// through JNA, as the Android app will. Run by scripts/binding-tests.sh, which compiles this
+// file with the generated bindings and runs `main` with -Djna.library.path pointing at the
+// built libportcullis_ffi.so. A plain main() with a tiny assertion harness: no test framework.
+
+package org.portcullis.bindingtests
+
+import java.io.File
+import java.nio.file.Files
+import java.time.Duration
+import java.time.Instant
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicInteger
+import javax.crypto.Mac
+import javax.crypto.spec.SecretKeySpec
+import kotlin.system.exitProcess
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.runBlocking
+import org.portcullis.Agent
+import org.portcullis.Alert
+import org.portcullis.AlertKind
+import org.portcullis.Connectivity
+import org.portcullis.DeviceKey
+import org.portcullis.InternalException
+import org.portcullis.LogLevel
+import org.portcullis.Logger
+import org.portcullis.PortcullisException
+import org.portcullis.Rat
+import org.portcullis.ServiceObservation
+import org.portcullis.ServiceState
+import org.portcullis.Severity
+import org.portcullis.SimObservation
+import org.portcullis.SimState
+import org.portcullis.SoftwareDeviceKey
+import org.portcullis.libraryVersion
+import org.portcullis.setLogger
+import org.portcullis.testHookPanic
+
+// ---------------------------------------------------------------- harness
+
+class TestFailure(message: String) : AssertionError(message)
+
+fun fail(message: String): Nothing = throw TestFailure(message)
+
+fun check(condition: Boolean, message: () -> String) {
+    if (!condition) fail(message())
+}
+
+fun <T> eq(expected: T, actual: T, what: String = "value") {
+    if (expected != actual) fail("$what: expected <$expected> but was <$actual>")
+}
+
+/** Runs [block] (which may call suspend functions: it is inlined) and returns the exception it threw. */
+inline fun <reified E : Throwable> assertThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        fail("$what: expected ${E::class.qualifiedName} but got $e")
+    }
+    fail("$what: expected ${E::class.qualifiedName} but nothing was thrown")
+}
+
+/** One test's scratch space: a fresh directory for its database files. */
+class Scratch(val dir: File) {
+    val db: String = File(dir, "agent.db").path
+    fun path(name: String): String = File(dir, name).path
+}
+
+val tests = mutableListOf<Pair<String, suspend (Scratch) -> Unit>>()
+
+fun test(name: String, body: suspend (Scratch) -> Unit) {
+    tests += name to body
+}
+
+// ---------------------------------------------------------------- fixtures
+
+val T0: Instant = Instant.parse("2026-03-01T09:00:00Z")
+fun at(seconds: Long): Instant = T0.plusSeconds(seconds)
+
+const val ICCID_A = "8944110012345678901"
+const val ICCID_B = "8944110098765432109"
+val SECRET = "portcullis-binding-test-secret-0001".toByteArray()
+val OTHER_SECRET = "another-device-secret-0002".toByteArray()
+
+fun hmac(secret: ByteArray, message: ByteArray): ByteArray {
+    val mac = Mac.getInstance("HmacSHA256")
+    mac.init(SecretKeySpec(secret, "HmacSHA256"))
+    return mac.doFinal(message)
+}
+
+/** A foreign DeviceKey in Kotlin: what an Android Keystore HmacSHA256 key does. */
+class MacKey(private val secret: ByteArray = SECRET) : DeviceKey {
+    val calls = AtomicInteger()
+    override fun hmacSha256(message: ByteArray): ByteArray {
+        calls.incrementAndGet()
+        return hmac(secret, message)
+    }
+}
+
+/** A broken platform key: 16 bytes instead of 32. */
+class ShortKey : DeviceKey {
+    override fun hmacSha256(message: ByteArray): ByteArray = hmac(SECRET, message).copyOf(16)
+}
+
+/** A key store that refuses (e.g. before first unlock). */
+class LockedKey : DeviceKey {
+    override fun hmacSha256(message: ByteArray): ByteArray =
+        throw PortcullisException.DeviceKey("key store locked")
+}
+
+/** A key whose implementation throws something unexpected. */
+class CrashingKey : DeviceKey {
+    override fun hmacSha256(message: ByteArray): ByteArray = throw IllegalStateException("keystore bug")
+}
+
+class RecordingLogger : Logger {
+    val records = CopyOnWriteArrayList<Triple<LogLevel, String, String>>()
+    override fun log(level: LogLevel, target: String, message: String) {
+        records += Triple(level, target, message)
+    }
+}
+
+fun wifi(on: Boolean = true) = Connectivity(wifi = on, cellularData = false, airplaneMode = false)
+
+fun sim(iccid: String?, slot: Int = 0, state: SimState = SimState.READY, imsi: String? = null) =
+    SimObservation(slot = slot, state = state, iccid = iccid, imsi = imsi)
+
+fun service(state: ServiceState, rat: Rat? = null) =
+    ServiceObservation(slot = 0, state = state, rat = rat)
+
+/** Opens an agent, establishes a baseline SIM, swaps it; returns the agent and the swap's alerts. */
+suspend fun replaced(db: String, key: DeviceKey): Pair<Agent, List<Alert>> {
+    val agent = Agent.open(db, key, at(0))
+    eq(emptyList<Alert>(), agent.handleConnectivity(wifi(), at(1)), "alerts after connectivity")
+    eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_A), at(2)), "alerts after the first SIM")
+    return agent to agent.handleSim(sim(ICCID_B), at(3))
+}
+
+fun assertSimReplaced(alert: Alert, whenAt: Instant? = null) {
+    eq(AlertKind.SIM_REPLACED, alert.kind, "kind")
+    eq("sim_replaced", alert.kindName, "kindName")
+    eq(Severity.CRITICAL, alert.severity, "severity")
+    eq(0, alert.slot, "slot")
+    eq("sim_identity", alert.detector, "detector")
+    check(alert.detectorVersion >= 1u) { "detectorVersion ${alert.detectorVersion}" }
+    if (whenAt != null) eq(whenAt, alert.at, "at")
+    val text = alert.toString()
+    for (iccid in listOf(ICCID_A, ICCID_B)) {
+        check(!text.contains(iccid.take(10)) && !text.contains(iccid.takeLast(9))) {
+            "alert leaks an ICCID: $text"
+        }
+    }
+    val evidence = alert.evidence.associate { it.key to it.value }
+    eq("iccid", evidence["fields_changed"], "fields_changed")
+    eq(8, evidence["baseline_iccid_hash"]?.length, "baseline hash prefix length")
+    check(evidence["baseline_iccid_hash"] != evidence["observed_iccid_hash"]) { "hash prefixes equal" }
+}
+
+// ---------------------------------------------------------------- tests
+
+fun defineTests() {
+    test("library version") {
+        check(Regex("""^\d+\.\d+\.\d+""").containsMatchIn(libraryVersion())) { libraryVersion() }
+    }
+
+    test("sim_replaced with a Kotlin DeviceKey (javax.crypto.Mac)") { s ->
+        val key = MacKey()
+        val (agent, alerts) = replaced(s.db, key)
+        agent.use {
+            check(key.calls.get() > 0) { "the Kotlin DeviceKey was never called" }
+            eq(1, alerts.size, "alerts from the swap")
+            assertSimReplaced(alerts[0], at(3))
+            eq(0u, alerts[0].deliveryAttempts, "deliveryAttempts before delivery")
+            val pending = agent.pendingAlerts(10u)
+            eq(listOf(alerts[0].id), pending.map { it.id }, "pending ids")
+            assertSimReplaced(pending[0], at(3))
+            eq(1u, pending[0].deliveryAttempts, "deliveryAttempts")
+        }
+    }
+
+    test("sim_replaced with SoftwareDeviceKey") { s ->
+        SoftwareDeviceKey(SECRET).use { sw ->
+            val (agent, alerts) = replaced(s.db, sw)
+            agent.use {
+                eq(listOf("sim_replaced"), alerts.map { it.kindName }, "alerts")
+                val pending = agent.pendingAlerts(10u)
+                eq(1, pending.size, "pending")
+                assertSimReplaced(pending[0])
+            }
+        }
+    }
+
+    test("SoftwareDeviceKey equals javax.crypto HMAC and reopens a Kotlin-key enrollment") { s ->
+        SoftwareDeviceKey(SECRET).use { sw ->
+            val msg = "portcullis".toByteArray()
+            check(sw.hmacSha256(msg).contentEquals(hmac(SECRET, msg))) { "HMACs differ" }
+            replaced(s.db, MacKey()).first.close()
+            Agent.open(s.db, sw, at(10)).use { again ->
+                eq(listOf("sim_replaced"), again.pendingAlerts(10u).map { it.kindName }, "pending")
+            }
+        }
+    }
+
+    test("SoftwareDeviceKey rejects a short secret") {
+        val e = assertThrows<PortcullisException.InvalidInput>("short secret") {
+            SoftwareDeviceKey("short".toByteArray())
+        }
+        check(e.reason.contains("device_key")) { e.reason }
+    }
+
+    test("ack stops redelivery while unacked alerts come back") { s ->
+        val (agent, alerts) = replaced(s.db, MacKey())
+        agent.use {
+            val swap = alerts.single()
+            val removed = agent.handleSim(sim(null, state = SimState.ABSENT), at(4))
+            eq(listOf("sim_removed"), removed.map { it.kindName }, "alerts on removal")
+            eq(Severity.HIGH, removed[0].severity, "sim_removed severity")
+
+            val first = agent.pendingAlerts(10u)
+            eq(listOf(swap.id, removed[0].id), first.map { it.id }, "first delivery")
+            eq(listOf(1u, 1u), first.map { it.deliveryAttempts }, "first attempts")
+
+            eq(1u, agent.ackAlerts(listOf(swap.id), at(5)), "newly acked")
+            eq(0u, agent.ackAlerts(listOf(swap.id), at(5)), "acked twice")
+
+            val second = agent.pendingAlerts(10u)
+            eq(listOf(removed[0].id), second.map { it.id }, "second delivery")
+            eq(2u, second[0].deliveryAttempts, "second attempts")
+            eq(3u, agent.pendingAlerts(10u)[0].deliveryAttempts, "third attempts")
+
+            eq(1u, agent.ackAlerts(listOf(removed[0].id, 999_999uL), at(6)), "ack with unknown id")
+            eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending after acks")
+        }
+    }
+
+    test("state survives reopening") { s ->
+        val key = MacKey()
+        replaced(s.db, key).first.close()
+        Agent.open(s.db, key, at(10)).use { again ->
+            eq(listOf("sim_replaced"), again.pendingAlerts(10u).map { it.kindName }, "pending")
+            eq(emptyList<Alert>(), again.handleSim(sim(ICCID_A), at(11)), "baseline SIM returns")
+        }
+    }
+
+    test("concurrent suspend calls on one agent") { s ->
+        val (agent, _) = replaced(s.db, MacKey())
+        agent.use {
+            val results = coroutineScope { (1..8).map { async { agent.pendingAlerts(10u) } }.awaitAll() }
+            eq((1..8).map { it.toUInt() }, results.map { it[0].deliveryAttempts }.sorted(), "attempts")
+        }
+    }
+
+    test("reopening with a different key is refused with DeviceKey") { s ->
+        Agent.open(s.db, MacKey(), at(0)).close()
+        val e = assertThrows<PortcullisException.DeviceKey>("other Kotlin key") {
+            Agent.open(s.db, MacKey(OTHER_SECRET), at(1))
+        }
+        check(e.reason.contains("different device key")) { e.reason }
+        SoftwareDeviceKey(OTHER_SECRET).use { sw ->
+            assertThrows<PortcullisException.DeviceKey>("other software key") { Agent.open(s.db, sw, at(1)) }
+        }
+        Agent.open(s.db, MacKey(), at(2)).close()
+    }
+
+    test("slot 9 is InvalidInput without echoing identifiers") { s ->
+        Agent.open(s.db, MacKey(), at(0)).use { agent ->
+            val e = assertThrows<PortcullisException.InvalidInput>("slot 9") {
+                agent.handleSim(sim(ICCID_A, slot = 9), at(1))
+            }
+            check(e.reason.contains("slot")) { e.reason }
+            check(!(e.reason + e.message).contains(ICCID_A.take(8))) { "leaks the ICCID: ${e.message}" }
+            assertThrows<PortcullisException.InvalidInput>("service slot 9") {
+                agent.handleService(ServiceObservation(slot = 9, state = ServiceState.IN_SERVICE), at(1))
+            }
+            eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending")
+            eq(null, agent.nextWakeup(), "nextWakeup")
+        }
+    }
+
+    test("malformed identifiers are InvalidInput without echoing them") { s ->
+        Agent.open(s.db, MacKey(), at(0)).use { agent ->
+            agent.handleSim(sim(ICCID_A), at(1))
+            val e = assertThrows<PortcullisException.InvalidInput>("bad ICCID") {
+                agent.handleSim(sim("89441100777755553X1"), at(2))
+            }
+            val text = e.reason + e.message + e.toString()
+            check(text.contains("iccid")) { text }
+            for (digits in listOf("89441100", "7777", "5555")) {
+                check(!text.contains(digits)) { "leaks '$digits': $text" }
+            }
+            val imsi = assertThrows<PortcullisException.InvalidInput>("bad IMSI") {
+                agent.handleSim(sim(ICCID_A, imsi = "2341501234567890123"), at(3))
+            }
+            check(imsi.reason.contains("imsi") && !imsi.reason.contains("234150123")) { imsi.reason }
+            eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_A), at(4)), "baseline intact")
+            eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending")
+        }
+    }
+
+    test("a key returning 16 bytes is a DeviceKey error") { s ->
+        val e = assertThrows<PortcullisException.DeviceKey>("short key") { Agent.open(s.db, ShortKey(), at(0)) }
+        check(e.reason.contains("16 bytes")) { e.reason }
+    }
+
+    test("exceptions thrown by the platform key become DeviceKey errors") { s ->
+        val locked = assertThrows<PortcullisException.DeviceKey>("locked") { Agent.open(s.db, LockedKey(), at(0)) }
+        check(locked.reason.contains("key store locked")) { locked.reason }
+        val crashed = assertThrows<PortcullisException.DeviceKey>("crashing") { Agent.open(s.db, CrashingKey(), at(0)) }
+        check(crashed.reason.contains("keystore bug")) { crashed.reason }
+        Agent.open(s.db, MacKey(), at(1)).use { agent ->
+            eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending after failed opens")
+        }
+    }
+
+    test("a Rust panic arrives as InternalException and the agent keeps working") { s ->
+        val (agent, _) = replaced(s.db, MacKey())
+        agent.use {
+            val e = assertThrows<InternalException>("panic") { testHookPanic("boom from kotlin") }
+            check(e.message?.contains("boom from kotlin") == true) { "message: ${e.message}" }
+            val pending = agent.pendingAlerts(10u)
+            eq(listOf("sim_replaced"), pending.map { it.kindName }, "pending after the panic")
+            eq(1u, agent.ackAlerts(listOf(pending[0].id), at(20)), "ack after the panic")
+            assertThrows<InternalException>("second panic") { testHookPanic("second") }
+            eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_A), at(21)), "handleSim after panics")
+        }
+    }
+
+    test("a Kotlin Logger receives the library's records") { s ->
+        val logger = RecordingLogger()
+        setLogger(logger)
+        try {
+            replaced(s.db, MacKey()).first.close()
+        } finally {
+            setLogger(null)
+        }
+        val records = logger.records.toList()
+        check(records.any { it.first == LogLevel.INFO && it.third == "portcullis: device enrolled" }) {
+            "no enrollment record in $records"
+        }
+        check(records.any { it.first == LogLevel.WARN && it.third.contains("sim_replaced") }) {
+            "no warn record for the alert in $records"
+        }
+        check(records.all { it.second.startsWith("portcullis") }) { "targets: $records" }
+        check(records.none { it.third.contains(ICCID_A.take(10)) || it.third.contains(ICCID_B.take(10)) }) {
+            "a log record leaks an ICCID"
+        }
+        Agent.open(s.path("other.db"), MacKey(), at(0)).close()
+        eq(records.size, logger.records.size, "records after setLogger(null)")
+    }
+
+    test("nextWakeup follows a port-out suspicion") { s ->
+        Agent.open(s.db, MacKey(), at(0)).use { agent ->
+            eq(null, agent.nextWakeup(), "nextWakeup on a fresh agent")
+            agent.handleConnectivity(wifi(), at(1))
+            agent.handleSim(sim(ICCID_A), at(2))
+            agent.handleService(service(ServiceState.IN_SERVICE, Rat.LTE), at(3))
+            eq(null, agent.nextWakeup(), "nextWakeup in service")
+
+            agent.handleService(service(ServiceState.EMERGENCY_ONLY), at(60))
+            val wake = agent.nextWakeup() ?: fail("no wake-up while a port-out is suspected")
+            check(wake.isAfter(at(60))) { "wake-up $wake is not after the outage" }
+            eq(at(60).plus(Duration.ofMinutes(10)), wake, "wake-up time")
+
+            eq(emptyList<Alert>(), agent.handleTimeout(wake.minusSeconds(1)), "alerts before the deadline")
+            val fired = agent.handleTimeout(wake)
+            eq(listOf(AlertKind.PORT_OUT_SUSPECTED), fired.map { it.kind }, "alerts at the deadline")
+            eq("port_out_suspected", fired[0].kindName, "kindName")
+            eq(null, agent.nextWakeup(), "nextWakeup after it fired")
+
+            agent.handleService(service(ServiceState.IN_SERVICE), at(1000))
+            eq(null, agent.nextWakeup(), "nextWakeup with service back")
+            agent.handleService(service(ServiceState.OUT_OF_SERVICE), at(2000))
+            eq(at(2000).plus(Duration.ofMinutes(10)), agent.nextWakeup(), "second outage")
+            agent.handleConnectivity(wifi(false), at(2001))
+            eq(null, agent.nextWakeup(), "nextWakeup with Wi-Fi down")
+        }
+    }
+}
+
+// ---------------------------------------------------------------- runner
+
+fun main() {
+    defineTests()
+    var passed = 0
+    var failed = 0
+    for ((name, body) in tests) {
+        val dir = Files.createTempDirectory("portcullis-kt-").toFile()
+        try {
+            runBlocking { body(Scratch(dir)) }
+            passed++
+            println("PASS  $name")
+        } catch (e: Throwable) {
+            failed++
+            println("FAIL  $name: $e")
+            e.printStackTrace(System.out)
+        } finally {
+            setLogger(null)
+            dir.deleteRecursively()
+        }
+    }
+    println("kotlin: $passed passed, $failed failed")
+    exitProcess(if (failed == 0 && passed > 0) 0 else 1)
+}

@@ -1,0 +1,423 @@
+"""Python binding tests: load the generated `portcullis_ffi` module and the real Rust library.
+
+Run by scripts/binding-tests.sh, which generates the bindings into
+target/bindings/python (module + libportcullis_ffi.so side by side) and points
+PORTCULLIS_PY_BINDINGS at that folder. Plain python3: unittest and asyncio only.
+
+    PORTCULLIS_PY_BINDINGS=target/bindings/python python3 tests/bindings/python/test_bindings.py
+"""
+
+import asyncio
+import datetime
+import hashlib
+import hmac
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import unittest
+
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+_BINDINGS = os.environ.get(
+    "PORTCULLIS_PY_BINDINGS", os.path.join(_REPO, "target", "bindings", "python")
+)
+sys.path.insert(0, os.path.abspath(_BINDINGS))
+
+# Imported as a module, never with `*`: the bindings export `test_hook_panic`, which a
+# test collector would otherwise pick up as a test.
+import portcullis_ffi as pf  # noqa: E402
+
+UTC = datetime.timezone.utc
+T0 = datetime.datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+
+ICCID_A = "8944110012345678901"
+ICCID_B = "8944110098765432109"
+SECRET = b"portcullis-binding-test-secret-0001"
+
+
+def at(seconds):
+    """T0 plus `seconds`: inputs are fed with increasing times, as a device would."""
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+class HmacKey(pf.DeviceKey):
+    """A foreign DeviceKey implemented in Python (what the Keystore/Keychain would do)."""
+
+    def __init__(self, secret=SECRET):
+        self._secret = secret
+        self.calls = 0
+
+    def hmac_sha256(self, message):
+        self.calls += 1
+        return hmac.new(self._secret, bytes(message), hashlib.sha256).digest()
+
+
+class ShortKey(pf.DeviceKey):
+    """A broken platform key: returns 16 bytes instead of 32."""
+
+    def hmac_sha256(self, message):
+        return hmac.new(SECRET, bytes(message), hashlib.sha256).digest()[:16]
+
+
+class LockedKey(pf.DeviceKey):
+    """A platform key store that refuses to work (e.g. before first unlock)."""
+
+    def hmac_sha256(self, message):
+        raise pf.PortcullisError.DeviceKey("key store locked")
+
+
+class CrashingKey(pf.DeviceKey):
+    """A platform key whose implementation throws something unexpected."""
+
+    def hmac_sha256(self, message):
+        raise RuntimeError("keystore bug")
+
+
+class RecordingLogger(pf.Logger):
+    def __init__(self):
+        self.records = []
+        self._lock = threading.Lock()
+
+    def log(self, level, target, message):
+        with self._lock:
+            self.records.append((level, target, message))
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.records)
+
+
+def wifi(on=True):
+    return pf.Connectivity(wifi=on, cellular_data=False, airplane_mode=False)
+
+
+def sim(iccid, slot=0, state=pf.SimState.READY, **kw):
+    return pf.SimObservation(slot=slot, state=state, iccid=iccid, **kw)
+
+
+class AgentTestCase(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="portcullis-py-")
+        self.db = os.path.join(self.dir, "agent.db")
+
+    def tearDown(self):
+        pf.set_logger(None)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    async def replaced(self, key):
+        """Opens an agent, establishes a baseline SIM, then swaps it; returns (agent, alerts)."""
+        agent = await pf.Agent.open(self.db, key, at(0))
+        self.assertEqual(await agent.handle_connectivity(wifi(), at(1)), [])
+        self.assertEqual(await agent.handle_sim(sim(ICCID_A), at(2)), [])
+        alerts = await agent.handle_sim(sim(ICCID_B), at(3))
+        return agent, alerts
+
+    def assert_sim_replaced(self, alert, when=None):
+        self.assertEqual(alert.kind, pf.AlertKind.SIM_REPLACED)
+        self.assertEqual(alert.kind_name, "sim_replaced")
+        self.assertEqual(alert.severity, pf.Severity.CRITICAL)
+        self.assertEqual(alert.slot, 0)
+        self.assertEqual(alert.detector, "sim_identity")
+        self.assertGreaterEqual(alert.detector_version, 1)
+        if when is not None:
+            self.assertEqual(alert.at, when)
+        # Identifiers never come back: only short keyed-hash prefixes.
+        text = repr(alert) + alert.summary + "".join(e.key + e.value for e in alert.evidence)
+        for iccid in (ICCID_A, ICCID_B):
+            self.assertNotIn(iccid[:10], text)
+            self.assertNotIn(iccid[-9:], text)
+        evidence = {e.key: e.value for e in alert.evidence}
+        self.assertEqual(evidence.get("fields_changed"), "iccid")
+        self.assertEqual(len(evidence.get("baseline_iccid_hash", "")), 8)
+        self.assertNotEqual(evidence["baseline_iccid_hash"], evidence["observed_iccid_hash"])
+
+
+class AlertFlowTests(AgentTestCase):
+    def test_library_version(self):
+        self.assertRegex(pf.library_version(), r"^\d+\.\d+\.\d+")
+
+    def test_sim_replaced_with_foreign_key(self):
+        async def body():
+            key = HmacKey()
+            agent, alerts = await self.replaced(key)
+            self.assertGreater(key.calls, 0, "the Python DeviceKey was never called")
+            self.assertEqual(len(alerts), 1)
+            self.assert_sim_replaced(alerts[0], when=at(3))
+            self.assertEqual(alerts[0].delivery_attempts, 0)
+            pending = await agent.pending_alerts(10)
+            self.assertEqual([a.id for a in pending], [alerts[0].id])
+            self.assert_sim_replaced(pending[0], when=at(3))
+            self.assertEqual(pending[0].delivery_attempts, 1)
+
+        run(body())
+
+    def test_sim_replaced_with_software_key(self):
+        async def body():
+            sw = pf.SoftwareDeviceKey(SECRET)
+            agent, alerts = await self.replaced(sw)
+            self.assertEqual([a.kind_name for a in alerts], ["sim_replaced"])
+            pending = await agent.pending_alerts(10)
+            self.assertEqual(len(pending), 1)
+            self.assert_sim_replaced(pending[0])
+
+        run(body())
+
+    def test_software_key_matches_python_hmac_and_reopens_foreign_enrollment(self):
+        async def body():
+            sw = pf.SoftwareDeviceKey(SECRET)
+            msg = b"portcullis"
+            self.assertEqual(sw.hmac_sha256(msg), hmac.new(SECRET, msg, hashlib.sha256).digest())
+            # Enrolled with the Python key, reopened with the Rust one holding the same secret.
+            agent, _ = await self.replaced(HmacKey())
+            del agent
+            again = await pf.Agent.open(self.db, sw, at(10))
+            self.assertEqual([a.kind_name for a in await again.pending_alerts(10)], ["sim_replaced"])
+
+        run(body())
+
+    def test_software_key_rejects_short_secret(self):
+        with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+            pf.SoftwareDeviceKey(b"short")
+        self.assertIn("device_key", cm.exception.reason)
+
+    def test_ack_stops_redelivery_while_unacked_alerts_return(self):
+        async def body():
+            agent, alerts = await self.replaced(HmacKey())
+            replaced = alerts[0]
+            removed = await agent.handle_sim(sim(None, state=pf.SimState.ABSENT), at(4))
+            self.assertEqual([a.kind_name for a in removed], ["sim_removed"])
+            self.assertEqual(removed[0].severity, pf.Severity.HIGH)
+
+            first = await agent.pending_alerts(10)
+            self.assertEqual([a.id for a in first], [replaced.id, removed[0].id])
+            self.assertEqual([a.delivery_attempts for a in first], [1, 1])
+
+            self.assertEqual(await agent.ack_alerts([replaced.id], at(5)), 1)
+            self.assertEqual(await agent.ack_alerts([replaced.id], at(5)), 0)
+
+            second = await agent.pending_alerts(10)
+            self.assertEqual([a.id for a in second], [removed[0].id])
+            self.assertEqual(second[0].kind_name, "sim_removed")
+            self.assertEqual(second[0].delivery_attempts, 2)
+
+            third = await agent.pending_alerts(10)
+            self.assertEqual(third[0].delivery_attempts, 3)
+            self.assertEqual(await agent.ack_alerts([removed[0].id, 999_999], at(6)), 1)
+            self.assertEqual(await agent.pending_alerts(10), [])
+
+        run(body())
+
+    def test_state_survives_reopen(self):
+        async def body():
+            key = HmacKey()
+            agent, _ = await self.replaced(key)
+            del agent
+            again = await pf.Agent.open(self.db, key, at(10))
+            pending = await again.pending_alerts(10)
+            self.assertEqual([a.kind_name for a in pending], ["sim_replaced"])
+            # The baseline persisted too: the original SIM coming back raises nothing new.
+            self.assertEqual(await again.handle_sim(sim(ICCID_A), at(11)), [])
+
+        run(body())
+
+    def test_aware_datetimes_in_any_zone(self):
+        async def body():
+            plus2 = datetime.timezone(datetime.timedelta(hours=2))
+            agent = await pf.Agent.open(self.db, HmacKey(), at(0).astimezone(plus2))
+            await agent.handle_sim(sim(ICCID_A), at(1).astimezone(plus2))
+            alerts = await agent.handle_sim(sim(ICCID_B), at(2).astimezone(plus2))
+            self.assertEqual(alerts[0].at, at(2))
+
+        run(body())
+
+    def test_concurrent_calls_on_one_agent(self):
+        async def body():
+            agent, _ = await self.replaced(HmacKey())
+            results = await asyncio.gather(*(agent.pending_alerts(10) for _ in range(8)))
+            attempts = sorted(r[0].delivery_attempts for r in results)
+            self.assertEqual(attempts, list(range(1, 9)))
+
+        run(body())
+
+
+class ErrorTests(AgentTestCase):
+    def test_reopen_with_different_key_is_refused(self):
+        async def body():
+            await pf.Agent.open(self.db, HmacKey(), at(0))
+            with self.assertRaises(pf.PortcullisError.DeviceKey) as cm:
+                await pf.Agent.open(self.db, HmacKey(b"another-device-secret-0002"), at(1))
+            self.assertIn("different device key", cm.exception.reason)
+            with self.assertRaises(pf.PortcullisError.DeviceKey):
+                await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"another-device-secret-0002"), at(1))
+            # The right key still opens it.
+            await pf.Agent.open(self.db, HmacKey(), at(2))
+
+        run(body())
+
+    def test_invalid_slot(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, HmacKey(), at(0))
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.handle_sim(sim(ICCID_A, slot=9), at(1))
+            reason = cm.exception.reason
+            self.assertIn("slot", reason)
+            self.assertNotIn(ICCID_A[:8], reason + str(cm.exception))
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.handle_service(
+                    pf.ServiceObservation(slot=9, state=pf.ServiceState.IN_SERVICE), at(1)
+                )
+            # Platform ints outside the slot range are refused by the core, not wrapped.
+            for bad in (256, -1):
+                with self.assertRaises(pf.PortcullisError.InvalidInput):
+                    await agent.handle_sim(sim(ICCID_A, slot=bad), at(1))
+            # Nothing was applied.
+            self.assertEqual(await agent.pending_alerts(10), [])
+            self.assertIsNone(agent.next_wakeup())
+
+        run(body())
+
+    def test_malformed_identifiers_are_not_echoed(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, HmacKey(), at(0))
+            await agent.handle_sim(sim(ICCID_A), at(1))
+            bad = "89441100777755553X1"
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.handle_sim(sim(bad), at(2))
+            text = cm.exception.reason + str(cm.exception) + repr(cm.exception)
+            self.assertIn("iccid", text)
+            for digits in ("89441100", "7777", "5555"):
+                self.assertNotIn(digits, text)
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.handle_sim(sim(ICCID_A, imsi="2341501234567890123"), at(3))
+            self.assertIn("imsi", cm.exception.reason)
+            self.assertNotIn("234150123", cm.exception.reason)
+            # A refused observation changed nothing: the baseline SIM is still in place.
+            self.assertEqual(await agent.handle_sim(sim(ICCID_A), at(4)), [])
+            self.assertEqual(await agent.pending_alerts(10), [])
+
+        run(body())
+
+    def test_key_returning_wrong_length(self):
+        async def body():
+            with self.assertRaises(pf.PortcullisError.DeviceKey) as cm:
+                await pf.Agent.open(self.db, ShortKey(), at(0))
+            self.assertIn("16 bytes", cm.exception.reason)
+
+        run(body())
+
+    def test_key_errors_from_the_platform(self):
+        async def body():
+            with self.assertRaises(pf.PortcullisError.DeviceKey) as cm:
+                await pf.Agent.open(self.db, LockedKey(), at(0))
+            self.assertIn("key store locked", cm.exception.reason)
+            # The variant names the failure once; the reason carries only the platform's words.
+            self.assertNotIn("device key", cm.exception.reason)
+            with self.assertRaises(pf.PortcullisError.DeviceKey) as cm:
+                await pf.Agent.open(self.db, CrashingKey(), at(0))
+            self.assertIn("keystore bug", cm.exception.reason)
+            # Nothing was enrolled by the failed opens: a good key enrolls now.
+            agent = await pf.Agent.open(self.db, HmacKey(), at(1))
+            self.assertEqual(await agent.pending_alerts(10), [])
+
+        run(body())
+
+    def test_panic_becomes_an_exception_and_the_agent_keeps_working(self):
+        async def body():
+            agent, _ = await self.replaced(HmacKey())
+            with self.assertRaises(pf.InternalError) as cm:
+                pf.test_hook_panic("boom from python")
+            self.assertIn("boom from python", str(cm.exception))
+            # Same process, same agent: still usable.
+            pending = await agent.pending_alerts(10)
+            self.assertEqual([a.kind_name for a in pending], ["sim_replaced"])
+            self.assertEqual(await agent.ack_alerts([pending[0].id], at(20)), 1)
+            with self.assertRaises(pf.InternalError):
+                pf.test_hook_panic("second")
+            self.assertEqual(await agent.handle_sim(sim(ICCID_A), at(21)), [])
+
+        run(body())
+
+
+class LoggerAndWakeupTests(AgentTestCase):
+    def test_foreign_logger_receives_records(self):
+        async def body():
+            logger = RecordingLogger()
+            pf.set_logger(logger)
+            await self.replaced(HmacKey())
+            pf.set_logger(None)
+            records = logger.snapshot()
+            messages = [m for _, _, m in records]
+            self.assertIn((pf.LogLevel.INFO, "portcullis: device enrolled"),
+                          [(lvl, m) for lvl, _, m in records])
+            warns = [m for lvl, _, m in records if lvl == pf.LogLevel.WARN]
+            self.assertTrue(any("sim_replaced" in m for m in warns), records)
+            self.assertTrue(all(t.startswith("portcullis") for _, t, _ in records), records)
+            for m in messages:
+                self.assertNotIn(ICCID_A[:10], m)
+                self.assertNotIn(ICCID_B[:10], m)
+            # After set_logger(None) nothing more arrives here.
+            other = os.path.join(self.dir, "other.db")
+            await pf.Agent.open(other, HmacKey(), at(0))
+            self.assertEqual(len(logger.snapshot()), len(records))
+
+        run(body())
+
+    def test_next_wakeup_follows_port_out_suspicion(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, HmacKey(), at(0))
+            self.assertIsNone(agent.next_wakeup())
+            await agent.handle_connectivity(wifi(), at(1))
+            await agent.handle_sim(sim(ICCID_A), at(2))
+            await agent.handle_service(
+                pf.ServiceObservation(slot=0, state=pf.ServiceState.IN_SERVICE, rat=pf.Rat.LTE), at(3)
+            )
+            self.assertIsNone(agent.next_wakeup())
+
+            # Service lost while the SIM is unchanged and Wi-Fi is up: a port-out may be under way.
+            await agent.handle_service(
+                pf.ServiceObservation(slot=0, state=pf.ServiceState.EMERGENCY_ONLY), at(60)
+            )
+            wake = agent.next_wakeup()
+            self.assertIsNotNone(wake)
+            self.assertGreater(wake, at(60))
+            self.assertEqual(wake, at(60) + datetime.timedelta(minutes=10))
+
+            self.assertEqual(await agent.handle_timeout(wake - datetime.timedelta(seconds=1)), [])
+            fired = await agent.handle_timeout(wake)
+            self.assertEqual([a.kind_name for a in fired], ["port_out_suspected"])
+            self.assertEqual(fired[0].kind, pf.AlertKind.PORT_OUT_SUSPECTED)
+            self.assertEqual(fired[0].slot, 0)
+            self.assertIsNone(agent.next_wakeup())
+
+            # Service back: nothing pending; a new outage schedules a new wake-up.
+            await agent.handle_service(
+                pf.ServiceObservation(slot=0, state=pf.ServiceState.IN_SERVICE), at(1000)
+            )
+            self.assertIsNone(agent.next_wakeup())
+            await agent.handle_service(
+                pf.ServiceObservation(slot=0, state=pf.ServiceState.OUT_OF_SERVICE), at(2000)
+            )
+            self.assertEqual(agent.next_wakeup(), at(2000) + datetime.timedelta(minutes=10))
+            # Wi-Fi down explains the outage: no suspicion, no wake-up.
+            await agent.handle_connectivity(wifi(False), at(2001))
+            self.assertIsNone(agent.next_wakeup())
+
+        run(body())
+
+
+def main():
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    passed = result.testsRun - failed - len(result.skipped)
+    print(f"python: {passed} passed, {failed} failed")
+    return 0 if failed == 0 and result.testsRun > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
