@@ -212,6 +212,35 @@ impl Agent {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// Signs a checkpoint over the journal for the console to store (send `json` to it);
+    /// the journal's MAC key moves forward and the old one is erased.
+    pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.checkpoint(now))
+            .await
+            .map(Into::into)
+    }
+
+    /// The journal's epoch-0 MAC key for the console (32 bytes), until
+    /// `confirm_journal_key_export` erases the device's copy; `null` afterwards.
+    pub async fn journal_key_export(&self) -> Result<Option<Vec<u8>>, PortcullisError> {
+        self.with_agent(|a| a.journal_key_export())
+            .await
+            .map(|k| k.map(|k| k.to_vec()))
+    }
+
+    /// Call once the console has stored the epoch-0 key; returns whether a copy was erased.
+    pub async fn confirm_journal_key_export(&self) -> Result<bool, PortcullisError> {
+        self.with_agent(|a| a.confirm_journal_key_export()).await
+    }
+
+    /// Drops journal records older than the newest checkpoint made before `before`
+    /// (retention), never an undelivered alert; returns how many records were removed.
+    pub async fn prune_journal(&self, before: SystemTime) -> Result<u64, PortcullisError> {
+        let before = types::to_timestamp(before);
+        self.with_agent(move |a| a.prune_journal(before)).await
+    }
+
     /// When the platform scheduler (WorkManager, BGTaskScheduler) should wake the agent next.
     /// Never blocks: it reads the value the last call left.
     pub fn next_wakeup(&self) -> Option<SystemTime> {

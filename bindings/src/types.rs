@@ -314,6 +314,31 @@ impl From<portcullis_core::Alert> for Alert {
     }
 }
 
+/// A signed journal checkpoint, for the console to store and later pass to
+/// `portcullis journal verify --checkpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct JournalCheckpoint {
+    /// The last journal record it covers.
+    pub seq: i64,
+    /// The MAC epoch it closes.
+    pub epoch: u64,
+    /// When it was made.
+    pub at: SystemTime,
+    /// The checkpoint as JSON: what the console stores.
+    pub json: String,
+}
+
+impl From<portcullis_core::journal::SignedCheckpoint> for JournalCheckpoint {
+    fn from(cp: portcullis_core::journal::SignedCheckpoint) -> Self {
+        JournalCheckpoint {
+            seq: cp.seq,
+            epoch: cp.epoch,
+            at: to_system_time(cp.at),
+            json: serde_json::to_string(&cp).expect("a checkpoint always serialises"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

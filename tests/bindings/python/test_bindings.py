@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import sys
@@ -241,6 +242,34 @@ class AlertFlowTests(AgentTestCase):
             results = await asyncio.gather(*(agent.pending_alerts(10) for _ in range(8)))
             attempts = sorted(r[0].delivery_attempts for r in results)
             self.assertEqual(attempts, list(range(1, 9)))
+
+        run(body())
+
+
+class JournalTests(AgentTestCase):
+    def test_checkpoint_and_one_time_key_export(self):
+        async def body():
+            agent, alerts = await self.replaced(HmacKey(b"python-journal-secret"))
+            self.assertEqual(len(alerts), 1)
+            key0 = await agent.journal_key_export()
+            self.assertEqual(len(key0), 32)
+            cp = await agent.checkpoint(at(10))
+            stored = json.loads(cp.json)
+            self.assertEqual(stored["seq"], cp.seq)
+            self.assertEqual(cp.epoch, 0)
+            self.assertEqual(len(bytes.fromhex(stored["signature"])), 64)
+            # Nothing written since: the same checkpoint comes back, the epoch does not move.
+            again = await agent.checkpoint(at(11))
+            self.assertEqual(again.json, cp.json)
+            self.assertTrue(await agent.confirm_journal_key_export())
+            self.assertIsNone(await agent.journal_key_export())
+            self.assertFalse(await agent.confirm_journal_key_export())
+            # The undelivered alert keeps every record in place.
+            self.assertEqual(await agent.prune_journal(at(100)), 0)
+            ids = [a.id for a in await agent.pending_alerts(10)]
+            self.assertEqual(await agent.ack_alerts(ids, at(20)), 1)
+            await agent.checkpoint(at(30))
+            self.assertGreater(await agent.prune_journal(at(100)), 0)
 
         run(body())
 

@@ -1,0 +1,128 @@
+//! `portcullis journal verify|export` against a real agent database.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use portcullis_core::{trace, Agent, SoftwareDeviceKey};
+
+fn portcullis(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+struct Device {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    checkpoint: PathBuf,
+    key: PathBuf,
+}
+
+fn device() -> Device {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("staff-phone-7.db");
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios/sim-swap-at-night.jsonl");
+    let events = trace::parse(&std::fs::read_to_string(scenario).unwrap()).unwrap();
+    let key = Arc::new(SoftwareDeviceKey::new(b"cli-journal-test-secret").unwrap());
+    let mut agent = Agent::open(&db, key, events[0].at, [5; 32]).unwrap();
+    let key0 = agent.journal_key_export().unwrap().unwrap();
+    trace::replay(&mut agent, &events).unwrap();
+    let cp = agent.checkpoint(events.last().unwrap().at).unwrap();
+    let checkpoint = dir.path().join("checkpoint.json");
+    std::fs::write(&checkpoint, serde_json::to_string(&cp).unwrap()).unwrap();
+    let key = dir.path().join("journal-key.hex");
+    std::fs::write(
+        &key,
+        key0.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    )
+    .unwrap();
+    Device {
+        _dir: dir,
+        db,
+        checkpoint,
+        key,
+    }
+}
+
+fn verify(d: &Device) -> std::process::Output {
+    portcullis(&[
+        "journal",
+        "verify",
+        "--db",
+        d.db.to_str().unwrap(),
+        "--checkpoint",
+        d.checkpoint.to_str().unwrap(),
+        "--journal-key",
+        d.key.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn verify_reports_an_intact_journal_and_names_the_first_broken_record() {
+    let d = device();
+    let ok = verify(&d);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let text = String::from_utf8(ok.stdout).unwrap();
+    assert!(
+        text.contains("journal intact: 3 records") && text.contains("MACs verified"),
+        "{text}"
+    );
+
+    let conn = rusqlite::Connection::open(&d.db).unwrap();
+    conn.execute(
+        "UPDATE journal SET body = replace(body, 'absent', 'present') WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let broken = verify(&d);
+    assert_eq!(broken.status.code(), Some(1));
+    let text = String::from_utf8(broken.stdout).unwrap();
+    assert!(text.contains("BROKEN at record 2"), "{text}");
+}
+
+#[test]
+fn export_gives_every_record_and_ocsf_findings_for_alerts() {
+    let d = device();
+    let db = d.db.to_str().unwrap();
+    let out = portcullis(&["journal", "export", "--db", db]);
+    assert!(out.status.success());
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["enrolled", "alert", "alert"]);
+
+    let out = portcullis(&["journal", "export", "--db", db, "--format", "ocsf"]);
+    assert!(out.status.success());
+    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(findings.len(), 2);
+    assert_eq!(findings[1]["class_uid"], 2004);
+    assert_eq!(findings[1]["finding_info"]["title"], "sim_replaced");
+    assert_eq!(findings[1]["severity_id"], 5);
+    assert_eq!(findings[1]["finding_info"]["uid"], "staff-phone-7:3");
+}
+
+#[test]
+fn a_missing_database_is_a_clear_error() {
+    let out = portcullis(&["journal", "verify", "--db", "/nonexistent/agent.db"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no such database"), "{err}");
+}
