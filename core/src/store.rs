@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::alert::{Alert, AlertId, AlertKind, Finding};
 use crate::error::{Error, Result, StorageContext};
 use crate::identity::hex;
+use crate::journal::MAC_LEN;
 use crate::journal::{
     record_hash, unhex32, Anchor, EpochKey, RecordRef, SignedCheckpoint, StoredRecord, Verdict,
     Verifier, VerifyOptions,
@@ -236,13 +237,13 @@ impl Store {
         }
         let mut journal = Appender::start(&tx, self.key.as_ref(), at)?;
         for entry in &commit.journal {
-            journal.append(&tx, &entry.kind, &entry.body)?;
+            journal.append(&entry.kind, &entry.body)?;
         }
         let mut queued = Vec::with_capacity(commit.findings.len());
         for finding in commit.findings {
             let body = serde_json::to_string(&finding)
                 .map_err(|e| Error::Corrupt(format!("cannot encode a finding: {e}")))?;
-            let journal_seq = journal.append(&tx, "alert", &body)?;
+            let journal_seq = journal.append("alert", &body)?;
             let evidence = serde_json::to_string(&finding.evidence)
                 .map_err(|e| Error::Corrupt(format!("cannot encode evidence: {e}")))?;
             let severity = finding.kind.severity();
@@ -269,6 +270,7 @@ impl Store {
                 delivery_attempts: 0,
             });
         }
+        drop(journal);
         tx.commit().context("committing")?;
         Ok(queued)
     }
@@ -362,11 +364,8 @@ impl Store {
         }
         if !acked.is_empty() {
             let body = serde_json::json!({ "alert_ids": acked }).to_string();
-            Appender::start(&tx, self.key.as_ref(), now.as_unix_millis())?.append(
-                &tx,
-                "alerts_acknowledged",
-                &body,
-            )?;
+            Appender::start(&tx, self.key.as_ref(), now.as_unix_millis())?
+                .append("alerts_acknowledged", &body)?;
         }
         tx.commit().context("committing acknowledgements")?;
         Ok(acked.len())
@@ -620,7 +619,8 @@ impl Store {
 }
 
 /// Appends chained, MACed records inside a transaction.
-struct Appender {
+struct Appender<'c> {
+    stmt: rusqlite::CachedStatement<'c>,
     mac: ring::hmac::Key,
     epoch: i64,
     at: i64,
@@ -628,11 +628,17 @@ struct Appender {
     prev: [u8; 32],
 }
 
-impl Appender {
-    fn start(conn: &Connection, key: Option<&EpochKey>, at: i64) -> Result<Self> {
+impl<'c> Appender<'c> {
+    fn start(conn: &'c Connection, key: Option<&EpochKey>, at: i64) -> Result<Self> {
         let key = key.ok_or_else(|| Error::Corrupt("the journal key was not loaded".into()))?;
         let (seq, prev) = head(conn)?;
+        let stmt = conn
+            .prepare_cached(
+                "INSERT INTO journal(seq, at, epoch, kind, body, hash, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .context("preparing a journal append")?;
         Ok(Appender {
+            stmt,
             mac: key.mac_key(),
             epoch: key.epoch as i64,
             at,
@@ -641,7 +647,7 @@ impl Appender {
         })
     }
 
-    fn append(&mut self, conn: &Connection, kind: &str, body: &str) -> Result<i64> {
+    fn append(&mut self, kind: &str, body: &str) -> Result<i64> {
         let seq = self.seq + 1;
         let hash = record_hash(
             &self.prev,
@@ -654,11 +660,17 @@ impl Appender {
             },
         );
         let mac = ring::hmac::sign(&self.mac, &hash);
-        conn.prepare_cached(
-            "INSERT INTO journal(seq, at, epoch, kind, body, hash, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .and_then(|mut stmt| stmt.execute(params![seq, self.at, self.epoch, kind, body, hash.as_slice(), mac.as_ref()]))
-        .context("appending to the journal")?;
+        self.stmt
+            .execute(params![
+                seq,
+                self.at,
+                self.epoch,
+                kind,
+                body,
+                hash.as_slice(),
+                &mac.as_ref()[..MAC_LEN]
+            ])
+            .context("appending to the journal")?;
         self.seq = seq;
         self.prev = hash;
         Ok(seq)

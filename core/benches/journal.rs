@@ -1,0 +1,119 @@
+//! Journal costs: batched appends with chaining and MAC against plain rusqlite inserts of
+//! the same rows in the same run, and chain verification speed.
+//!
+//!     cargo bench -p portcullis-core --bench journal
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use portcullis_core::journal::{EpochKey, VerifyOptions};
+use portcullis_core::store::{Commit, JournalEntry, Store};
+use portcullis_core::Timestamp;
+use rusqlite::{params, Connection};
+
+const BATCH: usize = 1_000;
+const VERIFY_RECORDS: usize = 200_000;
+
+fn rows() -> Vec<JournalEntry> {
+    (0..BATCH)
+        .map(|i| JournalEntry {
+            kind: "alert".into(),
+            body: format!(
+                r#"{{"at":"2026-03-02T02:16:30Z","kind":"sim_replaced","slot":0,"detector":"sim_identity","detector_version":1,"summary":"SIM in slot 0 was replaced","evidence":[["fields_changed","iccid,imsi"],["n","{i}"]]}}"#
+            ),
+        })
+        .collect()
+}
+
+fn journal_store(dir: &std::path::Path) -> Store {
+    let mut store = Store::open(&dir.join("journal.db")).unwrap();
+    store.set_journal_key(EpochKey::initial([7; 32]));
+    store
+}
+
+/// The same rows through plain rusqlite, with the same file settings.
+fn plain_conn(dir: &std::path::Path) -> Connection {
+    let conn = Connection::open(dir.join("plain.db")).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
+         CREATE TABLE plain (seq INTEGER PRIMARY KEY NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL) STRICT;",
+    )
+    .unwrap();
+    conn
+}
+
+fn bench(c: &mut Criterion) {
+    let batch = rows();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = journal_store(dir.path());
+    let mut conn = plain_conn(dir.path());
+    let mut next_plain = 0i64;
+
+    let mut group = c.benchmark_group("journal_append");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("chained_mac_batch_1000", |b| {
+        b.iter_batched(
+            || batch.clone(),
+            |entries| {
+                store
+                    .commit(Commit {
+                        at: Some(Timestamp::from_unix_millis(1_772_000_000_000)),
+                        journal: entries,
+                        ..Commit::default()
+                    })
+                    .unwrap()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("plain_rusqlite_batch_1000", |b| {
+        b.iter_batched(
+            || batch.clone(),
+            |entries| {
+                let tx = conn.transaction().unwrap();
+                {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "INSERT INTO plain(seq, at, kind, body) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .unwrap();
+                    for e in &entries {
+                        next_plain += 1;
+                        stmt.execute(params![next_plain, 1_772_000_000_000i64, e.kind, e.body])
+                            .unwrap();
+                    }
+                }
+                tx.commit().unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    // Verification over a journal of VERIFY_RECORDS records, MACs included.
+    let vdir = tempfile::tempdir().unwrap();
+    let mut vstore = journal_store(vdir.path());
+    for _ in 0..VERIFY_RECORDS / BATCH {
+        vstore
+            .commit(Commit {
+                at: Some(Timestamp::from_unix_millis(1_772_000_000_000)),
+                journal: batch.clone(),
+                ..Commit::default()
+            })
+            .unwrap();
+    }
+    let mut group = c.benchmark_group("journal_verify");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(VERIFY_RECORDS as u64));
+    let options = VerifyOptions {
+        initial_key: Some(EpochKey::initial([7; 32])),
+        console_checkpoint: None,
+    };
+    group.bench_function("verify_200k_with_macs", |b| {
+        b.iter(|| vstore.verify_journal(options.clone()).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
