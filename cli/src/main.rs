@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod inspect;
 mod journal;
 mod simulate;
 
@@ -24,6 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan an evidence snapshot against STIX 2.1 indicator bundles; exit 3 on findings, 2 on bad input.
+    Inspect(inspect::InspectArgs),
     /// Verify or export an agent's tamper-evident journal.
     Journal {
         #[command(subcommand)]
@@ -83,6 +86,7 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Inspect(args) => return inspect::run(&args),
         Command::Journal { action } => match action {
             JournalAction::Verify {
                 db,

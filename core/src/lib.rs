@@ -13,6 +13,7 @@ pub mod agent;
 pub mod alert;
 pub mod error;
 pub mod identity;
+pub mod inspection;
 pub mod journal;
 pub mod sim;
 pub mod store;

@@ -1,0 +1,205 @@
+//! End-to-end checks of `portcullis inspect` as the forensic kiosk runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn core_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/data")
+        .join(name)
+}
+
+fn public_collections() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/indicators");
+    assert!(
+        dir.is_dir(),
+        "the public indicator collections are missing from {}",
+        dir.display()
+    );
+    dir
+}
+
+fn portcullis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn findings_exit_3_and_json_names_indicator_malware_collection_and_evidence() {
+    let bundle = core_data("spyware-fixture.stix2");
+    let evidence = core_data("spyware-evidence.json");
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&bundle),
+        "--evidence",
+        path(&evidence),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["clean"], false);
+    assert_eq!(report["indicators"], 16);
+    assert_eq!(report["unparsed_patterns"], 1);
+    assert_eq!(
+        report["unparsed"][0]["indicator_id"],
+        "indicator--fa90157b-a165-495d-a9c3-2fdc51af2558"
+    );
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 14);
+    let first = &findings[0];
+    assert_eq!(first["collection"], "spyware-fixture");
+    assert_eq!(
+        first["indicator_id"],
+        "indicator--065dc423-71b6-42a8-9f4e-300098d9d664"
+    );
+    assert_eq!(first["pattern"], "[app:id='com.spyvendor.updater']");
+    assert_eq!(first["malware"], serde_json::json!(["FakeUpdater"]));
+    assert_eq!(
+        first["evidence"],
+        serde_json::json!({"section": "packages", "index": 1, "field": "id",
+                           "value": "com.spyvendor.updater"})
+    );
+    assert_eq!(first["matched"], "exact");
+}
+
+#[test]
+fn text_report_lists_findings_and_unparsed_count() {
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&core_data("spyware-fixture.stix2")),
+        "--evidence",
+        path(&core_data("spyware-evidence.json")),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("16 loaded from 1 collection(s); 1 unparsed pattern(s)"),
+        "{text}"
+    );
+    assert!(text.contains("FINDINGS: 14"), "{text}");
+    assert!(text.contains("FakeUpdater, DragonStage"), "{text}");
+    assert!(
+        text.contains("evidence  domains[1].value = API.Update-CDN-Service.com.  (subdomain)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_clean_snapshot_exits_0_against_every_public_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = write(
+        dir.path(),
+        "clean.json",
+        r#"{"version": 1, "platform": "android",
+            "packages": [{"id": "com.whatsapp", "installer": "com.android.vending"}],
+            "domains": [{"value": "www.google.com"}]}"#,
+    );
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&public_collections()),
+        "--evidence",
+        path(&evidence),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("1441 loaded from 11 collection(s); 0 unparsed pattern(s)"),
+        "{text}"
+    );
+    assert!(text.contains("Clean: no indicator matched."), "{text}");
+}
+
+#[test]
+fn several_bundles_combine() {
+    let collections = public_collections();
+    let evidence = core_data("spyware-evidence.json");
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&collections.join("cellebrite.stix2")),
+        "--indicators",
+        path(&collections.join("predator.stix2")),
+        "--indicators",
+        path(&core_data("spyware-fixture.stix2")),
+        "--evidence",
+        path(&evidence),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cellebrite", "predator", "spyware-fixture"]);
+    assert_eq!(report["indicators"], 1 + 585 + 16);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = core_data("spyware-fixture.stix2");
+    let good_evidence = core_data("spyware-evidence.json");
+    let not_json = write(dir.path(), "broken.stix2", "{\"type\": \"bundle\", ");
+    let not_bundle = write(dir.path(), "report.stix2", r#"{"type": "report"}"#);
+    let misspelt = write(
+        dir.path(),
+        "evidence.json",
+        r#"{"version": 1, "pakages": [{"id": "someone@example.org"}]}"#,
+    );
+    let nothing_usable = write(
+        dir.path(),
+        "empty.stix2",
+        r#"{"type": "bundle", "objects": [
+            {"type": "indicator", "id": "indicator--1", "pattern": "[a:b='c' OR a:b='d']"}]}"#,
+    );
+    let missing = dir.path().join("missing.json");
+    let cases: [(&Path, &Path, &str); 5] = [
+        (&not_json, &good_evidence, "not valid JSON"),
+        (&not_bundle, &good_evidence, "not a STIX bundle"),
+        (&bundle, &misspelt, "unknown field `pakages`"),
+        (&bundle, &missing, "cannot read"),
+        (&nothing_usable, &good_evidence, "no usable indicator"),
+    ];
+    for (indicators, evidence, want) in cases {
+        let out = portcullis(&[
+            "inspect",
+            "--indicators",
+            path(indicators),
+            "--evidence",
+            path(evidence),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{want}: {err}");
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(!err.contains("someone"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    // No --indicators at all is a usage error, also exit 2.
+    let out = portcullis(&["inspect", "--evidence", path(&good_evidence)]);
+    assert_eq!(out.status.code(), Some(2));
+}
