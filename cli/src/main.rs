@@ -5,6 +5,8 @@
 
 mod inspect;
 mod journal;
+mod keygen;
+mod policy;
 mod simulate;
 
 use std::path::PathBuf;
@@ -31,6 +33,18 @@ enum Command {
     Journal {
         #[command(subcommand)]
         action: JournalAction,
+    },
+    /// Generate an Ed25519 key pair for signing policy bundles or trust roots.
+    Keygen(keygen::KeygenArgs),
+    /// Sign, verify and check policy bundles; print the policy JSON Schema.
+    Policy {
+        #[command(subcommand)]
+        action: policy::PolicyAction,
+    },
+    /// Create and sign trust roots: the keys phones trust to sign policy bundles.
+    Root {
+        #[command(subcommand)]
+        action: policy::RootAction,
     },
     /// Replay a scenario trace (JSON Lines) through the real agent and print the alerts it raises.
     Simulate {
@@ -99,6 +113,9 @@ fn main() -> ExitCode {
             },
             JournalAction::Export { db, format } => journal::export(&db, format),
         },
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Policy { action } => policy::run(action),
+        Command::Root { action } => policy::run_root(action),
         Command::Simulate {
             scenario,
             db,

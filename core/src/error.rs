@@ -40,6 +40,11 @@ pub enum Error {
     #[error("device key unavailable: {0}")]
     DeviceKey(String),
 
+    /// A policy bundle, trust root or policy document was refused; the reason names
+    /// the check or field (see [`crate::policy::PolicyError::code`]).
+    #[error("policy refused: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+
     /// A scenario trace line could not be read.
     #[error("trace line {line}: {problem}")]
     Trace {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod identity;
 pub mod inspection;
 pub mod journal;
+pub mod policy;
 pub mod sim;
 pub mod store;
 pub mod time;

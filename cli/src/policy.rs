@@ -1,0 +1,541 @@
+//! `portcullis policy ...` and `portcullis root ...`: sign, co-sign and verify policy
+//! bundles, create and sign trust roots, check policy documents, print the schema.
+//!
+//! Every failure is one line naming the file and the check that failed; no key
+//! material is ever printed. Verification runs the same core code as the phone.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use portcullis_core::policy::trust::{KeyType, Role, Roles, RootKey, RootSchema};
+use portcullis_core::policy::{
+    check_bundle, policy_schema_text, verify_bundle, BundlePayload, BundleScope, DeviceScope,
+    Envelope, Policy, SigningKey, TrustRoot, TrustedState, VerifiedPolicy, MAX_BUNDLE_BYTES,
+    MAX_ROOT_BYTES, POLICY_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE,
+};
+use portcullis_core::Timestamp;
+
+use crate::keygen;
+
+/// `portcullis policy` subcommands.
+#[derive(Subcommand)]
+pub(crate) enum PolicyAction {
+    /// Sign a policy document into a bundle, or add signatures to an existing bundle.
+    Sign(SignArgs),
+    /// Verify a bundle as a phone would; exit 0 with a summary, or 1 with the reason.
+    Verify(VerifyArgs),
+    /// Validate a policy document (unsigned) and summarise it.
+    Check {
+        /// The policy JSON file.
+        #[arg(long = "in")]
+        input: PathBuf,
+    },
+    /// Print the policy document's JSON Schema (the text of policies/policy.schema.json).
+    Schema,
+}
+
+/// Arguments of `portcullis policy sign`.
+#[derive(Args)]
+pub(crate) struct SignArgs {
+    /// A private key (PEM) of the root's policy role; repeat to add several signatures.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// The policy JSON to sign, or an existing bundle to add signatures to.
+    #[arg(long = "in")]
+    input: PathBuf,
+    /// Where to write the bundle.
+    #[arg(long)]
+    out: PathBuf,
+    /// Bundle version; must exceed the one devices applied. Default: the current Unix time in seconds.
+    #[arg(long)]
+    version: Option<u64>,
+    /// The signed trust root the bundle is for: sets the root version and checks the keys are policy keys.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Root version the bundle is signed under, when --root is not given. Default: 1.
+    #[arg(long, conflicts_with = "root")]
+    root_version: Option<u64>,
+    /// Lifetime, e.g. 30d, 12h, 90m. Default: 30d.
+    #[arg(long, conflicts_with = "expires")]
+    expires_in: Option<String>,
+    /// Expiry as an RFC 3339 time.
+    #[arg(long)]
+    expires: Option<String>,
+    /// Signing time as an RFC 3339 time. Default: now.
+    #[arg(long)]
+    issued_at: Option<String>,
+    /// A device id the bundle is for (repeatable).
+    #[arg(long = "device")]
+    devices: Vec<String>,
+    /// A group the bundle is for (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+}
+
+/// Arguments of `portcullis policy verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    /// What the device trusts: a public key (PEM) or a signed trust root.
+    #[arg(long)]
+    trust: PathBuf,
+    /// The bundle.
+    #[arg(long = "in")]
+    input: PathBuf,
+    /// Signed root rotations to apply first, in order (repeatable).
+    #[arg(long = "root-update")]
+    root_updates: Vec<PathBuf>,
+    /// Check the scope for this device id.
+    #[arg(long)]
+    device: Option<String>,
+    /// Check the scope for a device in this group (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// The time to judge expiry at (RFC 3339). Default: now.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+/// `portcullis root` subcommands.
+#[derive(Subcommand)]
+pub(crate) enum RootAction {
+    /// Write an unsigned trust-root document naming the root and policy keys.
+    Create(CreateRootArgs),
+    /// Sign a root document into a signed root, or add signatures to a signed root.
+    Sign {
+        /// A private key (PEM); repeat for several. A rotation needs the old root's keys and the new one's.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// The root JSON from `root create`, or a signed root.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Where to write the signed root.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Arguments of `portcullis root create`.
+#[derive(Args)]
+pub(crate) struct CreateRootArgs {
+    /// A public key (PEM) of the root role, which signs root rotations (repeatable; keep these offline).
+    #[arg(long = "root-key", required = true)]
+    root_keys: Vec<PathBuf>,
+    /// How many root keys must sign a rotation.
+    #[arg(long, default_value_t = 1)]
+    root_threshold: u32,
+    /// A public key (PEM) of the policy role, which signs bundles (repeatable).
+    #[arg(long = "policy-key", required = true)]
+    policy_keys: Vec<PathBuf>,
+    /// How many policy keys must sign a bundle.
+    #[arg(long, default_value_t = 1)]
+    policy_threshold: u32,
+    /// Root version: 1 for the first, previous + 1 for a rotation.
+    #[arg(long, default_value_t = 1)]
+    version: u64,
+    /// Whose root this is.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Where to write the root document (JSON).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Runs a `policy` subcommand.
+pub(crate) fn run(action: PolicyAction) -> Result<(), String> {
+    match action {
+        PolicyAction::Sign(args) => sign(&args).map_err(|e| format!("policy sign: {e}")),
+        PolicyAction::Verify(args) => verify(&args).map_err(|e| format!("policy verify: {e}")),
+        PolicyAction::Check { input } => check(&input).map_err(|e| format!("policy check: {e}")),
+        PolicyAction::Schema => {
+            print!("{}", policy_schema_text());
+            Ok(())
+        }
+    }
+}
+
+/// Runs a `root` subcommand.
+pub(crate) fn run_root(action: RootAction) -> Result<(), String> {
+    match action {
+        RootAction::Create(args) => create_root(&args).map_err(|e| format!("root create: {e}")),
+        RootAction::Sign { keys, input, out } => {
+            sign_root(&keys, &input, &out).map_err(|e| format!("root sign: {e}"))
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn now() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp::from_unix_millis(millis)
+}
+
+fn time_arg(flag: &str, text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{flag}: expected an RFC 3339 time such as 2026-03-01T09:30:00Z"))
+}
+
+/// Parses `30d`, `12h`, `90m` or `3600s` into milliseconds.
+fn duration_ms(text: &str) -> Result<i64, String> {
+    let err = || "--expires-in: expected a duration such as 30d, 12h, 90m or 3600s".to_string();
+    let unit_ms = match text.chars().last() {
+        Some('d') => DAY_MS,
+        Some('h') => 60 * 60 * 1000,
+        Some('m') => 60 * 1000,
+        Some('s') => 1000,
+        _ => return Err(err()),
+    };
+    let n: i64 = text[..text.len() - 1].parse().map_err(|_| err())?;
+    if n <= 0 {
+        return Err(err());
+    }
+    n.checked_mul(unit_ms).ok_or_else(err)
+}
+
+fn read_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, String> {
+    paths.iter().map(|p| keygen::read_private(p)).collect()
+}
+
+fn is_envelope(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"{\"payloadType\":")
+}
+
+fn sign(args: &SignArgs) -> Result<(), String> {
+    let keys = read_keys(&args.keys)?;
+    let input = read(&args.input)?;
+    let root = args.root.as_deref().map(load_trust).transpose()?;
+    if let Some(state) = &root {
+        let policy_role = &state.root().roles.policy.keyids;
+        for (key, path) in keys.iter().zip(&args.keys) {
+            if !policy_role.contains(&key.key_id()) {
+                return Err(format!(
+                    "{}: key {}… is not a policy key of root version {}",
+                    path.display(),
+                    key.key_id().short(),
+                    state.root().version
+                ));
+            }
+        }
+    }
+    let mut envelope = if is_envelope(&input) {
+        if args.version.is_some()
+            || args.root_version.is_some()
+            || args.expires.is_some()
+            || args.expires_in.is_some()
+            || args.issued_at.is_some()
+            || !args.devices.is_empty()
+            || !args.groups.is_empty()
+        {
+            return Err(format!(
+                "{} is already a bundle: only --key may be given to add signatures",
+                args.input.display()
+            ));
+        }
+        let envelope = Envelope::parse(&input, MAX_BUNDLE_BYTES)
+            .map_err(|e| format!("{}: {e}", args.input.display()))?;
+        if envelope.payload_type != POLICY_PAYLOAD_TYPE {
+            return Err(format!("{} is not a policy bundle", args.input.display()));
+        }
+        envelope
+    } else {
+        let policy =
+            Policy::from_json(&input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+        if args.devices.is_empty() && args.groups.is_empty() {
+            return Err(
+                "say which devices the bundle is for: --group NAME and/or --device ID (repeatable)"
+                    .into(),
+            );
+        }
+        let issued_at = match &args.issued_at {
+            Some(t) => time_arg("--issued-at", t)?,
+            None => now(),
+        };
+        let expires = match (&args.expires, &args.expires_in) {
+            (Some(t), _) => time_arg("--expires", t)?,
+            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
+            (None, None) => issued_at.plus_millis(30 * DAY_MS),
+        };
+        let version = match args.version {
+            Some(v) => v,
+            None => u64::try_from(issued_at.as_unix_millis() / 1000)
+                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
+        };
+        let root_version = match &root {
+            Some(state) => state.root().version,
+            None => args.root_version.unwrap_or(1),
+        };
+        let payload = BundlePayload {
+            version,
+            root_version,
+            issued_at,
+            expires,
+            scope: BundleScope {
+                devices: args.devices.clone(),
+                groups: args.groups.clone(),
+            },
+            policy,
+        };
+        payload.validate().map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec_pretty(&payload).map_err(|e| e.to_string())?;
+        Envelope::new(POLICY_PAYLOAD_TYPE, bytes)
+    };
+    for key in &keys {
+        envelope.sign(key);
+    }
+    let bytes = envelope.to_bytes();
+    if bytes.len() > MAX_BUNDLE_BYTES {
+        return Err(format!(
+            "the bundle would be {} bytes, over the {MAX_BUNDLE_BYTES}-byte limit phones accept",
+            bytes.len()
+        ));
+    }
+    let payload: BundlePayload = serde_json::from_slice(&envelope.payload)
+        .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
+    if payload.expires <= now() {
+        println!(
+            "note: the bundle expired at {} by this machine's clock",
+            payload.expires
+        );
+    }
+    if let Some(state) = &root {
+        // Check as a phone would at signing time (except scope), so a bundle that
+        // would be refused is never shipped.
+        if let Err(e) = check_bundle(state, &bytes, payload.issued_at) {
+            if !matches!(
+                e,
+                portcullis_core::Error::Policy(
+                    portcullis_core::policy::PolicyError::Threshold { .. }
+                )
+            ) {
+                return Err(e.to_string());
+            }
+            println!("note: {e} (add signatures with another `policy sign --in BUNDLE`)");
+        }
+    }
+    write(&args.out, &bytes)?;
+    println!(
+        "wrote {} ({} bytes, {} signature(s))",
+        args.out.display(),
+        bytes.len(),
+        envelope.signatures.len()
+    );
+    Ok(())
+}
+
+/// Reads what a device trusts: a PEM public key (a single-key root) or a signed root.
+fn load_trust(path: &Path) -> Result<TrustedState, String> {
+    let bytes = read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    if keygen::is_public_pem(&text) {
+        let key = keygen::parse_public(&text)
+            .ok_or_else(|| format!("{}: not an Ed25519 public key in PEM", path.display()))?;
+        TrustedState::from_root(TrustRoot::single_key(key, "single console key"))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        TrustedState::enroll(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), String> {
+    let mut state = load_trust(&args.trust)?;
+    for update in &args.root_updates {
+        let bytes = read(update)?;
+        state
+            .apply_root(&bytes)
+            .map_err(|e| format!("{}: {e}", update.display()))?;
+    }
+    let bytes = read(&args.input)?;
+    let at = match &args.now {
+        Some(t) => time_arg("--now", t)?,
+        None => now(),
+    };
+    let scoped = args.device.is_some() || !args.groups.is_empty();
+    let verified = if scoped {
+        let device = DeviceScope {
+            device_id: args.device.clone().unwrap_or_default(),
+            groups: args.groups.clone(),
+        };
+        verify_bundle(&state, &bytes, at, &device).map(|(v, _)| v)
+    } else {
+        check_bundle(&state, &bytes, at)
+    }
+    .map_err(|e| format!("{}: {e}", args.input.display()))?;
+    print_summary(&args.input, &state, &verified, scoped);
+    Ok(())
+}
+
+fn print_summary(path: &Path, state: &TrustedState, v: &VerifiedPolicy, scoped: bool) {
+    let p = &v.payload;
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let signers: Vec<String> = v
+        .signed_by
+        .iter()
+        .map(|k| format!("{}…", k.short()))
+        .collect();
+    println!("{}: valid policy bundle", path.display());
+    println!("  policy:      {}", p.policy.name);
+    println!(
+        "  version:     {} (root version {})",
+        p.version, p.root_version
+    );
+    println!("  issued at:   {}", p.issued_at);
+    println!("  expires:     {}", p.expires);
+    println!(
+        "  scope:       groups {}; devices {}{}",
+        list(&p.scope.groups),
+        list(&p.scope.devices),
+        if scoped {
+            " (matches)"
+        } else {
+            " (not checked)"
+        }
+    );
+    println!(
+        "  signed by:   {} ({} of {} required)",
+        signers.join(", "),
+        v.signed_by.len(),
+        state.root().roles.policy.threshold
+    );
+    println!("  payload:     sha256 {}", v.payload_sha256);
+}
+
+fn check(input: &Path) -> Result<(), String> {
+    let bytes = read(input)?;
+    let policy = Policy::from_json(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+    let sim = policy.sim_policy();
+    println!("{}: valid policy \"{}\"", input.display(), policy.name);
+    println!(
+        "  apps:        {:?} mode, {} app rule(s)",
+        policy.apps.mode,
+        policy.apps.applications.len()
+    );
+    println!(
+        "  sim:         port-out window {} min, 2G {}",
+        policy.sim.port_out_window_minutes,
+        if sim.forbid_2g {
+            "forbidden"
+        } else {
+            "allowed"
+        }
+    );
+    println!(
+        "  inspection:  every {} day(s), {}-minute window",
+        policy.inspection.cadence_days, policy.inspection.window_minutes
+    );
+    println!(
+        "  escalation:  {} rule(s)",
+        policy.policy_enforcement_rules.len()
+    );
+    Ok(())
+}
+
+fn create_root(args: &CreateRootArgs) -> Result<(), String> {
+    let mut keys = std::collections::BTreeMap::new();
+    let mut role = |paths: &[PathBuf], threshold: u32| -> Result<Role, String> {
+        let mut keyids = Vec::new();
+        for path in paths {
+            let public = keygen::read_public(path)?;
+            let id = public.key_id();
+            keys.insert(
+                id,
+                RootKey {
+                    keytype: KeyType::Ed25519,
+                    public,
+                    label: path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                },
+            );
+            if !keyids.contains(&id) {
+                keyids.push(id);
+            }
+        }
+        Ok(Role { keyids, threshold })
+    };
+    let root_role = role(&args.root_keys, args.root_threshold)?;
+    let policy_role = role(&args.policy_keys, args.policy_threshold)?;
+    let root = TrustRoot {
+        schema: RootSchema::V1,
+        version: args.version,
+        description: args.description.clone(),
+        keys,
+        roles: Roles {
+            root: root_role,
+            policy: policy_role,
+        },
+    };
+    root.validate().map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())?;
+    text.push('\n');
+    write(&args.out, text.as_bytes())?;
+    println!(
+        "wrote {} (root version {}; sign it with `portcullis root sign`)",
+        args.out.display(),
+        root.version
+    );
+    Ok(())
+}
+
+fn sign_root(key_paths: &[PathBuf], input: &Path, out: &Path) -> Result<(), String> {
+    let keys = read_keys(key_paths)?;
+    let bytes = read(input)?;
+    let mut envelope = if is_envelope(&bytes) {
+        let envelope = Envelope::parse(&bytes, MAX_ROOT_BYTES)
+            .map_err(|e| format!("{}: {e}", input.display()))?;
+        if envelope.payload_type != ROOT_PAYLOAD_TYPE {
+            return Err(format!("{} is not a signed root", input.display()));
+        }
+        envelope
+    } else {
+        let root = TrustRoot::from_json(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+        let payload = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;
+        Envelope::new(ROOT_PAYLOAD_TYPE, payload)
+    };
+    for key in &keys {
+        envelope.sign(key);
+    }
+    let signed = envelope.to_bytes();
+    write(out, &signed)?;
+    let own = match TrustedState::enroll(&signed) {
+        Ok(_) => "its own root threshold is met".to_string(),
+        Err(e) => format!("not yet usable: {e}"),
+    };
+    println!(
+        "wrote {} ({} signature(s); {own})",
+        out.display(),
+        envelope.signatures.len()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_or_fail_without_panicking() {
+        assert_eq!(duration_ms("30d"), Ok(30 * DAY_MS));
+        assert_eq!(duration_ms("90m"), Ok(90 * 60_000));
+        for bad in ["", "d", "0d", "-1d", "3w", "3é", "é", "99999999999999999d"] {
+            assert!(duration_ms(bad).is_err(), "{bad}");
+        }
+    }
+}

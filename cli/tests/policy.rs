@@ -1,0 +1,412 @@
+//! End-to-end checks of `portcullis keygen`, `policy ...` and `root ...` as a
+//! security team runs them: keys, signing, verification, roots and rotation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn portcullis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = portcullis(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail and returns its one-line reason.
+fn fails(args: &[&str]) -> String {
+    let out = portcullis(args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    assert!(stderr.starts_with("portcullis: "), "{stderr}");
+    stderr
+}
+
+fn policy(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../policies")
+        .join(format!("{name}.json"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn p(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+/// Generates key NAME in DIR and returns (private, public) paths.
+fn keygen(dir: &Path, name: &str) -> (String, String) {
+    ok(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
+    (
+        p(dir, &format!("{name}.key")),
+        p(dir, &format!("{name}.pub")),
+    )
+}
+
+const ISSUED: &str = "2026-03-01T00:00:00Z";
+const CHECKED: &str = "2026-03-02T00:00:00Z";
+
+fn sign(key: &str, input: &str, out: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "policy",
+        "sign",
+        "--key",
+        key,
+        "--in",
+        input,
+        "--out",
+        out,
+        "--issued-at",
+        ISSUED,
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+#[test]
+fn keygen_writes_an_owner_only_private_key_and_prints_no_key_material() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = ok(&["keygen", "--out", keys.to_str().unwrap()]);
+    let private = keys.join("portcullis-signing.key");
+    let public = keys.join("portcullis-signing.pub");
+    let private_text = std::fs::read_to_string(&private).unwrap();
+    assert!(private_text.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(std::fs::read_to_string(&public)
+        .unwrap()
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let body: String = private_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!out.contains(&body[16..]), "keygen printed the private key");
+    assert!(out.contains("key id:"));
+    // Keys are never overwritten.
+    let again = fails(&["keygen", "--out", keys.to_str().unwrap()]);
+    assert!(again.contains("already exists"), "{again}");
+    assert_eq!(std::fs::read_to_string(&private).unwrap(), private_text);
+}
+
+#[test]
+fn sign_then_verify_round_trips_and_the_summary_names_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path(), "console");
+    let bundle = p(dir.path(), "baseline.bundle");
+    sign(
+        &key,
+        &policy("baseline"),
+        &bundle,
+        &["--group", "all-staff", "--version", "7"],
+    );
+    let out = ok(&[
+        "policy",
+        "verify",
+        "--trust",
+        &public,
+        "--in",
+        &bundle,
+        "--now",
+        CHECKED,
+        "--device",
+        "dev-1",
+        "--group",
+        "all-staff",
+    ]);
+    assert!(out.contains("valid policy bundle"), "{out}");
+    assert!(out.contains("baseline"), "{out}");
+    assert!(out.contains("version:     7 (root version 1)"), "{out}");
+    assert!(
+        out.contains("expires:     2026-03-31T00:00:00Z"),
+        "default lifetime 30 days: {out}"
+    );
+    assert!(out.contains("(matches)"), "{out}");
+}
+
+#[test]
+fn verify_fails_with_one_line_naming_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(dir.path(), "console");
+    let (_, other_public) = keygen(dir.path(), "other");
+    let bundle = p(dir.path(), "b.bundle");
+    sign(
+        &key,
+        &policy("travel"),
+        &bundle,
+        &["--group", "trip-1", "--expires-in", "14d"],
+    );
+    let verify = |trust: &str, extra: &[&str]| {
+        let mut args = vec!["policy", "verify", "--trust", trust, "--in", &bundle];
+        args.extend_from_slice(extra);
+        fails(&args)
+    };
+    let e = verify(&public, &["--now", "2026-03-20T00:00:00Z"]);
+    assert!(e.contains("expired"), "{e}");
+    let e = verify(&public, &["--now", CHECKED, "--group", "all-staff"]);
+    assert!(e.contains("out of scope"), "{e}");
+    let e = verify(&other_public, &["--now", CHECKED]);
+    assert!(e.contains("not a policy key"), "{e}");
+    // Flipping a byte anywhere in the bundle makes verify fail.
+    let good = std::fs::read(&bundle).unwrap();
+    for pos in [
+        0,
+        20,
+        good.len() / 3,
+        good.len() / 2,
+        good.len() - 40,
+        good.len() - 1,
+    ] {
+        let mut bad = good.clone();
+        bad[pos] ^= 0x01;
+        let flipped = p(dir.path(), "flipped.bundle");
+        std::fs::write(&flipped, &bad).unwrap();
+        fails(&[
+            "policy", "verify", "--trust", &public, "--in", &flipped, "--now", CHECKED,
+        ]);
+    }
+}
+
+#[test]
+fn signing_refuses_invalid_input_and_never_prints_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path(), "console");
+    let out = p(dir.path(), "x.bundle");
+    let e = fails(&[
+        "policy",
+        "sign",
+        "--key",
+        &key,
+        "--in",
+        &policy("baseline"),
+        "--out",
+        &out,
+    ]);
+    assert!(e.contains("--group"), "scope is required: {e}");
+    let broken = p(dir.path(), "broken.json");
+    std::fs::write(&broken, r#"{"schema": "portcullis/policy/v1", "name": "x", "apps": {"mode": "ALLOWLIST", "colour": 1}}"#).unwrap();
+    let e = fails(&[
+        "policy", "sign", "--key", &key, "--in", &broken, "--out", &out, "--group", "g",
+    ]);
+    assert!(e.contains("colour"), "names the field: {e}");
+    // A damaged key file: the message names the file, not its content.
+    let damaged = p(dir.path(), "damaged.key");
+    let mut text = std::fs::read_to_string(&key).unwrap();
+    text = text.replace("-----END PRIVATE KEY-----", "");
+    std::fs::write(&damaged, &text).unwrap();
+    let e = fails(&[
+        "policy",
+        "sign",
+        "--key",
+        &damaged,
+        "--in",
+        &policy("baseline"),
+        "--out",
+        &out,
+        "--group",
+        "g",
+    ]);
+    assert!(e.contains("damaged.key"), "{e}");
+    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(!e.contains(&body[16..]));
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema_and_baselines_check() {
+    let printed = ok(&["policy", "schema"]);
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/policy.schema.json"),
+    )
+    .unwrap();
+    assert!(
+        printed == committed,
+        "policies/policy.schema.json is stale: run `cargo run -q -p portcullis-cli -- policy schema > policies/policy.schema.json`"
+    );
+    for name in ["baseline", "election-sensitive", "travel"] {
+        let out = ok(&["policy", "check", "--in", &policy(name)]);
+        assert!(out.contains(&format!("valid policy \"{name}\"")), "{out}");
+    }
+}
+
+fn root_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    (dir, path)
+}
+
+#[test]
+fn roots_threshold_signing_and_rotation() {
+    let (_guard, d) = root_dir();
+    let (r1, r1_pub) = keygen(&d, "root-1");
+    let (r2, r2_pub) = keygen(&d, "root-2");
+    let (pol, pol_pub) = keygen(&d, "policy-1");
+    let (pol2, pol2_pub) = keygen(&d, "policy-2");
+    let root_json = p(&d, "root.json");
+    ok(&[
+        "root",
+        "create",
+        "--root-key",
+        &r1_pub,
+        "--root-key",
+        &r2_pub,
+        "--root-threshold",
+        "2",
+        "--policy-key",
+        &pol_pub,
+        "--policy-key",
+        &pol2_pub,
+        "--policy-threshold",
+        "2",
+        "--description",
+        "Test office",
+        "--out",
+        &root_json,
+    ]);
+    // Signed by one root key: not yet usable; the second signature completes it.
+    let half = p(&d, "root.half");
+    let out = ok(&[
+        "root", "sign", "--key", &r1, "--in", &root_json, "--out", &half,
+    ]);
+    assert!(out.contains("not yet usable"), "{out}");
+    let signed = p(&d, "root.signed");
+    let out = ok(&[
+        "root", "sign", "--key", &r2, "--in", &half, "--out", &signed,
+    ]);
+    assert!(out.contains("threshold is met"), "{out}");
+
+    // A bundle needs both policy keys: co-signing adds the second.
+    let bundle = p(&d, "b1");
+    let out = sign(
+        &pol,
+        &policy("election-sensitive"),
+        &bundle,
+        &["--root", &signed, "--device", "dev-7", "--version", "1"],
+    );
+    assert!(out.contains("threshold not met"), "{out}");
+    let e = fails(&[
+        "policy", "verify", "--trust", &signed, "--in", &bundle, "--now", CHECKED,
+    ]);
+    assert!(e.contains("threshold not met"), "{e}");
+    let both = p(&d, "b2");
+    ok(&[
+        "policy", "sign", "--key", &pol2, "--in", &bundle, "--out", &both,
+    ]);
+    let out = ok(&[
+        "policy", "verify", "--trust", &signed, "--in", &both, "--now", CHECKED, "--device",
+        "dev-7",
+    ]);
+    assert!(out.contains("2 of 2 required"), "{out}");
+    // A root key is not a policy key.
+    let e = fails(&[
+        "policy",
+        "sign",
+        "--key",
+        &r1,
+        "--in",
+        &policy("baseline"),
+        "--out",
+        &p(&d, "x"),
+        "--root",
+        &signed,
+        "--group",
+        "g",
+    ]);
+    assert!(e.contains("not a policy key"), "{e}");
+
+    // Rotation to version 2: a new root key; signed by the old threshold and the new.
+    let (r3, r3_pub) = keygen(&d, "root-3");
+    let root2 = p(&d, "root2.json");
+    ok(&[
+        "root",
+        "create",
+        "--version",
+        "2",
+        "--root-key",
+        &r3_pub,
+        "--policy-key",
+        &pol_pub,
+        "--out",
+        &root2,
+    ]);
+    let root2_signed = p(&d, "root2.signed");
+    ok(&[
+        "root",
+        "sign",
+        "--key",
+        &r1,
+        "--key",
+        &r2,
+        "--key",
+        &r3,
+        "--in",
+        &root2,
+        "--out",
+        &root2_signed,
+    ]);
+    let b3 = p(&d, "b3");
+    sign(
+        &pol,
+        &policy("election-sensitive"),
+        &b3,
+        &[
+            "--root",
+            &root2_signed,
+            "--device",
+            "dev-7",
+            "--version",
+            "1",
+        ],
+    );
+    let out = ok(&[
+        "policy",
+        "verify",
+        "--trust",
+        &signed,
+        "--root-update",
+        &root2_signed,
+        "--in",
+        &b3,
+        "--now",
+        CHECKED,
+    ]);
+    assert!(out.contains("(root version 2)"), "{out}");
+    // Without the rotation the device refuses it; a rotation signed by the new key alone is refused.
+    let e = fails(&[
+        "policy", "verify", "--trust", &signed, "--in", &b3, "--now", CHECKED,
+    ]);
+    assert!(
+        e.contains("root version 2") || e.contains("threshold"),
+        "{e}"
+    );
+    let rogue = p(&d, "rogue.signed");
+    ok(&[
+        "root", "sign", "--key", &r3, "--in", &root2, "--out", &rogue,
+    ]);
+    let e = fails(&[
+        "policy",
+        "verify",
+        "--trust",
+        &signed,
+        "--root-update",
+        &rogue,
+        "--in",
+        &b3,
+        "--now",
+        CHECKED,
+    ]);
+    assert!(e.contains("rogue.signed") && e.contains("threshold"), "{e}");
+}

@@ -1,0 +1,122 @@
+//! Shared fixtures for the policy tests: deterministic keys, roots, payloads and bundles.
+#![allow(dead_code)]
+
+use portcullis_core::policy::trust::{KeyType, Role, Roles, RootKey, RootSchema};
+use portcullis_core::policy::{
+    BundlePayload, BundleScope, DeviceScope, Policy, SigningKey, TrustRoot, TrustedState,
+};
+use portcullis_core::Timestamp;
+
+/// A policy small enough that a bundle of it can be flipped byte by byte.
+pub const MINIMAL_POLICY: &str = r#"{
+  "schema": "portcullis/policy/v1",
+  "name": "minimal",
+  "apps": { "mode": "AUDIT" },
+  "configuration": {},
+  "sim": {},
+  "inspection": { "cadenceDays": 30, "windowMinutes": 60,
+    "allowedLocalHours": { "from": 1, "until": 5 }, "gracePeriodHours": 72 }
+}"#;
+
+/// 2026-03-01T00:00:00Z.
+pub const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
+pub const DAY: i64 = 24 * 60 * 60 * 1000;
+
+pub fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed(&[n; 32]).unwrap()
+}
+
+pub fn minimal_policy() -> Policy {
+    Policy::from_json(MINIMAL_POLICY.as_bytes()).unwrap()
+}
+
+pub fn role(keys: &[&SigningKey], threshold: u32) -> Role {
+    Role {
+        keyids: keys.iter().map(|k| k.key_id()).collect(),
+        threshold,
+    }
+}
+
+/// A root listing `root_keys` (root role) and `policy_keys` (policy role).
+pub fn root(
+    version: u64,
+    root_keys: &[&SigningKey],
+    root_threshold: u32,
+    policy_keys: &[&SigningKey],
+    policy_threshold: u32,
+) -> TrustRoot {
+    let keys = root_keys
+        .iter()
+        .chain(policy_keys)
+        .map(|k| {
+            (
+                k.key_id(),
+                RootKey {
+                    keytype: KeyType::Ed25519,
+                    public: k.public_key(),
+                    label: String::new(),
+                },
+            )
+        })
+        .collect();
+    TrustRoot {
+        schema: RootSchema::V1,
+        version,
+        description: "test root".into(),
+        keys,
+        roles: Roles {
+            root: role(root_keys, root_threshold),
+            policy: role(policy_keys, policy_threshold),
+        },
+    }
+}
+
+/// Root keys 1, 2, 3 (threshold 2); policy keys 10, 11 (threshold `policy_threshold`).
+pub fn standard_root(policy_threshold: u32) -> TrustRoot {
+    root(
+        1,
+        &[&key(1), &key(2), &key(3)],
+        2,
+        &[&key(10), &key(11)],
+        policy_threshold,
+    )
+}
+
+/// A device enrolled with [`standard_root`], threshold 1, via a signed root.
+pub fn enrolled(policy_threshold: u32) -> TrustedState {
+    let signed = standard_root(policy_threshold)
+        .sign(&[&key(1), &key(2)])
+        .unwrap();
+    TrustedState::enroll(&signed).unwrap()
+}
+
+pub fn device() -> DeviceScope {
+    DeviceScope {
+        device_id: "dev-0001".into(),
+        groups: vec!["all-staff".into()],
+    }
+}
+
+pub fn payload(version: u64) -> BundlePayload {
+    BundlePayload {
+        version,
+        root_version: 1,
+        issued_at: T0,
+        expires: T0.plus_millis(30 * DAY),
+        scope: BundleScope {
+            devices: vec![],
+            groups: vec!["all-staff".into()],
+        },
+        policy: minimal_policy(),
+    }
+}
+
+/// A bundle of [`payload`] signed by policy key 10.
+pub fn bundle(version: u64) -> Vec<u8> {
+    payload(version).sign(&[&key(10)]).unwrap()
+}
+
+/// The time bundles are checked at: a day after issue.
+pub fn now() -> Timestamp {
+    T0.plus_millis(DAY)
+}
