@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test entry point: everything CI runs, in order. Installs what it needs
-# (Kotlin compiler, JNA, Zig, clang) into a cache on first use.
+# (Kotlin compiler, JNA, Zig, clang, cargo-fuzz) into a cache on first use.
 #
 #   bash scripts/test.sh
 #
@@ -35,6 +35,9 @@ bind_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$bind_line")
 
 step "cross compile-check for Android and iOS (a compile-check, not a build)"
 bash scripts/cross-check.sh
+
+step "fuzz targets: build each and run it briefly from its seeds"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
 echo "portcullis: $((rust_passed + bind_passed)) passed, $((rust_failed + bind_failed)) failed"
