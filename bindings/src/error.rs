@@ -12,6 +12,16 @@ pub enum PortcullisError {
         /// Which field and why.
         reason: String,
     },
+    /// A policy bundle or trust root failed verification and nothing changed. `code` is
+    /// stable (`rollback`, `expired`, `out_of_scope`, `bad_signature`, `threshold`, ...):
+    /// report it to the console, which must send a correctly signed, newer bundle.
+    #[error("policy rejected ({code}): {reason}")]
+    PolicyRejected {
+        /// Stable short name of the failed check.
+        code: String,
+        /// What failed, naming the field or rule.
+        reason: String,
+    },
     /// The database could not be read or written (disk full, file locked, permissions).
     /// Retry later; nothing already stored was lost.
     #[error("storage failure: {reason}")]
@@ -54,6 +64,10 @@ impl From<CoreError> for PortcullisError {
             CoreError::Storage { .. } => PortcullisError::Storage { reason },
             CoreError::Corrupt(_) => PortcullisError::Corrupt { reason },
             CoreError::DeviceKey(_) => PortcullisError::DeviceKey { reason },
+            CoreError::Policy(p) => PortcullisError::PolicyRejected {
+                code: p.code().to_owned(),
+                reason: p.to_string(),
+            },
             _ => PortcullisError::Internal { reason },
         }
     }

@@ -212,6 +212,52 @@ impl Agent {
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// Installs the console's signed trust root at enrollment, with the device's enrollment
+    /// id and groups (as policy bundles address it). Refused once a root is installed.
+    pub async fn install_trust_root(
+        &self,
+        signed_root: Vec<u8>,
+        device_id: String,
+        groups: Vec<String>,
+        now: SystemTime,
+    ) -> Result<(), PortcullisError> {
+        let now = types::to_timestamp(now);
+        let scope = portcullis_core::policy::DeviceScope { device_id, groups };
+        self.with_agent(move |a| a.install_trust_root(&signed_root, scope, now))
+            .await
+    }
+
+    /// Applies a trust-root rotation signed by the current root.
+    pub async fn apply_root_update(
+        &self,
+        signed_root: Vec<u8>,
+        now: SystemTime,
+    ) -> Result<(), PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.apply_root_update(&signed_root, now))
+            .await
+    }
+
+    /// Verifies a signed policy bundle (from managed configuration) and puts it in force.
+    /// A refused bundle changes nothing and raises a `policy_refused` alert.
+    pub async fn apply_policy(
+        &self,
+        bundle: Vec<u8>,
+        now: SystemTime,
+    ) -> Result<PolicyStatus, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.apply_policy(&bundle, now))
+            .await
+            .map(Into::into)
+    }
+
+    /// The policy in force, if any bundle was applied.
+    pub async fn policy_status(&self) -> Result<Option<PolicyStatus>, PortcullisError> {
+        self.with_agent(|a| Ok(a.policy_status().cloned()))
+            .await
+            .map(|s| s.map(|applied| PolicyStatus::from_applied(applied, false)))
+    }
+
     /// Signs a checkpoint over the journal for the console to store (send `json` to it);
     /// the journal's MAC key moves forward and the old one is erased.
     pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {

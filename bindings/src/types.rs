@@ -141,6 +141,8 @@ mirror_enum!(
         Downgrade2g,
         /// A SIM change covered by an authorised window.
         SimChangeAuthorized,
+        /// A policy bundle or trust-root update failed verification.
+        PolicyRefused,
     }
 );
 
@@ -335,6 +337,52 @@ impl From<portcullis_core::journal::SignedCheckpoint> for JournalCheckpoint {
             epoch: cp.epoch,
             at: to_system_time(cp.at),
             json: serde_json::to_string(&cp).expect("a checkpoint always serialises"),
+        }
+    }
+}
+
+/// The policy bundle in force.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PolicyStatus {
+    /// The bundle's version.
+    pub version: u64,
+    /// The trust-root version it was signed under.
+    pub root_version: u64,
+    /// SHA-256 of its payload (hex): what the console compares.
+    pub payload_sha256: String,
+    /// When it was signed.
+    pub issued_at: SystemTime,
+    /// When it expires; it stays in force after, and the console should send a new one.
+    pub expires: SystemTime,
+    /// When this device applied it.
+    pub applied_at: SystemTime,
+    /// Whether this call put it in force (false when it was already in force).
+    pub changed: bool,
+}
+
+impl PolicyStatus {
+    pub(crate) fn from_applied(a: portcullis_core::policy::AppliedPolicy, changed: bool) -> Self {
+        PolicyStatus {
+            version: a.version,
+            root_version: a.root_version,
+            payload_sha256: a.payload_sha256.to_string(),
+            issued_at: to_system_time(a.issued_at),
+            expires: to_system_time(a.expires),
+            applied_at: to_system_time(a.applied_at),
+            changed,
+        }
+    }
+}
+
+impl From<portcullis_core::agent::PolicyOutcome> for PolicyStatus {
+    fn from(o: portcullis_core::agent::PolicyOutcome) -> Self {
+        match o {
+            portcullis_core::agent::PolicyOutcome::Applied(a) => {
+                PolicyStatus::from_applied(a, true)
+            }
+            portcullis_core::agent::PolicyOutcome::Unchanged(a) => {
+                PolicyStatus::from_applied(a, false)
+            }
         }
     }
 }

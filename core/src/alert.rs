@@ -64,11 +64,14 @@ pub enum AlertKind {
     Downgrade2g,
     /// A SIM change covered by an authorised window: the new SIM became the baseline.
     SimChangeAuthorized,
+    /// A policy bundle or trust-root update failed verification: someone may be pushing
+    /// a weaker policy through the MDM channel.
+    PolicyRefused,
 }
 
 impl AlertKind {
     /// Every kind, in a stable order.
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         AlertKind::SimRemoved,
         AlertKind::SimReplaced,
         AlertKind::SubscriberChanged,
@@ -78,6 +81,7 @@ impl AlertKind {
         AlertKind::CarrierReportedSwap,
         AlertKind::Downgrade2g,
         AlertKind::SimChangeAuthorized,
+        AlertKind::PolicyRefused,
     ];
 
     /// The stable name used by the console and in exports.
@@ -92,6 +96,7 @@ impl AlertKind {
             AlertKind::CarrierReportedSwap => "carrier_reported_swap",
             AlertKind::Downgrade2g => "downgrade_2g",
             AlertKind::SimChangeAuthorized => "sim_change_authorized",
+            AlertKind::PolicyRefused => "policy_refused",
         }
     }
 
@@ -103,7 +108,9 @@ impl AlertKind {
             | AlertKind::NumberChanged
             | AlertKind::PortOutSuspected
             | AlertKind::CarrierReportedSwap => Severity::Critical,
-            AlertKind::SimRemoved | AlertKind::CarrierChanged => Severity::High,
+            AlertKind::SimRemoved | AlertKind::CarrierChanged | AlertKind::PolicyRefused => {
+                Severity::High
+            }
             AlertKind::Downgrade2g => Severity::Medium,
             AlertKind::SimChangeAuthorized => Severity::Info,
         }

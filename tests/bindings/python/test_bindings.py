@@ -274,6 +274,39 @@ class JournalTests(AgentTestCase):
         run(body())
 
 
+class PolicyTests(AgentTestCase):
+    def fixture(self, name):
+        with open(os.path.join(os.environ["PORTCULLIS_FIXTURES"], name), "rb") as f:
+            return f.read()
+
+    def test_enroll_apply_and_refuse_bundles(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-policy-secret"), at(0))
+            self.assertIsNone(await agent.policy_status())
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
+            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+            status = await agent.apply_policy(self.fixture("baseline-v2.bundle"), at(0))
+            self.assertEqual(status.version, 2)
+            self.assertTrue(status.changed)
+            again = await agent.apply_policy(self.fixture("baseline-v2.bundle"), at(1))
+            self.assertFalse(again.changed)
+            # Rolling back to version 1 is refused with a stable code, and alerted once.
+            with self.assertRaises(pf.PortcullisError.PolicyRejected) as cm:
+                await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(2))
+            self.assertEqual(cm.exception.code, "rollback")
+            self.assertEqual((await agent.policy_status()).version, 2)
+            # A bundle with one byte flipped is refused too.
+            garbled = bytearray(self.fixture("baseline-v2.bundle"))
+            garbled[len(garbled) // 2] ^= 0x01
+            with self.assertRaises(pf.PortcullisError.PolicyRejected):
+                await agent.apply_policy(bytes(garbled), at(3))
+            kinds = [a.kind_name for a in await agent.pending_alerts(10)]
+            self.assertEqual(kinds, ["policy_refused", "policy_refused"])
+
+        run(body())
+
+
 class ErrorTests(AgentTestCase):
     def test_reopen_with_different_key_is_refused(self):
         async def body():

@@ -5,6 +5,10 @@
 //! and `next_wakeup`. The only I/O is the SQLite store, and every step commits
 //! its state change and its alerts in one transaction before returning.
 
+mod policy;
+
+pub use policy::PolicyOutcome;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,6 +35,7 @@ pub struct Agent {
     guard: SimGuard,
     /// The guard state as last committed, to skip unchanged writes and to roll back a failed step.
     persisted_guard: String,
+    policy: policy::PolicySlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -105,17 +110,26 @@ impl Agent {
             }
             _ => return Err(Error::Corrupt("enrollment record is incomplete".into())),
         };
+        let (policy, note) = policy::PolicySlot::restore(store.load_state(policy::POLICY_STATE)?)?;
+        if let Some(note) = note {
+            store.commit(Commit {
+                at: Some(now),
+                journal: vec![note],
+                ..Commit::default()
+            })?;
+        }
+        let sim_policy = policy
+            .active
+            .as_ref()
+            .map_or_else(SimPolicy::default, |p| p.policy().sim_policy());
         let (guard, persisted_guard) = match store.load_state(SIM_GUARD_STATE)? {
             Some(json) => {
                 let mut guard: SimGuard = serde_json::from_str(&json)
                     .map_err(|e| Error::Corrupt(format!("SIM guard state is unreadable: {e}")))?;
-                guard.set_policy(SimPolicy::default());
+                guard.set_policy(sim_policy);
                 (guard, json)
             }
-            None => (
-                SimGuard::new(enrolled_at, SimPolicy::default()),
-                String::new(),
-            ),
+            None => (SimGuard::new(enrolled_at, sim_policy), String::new()),
         };
         Ok(Agent {
             store,
@@ -124,12 +138,8 @@ impl Agent {
             signer,
             guard,
             persisted_guard,
+            policy,
         })
-    }
-
-    /// Applies SIM rules from the active policy.
-    pub fn set_sim_policy(&mut self, policy: SimPolicy) {
-        self.guard.set_policy(policy);
     }
 
     /// Feeds one SIM, radio, connectivity or console observation taken at `now`.
