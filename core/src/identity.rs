@@ -12,6 +12,7 @@ use ring::hmac;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::policy::model::{IdentityPin, PinKey};
 
 /// A secret the platform keeps for this device and can compute HMAC-SHA-256 with.
 ///
@@ -96,20 +97,35 @@ impl fmt::Debug for IdentityHash {
     }
 }
 
-/// Hashes identifiers under a key derived from the device key.
+/// Hashes identifiers under a key derived from the device key, and computes the
+/// pins of observed identifiers under the device's pin key (see [`PinKey`]) so the
+/// SIM guard can compare them with the identities a policy pins.
 pub struct IdentityHasher {
     key: hmac::Key,
+    pin_key: PinKey,
 }
 
 const DERIVATION_LABEL: &[u8] = b"portcullis/identity-key/v1";
 
 impl IdentityHasher {
-    /// Derives the identity key: one call into the platform key store per agent session.
+    /// Derives the identity key and the pin key: two calls into the platform key
+    /// store per agent session. The pin key is derived exactly as
+    /// [`PinKey::derive`] does, so pins the console computes with the key the
+    /// device handed it at enrollment match the ones computed here.
     pub fn derive(device_key: &dyn DeviceKey) -> Result<Self> {
         let derived = device_key.hmac_sha256(DERIVATION_LABEL)?;
+        let pin_key = PinKey::new(&PinKey::derive(device_key)?);
         Ok(IdentityHasher {
             key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
+            pin_key,
         })
+    }
+
+    /// The pin of an identifier under the device's pin key, as [`PinKey::pin`]
+    /// computes it (the identifier is normalised first; normalising twice changes
+    /// nothing). Errors name the kind, never the value.
+    pub fn pin(&self, kind: IdentityKind, identifier: &str) -> Result<IdentityPin> {
+        self.pin_key.pin(kind, identifier)
     }
 
     /// The keyed hash of an identifier, after normalisation (see [`normalize`]).
@@ -240,6 +256,28 @@ mod tests {
         assert!(text.contains("imsi"), "{text}");
         assert!(!text.contains("2341501234"), "{text}");
         assert!(SoftwareDeviceKey::new(b"short").is_err());
+    }
+
+    #[test]
+    fn pins_match_the_consoles_pin_key_and_differ_from_hashes() {
+        let device = SoftwareDeviceKey::new(b"0123456789abcdef0123").unwrap();
+        let h = IdentityHasher::derive(&device).unwrap();
+        let console = PinKey::new(&PinKey::derive(&device).unwrap());
+        let raw = "+44 20 7946-0018";
+        let normalized = normalize(IdentityKind::PhoneNumber, raw).unwrap();
+        let pin = h.pin(IdentityKind::PhoneNumber, &normalized).unwrap();
+        assert_eq!(pin, console.pin(IdentityKind::PhoneNumber, raw).unwrap());
+        assert_eq!(pin, h.pin(IdentityKind::PhoneNumber, raw).unwrap());
+        // The pin key is not the identity key.
+        let hash = h.hash(IdentityKind::PhoneNumber, &normalized);
+        assert_ne!(
+            serde_json::to_string(&hash).unwrap(),
+            serde_json::to_string(&pin).unwrap()
+        );
+        let err = h
+            .pin(IdentityKind::Imsi, "23415012345678999999")
+            .unwrap_err();
+        assert!(!err.to_string().contains("2341501234"));
     }
 
     #[test]

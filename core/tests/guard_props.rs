@@ -1,10 +1,11 @@
 //! Property tests of the SIM guard over random observation sequences.
 
 use portcullis_core::alert::Finding;
-use portcullis_core::identity::{IdentityHasher, SoftwareDeviceKey};
+use portcullis_core::identity::{IdentityHasher, IdentityKind, SoftwareDeviceKey};
+use portcullis_core::policy::PinKey;
 use portcullis_core::sim::{
-    CarrierCheck, Connectivity, Rat, ServiceObservation, ServiceState, SimChangeAuthorization,
-    SimEvent, SimGuard, SimObservation, SimPolicy, SimState,
+    CarrierCheck, Connectivity, ExpectedSim, Rat, ServiceObservation, ServiceState,
+    SimChangeAuthorization, SimEvent, SimGuard, SimObservation, SimPins, SimPolicy, SimState,
 };
 use portcullis_core::Timestamp;
 use proptest::prelude::*;
@@ -86,6 +87,54 @@ fn hasher() -> IdentityHasher {
     IdentityHasher::derive(&SoftwareDeviceKey::new(b"property-test-secret").unwrap()).unwrap()
 }
 
+/// Slot 0 pinned to the first SIM and required; slot 1 expecting a home network the
+/// generated observations never have.
+fn pinned_policy() -> SimPolicy {
+    let device = SoftwareDeviceKey::new(b"property-test-secret").unwrap();
+    let key = PinKey::new(&PinKey::derive(&device).unwrap());
+    let slot0 = ExpectedSim {
+        required: true,
+        pins: SimPins {
+            iccid: Some(key.pin(IdentityKind::Iccid, ICCIDS[0]).unwrap()),
+            imsi: Some(key.pin(IdentityKind::Imsi, IMSIS[0]).unwrap()),
+            msisdn: Some(key.pin(IdentityKind::PhoneNumber, NUMBERS[0]).unwrap()),
+            home_network: Some("23415".into()),
+        },
+    };
+    let slot1 = ExpectedSim {
+        required: false,
+        pins: SimPins {
+            home_network: Some("20815".into()),
+            ..SimPins::default()
+        },
+    };
+    SimPolicy {
+        expected: [(0, slot0), (1, slot1)].into_iter().collect(),
+        ..SimPolicy::default()
+    }
+}
+
+/// Runs `events` whole, and cut at `cut` with the state saved and restored; both must agree.
+fn restore_equivalence(
+    policy: SimPolicy,
+    events: &[(Timestamp, SimEvent)],
+    cut: usize,
+) -> Result<(), TestCaseError> {
+    let h = hasher();
+    let start = events[0].0;
+    let mut whole = SimGuard::new(start, policy.clone());
+    let expected = run(&mut whole, events, &h);
+
+    let mut first = SimGuard::new(start, policy.clone());
+    let mut got = run(&mut first, &events[..cut], &h);
+    let saved = serde_json::to_string(&first).unwrap();
+    let mut restored: SimGuard = serde_json::from_str(&saved).unwrap();
+    restored.set_policy(policy);
+    got.extend(run(&mut restored, &events[cut..], &h));
+    prop_assert_eq!(got, expected);
+    Ok(())
+}
+
 fn run(guard: &mut SimGuard, events: &[(Timestamp, SimEvent)], h: &IdentityHasher) -> Vec<Finding> {
     let mut out = Vec::new();
     for (at, ev) in events {
@@ -115,29 +164,41 @@ proptest! {
     /// what makes the agent safe to kill between any two callbacks.
     #[test]
     fn restoring_state_at_any_point_gives_the_same_alerts(raw in trace(), split in any::<prop::sample::Index>()) {
-        let h = hasher();
         let events = timed(&raw);
         let cut = split.index(events.len() + 1);
-        let start = events[0].0;
-        let mut whole = SimGuard::new(start, SimPolicy::default());
-        let expected = run(&mut whole, &events, &h);
+        restore_equivalence(SimPolicy::default(), &events, cut)?;
+    }
 
-        let mut first = SimGuard::new(start, SimPolicy::default());
-        let mut got = run(&mut first, &events[..cut], &h);
-        let saved = serde_json::to_string(&first).unwrap();
-        let mut restored: SimGuard = serde_json::from_str(&saved).unwrap();
-        restored.set_policy(SimPolicy::default());
-        got.extend(run(&mut restored, &events[cut..], &h));
-        prop_assert_eq!(got, expected);
+    /// The same under a policy that pins slot 0 and expects a home network in slot 1.
+    #[test]
+    fn restoring_state_under_a_pinned_policy_gives_the_same_alerts(raw in trace(), split in any::<prop::sample::Index>()) {
+        let events = timed(&raw);
+        let cut = split.index(events.len() + 1);
+        restore_equivalence(pinned_policy(), &events, cut)?;
+    }
+
+    /// Expectations that pin nothing and require nothing change no alert.
+    #[test]
+    fn expectations_without_pins_or_requirement_change_nothing(raw in trace()) {
+        let h = hasher();
+        let events = timed(&raw);
+        let loose = SimPolicy {
+            expected: (0..2).map(|slot| (slot, ExpectedSim::default())).collect(),
+            ..SimPolicy::default()
+        };
+        let mut plain = SimGuard::new(events[0].0, SimPolicy::default());
+        let mut with_expectations = SimGuard::new(events[0].0, loose);
+        prop_assert_eq!(run(&mut with_expectations, &events, &h), run(&mut plain, &events, &h));
     }
 
     /// Alerts never carry a raw identifier, the persisted state holds none either,
     /// and alerts come out in time order.
     #[test]
-    fn alerts_are_ordered_and_never_leak_identifiers(raw in trace()) {
+    fn alerts_are_ordered_and_never_leak_identifiers(raw in trace(), pinned in any::<bool>()) {
         let h = hasher();
         let events = timed(&raw);
-        let mut guard = SimGuard::new(events[0].0, SimPolicy::default());
+        let policy = if pinned { pinned_policy() } else { SimPolicy::default() };
+        let mut guard = SimGuard::new(events[0].0, policy);
         let findings = run(&mut guard, &events, &h);
         let state = serde_json::to_string(&guard).unwrap();
         for w in findings.windows(2) {

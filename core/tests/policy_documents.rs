@@ -245,7 +245,8 @@ fn sim_rules_convert_to_the_guards_policy() {
         p.sim_policy(),
         SimPolicy {
             port_out_window_ms: 25 * 60_000,
-            forbid_2g: false
+            forbid_2g: false,
+            ..SimPolicy::default()
         }
     );
 }

@@ -1136,13 +1136,33 @@ impl Policy {
 }
 
 impl From<&Policy> for SimPolicy {
-    /// The guard's rules: the policy's port-out window, and 2G forbidden unless the
-    /// policy leaves 2G to the user's choice.
+    /// The guard's rules: the policy's port-out window, 2G forbidden unless the
+    /// policy leaves 2G to the user's choice, and the expected subscriptions per slot
+    /// (whether required, the pinned identity and the home network).
     fn from(policy: &Policy) -> Self {
         SimPolicy {
             port_out_window_ms: i64::from(policy.sim.port_out_window_minutes) * MINUTE_MS,
             forbid_2g: policy.configuration.device_radio_state.cellular_two_g_state
                 == CellularTwoGState::CellularTwoGDisabled,
+            expected: policy
+                .sim
+                .expected_subscriptions
+                .iter()
+                .map(|sub| {
+                    let pinned = sub.pinned.as_ref();
+                    let pins = crate::sim::SimPins {
+                        iccid: pinned.and_then(|p| p.iccid),
+                        imsi: pinned.and_then(|p| p.imsi),
+                        msisdn: pinned.and_then(|p| p.msisdn),
+                        home_network: sub.home_network.clone(),
+                    };
+                    let expected = crate::sim::ExpectedSim {
+                        required: sub.required,
+                        pins,
+                    };
+                    (sub.slot, expected)
+                })
+                .collect(),
         }
     }
 }

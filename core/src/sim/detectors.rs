@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Facts, GuardEvent, ServiceState, SimPolicy, SimState};
+use super::{Facts, GuardEvent, IdentityDiff, ServiceState, SimPolicy, SimState};
 use crate::alert::{AlertKind, Finding};
 use crate::identity::IdentityHash;
 use crate::time::{Timestamp, MINUTE_MS};
@@ -142,7 +142,7 @@ impl Detectors {
     }
 }
 
-/// Compares each ready SIM's identity with the slot's baseline.
+/// Compares each ready SIM's identity with the slot's baseline and the policy's pins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct IdentityDetector {
     /// Conditions raised per slot, kept until the baseline SIM returns or a change is authorised.
@@ -153,7 +153,7 @@ impl Detector for IdentityDetector {
     fn info(&self) -> DetectorInfo {
         DetectorInfo {
             name: "sim_identity",
-            version: 1,
+            version: 2,
             kinds: &[
                 AlertKind::SimReplaced,
                 AlertKind::SubscriberChanged,
@@ -174,7 +174,7 @@ impl Detector for IdentityDetector {
     ) {
         let GuardEvent::Sim {
             slot,
-            diff: Some(diff),
+            diff: Some(comparison),
             authorized,
             iccid_prefixes,
             ..
@@ -183,11 +183,26 @@ impl Detector for IdentityDetector {
             return;
         };
         let info = self.info();
+        let diff = comparison.combined();
         let mut evidence = vec![("fields_changed", diff.fields())];
+        if comparison.pins.any() {
+            evidence.push(("fields_differing_from_pins", comparison.pins.fields()));
+        }
         if let Some((baseline, observed)) = iccid_prefixes {
-            evidence.push(("baseline_iccid_hash", baseline.clone()));
+            if let Some(baseline) = baseline {
+                evidence.push(("baseline_iccid_hash", baseline.clone()));
+            }
             evidence.push(("observed_iccid_hash", observed.clone()));
         }
+        // What the SIM was found to differ from, for the summaries.
+        let reference = |field_differs: fn(IdentityDiff) -> bool| match (
+            field_differs(comparison.baseline),
+            field_differs(comparison.pins),
+        ) {
+            (true, true) => "the baseline and the identity the policy pins",
+            (false, true) => "the identity the policy pins",
+            _ => "the baseline",
+        };
         if let Some(auth) = authorized {
             self.active.remove(slot);
             evidence.push(("authorized_until", auth.until.to_string()));
@@ -228,15 +243,24 @@ impl Detector for IdentityDetector {
             }
             let summary = match kind {
                 AlertKind::SimReplaced => format!(
-                    "SIM in slot {slot} was replaced: its card serial differs from the baseline"
+                    "SIM in slot {slot} was replaced: its card serial differs from {}",
+                    reference(|d| d.iccid)
+                ),
+                AlertKind::SubscriberChanged if !comparison.baseline.imsi => format!(
+                    "Subscriber identity in slot {slot} differs from {}",
+                    reference(|d| d.imsi)
                 ),
                 AlertKind::SubscriberChanged => format!(
                     "Subscriber identity in slot {slot} changed while the card stayed the same"
                 ),
-                AlertKind::NumberChanged => {
-                    format!("Phone number in slot {slot} differs from the baseline")
-                }
-                _ => format!("Home network of the SIM in slot {slot} differs from the baseline"),
+                AlertKind::NumberChanged => format!(
+                    "Phone number in slot {slot} differs from {}",
+                    reference(|d| d.msisdn)
+                ),
+                _ => format!(
+                    "Home network of the SIM in slot {slot} differs from {}",
+                    reference(|d| d.home)
+                ),
             };
             out.push(finding(
                 &info,
@@ -254,7 +278,7 @@ impl Detector for IdentityDetector {
 /// How long after a reboot a missing SIM is given to come back.
 pub(super) const REBOOT_GRACE_MS: i64 = 3 * MINUTE_MS;
 
-/// Notices a SIM going absent outside a reboot.
+/// Notices a SIM going absent outside a reboot, and a required slot found empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct PresenceDetector {
     /// Slots whose removal has been raised.
@@ -283,7 +307,7 @@ impl Detector for PresenceDetector {
     fn info(&self) -> DetectorInfo {
         DetectorInfo {
             name: "sim_presence",
-            version: 1,
+            version: 2,
             kinds: &[AlertKind::SimRemoved],
         }
     }
@@ -291,7 +315,7 @@ impl Detector for PresenceDetector {
     fn observe(
         &mut self,
         facts: &Facts,
-        _policy: &SimPolicy,
+        policy: &SimPolicy,
         event: &GuardEvent,
         now: Timestamp,
         out: &mut Vec<Finding>,
@@ -305,7 +329,7 @@ impl Detector for PresenceDetector {
             return;
         }
         let had_sim = facts.slots.get(slot).is_some_and(|f| f.baseline.is_some());
-        if !had_sim || self.active.contains(slot) {
+        if !(had_sim || policy.requires(*slot)) || self.active.contains(slot) {
             return;
         }
         match facts.booted_at {

@@ -2,10 +2,12 @@
 //!
 //! The guard keeps the facts (per-slot baselines as keyed hashes, service state,
 //! connectivity, reboots, authorised change windows) and hands each input, already
-//! stripped of raw identifiers, to a set of small detectors. Each detector is a
-//! named, versioned state machine that raises one alert per condition until the
-//! condition clears. docs/detectors.md describes each one for users, with its
-//! false positives.
+//! stripped of raw identifiers, to a set of small detectors. A slot's baseline is
+//! the first identity seen after enrollment, unless the policy pins the identity it
+//! expects there: then only a SIM matching the pins becomes the baseline. Each
+//! detector is a named, versioned state machine that raises one alert per condition
+//! until the condition clears. docs/detectors.md describes each one for users, with
+//! its false positives.
 
 mod detectors;
 mod observation;
@@ -23,6 +25,7 @@ pub use observation::{
 use crate::alert::Finding;
 use crate::error::Result;
 use crate::identity::{normalize, IdentityHash, IdentityHasher, IdentityKind};
+use crate::policy::model::IdentityPin;
 use crate::time::{Timestamp, MINUTE_MS};
 
 /// The SIM rules the guard enforces; filled from the active policy.
@@ -32,15 +35,70 @@ pub struct SimPolicy {
     pub port_out_window_ms: i64,
     /// Whether service on a 2G radio raises `downgrade_2g`.
     pub forbid_2g: bool,
+    /// The subscriptions the policy expects, per slot index.
+    pub expected: BTreeMap<u8, ExpectedSim>,
 }
 
 impl Default for SimPolicy {
-    /// The bundled baseline: a 10-minute port-out window and 2G forbidden.
+    /// The bundled baseline: a 10-minute port-out window, 2G forbidden, no expectations.
     fn default() -> Self {
         SimPolicy {
             port_out_window_ms: 10 * MINUTE_MS,
             forbid_2g: true,
+            expected: BTreeMap::new(),
         }
+    }
+}
+
+impl SimPolicy {
+    /// What the policy pins for `slot`, if it pins anything there.
+    fn pins(&self, slot: u8) -> Option<&SimPins> {
+        self.expected
+            .get(&slot)
+            .map(|e| &e.pins)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Whether the policy requires a SIM in `slot`.
+    pub fn requires(&self, slot: u8) -> bool {
+        self.expected.get(&slot).is_some_and(|e| e.required)
+    }
+}
+
+/// A subscription the policy expects in one slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpectedSim {
+    /// Whether the slot must hold a SIM: `absent` raises `sim_removed` even before a baseline exists.
+    pub required: bool,
+    /// The identity the SIM in this slot must have.
+    pub pins: SimPins,
+}
+
+/// The identity a policy pins for a slot: keyed hashes under the device's pin key
+/// (never raw identifiers) and the home network. Absent fields are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimPins {
+    /// Pin of the ICCID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<IdentityPin>,
+    /// Pin of the IMSI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imsi: Option<IdentityPin>,
+    /// Pin of the phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msisdn: Option<IdentityPin>,
+    /// Expected home network, MCC-MNC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_network: Option<String>,
+}
+
+impl SimPins {
+    /// Whether nothing is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.iccid.is_none()
+            && self.imsi.is_none()
+            && self.msisdn.is_none()
+            && self.home_network.is_none()
     }
 }
 
@@ -57,7 +115,8 @@ pub struct Identity {
     pub home: Option<String>,
 }
 
-/// Which identity fields differ from the baseline; a field counts only when both sides know it.
+/// Which identity fields differ from the baseline (or the policy's pins); a field
+/// counts only when both sides know it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IdentityDiff {
     /// The card serial differs.
@@ -105,15 +164,48 @@ impl IdentityDiff {
     }
 }
 
+/// How an identified SIM compares with its slot's references.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Differences from the baseline (none while the slot has no baseline).
+    pub baseline: IdentityDiff,
+    /// Differences from the policy's pins (none when the slot is not pinned, or when
+    /// the SIM is the authorised baseline accepted despite these pins).
+    pub pins: IdentityDiff,
+}
+
+impl Comparison {
+    /// Every field that differs from either reference.
+    pub fn combined(self) -> IdentityDiff {
+        let (b, p) = (self.baseline, self.pins);
+        IdentityDiff {
+            iccid: b.iccid || p.iccid,
+            imsi: b.imsi || p.imsi,
+            msisdn: b.msisdn || p.msisdn,
+            home: b.home || p.home,
+        }
+    }
+
+    /// Whether anything differs.
+    pub fn any(self) -> bool {
+        self.baseline.any() || self.pins.any()
+    }
+}
+
 /// What the guard knows about one slot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotFacts {
-    /// The identity alerts compare against: the first seen after enrollment, or the last authorised one.
+    /// The identity alerts compare against: the first seen after enrollment (on a
+    /// pinned slot, the first matching the pins), or the last authorised one.
     pub baseline: Option<Identity>,
     /// The last identity seen while the SIM was ready.
     pub current: Option<Identity>,
-    /// Whether the current SIM differs from the baseline without authorisation.
+    /// Whether the current SIM differs from the baseline or the pins without authorisation.
     pub mismatch: bool,
+    /// The pins an authorised baseline was accepted against although it differs from
+    /// them; while the policy pins exactly these, that baseline is not held against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived_pins: Option<SimPins>,
     /// Last reported card state.
     pub sim_state: Option<SimState>,
     /// Last reported service state.
@@ -193,12 +285,13 @@ pub enum GuardEvent {
         slot: u8,
         /// Card state.
         state: SimState,
-        /// The comparison with the baseline, when the SIM was ready and identified.
-        diff: Option<IdentityDiff>,
+        /// The comparison with the baseline and the pins, when the SIM was ready and identified.
+        diff: Option<Comparison>,
         /// The authorisation that turned a difference into the new baseline.
         authorized: Option<Authorization>,
-        /// Short hash prefixes of the baseline and observed ICCIDs, for evidence.
-        iccid_prefixes: Option<(String, String)>,
+        /// Short hash prefixes of the baseline ICCID (when there is a baseline) and the
+        /// observed ICCID, for evidence.
+        iccid_prefixes: Option<(Option<String>, String)>,
     },
     /// A slot's service reading.
     Service(ServiceObservation),
@@ -323,6 +416,10 @@ impl SimGuard {
                     msisdn: hash(IdentityKind::PhoneNumber, &obs.msisdn)?,
                     home: obs.mcc_mnc.clone(),
                 },
+                pin_diff: match self.policy.pins(obs.slot) {
+                    Some(pins) => compare_with_pins(pins, obs, hasher)?,
+                    None => IdentityDiff::default(),
+                },
             },
             SimEvent::CarrierCheck(check) => {
                 let number = hasher.hash(
@@ -385,7 +482,8 @@ impl SimGuard {
                 slot,
                 state,
                 identity,
-            } => self.apply_sim(slot, state, identity, now),
+                pin_diff,
+            } => self.apply_sim(slot, state, identity, pin_diff, now),
         }
     }
 
@@ -394,9 +492,11 @@ impl SimGuard {
         slot: u8,
         state: SimState,
         observed: Identity,
+        pin_diff: IdentityDiff,
         now: Timestamp,
     ) -> GuardEvent {
         let authorization = self.facts.authorization_at(now).cloned();
+        let pins = self.policy.pins(slot);
         let facts = self.facts.slots.entry(slot).or_default();
         facts.sim_state = Some(state);
         let identified = observed.iccid.is_some()
@@ -413,20 +513,50 @@ impl SimGuard {
             };
         }
         facts.current = Some(observed.clone());
+        // A waiver holds only while the policy pins what it was granted against.
+        if facts.waived_pins.is_some() && facts.waived_pins.as_ref() != pins {
+            facts.waived_pins = None;
+        }
         let Some(baseline) = facts.baseline.as_mut() else {
-            facts.baseline = Some(observed);
-            facts.mismatch = false;
+            // Nothing learned yet: the pins, if any, are the reference.
+            let iccid_prefixes = observed.iccid.map(|o| (None, o.short()));
+            let mut authorized = None;
+            if !pin_diff.any() {
+                facts.baseline = Some(observed);
+                facts.mismatch = false;
+            } else if let Some(auth) = authorization {
+                facts.baseline = Some(observed);
+                facts.waived_pins = pins.cloned();
+                facts.mismatch = false;
+                authorized = Some(auth);
+            } else {
+                // A SIM differing from the pins never becomes the baseline.
+                facts.mismatch = true;
+            }
             return GuardEvent::Sim {
                 slot,
                 state,
-                diff: Some(IdentityDiff::default()),
-                authorized: None,
-                iccid_prefixes: None,
+                diff: Some(Comparison {
+                    baseline: IdentityDiff::default(),
+                    pins: pin_diff,
+                }),
+                authorized,
+                iccid_prefixes: pin_diff.any().then_some(iccid_prefixes).flatten(),
             };
         };
-        let diff = IdentityDiff::between(baseline, &observed);
+        let baseline_diff = IdentityDiff::between(baseline, &observed);
+        // The authorised baseline is not held against the pins it was accepted despite.
+        let pin_diff = if baseline_diff.any() || facts.waived_pins.is_none() {
+            pin_diff
+        } else {
+            IdentityDiff::default()
+        };
+        let diff = Comparison {
+            baseline: baseline_diff,
+            pins: pin_diff,
+        };
         let iccid_prefixes = match (&baseline.iccid, &observed.iccid) {
-            (Some(b), Some(o)) => Some((b.short(), o.short())),
+            (Some(b), Some(o)) => Some((Some(b.short()), o.short())),
             _ => None,
         };
         let mut authorized = None;
@@ -441,6 +571,7 @@ impl SimGuard {
             facts.mismatch = false;
         } else if let Some(auth) = authorization {
             *baseline = observed;
+            facts.waived_pins = if pin_diff.any() { pins.cloned() } else { None };
             facts.mismatch = false;
             authorized = Some(auth);
         } else {
@@ -456,11 +587,33 @@ impl SimGuard {
     }
 }
 
+/// Compares an observation with the policy's pins, computing pins (under the pin
+/// key) only for fields that are both pinned and observed.
+fn compare_with_pins(
+    pins: &SimPins,
+    obs: &SimObservation,
+    hasher: &IdentityHasher,
+) -> Result<IdentityDiff> {
+    let differs = |kind, pin: &Option<IdentityPin>, raw: &Option<String>| -> Result<bool> {
+        match (pin, raw) {
+            (Some(pin), Some(raw)) => Ok(hasher.pin(kind, raw)? != *pin),
+            _ => Ok(false),
+        }
+    };
+    Ok(IdentityDiff {
+        iccid: differs(IdentityKind::Iccid, &pins.iccid, &obs.iccid)?,
+        imsi: differs(IdentityKind::Imsi, &pins.imsi, &obs.imsi)?,
+        msisdn: differs(IdentityKind::PhoneNumber, &pins.msisdn, &obs.msisdn)?,
+        home: matches!((&pins.home_network, &obs.mcc_mnc), (Some(p), Some(o)) if p != o),
+    })
+}
+
 enum Digested {
     Sim {
         slot: u8,
         state: SimState,
         identity: Identity,
+        pin_diff: IdentityDiff,
     },
     Ready(GuardEvent),
 }
