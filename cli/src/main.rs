@@ -7,6 +7,7 @@ mod inspect;
 mod journal;
 mod keygen;
 mod policy;
+mod schedule;
 mod simulate;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         action: policy::RootAction,
     },
+    /// Preview the inspection windows a policy produces for a device, from a given time.
+    Schedule(schedule::ScheduleArgs),
     /// Replay a scenario trace (JSON Lines) through the real agent and print the alerts it raises.
     Simulate {
         /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Policy { action } => policy::run(action),
         Command::Root { action } => policy::run_root(action),
+        Command::Schedule(args) => schedule::run(&args),
         Command::Simulate {
             scenario,
             db,

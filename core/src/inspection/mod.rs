@@ -24,12 +24,14 @@
 
 pub mod evidence;
 pub mod scan;
+pub mod schedule;
 pub mod stix;
 
 pub use evidence::{EvidenceSnapshot, EVIDENCE_VERSION};
 pub use scan::{
     CollectionSummary, EvidenceRef, IndicatorFinding, IndicatorSet, MatchKind, ScanReport,
 };
+pub use schedule::{InspectionScheduler, ScheduleEvent, ScheduleKey, ScheduleRules};
 pub use stix::{
     parse_bundle, Collection, HashAlgorithm, Indicator, IndicatorNote, Observable, Pattern,
     PatternError, UnparsedIndicator,

@@ -35,7 +35,7 @@ pub enum SimState {
 pub struct SimObservation {
     /// 0-based slot index.
     pub slot: u8,
-    /// Card state; `None` is not accepted (see [`SimObservation::validate`]).
+    /// Card state; `None` is refused by [`SimEvent::validate`].
     pub state: Option<SimState>,
     /// The card serial (ICCID), when the platform reveals it.
     pub iccid: Option<String>,
