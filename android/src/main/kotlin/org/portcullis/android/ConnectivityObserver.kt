@@ -1,0 +1,84 @@
+// Wi-Fi, mobile data and airplane mode -> handleConnectivity. Wi-Fi being up while the
+// cellular network refuses the SIM is what separates a port-out from a lost signal.
+
+package org.portcullis.android
+
+import android.content.BroadcastReceiver
+import android.content.Context
+import android.content.Intent
+import android.content.IntentFilter
+import android.net.ConnectivityManager
+import android.net.Network
+import android.net.NetworkCapabilities
+import android.net.NetworkRequest
+import android.provider.Settings
+import androidx.core.content.ContextCompat
+import org.portcullis.android.core.AgentFeeder
+import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.android.core.InputQueue
+
+/** Needs ACCESS_NETWORK_STATE. */
+class ConnectivityObserver(
+    private val context: Context,
+    private val feeder: AgentFeeder,
+    private val queue: InputQueue,
+) {
+    private val connectivity = context.getSystemService(ConnectivityManager::class.java)
+    private val tracker = ConnectivityTracker()
+    private var registered = false
+
+    private val callback = object : ConnectivityManager.NetworkCallback() {
+        override fun onCapabilitiesChanged(network: Network, caps: NetworkCapabilities) {
+            tracker.networkChanged(
+                network.networkHandle,
+                wifi = caps.hasTransport(NetworkCapabilities.TRANSPORT_WIFI),
+                cellular = caps.hasTransport(NetworkCapabilities.TRANSPORT_CELLULAR),
+            )?.let(::feed)
+        }
+
+        override fun onLost(network: Network) {
+            tracker.networkLost(network.networkHandle)?.let(::feed)
+        }
+    }
+
+    private val airplaneReceiver = object : BroadcastReceiver() {
+        override fun onReceive(context: Context, intent: Intent) {
+            tracker.airplaneModeChanged(airplaneMode())?.let(::feed)
+        }
+    }
+
+    fun start() {
+        if (registered) return
+        registered = true
+        tracker.airplaneModeChanged(airplaneMode())
+        ContextCompat.registerReceiver(
+            context, airplaneReceiver, IntentFilter(Intent.ACTION_AIRPLANE_MODE_CHANGED),
+            ContextCompat.RECEIVER_EXPORTED, // a trigger only: the handler re-reads the setting
+        )
+        val request = NetworkRequest.Builder()
+            .addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
+            .build()
+        connectivity.registerNetworkCallback(request, callback)
+        feed(tracker.current())
+    }
+
+    fun stop() {
+        if (!registered) return
+        registered = false
+        runCatching { connectivity.unregisterNetworkCallback(callback) }
+        runCatching { context.unregisterReceiver(airplaneReceiver) }
+    }
+
+    /** Sends the current state again (the feeder drops it when nothing changed). */
+    fun refresh() {
+        tracker.airplaneModeChanged(airplaneMode())
+        feed(tracker.current())
+    }
+
+    private fun feed(state: org.portcullis.Connectivity) {
+        queue.submit { feeder.connectivity(state) }
+    }
+
+    private fun airplaneMode(): Boolean =
+        Settings.Global.getInt(context.contentResolver, Settings.Global.AIRPLANE_MODE_ON, 0) != 0
+}

@@ -1,0 +1,57 @@
+// Installed packages with their signing certificates (SHA-256) and installers, for the
+// compliance engine (not built yet). Needs QUERY_ALL_PACKAGES to see every package on API 30+.
+
+package org.portcullis.android
+
+import android.content.Context
+import android.content.pm.ApplicationInfo
+import android.content.pm.PackageInfo
+import android.content.pm.PackageManager
+import android.os.Build
+import org.portcullis.android.core.InstalledPackage
+import org.portcullis.android.core.Inventory
+
+class PackageInventory(private val context: Context) {
+    /** Every installed package (blocking binder calls: call off the main thread). */
+    fun scan(): List<InstalledPackage> {
+        val pm = context.packageManager
+        val packages: List<PackageInfo> = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
+            pm.getInstalledPackages(PackageManager.PackageInfoFlags.of(PackageManager.GET_SIGNING_CERTIFICATES.toLong()))
+        } else {
+            @Suppress("DEPRECATION")
+            pm.getInstalledPackages(PackageManager.GET_SIGNING_CERTIFICATES)
+        }
+        return packages.map { info ->
+            val app: ApplicationInfo? = info.applicationInfo
+            InstalledPackage(
+                packageName = info.packageName,
+                versionCode = info.longVersionCode,
+                versionName = info.versionName,
+                signingCertsSha256 = signers(info).map { Inventory.certificateSha256(it) },
+                installer = installer(pm, info.packageName),
+                system = app != null && (app.flags and ApplicationInfo.FLAG_SYSTEM) != 0,
+                enabled = app?.enabled ?: false,
+            )
+        }
+    }
+
+    /** The current signers (not the rotation history): what AMAPI-style pins compare with. */
+    private fun signers(info: PackageInfo): List<ByteArray> {
+        val signing = info.signingInfo ?: return emptyList()
+        return signing.apkContentsSigners.orEmpty().map { it.toByteArray() }
+    }
+
+    private fun installer(pm: PackageManager, packageName: String): String? =
+        try {
+            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
+                pm.getInstallSourceInfo(packageName).installingPackageName
+            } else {
+                @Suppress("DEPRECATION")
+                pm.getInstallerPackageName(packageName)
+            }
+        } catch (e: PackageManager.NameNotFoundException) {
+            null
+        } catch (e: IllegalArgumentException) {
+            null
+        }
+}

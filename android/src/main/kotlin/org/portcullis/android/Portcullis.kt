@@ -1,0 +1,195 @@
+// The module's entry point: one agent per process, the observers feeding it, alert delivery
+// and wake-up scheduling. Glue only: every decision is the core's.
+
+package org.portcullis.android
+
+import android.content.Context
+import android.util.Log
+import androidx.annotation.MainThread
+import java.io.File
+import java.time.Instant
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.async
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import org.portcullis.Agent
+import org.portcullis.Alert
+import org.portcullis.CarrierCheck
+import org.portcullis.DeviceKey
+import org.portcullis.android.core.AgentFeeder
+import org.portcullis.android.core.AlertDelivery
+import org.portcullis.android.core.DeliveryPolicy
+import org.portcullis.android.core.ImmediateSendLimiter
+import org.portcullis.android.core.InputQueue
+import org.portcullis.android.core.LogMapping
+import org.portcullis.android.core.LogPriorities
+import org.portcullis.android.core.ManagedConfig
+import org.portcullis.android.core.WakeupPlanner
+import org.portcullis.android.core.WakeupTracker
+import org.portcullis.android.core.outboxOf
+
+/**
+ * Start it from `Application.onCreate()` (every process start, including those for the
+ * boot receiver and WorkManager):
+ *
+ * ```kotlin
+ * Portcullis.get(this).start()
+ * ```
+ */
+class Portcullis private constructor(private val context: Context, private val config: Config) {
+    /** Where the database lives, which key opens it, and tunables. */
+    data class Config(
+        val databaseFile: File,
+        val deviceKey: () -> DeviceKey = { KeystoreDeviceKey() },
+        val logPriority: Int = LogPriorities.INFO,
+        val deliveryPolicy: DeliveryPolicy = DeliveryPolicy(),
+    )
+
+    companion object {
+        @Volatile
+        private var instance: Portcullis? = null
+
+        /** The process's instance; [config] is used only by the first call (default: no-backup storage). */
+        fun get(context: Context, config: Config? = null): Portcullis =
+            instance ?: synchronized(this) {
+                instance ?: run {
+                    val app = context.applicationContext
+                    val cfg = config ?: Config(File(app.noBackupFilesDir, "portcullis/agent.db"))
+                    Portcullis(app, cfg).also { instance = it }
+                }
+            }
+
+        private const val PREFS = "org.portcullis.android"
+        private const val KEY_LAST_IMMEDIATE = "last_immediate_send_ms"
+    }
+
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    private val queue = InputQueue(scope) { Log.e(LogMapping.TAG, "input handling failed", it) }
+    private val openLock = Mutex()
+
+    @Volatile
+    private var opened: Agent? = null
+    private val prefs = context.getSharedPreferences(PREFS, Context.MODE_PRIVATE)
+    private val tracker = WakeupTracker()
+
+    @Volatile
+    private var retryAt: Instant? = null
+    private val limiter = ImmediateSendLimiter(
+        lastSent = prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
+    )
+
+    private val feeder = AgentFeeder(::agent, Instant::now, object : AgentFeeder.Listener {
+        override suspend fun stepped(alerts: List<Alert>) {
+            if (alerts.isNotEmpty()) {
+                scope.launch { deliverAndReschedule() } // outside the input queue
+            } else {
+                reschedule()
+            }
+        }
+
+        override fun failed(what: String, error: Exception) {
+            // Library messages name fields, never identifier values.
+            Log.w(LogMapping.TAG, "$what reading not recorded: $error")
+        }
+    })
+
+    private val delivery = AlertDelivery(outboxOf(::agent), KeyedAppStatesChannel(context), limiter, config.deliveryPolicy)
+
+    val telephony = TelephonyObserver(context, feeder, queue)
+    val connectivity = ConnectivityObserver(context, feeder, queue)
+    val managedConfig = ManagedConfigReader(context)
+
+    /** The agent, opened on first use (Keystore key, SQLite file) off the calling thread. */
+    suspend fun agent(): Agent {
+        opened?.let { return it }
+        return openLock.withLock {
+            opened ?: run {
+                config.databaseFile.parentFile?.mkdirs()
+                Agent.open(config.databaseFile.path, config.deviceKey(), Instant.now()).also {
+                    opened = it
+                    feeder.resetRepeats()
+                }
+            }
+        }
+    }
+
+    /** Starts logging, the observers and the periodic refresh. Idempotent. */
+    @MainThread
+    fun start() {
+        LogcatLogger.install(config.logPriority)
+        telephony.start()
+        connectivity.start()
+        WakeupScheduler.ensurePeriodicRefresh(context)
+        tracker.reset()
+        scope.launch { wake(fromWakeWork = false) }
+    }
+
+    /** The managed configuration now; its problems are logged. (Nothing applies it yet: see README.) */
+    fun readManagedConfig(): ManagedConfig =
+        managedConfig.read().also { cfg ->
+            cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
+        }
+
+    /** A carrier-side check the console relayed. */
+    suspend fun carrierCheck(check: CarrierCheck): Boolean = inQueue { feeder.carrierCheck(check) }
+
+    /** A planned SIM change the console authorised. */
+    suspend fun authorizeSimChange(until: Instant, reason: String): Boolean =
+        inQueue { feeder.authorizeSimChange(until, reason) }
+
+    /** The device booted. */
+    suspend fun onBoot() {
+        inQueue { feeder.reboot() }
+        wake(fromWakeWork = false)
+    }
+
+    /**
+     * A wake-up (WorkManager, start, boot): re-read telephony and connectivity, let the core
+     * handle the time, deliver, reschedule. Runs in this object's scope: cancelling the caller
+     * (a replaced worker) does not interrupt it.
+     */
+    suspend fun wake(fromWakeWork: Boolean) {
+        scope.async {
+            if (fromWakeWork) tracker.reset() // that one-time work is being consumed
+            connectivity.refresh()
+            inQueue {
+                telephony.readAndFeed()
+                telephony.readServiceAndFeed()
+                feeder.timeout()
+            }
+            deliverAndReschedule()
+        }.await()
+    }
+
+    private suspend fun deliverAndReschedule() {
+        val report = delivery.deliver(Instant.now())
+        limiter.lastSent?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
+        report.error?.let { Log.w(LogMapping.TAG, "alert delivery: $it (retry at ${report.retryAt})") }
+        retryAt = report.retryAt
+        reschedule()
+    }
+
+    private fun reschedule() {
+        val plan = WakeupPlanner.plan(opened?.nextWakeup(), retryAt, Instant.now())
+        if (tracker.changed(plan)) WakeupScheduler.apply(context, plan)
+    }
+
+    /** Runs [block] in the input queue (after everything queued before it) and returns its result. */
+    private suspend fun <T> inQueue(block: suspend () -> T): T {
+        val result = CompletableDeferred<T>()
+        val queued = queue.submit {
+            try {
+                result.complete(block())
+            } catch (e: Throwable) {
+                result.completeExceptionally(e)
+                throw e
+            }
+        }
+        check(queued) { "the input queue is closed" }
+        return result.await()
+    }
+}

@@ -1,0 +1,102 @@
+// Hands platform readings to the agent, one committed step each. No decisions: readings
+// are mapped (TelephonyMapping), repeats of identifier-free readings are dropped, and
+// whatever the core answers goes to the listener.
+
+package org.portcullis.android.core
+
+import java.time.Instant
+import kotlin.coroutines.cancellation.CancellationException
+import org.portcullis.AgentInterface
+import org.portcullis.Alert
+import org.portcullis.CarrierCheck
+import org.portcullis.Connectivity
+import org.portcullis.ServiceObservation
+
+/**
+ * Feeds observations to the agent returned by [agent] (opened lazily by the glue) at the
+ * time [clock] gives.
+ */
+class AgentFeeder(
+    private val agent: suspend () -> AgentInterface,
+    private val clock: () -> Instant,
+    private val listener: Listener,
+) {
+    /** What the glue does after each step. */
+    interface Listener {
+        /** The core committed a step; [alerts] are the alerts it queued (often none). */
+        suspend fun stepped(alerts: List<Alert>)
+
+        /**
+         * A step failed. [what] names the input kind; the library's messages name fields,
+         * never identifier values, so [error] may be logged as it is.
+         */
+        fun failed(what: String, error: Exception)
+    }
+
+    private val serviceRepeats = ChangeFilter<Int, ServiceObservation>()
+    private val connectivityRepeats = ChangeFilter<Unit, Connectivity>()
+
+    /** A SIM slot reading; returns whether the core took it (or there was nothing to send). */
+    suspend fun sim(reading: SubscriptionReading): Boolean {
+        val observation = TelephonyMapping.simObservation(reading) ?: return true
+        return step("sim") { a, now -> a.handleSim(observation, now) }
+    }
+
+    /** A service-state reading; an unchanged repeat for the same slot is not sent again. */
+    suspend fun service(reading: ServiceReading): Boolean {
+        val observation = TelephonyMapping.serviceObservation(reading) ?: return true
+        if (!serviceRepeats.offer(observation.slot, observation)) return true
+        val ok = step("service") { a, now -> a.handleService(observation, now) }
+        if (!ok) serviceRepeats.forget(observation.slot)
+        return ok
+    }
+
+    /** The device's connectivity; an unchanged repeat is not sent again. */
+    suspend fun connectivity(connectivity: Connectivity): Boolean {
+        if (!connectivityRepeats.offer(Unit, connectivity)) return true
+        val ok = step("connectivity") { a, now -> a.handleConnectivity(connectivity, now) }
+        if (!ok) connectivityRepeats.forget(Unit)
+        return ok
+    }
+
+    /** A carrier-side check the console relayed. */
+    suspend fun carrierCheck(check: CarrierCheck): Boolean =
+        step("carrier_check") { a, now -> a.handleCarrierCheck(check, now) }
+
+    /** A planned SIM change the console authorised until [until]. */
+    suspend fun authorizeSimChange(until: Instant, reason: String): Boolean =
+        step("authorize_sim_change") { a, now -> a.authorizeSimChange(until, reason, now) }
+
+    /** The device booted (`ACTION_BOOT_COMPLETED`). Readings are sent afresh afterwards. */
+    suspend fun reboot(): Boolean {
+        resetRepeats()
+        return step("reboot") { a, now -> a.handleReboot(now) }
+    }
+
+    /** The scheduler woke the agent. */
+    suspend fun timeout(): Boolean = step("timeout") { a, now -> a.handleTimeout(now) }
+
+    /** Sends the next reading of every kind even if it repeats (after reopening the agent). */
+    fun resetRepeats() {
+        serviceRepeats.reset()
+        connectivityRepeats.reset()
+    }
+
+    private suspend fun step(
+        what: String,
+        call: suspend (AgentInterface, Instant) -> List<Alert>,
+    ): Boolean {
+        val alerts = try {
+            call(agent(), clock())
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            // PortcullisException (InvalidInput, Storage, Corrupt, DeviceKey, Internal) or
+            // the bindings' InternalException (a Rust panic): the core's state is unchanged.
+            listener.failed(what, e)
+            return false
+        }
+        listener.stepped(alerts)
+        return true
+    }
+}

@@ -1,0 +1,68 @@
+// The managed configuration the console sets through the EMM (Android: RestrictionsManager,
+// declared in res/xml/app_restrictions.xml; iOS uses the same keys). Reading only: the
+// bundle and the trust root are verified by the core, never here.
+
+package org.portcullis.android.core
+
+import java.net.URI
+
+/** Keys of the managed configuration (must match res/xml/app_restrictions.xml). */
+object ManagedConfigKeys {
+    /** The signed policy bundle: the DSSE envelope JSON `portcullis policy sign` writes. */
+    const val POLICY_BUNDLE = "policy_bundle"
+    /** The signed trust root installed at enrollment (`portcullis root sign` output). */
+    const val TRUST_ROOT = "trust_root"
+    /** The console's HTTPS endpoint (relayed carrier checks, checkpoints). */
+    const val CONSOLE_ENDPOINT = "console_endpoint"
+
+    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT)
+}
+
+/**
+ * The managed configuration as read. Absent or blank values are `null`. Surrounding
+ * whitespace is removed from the envelopes (console forms add newlines; the signed envelope
+ * itself never has any, and the core refuses any other deviation byte for byte).
+ * [problems] lists values of the wrong type or form, naming the key, never the value.
+ */
+data class ManagedConfig(
+    val policyBundle: String?,
+    val trustRoot: String?,
+    val consoleEndpoint: URI?,
+    val problems: List<String>,
+) {
+    /** Sizes only: bundles can be large and endpoints are configuration, not log material. */
+    override fun toString(): String =
+        "ManagedConfig(policyBundle=${policyBundle?.let { "${it.length} chars" }}, " +
+            "trustRoot=${trustRoot?.let { "${it.length} chars" }}, consoleEndpoint=${consoleEndpoint != null}, " +
+            "problems=$problems)"
+
+    companion object {
+        /** From the restriction bundle's entries (`Bundle.keySet()` with their values). */
+        fun from(values: Map<String, Any?>): ManagedConfig {
+            val problems = mutableListOf<String>()
+            fun string(key: String): String? = when (val v = values[key]) {
+                null -> null
+                is String -> v.trim().takeIf { it.isNotEmpty() }
+                else -> {
+                    problems += "$key: expected a string, got ${v.javaClass.simpleName}"
+                    null
+                }
+            }
+            val endpoint = string(ManagedConfigKeys.CONSOLE_ENDPOINT)?.let { raw ->
+                val uri = runCatching { URI(raw) }.getOrNull()
+                if (uri == null || !uri.scheme.equals("https", ignoreCase = true) || uri.host.isNullOrEmpty()) {
+                    problems += "${ManagedConfigKeys.CONSOLE_ENDPOINT}: expected an https URL"
+                    null
+                } else {
+                    uri
+                }
+            }
+            return ManagedConfig(
+                policyBundle = string(ManagedConfigKeys.POLICY_BUNDLE),
+                trustRoot = string(ManagedConfigKeys.TRUST_ROOT),
+                consoleEndpoint = endpoint,
+                problems = problems,
+            )
+        }
+    }
+}

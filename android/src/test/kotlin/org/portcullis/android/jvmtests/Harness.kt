@@ -1,0 +1,214 @@
+// JVM tests of the platform-independent Android code (org.portcullis.android.core) against
+// the real Rust library through the generated bindings and JNA, as on a phone. Run by
+// scripts/android-jvm-tests.sh, which compiles android/src/main/kotlin/.../core, the
+// generated bindings and these files with kotlinc and runs main() with
+// -Djna.library.path at the built libportcullis_ffi.so. Plain main() and a tiny harness,
+// like tests/bindings/kotlin/BindingsTest.kt: no test framework, no android.jar.
+
+package org.portcullis.android.jvmtests
+
+import java.io.File
+import java.nio.file.Files
+import java.time.Instant
+import javax.crypto.Mac
+import javax.crypto.spec.SecretKeySpec
+import kotlin.system.exitProcess
+import kotlinx.coroutines.runBlocking
+import org.portcullis.Agent
+import org.portcullis.DeviceKey
+import org.portcullis.setLogger
+
+// ---------------------------------------------------------------- harness
+
+class TestFailure(message: String) : AssertionError(message)
+
+fun fail(message: String): Nothing = throw TestFailure(message)
+
+fun expect(condition: Boolean, message: () -> String) {
+    if (!condition) fail(message())
+}
+
+fun <T> eq(expected: T, actual: T, what: String = "value") {
+    if (expected != actual) fail("$what: expected <$expected> but was <$actual>")
+}
+
+/** One test's scratch space: a fresh directory for its database. */
+class Scratch(val dir: File) {
+    val db: String = File(dir, "agent.db").path
+}
+
+private val tests = mutableListOf<Pair<String, suspend (Scratch) -> Unit>>()
+
+fun test(name: String, body: suspend (Scratch) -> Unit) {
+    tests += name to body
+}
+
+// ---------------------------------------------------------------- fixtures
+
+val T0: Instant = Instant.parse("2026-03-01T09:00:00Z")
+
+fun at(seconds: Long): Instant = T0.plusSeconds(seconds)
+
+const val ICCID_A = "8944110012345678901"
+const val ICCID_B = "8944110098765432109"
+
+/** A DeviceKey in plain Kotlin (javax.crypto), standing in for the Android Keystore key. */
+class MacKey(private val secret: ByteArray = "portcullis-android-jvm-test-key-01".toByteArray()) : DeviceKey {
+    override fun hmacSha256(message: ByteArray): ByteArray {
+        val mac = Mac.getInstance("HmacSHA256")
+        mac.init(SecretKeySpec(secret, "HmacSHA256"))
+        return mac.doFinal(message)
+    }
+}
+
+suspend fun openAgent(s: Scratch, now: Instant = T0): Agent = Agent.open(s.db, MacKey(), now)
+
+/** A settable clock for the code under test. */
+class TestClock(var now: Instant = T0) {
+    fun set(seconds: Long) {
+        now = at(seconds)
+    }
+}
+
+// ---------------------------------------------------------------- a minimal JSON reader
+
+/** Parses JSON into Map / List / String / Long / Double / Boolean / null; throws on anything malformed. */
+fun parseJson(text: String): Any? {
+    var i = 0
+    fun ws() {
+        while (i < text.length && text[i] in " \t\r\n") i++
+    }
+    fun err(what: String): Nothing = fail("JSON: $what at $i in $text")
+    fun value(): Any? {
+        ws()
+        if (i >= text.length) err("unexpected end")
+        return when (text[i]) {
+            '{' -> {
+                i++
+                val map = LinkedHashMap<String, Any?>()
+                ws()
+                if (text[i] == '}') {
+                    i++
+                    return map
+                }
+                while (true) {
+                    ws()
+                    val k = value() as? String ?: err("key is not a string")
+                    ws()
+                    if (text[i++] != ':') err("expected ':'")
+                    if (map.containsKey(k)) err("duplicate key $k")
+                    map[k] = value()
+                    ws()
+                    when (text[i++]) {
+                        ',' -> continue
+                        '}' -> return map
+                        else -> err("expected ',' or '}'")
+                    }
+                }
+                @Suppress("UNREACHABLE_CODE")
+                map
+            }
+            '[' -> {
+                i++
+                val list = mutableListOf<Any?>()
+                ws()
+                if (text[i] == ']') {
+                    i++
+                    return list
+                }
+                while (true) {
+                    list += value()
+                    ws()
+                    when (text[i++]) {
+                        ',' -> continue
+                        ']' -> return list
+                        else -> err("expected ',' or ']'")
+                    }
+                }
+                @Suppress("UNREACHABLE_CODE")
+                list
+            }
+            '"' -> {
+                i++
+                val sb = StringBuilder()
+                while (true) {
+                    if (i >= text.length) err("unterminated string")
+                    val c = text[i++]
+                    when {
+                        c == '"' -> return sb.toString()
+                        c == '\\' -> {
+                            when (val e = text[i++]) {
+                                '"', '\\', '/' -> sb.append(e)
+                                'n' -> sb.append('\n')
+                                'r' -> sb.append('\r')
+                                't' -> sb.append('\t')
+                                'b' -> sb.append('\b')
+                                'f' -> sb.append('\u000c')
+                                'u' -> {
+                                    sb.append(text.substring(i, i + 4).toInt(16).toChar())
+                                    i += 4
+                                }
+                                else -> err("bad escape \\$e")
+                            }
+                        }
+                        c < ' ' -> err("raw control character in a string")
+                        else -> sb.append(c)
+                    }
+                }
+                @Suppress("UNREACHABLE_CODE")
+                sb.toString()
+            }
+            't' -> if (text.startsWith("true", i)) { i += 4; true } else err("bad literal")
+            'f' -> if (text.startsWith("false", i)) { i += 5; false } else err("bad literal")
+            'n' -> if (text.startsWith("null", i)) { i += 4; null } else err("bad literal")
+            else -> {
+                val start = i
+                while (i < text.length && (text[i].isDigit() || text[i] in "+-.eE")) i++
+                val num = text.substring(start, i)
+                if (num.isEmpty()) err("unexpected character '${text[start]}'")
+                num.toLongOrNull() ?: num.toDoubleOrNull() ?: err("bad number $num")
+            }
+        }
+    }
+    val v = value()
+    ws()
+    if (i != text.length) err("trailing characters")
+    return v
+}
+
+@Suppress("UNCHECKED_CAST")
+fun jsonObject(text: String): Map<String, Any?> =
+    parseJson(text) as? Map<String, Any?> ?: fail("not a JSON object: $text")
+
+// ---------------------------------------------------------------- runner
+
+fun main() {
+    mappingTests()
+    feederTests()
+    encodingTests()
+    deliveryTests()
+    schedulingTests()
+    inputQueueTests()
+    platformRecordTests()
+    var passed = 0
+    var failed = 0
+    val started = System.nanoTime()
+    for ((name, body) in tests) {
+        val dir = Files.createTempDirectory("portcullis-android-jvm-").toFile()
+        try {
+            runBlocking { body(Scratch(dir)) }
+            passed++
+            println("PASS  $name")
+        } catch (e: Throwable) {
+            failed++
+            println("FAIL  $name: $e")
+            e.printStackTrace(System.out)
+        } finally {
+            setLogger(null)
+            dir.deleteRecursively()
+        }
+    }
+    println("ran ${tests.size} tests in ${(System.nanoTime() - started) / 1_000_000} ms")
+    println("android-jvm: $passed passed, $failed failed")
+    exitProcess(if (failed == 0 && passed > 0) 0 else 1)
+}

@@ -1,0 +1,137 @@
+// Enforcement contract, managed configuration, logging and inventory records.
+
+package org.portcullis.android.jvmtests
+
+import java.util.concurrent.CopyOnWriteArrayList
+import org.portcullis.LogLevel
+import org.portcullis.android.core.ActionNames
+import org.portcullis.android.core.ActionOutcome
+import org.portcullis.android.core.ActionRequest
+import org.portcullis.android.core.EncryptionStatuses
+import org.portcullis.android.core.Enforcement
+import org.portcullis.android.core.Enforcer
+import org.portcullis.android.core.ForwardingLogger
+import org.portcullis.android.core.Inventory
+import org.portcullis.android.core.LogMapping
+import org.portcullis.android.core.LogPriorities
+import org.portcullis.android.core.ManagedConfig
+import org.portcullis.android.core.ManagedConfigKeys
+import org.portcullis.android.core.UserRestrictionKeys
+import org.portcullis.android.core.carryOutAll
+import org.portcullis.setLogger
+
+fun platformRecordTests() {
+    test("enforcement precheck: unknown actions, missing targets, and DISALLOW_CELLULAR_2G before API 34") {
+        eq(null, Enforcement.precheck(ActionRequest(ActionNames.SUSPEND_PACKAGE, "com.example.app"), 29), "suspend")
+        eq(null, Enforcement.precheck(ActionRequest(ActionNames.LOCK_DEVICE), 29), "lock")
+        expect(Enforcement.precheck(ActionRequest("wipe_device"), 34) is ActionOutcome.Unsupported) { "unknown action" }
+        expect(Enforcement.precheck(ActionRequest(ActionNames.HIDE_PACKAGE, " "), 34) is ActionOutcome.Unsupported) { "blank target" }
+        expect(Enforcement.precheck(ActionRequest(ActionNames.LOCK_DEVICE, "x"), 34) is ActionOutcome.Unsupported) { "lock takes no target" }
+        val old = Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G), 33)
+        expect(old is ActionOutcome.Unsupported && old.reason.contains("API 34")) { "$old" }
+        eq(null, Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G), 34), "API 34")
+        eq(null, Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.SMS), 29), "no_sms")
+        eq("no_cellular_2g", UserRestrictionKeys.CELLULAR_2G, "DISALLOW_CELLULAR_2G value")
+    }
+
+    test("an enforcement pass reports what it could not do and does not stop at the first failure") {
+        val done = mutableListOf<String>()
+        val enforcer = object : Enforcer {
+            override fun carryOut(request: ActionRequest): ActionOutcome {
+                Enforcement.precheck(request, 33)?.let { return it }
+                done += request.name
+                return if (request.target == "com.android.settings") ActionOutcome.Failed("refused") else ActionOutcome.Done
+            }
+        }
+        val report = enforcer.carryOutAll(
+            listOf(
+                ActionRequest(ActionNames.SUSPEND_PACKAGE, "com.android.settings"),
+                ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G),
+                ActionRequest(ActionNames.HIDE_PACKAGE, "com.example.game"),
+                ActionRequest(ActionNames.LOCK_DEVICE),
+            ),
+        )
+        eq(listOf(ActionNames.SUSPEND_PACKAGE, ActionNames.HIDE_PACKAGE, ActionNames.LOCK_DEVICE), done, "attempted")
+        eq(2, report.notDone.size, "not done")
+        expect(!report.allDone) { "allDone" }
+        expect(report.notDone[1].second is ActionOutcome.Unsupported) { "${report.notDone}" }
+    }
+
+    test("managed configuration: the three keys, trimmed envelopes, problems named without values") {
+        val envelope = """{"payloadType":"application/vnd.portcullis.policy+json","payload":"e30=","signatures":[]}"""
+        val ok = ManagedConfig.from(
+            mapOf(
+                ManagedConfigKeys.POLICY_BUNDLE to "\n$envelope\n",
+                ManagedConfigKeys.TRUST_ROOT to "  ",
+                ManagedConfigKeys.CONSOLE_ENDPOINT to "https://console.example.org/portcullis",
+                "unrelated" to 3,
+            ),
+        )
+        eq(envelope, ok.policyBundle, "bundle trimmed")
+        eq(null, ok.trustRoot, "blank is absent")
+        eq("console.example.org", ok.consoleEndpoint?.host, "endpoint")
+        eq(emptyList<String>(), ok.problems, "problems")
+        expect(!ok.toString().contains("payloadType")) { "toString prints the bundle: $ok" }
+
+        val bad = ManagedConfig.from(
+            mapOf(ManagedConfigKeys.TRUST_ROOT to 42, ManagedConfigKeys.CONSOLE_ENDPOINT to "http://secret-host.example/x"),
+        )
+        eq(null, bad.trustRoot, "wrong type")
+        eq(null, bad.consoleEndpoint, "not https")
+        eq(2, bad.problems.size, "problems: ${bad.problems}")
+        expect(bad.problems.none { it.contains("secret-host") }) { "a problem echoes the value: ${bad.problems}" }
+        eq(listOf("policy_bundle", "trust_root", "console_endpoint"), ManagedConfigKeys.ALL, "keys (res/xml/app_restrictions.xml)")
+    }
+
+    test("the core's log records reach the platform sink through setLogger, at logcat priorities") { s ->
+        val lines = CopyOnWriteArrayList<Triple<Int, String, String>>()
+        setLogger(ForwardingLogger(LogPriorities.INFO) { p, tag, line -> lines += Triple(p, tag, line) })
+        try {
+            withFixture(s) { f ->
+                f.feeder.sim(ready(ICCID_A))
+                f.feeder.sim(ready(ICCID_B))
+            }
+        } finally {
+            setLogger(null)
+        }
+        val all = lines.toList()
+        expect(all.any { it.first == LogPriorities.INFO && it.third.endsWith(": portcullis: device enrolled") }) { "$all" }
+        expect(all.any { it.first == LogPriorities.WARN && it.third.contains("sim_replaced") }) { "$all" }
+        expect(all.all { it.second == "portcullis" && it.third.startsWith("portcullis") }) { "$all" }
+        expect(all.none { it.third.contains(ICCID_A.take(10)) || it.third.contains(ICCID_B.take(10)) }) { "leaks an ICCID" }
+    }
+
+    test("log priorities, filtering, and a sink that throws cannot break the library") { s ->
+        eq(LogPriorities.ERROR, LogMapping.priority(LogLevel.ERROR), "error")
+        eq(LogPriorities.WARN, LogMapping.priority(LogLevel.WARN), "warn")
+        eq(LogPriorities.INFO, LogMapping.priority(LogLevel.INFO), "info")
+        eq(LogPriorities.DEBUG, LogMapping.priority(LogLevel.DEBUG), "debug")
+        eq(LogPriorities.VERBOSE, LogMapping.priority(LogLevel.TRACE), "trace")
+        val kept = mutableListOf<Int>()
+        val warnOnly = ForwardingLogger(LogPriorities.WARN) { p, _, _ -> kept += p }
+        warnOnly.log(LogLevel.INFO, "t", "m")
+        warnOnly.log(LogLevel.ERROR, "t", "m")
+        eq(listOf(LogPriorities.ERROR), kept, "filtered")
+        setLogger(ForwardingLogger { _, _, _ -> throw IllegalStateException("logcat gone") })
+        try {
+            withFixture(s) { f ->
+                eq(true, f.feeder.sim(ready(ICCID_A)), "the library works with a throwing sink")
+            }
+        } finally {
+            setLogger(null)
+        }
+    }
+
+    test("signing certificates as SHA-256 hex; encryption statuses") {
+        eq(
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            Inventory.certificateSha256("abc".toByteArray()),
+            "SHA-256 of 'abc'",
+        )
+        eq(64, Inventory.certificateSha256(ByteArray(1000) { it.toByte() }).length, "64 hex digits")
+        expect(Inventory.encrypted(EncryptionStatuses.ACTIVE_PER_USER)) { "FBE" }
+        expect(Inventory.encrypted(EncryptionStatuses.ACTIVE)) { "FDE" }
+        expect(!Inventory.encrypted(EncryptionStatuses.INACTIVE)) { "inactive" }
+        expect(!Inventory.encrypted(EncryptionStatuses.UNSUPPORTED)) { "unsupported" }
+    }
+}

@@ -1,0 +1,96 @@
+// Managed app configuration (UserDefaults "com.apple.configuration.managed"), set by the MDM
+// with the same keys as Android's app_restrictions.xml. Reading only: the core verifies the
+// bundle and the trust root.
+
+import Foundation
+
+public enum ManagedConfigKeys {
+    /// The signed policy bundle (DSSE envelope JSON from `portcullis policy sign`).
+    public static let policyBundle = "policy_bundle"
+    /// The signed trust root installed at enrollment.
+    public static let trustRoot = "trust_root"
+    /// The console's HTTPS endpoint.
+    public static let consoleEndpoint = "console_endpoint"
+}
+
+public struct ManagedAppConfig: Equatable {
+    /// The UserDefaults key the MDM's managed app configuration lands under.
+    public static let defaultsKey = "com.apple.configuration.managed"
+
+    public var policyBundle: String?
+    public var trustRoot: String?
+    public var consoleEndpoint: URL?
+    /// Values of the wrong type or form, naming the key (never the value).
+    public var problems: [String]
+
+    public static func read(from defaults: UserDefaults = .standard) -> ManagedAppConfig {
+        parse(defaults.dictionary(forKey: defaultsKey) ?? [:])
+    }
+
+    /// Absent or blank values are nil; surrounding whitespace is trimmed from the envelopes
+    /// (the signed envelope itself never has any).
+    public static func parse(_ values: [String: Any]) -> ManagedAppConfig {
+        var problems: [String] = []
+        func string(_ key: String) -> String? {
+            guard let value = values[key] else { return nil }
+            guard let text = value as? String else {
+                problems.append("\(key): expected a string")
+                return nil
+            }
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        var endpoint: URL?
+        if let raw = string(ManagedConfigKeys.consoleEndpoint) {
+            if let url = URL(string: raw), url.scheme?.lowercased() == "https", let host = url.host, !host.isEmpty {
+                endpoint = url
+            } else {
+                problems.append("\(ManagedConfigKeys.consoleEndpoint): expected an https URL")
+            }
+        }
+        let bundle = string(ManagedConfigKeys.policyBundle)
+        let root = string(ManagedConfigKeys.trustRoot)
+        return ManagedAppConfig(policyBundle: bundle, trustRoot: root, consoleEndpoint: endpoint, problems: problems)
+    }
+}
+
+/// Calls `onChange` when the managed configuration changes (the MDM pushes it while the app
+/// runs; UserDefaults posts `didChangeNotification` for any change, so unchanged values are
+/// filtered out).
+public final class ManagedAppConfigObserver {
+    private let defaults: UserDefaults
+    private let onChange: (ManagedAppConfig) -> Void
+    private var token: NSObjectProtocol?
+    private var last: ManagedAppConfig?
+
+    public init(defaults: UserDefaults = .standard, onChange: @escaping (ManagedAppConfig) -> Void) {
+        self.defaults = defaults
+        self.onChange = onChange
+    }
+
+    public func start() {
+        guard token == nil else { return }
+        check()
+        token = NotificationCenter.default.addObserver(
+            forName: UserDefaults.didChangeNotification, object: defaults, queue: .main
+        ) { [weak self] _ in
+            self?.check()
+        }
+    }
+
+    public func stop() {
+        if let token { NotificationCenter.default.removeObserver(token) }
+        token = nil
+    }
+
+    private func check() {
+        let config = ManagedAppConfig.read(from: defaults)
+        guard config != last else { return }
+        last = config
+        onChange(config)
+    }
+
+    deinit {
+        stop()
+    }
+}

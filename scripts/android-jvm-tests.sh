@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# JVM tests of the Android module's platform-independent Kotlin against the real library.
+#
+#   bash scripts/android-jvm-tests.sh
+#
+# android/src/main/kotlin/org/portcullis/android/core/*.kt holds everything in the Android
+# module that needs no android.* API (mapping telephony values to observations, keyed app
+# state encoding, the immediate-send limiter, the delivery loop, WorkManager delays). This
+# script compiles those files together with the uniffi-generated Kotlin bindings and the tests
+# in android/src/test/kotlin with kotlinc, and runs them on the JVM, where the bindings load
+# libportcullis_ffi.so through JNA, as on a phone.
+#
+# Steps:
+#   1. the library and the Kotlin bindings: the ones scripts/binding-tests.sh leaves in
+#      target/bindings/{lib,kotlin} when they are current (the library there is identical to
+#      a fresh `cargo build -p portcullis-ffi --features test-hooks`, same features, so no
+#      rebuild flip-flop between the two scripts); otherwise they are generated the same way
+#      into target/android-jvm/ (PORTCULLIS_BINDINGS_DIR overrides where to look first);
+#   2. kotlinc (npm `kotlin-compiler`, cached) and JNA (Debian libjna-java) via scripts/lib/tools.sh;
+#      the compiled jar is cached by a hash of its inputs;
+#   3. java -Djna.library.path=... org.portcullis.android.jvmtests.HarnessKt.
+#
+# The last line is `android-jvm: N passed, M failed`; the exit status is non-zero on any failure.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/lib/tools.sh
+source "$ROOT/scripts/lib/tools.sh"
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+START=$SECONDS
+LIB_NAME="libportcullis_ffi.so"
+SHARED="${PORTCULLIS_BINDINGS_DIR:-$ROOT/target/bindings}" # what scripts/binding-tests.sh generates
+OWN="$ROOT/target/android-jvm"
+CORE_SRC="android/src/main/kotlin/org/portcullis/android/core"
+TEST_SRC="android/src/test/kotlin"
+MAIN_CLASS="org.portcullis.android.jvmtests.HarnessKt"
+
+step() {
+    printf '\n==> %s\n' "$*"
+}
+
+# Any failure before the tests ran is reported in the closing-line format too.
+finish_early() {
+    echo "android-jvm: $1"
+    echo "android-jvm: 0 passed, 1 failed"
+    exit 1
+}
+
+# ---------------------------------------------------------------- 1. library and bindings
+
+step "library and Kotlin bindings"
+cargo build -p portcullis-ffi --features test-hooks </dev/null || finish_early "cargo build failed"
+BUILT="target/debug/$LIB_NAME"
+[ -f "$BUILT" ] || finish_early "missing $BUILT"
+
+if [ -f "$SHARED/lib/$LIB_NAME" ] && [ -f "$SHARED/kotlin/org/portcullis/portcullis_ffi.kt" ] &&
+    cmp -s "$BUILT" "$SHARED/lib/$LIB_NAME"; then
+    echo "reusing $SHARED/{lib,kotlin} from scripts/binding-tests.sh (library is current)"
+    LIB_DIR="$SHARED/lib"
+    BINDINGS="$SHARED/kotlin/org/portcullis/portcullis_ffi.kt"
+else
+    echo "target/bindings is missing or stale: generating into target/android-jvm"
+    mkdir -p "$OWN/lib"
+    # Copy first, so a concurrent cargo build cannot swap the library under the tests.
+    cp "$BUILT" "$OWN/lib/$LIB_NAME.tmp"
+    mv "$OWN/lib/$LIB_NAME.tmp" "$OWN/lib/$LIB_NAME"
+    cargo build -p uniffi-bindgen </dev/null || finish_early "building uniffi-bindgen failed"
+    rm -rf "$OWN/kotlin"
+    target/debug/uniffi-bindgen generate --library "$OWN/lib/$LIB_NAME" --language kotlin \
+        --out-dir "$OWN/kotlin" --no-format </dev/null >"$OWN/generate-kotlin.log" 2>&1 ||
+        { cat "$OWN/generate-kotlin.log" >&2; finish_early "generating the Kotlin bindings failed"; }
+    LIB_DIR="$OWN/lib"
+    BINDINGS="$OWN/kotlin/org/portcullis/portcullis_ffi.kt"
+fi
+[ -f "$BINDINGS" ] || finish_early "missing $BINDINGS (check bindings/uniffi.toml)"
+
+# ---------------------------------------------------------------- 2. compile
+
+step "kotlinc: $CORE_SRC + bindings + $TEST_SRC"
+ensure_java || finish_early "no JDK"
+ensure_jna || finish_early "no JNA"
+ensure_kotlinc || finish_early "no kotlinc"
+COROUTINES_JAR="$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar"
+STDLIB_JAR="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
+
+SOURCES=("$BINDINGS")
+while IFS= read -r f; do SOURCES+=("$f"); done < <(find "$CORE_SRC" "$TEST_SRC" -name '*.kt' | sort)
+
+# The platform-independent files must not touch android.*: checked here before compiling
+# (a clearer message than kotlinc's unresolved references) and again by a test.
+if grep -nE '^\s*import\s+(android|androidx|com\.android)\.' "$CORE_SRC"/*.kt; then
+    finish_early "files in $CORE_SRC import Android APIs (they must stay platform-independent)"
+fi
+
+key="$(
+    {
+        echo "kotlinc $KOTLIN_COMPILER_VERSION -jvm-target 17"
+        ls -lL "$JNA_JAR" "$COROUTINES_JAR"
+        for f in "${SOURCES[@]}"; do
+            echo "$f"
+            cat "$f"
+        done
+    } | sha256sum | cut -c1-32
+)"
+CACHE="$PORTCULLIS_CACHE_DIR/kotlin-build"
+JAR="$CACHE/android-jvm-tests-$key.jar"
+mkdir -p "$CACHE"
+if [ -f "$JAR" ]; then
+    echo "kotlinc: sources unchanged, reusing the compiled tests ($JAR)"
+    touch "$JAR"
+else
+    echo "kotlinc -jvm-target 17 (${#SOURCES[@]} files)"
+    kt_start=$SECONDS
+    "$KOTLINC" -jvm-target 17 -nowarn \
+        -cp "$JNA_JAR:$COROUTINES_JAR" \
+        -d "$JAR.tmp.jar" "${SOURCES[@]}" </dev/null || finish_early "kotlinc failed"
+    mv "$JAR.tmp.jar" "$JAR"
+    echo "kotlinc: compiled in $((SECONDS - kt_start))s"
+    # Keep the three most recently used builds of this suite.
+    find "$CACHE" -maxdepth 1 -name 'android-jvm-tests-*.jar' -printf '%T@ %p\n' |
+        sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -f
+fi
+
+# ---------------------------------------------------------------- 3. run
+
+step "java $MAIN_CLASS"
+mkdir -p "$OWN"
+LOG="$OWN/tests.log"
+set +e
+java -Djna.library.path="$LIB_DIR" -Dportcullis.coreSources="$ROOT/$CORE_SRC" \
+    -cp "$JAR:$STDLIB_JAR:$COROUTINES_JAR:$JNA_JAR" \
+    "$MAIN_CLASS" </dev/null 2>&1 | tee "$LOG"
+rc=${PIPESTATUS[0]}
+set -e
+
+line="$(grep -E '^android-jvm: [0-9]+ passed, [0-9]+ failed$' "$LOG" | tail -n 1 || true)"
+if [ -z "$line" ]; then
+    passed=0
+    failed=1 # the suite died before reporting
+else
+    passed="$(sed -E 's/^android-jvm: ([0-9]+) passed.*/\1/' <<<"$line")"
+    failed="$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")"
+fi
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+step "summary ($((SECONDS - START))s)"
+printf '  kotlin (JVM)  %d passed, %d failed   (%s, kotlinc %s, JNA %s)\n' \
+    "$passed" "$failed" "$TEST_SRC" "$KOTLIN_COMPILER_VERSION" "$(basename "$(readlink -f "$JNA_JAR")")"
+echo "android-jvm: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
