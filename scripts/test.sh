@@ -33,6 +33,12 @@ bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings
 bind_passed=$(sed -E 's/^bindings: ([0-9]+) passed.*/\1/' <<<"$bind_line")
 bind_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$bind_line")
 
+step "Android adapter tests: the platform-independent Kotlin on the JVM against the real library"
+bash scripts/android-jvm-tests.sh 2>&1 | tee "$log_dir/android-jvm.log"
+jvm_line=$(grep -E '^android-jvm: [0-9]+ passed, [0-9]+ failed' "$log_dir/android-jvm.log" | tail -n 1)
+jvm_passed=$(sed -E 's/^android-jvm: ([0-9]+) passed.*/\1/' <<<"$jvm_line")
+jvm_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$jvm_line")
+
 step "cross compile-check for Android and iOS (a compile-check, not a build)"
 bash scripts/cross-check.sh
 
@@ -40,4 +46,4 @@ step "fuzz targets: build each and run it briefly from its seeds"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
-echo "portcullis: $((rust_passed + bind_passed)) passed, $((rust_failed + bind_failed)) failed"
+echo "portcullis: $((rust_passed + bind_passed + jvm_passed)) passed, $((rust_failed + bind_failed + jvm_failed)) failed"
