@@ -258,6 +258,60 @@ impl Agent {
             .map(|s| s.map(|applied| PolicyStatus::from_applied(applied, false)))
     }
 
+    /// Loads a STIX 2.1 indicator collection (as the public mobile collections publish
+    /// them) for the next inspections; held in memory, so load collections after every start.
+    pub async fn load_indicators(
+        &self,
+        collection: String,
+        stix_json: String,
+    ) -> Result<IndicatorCollection, PortcullisError> {
+        self.with_agent(move |a| a.load_indicators(&collection, &stix_json))
+            .await
+            .map(|s| IndicatorCollection {
+                name: s.name,
+                indicators: s.indicators as u64,
+                unparsed: s.unparsed as u64,
+            })
+    }
+
+    /// The inspection window open now: collect an evidence snapshot and submit it before it closes.
+    pub async fn open_inspection_window(
+        &self,
+    ) -> Result<Option<InspectionWindow>, PortcullisError> {
+        self.with_agent(|a| Ok(a.open_inspection_window()))
+            .await
+            .map(|w| w.map(Into::into))
+    }
+
+    /// Reports power, Wi-Fi and the local clock's UTC offset (travel, daylight saving),
+    /// which inspection windows follow.
+    pub async fn report_conditions(
+        &self,
+        charging: bool,
+        on_wifi: bool,
+        utc_offset_minutes: i32,
+        now: SystemTime,
+    ) -> Result<Vec<Alert>, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.report_conditions(charging, on_wifi, utc_offset_minutes, now))
+            .await
+            .map(|alerts| alerts.into_iter().map(Into::into).collect())
+    }
+
+    /// Scans an evidence snapshot (JSON) against the loaded indicators and completes the
+    /// window (`window_id`, or the one open now). Returns the signed report for the console.
+    pub async fn submit_inspection(
+        &self,
+        window_id: Option<u64>,
+        evidence_json: String,
+        now: SystemTime,
+    ) -> Result<InspectionReport, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.submit_inspection(window_id, &evidence_json, now))
+            .await
+            .map(Into::into)
+    }
+
     /// Signs a checkpoint over the journal for the console to store (send `json` to it);
     /// the journal's MAC key moves forward and the old one is erased.
     pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {

@@ -143,6 +143,10 @@ mirror_enum!(
         SimChangeAuthorized,
         /// A policy bundle or trust-root update failed verification.
         PolicyRefused,
+        /// A scheduled inspection is overdue past its grace period.
+        InspectionOverdue,
+        /// An inspection found evidence matching a spyware indicator.
+        IndicatorMatch,
     }
 );
 
@@ -383,6 +387,71 @@ impl From<portcullis_core::agent::PolicyOutcome> for PolicyStatus {
             portcullis_core::agent::PolicyOutcome::Unchanged(a) => {
                 PolicyStatus::from_applied(a, false)
             }
+        }
+    }
+}
+
+/// A loaded indicator collection.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IndicatorCollection {
+    /// The label it was loaded under.
+    pub name: String,
+    /// Usable indicators.
+    pub indicators: u64,
+    /// Indicators whose pattern could not be used (reported, never silently dropped).
+    pub unparsed: u64,
+}
+
+/// An open inspection window.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InspectionWindow {
+    /// Its id, to hand back with the evidence.
+    pub id: u64,
+    /// `routine`, `make_up` or `triggered`.
+    pub kind: String,
+    /// When it opened.
+    pub opened_at: SystemTime,
+    /// When it closes.
+    pub closes_at: SystemTime,
+}
+
+impl From<portcullis_core::inspection::schedule::OpenWindow> for InspectionWindow {
+    fn from(w: portcullis_core::inspection::schedule::OpenWindow) -> Self {
+        InspectionWindow {
+            id: w.id,
+            kind: w.kind.as_str().to_owned(),
+            opened_at: to_system_time(w.opened_at),
+            closes_at: to_system_time(w.closes_at),
+        }
+    }
+}
+
+/// The signed outcome of an inspection, for the console to fetch.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct InspectionReport {
+    /// The report (JSON): evidence digest, counts, findings.
+    pub report_json: String,
+    /// SHA-256 of the submitted evidence (hex).
+    pub evidence_sha256: String,
+    /// SHA-256 of `report_json` (hex), which the signature covers.
+    pub report_sha256: String,
+    /// Ed25519 signature by the device's checkpoint key (hex).
+    pub signature: String,
+    /// How many indicators matched.
+    pub findings: u32,
+    /// Alerts raised (an `indicator_match` when anything matched).
+    pub alerts: Vec<Alert>,
+}
+
+impl From<portcullis_core::agent::InspectionReceipt> for InspectionReport {
+    fn from(r: portcullis_core::agent::InspectionReceipt) -> Self {
+        InspectionReport {
+            report_json: r.report_json,
+            evidence_sha256: r.evidence_sha256,
+            report_sha256: r.report_sha256,
+            signature: r.signature,
+            findings: u32::try_from(r.findings).unwrap_or(u32::MAX),
+            alerts: r.alerts.into_iter().map(Into::into).collect(),
         }
     }
 }

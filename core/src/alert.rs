@@ -67,11 +67,15 @@ pub enum AlertKind {
     /// A policy bundle or trust-root update failed verification: someone may be pushing
     /// a weaker policy through the MDM channel.
     PolicyRefused,
+    /// A scheduled forensic inspection is still not done after the grace period.
+    InspectionOverdue,
+    /// An inspection found evidence matching a spyware indicator.
+    IndicatorMatch,
 }
 
 impl AlertKind {
     /// Every kind, in a stable order.
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 12] = [
         AlertKind::SimRemoved,
         AlertKind::SimReplaced,
         AlertKind::SubscriberChanged,
@@ -82,6 +86,8 @@ impl AlertKind {
         AlertKind::Downgrade2g,
         AlertKind::SimChangeAuthorized,
         AlertKind::PolicyRefused,
+        AlertKind::InspectionOverdue,
+        AlertKind::IndicatorMatch,
     ];
 
     /// The stable name used by the console and in exports.
@@ -97,6 +103,8 @@ impl AlertKind {
             AlertKind::Downgrade2g => "downgrade_2g",
             AlertKind::SimChangeAuthorized => "sim_change_authorized",
             AlertKind::PolicyRefused => "policy_refused",
+            AlertKind::InspectionOverdue => "inspection_overdue",
+            AlertKind::IndicatorMatch => "indicator_match",
         }
     }
 
@@ -107,10 +115,12 @@ impl AlertKind {
             | AlertKind::SubscriberChanged
             | AlertKind::NumberChanged
             | AlertKind::PortOutSuspected
-            | AlertKind::CarrierReportedSwap => Severity::Critical,
-            AlertKind::SimRemoved | AlertKind::CarrierChanged | AlertKind::PolicyRefused => {
-                Severity::High
-            }
+            | AlertKind::CarrierReportedSwap
+            | AlertKind::IndicatorMatch => Severity::Critical,
+            AlertKind::SimRemoved
+            | AlertKind::CarrierChanged
+            | AlertKind::PolicyRefused
+            | AlertKind::InspectionOverdue => Severity::High,
             AlertKind::Downgrade2g => Severity::Medium,
             AlertKind::SimChangeAuthorized => Severity::Info,
         }

@@ -34,6 +34,16 @@ const EVOLVE_LABEL: &[u8] = b"portcullis/journal-key/evolve/v1";
 const WRAP_LABEL: &[u8] = b"portcullis/journal-key/wrap/v1";
 const SIGNING_LABEL: &[u8] = b"portcullis/checkpoint-signing/v1";
 const CHECKPOINT_CONTEXT: &[u8] = b"portcullis-checkpoint-v1\0";
+const REPORT_CONTEXT: &[u8] = b"portcullis-inspection-report-v1\0";
+
+/// Checks an inspection report signature made by [`CheckpointSigner::sign_report`].
+pub fn verify_report_signature(public_key: &[u8; 32], digest: &[u8; 32], signature: &[u8]) -> bool {
+    let mut message = REPORT_CONTEXT.to_vec();
+    message.extend_from_slice(digest);
+    signature::UnparsedPublicKey::new(&signature::ED25519, public_key)
+        .verify(&message, signature)
+        .is_ok()
+}
 
 /// A journal MAC key and the epoch it belongs to. Never written to disk unwrapped.
 #[derive(Clone, PartialEq, Eq)]
@@ -183,6 +193,16 @@ impl CheckpointSigner {
     pub fn public_key(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         out.copy_from_slice(self.pair.public_key().as_ref());
+        out
+    }
+
+    /// Signs the digest of an inspection report, so the console can check that the
+    /// evidence and findings it fetched are what this device produced.
+    pub fn sign_report(&self, digest: &[u8; 32]) -> [u8; 64] {
+        let mut message = REPORT_CONTEXT.to_vec();
+        message.extend_from_slice(digest);
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.pair.sign(&message).as_ref());
         out
     }
 

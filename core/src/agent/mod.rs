@@ -5,8 +5,10 @@
 //! and `next_wakeup`. The only I/O is the SQLite store, and every step commits
 //! its state change and its alerts in one transaction before returning.
 
+mod inspection;
 mod policy;
 
+pub use inspection::InspectionReceipt;
 pub use policy::PolicyOutcome;
 
 use std::path::Path;
@@ -15,11 +17,14 @@ use std::sync::Arc;
 use crate::alert::{Alert, AlertId, Finding};
 use crate::error::{Error, Result};
 use crate::identity::{hex, DeviceKey, IdentityHasher};
+use crate::inspection::{ScheduleEvent, ScheduleKey};
 use crate::journal::{
     unhex32, CheckpointSigner, EpochKey, SignedCheckpoint, Verdict, VerifyOptions,
 };
 use crate::sim::{Facts, SimEvent, SimGuard, SimPolicy};
-use crate::store::{Commit, Enrollment, Store, META_ENROLLED_AT, META_KEY_CHECK, META_KEY_EXPORT};
+use crate::store::{
+    Commit, Enrollment, JournalEntry, Store, META_ENROLLED_AT, META_KEY_CHECK, META_KEY_EXPORT,
+};
 use crate::time::Timestamp;
 
 const SIM_GUARD_STATE: &str = "sim_guard";
@@ -36,6 +41,7 @@ pub struct Agent {
     /// The guard state as last committed, to skip unchanged writes and to roll back a failed step.
     persisted_guard: String,
     policy: policy::PolicySlot,
+    inspection: inspection::InspectionSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -131,6 +137,10 @@ impl Agent {
             }
             None => (SimGuard::new(enrolled_at, sim_policy), String::new()),
         };
+        let inspection = inspection::InspectionSlot::restore(
+            store.load_state(inspection::INSPECTION_STATE)?,
+            ScheduleKey::derive(device_key.as_ref())?,
+        )?;
         Ok(Agent {
             store,
             device_key,
@@ -139,6 +149,7 @@ impl Agent {
             guard,
             persisted_guard,
             policy,
+            inspection,
         })
     }
 
@@ -156,12 +167,16 @@ impl Agent {
     pub fn handle_timeout(&mut self, now: Timestamp) -> Result<Vec<Alert>> {
         let mut findings = Vec::new();
         self.guard.handle_timeout(now, &mut findings);
-        self.persist(now, findings)
+        let events = self.inspection.on_time(now);
+        self.persist_with_events(now, findings, Vec::new(), events)
     }
 
     /// When the platform scheduler should wake the agent, if anything is pending.
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        self.guard.next_deadline()
+        [self.guard.next_deadline(), self.inspection.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Up to `limit` undelivered alerts, oldest first. Each call counts a delivery attempt;
@@ -240,10 +255,34 @@ impl Agent {
     }
 
     fn persist(&mut self, now: Timestamp, findings: Vec<Finding>) -> Result<Vec<Alert>> {
-        let json = serde_json::to_string(&self.guard)
+        self.persist_with_events(now, findings, Vec::new(), Vec::new())
+    }
+
+    /// Commits one step: guard and schedule state if changed, journal records, and the
+    /// findings as alerts. High and critical alerts are shown to the scheduler first, so a
+    /// triggered inspection is planned in the same transaction. On failure, memory is
+    /// rolled back to what is on disk: the step did not happen.
+    fn persist_with_events(
+        &mut self,
+        now: Timestamp,
+        mut findings: Vec<Finding>,
+        mut journal: Vec<JournalEntry>,
+        mut events: Vec<ScheduleEvent>,
+    ) -> Result<Vec<Alert>> {
+        events.extend(self.inspection.on_alerts(&findings, now));
+        inspection::record(&events, &mut journal, &mut findings);
+        let guard_json = serde_json::to_string(&self.guard)
             .map_err(|e| Error::Corrupt(format!("cannot encode SIM guard state: {e}")))?;
-        let changed = json != self.persisted_guard;
-        if !changed && findings.is_empty() {
+        let schedule_json = serde_json::to_string(&self.inspection.state)
+            .map_err(|e| Error::Corrupt(format!("cannot encode the inspection schedule: {e}")))?;
+        let mut states = Vec::new();
+        if guard_json != self.persisted_guard {
+            states.push((SIM_GUARD_STATE, guard_json.clone()));
+        }
+        if schedule_json != self.inspection.persisted {
+            states.push((inspection::INSPECTION_STATE, schedule_json.clone()));
+        }
+        if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
         for f in &findings {
@@ -257,25 +296,30 @@ impl Agent {
         }
         let commit = Commit {
             at: Some(now),
-            states: if changed {
-                vec![(SIM_GUARD_STATE, json.clone())]
-            } else {
-                Vec::new()
-            },
-            journal: Vec::new(),
+            states,
+            journal,
             findings,
         };
         match self.store.commit(commit) {
             Ok(alerts) => {
-                self.persisted_guard = json;
+                self.persisted_guard = guard_json;
+                self.inspection.persisted = schedule_json;
                 Ok(alerts)
             }
             Err(e) => {
-                // Keep memory and disk in step: the step did not happen.
                 self.rollback_guard();
+                self.rollback_schedule();
                 Err(e)
             }
         }
+    }
+
+    fn rollback_schedule(&mut self) {
+        self.inspection.state = if self.inspection.persisted.is_empty() {
+            inspection::InspectionComponent::default()
+        } else {
+            serde_json::from_str(&self.inspection.persisted).unwrap_or_default()
+        };
     }
 
     fn rollback_guard(&mut self) {

@@ -172,8 +172,10 @@ impl Agent {
         });
         let sim_policy = verified.policy().sim_policy();
         self.commit_policy(component, "policy_applied", body, now)?;
+        let events = self.inspection.apply_policy(verified.policy(), now)?;
         self.policy.active = Some(verified);
         self.guard.set_policy(sim_policy);
+        self.persist_with_events(now, Vec::new(), Vec::new(), events)?;
         log::info!("portcullis: policy version {} applied", applied.version);
         Ok(PolicyOutcome::Applied(applied))
     }

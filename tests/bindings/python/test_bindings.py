@@ -307,6 +307,47 @@ class PolicyTests(AgentTestCase):
         run(body())
 
 
+class InspectionTests(AgentTestCase):
+    DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "core", "tests", "data")
+
+    def read(self, name):
+        with open(os.path.join(self.DATA, name), encoding="utf-8") as f:
+            return f.read()
+
+    def fixture(self, name):
+        with open(os.path.join(os.environ["PORTCULLIS_FIXTURES"], name), "rb") as f:
+            return f.read()
+
+    def test_scheduled_window_scan_and_signed_report(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-inspection-secret"), at(0))
+            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+            await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
+            collection = await agent.load_indicators("fixture", self.read("spyware-fixture.stix2"))
+            self.assertGreater(collection.indicators, 0)
+            await agent.report_conditions(True, True, 120, at(1))
+            # Wake the agent when it asks, as WorkManager or BGTaskScheduler would.
+            window = None
+            for _ in range(200):
+                window = await agent.open_inspection_window()
+                if window is not None:
+                    break
+                wake = agent.next_wakeup()
+                self.assertIsNotNone(wake)
+                await agent.handle_timeout(wake)
+            self.assertIsNotNone(window)
+            report = await agent.submit_inspection(window.id, self.read("spyware-evidence.json"), window.opened_at)
+            self.assertEqual(report.findings, 14)
+            self.assertEqual([a.kind_name for a in report.alerts], ["indicator_match"])
+            self.assertEqual(len(bytes.fromhex(report.signature)), 64)
+            self.assertEqual(hashlib.sha256(report.report_json.encode()).hexdigest(), report.report_sha256)
+            self.assertIsNone(await agent.open_inspection_window())
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.submit_inspection(None, "{not evidence", at(5))
+
+        run(body())
+
+
 class ErrorTests(AgentTestCase):
     def test_reopen_with_different_key_is_refused(self):
         async def body():

@@ -1,0 +1,282 @@
+//! Inspections on the agent: the unpredictable schedule (persisted, woken through
+//! `next_wakeup`), windows triggered by alerts, overdue escalation, and the scan of an
+//! evidence snapshot against the loaded indicator collections with a signed report.
+
+use serde::{Deserialize, Serialize};
+
+use super::Agent;
+use crate::alert::{Alert, AlertKind, Finding};
+use crate::error::{Error, Result};
+use crate::identity::hex;
+use crate::inspection::schedule::{Conditions, LocalClock, OpenWindow, UtcOffset, WindowId};
+use crate::inspection::{
+    CollectionSummary, EvidenceSnapshot, IndicatorSet, InspectionScheduler, ScanReport,
+    ScheduleEvent, ScheduleKey, ScheduleRules,
+};
+use crate::policy::Policy;
+use crate::store::JournalEntry;
+use crate::time::Timestamp;
+
+pub(super) const INSPECTION_STATE: &str = "inspection";
+const SCHEDULE_DETECTOR: &str = "inspection_schedule";
+const SCAN_DETECTOR: &str = "indicator_scan";
+
+/// The persisted part: the scheduler (no secrets; its key is derived each session).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct InspectionComponent {
+    pub(super) scheduler: Option<InspectionScheduler>,
+}
+
+/// The inspection side of the agent in memory.
+pub(super) struct InspectionSlot {
+    pub(super) state: InspectionComponent,
+    pub(super) persisted: String,
+    pub(super) key: ScheduleKey,
+    pub(super) indicators: IndicatorSet,
+}
+
+impl InspectionSlot {
+    pub(super) fn restore(json: Option<String>, key: ScheduleKey) -> Result<Self> {
+        let (state, persisted) = match json {
+            Some(json) => (
+                serde_json::from_str(&json).map_err(|_| {
+                    Error::Corrupt("the stored inspection schedule is unreadable".into())
+                })?,
+                json,
+            ),
+            None => (InspectionComponent::default(), String::new()),
+        };
+        Ok(InspectionSlot {
+            state,
+            persisted,
+            key,
+            indicators: IndicatorSet::new(),
+        })
+    }
+
+    /// Starts or re-plans the schedule for the policy's inspection rules.
+    pub(super) fn apply_policy(
+        &mut self,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Result<Vec<ScheduleEvent>> {
+        let rules = ScheduleRules::from_policy(&policy.inspection)?;
+        match &mut self.state.scheduler {
+            Some(s) => s.set_rules(rules, now, &self.key),
+            None => {
+                let clock = LocalClock::fixed(UtcOffset::from_minutes(0)?);
+                self.state.scheduler =
+                    Some(InspectionScheduler::new(rules, clock, now, &self.key)?);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Feeds alerts to the scheduler (high or critical ones bring an inspection forward).
+    pub(super) fn on_alerts(&mut self, findings: &[Finding], now: Timestamp) -> Vec<ScheduleEvent> {
+        let Some(s) = &mut self.state.scheduler else {
+            return Vec::new();
+        };
+        let mut events = Vec::new();
+        for f in findings {
+            events.extend(s.on_alert(f.kind.severity(), now, &self.key));
+        }
+        events
+    }
+
+    pub(super) fn on_time(&mut self, now: Timestamp) -> Vec<ScheduleEvent> {
+        match &mut self.state.scheduler {
+            Some(s) => s.on_time(now, &self.key),
+            None => Vec::new(),
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Timestamp> {
+        self.state.scheduler.as_ref()?.next_deadline()
+    }
+}
+
+/// Turns scheduler outputs into journal records and, for an overdue inspection, an alert.
+pub(super) fn record(
+    events: &[ScheduleEvent],
+    journal: &mut Vec<JournalEntry>,
+    findings: &mut Vec<Finding>,
+) {
+    for event in events {
+        let body = serde_json::to_value(event).unwrap_or_default();
+        let kind = body["event"].as_str().unwrap_or("event").to_owned();
+        journal.push(JournalEntry {
+            kind: format!("inspection_{kind}"),
+            body: body.to_string(),
+        });
+        if let ScheduleEvent::InspectionOverdue {
+            window,
+            missed_at,
+            at,
+        } = event
+        {
+            findings.push(Finding {
+                at: *at,
+                kind: AlertKind::InspectionOverdue,
+                slot: None,
+                detector: SCHEDULE_DETECTOR.into(),
+                detector_version: 1,
+                summary: "A scheduled forensic inspection is overdue past its grace period".into(),
+                evidence: vec![
+                    ("window".into(), window.to_string()),
+                    ("missed_at".into(), missed_at.to_string()),
+                ],
+            });
+        }
+    }
+}
+
+/// What an inspection produced, signed so the console can trust what it fetches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectionReceipt {
+    /// The report as JSON: evidence digest, counts and findings.
+    pub report_json: String,
+    /// SHA-256 of the evidence bytes as submitted (hex).
+    pub evidence_sha256: String,
+    /// SHA-256 of `report_json` (hex): what the signature covers.
+    pub report_sha256: String,
+    /// Ed25519 signature by the device's checkpoint key (hex).
+    pub signature: String,
+    /// How many indicators matched.
+    pub findings: usize,
+    /// Alerts this inspection raised (an `indicator_match` when anything matched).
+    pub alerts: Vec<Alert>,
+}
+
+impl Agent {
+    /// Loads a STIX 2.1 indicator collection for the next inspections (held in memory;
+    /// the native layer loads its collections after every start).
+    pub fn load_indicators(
+        &mut self,
+        collection: &str,
+        stix_json: &str,
+    ) -> Result<CollectionSummary> {
+        self.inspection.indicators.load_stix2(collection, stix_json)
+    }
+
+    /// The inspection window open now, if any: collect evidence and call
+    /// [`Agent::submit_inspection`] before it closes.
+    pub fn open_inspection_window(&self) -> Option<OpenWindow> {
+        self.inspection
+            .state
+            .scheduler
+            .as_ref()?
+            .open_window()
+            .copied()
+    }
+
+    /// Reports power, network and the local clock's UTC offset (it changes with travel
+    /// and daylight saving), which the schedule's windows follow.
+    pub fn report_conditions(
+        &mut self,
+        charging: bool,
+        on_wifi: bool,
+        utc_offset_minutes: i32,
+        now: Timestamp,
+    ) -> Result<Vec<Alert>> {
+        let clock = LocalClock::fixed(UtcOffset::from_minutes(utc_offset_minutes)?);
+        let events = match &mut self.inspection.state.scheduler {
+            Some(s) => s.on_conditions(
+                Conditions {
+                    charging,
+                    on_wifi,
+                    clock,
+                },
+                now,
+                &self.inspection.key,
+            ),
+            None => Vec::new(),
+        };
+        self.persist_with_events(now, Vec::new(), Vec::new(), events)
+    }
+
+    /// Scans an evidence snapshot (JSON, docs/inspection.md) against the loaded indicators,
+    /// journals the report, raises `indicator_match` when anything matched, and completes
+    /// `window` (or the window open now). Returns the signed report for the console.
+    pub fn submit_inspection(
+        &mut self,
+        window: Option<WindowId>,
+        evidence_json: &str,
+        now: Timestamp,
+    ) -> Result<InspectionReceipt> {
+        let evidence = EvidenceSnapshot::from_json(evidence_json)?;
+        let report: ScanReport = self.inspection.indicators.scan(&evidence);
+        let evidence_sha256 =
+            hex(ring::digest::digest(&ring::digest::SHA256, evidence_json.as_bytes()).as_ref());
+        let window = window.or_else(|| self.open_inspection_window().map(|w| w.id));
+        let report_json = serde_json::json!({
+            "at": now,
+            "window": window,
+            "evidence_sha256": evidence_sha256,
+            "evidence_items": report.evidence_items,
+            "indicators": report.indicators,
+            "unparsed_patterns": report.unparsed_patterns,
+            "findings": report.findings,
+        })
+        .to_string();
+        let digest = ring::digest::digest(&ring::digest::SHA256, report_json.as_bytes());
+        let mut digest32 = [0u8; 32];
+        digest32.copy_from_slice(digest.as_ref());
+        let signature = hex(&self.signer.sign_report(&digest32));
+        let mut findings = Vec::new();
+        if !report.is_clean() {
+            let mut malware: Vec<&str> = report
+                .findings
+                .iter()
+                .flat_map(|f| f.malware.iter().map(String::as_str))
+                .collect();
+            malware.sort_unstable();
+            malware.dedup();
+            let mut collections: Vec<&str> = report
+                .findings
+                .iter()
+                .map(|f| f.collection.as_str())
+                .collect();
+            collections.sort_unstable();
+            collections.dedup();
+            findings.push(Finding {
+                at: now,
+                kind: AlertKind::IndicatorMatch,
+                slot: None,
+                detector: SCAN_DETECTOR.into(),
+                detector_version: 1,
+                summary: format!(
+                    "Inspection found {} match(es) against spyware indicators ({})",
+                    report.findings.len(),
+                    if malware.is_empty() {
+                        "unnamed malware".to_owned()
+                    } else {
+                        malware.join(", ")
+                    }
+                ),
+                evidence: vec![
+                    ("matches".into(), report.findings.len().to_string()),
+                    ("collections".into(), collections.join(",")),
+                    ("report_sha256".into(), hex(&digest32)),
+                ],
+            });
+        }
+        let mut events = Vec::new();
+        if let (Some(id), Some(s)) = (window, self.inspection.state.scheduler.as_mut()) {
+            events = s.inspection_completed(id, now, &self.inspection.key)?;
+        }
+        let journal = vec![JournalEntry {
+            kind: "inspection".into(),
+            body: report_json.clone(),
+        }];
+        let alerts = self.persist_with_events(now, findings, journal, events)?;
+        Ok(InspectionReceipt {
+            report_json,
+            evidence_sha256,
+            report_sha256: hex(&digest32),
+            signature,
+            findings: report.findings.len(),
+            alerts,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Inspections on the agent: the schedule planned from the applied policy and woken
+//! through `next_wakeup`, evidence scanned against indicators with a signed report,
+//! windows triggered by alerts, and escalation when inspections are skipped.
+
+mod policy_support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use policy_support::{device, key, payload, standard_root, DAY, T0};
+use portcullis_core::journal::verify_report_signature;
+use portcullis_core::sim::{SimEvent, SimObservation, SimState};
+use portcullis_core::{Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
+
+fn device_key() -> Arc<dyn DeviceKey> {
+    Arc::new(SoftwareDeviceKey::new(b"agent-inspection-test-secret").unwrap())
+}
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// An enrolled agent with the minimal policy (30-day cadence, 60-minute windows, 01-05 local, 72 h grace).
+fn agent(db: &Path) -> Agent {
+    let mut agent = Agent::open(db, device_key(), T0, [8; 32]).unwrap();
+    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
+    agent.install_trust_root(&root, device(), T0).unwrap();
+    agent
+        .apply_policy(&payload(1).sign(&[&key(10)]).unwrap(), T0.plus_millis(DAY))
+        .unwrap();
+    agent
+}
+
+/// Wakes the agent at each `next_wakeup` until a window is open (or `limit` passes).
+fn run_until_open(agent: &mut Agent, limit: Timestamp) -> Vec<AlertKind> {
+    let mut kinds = Vec::new();
+    while agent.open_inspection_window().is_none() {
+        let wake = agent
+            .next_wakeup()
+            .expect("an inspection schedule always has a next deadline");
+        assert!(wake <= limit, "no window opened before {limit}");
+        kinds.extend(
+            agent
+                .handle_timeout(wake)
+                .unwrap()
+                .iter()
+                .map(|a| a.finding.kind),
+        );
+    }
+    kinds
+}
+
+#[test]
+fn a_window_opens_on_schedule_and_a_scan_completes_it_with_a_signed_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent(&dir.path().join("agent.db"));
+    assert!(
+        agent.next_wakeup().is_some(),
+        "the policy planned a schedule"
+    );
+    run_until_open(&mut agent, T0.plus_millis(62 * DAY));
+    let window = agent.open_inspection_window().unwrap();
+    agent
+        .load_indicators("fixture", &data("spyware-fixture.stix2"))
+        .unwrap();
+    let receipt = agent
+        .submit_inspection(
+            None,
+            &data("spyware-evidence.json"),
+            window.opened_at.plus_millis(60_000),
+        )
+        .unwrap();
+    assert_eq!(receipt.findings, 14);
+    assert_eq!(receipt.alerts.len(), 1);
+    assert_eq!(receipt.alerts[0].finding.kind, AlertKind::IndicatorMatch);
+    assert!(
+        agent.open_inspection_window().is_none(),
+        "the window was completed"
+    );
+    // The console checks the report against the device's pinned checkpoint key.
+    let digest = ring::digest::digest(&ring::digest::SHA256, receipt.report_json.as_bytes());
+    let sig = portcullis_core::journal::unhex(&receipt.signature).unwrap();
+    let pk = agent.checkpoint_public_key();
+    assert!(verify_report_signature(
+        &pk,
+        digest.as_ref().try_into().unwrap(),
+        &sig
+    ));
+    let mut forged = receipt.report_json.clone().into_bytes();
+    forged[10] ^= 1;
+    let forged = ring::digest::digest(&ring::digest::SHA256, &forged);
+    assert!(!verify_report_signature(
+        &pk,
+        forged.as_ref().try_into().unwrap(),
+        &sig
+    ));
+}
+
+#[test]
+fn a_sim_swap_brings_an_inspection_forward_and_the_schedule_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    let mut agent = agent(&db);
+    let t = T0.plus_millis(DAY + 3_600_000);
+    let sim = |iccid: &str| {
+        SimEvent::Sim(SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            iccid: Some(iccid.into()),
+            ..SimObservation::default()
+        })
+    };
+    agent.handle(&sim("8944110012345678901"), t).unwrap();
+    let alerts = agent
+        .handle(&sim("8944110012345670000"), t.plus_millis(60_000))
+        .unwrap();
+    assert_eq!(alerts[0].finding.kind, AlertKind::SimReplaced);
+    let wake = agent.next_wakeup().unwrap();
+    drop(agent);
+    let mut agent = Agent::open(&db, device_key(), t, [8; 32]).unwrap();
+    assert_eq!(
+        agent.next_wakeup(),
+        Some(wake),
+        "the schedule was persisted"
+    );
+    // The minimal policy's triggered delay (30 minutes by default) bounds the wait.
+    run_until_open(&mut agent, t.plus_millis(60_000 + 30 * 60_000));
+}
+
+#[test]
+fn skipped_inspections_escalate_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent(&dir.path().join("agent.db"));
+    let mut kinds = Vec::new();
+    let mut now = T0.plus_millis(DAY);
+    // Never submit evidence: windows open, close and are missed.
+    while now < T0.plus_millis(100 * DAY) && !kinds.contains(&AlertKind::InspectionOverdue) {
+        now = agent.next_wakeup().unwrap();
+        kinds.extend(
+            agent
+                .handle_timeout(now)
+                .unwrap()
+                .iter()
+                .map(|a| a.finding.kind),
+        );
+    }
+    assert!(kinds.contains(&AlertKind::InspectionOverdue), "{kinds:?}");
+    let overdue = kinds
+        .iter()
+        .filter(|k| **k == AlertKind::InspectionOverdue)
+        .count();
+    assert_eq!(overdue, 1, "one escalation per debt");
+}
