@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod evaluate;
 mod inspect;
 mod journal;
 mod keygen;
@@ -28,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
+    Evaluate(evaluate::EvaluateArgs),
     /// Scan an evidence snapshot against STIX 2.1 indicator bundles; exit 3 on findings, 2 on bad input.
     Inspect(inspect::InspectArgs),
     /// Verify or export an agent's tamper-evident journal.
@@ -103,6 +106,7 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Evaluate(args) => return evaluate::run(&args),
         Command::Inspect(args) => return inspect::run(&args),
         Command::Journal { action } => match action {
             JournalAction::Verify {

@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod alert;
+pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod inspection;
