@@ -1,6 +1,6 @@
 // Managed app configuration (UserDefaults "com.apple.configuration.managed"), set by the MDM
 // with the same keys as Android's app_restrictions.xml. Reading only: the core verifies the
-// bundle and the trust root.
+// bundle and the trust root; PolicySync hands them over.
 
 import Foundation
 
@@ -11,6 +11,12 @@ public enum ManagedConfigKeys {
     public static let trustRoot = "trust_root"
     /// The console's HTTPS endpoint.
     public static let consoleEndpoint = "console_endpoint"
+    /// The device's enrollment id, as bundles address it (`portcullis policy sign --device`).
+    public static let deviceId = "device_id"
+    /// The device's groups at enrollment, comma-separated (`portcullis policy sign --group`).
+    public static let deviceGroups = "device_groups"
+
+    public static let all = [policyBundle, trustRoot, consoleEndpoint, deviceId, deviceGroups]
 }
 
 public struct ManagedAppConfig: Equatable {
@@ -20,6 +26,10 @@ public struct ManagedAppConfig: Equatable {
     public var policyBundle: String?
     public var trustRoot: String?
     public var consoleEndpoint: URL?
+    /// The enrollment id (installed with the trust root; the core checks the name).
+    public var deviceId: String?
+    /// `device_groups` split at commas, trimmed, blanks and repeats dropped, order kept.
+    public var deviceGroups: [String]
     /// Values of the wrong type or form, naming the key (never the value).
     public var problems: [String]
 
@@ -50,7 +60,23 @@ public struct ManagedAppConfig: Equatable {
         }
         let bundle = string(ManagedConfigKeys.policyBundle)
         let root = string(ManagedConfigKeys.trustRoot)
-        return ManagedAppConfig(policyBundle: bundle, trustRoot: root, consoleEndpoint: endpoint, problems: problems)
+        let deviceId = string(ManagedConfigKeys.deviceId)
+        let groupNames = string(ManagedConfigKeys.deviceGroups).map { ManagedAppConfig.groups($0) } ?? []
+        return ManagedAppConfig(policyBundle: bundle, trustRoot: root, consoleEndpoint: endpoint,
+                                deviceId: deviceId, deviceGroups: groupNames, problems: problems)
+    }
+
+    /// `device_groups`: comma-separated names, trimmed; blanks and repeats dropped, order kept.
+    public static func groups(_ value: String) -> [String] {
+        var seen = Set<String>()
+        var names: [String] = []
+        for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = part.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !name.isEmpty, seen.insert(name).inserted {
+                names.append(name)
+            }
+        }
+        return names
     }
 }
 

@@ -83,6 +83,14 @@ public final class ManagedFeedbackChannel: @unchecked Sendable {
         return acknowledged
     }
 
+    /// Publishes the outcome of the last policy sync under `portcullis_policy` (replacing the
+    /// previous one; the alerts field is left as it is).
+    public func publishPolicyState(_ entry: [String: Any]) {
+        var feedback = defaults.dictionary(forKey: Self.feedbackKey) ?? [:]
+        feedback[PolicyStateEncoding.feedbackField] = entry
+        defaults.set(feedback, forKey: Self.feedbackKey)
+    }
+
     private func publishedIdsInFeedback() -> [String] {
         guard let feedback = defaults.dictionary(forKey: Self.feedbackKey),
               let entries = feedback[Self.alertsField] as? [[String: Any]] else {

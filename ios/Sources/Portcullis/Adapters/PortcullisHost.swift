@@ -1,6 +1,7 @@
 // Ties the agent to the adapters: one input queue (so the core sees readings in the order
-// they happened), feedback delivery after each step, and the next wake-up date for
-// BGTaskScheduler. Foundation only; the platform pieces are injected.
+// they happened), feedback delivery after each step, the managed configuration applied through
+// PolicySync, and the next wake-up date for BGTaskScheduler. Foundation only; the platform
+// pieces are injected.
 
 import Foundation
 
@@ -8,9 +9,14 @@ public final class PortcullisHost: @unchecked Sendable {
     public let agent: Agent
     public let feedback: ManagedFeedbackChannel
     private let continuation: AsyncStream<PlatformInput>.Continuation
+    private let policySync: PolicySync
+    private var configObserver: ManagedAppConfigObserver?
     /// Called with a description when an input or a delivery fails (library messages name
     /// fields, never identifier values).
     public var onError: ((String) -> Void)?
+    /// Called after each managed-configuration sync (e.g. to log it, or to ask `wake()` for a
+    /// new wake-up date: a new policy can move it).
+    public var onPolicySync: ((PolicySyncResult) -> Void)?
 
     /// `Application Support/Portcullis/agent.db`, excluded from backups (the device key is
     /// this-device-only, so a restored database could not be opened elsewhere anyway).
@@ -25,16 +31,24 @@ public final class PortcullisHost: @unchecked Sendable {
         return dir.appendingPathComponent("agent.db")
     }
 
-    /// Opens the agent (first use enrolls) with the platform's device key, e.g. `KeychainDeviceKey()`.
-    public static func open(deviceKey: DeviceKey, databaseURL: URL? = nil) async throws -> PortcullisHost {
+    /// Opens the agent (first use enrolls) with the platform's device key, e.g. `KeychainDeviceKey()`,
+    /// and applies the managed configuration in `managedDefaults` now and on every change
+    /// (nil: not watched; call `watchManagedConfig` later).
+    public static func open(deviceKey: DeviceKey, databaseURL: URL? = nil,
+                            managedDefaults: UserDefaults? = .standard) async throws -> PortcullisHost {
         let url = try databaseURL ?? defaultDatabaseURL()
         let agent = try await Agent.open(dbPath: url.path, deviceKey: deviceKey, now: Date())
-        return PortcullisHost(agent: agent)
+        let host = PortcullisHost(agent: agent)
+        if let managedDefaults {
+            host.watchManagedConfig(defaults: managedDefaults)
+        }
+        return host
     }
 
     private init(agent: Agent, feedback: ManagedFeedbackChannel = ManagedFeedbackChannel()) {
         self.agent = agent
         self.feedback = feedback
+        self.policySync = PolicySync(agent: agent)
         var captured: AsyncStream<PlatformInput>.Continuation?
         let stream = AsyncStream<PlatformInput> { captured = $0 }
         continuation = captured!
@@ -53,6 +67,17 @@ public final class PortcullisHost: @unchecked Sendable {
     /// Queues an input; returns at once, from any thread.
     public func submit(_ input: PlatformInput) {
         continuation.yield(input)
+    }
+
+    /// Queues the managed configuration now and whenever the MDM changes it (once; call from
+    /// one thread, as `open` does).
+    public func watchManagedConfig(defaults: UserDefaults = .standard) {
+        guard configObserver == nil else { return }
+        let observer = ManagedAppConfigObserver(defaults: defaults) { [weak self] config in
+            self?.submit(.managedConfig(config))
+        }
+        configObserver = observer
+        observer.start()
     }
 
     /// A wake-up (BGTaskScheduler, launch): let the core handle the time, deliver, and return
@@ -94,6 +119,9 @@ public final class PortcullisHost: @unchecked Sendable {
                 alerts = try await agent.handleCarrierCheck(check: check, now: now)
             case .authorizeSimChange(let until, let reason):
                 alerts = try await agent.authorizeSimChange(until: until, reason: reason, now: now)
+            case .managedConfig(let config):
+                await applyManagedConfig(config, now: now)
+                alerts = []
             }
             if !alerts.isEmpty {
                 await deliver(now: now)
@@ -101,5 +129,17 @@ public final class PortcullisHost: @unchecked Sendable {
         } catch {
             onError?("input not recorded: \(error)")
         }
+    }
+
+    /// Trust root and bundle to the core; the outcome goes to the MDM as `portcullis_policy`
+    /// feedback, and a refusal's `policy_refused` alert is delivered at once.
+    private func applyManagedConfig(_ config: ManagedAppConfig, now: Date) async {
+        for problem in config.problems {
+            onError?("managed configuration: \(problem)")
+        }
+        let result = await policySync.sync(config, now: now)
+        feedback.publishPolicyState(PolicyStateEncoding.entry(result, at: now))
+        onPolicySync?(result)
+        await deliver(now: now)
     }
 }

@@ -75,6 +75,8 @@ public enum PlatformInput {
     case reboot
     case carrierCheck(CarrierCheck)
     case authorizeSimChange(until: Date, reason: String)
+    /// The managed app configuration (as read): applied through `PolicySync`.
+    case managedConfig(ManagedAppConfig)
 }
 
 /// Detects a reboot since the last launch from the boot time (now minus the system uptime),

@@ -1,5 +1,6 @@
 // The module's entry point: one agent per process, the observers feeding it, alert delivery
-// and wake-up scheduling. Glue only: every decision is the core's.
+// wake-up scheduling and the managed configuration (PolicySync). Glue only: every decision is
+// the core's.
 
 package org.portcullis.android
 
@@ -25,12 +26,17 @@ import org.portcullis.android.core.AlertDelivery
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.ImmediateSendLimiter
 import org.portcullis.android.core.InputQueue
+import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
 import org.portcullis.android.core.ManagedConfig
+import org.portcullis.android.core.PolicyStateEncoding
+import org.portcullis.android.core.PolicySync
+import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.WakeupPlanner
 import org.portcullis.android.core.WakeupTracker
 import org.portcullis.android.core.outboxOf
+import org.portcullis.android.core.policyAgentOf
 
 /**
  * Start it from `Application.onCreate()` (every process start, including those for the
@@ -97,7 +103,14 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     })
 
-    private val delivery = AlertDelivery(outboxOf(::agent), KeyedAppStatesChannel(context), limiter, config.deliveryPolicy)
+    private val channel = KeyedAppStatesChannel(context)
+    private val delivery = AlertDelivery(outboxOf(::agent), channel, limiter, config.deliveryPolicy)
+    private val policySync = PolicySync(policyAgentOf(::agent))
+    private val policyStateLock = Mutex()
+
+    @Volatile
+    private var policyStateWanted: KeyedStateSpec? = null
+    private var policyStateSent: KeyedStateSpec? = null // guarded by policyStateLock
 
     val telephony = TelephonyObserver(context, feeder, queue)
     val connectivity = ConnectivityObserver(context, feeder, queue)
@@ -124,15 +137,46 @@ class Portcullis private constructor(private val context: Context, private val c
         telephony.start()
         connectivity.start()
         WakeupScheduler.ensurePeriodicRefresh(context)
+        managedConfig.watch { applyManagedConfig(it) }
+        applyManagedConfig()
         tracker.reset()
         scope.launch { wake(fromWakeWork = false) }
     }
 
-    /** The managed configuration now; its problems are logged. (Nothing applies it yet: see README.) */
+    /** The managed configuration now; its problems are logged. */
     fun readManagedConfig(): ManagedConfig =
         managedConfig.read().also { cfg ->
             cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
         }
+
+    /**
+     * Hands the managed configuration ([config], or read now) to the core through
+     * [PolicySync], in the input queue; the outcome becomes the keyed app state
+     * `portcullis.policy`. Called at start and on every change.
+     */
+    fun applyManagedConfig(config: ManagedConfig? = null) {
+        queue.submit {
+            val cfg = config ?: managedConfig.read()
+            cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
+            val state = PolicyStateEncoding.encode(policySync.sync(cfg))
+            Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
+            policyStateWanted = state
+            scope.launch {
+                publishPolicyState()
+                deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
+            }
+        }
+    }
+
+    /** Sends the latest policy state unless the EMM already has it (a failed send waits for the next sync). */
+    private suspend fun publishPolicyState() {
+        policyStateLock.withLock {
+            val wanted = policyStateWanted ?: return
+            if (wanted != policyStateSent && channel.send(listOf(wanted), immediate = false) == SendResult.Sent) {
+                policyStateSent = wanted
+            }
+        }
+    }
 
     /** A carrier-side check the console relayed. */
     suspend fun carrierCheck(check: CarrierCheck): Boolean = inQueue { feeder.carrierCheck(check) }

@@ -1,6 +1,6 @@
 // The managed configuration the console sets through the EMM (Android: RestrictionsManager,
 // declared in res/xml/app_restrictions.xml; iOS uses the same keys). Reading only: the
-// bundle and the trust root are verified by the core, never here.
+// bundle and the trust root are verified by the core, never here; PolicySync hands them over.
 
 package org.portcullis.android.core
 
@@ -14,14 +14,20 @@ object ManagedConfigKeys {
     const val TRUST_ROOT = "trust_root"
     /** The console's HTTPS endpoint (relayed carrier checks, checkpoints). */
     const val CONSOLE_ENDPOINT = "console_endpoint"
+    /** The device's enrollment id, as bundles address it (`portcullis policy sign --device`). */
+    const val DEVICE_ID = "device_id"
+    /** The device's groups at enrollment, comma-separated (`portcullis policy sign --group`). */
+    const val DEVICE_GROUPS = "device_groups"
 
-    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT)
+    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT, DEVICE_ID, DEVICE_GROUPS)
 }
 
 /**
  * The managed configuration as read. Absent or blank values are `null`. Surrounding
  * whitespace is removed from the envelopes (console forms add newlines; the signed envelope
  * itself never has any, and the core refuses any other deviation byte for byte).
+ * [deviceGroups] is `device_groups` split at commas, each name trimmed, blanks and repeats
+ * dropped; whether the id and the names are acceptable is the core's decision (at enrollment).
  * [problems] lists values of the wrong type or form, naming the key, never the value.
  */
 data class ManagedConfig(
@@ -29,14 +35,20 @@ data class ManagedConfig(
     val trustRoot: String?,
     val consoleEndpoint: URI?,
     val problems: List<String>,
+    val deviceId: String? = null,
+    val deviceGroups: List<String> = emptyList(),
 ) {
-    /** Sizes only: bundles can be large and endpoints are configuration, not log material. */
+    /** Sizes only: bundles can be large and endpoints and ids are configuration, not log material. */
     override fun toString(): String =
         "ManagedConfig(policyBundle=${policyBundle?.let { "${it.length} chars" }}, " +
             "trustRoot=${trustRoot?.let { "${it.length} chars" }}, consoleEndpoint=${consoleEndpoint != null}, " +
-            "problems=$problems)"
+            "deviceId=${deviceId != null}, deviceGroups=${deviceGroups.size}, problems=$problems)"
 
     companion object {
+        /** `device_groups`: comma-separated names, trimmed; blanks and repeats dropped, order kept. */
+        fun groups(value: String): List<String> =
+            value.split(',').map { it.trim() }.filter { it.isNotEmpty() }.distinct()
+
         /** From the restriction bundle's entries (`Bundle.keySet()` with their values). */
         fun from(values: Map<String, Any?>): ManagedConfig {
             val problems = mutableListOf<String>()
@@ -57,11 +69,17 @@ data class ManagedConfig(
                     uri
                 }
             }
+            val bundle = string(ManagedConfigKeys.POLICY_BUNDLE)
+            val root = string(ManagedConfigKeys.TRUST_ROOT)
+            val deviceId = string(ManagedConfigKeys.DEVICE_ID)
+            val deviceGroups = string(ManagedConfigKeys.DEVICE_GROUPS)?.let { groups(it) }.orEmpty()
             return ManagedConfig(
-                policyBundle = string(ManagedConfigKeys.POLICY_BUNDLE),
-                trustRoot = string(ManagedConfigKeys.TRUST_ROOT),
+                policyBundle = bundle,
+                trustRoot = root,
                 consoleEndpoint = endpoint,
-                problems = problems,
+                problems = problems.toList(),
+                deviceId = deviceId,
+                deviceGroups = deviceGroups,
             )
         }
     }

@@ -2,7 +2,8 @@
 // the real Rust library through the generated bindings and JNA, as on a phone. Run by
 // scripts/android-jvm-tests.sh, which compiles android/src/main/kotlin/.../core, the
 // generated bindings and these files with kotlinc and runs main() with
-// -Djna.library.path at the built libportcullis_ffi.so. Plain main() and a tiny harness,
+// -Djna.library.path at the built libportcullis_ffi.so (and -Dportcullis.fixtures at the
+// signed policy fixtures it makes with the console tool). Plain main() and a tiny harness,
 // like tests/bindings/kotlin/BindingsTest.kt: no test framework, no android.jar.
 
 package org.portcullis.android.jvmtests
@@ -190,6 +191,7 @@ fun main() {
     schedulingTests()
     inputQueueTests()
     platformRecordTests()
+    policySyncTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

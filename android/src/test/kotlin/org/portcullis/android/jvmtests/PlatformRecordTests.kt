@@ -57,7 +57,7 @@ fun platformRecordTests() {
         expect(report.notDone[1].second is ActionOutcome.Unsupported) { "${report.notDone}" }
     }
 
-    test("managed configuration: the three keys, trimmed envelopes, problems named without values") {
+    test("managed configuration: the keys, trimmed envelopes, problems named without values") {
         val envelope = """{"payloadType":"application/vnd.portcullis.policy+json","payload":"e30=","signatures":[]}"""
         val ok = ManagedConfig.from(
             mapOf(
@@ -80,7 +80,11 @@ fun platformRecordTests() {
         eq(null, bad.consoleEndpoint, "not https")
         eq(2, bad.problems.size, "problems: ${bad.problems}")
         expect(bad.problems.none { it.contains("secret-host") }) { "a problem echoes the value: ${bad.problems}" }
-        eq(listOf("policy_bundle", "trust_root", "console_endpoint"), ManagedConfigKeys.ALL, "keys (res/xml/app_restrictions.xml)")
+        eq(
+            listOf("policy_bundle", "trust_root", "console_endpoint", "device_id", "device_groups"),
+            ManagedConfigKeys.ALL,
+            "keys (res/xml/app_restrictions.xml)",
+        )
     }
 
     test("the core's log records reach the platform sink through setLogger, at logcat priorities") { s ->
