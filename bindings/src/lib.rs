@@ -258,6 +258,32 @@ impl Agent {
             .map(|s| s.map(|applied| PolicyStatus::from_applied(applied, false)))
     }
 
+    /// Judges a device snapshot (JSON, docs/compliance.md; schema in policies/) against
+    /// the policy in force. New remediation actions wait in `take_actions`; alerts go to
+    /// the outbox. An unchanged snapshot requests and raises nothing new.
+    pub async fn evaluate_compliance(
+        &self,
+        snapshot_json: String,
+        now: SystemTime,
+    ) -> Result<ComplianceReport, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.evaluate_compliance(snapshot_json.as_bytes(), now))
+            .await
+            .map(Into::into)
+    }
+
+    /// Remediation actions requested since the last call, each handed out once: carry
+    /// out those routed to `AGENT`, report those routed to `MDM` to the console.
+    pub async fn take_actions(
+        &self,
+        now: SystemTime,
+    ) -> Result<Vec<RemediationAction>, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.take_actions(now))
+            .await
+            .map(|actions| actions.into_iter().map(Into::into).collect())
+    }
+
     /// Loads a STIX 2.1 indicator collection (as the public mobile collections publish
     /// them) for the next inspections; held in memory, so load collections after every start.
     pub async fn load_indicators(

@@ -36,6 +36,23 @@ impl Severity {
     }
 }
 
+impl FromStr for Severity {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or(())
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -69,13 +86,25 @@ pub enum AlertKind {
     PolicyRefused,
     /// A scheduled forensic inspection is still not done after the grace period.
     InspectionOverdue,
+    /// A compliance rule became non-compliant (severity depends on the rule).
+    ComplianceViolation,
+    /// A compliance rule cannot be judged: the platform did not observe what it needs.
+    ComplianceUnobservable,
+    /// A rule that was open complies again.
+    ComplianceRestored,
+    /// A section stayed non-compliant until its ladder's block step.
+    ComplianceBlocked,
+    /// A blocked section complies again.
+    ComplianceUnblocked,
+    /// A section stayed non-compliant until its ladder's wipe step: wipe requested.
+    ComplianceWipe,
     /// An inspection found evidence matching a spyware indicator.
     IndicatorMatch,
 }
 
 impl AlertKind {
     /// Every kind, in a stable order.
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 18] = [
         AlertKind::SimRemoved,
         AlertKind::SimReplaced,
         AlertKind::SubscriberChanged,
@@ -88,6 +117,12 @@ impl AlertKind {
         AlertKind::PolicyRefused,
         AlertKind::InspectionOverdue,
         AlertKind::IndicatorMatch,
+        AlertKind::ComplianceViolation,
+        AlertKind::ComplianceUnobservable,
+        AlertKind::ComplianceRestored,
+        AlertKind::ComplianceBlocked,
+        AlertKind::ComplianceUnblocked,
+        AlertKind::ComplianceWipe,
     ];
 
     /// The stable name used by the console and in exports.
@@ -105,6 +140,12 @@ impl AlertKind {
             AlertKind::PolicyRefused => "policy_refused",
             AlertKind::InspectionOverdue => "inspection_overdue",
             AlertKind::IndicatorMatch => "indicator_match",
+            AlertKind::ComplianceViolation => "compliance_violation",
+            AlertKind::ComplianceUnobservable => "compliance_unobservable",
+            AlertKind::ComplianceRestored => "compliance_restored",
+            AlertKind::ComplianceBlocked => "compliance_blocked",
+            AlertKind::ComplianceUnblocked => "compliance_unblocked",
+            AlertKind::ComplianceWipe => "compliance_wipe",
         }
     }
 
@@ -116,7 +157,12 @@ impl AlertKind {
             | AlertKind::NumberChanged
             | AlertKind::PortOutSuspected
             | AlertKind::CarrierReportedSwap
-            | AlertKind::IndicatorMatch => Severity::Critical,
+            | AlertKind::IndicatorMatch
+            | AlertKind::ComplianceWipe => Severity::Critical,
+            AlertKind::ComplianceViolation => Severity::Medium,
+            AlertKind::ComplianceUnobservable => Severity::Low,
+            AlertKind::ComplianceRestored | AlertKind::ComplianceUnblocked => Severity::Info,
+            AlertKind::ComplianceBlocked => Severity::High,
             AlertKind::SimRemoved
             | AlertKind::CarrierChanged
             | AlertKind::PolicyRefused
@@ -164,6 +210,17 @@ pub struct Finding {
     pub summary: String,
     /// Supporting facts as key/value pairs; identifiers appear only as short keyed-hash prefixes.
     pub evidence: Vec<(String, String)>,
+    /// A severity other than the kind's usual one, for kinds whose urgency depends on
+    /// the rule broken (compliance violations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+impl Finding {
+    /// The severity the alert carries.
+    pub fn severity(&self) -> Severity {
+        self.severity.unwrap_or_else(|| self.kind.severity())
+    }
 }
 
 /// An alert as stored in the outbox and handed to the native layer for delivery.

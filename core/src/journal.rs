@@ -657,7 +657,7 @@ pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_
     let RecordBody::Alert(f) = decode_record(&r.kind, &r.body)? else {
         return Ok(None);
     };
-    let severity = f.kind.severity();
+    let severity = f.severity();
     let severity_id = match severity {
         crate::alert::Severity::Info => 1,
         crate::alert::Severity::Low => 2,

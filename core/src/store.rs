@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::alert::{Alert, AlertId, AlertKind, Finding};
+use crate::alert::{Alert, AlertId, AlertKind, Finding, Severity};
 use crate::error::{Error, Result, StorageContext};
 use crate::identity::hex;
 use crate::journal::MAC_LEN;
@@ -246,7 +246,7 @@ impl Store {
             let journal_seq = journal.append("alert", &body)?;
             let evidence = serde_json::to_string(&finding.evidence)
                 .map_err(|e| Error::Corrupt(format!("cannot encode evidence: {e}")))?;
-            let severity = finding.kind.severity();
+            let severity = finding.severity();
             tx.execute(
                 "INSERT INTO outbox(journal_seq, at, kind, severity, slot, detector, detector_version, summary, evidence)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -286,7 +286,7 @@ impl Store {
                 .prepare_cached(
                     "UPDATE outbox SET delivery_attempts = delivery_attempts + 1
                      WHERE id IN (SELECT id FROM outbox WHERE acked_at IS NULL ORDER BY id LIMIT ?1)
-                     RETURNING id, at, kind, slot, detector, detector_version, summary, evidence, delivery_attempts",
+                     RETURNING id, at, kind, slot, detector, detector_version, summary, evidence, delivery_attempts, severity",
                 )
                 .context("preparing the pending-alerts query")?;
             let rows = stmt
@@ -301,13 +301,27 @@ impl Store {
                         r.get::<_, String>(6)?,
                         r.get::<_, String>(7)?,
                         r.get::<_, u32>(8)?,
+                        r.get::<_, String>(9)?,
                     ))
                 })
                 .context("reading pending alerts")?;
             let mut alerts = Vec::new();
             for row in rows {
-                let (id, at, kind, slot, detector, detector_version, summary, evidence, attempts) =
-                    row.context("reading a pending alert")?;
+                let (
+                    id,
+                    at,
+                    kind,
+                    slot,
+                    detector,
+                    detector_version,
+                    summary,
+                    evidence,
+                    attempts,
+                    severity,
+                ) = row.context("reading a pending alert")?;
+                let severity: Severity = severity.parse().map_err(|()| {
+                    Error::Corrupt(format!("outbox row {id} has an unknown severity"))
+                })?;
                 let kind: AlertKind = kind.parse().map_err(|()| {
                     Error::Corrupt(format!("outbox row {id} has an unknown alert kind"))
                 })?;
@@ -325,8 +339,9 @@ impl Store {
                         detector_version,
                         summary,
                         evidence,
+                        severity: Some(severity),
                     },
-                    severity: kind.severity(),
+                    severity,
                     delivery_attempts: attempts,
                 });
             }
@@ -796,7 +811,6 @@ fn read_record(row: &rusqlite::Row<'_>, r: &mut StoredRecord) -> rusqlite::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::Severity;
 
     fn store() -> Store {
         let mut store = Store::open_in_memory().unwrap();
@@ -813,6 +827,7 @@ mod tests {
             detector_version: 1,
             summary: "s".into(),
             evidence: vec![("k".into(), "v".into())],
+            severity: None,
         }
     }
 

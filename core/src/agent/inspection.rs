@@ -79,7 +79,7 @@ impl InspectionSlot {
         };
         let mut events = Vec::new();
         for f in findings {
-            events.extend(s.on_alert(f.kind.severity(), now, &self.key));
+            events.extend(s.on_alert(f.severity(), now, &self.key));
         }
         events
     }
@@ -126,6 +126,7 @@ pub(super) fn record(
                     ("window".into(), window.to_string()),
                     ("missed_at".into(), missed_at.to_string()),
                 ],
+                severity: None,
             });
         }
     }
@@ -259,6 +260,7 @@ impl Agent {
                     ("collections".into(), collections.join(",")),
                     ("report_sha256".into(), hex(&digest32)),
                 ],
+                severity: None,
             });
         }
         let mut events = Vec::new();

@@ -5,9 +5,11 @@
 //! and `next_wakeup`. The only I/O is the SQLite store, and every step commits
 //! its state change and its alerts in one transaction before returning.
 
+mod compliance;
 mod inspection;
 mod policy;
 
+pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
 pub use policy::PolicyOutcome;
 
@@ -42,6 +44,7 @@ pub struct Agent {
     persisted_guard: String,
     policy: policy::PolicySlot,
     inspection: inspection::InspectionSlot,
+    compliance: compliance::ComplianceSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -141,6 +144,11 @@ impl Agent {
             store.load_state(inspection::INSPECTION_STATE)?,
             ScheduleKey::derive(device_key.as_ref())?,
         )?;
+        let compliance = compliance::ComplianceSlot::restore(
+            store.load_state(compliance::COMPLIANCE_STATE)?,
+            store.load_state(compliance::ACTIONS_STATE)?,
+            policy.active.as_ref().map(|p| p.policy()),
+        )?;
         Ok(Agent {
             store,
             device_key,
@@ -150,6 +158,7 @@ impl Agent {
             persisted_guard,
             policy,
             inspection,
+            compliance,
         })
     }
 
@@ -168,15 +177,22 @@ impl Agent {
         let mut findings = Vec::new();
         self.guard.handle_timeout(now, &mut findings);
         let events = self.inspection.on_time(now);
+        let escalation = self.compliance.engine.tick(now);
+        self.compliance.pending.extend(escalation.new_actions);
+        findings.extend(escalation.new_alerts.into_iter().map(compliance::finding));
         self.persist_with_events(now, findings, Vec::new(), events)
     }
 
     /// When the platform scheduler should wake the agent, if anything is pending.
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        [self.guard.next_deadline(), self.inspection.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.guard.next_deadline(),
+            self.inspection.next_deadline(),
+            self.compliance.engine.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Up to `limit` undelivered alerts, oldest first. Each call counts a delivery attempt;
@@ -282,6 +298,13 @@ impl Agent {
         if schedule_json != self.inspection.persisted {
             states.push((inspection::INSPECTION_STATE, schedule_json.clone()));
         }
+        let (engine_json, pending_json) = self.compliance.serialized();
+        if engine_json != self.compliance.persisted {
+            states.push((compliance::COMPLIANCE_STATE, engine_json.clone()));
+        }
+        if pending_json != self.compliance.persisted_pending {
+            states.push((compliance::ACTIONS_STATE, pending_json.clone()));
+        }
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -289,7 +312,7 @@ impl Agent {
             log::warn!(
                 "portcullis: alert {} (severity {}, slot {:?}, detector {})",
                 f.kind,
-                f.kind.severity(),
+                f.severity(),
                 f.slot,
                 f.detector
             );
@@ -304,11 +327,14 @@ impl Agent {
             Ok(alerts) => {
                 self.persisted_guard = guard_json;
                 self.inspection.persisted = schedule_json;
+                self.compliance.persisted = engine_json;
+                self.compliance.persisted_pending = pending_json;
                 Ok(alerts)
             }
             Err(e) => {
                 self.rollback_guard();
                 self.rollback_schedule();
+                self.compliance.rollback();
                 Err(e)
             }
         }

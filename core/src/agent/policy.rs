@@ -173,6 +173,7 @@ impl Agent {
         let sim_policy = verified.policy().sim_policy();
         self.commit_policy(component, "policy_applied", body, now)?;
         let events = self.inspection.apply_policy(verified.policy(), now)?;
+        self.compliance.prepared = Some(crate::compliance::PreparedPolicy::new(verified.policy()));
         self.policy.active = Some(verified);
         self.guard.set_policy(sim_policy);
         self.persist_with_events(now, Vec::new(), Vec::new(), events)?;
@@ -252,6 +253,7 @@ impl Agent {
                     ("reason".into(), reason.clone()),
                     ("input_sha256".into(), digest[..16].into()),
                 ],
+                severity: None,
             });
             if let Some(mut c) = self.policy.component.clone() {
                 c.last_refused = Some(digest.clone());

@@ -71,6 +71,7 @@ fn finding(
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
+        severity: None,
     }
 }
 

@@ -307,7 +307,9 @@ class PolicyTests(AgentTestCase):
         run(body())
 
 
-class InspectionTests(AgentTestCase):
+class FixtureTestCase(AgentTestCase):
+    """Reads the core's test data and the policy fixtures binding-tests.sh signs."""
+
     DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "core", "tests", "data")
 
     def read(self, name):
@@ -317,6 +319,9 @@ class InspectionTests(AgentTestCase):
     def fixture(self, name):
         with open(os.path.join(os.environ["PORTCULLIS_FIXTURES"], name), "rb") as f:
             return f.read()
+
+
+class InspectionTests(FixtureTestCase):
 
     def test_scheduled_window_scan_and_signed_report(self):
         async def body():
@@ -344,6 +349,29 @@ class InspectionTests(AgentTestCase):
             self.assertIsNone(await agent.open_inspection_window())
             with self.assertRaises(pf.PortcullisError.InvalidInput):
                 await agent.submit_inspection(None, "{not evidence", at(5))
+
+        run(body())
+
+
+class ComplianceTests(FixtureTestCase):
+    def test_snapshot_verdicts_alerts_and_actions(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-compliance-secret"), at(0))
+            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+            await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
+            bad = self.read(os.path.join("compliance", "pixel-violations.json"))
+            report = await agent.evaluate_compliance(bad, at(10))
+            self.assertFalse(report.compliant)
+            self.assertGreater(report.open_rules, 0)
+            self.assertIn("compliance_violation", [a.kind_name for a in report.alerts])
+            self.assertIsInstance(json.loads(report.verdicts_json), list)
+            actions = await agent.take_actions(at(11))
+            self.assertTrue(actions)
+            self.assertTrue(all(a.route in ("AGENT", "MDM") for a in actions))
+            self.assertIn("action", json.loads(actions[0].action_json))
+            self.assertEqual(await agent.take_actions(at(12)), [])
+            again = await agent.evaluate_compliance(bad, at(20))
+            self.assertEqual(again.alerts, [])
 
         run(body())
 

@@ -1,0 +1,161 @@
+//! Compliance on the agent: device snapshots judged against the policy in force, the
+//! escalation ladder persisted and woken through `next_wakeup`, alerts queued, and the
+//! remediation actions handed to the native layer.
+
+use super::Agent;
+use crate::alert::{Alert, AlertKind, Finding};
+use crate::compliance::codes::section_name;
+use crate::compliance::{
+    ComplianceAlert, ComplianceAlertKind, ComplianceEngine, DeviceSnapshot, Evaluation,
+    PreparedPolicy, RequestedAction, DETECTOR, DETECTOR_VERSION,
+};
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+pub(super) const COMPLIANCE_STATE: &str = "compliance";
+pub(super) const ACTIONS_STATE: &str = "requested_actions";
+
+/// The compliance side of the agent.
+pub(super) struct ComplianceSlot {
+    pub(super) engine: ComplianceEngine,
+    pub(super) persisted: String,
+    /// Actions requested and not yet taken by the native layer.
+    pub(super) pending: Vec<RequestedAction>,
+    pub(super) persisted_pending: String,
+    /// The policy in force, indexed for evaluation (rebuilt when a policy is applied).
+    pub(super) prepared: Option<PreparedPolicy>,
+}
+
+impl ComplianceSlot {
+    pub(super) fn restore(
+        state: Option<String>,
+        pending: Option<String>,
+        policy: Option<&Policy>,
+    ) -> Result<Self> {
+        let (engine, persisted) = match state {
+            Some(json) => (ComplianceEngine::from_json(&json)?, json),
+            None => (ComplianceEngine::new(), String::new()),
+        };
+        let (pending, persisted_pending) = match pending {
+            Some(json) => (
+                serde_json::from_str(&json).map_err(|_| {
+                    Error::Corrupt("the pending remediation actions are unreadable".into())
+                })?,
+                json,
+            ),
+            None => (Vec::new(), String::new()),
+        };
+        Ok(ComplianceSlot {
+            engine,
+            persisted,
+            pending,
+            persisted_pending,
+            prepared: policy.map(PreparedPolicy::new),
+        })
+    }
+
+    pub(super) fn serialized(&self) -> (String, String) {
+        (
+            self.engine.to_json(),
+            serde_json::to_string(&self.pending).expect("actions always serialise"),
+        )
+    }
+
+    pub(super) fn rollback(&mut self) {
+        if let Ok(engine) = if self.persisted.is_empty() {
+            Ok(ComplianceEngine::new())
+        } else {
+            ComplianceEngine::from_json(&self.persisted)
+        } {
+            self.engine = engine;
+        }
+        self.pending = serde_json::from_str(&self.persisted_pending).unwrap_or_default();
+    }
+}
+
+/// A compliance alert as an outbox finding, keeping its rule-dependent severity.
+pub(super) fn finding(a: ComplianceAlert) -> Finding {
+    let kind = match a.kind {
+        ComplianceAlertKind::ComplianceViolation => AlertKind::ComplianceViolation,
+        ComplianceAlertKind::ComplianceUnobservable => AlertKind::ComplianceUnobservable,
+        ComplianceAlertKind::ComplianceRestored => AlertKind::ComplianceRestored,
+        ComplianceAlertKind::ComplianceBlocked => AlertKind::ComplianceBlocked,
+        ComplianceAlertKind::ComplianceUnblocked => AlertKind::ComplianceUnblocked,
+        ComplianceAlertKind::ComplianceWipe => AlertKind::ComplianceWipe,
+    };
+    let mut evidence = vec![("section".to_owned(), section_name(a.section).to_owned())];
+    if let Some(rule) = &a.rule {
+        evidence.push(("rule".to_owned(), rule.to_string()));
+    }
+    evidence.extend(a.evidence);
+    Finding {
+        at: a.at,
+        kind,
+        slot: None,
+        detector: DETECTOR.into(),
+        detector_version: DETECTOR_VERSION,
+        summary: a.summary,
+        evidence,
+        severity: Some(a.severity),
+    }
+}
+
+/// What judging one snapshot produced.
+#[derive(Debug, Clone)]
+pub struct ComplianceOutcome {
+    /// Verdicts per rule, and the actions and alerts new with this snapshot.
+    pub evaluation: Evaluation,
+    /// The alerts queued for the console.
+    pub alerts: Vec<Alert>,
+}
+
+impl Agent {
+    /// Judges a device snapshot (JSON, docs/compliance.md) against the policy in force.
+    /// Actions it requests are queued for [`Agent::take_actions`]; alerts go to the outbox.
+    /// An unchanged snapshot requests and raises nothing new.
+    pub fn evaluate_compliance(
+        &mut self,
+        snapshot_json: &[u8],
+        now: Timestamp,
+    ) -> Result<ComplianceOutcome> {
+        let snapshot = DeviceSnapshot::from_json(snapshot_json)?;
+        let prepared = self.compliance.prepared.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "policy",
+                "no policy is in force; apply a signed bundle before judging compliance",
+            )
+        })?;
+        let mut evaluation = self.compliance.engine.evaluate(prepared, &snapshot, now);
+        self.compliance
+            .pending
+            .extend(evaluation.new_actions.iter().cloned());
+        let findings = std::mem::take(&mut evaluation.new_alerts)
+            .into_iter()
+            .map(finding)
+            .collect();
+        let alerts = self.persist(now, findings)?;
+        Ok(ComplianceOutcome { evaluation, alerts })
+    }
+
+    /// Remediation actions requested since the last call, oldest first; each is handed
+    /// out once. After a restart, re-apply what [`crate::compliance::ComplianceEngine::measures_in_force`] lists.
+    pub fn take_actions(&mut self, now: Timestamp) -> Result<Vec<RequestedAction>> {
+        let taken = std::mem::take(&mut self.compliance.pending);
+        if taken.is_empty() {
+            return Ok(taken);
+        }
+        match self.persist(now, Vec::new()) {
+            Ok(_) => Ok(taken),
+            Err(e) => {
+                self.compliance.pending = taken;
+                Err(e)
+            }
+        }
+    }
+
+    /// The compliance engine (open issues, ladders, measures in force), read-only.
+    pub fn compliance(&self) -> &ComplianceEngine {
+        &self.compliance.engine
+    }
+}
