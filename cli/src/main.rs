@@ -4,6 +4,7 @@
 //! turns a failure into a one-line message and a non-zero exit.
 
 mod evaluate;
+mod indicators;
 mod inspect;
 mod journal;
 mod keygen;
@@ -31,6 +32,11 @@ struct Cli {
 enum Command {
     /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
     Evaluate(evaluate::EvaluateArgs),
+    /// Sign STIX 2.1 indicator collections into separately signed files for phones, and verify them.
+    Indicators {
+        #[command(subcommand)]
+        action: indicators::IndicatorsAction,
+    },
     /// Scan an evidence snapshot against STIX 2.1 indicator bundles; exit 3 on findings, 2 on bad input.
     Inspect(inspect::InspectArgs),
     /// Verify or export an agent's tamper-evident journal.
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Evaluate(args) => return evaluate::run(&args),
+        Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),
         Command::Journal { action } => match action {
             JournalAction::Verify {

@@ -140,7 +140,7 @@ pub(crate) struct CreateRootArgs {
     out: PathBuf,
 }
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Runs a `policy` subcommand.
 pub(crate) fn run(action: PolicyAction) -> Result<(), String> {
@@ -165,15 +165,15 @@ pub(crate) fn run_root(action: RootAction) -> Result<(), String> {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -181,13 +181,13 @@ fn now() -> Timestamp {
     Timestamp::from_unix_millis(millis)
 }
 
-fn time_arg(flag: &str, text: &str) -> Result<Timestamp, String> {
+pub(crate) fn time_arg(flag: &str, text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text)
         .ok_or_else(|| format!("{flag}: expected an RFC 3339 time such as 2026-03-01T09:30:00Z"))
 }
 
 /// Parses `30d`, `12h`, `90m` or `3600s` into milliseconds.
-fn duration_ms(text: &str) -> Result<i64, String> {
+pub(crate) fn duration_ms(text: &str) -> Result<i64, String> {
     let err = || "--expires-in: expected a duration such as 30d, 12h, 90m or 3600s".to_string();
     let unit_ms = match text.chars().last() {
         Some('d') => DAY_MS,
@@ -203,11 +203,11 @@ fn duration_ms(text: &str) -> Result<i64, String> {
     n.checked_mul(unit_ms).ok_or_else(err)
 }
 
-fn read_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, String> {
+pub(crate) fn read_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, String> {
     paths.iter().map(|p| keygen::read_private(p)).collect()
 }
 
-fn is_envelope(bytes: &[u8]) -> bool {
+pub(crate) fn is_envelope(bytes: &[u8]) -> bool {
     bytes.starts_with(b"{\"payloadType\":")
 }
 
@@ -334,7 +334,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
 }
 
 /// Reads what a device trusts: a PEM public key (a single-key root) or a signed root.
-fn load_trust(path: &Path) -> Result<TrustedState, String> {
+pub(crate) fn load_trust(path: &Path) -> Result<TrustedState, String> {
     let bytes = read(path)?;
     let text = String::from_utf8_lossy(&bytes);
     if keygen::is_public_pem(&text) {

@@ -157,7 +157,7 @@ pub struct EnvelopeSignature {
 /// Parsing checks form only; [`super::trust`] decides whether the signatures count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// What the payload is (policy bundle or trust root); covered by the signatures.
+    /// What the payload is (policy bundle, trust root, indicator collection); covered by the signatures.
     pub payload_type: String,
     /// The exact signed bytes.
     pub payload: Vec<u8>,

@@ -11,10 +11,13 @@
 //! - [`model`]: the policy document ([`Policy`]) and its validation.
 //! - [`bundle`]: the envelope format, keys and signing.
 //! - [`trust`]: the trust root, [`TrustedState`], [`verify_bundle`], [`rotate_root`].
+//! - [`indicators`]: separately signed indicator collections,
+//!   [`TrustedState::verify_indicators`].
 //!
 //! docs/policy-bundles.md documents the format and the threat each check answers.
 
 pub mod bundle;
+pub mod indicators;
 pub mod model;
 pub mod trust;
 
@@ -23,6 +26,10 @@ use thiserror::Error;
 pub use bundle::{
     Envelope, KeyId, PublicKey, SigningKey, MAX_BUNDLE_BYTES, MAX_ROOT_BYTES, MAX_SIGNATURES,
     POLICY_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE,
+};
+pub use indicators::{
+    AcceptedIndicators, IndicatorsPayload, SignedIndicators, INDICATORS_PAYLOAD_TYPE,
+    MAX_INDICATORS_BYTES,
 };
 pub use model::{PinKey, Policy, POLICY_SCHEMA_V1};
 pub use trust::{
@@ -166,6 +173,13 @@ pub enum PolicyError {
         /// The version.
         version: u64,
     },
+    /// The indicator collection is the one already loaded under its label (not an
+    /// attack: a redelivery).
+    #[error("already loaded: version {version} is the collection in use")]
+    AlreadyLoaded {
+        /// The version.
+        version: u64,
+    },
     /// A root rotation does not follow the current root by exactly one version.
     #[error("root rotation refused: version {offered} offered, {expected} expected (versions are applied one by one)")]
     RootVersion {
@@ -203,6 +217,7 @@ impl PolicyError {
             PolicyError::OutOfScope => "out_of_scope",
             PolicyError::Rollback { .. } => "rollback",
             PolicyError::AlreadyApplied { .. } => "already_applied",
+            PolicyError::AlreadyLoaded { .. } => "already_loaded",
             PolicyError::RootVersion { .. } => "root_version",
             PolicyError::NotApplied => "not_applied",
             PolicyError::Key(_) => "key",

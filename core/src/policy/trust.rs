@@ -528,23 +528,35 @@ impl TrustedState {
         })
     }
 
-    /// Steps 3-6 of verification: type, signatures, then the payload parse.
-    fn authenticate_policy(
+    /// Steps 3-5 of verification, for any payload the `policy` role signs (policy
+    /// bundles, signed indicator collections): the payload type, at least one
+    /// signature, every signature from a policy key and valid, distinct signing
+    /// keys at or above the policy threshold. Returns those keys.
+    pub(super) fn authenticate_policy_role(
         &self,
         envelope: &Envelope,
-    ) -> crate::Result<(BundlePayload, Vec<KeyId>)> {
-        expect_type(envelope, POLICY_PAYLOAD_TYPE)?;
+        payload_type: &'static str,
+    ) -> Result<Vec<KeyId>, PolicyError> {
+        expect_type(envelope, payload_type)?;
         if envelope.signatures.is_empty() {
-            return Err(PolicyError::Unsigned.into());
+            return Err(PolicyError::Unsigned);
         }
         let keys = self.root.role_keys(&self.root.roles.policy);
-        let signed_by = count_signatures(
+        count_signatures(
             envelope.signatures.iter().enumerate(),
             &envelope.signing_input(),
             &keys,
             self.root.roles.policy.threshold,
             RoleName::Policy,
-        )?;
+        )
+    }
+
+    /// Steps 3-6 of verification: type, signatures, then the payload parse.
+    fn authenticate_policy(
+        &self,
+        envelope: &Envelope,
+    ) -> crate::Result<(BundlePayload, Vec<KeyId>)> {
+        let signed_by = self.authenticate_policy_role(envelope, POLICY_PAYLOAD_TYPE)?;
         // Only now, with the signers authenticated, is the payload parsed.
         let payload: BundlePayload = serde_json::from_slice(&envelope.payload)
             .map_err(|e| PolicyError::document("bundle payload", &e))?;

@@ -1,0 +1,281 @@
+//! `portcullis indicators ...`: sign STIX 2.1 indicator collections into separately
+//! signed files for phones, co-sign them, and verify them as a phone would.
+//!
+//! The conventions are those of `portcullis policy`: the same keys (the trust root's
+//! policy role), the same envelope, every failure one line naming the file and the
+//! check, no key material ever printed. docs/policy-bundles.md describes the format.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use portcullis_core::inspection::{CollectionSummary, IndicatorSet};
+use portcullis_core::policy::{
+    Envelope, IndicatorsPayload, PolicyError, SignedIndicators, TrustedState,
+    INDICATORS_PAYLOAD_TYPE, MAX_INDICATORS_BYTES,
+};
+
+use crate::policy::{
+    duration_ms, is_envelope, load_trust, now, read, read_keys, time_arg, write, DAY_MS,
+};
+
+/// `portcullis indicators` subcommands.
+#[derive(Subcommand)]
+pub(crate) enum IndicatorsAction {
+    /// Sign a STIX 2.1 collection into a signed indicator file, or add signatures to one.
+    Sign(SignArgs),
+    /// Verify a signed indicator file as a phone would; exit 0 with a summary, or 1 with the reason.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `portcullis indicators sign`.
+#[derive(Args)]
+pub(crate) struct SignArgs {
+    /// A private key (PEM) of the root's policy role; repeat to add several signatures.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// The STIX 2.1 bundle to sign (`.stix2`), or a signed indicator file to add signatures to.
+    #[arg(long = "in")]
+    input: PathBuf,
+    /// The collection's label: findings name it, and a newer signing under the same label replaces it on phones (e.g. `predator`).
+    #[arg(long)]
+    collection: Option<String>,
+    /// Where to write the signed file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Version; must exceed the one phones hold for this collection. Default: the current Unix time in seconds.
+    #[arg(long)]
+    version: Option<u64>,
+    /// The signed trust root the file is for: sets the root version and checks the keys are policy keys.
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Root version the file is signed under, when --root is not given. Default: 1.
+    #[arg(long, conflicts_with = "root")]
+    root_version: Option<u64>,
+    /// Lifetime, e.g. 30d, 12h, 90m. Default: 30d.
+    #[arg(long, conflicts_with = "expires")]
+    expires_in: Option<String>,
+    /// Expiry as an RFC 3339 time.
+    #[arg(long)]
+    expires: Option<String>,
+    /// Signing time as an RFC 3339 time. Default: now.
+    #[arg(long)]
+    issued_at: Option<String>,
+}
+
+/// Arguments of `portcullis indicators verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    /// What the device trusts: a public key (PEM) or a signed trust root.
+    #[arg(long)]
+    trust: PathBuf,
+    /// The signed indicator file.
+    #[arg(long = "in")]
+    input: PathBuf,
+    /// Signed root rotations to apply first, in order (repeatable).
+    #[arg(long = "root-update")]
+    root_updates: Vec<PathBuf>,
+    /// The time to judge expiry at (RFC 3339). Default: now.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+/// Runs an `indicators` subcommand.
+pub(crate) fn run(action: IndicatorsAction) -> Result<(), String> {
+    match action {
+        IndicatorsAction::Sign(args) => sign(&args).map_err(|e| format!("indicators sign: {e}")),
+        IndicatorsAction::Verify(args) => {
+            verify(&args).map_err(|e| format!("indicators verify: {e}"))
+        }
+    }
+}
+
+/// Loads a STIX bundle as the phone's inspection does; the error names the file.
+fn load_stix(path: &Path, collection: &str, json: &str) -> Result<CollectionSummary, String> {
+    IndicatorSet::new()
+        .load_stix2(collection, json)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn sign(args: &SignArgs) -> Result<(), String> {
+    let keys = read_keys(&args.keys)?;
+    let input = read(&args.input)?;
+    let root = args.root.as_deref().map(load_trust).transpose()?;
+    if let Some(state) = &root {
+        let policy_role = &state.root().roles.policy.keyids;
+        for (key, path) in keys.iter().zip(&args.keys) {
+            if !policy_role.contains(&key.key_id()) {
+                return Err(format!(
+                    "{}: key {}… is not a policy key of root version {}",
+                    path.display(),
+                    key.key_id().short(),
+                    state.root().version
+                ));
+            }
+        }
+    }
+    let (mut envelope, summary) = if is_envelope(&input) {
+        if args.collection.is_some()
+            || args.version.is_some()
+            || args.root_version.is_some()
+            || args.expires.is_some()
+            || args.expires_in.is_some()
+            || args.issued_at.is_some()
+        {
+            return Err(format!(
+                "{} is already signed: only --key may be given to add signatures",
+                args.input.display()
+            ));
+        }
+        let envelope = Envelope::parse(&input, MAX_INDICATORS_BYTES)
+            .map_err(|e| format!("{}: {e}", args.input.display()))?;
+        if envelope.payload_type != INDICATORS_PAYLOAD_TYPE {
+            return Err(format!(
+                "{} is not a signed indicator collection",
+                args.input.display()
+            ));
+        }
+        (envelope, None)
+    } else {
+        let collection = args.collection.as_deref().ok_or(
+            "say which collection this is: --collection NAME (findings name it; e.g. the file's stem)",
+        )?;
+        let text = std::str::from_utf8(&input)
+            .map_err(|_| format!("{}: not UTF-8 text", args.input.display()))?;
+        // Refuse what phones could not load, before signing it.
+        let summary = load_stix(&args.input, collection, text)?;
+        let stix: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("{}: {e}", args.input.display()))?;
+        let issued_at = match &args.issued_at {
+            Some(t) => time_arg("--issued-at", t)?,
+            None => now(),
+        };
+        let expires = match (&args.expires, &args.expires_in) {
+            (Some(t), _) => time_arg("--expires", t)?,
+            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
+            (None, None) => issued_at.plus_millis(30 * DAY_MS),
+        };
+        let version = match args.version {
+            Some(v) => v,
+            None => u64::try_from(issued_at.as_unix_millis() / 1000)
+                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
+        };
+        let root_version = match &root {
+            Some(state) => state.root().version,
+            None => args.root_version.unwrap_or(1),
+        };
+        let payload = IndicatorsPayload {
+            collection: collection.to_owned(),
+            version,
+            root_version,
+            issued_at,
+            expires,
+            stix,
+        };
+        payload.validate().map_err(|e| e.to_string())?;
+        (
+            Envelope::new(INDICATORS_PAYLOAD_TYPE, payload.to_bytes()),
+            Some(summary),
+        )
+    };
+    for key in &keys {
+        envelope.sign(key);
+    }
+    let bytes = envelope.to_bytes();
+    if bytes.len() > MAX_INDICATORS_BYTES {
+        return Err(format!(
+            "the signed file would be {} bytes, over the {MAX_INDICATORS_BYTES}-byte limit phones accept",
+            bytes.len()
+        ));
+    }
+    let payload: IndicatorsPayload = serde_json::from_slice(&envelope.payload)
+        .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
+    if payload.expires <= now() {
+        println!(
+            "note: the collection expired at {} by this machine's clock",
+            payload.expires
+        );
+    }
+    if let Some(summary) = &summary {
+        if summary.unparsed > 0 {
+            println!(
+                "note: {} indicator(s) cannot be used by phones (`portcullis inspect` lists them)",
+                summary.unparsed
+            );
+        }
+    }
+    if let Some(state) = &root {
+        // Check as a phone would at signing time, so a file that would be refused is
+        // never shipped.
+        if let Err(e) = state.verify_indicators(&bytes, payload.issued_at) {
+            if !matches!(
+                e,
+                portcullis_core::Error::Policy(PolicyError::Threshold { .. })
+            ) {
+                return Err(e.to_string());
+            }
+            println!("note: {e} (add signatures with another `indicators sign --in FILE`)");
+        }
+    }
+    write(&args.out, &bytes)?;
+    let counts = summary
+        .map(|s| format!(", {} indicator(s)", s.indicators))
+        .unwrap_or_default();
+    println!(
+        "wrote {} ({} bytes, {} signature(s); collection {} version {}{counts})",
+        args.out.display(),
+        bytes.len(),
+        envelope.signatures.len(),
+        payload.collection,
+        payload.version
+    );
+    Ok(())
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), String> {
+    let mut state = load_trust(&args.trust)?;
+    for update in &args.root_updates {
+        let bytes = read(update)?;
+        state
+            .apply_root(&bytes)
+            .map_err(|e| format!("{}: {e}", update.display()))?;
+    }
+    let bytes = read(&args.input)?;
+    let at = match &args.now {
+        Some(t) => time_arg("--now", t)?,
+        None => now(),
+    };
+    let verified = state
+        .verify_indicators(&bytes, at)
+        .map_err(|e| format!("{}: {e}", args.input.display()))?;
+    // The phone loads it next; a collection it cannot load is refused here too.
+    let summary = load_stix(&args.input, &verified.collection, &verified.stix_json)?;
+    print_summary(&args.input, &state, &verified, &summary);
+    Ok(())
+}
+
+fn print_summary(path: &Path, state: &TrustedState, v: &SignedIndicators, s: &CollectionSummary) {
+    let signers: Vec<String> = v
+        .signed_by
+        .iter()
+        .map(|k| format!("{}…", k.short()))
+        .collect();
+    println!("{}: valid signed indicator collection", path.display());
+    println!("  collection:  {}", v.collection);
+    println!(
+        "  version:     {} (root version {})",
+        v.version, v.root_version
+    );
+    println!("  issued at:   {}", v.issued_at);
+    println!("  expires:     {}", v.expires);
+    println!(
+        "  indicators:  {} usable, {} unparsed, {} note(s), {} malware object(s)",
+        s.indicators, s.unparsed, s.notes, s.malware
+    );
+    println!(
+        "  signed by:   {} ({} of {} required)",
+        signers.join(", "),
+        v.signed_by.len(),
+        state.root().roles.policy.threshold
+    );
+    println!("  payload:     sha256 {}", v.payload_sha256);
+}
