@@ -300,6 +300,20 @@ impl Agent {
             })
     }
 
+    /// Accepts a signed indicator collection (`portcullis indicators sign`), verified under
+    /// the trust root; it replaces the collection of the same name and is reloaded at every
+    /// start. Returns the accepted version. Refused files raise `policy_refused`.
+    pub async fn load_signed_indicators(
+        &self,
+        signed_file: Vec<u8>,
+        now: SystemTime,
+    ) -> Result<u64, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.load_signed_indicators(&signed_file, now))
+            .await
+            .map(|accepted| accepted.version)
+    }
+
     /// The inspection window open now: collect an evidence snapshot and submit it before it closes.
     pub async fn open_inspection_window(
         &self,

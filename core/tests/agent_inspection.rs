@@ -156,3 +156,53 @@ fn skipped_inspections_escalate_after_the_grace_period() {
         .count();
     assert_eq!(overdue, 1, "one escalation per debt");
 }
+
+fn signed_fixture(version: u64) -> Vec<u8> {
+    portcullis_core::policy::IndicatorsPayload {
+        collection: "fixture".into(),
+        version,
+        root_version: 1,
+        issued_at: T0,
+        expires: T0.plus_millis(30 * DAY),
+        stix: serde_json::from_str(&data("spyware-fixture.stix2")).unwrap(),
+    }
+    .sign(&[&key(10)])
+    .unwrap()
+}
+
+#[test]
+fn signed_indicator_collections_are_kept_across_restarts_and_never_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    let mut agent = agent(&db);
+    let t = T0.plus_millis(2 * DAY);
+    let accepted = agent.load_signed_indicators(&signed_fixture(2), t).unwrap();
+    assert_eq!(accepted.version, 2);
+    drop(agent);
+    let mut agent = Agent::open(&db, device_key(), t, [8; 32]).unwrap();
+    // Reloaded from the store at open: no unsigned load needed.
+    let receipt = agent
+        .submit_inspection(None, &data("spyware-evidence.json"), t.plus_millis(60_000))
+        .unwrap();
+    assert_eq!(receipt.findings, 14);
+    let err = agent
+        .load_signed_indicators(&signed_fixture(1), t.plus_millis(120_000))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("rollback") || matches!(err, portcullis_core::Error::Policy(_)),
+        "{err}"
+    );
+    let mut forged = signed_fixture(3);
+    let mid = forged.len() / 2;
+    forged[mid] ^= 1;
+    assert!(agent
+        .load_signed_indicators(&forged, t.plus_millis(180_000))
+        .is_err());
+    let refused = agent
+        .pending_alerts(100)
+        .unwrap()
+        .iter()
+        .filter(|a| a.finding.kind == AlertKind::PolicyRefused)
+        .count();
+    assert_eq!(refused, 2);
+}

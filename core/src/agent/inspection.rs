@@ -2,6 +2,8 @@
 //! `next_wakeup`), windows triggered by alerts, overdue escalation, and the scan of an
 //! evidence snapshot against the loaded indicator collections with a signed report.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::Agent;
@@ -13,11 +15,20 @@ use crate::inspection::{
     CollectionSummary, EvidenceSnapshot, IndicatorSet, InspectionScheduler, ScanReport,
     ScheduleEvent, ScheduleKey, ScheduleRules,
 };
-use crate::policy::Policy;
-use crate::store::JournalEntry;
+use crate::policy::{AcceptedIndicators, Policy, SignedIndicators};
+use crate::store::{Commit, JournalEntry};
 use crate::time::Timestamp;
 
 pub(super) const INSPECTION_STATE: &str = "inspection";
+pub(super) const INDICATORS_STATE: &str = "indicators";
+
+/// A signed indicator collection the agent accepted, kept to reload it at every start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct StoredIndicators {
+    accepted: AcceptedIndicators,
+    /// The signed file as received (a JSON envelope).
+    file: String,
+}
 const SCHEDULE_DETECTOR: &str = "inspection_schedule";
 const SCAN_DETECTOR: &str = "indicator_scan";
 
@@ -33,10 +44,18 @@ pub(super) struct InspectionSlot {
     pub(super) persisted: String,
     pub(super) key: ScheduleKey,
     pub(super) indicators: IndicatorSet,
+    /// Signed collections, latest per label (persisted).
+    signed: BTreeMap<String, StoredIndicators>,
+    /// Collections loaded unsigned this session (kiosk use), re-added on every rebuild.
+    unsigned: Vec<(String, String)>,
 }
 
 impl InspectionSlot {
-    pub(super) fn restore(json: Option<String>, key: ScheduleKey) -> Result<Self> {
+    pub(super) fn restore(
+        json: Option<String>,
+        signed: Option<String>,
+        key: ScheduleKey,
+    ) -> Result<Self> {
         let (state, persisted) = match json {
             Some(json) => (
                 serde_json::from_str(&json).map_err(|_| {
@@ -46,12 +65,37 @@ impl InspectionSlot {
             ),
             None => (InspectionComponent::default(), String::new()),
         };
-        Ok(InspectionSlot {
+        let signed: BTreeMap<String, StoredIndicators> = match signed {
+            Some(json) => serde_json::from_str(&json).map_err(|_| {
+                Error::Corrupt("the stored indicator collections are unreadable".into())
+            })?,
+            None => BTreeMap::new(),
+        };
+        let mut slot = InspectionSlot {
             state,
             persisted,
             key,
             indicators: IndicatorSet::new(),
-        })
+            signed,
+            unsigned: Vec::new(),
+        };
+        slot.rebuild()?;
+        Ok(slot)
+    }
+
+    /// Rebuilds the indicator index from the accepted signed collections (each re-checked
+    /// against its recorded payload hash) and this session's unsigned ones.
+    fn rebuild(&mut self) -> Result<()> {
+        let mut set = IndicatorSet::new();
+        for stored in self.signed.values() {
+            let signed = SignedIndicators::restore(stored.file.as_bytes(), &stored.accepted)?;
+            set.load_stix2(&signed.collection, &signed.stix_json)?;
+        }
+        for (name, json) in &self.unsigned {
+            set.load_stix2(name, json)?;
+        }
+        self.indicators = set;
+        Ok(())
     }
 
     /// Starts or re-plans the schedule for the policy's inspection rules.
@@ -157,7 +201,84 @@ impl Agent {
         collection: &str,
         stix_json: &str,
     ) -> Result<CollectionSummary> {
-        self.inspection.indicators.load_stix2(collection, stix_json)
+        let summary = self
+            .inspection
+            .indicators
+            .load_stix2(collection, stix_json)?;
+        self.inspection
+            .unsigned
+            .push((collection.to_owned(), stix_json.to_owned()));
+        Ok(summary)
+    }
+
+    /// Accepts a signed indicator collection (`portcullis indicators sign`): verified under
+    /// the trust root's policy role, refused if older than the one held; replaces the
+    /// collection of the same label and is reloaded at every start. A refusal changes
+    /// nothing and raises `policy_refused` once per distinct input.
+    pub fn load_signed_indicators(
+        &mut self,
+        signed_file: &[u8],
+        now: Timestamp,
+    ) -> Result<AcceptedIndicators> {
+        let now = now.max(self.guard.facts().last_seen);
+        let verified = self
+            .policy_component()?
+            .trust
+            .verify_indicators(signed_file, now)
+            .and_then(|s| {
+                s.check_update(
+                    self.inspection
+                        .signed
+                        .get(&s.collection)
+                        .map(|x| &x.accepted),
+                )?;
+                Ok(s)
+            });
+        let signed = match verified {
+            Ok(s) => s,
+            Err(e) => return Err(self.refuse("indicators", signed_file, e, now)),
+        };
+        let accepted = signed.accepted();
+        let file = std::str::from_utf8(signed_file)
+            .map_err(|_| Error::invalid("indicators", "not UTF-8 text"))?
+            .to_owned();
+        let previous = self.inspection.signed.insert(
+            signed.collection.clone(),
+            StoredIndicators {
+                accepted: accepted.clone(),
+                file,
+            },
+        );
+        let state = serde_json::to_string(&self.inspection.signed)
+            .map_err(|e| Error::Corrupt(format!("cannot encode indicator collections: {e}")));
+        let result = state.and_then(|state| {
+            self.inspection.rebuild()?;
+            self.store.commit(Commit {
+                at: Some(now),
+                states: vec![(INDICATORS_STATE, state)],
+                journal: vec![JournalEntry {
+                    kind: "indicators_loaded".into(),
+                    body: serde_json::json!({
+                        "collection": accepted.collection,
+                        "version": accepted.version,
+                        "payload_sha256": accepted.payload_sha256.to_string(),
+                        "indicators": self.inspection.indicators.len(),
+                    })
+                    .to_string(),
+                }],
+                findings: Vec::new(),
+            })
+        });
+        if let Err(e) = result {
+            // Put back what was held: the collection did not change.
+            match previous {
+                Some(p) => self.inspection.signed.insert(signed.collection, p),
+                None => self.inspection.signed.remove(&signed.collection),
+            };
+            let _ = self.inspection.rebuild();
+            return Err(e);
+        }
+        Ok(accepted)
     }
 
     /// The inspection window open now, if any: collect evidence and call

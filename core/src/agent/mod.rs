@@ -142,6 +142,7 @@ impl Agent {
         };
         let inspection = inspection::InspectionSlot::restore(
             store.load_state(inspection::INSPECTION_STATE)?,
+            store.load_state(inspection::INDICATORS_STATE)?,
             ScheduleKey::derive(device_key.as_ref())?,
         )?;
         let compliance = compliance::ComplianceSlot::restore(

@@ -18,7 +18,7 @@ pub(super) const POLICY_STATE: &str = "policy";
 /// What the agent persists about policy, as one component.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct PolicyComponent {
-    trust: TrustedState,
+    pub(super) trust: TrustedState,
     scope: DeviceScope,
     /// The applied bundle's bytes (a JSON envelope), re-checked against `trust` at start.
     bundle: Option<String>,
@@ -191,7 +191,7 @@ impl Agent {
         self.policy.active.as_ref().map(VerifiedPolicy::policy)
     }
 
-    fn policy_component(&self) -> Result<&PolicyComponent> {
+    pub(super) fn policy_component(&self) -> Result<&PolicyComponent> {
         self.policy.component.as_ref().ok_or_else(|| {
             Error::invalid(
                 "trust_root",
@@ -224,7 +224,13 @@ impl Agent {
 
     /// Journals a refusal and, for an input not refused before, raises `policy_refused`.
     /// Returns the verification error for the caller; a failure to record it wins.
-    fn refuse(&mut self, what: &'static str, input: &[u8], error: Error, now: Timestamp) -> Error {
+    pub(super) fn refuse(
+        &mut self,
+        what: &'static str,
+        input: &[u8],
+        error: Error,
+        now: Timestamp,
+    ) -> Error {
         let digest = hex(ring::digest::digest(&ring::digest::SHA256, input).as_ref());
         let code = match &error {
             Error::Policy(p) => p.code(),
