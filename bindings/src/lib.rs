@@ -227,6 +227,11 @@ impl Agent {
             .await
     }
 
+    /// Whether a trust root is installed (the device is enrolled with the console).
+    pub async fn trust_root_installed(&self) -> Result<bool, PortcullisError> {
+        self.with_agent(|a| Ok(a.trust_root_installed())).await
+    }
+
     /// Applies a trust-root rotation signed by the current root.
     pub async fn apply_root_update(
         &self,

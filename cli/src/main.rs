@@ -63,6 +63,9 @@ enum Command {
         /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
         #[arg(long)]
         scenario: PathBuf,
+        /// A policy document (JSON) to put in force first; without it the built-in baseline SIM rules apply.
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// Keep the agent's database here instead of a temporary file.
         #[arg(long)]
         db: Option<PathBuf>,
@@ -133,10 +136,11 @@ fn main() -> ExitCode {
         Command::Schedule(args) => schedule::run(&args),
         Command::Simulate {
             scenario,
+            policy,
             db,
             device_secret_file,
             format,
-        } => simulate::run(&scenario, db, device_secret_file, format),
+        } => simulate::run(&scenario, policy.as_deref(), db, device_secret_file, format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

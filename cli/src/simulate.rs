@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
+use portcullis_core::policy::{
+    BundlePayload, BundleScope, DeviceScope, Policy, SigningKey, TrustRoot,
+};
 use portcullis_core::{trace, Agent, Alert, SoftwareDeviceKey, Timestamp};
 
 use crate::Format;
@@ -16,6 +19,7 @@ const SIMULATOR_SECRET: &[u8] = b"portcullis simulator device key (not for real 
 /// Replays `scenario` and prints the alerts in `format`.
 pub(crate) fn run(
     scenario: &Path,
+    policy: Option<&Path>,
     db: Option<PathBuf>,
     device_secret_file: Option<PathBuf>,
     format: Format,
@@ -47,6 +51,9 @@ pub(crate) fn run(
     };
     let mut agent = Agent::open(&db_path, key, first.at, entropy)
         .map_err(|e| format!("cannot open the agent database {}: {e}", db_path.display()))?;
+    if let Some(path) = policy {
+        apply_policy_file(&mut agent, path, &secret, first.at)?;
+    }
     let alerts =
         trace::replay(&mut agent, &events).map_err(|e| format!("{}: {e}", scenario.display()))?;
     match format {
@@ -57,6 +64,58 @@ pub(crate) fn run(
         }
         Format::Text => print_timeline(&events, &alerts),
     }
+    Ok(())
+}
+
+/// Puts a plain policy document in force the way a phone receives one: signed into a
+/// bundle under a simulator trust root. The simulator key is derived from the device
+/// secret, so a kept `--db` accepts later runs; the bundle version is the trace's start
+/// time, so a later trace supersedes an earlier one.
+fn apply_policy_file(
+    agent: &mut Agent,
+    path: &Path,
+    secret: &[u8],
+    at: Timestamp,
+) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let policy = Policy::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(b"portcullis simulator policy key\0");
+    ctx.update(secret);
+    let seed: [u8; 32] = ctx
+        .finish()
+        .as_ref()
+        .try_into()
+        .expect("SHA-256 is 32 bytes");
+    let key = SigningKey::from_seed(&seed).map_err(|e| e.to_string())?;
+    let root = TrustRoot::single_key(key.public_key(), "portcullis simulator")
+        .sign(&[&key])
+        .map_err(|e| e.to_string())?;
+    let scope = DeviceScope {
+        device_id: "simulator".into(),
+        groups: Vec::new(),
+    };
+    // A kept database already trusts the simulator root.
+    if !agent.trust_root_installed() {
+        agent
+            .install_trust_root(&root, scope, at)
+            .map_err(|e| format!("cannot install the simulator trust root: {e}"))?;
+    }
+    let payload = BundlePayload {
+        version: u64::try_from(at.as_unix_millis()).unwrap_or(1).max(1),
+        root_version: 1,
+        issued_at: at,
+        expires: at.plus_millis(365 * 24 * 3_600_000),
+        scope: BundleScope {
+            devices: vec!["simulator".into()],
+            groups: Vec::new(),
+        },
+        policy,
+    };
+    let bundle = payload.sign(&[&key]).map_err(|e| e.to_string())?;
+    agent
+        .apply_policy(&bundle, at)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(())
 }
 

@@ -116,3 +116,63 @@ fn a_malformed_trace_fails_with_its_line_number() {
     assert!(err.contains("line 2") && err.contains("iccid"), "{err}");
     assert!(!err.contains("8944110012"), "{err}");
 }
+
+#[test]
+fn a_policy_file_changes_what_the_guard_raises() {
+    // election-sensitive shortens the port-out window to 5 minutes: the same trace
+    // raises its first port-out alert five minutes earlier than under the baseline rules.
+    let trace = scenario("port-out-on-wifi.jsonl");
+    let first_port_out = |policy: Option<&str>| {
+        let mut args = vec![
+            "simulate",
+            "--scenario",
+            trace.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ];
+        let path;
+        if let Some(name) = policy {
+            path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../policies")
+                .join(name);
+            args.extend(["--policy", path.to_str().unwrap()]);
+        }
+        let out = portcullis(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["kind"] == "port_out_suspected")
+            .map(|v| v["at"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(first_port_out(None), "2026-03-03T10:10:00Z");
+    assert_eq!(
+        first_port_out(Some("election-sensitive.json")),
+        "2026-03-03T10:05:00Z"
+    );
+}
+
+#[test]
+fn an_invalid_policy_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("policy.json");
+    std::fs::write(&bad, r#"{"schema": "portcullis/policy/v1"}"#).unwrap();
+    let trace = scenario("sim-swap-at-night.jsonl");
+    let out = portcullis(&[
+        "simulate",
+        "--scenario",
+        trace.to_str().unwrap(),
+        "--policy",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("policy.json"));
+}

@@ -181,6 +181,11 @@ impl Agent {
         Ok(PolicyOutcome::Applied(applied))
     }
 
+    /// Whether a trust root is installed (enrollment done).
+    pub fn trust_root_installed(&self) -> bool {
+        self.policy.component.is_some()
+    }
+
     /// The applied bundle's metadata, if any.
     pub fn policy_status(&self) -> Option<&AppliedPolicy> {
         self.policy.component.as_ref()?.trust.applied()
