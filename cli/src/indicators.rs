@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use portcullis_core::inspection::{CollectionSummary, IndicatorSet};
 use portcullis_core::policy::{
-    Envelope, IndicatorsPayload, PolicyError, SignedIndicators, TrustedState,
-    INDICATORS_PAYLOAD_TYPE, MAX_INDICATORS_BYTES,
+    Envelope, IndicatorsPayload, SignedIndicators, TrustedState, INDICATORS_PAYLOAD_TYPE,
+    MAX_INDICATORS_BYTES,
 };
 
 use crate::policy::{
-    duration_ms, is_envelope, load_trust, now, read, read_keys, time_arg, write, DAY_MS,
+    check_as_phone, is_envelope, load_trust_updated, now, now_arg, read, read_keys, write,
+    SigningTerms, Terms,
 };
 
 /// `portcullis indicators` subcommands.
@@ -29,6 +30,11 @@ pub(crate) enum IndicatorsAction {
 
 /// Arguments of `portcullis indicators sign`.
 #[derive(Args)]
+#[command(
+    mut_arg("version", |a| a.help("Version; must exceed the one phones hold for this collection. Default: the current Unix time in seconds")),
+    mut_arg("root", |a| a.help("The signed trust root the file is for: sets the root version and checks the keys are policy keys")),
+    mut_arg("root_version", |a| a.help("Root version the file is signed under, when --root is not given. Default: 1")),
+)]
 pub(crate) struct SignArgs {
     /// A private key (PEM) of the root's policy role; repeat to add several signatures.
     #[arg(long = "key", required = true)]
@@ -42,24 +48,8 @@ pub(crate) struct SignArgs {
     /// Where to write the signed file.
     #[arg(long)]
     out: PathBuf,
-    /// Version; must exceed the one phones hold for this collection. Default: the current Unix time in seconds.
-    #[arg(long)]
-    version: Option<u64>,
-    /// The signed trust root the file is for: sets the root version and checks the keys are policy keys.
-    #[arg(long)]
-    root: Option<PathBuf>,
-    /// Root version the file is signed under, when --root is not given. Default: 1.
-    #[arg(long, conflicts_with = "root")]
-    root_version: Option<u64>,
-    /// Lifetime, e.g. 30d, 12h, 90m. Default: 30d.
-    #[arg(long, conflicts_with = "expires")]
-    expires_in: Option<String>,
-    /// Expiry as an RFC 3339 time.
-    #[arg(long)]
-    expires: Option<String>,
-    /// Signing time as an RFC 3339 time. Default: now.
-    #[arg(long)]
-    issued_at: Option<String>,
+    #[command(flatten)]
+    terms: SigningTerms,
 }
 
 /// Arguments of `portcullis indicators verify`.
@@ -99,28 +89,9 @@ fn load_stix(path: &Path, collection: &str, json: &str) -> Result<CollectionSumm
 fn sign(args: &SignArgs) -> Result<(), String> {
     let keys = read_keys(&args.keys)?;
     let input = read(&args.input)?;
-    let root = args.root.as_deref().map(load_trust).transpose()?;
-    if let Some(state) = &root {
-        let policy_role = &state.root().roles.policy.keyids;
-        for (key, path) in keys.iter().zip(&args.keys) {
-            if !policy_role.contains(&key.key_id()) {
-                return Err(format!(
-                    "{}: key {}… is not a policy key of root version {}",
-                    path.display(),
-                    key.key_id().short(),
-                    state.root().version
-                ));
-            }
-        }
-    }
+    let root = args.terms.load_root(&keys, &args.keys)?;
     let (mut envelope, summary) = if is_envelope(&input) {
-        if args.collection.is_some()
-            || args.version.is_some()
-            || args.root_version.is_some()
-            || args.expires.is_some()
-            || args.expires_in.is_some()
-            || args.issued_at.is_some()
-        {
+        if args.collection.is_some() || args.terms.any_given() {
             return Err(format!(
                 "{} is already signed: only --key may be given to add signatures",
                 args.input.display()
@@ -145,24 +116,12 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         let summary = load_stix(&args.input, collection, text)?;
         let stix: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("{}: {e}", args.input.display()))?;
-        let issued_at = match &args.issued_at {
-            Some(t) => time_arg("--issued-at", t)?,
-            None => now(),
-        };
-        let expires = match (&args.expires, &args.expires_in) {
-            (Some(t), _) => time_arg("--expires", t)?,
-            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
-            (None, None) => issued_at.plus_millis(30 * DAY_MS),
-        };
-        let version = match args.version {
-            Some(v) => v,
-            None => u64::try_from(issued_at.as_unix_millis() / 1000)
-                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
-        };
-        let root_version = match &root {
-            Some(state) => state.root().version,
-            None => args.root_version.unwrap_or(1),
-        };
+        let Terms {
+            version,
+            root_version,
+            issued_at,
+            expires,
+        } = args.terms.resolve(root.as_ref(), now())?;
         let payload = IndicatorsPayload {
             collection: collection.to_owned(),
             version,
@@ -206,15 +165,10 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     if let Some(state) = &root {
         // Check as a phone would at signing time, so a file that would be refused is
         // never shipped.
-        if let Err(e) = state.verify_indicators(&bytes, payload.issued_at) {
-            if !matches!(
-                e,
-                portcullis_core::Error::Policy(PolicyError::Threshold { .. })
-            ) {
-                return Err(e.to_string());
-            }
-            println!("note: {e} (add signatures with another `indicators sign --in FILE`)");
-        }
+        check_as_phone(
+            state.verify_indicators(&bytes, payload.issued_at),
+            "indicators sign --in FILE",
+        )?;
     }
     write(&args.out, &bytes)?;
     let counts = summary
@@ -232,18 +186,9 @@ fn sign(args: &SignArgs) -> Result<(), String> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<(), String> {
-    let mut state = load_trust(&args.trust)?;
-    for update in &args.root_updates {
-        let bytes = read(update)?;
-        state
-            .apply_root(&bytes)
-            .map_err(|e| format!("{}: {e}", update.display()))?;
-    }
+    let state = load_trust_updated(&args.trust, &args.root_updates)?;
     let bytes = read(&args.input)?;
-    let at = match &args.now {
-        Some(t) => time_arg("--now", t)?,
-        None => now(),
-    };
+    let at = now_arg(args.now.as_deref())?;
     let verified = state
         .verify_indicators(&bytes, at)
         .map_err(|e| format!("{}: {e}", args.input.display()))?;

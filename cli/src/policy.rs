@@ -36,6 +36,11 @@ pub(crate) enum PolicyAction {
 
 /// Arguments of `portcullis policy sign`.
 #[derive(Args)]
+#[command(
+    mut_arg("version", |a| a.help("Bundle version; must exceed the one devices applied. Default: the current Unix time in seconds")),
+    mut_arg("root", |a| a.help("The signed trust root the bundle is for: sets the root version and checks the keys are policy keys")),
+    mut_arg("root_version", |a| a.help("Root version the bundle is signed under, when --root is not given. Default: 1")),
+)]
 pub(crate) struct SignArgs {
     /// A private key (PEM) of the root's policy role; repeat to add several signatures.
     #[arg(long = "key", required = true)]
@@ -46,13 +51,28 @@ pub(crate) struct SignArgs {
     /// Where to write the bundle.
     #[arg(long)]
     out: PathBuf,
-    /// Bundle version; must exceed the one devices applied. Default: the current Unix time in seconds.
+    #[command(flatten)]
+    terms: SigningTerms,
+    /// A device id the bundle is for (repeatable).
+    #[arg(long = "device")]
+    devices: Vec<String>,
+    /// A group the bundle is for (repeatable).
+    #[arg(long = "group")]
+    groups: Vec<String>,
+}
+
+/// The terms `policy sign` and `indicators sign` put in what they sign: version, root
+/// version, signing time and expiry. Each command words the first three helps for its
+/// own files (`mut_arg`).
+#[derive(Args)]
+pub(crate) struct SigningTerms {
+    /// Version; must exceed the one devices hold. Default: the current Unix time in seconds.
     #[arg(long)]
     version: Option<u64>,
-    /// The signed trust root the bundle is for: sets the root version and checks the keys are policy keys.
+    /// The signed trust root to sign for: sets the root version and checks the keys are policy keys.
     #[arg(long)]
     root: Option<PathBuf>,
-    /// Root version the bundle is signed under, when --root is not given. Default: 1.
+    /// Root version to sign under, when --root is not given. Default: 1.
     #[arg(long, conflicts_with = "root")]
     root_version: Option<u64>,
     /// Lifetime, e.g. 30d, 12h, 90m. Default: 30d.
@@ -64,12 +84,84 @@ pub(crate) struct SignArgs {
     /// Signing time as an RFC 3339 time. Default: now.
     #[arg(long)]
     issued_at: Option<String>,
-    /// A device id the bundle is for (repeatable).
-    #[arg(long = "device")]
-    devices: Vec<String>,
-    /// A group the bundle is for (repeatable).
-    #[arg(long = "group")]
-    groups: Vec<String>,
+}
+
+/// Signing terms resolved to the values a payload carries.
+pub(crate) struct Terms {
+    pub(crate) version: u64,
+    pub(crate) root_version: u64,
+    pub(crate) issued_at: Timestamp,
+    pub(crate) expires: Timestamp,
+}
+
+impl SigningTerms {
+    /// Whether a term for a new payload was given (`--root` aside), which adding
+    /// signatures to an already signed input refuses.
+    pub(crate) fn any_given(&self) -> bool {
+        self.version.is_some()
+            || self.root_version.is_some()
+            || self.expires.is_some()
+            || self.expires_in.is_some()
+            || self.issued_at.is_some()
+    }
+
+    /// Loads `--root`, if given, and checks every key (read from the matching path) is
+    /// one of its policy keys.
+    pub(crate) fn load_root(
+        &self,
+        keys: &[SigningKey],
+        key_paths: &[PathBuf],
+    ) -> Result<Option<TrustedState>, String> {
+        let root = self.root.as_deref().map(load_trust).transpose()?;
+        if let Some(state) = &root {
+            let policy_role = &state.root().roles.policy.keyids;
+            for (key, path) in keys.iter().zip(key_paths) {
+                if !policy_role.contains(&key.key_id()) {
+                    return Err(format!(
+                        "{}: key {}… is not a policy key of root version {}",
+                        path.display(),
+                        key.key_id().short(),
+                        state.root().version
+                    ));
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    /// The payload's terms: signing time `now` and a 30-day lifetime unless given, the
+    /// version the signing time in Unix seconds unless given, the root version that of
+    /// `root` (or `--root-version`, or 1).
+    pub(crate) fn resolve(
+        &self,
+        root: Option<&TrustedState>,
+        now: Timestamp,
+    ) -> Result<Terms, String> {
+        let issued_at = match &self.issued_at {
+            Some(t) => time_arg("--issued-at", t)?,
+            None => now,
+        };
+        let expires = match (&self.expires, &self.expires_in) {
+            (Some(t), _) => time_arg("--expires", t)?,
+            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
+            (None, None) => issued_at.plus_millis(30 * DAY_MS),
+        };
+        let version = match self.version {
+            Some(v) => v,
+            None => u64::try_from(issued_at.as_unix_millis() / 1000)
+                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
+        };
+        let root_version = match root {
+            Some(state) => state.root().version,
+            None => self.root_version.unwrap_or(1),
+        };
+        Ok(Terms {
+            version,
+            root_version,
+            issued_at,
+            expires,
+        })
+    }
 }
 
 /// Arguments of `portcullis policy verify`.
@@ -214,29 +306,9 @@ pub(crate) fn is_envelope(bytes: &[u8]) -> bool {
 fn sign(args: &SignArgs) -> Result<(), String> {
     let keys = read_keys(&args.keys)?;
     let input = read(&args.input)?;
-    let root = args.root.as_deref().map(load_trust).transpose()?;
-    if let Some(state) = &root {
-        let policy_role = &state.root().roles.policy.keyids;
-        for (key, path) in keys.iter().zip(&args.keys) {
-            if !policy_role.contains(&key.key_id()) {
-                return Err(format!(
-                    "{}: key {}… is not a policy key of root version {}",
-                    path.display(),
-                    key.key_id().short(),
-                    state.root().version
-                ));
-            }
-        }
-    }
+    let root = args.terms.load_root(&keys, &args.keys)?;
     let mut envelope = if is_envelope(&input) {
-        if args.version.is_some()
-            || args.root_version.is_some()
-            || args.expires.is_some()
-            || args.expires_in.is_some()
-            || args.issued_at.is_some()
-            || !args.devices.is_empty()
-            || !args.groups.is_empty()
-        {
+        if args.terms.any_given() || !args.devices.is_empty() || !args.groups.is_empty() {
             return Err(format!(
                 "{} is already a bundle: only --key may be given to add signatures",
                 args.input.display()
@@ -257,24 +329,12 @@ fn sign(args: &SignArgs) -> Result<(), String> {
                     .into(),
             );
         }
-        let issued_at = match &args.issued_at {
-            Some(t) => time_arg("--issued-at", t)?,
-            None => now(),
-        };
-        let expires = match (&args.expires, &args.expires_in) {
-            (Some(t), _) => time_arg("--expires", t)?,
-            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
-            (None, None) => issued_at.plus_millis(30 * DAY_MS),
-        };
-        let version = match args.version {
-            Some(v) => v,
-            None => u64::try_from(issued_at.as_unix_millis() / 1000)
-                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
-        };
-        let root_version = match &root {
-            Some(state) => state.root().version,
-            None => args.root_version.unwrap_or(1),
-        };
+        let Terms {
+            version,
+            root_version,
+            issued_at,
+            expires,
+        } = args.terms.resolve(root.as_ref(), now())?;
         let payload = BundlePayload {
             version,
             root_version,
@@ -311,17 +371,10 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     if let Some(state) = &root {
         // Check as a phone would at signing time (except scope), so a bundle that
         // would be refused is never shipped.
-        if let Err(e) = check_bundle(state, &bytes, payload.issued_at) {
-            if !matches!(
-                e,
-                portcullis_core::Error::Policy(
-                    portcullis_core::policy::PolicyError::Threshold { .. }
-                )
-            ) {
-                return Err(e.to_string());
-            }
-            println!("note: {e} (add signatures with another `policy sign --in BUNDLE`)");
-        }
+        check_as_phone(
+            check_bundle(state, &bytes, payload.issued_at),
+            "policy sign --in BUNDLE",
+        )?;
     }
     write(&args.out, &bytes)?;
     println!(
@@ -347,19 +400,52 @@ pub(crate) fn load_trust(path: &Path) -> Result<TrustedState, String> {
     }
 }
 
-fn verify(args: &VerifyArgs) -> Result<(), String> {
-    let mut state = load_trust(&args.trust)?;
-    for update in &args.root_updates {
+/// Checks what was just signed as a phone would, so a file that would be refused is
+/// never shipped; too few signatures is only a note, as another signer may add theirs
+/// with `portcullis {cosign}`.
+pub(crate) fn check_as_phone<T>(
+    result: Result<T, portcullis_core::Error>,
+    cosign: &str,
+) -> Result<(), String> {
+    if let Err(e) = result {
+        if !matches!(
+            e,
+            portcullis_core::Error::Policy(portcullis_core::policy::PolicyError::Threshold { .. })
+        ) {
+            return Err(e.to_string());
+        }
+        println!("note: {e} (add signatures with another `{cosign}`)");
+    }
+    Ok(())
+}
+
+/// What a device trusts (`--trust`) after the signed root rotations (`--root-update`).
+pub(crate) fn load_trust_updated(
+    trust: &Path,
+    updates: &[PathBuf],
+) -> Result<TrustedState, String> {
+    let mut state = load_trust(trust)?;
+    for update in updates {
         let bytes = read(update)?;
         state
             .apply_root(&bytes)
             .map_err(|e| format!("{}: {e}", update.display()))?;
     }
+    Ok(state)
+}
+
+/// The time to judge at: `--now`, or this machine's clock.
+pub(crate) fn now_arg(text: Option<&str>) -> Result<Timestamp, String> {
+    match text {
+        Some(t) => time_arg("--now", t),
+        None => Ok(now()),
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), String> {
+    let state = load_trust_updated(&args.trust, &args.root_updates)?;
     let bytes = read(&args.input)?;
-    let at = match &args.now {
-        Some(t) => time_arg("--now", t)?,
-        None => now(),
-    };
+    let at = now_arg(args.now.as_deref())?;
     let scoped = args.device.is_some() || !args.groups.is_empty();
     let verified = if scoped {
         let device = DeviceScope {

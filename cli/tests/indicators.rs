@@ -3,34 +3,11 @@
 //! refusals of altered, expired, mistyped or wrongly signed files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod support;
 
-fn ok(args: &[&str]) -> String {
-    let out = portcullis(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail and returns its one-line reason.
-fn fails(args: &[&str]) -> String {
-    let out = portcullis(args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
-    assert!(stderr.starts_with("portcullis: "), "{stderr}");
-    stderr
-}
+use support::{fails, keygen, ok, p, portcullis, CHECKED, ISSUED};
 
 /// A real public collection; fails (rather than skips) when the folder is missing.
 fn collection(name: &str) -> String {
@@ -45,37 +22,8 @@ fn collection(name: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).to_string_lossy().into_owned()
-}
-
-/// Generates key NAME in DIR and returns (private, public) paths.
-fn keygen(dir: &Path, name: &str) -> (String, String) {
-    ok(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
-    (
-        p(dir, &format!("{name}.key")),
-        p(dir, &format!("{name}.pub")),
-    )
-}
-
-const ISSUED: &str = "2026-03-01T00:00:00Z";
-const CHECKED: &str = "2026-03-02T00:00:00Z";
-
 fn sign(key: &str, input: &str, out: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "indicators",
-        "sign",
-        "--key",
-        key,
-        "--in",
-        input,
-        "--out",
-        out,
-        "--issued-at",
-        ISSUED,
-    ];
-    args.extend_from_slice(extra);
-    ok(&args)
+    support::sign("indicators", key, input, out, extra)
 }
 
 fn verify(trust: &str, input: &str, now: &str) -> Output {
