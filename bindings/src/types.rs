@@ -449,6 +449,9 @@ pub struct InspectionReport {
     pub report_sha256: String,
     /// Ed25519 signature by the device's checkpoint key (hex).
     pub signature: String,
+    /// The evidence bundle for the console: report, signature, public key and the evidence
+    /// as submitted (JSON, format `portcullis-evidence-bundle-v1`).
+    pub evidence_bundle: String,
     /// How many indicators matched.
     pub findings: u32,
     /// Alerts raised (an `indicator_match` when anything matched).
@@ -462,6 +465,7 @@ impl From<portcullis_core::agent::InspectionReceipt> for InspectionReport {
             evidence_sha256: r.evidence_sha256,
             report_sha256: r.report_sha256,
             signature: r.signature,
+            evidence_bundle: r.evidence_bundle,
             findings: u32::try_from(r.findings).unwrap_or(u32::MAX),
             alerts: r.alerts.into_iter().map(Into::into).collect(),
         }

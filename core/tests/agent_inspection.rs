@@ -91,6 +91,24 @@ fn a_window_opens_on_schedule_and_a_scan_completes_it_with_a_signed_report() {
         digest.as_ref().try_into().unwrap(),
         &sig
     ));
+    // The evidence bundle carries everything the console needs to check it offline.
+    let bundle: serde_json::Value = serde_json::from_str(&receipt.evidence_bundle).unwrap();
+    assert_eq!(bundle["format"], "portcullis-evidence-bundle-v1");
+    assert_eq!(bundle["report"], receipt.report_json.as_str());
+    assert_eq!(bundle["report_signature"], receipt.signature.as_str());
+    let evidence = bundle["evidence"].as_str().unwrap();
+    let evidence_digest = ring::digest::digest(&ring::digest::SHA256, evidence.as_bytes());
+    let report: serde_json::Value = serde_json::from_str(&receipt.report_json).unwrap();
+    let evidence_hex: String = evidence_digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        report["evidence_sha256"],
+        evidence_hex.as_str(),
+        "the report pins the evidence"
+    );
     let mut forged = receipt.report_json.clone().into_bytes();
     forged[10] ^= 1;
     let forged = ring::digest::digest(&ring::digest::SHA256, &forged);

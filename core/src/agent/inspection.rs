@@ -185,6 +185,10 @@ pub struct InspectionReceipt {
     pub evidence_sha256: String,
     /// SHA-256 of `report_json` (hex): what the signature covers.
     pub report_sha256: String,
+    /// The evidence bundle the console fetches: the report, its signature, the device's
+    /// public key and the evidence exactly as submitted (its SHA-256 is in the report),
+    /// as one JSON object of format `portcullis-evidence-bundle-v1`.
+    pub evidence_bundle: String,
     /// Ed25519 signature by the device's checkpoint key (hex).
     pub signature: String,
     /// How many indicators matched.
@@ -393,7 +397,16 @@ impl Agent {
             body: report_json.clone(),
         }];
         let alerts = self.persist_with_events(now, findings, journal, events)?;
+        let evidence_bundle = serde_json::json!({
+            "format": "portcullis-evidence-bundle-v1",
+            "report": report_json,
+            "report_signature": signature,
+            "public_key": hex(&self.signer.public_key()),
+            "evidence": evidence_json,
+        })
+        .to_string();
         Ok(InspectionReceipt {
+            evidence_bundle,
             report_json,
             evidence_sha256,
             report_sha256: hex(&digest32),
