@@ -1,60 +1,59 @@
-// Carries out requested actions with DevicePolicyManager and says what it could not do.
-// Thin on purpose: the action model is a placeholder until the core's compliance engine
-// exports one (see org.portcullis.android.core.Enforcement); nothing here decides.
+// Carries out the core's remediation actions with DevicePolicyManager and says what it could
+// not do. Thin on purpose: parsing, routing and API-level checks live in
+// org.portcullis.android.core.Enforcement (tested on the JVM); nothing here decides.
 
 package org.portcullis.android
 
 import android.app.admin.DevicePolicyManager
 import android.content.ComponentName
 import android.content.Context
+import android.content.pm.PackageManager
 import android.os.Build
-import org.portcullis.android.core.ActionNames
+import android.telecom.TelecomManager
+import org.portcullis.android.core.Action
 import org.portcullis.android.core.ActionOutcome
-import org.portcullis.android.core.ActionRequest
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
+import org.portcullis.android.core.Measure
+import org.portcullis.android.core.Notice
 
 /**
  * [admin] is the app's `DeviceAdminReceiver` component; the app must be the device owner
- * (profile owners can do some of this on their profile only, and are reported Unsupported).
+ * (anything else is reported Unsupported: the core routes such actions to the MDM anyway).
+ * [notify] shows a user notice (DevicePolicyManager has none); without it, notices are reported not done.
  */
-class DevicePolicyEnforcer(context: Context, private val admin: ComponentName) : Enforcer {
+class DevicePolicyEnforcer(
+    private val context: Context,
+    private val admin: ComponentName,
+    private val notify: ((List<Notice>) -> Unit)? = null,
+) : Enforcer {
     private val dpm = context.getSystemService(DevicePolicyManager::class.java)
     private val packageName = context.packageName
 
-    override fun carryOut(request: ActionRequest): ActionOutcome {
-        Enforcement.precheck(request, Build.VERSION.SDK_INT)?.let { return it }
+    /** This device's API level, for `carryOutAll(actions, enforcer.sdkInt)`. */
+    val sdkInt: Int get() = Build.VERSION.SDK_INT
+
+    override fun carryOut(action: Action): ActionOutcome {
+        Enforcement.precheck(action, sdkInt)?.let { return it }
+        if (action is Action.NotifyUser) {
+            val n = notify ?: return ActionOutcome.Unsupported("no notifier to show the notice")
+            n(action.notices)
+            return ActionOutcome.Done
+        }
         if (!dpm.isDeviceOwnerApp(packageName)) return ActionOutcome.Unsupported("this app is not the device owner")
-        val target = request.target.orEmpty()
         return try {
-            when (request.name) {
-                ActionNames.SUSPEND_PACKAGE, ActionNames.UNSUSPEND_PACKAGE -> {
-                    val suspend = request.name == ActionNames.SUSPEND_PACKAGE
-                    val refused = dpm.setPackagesSuspended(admin, arrayOf(target), suspend)
-                    if (refused.isEmpty()) ActionOutcome.Done else ActionOutcome.Failed("the platform refused (system or protected package?)")
+            when (action) {
+                is Action.Apply -> measure(action.measure, apply = true)
+                is Action.Lift -> measure(action.measure, apply = false)
+                is Action.RemoveCaCert -> removeCaCert(action.sha256)
+                Action.LockDevice -> done { dpm.lockNow() }
+                is Action.WipeDevice -> done {
+                    dpm.wipeData(if (action.preserveFrp) 0 else DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
                 }
-                ActionNames.HIDE_PACKAGE, ActionNames.UNHIDE_PACKAGE -> {
-                    val hide = request.name == ActionNames.HIDE_PACKAGE
-                    if (dpm.setApplicationHidden(admin, target, hide)) ActionOutcome.Done else ActionOutcome.Failed("not changed (not installed?)")
-                }
-                ActionNames.BLOCK_UNINSTALL -> {
-                    dpm.setUninstallBlocked(admin, target, true)
-                    ActionOutcome.Done
-                }
-                ActionNames.ADD_USER_RESTRICTION -> {
-                    dpm.addUserRestriction(admin, target)
-                    ActionOutcome.Done
-                }
-                ActionNames.CLEAR_USER_RESTRICTION -> {
-                    dpm.clearUserRestriction(admin, target)
-                    ActionOutcome.Done
-                }
-                ActionNames.LOCK_DEVICE -> {
-                    dpm.lockNow()
-                    ActionOutcome.Done
-                }
-                else -> ActionOutcome.Unsupported("unknown action '${request.name}'")
+                is Action.NotifyUser, is Action.Unsupported -> ActionOutcome.Unsupported("unexpected $action")
             }
+        } catch (e: PackageManager.NameNotFoundException) {
+            ActionOutcome.Failed("not installed: ${e.message}")
         } catch (e: SecurityException) {
             ActionOutcome.Failed("refused by the platform: ${e.javaClass.simpleName}")
         } catch (e: IllegalArgumentException) {
@@ -62,5 +61,66 @@ class DevicePolicyEnforcer(context: Context, private val admin: ComponentName) :
         } catch (e: UnsupportedOperationException) {
             ActionOutcome.Unsupported("not supported on this device: ${e.message}")
         }
+    }
+
+    private inline fun done(call: () -> Unit): ActionOutcome {
+        call()
+        return ActionOutcome.Done
+    }
+
+    private fun belowS() = ActionOutcome.Unsupported("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
+
+    private fun suspend(packages: List<String>, on: Boolean): ActionOutcome {
+        val refused = dpm.setPackagesSuspended(admin, packages.toTypedArray(), on)
+        return if (refused.isEmpty()) ActionOutcome.Done else ActionOutcome.Failed("refused for ${refused.joinToString()}")
+    }
+
+    private fun measure(m: Measure, apply: Boolean): ActionOutcome = when (m) {
+        is Measure.UserRestriction -> done {
+            val key = Enforcement.RESTRICTION_KEYS.getValue(m.constant) // precheck ensured it is known
+            if (apply) dpm.addUserRestriction(admin, key) else dpm.clearUserRestriction(admin, key)
+        }
+        Measure.UsbDataSignalingDisabled -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
+            dpm.setUsbDataSignalingEnabled(!apply)
+        }
+        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin, if (apply) m.millis else 0) }
+        is Measure.MaximumFailedPasswordsForWipe ->
+            done { dpm.setMaximumFailedPasswordsForWipe(admin, if (apply) m.attempts else 0) }
+        is Measure.RequiredPasswordComplexity -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
+            dpm.requiredPasswordComplexity = if (!apply) DevicePolicyManager.PASSWORD_COMPLEXITY_NONE else when (m.complexity) {
+                "COMPLEXITY_LOW" -> DevicePolicyManager.PASSWORD_COMPLEXITY_LOW
+                "COMPLEXITY_MEDIUM" -> DevicePolicyManager.PASSWORD_COMPLEXITY_MEDIUM
+                "COMPLEXITY_HIGH" -> DevicePolicyManager.PASSWORD_COMPLEXITY_HIGH
+                else -> throw UnsupportedOperationException("complexity ${m.complexity}")
+            }
+        }
+        is Measure.AlwaysOnVpn -> done {
+            dpm.setAlwaysOnVpnPackage(admin, if (apply) m.packageName else null, apply && m.lockdown)
+        }
+        is Measure.PermittedAccessibilityServices ->
+            if (dpm.setPermittedAccessibilityServices(admin, if (apply) m.packages else null)) ActionOutcome.Done
+            else ActionOutcome.Failed("not accepted (a listed service not installed?)")
+        is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(admin, m.packageName, apply) }
+        is Measure.PackageSuspended -> suspend(listOf(m.packageName), apply)
+        is Measure.PackageHidden ->
+            if (dpm.setApplicationHidden(admin, m.packageName, apply)) ActionOutcome.Done
+            else ActionOutcome.Failed("not changed (not installed?)")
+        Measure.AccessBlocked -> suspend(accessBlockTargets(), apply)
+    }
+
+    /** Every installed app but the agent, the default phone app and settings. */
+    private fun accessBlockTargets(): List<String> {
+        val installed = context.packageManager.getInstalledApplications(PackageManager.GET_META_DATA).map { it.packageName }
+        val dialer = context.getSystemService(TelecomManager::class.java)?.defaultDialerPackage
+        return Enforcement.accessBlockTargets(installed, setOfNotNull(packageName, dialer, "com.android.settings"))
+    }
+
+    private fun removeCaCert(sha256: String): ActionOutcome {
+        val md = java.security.MessageDigest.getInstance("SHA-256")
+        val cert = dpm.getInstalledCaCerts(admin).firstOrNull { der ->
+            md.digest(der).joinToString("") { "%02x".format(it) } == sha256
+        } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
+        dpm.uninstallCaCert(admin, cert)
+        return ActionOutcome.Done
     }
 }

@@ -159,6 +159,8 @@ object UserRestrictionKeys {
     const val USB_FILE_TRANSFER = "no_usb_file_transfer"
     /** `UserManager.DISALLOW_CONFIG_DATE_TIME`. */
     const val CONFIG_DATE_TIME = "no_config_date_time"
+    /** `UserManager.ENSURE_VERIFY_APPS`. */
+    const val ENSURE_VERIFY_APPS = "ensure_verify_apps"
 }
 
 /** `android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_*` (`getStorageEncryptionStatus`). */

@@ -192,6 +192,7 @@ fun main() {
     inputQueueTests()
     platformRecordTests()
     policySyncTests()
+    enforcementTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

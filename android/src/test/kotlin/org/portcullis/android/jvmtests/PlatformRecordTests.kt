@@ -4,59 +4,16 @@ package org.portcullis.android.jvmtests
 
 import java.util.concurrent.CopyOnWriteArrayList
 import org.portcullis.LogLevel
-import org.portcullis.android.core.ActionNames
-import org.portcullis.android.core.ActionOutcome
-import org.portcullis.android.core.ActionRequest
 import org.portcullis.android.core.EncryptionStatuses
-import org.portcullis.android.core.Enforcement
-import org.portcullis.android.core.Enforcer
 import org.portcullis.android.core.ForwardingLogger
 import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
 import org.portcullis.android.core.ManagedConfig
 import org.portcullis.android.core.ManagedConfigKeys
-import org.portcullis.android.core.UserRestrictionKeys
-import org.portcullis.android.core.carryOutAll
 import org.portcullis.setLogger
 
 fun platformRecordTests() {
-    test("enforcement precheck: unknown actions, missing targets, and DISALLOW_CELLULAR_2G before API 34") {
-        eq(null, Enforcement.precheck(ActionRequest(ActionNames.SUSPEND_PACKAGE, "com.example.app"), 29), "suspend")
-        eq(null, Enforcement.precheck(ActionRequest(ActionNames.LOCK_DEVICE), 29), "lock")
-        expect(Enforcement.precheck(ActionRequest("wipe_device"), 34) is ActionOutcome.Unsupported) { "unknown action" }
-        expect(Enforcement.precheck(ActionRequest(ActionNames.HIDE_PACKAGE, " "), 34) is ActionOutcome.Unsupported) { "blank target" }
-        expect(Enforcement.precheck(ActionRequest(ActionNames.LOCK_DEVICE, "x"), 34) is ActionOutcome.Unsupported) { "lock takes no target" }
-        val old = Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G), 33)
-        expect(old is ActionOutcome.Unsupported && old.reason.contains("API 34")) { "$old" }
-        eq(null, Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G), 34), "API 34")
-        eq(null, Enforcement.precheck(ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.SMS), 29), "no_sms")
-        eq("no_cellular_2g", UserRestrictionKeys.CELLULAR_2G, "DISALLOW_CELLULAR_2G value")
-    }
-
-    test("an enforcement pass reports what it could not do and does not stop at the first failure") {
-        val done = mutableListOf<String>()
-        val enforcer = object : Enforcer {
-            override fun carryOut(request: ActionRequest): ActionOutcome {
-                Enforcement.precheck(request, 33)?.let { return it }
-                done += request.name
-                return if (request.target == "com.android.settings") ActionOutcome.Failed("refused") else ActionOutcome.Done
-            }
-        }
-        val report = enforcer.carryOutAll(
-            listOf(
-                ActionRequest(ActionNames.SUSPEND_PACKAGE, "com.android.settings"),
-                ActionRequest(ActionNames.ADD_USER_RESTRICTION, UserRestrictionKeys.CELLULAR_2G),
-                ActionRequest(ActionNames.HIDE_PACKAGE, "com.example.game"),
-                ActionRequest(ActionNames.LOCK_DEVICE),
-            ),
-        )
-        eq(listOf(ActionNames.SUSPEND_PACKAGE, ActionNames.HIDE_PACKAGE, ActionNames.LOCK_DEVICE), done, "attempted")
-        eq(2, report.notDone.size, "not done")
-        expect(!report.allDone) { "allDone" }
-        expect(report.notDone[1].second is ActionOutcome.Unsupported) { "${report.notDone}" }
-    }
-
     test("managed configuration: the keys, trimmed envelopes, problems named without values") {
         val envelope = """{"payloadType":"application/vnd.portcullis.policy+json","payload":"e30=","signatures":[]}"""
         val ok = ManagedConfig.from(
