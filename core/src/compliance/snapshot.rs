@@ -367,20 +367,8 @@ impl DeviceSnapshot {
                 bytes.len()
             )));
         }
-        let mut snapshot: DeviceSnapshot = serde_json::from_slice(bytes).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Data => {
-                    let message = e.to_string();
-                    let message = message
-                        .rsplit_once(" at line ")
-                        .map_or(message.as_str(), |(m, _)| m);
-                    redact(message)
-                }
-                serde_json::error::Category::Eof => "unexpected end of input".to_owned(),
-                _ => "not valid JSON".to_owned(),
-            };
-            snapshot_error(format!("{what} at line {} column {}", e.line(), e.column()))
-        })?;
+        let mut snapshot: DeviceSnapshot = serde_json::from_slice(bytes)
+            .map_err(|e| snapshot_error(crate::error::describe_json_error(&e, redact)))?;
         snapshot.normalize()?;
         Ok(snapshot)
     }

@@ -341,21 +341,8 @@ impl EvidenceSnapshot {
     /// Errors name the place (line and column, or section and index) and never repeat
     /// evidence values.
     pub fn from_json(json: &str) -> Result<Self> {
-        let snapshot: EvidenceSnapshot = serde_json::from_str(json).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Data => {
-                    // "unknown field `x`, expected ..." at line L column C
-                    let message = e.to_string();
-                    let message = message
-                        .rsplit_once(" at line ")
-                        .map_or(message.as_str(), |(m, _)| m);
-                    redact_quoted(message)
-                }
-                serde_json::error::Category::Eof => "unexpected end of input".to_owned(),
-                _ => "not valid JSON".to_owned(),
-            };
-            evidence_error(format!("{what} at line {} column {}", e.line(), e.column()))
-        })?;
+        let snapshot: EvidenceSnapshot = serde_json::from_str(json)
+            .map_err(|e| evidence_error(crate::error::describe_json_error(&e, redact_quoted)))?;
         snapshot.validate()?;
         Ok(snapshot)
     }
