@@ -148,6 +148,28 @@ fn editing_any_field_of_any_record_is_detected() {
 }
 
 #[test]
+fn a_body_that_is_not_utf8_is_detected_even_without_keys() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    // The same bytes as the body with one made invalid: SQLite stores such text as is.
+    g.sql(
+        "UPDATE journal SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = 2",
+        [],
+    );
+    let verdict = Store::open_read_only(&g.db)
+        .unwrap()
+        .verify_journal(VerifyOptions::default())
+        .unwrap();
+    match verdict {
+        Verdict::Broken { seq, reason } => {
+            assert_eq!(seq, 2);
+            assert!(reason.contains("UTF-8"), "{reason}");
+        }
+        other => panic!("an invalid body went unnoticed: {other:?}"),
+    }
+}
+
+#[test]
 fn deleting_a_record_is_detected() {
     let f = fixture();
     for seq in 1..f.last_seq {
