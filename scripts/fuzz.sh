@@ -4,7 +4,7 @@
 #   bash scripts/fuzz.sh                 # CI: FUZZ_SECONDS per target (default 20)
 #   FUZZ_SECONDS=3600 bash scripts/fuzz.sh trace_line   # a long run of one target
 #
-# Needs the nightly toolchain; installs cargo-fuzz from crates.io when missing.
+# Needs the nightly toolchain; installs cargo-fuzz with `cargo install` when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -393,6 +393,7 @@ pub struct Verifier {
     console: Option<(SignedCheckpoint, [u8; 32])>,
     console_verified: bool,
     hasher: RecordHasher,
+    pending: Option<LinkBatch>,
 }
 
 impl Verifier {
@@ -439,6 +440,7 @@ impl Verifier {
             console,
             console_verified: false,
             hasher: RecordHasher::default(),
+            pending: None,
         })
     }
 
@@ -465,10 +467,67 @@ impl Verifier {
         stored_hash: &[u8],
         stored_mac: &[u8],
     ) -> std::result::Result<(), (i64, String)> {
+        self.check_position(r)?;
+        let key = self.mac_key.as_ref().map(|(_, k, _)| k);
+        let hash = check_link(
+            &mut self.hasher,
+            &self.prev,
+            r,
+            stored_hash,
+            stored_mac,
+            key,
+        )
+        .map_err(|reason| (r.seq, reason))?;
+        self.advance(r.seq, hash)
+    }
+
+    /// Like [`Verifier::push_parts`], but leaves the record's hash and MAC to be checked
+    /// later, in a [`LinkBatch`], possibly on another thread. Returns a batch once
+    /// `batch_len` records have gathered; [`Verifier::take_batch`] returns the rest.
+    ///
+    /// This is sound because every record stores its chained hash: checking each record
+    /// against its own stored hash and its predecessor's proves the whole chain, in any
+    /// order. Until its batch is checked a record counts as intact only provisionally; a
+    /// caller reports the earliest failure found by either side ([`earliest`]).
+    pub fn push_deferred(
+        &mut self,
+        r: &RecordRef<'_>,
+        stored_hash: &[u8],
+        stored_mac: &[u8],
+        batch_len: usize,
+    ) -> std::result::Result<Option<LinkBatch>, (i64, String)> {
+        self.check_position(r)?;
+        let hash: [u8; 32] = stored_hash
+            .try_into()
+            .map_err(|_| (r.seq, HASH_MISMATCH.to_owned()))?;
+        let batch = self.pending.get_or_insert_with(|| LinkBatch {
+            prev: self.prev,
+            ..LinkBatch::default()
+        });
+        if let Some((epoch, key, _)) = &self.mac_key {
+            if batch.keys.last().map(|(e, _)| *e) != Some(*epoch) {
+                batch.keys.push((*epoch, key.clone()));
+            }
+        }
+        batch.push(r, &hash, stored_mac);
+        let full = batch.records.len() >= batch_len.max(1);
+        self.advance(r.seq, hash)?;
+        Ok(if full { self.pending.take() } else { None })
+    }
+
+    /// The records pushed with [`Verifier::push_deferred`] that no batch returned yet.
+    pub fn take_batch(&mut self) -> Option<LinkBatch> {
+        self.pending.take()
+    }
+
+    /// Sequence and epoch: what must be checked in order.
+    fn check_position(&self, r: &RecordRef<'_>) -> std::result::Result<(), (i64, String)> {
         let seq = self.expected_seq;
         if r.seq != seq {
+            // Reported at the position: whatever comes later, the first broken record is
+            // the one that should have been here.
             return Err((
-                seq.min(r.seq),
+                seq,
                 format!(
                     "expected record {seq}, found {} (removed or reordered)",
                     r.seq
@@ -481,25 +540,11 @@ impl Verifier {
                 format!("record is in epoch {}, expected {}", r.epoch, self.epoch),
             ));
         }
-        let hash = self.hasher.hash(&self.prev, r);
-        if stored_hash != hash {
-            return Err((
-                seq,
-                "hash does not match its contents and predecessor (edited)".into(),
-            ));
-        }
-        if let Some((epoch, key, _)) = &self.mac_key {
-            debug_assert_eq!(*epoch, self.epoch);
-            let expected = hmac::sign(key, &hash);
-            if stored_mac.len() != MAC_LEN
-                || !constant_time_eq(&expected.as_ref()[..MAC_LEN], stored_mac)
-            {
-                return Err((
-                    seq,
-                    "MAC does not verify (record rewritten without the key)".into(),
-                ));
-            }
-        }
+        Ok(())
+    }
+
+    /// Moves past a record whose hash is `hash`: checkpoints at it, the next epoch.
+    fn advance(&mut self, seq: i64, hash: [u8; 32]) -> std::result::Result<(), (i64, String)> {
         if let Some((cp, key)) = &self.console {
             if cp.seq == seq {
                 let head = cp.verify(key).map_err(|e| (seq, e))?;
@@ -595,6 +640,190 @@ impl Verifier {
             macs_checked: self.mac_key.is_some(),
             last_seq: last,
         }
+    }
+}
+
+const HASH_MISMATCH: &str = "hash does not match its contents and predecessor (edited)";
+
+/// Checks one record's stored hash against its contents and `prev`, and its MAC when a
+/// key is given; returns the hash.
+fn check_link(
+    hasher: &mut RecordHasher,
+    prev: &[u8; 32],
+    r: &RecordRef<'_>,
+    stored_hash: &[u8],
+    stored_mac: &[u8],
+    key: Option<&hmac::Key>,
+) -> std::result::Result<[u8; 32], String> {
+    let hash = hasher.hash(prev, r);
+    if stored_hash != hash {
+        return Err(HASH_MISMATCH.into());
+    }
+    if let Some(key) = key {
+        let expected = hmac::sign(key, &hash);
+        if stored_mac.len() != MAC_LEN
+            || !constant_time_eq(&expected.as_ref()[..MAC_LEN], stored_mac)
+        {
+            return Err("MAC does not verify (record rewritten without the key)".into());
+        }
+    }
+    Ok(hash)
+}
+
+/// Consecutive records whose hashes and MACs are checked together, apart from the
+/// in-order checks; owns copies of their bytes so it can move to another thread.
+#[derive(Default)]
+pub struct LinkBatch {
+    prev: [u8; 32],
+    bytes: Vec<u8>,
+    records: Vec<BatchedRecord>,
+    /// The MAC key of each epoch the batch spans, in order.
+    keys: Vec<(u64, hmac::Key)>,
+}
+
+struct BatchedRecord {
+    seq: i64,
+    at: i64,
+    epoch: i64,
+    kind: std::ops::Range<usize>,
+    body: std::ops::Range<usize>,
+    mac: std::ops::Range<usize>,
+    hash: [u8; 32],
+}
+
+impl LinkBatch {
+    fn push(&mut self, r: &RecordRef<'_>, hash: &[u8; 32], mac: &[u8]) {
+        let mut put = |b: &[u8]| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(b);
+            start..self.bytes.len()
+        };
+        let kind = put(r.kind.as_bytes());
+        let body = put(r.body.as_bytes());
+        let mac = put(mac);
+        self.records.push(BatchedRecord {
+            seq: r.seq,
+            at: r.at,
+            epoch: r.epoch,
+            kind,
+            body,
+            mac,
+            hash: *hash,
+        });
+    }
+
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The first record whose hash or MAC fails, and why.
+    pub fn check(&self) -> Option<(i64, String)> {
+        let mut hasher = RecordHasher::default();
+        let mut prev = self.prev;
+        for r in &self.records {
+            let text = |range: &std::ops::Range<usize>| {
+                // Copied from `&str`s, and ranges end on those boundaries.
+                std::str::from_utf8(&self.bytes[range.clone()]).unwrap_or_default()
+            };
+            let record = RecordRef {
+                seq: r.seq,
+                at: r.at,
+                epoch: r.epoch,
+                kind: text(&r.kind),
+                body: text(&r.body),
+            };
+            let key = match self.keys.iter().find(|(e, _)| *e as i64 == r.epoch) {
+                Some((_, k)) => Some(k),
+                None if self.keys.is_empty() => None,
+                None => return Some((r.seq, "no MAC key for the record's epoch".into())),
+            };
+            if let Err(reason) = check_link(
+                &mut hasher,
+                &prev,
+                &record,
+                &r.hash,
+                &self.bytes[r.mac.clone()],
+                key,
+            ) {
+                return Some((r.seq, reason));
+            }
+            prev = r.hash;
+        }
+        None
+    }
+}
+
+/// Verifies a whole journal as [`verify`] does, but checks hashes and MACs in batches
+/// of `batch_len` records after the in-order walk, as a multi-threaded verifier would;
+/// the verdict must be the same.
+pub fn verify_batched<'a>(
+    anchor: Anchor,
+    records: impl IntoIterator<Item = &'a StoredRecord>,
+    checkpoints: Vec<SignedCheckpoint>,
+    public_key: Option<[u8; 32]>,
+    options: VerifyOptions,
+    batch_len: usize,
+) -> Verdict {
+    let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
+        Ok(v) => v,
+        Err((seq, reason)) => return Verdict::Broken { seq, reason },
+    };
+    let mut links = None;
+    let mut in_order = None;
+    for r in records {
+        let fields = RecordRef {
+            seq: r.seq,
+            at: r.at,
+            epoch: r.epoch,
+            kind: &r.kind,
+            body: &r.body,
+        };
+        match v.push_deferred(&fields, &r.hash, &r.mac, batch_len) {
+            Ok(Some(batch)) => links = earliest(links, batch.check()),
+            Ok(None) => {}
+            Err(failure) => {
+                in_order = Some(failure);
+                break;
+            }
+        }
+    }
+    if let Some(batch) = v.take_batch() {
+        links = earliest(links, batch.check());
+    }
+    deferred_verdict(v, links, in_order)
+}
+
+/// The verdict of a walk made with [`Verifier::push_deferred`]: the earliest of the
+/// batches' failures (`links`), the in-order failure that stopped the walk, and what
+/// [`Verifier::finish`] finds.
+pub fn deferred_verdict(
+    verifier: Verifier,
+    links: Option<(i64, String)>,
+    in_order: Option<(i64, String)>,
+) -> Verdict {
+    // On the same record, the hash or MAC failure is the more telling reason.
+    let finished = match (&links, &in_order) {
+        (None, None) => match verifier.finish() {
+            Verdict::Broken { seq, reason } => Some((seq, reason)),
+            intact => return intact,
+        },
+        _ => None,
+    };
+    let (seq, reason) = earliest(earliest(links, in_order), finished).expect("one failure is set");
+    Verdict::Broken { seq, reason }
+}
+
+/// The failure to report of two: the lower sequence number, and `a` on a tie.
+pub fn earliest(a: Option<(i64, String)>, b: Option<(i64, String)>) -> Option<(i64, String)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+        (a, b) => a.or(b),
     }
 }
 
@@ -775,6 +1004,153 @@ mod tests {
                 prev = got;
             }
         }
+    }
+
+    /// A valid journal of `n` records with a checkpoint after every `every` records, MACs
+    /// under an evolving key; returns records, checkpoints, public key and options.
+    fn chain(
+        n: i64,
+        every: i64,
+    ) -> (
+        Vec<StoredRecord>,
+        Vec<SignedCheckpoint>,
+        [u8; 32],
+        VerifyOptions,
+    ) {
+        let device = crate::identity::SoftwareDeviceKey::new(b"0123456789abcdef0123").unwrap();
+        let signer = CheckpointSigner::derive(&device).unwrap();
+        let k0 = EpochKey::initial([5; 32]);
+        let mut key = k0.clone();
+        let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
+        let mut prev = GENESIS;
+        for seq in 1..=n {
+            let body = format!("{{\"n\":{seq}}}");
+            let r = RecordRef {
+                seq,
+                at: seq * 10,
+                epoch: key.epoch as i64,
+                kind: "note",
+                body: &body,
+            };
+            let hash = record_hash(&prev, &r);
+            let mac = hmac::sign(&key.mac_key(), &hash).as_ref()[..MAC_LEN].to_vec();
+            records.push(StoredRecord {
+                seq,
+                at: r.at,
+                epoch: r.epoch,
+                kind: "note".into(),
+                body,
+                hash: hash.to_vec(),
+                mac,
+            });
+            if seq % every == 0 {
+                checkpoints.push(signer.sign(
+                    seq,
+                    key.epoch,
+                    Timestamp::from_unix_millis(seq),
+                    &hash,
+                ));
+                key = key.evolve();
+            }
+            prev = hash;
+        }
+        let options = VerifyOptions {
+            initial_key: Some(k0),
+            console_checkpoint: checkpoints.last().cloned(),
+        };
+        (records, checkpoints, signer.public_key(), options)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Tamper {
+        None,
+        Edit(usize, u8),
+        Delete(usize),
+        Swap(usize, usize),
+        Truncate(usize),
+    }
+
+    fn tamper() -> impl Strategy<Value = Tamper> {
+        prop_oneof![
+            Just(Tamper::None),
+            (any::<usize>(), 0u8..6).prop_map(|(i, f)| Tamper::Edit(i, f)),
+            any::<usize>().prop_map(Tamper::Delete),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap(a, b)),
+            any::<usize>().prop_map(Tamper::Truncate),
+        ]
+    }
+
+    proptest! {
+        /// Checking hashes and MACs in batches, apart from the in-order walk, finds the same
+        /// first broken record as checking each record as it comes, whatever was tampered.
+        #[test]
+        fn batched_links_give_the_same_verdict(
+            n in 1i64..40,
+            every in 1i64..12,
+            tampers in proptest::collection::vec(tamper(), 1..3),
+            batch_len in 1usize..9,
+            with_console in any::<bool>(),
+            with_key in any::<bool>(),
+        ) {
+            let (mut records, checkpoints, pk, mut options) = chain(n, every);
+            if !with_console { options.console_checkpoint = None; }
+            if !with_key { options.initial_key = None; }
+            for t in tampers {
+                let len = records.len();
+                if len == 0 { break; }
+                match t {
+                    Tamper::None => {}
+                    Tamper::Edit(i, field) => {
+                        let r = &mut records[i % len];
+                        match field {
+                            0 => r.at += 1,
+                            1 => r.epoch += 1,
+                            2 => r.kind.push('x'),
+                            3 => r.body.push(' '),
+                            4 => r.hash[0] ^= 1,
+                            _ => r.mac[0] ^= 1,
+                        }
+                    }
+                    Tamper::Delete(i) => { records.remove(i % len); }
+                    Tamper::Swap(a, b) => records.swap(a % len, b % len),
+                    Tamper::Truncate(i) => records.truncate(i % len),
+                }
+            }
+            let inline = verify(Anchor::GENESIS, &records, checkpoints.clone(), Some(pk), options.clone());
+            let batched = verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, batch_len);
+            match (&inline, &batched) {
+                (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => prop_assert_eq!(a, b),
+                _ => prop_assert_eq!(&inline, &batched),
+            }
+        }
+    }
+
+    #[test]
+    fn an_untampered_chain_verifies_both_ways() {
+        let (records, checkpoints, pk, options) = chain(25, 7);
+        let inline = verify(
+            Anchor::GENESIS,
+            &records,
+            checkpoints.clone(),
+            Some(pk),
+            options.clone(),
+        );
+        assert!(
+            matches!(
+                inline,
+                Verdict::Intact {
+                    records: 25,
+                    checkpoints: 3,
+                    macs_checked: true,
+                    last_seq: 25
+                }
+            ),
+            "{inline:?}"
+        );
+        assert_eq!(
+            verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, 4),
+            inline
+        );
     }
 
     #[test]

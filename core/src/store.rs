@@ -15,8 +15,8 @@ use crate::error::{Error, Result, StorageContext};
 use crate::identity::hex;
 use crate::journal::MAC_LEN;
 use crate::journal::{
-    unhex32, Anchor, EpochKey, RecordHasher, RecordRef, SignedCheckpoint, StoredRecord, Verdict,
-    Verifier, VerifyOptions,
+    self, unhex32, Anchor, EpochKey, LinkBatch, RecordHasher, RecordRef, SignedCheckpoint,
+    StoredRecord, Verdict, Verifier, VerifyOptions,
 };
 use crate::time::Timestamp;
 
@@ -524,6 +524,17 @@ impl Store {
 
     /// Verifies the journal: hash chain, MACs (with the console's epoch-0 key), checkpoints.
     pub fn verify_journal(&self, options: VerifyOptions) -> Result<Verdict> {
+        let (last, _) = head(&self.conn)?;
+        let records = last - self.anchor()?.seq;
+        self.verify_journal_with(options, Parallelism::for_records(records))
+    }
+
+    /// [`Store::verify_journal`] with the thread count and batch size chosen by the caller.
+    pub fn verify_journal_with(
+        &self,
+        options: VerifyOptions,
+        parallelism: Parallelism,
+    ) -> Result<Verdict> {
         let anchor = self.anchor()?;
         let checkpoints = self.checkpoints()?;
         let public_key = self.meta(META_PUBLIC_KEY)?.as_deref().and_then(unhex32);
@@ -536,48 +547,69 @@ impl Store {
             .prepare("SELECT seq, at, epoch, kind, body, hash, mac FROM journal ORDER BY seq")
             .context("preparing journal verification")?;
         let mut rows = stmt.query([]).context("reading the journal")?;
-        while let Some(row) = rows.next().context("reading a journal record")? {
-            // Borrowed straight from SQLite's row buffer: verification touches every
-            // record, and copying each into owned strings cost more than hashing it.
-            let seq: i64 = row.get(0).context("decoding a journal record")?;
-            let text = |i: usize| -> std::result::Result<&str, (i64, String)> {
-                match row.get_ref(i) {
-                    Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
-                        .map_err(|_| (seq, "record is not valid UTF-8 (edited)".to_owned())),
-                    _ => Err((
-                        seq,
-                        "record has a field of the wrong type (edited)".to_owned(),
-                    )),
+        if parallelism.workers == 0 {
+            while let Some(row) = rows.next().context("reading a journal record")? {
+                if let Err((seq, reason)) =
+                    with_row(row, |r, hash, mac| verifier.push_parts(r, hash, mac))
+                {
+                    return Ok(Verdict::Broken { seq, reason });
                 }
-            };
-            let blob = |i: usize| -> std::result::Result<&[u8], (i64, String)> {
-                match row.get_ref(i) {
-                    Ok(ValueRef::Blob(b)) => Ok(b),
-                    _ => Err((
-                        seq,
-                        "record has a field of the wrong type (edited)".to_owned(),
-                    )),
-                }
-            };
-            let checked = (|| {
-                let record = RecordRef {
-                    seq,
-                    at: row
-                        .get(1)
-                        .map_err(|_| (seq, "record has a malformed time (edited)".to_owned()))?,
-                    epoch: row
-                        .get(2)
-                        .map_err(|_| (seq, "record has a malformed epoch (edited)".to_owned()))?,
-                    kind: text(3)?,
-                    body: text(4)?,
-                };
-                verifier.push_parts(&record, blob(5)?, blob(6)?)
-            })();
-            if let Err((seq, reason)) = checked {
-                return Ok(Verdict::Broken { seq, reason });
             }
+            return Ok(verifier.finish());
         }
-        Ok(verifier.finish())
+        // SQLite is read on this thread, in order, with the checks that need order; the
+        // hashes and MACs of whole batches are checked by the workers meanwhile.
+        let batch_len = parallelism.batch.max(1);
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<LinkBatch>(parallelism.workers * 2);
+        let queue = std::sync::Mutex::new(queue);
+        let (outcome, link_failure) = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..parallelism.workers)
+                .map(|_| {
+                    let queue = &queue;
+                    scope.spawn(move || {
+                        let mut first = None;
+                        loop {
+                            let job = queue.lock().map(|q| q.recv());
+                            let Ok(Ok(batch)) = job else { break };
+                            first = journal::earliest(first, batch.check());
+                        }
+                        first
+                    })
+                })
+                .collect();
+            let outcome = (|| -> Result<Option<(i64, String)>> {
+                while let Some(row) = rows.next().context("reading a journal record")? {
+                    match with_row(row, |r, hash, mac| {
+                        verifier.push_deferred(r, hash, mac, batch_len)
+                    }) {
+                        Ok(Some(batch)) => {
+                            if jobs.send(batch).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(failure) => return Ok(Some(failure)),
+                    }
+                }
+                Ok(None)
+            })();
+            // Records gathered before the walk ended (or stopped) are checked too: one of
+            // them may hold the earliest failure.
+            if let Some(batch) = verifier.take_batch() {
+                let _ = jobs.send(batch);
+            }
+            drop(jobs);
+            let mut link_failure = None;
+            for worker in workers {
+                let found = worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                link_failure = journal::earliest(link_failure, found);
+            }
+            (outcome, link_failure)
+        });
+        let in_order = outcome?;
+        Ok(journal::deferred_verdict(verifier, link_failure, in_order))
     }
 
     /// Records in sequence order, for export.
@@ -795,6 +827,70 @@ fn anchor_of(conn: &Connection) -> Result<Anchor> {
             }
         }
     }
+}
+
+/// How journal verification spreads over threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parallelism {
+    /// Threads checking hashes and MACs beside the one reading SQLite; 0 checks inline.
+    pub workers: usize,
+    /// Records per batch handed to a worker.
+    pub batch: usize,
+}
+
+impl Parallelism {
+    /// Journals shorter than this verify inline: starting threads would cost more.
+    const MIN_RECORDS: i64 = 16_384;
+
+    /// Inline for short journals; otherwise one worker per spare core, at most three
+    /// (beyond that the reading thread is the bottleneck).
+    pub fn for_records(records: i64) -> Self {
+        let spare = std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1))
+            .unwrap_or(0);
+        Parallelism {
+            workers: if records < Self::MIN_RECORDS {
+                0
+            } else {
+                spare.clamp(1, 3)
+            },
+            batch: 1_024,
+        }
+    }
+}
+
+/// Hands `f` one journal row, borrowed from SQLite's buffer; a field of the wrong type or
+/// text that is not UTF-8 is a broken record.
+fn with_row<T>(
+    row: &rusqlite::Row<'_>,
+    f: impl FnOnce(&RecordRef<'_>, &[u8], &[u8]) -> std::result::Result<T, (i64, String)>,
+) -> std::result::Result<T, (i64, String)> {
+    // Verification touches every record; copying each into owned strings cost more
+    // than hashing it.
+    let seq: i64 = row.get(0).map_err(|_| {
+        (
+            0,
+            "a record has a malformed sequence number (edited)".to_owned(),
+        )
+    })?;
+    let edited = |what: &str| (seq, format!("record has a malformed {what} (edited)"));
+    let text = |i: usize| match row.get_ref(i) {
+        Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
+            .map_err(|_| (seq, "record is not valid UTF-8 (edited)".to_owned())),
+        _ => Err(edited(if i == 3 { "kind" } else { "body" })),
+    };
+    let blob = |i: usize| match row.get_ref(i) {
+        Ok(ValueRef::Blob(b)) => Ok(b),
+        _ => Err(edited(if i == 5 { "hash" } else { "MAC" })),
+    };
+    let record = RecordRef {
+        seq,
+        at: row.get(1).map_err(|_| edited("time"))?,
+        epoch: row.get(2).map_err(|_| edited("epoch"))?,
+        kind: text(3)?,
+        body: text(4)?,
+    };
+    f(&record, blob(5)?, blob(6)?)
 }
 
 fn read_record(row: &rusqlite::Row<'_>, r: &mut StoredRecord) -> rusqlite::Result<()> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use portcullis_core::journal::{EpochKey, SignedCheckpoint, Verdict, VerifyOptions};
-use portcullis_core::store::Store;
+use portcullis_core::store::{Parallelism, Store};
 use portcullis_core::{trace, Agent, DeviceKey, SoftwareDeviceKey, Timestamp};
 use rusqlite::{params, Connection};
 
@@ -80,14 +80,40 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// Verifies inline and, with small batches, on worker threads; both must agree on
+    /// the verdict and on the first broken record.
     fn verify(&self) -> Verdict {
-        Store::open_read_only(&self.db)
-            .unwrap()
-            .verify_journal(VerifyOptions {
-                initial_key: Some(self.initial_key.clone()),
-                console_checkpoint: Some(self.checkpoint.clone()),
-            })
-            .unwrap()
+        let store = Store::open_read_only(&self.db).unwrap();
+        let options = VerifyOptions {
+            initial_key: Some(self.initial_key.clone()),
+            console_checkpoint: Some(self.checkpoint.clone()),
+        };
+        let inline = store
+            .verify_journal_with(
+                options.clone(),
+                Parallelism {
+                    workers: 0,
+                    batch: 1,
+                },
+            )
+            .unwrap();
+        assert_eq!(store.verify_journal(options.clone()).unwrap(), inline);
+        for (workers, batch) in [(1, 1), (2, 3), (1, 1_000)] {
+            let parallel = store
+                .verify_journal_with(options.clone(), Parallelism { workers, batch })
+                .unwrap();
+            match (&inline, &parallel) {
+                (Verdict::Intact { .. }, _) => assert_eq!(parallel, inline),
+                (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => assert_eq!(
+                    a, b,
+                    "{workers} workers, batches of {batch}: {parallel:?} but inline {inline:?}"
+                ),
+                _ => panic!(
+                    "{workers} workers, batches of {batch}: {parallel:?} but inline {inline:?}"
+                ),
+            }
+        }
+        inline
     }
 
     /// Runs SQL as an intruder would: with foreign-key enforcement switched off.

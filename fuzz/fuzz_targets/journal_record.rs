@@ -1,6 +1,7 @@
 //! Journal records are read back from a database an intruder may have edited: decoding a
 //! record body, mapping it to OCSF and verifying a chain of arbitrary records and
-//! checkpoints must never panic, whatever the bytes.
+//! checkpoints must never panic, whatever the bytes, and batched verification must agree
+//! with record-by-record verification.
 //!
 //! Input: lines. `seq|at|epoch|kind|body|hash-hex|mac-hex` is a record; a line starting
 //! with `{` is a signed checkpoint in its JSON form; a line `key:HEX` is an epoch-0 key.
@@ -48,5 +49,22 @@ fuzz_target!(|data: &[u8]| {
         let _ = journal::record_json(&record);
         records.push(record);
     }
-    let _ = journal::verify(Anchor::GENESIS, &records, checkpoints, None, options);
+    let inline = journal::verify(
+        Anchor::GENESIS,
+        &records,
+        checkpoints.clone(),
+        None,
+        options.clone(),
+    );
+    // Checking hashes and MACs in batches (as the multi-threaded verifier does) must
+    // find the same first broken record.
+    let batch_len = 1 + data.len() % 5;
+    let batched =
+        journal::verify_batched(Anchor::GENESIS, &records, checkpoints, None, options, batch_len);
+    match (&inline, &batched) {
+        (journal::Verdict::Broken { seq: a, .. }, journal::Verdict::Broken { seq: b, .. }) => {
+            assert_eq!(a, b, "inline {inline:?}, batched {batched:?}")
+        }
+        _ => assert_eq!(inline, batched),
+    }
 });
