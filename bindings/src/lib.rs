@@ -374,7 +374,16 @@ impl Agent {
             .map(|k| k.map(|k| k.to_vec()))
     }
 
-    /// Call once the console has stored the epoch-0 key; returns whether a copy was erased.
+    /// The key the console computes SIM pins under (32 bytes; `portcullis sim pin`), while
+    /// the enrollment hand-off is open; `null` once `confirm_journal_key_export` closed it.
+    pub async fn pin_key_export(&self) -> Result<Option<Vec<u8>>, PortcullisError> {
+        self.with_agent(|a| a.pin_key_export())
+            .await
+            .map(|k| k.map(|k| k.to_vec()))
+    }
+
+    /// Call once the console has stored the epoch-0 key (and the pin key); returns whether
+    /// a copy was erased.
     pub async fn confirm_journal_key_export(&self) -> Result<bool, PortcullisError> {
         self.with_agent(|a| a.confirm_journal_key_export()).await
     }

@@ -10,6 +10,7 @@ mod journal;
 mod keygen;
 mod policy;
 mod schedule;
+mod sim;
 mod simulate;
 
 use std::path::PathBuf;
@@ -58,6 +59,11 @@ enum Command {
     },
     /// Preview the inspection windows a policy produces for a device, from a given time.
     Schedule(schedule::ScheduleArgs),
+    /// Compute the keyed SIM pins a policy names a phone's expected SIM with.
+    Sim {
+        #[command(subcommand)]
+        action: sim::SimAction,
+    },
     /// Replay a scenario trace (JSON Lines) through the real agent and print the alerts it raises.
     Simulate {
         /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
@@ -134,6 +140,7 @@ fn main() -> ExitCode {
         Command::Policy { action } => policy::run(action),
         Command::Root { action } => policy::run_root(action),
         Command::Schedule(args) => schedule::run(&args),
+        Command::Sim { action } => sim::run(action),
         Command::Simulate {
             scenario,
             policy,

@@ -713,3 +713,29 @@ fn a_pinned_policy_on_the_agent_catches_a_sim_swapped_before_first_sight() {
         .unwrap();
     assert!(alerts.is_empty(), "slot 1 is not required");
 }
+
+#[test]
+fn the_pin_key_is_handed_out_only_until_enrollment_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    let mut agent = Agent::open(&db, Arc::new(device_key()), T0, [7; 32]).unwrap();
+    let exported = agent.pin_key_export().unwrap().expect("enrollment is open");
+    // Pins the console computes with the exported key are the ones the phone compares.
+    let console = PinKey::new(&exported);
+    let phone = IdentityHasher::derive(&device_key()).unwrap();
+    for (kind, raw) in [
+        (IdentityKind::Iccid, ISSUED.iccid),
+        (IdentityKind::Imsi, ISSUED.imsi),
+        (IdentityKind::PhoneNumber, ISSUED.msisdn),
+    ] {
+        assert_eq!(
+            console.pin(kind, raw).unwrap(),
+            phone.pin(kind, raw).unwrap()
+        );
+    }
+    assert!(agent.confirm_journal_key_export().unwrap());
+    assert_eq!(agent.pin_key_export().unwrap(), None);
+    drop(agent);
+    let agent = Agent::open(&db, Arc::new(device_key()), T0, [7; 32]).unwrap();
+    assert_eq!(agent.pin_key_export().unwrap(), None, "closed for good");
+}

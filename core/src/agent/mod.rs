@@ -23,6 +23,7 @@ use crate::inspection::{ScheduleEvent, ScheduleKey};
 use crate::journal::{
     unhex32, CheckpointSigner, EpochKey, SignedCheckpoint, Verdict, VerifyOptions,
 };
+use crate::policy::PinKey;
 use crate::sim::{Facts, SimEvent, SimGuard, SimPolicy};
 use crate::store::{
     Commit, Enrollment, JournalEntry, Store, META_ENROLLED_AT, META_KEY_CHECK, META_KEY_EXPORT,
@@ -259,8 +260,20 @@ impl Agent {
         }
     }
 
-    /// The console has stored the epoch-0 key: erase the device's copy so a later intruder
-    /// cannot forge records of past epochs.
+    /// The key the console computes SIM pins under ([`PinKey`]), handed out only while
+    /// the enrollment hand-off is open: once [`Agent::confirm_journal_key_export`] has
+    /// closed it, `None`, so a later intruder with the agent's API cannot learn the key
+    /// that would let them test guesses against the policy's pins.
+    pub fn pin_key_export(&self) -> Result<Option<[u8; 32]>> {
+        if self.store.meta(META_KEY_EXPORT)?.is_none() {
+            return Ok(None);
+        }
+        PinKey::derive(self.device_key.as_ref()).map(Some)
+    }
+
+    /// The console has stored the epoch-0 key (and the pin key): erase the device's copy
+    /// so a later intruder cannot forge records of past epochs, and close the enrollment
+    /// hand-off.
     pub fn confirm_journal_key_export(&mut self) -> Result<bool> {
         self.store.forget_key_export()
     }

@@ -253,6 +253,10 @@ class JournalTests(AgentTestCase):
             self.assertEqual(len(alerts), 1)
             key0 = await agent.journal_key_export()
             self.assertEqual(len(key0), 32)
+            pin_key = await agent.pin_key_export()
+            self.assertEqual(len(pin_key), 32)
+            self.assertNotEqual(pin_key, key0)
+            self.assertEqual(await agent.pin_key_export(), pin_key)
             cp = await agent.checkpoint(at(10))
             stored = json.loads(cp.json)
             self.assertEqual(stored["seq"], cp.seq)
@@ -263,6 +267,7 @@ class JournalTests(AgentTestCase):
             self.assertEqual(again.json, cp.json)
             self.assertTrue(await agent.confirm_journal_key_export())
             self.assertIsNone(await agent.journal_key_export())
+            self.assertIsNone(await agent.pin_key_export())
             self.assertFalse(await agent.confirm_journal_key_export())
             # The undelivered alert keeps every record in place.
             self.assertEqual(await agent.prune_journal(at(100)), 0)
