@@ -16,9 +16,10 @@
 #      a fresh `cargo build -p portcullis-ffi --features test-hooks`, same features, so no
 #      rebuild flip-flop between the two scripts); otherwise they are generated the same way
 #      into target/android-jvm/ (PORTCULLIS_BINDINGS_DIR overrides where to look first);
-#   2. signed policy fixtures made with the console tool (cargo build -p portcullis-cli), as
-#      scripts/binding-tests.sh makes them: fresh keys, a signed trust root and baseline bundles
-#      v1 and v2 for group all-staff with fixed times, in target/android-jvm/fixtures;
+#   2. signed policy fixtures made with the console tool (cargo build -p portcullis-cli) by
+#      scripts/lib/fixtures.sh, as for scripts/binding-tests.sh: fresh keys, trust root v1 and
+#      its rotation to v2, baseline bundles for group all-staff with fixed times, in
+#      target/android-jvm/fixtures;
 #   3. kotlinc (npm `kotlin-compiler`, cached) and JNA (Debian libjna-java) via scripts/lib/tools.sh;
 #      the compiled jar is cached by a hash of its inputs;
 #   4. java -Djna.library.path=... -Dportcullis.fixtures=... org.portcullis.android.jvmtests.HarnessKt.
@@ -82,30 +83,15 @@ fi
 
 # ---------------------------------------------------------------- 2. policy fixtures
 
-# Made by the console tool itself, with fixed times so the tests can pass `now` inside their
-# validity (the tests' clock starts at 2026-03-01T09:00:00Z).
+# Made by the console tool itself (scripts/lib/fixtures.sh).
 step "signing policy fixtures with the portcullis console tool"
 cargo build -p portcullis-cli </dev/null || finish_early "building portcullis-cli failed"
 PORTCULLIS="$ROOT/target/debug/portcullis"
 FIX="$OWN/fixtures"
-make_fixtures() {
-    rm -rf "$FIX" && mkdir -p "$FIX" &&
-        "$PORTCULLIS" keygen --out "$FIX/root-key" >/dev/null &&
-        "$PORTCULLIS" keygen --out "$FIX/policy-key" >/dev/null &&
-        "$PORTCULLIS" root create --root-key "$FIX/root-key/portcullis-signing.pub" \
-            --policy-key "$FIX/policy-key/portcullis-signing.pub" --description "android jvm tests" \
-            --out "$FIX/root.json" >/dev/null &&
-        "$PORTCULLIS" root sign --key "$FIX/root-key/portcullis-signing.key" --in "$FIX/root.json" \
-            --out "$FIX/root.signed" >/dev/null || return 1
-    local version
-    for version in 1 2; do
-        "$PORTCULLIS" policy sign --key "$FIX/policy-key/portcullis-signing.key" --in policies/baseline.json \
-            --root "$FIX/root.signed" --version "$version" --group all-staff \
-            --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z \
-            --out "$FIX/baseline-v$version.bundle" >/dev/null || return 1
-    done
-}
-make_fixtures </dev/null || finish_early "signing the policy fixtures failed"
+# shellcheck source=scripts/lib/fixtures.sh
+source "$ROOT/scripts/lib/fixtures.sh"
+make_policy_fixtures "$PORTCULLIS" "$FIX" "android jvm tests" </dev/null ||
+    finish_early "signing the policy fixtures failed"
 echo "fixtures in ${FIX#"$ROOT"/}: $(cd "$FIX" && ls -- *.signed *.bundle | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- 3. compile

@@ -82,23 +82,14 @@ KOTLIN_BINDINGS="$OUT/kotlin/org/portcullis/portcullis_ffi.kt"
 # The generated Python module loads the library from its own folder.
 cp "$LIB" "$OUT/python/$LIB_NAME"
 
-# Policy fixtures made by the console tool itself: a signed trust root and bundles of the
-# bundled baseline policy, with fixed times so the tests can pass `now` inside their validity.
+# Policy fixtures made by the console tool itself (scripts/lib/fixtures.sh).
 step "signing policy fixtures with the portcullis console tool"
 cargo build -p portcullis-cli </dev/null
 PORTCULLIS="$ROOT/target/debug/portcullis"
 FIX="$OUT/fixtures"
-rm -rf "$FIX" && mkdir -p "$FIX"
-"$PORTCULLIS" keygen --out "$FIX/root-key" >/dev/null
-"$PORTCULLIS" keygen --out "$FIX/policy-key" >/dev/null
-"$PORTCULLIS" root create --root-key "$FIX/root-key/portcullis-signing.pub" \
-    --policy-key "$FIX/policy-key/portcullis-signing.pub" --description "binding tests" --out "$FIX/root.json" >/dev/null
-"$PORTCULLIS" root sign --key "$FIX/root-key/portcullis-signing.key" --in "$FIX/root.json" --out "$FIX/root.signed" >/dev/null
-for version in 1 2; do
-    "$PORTCULLIS" policy sign --key "$FIX/policy-key/portcullis-signing.key" --in policies/baseline.json \
-        --root "$FIX/root.signed" --version "$version" --group all-staff \
-        --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z --out "$FIX/baseline-v$version.bundle" >/dev/null
-done
+# shellcheck source=scripts/lib/fixtures.sh
+source "$ROOT/scripts/lib/fixtures.sh"
+make_policy_fixtures "$PORTCULLIS" "$FIX" "binding tests" </dev/null
 export PORTCULLIS_FIXTURES="$FIX"
 
 # counts_from LOG LANG: prints "passed failed" from the suite's "LANG: N passed, M failed" line.

@@ -232,15 +232,18 @@ impl Agent {
         self.with_agent(|a| Ok(a.trust_root_installed())).await
     }
 
-    /// Applies a trust-root rotation signed by the current root.
+    /// Applies a trust-root rotation signed by the current root. Offering the root already
+    /// in force is harmless (`changed = false`), so the managed configuration's root can be
+    /// passed on every sync; a root the core refuses raises `policy_refused` (PolicyRejected).
     pub async fn apply_root_update(
         &self,
         signed_root: Vec<u8>,
         now: SystemTime,
-    ) -> Result<(), PortcullisError> {
+    ) -> Result<TrustRootUpdate, PortcullisError> {
         let now = types::to_timestamp(now);
         self.with_agent(move |a| a.apply_root_update(&signed_root, now))
             .await
+            .map(Into::into)
     }
 
     /// Verifies a signed policy bundle (from managed configuration) and puts it in force.

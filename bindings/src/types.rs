@@ -357,6 +357,31 @@ impl From<portcullis_core::journal::SignedCheckpoint> for JournalCheckpoint {
     }
 }
 
+/// What offering a trust root to an enrolled device did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct TrustRootUpdate {
+    /// The trust-root version now in force.
+    pub version: u64,
+    /// Whether this call rotated to it (false: it was already in force).
+    pub changed: bool,
+}
+
+impl From<portcullis_core::agent::RootOutcome> for TrustRootUpdate {
+    fn from(outcome: portcullis_core::agent::RootOutcome) -> Self {
+        use portcullis_core::agent::RootOutcome;
+        match outcome {
+            RootOutcome::Rotated { to, .. } => TrustRootUpdate {
+                version: to,
+                changed: true,
+            },
+            RootOutcome::Unchanged { version } => TrustRootUpdate {
+                version,
+                changed: false,
+            },
+        }
+    }
+}
+
 /// The policy bundle in force.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PolicyStatus {

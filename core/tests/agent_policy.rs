@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use policy_support::{bundle, device, key, payload, standard_root, DAY, T0};
-use portcullis_core::agent::PolicyOutcome;
+use portcullis_core::agent::{PolicyOutcome, RootOutcome};
 use portcullis_core::policy::Policy;
 use portcullis_core::sim::{
     Connectivity, ServiceObservation, ServiceState, SimEvent, SimObservation, SimState,
@@ -160,6 +160,52 @@ fn a_refused_bundle_changes_nothing_and_alerts_once() {
         .filter(|k| *k == AlertKind::PolicyRefused)
         .count();
     assert_eq!(refused, 2, "one alert per distinct refused input");
+}
+
+#[test]
+fn a_root_rotation_applies_once_and_the_root_in_force_is_no_news() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut agent) = enrolled(&dir);
+    let v1 = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
+    // Managed configuration keeps offering the root it set at enrollment.
+    assert_eq!(
+        agent.apply_root_update(&v1, T0).unwrap(),
+        RootOutcome::Unchanged { version: 1 }
+    );
+    let mut next = standard_root(1);
+    next.version = 2;
+    let v2 = next.sign(&[&key(1), &key(2)]).unwrap();
+    assert_eq!(
+        agent.apply_root_update(&v2, T0.plus_millis(DAY)).unwrap(),
+        RootOutcome::Rotated { from: 1, to: 2 }
+    );
+    assert_eq!(
+        agent.apply_root_update(&v2, T0.plus_millis(DAY)).unwrap(),
+        RootOutcome::Unchanged { version: 2 }
+    );
+    // The old root is now a rollback: refused, alerted once however often it comes.
+    for _ in 0..2 {
+        let err = agent
+            .apply_root_update(&v1, T0.plus_millis(DAY))
+            .unwrap_err();
+        assert!(matches!(err, Error::Policy(_)), "{err}");
+    }
+    assert_eq!(kinds(&mut agent), [AlertKind::PolicyRefused]);
+    // The rotation is durable and journaled; bundles now need the new root version.
+    drop(agent);
+    let mut agent = open(&db);
+    assert_eq!(
+        agent.apply_root_update(&v2, T0.plus_millis(DAY)).unwrap(),
+        RootOutcome::Unchanged { version: 2 }
+    );
+    assert!(agent_records(&db).iter().any(|k| k == "trust_root_rotated"));
+    let mut p = payload(1);
+    p.root_version = 2;
+    let bundle_v2 = p.sign(&[&key(10)]).unwrap();
+    assert!(matches!(
+        agent.apply_policy(&bundle_v2, T0.plus_millis(DAY)).unwrap(),
+        PolicyOutcome::Applied(_)
+    ));
 }
 
 #[test]

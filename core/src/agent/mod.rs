@@ -11,7 +11,7 @@ mod policy;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
-pub use policy::PolicyOutcome;
+pub use policy::{PolicyOutcome, RootOutcome};
 
 use std::path::Path;
 use std::sync::Arc;

@@ -42,6 +42,23 @@ pub enum PolicyOutcome {
     Unchanged(AppliedPolicy),
 }
 
+/// What offering a trust root to an enrolled device did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootOutcome {
+    /// The root passed every rotation check and is now in force.
+    Rotated {
+        /// The version it replaced.
+        from: u64,
+        /// Its version.
+        to: u64,
+    },
+    /// The root in force was offered again; nothing changed.
+    Unchanged {
+        /// The version in force.
+        version: u64,
+    },
+}
+
 const DETECTOR: &str = "policy_verifier";
 const DETECTOR_VERSION: u32 = 1;
 
@@ -126,15 +143,21 @@ impl Agent {
     }
 
     /// Applies a trust-root rotation signed by the current root's threshold and its own.
-    pub fn apply_root_update(&mut self, signed_root: &[u8], now: Timestamp) -> Result<()> {
+    /// The root already in force, offered again (managed configuration redelivers it),
+    /// changes nothing and raises nothing.
+    pub fn apply_root_update(&mut self, signed_root: &[u8], now: Timestamp) -> Result<RootOutcome> {
         let mut component = self.policy_component()?.clone();
         let from = component.trust.root().version;
+        if component.trust.is_current_root(signed_root) {
+            return Ok(RootOutcome::Unchanged { version: from });
+        }
         if let Err(e) = component.trust.apply_root(signed_root) {
             return Err(self.refuse("trust_root", signed_root, e, now));
         }
-        let body = serde_json::json!({ "from_version": from, "to_version": component.trust.root().version });
+        let to = component.trust.root().version;
+        let body = serde_json::json!({ "from_version": from, "to_version": to });
         self.commit_policy(component, "trust_root_rotated", body, now)?;
-        Ok(())
+        Ok(RootOutcome::Rotated { from, to })
     }
 
     /// Verifies a signed policy bundle and puts it in force. A refused bundle changes

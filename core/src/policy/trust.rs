@@ -447,6 +447,16 @@ impl TrustedState {
         &self.root
     }
 
+    /// Whether `signed_root` carries the root already in force: managed configuration
+    /// keeps offering the root it last set, and that redelivery is neither a rotation
+    /// nor an attack. Signatures are not checked; nothing would change either way.
+    pub fn is_current_root(&self, signed_root: &[u8]) -> bool {
+        Envelope::parse(signed_root, MAX_ROOT_BYTES).is_ok_and(|e| {
+            e.payload_type == ROOT_PAYLOAD_TYPE
+                && TrustRoot::from_json(&e.payload).is_ok_and(|root| root == self.root)
+        })
+    }
+
     /// The applied bundle's metadata, if any bundle was applied.
     pub fn applied(&self) -> Option<&AppliedPolicy> {
         self.applied.as_ref()

@@ -311,6 +311,28 @@ class PolicyTests(AgentTestCase):
 
         run(body())
 
+    def test_root_rotation_and_redelivery(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-rotation-secret"), at(0))
+            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+            # The root in force, offered again by the managed configuration: no news.
+            same = await agent.apply_root_update(self.fixture("root.signed"), at(1))
+            self.assertEqual((same.version, same.changed), (1, False))
+            rotated = await agent.apply_root_update(self.fixture("root-v2.signed"), at(2))
+            self.assertEqual((rotated.version, rotated.changed), (2, True))
+            again = await agent.apply_root_update(self.fixture("root-v2.signed"), at(3))
+            self.assertEqual((again.version, again.changed), (2, False))
+            # The old root is now refused, and bundles signed under it no longer apply.
+            with self.assertRaises(pf.PortcullisError.PolicyRejected) as cm:
+                await agent.apply_root_update(self.fixture("root.signed"), at(4))
+            self.assertTrue(cm.exception.code)
+            with self.assertRaises(pf.PortcullisError.PolicyRejected):
+                await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(5))
+            kinds = [a.kind_name for a in await agent.pending_alerts(10)]
+            self.assertEqual(kinds, ["policy_refused", "policy_refused"])
+
+        run(body())
+
 
 class FixtureTestCase(AgentTestCase):
     """Reads the core's test data and the policy fixtures binding-tests.sh signs."""

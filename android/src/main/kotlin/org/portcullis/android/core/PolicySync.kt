@@ -14,18 +14,26 @@ import kotlinx.coroutines.sync.withLock
 import org.portcullis.AgentInterface
 import org.portcullis.PolicyStatus
 import org.portcullis.PortcullisException
+import org.portcullis.TrustRootUpdate
 
 /** The agent calls policy sync makes (the real agent through [policyAgentOf], or a test double). */
 interface PolicyAgent {
+    suspend fun trustRootInstalled(): Boolean
     suspend fun installTrustRoot(signedRoot: ByteArray, deviceId: String, groups: List<String>, now: Instant)
+    suspend fun applyRootUpdate(signedRoot: ByteArray, now: Instant): TrustRootUpdate
     suspend fun applyPolicy(bundle: ByteArray, now: Instant): PolicyStatus
     suspend fun policyStatus(): PolicyStatus?
 }
 
 /** [PolicyAgent] over [agent] (or the agent it returns, opened lazily). */
 fun policyAgentOf(agent: suspend () -> AgentInterface): PolicyAgent = object : PolicyAgent {
+    override suspend fun trustRootInstalled(): Boolean = agent().trustRootInstalled()
+
     override suspend fun installTrustRoot(signedRoot: ByteArray, deviceId: String, groups: List<String>, now: Instant) =
         agent().installTrustRoot(signedRoot, deviceId, groups, now)
+
+    override suspend fun applyRootUpdate(signedRoot: ByteArray, now: Instant): TrustRootUpdate =
+        agent().applyRootUpdate(signedRoot, now)
 
     override suspend fun applyPolicy(bundle: ByteArray, now: Instant): PolicyStatus = agent().applyPolicy(bundle, now)
     override suspend fun policyStatus(): PolicyStatus? = agent().policyStatus()
@@ -33,14 +41,18 @@ fun policyAgentOf(agent: suspend () -> AgentInterface): PolicyAgent = object : P
 
 /** What one [PolicySync.sync] did. Messages come from the core and name fields, never values. */
 sealed class PolicySyncResult {
-    /** The core put the configured bundle in force; [rootInstalled]: this sync enrolled the trust root too. */
-    data class Applied(val status: PolicyStatus, val rootInstalled: Boolean) : PolicySyncResult()
+    /**
+     * The core put the configured bundle in force; [rootInstalled]: this sync enrolled the trust
+     * root too; [rootRotatedTo]: this sync rotated the trust root to that version first.
+     */
+    data class Applied(val status: PolicyStatus, val rootInstalled: Boolean, val rootRotatedTo: ULong? = null) :
+        PolicySyncResult()
 
     /** The configured bundle is the one already in force (`changed=false`). */
-    data class Unchanged(val status: PolicyStatus) : PolicySyncResult()
+    data class Unchanged(val status: PolicyStatus, val rootRotatedTo: ULong? = null) : PolicySyncResult()
 
     /** No `policy_bundle` configured; [rootInstalled]: this sync enrolled the trust root. */
-    data class NoBundle(val rootInstalled: Boolean) : PolicySyncResult()
+    data class NoBundle(val rootInstalled: Boolean, val rootRotatedTo: ULong? = null) : PolicySyncResult()
 
     /**
      * The core refused [input] (`policy_bundle` or `trust_root`) with a stable [code]
@@ -60,12 +72,15 @@ sealed class PolicySyncResult {
 /**
  * Applies the managed configuration's trust root and policy bundle through the core.
  *
- * - **Enrollment.** While no trust root is known to be installed, the configured `trust_root`
- *   is installed with `device_id` and `device_groups`. The core refuses a second install
- *   (InvalidInput "already installed"): that counts as installed and is not retried. A root
- *   the core refused is not offered again until `trust_root` changes (every offer of a root
- *   to an unenrolled agent would raise another alert). Without `device_id` nothing is
- *   installed. Later roots are rotations (`applyRootUpdate`), not done here.
+ * - **Enrollment.** While the core has no trust root (`trustRootInstalled`), the configured
+ *   `trust_root` is installed with `device_id` and `device_groups`. Without `device_id` nothing
+ *   is installed.
+ * - **Rotation.** Once a root is installed, the configured `trust_root` is offered as a rotation
+ *   (`applyRootUpdate`) on every sync, before the bundle (which may be signed under the new
+ *   root): the root in force comes back `changed=false`, a newer one signed by the current
+ *   root's keys is put in force. A refused rotation is reported in place of the bundle's
+ *   outcome (the policy in force stays, as `inForce`) until the console fixes `trust_root`.
+ * - A root the core refused is not offered again until `trust_root` changes.
  * - **Bundle.** The configured `policy_bundle` is given to the core on every sync; the core
  *   answers `changed=false` for the bundle already in force, and refuses (PolicyRejected)
  *   anything it does not accept, keeping the policy in force.
@@ -90,30 +105,37 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
 
     private suspend fun syncLocked(config: ManagedConfig, now: Instant): PolicySyncResult {
         var installed = false
+        var rotatedTo: ULong? = null
         // Why enrollment did not happen, reported when the bundle cannot be applied without it.
         var enrollment: PolicySyncResult? = null
-        if (!rootKnown && agent.policyStatus() != null) rootKnown = true
+        // A rotation the core refused: reported whatever the bundle's outcome.
+        var refusedRotation: PolicySyncResult.Rejected? = null
+        if (!rootKnown) rootKnown = agent.trustRootInstalled()
         val root = config.trustRoot
-        if (!rootKnown && root != null) {
+        if (root != null) {
             val deviceId = config.deviceId
             val digest = sha256(root)
             val refused = refusedRoot?.takeIf { it.first == digest }?.second
             when {
+                refused != null -> if (rootKnown) refusedRotation = refused else enrollment = refused
+                rootKnown -> try {
+                    val update = agent.applyRootUpdate(root.toByteArray(Charsets.UTF_8), now)
+                    if (update.changed) rotatedTo = update.version
+                } catch (e: PortcullisException.PolicyRejected) {
+                    val rejected = PolicySyncResult.Rejected(ManagedConfigKeys.TRUST_ROOT, e.code, e.reason, null)
+                    refusedRoot = digest to rejected
+                    refusedRotation = rejected
+                }
                 deviceId == null -> enrollment = PolicySyncResult.Problem(
                     "${ManagedConfigKeys.DEVICE_ID} is not set: the ${ManagedConfigKeys.TRUST_ROOT} is installed " +
                         "only together with the device's enrollment id (and ${ManagedConfigKeys.DEVICE_GROUPS})",
                 )
-                refused != null -> enrollment = refused
                 else -> try {
                     agent.installTrustRoot(root.toByteArray(Charsets.UTF_8), deviceId, config.deviceGroups, now)
                     rootKnown = true
                     installed = true
                 } catch (e: PortcullisException.InvalidInput) {
-                    if (e.reason.contains(ALREADY_INSTALLED)) {
-                        rootKnown = true
-                    } else {
-                        enrollment = PolicySyncResult.Problem("${ManagedConfigKeys.TRUST_ROOT} not installed: ${e.reason}")
-                    }
+                    enrollment = PolicySyncResult.Problem("${ManagedConfigKeys.TRUST_ROOT} not installed: ${e.reason}")
                 } catch (e: PortcullisException.PolicyRejected) {
                     val rejected = PolicySyncResult.Rejected(ManagedConfigKeys.TRUST_ROOT, e.code, e.reason, null)
                     refusedRoot = digest to rejected
@@ -121,29 +143,42 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
                 }
             }
         }
+        val outcome = applyBundle(config, now, installed, rotatedTo, enrollment)
+        return refusedRotation?.copy(inForce = inForce()) ?: outcome
+    }
 
-        val bundle = config.policyBundle ?: return enrollment ?: PolicySyncResult.NoBundle(installed)
+    private suspend fun applyBundle(
+        config: ManagedConfig,
+        now: Instant,
+        installed: Boolean,
+        rotatedTo: ULong?,
+        enrollment: PolicySyncResult?,
+    ): PolicySyncResult {
+
+        val bundle = config.policyBundle ?: return enrollment ?: PolicySyncResult.NoBundle(installed, rotatedTo)
         return try {
             val status = agent.applyPolicy(bundle.toByteArray(Charsets.UTF_8), now)
             rootKnown = true
-            if (status.changed) PolicySyncResult.Applied(status, installed) else PolicySyncResult.Unchanged(status)
-        } catch (e: PortcullisException.PolicyRejected) {
-            val inForce = try {
-                agent.policyStatus()
-            } catch (e: PortcullisException) {
-                null
+            if (status.changed) {
+                PolicySyncResult.Applied(status, installed, rotatedTo)
+            } else {
+                PolicySyncResult.Unchanged(status, rotatedTo)
             }
-            PolicySyncResult.Rejected(ManagedConfigKeys.POLICY_BUNDLE, e.code, e.reason, inForce)
+        } catch (e: PortcullisException.PolicyRejected) {
+            PolicySyncResult.Rejected(ManagedConfigKeys.POLICY_BUNDLE, e.code, e.reason, inForce())
         } catch (e: PortcullisException.InvalidInput) {
             // Typically "no trust root is installed": the enrollment's reason says why.
             enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.reason}")
         }
     }
 
-    private companion object {
-        /** The core's answer to a second install (InvalidInput): the root is there. */
-        const val ALREADY_INSTALLED = "already installed"
+    private suspend fun inForce(): PolicyStatus? = try {
+        agent.policyStatus()
+    } catch (e: PortcullisException) {
+        null
+    }
 
+    private companion object {
         fun sha256(text: String): String =
             MessageDigest.getInstance("SHA-256").digest(text.toByteArray(Charsets.UTF_8))
                 .joinToString("") { "%02x".format(it) }
@@ -164,18 +199,20 @@ object PolicyStateEncoding {
         val (severity, message, fields) = when (result) {
             is PolicySyncResult.Applied -> Triple(
                 KeyedAppStateLimits.SEVERITY_INFO,
-                "policy version ${result.status.version} applied" + if (result.rootInstalled) " (trust root installed)" else "",
-                listOf("state" to Json.str("applied")) + status(result.status),
+                "policy version ${result.status.version} applied" +
+                    (if (result.rootInstalled) " (trust root installed)" else "") + rotated(result.rootRotatedTo),
+                listOf("state" to Json.str("applied")) + status(result.status) + rotation(result.rootRotatedTo),
             )
             is PolicySyncResult.Unchanged -> Triple(
                 KeyedAppStateLimits.SEVERITY_INFO,
-                "policy version ${result.status.version} in force",
-                listOf("state" to Json.str("in_force")) + status(result.status),
+                "policy version ${result.status.version} in force" + rotated(result.rootRotatedTo),
+                listOf("state" to Json.str("in_force")) + status(result.status) + rotation(result.rootRotatedTo),
             )
             is PolicySyncResult.NoBundle -> Triple(
                 KeyedAppStateLimits.SEVERITY_INFO,
-                "no ${ManagedConfigKeys.POLICY_BUNDLE} configured" + if (result.rootInstalled) " (trust root installed)" else "",
-                listOf("state" to Json.str("no_bundle")),
+                "no ${ManagedConfigKeys.POLICY_BUNDLE} configured" +
+                    (if (result.rootInstalled) " (trust root installed)" else "") + rotated(result.rootRotatedTo),
+                listOf("state" to Json.str("no_bundle")) + rotation(result.rootRotatedTo),
             )
             is PolicySyncResult.Rejected -> Triple(
                 KeyedAppStateLimits.SEVERITY_ERROR,
@@ -212,6 +249,11 @@ object PolicyStateEncoding {
             },
         )
     }
+
+    private fun rotated(version: ULong?): String = version?.let { " (trust root rotated to version $it)" } ?: ""
+
+    private fun rotation(version: ULong?): List<Pair<String, String>> =
+        version?.let { listOf("root_rotated_to" to Json.num(it)) } ?: emptyList()
 
     private fun status(s: PolicyStatus): List<Pair<String, String>> = listOf(
         "version" to Json.num(s.version),

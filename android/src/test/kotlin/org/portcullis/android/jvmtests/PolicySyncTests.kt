@@ -10,6 +10,7 @@ import java.time.Instant
 import org.portcullis.Agent
 import org.portcullis.PolicyStatus
 import org.portcullis.PortcullisException
+import org.portcullis.TrustRootUpdate
 import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.ManagedConfig
 import org.portcullis.android.core.ManagedConfigKeys
@@ -30,8 +31,12 @@ private fun fixture(name: String): String {
 }
 
 private fun rootText() = fixture("root.signed")
+private fun rootV2Text() = fixture("root-v2.signed")
 private fun v1() = fixture("baseline-v1.bundle")
 private fun v2() = fixture("baseline-v2.bundle")
+
+/** Bundle version 3, signed under the rotated root (root version 2). */
+private fun r2v3() = fixture("baseline-r2-v3.bundle")
 
 /** The managed configuration as RestrictionsManager would hand it over. */
 private fun config(
@@ -52,11 +57,19 @@ private fun config(
 /** The real agent, counting the calls PolicySync makes. */
 private class CountingAgent(private val inner: PolicyAgent) : PolicyAgent {
     var installs = 0
+    var rootUpdates = 0
     var applies = 0
+
+    override suspend fun trustRootInstalled(): Boolean = inner.trustRootInstalled()
 
     override suspend fun installTrustRoot(signedRoot: ByteArray, deviceId: String, groups: List<String>, now: Instant) {
         installs++
         inner.installTrustRoot(signedRoot, deviceId, groups, now)
+    }
+
+    override suspend fun applyRootUpdate(signedRoot: ByteArray, now: Instant): TrustRootUpdate {
+        rootUpdates++
+        return inner.applyRootUpdate(signedRoot, now)
     }
 
     override suspend fun applyPolicy(bundle: ByteArray, now: Instant): PolicyStatus {
@@ -205,17 +218,62 @@ fun policySyncTests() {
         }
     }
 
-    test("policy sync: a root already installed counts as installed and is not offered again") { s ->
+    test("policy sync: a root already installed is not installed again; offered as a rotation, it is no news") { s ->
         withPolicy(s) { f ->
             f.agent.installTrustRoot(rootText().trim().toByteArray(), "dev-0001", listOf("all-staff"), T0)
             val none = f.sync.sync(config(bundle = null)).expectIs<PolicySyncResult.NoBundle>()
-            expect(!none.rootInstalled) { "reported as installed by this sync" }
-            eq(1, f.counting.installs, "one install call (answered: already installed)")
+            eq(PolicySyncResult.NoBundle(false, null), none, "nothing installed or rotated by this sync")
+            eq(0, f.counting.installs, "the core says a root is installed: no install call")
             f.sync.sync(config(bundle = null)).expectIs<PolicySyncResult.NoBundle>()
             val applied = f.sync.sync(config(bundle = v1())).expectIs<PolicySyncResult.Applied>()
-            expect(!applied.rootInstalled) { "root installed twice" }
-            eq(1, f.counting.installs, "install calls")
+            expect(!applied.rootInstalled && applied.rootRotatedTo == null) { "$applied" }
+            eq(0, f.counting.installs, "install calls")
+            eq(3, f.counting.rootUpdates, "the configured root is offered at every sync")
             eq(emptyList<String>(), f.alertKinds(), "alerts")
+        }
+    }
+
+    test("policy sync: a newer trust root rotates first, then the bundle signed under it applies") { s ->
+        withPolicy(s) { f ->
+            f.sync.sync(config(bundle = v2())).expectIs<PolicySyncResult.Applied>()
+            val applied = f.sync.sync(config(bundle = r2v3(), root = rootV2Text())).expectIs<PolicySyncResult.Applied>()
+            eq(2uL, applied.rootRotatedTo, "rotated to")
+            eq(3uL, applied.status.version, "bundle version")
+            eq(2uL, applied.status.rootVersion, "bundle's root version")
+            val spec = PolicyStateEncoding.encode(applied)
+            expect(spec.message.contains("trust root rotated to version 2")) { spec.message }
+            eq(2L, jsonObject(spec.data)["root_rotated_to"], "data")
+            expectNoSecrets(spec)
+
+            val again = f.sync.sync(config(bundle = r2v3(), root = rootV2Text())).expectIs<PolicySyncResult.Unchanged>()
+            eq(null, again.rootRotatedTo, "no second rotation")
+            eq(emptyList<String>(), f.alertKinds(), "alerts")
+        }
+        // A new process over the rotated agent: still version 2, nothing refused.
+        openAgent(s, at(60)).use { agent ->
+            val f = PolicyFixture(agent)
+            val again = f.sync.sync(config(bundle = r2v3(), root = rootV2Text()), at(60))
+                .expectIs<PolicySyncResult.Unchanged>()
+            eq(2uL, again.status.rootVersion, "root version after restart")
+            eq(emptyList<String>(), f.alertKinds(), "alerts")
+        }
+    }
+
+    test("policy sync: the old root after a rotation is refused once, reported, and the policy stays") { s ->
+        withPolicy(s) { f ->
+            f.sync.sync(config(bundle = null)).expectIs<PolicySyncResult.NoBundle>()
+            f.sync.sync(config(bundle = r2v3(), root = rootV2Text())).expectIs<PolicySyncResult.Applied>()
+            val refused = f.sync.sync(config(bundle = r2v3(), root = rootText())).expectIs<PolicySyncResult.Rejected>()
+            eq(ManagedConfigKeys.TRUST_ROOT, refused.input, "input")
+            expect(refused.code.isNotEmpty()) { "code" }
+            eq(3uL, refused.inForce?.version, "the policy in force stays and is reported")
+            eq(KeyedAppStateLimits.SEVERITY_ERROR, PolicyStateEncoding.encode(refused).severity, "severity")
+            val updates = f.counting.rootUpdates
+            val again = f.sync.sync(config(bundle = r2v3(), root = rootText())).expectIs<PolicySyncResult.Rejected>()
+            eq(refused.code, again.code, "same answer")
+            eq(updates, f.counting.rootUpdates, "the refused root is not offered again")
+            eq(listOf("policy_refused"), f.alertKinds(), "alerts")
+            eq(3uL, f.agent.policyStatus()?.version, "agent status")
         }
     }
 
@@ -265,6 +323,11 @@ fun policySyncTests() {
         var failNext = true
         val agent = object : PolicyAgent {
             var installed = false
+            override suspend fun trustRootInstalled(): Boolean = installed
+
+            override suspend fun applyRootUpdate(signedRoot: ByteArray, now: Instant): TrustRootUpdate =
+                TrustRootUpdate(1uL, false)
+
             override suspend fun installTrustRoot(signedRoot: ByteArray, deviceId: String, groups: List<String>, now: Instant) {
                 if (failNext) {
                     failNext = false
@@ -293,8 +356,11 @@ fun policySyncTests() {
         val status = PolicyStatus(3uL, 1uL, "cd".repeat(32), T0, at(86_400), T0, false)
         val results = listOf(
             PolicySyncResult.Applied(status, true),
+            PolicySyncResult.Applied(status, false, ULong.MAX_VALUE),
             PolicySyncResult.Unchanged(status),
+            PolicySyncResult.Unchanged(status, 2uL),
             PolicySyncResult.NoBundle(true),
+            PolicySyncResult.NoBundle(false, 2uL),
             PolicySyncResult.Rejected(ManagedConfigKeys.POLICY_BUNDLE, "c".repeat(300), long, status),
             PolicySyncResult.Rejected(ManagedConfigKeys.TRUST_ROOT, "bad_signature", "no valid signature", null),
             PolicySyncResult.Problem(long),
