@@ -1,5 +1,7 @@
 // Installed packages with their signing certificates (SHA-256) and installers, for the
-// compliance engine (not built yet). Needs QUERY_ALL_PACKAGES to see every package on API 30+.
+// compliance snapshot. Needs QUERY_ALL_PACKAGES to see every package on API 30+; includes
+// packages the device owner hid or suspended (MATCH_UNINSTALLED_PACKAGES), or a hidden app
+// would look removed.
 
 package org.portcullis.android
 
@@ -15,22 +17,25 @@ class PackageInventory(private val context: Context) {
     /** Every installed package (blocking binder calls: call off the main thread). */
     fun scan(): List<InstalledPackage> {
         val pm = context.packageManager
+        val flags = PackageManager.GET_SIGNING_CERTIFICATES or PackageManager.MATCH_UNINSTALLED_PACKAGES
         val packages: List<PackageInfo> = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
-            pm.getInstalledPackages(PackageManager.PackageInfoFlags.of(PackageManager.GET_SIGNING_CERTIFICATES.toLong()))
+            pm.getInstalledPackages(PackageManager.PackageInfoFlags.of(flags.toLong()))
         } else {
             @Suppress("DEPRECATION")
-            pm.getInstalledPackages(PackageManager.GET_SIGNING_CERTIFICATES)
+            pm.getInstalledPackages(flags)
         }
         return packages.map { info ->
             val app: ApplicationInfo? = info.applicationInfo
+            val installer = installer(pm, info.packageName)
             InstalledPackage(
                 packageName = info.packageName,
                 versionCode = info.longVersionCode,
                 versionName = info.versionName,
                 signingCertsSha256 = signers(info).map { Inventory.certificateSha256(it) },
-                installer = installer(pm, info.packageName),
+                installer = installer.getOrNull(),
                 system = app != null && (app.flags and ApplicationInfo.FLAG_SYSTEM) != 0,
                 enabled = app?.enabled ?: false,
+                installerObserved = installer.isSuccess,
             )
         }
     }
@@ -41,17 +46,20 @@ class PackageInventory(private val context: Context) {
         return signing.apkContentsSigners.orEmpty().map { it.toByteArray() }
     }
 
-    private fun installer(pm: PackageManager, packageName: String): String? =
+    /** The installer (`null` inside: none recorded), or a failure: not observed. */
+    private fun installer(pm: PackageManager, packageName: String): Result<String?> =
         try {
-            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-                pm.getInstallSourceInfo(packageName).installingPackageName
-            } else {
-                @Suppress("DEPRECATION")
-                pm.getInstallerPackageName(packageName)
-            }
+            Result.success(
+                if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
+                    pm.getInstallSourceInfo(packageName).installingPackageName
+                } else {
+                    @Suppress("DEPRECATION")
+                    pm.getInstallerPackageName(packageName)
+                },
+            )
         } catch (e: PackageManager.NameNotFoundException) {
-            null
+            Result.failure(e)
         } catch (e: IllegalArgumentException) {
-            null
+            Result.failure(e)
         }
 }

@@ -4,11 +4,18 @@
 
 package org.portcullis.android
 
+import android.app.admin.DevicePolicyManager
+import android.content.BroadcastReceiver
+import android.content.ComponentName
 import android.content.Context
+import android.content.Intent
+import android.content.IntentFilter
+import android.os.Build
 import android.util.Log
 import androidx.annotation.MainThread
 import java.io.File
 import java.time.Instant
+import java.util.concurrent.atomic.AtomicBoolean
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -23,6 +30,12 @@ import org.portcullis.CarrierCheck
 import org.portcullis.DeviceKey
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.AlertDelivery
+import org.portcullis.android.core.ComplianceLoop
+import org.portcullis.android.core.CompliancePass
+import org.portcullis.android.core.ComplianceSnapshots
+import org.portcullis.android.core.NoEnforcer
+import org.portcullis.android.core.PolicySyncResult
+import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.ImmediateSendLimiter
 import org.portcullis.android.core.InputQueue
@@ -53,6 +66,8 @@ class Portcullis private constructor(private val context: Context, private val c
         val deviceKey: () -> DeviceKey = { KeystoreDeviceKey() },
         val logPriority: Int = LogPriorities.INFO,
         val deliveryPolicy: DeliveryPolicy = DeliveryPolicy(),
+        /** The app's `DeviceAdminReceiver`; without it (or without device ownership) nothing is enforced, only judged. */
+        val deviceAdmin: ComponentName? = null,
     )
 
     companion object {
@@ -112,6 +127,21 @@ class Portcullis private constructor(private val context: Context, private val c
     private var policyStateWanted: KeyedStateSpec? = null
     private var policyStateSent: KeyedStateSpec? = null // guarded by policyStateLock
 
+    private val settingsReader = SettingsReader(context, config.deviceAdmin)
+    private val inventory = PackageInventory(context)
+    private val compliance = ComplianceLoop(
+        complianceAgentOf(::agent),
+        config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) } ?: NoEnforcer,
+        Build.VERSION.SDK_INT,
+    ) { now -> deviceSnapshot(now) }
+    private val packageReceiverRegistered = AtomicBoolean(false)
+    private val packageChanges = object : BroadcastReceiver() {
+        override fun onReceive(context: Context, intent: Intent) {
+            compliance.markChanged()
+            queue.submit { runCompliance() }
+        }
+    }
+
     val telephony = TelephonyObserver(context, feeder, queue)
     val connectivity = ConnectivityObserver(context, feeder, queue)
     val managedConfig = ManagedConfigReader(context)
@@ -138,6 +168,21 @@ class Portcullis private constructor(private val context: Context, private val c
         connectivity.start()
         WakeupScheduler.ensurePeriodicRefresh(context)
         managedConfig.watch { applyManagedConfig(it) }
+        if (packageReceiverRegistered.compareAndSet(false, true)) {
+            val filter = IntentFilter().apply {
+                addAction(Intent.ACTION_PACKAGE_ADDED)
+                addAction(Intent.ACTION_PACKAGE_REMOVED)
+                addAction(Intent.ACTION_PACKAGE_REPLACED)
+                addAction(Intent.ACTION_PACKAGE_CHANGED)
+                addDataScheme("package")
+            }
+            // System broadcasts still reach a receiver that is not exported.
+            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
+                context.registerReceiver(packageChanges, filter, Context.RECEIVER_NOT_EXPORTED)
+            } else {
+                context.registerReceiver(packageChanges, filter)
+            }
+        }
         applyManagedConfig()
         tracker.reset()
         scope.launch { wake(fromWakeWork = false) }
@@ -158,9 +203,12 @@ class Portcullis private constructor(private val context: Context, private val c
         queue.submit {
             val cfg = config ?: managedConfig.read()
             cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
-            val state = PolicyStateEncoding.encode(policySync.sync(cfg))
+            val result = policySync.sync(cfg)
+            val state = PolicyStateEncoding.encode(result)
             Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
             policyStateWanted = state
+            if (result is PolicySyncResult.Applied) compliance.markChanged()
+            runCompliance()
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
@@ -204,6 +252,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 telephony.readAndFeed()
                 telephony.readServiceAndFeed()
                 feeder.timeout()
+                runCompliance()
             }
             deliverAndReschedule()
         }.await()
@@ -217,8 +266,39 @@ class Portcullis private constructor(private val context: Context, private val c
         reschedule()
     }
 
+    /**
+     * A compliance pass when one is due (something changed, or a day passed): the inventory
+     * and settings go to the core, its actions to the enforcer. Runs in the input queue.
+     */
+    private suspend fun runCompliance() {
+        when (val pass = compliance.runIfDue(Instant.now()) ?: return) {
+            is CompliancePass.Evaluated -> {
+                Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
+                for ((requested, outcome) in pass.enforcement.notDone) {
+                    // Rule names and action kinds only, never values read from the phone.
+                    Log.w(LogMapping.TAG, "compliance action ${requested.rule ?: "ladder"}: ${requested.action.javaClass.simpleName} -> $outcome")
+                }
+                if (pass.report.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
+            }
+            is CompliancePass.Failed -> Log.w(LogMapping.TAG, "compliance pass failed: ${pass.error.javaClass.simpleName}")
+        }
+    }
+
+    private fun deviceSnapshot(now: Instant): String {
+        val dpm = context.getSystemService(DevicePolicyManager::class.java)
+        val owner = dpm.isDeviceOwnerApp(context.packageName)
+        val packages = try {
+            inventory.scan()
+        } catch (e: RuntimeException) {
+            null // every app rule is then unknown, which alerts
+        }
+        val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm.isUninstallBlocked(it, context.packageName) }
+        return ComplianceSnapshots.json(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
+    }
+
     private fun reschedule() {
-        val plan = WakeupPlanner.plan(opened?.nextWakeup(), retryAt, Instant.now())
+        val due = listOfNotNull(opened?.nextWakeup(), compliance.nextDue()).minOrNull()
+        val plan = WakeupPlanner.plan(due, retryAt, Instant.now())
         if (tracker.changed(plan)) WakeupScheduler.apply(context, plan)
     }
 

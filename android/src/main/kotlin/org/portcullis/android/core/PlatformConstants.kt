@@ -192,3 +192,11 @@ object ApiLevels {
     /** `UPSIDE_DOWN_CAKE`: `DISALLOW_CELLULAR_2G`. */
     const val UPSIDE_DOWN_CAKE = 34
 }
+
+/** `android.app.admin.DevicePolicyManager.PASSWORD_COMPLEXITY_*` (`getPasswordComplexity`, API 29). */
+object PasswordComplexities {
+    const val NONE = 0
+    const val LOW = 0x10000
+    const val MEDIUM = 0x30000
+    const val HIGH = 0x50000
+}

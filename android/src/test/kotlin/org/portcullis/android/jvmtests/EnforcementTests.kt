@@ -18,12 +18,12 @@ import org.portcullis.android.core.Route
 import org.portcullis.android.core.UserRestrictionKeys
 import org.portcullis.android.core.carryOutAll
 
-private fun fixtureFile(name: String): File {
+internal fun fixtureFile(name: String): File {
     val dir = System.getProperty("portcullis.fixtures") ?: fail("-Dportcullis.fixtures not set (run scripts/android-jvm-tests.sh)")
     return File(dir, name).also { f -> expect(f.isFile) { "missing fixture $f" } }
 }
 
-private fun complianceSample(name: String): String {
+internal fun complianceSample(name: String): String {
     val android = System.getProperty("portcullis.androidDir") ?: fail("-Dportcullis.androidDir not set")
     val f = File(File(android).absoluteFile.parentFile, "core/tests/data/compliance/$name")
     expect(f.isFile) { "missing sample $f" }
@@ -31,7 +31,7 @@ private fun complianceSample(name: String): String {
 }
 
 /** Records every call and answers Done. */
-private class RecordingEnforcer : Enforcer {
+internal class RecordingEnforcer : Enforcer {
     val calls = mutableListOf<Action>()
     override fun carryOut(action: Action): ActionOutcome {
         calls += action

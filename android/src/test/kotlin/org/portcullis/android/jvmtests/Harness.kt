@@ -193,6 +193,7 @@ fun main() {
     platformRecordTests()
     policySyncTests()
     enforcementTests()
+    complianceTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

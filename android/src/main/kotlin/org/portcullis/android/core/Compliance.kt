@@ -1,0 +1,196 @@
+// Compliance on the phone: the inventory and settings become the core's device snapshot
+// (portcullis/snapshot/v1, docs/compliance.md), the core judges it against the policy in
+// force, and the remediation actions it asks for go to the enforcer. Nothing is judged here.
+
+package org.portcullis.android.core
+
+import java.time.Duration
+import java.time.Instant
+import kotlin.coroutines.cancellation.CancellationException
+import org.portcullis.AgentInterface
+import org.portcullis.ComplianceReport
+import org.portcullis.PortcullisException
+import org.portcullis.RemediationAction
+
+/** Builds the snapshot JSON the core's `evaluateCompliance` reads. */
+object ComplianceSnapshots {
+    const val SCHEMA = "portcullis/snapshot/v1"
+
+    /**
+     * [packages] `null`: the inventory could not be read (every app rule is then unknown);
+     * [uninstallBlocked] `null`: not observed. Facts the settings leave `null` are left out:
+     * absent means "not observed" to the core, never "compliant".
+     */
+    fun json(
+        collectedAt: Instant,
+        deviceOwner: Boolean,
+        settings: SettingsSnapshot,
+        packages: List<InstalledPackage>?,
+        agentPackage: String,
+        uninstallBlocked: Boolean?,
+    ): String {
+        val os = buildList {
+            add("apiLevel" to Json.num(settings.sdkInt.toLong()))
+            settings.securityPatch?.takeIf { PATCH_DATE.matches(it) }?.let { add("securityPatchLevel" to Json.str(it)) }
+        }
+        val fields = buildList {
+            add("schema" to Json.str(SCHEMA))
+            add("platform" to Json.str("android"))
+            add("deviceOwner" to deviceOwner.toString())
+            add("collectedAt" to Json.str(collectedAt.toString()))
+            add("os" to Json.obj(*os.toTypedArray()))
+            add("settings" to settings(settings))
+            packages?.let { list -> add("apps" to list.distinctBy { it.packageName }.joinToString(",", "[", "]") { app(it) }) }
+            add(
+                "agent" to Json.obj(
+                    *buildList {
+                        add("packageName" to Json.str(agentPackage))
+                        uninstallBlocked?.let { add("uninstallBlocked" to it.toString()) }
+                    }.toTypedArray(),
+                ),
+            )
+        }
+        return Json.obj(*fields.toTypedArray())
+    }
+
+    /** `ENCRYPTION_STATUS_*` as the snapshot's three-way fact; `null` while encryption is still being set up. */
+    fun encryption(status: Int, deviceSecure: Boolean): String? = when (status) {
+        EncryptionStatuses.UNSUPPORTED, EncryptionStatuses.INACTIVE -> "UNENCRYPTED"
+        EncryptionStatuses.ACTIVE_DEFAULT_KEY -> "ENCRYPTED_WITHOUT_PASSWORD"
+        EncryptionStatuses.ACTIVE_PER_USER -> "ENCRYPTED_WITH_PASSWORD"
+        // Full-disk encryption: the key is bound to the lock screen only when one is set.
+        EncryptionStatuses.ACTIVE -> if (deviceSecure) "ENCRYPTED_WITH_PASSWORD" else "ENCRYPTED_WITHOUT_PASSWORD"
+        else -> null
+    }
+
+    /** `PASSWORD_COMPLEXITY_*` as the snapshot's band; `null` for a value this module does not know. */
+    fun passwordComplexity(value: Int): String? = when (value) {
+        PasswordComplexities.NONE -> "NONE"
+        PasswordComplexities.LOW -> "LOW"
+        PasswordComplexities.MEDIUM -> "MEDIUM"
+        PasswordComplexities.HIGH -> "HIGH"
+        else -> null
+    }
+
+    private fun settings(s: SettingsSnapshot): String {
+        val fields = buildList {
+            s.passwordComplexity?.let(::passwordComplexity)?.let { add("passwordComplexity" to Json.str(it)) }
+            s.maximumFailedPasswordsForWipe?.let { add("maximumFailedPasswordsForWipe" to Json.num(it.toLong())) }
+            s.maximumTimeToLockMs?.let { add("maximumTimeToLock" to Json.num(it)) }
+            s.encryptionStatus?.let { encryption(it, s.deviceSecure) }?.let { add("encryption" to Json.str(it)) }
+            s.unknownSourcesAllowed?.let { add("unknownSourcesAllowed" to it.toString()) }
+            add("developerOptionsEnabled" to s.developerSettings.toString())
+            s.verifyAppsEnabled?.let { add("verifyAppsEnabled" to it.toString()) }
+            add("usbDebuggingEnabled" to s.adbEnabled.toString())
+            s.adbWifiEnabled?.let { add("wirelessDebuggingEnabled" to it.toString()) }
+            s.cellular2gEnabled?.let { add("cellular2gEnabled" to it.toString()) }
+            s.usbDataAccess?.takeIf { it in USB_DATA_ACCESS }?.let { add("usbDataAccess" to Json.str(it)) }
+            s.userCaCertsSha256?.let { certs -> add("userCaCertsSha256" to certs.distinct().joinToString(",", "[", "]") { Json.str(it) }) }
+            s.accessibilityServices?.let { services ->
+                add(
+                    "accessibilityServices" to services.distinctBy { it.first }.joinToString(",", "[", "]") { (pkg, system) ->
+                        Json.obj("packageName" to Json.str(pkg), "system" to system.toString())
+                    },
+                )
+            }
+        }
+        return Json.obj(*fields.toTypedArray())
+    }
+
+    private fun app(p: InstalledPackage): String {
+        val fields = buildList {
+            add("id" to Json.str(p.packageName))
+            add("versionCode" to Json.num(p.versionCode))
+            if (p.system) add("system" to "true")
+            if (p.installerObserved) {
+                add("installSource" to (p.installer?.let { Json.obj("installingPackageName" to Json.str(it)) } ?: "{}"))
+            }
+            if (p.signingCertsSha256.isNotEmpty()) {
+                add("signingCertsSha256" to p.signingCertsSha256.distinct().joinToString(",", "[", "]") { Json.str(it) })
+            }
+        }
+        return Json.obj(*fields.toTypedArray())
+    }
+
+    private val PATCH_DATE = Regex("""\d{4}-\d{2}-\d{2}""")
+    private val USB_DATA_ACCESS = setOf("ALLOW_USB_DATA_TRANSFER", "DISALLOW_USB_FILE_TRANSFER", "DISALLOW_USB_DATA_TRANSFER")
+}
+
+/** The agent calls the compliance loop makes (the real agent through [complianceAgentOf], or a test double). */
+interface ComplianceAgent {
+    suspend fun evaluateCompliance(snapshotJson: String, now: Instant): ComplianceReport
+    suspend fun takeActions(now: Instant): List<RemediationAction>
+}
+
+/** [ComplianceAgent] over [agent] (or the agent it returns, opened lazily). */
+fun complianceAgentOf(agent: suspend () -> AgentInterface): ComplianceAgent = object : ComplianceAgent {
+    override suspend fun evaluateCompliance(snapshotJson: String, now: Instant): ComplianceReport =
+        agent().evaluateCompliance(snapshotJson, now)
+
+    override suspend fun takeActions(now: Instant): List<RemediationAction> = agent().takeActions(now)
+}
+
+/** What one compliance pass did. */
+sealed class CompliancePass {
+    /** The core judged the snapshot; [enforcement] is what became of the actions it asked for. */
+    data class Evaluated(val report: ComplianceReport, val enforcement: EnforcementReport) : CompliancePass()
+
+    /** Reading the device or the core failed; nothing was decided, the next pass tries again. */
+    data class Failed(val error: Exception) : CompliancePass()
+}
+
+/**
+ * Runs compliance passes: when something changed ([markChanged]: packages, settings, a new
+ * policy) and at least every [interval] (the rolling patch-age rule moves with time alone).
+ * A pass reads the device ([snapshot]), lets the core judge it, takes the actions the core
+ * asks for (each handed out once) and carries out the AGENT-routed ones with [enforcer].
+ *
+ * Passes must not overlap: the glue runs them from its ordered input queue, one at a time.
+ */
+class ComplianceLoop(
+    private val agent: ComplianceAgent,
+    private val enforcer: Enforcer,
+    private val sdkInt: Int,
+    private val interval: Duration = Duration.ofHours(24),
+    private val snapshot: (Instant) -> String,
+) {
+    @Volatile
+    private var lastPass: Instant? = null
+
+    @Volatile
+    private var changed = true
+
+    /** Packages, settings or the policy changed: the next [due] check says yes. Any thread. */
+    fun markChanged() {
+        changed = true
+    }
+
+    fun due(now: Instant): Boolean = changed || lastPass?.let { now >= it.plus(interval) } ?: true
+
+    /** When the next periodic pass is due, for the wake-up plan; `null` before the first pass. */
+    fun nextDue(): Instant? = lastPass?.plus(interval)
+
+    suspend fun run(now: Instant): CompliancePass {
+        changed = false
+        return try {
+            val report = agent.evaluateCompliance(snapshot(now), now)
+            lastPass = now
+            val actions = agent.takeActions(now).map { Enforcement.request(it.route, it.rule, it.actionJson) }
+            CompliancePass.Evaluated(report, enforcer.carryOutAll(actions, sdkInt))
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            changed = true // retried at the next due check
+            CompliancePass.Failed(e)
+        }
+    }
+
+    /** [run] when [due]; `null` otherwise. */
+    suspend fun runIfDue(now: Instant): CompliancePass? = if (due(now)) run(now) else null
+}
+
+/** For a phone where this app is not the device owner: every AGENT action is reported not done. */
+object NoEnforcer : Enforcer {
+    override fun carryOut(action: Action): ActionOutcome =
+        ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
+}
