@@ -5,23 +5,15 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use portcullis_core::journal::{EpochKey, VerifyOptions};
-use portcullis_core::store::{Commit, JournalEntry, Parallelism, Store};
+use portcullis_core::store::{Commit, Parallelism, Store};
 use portcullis_core::Timestamp;
-use rusqlite::{params, Connection};
+
+#[path = "support/journal_rows.rs"]
+mod journal_rows;
+use journal_rows::{rows, Plain};
 
 const BATCH: usize = 1_000;
 const VERIFY_RECORDS: usize = 200_000;
-
-fn rows(n: usize) -> Vec<JournalEntry> {
-    (0..n)
-        .map(|i| JournalEntry {
-            kind: "alert".into(),
-            body: format!(
-                r#"{{"at":"2026-03-02T02:16:30Z","kind":"sim_replaced","slot":0,"detector":"sim_identity","detector_version":1,"summary":"SIM in slot 0 was replaced","evidence":[["fields_changed","iccid,imsi"],["n","{i}"]]}}"#
-            ),
-        })
-        .collect()
-}
 
 fn journal_store(dir: &std::path::Path) -> Store {
     let mut store = Store::open(&dir.join("journal.db")).unwrap();
@@ -29,24 +21,10 @@ fn journal_store(dir: &std::path::Path) -> Store {
     store
 }
 
-/// The same rows through plain rusqlite, with the same file settings.
-fn plain_conn(dir: &std::path::Path) -> Connection {
-    let conn = Connection::open(dir.join("plain.db")).unwrap();
-    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-        .unwrap();
-    conn.execute_batch(
-        "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
-         CREATE TABLE plain (seq INTEGER PRIMARY KEY NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL) STRICT;",
-    )
-    .unwrap();
-    conn
-}
-
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = journal_store(dir.path());
-    let mut conn = plain_conn(dir.path());
-    let mut next_plain = 0i64;
+    let mut plain = Plain::open(dir.path());
 
     // One commit of BATCH rows is the bulk case (and the issue's headline ratio); the
     // smaller batches are what the agent commits in practice, where the fsync dominates.
@@ -72,22 +50,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function("plain_rusqlite", |b| {
             b.iter_batched(
                 || batch.clone(),
-                |entries| {
-                    let tx = conn.transaction().unwrap();
-                    {
-                        let mut stmt = tx
-                            .prepare_cached(
-                                "INSERT INTO plain(seq, at, kind, body) VALUES (?1, ?2, ?3, ?4)",
-                            )
-                            .unwrap();
-                        for e in &entries {
-                            next_plain += 1;
-                            stmt.execute(params![next_plain, 1_772_000_000_000i64, e.kind, e.body])
-                                .unwrap();
-                        }
-                    }
-                    tx.commit().unwrap();
-                },
+                |entries| plain.commit(1_772_000_000_000, &entries),
                 BatchSize::LargeInput,
             )
         });

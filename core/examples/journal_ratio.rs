@@ -12,20 +12,12 @@
 use std::time::Instant;
 
 use portcullis_core::journal::EpochKey;
-use portcullis_core::store::{Commit, JournalEntry, Store};
+use portcullis_core::store::{Commit, Store};
 use portcullis_core::Timestamp;
-use rusqlite::{params, Connection};
 
-fn rows(n: usize) -> Vec<JournalEntry> {
-    (0..n)
-        .map(|i| JournalEntry {
-            kind: "alert".into(),
-            body: format!(
-                r#"{{"at":"2026-03-02T02:16:30Z","kind":"sim_replaced","slot":0,"detector":"sim_identity","detector_version":1,"summary":"SIM in slot 0 was replaced","evidence":[["fields_changed","iccid,imsi"],["n","{i}"]]}}"#
-            ),
-        })
-        .collect()
-}
+#[path = "../benches/support/journal_rows.rs"]
+mod journal_rows;
+use journal_rows::{rows, Plain};
 
 fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -41,17 +33,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut store = Store::open(&dir.path().join("journal.db")).expect("the store opens");
     store.set_journal_key(EpochKey::initial([7; 32]));
-    let mut plain = Connection::open(dir.path().join("plain.db")).expect("the plain db opens");
-    plain
-        .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-        .expect("WAL");
-    plain
-        .execute_batch(
-            "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;
-             CREATE TABLE plain (seq INTEGER PRIMARY KEY NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL) STRICT;",
-        )
-        .expect("the plain table");
-    let mut next_plain = 0i64;
+    let mut plain = Plain::open(dir.path());
     let at = Timestamp::from_unix_millis(1_772_000_000_000);
 
     println!(
@@ -75,20 +57,7 @@ fn main() {
 
             let entries = batch.clone();
             let t = Instant::now();
-            let tx = plain.transaction().expect("a plain transaction");
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO plain(seq, at, kind, body) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .expect("the plain insert");
-                for e in &entries {
-                    next_plain += 1;
-                    stmt.execute(params![next_plain, at.as_unix_millis(), e.kind, e.body])
-                        .expect("a plain insert");
-                }
-            }
-            tx.commit().expect("a plain commit");
+            plain.commit(at.as_unix_millis(), &entries);
             let p = t.elapsed().as_secs_f64();
             if round >= warmup {
                 chained.push(c);
