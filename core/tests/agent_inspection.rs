@@ -198,6 +198,13 @@ fn signed_indicator_collections_are_kept_across_restarts_and_never_rolled_back()
     assert_eq!(accepted.version, 2);
     drop(agent);
     let mut agent = Agent::open(&db, device_key(), t, [8; 32]).unwrap();
+    // The platform offers the configured collection again at every start: no news, no alert.
+    assert_eq!(
+        agent
+            .load_signed_indicators(&signed_fixture(2), t.plus_millis(1_000))
+            .unwrap(),
+        accepted
+    );
     // Reloaded from the store at open: no unsigned load needed.
     let receipt = agent
         .submit_inspection(None, &data("spyware-evidence.json"), t.plus_millis(60_000))

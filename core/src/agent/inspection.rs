@@ -15,7 +15,7 @@ use crate::inspection::{
     CollectionSummary, EvidenceSnapshot, IndicatorSet, InspectionScheduler, ScanReport,
     ScheduleEvent, ScheduleKey, ScheduleRules,
 };
-use crate::policy::{AcceptedIndicators, Policy, SignedIndicators};
+use crate::policy::{AcceptedIndicators, Policy, PolicyError, SignedIndicators};
 use crate::store::{Commit, JournalEntry};
 use crate::time::Timestamp;
 
@@ -225,23 +225,26 @@ impl Agent {
         now: Timestamp,
     ) -> Result<AcceptedIndicators> {
         let now = now.max(self.guard.facts().last_seen);
-        let verified = self
+        let signed = match self
             .policy_component()?
             .trust
             .verify_indicators(signed_file, now)
-            .and_then(|s| {
-                s.check_update(
-                    self.inspection
-                        .signed
-                        .get(&s.collection)
-                        .map(|x| &x.accepted),
-                )?;
-                Ok(s)
-            });
-        let signed = match verified {
+        {
             Ok(s) => s,
             Err(e) => return Err(self.refuse("indicators", signed_file, e, now)),
         };
+        let held = self
+            .inspection
+            .signed
+            .get(&signed.collection)
+            .map(|x| x.accepted.clone());
+        if let Err(e) = signed.check_update(held.as_ref()) {
+            // The collection in use, delivered again (at every start, every sync): no news.
+            if let (PolicyError::AlreadyLoaded { .. }, Some(held)) = (&e, held) {
+                return Ok(held);
+            }
+            return Err(self.refuse("indicators", signed_file, e.into(), now));
+        }
         let accepted = signed.accepted();
         let file = std::str::from_utf8(signed_file)
             .map_err(|_| Error::invalid("indicators", "not UTF-8 text"))?
