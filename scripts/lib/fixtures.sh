@@ -10,6 +10,8 @@
 #   baseline-v2.bundle      the same, version 2
 #   root-v2.signed          a rotation to root v2 under a new root key (signed by old and new)
 #   baseline-r2-v3.bundle   the baseline, version 3, signed under root v2
+#   spyware-v1.indicators   core/tests/data/spyware-fixture.stix2 as signed collection
+#                           "fixture", version 1, under root v1
 # and the keys, in root-key/, root-key-2/ and policy-key/.
 
 make_policy_fixtures() {
@@ -32,7 +34,11 @@ make_policy_fixtures() {
     for version in 1 2; do
         policy_fixture "$tool" "$fix" root.signed "$version" "baseline-v$version.bundle" || return 1
     done
-    policy_fixture "$tool" "$fix" root-v2.signed 3 baseline-r2-v3.bundle
+    policy_fixture "$tool" "$fix" root-v2.signed 3 baseline-r2-v3.bundle &&
+        "$tool" indicators sign --key "$fix/policy-key/portcullis-signing.key" \
+            --in core/tests/data/spyware-fixture.stix2 --collection fixture --version 1 \
+            --root "$fix/root.signed" --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z \
+            --out "$fix/spyware-v1.indicators" >/dev/null
 }
 
 policy_fixture() {

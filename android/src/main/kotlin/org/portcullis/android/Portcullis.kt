@@ -10,11 +10,15 @@ import android.content.ComponentName
 import android.content.Context
 import android.content.Intent
 import android.content.IntentFilter
+import android.net.ConnectivityManager
+import android.net.NetworkCapabilities
+import android.os.BatteryManager
 import android.os.Build
 import android.util.Log
 import androidx.annotation.MainThread
 import java.io.File
 import java.time.Instant
+import java.time.ZoneId
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
@@ -33,6 +37,13 @@ import org.portcullis.android.core.AlertDelivery
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
+import org.portcullis.android.core.DeviceConditions
+import org.portcullis.android.core.EvidenceSnapshots
+import org.portcullis.android.core.IndicatorOutcome
+import org.portcullis.android.core.InspectionLoop
+import org.portcullis.android.core.InspectionPass
+import org.portcullis.android.core.InspectionStateEncoding
+import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.NoEnforcer
 import org.portcullis.android.core.PolicySyncResult
 import org.portcullis.android.core.complianceAgentOf
@@ -86,6 +97,9 @@ class Portcullis private constructor(private val context: Context, private val c
 
         private const val PREFS = "org.portcullis.android"
         private const val KEY_LAST_IMMEDIATE = "last_immediate_send_ms"
+
+        /** Signed evidence bundles kept on the phone for collection. */
+        private const val EVIDENCE_KEPT = 5
     }
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
@@ -134,6 +148,9 @@ class Portcullis private constructor(private val context: Context, private val c
         config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) } ?: NoEnforcer,
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
+    private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
+        EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
+    }
     private val packageReceiverRegistered = AtomicBoolean(false)
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
@@ -209,6 +226,9 @@ class Portcullis private constructor(private val context: Context, private val c
             policyStateWanted = state
             if (result is PolicySyncResult.Applied) compliance.markChanged()
             runCompliance()
+            for (outcome in inspections.syncIndicators(cfg.indicatorCollections, Instant.now())) {
+                if (outcome !is IndicatorOutcome.Loaded) Log.w(LogMapping.TAG, "indicator collection: $outcome")
+            }
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
@@ -253,6 +273,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 telephony.readServiceAndFeed()
                 feeder.timeout()
                 runCompliance()
+                runInspection()
             }
             deliverAndReschedule()
         }.await()
@@ -282,6 +303,43 @@ class Portcullis private constructor(private val context: Context, private val c
             }
             is CompliancePass.Failed -> Log.w(LogMapping.TAG, "compliance pass failed: ${pass.error.javaClass.simpleName}")
         }
+    }
+
+    /**
+     * If the core's schedule has an inspection window open: the evidence from the inventory
+     * is scanned and signed by the core; the signed bundle is kept for the console's
+     * collection (the last [EVIDENCE_KEPT]) and summarised as the keyed app state
+     * `portcullis.inspection`. Runs in the input queue.
+     */
+    private suspend fun runInspection() {
+        when (val pass = inspections.onWake(conditions(), Instant.now())) {
+            InspectionPass.NoWindow -> Unit
+            is InspectionPass.Submitted -> {
+                keepEvidence(pass)
+                val state = InspectionStateEncoding.encode(pass)
+                Log.i(LogMapping.TAG, state.message)
+                scope.launch {
+                    channel.send(listOf(state), immediate = false)
+                    deliverAndReschedule() // an indicator match raised an alert
+                }
+            }
+            is InspectionPass.Failed -> Log.w(LogMapping.TAG, "inspection not submitted: ${pass.error.javaClass.simpleName}")
+        }
+    }
+
+    private fun conditions(): DeviceConditions {
+        val battery = context.getSystemService(BatteryManager::class.java)
+        val connectivityManager = context.getSystemService(ConnectivityManager::class.java)
+        val wifi = connectivityManager.getNetworkCapabilities(connectivityManager.activeNetwork)
+            ?.hasTransport(NetworkCapabilities.TRANSPORT_WIFI) == true
+        val offset = ZoneId.systemDefault().rules.getOffset(Instant.now()).totalSeconds / 60
+        return DeviceConditions(charging = battery.isCharging, onWifi = wifi, utcOffsetMinutes = offset)
+    }
+
+    private fun keepEvidence(pass: InspectionPass.Submitted) {
+        val dir = File(context.noBackupFilesDir, "portcullis/evidence").apply { mkdirs() }
+        File(dir, "window-${pass.window.id}.json").writeText(pass.report.evidenceBundle)
+        dir.listFiles()?.sortedByDescending { it.lastModified() }?.drop(EVIDENCE_KEPT)?.forEach { it.delete() }
     }
 
     private fun deviceSnapshot(now: Instant): String {

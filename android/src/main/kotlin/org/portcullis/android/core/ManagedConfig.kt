@@ -19,7 +19,10 @@ object ManagedConfigKeys {
     /** The device's groups at enrollment, comma-separated (`portcullis policy sign --group`). */
     const val DEVICE_GROUPS = "device_groups"
 
-    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT, DEVICE_ID, DEVICE_GROUPS)
+    /** Signed indicator collections (`portcullis indicators sign`), one per line. */
+    const val INDICATOR_COLLECTIONS = "indicator_collections"
+
+    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT, DEVICE_ID, DEVICE_GROUPS, INDICATOR_COLLECTIONS)
 }
 
 /**
@@ -37,12 +40,15 @@ data class ManagedConfig(
     val problems: List<String>,
     val deviceId: String? = null,
     val deviceGroups: List<String> = emptyList(),
+    /** `indicator_collections` split into lines, each trimmed, blanks and repeats dropped. */
+    val indicatorCollections: List<String> = emptyList(),
 ) {
     /** Sizes only: bundles can be large and endpoints and ids are configuration, not log material. */
     override fun toString(): String =
         "ManagedConfig(policyBundle=${policyBundle?.let { "${it.length} chars" }}, " +
             "trustRoot=${trustRoot?.let { "${it.length} chars" }}, consoleEndpoint=${consoleEndpoint != null}, " +
-            "deviceId=${deviceId != null}, deviceGroups=${deviceGroups.size}, problems=$problems)"
+            "deviceId=${deviceId != null}, deviceGroups=${deviceGroups.size}, " +
+            "indicatorCollections=${indicatorCollections.size}, problems=$problems)"
 
     companion object {
         /** `device_groups`: comma-separated names, trimmed; blanks and repeats dropped, order kept. */
@@ -73,6 +79,8 @@ data class ManagedConfig(
             val root = string(ManagedConfigKeys.TRUST_ROOT)
             val deviceId = string(ManagedConfigKeys.DEVICE_ID)
             val deviceGroups = string(ManagedConfigKeys.DEVICE_GROUPS)?.let { groups(it) }.orEmpty()
+            val indicators = string(ManagedConfigKeys.INDICATOR_COLLECTIONS)
+                ?.lines()?.map { it.trim() }?.filter { it.isNotEmpty() }?.distinct().orEmpty()
             return ManagedConfig(
                 policyBundle = bundle,
                 trustRoot = root,
@@ -80,6 +88,7 @@ data class ManagedConfig(
                 problems = problems.toList(),
                 deviceId = deviceId,
                 deviceGroups = deviceGroups,
+                indicatorCollections = indicators,
             )
         }
     }

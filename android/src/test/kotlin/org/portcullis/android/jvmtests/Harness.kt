@@ -194,6 +194,7 @@ fun main() {
     policySyncTests()
     enforcementTests()
     complianceTests()
+    inspectionTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

@@ -1,0 +1,176 @@
+// Inspections on the phone: the signed indicator collections from managed configuration go
+// to the core; when the core's schedule has a window open, the inventory becomes an evidence
+// snapshot (format version 1, docs/inspection.md) that the core scans and signs. What the
+// phone can see of itself is a first pass; the full forensic inspection is the kiosk's.
+
+package org.portcullis.android.core
+
+import java.security.MessageDigest
+import java.time.Instant
+import kotlin.coroutines.cancellation.CancellationException
+import org.portcullis.AgentInterface
+import org.portcullis.Alert
+import org.portcullis.InspectionReport
+import org.portcullis.InspectionWindow
+import org.portcullis.PortcullisException
+
+/** Builds the evidence snapshot the core's `submitInspection` scans. */
+object EvidenceSnapshots {
+    /** Packages with installer and signing certificates; accessibility services and user CA certificates when observed. */
+    fun json(collectedAt: Instant, packages: List<InstalledPackage>, settings: SettingsSnapshot?): String {
+        val fields = buildList {
+            add("version" to "1")
+            add("collected_at" to Json.str(collectedAt.toString()))
+            add("platform" to Json.str("android"))
+            add("packages" to packages.distinctBy { it.packageName }.joinToString(",", "[", "]") { p ->
+                Json.obj(
+                    *buildList {
+                        add("id" to Json.str(p.packageName))
+                        p.versionName?.let { add("version_name" to Json.str(it)) }
+                        add("version_code" to Json.num(p.versionCode))
+                        p.installer?.let { add("installer" to Json.str(it)) }
+                        add("system" to p.system.toString())
+                        add("certificates" to p.signingCertsSha256.distinct().joinToString(",", "[", "]") { Json.obj("sha256" to Json.str(it)) })
+                    }.toTypedArray(),
+                )
+            })
+            settings?.accessibilityServices?.let { services ->
+                add("accessibility_services" to services.map { it.first }.distinct().joinToString(",", "[", "]") { Json.obj("package" to Json.str(it)) })
+            }
+            settings?.userCaCertsSha256?.let { certs ->
+                add("user_ca_certificates" to certs.distinct().joinToString(",", "[", "]") { Json.obj("sha256" to Json.str(it)) })
+            }
+        }
+        return Json.obj(*fields.toTypedArray())
+    }
+}
+
+/** The agent calls inspections make (the real agent through [inspectionAgentOf], or a test double). */
+interface InspectionAgent {
+    suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong
+    suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert>
+    suspend fun openInspectionWindow(): InspectionWindow?
+    suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport
+}
+
+/** [InspectionAgent] over [agent] (or the agent it returns, opened lazily). */
+fun inspectionAgentOf(agent: suspend () -> AgentInterface): InspectionAgent = object : InspectionAgent {
+    override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong =
+        agent().loadSignedIndicators(signedFile, now)
+
+    override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> =
+        agent().reportConditions(charging, onWifi, utcOffsetMinutes, now)
+
+    override suspend fun openInspectionWindow(): InspectionWindow? = agent().openInspectionWindow()
+
+    override suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport =
+        agent().submitInspection(windowId, evidenceJson, now)
+}
+
+/** What the phone reports for the schedule: windows prefer charging and Wi-Fi, and follow the local clock. */
+data class DeviceConditions(val charging: Boolean, val onWifi: Boolean, val utcOffsetMinutes: Int)
+
+/** What one look at the schedule did. */
+sealed class InspectionPass {
+    /** No window is open. */
+    object NoWindow : InspectionPass()
+
+    /** The window's evidence was scanned; [report] carries the signed evidence bundle for the console. */
+    data class Submitted(val window: InspectionWindow, val report: InspectionReport) : InspectionPass()
+
+    /** Reading the device or the core failed; the window stays open and the next wake-up tries again. */
+    data class Failed(val error: Exception) : InspectionPass()
+}
+
+/** What became of one configured indicator collection. */
+sealed class IndicatorOutcome {
+    /** In use at [version] (newly loaded, or the one already loaded). */
+    data class Loaded(val version: ULong) : IndicatorOutcome()
+
+    /** The core refused it (`code`: `bad_signature`, `rollback`, `expired`, ...); it raised `policy_refused`. */
+    data class Rejected(val code: String, val reason: String) : IndicatorOutcome()
+
+    /** The agent failed; offered again at the next sync. */
+    data class Failed(val error: Exception) : IndicatorOutcome()
+}
+
+/**
+ * Hands the configured collections to the core and inspects when a window is open. A
+ * collection the core refused is not offered again until the configuration changes (each
+ * distinct refusal raises one alert). Calls must not overlap: the glue makes them from its
+ * ordered input queue.
+ */
+class InspectionLoop(
+    private val agent: InspectionAgent,
+    private val evidence: (Instant) -> String,
+) {
+    private val refused = mutableMapOf<String, IndicatorOutcome.Rejected>()
+    private var reported: DeviceConditions? = null
+
+    /** Offers every configured collection (one signed file each); outcomes in the same order. */
+    suspend fun syncIndicators(collections: List<String>, now: Instant): List<IndicatorOutcome> =
+        collections.map { text ->
+            val digest = sha256(text)
+            refused[digest] ?: try {
+                IndicatorOutcome.Loaded(agent.loadSignedIndicators(text.toByteArray(Charsets.UTF_8), now))
+            } catch (e: PortcullisException.PolicyRejected) {
+                IndicatorOutcome.Rejected(e.code, e.reason).also { refused[digest] = it }
+            } catch (e: PortcullisException.InvalidInput) {
+                IndicatorOutcome.Rejected("invalid_input", e.reason).also { refused[digest] = it }
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                IndicatorOutcome.Failed(e)
+            }
+        }
+
+    /**
+     * At a wake-up: reports [conditions] when they changed (the core plans windows around
+     * charging and Wi-Fi and the local clock), then, if a window is open, collects the
+     * evidence and submits it. The core completes the window, so it is inspected once.
+     */
+    suspend fun onWake(conditions: DeviceConditions?, now: Instant): InspectionPass = try {
+        if (conditions != null && conditions != reported) {
+            agent.reportConditions(conditions.charging, conditions.onWifi, conditions.utcOffsetMinutes, now)
+            reported = conditions
+        }
+        when (val window = agent.openInspectionWindow()) {
+            null -> InspectionPass.NoWindow
+            else -> InspectionPass.Submitted(window, agent.submitInspection(window.id, evidence(now), now))
+        }
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Exception) {
+        InspectionPass.Failed(e)
+    }
+
+    private fun sha256(text: String): String =
+        MessageDigest.getInstance("SHA-256").digest(text.toByteArray(Charsets.UTF_8)).joinToString("") { "%02x".format(it) }
+}
+
+/**
+ * A submitted inspection as the keyed app state `portcullis.inspection`: the window, how many
+ * indicators matched and the digests the console checks the signed evidence bundle against
+ * (the bundle itself is too large for a keyed state; the app keeps it for collection).
+ */
+object InspectionStateEncoding {
+    const val KEY = "portcullis.inspection"
+
+    fun encode(pass: InspectionPass.Submitted): KeyedStateSpec {
+        val findings = pass.report.findings
+        return KeyedStateSpec(
+            key = KEY,
+            severity = if (findings > 0u) KeyedAppStateLimits.SEVERITY_ERROR else KeyedAppStateLimits.SEVERITY_INFO,
+            message = "inspection of window ${pass.window.id} (${pass.window.kind}): " +
+                if (findings > 0u) "$findings indicator(s) matched" else "no indicator matched",
+            data = Json.obj(
+                "v" to Json.num(1L),
+                "window" to Json.num(pass.window.id),
+                "kind" to Json.str(pass.window.kind),
+                "findings" to Json.num(findings.toLong()),
+                "evidence_sha256" to Json.str(pass.report.evidenceSha256),
+                "report_sha256" to Json.str(pass.report.reportSha256),
+            ),
+        )
+    }
+}

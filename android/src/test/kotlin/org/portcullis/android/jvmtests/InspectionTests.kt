@@ -1,0 +1,121 @@
+// Inspections on the JVM against the real core: signed indicator collections from managed
+// configuration (loaded once, redelivery is no news, a forged one refused once), and a window
+// opened by the core's schedule inspected with the evidence built from the package inventory.
+
+package org.portcullis.android.jvmtests
+
+import java.time.Instant
+import org.portcullis.Alert
+import org.portcullis.InspectionReport
+import org.portcullis.InspectionWindow
+import org.portcullis.android.core.DeviceConditions
+import org.portcullis.android.core.EvidenceSnapshots
+import org.portcullis.android.core.IndicatorOutcome
+import org.portcullis.android.core.InspectionAgent
+import org.portcullis.android.core.InspectionLoop
+import org.portcullis.android.core.InspectionPass
+import org.portcullis.android.core.InspectionStateEncoding
+import org.portcullis.android.core.KeyedAppStateLimits
+import org.portcullis.android.core.InstalledPackage
+import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.android.core.inspectionAgentOf
+
+private const val SPY_CERT = "baae14e80d586c0dcecb898b798ab2e8d3f64f8ed260379f0ea1ff650e5332c9"
+
+private val PHONE = listOf(
+    InstalledPackage("org.thoughtcrime.securesms", 153001, "7.1", listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"), "com.android.vending", system = false, enabled = true),
+    InstalledPackage("com.spyvendor.updater", 3, null, listOf(SPY_CERT), null, system = false, enabled = true),
+    InstalledPackage("com.android.settings", 34, "14", emptyList(), null, system = true, enabled = true),
+)
+
+private val SETTINGS = SettingsSnapshot(
+    sdkInt = 34, securityPatch = "2026-02-05", developerSettings = false, adbEnabled = false, airplaneMode = false,
+    autoTime = true, deviceSecure = true, storageEncrypted = true,
+    accessibilityServices = listOf("com.spyvendor.updater" to false),
+    userCaCertsSha256 = emptyList(),
+)
+
+/** Counts calls through to a real agent. */
+private class CountingInspections(private val inner: InspectionAgent) : InspectionAgent by inner {
+    var conditionReports = 0
+    var loads = 0
+
+    override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> {
+        conditionReports++
+        return inner.reportConditions(charging, onWifi, utcOffsetMinutes, now)
+    }
+
+    override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong {
+        loads++
+        return inner.loadSignedIndicators(signedFile, now)
+    }
+}
+
+fun inspectionTests() {
+    test("inspection: the evidence built from the inventory is what the core scans, and matches the spyware") { s ->
+        openAgent(s).use { agent ->
+            agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
+            agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
+            val counting = CountingInspections(inspectionAgentOf { agent })
+            val loop = InspectionLoop(counting) { now -> EvidenceSnapshots.json(now, PHONE, SETTINGS) }
+
+            val signed = fixtureFile("spyware-v1.indicators").readText().trim()
+            eq(listOf<IndicatorOutcome>(IndicatorOutcome.Loaded(1uL)), loop.syncIndicators(listOf(signed), T0), "loaded")
+            eq(listOf<IndicatorOutcome>(IndicatorOutcome.Loaded(1uL)), loop.syncIndicators(listOf(signed), at(1)), "redelivered")
+            val i = signed.indexOf("\"payload\":\"") + 11 + 60
+            val forged = signed.substring(0, i) + (signed[i].code xor 1).toChar() + signed.substring(i + 1)
+            val refused = loop.syncIndicators(listOf(forged), at(2)).single()
+            expect(refused is IndicatorOutcome.Rejected) { "forged: $refused" }
+            eq(refused, loop.syncIndicators(listOf(forged), at(3)).single(), "same answer, not offered again")
+            eq(3, counting.loads, "load calls")
+            eq(listOf("policy_refused"), agent.pendingAlerts(50u).map { it.kindName }, "one alert for the forgery")
+
+            // Wake as WorkManager would until the core's schedule opens a window.
+            val conditions = DeviceConditions(charging = true, onWifi = true, utcOffsetMinutes = 60)
+            var pass: InspectionPass = loop.onWake(conditions, at(10))
+            var now = at(10)
+            repeat(200) {
+                if (pass !is InspectionPass.NoWindow) return@repeat
+                now = agent.nextWakeup() ?: fail("no wake-up planned")
+                agent.handleTimeout(now)
+                pass = loop.onWake(conditions, now)
+            }
+            eq(1, counting.conditionReports, "unchanged conditions are reported once")
+            val submitted = pass as? InspectionPass.Submitted ?: fail("no window inspected: $pass")
+            expect(submitted.report.findings >= 3u) { "findings ${submitted.report.findings}: ${submitted.report.reportJson}" }
+            expect(submitted.report.reportJson.contains("com.spyvendor.updater")) { submitted.report.reportJson }
+            expect(submitted.report.evidenceBundle.contains(SPY_CERT)) { "the bundle carries the evidence" }
+            eq(listOf("indicator_match"), submitted.report.alerts.map { it.kindName }, "alerts")
+            val state = InspectionStateEncoding.encode(submitted)
+            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "a match is an error state")
+            val data = jsonObject(state.data)
+            eq(submitted.report.reportSha256, data["report_sha256"], "digest")
+            eq(submitted.report.findings.toLong(), data["findings"], "findings")
+            assertWithinLimits(state)
+            expect(!state.data.contains(SPY_CERT) && !state.message.contains("spyvendor")) { "the state carries evidence: $state" }
+            // The window is complete: the next wake-up inspects nothing.
+            eq(InspectionPass.NoWindow, loop.onWake(conditions, now.plusSeconds(60)), "inspected once")
+        }
+    }
+
+    test("inspection: a failure leaves the window for the next wake-up") {
+        var failNext = true
+        val window = InspectionWindow(7uL, "routine", T0, at(3600))
+        val agent = object : InspectionAgent {
+            var submissions = 0
+            override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong = 1uL
+            override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> = emptyList()
+            override suspend fun openInspectionWindow(): InspectionWindow? = window.takeIf { submissions == 0 }
+            override suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport {
+                eq(7uL, windowId, "window id")
+                submissions++
+                return InspectionReport("{}", "", "", "", "{}", 0u, emptyList())
+            }
+        }
+        val loop = InspectionLoop(agent) { if (failNext) { failNext = false; throw IllegalStateException("inventory unavailable") } else "{}" }
+        val failed = loop.onWake(null, T0)
+        expect(failed is InspectionPass.Failed && failed.error is IllegalStateException) { "$failed" }
+        expect(loop.onWake(null, at(60)) is InspectionPass.Submitted) { "retried" }
+        eq(InspectionPass.NoWindow, loop.onWake(null, at(120)), "done")
+    }
+}
