@@ -93,6 +93,7 @@ fn policy() -> Policy {
                 "developerSettings": "DEVELOPER_SETTINGS_DISABLED", "googlePlayProtectVerifyApps": "VERIFY_APPS_ENFORCED"},
             "debuggingFeaturesAllowed": false,
             "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_DISABLED"},
+            "mobileNetworksConfigDisabled": true,
             "deviceConnectivityManagement": {"usbDataAccess": "DISALLOW_USB_DATA_TRANSFER"},
             "alwaysOnVpnPackage": {"packageName": "com.wireguard.android", "lockdownEnabled": true},
             "userInstalledCaCerts": {"allowed": false,
@@ -163,6 +164,7 @@ fn snapshot() -> DeviceSnapshot {
     st.verify_apps_enabled = Some(true);
     st.usb_debugging_enabled = Some(false);
     st.cellular_2g_enabled = Some(true);
+    st.mobile_networks_config_disabled = Some(true);
     st.usb_data_access = Some(UsbDataAccess::DisallowUsbDataTransfer);
     st.always_on_vpn = Some(AlwaysOnVpnState {
         package_name: Some("com.wireguard.android".into()),

@@ -157,6 +157,13 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
             fact: Fact::Cellular2gEnabled,
         },
         Case {
+            rule: R::MobileNetworksConfigDisabled,
+            broken: |s| s.settings.mobile_networks_config_disabled = Some(false),
+            reason: Reason::MobileNetworksConfigAllowed,
+            hidden: |s| s.settings.mobile_networks_config_disabled = None,
+            fact: Fact::MobileNetworksConfigDisabled,
+        },
+        Case {
             rule: R::UsbDataAccess,
             broken: |s| s.settings.usb_data_access = Some(UsbDataAccess::DisallowUsbFileTransfer),
             reason: Reason::UsbDataAccess,
@@ -279,6 +286,7 @@ fn rules_the_policy_does_not_set_or_the_platform_lacks_are_not_applicable() {
             "developerSettings": "DEVELOPER_SETTINGS_ALLOWED", "googlePlayProtectVerifyApps": "VERIFY_APPS_USER_CHOICE"},
         "debuggingFeaturesAllowed": true,
         "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_USER_CHOICE"},
+        "mobileNetworksConfigDisabled": false,
         "userInstalledCaCerts": {"allowed": true}
     }}));
     // Even a snapshot that observed nothing has nothing to answer for.
@@ -308,6 +316,7 @@ fn rules_the_policy_does_not_set_or_the_platform_lacks_are_not_applicable() {
         SettingRule::DeveloperSettings,
         SettingRule::GooglePlayProtectVerifyApps,
         SettingRule::DebuggingFeaturesAllowed,
+        SettingRule::MobileNetworksConfigDisabled,
         SettingRule::UsbDataAccess,
         SettingRule::AlwaysOnVpnPackage,
         SettingRule::PermittedAccessibilityServices,

@@ -69,6 +69,7 @@ setting_verdicts := {
 	"configuration.advancedSecurityOverrides.developerSettings": v_developer_settings,
 	"configuration.advancedSecurityOverrides.googlePlayProtectVerifyApps": v_google_play_protect_verify_apps,
 	"configuration.deviceRadioState.cellularTwoGState": v_cellular_two_g_state,
+	"configuration.mobileNetworksConfigDisabled": v_mobile_networks_config_disabled,
 	"configuration.debuggingFeaturesAllowed": v_debugging_features_allowed,
 	"configuration.deviceConnectivityManagement.usbDataAccess": v_usb_data_access,
 	"configuration.alwaysOnVpnPackage": v_always_on_vpn_package,
@@ -334,6 +335,15 @@ default two_g_applies := false
 two_g_applies if config.deviceRadioState.cellularTwoGState == "CELLULAR_TWO_G_DISABLED"
 
 v_cellular_two_g_state := bool_verdict(two_g_applies, "cellular2gEnabled", false, "settings.cellular2gEnabled", "CELLULAR_2G_ENABLED")
+
+default mobile_networks_applies := false
+
+mobile_networks_applies if {
+	android
+	config.mobileNetworksConfigDisabled == true
+}
+
+v_mobile_networks_config_disabled := bool_verdict(mobile_networks_applies, "mobileNetworksConfigDisabled", true, "settings.mobileNetworksConfigDisabled", "MOBILE_NETWORKS_CONFIG_ALLOWED")
 
 v_debugging_features_allowed := na if not android
 

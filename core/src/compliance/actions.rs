@@ -31,6 +31,9 @@ pub enum UserRestriction {
     /// `DISALLOW_USB_FILE_TRANSFER`: no MTP/PTP file transfer over USB.
     #[serde(rename = "DISALLOW_USB_FILE_TRANSFER")]
     DisallowUsbFileTransfer,
+    /// `DISALLOW_CONFIG_MOBILE_NETWORKS`: APNs and network selection cannot be changed.
+    #[serde(rename = "DISALLOW_CONFIG_MOBILE_NETWORKS")]
+    DisallowConfigMobileNetworks,
 }
 
 impl UserRestriction {
@@ -44,6 +47,7 @@ impl UserRestriction {
             UserRestriction::EnsureVerifyApps => "ENSURE_VERIFY_APPS",
             UserRestriction::DisallowCellular2g => "DISALLOW_CELLULAR_2G",
             UserRestriction::DisallowUsbFileTransfer => "DISALLOW_USB_FILE_TRANSFER",
+            UserRestriction::DisallowConfigMobileNetworks => "DISALLOW_CONFIG_MOBILE_NETWORKS",
         }
     }
 
@@ -349,6 +353,13 @@ pub(crate) fn setting_measures(
                 == crate::policy::model::CellularTwoGState::CellularTwoGDisabled
             {
                 vec![restriction(UserRestriction::DisallowCellular2g)]
+            } else {
+                vec![]
+            }
+        }
+        R::MobileNetworksConfigDisabled => {
+            if c.mobile_networks_config_disabled {
+                vec![restriction(UserRestriction::DisallowConfigMobileNetworks)]
             } else {
                 vec![]
             }

@@ -110,6 +110,8 @@ codes! {
         DebuggingEnabled = "DEBUGGING_ENABLED",
         /// The modem may use 2G.
         Cellular2gEnabled = "CELLULAR_2G_ENABLED",
+        /// The user can change mobile network settings (APNs, network selection).
+        MobileNetworksConfigAllowed = "MOBILE_NETWORKS_CONFIG_ALLOWED",
         /// More USB data flows than `usbDataAccess` allows.
         UsbDataAccess = "USB_DATA_ACCESS",
         /// The always-on VPN is missing, another app, or without lockdown.
@@ -143,6 +145,7 @@ impl Reason {
             | DeveloperOptionsEnabled
             | VerifyAppsDisabled
             | Cellular2gEnabled
+            | MobileNetworksConfigAllowed
             | UsbDataAccess
             | AlwaysOnVpn
             | AgentUninstallNotBlocked => Severity::Medium,
@@ -193,6 +196,8 @@ codes! {
         WirelessDebuggingEnabled = "settings.wirelessDebuggingEnabled",
         /// 2G.
         Cellular2gEnabled = "settings.cellular2gEnabled",
+        /// Whether mobile network settings are locked.
+        MobileNetworksConfigDisabled = "settings.mobileNetworksConfigDisabled",
         /// USB data access.
         UsbDataAccess = "settings.usbDataAccess",
         /// The always-on VPN.
@@ -235,6 +240,8 @@ codes! {
         DebuggingFeaturesAllowed = "configuration.debuggingFeaturesAllowed",
         /// `deviceRadioState.cellularTwoGState`.
         CellularTwoGState = "configuration.deviceRadioState.cellularTwoGState",
+        /// `mobileNetworksConfigDisabled` (Android).
+        MobileNetworksConfigDisabled = "configuration.mobileNetworksConfigDisabled",
         /// `deviceConnectivityManagement.usbDataAccess` (Android).
         UsbDataAccess = "configuration.deviceConnectivityManagement.usbDataAccess",
         /// `alwaysOnVpnPackage` (Android).

@@ -745,6 +745,17 @@ fn evaluate_setting(
                 |on| !on,
             )
         }
+        R::MobileNetworksConfigDisabled => {
+            if !android || !c.mobile_networks_config_disabled {
+                return na();
+            }
+            check(
+                s.mobile_networks_config_disabled,
+                Fact::MobileNetworksConfigDisabled,
+                Reason::MobileNetworksConfigAllowed,
+                |locked| locked,
+            )
+        }
         R::UsbDataAccess => match &c.device_connectivity_management {
             Some(m) if android => check(
                 s.usb_data_access,

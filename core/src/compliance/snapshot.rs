@@ -183,6 +183,9 @@ pub struct DeviceSettings {
     /// Whether the modem may use 2G.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cellular_2g_enabled: Option<bool>,
+    /// Whether mobile network settings are locked (`DISALLOW_CONFIG_MOBILE_NETWORKS` in force).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_networks_config_disabled: Option<bool>,
     /// The USB data the device lets through (the strictest restriction in force).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb_data_access: Option<UsbDataAccess>,

@@ -292,6 +292,11 @@ pub struct ConfigurationRules {
     /// Radio rules (AMAPI `deviceRadioState`): 2G is disabled unless this says otherwise.
     #[serde(default)]
     pub device_radio_state: DeviceRadioState,
+    /// Lock the mobile network settings (APNs, network selection, preferred network type;
+    /// Android `DISALLOW_CONFIG_MOBILE_NETWORKS`): an APN pointed at an attacker's gateway
+    /// or a manually chosen network helps interception along from the handset itself.
+    #[serde(default)]
+    pub mobile_networks_config_disabled: bool,
     /// USB data rules (AMAPI `deviceConnectivityManagement`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_connectivity_management: Option<DeviceConnectivityManagement>,

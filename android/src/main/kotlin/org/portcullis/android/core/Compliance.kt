@@ -84,6 +84,7 @@ object ComplianceSnapshots {
             add("usbDebuggingEnabled" to s.adbEnabled.toString())
             s.adbWifiEnabled?.let { add("wirelessDebuggingEnabled" to it.toString()) }
             s.cellular2gEnabled?.let { add("cellular2gEnabled" to it.toString()) }
+            s.mobileNetworksConfigDisabled?.let { add("mobileNetworksConfigDisabled" to it.toString()) }
             s.usbDataAccess?.takeIf { it in USB_DATA_ACCESS }?.let { add("usbDataAccess" to Json.str(it)) }
             s.userCaCertsSha256?.let { certs -> add("userCaCertsSha256" to certs.distinct().joinToString(",", "[", "]") { Json.str(it) }) }
             s.accessibilityServices?.let { services ->

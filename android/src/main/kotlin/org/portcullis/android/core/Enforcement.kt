@@ -136,6 +136,7 @@ object Enforcement {
         "ENSURE_VERIFY_APPS" to UserRestrictionKeys.ENSURE_VERIFY_APPS,
         "DISALLOW_CELLULAR_2G" to UserRestrictionKeys.CELLULAR_2G,
         "DISALLOW_USB_FILE_TRANSFER" to UserRestrictionKeys.USB_FILE_TRANSFER,
+        "DISALLOW_CONFIG_MOBILE_NETWORKS" to UserRestrictionKeys.CONFIG_MOBILE_NETWORKS,
     )
 
     /** Lowest API level of each user restriction key this module knows a minimum for. */

@@ -59,6 +59,8 @@ data class SettingsSnapshot(
     val verifyAppsEnabled: Boolean? = null,
     /** `false` when `DISALLOW_CELLULAR_2G` is in force (API 34); otherwise not observable without privileges. */
     val cellular2gEnabled: Boolean? = null,
+    /** Whether `DISALLOW_CONFIG_MOBILE_NETWORKS` is in force (APNs and network selection locked). */
+    val mobileNetworksConfigDisabled: Boolean? = null,
     /** `ALLOW_USB_DATA_TRANSFER`, `DISALLOW_USB_FILE_TRANSFER` or `DISALLOW_USB_DATA_TRANSFER`. */
     val usbDataAccess: String? = null,
     /** SHA-256 of each user-installed CA certificate (`DevicePolicyManager.getInstalledCaCerts`). */

@@ -130,6 +130,9 @@ fun complianceTests() {
         eq(emptyMap<String, Any?>(), apps[1]["installSource"], "no installer recorded")
         @Suppress("UNCHECKED_CAST")
         eq(mapOf("packageName" to "org.portcullis"), json["agent"] as Map<String, Any?>, "agent")
+        val locked = jsonObject(ComplianceSnapshots.json(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true))
+        @Suppress("UNCHECKED_CAST")
+        eq(true, (locked["settings"] as Map<String, Any?>)["mobileNetworksConfigDisabled"], "locked networks")
         // Without an inventory there is no apps list at all (unknown), not an empty one (none).
         val noInventory = jsonObject(ComplianceSnapshots.json(T0, true, bare, null, "org.portcullis", true))
         expect("apps" !in noInventory) { "apps present without an inventory" }

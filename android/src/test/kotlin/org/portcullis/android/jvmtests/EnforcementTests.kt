@@ -114,6 +114,8 @@ fun enforcementTests() {
         eq(6, report.notDone.size, "not done")
         eq(listOf(Action.WipeDevice(true)), report.forMdm.map { it.action }, "for MDM")
         eq(UserRestrictionKeys.CELLULAR_2G, Enforcement.RESTRICTION_KEYS["DISALLOW_CELLULAR_2G"], "key value")
+        eq(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS, Enforcement.RESTRICTION_KEYS["DISALLOW_CONFIG_MOBILE_NETWORKS"], "key value")
+        eq(null, Enforcement.precheck(Action.Apply(Measure.UserRestriction("DISALLOW_CONFIG_MOBILE_NETWORKS")), 29), "known on minSdk")
         eq(listOf("com.a", "com.b"), Enforcement.accessBlockTargets(listOf("com.b", "org.portcullis", "com.a", "com.a"), setOf("org.portcullis")), "access block")
     }
 
