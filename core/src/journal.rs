@@ -520,6 +520,11 @@ impl Verifier {
         self.pending.take()
     }
 
+    /// The sequence number the next record must have.
+    pub fn expected_seq(&self) -> i64 {
+        self.expected_seq
+    }
+
     /// Sequence and epoch: what must be checked in order.
     fn check_position(&self, r: &RecordRef<'_>) -> std::result::Result<(), (i64, String)> {
         let seq = self.expected_seq;

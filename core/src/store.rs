@@ -524,8 +524,13 @@ impl Store {
 
     /// Verifies the journal: hash chain, MACs (with the console's epoch-0 key), checkpoints.
     pub fn verify_journal(&self, options: VerifyOptions) -> Result<Verdict> {
-        let (last, _) = head(&self.conn)?;
-        let records = last - self.anchor()?.seq;
+        // Sized by sequence numbers alone: a damaged record must be reported by the walk,
+        // not fail the sizing.
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT max(seq) FROM journal", [], |r| r.get(0))
+            .context("sizing the journal")?;
+        let records = last.map_or(0, |last| last - self.anchor().map_or(0, |a| a.seq));
         self.verify_journal_with(options, Parallelism::for_records(records))
     }
 
@@ -549,9 +554,10 @@ impl Store {
         let mut rows = stmt.query([]).context("reading the journal")?;
         if parallelism.workers == 0 {
             while let Some(row) = rows.next().context("reading a journal record")? {
-                if let Err((seq, reason)) =
-                    with_row(row, |r, hash, mac| verifier.push_parts(r, hash, mac))
-                {
+                let expected = verifier.expected_seq();
+                if let Err((seq, reason)) = with_row(row, expected, |r, hash, mac| {
+                    verifier.push_parts(r, hash, mac)
+                }) {
                     return Ok(Verdict::Broken { seq, reason });
                 }
             }
@@ -579,7 +585,8 @@ impl Store {
                 .collect();
             let outcome = (|| -> Result<Option<(i64, String)>> {
                 while let Some(row) = rows.next().context("reading a journal record")? {
-                    match with_row(row, |r, hash, mac| {
+                    let expected = verifier.expected_seq();
+                    match with_row(row, expected, |r, hash, mac| {
                         verifier.push_deferred(r, hash, mac, batch_len)
                     }) {
                         Ok(Some(batch)) => {
@@ -608,7 +615,13 @@ impl Store {
             }
             (outcome, link_failure)
         });
-        let in_order = outcome?;
+        let in_order = match outcome {
+            Ok(found) => found,
+            // Every record the workers checked comes before the unreadable row: a failure
+            // among them is the verdict (as the one-thread walk, which stops there, finds).
+            Err(e) if link_failure.is_none() => return Err(e),
+            Err(_) => None,
+        };
         Ok(journal::deferred_verdict(verifier, link_failure, in_order))
     }
 
@@ -861,8 +874,11 @@ impl Parallelism {
 
 /// Hands `f` one journal row, borrowed from SQLite's buffer; a field of the wrong type or
 /// text that is not UTF-8 is a broken record.
+/// `expected` is the sequence number the walk expects: a malformed row elsewhere means
+/// records are missing before it, which is reported first, as for a well-formed row.
 fn with_row<T>(
     row: &rusqlite::Row<'_>,
+    expected: i64,
     f: impl FnOnce(&RecordRef<'_>, &[u8], &[u8]) -> std::result::Result<T, (i64, String)>,
 ) -> std::result::Result<T, (i64, String)> {
     // Verification touches every record; copying each into owned strings cost more
@@ -873,10 +889,25 @@ fn with_row<T>(
             "a record has a malformed sequence number (edited)".to_owned(),
         )
     })?;
-    let edited = |what: &str| (seq, format!("record has a malformed {what} (edited)"));
+    let edited = |what: &str| {
+        if seq != expected {
+            (
+                expected,
+                format!("expected record {expected}, found {seq} (removed or reordered)"),
+            )
+        } else {
+            (seq, format!("record has a malformed {what} (edited)"))
+        }
+    };
     let text = |i: usize| match row.get_ref(i) {
-        Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
-            .map_err(|_| (seq, "record is not valid UTF-8 (edited)".to_owned())),
+        Ok(ValueRef::Text(t)) => std::str::from_utf8(t).map_err(|_| {
+            let (at, reason) = edited("text");
+            if at == seq {
+                (seq, "record is not valid UTF-8 (edited)".to_owned())
+            } else {
+                (at, reason)
+            }
+        }),
         _ => Err(edited(if i == 3 { "kind" } else { "body" })),
     };
     let blob = |i: usize| match row.get_ref(i) {

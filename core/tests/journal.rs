@@ -196,6 +196,82 @@ fn a_body_that_is_not_utf8_is_detected_even_without_keys() {
 }
 
 #[test]
+fn a_damaged_last_record_does_not_hide_an_earlier_edit() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    g.sql("UPDATE journal SET body = body || ' ' WHERE seq = 1", []);
+    g.sql(
+        "UPDATE journal SET hash = x'00' WHERE seq = (SELECT max(seq) FROM journal)",
+        [],
+    );
+    assert_eq!(g.broken_at(), 1);
+}
+
+#[test]
+fn a_gap_is_reported_before_a_malformed_record_after_it() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    g.sql("DELETE FROM journal WHERE seq = 2", []);
+    g.sql(
+        "UPDATE journal SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = 4",
+        [],
+    );
+    assert_eq!(g.broken_at(), 2);
+}
+
+#[test]
+fn an_unreadable_page_after_an_edit_still_names_the_edit() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    g.sql("UPDATE journal SET body = body || ' ' WHERE seq = 1", []);
+    // Enough rows in the current epoch (the in-order walk goes on past the edit, whose
+    // hash a worker checks) that the journal's last pages are the file's last pages.
+    let conn = Connection::open(&g.db).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys=OFF").unwrap();
+    for i in 0..400 {
+        conn.execute(
+            "INSERT INTO journal(seq, at, epoch, kind, body, hash, mac)
+             VALUES ((SELECT max(seq) + 1 FROM journal), 0,
+                     (SELECT epoch FROM journal ORDER BY seq DESC LIMIT 1),
+                     'note', ?1, zeroblob(32), zeroblob(16))",
+            params![format!("{{\"padding\":\"{}\"}}", "x".repeat(200 + i % 7))],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&g.db).unwrap();
+    let len = bytes.len();
+    bytes[len - 4096..].fill(0xa5);
+    std::fs::write(&g.db, bytes).unwrap();
+    let store = Store::open_read_only(&g.db).unwrap();
+    let options = VerifyOptions {
+        initial_key: Some(g.initial_key.clone()),
+        console_checkpoint: Some(g.checkpoint.clone()),
+    };
+    for parallelism in [
+        Parallelism {
+            workers: 0,
+            batch: 1,
+        },
+        Parallelism {
+            workers: 1,
+            batch: 1,
+        },
+        Parallelism {
+            workers: 2,
+            batch: 3,
+        },
+    ] {
+        match store.verify_journal_with(options.clone(), parallelism) {
+            Ok(Verdict::Broken { seq, .. }) => assert_eq!(seq, 1, "{parallelism:?}"),
+            other => panic!("{parallelism:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn deleting_a_record_is_detected() {
     let f = fixture();
     for seq in 1..f.last_seq {

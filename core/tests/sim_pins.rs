@@ -738,4 +738,18 @@ fn the_pin_key_is_handed_out_only_until_enrollment_is_confirmed() {
     drop(agent);
     let agent = Agent::open(&db, Arc::new(device_key()), T0, [7; 32]).unwrap();
     assert_eq!(agent.pin_key_export().unwrap(), None, "closed for good");
+    drop(agent);
+    // Someone who can write the database but lacks the device key cannot reopen it.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO meta(key, value) VALUES ('journal_key0_export', ?1)",
+            ["00".repeat(32)],
+        )
+        .unwrap();
+    let agent = Agent::open(&db, Arc::new(device_key()), T0, [7; 32]).unwrap();
+    assert!(
+        agent.pin_key_export().is_err(),
+        "a forged export row is refused"
+    );
 }

@@ -264,9 +264,24 @@ impl Agent {
     /// the enrollment hand-off is open: once [`Agent::confirm_journal_key_export`] has
     /// closed it, `None`, so a later intruder with the agent's API cannot learn the key
     /// that would let them test guesses against the policy's pins.
+    ///
+    /// The hand-off counts as open only while the stored epoch-0 export evolves into the
+    /// journal's current key: a row forged into the database by someone without the device
+    /// key cannot reopen it.
     pub fn pin_key_export(&self) -> Result<Option<[u8; 32]>> {
-        if self.store.meta(META_KEY_EXPORT)?.is_none() {
+        let Some(initial) = self.journal_key_export()? else {
             return Ok(None);
+        };
+        let (epoch, wrapped) = self
+            .store
+            .wrapped_journal_key()?
+            .ok_or_else(|| Error::Corrupt("the journal key is missing".into()))?;
+        let current = EpochKey::unwrap(self.device_key.as_ref(), epoch, &wrapped)?;
+        let evolved = EpochKey::from_bytes(0, initial).evolve_to(epoch)?;
+        if evolved.bytes() != current.bytes() {
+            return Err(Error::Corrupt(
+                "the journal key export does not match the journal key (edited)".into(),
+            ));
         }
         PinKey::derive(self.device_key.as_ref()).map(Some)
     }
