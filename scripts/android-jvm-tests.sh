@@ -92,7 +92,7 @@ FIX="$OWN/fixtures"
 source "$ROOT/scripts/lib/fixtures.sh"
 make_policy_fixtures "$PORTCULLIS" "$FIX" "android jvm tests" </dev/null ||
     finish_early "signing the policy fixtures failed"
-echo "fixtures in ${FIX#"$ROOT"/}: $(cd "$FIX" && ls -- *.signed *.bundle | tr '\n' ' ')"
+echo "fixtures in ${FIX#"$ROOT"/}: $(cd "$FIX" && ls -- *.signed *.bundle *.indicators | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- 3. compile
 

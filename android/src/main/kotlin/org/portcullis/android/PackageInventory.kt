@@ -24,7 +24,12 @@ class PackageInventory(private val context: Context) {
             @Suppress("DEPRECATION")
             pm.getInstalledPackages(flags)
         }
-        return packages.map { info ->
+        // MATCH_UNINSTALLED_PACKAGES also returns packages removed for this user with their
+        // data kept; hidden ones keep FLAG_INSTALLED.
+        val installed = packages.filter { info ->
+            info.applicationInfo?.let { (it.flags and ApplicationInfo.FLAG_INSTALLED) != 0 } ?: true
+        }
+        return installed.map { info ->
             val app: ApplicationInfo? = info.applicationInfo
             val installer = installer(pm, info.packageName)
             InstalledPackage(

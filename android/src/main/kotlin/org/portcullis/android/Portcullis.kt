@@ -152,10 +152,17 @@ class Portcullis private constructor(private val context: Context, private val c
         EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
     }
     private val packageReceiverRegistered = AtomicBoolean(false)
+    private val compliancePassQueued = AtomicBoolean(false)
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
             compliance.markChanged()
-            queue.submit { runCompliance() }
+            // A store update storm queues one pass, not one per package.
+            if (compliancePassQueued.compareAndSet(false, true)) {
+                queue.submit {
+                    compliancePassQueued.set(false)
+                    runCompliance()
+                }
+            }
         }
     }
 
@@ -224,7 +231,9 @@ class Portcullis private constructor(private val context: Context, private val c
             val state = PolicyStateEncoding.encode(result)
             Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
             policyStateWanted = state
-            if (result is PolicySyncResult.Applied) compliance.markChanged()
+            // A new policy (or a new root with it) may have come with any outcome, and syncs
+            // are rare: judge the device against whatever is in force now.
+            compliance.markChanged()
             runCompliance()
             for (outcome in inspections.syncIndicators(cfg.indicatorCollections, Instant.now())) {
                 if (outcome !is IndicatorOutcome.Loaded) Log.w(LogMapping.TAG, "indicator collection: $outcome")
@@ -292,7 +301,13 @@ class Portcullis private constructor(private val context: Context, private val c
      * and settings go to the core, its actions to the enforcer. Runs in the input queue.
      */
     private suspend fun runCompliance() {
-        when (val pass = compliance.runIfDue(Instant.now()) ?: return) {
+        val pass = try {
+            compliance.runIfDue(Instant.now()) ?: return
+        } catch (e: RuntimeException) {
+            Log.w(LogMapping.TAG, "compliance pass failed: ${e.javaClass.simpleName}")
+            return
+        }
+        when (pass) {
             is CompliancePass.Evaluated -> {
                 Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
                 for ((requested, outcome) in pass.enforcement.notDone) {
@@ -301,6 +316,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 }
                 if (pass.report.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
             }
+            is CompliancePass.Skipped -> Log.i(LogMapping.TAG, "compliance pass skipped: ${pass.reason}")
             is CompliancePass.Failed -> Log.w(LogMapping.TAG, "compliance pass failed: ${pass.error.javaClass.simpleName}")
         }
     }
@@ -312,10 +328,19 @@ class Portcullis private constructor(private val context: Context, private val c
      * `portcullis.inspection`. Runs in the input queue.
      */
     private suspend fun runInspection() {
-        when (val pass = inspections.onWake(conditions(), Instant.now())) {
+        val conditions = try {
+            conditions()
+        } catch (e: RuntimeException) {
+            null // some builds throw from getNetworkCapabilities; the schedule keeps the last ones
+        }
+        when (val pass = inspections.onWake(conditions, Instant.now())) {
             InspectionPass.NoWindow -> Unit
             is InspectionPass.Submitted -> {
-                keepEvidence(pass)
+                try {
+                    keepEvidence(pass)
+                } catch (e: java.io.IOException) {
+                    Log.e(LogMapping.TAG, "signed evidence of window ${pass.window.id} not kept: ${e.javaClass.simpleName}")
+                }
                 val state = InspectionStateEncoding.encode(pass)
                 Log.i(LogMapping.TAG, state.message)
                 scope.launch {
@@ -336,10 +361,17 @@ class Portcullis private constructor(private val context: Context, private val c
         return DeviceConditions(charging = battery.isCharging, onWifi = wifi, utcOffsetMinutes = offset)
     }
 
+    /** Written to a temporary file and renamed, so a full disk never leaves half a bundle. */
     private fun keepEvidence(pass: InspectionPass.Submitted) {
         val dir = File(context.noBackupFilesDir, "portcullis/evidence").apply { mkdirs() }
-        File(dir, "window-${pass.window.id}.json").writeText(pass.report.evidenceBundle)
-        dir.listFiles()?.sortedByDescending { it.lastModified() }?.drop(EVIDENCE_KEPT)?.forEach { it.delete() }
+        val part = File(dir, "window-${pass.window.id}.json.part")
+        part.writeText(pass.report.evidenceBundle)
+        if (!part.renameTo(File(dir, "window-${pass.window.id}.json"))) {
+            part.delete()
+            throw java.io.IOException("cannot rename the evidence file")
+        }
+        dir.listFiles { f -> f.name.endsWith(".json") }
+            ?.sortedByDescending { it.lastModified() }?.drop(EVIDENCE_KEPT)?.forEach { it.delete() }
     }
 
     private fun deviceSnapshot(now: Instant): String {

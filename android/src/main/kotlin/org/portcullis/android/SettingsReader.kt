@@ -41,7 +41,8 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             deviceSecure = keyguard.isDeviceSecure,
             storageEncrypted = Inventory.encrypted(encryptionStatus),
             encryptionStatus = encryptionStatus,
-            // Needs REQUEST_PASSWORD_COMPLEXITY, or being the device owner.
+            // Needs REQUEST_PASSWORD_COMPLEXITY (declared in the manifest; a device owner is
+            // exempt only from API 31).
             passwordComplexity = try {
                 dpm.passwordComplexity
             } catch (e: SecurityException) {

@@ -31,7 +31,7 @@ object ComplianceSnapshots {
     ): String {
         val os = buildList {
             add("apiLevel" to Json.num(settings.sdkInt.toLong()))
-            settings.securityPatch?.takeIf { PATCH_DATE.matches(it) }?.let { add("securityPatchLevel" to Json.str(it)) }
+            settings.securityPatch?.takeIf(::isDate)?.let { add("securityPatchLevel" to Json.str(it)) }
         }
         val fields = buildList {
             add("schema" to Json.str(SCHEMA))
@@ -98,20 +98,31 @@ object ComplianceSnapshots {
         return Json.obj(*fields.toTypedArray())
     }
 
+    // The core's parser is strict: one value out of its range would fail the whole snapshot,
+    // so a value an app controls and the core cannot take is left out (not observed) instead.
     private fun app(p: InstalledPackage): String {
+        val certs = p.signingCertsSha256.distinct()
         val fields = buildList {
             add("id" to Json.str(p.packageName))
-            add("versionCode" to Json.num(p.versionCode))
+            // A negative versionCodeMajor makes the long version code negative.
+            if (p.versionCode >= 0) add("versionCode" to Json.num(p.versionCode))
             if (p.system) add("system" to "true")
             if (p.installerObserved) {
                 add("installSource" to (p.installer?.let { Json.obj("installingPackageName" to Json.str(it)) } ?: "{}"))
             }
-            if (p.signingCertsSha256.isNotEmpty()) {
-                add("signingCertsSha256" to p.signingCertsSha256.distinct().joinToString(",", "[", "]") { Json.str(it) })
+            if (certs.isNotEmpty() && certs.size <= MAX_CERTS_PER_APP) {
+                add("signingCertsSha256" to certs.joinToString(",", "[", "]") { Json.str(it) })
             }
         }
         return Json.obj(*fields.toTypedArray())
     }
+
+    /** The core's limit on signing certificates per app. */
+    const val MAX_CERTS_PER_APP = 16
+
+    /** A real calendar date `YYYY-MM-DD` (the core refuses 2024-02-30). */
+    fun isDate(text: String): Boolean = PATCH_DATE.matches(text) &&
+        runCatching { java.time.LocalDate.parse(text) }.isSuccess
 
     private val PATCH_DATE = Regex("""\d{4}-\d{2}-\d{2}""")
     private val USB_DATA_ACCESS = setOf("ALLOW_USB_DATA_TRANSFER", "DISALLOW_USB_FILE_TRANSFER", "DISALLOW_USB_DATA_TRANSFER")
@@ -133,6 +144,13 @@ fun complianceAgentOf(agent: suspend () -> AgentInterface): ComplianceAgent = ob
 
 /** What one compliance pass did. */
 sealed class CompliancePass {
+    /**
+     * The core took nothing to judge ([reason]: no policy in force yet, or a snapshot it
+     * refused); the next pass waits for a change or a day, since the same input would give
+     * the same answer.
+     */
+    data class Skipped(val reason: String) : CompliancePass()
+
     /** The core judged the snapshot; [enforcement] is what became of the actions it asked for. */
     data class Evaluated(val report: ComplianceReport, val enforcement: EnforcementReport) : CompliancePass()
 
@@ -180,6 +198,11 @@ class ComplianceLoop(
             CompliancePass.Evaluated(report, enforcer.carryOutAll(actions, sdkInt))
         } catch (e: CancellationException) {
             throw e
+        } catch (e: PortcullisException.InvalidInput) {
+            // No policy in force: nothing to judge until one arrives (markChanged) or a day
+            // passes, so no inventory scan at every wake-up in the meantime.
+            lastPass = now
+            CompliancePass.Skipped(e.reason)
         } catch (e: Exception) {
             changed = true // retried at the next due check
             CompliancePass.Failed(e)

@@ -26,8 +26,9 @@ object EvidenceSnapshots {
                 Json.obj(
                     *buildList {
                         add("id" to Json.str(p.packageName))
-                        p.versionName?.let { add("version_name" to Json.str(it)) }
-                        add("version_code" to Json.num(p.versionCode))
+                        // Free text an app controls: a lone surrogate would fail the UTF-8 encoding.
+                        p.versionName?.takeIf(::wellFormed)?.let { add("version_name" to Json.str(it)) }
+                        if (p.versionCode >= 0) add("version_code" to Json.num(p.versionCode))
                         p.installer?.let { add("installer" to Json.str(it)) }
                         add("system" to p.system.toString())
                         add("certificates" to p.signingCertsSha256.distinct().joinToString(",", "[", "]") { Json.obj("sha256" to Json.str(it)) })
@@ -42,6 +43,22 @@ object EvidenceSnapshots {
             }
         }
         return Json.obj(*fields.toTypedArray())
+    }
+
+    /** Whether [text] is well-formed UTF-16 (no unpaired surrogate). */
+    fun wellFormed(text: String): Boolean {
+        var i = 0
+        while (i < text.length) {
+            val c = text[i]
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= text.length || !Character.isLowSurrogate(text[i + 1])) return false
+                i += 2
+                continue
+            }
+            if (Character.isLowSurrogate(c)) return false
+            i++
+        }
+        return true
     }
 }
 
@@ -90,7 +107,7 @@ sealed class IndicatorOutcome {
     /** The core refused it (`code`: `bad_signature`, `rollback`, `expired`, ...); it raised `policy_refused`. */
     data class Rejected(val code: String, val reason: String) : IndicatorOutcome()
 
-    /** The agent failed; offered again at the next sync. */
+    /** Not taken now (no trust root installed yet, the agent failed); offered again at the next sync. */
     data class Failed(val error: Exception) : IndicatorOutcome()
 }
 
@@ -115,8 +132,6 @@ class InspectionLoop(
                 IndicatorOutcome.Loaded(agent.loadSignedIndicators(text.toByteArray(Charsets.UTF_8), now))
             } catch (e: PortcullisException.PolicyRejected) {
                 IndicatorOutcome.Rejected(e.code, e.reason).also { refused[digest] = it }
-            } catch (e: PortcullisException.InvalidInput) {
-                IndicatorOutcome.Rejected("invalid_input", e.reason).also { refused[digest] = it }
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {

@@ -16,6 +16,7 @@ import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.EncryptionStatuses
+import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InstalledPackage
 import org.portcullis.android.core.Measure
 import org.portcullis.android.core.PasswordComplexities
@@ -138,6 +139,42 @@ fun complianceTests() {
         expect("apps" !in noInventory) { "apps present without an inventory" }
     }
 
+    test("compliance: values an app controls that the core would refuse are left out, not fatal") { s ->
+        val hostile = listOf(
+            pkg("com.example.negative", -5, VENDING, "29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"),
+            pkg("com.example.manysigners", 1, VENDING).copy(signingCertsSha256 = (0 until 17).map { "%064x".format(it) }),
+            pkg("com.example.weirdname", 2, VENDING).copy(versionName = "1.0\uD800"),
+        )
+        val settings = PIXEL_SETTINGS.copy(securityPatch = "2024-02-30")
+        val json = ComplianceSnapshots.json(T0, true, settings, PIXEL_PACKAGES + hostile, "org.portcullis", true)
+        @Suppress("UNCHECKED_CAST")
+        val apps = (jsonObject(json)["apps"] as List<Map<String, Any?>>).associateBy { it["id"] }
+        expect("versionCode" !in apps.getValue("com.example.negative")) { "negative version code" }
+        expect("signingCertsSha256" !in apps.getValue("com.example.manysigners")) { "17 signers" }
+        @Suppress("UNCHECKED_CAST")
+        expect("securityPatchLevel" !in (jsonObject(json)["os"] as Map<String, Any?>)) { "impossible date" }
+        // The real core takes both documents.
+        openAgent(s).use { agent ->
+            agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
+            agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
+            agent.evaluateCompliance(json, T0)
+            // An inspection outside any window is accepted: the evidence parses.
+            agent.submitInspection(null, EvidenceSnapshots.json(T0, PIXEL_PACKAGES + hostile, settings), T0)
+        }
+        expect(!EvidenceSnapshots.wellFormed("1.0\uD800") && EvidenceSnapshots.wellFormed("1.0 \uD83D\uDE00")) { "surrogates" }
+    }
+
+    test("compliance: with no policy in force a pass is skipped until something changes") { s ->
+        openAgent(s).use { agent ->
+            val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer(), sdkInt = 34) { now -> pixelJson(now) }
+            val skipped = loop.run(T0)
+            expect(skipped is CompliancePass.Skipped) { "$skipped" }
+            expect(!loop.due(at(60))) { "no scan at every wake-up while nothing can be judged" }
+            loop.markChanged()
+            expect(loop.due(at(61))) { "a change (a policy) brings the pass back" }
+        }
+    }
+
     test("compliance: encryption and password-complexity values map to the snapshot's names") {
         eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
         eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
@@ -191,3 +228,4 @@ fun complianceTests() {
         eq(3, agent.evaluations, "evaluations")
     }
 }
+
