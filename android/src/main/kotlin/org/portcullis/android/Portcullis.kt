@@ -37,6 +37,7 @@ import org.portcullis.android.core.AlertDelivery
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
+import org.portcullis.android.core.ComplianceStateEncoding
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.IndicatorOutcome
@@ -153,6 +154,9 @@ class Portcullis private constructor(private val context: Context, private val c
     }
     private val packageReceiverRegistered = AtomicBoolean(false)
     private val compliancePassQueued = AtomicBoolean(false)
+
+    @Volatile
+    private var complianceStateSent: KeyedStateSpec? = null
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
             compliance.markChanged()
@@ -310,6 +314,12 @@ class Portcullis private constructor(private val context: Context, private val c
         when (pass) {
             is CompliancePass.Evaluated -> {
                 Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
+                val state = ComplianceStateEncoding.encode(pass)
+                if (state != complianceStateSent) {
+                    scope.launch {
+                        if (channel.send(listOf(state), immediate = false) == SendResult.Sent) complianceStateSent = state
+                    }
+                }
                 for ((requested, outcome) in pass.enforcement.notDone) {
                     // Rule names and action kinds only, never values read from the phone.
                     Log.w(LogMapping.TAG, "compliance action ${requested.rule ?: "ladder"}: ${requested.action.javaClass.simpleName} -> $outcome")

@@ -218,3 +218,75 @@ object NoEnforcer : Enforcer {
     override fun carryOut(action: Action): ActionOutcome =
         ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
 }
+
+/**
+ * A compliance pass as the keyed app state `portcullis.compliance`: whether the device
+ * complies, how many rules are open, and the actions the console must know about — those
+ * routed to the MDM and those the agent could not carry out, by rule and action kind. Lists
+ * are cut to the keyed state's 1,000 characters, with the count left out.
+ */
+object ComplianceStateEncoding {
+    const val KEY = "portcullis.compliance"
+
+    fun encode(pass: CompliancePass.Evaluated): KeyedStateSpec {
+        val forMdm = pass.enforcement.forMdm.map { Json.obj("rule" to rule(it), "action" to Json.str(label(it.action))) }
+        val notDone = pass.enforcement.notDone
+            .filter { it.second != ActionOutcome.ForMdm }
+            .map { (requested, outcome) ->
+                Json.obj(
+                    "rule" to rule(requested),
+                    "action" to Json.str(label(requested.action)),
+                    "why" to Json.str(AlertEncoding.truncate(outcome.toString(), 120)),
+                )
+            }
+        val compliant = pass.report.compliant
+        val head = listOf(
+            "v" to Json.num(1L),
+            "compliant" to compliant.toString(),
+            "open_rules" to Json.num(pass.report.openRules.toLong()),
+        )
+        // Fill for_mdm, then not_done, as far as the limit allows.
+        val budget = KeyedAppStateLimits.MAX_DATA_LENGTH - Json.obj(*head.toTypedArray()).length - 80
+        val (mdmKept, left) = fit(forMdm, budget)
+        val (notDoneKept, _) = fit(notDone, left)
+        val data = Json.obj(
+            *head.toTypedArray(),
+            "for_mdm" to mdmKept.joinToString(",", "[", "]"),
+            "not_done" to notDoneKept.joinToString(",", "[", "]"),
+            "left_out" to Json.num((forMdm.size - mdmKept.size + notDone.size - notDoneKept.size).toLong()),
+        )
+        val message = (if (compliant) "compliant" else "not compliant: ${pass.report.openRules} open rule(s)") +
+            (if (forMdm.isNotEmpty()) ", ${forMdm.size} action(s) for the MDM" else "") +
+            (if (notDone.isNotEmpty()) ", ${notDone.size} not carried out" else "")
+        return KeyedStateSpec(
+            key = KEY,
+            severity = if (compliant && notDone.isEmpty()) KeyedAppStateLimits.SEVERITY_INFO else KeyedAppStateLimits.SEVERITY_ERROR,
+            message = AlertEncoding.truncate(message, KeyedAppStateLimits.MAX_MESSAGE_LENGTH),
+            data = data,
+        )
+    }
+
+    /** A short name for an action: its kind, and for a measure its kind (and restriction). */
+    fun label(action: Action): String = when (action) {
+        is Action.Apply -> "APPLY ${measure(action.measure)}"
+        is Action.Lift -> "LIFT ${measure(action.measure)}"
+        is Action.NotifyUser -> "NOTIFY_USER"
+        is Action.RemoveCaCert -> "REMOVE_CA_CERT"
+        Action.LockDevice -> "LOCK_DEVICE"
+        is Action.WipeDevice -> "WIPE_DEVICE"
+        is Action.Unsupported -> "UNREADABLE"
+    }
+
+    private fun measure(m: Measure): String = when (m) {
+        is Measure.UserRestriction -> "USER_RESTRICTION ${m.constant}"
+        else -> m.javaClass.simpleName
+    }
+
+    private fun rule(a: RequestedAction): String = a.rule?.let { Json.str(it) } ?: "null"
+
+    private fun fit(items: List<String>, budget: Int): Pair<List<String>, Int> {
+        var left = budget
+        val kept = items.takeWhile { item -> (item.length + 1 <= left).also { if (it) left -= item.length + 1 } }
+        return kept to left
+    }
+}

@@ -11,10 +11,17 @@ import org.portcullis.ComplianceReport
 import org.portcullis.PortcullisException
 import org.portcullis.RemediationAction
 import org.portcullis.android.core.Action
+import org.portcullis.android.core.ActionOutcome
+import org.portcullis.android.core.EnforcementReport
+import org.portcullis.android.core.RequestedAction
+import org.portcullis.android.core.Route
 import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
+import org.portcullis.android.core.ComplianceStateEncoding
+import org.portcullis.android.core.KeyedAppStateLimits
+import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.EncryptionStatuses
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InstalledPackage
@@ -175,6 +182,23 @@ fun complianceTests() {
         }
     }
 
+    test("compliance state: long action lists are cut to the keyed state's limit and counted") {
+        val many = (0 until 60).map {
+            RequestedAction(Route.MDM, "app:com.example.package$it", Action.Apply(Measure.PackageSuspended("com.example.package$it")))
+        }
+        val report = EnforcementReport(many.map { it to ActionOutcome.ForMdm })
+        val state = ComplianceStateEncoding.encode(
+            CompliancePass.Evaluated(ComplianceReport(false, 60u, "[]", emptyList()), report),
+        )
+        assertWithinLimits(state)
+        val data = jsonObject(state.data)
+        @Suppress("UNCHECKED_CAST")
+        val kept = (data["for_mdm"] as List<Any?>).size
+        expect(kept in 1 until 60) { "kept $kept" }
+        eq((60 - kept).toLong(), data["left_out"], "left out")
+        expect(state.message.contains("60 action(s) for the MDM")) { state.message }
+    }
+
     test("compliance: encryption and password-complexity values map to the snapshot's names") {
         eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
         eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
@@ -199,6 +223,19 @@ fun complianceTests() {
             expect(Action.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
             expect(enforcer.calls.none { it == Action.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
             expect(pass.enforcement.outcomes.isNotEmpty()) { "no outcomes" }
+            val state = ComplianceStateEncoding.encode(pass)
+            assertWithinLimits(state)
+            eq(ComplianceStateEncoding.KEY, state.key, "key")
+            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "not compliant is an error state")
+            val data = jsonObject(state.data)
+            eq(false, data["compliant"], "compliant")
+            eq(pass.report.openRules.toLong(), data["open_rules"], "open rules")
+            // On an older phone the 2G restriction is not carried out, and the state says so.
+            val old = RecordingEnforcer().carryOutAll(pass.enforcement.outcomes.map { it.first }, sdkInt = 33)
+            val oldState = jsonObject(ComplianceStateEncoding.encode(pass.copy(enforcement = old)).data)
+            @Suppress("UNCHECKED_CAST")
+            val notDone = oldState["not_done"] as List<Map<String, Any?>>
+            expect(notDone.any { it["action"] == "APPLY USER_RESTRICTION DISALLOW_CELLULAR_2G" }) { "$notDone" }
             val calls = enforcer.calls.size
             // Nothing changed: the next pass asks for nothing new.
             loop.markChanged()
@@ -228,4 +265,5 @@ fun complianceTests() {
         eq(3, agent.evaluations, "evaluations")
     }
 }
+
 
