@@ -14,6 +14,7 @@ import org.portcullis.android.core.Action
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
+import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.Measure
 import org.portcullis.android.core.Notice
 
@@ -116,10 +117,7 @@ class DevicePolicyEnforcer(
     }
 
     private fun removeCaCert(sha256: String): ActionOutcome {
-        val md = java.security.MessageDigest.getInstance("SHA-256")
-        val cert = dpm.getInstalledCaCerts(admin).firstOrNull { der ->
-            md.digest(der).joinToString("") { "%02x".format(it) } == sha256
-        } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
+        val cert = dpm.getInstalledCaCerts(admin).firstOrNull { der -> Inventory.certificateSha256(der) == sha256 } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
         dpm.uninstallCaCert(admin, cert)
         return ActionOutcome.Done
     }

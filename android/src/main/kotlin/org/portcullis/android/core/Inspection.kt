@@ -5,7 +5,6 @@
 
 package org.portcullis.android.core
 
-import java.security.MessageDigest
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
@@ -127,7 +126,7 @@ class InspectionLoop(
     /** Offers every configured collection (one signed file each); outcomes in the same order. */
     suspend fun syncIndicators(collections: List<String>, now: Instant): List<IndicatorOutcome> =
         collections.map { text ->
-            val digest = sha256(text)
+            val digest = Inventory.sha256Hex(text.toByteArray(Charsets.UTF_8))
             refused[digest] ?: try {
                 IndicatorOutcome.Loaded(agent.loadSignedIndicators(text.toByteArray(Charsets.UTF_8), now))
             } catch (e: PortcullisException.PolicyRejected) {
@@ -159,8 +158,6 @@ class InspectionLoop(
         InspectionPass.Failed(e)
     }
 
-    private fun sha256(text: String): String =
-        MessageDigest.getInstance("SHA-256").digest(text.toByteArray(Charsets.UTF_8)).joinToString("") { "%02x".format(it) }
 }
 
 /**

@@ -75,8 +75,11 @@ object Inventory {
      * the form `apksigner verify --print-certs` prints and the policies' `Sha256Fingerprint`
      * accepts.
      */
-    fun certificateSha256(der: ByteArray): String =
-        MessageDigest.getInstance("SHA-256").digest(der).joinToString("") {
+    fun certificateSha256(der: ByteArray): String = sha256Hex(der)
+
+    /** SHA-256 as 64 lower-case hex digits: certificates, and the memos of refused inputs. */
+    fun sha256Hex(bytes: ByteArray): String =
+        MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") {
             val b = it.toInt() and 0xff
             "${HEX[b ushr 4]}${HEX[b and 0x0f]}"
         }

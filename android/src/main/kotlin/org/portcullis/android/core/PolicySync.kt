@@ -6,7 +6,6 @@
 
 package org.portcullis.android.core
 
-import java.security.MessageDigest
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import kotlinx.coroutines.sync.Mutex
@@ -178,11 +177,7 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
         null
     }
 
-    private companion object {
-        fun sha256(text: String): String =
-            MessageDigest.getInstance("SHA-256").digest(text.toByteArray(Charsets.UTF_8))
-                .joinToString("") { "%02x".format(it) }
-    }
+    private fun sha256(text: String): String = Inventory.sha256Hex(text.toByteArray(Charsets.UTF_8))
 }
 
 /**

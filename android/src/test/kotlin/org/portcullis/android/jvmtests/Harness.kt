@@ -17,6 +17,7 @@ import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
 import org.portcullis.Agent
 import org.portcullis.DeviceKey
+import org.portcullis.android.core.MiniJson
 import org.portcullis.setLogger
 
 // ---------------------------------------------------------------- harness
@@ -71,110 +72,13 @@ class TestClock(var now: Instant = T0) {
     }
 }
 
-// ---------------------------------------------------------------- a minimal JSON reader
+// ---------------------------------------------------------------- JSON
 
-/** Parses JSON into Map / List / String / Long / Double / Boolean / null; throws on anything malformed. */
-fun parseJson(text: String): Any? {
-    var i = 0
-    fun ws() {
-        while (i < text.length && text[i] in " \t\r\n") i++
-    }
-    fun err(what: String): Nothing = fail("JSON: $what at $i in $text")
-    fun value(): Any? {
-        ws()
-        if (i >= text.length) err("unexpected end")
-        return when (text[i]) {
-            '{' -> {
-                i++
-                val map = LinkedHashMap<String, Any?>()
-                ws()
-                if (text[i] == '}') {
-                    i++
-                    return map
-                }
-                while (true) {
-                    ws()
-                    val k = value() as? String ?: err("key is not a string")
-                    ws()
-                    if (text[i++] != ':') err("expected ':'")
-                    if (map.containsKey(k)) err("duplicate key $k")
-                    map[k] = value()
-                    ws()
-                    when (text[i++]) {
-                        ',' -> continue
-                        '}' -> return map
-                        else -> err("expected ',' or '}'")
-                    }
-                }
-                @Suppress("UNREACHABLE_CODE")
-                map
-            }
-            '[' -> {
-                i++
-                val list = mutableListOf<Any?>()
-                ws()
-                if (text[i] == ']') {
-                    i++
-                    return list
-                }
-                while (true) {
-                    list += value()
-                    ws()
-                    when (text[i++]) {
-                        ',' -> continue
-                        ']' -> return list
-                        else -> err("expected ',' or ']'")
-                    }
-                }
-                @Suppress("UNREACHABLE_CODE")
-                list
-            }
-            '"' -> {
-                i++
-                val sb = StringBuilder()
-                while (true) {
-                    if (i >= text.length) err("unterminated string")
-                    val c = text[i++]
-                    when {
-                        c == '"' -> return sb.toString()
-                        c == '\\' -> {
-                            when (val e = text[i++]) {
-                                '"', '\\', '/' -> sb.append(e)
-                                'n' -> sb.append('\n')
-                                'r' -> sb.append('\r')
-                                't' -> sb.append('\t')
-                                'b' -> sb.append('\b')
-                                'f' -> sb.append('\u000c')
-                                'u' -> {
-                                    sb.append(text.substring(i, i + 4).toInt(16).toChar())
-                                    i += 4
-                                }
-                                else -> err("bad escape \\$e")
-                            }
-                        }
-                        c < ' ' -> err("raw control character in a string")
-                        else -> sb.append(c)
-                    }
-                }
-                @Suppress("UNREACHABLE_CODE")
-                sb.toString()
-            }
-            't' -> if (text.startsWith("true", i)) { i += 4; true } else err("bad literal")
-            'f' -> if (text.startsWith("false", i)) { i += 5; false } else err("bad literal")
-            'n' -> if (text.startsWith("null", i)) { i += 4; null } else err("bad literal")
-            else -> {
-                val start = i
-                while (i < text.length && (text[i].isDigit() || text[i] in "+-.eE")) i++
-                val num = text.substring(start, i)
-                if (num.isEmpty()) err("unexpected character '${text[start]}'")
-                num.toLongOrNull() ?: num.toDoubleOrNull() ?: err("bad number $num")
-            }
-        }
-    }
-    val v = value()
-    ws()
-    if (i != text.length) err("trailing characters")
-    return v
+/** Parses JSON with the module's own strict reader (tested in EnforcementTests); a malformed document fails the test. */
+fun parseJson(text: String): Any? = try {
+    MiniJson.parse(text)
+} catch (e: MiniJson.Error) {
+    fail("${e.message} in $text")
 }
 
 @Suppress("UNCHECKED_CAST")
