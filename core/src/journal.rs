@@ -178,15 +178,32 @@ pub struct RecordHasher {
 impl RecordHasher {
     /// The chained hash of `r` after `prev`.
     pub fn hash(&mut self, prev: &[u8; 32], r: &RecordRef<'_>) -> [u8; 32] {
+        self.hash_fields(
+            prev,
+            [r.seq, r.at, r.epoch],
+            r.kind.as_bytes(),
+            r.body.as_bytes(),
+        )
+    }
+
+    /// [`RecordHasher::hash`] on the fields as bytes (`[seq, at, epoch]`), for records
+    /// already checked to be text when they were read.
+    fn hash_fields(
+        &mut self,
+        prev: &[u8; 32],
+        [seq, at, epoch]: [i64; 3],
+        kind: &[u8],
+        body: &[u8],
+    ) -> [u8; 32] {
         let buf = &mut self.buf;
         buf.clear();
         buf.extend_from_slice(prev);
-        buf.extend_from_slice(&r.seq.to_be_bytes());
-        buf.extend_from_slice(&r.at.to_be_bytes());
-        buf.extend_from_slice(&r.epoch.to_be_bytes());
-        buf.extend_from_slice(&(r.kind.len() as u64).to_be_bytes());
-        buf.extend_from_slice(r.kind.as_bytes());
-        buf.extend_from_slice(r.body.as_bytes());
+        buf.extend_from_slice(&seq.to_be_bytes());
+        buf.extend_from_slice(&at.to_be_bytes());
+        buf.extend_from_slice(&epoch.to_be_bytes());
+        buf.extend_from_slice(&(kind.len() as u64).to_be_bytes());
+        buf.extend_from_slice(kind);
+        buf.extend_from_slice(body);
         let mut out = [0u8; 32];
         out.copy_from_slice(digest::digest(&digest::SHA256, buf).as_ref());
         out
@@ -469,15 +486,9 @@ impl Verifier {
     ) -> std::result::Result<(), (i64, String)> {
         self.check_position(r)?;
         let key = self.mac_key.as_ref().map(|(_, k, _)| k);
-        let hash = check_link(
-            &mut self.hasher,
-            &self.prev,
-            r,
-            stored_hash,
-            stored_mac,
-            key,
-        )
-        .map_err(|reason| (r.seq, reason))?;
+        let hash = self.hasher.hash(&self.prev, r);
+        let hash =
+            check_link(hash, stored_hash, stored_mac, key).map_err(|reason| (r.seq, reason))?;
         self.advance(r.seq, hash)
     }
 
@@ -650,17 +661,14 @@ impl Verifier {
 
 const HASH_MISMATCH: &str = "hash does not match its contents and predecessor (edited)";
 
-/// Checks one record's stored hash against its contents and `prev`, and its MAC when a
-/// key is given; returns the hash.
+/// Checks one record's stored hash against `hash` (its contents chained to its
+/// predecessor), and its MAC when a key is given; returns the hash.
 fn check_link(
-    hasher: &mut RecordHasher,
-    prev: &[u8; 32],
-    r: &RecordRef<'_>,
+    hash: [u8; 32],
     stored_hash: &[u8],
     stored_mac: &[u8],
     key: Option<&hmac::Key>,
 ) -> std::result::Result<[u8; 32], String> {
-    let hash = hasher.hash(prev, r);
     if stored_hash != hash {
         return Err(HASH_MISMATCH.into());
     }
@@ -732,30 +740,18 @@ impl LinkBatch {
         let mut hasher = RecordHasher::default();
         let mut prev = self.prev;
         for r in &self.records {
-            let text = |range: &std::ops::Range<usize>| {
-                // Copied from `&str`s, and ranges end on those boundaries.
-                std::str::from_utf8(&self.bytes[range.clone()]).unwrap_or_default()
-            };
-            let record = RecordRef {
-                seq: r.seq,
-                at: r.at,
-                epoch: r.epoch,
-                kind: text(&r.kind),
-                body: text(&r.body),
-            };
             let key = match self.keys.iter().find(|(e, _)| *e as i64 == r.epoch) {
                 Some((_, k)) => Some(k),
                 None if self.keys.is_empty() => None,
                 None => return Some((r.seq, "no MAC key for the record's epoch".into())),
             };
-            if let Err(reason) = check_link(
-                &mut hasher,
+            let hash = hasher.hash_fields(
                 &prev,
-                &record,
-                &r.hash,
-                &self.bytes[r.mac.clone()],
-                key,
-            ) {
+                [r.seq, r.at, r.epoch],
+                &self.bytes[r.kind.clone()],
+                &self.bytes[r.body.clone()],
+            );
+            if let Err(reason) = check_link(hash, &r.hash, &self.bytes[r.mac.clone()], key) {
                 return Some((r.seq, reason));
             }
             prev = r.hash;
