@@ -14,6 +14,7 @@ pub mod alert;
 pub mod compliance;
 pub mod error;
 pub mod identity;
+pub mod instruction;
 pub mod inspection;
 pub mod journal;
 pub mod policy;

@@ -1,15 +1,19 @@
 //! Scenario traces: JSON Lines of timed observations, replayed through the agent.
 //!
 //! Each line is `{"at": RFC 3339 time, <event key>: {...}}` with exactly one event
-//! key: `sim`, `service`, `connectivity`, `carrier_check`, `authorize_sim_change`,
-//! `reboot` or `tick`. Blank lines are allowed; anything else that does not parse is
-//! an error naming its line, never skipped. Error messages never repeat digits from
-//! the input, so a trace full of real identifiers cannot leak them through an error.
+//! key: the observations `sim`, `service`, `connectivity`, `reboot` and `tick`; a
+//! signed console instruction, `instruction`, whose value is the envelope's text; or
+//! the shorthands `authorize_sim_change` and `carrier_check`, which only a simulator
+//! can replay: it signs them into instructions under its own root (see [`replay`]).
+//! Blank lines are allowed; anything else that does not parse is an error naming its
+//! line, never skipped. Error messages never repeat digits from the input, so a trace
+//! full of real identifiers cannot leak them through an error.
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::agent::Agent;
+use crate::agent::{Agent, InstructionOutcome};
 use crate::alert::Alert;
 use crate::error::{Error, Result};
 use crate::sim::SimEvent;
@@ -22,12 +26,63 @@ pub struct TraceEvent {
     pub line: usize,
     /// When the observation was made.
     pub at: Timestamp,
-    /// The observation.
-    pub event: SimEvent,
+    /// What happened.
+    pub input: TraceInput,
 }
 
-/// The largest trace line accepted; longer lines are refused before parsing.
-pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// What one trace line feeds the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceInput {
+    /// A platform observation.
+    Observation(SimEvent),
+    /// A signed console instruction (the envelope's text).
+    Instruction(String),
+    /// Shorthand for a signed SIM-change authorisation.
+    AuthorizeSimChange(AuthorizeShorthand),
+    /// Shorthand for a signed SIM Swap carrier check.
+    CarrierCheck(CarrierShorthand),
+}
+
+/// `authorize_sim_change` in a trace: the simulator signs it into an instruction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeShorthand {
+    /// End of the window.
+    pub until: Timestamp,
+    /// Why, for the audit trail.
+    pub reason: String,
+    /// The slot; absent for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
+}
+
+/// `carrier_check` in a trace: a SIM Swap answer for a number, which the simulator
+/// signs into a `carrier_check` instruction naming the number by its pin.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierShorthand {
+    /// The number checked, E.164 (pinned by the simulator, never stored).
+    pub phone_number: String,
+    /// The carrier's verdict.
+    pub swapped: bool,
+    /// The carrier's latest SIM change, when `retrieve-date` was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_sim_change: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CarrierShorthand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarrierShorthand")
+            .field("phone_number", &"<redacted>")
+            .field("swapped", &self.swapped)
+            .field("latest_sim_change", &self.latest_sim_change)
+            .finish()
+    }
+}
+
+/// The largest trace line accepted; longer lines are refused before parsing. Large
+/// enough for an instruction envelope of the largest size a phone accepts.
+pub const MAX_LINE_BYTES: usize = 128 * 1024;
 
 /// Parses a whole trace.
 pub fn parse(text: &str) -> Result<Vec<TraceEvent>> {
@@ -72,30 +127,47 @@ pub fn parse_line(line: &str, number: usize) -> Result<Option<TraceEvent>> {
         )));
     }
     let (key, body) = object.into_iter().next().expect("one key checked above");
-    let event = match key.as_str() {
-        "sim" => SimEvent::Sim(body_of(&key, body).map_err(err)?),
-        "service" => SimEvent::Service(body_of(&key, body).map_err(err)?),
-        "connectivity" => SimEvent::Connectivity(body_of(&key, body).map_err(err)?),
-        "carrier_check" => SimEvent::CarrierCheck(body_of(&key, body).map_err(err)?),
-        "authorize_sim_change" => SimEvent::AuthorizeSimChange(body_of(&key, body).map_err(err)?),
-        "reboot" => empty_body(&key, body).map(|()| SimEvent::Reboot).map_err(err)?,
-        "tick" => empty_body(&key, body).map(|()| SimEvent::Tick).map_err(err)?,
+    let observation = |event: SimEvent| TraceInput::Observation(event);
+    let input = match key.as_str() {
+        "sim" => observation(SimEvent::Sim(body_of(&key, body).map_err(err)?)),
+        "service" => observation(SimEvent::Service(body_of(&key, body).map_err(err)?)),
+        "connectivity" => observation(SimEvent::Connectivity(body_of(&key, body).map_err(err)?)),
+        "reboot" => empty_body(&key, body)
+            .map(|()| observation(SimEvent::Reboot))
+            .map_err(err)?,
+        "tick" => empty_body(&key, body)
+            .map(|()| observation(SimEvent::Tick))
+            .map_err(err)?,
+        "instruction" => match body {
+            Value::String(text) => TraceInput::Instruction(text),
+            _ => {
+                return Err(err(
+                    "`instruction` takes the signed envelope's text as a JSON string".into(),
+                ))
+            }
+        },
+        "carrier_check" => TraceInput::CarrierCheck(body_of(&key, body).map_err(err)?),
+        "authorize_sim_change" => {
+            TraceInput::AuthorizeSimChange(body_of(&key, body).map_err(err)?)
+        }
         other => {
             return Err(err(format!(
-                "unknown event key `{other}` (expected sim, service, connectivity, carrier_check, authorize_sim_change, reboot or tick)"
+                "unknown event key `{other}` (expected sim, service, connectivity, reboot, tick, instruction, carrier_check or authorize_sim_change)"
             )))
         }
     };
-    if let SimEvent::Sim(obs) = &event {
-        if obs.state.is_none() {
-            return Err(err("`sim` needs a `state`".into()));
+    if let TraceInput::Observation(event) = &input {
+        if let SimEvent::Sim(obs) = event {
+            if obs.state.is_none() {
+                return Err(err("`sim` needs a `state`".into()));
+            }
         }
+        event.validate().map_err(|e| err(e.to_string()))?;
     }
-    event.validate().map_err(|e| err(e.to_string()))?;
     Ok(Some(TraceEvent {
         line: number,
         at,
-        event,
+        input,
     }))
 }
 
@@ -136,10 +208,28 @@ fn flush_run(out: &mut String, run: &mut String) {
     run.clear();
 }
 
+/// A trace shorthand a simulator signs into an instruction.
+#[derive(Debug, Clone, Copy)]
+pub enum Shorthand<'a> {
+    /// `authorize_sim_change`.
+    AuthorizeSimChange(&'a AuthorizeShorthand),
+    /// `carrier_check`.
+    CarrierCheck(&'a CarrierShorthand),
+}
+
+/// Signs a shorthand line into an instruction envelope; called with the line's time.
+pub type ShorthandSigner<'s> = dyn FnMut(Shorthand<'_>, Timestamp) -> Result<Vec<u8>> + 's;
+
 /// Replays a trace through an agent as a phone would live it: before each event, the
 /// agent is woken at every `next_wakeup` that falls before the event, just as the
-/// platform scheduler would wake it. Returns every alert queued, in order.
-pub fn replay(agent: &mut Agent, events: &[TraceEvent]) -> Result<Vec<Alert>> {
+/// platform scheduler would wake it. Instructions go through the same verification
+/// as on a phone; shorthand lines are first signed by `sign` (a simulator's own
+/// root). Returns every alert queued, in order, refusals' alerts included.
+pub fn replay(
+    agent: &mut Agent,
+    events: &[TraceEvent],
+    sign: &mut ShorthandSigner<'_>,
+) -> Result<Vec<Alert>> {
     let mut alerts = Vec::new();
     for ev in events {
         while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
@@ -148,18 +238,36 @@ pub fn replay(agent: &mut Agent, events: &[TraceEvent]) -> Result<Vec<Alert>> {
                 break;
             }
         }
-        alerts.extend(agent.handle(&ev.event, ev.at).map_err(|e| match e {
+        let in_line = |e: Error| match e {
             Error::InvalidInput { field, problem } => Error::Trace {
                 line: ev.line,
                 problem: redact_digits(&format!("invalid {field}: {problem}")),
             },
             other => other,
-        })?);
+        };
+        let envelope = match &ev.input {
+            TraceInput::Observation(event) => {
+                alerts.extend(agent.handle(event, ev.at).map_err(in_line)?);
+                continue;
+            }
+            TraceInput::Instruction(text) => text.as_bytes().to_vec(),
+            TraceInput::AuthorizeSimChange(a) => {
+                sign(Shorthand::AuthorizeSimChange(a), ev.at).map_err(in_line)?
+            }
+            TraceInput::CarrierCheck(c) => {
+                sign(Shorthand::CarrierCheck(c), ev.at).map_err(in_line)?
+            }
+        };
+        match agent.apply_instruction(&envelope, ev.at).map_err(in_line)? {
+            InstructionOutcome::Applied(applied) => alerts.extend(applied.alerts),
+            InstructionOutcome::Refused(refused) => alerts.extend(refused.alerts),
+            InstructionOutcome::Unchanged { .. } => {}
+        }
     }
     Ok(alerts)
 }
 
-/// Serialises an event back to its trace line (used by generators and tests).
+/// Serialises an observation back to its trace line (used by generators and tests).
 pub fn to_line(at: Timestamp, event: &SimEvent) -> String {
     let mut object = Map::new();
     object.insert("at".into(), Value::String(at.to_string()));
@@ -167,8 +275,6 @@ pub fn to_line(at: Timestamp, event: &SimEvent) -> String {
         SimEvent::Sim(o) => ("sim", serde_json::to_value(o)),
         SimEvent::Service(o) => ("service", serde_json::to_value(o)),
         SimEvent::Connectivity(o) => ("connectivity", serde_json::to_value(o)),
-        SimEvent::CarrierCheck(o) => ("carrier_check", serde_json::to_value(o)),
-        SimEvent::AuthorizeSimChange(o) => ("authorize_sim_change", serde_json::to_value(o)),
         SimEvent::Reboot => ("reboot", Ok(Value::Object(Map::new()))),
         SimEvent::Tick => ("tick", Ok(Value::Object(Map::new()))),
     };
@@ -195,18 +301,28 @@ mod tests {
 {"at":"2026-03-01T09:00:04Z","authorize_sim_change":{"until":"2026-03-02T09:00:00Z","reason":"ticket 42"}}
 {"at":"2026-03-01T09:00:05Z","reboot":{}}
 {"at":"2026-03-01T09:00:06Z","tick":{}}
+{"at":"2026-03-01T09:00:07Z","instruction":"{\"payloadType\":\"x\"}"}
 "#;
         let events = parse(text).unwrap();
-        assert_eq!(events.len(), 7);
+        assert_eq!(events.len(), 8);
         assert_eq!(events[0].line, 2);
-        assert!(matches!(&events[0].event, SimEvent::Sim(o) if o.state == Some(SimState::Ready)));
+        let observation = |i: usize| match &events[i].input {
+            TraceInput::Observation(e) => e.clone(),
+            other => panic!("not an observation: {other:?}"),
+        };
+        assert!(matches!(observation(0), SimEvent::Sim(o) if o.state == Some(SimState::Ready)));
         assert!(
-            matches!(&events[1].event, SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
+            matches!(observation(1), SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
         );
+        assert!(matches!(&events[3].input, TraceInput::CarrierCheck(c) if c.swapped));
+        assert!(matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42"));
+        assert!(matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}"));
         for ev in &events {
-            let again = parse_line(&to_line(ev.at, &ev.event), 1).unwrap().unwrap();
-            assert_eq!(again.event, ev.event);
-            assert_eq!(again.at, ev.at);
+            if let TraceInput::Observation(event) = &ev.input {
+                let again = parse_line(&to_line(ev.at, event), 1).unwrap().unwrap();
+                assert_eq!(again.input, ev.input);
+                assert_eq!(again.at, ev.at);
+            }
         }
     }
 
@@ -236,6 +352,10 @@ mod tests {
             ),
             (r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0}}"#, "state"),
             ("{\"at\":", "not valid JSON"),
+            (
+                r#"{"at":"2026-03-01T09:00:00Z","instruction":{"payloadType":"x"}}"#,
+                "envelope's text",
+            ),
         ];
         for (line, expected) in cases {
             let text = format!("{{\"at\":\"2026-03-01T08:00:00Z\",\"tick\":{{}}}}\n{line}\n");

@@ -7,10 +7,15 @@
 
 mod compliance;
 mod inspection;
+mod instruction;
 mod policy;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
+pub use instruction::{
+    ActionOutcome, AppliedInstruction, HandedAction, InstructionAction, InstructionOutcome,
+    RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
+};
 pub use policy::{PolicyOutcome, RootOutcome};
 
 use std::path::Path;
@@ -46,6 +51,7 @@ pub struct Agent {
     policy: policy::PolicySlot,
     inspection: inspection::InspectionSlot,
     compliance: compliance::ComplianceSlot,
+    instructions: instruction::InstructionSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -151,6 +157,8 @@ impl Agent {
             store.load_state(compliance::ACTIONS_STATE)?,
             policy.active.as_ref().map(|p| p.policy()),
         )?;
+        let instructions =
+            instruction::InstructionSlot::restore(store.load_state(instruction::INSTRUCTION_STATE)?)?;
         Ok(Agent {
             store,
             device_key,
@@ -161,6 +169,7 @@ impl Agent {
             policy,
             inspection,
             compliance,
+            instructions,
         })
     }
 
@@ -334,6 +343,10 @@ impl Agent {
         if pending_json != self.compliance.persisted_pending {
             states.push((compliance::ACTIONS_STATE, pending_json.clone()));
         }
+        let instructions_json = self.instructions.serialized();
+        if instructions_json != self.instructions.persisted {
+            states.push((instruction::INSTRUCTION_STATE, instructions_json.clone()));
+        }
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -358,6 +371,7 @@ impl Agent {
                 self.inspection.persisted = schedule_json;
                 self.compliance.persisted = engine_json;
                 self.compliance.persisted_pending = pending_json;
+                self.instructions.persisted = instructions_json;
                 Ok(alerts)
             }
             Err(e) => {
