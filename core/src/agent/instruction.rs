@@ -363,7 +363,7 @@ impl Agent {
                     expected: expected.clone(),
                 };
                 self.guard
-                    .handle_console(&ConsoleInput::Authorize(window), now, &mut findings);
+                    .handle_console(&ConsoleInput::Authorize(window), now, &self.hasher, &mut findings);
                 let mut evidence = vec![
                     ("instruction_id".to_owned(), id.clone()),
                     ("until".to_owned(), a.until.to_string()),
@@ -422,13 +422,14 @@ impl Agent {
                     format!("{:?}", result.verdict).to_lowercase().into(),
                 );
                 self.guard
-                    .handle_console(&ConsoleInput::Carrier(result), now, &mut findings);
+                    .handle_console(&ConsoleInput::Carrier(result), now, &self.hasher, &mut findings);
             }
             InstructionBody::RevokeAuthorizations => {
                 let open = self.guard.facts().open_authorizations(now).count();
                 self.guard.handle_console(
                     &ConsoleInput::RevokeAuthorizations,
                     now,
+                    &self.hasher,
                     &mut findings,
                 );
                 details.insert("windows_closed".into(), open.into());
