@@ -196,10 +196,13 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         None => issued_at.plus_millis(24 * 3_600_000),
     };
     let body = body(args, issued_at)?;
-    let id = args
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", body.kind().as_str().replace('_', "-"), args.sequence));
+    let id = args.id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            body.kind().as_str().replace('_', "-"),
+            args.sequence
+        )
+    });
     let payload = InstructionPayload {
         instruction_id: id,
         sequence: args.sequence,
@@ -374,7 +377,10 @@ fn print_plan(path: &Path, v: &VerifiedInstruction) {
     let p = &v.payload;
     println!("{}: a phone would accept it", path.display());
     println!("  instruction  {} ({})", p.instruction_id, p.body.kind());
-    println!("  sequence     {} (accepted only above the device's highest)", p.sequence);
+    println!(
+        "  sequence     {} (accepted only above the device's highest)",
+        p.sequence
+    );
     println!("  valid        {} to {}", p.issued_at, p.expires);
     println!(
         "  signed by    {}",
@@ -388,7 +394,8 @@ fn print_plan(path: &Path, v: &VerifiedInstruction) {
         InstructionBody::AuthorizeSimChange(a) => format!(
             "open a SIM-change window until {} in {} for {}; raise sim_change_window_opened (info)",
             a.until,
-            a.slot.map_or("every slot".to_owned(), |s| format!("slot {s}")),
+            a.slot
+                .map_or("every slot".to_owned(), |s| format!("slot {s}")),
             if a.expected.is_some() {
                 "the SIM whose pins it names only"
             } else {

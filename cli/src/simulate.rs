@@ -121,10 +121,12 @@ fn enroll(
         device_id: options.device.clone(),
         groups: Vec::new(),
     };
-    agent.install_trust_root(&root, scope, at).map_err(|e| match &options.trust_root {
-        Some(path) => format!("cannot install the trust root {}: {e}", path.display()),
-        None => format!("cannot install the simulator trust root: {e}"),
-    })
+    agent
+        .install_trust_root(&root, scope, at)
+        .map_err(|e| match &options.trust_root {
+            Some(path) => format!("cannot install the trust root {}: {e}", path.display()),
+            None => format!("cannot install the simulator trust root: {e}"),
+        })
 }
 
 /// Puts a plain policy document in force the way a phone receives one: signed into a

@@ -316,7 +316,9 @@ impl SimulatorSigner {
                 a.until.max(at.plus_millis(HOUR_MS)),
             ),
             Shorthand::CarrierCheck(c) => {
-                let line = self.pin_key.pin(IdentityKind::PhoneNumber, &c.phone_number)?;
+                let line = self
+                    .pin_key
+                    .pin(IdentityKind::PhoneNumber, &c.phone_number)?;
                 let (operation, response) = match (c.swapped, c.latest_sim_change) {
                     (true, Some(t)) => (
                         CarrierOperation::RetrieveDate,
@@ -403,8 +405,12 @@ mod tests {
             matches!(observation(1), SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
         );
         assert!(matches!(&events[3].input, TraceInput::CarrierCheck(c) if c.swapped));
-        assert!(matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42"));
-        assert!(matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}"));
+        assert!(
+            matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42")
+        );
+        assert!(
+            matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}")
+        );
         for ev in &events {
             if let TraceInput::Observation(event) = &ev.input {
                 let again = parse_line(&to_line(ev.at, event), 1).unwrap().unwrap();

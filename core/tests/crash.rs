@@ -12,11 +12,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::journal::{Verdict, VerifyOptions};
 use portcullis_core::agent::InstructionOutcome;
 use portcullis_core::instruction::{
     CarrierCheck, CarrierOperation, CarrierRequest, InstructionBody, InstructionPayload,
 };
+use portcullis_core::journal::{Verdict, VerifyOptions};
 use portcullis_core::policy::{BundleScope, DeviceScope, SigningKey, TrustRoot};
 use portcullis_core::sim::CarrierApi;
 use portcullis_core::store::Store;

@@ -5,8 +5,8 @@ use portcullis_core::identity::{IdentityHasher, IdentityKind, SoftwareDeviceKey}
 use portcullis_core::policy::PinKey;
 use portcullis_core::sim::{
     CarrierApi, CarrierResult, CarrierVerdict, Connectivity, ConsoleInput, ExpectedSim, Rat,
-    ServiceObservation, ServiceState, SimChangeWindow, SimEvent, SimGuard, SimObservation,
-    SimPins, SimPolicy, SimState,
+    ServiceObservation, ServiceState, SimChangeWindow, SimEvent, SimGuard, SimObservation, SimPins,
+    SimPolicy, SimState,
 };
 use portcullis_core::Timestamp;
 use proptest::prelude::*;
@@ -62,29 +62,48 @@ fn pin_key() -> PinKey {
 fn event() -> impl Strategy<Value = Input> {
     let observation = observation().prop_map(Input::Observe);
     let console = prop_oneof![
-        (0usize..4, any::<bool>(), prop::option::of(0i64..1_000), any::<bool>())
-            .prop_map(|(n, swapped, mins, device_swap)| ConsoleInput::Carrier(CarrierResult {
-                instruction_id: "i".into(),
-                api: if device_swap { CarrierApi::DeviceSwap } else { CarrierApi::SimSwap },
-                line: NUMBERS.get(n).map(|number| pin_key().pin(IdentityKind::PhoneNumber, number).unwrap()),
-                checked_at: Timestamp::from_unix_millis(1_772_000_000_000 + 1_000 * 60_000),
-                period_start: None,
-                verdict: if swapped {
-                    CarrierVerdict::Changed { at: mins.map(|m| Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000)) }
-                } else {
-                    CarrierVerdict::NoChange
-                },
-            })),
-        (0i64..300, prop::option::of(0u8..2), any::<bool>()).prop_map(|(m, slot, expect_first)| ConsoleInput::Authorize(SimChangeWindow {
-            instruction_id: "w".into(),
-            slot,
-            until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
-            reason: "planned".into(),
-            expected: expect_first.then(|| SimPins {
-                iccid: Some(pin_key().pin(IdentityKind::Iccid, ICCIDS[1]).unwrap()),
-                ..SimPins::default()
-            }),
-        })),
+        (
+            0usize..4,
+            any::<bool>(),
+            prop::option::of(0i64..1_000),
+            any::<bool>()
+        )
+            .prop_map(|(n, swapped, mins, device_swap)| ConsoleInput::Carrier(
+                CarrierResult {
+                    instruction_id: "i".into(),
+                    api: if device_swap {
+                        CarrierApi::DeviceSwap
+                    } else {
+                        CarrierApi::SimSwap
+                    },
+                    line: NUMBERS
+                        .get(n)
+                        .map(|number| pin_key().pin(IdentityKind::PhoneNumber, number).unwrap()),
+                    checked_at: Timestamp::from_unix_millis(1_772_000_000_000 + 1_000 * 60_000),
+                    period_start: None,
+                    verdict: if swapped {
+                        CarrierVerdict::Changed {
+                            at: mins.map(|m| {
+                                Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000)
+                            }),
+                        }
+                    } else {
+                        CarrierVerdict::NoChange
+                    },
+                }
+            )),
+        (0i64..300, prop::option::of(0u8..2), any::<bool>()).prop_map(|(m, slot, expect_first)| {
+            ConsoleInput::Authorize(SimChangeWindow {
+                instruction_id: "w".into(),
+                slot,
+                until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
+                reason: "planned".into(),
+                expected: expect_first.then(|| SimPins {
+                    iccid: Some(pin_key().pin(IdentityKind::Iccid, ICCIDS[1]).unwrap()),
+                    ..SimPins::default()
+                }),
+            })
+        }),
         Just(ConsoleInput::RevokeAuthorizations),
     ]
     .prop_map(Input::Console);

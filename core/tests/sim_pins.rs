@@ -18,8 +18,8 @@ use portcullis_core::identity::{normalize, IdentityHasher, IdentityKind, Softwar
 use portcullis_core::policy::model::IdentityPin;
 use portcullis_core::policy::{PinKey, Policy};
 use portcullis_core::sim::{
-    ExpectedSim, ServiceObservation, ServiceState, ConsoleInput, SimChangeWindow, SimEvent, SimGuard,
-    SimObservation, SimPins, SimPolicy, SimState,
+    ConsoleInput, ExpectedSim, ServiceObservation, ServiceState, SimChangeWindow, SimEvent,
+    SimGuard, SimObservation, SimPins, SimPolicy, SimState,
 };
 use portcullis_core::{trace, Agent, AlertKind, DeviceKey, Timestamp};
 
@@ -534,11 +534,10 @@ fn replay(
         while let Some(wake) = guard.next_deadline().filter(|w| *w <= ev.at) {
             guard.handle_timeout(wake, &mut out);
         }
-        match &ev.input {
-            trace::TraceInput::Observation(o) => guard.handle(o, ev.at, &h, &mut out).unwrap(),
-            // Console decisions reach a bare guard only through the agent's instructions;
-            // these scenarios compare pins, not windows.
-            _ => {}
+        // Console decisions reach a bare guard only through the agent's instructions;
+        // these scenarios compare pins, not windows.
+        if let trace::TraceInput::Observation(o) = &ev.input {
+            guard.handle(o, ev.at, &h, &mut out).unwrap();
         }
     }
     out.iter().map(|f| (f.at, f.kind, f.slot)).collect()

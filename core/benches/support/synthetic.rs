@@ -4,8 +4,7 @@
 //! Events are produced one at a time so a million-event replay needs no trace in memory.
 
 use portcullis_core::sim::{
-    Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation,
-    SimState,
+    Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation, SimState,
 };
 use portcullis_core::Timestamp;
 

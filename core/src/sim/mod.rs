@@ -710,7 +710,8 @@ impl SimGuard {
         pin_diff: IdentityDiff,
         authorization_index: Option<usize>,
     ) -> GuardEvent {
-        let authorization = authorization_index.and_then(|i| self.facts.authorizations.get(i).cloned());
+        let authorization =
+            authorization_index.and_then(|i| self.facts.authorizations.get(i).cloned());
         let pins = self.policy.pins(slot);
         let facts = self.facts.slots.entry(slot).or_default();
         facts.sim_state = Some(state);
