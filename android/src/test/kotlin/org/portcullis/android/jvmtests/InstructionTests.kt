@@ -30,20 +30,20 @@ import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.ActionOutcome as ReportedOutcome
 
-private fun fixtureFile(name: String): File {
+private fun instructionFixtureFile(name: String): File {
     val dir = System.getProperty("portcullis.fixtures") ?: fail("-Dportcullis.fixtures not set (run scripts/android-jvm-tests.sh)")
     return File(dir, name).also { expect(it.isFile) { "missing fixture $it" } }
 }
 
 /** An instruction envelope as the console's form holds it: text, with the newline a paste adds. */
-private fun instruction(name: String): String = fixtureFile("instructions/$name").readText(Charsets.UTF_8) + "\n"
+private fun signedInstruction(name: String): String = instructionFixtureFile("instructions/$name").readText(Charsets.UTF_8) + "\n"
 
 /** The managed configuration's `instructions` value: one envelope per line. */
-private fun managed(vararg names: String): List<String> =
-    ManagedConfig.from(mapOf(ManagedConfigKeys.INSTRUCTIONS to names.joinToString("\n") { instruction(it) })).instructions
+private fun managedInstructions(vararg names: String): List<String> =
+    ManagedConfig.from(mapOf(ManagedConfigKeys.INSTRUCTIONS to names.joinToString("\n") { signedInstruction(it) })).instructions
 
 /** What the phone was asked to do. */
-private class RecordingDevice(var answer: ActionOutcome = ActionOutcome.Done) : InstructionDevice {
+private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutcome.Done) : InstructionDevice {
     val calls = mutableListOf<String>()
     override fun lockNow(): ActionOutcome = answer.also { calls += "lock" }
     override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = answer.also { calls += "wipe_work_data frp=$preserveFrp" }
@@ -52,23 +52,23 @@ private class RecordingDevice(var answer: ActionOutcome = ActionOutcome.Done) : 
     override fun rotateKeys(): ActionOutcome = answer.also { calls += "rotate" }
 }
 
-private class Published(var answer: SendResult = SendResult.Sent) {
+private class PublishedStates(var answer: SendResult = SendResult.Sent) {
     val states = mutableListOf<KeyedStateSpec>()
     suspend fun send(state: KeyedStateSpec): SendResult = answer.also { states += state }
 }
 
-private suspend fun enrolled(s: Scratch): Agent {
+private suspend fun enrolledForInstructions(s: Scratch): Agent {
     val agent = openAgent(s)
-    agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
+    agent.installTrustRoot(instructionFixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
     agent.handleConnectivity(org.portcullis.Connectivity(wifi = true, cellularData = false, airplaneMode = false), at(1))
     agent.handleSim(org.portcullis.SimObservation(slot = 0, state = org.portcullis.SimState.READY, iccid = ICCID_A), at(2))
     return agent
 }
 
-private fun kinds(pass: InstructionPass) = pass.alerts.map { it.kindName }
+private fun alertKindsOf(pass: InstructionPass) = pass.alerts.map { it.kindName }
 
 /** A scripted core: hands out [awaiting] and records the outcomes reported. */
-private class ScriptedAgent(val awaiting: MutableList<HandedAction>) : InstructionAgent {
+private class ScriptedInstructionAgent(val awaiting: MutableList<HandedAction>) : InstructionAgent {
     val reported = mutableListOf<Pair<String, ReportedOutcome>>()
     override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
         InstructionResult.Applied("scripted", 7uL, InstructionKind.WIPE_DEVICE, "wipe_device", awaiting.toList(), emptyList())
@@ -87,21 +87,21 @@ private class ScriptedAgent(val awaiting: MutableList<HandedAction>) : Instructi
 
 fun instructionTests() {
     test("instructions: a managed list applies in sequence order, the lock is carried out and reported once") { s ->
-        enrolled(s).use { agent ->
-            val device = RecordingDevice()
-            val loop = InstructionLoop(instructionAgentOf { agent }, device, Published()::send) { InspectionPass.NoWindow }
-            val first = loop.syncList(managed("lock-5.instruction", "auth-1.instruction"), at(10))
+        enrolledForInstructions(s).use { agent ->
+            val device = RecordingInstructionDevice()
+            val loop = InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
+            val first = loop.syncList(managedInstructions("lock-5.instruction", "auth-1.instruction"), at(10))
             eq(null, first.error, "error")
             eq(listOf(1uL, 5uL), first.results.map { (it as? InstructionResult.Applied ?: fail("not applied: $it")).sequence }, "applied")
             eq(listOf("lock"), device.calls, "platform calls")
             eq(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), first.actions.map { it.second }, "handling")
-            expect("sim_change_window_opened" in kinds(first) && "instruction_outcome" in kinds(first)) { "alerts ${kinds(first)}" }
+            expect("sim_change_window_opened" in alertKindsOf(first) && "instruction_outcome" in alertKindsOf(first)) { "alerts ${alertKindsOf(first)}" }
             eq(emptyList<HandedAction>(), agent.actionsAwaitingOutcome(), "awaiting")
 
             // The EMM redelivers the same list at every sync: no news, nothing done again.
-            val again = loop.syncList(managed("auth-1.instruction", "lock-5.instruction"), at(20))
+            val again = loop.syncList(managedInstructions("auth-1.instruction", "lock-5.instruction"), at(20))
             expect(again.results.size == 2 && again.results.all { it is InstructionResult.Unchanged }) { "redelivered: ${again.results}" }
-            eq(emptyList<String>(), kinds(again), "alerts on redelivery")
+            eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("lock"), device.calls, "platform calls after redelivery")
             val state = InstructionStateEncoding.encode(again)
             eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "state severity")
@@ -110,52 +110,52 @@ fun instructionTests() {
     }
 
     test("instructions: a rolled-back sequence is refused as replayed, alerted once, and changes nothing") { s ->
-        enrolled(s).use { agent ->
-            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingDevice(), Published()::send) { InspectionPass.NoWindow }
-            loop.syncList(managed("auth-1.instruction", "lock-5.instruction"), at(10))
+        enrolledForInstructions(s).use { agent ->
+            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }
+            loop.syncList(managedInstructions("auth-1.instruction", "lock-5.instruction"), at(10))
             agent.ackAlerts(agent.pendingAlerts(50u).map { it.id }, at(11))
             // Sequence 2 was never seen, but 5 was accepted: a replay or a console rolled back.
-            val refused = loop.syncList(managed("carrier-swap-2.instruction"), at(20))
+            val refused = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(20))
             val result = refused.results.single() as? InstructionResult.Refused ?: fail("not refused: ${refused.results}")
             eq("replayed", result.code, "code")
-            eq(listOf("instruction_refused"), kinds(refused), "alerts")
+            eq(listOf("instruction_refused"), alertKindsOf(refused), "alerts")
             val state = InstructionStateEncoding.encode(refused)
             eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "state severity")
             eq(listOf("replayed"), jsonObject(state.data)["refusal_codes"], "state codes")
             // Redelivered: refused again, without a second alert.
-            val again = loop.syncList(managed("carrier-swap-2.instruction"), at(30))
+            val again = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(30))
             expect(again.results.single() is InstructionResult.Refused) { "redelivered: ${again.results}" }
-            eq(emptyList<String>(), kinds(again), "alerts on redelivery")
+            eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("instruction_refused"), agent.pendingAlerts(50u).map { it.kindName }, "outbox")
             eq(5uL, agent.instructionSequence(), "sequence")
         }
     }
 
     test("instructions: a forged push is refused and the SIM guard still raises sim_replaced") { s ->
-        enrolled(s).use { agent ->
-            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingDevice(), Published()::send) { InspectionPass.NoWindow }
-            val pass = loop.apply(instruction("forged-10.instruction").trim().toByteArray(), at(10))
+        enrolledForInstructions(s).use { agent ->
+            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }
+            val pass = loop.apply(signedInstruction("forged-10.instruction").trim().toByteArray(), at(10))
             val result = pass.results.single() as? InstructionResult.Refused ?: fail("not refused: ${pass.results}")
             expect(result.code == "unknown_key" || result.code == "bad_signature") { "code ${result.code}" }
-            eq(listOf("instruction_refused"), kinds(pass), "alerts")
+            eq(listOf("instruction_refused"), alertKindsOf(pass), "alerts")
             val swap = agent.handleSim(org.portcullis.SimObservation(slot = 0, state = org.portcullis.SimState.READY, iccid = ICCID_B), at(20))
             expect(swap.any { it.kindName == "sim_replaced" && it.severity == org.portcullis.Severity.CRITICAL }) { "alerts $swap" }
         }
     }
 
     test("instructions: a signed carrier check from the list raises carrier_reported_swap") { s ->
-        enrolled(s).use { agent ->
-            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingDevice(), Published()::send) { InspectionPass.NoWindow }
-            val pass = loop.syncList(managed("carrier-swap-2.instruction"), at(10))
-            expect("carrier_reported_swap" in kinds(pass)) { "alerts ${kinds(pass)}" }
+        enrolledForInstructions(s).use { agent ->
+            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }
+            val pass = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(10))
+            expect("carrier_reported_swap" in alertKindsOf(pass)) { "alerts ${alertKindsOf(pass)}" }
         }
     }
 
     test("instructions: without a trust root the pass fails and nothing is carried out") { s ->
         openAgent(s).use { agent ->
-            val device = RecordingDevice()
-            val pass = InstructionLoop(instructionAgentOf { agent }, device, Published()::send) { InspectionPass.NoWindow }
-                .syncList(managed("lock-5.instruction"), at(10))
+            val device = RecordingInstructionDevice()
+            val pass = InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
+                .syncList(managedInstructions("lock-5.instruction"), at(10))
             expect(pass.error is org.portcullis.PortcullisException.InvalidInput) { "error ${pass.error}" }
             eq(emptyList<String>(), device.calls, "platform calls")
             eq(KeyedAppStateLimits.SEVERITY_ERROR, InstructionStateEncoding.encode(pass).severity, "state severity")
@@ -164,9 +164,9 @@ fun instructionTests() {
 
     test("instructions: MDM-routed actions are published for the MDM, never carried out here") {
         val wipe = HandedAction("ins-7", 7uL, InstructionAction.WipeDevice(preserveFrp = true), ActionRoute.MDM)
-        val agent = ScriptedAgent(mutableListOf(wipe))
-        val device = RecordingDevice()
-        val channel = Published(SendResult.Failed("reporter buffer exceeded"))
+        val agent = ScriptedInstructionAgent(mutableListOf(wipe))
+        val device = RecordingInstructionDevice()
+        val channel = PublishedStates(SendResult.Failed("reporter buffer exceeded"))
         val loop = InstructionLoop(agent, device, channel::send) { InspectionPass.NoWindow }
         // The channel did not take it: not reported, still awaiting, tried again later.
         val first = loop.apply(ByteArray(1), at(10))
@@ -187,8 +187,8 @@ fun instructionTests() {
 
         // No MDM reads app states on this phone: that is the platform's answer.
         val lock = HandedAction("ins-8", 8uL, InstructionAction.LockNow, ActionRoute.MDM)
-        val lone = ScriptedAgent(mutableListOf(lock))
-        InstructionLoop(lone, device, Published(SendResult.NoReceiver)::send) { InspectionPass.NoWindow }.handleAwaiting(at(30))
+        val lone = ScriptedInstructionAgent(mutableListOf(lock))
+        InstructionLoop(lone, device, PublishedStates(SendResult.NoReceiver)::send) { InspectionPass.NoWindow }.handleAwaiting(at(30))
         expect(lone.reported.single().second is ReportedOutcome.NotPossible) { "reported ${lone.reported}" }
     }
 
@@ -199,10 +199,10 @@ fun instructionTests() {
             HandedAction("c", 3uL, InstructionAction.StartInspection("after travel"), ActionRoute.AGENT),
             HandedAction("d", 4uL, InstructionAction.RotateKeys, ActionRoute.AGENT),
         )
-        val agent = ScriptedAgent(actions)
-        val device = RecordingDevice(ActionOutcome.Unsupported("fully managed device:\nno separate work data"))
+        val agent = ScriptedInstructionAgent(actions)
+        val device = RecordingInstructionDevice(ActionOutcome.Unsupported("fully managed device:\nno separate work data"))
         var inspected = 0
-        InstructionLoop(agent, device, Published()::send) {
+        InstructionLoop(agent, device, PublishedStates()::send) {
             inspected++
             InspectionPass.Failed(IllegalStateException("no evidence"))
         }.handleAwaiting(at(10))
