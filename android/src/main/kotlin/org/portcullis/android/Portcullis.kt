@@ -158,11 +158,12 @@ class Portcullis private constructor(private val context: Context, private val c
         EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
     }
 
-    // MDM-routed lock and wipe requests go out at once (the immediate send), not with the next batch.
+    // MDM-routed lock and wipe requests take the immediate send when the once-a-minute gate
+    // allows it (shared with alert delivery), else the plain one.
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
         enforcer ?: NoInstructionDevice,
-        { state -> channel.send(listOf(state), immediate = true) },
+        { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(Instant.now())) },
     ) { runInspection() }
 
     @Volatile
