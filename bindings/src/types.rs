@@ -741,6 +741,72 @@ mod tests {
     use super::*;
 
     #[test]
+    fn alert_and_instruction_kinds_round_trip() {
+        for kind in alert::AlertKind::ALL {
+            assert_eq!(alert::AlertKind::from(AlertKind::from(kind)), kind);
+        }
+        for kind in instruction::InstructionKind::ALL {
+            assert_eq!(
+                instruction::InstructionKind::from(InstructionKind::from(kind)),
+                kind
+            );
+        }
+    }
+
+    #[test]
+    fn instruction_outcomes_cross_typed() {
+        let handed = agent::HandedAction {
+            action_id: "ins-5".into(),
+            sequence: 5,
+            action: agent::InstructionAction::WipeDevice { preserve_frp: true },
+            route: compliance::Route::Mdm,
+        };
+        let applied = InstructionResult::from(agent::InstructionOutcome::Applied(
+            agent::AppliedInstruction {
+                instruction_id: "ins-5".into(),
+                sequence: 5,
+                kind: instruction::InstructionKind::WipeDevice,
+                actions: vec![handed],
+                alerts: Vec::new(),
+            },
+        ));
+        let InstructionResult::Applied {
+            kind_name, actions, ..
+        } = applied
+        else {
+            panic!("not applied: {applied:?}");
+        };
+        assert_eq!(kind_name, "wipe_device");
+        assert_eq!(
+            actions,
+            vec![HandedAction {
+                action_id: "ins-5".into(),
+                sequence: 5,
+                action: InstructionAction::WipeDevice { preserve_frp: true },
+                route: ActionRoute::Mdm,
+            }]
+        );
+        let refused = InstructionResult::from(agent::InstructionOutcome::Refused(
+            agent::RefusedInstruction {
+                code: "unknown_key",
+                reason: "signed by a key the root does not list".into(),
+                alerts: Vec::new(),
+            },
+        ));
+        assert!(
+            matches!(refused, InstructionResult::Refused { ref code, .. } if code == "unknown_key")
+        );
+        assert_eq!(
+            agent::ActionOutcome::from(ActionOutcome::NotPossible {
+                reason: "no MDM".into()
+            }),
+            agent::ActionOutcome::NotPossible {
+                reason: "no MDM".into()
+            }
+        );
+    }
+
+    #[test]
     fn times_round_trip_on_both_sides_of_the_epoch() {
         for millis in [0, 1, 1_772_356_200_000, -86_400_000] {
             let t = Timestamp::from_unix_millis(millis);
