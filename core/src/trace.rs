@@ -16,8 +16,14 @@ use serde_json::{Map, Value};
 use crate::agent::{Agent, InstructionOutcome};
 use crate::alert::Alert;
 use crate::error::{Error, Result};
-use crate::sim::SimEvent;
-use crate::time::Timestamp;
+use crate::identity::IdentityKind;
+use crate::instruction::{
+    AuthorizeSimChange, CarrierCheck, CarrierOperation, CarrierRequest, InstructionBody,
+    InstructionPayload,
+};
+use crate::policy::{BundleScope, PinKey, SigningKey};
+use crate::sim::{CarrierApi, SimEvent};
+use crate::time::{Timestamp, HOUR_MS};
 
 /// One line of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +273,90 @@ pub fn replay(
     Ok(alerts)
 }
 
+/// A [`ShorthandSigner`] for replays that sign nothing: a shorthand line is an error
+/// naming the line (only a simulator, which holds a console key, can sign one).
+pub fn refuse_shorthands(_: Shorthand<'_>, _: Timestamp) -> Result<Vec<u8>> {
+    Err(Error::invalid(
+        "trace",
+        "authorize_sim_change and carrier_check lines are shorthands that only a simulator signs; use a signed `instruction` line",
+    ))
+}
+
+/// Signs trace shorthands into the instructions a console would send, under a
+/// simulator's own key: a device enrolled with another root refuses them, as it
+/// refuses any forgery. A shorthand's sequence is its line's time in Unix
+/// milliseconds, and a checked number is named by its pin under the device's pin key.
+pub struct SimulatorSigner {
+    key: SigningKey,
+    pin_key: PinKey,
+    device: String,
+}
+
+impl SimulatorSigner {
+    /// A signer for `device` with the simulator's operations `key` and the device's `pin_key`.
+    pub fn new(key: SigningKey, pin_key: PinKey, device: &str) -> Self {
+        SimulatorSigner {
+            key,
+            pin_key,
+            device: device.to_owned(),
+        }
+    }
+
+    /// Signs one shorthand line taken at `at`.
+    pub fn sign(&self, shorthand: Shorthand<'_>, at: Timestamp) -> Result<Vec<u8>> {
+        let sequence = u64::try_from(at.as_unix_millis()).unwrap_or(0).max(1);
+        let (body, expires) = match shorthand {
+            Shorthand::AuthorizeSimChange(a) => (
+                InstructionBody::AuthorizeSimChange(AuthorizeSimChange {
+                    slot: a.slot,
+                    until: a.until,
+                    reason: a.reason.clone(),
+                    expected: None,
+                }),
+                a.until.max(at.plus_millis(HOUR_MS)),
+            ),
+            Shorthand::CarrierCheck(c) => {
+                let line = self
+                    .pin_key
+                    .pin(IdentityKind::PhoneNumber, &c.phone_number)?;
+                let (operation, response) = match (c.swapped, c.latest_sim_change) {
+                    (true, Some(t)) => (
+                        CarrierOperation::RetrieveDate,
+                        serde_json::json!({ "latestSimChange": t.to_string() }).to_string(),
+                    ),
+                    (swapped, _) => (
+                        CarrierOperation::Check,
+                        serde_json::json!({ "swapped": swapped }).to_string(),
+                    ),
+                };
+                (
+                    InstructionBody::CarrierCheck(CarrierCheck {
+                        api: CarrierApi::SimSwap,
+                        operation,
+                        line: Some(line),
+                        checked_at: at,
+                        request: CarrierRequest::default(),
+                        response,
+                    }),
+                    at.plus_millis(HOUR_MS),
+                )
+            }
+        };
+        InstructionPayload {
+            instruction_id: format!("simulated-{sequence}"),
+            sequence,
+            issued_at: at,
+            expires,
+            scope: BundleScope {
+                devices: vec![self.device.clone()],
+                groups: Vec::new(),
+            },
+            body,
+        }
+        .sign(&[&self.key])
+    }
+}
+
 /// Serialises an observation back to its trace line (used by generators and tests).
 pub fn to_line(at: Timestamp, event: &SimEvent) -> String {
     let mut object = Map::new();
@@ -315,8 +405,12 @@ mod tests {
             matches!(observation(1), SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
         );
         assert!(matches!(&events[3].input, TraceInput::CarrierCheck(c) if c.swapped));
-        assert!(matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42"));
-        assert!(matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}"));
+        assert!(
+            matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42")
+        );
+        assert!(
+            matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}")
+        );
         for ev in &events {
             if let TraceInput::Observation(event) = &ev.input {
                 let again = parse_line(&to_line(ev.at, event), 1).unwrap().unwrap();

@@ -185,9 +185,8 @@ impl InstructionSlot {
 
     /// Puts back the last committed state after a failed commit.
     pub(super) fn rollback(&mut self) -> Result<()> {
-        *self = InstructionSlot::restore(
-            (!self.persisted.is_empty()).then(|| self.persisted.clone()),
-        )?;
+        *self =
+            InstructionSlot::restore((!self.persisted.is_empty()).then(|| self.persisted.clone()))?;
         Ok(())
     }
 }
@@ -263,11 +262,9 @@ impl Agent {
         outcome: ActionOutcome,
         now: Timestamp,
     ) -> Result<Vec<Alert>> {
-        if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome
-        {
-            check_free_text("outcome.reason", reason, MAX_OUTCOME_REASON_BYTES, false).map_err(
-                |e| Error::invalid("outcome.reason", short_reason(&e)),
-            )?;
+        if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome {
+            check_free_text("outcome.reason", reason, MAX_OUTCOME_REASON_BYTES, false)
+                .map_err(|e| Error::invalid("outcome.reason", short_reason(&e)))?;
         }
         let Some(index) = self
             .instructions
@@ -288,8 +285,7 @@ impl Agent {
             ("action".to_owned(), action_name.to_owned()),
             ("outcome".to_owned(), outcome.name().to_owned()),
         ];
-        if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome
-        {
+        if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome {
             evidence.push(("reason".to_owned(), reason.clone()));
         }
         let finding = Finding {
@@ -362,8 +358,12 @@ impl Agent {
                     reason: a.reason.clone(),
                     expected: expected.clone(),
                 };
-                self.guard
-                    .handle_console(&ConsoleInput::Authorize(window), now, &mut findings);
+                self.guard.handle_console(
+                    &ConsoleInput::Authorize(window),
+                    now,
+                    &self.hasher,
+                    &mut findings,
+                );
                 let mut evidence = vec![
                     ("instruction_id".to_owned(), id.clone()),
                     ("until".to_owned(), a.until.to_string()),
@@ -410,10 +410,9 @@ impl Agent {
                 details.insert("reason".into(), a.reason.clone().into());
             }
             InstructionBody::CarrierCheck(c) => {
-                let result = verified
-                    .carrier
-                    .clone()
-                    .ok_or_else(|| Error::Corrupt("a verified carrier check lost its result".into()))?;
+                let result = verified.carrier.clone().ok_or_else(|| {
+                    Error::Corrupt("a verified carrier check lost its result".into())
+                })?;
                 details.insert("api".into(), c.api.as_str().into());
                 details.insert("operation".into(), c.operation.as_str().into());
                 details.insert("checked_at".into(), c.checked_at.to_string().into());
@@ -421,14 +420,19 @@ impl Agent {
                     "verdict".into(),
                     format!("{:?}", result.verdict).to_lowercase().into(),
                 );
-                self.guard
-                    .handle_console(&ConsoleInput::Carrier(result), now, &mut findings);
+                self.guard.handle_console(
+                    &ConsoleInput::Carrier(result),
+                    now,
+                    &self.hasher,
+                    &mut findings,
+                );
             }
             InstructionBody::RevokeAuthorizations => {
                 let open = self.guard.facts().open_authorizations(now).count();
                 self.guard.handle_console(
                     &ConsoleInput::RevokeAuthorizations,
                     now,
+                    &self.hasher,
                     &mut findings,
                 );
                 details.insert("windows_closed".into(), open.into());

@@ -157,8 +157,9 @@ impl Agent {
             store.load_state(compliance::ACTIONS_STATE)?,
             policy.active.as_ref().map(|p| p.policy()),
         )?;
-        let instructions =
-            instruction::InstructionSlot::restore(store.load_state(instruction::INSTRUCTION_STATE)?)?;
+        let instructions = instruction::InstructionSlot::restore(
+            store.load_state(instruction::INSTRUCTION_STATE)?,
+        )?;
         Ok(Agent {
             store,
             device_key,

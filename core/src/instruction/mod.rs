@@ -462,12 +462,12 @@ impl InstructionPayload {
         let body = wire.body.get().as_bytes();
         let read = |e: serde_json::Error| PolicyError::document("instruction body", &e);
         let body = match kind {
-            InstructionKind::AuthorizeSimChange => InstructionBody::AuthorizeSimChange(
-                serde_json::from_slice(body).map_err(read)?,
-            ),
-            InstructionKind::CarrierCheck => InstructionBody::CarrierCheck(
-                serde_json::from_slice(body).map_err(read)?,
-            ),
+            InstructionKind::AuthorizeSimChange => {
+                InstructionBody::AuthorizeSimChange(serde_json::from_slice(body).map_err(read)?)
+            }
+            InstructionKind::CarrierCheck => {
+                InstructionBody::CarrierCheck(serde_json::from_slice(body).map_err(read)?)
+            }
             InstructionKind::LockNow => {
                 let Empty {} = serde_json::from_slice(body).map_err(read)?;
                 InstructionBody::LockNow
@@ -579,7 +579,9 @@ impl InstructionPayload {
         if self.expires <= self.issued_at {
             return Err(invalid("expires", "must be after issuedAt"));
         }
-        let lifetime = limits.max_lifetime_hours.min(MAX_INSTRUCTION_LIFETIME_HOURS);
+        let lifetime = limits
+            .max_lifetime_hours
+            .min(MAX_INSTRUCTION_LIFETIME_HOURS);
         if self.expires.millis_since(self.issued_at) > i64::from(lifetime) * HOUR_MS {
             return Err(invalid(
                 "expires",

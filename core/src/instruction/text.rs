@@ -48,8 +48,10 @@ pub(crate) fn looks_like_identifier(text: &str) -> bool {
             if run >= IDENTIFIER_DIGITS {
                 return true;
             }
-        } else if !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '+' | '\u{a0}' | '\u{2011}')
-        {
+        } else if !matches!(
+            c,
+            ' ' | '-' | '.' | '(' | ')' | '/' | '+' | '\u{a0}' | '\u{2011}'
+        ) {
             run = 0;
         }
     }
@@ -82,7 +84,10 @@ mod tests {
             "planned replacement on 2026-03-01 at 10:00",
             "office visit",
         ] {
-            assert!(check_free_text("body.reason", text, 512, false).is_ok(), "{text}");
+            assert!(
+                check_free_text("body.reason", text, 512, false).is_ok(),
+                "{text}"
+            );
         }
     }
 

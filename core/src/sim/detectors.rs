@@ -564,7 +564,14 @@ impl Detector for CarrierCheckDetector {
         if let Some(start) = result.period_start {
             evidence.push(("checked_since", start.to_string()));
         }
-        out.push(finding(&info, kind, now, *slot, summary.to_owned(), evidence));
+        out.push(finding(
+            &info,
+            kind,
+            now,
+            *slot,
+            summary.to_owned(),
+            evidence,
+        ));
     }
 }
 

@@ -113,10 +113,10 @@ pub struct Identity {
     pub msisdn: Option<IdentityHash>,
     /// Home network MCC-MNC (an operator code, not a personal identifier).
     pub home: Option<String>,
-    /// Pin of the phone number under the pin key: how a relayed carrier check names
-    /// its line, so the guard can tell which slot the carrier spoke of.
+    /// Keyed hash (under the identity key) of the phone number's pin: a relayed
+    /// carrier check names its line by pin, and this tells which slot it spoke of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msisdn_pin: Option<IdentityPin>,
+    pub line: Option<IdentityHash>,
 }
 
 /// Which identity fields differ from the baseline (or the policy's pins); a field
@@ -388,11 +388,11 @@ impl Facts {
             .filter(move |a| a.from <= at && at <= a.until)
     }
 
-    /// The slot whose baseline phone number has this pin.
-    pub fn slot_with_number_pin(&self, pin: &IdentityPin) -> Option<u8> {
+    /// The slot whose baseline phone number has this line hash.
+    pub fn slot_with_line(&self, line: &IdentityHash) -> Option<u8> {
         self.slots.iter().find_map(|(slot, f)| {
             let baseline = f.baseline.as_ref()?;
-            (baseline.msisdn_pin.as_ref() == Some(pin)).then_some(*slot)
+            (baseline.line.as_ref() == Some(line)).then_some(*slot)
         })
     }
 
@@ -514,7 +514,13 @@ impl SimGuard {
 
     /// Applies a console decision from a verified instruction. Deadlines that passed
     /// before `now` fire first.
-    pub fn handle_console(&mut self, input: &ConsoleInput, now: Timestamp, out: &mut Vec<Finding>) {
+    pub fn handle_console(
+        &mut self,
+        input: &ConsoleInput,
+        now: Timestamp,
+        hasher: &IdentityHasher,
+        out: &mut Vec<Finding>,
+    ) {
         let now = now.max(self.facts.last_seen);
         self.advance(now, out);
         let gev = match input {
@@ -546,12 +552,13 @@ impl SimGuard {
                 GuardEvent::Revoked
             }
             ConsoleInput::Carrier(result) => {
-                let slot = match &result.line {
-                    Some(pin) => self.facts.slot_with_number_pin(pin),
+                let line_hash = result.line.as_ref().map(|pin| hasher.line_hash(pin));
+                let slot = match &line_hash {
+                    Some(line) => self.facts.slot_with_line(line),
                     None => self.facts.first_slot_with_sim(),
                 };
-                let line = match (&result.line, slot) {
-                    (Some(pin), _) => format!("line:{}", &crate::identity::hex(&pin.0)[..16]),
+                let line = match (&line_hash, slot) {
+                    (Some(hash), _) => format!("line:{}", hash.short()),
                     (None, Some(s)) => format!("slot:{s}"),
                     (None, None) => "device".to_owned(),
                 };
@@ -624,11 +631,12 @@ impl SimGuard {
                     imsi: hash(IdentityKind::Imsi, &obs.imsi)?,
                     msisdn: hash(IdentityKind::PhoneNumber, &obs.msisdn)?,
                     home: obs.mcc_mnc.clone(),
-                    msisdn_pin: obs
+                    line: obs
                         .msisdn
                         .as_deref()
                         .map(|m| hasher.pin(IdentityKind::PhoneNumber, m))
-                        .transpose()?,
+                        .transpose()?
+                        .map(|pin| hasher.line_hash(&pin)),
                 },
                 pin_diff: match self.policy.pins(obs.slot) {
                     Some(pins) => compare_with_pins(pins, obs, hasher)?,
@@ -702,7 +710,8 @@ impl SimGuard {
         pin_diff: IdentityDiff,
         authorization_index: Option<usize>,
     ) -> GuardEvent {
-        let authorization = authorization_index.and_then(|i| self.facts.authorizations.get(i).cloned());
+        let authorization =
+            authorization_index.and_then(|i| self.facts.authorizations.get(i).cloned());
         let pins = self.policy.pins(slot);
         let facts = self.facts.slots.entry(slot).or_default();
         facts.sim_state = Some(state);
@@ -773,7 +782,7 @@ impl SimGuard {
             baseline.iccid = baseline.iccid.or(observed.iccid);
             baseline.imsi = baseline.imsi.or(observed.imsi);
             baseline.msisdn = baseline.msisdn.or(observed.msisdn);
-            baseline.msisdn_pin = baseline.msisdn_pin.or(observed.msisdn_pin);
+            baseline.line = baseline.line.or(observed.line);
             if baseline.home.is_none() {
                 baseline.home = observed.home;
             }
