@@ -178,22 +178,22 @@ class InstructionLoop(
                 InspectionPass.NoWindow -> ReportedOutcome.Failed("no inspection window was open")
                 is InspectionPass.Failed -> ReportedOutcome.Failed("inspection failed: ${pass.error.javaClass.simpleName}")
             }
-            else -> reported(
-                try {
-                    when (action) {
-                        InstructionAction.LockNow -> device.lockNow()
-                        is InstructionAction.WipeWorkData -> device.wipeWorkData(action.preserveFrp)
-                        is InstructionAction.WipeDevice -> device.wipeDevice(action.preserveFrp)
-                        is InstructionAction.ShowNotice -> device.showNotice(action.title, action.body)
-                        InstructionAction.RotateKeys -> device.rotateKeys()
-                        is InstructionAction.StartInspection -> error("handled above")
-                    }
-                } catch (e: RuntimeException) {
-                    ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
-                },
-            )
+            InstructionAction.LockNow -> onDevice { device.lockNow() }
+            is InstructionAction.WipeWorkData -> onDevice { device.wipeWorkData(action.preserveFrp) }
+            is InstructionAction.WipeDevice -> onDevice { device.wipeDevice(action.preserveFrp) }
+            is InstructionAction.ShowNotice -> onDevice { device.showNotice(action.title, action.body) }
+            InstructionAction.RotateKeys -> onDevice { device.rotateKeys() }
         }
     }
+
+    /** The device's answer as the core takes it; a platform exception is a failure. */
+    private inline fun onDevice(call: () -> ActionOutcome): ReportedOutcome = reported(
+        try {
+            call()
+        } catch (e: RuntimeException) {
+            ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
+        },
+    )
 
     private suspend fun publish(state: KeyedStateSpec): SendResult = try {
         publishForMdm(state)
