@@ -6,6 +6,7 @@
 //! its state change and its alerts in one transaction before returning.
 
 mod compliance;
+mod fusion;
 mod inspection;
 mod instruction;
 mod policy;
@@ -52,6 +53,7 @@ pub struct Agent {
     inspection: inspection::InspectionSlot,
     compliance: compliance::ComplianceSlot,
     instructions: instruction::InstructionSlot,
+    fusion: fusion::FusionSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -160,7 +162,9 @@ impl Agent {
         let instructions = instruction::InstructionSlot::restore(
             store.load_state(instruction::INSTRUCTION_STATE)?,
         )?;
+        let fusion = fusion::FusionSlot::restore(store.load_state(fusion::FUSION_STATE)?)?;
         Ok(Agent {
+            fusion,
             store,
             device_key,
             hasher,
@@ -367,12 +371,13 @@ impl Agent {
             findings,
         };
         match self.store.commit(commit) {
-            Ok(alerts) => {
+            Ok(mut alerts) => {
                 self.persisted_guard = guard_json;
                 self.inspection.persisted = schedule_json;
                 self.compliance.persisted = engine_json;
                 self.compliance.persisted_pending = pending_json;
                 self.instructions.persisted = instructions_json;
+                self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
             Err(e) => {
