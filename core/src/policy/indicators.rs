@@ -293,7 +293,7 @@ impl TrustedState {
 }
 
 fn parse_payload(envelope: &Envelope) -> Result<IndicatorsPayload, PolicyError> {
-    let payload: IndicatorsPayload = serde_json::from_slice(&envelope.payload)
+    let payload: IndicatorsPayload = crate::json::from_slice(&envelope.payload)
         .map_err(|e| PolicyError::document("indicators payload", &e))?;
     payload.validate()?;
     Ok(payload)
