@@ -45,9 +45,10 @@ pub fn is_showable_name(name: &str) -> bool {
     (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_')
 }
 
-/// Walks any JSON value, refusing an object that names a key twice.
+/// Walks any JSON value, refusing an object that names a key twice. A seed, so readers
+/// that deserialize only the fields they need can skip the rest strictly.
 #[derive(Clone, Copy)]
-struct Unique;
+pub(crate) struct Unique;
 
 impl<'de> DeserializeSeed<'de> for Unique {
     type Value = ();
@@ -102,34 +103,50 @@ impl<'de> Visitor<'de> for Unique {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut few: Vec<Cow<'de, str>> = Vec::new();
-        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        let mut keys = KeySet::default();
         while let Some(Key(key)) = map.next_key()? {
-            let repeated = if many.is_empty() && few.len() < SCAN_LIMIT {
-                let repeated = few.contains(&key);
-                few.push(key.clone());
-                repeated
-            } else {
-                if many.is_empty() {
-                    many.extend(few.drain(..));
-                }
-                !many.insert(key.clone())
-            };
-            if repeated {
-                return Err(de::Error::custom(if is_showable_name(&key) {
-                    format!("duplicate key `{key}`")
-                } else {
-                    "duplicate key".to_owned()
-                }));
-            }
+            keys.insert::<A::Error>(key)?;
             map.next_value_seed(Unique)?;
         }
         Ok(())
     }
 }
 
+/// The keys of one object seen so far; refuses a repeated one.
+#[derive(Default)]
+pub(crate) struct KeySet<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>>,
+}
+
+impl<'de> KeySet<'de> {
+    /// Records `key`, or fails with the duplicate-key error if it was seen.
+    pub(crate) fn insert<E: de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
+        let repeated = if self.many.is_empty() && self.few.len() < SCAN_LIMIT {
+            let repeated = self.few.contains(&key);
+            if !repeated {
+                self.few.push(key.clone());
+            }
+            repeated
+        } else {
+            if self.many.is_empty() {
+                self.many.extend(self.few.drain(..));
+            }
+            !self.many.insert(key.clone())
+        };
+        if repeated {
+            return Err(E::custom(if is_showable_name(&key) {
+                format!("duplicate key `{key}`")
+            } else {
+                "duplicate key".to_owned()
+            }));
+        }
+        Ok(())
+    }
+}
+
 /// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -365,7 +365,7 @@ impl Agent {
             let mut malware: Vec<&str> = report
                 .findings
                 .iter()
-                .flat_map(|f| f.malware.iter().map(String::as_str))
+                .flat_map(|f| f.malware.iter().map(|m| &**m))
                 .collect();
             malware.sort_unstable();
             malware.dedup();
