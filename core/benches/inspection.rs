@@ -296,7 +296,31 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Issue 14: loading a bundle of any shape up to the size limit costs at most 3 times
+    // reading the same text into a `serde_json::Value`; each shape measured side by side.
+    let mut group = c.benchmark_group("inspection_shapes");
+    group.sample_size(10);
+    for shape in shapes::Shape::ALL {
+        let json = shapes::bundle(shape, portcullis_core::policy::MAX_INDICATORS_BYTES);
+        group.throughput(Throughput::Bytes(json.len() as u64));
+        let name = shape.name().replace([' ', ','], "_");
+        group.bench_function(format!("load_{name}"), |b| {
+            b.iter(|| {
+                let mut s = IndicatorSet::new();
+                s.load_stix2("shapes", &json).unwrap();
+                s
+            })
+        });
+        group.bench_function(format!("value_{name}"), |b| {
+            b.iter(|| serde_json::from_str::<serde_json::Value>(&json).unwrap())
+        });
+    }
+    group.finish();
 }
+
+#[path = "support/stix_shapes.rs"]
+mod shapes;
 
 criterion_group!(benches, bench);
 criterion_main!(benches);

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let mut options = VerifyOptions::default();
     for line in text.lines() {
         if line.starts_with('{') {
-            if let Ok(cp) = serde_json::from_str::<SignedCheckpoint>(line) {
+            if let Ok(cp) = portcullis_core::json::from_str::<SignedCheckpoint>(line) {
                 checkpoints.push(cp.clone());
                 options.console_checkpoint = Some(cp);
             }

@@ -5,11 +5,13 @@
 use portcullis_core::store::JournalEntry;
 use rusqlite::{params, Connection};
 
-/// `n` alert records with 201-byte JSON bodies.
+/// `n` alert-sized records with 201-byte JSON bodies. Their kind is not `alert`: the
+/// store writes that kind only with its outbox row (as a finding), and these measure the
+/// journal alone.
 pub fn rows(n: usize) -> Vec<JournalEntry> {
     (0..n)
         .map(|i| JournalEntry {
-            kind: "alert".into(),
+            kind: "event".into(),
             body: format!(
                 r#"{{"at":"2026-03-02T02:16:30Z","kind":"sim_replaced","slot":0,"detector":"sim_identity","detector_version":1,"summary":"SIM in slot 0 was replaced","evidence":[["fields_changed","iccid,imsi"],["n","{i}"]]}}"#
             ),

@@ -533,6 +533,34 @@ mod tests {
         assert!(err.contains("apps[2] repeats the id of apps[0]"), "{err}");
     }
 
+    /// Issue 14, item 17: the `compliance_snapshot` fuzz target's failure after 1.39M runs.
+    /// A field name with a back-quote used to split the redaction; an unknown field is
+    /// now named by its position, and by its text only when that is a short run of
+    /// letters and underscores.
+    #[test]
+    fn an_unknown_field_is_named_by_its_position() {
+        for (input, secret) in [
+            ("{\"horm`nd, eA@eroid\":\"\u{2026}\"}", "eroid"),
+            ("{\"horm`nd, eA@eroid\":\"horm`nd, eA@eroid\"}", "eA@"),
+            ("{\"a`, expected x\":1}", "expected x"),
+            ("{\"8944 1100 1234 5678 901\":1}", "8944"),
+            ("{\"colour2\":1}", "colour2"),
+        ] {
+            let err = DeviceSnapshot::from_json(input.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("unknown field") && err.contains("line 1 column"),
+                "{err}"
+            );
+            assert!(!err.contains(secret), "{input}: {err}");
+        }
+        let err = DeviceSnapshot::from_json(br#"{"plattform":"ios"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `plattform`"), "{err}");
+    }
+
     #[test]
     fn errors_name_the_place_never_the_value() {
         let cases: [(&str, &str); 9] = [

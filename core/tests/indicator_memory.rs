@@ -1,0 +1,172 @@
+//! Issue 14, items 12 and 13: loading an indicator collection costs memory in proportion
+//! to its size, whatever its shape: at most 20 times the bundle's bytes (the unsigned
+//! kiosk path, `IndicatorSet::load_stix2`) or the signed file's bytes (the phone's path,
+//! `verify_indicators` then `load_stix2`), for bundles up to the size limit. Measured by
+//! counting every allocation of this test binary.
+//!
+//! The time side (loading costs at most 3 times reading the same text into a
+//! `serde_json::Value`) is measured in release builds, side by side, by
+//! `cargo run --release -p portcullis-core --example indicator_ratio` and the
+//! `inspection/load_shape_*` benchmarks; docs/performance.md records the figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use portcullis_core::inspection::IndicatorSet;
+use portcullis_core::policy::{
+    IndicatorsPayload, SigningKey, TrustRoot, TrustedState, MAX_INDICATORS_BYTES,
+};
+use portcullis_core::Timestamp;
+use proptest::prelude::*;
+
+#[path = "../benches/support/stix_shapes.rs"]
+mod shapes;
+use shapes::Shape;
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only sizes are counted.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new_size) };
+        if !q.is_null() {
+            if new_size > layout.size() {
+                let grow = new_size - layout.size();
+                let now = CURRENT.fetch_add(grow, Ordering::Relaxed) + grow;
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// One test body at a time: the counters are global, so another thread building a
+/// bundle would count against the measurement.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The most memory `f` held at once beyond what was allocated before it ran.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (PEAK.load(Ordering::Relaxed).saturating_sub(base), out)
+}
+
+const LIMIT: f64 = 20.0;
+
+fn unsigned_ratio(shape: Shape, bytes: usize) -> f64 {
+    let json = shapes::bundle(shape, bytes);
+    let (peak, loaded) = peak_of(|| IndicatorSet::new().load_stix2("shapes", &json).map(|_| ()));
+    loaded.unwrap_or_else(|e| panic!("{}: {e}", shape.name()));
+    peak as f64 / json.len() as f64
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_seed(&[12; 32]).unwrap()
+}
+
+fn signed(shape: Shape, bytes: usize) -> Vec<u8> {
+    let json = shapes::bundle(shape, bytes);
+    let now = Timestamp::from_unix_millis(1_772_323_200_000);
+    IndicatorsPayload {
+        collection: "shapes".into(),
+        version: 1,
+        root_version: 1,
+        issued_at: now,
+        expires: now.plus_millis(86_400_000),
+        stix: serde_json::from_str(&json).unwrap(),
+    }
+    .sign(&[&key()])
+    .unwrap()
+}
+
+/// The phone's path: verify the signed file, then load the collection it carries.
+fn signed_ratio(file: &[u8]) -> f64 {
+    let state = TrustedState::from_root(TrustRoot::single_key(key().public_key(), "t")).unwrap();
+    let now = Timestamp::from_unix_millis(1_772_323_200_000 + 3_600_000);
+    let (peak, loaded) = peak_of(|| {
+        let verified = state.verify_indicators(file, now)?;
+        IndicatorSet::new()
+            .load_stix2(&verified.collection, &verified.stix_json)
+            .map(|_| ())
+    });
+    loaded.unwrap();
+    peak as f64 / file.len() as f64
+}
+
+/// The two shapes of the issue at the signed size limit: a signed 2.1 MB collection used
+/// to peak at 2.0 GB.
+#[test]
+fn the_issue_shapes_stay_within_twenty_times_their_size() {
+    let _serial = serial();
+    for shape in [Shape::SharedIdManyMalware, Shape::OneIndicatorManyMalware] {
+        // Base64 makes the signed file 4/3 of the payload.
+        let file = signed(shape, MAX_INDICATORS_BYTES * 3 / 4 - 4096);
+        assert!(file.len() <= MAX_INDICATORS_BYTES, "{}", file.len());
+        let ratio = signed_ratio(&file);
+        assert!(
+            ratio <= LIMIT,
+            "{}: {ratio:.1}x the signed file",
+            shape.name()
+        );
+        let ratio = unsigned_ratio(shape, MAX_INDICATORS_BYTES);
+        assert!(ratio <= LIMIT, "{}: {ratio:.1}x the bundle", shape.name());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any shape, any size up to the limit, either path.
+    #[test]
+    fn any_shape_stays_within_twenty_times_its_size(
+        which in 0..Shape::ALL.len(),
+        size in 4_096usize..MAX_INDICATORS_BYTES / 2,
+        signed_path in any::<bool>(),
+    ) {
+        let _serial = serial();
+        let shape = Shape::ALL[which];
+        let ratio = if signed_path {
+            signed_ratio(&signed(shape, size))
+        } else {
+            unsigned_ratio(shape, size)
+        };
+        prop_assert!(ratio <= LIMIT, "{} at {size} bytes ({}): {ratio:.1}x",
+            shape.name(), if signed_path { "signed" } else { "unsigned" });
+    }
+}
+
+/// Every shape at the full unsigned limit.
+#[test]
+fn every_shape_at_the_limit() {
+    let _serial = serial();
+    for shape in Shape::ALL {
+        let ratio = unsigned_ratio(shape, MAX_INDICATORS_BYTES);
+        assert!(ratio <= LIMIT, "{}: {ratio:.1}x", shape.name());
+    }
+}
