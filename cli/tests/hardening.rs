@@ -366,18 +366,66 @@ fn item_14_errors_are_escaped() {
     assert!(err.contains("\\u{1b}"), "{err}");
 }
 
+/// A trace whose SIM comes and goes every minute: hundreds of alerts, so `simulate` and
+/// `journal export` print far more than a pipe holds.
+fn flapping_trace(dir: &Path) -> PathBuf {
+    let path = dir.join("flapping.jsonl");
+    let mut text = String::new();
+    for i in 0..2_400 {
+        let at = format!(
+            "2026-03-{:02}T{:02}:{:02}:00Z",
+            1 + i / 1440,
+            (i / 60) % 24,
+            i % 60
+        );
+        let state = if i % 2 == 0 {
+            r#""state":"ready","iccid":"8944110012345678901","mcc_mnc":"23415""#
+        } else {
+            r#""state":"absent""#
+        };
+        text.push_str(&format!(
+            "{{\"at\":\"{at}\",\"sim\":{{\"slot\":0,{state}}}}}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Item 15: a closed output pipe ends the command quietly with status 141 (what a shell
-/// reports for SIGPIPE), never a panic with a backtrace.
+/// reports for SIGPIPE), never a panic with a backtrace. Each command prints more than a
+/// pipe buffers, so it is still writing when the reading end closes, however the two
+/// processes are scheduled.
 #[test]
 fn item_15_a_closed_pipe_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    let db = simulated_db(dir.path(), &[]);
-    let (bundle, evidence) = hostile_inspection(dir.path());
-    let night = scenario("sim-swap-at-night.jsonl");
-    let commands: [&[&str]; 4] = [
+    let trace = flapping_trace(dir.path());
+    let db = dir.path().join("flapping.db");
+    let out = portcullis(&[
+        "simulate",
+        "--scenario",
+        p(&trace),
+        "--db",
+        p(&db),
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stdout.len() > 128 * 1024, "{} bytes", out.stdout.len());
+    let (bundle, _) = hostile_inspection(dir.path());
+    let evidence = dir.path().join("many.json");
+    let files: Vec<serde_json::Value> = (0..2_000)
+        .map(|i| serde_json::json!({"path": format!("/sdcard/{i}/\u{1b}[2J\u{1b}[HClean: no indicator matched.")}))
+        .collect();
+    std::fs::write(
+        &evidence,
+        serde_json::json!({"version": 1, "platform": "android", "files": files}).to_string(),
+    )
+    .unwrap();
+    let commands: [&[&str]; 5] = [
         &["journal", "export", "--db", p(&db)],
         &["journal", "export", "--db", p(&db), "--format", "ocsf"],
-        &["simulate", "--scenario", p(&night)],
+        &["simulate", "--scenario", p(&trace)],
+        &["simulate", "--scenario", p(&trace), "--format", "jsonl"],
         &[
             "inspect",
             "--indicators",
@@ -394,8 +442,11 @@ fn item_15_a_closed_pipe_ends_quietly() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Close the reading end before the command writes anything.
-        drop(child.stdout.take());
+        // Read a little, as `head -1` does, then close the reading end.
+        let mut first = [0u8; 64];
+        let mut stdout = child.stdout.take().unwrap();
+        let _ = stdout.read(&mut first).unwrap();
+        drop(stdout);
         let mut stderr = String::new();
         child
             .stderr
