@@ -1,7 +1,7 @@
 //! Loading an indicator collection, side by side with reading the same text into a
 //! `serde_json::Value`, for every bundle shape of `benches/support/stix_shapes.rs`.
 //!
-//!     cargo run --profile bench -p portcullis-core --example indicator_ratio [KIB] [ROUNDS]
+//!     cargo run --profile bench -p portcullis-core --example indicator_ratio [KIB] [ROUNDS] [SHAPE]
 //!
 //! For each shape at KIB kibibytes (default 8192, the signed size limit), prints the median
 //! time of `IndicatorSet::load_stix2` and of `serde_json::from_str::<Value>`, alternated
@@ -79,7 +79,11 @@ fn main() {
         "{:<28} {:>9} {:>11} {:>11} {:>6} {:>9} {:>9}",
         "shape", "MiB", "load ms", "Value ms", "ratio", "load mem", "Value mem"
     );
+    let only = std::env::args().nth(3).unwrap_or_default();
     for shape in shapes::Shape::ALL {
+        if !shape.name().contains(only.as_str()) {
+            continue;
+        }
         let json = shapes::bundle(shape, kib * 1024);
         let (mut load, mut value) = (Vec::new(), Vec::new());
         let (mut load_peak, mut value_peak) = (0, 0);
