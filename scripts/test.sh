@@ -4,7 +4,7 @@
 #
 #   bash scripts/test.sh
 #
-# Ends with one line "portcullis: N passed, M failed" counting Rust and binding tests.
+# Ends with one line "portcullis: N passed, M failed" counting Rust, carrier-mock and binding tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,12 @@ sum_field() { awk -v f="$1" '/^test result:/ { for (i = 1; i <= NF; i++) if ($i 
 rust_passed=$(sum_field passed)
 rust_failed=$(sum_field failed)
 
+step "carrier watch against Prism mocks of the CAMARA contracts"
+bash scripts/carrier-tests.sh 2>&1 | tee "$log_dir/carrier.log"
+carrier_line=$(grep -E '^carrier-prism: [0-9]+ passed, [0-9]+ failed' "$log_dir/carrier.log" | tail -n 1)
+carrier_passed=$(sed -E 's/^carrier-prism: ([0-9]+) passed.*/\1/' <<<"$carrier_line")
+carrier_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$carrier_line")
+
 step "binding tests: Kotlin (JVM) and Python against the built library; Swift header"
 bash scripts/binding-tests.sh 2>&1 | tee "$log_dir/bindings.log"
 bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings.log" | tail -n 1)
@@ -46,4 +52,4 @@ step "fuzz targets: build each and run it briefly from its seeds"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
-echo "portcullis: $((rust_passed + bind_passed + jvm_passed)) passed, $((rust_failed + bind_failed + jvm_failed)) failed"
+echo "portcullis: $((rust_passed + carrier_passed + bind_passed + jvm_passed)) passed, $((rust_failed + carrier_failed + bind_failed + jvm_failed)) failed"
