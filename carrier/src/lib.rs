@@ -17,11 +17,12 @@ pub mod error;
 pub mod fusion;
 pub mod http;
 pub mod instruction;
-// pub mod listen;
+pub mod listen;
 pub mod output;
 pub mod roster;
+pub mod run;
 pub mod state;
-// pub mod subscribe;
+pub mod subscribe;
 pub mod token;
 pub mod watch;
 

@@ -16,6 +16,11 @@
 //! carrier = "acme"
 //! pin_key = "pins/minister-01.key"      # the file `portcullis sim pin --pin-key` reads
 //! check_max_age = 24                    # optional: `check` with this maxAge instead of `retrieve-date`
+//!
+//! [listen]                              # optional: SIM Swap Subscriptions
+//! sink = "https://console.example/carrier/notify"
+//! sink_token = { file = "sink.token" }  # the bearer token carriers must present
+//! subscription_days = 30
 //! ```
 //!
 //! Validation is done field by field so an error names the entry and the field and
@@ -132,6 +137,17 @@ impl Line {
     }
 }
 
+/// Where carriers deliver SIM Swap Subscriptions notifications, and how they prove it is them.
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    /// The public HTTPS address of `carrier listen` (the subscriptions' `sink`).
+    pub sink: String,
+    /// The bearer token carriers present (the subscriptions' `sinkCredential`).
+    pub sink_token: SecretRef,
+    /// How long a subscription is asked for; `subscribe` renews before the end.
+    pub subscription_days: u32,
+}
+
 /// A parsed and checked roster.
 #[derive(Debug, Clone)]
 pub struct Roster {
@@ -139,6 +155,8 @@ pub struct Roster {
     pub lines: Vec<Line>,
     /// Every carrier by name.
     pub carriers: BTreeMap<String, Arc<Carrier>>,
+    /// The notification sink, if the roster sets one.
+    pub listen: Option<ListenConfig>,
 }
 
 impl Roster {
@@ -161,9 +179,9 @@ impl Roster {
             Error::Roster(format!("not valid TOML{at}"))
         })?;
         for key in table.keys() {
-            if key != "carrier" && key != "line" {
+            if key != "carrier" && key != "line" && key != "listen" {
                 return Err(Error::Roster(format!(
-                    "unknown top-level key `{}`; expected `carrier` and `line`",
+                    "unknown top-level key `{}`; expected `carrier`, `line` and `listen`",
                     printable(key)
                 )));
             }
@@ -199,7 +217,15 @@ impl Roster {
         if lines.is_empty() {
             return Err(Error::Roster("the roster has no [[line]] entries".into()));
         }
-        Ok(Roster { lines, carriers })
+        let listen = table
+            .get("listen")
+            .map(|v| parse_listen(v, base))
+            .transpose()?;
+        Ok(Roster {
+            lines,
+            carriers,
+            listen,
+        })
     }
 
     /// The line of a device, if the roster has it.
@@ -346,6 +372,45 @@ pub(crate) fn parse_secret_ref(
         }
         _ => Err("must be { env = \"NAME\" } or { file = \"path\" }"),
     }
+}
+
+fn parse_listen(value: &toml::Value, base: &Path) -> Result<ListenConfig, Error> {
+    let at = |field: &str, why: &str| Error::Roster(format!("listen: field `{field}`: {why}"));
+    let t = value
+        .as_table()
+        .ok_or_else(|| Error::Roster("`listen` must be a table".into()))?;
+    for key in t.keys() {
+        if !["sink", "sink_token", "subscription_days"].contains(&key.as_str()) {
+            return Err(Error::Roster(format!(
+                "listen: unknown field `{}`",
+                printable(key)
+            )));
+        }
+    }
+    let sink = t
+        .get("sink")
+        .ok_or_else(|| at("sink", "is required"))?
+        .as_str()
+        .ok_or_else(|| at("sink", "must be a string"))?;
+    // The contract's pattern: carriers deliver to HTTPS sinks only.
+    if !sink.starts_with("https://") || check_url(sink).is_err() {
+        return Err(at("sink", "must be an https URL without query or fragment"));
+    }
+    let sink_token =
+        parse_secret_ref(t.get("sink_token"), base).map_err(|why| at("sink_token", why))?;
+    let subscription_days = match t.get("subscription_days") {
+        None => 30,
+        Some(v) => v
+            .as_integer()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or_else(|| at("subscription_days", "must be an integer from 1 to 365"))?
+            as u32,
+    };
+    Ok(ListenConfig {
+        sink: sink.to_owned(),
+        sink_token,
+        subscription_days,
+    })
 }
 
 fn check_url(s: &str) -> Result<(), &'static str> {

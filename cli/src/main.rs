@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod carrier;
 mod evaluate;
 mod indicators;
 mod inspect;
@@ -31,6 +32,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Ask carriers (CAMARA SIM Swap / Device Swap) about the roster's lines; relay signed answers.
+    Carrier {
+        #[command(subcommand)]
+        action: carrier::CarrierAction,
+    },
     /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
     Evaluate(evaluate::EvaluateArgs),
     /// Sign STIX 2.1 indicator collections into separately signed files for phones, and verify them.
@@ -121,6 +127,7 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Carrier { action } => carrier::run(action),
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),
