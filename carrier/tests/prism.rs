@@ -207,3 +207,63 @@ async fn prism_refuses_what_the_contract_refuses() {
         assert!(resp.status().is_client_error(), "{body}: {}", resp.status());
     }
 }
+
+#[tokio::test]
+#[ignore = "needs Prism: run scripts/carrier-tests.sh"]
+async fn subscribe_passes_prism_request_validation_and_renews() {
+    let subs = Prism::start("sim-swap-subscriptions.yaml");
+    let tokens = token_endpoint().await;
+    let mut two = block(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        &tokens.url(""),
+        "client_credentials",
+    );
+    two.push_str(&format!("subscriptions_url = \"{}\"\n", subs.url()));
+    let mut three = block(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        &tokens.url(""),
+        "ciba",
+    );
+    three.push_str(&format!("subscriptions_url = \"{}\"\n", subs.url()));
+    let dir = RosterDir::new(
+        &[("two_legs", two), ("three_legs", three)],
+        &[
+            TestLine {
+                device: "a",
+                phone: "+346661113334",
+                carrier: "two_legs",
+                check_max_age: None,
+            },
+            TestLine {
+                device: "b",
+                phone: "+346661113335",
+                carrier: "three_legs",
+                check_max_age: None,
+            },
+        ],
+    );
+    let mut text = std::fs::read_to_string(dir.path()).unwrap();
+    text.push_str("[listen]\nsink = \"https://console.example/carrier/notify\"\nsink_token = { file = \"client.secret\" }\n");
+    std::fs::write(dir.path(), text).unwrap();
+    let roster = portcullis_carrier::Roster::load(&dir.path()).unwrap();
+    let clock = portcullis_carrier::watch::system_clock();
+    let r =
+        portcullis_carrier::subscribe::subscribe(&roster, &dir.out(), quick_http(), clock.clone())
+            .await
+            .unwrap();
+    assert!(r.failures.is_empty(), "Prism refused: {:?}", r.failures);
+    assert_eq!(r.created.len(), 2);
+    let recorded = portcullis_carrier::subscribe::Subscriptions::load(&dir.out()).unwrap();
+    assert_eq!(recorded.devices.len(), 2);
+    // The contract's example ends in the past: the next run renews (create, then
+    // delete the old one), again through Prism's validation.
+    let r = portcullis_carrier::subscribe::subscribe(&roster, &dir.out(), quick_http(), clock)
+        .await
+        .unwrap();
+    assert!(r.failures.is_empty(), "Prism refused: {:?}", r.failures);
+    assert_eq!(r.created.len() + r.kept, 2);
+    let saved = std::fs::read_to_string(dir.out().join("carrier-subscriptions.json")).unwrap();
+    assert!(!saved.contains("6661113334") && !saved.contains("test-client-secret"));
+}
