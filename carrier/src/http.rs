@@ -30,7 +30,9 @@ impl Default for HttpConfig {
         HttpConfig {
             timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),
-            max_body: 64 * 1024,
+            // CAMARA answers are tens of bytes; the relayed instruction (base64 inside
+            // an envelope) must stay under the phone's 64 KiB limit.
+            max_body: 32 * 1024,
             max_retries: 3,
             max_retry_after: Duration::from_secs(120),
             backoff: Duration::from_secs(1),

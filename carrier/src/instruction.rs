@@ -13,6 +13,9 @@ use crate::camara::{Api, Operation};
 /// The DSSE payload type phones accept instructions under.
 pub const INSTRUCTION_PAYLOAD_TYPE: &str = "application/vnd.portcullis.instruction+json";
 
+/// The largest signed instruction a phone accepts.
+pub const MAX_INSTRUCTION_BYTES: usize = 64 * 1024;
+
 /// How long an instruction stays valid: the MDM may take a while to reach a phone that
 /// is off, but a carrier answer older than this says little. The format allows 7 days.
 pub const VALIDITY_MS: i64 = 3 * 24 * 3_600_000;
@@ -56,7 +59,7 @@ pub struct CarrierCheck<'a> {
     pub api: Api,
     /// Which operation, with the `maxAge` actually sent.
     pub operation: Operation,
-    /// When the answer arrived.
+    /// When the console asked.
     pub checked_at: Timestamp,
     /// The answer's body, exactly as received (already checked to be JSON).
     pub response: &'a [u8],
@@ -104,7 +107,11 @@ pub fn sign(
         serde_json::to_vec(&payload).map_err(|_| "cannot encode the instruction".to_owned())?;
     let mut envelope = Envelope::new(INSTRUCTION_PAYLOAD_TYPE, bytes);
     envelope.sign(key);
-    Ok(envelope.to_bytes())
+    let bytes = envelope.to_bytes();
+    if bytes.len() > MAX_INSTRUCTION_BYTES {
+        return Err("the response is too large to relay to the phone".to_owned());
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -200,8 +200,9 @@ impl Watch {
                 report.planned += 1;
                 tasks.spawn(async move {
                     let line = &roster.lines[index];
+                    let asked_at = (ctx.clock)();
                     let result = call(&ctx, line, &base, api, op).await;
-                    (index, api, result, (ctx.clock)())
+                    (index, api, result, asked_at)
                 });
             }
         }
@@ -211,13 +212,18 @@ impl Watch {
             let roster = self.roster.clone();
             let line = &roster.lines[index];
             match result {
-                Ok(answer) => {
-                    report.answered += 1;
-                    if self.record(line, api, answer, checked_at, trigger)? {
-                        report.alerts += 1;
+                Ok(answer) => match self.record(line, api, answer, checked_at, trigger)? {
+                    Some(alerted) => {
+                        report.answered += 1;
+                        report.instructions += 1;
+                        report.alerts += usize::from(alerted);
                     }
-                    report.instructions += 1;
-                }
+                    None => report.failures.push(LineFailure {
+                        line: line.label(),
+                        api,
+                        error: CarrierError::TooLarge,
+                    }),
+                },
                 Err(error) => report.failures.push(LineFailure {
                     line: line.label(),
                     api,
@@ -234,7 +240,8 @@ impl Watch {
     }
 
     /// Decides whether an answer is news, writes its instruction and, if news, its
-    /// alert. Returns whether it alerted.
+    /// alert. Returns whether it alerted, or `None` when the answer cannot be relayed
+    /// (too large for a phone to accept); nothing is recorded then.
     fn record(
         &mut self,
         line: &Line,
@@ -242,7 +249,7 @@ impl Watch {
         answer: Answer,
         checked_at: Timestamp,
         trigger: Trigger,
-    ) -> Result<bool, Error> {
+    ) -> Result<Option<bool>, Error> {
         let previous = self
             .state
             .seen(&line.device, api.as_str())
@@ -270,6 +277,7 @@ impl Watch {
                 (swapped && previous.swapped != Some(true), None)
             }
         };
+        let last_sequence = self.state.sequences.get(&line.device).copied();
         let sequence = self.state.next_sequence(&line.device, checked_at);
         let check = CarrierCheck {
             device: &line.device,
@@ -280,8 +288,13 @@ impl Watch {
             response: &answer.body,
         };
         let issued_at = (self.ctx.clock)();
-        let envelope = instruction::sign(&check, sequence, issued_at, &self.key)
-            .map_err(|why| Error::Config(format!("{}: {why}", line.label())))?;
+        let Ok(envelope) = instruction::sign(&check, sequence, issued_at, &self.key) else {
+            match last_sequence {
+                Some(last) => self.state.sequences.insert(line.device.clone(), last),
+                None => self.state.sequences.remove(&line.device),
+            };
+            return Ok(None);
+        };
         write_atomically(&self.instruction_path(&line.device, api), &envelope)?;
         if alert {
             let alert = SwapAlert {
@@ -297,7 +310,7 @@ impl Watch {
             self.alerts.emit(&alert.to_ocsf())?;
         }
         self.state.record(&line.device, api.as_str(), seen);
-        Ok(alert)
+        Ok(Some(alert))
     }
 
     /// Where the instruction relaying `device`'s latest `api` answer is written; each

@@ -628,3 +628,36 @@ async fn phone_alerts_check_only_the_lines_they_name() {
         .all(|r| phone_of(r) == B));
     carrier.assert_conformant();
 }
+
+#[tokio::test]
+async fn an_answer_too_large_to_relay_is_a_line_failure_not_a_fatal_one() {
+    let carrier = Carrier::start(|req| {
+        token_or(req, |req| {
+            if req.path.starts_with("/sim-swap") {
+                Reply::json(
+                    200,
+                    json!({"latestSimChange": null, "padding": "x".repeat(55_000)}),
+                )
+            } else {
+                Reply::json(200, json!({"latestDeviceChange": null}))
+            }
+        })
+    })
+    .await;
+    let dir = RosterDir::new(
+        &[(
+            "acme",
+            carrier_block(&carrier.url(""), "client_credentials", 4),
+        )],
+        &one_line("d1", A, None),
+    );
+    let mut http = quick_http();
+    http.max_body = 60 * 1024;
+    let (mut w, _) = watch(&dir, http);
+    let r = w.pass(None, Trigger::Poll).await.unwrap();
+    assert_eq!((r.answered, r.instructions), (1, 1));
+    assert_eq!(r.failures.len(), 1);
+    assert_eq!(r.failures[0].error, CarrierError::TooLarge);
+    assert!(!w.instruction_path("d1", Api::SimSwap).exists());
+    carrier.assert_conformant();
+}

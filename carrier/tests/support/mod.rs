@@ -546,7 +546,7 @@ pub fn quick_http() -> portcullis_carrier::http::HttpConfig {
     portcullis_carrier::http::HttpConfig {
         timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
-        max_body: 64 * 1024,
+        max_body: 32 * 1024,
         max_retries: 3,
         max_retry_after: Duration::from_secs(5),
         backoff: Duration::from_millis(50),
