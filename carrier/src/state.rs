@@ -24,6 +24,21 @@ pub struct Seen {
     /// When the carrier last answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<Timestamp>,
+    /// The last answer relayed to the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed: Option<Relayed>,
+}
+
+/// What was last relayed for a line and API: enough to skip relaying the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relayed {
+    /// The first 16 bytes of the SHA-256 of the response body, in hex.
+    pub digest: String,
+    /// When that answer was asked for.
+    pub at: Timestamp,
+    /// The instruction's sequence.
+    pub sequence: u64,
 }
 
 /// The whole state file.

@@ -34,7 +34,24 @@ struct Cached {
     expires: Instant,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+/// One cached token: read without waiting; renewed by one caller while the others wait.
+#[derive(Default)]
+struct SlotInner {
+    current: std::sync::RwLock<Option<Cached>>,
+    renewal: tokio::sync::Mutex<()>,
+}
+
+impl SlotInner {
+    fn valid(&self) -> Option<Arc<str>> {
+        let current = self.current.read().expect("token lock");
+        current
+            .as_ref()
+            .filter(|c| Instant::now() < c.expires)
+            .map(|c| c.value.clone())
+    }
+}
+
+type Slot = Arc<SlotInner>;
 
 /// The token cache. Cheap to share behind an `Arc`.
 pub struct Tokens {
@@ -65,6 +82,10 @@ impl Tokens {
         slots.entry(key).or_default().clone()
     }
 
+    fn lookup(&self, carrier: &Carrier, scope: &str, line: Option<&Line>) -> Slot {
+        self.slot(Self::key(carrier, scope, line))
+    }
+
     fn key(carrier: &Carrier, scope: &str, line: Option<&Line>) -> Key {
         Key {
             carrier: carrier.name.clone(),
@@ -83,12 +104,14 @@ impl Tokens {
         scope: &str,
         line: Option<&Line>,
     ) -> Result<Arc<str>, CarrierError> {
-        let slot = self.slot(Self::key(carrier, scope, line));
-        let mut guard = slot.lock().await;
-        if let Some(c) = guard.as_ref() {
-            if Instant::now() < c.expires {
-                return Ok(c.value.clone());
-            }
+        let slot = self.lookup(carrier, scope, line);
+        if let Some(token) = slot.valid() {
+            return Ok(token);
+        }
+        let _renewal = slot.renewal.lock().await;
+        // Another caller may have renewed it while this one waited.
+        if let Some(token) = slot.valid() {
+            return Ok(token);
         }
         let (value, lifetime) = match carrier.auth {
             AuthMode::ClientCredentials => self.client_credentials(carrier, scope).await?,
@@ -100,7 +123,7 @@ impl Tokens {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let value: Arc<str> = value.into();
-        *guard = Some(Cached {
+        *slot.current.write().expect("token lock") = Some(Cached {
             value: value.clone(),
             expires: Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN),
         });
@@ -116,10 +139,10 @@ impl Tokens {
         line: Option<&Line>,
         token: &str,
     ) {
-        let slot = self.slot(Self::key(carrier, scope, line));
-        let mut guard = slot.lock().await;
-        if guard.as_ref().is_some_and(|c| &*c.value == token) {
-            *guard = None;
+        let slot = self.lookup(carrier, scope, line);
+        let mut current = slot.current.write().expect("token lock");
+        if current.as_ref().is_some_and(|c| &*c.value == token) {
+            *current = None;
         }
     }
 

@@ -2,12 +2,11 @@
 //! concurrently with a per-endpoint limit, every documented error handled, then the
 //! alerts, the signed instructions and the state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use portcullis_core::policy::SigningKey;
@@ -19,7 +18,7 @@ use crate::http::{self, correlator, jittered, read_body, retry_after, HttpConfig
 use crate::instruction::{self, CarrierCheck};
 use crate::output::{AlertSink, SwapAlert, Trigger};
 use crate::roster::{AuthMode, Carrier, Line, Roster};
-use crate::state::{write_atomically, State};
+use crate::state::{write_atomically, Relayed, Seen, State};
 use crate::token::Tokens;
 
 /// The clock: the console reads the system time; tests pass their own.
@@ -47,6 +46,10 @@ pub struct WatchConfig {
     /// On a line's first answer, a change date this recent still alerts (a swap may
     /// have happened just before the line was added); older ones become the baseline.
     pub first_seen_window: Duration,
+    /// An answer the same as the last one relayed is relayed again only after this
+    /// long, so the MDM is not asked to push thousands of identical instructions
+    /// every pass while the phone still hears from the carrier regularly.
+    pub relay_refresh: Duration,
 }
 
 impl WatchConfig {
@@ -58,6 +61,7 @@ impl WatchConfig {
             state_path: out_dir.join("carrier-state.json"),
             out_dir,
             first_seen_window: Duration::from_secs(240 * 3600),
+            relay_refresh: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -95,10 +99,13 @@ struct Ctx {
     client: reqwest::Client,
     tokens: Tokens,
     http: HttpConfig,
-    limits: HashMap<String, Arc<Semaphore>>,
+    /// Requests in flight per endpoint (API root).
+    limits: HashMap<String, usize>,
     /// Per carrier, the scope its tokens are requested with.
     scopes: HashMap<String, String>,
     clock: Clock,
+    out_dir: PathBuf,
+    relay_refresh_ms: i64,
 }
 
 /// A running watch: the roster, the client, the token cache, the state.
@@ -133,9 +140,7 @@ impl Watch {
         let mut limits = HashMap::new();
         for c in roster.carriers.values() {
             for url in [&c.sim_swap_url, &c.device_swap_url].into_iter().flatten() {
-                limits
-                    .entry(url.clone())
-                    .or_insert_with(|| Arc::new(Semaphore::new(c.concurrency)));
+                limits.entry(url.clone()).or_insert(c.concurrency);
             }
         }
         let scopes = scopes(&roster);
@@ -148,6 +153,8 @@ impl Watch {
                 limits,
                 scopes,
                 clock,
+                out_dir: config.out_dir.clone(),
+                relay_refresh_ms: config.relay_refresh.as_millis() as i64,
             }),
             key: Arc::new(key),
             state,
@@ -174,6 +181,11 @@ impl Watch {
     /// Checks every line (`devices: None`) or the named ones, then writes alerts,
     /// instructions and the state. Per-line failures are in the report; only local
     /// failures (a full disk) end the pass with an error.
+    ///
+    /// Each endpoint gets a queue and as many workers as its concurrency limit; a
+    /// worker also signs and writes the instruction of each answer, so that work
+    /// spreads over the cores while other requests are in flight. The pass decides the
+    /// alerts and updates the state in one place.
     pub async fn pass(
         &mut self,
         devices: Option<&BTreeSet<String>>,
@@ -181,7 +193,9 @@ impl Watch {
     ) -> Result<PassReport, Error> {
         let started = Instant::now();
         let mut report = PassReport::default();
-        let mut tasks = JoinSet::new();
+        let now = (self.ctx.clock)();
+        // One queue per endpoint, drained by as many workers as its limit allows.
+        let mut queues: BTreeMap<String, VecDeque<Job>> = BTreeMap::new();
         for (index, line) in self.roster.lines.iter().enumerate() {
             if devices.is_some_and(|d| !d.contains(&line.device)) {
                 continue;
@@ -194,42 +208,77 @@ impl Watch {
                     Some(max_age) => Operation::Check { max_age },
                     None => Operation::RetrieveDate,
                 };
-                let ctx = self.ctx.clone();
-                let roster = self.roster.clone();
-                let base = base.to_owned();
+                // Reserved now: sequences only need to increase, gaps are harmless.
+                let job = Job {
+                    index,
+                    api,
+                    base: base.to_owned(),
+                    op,
+                    sequence: self.state.next_sequence(&line.device, now),
+                    previous: self
+                        .state
+                        .seen(&line.device, api.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
+                    force_relay: trigger != Trigger::Poll,
+                };
                 report.planned += 1;
-                tasks.spawn(async move {
-                    let line = &roster.lines[index];
-                    let asked_at = (ctx.clock)();
-                    let result = call(&ctx, line, &base, api, op).await;
-                    (index, api, result, asked_at)
+                queues.entry(base.to_owned()).or_default().push_back(job);
+            }
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut workers = JoinSet::new();
+        for (base, jobs) in queues {
+            let limit = self
+                .ctx
+                .limits
+                .get(&base)
+                .copied()
+                .unwrap_or(1)
+                .min(jobs.len());
+            let jobs = Arc::new(std::sync::Mutex::new(jobs));
+            for _ in 0..limit {
+                let (ctx, roster, key) = (self.ctx.clone(), self.roster.clone(), self.key.clone());
+                let (jobs, tx) = (jobs.clone(), tx.clone());
+                workers.spawn(async move {
+                    loop {
+                        let Some(job) = jobs.lock().expect("job queue lock").pop_front() else {
+                            return Ok::<(), Error>(());
+                        };
+                        let line = &roster.lines[job.index];
+                        let asked_at = (ctx.clock)();
+                        let result = match call(&ctx, line, &job.base, job.api, job.op).await {
+                            Ok(answer) => relay(&ctx, &key, line, &job, answer, asked_at).await?,
+                            Err(e) => Err(e),
+                        };
+                        if tx.send((job, result, asked_at)).is_err() {
+                            return Ok(());
+                        }
+                    }
                 });
             }
         }
-        while let Some(joined) = tasks.join_next().await {
-            let (index, api, result, checked_at) =
-                joined.map_err(|_| Error::Config("a request task failed".into()))?;
+        drop(tx);
+        while let Some((job, result, checked_at)) = rx.recv().await {
             let roster = self.roster.clone();
-            let line = &roster.lines[index];
+            let line = &roster.lines[job.index];
             match result {
-                Ok(answer) => match self.record(line, api, answer, checked_at, trigger)? {
-                    Some(alerted) => {
-                        report.answered += 1;
-                        report.instructions += 1;
-                        report.alerts += usize::from(alerted);
+                Ok(done) => {
+                    report.answered += 1;
+                    report.instructions += usize::from(done.relayed.is_some());
+                    if self.record(line, &job, done, checked_at, trigger)? {
+                        report.alerts += 1;
                     }
-                    None => report.failures.push(LineFailure {
-                        line: line.label(),
-                        api,
-                        error: CarrierError::TooLarge,
-                    }),
-                },
+                }
                 Err(error) => report.failures.push(LineFailure {
                     line: line.label(),
-                    api,
+                    api: job.api,
                     error,
                 }),
             }
+        }
+        while let Some(joined) = workers.join_next().await {
+            joined.map_err(|_| Error::Config("a request worker failed".into()))??;
         }
         self.state.save(&self.config.state_path)?;
         report
@@ -239,25 +288,23 @@ impl Watch {
         Ok(report)
     }
 
-    /// Decides whether an answer is news, writes its instruction and, if news, its
-    /// alert. Returns whether it alerted, or `None` when the answer cannot be relayed
-    /// (too large for a phone to accept); nothing is recorded then.
+    /// Decides whether an answer is news and, if so, writes its alert; records what was
+    /// seen and relayed. Returns whether it alerted.
     fn record(
         &mut self,
         line: &Line,
-        api: Api,
-        answer: Answer,
+        job: &Job,
+        done: Done,
         checked_at: Timestamp,
         trigger: Trigger,
-    ) -> Result<Option<bool>, Error> {
-        let previous = self
-            .state
-            .seen(&line.device, api.as_str())
-            .cloned()
-            .unwrap_or_default();
+    ) -> Result<bool, Error> {
+        let previous = &job.previous;
         let mut seen = previous.clone();
         seen.checked_at = Some(checked_at);
-        let (alert, latest) = match answer.observation {
+        if let Some(relayed) = done.relayed {
+            seen.relayed = Some(relayed);
+        }
+        let (alert, latest) = match done.observation {
             Observation::Date {
                 latest: Some(d), ..
             } => {
@@ -277,48 +324,27 @@ impl Watch {
                 (swapped && previous.swapped != Some(true), None)
             }
         };
-        let last_sequence = self.state.sequences.get(&line.device).copied();
-        let sequence = self.state.next_sequence(&line.device, checked_at);
-        let check = CarrierCheck {
-            device: &line.device,
-            line_pin: &line.line_pin,
-            api,
-            operation: answer.operation,
-            checked_at,
-            response: &answer.body,
-        };
-        let issued_at = (self.ctx.clock)();
-        let Ok(envelope) = instruction::sign(&check, sequence, issued_at, &self.key) else {
-            match last_sequence {
-                Some(last) => self.state.sequences.insert(line.device.clone(), last),
-                None => self.state.sequences.remove(&line.device),
-            };
-            return Ok(None);
-        };
-        write_atomically(&self.instruction_path(&line.device, api), &envelope)?;
         if alert {
             let alert = SwapAlert {
                 line,
-                api,
-                operation: answer.operation,
+                api: job.api,
+                operation: done.operation,
                 at: checked_at,
                 latest_change: latest,
                 previous_change: previous.latest_change,
-                sequence,
+                sequence: job.sequence,
                 trigger,
             };
             self.alerts.emit(&alert.to_ocsf())?;
         }
-        self.state.record(&line.device, api.as_str(), seen);
-        Ok(Some(alert))
+        self.state.record(&line.device, job.api.as_str(), seen);
+        Ok(alert)
     }
 
     /// Where the instruction relaying `device`'s latest `api` answer is written; each
     /// answer replaces the previous one (the newest sequence is the one that counts).
     pub fn instruction_path(&self, device: &str, api: Api) -> PathBuf {
-        self.config
-            .out_dir
-            .join(format!("{device}.carrier_check.{}.json", api.as_str()))
+        instruction_path(&self.config.out_dir, device, api)
     }
 
     /// Raises an alert for a swap a carrier notified, when the check made on the
@@ -391,6 +417,90 @@ fn api_url(carrier: &Carrier, api: Api) -> Option<&str> {
     }
 }
 
+/// One planned request.
+struct Job {
+    index: usize,
+    api: Api,
+    base: String,
+    op: Operation,
+    sequence: u64,
+    previous: Seen,
+    force_relay: bool,
+}
+
+/// A successful answer, relayed or not.
+struct Done {
+    operation: Operation,
+    observation: Observation,
+    relayed: Option<Relayed>,
+}
+
+/// Where `device`'s instruction for `api` is written in `out_dir`.
+fn instruction_path(out_dir: &std::path::Path, device: &str, api: Api) -> PathBuf {
+    out_dir.join(format!("{device}.carrier_check.{}.json", api.as_str()))
+}
+
+/// Signs and writes the instruction for an answer, unless the same answer was
+/// relayed recently (and nothing forces a relay). Signing and the file write run on
+/// the blocking pool. An answer too large for a phone is the line's failure.
+async fn relay(
+    ctx: &Ctx,
+    key: &Arc<SigningKey>,
+    line: &Line,
+    job: &Job,
+    answer: Answer,
+    asked_at: Timestamp,
+) -> Result<Result<Done, CarrierError>, Error> {
+    let digest =
+        crate::hex(&ring::digest::digest(&ring::digest::SHA256, &answer.body).as_ref()[..16]);
+    let fresh =
+        job.previous.relayed.as_ref().is_some_and(|r| {
+            r.digest == digest && asked_at.millis_since(r.at) < ctx.relay_refresh_ms
+        });
+    if fresh && !job.force_relay {
+        return Ok(Ok(Done {
+            operation: answer.operation,
+            observation: answer.observation,
+            relayed: None,
+        }));
+    }
+    let key = key.clone();
+    let device = line.device.clone();
+    let line_pin = line.line_pin.clone();
+    let (api, sequence, operation) = (job.api, job.sequence, answer.operation);
+    let path = instruction_path(&ctx.out_dir, &line.device, job.api);
+    let issued_at = (ctx.clock)();
+    let body = answer.body;
+    let written = tokio::task::spawn_blocking(move || {
+        let check = CarrierCheck {
+            device: &device,
+            line_pin: &line_pin,
+            api,
+            operation,
+            checked_at: asked_at,
+            response: &body,
+        };
+        match instruction::sign(&check, sequence, issued_at, &key) {
+            Ok(envelope) => write_atomically(&path, &envelope).map(|()| true),
+            Err(_) => Ok(false),
+        }
+    })
+    .await
+    .map_err(|_| Error::Config("an instruction task failed".into()))??;
+    if !written {
+        return Ok(Err(CarrierError::TooLarge));
+    }
+    Ok(Ok(Done {
+        operation: answer.operation,
+        observation: answer.observation,
+        relayed: Some(Relayed {
+            digest,
+            at: asked_at,
+            sequence,
+        }),
+    }))
+}
+
 /// A successful answer: the operation as finally sent, the raw body and its meaning.
 struct Answer {
     operation: Operation,
@@ -418,20 +528,11 @@ async fn call(
         AuthMode::ClientCredentials => Some(line.phone()),
         AuthMode::Ciba => None,
     };
-    let limit = ctx
-        .limits
-        .get(base)
-        .cloned()
-        .unwrap_or_else(|| Arc::new(Semaphore::new(1)));
     let mut renewed = false;
     let mut retries = 0;
     loop {
         let token = ctx.tokens.get(carrier, scope, Some(line)).await?;
         let (status, wait, body) = {
-            let _permit = limit
-                .acquire()
-                .await
-                .map_err(|_| CarrierError::Network("shutting down".into()))?;
             let resp = ctx
                 .client
                 .post(format!("{base}{}", op.path()))

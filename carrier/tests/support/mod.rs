@@ -558,9 +558,19 @@ pub fn watch(
     dir: &RosterDir,
     http: portcullis_carrier::http::HttpConfig,
 ) -> (portcullis_carrier::Watch, Captured) {
+    watch_refreshing(dir, http, Duration::from_secs(24 * 3600))
+}
+
+/// A watch that relays an unchanged answer again after `relay_refresh`.
+pub fn watch_refreshing(
+    dir: &RosterDir,
+    http: portcullis_carrier::http::HttpConfig,
+    relay_refresh: Duration,
+) -> (portcullis_carrier::Watch, Captured) {
     let roster = portcullis_carrier::Roster::load(&dir.path()).unwrap();
     let mut config = portcullis_carrier::WatchConfig::new(dir.out());
     config.http = http;
+    config.relay_refresh = relay_refresh;
     let captured = Captured::default();
     let sink = portcullis_carrier::output::AlertSink::writer(Box::new(captured.clone()));
     let w = portcullis_carrier::Watch::new(
