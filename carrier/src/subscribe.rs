@@ -295,5 +295,8 @@ mod tests {
         );
         assert!(parse_subscription(br#"{"id":"../../etc"}"#, true).is_err());
         assert!(parse_subscription(br#"{}"#, false).is_err());
+        // 202 (asynchronous creation): `SubscriptionAsync` carries the id only.
+        let r = parse_subscription(br#"{"id":"1119920371","expiresAt":"x"}"#, false).unwrap();
+        assert_eq!((r.id.as_str(), r.expires_at), ("1119920371", None));
     }
 }

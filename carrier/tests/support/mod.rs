@@ -381,6 +381,11 @@ async fn handle(
         if req.bearer.is_none() {
             problems.push(format!("{path}: no bearer token"));
         }
+        if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json") {
+            problems.push(format!(
+                "{path}: the request is not sent as application/json"
+            ));
+        }
         if let Some(b) = &reply.body {
             match (serde_json::from_slice::<Value>(b), reply.conforms) {
                 (Ok(v), true) => {
