@@ -93,6 +93,20 @@ fn main() {
             ratios[ratios.len() / 2]
         );
     }
+    // What the disk alone costs for the first pass's files: the same number of
+    // atomic writes (temporary file, rename) of an instruction-sized file.
+    let files = dir.path().join("files-alone");
+    std::fs::create_dir_all(&files).unwrap();
+    let started = Instant::now();
+    for i in 0..lines * 2 {
+        let path = files.join(format!("device-{i:05}.carrier_check.json"));
+        portcullis_carrier::state::write_atomically(&path, &[b'x'; 900]).unwrap();
+    }
+    println!(
+        "the {} instruction files alone, written atomically one by one: {:.3} s",
+        lines * 2,
+        started.elapsed().as_secs_f64()
+    );
     println!(
         "peak memory (VmHWM) {} MiB (limit 100)",
         peak_rss_kib() / 1024
