@@ -227,6 +227,15 @@ impl Watch {
             }
         }
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // One writer for the instruction files: writes into one folder from many
+        // threads only contend on the folder's lock.
+        let (files, mut to_write) = tokio::sync::mpsc::channel::<(PathBuf, Vec<u8>)>(4096);
+        let writer = tokio::task::spawn_blocking(move || -> Result<(), Error> {
+            while let Some((path, bytes)) = to_write.blocking_recv() {
+                write_atomically(&path, &bytes)?;
+            }
+            Ok(())
+        });
         let mut workers = JoinSet::new();
         for (base, jobs) in queues {
             let limit = self
@@ -239,7 +248,7 @@ impl Watch {
             let jobs = Arc::new(std::sync::Mutex::new(jobs));
             for _ in 0..limit {
                 let (ctx, roster, key) = (self.ctx.clone(), self.roster.clone(), self.key.clone());
-                let (jobs, tx) = (jobs.clone(), tx.clone());
+                let (jobs, tx, files) = (jobs.clone(), tx.clone(), files.clone());
                 workers.spawn(async move {
                     loop {
                         let Some(job) = jobs.lock().expect("job queue lock").pop_front() else {
@@ -248,7 +257,9 @@ impl Watch {
                         let line = &roster.lines[job.index];
                         let asked_at = (ctx.clock)();
                         let result = match call(&ctx, line, &job.base, job.api, job.op).await {
-                            Ok(answer) => relay(&ctx, &key, line, &job, answer, asked_at).await?,
+                            Ok(answer) => {
+                                relay(&ctx, &key, &files, line, &job, answer, asked_at).await?
+                            }
                             Err(e) => Err(e),
                         };
                         if tx.send((job, result, asked_at)).is_err() {
@@ -258,7 +269,7 @@ impl Watch {
                 });
             }
         }
-        drop(tx);
+        drop((tx, files));
         while let Some((job, result, checked_at)) = rx.recv().await {
             let roster = self.roster.clone();
             let line = &roster.lines[job.index];
@@ -277,9 +288,20 @@ impl Watch {
                 }),
             }
         }
+        let mut failed = None;
         while let Some(joined) = workers.join_next().await {
-            joined.map_err(|_| Error::Config("a request worker failed".into()))??;
+            if let Err(e) = joined.map_err(|_| Error::Config("a request worker failed".into()))? {
+                failed.get_or_insert(e);
+            }
         }
+        // The writer's own error says why a worker could not hand it a file.
+        writer
+            .await
+            .map_err(|_| Error::Config("the instruction writer failed".into()))??;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // Only once every instruction is on disk.
         self.state.save(&self.config.state_path)?;
         report
             .failures
@@ -440,12 +462,13 @@ fn instruction_path(out_dir: &std::path::Path, device: &str, api: Api) -> PathBu
     out_dir.join(format!("{device}.carrier_check.{}.json", api.as_str()))
 }
 
-/// Signs and writes the instruction for an answer, unless the same answer was
-/// relayed recently (and nothing forces a relay). Signing and the file write run on
-/// the blocking pool. An answer too large for a phone is the line's failure.
+/// Signs the instruction for an answer and hands it to the pass's file writer,
+/// unless the same answer was relayed recently (and nothing forces a relay). An answer
+/// too large for a phone is the line's failure.
 async fn relay(
     ctx: &Ctx,
-    key: &Arc<SigningKey>,
+    key: &SigningKey,
+    files: &tokio::sync::mpsc::Sender<(PathBuf, Vec<u8>)>,
     line: &Line,
     job: &Job,
     answer: Answer,
@@ -464,39 +487,30 @@ async fn relay(
             relayed: None,
         }));
     }
-    let key = key.clone();
-    let device = line.device.clone();
-    let line_pin = line.line_pin.clone();
-    let (api, sequence, operation) = (job.api, job.sequence, answer.operation);
-    let path = instruction_path(&ctx.out_dir, &line.device, job.api);
-    let issued_at = (ctx.clock)();
-    let body = answer.body;
-    let written = tokio::task::spawn_blocking(move || {
-        let check = CarrierCheck {
-            device: &device,
-            line_pin: &line_pin,
-            api,
-            operation,
-            checked_at: asked_at,
-            response: &body,
-        };
-        match instruction::sign(&check, sequence, issued_at, &key) {
-            Ok(envelope) => write_atomically(&path, &envelope).map(|()| true),
-            Err(_) => Ok(false),
-        }
-    })
-    .await
-    .map_err(|_| Error::Config("an instruction task failed".into()))??;
-    if !written {
+    let check = CarrierCheck {
+        device: &line.device,
+        line_pin: &line.line_pin,
+        api: job.api,
+        operation: answer.operation,
+        checked_at: asked_at,
+        response: &answer.body,
+    };
+    // Signing takes tens of microseconds: done here; the file goes to the writer.
+    let Ok(envelope) = instruction::sign(&check, job.sequence, (ctx.clock)(), key) else {
         return Ok(Err(CarrierError::TooLarge));
-    }
+    };
+    let path = instruction_path(&ctx.out_dir, &line.device, job.api);
+    files
+        .send((path, envelope))
+        .await
+        .map_err(|_| Error::Io("the instruction writer stopped".into()))?;
     Ok(Ok(Done {
         operation: answer.operation,
         observation: answer.observation,
         relayed: Some(Relayed {
             digest,
             at: asked_at,
-            sequence,
+            sequence: job.sequence,
         }),
     }))
 }
