@@ -21,9 +21,6 @@ pub struct Seen {
     /// The last `check` answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swapped: Option<bool>,
-    /// When the carrier last answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checked_at: Option<Timestamp>,
     /// The last answer relayed to the phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relayed: Option<Relayed>,
@@ -103,6 +100,21 @@ impl State {
         next
     }
 
+    /// The sequence [`State::next_sequence`] would give, without using it up: a pass
+    /// numbers its requests from it and records only the ones it used
+    /// ([`State::used_sequence`]), so a pass with nothing new leaves the state unchanged.
+    pub fn peek_sequence(&self, device: &str, now: Timestamp) -> u64 {
+        let last = self.sequences.get(device).copied().unwrap_or(0);
+        last.saturating_add(1)
+            .max(now.as_unix_millis().max(1) as u64)
+    }
+
+    /// Records that `sequence` was used for `device`.
+    pub fn used_sequence(&mut self, device: &str, sequence: u64) {
+        let last = self.sequences.entry(device.to_owned()).or_insert(0);
+        *last = (*last).max(sequence);
+    }
+
     /// What was last seen for `device`'s `api`.
     pub fn seen(&self, device: &str, api: &str) -> Option<&Seen> {
         self.lines.get(device)?.get(api)
@@ -143,6 +155,12 @@ mod tests {
         assert_eq!(s.next_sequence("d", t), 1_001);
         assert_eq!(s.next_sequence("d", Timestamp::from_unix_millis(5)), 1_002);
         assert_eq!(s.next_sequence("e", Timestamp::EPOCH), 1);
+        assert_eq!(s.peek_sequence("d", t), 1_003);
+        assert_eq!(s.peek_sequence("d", t), 1_003);
+        s.used_sequence("d", 1_004);
+        assert_eq!(s.peek_sequence("d", t), 1_005);
+        s.used_sequence("d", 7);
+        assert_eq!(s.peek_sequence("d", t), 1_005);
     }
 
     #[test]

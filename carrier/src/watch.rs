@@ -200,6 +200,8 @@ impl Watch {
             if devices.is_some_and(|d| !d.contains(&line.device)) {
                 continue;
             }
+            // Numbered from here; only the numbers used are recorded.
+            let mut sequence = self.state.peek_sequence(&line.device, now);
             for api in Api::ALL {
                 let Some(base) = api_url(&line.carrier, api) else {
                     continue;
@@ -208,13 +210,12 @@ impl Watch {
                     Some(max_age) => Operation::Check { max_age },
                     None => Operation::RetrieveDate,
                 };
-                // Reserved now: sequences only need to increase, gaps are harmless.
                 let job = Job {
                     index,
                     api,
                     base: base.to_owned(),
                     op,
-                    sequence: self.state.next_sequence(&line.device, now),
+                    sequence,
                     previous: self
                         .state
                         .seen(&line.device, api.as_str())
@@ -222,6 +223,7 @@ impl Watch {
                         .unwrap_or_default(),
                     force_relay: trigger != Trigger::Poll,
                 };
+                sequence += 1;
                 report.planned += 1;
                 queues.entry(base.to_owned()).or_default().push_back(job);
             }
@@ -250,8 +252,12 @@ impl Watch {
                 let (ctx, roster, key) = (self.ctx.clone(), self.roster.clone(), self.key.clone());
                 let (jobs, tx, files) = (jobs.clone(), tx.clone(), files.clone());
                 workers.spawn(async move {
+                    // Answers that changed nothing are handed over in batches (one
+                    // wake-up of the collector per batch); anything else at once.
+                    let mut batch = Vec::new();
                     loop {
                         let Some(job) = jobs.lock().expect("job queue lock").pop_front() else {
+                            let _ = tx.send(batch);
                             return Ok::<(), Error>(());
                         };
                         let line = &roster.lines[job.index];
@@ -262,7 +268,11 @@ impl Watch {
                             }
                             Err(e) => Err(e),
                         };
-                        if tx.send((job, result, asked_at)).is_err() {
+                        let urgent = !matches!(&result, Ok(done) if done.relayed.is_none());
+                        batch.push((job, result, asked_at));
+                        if (urgent || batch.len() >= RESULT_BATCH)
+                            && tx.send(std::mem::take(&mut batch)).is_err()
+                        {
                             return Ok(());
                         }
                     }
@@ -270,22 +280,26 @@ impl Watch {
             }
         }
         drop((tx, files));
-        while let Some((job, result, checked_at)) = rx.recv().await {
-            let roster = self.roster.clone();
-            let line = &roster.lines[job.index];
-            match result {
-                Ok(done) => {
-                    report.answered += 1;
-                    report.instructions += usize::from(done.relayed.is_some());
-                    if self.record(line, &job, done, checked_at, trigger)? {
-                        report.alerts += 1;
+        let mut dirty = false;
+        while let Some(results) = rx.recv().await {
+            for (job, result, checked_at) in results {
+                let roster = self.roster.clone();
+                let line = &roster.lines[job.index];
+                match result {
+                    Ok(done) => {
+                        report.answered += 1;
+                        report.instructions += usize::from(done.relayed.is_some());
+                        let (alerted, changed) =
+                            self.record(line, &job, done, checked_at, trigger)?;
+                        report.alerts += usize::from(alerted);
+                        dirty |= changed;
                     }
+                    Err(error) => report.failures.push(LineFailure {
+                        line: line.label(),
+                        api: job.api,
+                        error,
+                    }),
                 }
-                Err(error) => report.failures.push(LineFailure {
-                    line: line.label(),
-                    api: job.api,
-                    error,
-                }),
             }
         }
         let mut failed = None;
@@ -301,8 +315,11 @@ impl Watch {
         if let Some(e) = failed {
             return Err(e);
         }
-        // Only once every instruction is on disk.
-        self.state.save(&self.config.state_path)?;
+        // Only once every instruction is on disk, and only if something changed: a
+        // pass with nothing new rewrites nothing.
+        if dirty || !self.config.state_path.exists() {
+            self.state.save(&self.config.state_path)?;
+        }
         report
             .failures
             .sort_by(|a, b| (&a.line, a.api).cmp(&(&b.line, b.api)));
@@ -311,7 +328,7 @@ impl Watch {
     }
 
     /// Decides whether an answer is news and, if so, writes its alert; records what was
-    /// seen and relayed. Returns whether it alerted.
+    /// seen and relayed. Returns whether it alerted and whether the state changed.
     fn record(
         &mut self,
         line: &Line,
@@ -319,12 +336,12 @@ impl Watch {
         done: Done,
         checked_at: Timestamp,
         trigger: Trigger,
-    ) -> Result<bool, Error> {
+    ) -> Result<(bool, bool), Error> {
         let previous = &job.previous;
         let mut seen = previous.clone();
-        seen.checked_at = Some(checked_at);
-        if let Some(relayed) = done.relayed {
-            seen.relayed = Some(relayed);
+        let relayed = done.relayed.is_some();
+        if let Some(r) = done.relayed {
+            seen.relayed = Some(r);
         }
         let (alert, latest) = match done.observation {
             Observation::Date {
@@ -359,8 +376,14 @@ impl Watch {
             };
             self.alerts.emit(&alert.to_ocsf())?;
         }
-        self.state.record(&line.device, job.api.as_str(), seen);
-        Ok(alert)
+        if relayed || alert {
+            self.state.used_sequence(&line.device, job.sequence);
+        }
+        let changed = relayed || alert || seen != *previous;
+        if changed {
+            self.state.record(&line.device, job.api.as_str(), seen);
+        }
+        Ok((alert, changed))
     }
 
     /// Where the instruction relaying `device`'s latest `api` answer is written; each
@@ -438,6 +461,9 @@ fn api_url(carrier: &Carrier, api: Api) -> Option<&str> {
         Api::DeviceSwap => carrier.device_swap_url.as_deref(),
     }
 }
+
+/// How many unchanged answers a worker hands over at once.
+const RESULT_BATCH: usize = 64;
 
 /// One planned request.
 struct Job {
@@ -553,7 +579,7 @@ async fn call(
                 .bearer_auth(&*token)
                 .header("x-correlator", correlator())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(serde_json::to_vec(&op.body(phone)).expect("a request body serialises"))
+                .body(op.body(phone))
                 .send()
                 .await
                 .map_err(|e| describe(&e))?;
