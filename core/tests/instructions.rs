@@ -905,3 +905,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_action_handed_to_the_mdm_is_never_reported_as_done() {
+    let mut agent = agent_with_baseline();
+    applied(
+        &mut agent,
+        &signed(&payload(
+            1,
+            InstructionBody::WipeDevice { preserve_frp: true },
+        )),
+        at(3),
+    );
+    let alerts = agent
+        .report_action_outcome("i-1", ActionOutcome::HandedToMdm, at(3))
+        .unwrap();
+    let f = &alerts[0].finding;
+    assert_eq!(f.kind, AlertKind::InstructionOutcome);
+    assert!(
+        f.summary.contains("handed to the MDM") && !f.summary.contains("carried out"),
+        "{}",
+        f.summary
+    );
+    assert!(f
+        .evidence
+        .contains(&("outcome".to_owned(), "handed_to_mdm".to_owned())));
+}
