@@ -21,7 +21,7 @@ pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
 
-use portcullis_core::sim::{SimChangeAuthorization, SimEvent};
+use portcullis_core::sim::SimEvent;
 use ring::rand::{SecureRandom, SystemRandom};
 
 uniffi::setup_scaffolding!();
@@ -159,34 +159,67 @@ impl Agent {
             .await
     }
 
-    /// A carrier-side SIM swap check relayed by the console.
-    pub async fn handle_carrier_check(
-        &self,
-        check: CarrierCheck,
-        now: SystemTime,
-    ) -> Result<Vec<Alert>, PortcullisError> {
-        self.handle_event(SimEvent::CarrierCheck(check.into()), now)
-            .await
-    }
-
     /// The device finished booting.
     pub async fn handle_reboot(&self, now: SystemTime) -> Result<Vec<Alert>, PortcullisError> {
         self.handle_event(SimEvent::Reboot, now).await
     }
 
-    /// The console authorised a planned SIM replacement until `until`.
-    pub async fn authorize_sim_change(
+    /// Verifies a signed console instruction (a push channel, or one entry of the managed
+    /// configuration) and carries it out: SIM-change windows and carrier answers reach the
+    /// SIM guard inside the library; lock, wipe, notice and inspection steps come back as
+    /// actions, each handed out once. Nothing unsigned can silence the SIM guard.
+    pub async fn apply_instruction(
         &self,
-        until: SystemTime,
-        reason: String,
+        envelope: Vec<u8>,
+        now: SystemTime,
+    ) -> Result<InstructionResult, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.apply_instruction(&envelope, now))
+            .await
+            .map(Into::into)
+    }
+
+    /// Applies the instructions a managed configuration lists, in order of sequence, so
+    /// the same list delivered on every sync is `Unchanged` and raises nothing. One result
+    /// per envelope, in the order applied (oldest sequence first).
+    pub async fn apply_instruction_list(
+        &self,
+        envelopes: Vec<Vec<u8>>,
+        now: SystemTime,
+    ) -> Result<Vec<InstructionResult>, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.apply_instruction_list(&envelopes, now))
+            .await
+            .map(|outcomes| outcomes.into_iter().map(Into::into).collect())
+    }
+
+    /// Reports what became of a handed action (once per action); the console hears of it
+    /// as an `instruction_outcome` alert. An unknown or already reported `action_id` is
+    /// `InvalidInput`.
+    pub async fn report_action_outcome(
+        &self,
+        action_id: String,
+        outcome: ActionOutcome,
         now: SystemTime,
     ) -> Result<Vec<Alert>, PortcullisError> {
-        let auth = SimChangeAuthorization {
-            until: types::to_timestamp(until),
-            reason,
-        };
-        self.handle_event(SimEvent::AuthorizeSimChange(auth), now)
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.report_action_outcome(&action_id, outcome.into(), now))
             .await
+            .map(|alerts| alerts.into_iter().map(Into::into).collect())
+    }
+
+    /// Actions handed out whose outcome was not reported yet, oldest first: after a
+    /// restart the app sees what it still owes an answer for.
+    pub async fn actions_awaiting_outcome(&self) -> Result<Vec<HandedAction>, PortcullisError> {
+        self.with_agent(|a| Ok(a.actions_awaiting_outcome().to_vec()))
+            .await
+            .map(|actions| actions.into_iter().map(Into::into).collect())
+    }
+
+    /// The highest instruction sequence this device accepted (0 before the first), for
+    /// the console to read from the app's state.
+    pub async fn instruction_sequence(&self) -> Result<u64, PortcullisError> {
+        self.with_agent(|a| Ok(a.instruction_sequence())).await
     }
 
     /// The platform scheduler woke the agent (at or after `next_wakeup`).

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use portcullis_core::{alert, sim, Timestamp};
+use portcullis_core::{agent, alert, compliance, instruction, sim, Timestamp};
 
 pub(crate) fn to_timestamp(t: SystemTime) -> Timestamp {
     let millis = match t.duration_since(UNIX_EPOCH) {
@@ -159,6 +159,51 @@ mirror_enum!(
         ComplianceUnblocked,
         /// Wipe requested by the escalation ladder.
         ComplianceWipe,
+        /// The carrier reports the phone's SIM in another handset (Device Swap).
+        CarrierReportedDeviceSwap,
+        /// A signed instruction opened a SIM-change window.
+        SimChangeWindowOpened,
+        /// A console instruction failed verification (forged, replayed, expired, out of scope).
+        InstructionRefused,
+        /// What became of an action a signed instruction asked for.
+        InstructionOutcome,
+        /// A carrier-reported swap and a phone-side replacement or port-out on the same line.
+        SimSwapConfirmed,
+    }
+);
+
+mirror_enum!(
+    /// Who carries out an action a signed instruction asked for.
+    ActionRoute => compliance::Route {
+        /// The agent, through the platform's APIs.
+        Agent,
+        /// The MDM: publish the action where the MDM reads app state (keyed app states,
+        /// managed-app feedback) and report the outcome the platform gives.
+        Mdm,
+    }
+);
+
+mirror_enum!(
+    /// The kind of a signed console instruction; `kind_name` carries its wire name.
+    InstructionKind => instruction::InstructionKind {
+        /// Opens a planned SIM-change window.
+        AuthorizeSimChange,
+        /// A carrier's SIM Swap or Device Swap answer, relayed by the console.
+        CarrierCheck,
+        /// Lock the screen now.
+        LockNow,
+        /// Wipe the managed (work) data.
+        WipeWorkData,
+        /// Factory-reset the phone.
+        WipeDevice,
+        /// Collect evidence and submit an inspection now.
+        StartInspection,
+        /// Start a new journal epoch and rotate what platform keys can be rotated.
+        RotateKeys,
+        /// Show the person carrying the phone a notice.
+        ShowNotice,
+        /// Close every open SIM-change window.
+        RevokeAuthorizations,
     }
 );
 
@@ -251,24 +296,170 @@ impl From<Connectivity> for sim::Connectivity {
     }
 }
 
-/// A carrier-side SIM swap check result relayed by the console.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct CarrierCheck {
-    /// The number checked (E.164).
-    pub phone_number: String,
-    /// Whether the carrier reports a SIM change in the checked period.
-    pub swapped: bool,
-    /// The carrier's latest SIM change time, if retrieved.
-    #[uniffi(default = None)]
-    pub latest_sim_change: Option<SystemTime>,
+/// Something a verified instruction asks the app to do. Typed, so a new action is a
+/// compile error in the apps rather than an unread string.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum InstructionAction {
+    /// Lock the screen now.
+    LockNow,
+    /// Wipe the managed (work) data.
+    WipeWorkData {
+        /// Keep factory-reset protection data where the platform can.
+        preserve_frp: bool,
+    },
+    /// Factory-reset the phone.
+    WipeDevice {
+        /// Keep factory-reset protection data where the platform can.
+        preserve_frp: bool,
+    },
+    /// Collect evidence and submit it: the library has already opened an inspection window.
+    StartInspection {
+        /// The console's reason.
+        reason: String,
+    },
+    /// Rotate the platform keys the platform can; the library has already started a new
+    /// journal epoch with a signed checkpoint.
+    RotateKeys,
+    /// Show the person carrying the phone a short notice.
+    ShowNotice {
+        /// A short title.
+        title: String,
+        /// The text.
+        body: String,
+    },
 }
 
-impl From<CarrierCheck> for sim::CarrierCheck {
-    fn from(c: CarrierCheck) -> Self {
-        sim::CarrierCheck {
-            phone_number: c.phone_number,
-            swapped: c.swapped,
-            latest_sim_change: c.latest_sim_change.map(to_timestamp),
+impl From<agent::InstructionAction> for InstructionAction {
+    fn from(a: agent::InstructionAction) -> Self {
+        use agent::InstructionAction as A;
+        match a {
+            A::LockNow => InstructionAction::LockNow,
+            A::WipeWorkData { preserve_frp } => InstructionAction::WipeWorkData { preserve_frp },
+            A::WipeDevice { preserve_frp } => InstructionAction::WipeDevice { preserve_frp },
+            A::StartInspection { reason } => InstructionAction::StartInspection { reason },
+            A::RotateKeys => InstructionAction::RotateKeys,
+            A::ShowNotice { title, body } => InstructionAction::ShowNotice { title, body },
+        }
+    }
+}
+
+/// An action handed to the app once: carry it out (route `AGENT`) or publish it for the
+/// MDM (route `MDM`), then report what became of it with `report_action_outcome`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HandedAction {
+    /// The instruction's id: report the outcome under it.
+    pub action_id: String,
+    /// The instruction's sequence.
+    pub sequence: u64,
+    /// What to do.
+    pub action: InstructionAction,
+    /// Who carries it out.
+    pub route: ActionRoute,
+}
+
+impl From<agent::HandedAction> for HandedAction {
+    fn from(a: agent::HandedAction) -> Self {
+        HandedAction {
+            action_id: a.action_id,
+            sequence: a.sequence,
+            action: a.action.into(),
+            route: a.route.into(),
+        }
+    }
+}
+
+/// What became of a handed action, as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ActionOutcome {
+    /// Done.
+    CarriedOut,
+    /// Routed to the MDM and received by it; the MDM's own command carries it out.
+    HandedToMdm,
+    /// This platform or deployment cannot do it.
+    NotPossible {
+        /// Why, in a short phrase without identifiers.
+        reason: String,
+    },
+    /// Tried, and it failed.
+    Failed {
+        /// Why, in a short phrase without identifiers.
+        reason: String,
+    },
+}
+
+impl From<ActionOutcome> for agent::ActionOutcome {
+    fn from(o: ActionOutcome) -> Self {
+        match o {
+            ActionOutcome::CarriedOut => agent::ActionOutcome::CarriedOut,
+            ActionOutcome::HandedToMdm => agent::ActionOutcome::HandedToMdm,
+            ActionOutcome::NotPossible { reason } => agent::ActionOutcome::NotPossible { reason },
+            ActionOutcome::Failed { reason } => agent::ActionOutcome::Failed { reason },
+        }
+    }
+}
+
+/// What applying a signed console instruction did. A refusal is a result, not an
+/// error: a forged or replayed instruction is news for the console, not a bug.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum InstructionResult {
+    /// Verified and carried out.
+    Applied {
+        /// The console's id for the instruction.
+        instruction_id: String,
+        /// Its sequence.
+        sequence: u64,
+        /// Its kind.
+        kind: InstructionKind,
+        /// The kind's wire name, e.g. `authorize_sim_change`.
+        kind_name: String,
+        /// What the app must now do, handed out this once.
+        actions: Vec<HandedAction>,
+        /// The alerts it raised.
+        alerts: Vec<Alert>,
+    },
+    /// Accepted before and delivered again (a managed configuration redelivers its
+    /// list): nothing changed.
+    Unchanged {
+        /// The console's id for the instruction.
+        instruction_id: String,
+        /// Its sequence.
+        sequence: u64,
+    },
+    /// Refused: nothing changed.
+    Refused {
+        /// Stable short name of the failed check (`bad_signature`, `unknown_key`,
+        /// `expired`, `out_of_scope`, ...): report it to the console.
+        code: String,
+        /// What failed, naming the check or field, never a value.
+        reason: String,
+        /// The `instruction_refused` alert, when this input was not refused before.
+        alerts: Vec<Alert>,
+    },
+}
+
+impl From<agent::InstructionOutcome> for InstructionResult {
+    fn from(o: agent::InstructionOutcome) -> Self {
+        match o {
+            agent::InstructionOutcome::Applied(a) => InstructionResult::Applied {
+                instruction_id: a.instruction_id,
+                sequence: a.sequence,
+                kind: a.kind.into(),
+                kind_name: a.kind.as_str().to_owned(),
+                actions: a.actions.into_iter().map(Into::into).collect(),
+                alerts: a.alerts.into_iter().map(Into::into).collect(),
+            },
+            agent::InstructionOutcome::Unchanged {
+                instruction_id,
+                sequence,
+            } => InstructionResult::Unchanged {
+                instruction_id,
+                sequence,
+            },
+            agent::InstructionOutcome::Refused(r) => InstructionResult::Refused {
+                code: r.code.to_owned(),
+                reason: r.reason,
+                alerts: r.alerts.into_iter().map(Into::into).collect(),
+            },
         }
     }
 }
@@ -551,6 +742,72 @@ impl From<portcullis_core::compliance::RequestedAction> for RemediationAction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alert_and_instruction_kinds_round_trip() {
+        for kind in alert::AlertKind::ALL {
+            assert_eq!(alert::AlertKind::from(AlertKind::from(kind)), kind);
+        }
+        for kind in instruction::InstructionKind::ALL {
+            assert_eq!(
+                instruction::InstructionKind::from(InstructionKind::from(kind)),
+                kind
+            );
+        }
+    }
+
+    #[test]
+    fn instruction_outcomes_cross_typed() {
+        let handed = agent::HandedAction {
+            action_id: "ins-5".into(),
+            sequence: 5,
+            action: agent::InstructionAction::WipeDevice { preserve_frp: true },
+            route: compliance::Route::Mdm,
+        };
+        let applied = InstructionResult::from(agent::InstructionOutcome::Applied(
+            agent::AppliedInstruction {
+                instruction_id: "ins-5".into(),
+                sequence: 5,
+                kind: instruction::InstructionKind::WipeDevice,
+                actions: vec![handed],
+                alerts: Vec::new(),
+            },
+        ));
+        let InstructionResult::Applied {
+            kind_name, actions, ..
+        } = applied
+        else {
+            panic!("not applied: {applied:?}");
+        };
+        assert_eq!(kind_name, "wipe_device");
+        assert_eq!(
+            actions,
+            vec![HandedAction {
+                action_id: "ins-5".into(),
+                sequence: 5,
+                action: InstructionAction::WipeDevice { preserve_frp: true },
+                route: ActionRoute::Mdm,
+            }]
+        );
+        let refused = InstructionResult::from(agent::InstructionOutcome::Refused(
+            agent::RefusedInstruction {
+                code: "unknown_key",
+                reason: "signed by a key the root does not list".into(),
+                alerts: Vec::new(),
+            },
+        ));
+        assert!(
+            matches!(refused, InstructionResult::Refused { ref code, .. } if code == "unknown_key")
+        );
+        assert_eq!(
+            agent::ActionOutcome::from(ActionOutcome::NotPossible {
+                reason: "no MDM".into()
+            }),
+            agent::ActionOutcome::NotPossible {
+                reason: "no MDM".into()
+            }
+        );
+    }
 
     #[test]
     fn times_round_trip_on_both_sides_of_the_epoch() {

@@ -7,6 +7,7 @@ mod carrier;
 mod evaluate;
 mod indicators;
 mod inspect;
+mod instruction;
 mod journal;
 mod keygen;
 mod policy;
@@ -46,6 +47,11 @@ enum Command {
     },
     /// Scan an evidence snapshot against STIX 2.1 indicator bundles; exit 3 on findings, 2 on bad input.
     Inspect(inspect::InspectArgs),
+    /// Sign console instructions (SIM-change authorisations, carrier checks, lock, wipe) and check them as a phone would.
+    Instruction {
+        #[command(subcommand)]
+        action: instruction::InstructionAction,
+    },
     /// Verify or export an agent's tamper-evident journal.
     Journal {
         #[command(subcommand)]
@@ -84,6 +90,14 @@ enum Command {
         /// A file holding the software device key's secret (at least 16 bytes).
         #[arg(long)]
         device_secret_file: Option<PathBuf>,
+        /// Enroll the simulated device with this signed trust root instead of the
+        /// simulator's own (then `instruction` lines must be signed under it, and the
+        /// `authorize_sim_change`/`carrier_check` shorthands are refused like forgeries).
+        #[arg(long)]
+        trust_root: Option<PathBuf>,
+        /// The simulated device's id, which instructions' scopes must name.
+        #[arg(long, default_value = "simulated-device")]
+        device: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -131,6 +145,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),
+        Command::Instruction { action } => instruction::run(action),
         Command::Journal { action } => match action {
             JournalAction::Verify {
                 db,
@@ -153,8 +168,18 @@ fn main() -> ExitCode {
             policy,
             db,
             device_secret_file,
+            trust_root,
+            device,
             format,
-        } => simulate::run(&scenario, policy.as_deref(), db, device_secret_file, format),
+        } => simulate::run(&simulate::Options {
+            scenario,
+            policy,
+            db,
+            device_secret_file,
+            trust_root,
+            device,
+            format,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -221,6 +221,14 @@ pub(crate) struct CreateRootArgs {
     /// How many policy keys must sign a bundle.
     #[arg(long, default_value_t = 1)]
     policy_threshold: u32,
+    /// A public key (PEM) of the operations role, which signs console instructions:
+    /// SIM-change authorisations, relayed carrier checks, lock and wipe (repeatable).
+    /// A root without one accepts no instructions.
+    #[arg(long = "operations-key")]
+    operations_keys: Vec<PathBuf>,
+    /// How many operations keys must sign an instruction.
+    #[arg(long, default_value_t = 1, requires = "operations_keys")]
+    operations_threshold: u32,
     /// Root version: 1 for the first, previous + 1 for a rotation.
     #[arg(long, default_value_t = 1)]
     version: u64,
@@ -558,6 +566,11 @@ fn create_root(args: &CreateRootArgs) -> Result<(), String> {
     };
     let root_role = role(&args.root_keys, args.root_threshold)?;
     let policy_role = role(&args.policy_keys, args.policy_threshold)?;
+    let operations_role = if args.operations_keys.is_empty() {
+        None
+    } else {
+        Some(role(&args.operations_keys, args.operations_threshold)?)
+    };
     let root = TrustRoot {
         schema: RootSchema::V1,
         version: args.version,
@@ -566,6 +579,7 @@ fn create_root(args: &CreateRootArgs) -> Result<(), String> {
         roles: Roles {
             root: root_role,
             policy: policy_role,
+            operations: operations_role,
         },
     };
     root.validate().map_err(|e| e.to_string())?;

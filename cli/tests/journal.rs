@@ -29,7 +29,7 @@ fn device() -> Device {
     let key = Arc::new(SoftwareDeviceKey::new(b"cli-journal-test-secret").unwrap());
     let mut agent = Agent::open(&db, key, events[0].at, [5; 32]).unwrap();
     let key0 = agent.journal_key_export().unwrap().unwrap();
-    trace::replay(&mut agent, &events).unwrap();
+    trace::replay(&mut agent, &events, &mut trace::refuse_shorthands).unwrap();
     let cp = agent.checkpoint(events.last().unwrap().at).unwrap();
     let checkpoint = dir.path().join("checkpoint.json");
     std::fs::write(&checkpoint, serde_json::to_string(&cp).unwrap()).unwrap();

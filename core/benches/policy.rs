@@ -40,6 +40,7 @@ fn state(key: &SigningKey) -> TrustedState {
         roles: Roles {
             root: role.clone(),
             policy: role,
+            operations: None,
         },
     })
     .unwrap()

@@ -100,11 +100,25 @@ pub enum AlertKind {
     ComplianceWipe,
     /// An inspection found evidence matching a spyware indicator.
     IndicatorMatch,
+    /// The carrier reports the phone's SIM in another handset (CAMARA Device Swap).
+    CarrierReportedDeviceSwap,
+    /// A signed instruction opened a SIM-change window: the security team sees every
+    /// window, including one opened with a stolen operations key.
+    SimChangeWindowOpened,
+    /// A console instruction failed verification (forged, replayed, expired, out of
+    /// scope): someone may be trying to silence the SIM guard or trigger a wipe.
+    InstructionRefused,
+    /// What became of an action a signed instruction asked for (carried out, not
+    /// possible on this platform, failed).
+    InstructionOutcome,
+    /// A carrier-reported swap and a phone-side port-out or replacement on the same
+    /// line within two hours of each other: the incident.
+    SimSwapConfirmed,
 }
 
 impl AlertKind {
     /// Every kind, in a stable order.
-    pub const ALL: [AlertKind; 18] = [
+    pub const ALL: [AlertKind; 23] = [
         AlertKind::SimRemoved,
         AlertKind::SimReplaced,
         AlertKind::SubscriberChanged,
@@ -123,6 +137,11 @@ impl AlertKind {
         AlertKind::ComplianceBlocked,
         AlertKind::ComplianceUnblocked,
         AlertKind::ComplianceWipe,
+        AlertKind::CarrierReportedDeviceSwap,
+        AlertKind::SimChangeWindowOpened,
+        AlertKind::InstructionRefused,
+        AlertKind::InstructionOutcome,
+        AlertKind::SimSwapConfirmed,
     ];
 
     /// The stable name used by the console and in exports.
@@ -146,6 +165,11 @@ impl AlertKind {
             AlertKind::ComplianceBlocked => "compliance_blocked",
             AlertKind::ComplianceUnblocked => "compliance_unblocked",
             AlertKind::ComplianceWipe => "compliance_wipe",
+            AlertKind::CarrierReportedDeviceSwap => "carrier_reported_device_swap",
+            AlertKind::SimChangeWindowOpened => "sim_change_window_opened",
+            AlertKind::InstructionRefused => "instruction_refused",
+            AlertKind::InstructionOutcome => "instruction_outcome",
+            AlertKind::SimSwapConfirmed => "sim_swap_confirmed",
         }
     }
 
@@ -158,7 +182,9 @@ impl AlertKind {
             | AlertKind::PortOutSuspected
             | AlertKind::CarrierReportedSwap
             | AlertKind::IndicatorMatch
-            | AlertKind::ComplianceWipe => Severity::Critical,
+            | AlertKind::ComplianceWipe
+            | AlertKind::CarrierReportedDeviceSwap
+            | AlertKind::SimSwapConfirmed => Severity::Critical,
             AlertKind::ComplianceViolation => Severity::Medium,
             AlertKind::ComplianceUnobservable => Severity::Low,
             AlertKind::ComplianceRestored | AlertKind::ComplianceUnblocked => Severity::Info,
@@ -166,9 +192,12 @@ impl AlertKind {
             AlertKind::SimRemoved
             | AlertKind::CarrierChanged
             | AlertKind::PolicyRefused
+            | AlertKind::InstructionRefused
             | AlertKind::InspectionOverdue => Severity::High,
             AlertKind::Downgrade2g => Severity::Medium,
-            AlertKind::SimChangeAuthorized => Severity::Info,
+            AlertKind::SimChangeAuthorized
+            | AlertKind::SimChangeWindowOpened
+            | AlertKind::InstructionOutcome => Severity::Info,
         }
     }
 }

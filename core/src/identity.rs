@@ -128,6 +128,20 @@ impl IdentityHasher {
         self.pin_key.pin(kind, identifier)
     }
 
+    /// The keyed hash of a phone number's pin: how the guard recognises the line a
+    /// relayed carrier check names, without storing the pin itself (which anyone
+    /// holding the console's pin key could test guesses against).
+    pub fn line_hash(&self, pin: &IdentityPin) -> IdentityHash {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(b"line-pin");
+        ctx.update(&[0]);
+        ctx.update(&pin.0);
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        IdentityHash(out)
+    }
+
     /// The keyed hash of an identifier, after normalisation (see [`normalize`]).
     pub fn hash(&self, kind: IdentityKind, normalized: &str) -> IdentityHash {
         let mut ctx = hmac::Context::with_key(&self.key);

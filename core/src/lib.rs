@@ -15,6 +15,7 @@ pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod inspection;
+pub mod instruction;
 pub mod journal;
 pub mod policy;
 pub mod sim;

@@ -1,19 +1,29 @@
 //! Scenario traces: JSON Lines of timed observations, replayed through the agent.
 //!
 //! Each line is `{"at": RFC 3339 time, <event key>: {...}}` with exactly one event
-//! key: `sim`, `service`, `connectivity`, `carrier_check`, `authorize_sim_change`,
-//! `reboot` or `tick`. Blank lines are allowed; anything else that does not parse is
-//! an error naming its line, never skipped. Error messages never repeat digits from
-//! the input, so a trace full of real identifiers cannot leak them through an error.
+//! key: the observations `sim`, `service`, `connectivity`, `reboot` and `tick`; a
+//! signed console instruction, `instruction`, whose value is the envelope's text; or
+//! the shorthands `authorize_sim_change` and `carrier_check`, which only a simulator
+//! can replay: it signs them into instructions under its own root (see [`replay`]).
+//! Blank lines are allowed; anything else that does not parse is an error naming its
+//! line, never skipped. Error messages never repeat digits from the input, so a trace
+//! full of real identifiers cannot leak them through an error.
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::agent::Agent;
+use crate::agent::{Agent, InstructionOutcome};
 use crate::alert::Alert;
 use crate::error::{Error, Result};
-use crate::sim::SimEvent;
-use crate::time::Timestamp;
+use crate::identity::IdentityKind;
+use crate::instruction::{
+    AuthorizeSimChange, CarrierCheck, CarrierOperation, CarrierRequest, InstructionBody,
+    InstructionPayload,
+};
+use crate::policy::{BundleScope, PinKey, SigningKey};
+use crate::sim::{CarrierApi, SimEvent};
+use crate::time::{Timestamp, HOUR_MS};
 
 /// One line of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +32,63 @@ pub struct TraceEvent {
     pub line: usize,
     /// When the observation was made.
     pub at: Timestamp,
-    /// The observation.
-    pub event: SimEvent,
+    /// What happened.
+    pub input: TraceInput,
 }
 
-/// The largest trace line accepted; longer lines are refused before parsing.
-pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// What one trace line feeds the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceInput {
+    /// A platform observation.
+    Observation(SimEvent),
+    /// A signed console instruction (the envelope's text).
+    Instruction(String),
+    /// Shorthand for a signed SIM-change authorisation.
+    AuthorizeSimChange(AuthorizeShorthand),
+    /// Shorthand for a signed SIM Swap carrier check.
+    CarrierCheck(CarrierShorthand),
+}
+
+/// `authorize_sim_change` in a trace: the simulator signs it into an instruction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeShorthand {
+    /// End of the window.
+    pub until: Timestamp,
+    /// Why, for the audit trail.
+    pub reason: String,
+    /// The slot; absent for any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
+}
+
+/// `carrier_check` in a trace: a SIM Swap answer for a number, which the simulator
+/// signs into a `carrier_check` instruction naming the number by its pin.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierShorthand {
+    /// The number checked, E.164 (pinned by the simulator, never stored).
+    pub phone_number: String,
+    /// The carrier's verdict.
+    pub swapped: bool,
+    /// The carrier's latest SIM change, when `retrieve-date` was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_sim_change: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CarrierShorthand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarrierShorthand")
+            .field("phone_number", &"<redacted>")
+            .field("swapped", &self.swapped)
+            .field("latest_sim_change", &self.latest_sim_change)
+            .finish()
+    }
+}
+
+/// The largest trace line accepted; longer lines are refused before parsing. Large
+/// enough for an instruction envelope of the largest size a phone accepts.
+pub const MAX_LINE_BYTES: usize = 128 * 1024;
 
 /// Parses a whole trace.
 pub fn parse(text: &str) -> Result<Vec<TraceEvent>> {
@@ -72,31 +133,74 @@ pub fn parse_line(line: &str, number: usize) -> Result<Option<TraceEvent>> {
         )));
     }
     let (key, body) = object.into_iter().next().expect("one key checked above");
-    let event = match key.as_str() {
-        "sim" => SimEvent::Sim(body_of(&key, body).map_err(err)?),
-        "service" => SimEvent::Service(body_of(&key, body).map_err(err)?),
-        "connectivity" => SimEvent::Connectivity(body_of(&key, body).map_err(err)?),
-        "carrier_check" => SimEvent::CarrierCheck(body_of(&key, body).map_err(err)?),
-        "authorize_sim_change" => SimEvent::AuthorizeSimChange(body_of(&key, body).map_err(err)?),
-        "reboot" => empty_body(&key, body).map(|()| SimEvent::Reboot).map_err(err)?,
-        "tick" => empty_body(&key, body).map(|()| SimEvent::Tick).map_err(err)?,
+    let observation = |event: SimEvent| TraceInput::Observation(event);
+    let input = match key.as_str() {
+        "sim" => observation(SimEvent::Sim(body_of(&key, body).map_err(err)?)),
+        "service" => observation(SimEvent::Service(body_of(&key, body).map_err(err)?)),
+        "connectivity" => observation(SimEvent::Connectivity(body_of(&key, body).map_err(err)?)),
+        "reboot" => empty_body(&key, body)
+            .map(|()| observation(SimEvent::Reboot))
+            .map_err(err)?,
+        "tick" => empty_body(&key, body)
+            .map(|()| observation(SimEvent::Tick))
+            .map_err(err)?,
+        "instruction" => match body {
+            Value::String(text) => TraceInput::Instruction(text),
+            // The envelope pasted as an object: written back in the envelope's canonical
+            // field order, so a genuine envelope keeps its exact bytes.
+            Value::Object(_) => TraceInput::Instruction(envelope_text(body)),
+            _ => {
+                return Err(err(
+                    "`instruction` takes the signed envelope's text as a JSON string".into(),
+                ))
+            }
+        },
+        "carrier_check" => TraceInput::CarrierCheck(body_of(&key, body).map_err(err)?),
+        "authorize_sim_change" => {
+            TraceInput::AuthorizeSimChange(body_of(&key, body).map_err(err)?)
+        }
         other => {
             return Err(err(format!(
-                "unknown event key `{other}` (expected sim, service, connectivity, carrier_check, authorize_sim_change, reboot or tick)"
+                "unknown event key `{other}` (expected sim, service, connectivity, reboot, tick, instruction, carrier_check or authorize_sim_change)"
             )))
         }
     };
-    if let SimEvent::Sim(obs) = &event {
-        if obs.state.is_none() {
-            return Err(err("`sim` needs a `state`".into()));
+    if let TraceInput::Observation(event) = &input {
+        if let SimEvent::Sim(obs) = event {
+            if obs.state.is_none() {
+                return Err(err("`sim` needs a `state`".into()));
+            }
         }
+        event.validate().map_err(|e| err(e.to_string()))?;
     }
-    event.validate().map_err(|e| err(e.to_string()))?;
     Ok(Some(TraceEvent {
         line: number,
         at,
-        event,
+        input,
     }))
+}
+
+/// An envelope given as a JSON object, as compact text in the canonical field order;
+/// anything else as its plain text (which verification then refuses as garbled).
+fn envelope_text(body: Value) -> String {
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Signature {
+        keyid: String,
+        sig: String,
+    }
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope {
+        #[serde(rename = "payloadType")]
+        payload_type: String,
+        payload: String,
+        signatures: Vec<Signature>,
+    }
+    match serde_json::from_value::<Envelope>(body.clone()) {
+        Ok(e) => serde_json::to_string(&e).unwrap_or_else(|_| body.to_string()),
+        Err(_) => body.to_string(),
+    }
 }
 
 fn body_of<T: DeserializeOwned>(key: &str, body: Value) -> std::result::Result<T, String> {
@@ -136,10 +240,28 @@ fn flush_run(out: &mut String, run: &mut String) {
     run.clear();
 }
 
+/// A trace shorthand a simulator signs into an instruction.
+#[derive(Debug, Clone, Copy)]
+pub enum Shorthand<'a> {
+    /// `authorize_sim_change`.
+    AuthorizeSimChange(&'a AuthorizeShorthand),
+    /// `carrier_check`.
+    CarrierCheck(&'a CarrierShorthand),
+}
+
+/// Signs a shorthand line into an instruction envelope; called with the line's time.
+pub type ShorthandSigner<'s> = dyn FnMut(Shorthand<'_>, Timestamp) -> Result<Vec<u8>> + 's;
+
 /// Replays a trace through an agent as a phone would live it: before each event, the
 /// agent is woken at every `next_wakeup` that falls before the event, just as the
-/// platform scheduler would wake it. Returns every alert queued, in order.
-pub fn replay(agent: &mut Agent, events: &[TraceEvent]) -> Result<Vec<Alert>> {
+/// platform scheduler would wake it. Instructions go through the same verification
+/// as on a phone; shorthand lines are first signed by `sign` (a simulator's own
+/// root). Returns every alert queued, in order, refusals' alerts included.
+pub fn replay(
+    agent: &mut Agent,
+    events: &[TraceEvent],
+    sign: &mut ShorthandSigner<'_>,
+) -> Result<Vec<Alert>> {
     let mut alerts = Vec::new();
     for ev in events {
         while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
@@ -148,18 +270,120 @@ pub fn replay(agent: &mut Agent, events: &[TraceEvent]) -> Result<Vec<Alert>> {
                 break;
             }
         }
-        alerts.extend(agent.handle(&ev.event, ev.at).map_err(|e| match e {
+        let in_line = |e: Error| match e {
             Error::InvalidInput { field, problem } => Error::Trace {
                 line: ev.line,
                 problem: redact_digits(&format!("invalid {field}: {problem}")),
             },
             other => other,
-        })?);
+        };
+        let envelope = match &ev.input {
+            TraceInput::Observation(event) => {
+                alerts.extend(agent.handle(event, ev.at).map_err(in_line)?);
+                continue;
+            }
+            TraceInput::Instruction(text) => text.as_bytes().to_vec(),
+            TraceInput::AuthorizeSimChange(a) => {
+                sign(Shorthand::AuthorizeSimChange(a), ev.at).map_err(in_line)?
+            }
+            TraceInput::CarrierCheck(c) => {
+                sign(Shorthand::CarrierCheck(c), ev.at).map_err(in_line)?
+            }
+        };
+        match agent.apply_instruction(&envelope, ev.at).map_err(in_line)? {
+            InstructionOutcome::Applied(applied) => alerts.extend(applied.alerts),
+            InstructionOutcome::Refused(refused) => alerts.extend(refused.alerts),
+            InstructionOutcome::Unchanged { .. } => {}
+        }
     }
     Ok(alerts)
 }
 
-/// Serialises an event back to its trace line (used by generators and tests).
+/// A [`ShorthandSigner`] for replays that sign nothing: a shorthand line is an error
+/// naming the line (only a simulator, which holds a console key, can sign one).
+pub fn refuse_shorthands(_: Shorthand<'_>, _: Timestamp) -> Result<Vec<u8>> {
+    Err(Error::invalid(
+        "trace",
+        "authorize_sim_change and carrier_check lines are shorthands that only a simulator signs; use a signed `instruction` line",
+    ))
+}
+
+/// Signs trace shorthands into the instructions a console would send, under a
+/// simulator's own key: a device enrolled with another root refuses them, as it
+/// refuses any forgery. A shorthand's sequence is its line's time in Unix
+/// milliseconds, and a checked number is named by its pin under the device's pin key.
+pub struct SimulatorSigner {
+    key: SigningKey,
+    pin_key: PinKey,
+    device: String,
+}
+
+impl SimulatorSigner {
+    /// A signer for `device` with the simulator's operations `key` and the device's `pin_key`.
+    pub fn new(key: SigningKey, pin_key: PinKey, device: &str) -> Self {
+        SimulatorSigner {
+            key,
+            pin_key,
+            device: device.to_owned(),
+        }
+    }
+
+    /// Signs one shorthand line taken at `at`.
+    pub fn sign(&self, shorthand: Shorthand<'_>, at: Timestamp) -> Result<Vec<u8>> {
+        let sequence = u64::try_from(at.as_unix_millis()).unwrap_or(0).max(1);
+        let (body, expires) = match shorthand {
+            Shorthand::AuthorizeSimChange(a) => (
+                InstructionBody::AuthorizeSimChange(AuthorizeSimChange {
+                    slot: a.slot,
+                    until: a.until,
+                    reason: a.reason.clone(),
+                    expected: None,
+                }),
+                a.until.max(at.plus_millis(HOUR_MS)),
+            ),
+            Shorthand::CarrierCheck(c) => {
+                let line = self
+                    .pin_key
+                    .pin(IdentityKind::PhoneNumber, &c.phone_number)?;
+                let (operation, response) = match (c.swapped, c.latest_sim_change) {
+                    (true, Some(t)) => (
+                        CarrierOperation::RetrieveDate,
+                        serde_json::json!({ "latestSimChange": t.to_string() }).to_string(),
+                    ),
+                    (swapped, _) => (
+                        CarrierOperation::Check,
+                        serde_json::json!({ "swapped": swapped }).to_string(),
+                    ),
+                };
+                (
+                    InstructionBody::CarrierCheck(CarrierCheck {
+                        api: CarrierApi::SimSwap,
+                        operation,
+                        line: Some(line),
+                        checked_at: at,
+                        request: CarrierRequest::default(),
+                        response,
+                    }),
+                    at.plus_millis(HOUR_MS),
+                )
+            }
+        };
+        InstructionPayload {
+            instruction_id: format!("simulated-{sequence}"),
+            sequence,
+            issued_at: at,
+            expires,
+            scope: BundleScope {
+                devices: vec![self.device.clone()],
+                groups: Vec::new(),
+            },
+            body,
+        }
+        .sign(&[&self.key])
+    }
+}
+
+/// Serialises an observation back to its trace line (used by generators and tests).
 pub fn to_line(at: Timestamp, event: &SimEvent) -> String {
     let mut object = Map::new();
     object.insert("at".into(), Value::String(at.to_string()));
@@ -167,8 +391,6 @@ pub fn to_line(at: Timestamp, event: &SimEvent) -> String {
         SimEvent::Sim(o) => ("sim", serde_json::to_value(o)),
         SimEvent::Service(o) => ("service", serde_json::to_value(o)),
         SimEvent::Connectivity(o) => ("connectivity", serde_json::to_value(o)),
-        SimEvent::CarrierCheck(o) => ("carrier_check", serde_json::to_value(o)),
-        SimEvent::AuthorizeSimChange(o) => ("authorize_sim_change", serde_json::to_value(o)),
         SimEvent::Reboot => ("reboot", Ok(Value::Object(Map::new()))),
         SimEvent::Tick => ("tick", Ok(Value::Object(Map::new()))),
     };
@@ -195,18 +417,32 @@ mod tests {
 {"at":"2026-03-01T09:00:04Z","authorize_sim_change":{"until":"2026-03-02T09:00:00Z","reason":"ticket 42"}}
 {"at":"2026-03-01T09:00:05Z","reboot":{}}
 {"at":"2026-03-01T09:00:06Z","tick":{}}
+{"at":"2026-03-01T09:00:07Z","instruction":"{\"payloadType\":\"x\"}"}
 "#;
         let events = parse(text).unwrap();
-        assert_eq!(events.len(), 7);
+        assert_eq!(events.len(), 8);
         assert_eq!(events[0].line, 2);
-        assert!(matches!(&events[0].event, SimEvent::Sim(o) if o.state == Some(SimState::Ready)));
+        let observation = |i: usize| match &events[i].input {
+            TraceInput::Observation(e) => e.clone(),
+            other => panic!("not an observation: {other:?}"),
+        };
+        assert!(matches!(observation(0), SimEvent::Sim(o) if o.state == Some(SimState::Ready)));
         assert!(
-            matches!(&events[1].event, SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
+            matches!(observation(1), SimEvent::Service(o) if o.state == ServiceState::EmergencyOnly)
+        );
+        assert!(matches!(&events[3].input, TraceInput::CarrierCheck(c) if c.swapped));
+        assert!(
+            matches!(&events[4].input, TraceInput::AuthorizeSimChange(a) if a.reason == "ticket 42")
+        );
+        assert!(
+            matches!(&events[7].input, TraceInput::Instruction(t) if t == "{\"payloadType\":\"x\"}")
         );
         for ev in &events {
-            let again = parse_line(&to_line(ev.at, &ev.event), 1).unwrap().unwrap();
-            assert_eq!(again.event, ev.event);
-            assert_eq!(again.at, ev.at);
+            if let TraceInput::Observation(event) = &ev.input {
+                let again = parse_line(&to_line(ev.at, event), 1).unwrap().unwrap();
+                assert_eq!(again.input, ev.input);
+                assert_eq!(again.at, ev.at);
+            }
         }
     }
 
@@ -236,6 +472,10 @@ mod tests {
             ),
             (r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0}}"#, "state"),
             ("{\"at\":", "not valid JSON"),
+            (
+                r#"{"at":"2026-03-01T09:00:00Z","instruction":[1]}"#,
+                "envelope's text",
+            ),
         ];
         for (line, expected) in cases {
             let text = format!("{{\"at\":\"2026-03-01T08:00:00Z\",\"tick\":{{}}}}\n{line}\n");

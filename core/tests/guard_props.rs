@@ -4,8 +4,9 @@ use portcullis_core::alert::Finding;
 use portcullis_core::identity::{IdentityHasher, IdentityKind, SoftwareDeviceKey};
 use portcullis_core::policy::PinKey;
 use portcullis_core::sim::{
-    CarrierCheck, Connectivity, ExpectedSim, Rat, ServiceObservation, ServiceState,
-    SimChangeAuthorization, SimEvent, SimGuard, SimObservation, SimPins, SimPolicy, SimState,
+    CarrierApi, CarrierResult, CarrierVerdict, Connectivity, ConsoleInput, ExpectedSim, Rat,
+    ServiceObservation, ServiceState, SimChangeWindow, SimEvent, SimGuard, SimObservation, SimPins,
+    SimPolicy, SimState,
 };
 use portcullis_core::Timestamp;
 use proptest::prelude::*;
@@ -46,7 +47,70 @@ fn rat() -> impl Strategy<Value = Option<Rat>> {
     ])
 }
 
-fn event() -> impl Strategy<Value = SimEvent> {
+/// An observation, or a console decision a verified instruction carries.
+#[derive(Debug, Clone)]
+enum Input {
+    Observe(SimEvent),
+    Console(ConsoleInput),
+}
+
+fn pin_key() -> PinKey {
+    let device = SoftwareDeviceKey::new(b"property-test-secret").unwrap();
+    PinKey::new(&PinKey::derive(&device).unwrap())
+}
+
+fn event() -> impl Strategy<Value = Input> {
+    let observation = observation().prop_map(Input::Observe);
+    let console = prop_oneof![
+        (
+            0usize..4,
+            any::<bool>(),
+            prop::option::of(0i64..1_000),
+            any::<bool>()
+        )
+            .prop_map(|(n, swapped, mins, device_swap)| ConsoleInput::Carrier(
+                CarrierResult {
+                    instruction_id: "i".into(),
+                    api: if device_swap {
+                        CarrierApi::DeviceSwap
+                    } else {
+                        CarrierApi::SimSwap
+                    },
+                    line: NUMBERS
+                        .get(n)
+                        .map(|number| pin_key().pin(IdentityKind::PhoneNumber, number).unwrap()),
+                    checked_at: Timestamp::from_unix_millis(1_772_000_000_000 + 1_000 * 60_000),
+                    period_start: None,
+                    verdict: if swapped {
+                        CarrierVerdict::Changed {
+                            at: mins.map(|m| {
+                                Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000)
+                            }),
+                        }
+                    } else {
+                        CarrierVerdict::NoChange
+                    },
+                }
+            )),
+        (0i64..300, prop::option::of(0u8..2), any::<bool>()).prop_map(|(m, slot, expect_first)| {
+            ConsoleInput::Authorize(SimChangeWindow {
+                instruction_id: "w".into(),
+                slot,
+                until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
+                reason: "planned".into(),
+                expected: expect_first.then(|| SimPins {
+                    iccid: Some(pin_key().pin(IdentityKind::Iccid, ICCIDS[1]).unwrap()),
+                    ..SimPins::default()
+                }),
+            })
+        }),
+        Just(ConsoleInput::RevokeAuthorizations),
+    ]
+    .prop_map(Input::Console);
+    prop_oneof![12 => observation, 3 => console]
+}
+
+fn observation() -> impl Strategy<Value = SimEvent> {
     prop_oneof![
         4 => (0u8..2, sim_state(), prop::option::of(0usize..3), prop::option::of(0usize..3), prop::option::of(0usize..3))
             .prop_map(|(slot, state, i, s, n)| SimEvent::Sim(SimObservation {
@@ -63,23 +127,13 @@ fn event() -> impl Strategy<Value = SimEvent> {
         2 => (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(wifi, cellular_data, airplane_mode)| {
             SimEvent::Connectivity(Connectivity { wifi, cellular_data, airplane_mode })
         }),
-        1 => (0usize..3, any::<bool>(), prop::option::of(0i64..1_000))
-            .prop_map(|(n, swapped, mins)| SimEvent::CarrierCheck(CarrierCheck {
-                phone_number: NUMBERS[n].to_owned(),
-                swapped,
-                latest_sim_change: mins.map(|m| Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000)),
-            })),
-        1 => (0i64..300).prop_map(|m| SimEvent::AuthorizeSimChange(SimChangeAuthorization {
-            until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
-            reason: "planned".into(),
-        })),
         1 => Just(SimEvent::Reboot),
         2 => Just(SimEvent::Tick),
     ]
 }
 
 /// Events with gaps of up to 20 minutes, and occasional clock regressions of up to a minute.
-fn trace() -> impl Strategy<Value = Vec<(i64, SimEvent)>> {
+fn trace() -> impl Strategy<Value = Vec<(i64, Input)>> {
     prop::collection::vec((-60_000i64..1_200_000, event()), 1..80)
 }
 
@@ -117,7 +171,7 @@ fn pinned_policy() -> SimPolicy {
 /// Runs `events` whole, and cut at `cut` with the state saved and restored; both must agree.
 fn restore_equivalence(
     policy: SimPolicy,
-    events: &[(Timestamp, SimEvent)],
+    events: &[(Timestamp, Input)],
     cut: usize,
 ) -> Result<(), TestCaseError> {
     let h = hasher();
@@ -135,18 +189,21 @@ fn restore_equivalence(
     Ok(())
 }
 
-fn run(guard: &mut SimGuard, events: &[(Timestamp, SimEvent)], h: &IdentityHasher) -> Vec<Finding> {
+fn run(guard: &mut SimGuard, events: &[(Timestamp, Input)], h: &IdentityHasher) -> Vec<Finding> {
     let mut out = Vec::new();
     for (at, ev) in events {
         if let Some(wake) = guard.next_deadline().filter(|w| w <= at) {
             guard.handle_timeout(wake, &mut out);
         }
-        guard.handle(ev, *at, h, &mut out).unwrap();
+        match ev {
+            Input::Observe(ev) => guard.handle(ev, *at, h, &mut out).unwrap(),
+            Input::Console(input) => guard.handle_console(input, *at, h, &mut out),
+        }
     }
     out
 }
 
-fn timed(trace: &[(i64, SimEvent)]) -> Vec<(Timestamp, SimEvent)> {
+fn timed(trace: &[(i64, Input)]) -> Vec<(Timestamp, Input)> {
     let mut t = 1_772_000_000_000i64;
     trace
         .iter()

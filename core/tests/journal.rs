@@ -41,20 +41,20 @@ fn fixture() -> Fixture {
             .unwrap()
             .expect("export until confirmed"),
     );
-    trace::replay(&mut agent, &swap).unwrap();
+    trace::replay(&mut agent, &swap, &mut trace::refuse_shorthands).unwrap();
     let pending = agent.pending_alerts(10).unwrap();
     agent
         .ack_alerts(&[pending[0].id], swap.last().unwrap().at)
         .unwrap();
     agent.checkpoint(swap.last().unwrap().at).unwrap();
-    trace::replay(&mut agent, &g2).unwrap();
+    trace::replay(&mut agent, &g2, &mut trace::refuse_shorthands).unwrap();
     let checkpoint = agent.checkpoint(g2.last().unwrap().at).unwrap();
     // Records written after the console's checkpoint.
     let mut later = g2.clone();
     for ev in &mut later {
         ev.at = ev.at.plus_millis(86_400_000);
     }
-    trace::replay(&mut agent, &later).unwrap();
+    trace::replay(&mut agent, &later, &mut trace::refuse_shorthands).unwrap();
     assert!(agent.confirm_journal_key_export().unwrap());
     assert_eq!(
         agent.journal_key_export().unwrap(),

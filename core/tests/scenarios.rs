@@ -8,13 +8,46 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use portcullis_core::journal::{Verdict, VerifyOptions};
+use portcullis_core::policy::{DeviceScope, PinKey, SigningKey, TrustRoot};
+use portcullis_core::trace::{Shorthand, SimulatorSigner};
 use portcullis_core::{trace, Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
 use serde_json::Value;
 
 const SECRET: &[u8] = b"scenario-test-device-secret";
+const DEVICE: &str = "simulated-device";
 
 fn key() -> Arc<dyn DeviceKey> {
     Arc::new(SoftwareDeviceKey::new(SECRET).unwrap())
+}
+
+fn console_key() -> SigningKey {
+    SigningKey::from_seed(&[7; 32]).unwrap()
+}
+
+/// Enrolls the agent with a console root whose one key holds every role (once), as a
+/// simulator does, so the traces' shorthand instructions are signed and verified.
+fn enroll(agent: &mut Agent, at: Timestamp) {
+    if agent.trust_root_installed() {
+        return;
+    }
+    let key = console_key();
+    let root = TrustRoot::single_key(key.public_key(), "scenario console")
+        .sign(&[&key])
+        .unwrap();
+    let scope = DeviceScope {
+        device_id: DEVICE.into(),
+        groups: Vec::new(),
+    };
+    agent.install_trust_root(&root, scope, at).unwrap();
+}
+
+/// Replays events as the simulator does: shorthands signed by the console key.
+fn replay(agent: &mut Agent, events: &[trace::TraceEvent]) -> Vec<portcullis_core::Alert> {
+    enroll(agent, events[0].at);
+    let pin_key = PinKey::new(&PinKey::derive(key().as_ref()).unwrap());
+    let signer = SimulatorSigner::new(console_key(), pin_key, DEVICE);
+    let mut sign = |s: Shorthand<'_>, at: Timestamp| signer.sign(s, at);
+    trace::replay(agent, events, &mut sign).unwrap()
 }
 
 fn scenario_dir() -> PathBuf {
@@ -55,7 +88,7 @@ fn expected(path: &Path) -> Expected {
 
 fn replay_once(events: &[trace::TraceEvent]) -> Expected {
     let mut agent = Agent::open_in_memory(key(), events[0].at, [1; 32]).unwrap();
-    let alerts = trace::replay(&mut agent, events).unwrap();
+    let alerts = replay(&mut agent, events);
     for a in &alerts {
         assert_eq!(a.severity, a.finding.kind.severity());
     }
@@ -81,7 +114,7 @@ fn replay_with_restarts(events: &[trace::TraceEvent]) -> Expected {
     let mut got = Vec::new();
     for ev in events {
         let mut agent = Agent::open(&db, key(), ev.at, [1; 32]).unwrap();
-        let alerts = trace::replay(&mut agent, std::slice::from_ref(ev)).unwrap();
+        let alerts = replay(&mut agent, std::slice::from_ref(ev));
         got.extend(
             alerts
                 .iter()
@@ -117,7 +150,7 @@ fn no_identifier_reaches_the_database_file_in_clear() {
     let events = trace::parse(&text).unwrap();
     {
         let mut agent = Agent::open(&db, key(), events[0].at, [1; 32]).unwrap();
-        trace::replay(&mut agent, &events).unwrap();
+        replay(&mut agent, &events);
     }
     let mut bytes = std::fs::read(&db).unwrap();
     if let Ok(wal) = std::fs::read(dir.path().join("agent.db-wal")) {

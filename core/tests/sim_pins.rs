@@ -18,8 +18,8 @@ use portcullis_core::identity::{normalize, IdentityHasher, IdentityKind, Softwar
 use portcullis_core::policy::model::IdentityPin;
 use portcullis_core::policy::{PinKey, Policy};
 use portcullis_core::sim::{
-    ExpectedSim, ServiceObservation, ServiceState, SimChangeAuthorization, SimEvent, SimGuard,
-    SimObservation, SimPins, SimPolicy, SimState,
+    ConsoleInput, ExpectedSim, ServiceObservation, ServiceState, SimChangeWindow, SimEvent,
+    SimGuard, SimObservation, SimPins, SimPolicy, SimState,
 };
 use portcullis_core::{trace, Agent, AlertKind, DeviceKey, Timestamp};
 
@@ -110,11 +110,27 @@ fn absent(slot: u8) -> SimEvent {
     })
 }
 
-fn authorize(until: Timestamp) -> SimEvent {
-    SimEvent::AuthorizeSimChange(SimChangeAuthorization {
+/// What the harness feeds: an observation, or a console decision (which reaches the
+/// guard only from a verified instruction).
+enum Input {
+    Observe(SimEvent),
+    Console(ConsoleInput),
+}
+
+impl From<SimEvent> for Input {
+    fn from(ev: SimEvent) -> Self {
+        Input::Observe(ev)
+    }
+}
+
+fn authorize(until: Timestamp) -> Input {
+    Input::Console(ConsoleInput::Authorize(SimChangeWindow {
+        instruction_id: "sec-1".into(),
+        slot: None,
         until,
         reason: "ticket SEC-1: planned replacement".into(),
-    })
+        expected: None,
+    }))
 }
 
 const T0: Timestamp = Timestamp::from_unix_millis(1_772_000_000_000);
@@ -153,17 +169,21 @@ impl Harness {
         g
     }
 
-    fn step(g: &mut SimGuard, h: &IdentityHasher, ev: &SimEvent, at: Timestamp) -> Vec<Finding> {
+    fn step(g: &mut SimGuard, h: &IdentityHasher, ev: &Input, at: Timestamp) -> Vec<Finding> {
         let mut out = Vec::new();
         if let Some(wake) = g.next_deadline().filter(|w| *w <= at) {
             g.handle_timeout(wake, &mut out);
         }
-        g.handle(ev, at, h, &mut out).unwrap();
+        match ev {
+            Input::Observe(ev) => g.handle(ev, at, h, &mut out).unwrap(),
+            Input::Console(c) => g.handle_console(c, at, h, &mut out),
+        }
         out
     }
 
     /// Feeds `ev` `minutes` after the previous input; returns the kinds raised (with slots).
-    fn feed(&mut self, minutes: i64, ev: SimEvent) -> Vec<(AlertKind, Option<u8>)> {
+    fn feed(&mut self, minutes: i64, ev: impl Into<Input>) -> Vec<(AlertKind, Option<u8>)> {
+        let ev = ev.into();
         self.now = self.now.plus_millis(minutes * MINUTE);
         let got = Self::step(&mut self.live, &self.hasher, &ev, self.now);
         let mut restored = self.restored();
@@ -514,7 +534,11 @@ fn replay(
         while let Some(wake) = guard.next_deadline().filter(|w| *w <= ev.at) {
             guard.handle_timeout(wake, &mut out);
         }
-        guard.handle(&ev.event, ev.at, &h, &mut out).unwrap();
+        // Console decisions reach a bare guard only through the agent's instructions;
+        // these scenarios compare pins, not windows.
+        if let trace::TraceInput::Observation(o) = &ev.input {
+            guard.handle(o, ev.at, &h, &mut out).unwrap();
+        }
     }
     out.iter().map(|f| (f.at, f.kind, f.slot)).collect()
 }
@@ -553,8 +577,12 @@ fn expectations_without_pins_or_requirement_change_no_scenario() {
 #[test]
 fn pinning_the_sim_a_scenario_starts_with_changes_none_of_its_alerts() {
     for (name, events) in scenarios() {
-        let Some(first) = events.iter().find_map(|e| match &e.event {
-            SimEvent::Sim(o) if o.slot == 0 && o.state == Some(SimState::Ready) => Some(o.clone()),
+        let Some(first) = events.iter().find_map(|e| match &e.input {
+            trace::TraceInput::Observation(SimEvent::Sim(o))
+                if o.slot == 0 && o.state == Some(SimState::Ready) =>
+            {
+                Some(o.clone())
+            }
             _ => None,
         }) else {
             continue;

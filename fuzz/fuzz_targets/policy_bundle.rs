@@ -55,6 +55,7 @@ fn state() -> &'static TrustedState {
                     keyids: vec![policy_key().key_id()],
                     threshold: 1,
                 },
+                operations: None,
             },
         };
         TrustedState::from_root(root).unwrap()

@@ -18,5 +18,5 @@ fuzz_target!(|data: &[u8]| {
     let key = std::sync::Arc::new(SoftwareDeviceKey::new(b"fuzzing-device-secret").unwrap());
     let mut agent = Agent::open_in_memory(key, first.at, [0; 32]).unwrap();
     // Identifier validation happens at replay; errors are fine, panics are not.
-    let _ = trace::replay(&mut agent, &events);
+    let _ = trace::replay(&mut agent, &events, &mut trace::refuse_shorthands);
 });

@@ -5,14 +5,24 @@
 #   make_policy_fixtures PORTCULLIS_BINARY OUT_DIR DESCRIPTION
 #
 # Writes into OUT_DIR (emptied first):
-#   root.signed             trust root v1: one root key, one policy key
+#   root.signed             trust root v1: one root key, one policy key, one operations key
 #   baseline-v1.bundle      policies/baseline.json, version 1, group all-staff, under root v1
 #   baseline-v2.bundle      the same, version 2
 #   root-v2.signed          a rotation to root v2 under a new root key (signed by old and new)
 #   baseline-r2-v3.bundle   the baseline, version 3, signed under root v2
 #   spyware-v1.indicators   core/tests/data/spyware-fixture.stix2 as signed collection
 #                           "fixture", version 1, under root v1
-# and the keys, in root-key/, root-key-2/ and policy-key/.
+#   instructions/           signed console instructions for device dev-0001 (group
+#                           all-staff), issued 2026-03-01T08:00Z (device-swap-3: 09:20Z),
+#                           valid until 2026-03-07T08:00Z:
+#     auth-1.instruction        authorize-sim-change, sequence 1, any SIM, until 2026-03-02T08:00Z
+#     carrier-swap-2.instruction  carrier-check, SIM Swap `check` answered {"swapped":true}, sequence 2
+#     device-swap-3.instruction   carrier-check, Device Swap `retrieve_date` checked at 09:15Z and
+#                               answered with a change at 09:10Z (after the tests' enrollment
+#                               at 09:00Z), sequence 3
+#     lock-5.instruction        lock-now, sequence 5
+#     forged-10.instruction     authorize-sim-change, sequence 10, signed by stray-key (not in the root)
+# and the keys, in root-key/, root-key-2/, policy-key/, operations-key/ and stray-key/.
 
 make_policy_fixtures() {
     local tool="$1" fix="$2" description="$3" version
@@ -20,13 +30,17 @@ make_policy_fixtures() {
         "$tool" keygen --out "$fix/root-key" >/dev/null &&
         "$tool" keygen --out "$fix/root-key-2" >/dev/null &&
         "$tool" keygen --out "$fix/policy-key" >/dev/null &&
+        "$tool" keygen --out "$fix/operations-key" >/dev/null &&
+        "$tool" keygen --out "$fix/stray-key" >/dev/null &&
         "$tool" root create --root-key "$fix/root-key/portcullis-signing.pub" \
-            --policy-key "$fix/policy-key/portcullis-signing.pub" --description "$description" \
+            --policy-key "$fix/policy-key/portcullis-signing.pub" \
+            --operations-key "$fix/operations-key/portcullis-signing.pub" --description "$description" \
             --out "$fix/root.json" >/dev/null &&
         "$tool" root sign --key "$fix/root-key/portcullis-signing.key" --in "$fix/root.json" \
             --out "$fix/root.signed" >/dev/null &&
         "$tool" root create --root-key "$fix/root-key-2/portcullis-signing.pub" --version 2 \
-            --policy-key "$fix/policy-key/portcullis-signing.pub" --description "$description, rotated" \
+            --policy-key "$fix/policy-key/portcullis-signing.pub" \
+            --operations-key "$fix/operations-key/portcullis-signing.pub" --description "$description, rotated" \
             --out "$fix/root-v2.json" >/dev/null &&
         "$tool" root sign --key "$fix/root-key/portcullis-signing.key" \
             --key "$fix/root-key-2/portcullis-signing.key" --in "$fix/root-v2.json" \
@@ -38,7 +52,36 @@ make_policy_fixtures() {
         "$tool" indicators sign --key "$fix/policy-key/portcullis-signing.key" \
             --in core/tests/data/spyware-fixture.stix2 --collection fixture --version 1 \
             --root "$fix/root.signed" --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z \
-            --out "$fix/spyware-v1.indicators" >/dev/null
+            --out "$fix/spyware-v1.indicators" >/dev/null &&
+        make_instruction_fixtures "$tool" "$fix"
+}
+
+# make_instruction_fixtures PORTCULLIS_BINARY FIXTURE_DIR: the instructions listed above,
+# signed with the operations key of root.signed (and one with the stray key).
+make_instruction_fixtures() {
+    local tool="$1" fix="$2" out="$2/instructions"
+    local ops="$fix/operations-key/portcullis-signing.key"
+    mkdir -p "$out" &&
+        printf '{"swapped":true}' >"$out/sim-swap-response.json" &&
+        printf '{"latestDeviceChange":"2026-03-01T09:10:00Z"}' >"$out/device-swap-response.json" &&
+        instruction_fixture "$tool" "$ops" 1 08:00 "$out/auth-1.instruction" \
+            --kind authorize-sim-change --until 2026-03-02T08:00:00Z --reason "ticket SEC-4411" &&
+        instruction_fixture "$tool" "$ops" 2 08:00 "$out/carrier-swap-2.instruction" \
+            --kind carrier-check --api sim_swap --operation check --checked-at 2026-03-01T07:55:00Z \
+            --max-age 24 --response "$out/sim-swap-response.json" &&
+        instruction_fixture "$tool" "$ops" 3 09:20 "$out/device-swap-3.instruction" \
+            --kind carrier-check --api device_swap --operation retrieve_date \
+            --checked-at 2026-03-01T09:15:00Z --response "$out/device-swap-response.json" &&
+        instruction_fixture "$tool" "$ops" 5 08:00 "$out/lock-5.instruction" --kind lock-now &&
+        instruction_fixture "$tool" "$fix/stray-key/portcullis-signing.key" 10 08:00 "$out/forged-10.instruction" \
+            --kind authorize-sim-change --until 2026-03-02T08:00:00Z --reason "ticket SEC-9999"
+}
+
+instruction_fixture() {
+    local tool="$1" key="$2" sequence="$3" issued="2026-03-01T$4:00Z" out="$5"
+    shift 5
+    "$tool" instruction sign --key "$key" --device dev-0001 --sequence "$sequence" \
+        --issued-at "$issued" --expires 2026-03-07T08:00:00Z "$@" --out "$out" >/dev/null
 }
 
 policy_fixture() {

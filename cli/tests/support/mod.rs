@@ -1,5 +1,6 @@
 //! Helpers shared by the CLI's end-to-end tests of signed policy bundles and indicator
 //! files: running the binary, keys in a temporary folder, signing at a fixed time.
+#![allow(dead_code)] // each test binary uses a different part
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -4,8 +4,7 @@
 //! Events are produced one at a time so a million-event replay needs no trace in memory.
 
 use portcullis_core::sim::{
-    CarrierCheck, Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation,
-    SimState,
+    Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation, SimState,
 };
 use portcullis_core::Timestamp;
 
@@ -116,11 +115,8 @@ impl Iterator for Traffic {
             }),
             65..=84 => SimEvent::Tick,
             85..=97 => SimEvent::Sim(self.sim(slot, r >> 8)),
-            98 => SimEvent::CarrierCheck(CarrierCheck {
-                phone_number: NUMBERS[slot as usize * 2].to_owned(),
-                swapped: (r >> 24) % 20 == 0,
-                latest_sim_change: Some(Timestamp::from_unix_millis(self.now - 3_600_000)),
-            }),
+            // Carrier checks arrive as signed instructions, outside this observation stream.
+            98 => SimEvent::Tick,
             _ => SimEvent::Reboot,
         };
         Some((Timestamp::from_unix_millis(self.now), event))

@@ -135,6 +135,14 @@ impl InspectionSlot {
         }
     }
 
+    /// Opens a triggered window now, when inspections are scheduled at all.
+    pub(super) fn trigger_now(&mut self, now: Timestamp) -> Vec<ScheduleEvent> {
+        match &mut self.state.scheduler {
+            Some(s) => s.trigger_now(now, &self.key),
+            None => Vec::new(),
+        }
+    }
+
     pub(super) fn next_deadline(&self) -> Option<Timestamp> {
         self.state.scheduler.as_ref()?.next_deadline()
     }

@@ -6,11 +6,17 @@
 //! its state change and its alerts in one transaction before returning.
 
 mod compliance;
+mod fusion;
 mod inspection;
+mod instruction;
 mod policy;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
+pub use instruction::{
+    ActionOutcome, AppliedInstruction, HandedAction, InstructionAction, InstructionOutcome,
+    RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
+};
 pub use policy::{PolicyOutcome, RootOutcome};
 
 use std::path::Path;
@@ -46,6 +52,8 @@ pub struct Agent {
     policy: policy::PolicySlot,
     inspection: inspection::InspectionSlot,
     compliance: compliance::ComplianceSlot,
+    instructions: instruction::InstructionSlot,
+    fusion: fusion::FusionSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -151,7 +159,12 @@ impl Agent {
             store.load_state(compliance::ACTIONS_STATE)?,
             policy.active.as_ref().map(|p| p.policy()),
         )?;
+        let instructions = instruction::InstructionSlot::restore(
+            store.load_state(instruction::INSTRUCTION_STATE)?,
+        )?;
+        let fusion = fusion::FusionSlot::restore(store.load_state(fusion::FUSION_STATE)?)?;
         Ok(Agent {
+            fusion,
             store,
             device_key,
             hasher,
@@ -161,6 +174,7 @@ impl Agent {
             policy,
             inspection,
             compliance,
+            instructions,
         })
     }
 
@@ -334,6 +348,10 @@ impl Agent {
         if pending_json != self.compliance.persisted_pending {
             states.push((compliance::ACTIONS_STATE, pending_json.clone()));
         }
+        let instructions_json = self.instructions.serialized();
+        if instructions_json != self.instructions.persisted {
+            states.push((instruction::INSTRUCTION_STATE, instructions_json.clone()));
+        }
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -353,11 +371,13 @@ impl Agent {
             findings,
         };
         match self.store.commit(commit) {
-            Ok(alerts) => {
+            Ok(mut alerts) => {
                 self.persisted_guard = guard_json;
                 self.inspection.persisted = schedule_json;
                 self.compliance.persisted = engine_json;
                 self.compliance.persisted_pending = pending_json;
+                self.instructions.persisted = instructions_json;
+                self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
             Err(e) => {

@@ -19,7 +19,7 @@ pub(super) const POLICY_STATE: &str = "policy";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct PolicyComponent {
     pub(super) trust: TrustedState,
-    scope: DeviceScope,
+    pub(super) scope: DeviceScope,
     /// The applied bundle's bytes (a JSON envelope), re-checked against `trust` at start.
     bundle: Option<String>,
     /// SHA-256 of the last refused input, so a redelivered bad bundle alerts once.

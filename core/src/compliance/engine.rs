@@ -412,6 +412,11 @@ impl ComplianceEngine {
         now
     }
 
+    /// What the last snapshot showed the agent can do, if a snapshot was judged.
+    pub fn capabilities(&self) -> Option<Capabilities> {
+        self.capabilities
+    }
+
     fn caps(&self) -> Capabilities {
         self.capabilities.unwrap_or(Capabilities {
             platform: Platform::Android,

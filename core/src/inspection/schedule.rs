@@ -441,6 +441,26 @@ impl InspectionScheduler {
         out
     }
 
+    /// The console asked for an inspection now (a signed `start_inspection`): a
+    /// triggered window is due at once, replacing a pending trigger's later draw. If a
+    /// window is already open, it serves.
+    pub fn trigger_now(&mut self, now: Timestamp, key: &ScheduleKey) -> Vec<ScheduleEvent> {
+        let now = self.clamp(now);
+        let mut out = Vec::new();
+        self.catch_up(now, key, &mut out);
+        self.trigger = Some(PendingTrigger {
+            alert_at: now,
+            due_at: now,
+        });
+        out.push(ScheduleEvent::InspectionTriggered {
+            severity: Severity::High,
+            alert_at: now,
+            due_at: now,
+        });
+        self.open_due(now, key, &mut out);
+        out
+    }
+
     /// The native layer reports power, network and local clock. A new offset (travel,
     /// DST) re-plans the next window if it no longer falls inside allowed hours.
     pub fn on_conditions(

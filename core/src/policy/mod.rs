@@ -149,7 +149,7 @@ pub enum PolicyError {
         trusted: u64,
     },
     /// The bundle has expired (freeze attack, or a stale bundle).
-    #[error("expired: the bundle expired at {expires}, it is now {now}")]
+    #[error("expired: it expired at {expires}, it is now {now}")]
     Expired {
         /// The bundle's expiry.
         expires: Timestamp,
@@ -157,7 +157,7 @@ pub enum PolicyError {
         now: Timestamp,
     },
     /// The bundle is for other devices or groups.
-    #[error("out of scope: the bundle names neither this device nor any of its groups")]
+    #[error("out of scope: it names neither this device nor any of its groups")]
     OutOfScope,
     /// The bundle is older than the applied one.
     #[error("rollback: version {offered} is not newer than the applied version {applied}")]
@@ -194,6 +194,35 @@ pub enum PolicyError {
     /// A key file or key bytes are unusable; never includes the key.
     #[error("key: {0}")]
     Key(String),
+    /// The trust root names no `operations` role, so no instruction can be trusted.
+    #[error("refused: trust root version {root_version} has no operations role; rotate to a root that adds one")]
+    NoOperationsRole {
+        /// The version of the root in force.
+        root_version: u64,
+    },
+    /// The instruction breaks a rule; `path` names the field.
+    #[error("invalid instruction at {path}: {problem}")]
+    InvalidInstruction {
+        /// Path of the field, e.g. `body.until`.
+        path: String,
+        /// The rule broken.
+        problem: String,
+    },
+    /// The instruction names a kind this agent does not know.
+    #[error("unknown instruction kind (expected one of: {expected})")]
+    UnknownKind {
+        /// The kinds this agent accepts.
+        expected: &'static str,
+    },
+    /// The instruction's sequence does not exceed the highest accepted one: a replay or
+    /// a rollback.
+    #[error("replayed or rolled back: sequence {offered} is not above the highest accepted sequence {accepted}")]
+    SequenceNotNewer {
+        /// The instruction's sequence.
+        offered: u64,
+        /// The highest sequence this device accepted.
+        accepted: u64,
+    },
 }
 
 impl PolicyError {
@@ -221,6 +250,10 @@ impl PolicyError {
             PolicyError::RootVersion { .. } => "root_version",
             PolicyError::NotApplied => "not_applied",
             PolicyError::Key(_) => "key",
+            PolicyError::NoOperationsRole { .. } => "no_operations_role",
+            PolicyError::InvalidInstruction { .. } => "invalid_instruction",
+            PolicyError::UnknownKind { .. } => "unknown_kind",
+            PolicyError::SequenceNotNewer { .. } => "replayed",
         }
     }
 

@@ -69,6 +69,56 @@ pub struct Policy {
     /// The escalation ladder for non-compliance, one rule per section (AMAPI `policyEnforcementRules`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_enforcement_rules: Vec<PolicyEnforcementRule>,
+    /// How much the console's signed instructions may ask of this device.
+    #[serde(default, skip_serializing_if = "InstructionRules::is_default")]
+    pub instructions: InstructionRules,
+}
+
+// ---------------------------------------------------------------------------------
+// Instructions
+
+/// The longest an instruction may stay valid after it is issued, and the default.
+pub const MAX_INSTRUCTION_LIFETIME_HOURS: u32 = 7 * 24;
+/// The longest SIM-change window an authorisation may open after it is issued, and the default.
+pub const MAX_SIM_CHANGE_WINDOW_HOURS: u32 = 72;
+
+/// Limits on the console's signed instructions. The built-in limits are the ceilings;
+/// a policy may only lower them, so a stolen operations key buys as little time as
+/// the security team chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstructionRules {
+    /// Longest time from an instruction's `issuedAt` to its `expires`, in hours.
+    #[serde(default = "default_instruction_lifetime")]
+    #[schemars(range(min = 1, max = 168))]
+    pub max_lifetime_hours: u32,
+    /// Longest time from an authorisation's `issuedAt` to its window's end (`until`), in hours.
+    #[serde(default = "default_sim_change_window")]
+    #[schemars(range(min = 1, max = 72))]
+    pub max_sim_change_window_hours: u32,
+}
+
+impl Default for InstructionRules {
+    fn default() -> Self {
+        InstructionRules {
+            max_lifetime_hours: MAX_INSTRUCTION_LIFETIME_HOURS,
+            max_sim_change_window_hours: MAX_SIM_CHANGE_WINDOW_HOURS,
+        }
+    }
+}
+
+impl InstructionRules {
+    fn is_default(&self) -> bool {
+        *self == InstructionRules::default()
+    }
+}
+
+fn default_instruction_lifetime() -> u32 {
+    MAX_INSTRUCTION_LIFETIME_HOURS
+}
+
+fn default_sim_change_window() -> u32 {
+    MAX_SIM_CHANGE_WINDOW_HOURS
 }
 
 // ---------------------------------------------------------------------------------
@@ -863,6 +913,21 @@ impl Policy {
         self.validate_sim()?;
         self.validate_inspection()?;
         self.validate_escalation()?;
+        let limits = &self.instructions;
+        if !(1..=MAX_INSTRUCTION_LIFETIME_HOURS).contains(&limits.max_lifetime_hours) {
+            return Err(invalid(
+                "instructions.maxLifetimeHours",
+                format!("must be 1 to {MAX_INSTRUCTION_LIFETIME_HOURS}"),
+            )
+            .into());
+        }
+        if !(1..=MAX_SIM_CHANGE_WINDOW_HOURS).contains(&limits.max_sim_change_window_hours) {
+            return Err(invalid(
+                "instructions.maxSimChangeWindowHours",
+                format!("must be 1 to {MAX_SIM_CHANGE_WINDOW_HOURS}"),
+            )
+            .into());
+        }
         Ok(())
     }
 

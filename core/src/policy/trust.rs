@@ -1,9 +1,12 @@
 //! TUF-style verification: the trust root, the trusted state, and the pure
 //! functions that move from one trusted state to the next.
 //!
-//! The trust root is installed at enrollment. It names two roles, each a set of
-//! Ed25519 keys and a threshold: `root` keys (kept offline) sign root rotations,
-//! `policy` keys sign policy bundles. A policy bundle can never replace the root:
+//! The trust root is installed at enrollment. It names up to three roles, each a set
+//! of Ed25519 keys and a threshold: `root` keys (kept offline) sign root rotations,
+//! `policy` keys sign policy bundles, and `operations` keys sign console instructions
+//! (SIM-change authorisations, relayed carrier checks, the hygiene playbook), so the
+//! people who run incidents never hold the policy keys. A root without an
+//! `operations` role accepts no instructions. A policy bundle can never replace the root:
 //! the payload type is covered by every signature, and rotations are checked
 //! against the current root's `root` role only.
 //!
@@ -68,7 +71,7 @@ pub struct Role {
     pub threshold: u32,
 }
 
-/// The two roles of a trust root.
+/// The roles of a trust root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Roles {
@@ -76,6 +79,10 @@ pub struct Roles {
     pub root: Role,
     /// Signs policy bundles.
     pub policy: Role,
+    /// Signs console instructions; absent in roots made before instructions existed,
+    /// which therefore accept none until a rotation adds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<Role>,
 }
 
 /// The trust root: which keys may sign what. Installed at enrollment; replaced only
@@ -105,6 +112,8 @@ pub enum RoleName {
     NewRoot,
     /// The policy role.
     Policy,
+    /// The operations role (console instructions).
+    Operations,
 }
 
 impl RoleName {
@@ -113,6 +122,7 @@ impl RoleName {
             RoleName::Root => "root",
             RoleName::NewRoot => "new root",
             RoleName::Policy => "policy",
+            RoleName::Operations => "operations",
         }
     }
 }
@@ -124,8 +134,9 @@ impl std::fmt::Display for RoleName {
 }
 
 impl TrustRoot {
-    /// A version-1 root where one key holds both roles with threshold 1: for a
-    /// console that starts with a single key (`policy verify --trust KEY.pub`).
+    /// A version-1 root where one key holds every role with threshold 1: for a
+    /// console that starts with a single key (`policy verify --trust KEY.pub`) and
+    /// for the simulator.
     pub fn single_key(key: PublicKey, description: &str) -> TrustRoot {
         let id = key.key_id();
         let role = Role {
@@ -146,7 +157,8 @@ impl TrustRoot {
             )]),
             roles: Roles {
                 root: role.clone(),
-                policy: role,
+                policy: role.clone(),
+                operations: Some(role),
             },
         }
     }
@@ -182,7 +194,12 @@ impl TrustRoot {
                 ));
             }
         }
-        for (name, role) in [("root", &self.roles.root), ("policy", &self.roles.policy)] {
+        let roles = [
+            ("root", Some(&self.roles.root)),
+            ("policy", Some(&self.roles.policy)),
+            ("operations", self.roles.operations.as_ref()),
+        ];
+        for (name, role) in roles.into_iter().filter_map(|(n, r)| Some((n, r?))) {
             let mut seen = BTreeSet::new();
             for id in &role.keyids {
                 if !self.keys.contains_key(id) {
@@ -252,7 +269,7 @@ impl BundleScope {
                 .any(|g| device.groups.iter().any(|dg| dg == g))
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
+    pub(crate) fn validate(&self) -> Result<(), PolicyError> {
         if self.devices.is_empty() && self.groups.is_empty() {
             return Err(PolicyError::InvalidBundle {
                 path: "scope".into(),
@@ -561,6 +578,32 @@ impl TrustedState {
         )
     }
 
+    /// The same checks for payloads the `operations` role signs (console instructions).
+    /// A root without that role accepts none.
+    pub(crate) fn authenticate_operations_role(
+        &self,
+        envelope: &Envelope,
+        payload_type: &'static str,
+    ) -> Result<Vec<KeyId>, PolicyError> {
+        expect_type(envelope, payload_type)?;
+        let Some(role) = &self.root.roles.operations else {
+            return Err(PolicyError::NoOperationsRole {
+                root_version: self.root.version,
+            });
+        };
+        if envelope.signatures.is_empty() {
+            return Err(PolicyError::Unsigned);
+        }
+        let keys = self.root.role_keys(role);
+        count_signatures(
+            envelope.signatures.iter().enumerate(),
+            &envelope.signing_input(),
+            &keys,
+            role.threshold,
+            RoleName::Operations,
+        )
+    }
+
     /// Steps 3-6 of verification: type, signatures, then the payload parse.
     fn authenticate_policy(
         &self,
@@ -699,7 +742,12 @@ pub fn rotate_root(state: &TrustedState, signed_root: &[u8]) -> crate::Result<Tr
         RoleName::Root,
     )?;
     let new = TrustRoot::from_json(&envelope.payload)?;
-    let expected = old.version.saturating_add(1);
+    // A root at the highest version can never be rotated from: a wrapping or
+    // saturating step would let the same version be "rotated" to and back.
+    let expected = old.version.checked_add(1).ok_or(PolicyError::RootVersion {
+        offered: new.version,
+        expected: u64::MAX,
+    })?;
     if new.version != expected {
         return Err(PolicyError::RootVersion {
             offered: new.version,

@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Facts, GuardEvent, IdentityDiff, ServiceState, SimPolicy, SimState};
+use super::{
+    CarrierApi, CarrierVerdict, Facts, GuardEvent, IdentityDiff, ServiceState, SimPolicy, SimState,
+};
 use crate::alert::{AlertKind, Finding};
-use crate::identity::IdentityHash;
 use crate::time::{Timestamp, MINUTE_MS};
 
 /// A detector's identity, reported with every alert it raises.
@@ -472,19 +473,24 @@ impl Detector for PortOutDetector {
     }
 }
 
-/// Raises carrier-reported swaps that no authorised window covers.
+/// Raises carrier-reported SIM swaps that no authorised window covers, and
+/// carrier-reported device swaps (the SIM moved into another handset).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct CarrierCheckDetector {
-    /// Per checked number, the change date already alerted (`None` when the carrier gave none).
-    active: BTreeMap<IdentityHash, Option<Timestamp>>,
+    /// Per API and line (`sim|line:…`, `device|slot:0`), the change date already
+    /// alerted (`None` when the carrier gave none).
+    active: BTreeMap<String, Option<Timestamp>>,
 }
 
 impl Detector for CarrierCheckDetector {
     fn info(&self) -> DetectorInfo {
         DetectorInfo {
             name: "carrier_check",
-            version: 1,
-            kinds: &[AlertKind::CarrierReportedSwap],
+            version: 2,
+            kinds: &[
+                AlertKind::CarrierReportedSwap,
+                AlertKind::CarrierReportedDeviceSwap,
+            ],
         }
     }
 
@@ -497,38 +503,73 @@ impl Detector for CarrierCheckDetector {
         out: &mut Vec<Finding>,
     ) {
         let GuardEvent::CarrierCheck {
-            number,
+            line,
             slot,
-            swapped,
-            latest_sim_change,
+            result,
             authorized,
             predates_enrollment,
         } = event
         else {
             return;
         };
-        if !swapped {
-            self.active.remove(number);
+        let key = match result.api {
+            CarrierApi::SimSwap => format!("sim|{line}"),
+            CarrierApi::DeviceSwap => format!("device|{line}"),
+        };
+        let at = match result.verdict {
+            CarrierVerdict::Unknown => return,
+            // The latest change predating enrollment is the SIM or handset the phone
+            // was issued with: no change since.
+            CarrierVerdict::NoChange => {
+                self.active.remove(&key);
+                return;
+            }
+            CarrierVerdict::Changed { .. } if *predates_enrollment => {
+                self.active.remove(&key);
+                return;
+            }
+            CarrierVerdict::Changed { at } => at,
+        };
+        if *authorized || self.active.get(&key) == Some(&at) {
             return;
         }
-        if *authorized || *predates_enrollment {
-            return;
-        }
-        if self.active.get(number) == Some(latest_sim_change) {
-            return;
-        }
-        self.active.insert(*number, *latest_sim_change);
+        self.active.insert(key, at);
         let info = self.info();
-        let mut evidence = vec![("number_hash", number.short())];
-        if let Some(t) = latest_sim_change {
-            evidence.push(("latest_sim_change", t.to_string()));
+        let mut evidence = vec![
+            ("api", result.api.as_str().to_owned()),
+            ("line", line.clone()),
+            ("checked_at", result.checked_at.to_string()),
+            ("instruction_id", result.instruction_id.clone()),
+        ];
+        let (kind, summary) = match result.api {
+            CarrierApi::SimSwap => {
+                if let Some(t) = at {
+                    evidence.push(("latest_sim_change", t.to_string()));
+                }
+                (
+                    AlertKind::CarrierReportedSwap,
+                    "The carrier reports a SIM change for this phone's number that no authorised window covers",
+                )
+            }
+            CarrierApi::DeviceSwap => {
+                if let Some(t) = at {
+                    evidence.push(("latest_device_change", t.to_string()));
+                }
+                (
+                    AlertKind::CarrierReportedDeviceSwap,
+                    "The carrier reports that this phone's SIM is now used in another handset",
+                )
+            }
+        };
+        if let Some(start) = result.period_start {
+            evidence.push(("checked_since", start.to_string()));
         }
         out.push(finding(
             &info,
-            AlertKind::CarrierReportedSwap,
+            kind,
             now,
             *slot,
-            "The carrier reports a SIM change for this phone's number that no authorised window covers".to_owned(),
+            summary.to_owned(),
             evidence,
         ));
     }

@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 
 pub use detectors::{Detector, DetectorInfo};
 pub use observation::{
-    CarrierCheck, Connectivity, Rat, ServiceObservation, ServiceState, SimChangeAuthorization,
-    SimEvent, SimObservation, SimState, MAX_SLOT,
+    Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation, SimState,
+    MAX_SLOT,
 };
 
-use crate::alert::Finding;
+use crate::alert::{AlertKind, Finding};
 use crate::error::Result;
 use crate::identity::{normalize, IdentityHash, IdentityHasher, IdentityKind};
 use crate::policy::model::IdentityPin;
@@ -113,6 +113,10 @@ pub struct Identity {
     pub msisdn: Option<IdentityHash>,
     /// Home network MCC-MNC (an operator code, not a personal identifier).
     pub home: Option<String>,
+    /// Keyed hash (under the identity key) of the phone number's pin: a relayed
+    /// carrier check names its line by pin, and this tells which slot it spoke of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<IdentityHash>,
 }
 
 /// Which identity fields differ from the baseline (or the policy's pins); a field
@@ -216,7 +220,7 @@ pub struct SlotFacts {
     pub roaming: Option<bool>,
 }
 
-/// A planned-change window received from the console.
+/// A planned-change window opened by a verified console instruction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authorization {
     /// When the agent received it (start of the window).
@@ -225,6 +229,104 @@ pub struct Authorization {
     pub until: Timestamp,
     /// The console's reason, for the audit trail.
     pub reason: String,
+    /// The slot the window is for; `None` covers every slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
+    /// The SIM the office is about to fit: only a SIM matching these pins becomes the
+    /// baseline. Without them any SIM seen in the window does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<SimPins>,
+    /// The instruction that opened the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction_id: Option<String>,
+    /// Whether the expected SIM was seen and became the baseline: until then a
+    /// carrier-reported change is not covered by a window that names its SIM.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fulfilled: bool,
+}
+
+impl Authorization {
+    fn covers_slot(&self, slot: u8) -> bool {
+        self.slot.is_none_or(|s| s == slot)
+    }
+}
+
+/// A SIM-change window as a verified instruction asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimChangeWindow {
+    /// The instruction's id, for the audit trail.
+    pub instruction_id: String,
+    /// The slot; `None` for every slot.
+    pub slot: Option<u8>,
+    /// End of the window.
+    pub until: Timestamp,
+    /// Why, for the audit trail.
+    pub reason: String,
+    /// The pins of the SIM about to be fitted.
+    pub expected: Option<SimPins>,
+}
+
+/// Which CAMARA API a carrier result came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarrierApi {
+    /// SIM Swap: the SIM behind the number changed.
+    SimSwap,
+    /// Device Swap: the SIM was moved into another handset.
+    DeviceSwap,
+}
+
+impl CarrierApi {
+    /// The name used in instructions and evidence.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CarrierApi::SimSwap => "sim_swap",
+            CarrierApi::DeviceSwap => "device_swap",
+        }
+    }
+}
+
+/// What a carrier's answer says, once read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierVerdict {
+    /// A change happened: at this time (`retrieve-date`), or within the checked
+    /// period (`check` answering `swapped: true`).
+    Changed {
+        /// The change date, when the carrier gave one.
+        at: Option<Timestamp>,
+    },
+    /// No change in the period the carrier monitors.
+    NoChange,
+    /// The carrier could not say (a `null` date without a monitored period).
+    Unknown,
+}
+
+/// A carrier-side result from a verified instruction, already interpreted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarrierResult {
+    /// The instruction's id, for evidence.
+    pub instruction_id: String,
+    /// Which API answered.
+    pub api: CarrierApi,
+    /// The checked number's pin; `None` means the device's first slot holding a SIM.
+    pub line: Option<IdentityPin>,
+    /// When the console asked.
+    pub checked_at: Timestamp,
+    /// For `check`: the start of the checked period (`checkedAt - maxAge`).
+    pub period_start: Option<Timestamp>,
+    /// The answer.
+    pub verdict: CarrierVerdict,
+}
+
+/// What the console decides for the guard, from verified instructions only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleInput {
+    /// Open a planned SIM-change window.
+    Authorize(SimChangeWindow),
+    /// A carrier-side result.
+    Carrier(CarrierResult),
+    /// Close every open window now.
+    RevokeAuthorizations,
 }
 
 /// How many past authorisation windows are kept to judge carrier-reported change dates.
@@ -259,20 +361,47 @@ impl Facts {
         }
     }
 
-    /// The authorisation window covering `at`, if any.
-    pub fn authorization_at(&self, at: Timestamp) -> Option<&Authorization> {
-        self.authorizations
-            .iter()
-            .rev()
-            .find(|a| a.from <= at && at <= a.until)
+    /// Whether an authorisation covers a carrier-reported SIM change on `slot` at
+    /// `at` (or, with no date, anywhere in `period`). A window naming the expected SIM
+    /// covers it only once that SIM was seen.
+    pub fn carrier_change_authorized(
+        &self,
+        slot: Option<u8>,
+        at: Option<Timestamp>,
+        period: (Timestamp, Timestamp),
+    ) -> bool {
+        self.authorizations.iter().any(|a| {
+            let in_time = match at {
+                Some(t) => a.from <= t && t <= a.until,
+                None => a.from <= period.1 && period.0 <= a.until,
+            };
+            in_time
+                && slot.is_none_or(|s| a.covers_slot(s))
+                && (a.expected.is_none() || a.fulfilled)
+        })
     }
 
-    /// The slot whose baseline phone number has this hash.
-    pub fn slot_with_number(&self, number: &IdentityHash) -> Option<u8> {
+    /// The windows open at `at`.
+    pub fn open_authorizations(&self, at: Timestamp) -> impl Iterator<Item = &Authorization> {
+        self.authorizations
+            .iter()
+            .filter(move |a| a.from <= at && at <= a.until)
+    }
+
+    /// The slot whose baseline phone number has this line hash.
+    pub fn slot_with_line(&self, line: &IdentityHash) -> Option<u8> {
         self.slots.iter().find_map(|(slot, f)| {
             let baseline = f.baseline.as_ref()?;
-            (baseline.msisdn.as_ref() == Some(number)).then_some(*slot)
+            (baseline.line.as_ref() == Some(line)).then_some(*slot)
         })
+    }
+
+    /// The first slot that holds a SIM (a baseline, or a SIM seen now).
+    pub fn first_slot_with_sim(&self) -> Option<u8> {
+        self.slots
+            .iter()
+            .find(|(_, f)| f.baseline.is_some() || f.current.is_some())
+            .map(|(slot, _)| *slot)
     }
 }
 
@@ -297,23 +426,25 @@ pub enum GuardEvent {
     Service(ServiceObservation),
     /// A connectivity reading.
     Connectivity(Connectivity),
-    /// A carrier-side check result.
+    /// A carrier-side result.
     CarrierCheck {
-        /// Keyed hash of the checked number.
-        number: IdentityHash,
-        /// The slot carrying that number, if the guard knows it.
+        /// Which line it concerns: `line:` and the pin's first 16 hex digits, or
+        /// `slot:N` when the console named no line.
+        line: String,
+        /// The slot carrying that line, if the guard knows it.
         slot: Option<u8>,
-        /// The carrier's verdict.
-        swapped: bool,
-        /// The carrier's latest SIM change time.
-        latest_sim_change: Option<Timestamp>,
-        /// Whether an authorisation window covers the change.
+        /// The result.
+        result: CarrierResult,
+        /// Whether an authorisation window covers the change (SIM swaps only).
         authorized: bool,
-        /// Whether the reported change predates enrollment (the SIM the phone was issued with).
+        /// Whether the reported change predates enrollment (the SIM or handset the
+        /// phone was issued with).
         predates_enrollment: bool,
     },
     /// A planned-change window opened.
     Authorized(Authorization),
+    /// Every open window was closed.
+    Revoked,
     /// The device booted.
     Reboot,
     /// Time passed.
@@ -374,9 +505,92 @@ impl SimGuard {
         let digested = self.digest(event, now, hasher)?;
         self.advance(now, out);
         let gev = self.apply(digested, now);
+        let first = out.len();
         self.detectors
             .observe(&self.facts, &self.policy, &gev, now, out);
+        mark_carrier_check_wanted(&mut out[first..]);
         Ok(())
+    }
+
+    /// Applies a console decision from a verified instruction. Deadlines that passed
+    /// before `now` fire first.
+    pub fn handle_console(
+        &mut self,
+        input: &ConsoleInput,
+        now: Timestamp,
+        hasher: &IdentityHasher,
+        out: &mut Vec<Finding>,
+    ) {
+        let now = now.max(self.facts.last_seen);
+        self.advance(now, out);
+        let gev = match input {
+            ConsoleInput::Authorize(w) => {
+                let auth = Authorization {
+                    from: now,
+                    until: w.until,
+                    reason: w.reason.clone(),
+                    slot: w.slot,
+                    expected: w.expected.clone(),
+                    instruction_id: Some(w.instruction_id.clone()),
+                    fulfilled: false,
+                };
+                self.facts.authorizations.push(auth.clone());
+                let excess = self
+                    .facts
+                    .authorizations
+                    .len()
+                    .saturating_sub(KEPT_AUTHORIZATIONS);
+                self.facts.authorizations.drain(..excess);
+                GuardEvent::Authorized(auth)
+            }
+            ConsoleInput::RevokeAuthorizations => {
+                for a in &mut self.facts.authorizations {
+                    if a.until > now {
+                        a.until = now.max(a.from);
+                    }
+                }
+                GuardEvent::Revoked
+            }
+            ConsoleInput::Carrier(result) => {
+                let line_hash = result.line.as_ref().map(|pin| hasher.line_hash(pin));
+                let slot = match &line_hash {
+                    Some(line) => self.facts.slot_with_line(line),
+                    None => self.facts.first_slot_with_sim(),
+                };
+                let line = match (&line_hash, slot) {
+                    (Some(hash), _) => format!("line:{}", hash.short()),
+                    (None, Some(s)) => format!("slot:{s}"),
+                    (None, None) => "device".to_owned(),
+                };
+                let predates_enrollment = matches!(
+                    result.verdict,
+                    CarrierVerdict::Changed { at: Some(t) } if t < self.facts.enrolled_at
+                );
+                let authorized = result.api == CarrierApi::SimSwap
+                    && match result.verdict {
+                        CarrierVerdict::Changed { at } => self.facts.carrier_change_authorized(
+                            slot,
+                            at,
+                            (
+                                result.period_start.unwrap_or(result.checked_at),
+                                result.checked_at,
+                            ),
+                        ),
+                        _ => false,
+                    };
+                GuardEvent::CarrierCheck {
+                    line,
+                    slot,
+                    result: result.clone(),
+                    authorized,
+                    predates_enrollment,
+                }
+            }
+        };
+        let first = out.len();
+        self.detectors
+            .observe(&self.facts, &self.policy, &gev, now, out);
+        mark_carrier_check_wanted(&mut out[first..]);
     }
 
     /// Lets time pass to `now`, firing any deadline that expired.
@@ -391,7 +605,9 @@ impl SimGuard {
     }
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
+        let first = out.len();
         self.detectors.on_time(&self.facts, &self.policy, now, out);
+        mark_carrier_check_wanted(&mut out[first..]);
         self.facts.last_seen = now;
     }
 
@@ -415,41 +631,45 @@ impl SimGuard {
                     imsi: hash(IdentityKind::Imsi, &obs.imsi)?,
                     msisdn: hash(IdentityKind::PhoneNumber, &obs.msisdn)?,
                     home: obs.mcc_mnc.clone(),
+                    line: obs
+                        .msisdn
+                        .as_deref()
+                        .map(|m| hasher.pin(IdentityKind::PhoneNumber, m))
+                        .transpose()?
+                        .map(|pin| hasher.line_hash(&pin)),
                 },
                 pin_diff: match self.policy.pins(obs.slot) {
                     Some(pins) => compare_with_pins(pins, obs, hasher)?,
                     None => IdentityDiff::default(),
                 },
+                authorization: self.authorization_for(obs, now, hasher)?,
             },
-            SimEvent::CarrierCheck(check) => {
-                let number = hasher.hash(
-                    IdentityKind::PhoneNumber,
-                    &normalize(IdentityKind::PhoneNumber, &check.phone_number)?,
-                );
-                let change_at = check.latest_sim_change.unwrap_or(now);
-                Digested::Ready(GuardEvent::CarrierCheck {
-                    slot: self.facts.slot_with_number(&number),
-                    number,
-                    swapped: check.swapped,
-                    latest_sim_change: check.latest_sim_change,
-                    authorized: self.facts.authorization_at(change_at).is_some(),
-                    predates_enrollment: check
-                        .latest_sim_change
-                        .is_some_and(|t| t < self.facts.enrolled_at),
-                })
-            }
             SimEvent::Service(obs) => Digested::Ready(GuardEvent::Service(*obs)),
             SimEvent::Connectivity(c) => Digested::Ready(GuardEvent::Connectivity(*c)),
-            SimEvent::AuthorizeSimChange(a) => {
-                Digested::Ready(GuardEvent::Authorized(Authorization {
-                    from: now,
-                    until: a.until,
-                    reason: a.reason.clone(),
-                }))
-            }
             SimEvent::Reboot => Digested::Ready(GuardEvent::Reboot),
             SimEvent::Tick => Digested::Ready(GuardEvent::Tick),
         })
+    }
+
+    /// The open window, newest first, that lets this observed SIM become the slot's
+    /// baseline: one for its slot (or every slot) that names no SIM, or names this one.
+    fn authorization_for(
+        &self,
+        obs: &SimObservation,
+        now: Timestamp,
+        hasher: &IdentityHasher,
+    ) -> Result<Option<usize>> {
+        for (i, a) in self.facts.authorizations.iter().enumerate().rev() {
+            if !(a.from <= now && now <= a.until && a.covers_slot(obs.slot)) {
+                continue;
+            }
+            match &a.expected {
+                None => return Ok(Some(i)),
+                Some(expected) if matches_expected(expected, obs, hasher)? => return Ok(Some(i)),
+                Some(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     fn apply(&mut self, digested: Digested, now: Timestamp) -> GuardEvent {
@@ -463,18 +683,12 @@ impl SimGuard {
                         slot.roaming = obs.roaming.or(slot.roaming);
                     }
                     GuardEvent::Connectivity(c) => self.facts.connectivity = Some(*c),
-                    GuardEvent::Authorized(a) => {
-                        self.facts.authorizations.push(a.clone());
-                        let excess = self
-                            .facts
-                            .authorizations
-                            .len()
-                            .saturating_sub(KEPT_AUTHORIZATIONS);
-                        self.facts.authorizations.drain(..excess);
-                    }
                     GuardEvent::Reboot => self.facts.booted_at = Some(now),
-                    GuardEvent::CarrierCheck { .. } | GuardEvent::Tick | GuardEvent::Sim { .. } => {
-                    }
+                    GuardEvent::Authorized(_)
+                    | GuardEvent::Revoked
+                    | GuardEvent::CarrierCheck { .. }
+                    | GuardEvent::Tick
+                    | GuardEvent::Sim { .. } => {}
                 }
                 gev
             }
@@ -483,7 +697,8 @@ impl SimGuard {
                 state,
                 identity,
                 pin_diff,
-            } => self.apply_sim(slot, state, identity, pin_diff, now),
+                authorization,
+            } => self.apply_sim(slot, state, identity, pin_diff, authorization),
         }
     }
 
@@ -493,9 +708,10 @@ impl SimGuard {
         state: SimState,
         observed: Identity,
         pin_diff: IdentityDiff,
-        now: Timestamp,
+        authorization_index: Option<usize>,
     ) -> GuardEvent {
-        let authorization = self.facts.authorization_at(now).cloned();
+        let authorization =
+            authorization_index.and_then(|i| self.facts.authorizations.get(i).cloned());
         let pins = self.policy.pins(slot);
         let facts = self.facts.slots.entry(slot).or_default();
         facts.sim_state = Some(state);
@@ -529,6 +745,7 @@ impl SimGuard {
                 facts.waived_pins = pins.cloned();
                 facts.mismatch = false;
                 authorized = Some(auth);
+                self.fulfil(authorization_index);
             } else {
                 // A SIM differing from the pins never becomes the baseline.
                 facts.mismatch = true;
@@ -565,6 +782,7 @@ impl SimGuard {
             baseline.iccid = baseline.iccid.or(observed.iccid);
             baseline.imsi = baseline.imsi.or(observed.imsi);
             baseline.msisdn = baseline.msisdn.or(observed.msisdn);
+            baseline.line = baseline.line.or(observed.line);
             if baseline.home.is_none() {
                 baseline.home = observed.home;
             }
@@ -574,6 +792,7 @@ impl SimGuard {
             facts.waived_pins = if pin_diff.any() { pins.cloned() } else { None };
             facts.mismatch = false;
             authorized = Some(auth);
+            self.fulfil(authorization_index);
         } else {
             facts.mismatch = true;
         }
@@ -585,6 +804,44 @@ impl SimGuard {
             iccid_prefixes,
         }
     }
+}
+
+impl SimGuard {
+    fn fulfil(&mut self, index: Option<usize>) {
+        if let Some(a) = index.and_then(|i| self.facts.authorizations.get_mut(i)) {
+            a.fulfilled = true;
+        }
+    }
+}
+
+/// The alerts after which the console should ask the carrier at once (`carrier watch
+/// --alerts`): what a phone sees of a port-out or a swap.
+fn mark_carrier_check_wanted(findings: &mut [Finding]) {
+    for f in findings {
+        if matches!(
+            f.kind,
+            AlertKind::PortOutSuspected | AlertKind::SimRemoved | AlertKind::SimReplaced
+        ) && !f.evidence.iter().any(|(k, _)| k == "carrier_check_wanted")
+        {
+            f.evidence
+                .push(("carrier_check_wanted".to_owned(), "true".to_owned()));
+        }
+    }
+}
+
+/// Whether an observed SIM is the one an authorisation names: every pinned field the
+/// platform observed matches, and at least one was observed (a SIM the platform
+/// cannot identify by any pinned field is never taken for the expected one).
+fn matches_expected(
+    expected: &SimPins,
+    obs: &SimObservation,
+    hasher: &IdentityHasher,
+) -> Result<bool> {
+    let overlap = (expected.iccid.is_some() && obs.iccid.is_some())
+        || (expected.imsi.is_some() && obs.imsi.is_some())
+        || (expected.msisdn.is_some() && obs.msisdn.is_some())
+        || (expected.home_network.is_some() && obs.mcc_mnc.is_some());
+    Ok(overlap && !compare_with_pins(expected, obs, hasher)?.any())
 }
 
 /// Compares an observation with the policy's pins, computing pins (under the pin
@@ -614,6 +871,7 @@ enum Digested {
         state: SimState,
         identity: Identity,
         pin_diff: IdentityDiff,
+        authorization: Option<usize>,
     },
     Ready(GuardEvent),
 }

@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::time::Timestamp;
 
 /// Highest SIM slot index accepted (slots are 0-based).
 pub const MAX_SLOT: u8 = 7;
@@ -159,39 +158,9 @@ pub struct Connectivity {
     pub airplane_mode: bool,
 }
 
-/// A carrier-side SIM swap check (CAMARA SIM Swap `check` / `retrieve-date`) relayed by the console.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CarrierCheck {
-    /// The number checked, E.164; hashed on arrival.
-    pub phone_number: String,
-    /// The carrier's verdict: a SIM change within the checked period.
-    pub swapped: bool,
-    /// The carrier's latest SIM change time, when `retrieve-date` was used.
-    pub latest_sim_change: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for CarrierCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CarrierCheck")
-            .field("phone_number", &"<redacted>")
-            .field("swapped", &self.swapped)
-            .field("latest_sim_change", &self.latest_sim_change)
-            .finish()
-    }
-}
-
-/// The console's authorisation of a planned SIM replacement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimChangeAuthorization {
-    /// End of the window; changes before it become the new baseline.
-    pub until: Timestamp,
-    /// Why, for the audit trail (e.g. a ticket number).
-    pub reason: String,
-}
-
-/// One input to the agent's SIM guard.
+/// One observation the platform feeds the agent's SIM guard. Console decisions
+/// (authorised SIM changes, carrier-side results) are not observations: they reach
+/// the guard only from verified instructions ([`crate::instruction`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SimEvent {
     /// A SIM slot reading.
@@ -200,10 +169,6 @@ pub enum SimEvent {
     Service(ServiceObservation),
     /// A connectivity reading.
     Connectivity(Connectivity),
-    /// A carrier-side check result.
-    CarrierCheck(CarrierCheck),
-    /// A planned SIM change window from the console.
-    AuthorizeSimChange(SimChangeAuthorization),
     /// The device has just booted.
     Reboot,
     /// Time passed; nothing else happened.
@@ -240,19 +205,7 @@ impl SimEvent {
                 Ok(())
             }
             SimEvent::Service(obs) => check_slot(obs.slot, "service.slot"),
-            SimEvent::AuthorizeSimChange(auth) => {
-                if auth.reason.len() > 512 {
-                    return Err(Error::invalid(
-                        "authorize_sim_change.reason",
-                        "longer than 512 bytes",
-                    ));
-                }
-                Ok(())
-            }
-            SimEvent::Connectivity(_)
-            | SimEvent::CarrierCheck(_)
-            | SimEvent::Reboot
-            | SimEvent::Tick => Ok(()),
+            SimEvent::Connectivity(_) | SimEvent::Reboot | SimEvent::Tick => Ok(()),
         }
     }
 }

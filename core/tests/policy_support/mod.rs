@@ -67,8 +67,28 @@ pub fn root(
         roles: Roles {
             root: role(root_keys, root_threshold),
             policy: role(policy_keys, policy_threshold),
+            operations: None,
         },
     }
+}
+
+/// [`standard_root`] at `version` with an operations role: keys 20, 21 and 22 with
+/// `threshold`.
+pub fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
+    let mut root = standard_root(1);
+    root.version = version;
+    for k in [key(20), key(21), key(22)] {
+        root.keys.insert(
+            k.key_id(),
+            RootKey {
+                keytype: KeyType::Ed25519,
+                public: k.public_key(),
+                label: String::new(),
+            },
+        );
+    }
+    root.roles.operations = Some(role(&[&key(20), &key(21), &key(22)], threshold));
+    root
 }
 
 /// Root keys 1, 2, 3 (threshold 2); policy keys 10, 11 (threshold `policy_threshold`).

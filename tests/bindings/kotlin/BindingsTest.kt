@@ -18,11 +18,16 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.runBlocking
+import org.portcullis.ActionOutcome
+import org.portcullis.ActionRoute
 import org.portcullis.Agent
 import org.portcullis.Alert
 import org.portcullis.AlertKind
 import org.portcullis.Connectivity
 import org.portcullis.DeviceKey
+import org.portcullis.InstructionAction
+import org.portcullis.InstructionKind
+import org.portcullis.InstructionResult
 import org.portcullis.InternalException
 import org.portcullis.LogLevel
 import org.portcullis.Logger
@@ -158,6 +163,28 @@ fun assertSimReplaced(alert: Alert, whenAt: Instant? = null) {
     eq(8, evidence["baseline_iccid_hash"]?.length, "baseline hash prefix length")
     check(evidence["baseline_iccid_hash"] != evidence["observed_iccid_hash"]) { "hash prefixes equal" }
 }
+
+/** A signed fixture from scripts/lib/fixtures.sh (PORTCULLIS_FIXTURES, set by binding-tests.sh). */
+fun fixture(name: String): ByteArray {
+    val dir = System.getenv("PORTCULLIS_FIXTURES") ?: fail("PORTCULLIS_FIXTURES not set (run scripts/binding-tests.sh)")
+    val f = File(dir, name)
+    check(f.isFile) { "missing fixture $f" }
+    return f.readBytes()
+}
+
+fun instruction(name: String): ByteArray = fixture("instructions/$name")
+
+/** An agent enrolled as dev-0001 (group all-staff) with a baseline SIM in slot 0. */
+suspend fun enrolled(db: String): Agent {
+    val agent = Agent.open(db, MacKey(), at(0))
+    agent.installTrustRoot(fixture("root.signed"), "dev-0001", listOf("all-staff"), at(0))
+    agent.handleConnectivity(wifi(), at(1))
+    eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_A), at(2)), "alerts after the first SIM")
+    return agent
+}
+
+inline fun <reified T : InstructionResult> InstructionResult.expectIs(): T =
+    this as? T ?: fail("expected ${T::class.simpleName}, got $this")
 
 // ---------------------------------------------------------------- tests
 
@@ -349,6 +376,63 @@ fun defineTests() {
         }
         Agent.open(s.path("other.db"), MacKey(), at(0)).close()
         eq(records.size, logger.records.size, "records after setLogger(null)")
+    }
+
+    test("a signed authorisation opens a window the new SIM becomes the baseline in") { s ->
+        enrolled(s.db).use { agent ->
+            val applied = agent.applyInstruction(instruction("auth-1.instruction"), at(10)).expectIs<InstructionResult.Applied>()
+            eq(InstructionKind.AUTHORIZE_SIM_CHANGE, applied.kind, "kind")
+            eq(1uL, applied.sequence, "sequence")
+            eq(emptyList<org.portcullis.HandedAction>(), applied.actions, "actions")
+            eq(listOf(AlertKind.SIM_CHANGE_WINDOW_OPENED), applied.alerts.map { it.kind }, "alerts at once")
+            val kinds = agent.handleSim(sim(ICCID_B), at(20)).map { it.kindName }
+            check("sim_replaced" !in kinds && "sim_change_authorized" in kinds) { "replacement in the window raised $kinds" }
+            eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_B), at(30)), "the new SIM is the baseline")
+            agent.applyInstruction(instruction("auth-1.instruction"), at(40)).expectIs<InstructionResult.Unchanged>()
+        }
+    }
+
+    test("signed carrier checks raise carrier_reported_swap and carrier_reported_device_swap") { s ->
+        enrolled(s.db).use { agent ->
+            val swap = agent.applyInstruction(instruction("carrier-swap-2.instruction"), at(10)).expectIs<InstructionResult.Applied>()
+            eq(InstructionKind.CARRIER_CHECK, swap.kind, "kind")
+            check(AlertKind.CARRIER_REPORTED_SWAP in swap.alerts.map { it.kind }) { "SIM swap check raised ${swap.alerts.map { it.kindName }}" }
+            val device = agent.applyInstruction(instruction("device-swap-3.instruction"), at(1800)).expectIs<InstructionResult.Applied>()
+            check(AlertKind.CARRIER_REPORTED_DEVICE_SWAP in device.alerts.map { it.kind }) {
+                "Device Swap retrieve_date raised ${device.alerts.map { it.kindName }}"
+            }
+            eq(3uL, agent.instructionSequence(), "instruction sequence")
+        }
+    }
+
+    test("a forged instruction is refused, alerted once, and a later SIM swap is still sim_replaced") { s ->
+        enrolled(s.db).use { agent ->
+            val refused = agent.applyInstruction(instruction("forged-10.instruction"), at(10)).expectIs<InstructionResult.Refused>()
+            check(refused.code == "unknown_key" || refused.code == "bad_signature") { "code ${refused.code}" }
+            eq(listOf("instruction_refused"), refused.alerts.map { it.kindName }, "alerts")
+            val again = agent.applyInstruction(instruction("forged-10.instruction"), at(11)).expectIs<InstructionResult.Refused>()
+            eq(emptyList<Alert>(), again.alerts, "alerts for the same forgery again")
+            val alerts = agent.handleSim(sim(ICCID_B), at(20)).filter { it.kind == AlertKind.SIM_REPLACED }
+            eq(1, alerts.size, "sim_replaced alerts")
+            assertSimReplaced(alerts[0], at(20))
+        }
+    }
+
+    test("lock_now is handed once and its outcome reported") { s ->
+        enrolled(s.db).use { agent ->
+            val applied = agent.applyInstruction(instruction("lock-5.instruction"), at(10)).expectIs<InstructionResult.Applied>()
+            val handed = applied.actions.singleOrNull() ?: fail("actions ${applied.actions}")
+            eq(InstructionAction.LockNow, handed.action, "action")
+            eq(ActionRoute.AGENT, handed.route, "route")
+            eq(listOf(handed), agent.actionsAwaitingOutcome(), "awaiting")
+            val alerts = agent.reportActionOutcome(handed.actionId, ActionOutcome.Failed("lock refused by the platform"), at(11))
+            eq(listOf("instruction_outcome"), alerts.map { it.kindName }, "outcome alerts")
+            eq(Severity.HIGH, alerts[0].severity, "a failed action is high")
+            eq(emptyList<org.portcullis.HandedAction>(), agent.actionsAwaitingOutcome(), "awaiting after the report")
+            assertThrows<PortcullisException.InvalidInput>("second report") {
+                agent.reportActionOutcome(handed.actionId, ActionOutcome.CarriedOut, at(12))
+            }
+        }
     }
 
     test("nextWakeup follows a port-out suspicion") { s ->

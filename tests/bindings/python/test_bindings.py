@@ -403,6 +403,135 @@ class ComplianceTests(FixtureTestCase):
         run(body())
 
 
+class InstructionTests(FixtureTestCase):
+    """Signed console instructions (fixtures signed by binding-tests.sh with the console tool)."""
+
+    def instruction(self, name):
+        return self.fixture(os.path.join("instructions", name))
+
+    async def enrolled(self, secret):
+        """An agent enrolled as dev-0001 with a baseline SIM in slot 0."""
+        agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(secret), at(0))
+        await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+        await agent.handle_connectivity(wifi(), at(1))
+        self.assertEqual(await agent.handle_sim(sim(ICCID_A), at(2)), [])
+        return agent
+
+    def test_signed_authorisation_opens_a_window_the_new_sim_uses(self):
+        async def body():
+            agent = await self.enrolled(b"python-instruction-auth")
+            result = await agent.apply_instruction(self.instruction("auth-1.instruction"), at(10))
+            self.assertIsInstance(result, pf.InstructionResult.APPLIED)
+            self.assertEqual(result.kind, pf.InstructionKind.AUTHORIZE_SIM_CHANGE)
+            self.assertEqual(result.kind_name, "authorize_sim_change")
+            self.assertEqual(result.sequence, 1)
+            self.assertEqual(result.actions, [])
+            # The security team sees the window at once, not only when a SIM arrives.
+            self.assertEqual([a.kind_name for a in result.alerts], ["sim_change_window_opened"])
+            self.assertEqual(result.alerts[0].kind, pf.AlertKind.SIM_CHANGE_WINDOW_OPENED)
+            self.assertEqual(await agent.instruction_sequence(), 1)
+            # The replacement inside the window becomes the baseline: no sim_replaced.
+            kinds = [a.kind_name for a in await agent.handle_sim(sim(ICCID_B), at(20))]
+            self.assertNotIn("sim_replaced", kinds)
+            self.assertIn("sim_change_authorized", kinds)
+            self.assertEqual(await agent.handle_sim(sim(ICCID_B), at(30)), [])
+            # The same envelope again (a managed configuration redelivering it) is no news.
+            again = await agent.apply_instruction(self.instruction("auth-1.instruction"), at(40))
+            self.assertIsInstance(again, pf.InstructionResult.UNCHANGED)
+            self.assertEqual(again.sequence, 1)
+
+        run(body())
+
+    def test_signed_carrier_checks_raise_sim_and_device_swaps(self):
+        async def body():
+            agent = await self.enrolled(b"python-instruction-carrier")
+            swap = await agent.apply_instruction(self.instruction("carrier-swap-2.instruction"), at(10))
+            self.assertIsInstance(swap, pf.InstructionResult.APPLIED)
+            self.assertEqual(swap.kind, pf.InstructionKind.CARRIER_CHECK)
+            self.assertIn("carrier_reported_swap", [a.kind_name for a in swap.alerts])
+            device = await agent.apply_instruction(self.instruction("device-swap-3.instruction"), at(1800))
+            self.assertIsInstance(device, pf.InstructionResult.APPLIED)
+            kinds = [a.kind_name for a in device.alerts]
+            self.assertIn("carrier_reported_device_swap", kinds)
+            found = next(a for a in device.alerts if a.kind == pf.AlertKind.CARRIER_REPORTED_DEVICE_SWAP)
+            evidence = {e.key: e.value for e in found.evidence}
+            self.assertEqual(evidence.get("api"), "device_swap")
+            self.assertEqual(await agent.instruction_sequence(), 3)
+
+        run(body())
+
+    def test_forged_instruction_is_refused_and_the_guard_stays_armed(self):
+        async def body():
+            agent = await self.enrolled(b"python-instruction-forged")
+            result = await agent.apply_instruction(self.instruction("forged-10.instruction"), at(10))
+            self.assertIsInstance(result, pf.InstructionResult.REFUSED)
+            self.assertIn(result.code, ("unknown_key", "bad_signature"))
+            self.assertEqual([a.kind_name for a in result.alerts], ["instruction_refused"])
+            self.assertEqual(result.alerts[0].kind, pf.AlertKind.INSTRUCTION_REFUSED)
+            # Offered again, it is refused again without a second alert.
+            again = await agent.apply_instruction(self.instruction("forged-10.instruction"), at(11))
+            self.assertIsInstance(again, pf.InstructionResult.REFUSED)
+            self.assertEqual(again.alerts, [])
+            self.assertEqual(await agent.instruction_sequence(), 0)
+            alerts = await agent.handle_sim(sim(ICCID_B), at(20))
+            replaced = [a for a in alerts if a.kind_name == "sim_replaced"]
+            self.assertEqual(len(replaced), 1)
+            self.assertEqual(replaced[0].severity, pf.Severity.CRITICAL)
+
+        run(body())
+
+    def test_lock_now_is_handed_once_and_its_outcome_reported(self):
+        async def body():
+            agent = await self.enrolled(b"python-instruction-lock")
+            result = await agent.apply_instruction(self.instruction("lock-5.instruction"), at(10))
+            self.assertIsInstance(result, pf.InstructionResult.APPLIED)
+            self.assertEqual(result.kind, pf.InstructionKind.LOCK_NOW)
+            self.assertEqual(len(result.actions), 1)
+            handed = result.actions[0]
+            self.assertTrue(handed.action.is_lock_now())
+            self.assertEqual(handed.route, pf.ActionRoute.AGENT)
+            self.assertEqual(handed.sequence, 5)
+            self.assertEqual(await agent.actions_awaiting_outcome(), [handed])
+            # Handed once: the redelivered envelope hands nothing out again.
+            again = await agent.apply_instruction(self.instruction("lock-5.instruction"), at(11))
+            self.assertIsInstance(again, pf.InstructionResult.UNCHANGED)
+            alerts = await agent.report_action_outcome(handed.action_id, pf.ActionOutcome.CARRIED_OUT(), at(12))
+            self.assertEqual([a.kind_name for a in alerts], ["instruction_outcome"])
+            self.assertEqual(alerts[0].severity, pf.Severity.INFO)
+            evidence = {e.key: e.value for e in alerts[0].evidence}
+            self.assertEqual(evidence.get("action"), "lock_now")
+            self.assertEqual(evidence.get("outcome"), "carried_out")
+            self.assertEqual(await agent.actions_awaiting_outcome(), [])
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.report_action_outcome(handed.action_id, pf.ActionOutcome.CARRIED_OUT(), at(13))
+
+        run(body())
+
+    def test_managed_list_applies_in_sequence_order_and_redelivery_is_no_news(self):
+        async def body():
+            agent = await self.enrolled(b"python-instruction-list")
+            envelopes = [self.instruction("lock-5.instruction"), self.instruction("auth-1.instruction")]
+            results = await agent.apply_instruction_list(envelopes, at(10))
+            self.assertEqual([type(r) for r in results], [pf.InstructionResult.APPLIED] * 2)
+            self.assertEqual([r.sequence for r in results], [1, 5])
+            again = await agent.apply_instruction_list(envelopes, at(20))
+            self.assertEqual([type(r) for r in again], [pf.InstructionResult.UNCHANGED] * 2)
+            # Sequence 2 after 5 is a replay, even though it was never seen.
+            late = await agent.apply_instruction_list([self.instruction("carrier-swap-2.instruction")], at(30))
+            self.assertIsInstance(late[0], pf.InstructionResult.REFUSED)
+            self.assertEqual(late[0].code, "replayed")
+
+        run(body())
+
+    def test_instruction_without_trust_root_is_an_error(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-instruction-noroot"), at(0))
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.apply_instruction(self.instruction("auth-1.instruction"), at(1))
+
+        run(body())
+
+
 class ErrorTests(AgentTestCase):
     def test_reopen_with_different_key_is_refused(self):
         async def body():

@@ -15,8 +15,11 @@ public enum ManagedConfigKeys {
     public static let deviceId = "device_id"
     /// The device's groups at enrollment, comma-separated (`portcullis policy sign --group`).
     public static let deviceGroups = "device_groups"
+    /// Signed console instructions (`portcullis instruction sign`): an array of strings, or
+    /// one string with one envelope per line (as on Android).
+    public static let instructions = "instructions"
 
-    public static let all = [policyBundle, trustRoot, consoleEndpoint, deviceId, deviceGroups]
+    public static let all = [policyBundle, trustRoot, consoleEndpoint, deviceId, deviceGroups, instructions]
 }
 
 public struct ManagedAppConfig: Equatable {
@@ -32,6 +35,9 @@ public struct ManagedAppConfig: Equatable {
     public var deviceGroups: [String]
     /// Values of the wrong type or form, naming the key (never the value).
     public var problems: [String]
+    /// The signed instruction envelopes, each trimmed, blanks and repeats dropped, order kept;
+    /// the core verifies and orders them.
+    public var instructions: [String] = []
 
     public static func read(from defaults: UserDefaults = .standard) -> ManagedAppConfig {
         parse(defaults.dictionary(forKey: defaultsKey) ?? [:])
@@ -62,8 +68,33 @@ public struct ManagedAppConfig: Equatable {
         let root = string(ManagedConfigKeys.trustRoot)
         let deviceId = string(ManagedConfigKeys.deviceId)
         let groupNames = string(ManagedConfigKeys.deviceGroups).map { ManagedAppConfig.groups($0) } ?? []
+        var instructions: [String] = []
+        switch values[ManagedConfigKeys.instructions] {
+        case nil:
+            break
+        case let list as [String]:
+            instructions = ManagedAppConfig.envelopes(list)
+        case let text as String:
+            instructions = ManagedAppConfig.envelopes(text.components(separatedBy: .newlines))
+        default:
+            problems.append("\(ManagedConfigKeys.instructions): expected an array of strings or a string")
+        }
         return ManagedAppConfig(policyBundle: bundle, trustRoot: root, consoleEndpoint: endpoint,
-                                deviceId: deviceId, deviceGroups: groupNames, problems: problems)
+                                deviceId: deviceId, deviceGroups: groupNames, problems: problems,
+                                instructions: instructions)
+    }
+
+    /// Envelopes trimmed, blanks and repeats dropped, order kept.
+    public static func envelopes(_ entries: [String]) -> [String] {
+        var seen = Set<String>()
+        var kept: [String] = []
+        for entry in entries {
+            let text = entry.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !text.isEmpty, seen.insert(text).inserted {
+                kept.append(text)
+            }
+        }
+        return kept
     }
 
     /// `device_groups`: comma-separated names, trimmed; blanks and repeats dropped, order kept.

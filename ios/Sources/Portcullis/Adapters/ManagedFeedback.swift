@@ -86,8 +86,14 @@ public final class ManagedFeedbackChannel: @unchecked Sendable {
     /// Publishes the outcome of the last policy sync under `portcullis_policy` (replacing the
     /// previous one; the alerts field is left as it is).
     public func publishPolicyState(_ entry: [String: Any]) {
+        publish(field: PolicyStateEncoding.feedbackField, entry)
+    }
+
+    /// Publishes `entry` under `field` of the feedback, replacing the previous one and leaving
+    /// the other fields as they are.
+    public func publish(field: String, _ entry: [String: Any]) {
         var feedback = defaults.dictionary(forKey: Self.feedbackKey) ?? [:]
-        feedback[PolicyStateEncoding.feedbackField] = entry
+        feedback[field] = entry
         defaults.set(feedback, forKey: Self.feedbackKey)
     }
 

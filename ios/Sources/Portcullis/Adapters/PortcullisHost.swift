@@ -1,7 +1,7 @@
 // Ties the agent to the adapters: one input queue (so the core sees readings in the order
 // they happened), feedback delivery after each step, the managed configuration applied through
-// PolicySync, and the next wake-up date for BGTaskScheduler. Foundation only; the platform
-// pieces are injected.
+// PolicySync and InstructionLoop, and the next wake-up date for BGTaskScheduler. Foundation
+// only; the platform pieces are injected.
 
 import Foundation
 
@@ -10,6 +10,8 @@ public final class PortcullisHost: @unchecked Sendable {
     public let feedback: ManagedFeedbackChannel
     private let continuation: AsyncStream<PlatformInput>.Continuation
     private let policySync: PolicySync
+    /// Signed console instructions; set `instructions.showNotice` to show notices.
+    public let instructions: InstructionLoop
     private var configObserver: ManagedAppConfigObserver?
     /// Called with a description when an input or a delivery fails (library messages name
     /// fields, never identifier values).
@@ -17,6 +19,8 @@ public final class PortcullisHost: @unchecked Sendable {
     /// Called after each managed-configuration sync (e.g. to log it, or to ask `wake()` for a
     /// new wake-up date: a new policy can move it).
     public var onPolicySync: ((PolicySyncResult) -> Void)?
+    /// Called after each instruction pass (managed configuration, `applyInstruction`, wake-up).
+    public var onInstructions: ((InstructionPass) -> Void)?
 
     /// `Application Support/Portcullis/agent.db`, excluded from backups (the device key is
     /// this-device-only, so a restored database could not be opened elsewhere anyway).
@@ -49,6 +53,7 @@ public final class PortcullisHost: @unchecked Sendable {
         self.agent = agent
         self.feedback = feedback
         self.policySync = PolicySync(agent: agent)
+        self.instructions = InstructionLoop(agent: agent)
         var captured: AsyncStream<PlatformInput>.Continuation?
         let stream = AsyncStream<PlatformInput> { captured = $0 }
         continuation = captured!
@@ -67,6 +72,13 @@ public final class PortcullisHost: @unchecked Sendable {
     /// Queues an input; returns at once, from any thread.
     public func submit(_ input: PlatformInput) {
         continuation.yield(input)
+    }
+
+    /// Queues a signed console instruction from a channel other than the managed
+    /// configuration. Only what the core verifies against the trust root's operations role
+    /// reaches the SIM guard; a refusal raises `instruction_refused`.
+    public func applyInstruction(_ envelope: Data) {
+        submit(.instruction(envelope))
     }
 
     /// Queues the managed configuration now and whenever the MDM changes it (once; call from
@@ -88,6 +100,7 @@ public final class PortcullisHost: @unchecked Sendable {
         } catch {
             onError?("timeout: \(error)")
         }
+        submit(.instructionsAwaiting)
         let retry = await deliver(now: now)
         return WakeupPlanner.earliestBeginDate(nextWakeup: agent.nextWakeup(), retryAt: retry, now: now)
     }
@@ -115,10 +128,14 @@ public final class PortcullisHost: @unchecked Sendable {
                 alerts = try await agent.handleConnectivity(connectivity: connectivity, now: now)
             case .reboot:
                 alerts = try await agent.handleReboot(now: now)
-            case .carrierCheck(let check):
-                alerts = try await agent.handleCarrierCheck(check: check, now: now)
-            case .authorizeSimChange(let until, let reason):
-                alerts = try await agent.authorizeSimChange(until: until, reason: reason, now: now)
+            case .instruction(let envelope):
+                let pass = await instructions.apply(envelope, now: now)
+                instructionsDone(pass, now: now)
+                alerts = pass.alerts
+            case .instructionsAwaiting:
+                let pass = await instructions.handleAwaiting(now: now)
+                instructionsDone(pass, now: now)
+                alerts = pass.alerts
             case .managedConfig(let config):
                 await applyManagedConfig(config, now: now)
                 alerts = []
@@ -140,6 +157,20 @@ public final class PortcullisHost: @unchecked Sendable {
         let result = await policySync.sync(config, now: now)
         feedback.publishPolicyState(PolicyStateEncoding.entry(result, at: now))
         onPolicySync?(result)
+        // After the trust root: the core verifies every instruction against it.
+        instructionsDone(await instructions.sync(config.instructions, now: now), now: now)
         await deliver(now: now)
+    }
+
+    /// Publishes an instruction pass under `portcullis_instructions` and reports failures.
+    private func instructionsDone(_ pass: InstructionPass, now: Date) {
+        if pass.results.isEmpty && pass.reported.isEmpty && pass.awaitingMdm.isEmpty && pass.error == nil {
+            return
+        }
+        feedback.publish(field: InstructionLoop.stateField, InstructionLoop.stateEntry(pass, at: now))
+        if let error = pass.error {
+            onError?("instructions: \(error)")
+        }
+        onInstructions?(pass)
     }
 }

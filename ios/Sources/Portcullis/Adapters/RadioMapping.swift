@@ -73,8 +73,12 @@ public enum PlatformInput {
     case service(ServiceObservation)
     case connectivity(Connectivity)
     case reboot
-    case carrierCheck(CarrierCheck)
-    case authorizeSimChange(until: Date, reason: String)
+    /// A signed console instruction (an envelope from `portcullis instruction sign`), from a
+    /// channel other than the managed configuration; the core verifies it.
+    case instruction(Data)
+    /// Instruction actions still owed an outcome (queued by `PortcullisHost.wake`): after a
+    /// restart, or published for the MDM and since collected.
+    case instructionsAwaiting
     /// The managed app configuration (as read): applied through `PolicySync`.
     case managedConfig(ManagedAppConfig)
 }

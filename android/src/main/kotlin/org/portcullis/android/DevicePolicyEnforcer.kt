@@ -1,5 +1,5 @@
-// Carries out the core's remediation actions with DevicePolicyManager and says what it could
-// not do. Thin on purpose: parsing, routing and API-level checks live in
+// Carries out the core's remediation actions and the actions of signed console instructions
+// with DevicePolicyManager, and says what it could not do. Thin on purpose: parsing, routing and API-level checks live in
 // org.portcullis.android.core.Enforcement (tested on the JVM); nothing here decides.
 
 package org.portcullis.android
@@ -14,6 +14,7 @@ import org.portcullis.android.core.Action
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
+import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.Measure
 import org.portcullis.android.core.Notice
@@ -22,12 +23,14 @@ import org.portcullis.android.core.Notice
  * [admin] is the app's `DeviceAdminReceiver` component; the app must be the device owner
  * (anything else is reported Unsupported: the core routes such actions to the MDM anyway).
  * [notify] shows a user notice (DevicePolicyManager has none); without it, notices are reported not done.
+ * [displayNotice] shows an instruction's notice (title, body); without it, such notices are reported not possible.
  */
 class DevicePolicyEnforcer(
     private val context: Context,
     private val admin: ComponentName,
     private val notify: ((List<Notice>) -> Unit)? = null,
-) : Enforcer {
+    private val displayNotice: ((String, String) -> Unit)? = null,
+) : Enforcer, InstructionDevice {
     private val dpm = context.getSystemService(DevicePolicyManager::class.java)
     private val packageName = context.packageName
 
@@ -63,6 +66,38 @@ class DevicePolicyEnforcer(
             ActionOutcome.Unsupported("not supported on this device: ${e.message}")
         }
     }
+
+    override fun lockNow(): ActionOutcome = carryOut(Action.LockDevice)
+
+    override fun wipeDevice(preserveFrp: Boolean): ActionOutcome = carryOut(Action.WipeDevice(preserveFrp))
+
+    /**
+     * A profile owner removes its work profile (factory-reset protection concerns the whole
+     * phone, not the profile); on a fully managed phone the work data is the whole phone, so
+     * only `wipe_device` can remove it.
+     */
+    override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = when {
+        dpm.isDeviceOwnerApp(packageName) ->
+            ActionOutcome.Unsupported("fully managed phone: no separate work data (wipe_device wipes it all)")
+        dpm.isProfileOwnerApp(packageName) -> try {
+            done { dpm.wipeData(0) }
+        } catch (e: SecurityException) {
+            ActionOutcome.Failed("refused by the platform: ${e.javaClass.simpleName}")
+        }
+        else -> ActionOutcome.Unsupported("this app is neither device nor profile owner")
+    }
+
+    override fun showNotice(title: String, body: String): ActionOutcome {
+        val show = displayNotice ?: return ActionOutcome.Unsupported("no notifier to show the notice")
+        show(title, body)
+        return ActionOutcome.Done
+    }
+
+    /**
+     * The Keystore device key cannot change without re-enrollment (the core refuses another
+     * key), and the core has already rotated the journal keys: nothing else to rotate here.
+     */
+    override fun rotateKeys(): ActionOutcome = ActionOutcome.Done
 
     private inline fun done(call: () -> Unit): ActionOutcome {
         call()

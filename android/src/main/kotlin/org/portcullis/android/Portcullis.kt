@@ -1,6 +1,6 @@
 // The module's entry point: one agent per process, the observers feeding it, alert delivery
-// wake-up scheduling and the managed configuration (PolicySync). Glue only: every decision is
-// the core's.
+// wake-up scheduling, the managed configuration (PolicySync) and signed console instructions
+// (InstructionLoop). Glue only: every decision is the core's.
 
 package org.portcullis.android
 
@@ -30,7 +30,6 @@ import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import org.portcullis.Agent
 import org.portcullis.Alert
-import org.portcullis.CarrierCheck
 import org.portcullis.DeviceKey
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.AlertDelivery
@@ -44,6 +43,11 @@ import org.portcullis.android.core.IndicatorOutcome
 import org.portcullis.android.core.InspectionLoop
 import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InspectionStateEncoding
+import org.portcullis.android.core.InstructionLoop
+import org.portcullis.android.core.InstructionPass
+import org.portcullis.android.core.InstructionStateEncoding
+import org.portcullis.android.core.NoInstructionDevice
+import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.NoEnforcer
 import org.portcullis.android.core.PolicySyncResult
@@ -144,14 +148,26 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
+    private val enforcer = config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) }
     private val compliance = ComplianceLoop(
         complianceAgentOf(::agent),
-        config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) } ?: NoEnforcer,
+        enforcer ?: NoEnforcer,
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
         EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
     }
+
+    // MDM-routed lock and wipe requests take the immediate send when the once-a-minute gate
+    // allows it (shared with alert delivery), else the plain one.
+    private val instructions = InstructionLoop(
+        instructionAgentOf(::agent),
+        enforcer ?: NoInstructionDevice,
+        { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(Instant.now())) },
+    ) { runInspection() }
+
+    @Volatile
+    private var instructionStateSent: KeyedStateSpec? = null
     private val packageReceiverRegistered = AtomicBoolean(false)
     private val compliancePassQueued = AtomicBoolean(false)
 
@@ -242,6 +258,8 @@ class Portcullis private constructor(private val context: Context, private val c
             for (outcome in inspections.syncIndicators(cfg.indicatorCollections, Instant.now())) {
                 if (outcome !is IndicatorOutcome.Loaded) Log.w(LogMapping.TAG, "indicator collection: $outcome")
             }
+            // After the root and the collections: an instruction may start an inspection.
+            instructionsDone(instructions.syncList(cfg.instructions, Instant.now()))
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
@@ -259,12 +277,28 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     }
 
-    /** A carrier-side check the console relayed. */
-    suspend fun carrierCheck(check: CarrierCheck): Boolean = inQueue { feeder.carrierCheck(check) }
+    /**
+     * A signed console instruction from a push channel (the envelope `portcullis instruction
+     * sign` writes). The core verifies it against the trust root's operations role; what it
+     * hands back is carried out or published for the MDM, and each outcome reported. A
+     * refused instruction comes back in [InstructionPass.results] and raises
+     * `instruction_refused`; nothing unsigned reaches the SIM guard.
+     */
+    suspend fun applyInstruction(envelope: ByteArray): InstructionPass =
+        inQueue { instructions.apply(envelope, Instant.now()).also { instructionsDone(it) } }
 
-    /** A planned SIM change the console authorised. */
-    suspend fun authorizeSimChange(until: Instant, reason: String): Boolean =
-        inQueue { feeder.authorizeSimChange(until, reason) }
+    /** Logs and publishes an instruction pass (`portcullis.instructions`); delivers the alerts it raised. */
+    private fun instructionsDone(pass: InstructionPass) {
+        if (pass.results.isEmpty() && pass.actions.isEmpty() && pass.error == null) return
+        val state = InstructionStateEncoding.encode(pass)
+        Log.i(LogMapping.TAG, state.message) // counts and refusal codes, never an envelope
+        scope.launch {
+            if (state != instructionStateSent && channel.send(listOf(state), immediate = false) == SendResult.Sent) {
+                instructionStateSent = state
+            }
+            if (pass.alerts.isNotEmpty()) deliverAndReschedule()
+        }
+    }
 
     /** The device booted. */
     suspend fun onBoot() {
@@ -287,6 +321,8 @@ class Portcullis private constructor(private val context: Context, private val c
                 feeder.timeout()
                 runCompliance()
                 runInspection()
+                // Actions still owed an outcome: after a restart, or an MDM publication not taken.
+                instructionsDone(instructions.handleAwaiting(Instant.now()))
             }
             deliverAndReschedule()
         }.await()
@@ -335,15 +371,16 @@ class Portcullis private constructor(private val context: Context, private val c
      * If the core's schedule has an inspection window open: the evidence from the inventory
      * is scanned and signed by the core; the signed bundle is kept for the console's
      * collection (the last [EVIDENCE_KEPT]) and summarised as the keyed app state
-     * `portcullis.inspection`. Runs in the input queue.
+     * `portcullis.inspection`. Runs in the input queue; also for a signed `start_inspection`.
      */
-    private suspend fun runInspection() {
+    private suspend fun runInspection(): InspectionPass {
         val conditions = try {
             conditions()
         } catch (e: RuntimeException) {
             null // some builds throw from getNetworkCapabilities; the schedule keeps the last ones
         }
-        when (val pass = inspections.onWake(conditions, Instant.now())) {
+        val pass = inspections.onWake(conditions, Instant.now())
+        when (pass) {
             InspectionPass.NoWindow -> Unit
             is InspectionPass.Submitted -> {
                 try {
@@ -360,6 +397,7 @@ class Portcullis private constructor(private val context: Context, private val c
             }
             is InspectionPass.Failed -> Log.w(LogMapping.TAG, "inspection not submitted: ${pass.error.javaClass.simpleName}")
         }
+        return pass
     }
 
     private fun conditions(): DeviceConditions {

@@ -1,6 +1,7 @@
 // Hands platform readings to the agent, one committed step each. No decisions: readings
 // are mapped (TelephonyMapping), repeats of identifier-free readings are dropped, and
-// whatever the core answers goes to the listener.
+// whatever the core answers goes to the listener. Console decisions (SIM-change windows,
+// carrier checks) arrive only as signed instructions (Instructions.kt), never through here.
 
 package org.portcullis.android.core
 
@@ -8,7 +9,6 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
-import org.portcullis.CarrierCheck
 import org.portcullis.Connectivity
 import org.portcullis.ServiceObservation
 
@@ -58,14 +58,6 @@ class AgentFeeder(
         if (!ok) connectivityRepeats.forget(Unit)
         return ok
     }
-
-    /** A carrier-side check the console relayed. */
-    suspend fun carrierCheck(check: CarrierCheck): Boolean =
-        step("carrier_check") { a, now -> a.handleCarrierCheck(check, now) }
-
-    /** A planned SIM change the console authorised until [until]. */
-    suspend fun authorizeSimChange(until: Instant, reason: String): Boolean =
-        step("authorize_sim_change") { a, now -> a.authorizeSimChange(until, reason, now) }
 
     /** The device booted (`ACTION_BOOT_COMPLETED`). Readings are sent afresh afterwards. */
     suspend fun reboot(): Boolean {

@@ -22,7 +22,12 @@ object ManagedConfigKeys {
     /** Signed indicator collections (`portcullis indicators sign`), one per line. */
     const val INDICATOR_COLLECTIONS = "indicator_collections"
 
-    val ALL = listOf(POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT, DEVICE_ID, DEVICE_GROUPS, INDICATOR_COLLECTIONS)
+    /** Signed console instructions (`portcullis instruction sign`), one envelope per line. */
+    const val INSTRUCTIONS = "instructions"
+
+    val ALL = listOf(
+        POLICY_BUNDLE, TRUST_ROOT, CONSOLE_ENDPOINT, DEVICE_ID, DEVICE_GROUPS, INDICATOR_COLLECTIONS, INSTRUCTIONS,
+    )
 }
 
 /**
@@ -42,18 +47,24 @@ data class ManagedConfig(
     val deviceGroups: List<String> = emptyList(),
     /** `indicator_collections` split into lines, each trimmed, blanks and repeats dropped. */
     val indicatorCollections: List<String> = emptyList(),
+    /** `instructions` split into lines the same way; the core verifies and orders them. */
+    val instructions: List<String> = emptyList(),
 ) {
     /** Sizes only: bundles can be large and endpoints and ids are configuration, not log material. */
     override fun toString(): String =
         "ManagedConfig(policyBundle=${policyBundle?.let { "${it.length} chars" }}, " +
             "trustRoot=${trustRoot?.let { "${it.length} chars" }}, consoleEndpoint=${consoleEndpoint != null}, " +
             "deviceId=${deviceId != null}, deviceGroups=${deviceGroups.size}, " +
-            "indicatorCollections=${indicatorCollections.size}, problems=$problems)"
+            "indicatorCollections=${indicatorCollections.size}, instructions=${instructions.size}, problems=$problems)"
 
     companion object {
         /** `device_groups`: comma-separated names, trimmed; blanks and repeats dropped, order kept. */
         fun groups(value: String): List<String> =
             value.split(',').map { it.trim() }.filter { it.isNotEmpty() }.distinct()
+
+        /** One signed file per line: each trimmed, blanks and repeats dropped, order kept. */
+        fun splitLines(value: String): List<String> =
+            value.lines().map { it.trim() }.filter { it.isNotEmpty() }.distinct()
 
         /** From the restriction bundle's entries (`Bundle.keySet()` with their values). */
         fun from(values: Map<String, Any?>): ManagedConfig {
@@ -79,8 +90,8 @@ data class ManagedConfig(
             val root = string(ManagedConfigKeys.TRUST_ROOT)
             val deviceId = string(ManagedConfigKeys.DEVICE_ID)
             val deviceGroups = string(ManagedConfigKeys.DEVICE_GROUPS)?.let { groups(it) }.orEmpty()
-            val indicators = string(ManagedConfigKeys.INDICATOR_COLLECTIONS)
-                ?.lines()?.map { it.trim() }?.filter { it.isNotEmpty() }?.distinct().orEmpty()
+            val indicators = string(ManagedConfigKeys.INDICATOR_COLLECTIONS)?.let { splitLines(it) }.orEmpty()
+            val instructions = string(ManagedConfigKeys.INSTRUCTIONS)?.let { splitLines(it) }.orEmpty()
             return ManagedConfig(
                 policyBundle = bundle,
                 trustRoot = root,
@@ -89,6 +100,7 @@ data class ManagedConfig(
                 deviceId = deviceId,
                 deviceGroups = deviceGroups,
                 indicatorCollections = indicators,
+                instructions = instructions,
             )
         }
     }

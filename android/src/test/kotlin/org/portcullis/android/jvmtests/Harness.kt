@@ -99,6 +99,7 @@ fun main() {
     enforcementTests()
     complianceTests()
     inspectionTests()
+    instructionTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

@@ -38,7 +38,10 @@ fun platformRecordTests() {
         eq(2, bad.problems.size, "problems: ${bad.problems}")
         expect(bad.problems.none { it.contains("secret-host") }) { "a problem echoes the value: ${bad.problems}" }
         eq(
-            listOf("policy_bundle", "trust_root", "console_endpoint", "device_id", "device_groups", "indicator_collections"),
+            listOf(
+                "policy_bundle", "trust_root", "console_endpoint", "device_id", "device_groups", "indicator_collections",
+                "instructions",
+            ),
             ManagedConfigKeys.ALL,
             "keys (res/xml/app_restrictions.xml)",
         )

@@ -1,0 +1,315 @@
+// Signed console instructions on the phone: envelopes from the managed configuration (key
+// `instructions`, one per line) or a push channel go to the core, which verifies them
+// against the trust root's operations role and decides. What the core hands back as
+// actions is carried out here (AGENT route) or published for the MDM (MDM route), and
+// what became of each is reported back. Nothing is verified or chosen here.
+
+package org.portcullis.android.core
+
+import java.time.Instant
+import kotlin.coroutines.cancellation.CancellationException
+import org.portcullis.AgentInterface
+import org.portcullis.Alert
+import org.portcullis.ActionOutcome as ReportedOutcome
+import org.portcullis.ActionRoute
+import org.portcullis.HandedAction
+import org.portcullis.InstructionAction
+import org.portcullis.InstructionResult
+import org.portcullis.PortcullisException
+
+/** The agent calls instructions make (the real agent through [instructionAgentOf], or a test double). */
+interface InstructionAgent {
+    suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult
+    suspend fun applyInstructionList(envelopes: List<ByteArray>, now: Instant): List<InstructionResult>
+    suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert>
+    suspend fun actionsAwaitingOutcome(): List<HandedAction>
+}
+
+/** [InstructionAgent] over [agent] (or the agent it returns, opened lazily). */
+fun instructionAgentOf(agent: suspend () -> AgentInterface): InstructionAgent = object : InstructionAgent {
+    override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
+        agent().applyInstruction(envelope, now)
+
+    override suspend fun applyInstructionList(envelopes: List<ByteArray>, now: Instant): List<InstructionResult> =
+        agent().applyInstructionList(envelopes, now)
+
+    override suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert> =
+        agent().reportActionOutcome(actionId, outcome, now)
+
+    override suspend fun actionsAwaitingOutcome(): List<HandedAction> = agent().actionsAwaitingOutcome()
+}
+
+/**
+ * What the phone itself can do for an instruction (the Android implementation is
+ * `DevicePolicyEnforcer`). Answers use the enforcer's [ActionOutcome]: `Unsupported` when
+ * this device or deployment cannot, `Failed` when the platform refused.
+ */
+interface InstructionDevice {
+    /** `DevicePolicyManager.lockNow`. */
+    fun lockNow(): ActionOutcome
+
+    /** Removes the work profile (profile owner); a fully managed phone has no separate work data. */
+    fun wipeWorkData(preserveFrp: Boolean): ActionOutcome
+
+    /** Factory reset, keeping factory-reset protection data when [preserveFrp]. */
+    fun wipeDevice(preserveFrp: Boolean): ActionOutcome
+
+    /** Shows the person carrying the phone a notice. */
+    fun showNotice(title: String, body: String): ActionOutcome
+
+    /** Rotates what platform keys can be rotated without re-enrollment. */
+    fun rotateKeys(): ActionOutcome
+}
+
+/** A phone where this app cannot act (no device-admin component): every action is reported not possible. */
+object NoInstructionDevice : InstructionDevice {
+    private val none = ActionOutcome.Unsupported("no device-admin component configured: this app cannot act")
+    override fun lockNow() = none
+    override fun wipeWorkData(preserveFrp: Boolean) = none
+    override fun wipeDevice(preserveFrp: Boolean) = none
+    override fun showNotice(title: String, body: String) = none
+    override fun rotateKeys() = none
+}
+
+/** What became of one handed action on this pass. */
+sealed class ActionHandling {
+    /** Reported to the core as [outcome]. */
+    data class Reported(val outcome: ReportedOutcome) : ActionHandling()
+
+    /**
+     * Not reported yet (the MDM channel did not take it, or the core could not store the
+     * outcome): the action stays awaiting and is tried again at the next pass.
+     */
+    data class Pending(val reason: String) : ActionHandling()
+}
+
+/** What one instruction pass (a managed-config sync or a pushed envelope) did. */
+data class InstructionPass(
+    /** The core's answer for each envelope, in the order it applied them; empty when [error] is set. */
+    val results: List<InstructionResult>,
+    /** Every action awaiting an outcome at this pass (new ones and earlier leftovers) and what became of it. */
+    val actions: List<Pair<HandedAction, ActionHandling>>,
+    /** Alerts the core queued during the pass (refusals, windows, carrier results, outcomes). */
+    val alerts: List<Alert>,
+    /** The agent failed (storage, no trust root, opening): nothing was applied; the next sync tries again. */
+    val error: Exception? = null,
+)
+
+/**
+ * Hands instructions to the core and carries out what it hands back.
+ *
+ * - **Managed configuration.** [syncList] gives the whole `instructions` list to the core
+ *   on every sync: the core sorts it by sequence, answers `Unchanged` for instructions it
+ *   already accepted (no alert) and refuses anything else it does not accept (a replayed
+ *   sequence, a forged signature), raising `instruction_refused` once per distinct input.
+ * - **Push.** [apply] takes one envelope.
+ * - **Actions.** After either, every action the core still awaits an outcome for is
+ *   handled: AGENT-routed ones through [device] (lock, wipes, notice, keys) or [inspect]
+ *   (the inspection loop, for `StartInspection`); MDM-routed ones are published with
+ *   [publishForMdm] as a keyed app state the MDM reads. Each outcome is reported to the
+ *   core; an MDM publication the channel did not take stays awaiting and is retried.
+ *
+ * Calls must not overlap: the glue makes them from its ordered input queue.
+ */
+class InstructionLoop(
+    private val agent: InstructionAgent,
+    private val device: InstructionDevice,
+    private val publishForMdm: suspend (KeyedStateSpec) -> SendResult,
+    private val inspect: suspend (Instant) -> InspectionPass,
+) {
+    /** The managed configuration's `instructions` (each entry one envelope as text). */
+    suspend fun syncList(envelopes: List<String>, now: Instant): InstructionPass =
+        pass(now) { agent.applyInstructionList(envelopes.map { it.toByteArray(Charsets.UTF_8) }, now) }
+
+    /** One envelope from a push channel. */
+    suspend fun apply(envelope: ByteArray, now: Instant): InstructionPass =
+        pass(now) { listOf(agent.applyInstruction(envelope, now)) }
+
+    /** Handles actions left awaiting an outcome (after a restart, or a publication not taken). */
+    suspend fun handleAwaiting(now: Instant): InstructionPass = pass(now) { emptyList() }
+
+    private suspend fun pass(now: Instant, apply: suspend () -> List<InstructionResult>): InstructionPass {
+        val results = try {
+            apply()
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            return InstructionPass(emptyList(), emptyList(), emptyList(), e)
+        }
+        val alerts = results.flatMap(::alertsOf).toMutableList()
+        val awaiting = try {
+            agent.actionsAwaitingOutcome()
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            return InstructionPass(results, emptyList(), alerts, e)
+        }
+        val handled = awaiting.map { handed ->
+            val handling = when (val outcome = carryOut(handed, now)) {
+                null -> ActionHandling.Pending("the MDM channel did not take it")
+                else -> try {
+                    alerts += agent.reportActionOutcome(handed.actionId, outcome, now)
+                    ActionHandling.Reported(outcome)
+                } catch (e: CancellationException) {
+                    throw e
+                } catch (e: PortcullisException.InvalidInput) {
+                    // Reported meanwhile (another pass): nothing is owed any more.
+                    ActionHandling.Reported(outcome)
+                } catch (e: Exception) {
+                    ActionHandling.Pending("outcome not stored: ${e.javaClass.simpleName}")
+                }
+            }
+            handed to handling
+        }
+        return InstructionPass(results, handled, alerts)
+    }
+
+    /** The outcome to report, or `null` to leave the action awaiting. */
+    private suspend fun carryOut(handed: HandedAction, now: Instant): ReportedOutcome? = when (handed.route) {
+        // Handed to the MDM is what the agent can do: the MDM's own command carries it out,
+        // so the console hears "handed to the MDM", never "carried out".
+        ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed))) {
+            SendResult.Sent -> ReportedOutcome.HandedToMdm
+            SendResult.NoReceiver -> ReportedOutcome.NotPossible("no MDM on this device reads app states")
+            SendResult.TooLarge, is SendResult.Failed -> null
+        }
+        ActionRoute.AGENT -> when (val action = handed.action) {
+            is InstructionAction.StartInspection -> when (val pass = inspect(now)) {
+                is InspectionPass.Submitted -> ReportedOutcome.CarriedOut
+                InspectionPass.NoWindow -> ReportedOutcome.Failed("no inspection window was open")
+                is InspectionPass.Failed -> ReportedOutcome.Failed("inspection failed: ${pass.error.javaClass.simpleName}")
+            }
+            InstructionAction.LockNow -> onDevice { device.lockNow() }
+            is InstructionAction.WipeWorkData -> onDevice { device.wipeWorkData(action.preserveFrp) }
+            is InstructionAction.WipeDevice -> onDevice { device.wipeDevice(action.preserveFrp) }
+            is InstructionAction.ShowNotice -> onDevice { device.showNotice(action.title, action.body) }
+            InstructionAction.RotateKeys -> onDevice { device.rotateKeys() }
+        }
+    }
+
+    /** The device's answer as the core takes it; a platform exception is a failure. */
+    private inline fun onDevice(call: () -> ActionOutcome): ReportedOutcome = reported(
+        try {
+            call()
+        } catch (e: RuntimeException) {
+            ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
+        },
+    )
+
+    private suspend fun publish(state: KeyedStateSpec): SendResult = try {
+        publishForMdm(state)
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Exception) {
+        SendResult.Failed("the channel threw ${e.javaClass.simpleName}")
+    }
+
+    private fun reported(outcome: ActionOutcome): ReportedOutcome = when (outcome) {
+        ActionOutcome.Done -> ReportedOutcome.CarriedOut
+        // The device never answers ForMdm; the core's route decides what goes to the MDM.
+        ActionOutcome.ForMdm -> ReportedOutcome.NotPossible("the device handed it back to the MDM")
+        is ActionOutcome.Unsupported -> ReportedOutcome.NotPossible(InstructionStateEncoding.reason(outcome.reason))
+        is ActionOutcome.Failed -> ReportedOutcome.Failed(InstructionStateEncoding.reason(outcome.reason))
+    }
+
+    private fun alertsOf(result: InstructionResult): List<Alert> = when (result) {
+        is InstructionResult.Applied -> result.alerts
+        is InstructionResult.Refused -> result.alerts
+        is InstructionResult.Unchanged -> emptyList()
+    }
+}
+
+/**
+ * Instructions as keyed app states.
+ *
+ * - `portcullis.instructions`: the last pass, one key (each pass replaces the last): how
+ *   many instructions were applied, unchanged and refused, with the refusal codes.
+ * - `portcullis.instruction.<action id>`: an action routed to the MDM (iOS-style MDM
+ *   commands, or an Android agent without device-owner powers), severity `ERROR`, with the
+ *   action and its parameters for the MDM to carry out. One key per action.
+ *
+ * Neither carries an envelope, a key or a phone identifier.
+ */
+object InstructionStateEncoding {
+    const val KEY = "portcullis.instructions"
+    const val MDM_KEY_PREFIX = "portcullis.instruction."
+    const val FORMAT_VERSION = 1
+    private const val MAX_REASON = 240
+
+    /** An outcome reason within the core's limit, on one line. */
+    fun reason(text: String): String = AlertEncoding.truncate(text.replace('\n', ' ').replace('\r', ' '), MAX_REASON)
+
+    /** The action's stable name, as the core's journal and alerts spell it. */
+    fun actionName(action: InstructionAction): String = when (action) {
+        InstructionAction.LockNow -> "lock_now"
+        is InstructionAction.WipeWorkData -> "wipe_work_data"
+        is InstructionAction.WipeDevice -> "wipe_device"
+        is InstructionAction.StartInspection -> "start_inspection"
+        InstructionAction.RotateKeys -> "rotate_keys"
+        is InstructionAction.ShowNotice -> "show_notice"
+    }
+
+    fun forMdm(handed: HandedAction): KeyedStateSpec {
+        val name = actionName(handed.action)
+        val params = when (val a = handed.action) {
+            is InstructionAction.WipeWorkData -> listOf("preserve_frp" to a.preserveFrp.toString())
+            is InstructionAction.WipeDevice -> listOf("preserve_frp" to a.preserveFrp.toString())
+            else -> emptyList()
+        }
+        val data = Json.obj(
+            "v" to Json.num(FORMAT_VERSION.toLong()),
+            "action_id" to Json.str(AlertEncoding.truncate(handed.actionId, 128)),
+            "sequence" to Json.num(handed.sequence),
+            "action" to Json.str(name),
+            "route" to Json.str("MDM"),
+            *params.toTypedArray(),
+        )
+        return KeyedStateSpec(
+            key = AlertEncoding.truncate("$MDM_KEY_PREFIX${handed.actionId}", KeyedAppStateLimits.MAX_KEY_LENGTH, ellipsis = ""),
+            severity = KeyedAppStateLimits.SEVERITY_ERROR,
+            message = AlertEncoding.truncate(
+                "signed instruction ${handed.actionId} asks the MDM to $name",
+                KeyedAppStateLimits.MAX_MESSAGE_LENGTH,
+            ),
+            data = data,
+        )
+    }
+
+    fun encode(pass: InstructionPass): KeyedStateSpec {
+        val applied = pass.results.filterIsInstance<InstructionResult.Applied>()
+        val unchanged = pass.results.count { it is InstructionResult.Unchanged }
+        val refused = pass.results.filterIsInstance<InstructionResult.Refused>()
+        val pending = pass.actions.count { it.second is ActionHandling.Pending }
+        val highest = pass.results.maxOfOrNull {
+            when (it) {
+                is InstructionResult.Applied -> it.sequence
+                is InstructionResult.Unchanged -> it.sequence
+                is InstructionResult.Refused -> 0uL
+            }
+        }
+        val fields = mutableListOf(
+            "v" to Json.num(FORMAT_VERSION.toLong()),
+            "applied" to Json.num(applied.size.toLong()),
+            "unchanged" to Json.num(unchanged.toLong()),
+            "refused" to Json.num(refused.size.toLong()),
+            "refusal_codes" to refused.map { it.code }.distinct().take(10)
+                .joinToString(",", "[", "]") { Json.str(AlertEncoding.truncate(it, 64)) },
+            "actions_pending" to Json.num(pending.toLong()),
+        )
+        highest?.let { fields += "highest_sequence_seen" to Json.num(it) }
+        pass.error?.let { fields += "error" to Json.str(it.javaClass.simpleName) }
+        val message = when {
+            pass.error != null -> "instructions not applied: ${pass.error.javaClass.simpleName} (retried at the next sync)"
+            else -> "instructions: ${applied.size} applied, $unchanged unchanged, ${refused.size} refused" +
+                (if (refused.isNotEmpty()) " (${refused.map { it.code }.distinct().joinToString()})" else "") +
+                (if (pending > 0) ", $pending action(s) pending" else "")
+        }
+        val bad = pass.error != null || refused.isNotEmpty() || pending > 0
+        return KeyedStateSpec(
+            key = KEY,
+            severity = if (bad) KeyedAppStateLimits.SEVERITY_ERROR else KeyedAppStateLimits.SEVERITY_INFO,
+            message = AlertEncoding.truncate(message, KeyedAppStateLimits.MAX_MESSAGE_LENGTH),
+            data = Json.obj(*fields.toTypedArray()),
+        )
+    }
+}

@@ -1,0 +1,105 @@
+//! Free text in instructions (reasons, notices): it is journaled, alerted and shown,
+//! so it must never carry a phone identifier or anything that could drive a terminal.
+
+use super::invalid;
+
+/// Digits in a row, separators aside, from which text counts as identifier-shaped:
+/// phone numbers have 10 or more digits in E.164, IMSIs 15, ICCIDs 19 or 20, while
+/// dates (8) and ticket numbers stay below.
+const IDENTIFIER_DIGITS: usize = 10;
+
+/// Checks one free-text field: present, at most `max_bytes`, no control characters
+/// (line breaks only where `multiline`), and nothing shaped like an identifier. The
+/// error names the field, never the text.
+pub(crate) fn check_free_text(
+    field: &str,
+    text: &str,
+    max_bytes: usize,
+    multiline: bool,
+) -> crate::Result<()> {
+    if text.trim().is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    if text.len() > max_bytes {
+        return Err(invalid(field, &format!("longer than {max_bytes} bytes")));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !(multiline && c == '\n'))
+    {
+        return Err(invalid(field, "contains control characters"));
+    }
+    if looks_like_identifier(text) {
+        return Err(invalid(
+            field,
+            "contains a long run of digits, which could be a phone number, IMSI or ICCID; refer to the line by device id instead",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `text` holds a run of at least [`IDENTIFIER_DIGITS`] digits (any script's
+/// digits), allowing the separators people write numbers with.
+pub(crate) fn looks_like_identifier(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        if c.is_numeric() {
+            run += 1;
+            if run >= IDENTIFIER_DIGITS {
+                return true;
+            }
+        } else if !matches!(
+            c,
+            ' ' | '-' | '.' | '(' | ')' | '/' | '+' | '\u{a0}' | '\u{2011}'
+        ) {
+            run = 0;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_in_any_format_are_caught() {
+        for text in [
+            "swap for +44 7700 900123",
+            "iccid 8944-1100-1234-5678-901",
+            "8944 1100 1234 5678 901",
+            "imsi 234150123456789",
+            "call (020) 7946-0958 1",
+            "\u{ff18}\u{ff19}\u{ff14}\u{ff14}\u{ff11}\u{ff11}\u{ff10}\u{ff10}\u{ff11}\u{ff12}",
+        ] {
+            assert!(looks_like_identifier(text), "{text}");
+            assert!(check_free_text("body.reason", text, 512, false).is_err());
+        }
+    }
+
+    #[test]
+    fn ordinary_reasons_pass() {
+        for text in [
+            "ticket 4242: replacement SIM after water damage",
+            "planned replacement on 2026-03-01 at 10:00",
+            "office visit",
+        ] {
+            assert!(
+                check_free_text("body.reason", text, 512, false).is_ok(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_characters_and_empty_text_are_refused() {
+        assert!(check_free_text("body.title", "\u{1b}[2JClean", 80, false).is_err());
+        assert!(check_free_text("body.title", "two\nlines", 80, false).is_err());
+        assert!(check_free_text("body.body", "two\nlines", 80, true).is_ok());
+        assert!(check_free_text("body.title", "  ", 80, false).is_err());
+        let err = check_free_text("body.reason", "x".repeat(600).as_str(), 512, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("body.reason"), "{err}");
+    }
+}
