@@ -2,52 +2,23 @@
 //! answered, signed under the trust root's operations role, for the MDM to deliver.
 //! The phone's core verifies it and decides what the answer means.
 
-use serde::Serialize;
-use serde_json::value::RawValue;
-
-use portcullis_core::policy::{Envelope, SigningKey};
+use portcullis_core::instruction::{
+    CarrierCheck as RelayedCheck, CarrierOperation, CarrierRequest, InstructionBody,
+    InstructionPayload,
+};
+use portcullis_core::journal::unhex32;
+use portcullis_core::policy::model::IdentityPin;
+use portcullis_core::policy::{BundleScope, PolicyError, SigningKey};
+use portcullis_core::sim::CarrierApi;
 use portcullis_core::Timestamp;
 
 use crate::camara::{Api, Operation};
 
-/// The DSSE payload type phones accept instructions under.
-pub const INSTRUCTION_PAYLOAD_TYPE: &str = "application/vnd.portcullis.instruction+json";
-
-/// The largest signed instruction a phone accepts.
-pub const MAX_INSTRUCTION_BYTES: usize = 64 * 1024;
+pub use portcullis_core::instruction::{INSTRUCTION_PAYLOAD_TYPE, MAX_INSTRUCTION_BYTES};
 
 /// How long an instruction stays valid: the MDM may take a while to reach a phone that
 /// is off, but a carrier answer older than this says little. The format allows 7 days.
 pub const VALIDITY_MS: i64 = 3 * 24 * 3_600_000;
-
-/// The payload, field for field as the phone parses it (camelCase, nothing else).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Payload<'a> {
-    instruction_id: String,
-    sequence: u64,
-    issued_at: Timestamp,
-    expires: Timestamp,
-    scope: Scope<'a>,
-    kind: &'static str,
-    body: Body<'a>,
-}
-
-#[derive(Serialize)]
-struct Scope<'a> {
-    devices: [&'a str; 1],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Body<'a> {
-    api: &'static str,
-    operation: &'static str,
-    line: &'a str,
-    checked_at: Timestamp,
-    request: serde_json::Value,
-    response: &'a RawValue,
-}
 
 /// One carrier answer to relay.
 pub struct CarrierCheck<'a> {
@@ -65,58 +36,69 @@ pub struct CarrierCheck<'a> {
     pub response: &'a [u8],
 }
 
+/// Why an answer cannot be relayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayError {
+    /// The signed instruction would exceed what a phone accepts.
+    TooLarge,
+    /// The phone's own checks would refuse it (the reason names the field, never a value).
+    Refused(String),
+}
+
 /// The instruction's id: unique per device and sequence, in the allowed alphabet.
 pub fn instruction_id(device: &str, api: Api, sequence: u64) -> String {
     format!("carrier_check:{}:{device}:{sequence}", api.as_str())
 }
 
-/// Builds and signs the instruction; returns the envelope's bytes.
+/// Builds the instruction with the core's own type (the one the phone parses),
+/// validates it as the phone will and signs it; returns the envelope's bytes.
 pub fn sign(
     check: &CarrierCheck<'_>,
     sequence: u64,
     issued_at: Timestamp,
     key: &SigningKey,
-) -> Result<Vec<u8>, String> {
-    let text = std::str::from_utf8(check.response)
-        .map_err(|_| "the response body is not UTF-8".to_owned())?;
-    let response: &RawValue =
-        serde_json::from_str(text).map_err(|_| "the response body is not JSON".to_owned())?;
-    let request = match check.operation {
-        Operation::Check { max_age } => serde_json::json!({ "maxAge": max_age }),
-        Operation::RetrieveDate => serde_json::json!({}),
+) -> Result<Vec<u8>, RelayError> {
+    let response = std::str::from_utf8(check.response)
+        .map_err(|_| RelayError::Refused("the response body is not UTF-8".into()))?
+        .to_owned();
+    let line = unhex32(check.line_pin)
+        .map(IdentityPin)
+        .ok_or_else(|| RelayError::Refused("the line pin is not 64 hex digits".into()))?;
+    let (operation, max_age) = match check.operation {
+        Operation::Check { max_age } => (CarrierOperation::Check, Some(max_age)),
+        Operation::RetrieveDate => (CarrierOperation::RetrieveDate, None),
     };
-    let payload = Payload {
+    let payload = InstructionPayload {
         instruction_id: instruction_id(check.device, check.api, sequence),
         sequence,
         issued_at,
         expires: issued_at.plus_millis(VALIDITY_MS),
-        scope: Scope {
-            devices: [check.device],
+        scope: BundleScope {
+            devices: vec![check.device.to_owned()],
+            groups: Vec::new(),
         },
-        kind: "carrier_check",
-        body: Body {
-            api: check.api.as_str(),
-            operation: check.operation.as_str(),
-            line: check.line_pin,
+        body: InstructionBody::CarrierCheck(RelayedCheck {
+            api: match check.api {
+                Api::SimSwap => CarrierApi::SimSwap,
+                Api::DeviceSwap => CarrierApi::DeviceSwap,
+            },
+            operation,
+            line: Some(line),
             checked_at: check.checked_at,
-            request,
+            request: CarrierRequest { max_age },
             response,
-        },
+        }),
     };
-    let bytes =
-        serde_json::to_vec(&payload).map_err(|_| "cannot encode the instruction".to_owned())?;
-    let mut envelope = Envelope::new(INSTRUCTION_PAYLOAD_TYPE, bytes);
-    envelope.sign(key);
-    let bytes = envelope.to_bytes();
-    if bytes.len() > MAX_INSTRUCTION_BYTES {
-        return Err("the response is too large to relay to the phone".to_owned());
-    }
-    Ok(bytes)
+    payload.sign(&[key]).map_err(|e| match e {
+        portcullis_core::Error::Policy(PolicyError::TooLarge { .. }) => RelayError::TooLarge,
+        other => RelayError::Refused(other.to_string()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_core::policy::Envelope;
 
     #[test]
     fn the_payload_has_exactly_the_phone_side_fields_and_the_raw_response() {
@@ -170,7 +152,7 @@ mod tests {
         let key = SigningKey::from_seed(&[7; 32]).unwrap();
         let check = CarrierCheck {
             device: "d",
-            line_pin: "00",
+            line_pin: &"cd".repeat(32),
             api: Api::DeviceSwap,
             operation: Operation::Check { max_age: 12 },
             checked_at: Timestamp::EPOCH,
@@ -182,5 +164,39 @@ mod tests {
         assert_eq!(v["body"]["request"], serde_json::json!({"maxAge": 12}));
         assert_eq!(v["body"]["operation"], "check");
         assert_eq!(v["body"]["api"], "device_swap");
+    }
+
+    #[test]
+    fn what_a_phone_would_refuse_is_not_signed() {
+        let key = SigningKey::from_seed(&[7; 32]).unwrap();
+        let pin = "cd".repeat(32);
+        let check = |response: &'static [u8], line_pin: &'static str| CarrierCheck {
+            device: "d",
+            line_pin,
+            api: Api::SimSwap,
+            operation: Operation::RetrieveDate,
+            checked_at: Timestamp::EPOCH,
+            response,
+        };
+        let pin: &'static str = Box::leak(pin.into_boxed_str());
+        let no_zone = check(br#"{"latestSimChange":"2024-01-01T00:00:00"}"#, pin);
+        assert!(matches!(
+            sign(&no_zone, 1, Timestamp::EPOCH, &key),
+            Err(RelayError::Refused(_))
+        ));
+        let bad_pin = check(br#"{"latestSimChange":null}"#, "00");
+        assert!(matches!(
+            sign(&bad_pin, 1, Timestamp::EPOCH, &key),
+            Err(RelayError::Refused(_))
+        ));
+        let huge: &'static [u8] = Box::leak(
+            format!(r#"{{"latestSimChange":null,"x":"{}"}}"#, "y".repeat(60_000))
+                .into_bytes()
+                .into_boxed_slice(),
+        );
+        assert_eq!(
+            sign(&check(huge, pin), 1, Timestamp::EPOCH, &key),
+            Err(RelayError::TooLarge)
+        );
     }
 }

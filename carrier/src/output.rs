@@ -15,8 +15,6 @@ use crate::roster::Line;
 pub const DETECTOR: &str = "carrier_watch";
 /// Bumped whenever the alerting rule changes.
 pub const DETECTOR_VERSION: u32 = 1;
-/// The kind name of a carrier-reported device swap.
-pub const DEVICE_SWAP_KIND: &str = "carrier_reported_device_swap";
 
 /// Why a line was checked: the finding says so, for the analyst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +101,10 @@ impl SwapAlert<'_> {
         }
         let finding = Finding {
             at: self.at,
-            kind: AlertKind::CarrierReportedSwap,
+            kind: match self.api {
+                Api::SimSwap => AlertKind::CarrierReportedSwap,
+                Api::DeviceSwap => AlertKind::CarrierReportedDeviceSwap,
+            },
             slot: None,
             detector: DETECTOR.into(),
             detector_version: DETECTOR_VERSION,
@@ -111,13 +112,7 @@ impl SwapAlert<'_> {
             evidence,
             severity: None,
         };
-        let mut ocsf = finding_ocsf(&finding, &self.line.device, self.sequence as i64);
-        if self.api == Api::DeviceSwap {
-            // The core has no device-swap kind yet: same severity (critical), own name.
-            ocsf["finding_info"]["title"] = DEVICE_SWAP_KIND.into();
-            ocsf["finding_info"]["types"] = serde_json::json!([DEVICE_SWAP_KIND]);
-        }
-        ocsf
+        finding_ocsf(&finding, &self.line.device, self.sequence as i64)
     }
 }
 

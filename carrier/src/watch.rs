@@ -522,8 +522,14 @@ async fn relay(
         response: &answer.body,
     };
     // Signing takes tens of microseconds: done here; the file goes to the writer.
-    let Ok(envelope) = instruction::sign(&check, job.sequence, (ctx.clock)(), key) else {
-        return Ok(Err(CarrierError::TooLarge));
+    let envelope = match instruction::sign(&check, job.sequence, (ctx.clock)(), key) {
+        Ok(envelope) => envelope,
+        Err(instruction::RelayError::TooLarge) => return Ok(Err(CarrierError::TooLarge)),
+        Err(instruction::RelayError::Refused(why)) => {
+            return Ok(Err(CarrierError::Malformed(format!(
+                "a phone would refuse it: {why}"
+            ))))
+        }
     };
     let path = instruction_path(&ctx.out_dir, &line.device, job.api);
     files

@@ -2,7 +2,6 @@
 //! a minimal loopback carrier (the contract-level behaviour is tested in the
 //! portcullis-carrier crate against the CAMARA contracts).
 
-#[allow(dead_code)] // the signing helpers serve the policy tests
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
