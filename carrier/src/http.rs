@@ -98,7 +98,7 @@ pub fn jittered(base: Duration) -> Duration {
         .fill(&mut b)
         .map(|_| u16::from_le_bytes(b))
         .unwrap_or(0);
-    base + base.mul_f64(f64::from(r) / f64::from(u16::MAX) / 2.0)
+    base + base.mul_f64(f64::from(r) / 65_536.0 / 2.0)
 }
 
 /// A fresh `x-correlator`: a random UUID (version 4), within the contract's pattern.
