@@ -68,6 +68,11 @@ pub fn sign(
         Operation::Check { max_age } => (CarrierOperation::Check, Some(max_age)),
         Operation::RetrieveDate => (CarrierOperation::RetrieveDate, None),
     };
+    // The phone requires the sequence not to exceed `issuedAt` in Unix milliseconds;
+    // sequences are taken from the clock, so this moves `issuedAt` by a few ms at most.
+    let issued_at = issued_at.max(Timestamp::from_unix_millis(
+        i64::try_from(sequence).unwrap_or(i64::MAX),
+    ));
     let payload = InstructionPayload {
         instruction_id: instruction_id(check.device, check.api, sequence),
         sequence,
@@ -130,6 +135,7 @@ mod tests {
         assert_eq!(v["instructionId"], "carrier_check:sim_swap:minister-01:42");
         assert_eq!(v["sequence"], 42);
         assert_eq!(v["issuedAt"], "2026-03-01T10:00:00Z");
+        assert!(v["sequence"].as_u64().unwrap() <= 1_772_359_200_000);
         assert_eq!(v["expires"], "2026-03-04T10:00:00Z");
         assert_eq!(v["scope"], serde_json::json!({"devices": ["minister-01"]}));
         assert_eq!(v["kind"], "carrier_check");
