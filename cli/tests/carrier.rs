@@ -167,3 +167,53 @@ fn jiff_now_minus_hour() -> String {
         .as_millis() as i64;
     portcullis_core::Timestamp::from_unix_millis(now - 3_600_000).to_string()
 }
+
+#[test]
+fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny_carrier(jiff_now_minus_hour());
+    let roster = roster(dir.path(), &base, NUMBER);
+    ok(&[
+        "keygen",
+        "--out",
+        &p(dir.path(), "keys"),
+        "--name",
+        "operations",
+    ]);
+    std::fs::write(
+        dir.path().join("phone-alerts.jsonl"),
+        concat!(
+            r#"{"device_id":"ghost-07","kind":"sim_replaced","carrier_check_wanted":true}"#,
+            "\n",
+            r#"{"device_id":"minister-01","kind":"port_out_suspected","carrier_check_wanted":true}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = portcullis(&[
+        "carrier",
+        "watch",
+        "--roster",
+        &roster,
+        "--out",
+        &p(dir.path(), "out"),
+        "--operations-key",
+        &p(dir.path(), "keys/operations.key"),
+        "--alerts",
+        &p(dir.path(), "phone-alerts.jsonl"),
+        "--once",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("alerts line 1: device ghost-07 is not in the roster; skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("carrier watch (phone alerts): 2 request(s), 2 answered, 1 alert(s)"),
+        "{stderr}"
+    );
+    let alert: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(alert["unmapped"]["evidence"]["trigger"], "phone_alert");
+}
