@@ -667,3 +667,43 @@ async fn an_answer_too_large_to_relay_is_a_line_failure_not_a_fatal_one() {
     assert!(!w.instruction_path("d1", Api::SimSwap).exists());
     carrier.assert_conformant();
 }
+
+#[tokio::test]
+async fn each_endpoint_gets_at_most_its_concurrency() {
+    let carrier = Carrier::start(|req| {
+        token_or(req, |req| {
+            let body = if req.path.starts_with("/sim-swap") {
+                json!({"latestSimChange": null})
+            } else {
+                json!({"latestDeviceChange": null})
+            };
+            Reply::json(200, body).delayed(Duration::from_millis(30))
+        })
+    })
+    .await;
+    let phones: Vec<String> = (0..24).map(|i| format!("+4477009002{i:02}")).collect();
+    let lines: Vec<TestLine<'_>> = phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| TestLine {
+            device: Box::leak(format!("dev-{i}").into_boxed_str()),
+            phone: p,
+            carrier: "acme",
+            check_max_age: None,
+        })
+        .collect();
+    let dir = RosterDir::new(
+        &[(
+            "acme",
+            carrier_block(&carrier.url(""), "client_credentials", 3),
+        )],
+        &lines,
+    );
+    let (mut w, _) = watch(&dir, quick_http());
+    let r = w.pass(None, Trigger::Poll).await.unwrap();
+    assert_eq!(r.answered, 48, "{:?}", r.failures);
+    let counts = carrier.in_flight.lock().unwrap().clone();
+    assert_eq!(counts["/sim-swap/v2"].1, 3, "{counts:?}");
+    assert_eq!(counts["/device-swap/v1"].1, 3, "{counts:?}");
+    carrier.assert_conformant();
+}

@@ -249,6 +249,8 @@ pub struct Carrier {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<Req>>>,
     pub violations: Arc<Mutex<Vec<String>>>,
+    /// Per API root (`/sim-swap/v2`, `/device-swap/v1`): (requests in flight now, most ever).
+    pub in_flight: Arc<Mutex<HashMap<String, (usize, usize)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -259,6 +261,7 @@ impl Drop for Carrier {
 }
 
 struct Shared {
+    in_flight: Arc<Mutex<HashMap<String, (usize, usize)>>>,
     script: Script,
     requests: Arc<Mutex<Vec<Req>>>,
     violations: Arc<Mutex<Vec<String>>>,
@@ -271,7 +274,9 @@ impl Carrier {
     pub async fn start(script: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Carrier {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let violations = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(Mutex::new(HashMap::new()));
         let shared = Arc::new(Shared {
+            in_flight: in_flight.clone(),
             script: Arc::new(script),
             requests: requests.clone(),
             violations: violations.clone(),
@@ -293,6 +298,7 @@ impl Carrier {
             addr,
             requests,
             violations,
+            in_flight,
             task,
         }
     }
@@ -405,9 +411,17 @@ async fn handle(
         }
         shared.violations.lock().unwrap().extend(problems);
     }
+    let root: String = path.split('/').take(3).collect::<Vec<_>>().join("/");
+    {
+        let mut counts = shared.in_flight.lock().unwrap();
+        let entry = counts.entry(root.clone()).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 = entry.1.max(entry.0);
+    }
     if let Some(d) = reply.delay {
         tokio::time::sleep(d).await;
     }
+    shared.in_flight.lock().unwrap().get_mut(&root).unwrap().0 -= 1;
     let mut resp = (
         StatusCode::from_u16(reply.status).unwrap(),
         reply.body.clone().unwrap_or_default(),
