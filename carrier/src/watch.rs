@@ -231,10 +231,11 @@ impl Watch {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // One writer for the instruction files: writes into one folder from many
         // threads only contend on the folder's lock.
-        let (files, mut to_write) = tokio::sync::mpsc::channel::<(PathBuf, Vec<u8>)>(4096);
+        let (files, mut to_write) = tokio::sync::mpsc::channel::<FileJob>(1024);
         let writer = tokio::task::spawn_blocking(move || -> Result<(), Error> {
-            while let Some((path, bytes)) = to_write.blocking_recv() {
+            while let Some((path, bytes, done)) = to_write.blocking_recv() {
                 write_atomically(&path, &bytes)?;
+                let _ = done.send(());
             }
             Ok(())
         });
@@ -462,6 +463,9 @@ fn api_url(carrier: &Carrier, api: Api) -> Option<&str> {
     }
 }
 
+/// An instruction file for the pass's writer, and who to tell once it is on disk.
+type FileJob = (PathBuf, Vec<u8>, tokio::sync::oneshot::Sender<()>);
+
 /// How many unchanged answers a worker hands over at once.
 const RESULT_BATCH: usize = 64;
 
@@ -494,7 +498,7 @@ fn instruction_path(out_dir: &std::path::Path, device: &str, api: Api) -> PathBu
 async fn relay(
     ctx: &Ctx,
     key: &SigningKey,
-    files: &tokio::sync::mpsc::Sender<(PathBuf, Vec<u8>)>,
+    files: &tokio::sync::mpsc::Sender<FileJob>,
     line: &Line,
     job: &Job,
     answer: Answer,
@@ -532,10 +536,15 @@ async fn relay(
         }
     };
     let path = instruction_path(&ctx.out_dir, &line.device, job.api);
+    // Waits until the file is on disk: an alert never names an instruction that the
+    // MDM cannot find yet.
+    let stopped = || Error::Io("the instruction writer stopped".into());
+    let (written, on_disk) = tokio::sync::oneshot::channel();
     files
-        .send((path, envelope))
+        .send((path, envelope, written))
         .await
-        .map_err(|_| Error::Io("the instruction writer stopped".into()))?;
+        .map_err(|_| stopped())?;
+    on_disk.await.map_err(|_| stopped())?;
     Ok(Ok(Done {
         operation: answer.operation,
         observation: answer.observation,
