@@ -241,7 +241,7 @@ impl Verdict {
                 .root
                 .as_ref()
                 .map(|r| format!("{} ({})", r.name, r.subject))
-                .unwrap_or_else(|| "not trusted".into());
+                .unwrap_or_else(|| "not validated".into());
             let _ = writeln!(
                 out,
                 "chain:            {} certificate(s), root {root}",

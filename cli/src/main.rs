@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod attest;
 mod evaluate;
 mod indicators;
 mod inspect;
@@ -32,6 +33,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Verify Android key attestation chains (device integrity); exit 1 if refused, 2 on bad input.
+    Attest {
+        #[command(subcommand)]
+        action: attest::AttestAction,
+    },
     /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
     Evaluate(evaluate::EvaluateArgs),
     /// Sign STIX 2.1 indicator collections into separately signed files for phones, and verify them.
@@ -135,6 +141,7 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Attest { action } => return attest::run(action),
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),
