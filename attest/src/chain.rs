@@ -275,26 +275,65 @@ pub fn validate(
     now: Timestamp,
     options: PathOptions,
 ) -> Result<ValidatedChain, Refusal> {
-    if chain.len() < MIN_CHAIN_LEN {
-        return Err(Refusal::new(
-            Reason::ChainTooShort,
-            format!(
-                "{} certificate(s); an attestation chain has at least {MIN_CHAIN_LEN} (leaf, attestation key, root)",
-                chain.len()
-            ),
-        ));
-    }
-    if chain.len() > MAX_CHAIN_LEN {
-        return Err(Refusal::new(
-            Reason::ChainTooLong,
-            format!("{} certificates; at most {MAX_CHAIN_LEN}", chain.len()),
-        ));
-    }
+    check_length(chain.len())?;
     let certs = chain
         .iter()
         .enumerate()
         .map(|(i, der)| Cert::parse(i, der))
         .collect::<Result<Vec<_>, _>>()?;
+    validate_certs(certs, anchors, revocations, now, options).map_err(|(refusal, _)| refusal)
+}
+
+pub(crate) fn check_length(len: usize) -> Result<(), Refusal> {
+    if len < MIN_CHAIN_LEN {
+        return Err(Refusal::new(
+            Reason::ChainTooShort,
+            format!(
+                "{len} certificate(s); an attestation chain has at least {MIN_CHAIN_LEN} (leaf, attestation key, root)"
+            ),
+        ));
+    }
+    if len > MAX_CHAIN_LEN {
+        return Err(Refusal::new(
+            Reason::ChainTooLong,
+            format!("{len} certificates; at most {MAX_CHAIN_LEN}"),
+        ));
+    }
+    Ok(())
+}
+
+/// [`validate`] on decoded certificates; a refusal hands them back for the report.
+pub(crate) fn validate_certs(
+    certs: Vec<Cert>,
+    anchors: &TrustAnchors,
+    revocations: Option<&RevocationList>,
+    now: Timestamp,
+    options: PathOptions,
+) -> Result<ValidatedChain, (Refusal, Vec<Cert>)> {
+    match check_path(&certs, anchors, revocations, now, options) {
+        Ok((anchor, key_description_der, provisioning, chain_says_strongbox)) => {
+            Ok(ValidatedChain {
+                certs,
+                anchor,
+                key_description_der,
+                provisioning,
+                chain_says_strongbox,
+            })
+        }
+        Err(refusal) => Err((refusal, certs)),
+    }
+}
+
+type PathFacts = (Anchor, Vec<u8>, Provisioning, bool);
+
+fn check_path(
+    certs: &[Cert],
+    anchors: &TrustAnchors,
+    revocations: Option<&RevocationList>,
+    now: Timestamp,
+    options: PathOptions,
+) -> Result<PathFacts, Refusal> {
+    check_length(certs.len())?;
     let last = certs.len() - 1;
     let root = &certs[last];
 
@@ -459,13 +498,12 @@ pub fn validate(
     };
     let chain_says_strongbox =
         certs[1].subject_says_strongbox() || below_root.subject_says_strongbox();
-    Ok(ValidatedChain {
-        certs,
+    Ok((
         anchor,
         key_description_der,
         provisioning,
         chain_says_strongbox,
-    })
+    ))
 }
 
 /// Certificate `index` issues certificate `child`: it must be a CA within its path length.

@@ -421,37 +421,61 @@ pub fn verify(
             "revocation not checked: pass the attestation status list (--revocations)".into(),
         );
     }
-    // The chain as decoded, for the report, whatever the validation says.
-    let parsed: Option<Vec<Cert>> = chain
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Cert::parse(i, d).ok())
-        .collect();
-    if let Some(certs) = &parsed {
-        verdict.chain = Some(ChainSummary {
-            certificates: summarise(certs),
-            root: None,
-            provisioning: None,
-            revocation_checked,
-        });
-    }
-
-    let validated = chain::validate(
-        chain,
-        &options.anchors,
-        options.revocations.as_ref(),
-        now,
-        PathOptions {
-            allow_software_root: options.allow_software_root,
-            allow_missing_extension: false,
-        },
-    );
+    let path_options = PathOptions {
+        allow_software_root: options.allow_software_root,
+        allow_missing_extension: false,
+    };
+    // Decode once; the report shows the chain as decoded whatever the validation says.
+    let parsed: Option<Vec<Cert>> = if chain::check_length(chain.len()).is_ok() {
+        chain
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Cert::parse(i, d).ok())
+            .collect()
+    } else {
+        None
+    };
+    let validated = match parsed {
+        Some(certs) => chain::validate_certs(
+            certs,
+            &options.anchors,
+            options.revocations.as_ref(),
+            now,
+            path_options,
+        )
+        .map_err(|(refusal, certs)| (refusal, Some(certs))),
+        None => chain::validate(
+            chain,
+            &options.anchors,
+            options.revocations.as_ref(),
+            now,
+            path_options,
+        )
+        .map_err(|refusal| {
+            // Too short or too long: still show what decodes (a lone leaf, say).
+            let certs: Option<Vec<Cert>> = chain
+                .iter()
+                .take(chain::MAX_CHAIN_LEN)
+                .enumerate()
+                .map(|(i, d)| Cert::parse(i, d).ok())
+                .collect();
+            (refusal, certs)
+        }),
+    };
     let validated = match validated {
         Ok(v) => v,
-        Err(refusal) => {
+        Err((refusal, certs)) => {
+            if let Some(certs) = &certs {
+                verdict.chain = Some(ChainSummary {
+                    certificates: summarise(certs),
+                    root: None,
+                    provisioning: None,
+                    revocation_checked,
+                });
+            }
             verdict.reasons.push(refusal);
             // For diagnosis: the leaf's record if it parses, or why it does not.
-            let leaf_record = parsed
+            let leaf_record = certs
                 .as_ref()
                 .and_then(|c| c.first())
                 .and_then(|leaf| leaf.attestation.as_ref())
@@ -464,6 +488,12 @@ pub fn verify(
             return verdict;
         }
     };
+    verdict.chain = Some(ChainSummary {
+        certificates: summarise(&validated.certs),
+        root: None,
+        provisioning: None,
+        revocation_checked,
+    });
     if let Some(summary) = &mut verdict.chain {
         summary.root = Some(RootSummary {
             name: validated.anchor.name.clone(),
