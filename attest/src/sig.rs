@@ -1,5 +1,5 @@
 //! Signature algorithms: which certificate signatures this verifier checks, with ring
-//! (docs/decisions/0006). Everything else is refused as `unsupported_algorithm`.
+//! (docs/decisions/0007). Everything else is refused as `unsupported_algorithm`.
 
 use const_oid::ObjectIdentifier;
 use der::asn1::UintRef;
