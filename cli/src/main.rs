@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+mod attest;
 mod carrier;
 mod evaluate;
 mod indicators;
@@ -33,6 +34,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Verify Android key attestation chains (device integrity); exit 1 if refused, 2 on bad input.
+    Attest {
+        #[command(subcommand)]
+        action: attest::AttestAction,
+    },
     /// Ask carriers (CAMARA SIM Swap / Device Swap) about the roster's lines; relay signed answers.
     Carrier {
         #[command(subcommand)]
@@ -141,6 +147,7 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Attest { action } => return attest::run(action),
         Command::Carrier { action } => carrier::run(action),
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
