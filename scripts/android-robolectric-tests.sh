@@ -107,7 +107,7 @@ compile() {
             echo "kotlinc $KOTLIN_COMPILER_VERSION -jvm-target 17 ${args[*]}"
             tr ':' '\n' <<<"$cp" | xargs -r ls -lL
             for f in "$@"; do
-                echo "$f"
+                echo "${f#"$ROOT"/}" # relative: a fresh clone elsewhere hits the same cache
                 cat "$f"
             done
         } | sha256sum | cut -c1-32
