@@ -106,8 +106,10 @@ compile() {
         {
             echo "kotlinc $KOTLIN_COMPILER_VERSION -jvm-target 17 ${args[*]}"
             tr ':' '\n' <<<"$cp" | xargs -r ls -lL
+            # Names relative to the checkout (the bindings by content alone: they may come from
+            # target/bindings or target/android-robolectric), so a fresh clone hits the same cache.
             for f in "$@"; do
-                echo "${f#"$ROOT"/}" # relative: a fresh clone elsewhere hits the same cache
+                if [ "$f" = "$FFI_KOTLIN_BINDINGS" ]; then echo "bindings"; else echo "${f#"$ROOT"/}"; fi
                 cat "$f"
             done
         } | sha256sum | cut -c1-32

@@ -339,7 +339,7 @@ class Portcullis private constructor(private val context: Context, private val c
     /**
      * A wake-up (the alarm, the refresh job, start): re-read telephony and connectivity, let the core
      * handle the time, deliver, reschedule. Runs in this object's scope: cancelling the caller
-     * (a replaced worker) does not interrupt it.
+     * (the alarm receiver giving up after its budget) does not interrupt it.
      */
     suspend fun wake(fromWakeWork: Boolean) {
         scope.async {
