@@ -196,4 +196,46 @@ ensure_prism() {
         mv "$work" "$home"
     fi
     PRISM="$bin"
+
+# Maven (Debian's package when it is not installed), for the Robolectric jars below.
+ensure_maven() {
+    command -v mvn >/dev/null 2>&1 && return 0
+    apt_install maven
+    command -v mvn >/dev/null 2>&1 || { tools_log "mvn still missing"; return 1; }
+}
+
+# The jars pinned in android/robolectric/pom.xml (Robolectric, the android-all framework jars for
+# the module's compileSdk, JUnit, JNA, kotlinx-coroutines-android), fetched once from Maven
+# Central with `mvn dependency:copy-dependencies` into $PORTCULLIS_CACHE_DIR/robolectric/jars-<hash
+# of the pom>; a changed pin fetches afresh, and older fetches are removed. Maven's own download
+# cache is a temporary folder removed afterwards, so the ~560 MB are on disk once.
+# .aar dependencies (androidx.test from Maven Central) are reduced to their classes.jar.
+# Sets ROBOLECTRIC_JARS to that folder.
+ROBOLECTRIC_JARS=""
+ensure_robolectric_jars() {
+    local pom="$1" key dir work aar
+    key="$(sha256sum <"$pom" | cut -c1-16)"
+    dir="$PORTCULLIS_CACHE_DIR/robolectric/jars-$key"
+    if [ ! -f "$dir/.complete" ]; then
+        ensure_java && ensure_maven || return 1
+        mkdir -p "$PORTCULLIS_CACHE_DIR/robolectric"
+        work="$(mktemp -d "$PORTCULLIS_CACHE_DIR/robolectric/.fetch.XXXXXX")"
+        tools_log "fetching the jars of $pom (mvn dependency:copy-dependencies) into $dir"
+        if ! _quietly robolectric-fetch mvn -B -q -f "$pom" -Dmaven.repo.local="$work/m2" \
+            dependency:copy-dependencies -DoutputDirectory="$work/jars"; then
+            rm -rf "$work"
+            return 1
+        fi
+        for aar in "$work"/jars/*.aar; do
+            [ -e "$aar" ] || continue
+            unzip -p "$aar" classes.jar >"${aar%.aar}.jar" && rm -f "$aar" || { rm -rf "$work"; return 1; }
+        done
+        touch "$work/jars/.complete"
+        rm -rf "$dir"
+        mv "$work/jars" "$dir"
+        rm -rf "$work"
+        find "$PORTCULLIS_CACHE_DIR/robolectric" -mindepth 1 -maxdepth 1 -name 'jars-*' ! -name "jars-$key" \
+            -exec rm -rf {} +
+    fi
+    ROBOLECTRIC_JARS="$dir"
 }
