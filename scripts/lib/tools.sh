@@ -196,6 +196,7 @@ ensure_prism() {
         mv "$work" "$home"
     fi
     PRISM="$bin"
+}
 
 # Maven (Debian's package when it is not installed), for the Robolectric jars below.
 ensure_maven() {
