@@ -75,22 +75,3 @@ impl<T> StorageContext<T> for std::result::Result<T, rusqlite::Error> {
         self.map_err(|source| Error::Storage { context, source })
     }
 }
-
-/// Describes a `serde_json` error for a message that must not repeat input values:
-/// data errors keep serde's wording passed through `redact`, other errors become a fixed
-/// phrase, and the position is always given as line and column.
-pub(crate) fn describe_json_error(e: &serde_json::Error, redact: fn(&str) -> String) -> String {
-    let what = match e.classify() {
-        serde_json::error::Category::Data => {
-            // "unknown field `x`, expected ..." at line L column C
-            let message = e.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m);
-            redact(message)
-        }
-        serde_json::error::Category::Eof => "unexpected end of input".to_owned(),
-        _ => "not valid JSON".to_owned(),
-    };
-    format!("{what} at line {} column {}", e.line(), e.column())
-}

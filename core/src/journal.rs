@@ -78,19 +78,24 @@ impl EpochKey {
         self.key
     }
 
-    /// The next epoch's key: a one-way function of this one.
-    pub fn evolve(&self) -> EpochKey {
+    /// The next epoch's key: a one-way function of this one. The epoch count is checked:
+    /// a key at `u64::MAX` has no successor (only a forged stored epoch gets there).
+    pub fn evolve(&self) -> Result<EpochKey> {
+        let epoch = self
+            .epoch
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupt("the journal key's epoch is out of range".into()))?;
         let k = hmac::Key::new(hmac::HMAC_SHA256, &self.key);
         let tag = hmac::sign(&k, EVOLVE_LABEL);
         let mut key = [0u8; 32];
         key.copy_from_slice(tag.as_ref());
-        EpochKey {
-            epoch: self.epoch + 1,
-            key,
-        }
+        Ok(EpochKey { epoch, key })
     }
 
     /// Evolves forward to `epoch` (for a verifier that starts from epoch 0).
+    ///
+    /// Each step is one HMAC, so callers bound `epoch` by the epochs actually recorded
+    /// (one per stored checkpoint) before calling: a stored epoch is input like any other.
     pub fn evolve_to(&self, epoch: u64) -> Result<EpochKey> {
         if epoch < self.epoch {
             return Err(Error::invalid(
@@ -100,7 +105,7 @@ impl EpochKey {
         }
         let mut k = self.clone();
         while k.epoch < epoch {
-            k = k.evolve();
+            k = k.evolve()?;
         }
         Ok(k)
     }
@@ -398,6 +403,8 @@ pub enum Verdict {
 
 /// Streams records in sequence order through every check.
 pub struct Verifier {
+    /// Whether verification starts at genesis: then the journal is never empty.
+    from_genesis: bool,
     expected_seq: i64,
     prev: [u8; 32],
     epoch: u64,
@@ -416,6 +423,11 @@ pub struct Verifier {
 impl Verifier {
     /// Starts at `anchor`; `checkpoints` are the stored ones, in any order; `public_key`
     /// is the device key stored at enrollment (the console's checkpoint key takes precedence).
+    ///
+    /// An anchor other than [`Anchor::GENESIS`] must be covered by a stored checkpoint at
+    /// its record, signed under that key, whose head hash and epoch it repeats; and its
+    /// epoch must be the number of checkpoints stored up to it, which also bounds how far
+    /// the epoch-0 key is evolved. Otherwise the anchor is refused as forged.
     pub fn new(
         anchor: Anchor,
         mut checkpoints: Vec<SignedCheckpoint>,
@@ -435,20 +447,30 @@ impl Verifier {
         };
         // The key the console pinned at enrollment outranks the one stored on the device.
         let pinned = console.as_ref().map(|(_, k)| *k).or(public_key);
+        let from_genesis = anchor == Anchor::GENESIS;
+        let up_to_anchor = checkpoints.partition_point(|c| c.seq <= anchor.seq);
+        if !from_genesis {
+            check_anchor(&anchor, &checkpoints[..up_to_anchor], pinned.as_ref())?;
+        }
+        let expected_seq = anchor.seq.checked_add(1).ok_or((
+            anchor.seq,
+            "the pruning anchor's sequence number is out of range".to_owned(),
+        ))?;
         let mac_key = match &options.initial_key {
             Some(k0) => {
                 let k = k0
                     .evolve_to(anchor.next_epoch)
-                    .map_err(|e| (anchor.seq + 1, e.to_string()))?;
+                    .map_err(|e| (expected_seq, e.to_string()))?;
                 Some((k.epoch, k.mac_key(), k))
             }
             None => None,
         };
         Ok(Verifier {
-            expected_seq: anchor.seq + 1,
+            from_genesis,
+            expected_seq,
             prev: anchor.hash,
             epoch: anchor.next_epoch,
-            next_checkpoint: checkpoints.partition_point(|c| c.seq <= anchor.seq),
+            next_checkpoint: up_to_anchor,
             checkpoints,
             mac_key,
             public_key: pinned,
@@ -550,7 +572,7 @@ impl Verifier {
                 ),
             ));
         }
-        if r.epoch != self.epoch as i64 {
+        if i64::try_from(self.epoch).ok() != Some(r.epoch) {
             return Err((
                 seq,
                 format!("record is in epoch {}, expected {}", r.epoch, self.epoch),
@@ -574,7 +596,10 @@ impl Verifier {
             }
         }
         self.prev = hash;
-        self.expected_seq += 1;
+        self.expected_seq = self
+            .expected_seq
+            .checked_add(1)
+            .ok_or((seq, "sequence number out of range".to_owned()))?;
         self.records += 1;
         // A checkpoint at this record closes the epoch.
         while let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
@@ -589,9 +614,15 @@ impl Verifier {
             }
             self.check_checkpoint(cp.clone(), &hash)?;
             self.next_checkpoint += 1;
-            self.epoch += 1;
+            let out_of_range = || {
+                (
+                    seq,
+                    "the epoch after this checkpoint is out of range".to_owned(),
+                )
+            };
+            self.epoch = self.epoch.checked_add(1).ok_or_else(out_of_range)?;
             if let Some((_, _, k)) = &self.mac_key {
-                let next = k.evolve();
+                let next = k.evolve().map_err(|_| out_of_range())?;
                 self.mac_key = Some((next.epoch, next.mac_key(), next));
             }
         }
@@ -613,6 +644,12 @@ impl Verifier {
             ));
         }
         if let Some(pk) = &self.public_key {
+            if unhex32(&cp.public_key).as_ref() != Some(pk) {
+                return Err((
+                    cp.seq,
+                    format!("checkpoint {} names another public key (edited)", cp.seq),
+                ));
+            }
             let head = cp.verify(pk).map_err(|e| (cp.seq, e))?;
             if &head != hash {
                 return Err((
@@ -629,16 +666,23 @@ impl Verifier {
     /// reveal a truncated tail.
     pub fn finish(self) -> Verdict {
         let last = self.expected_seq - 1;
+        if self.from_genesis && self.records == 0 {
+            return Verdict::Broken {
+                seq: 1,
+                reason: "the journal is empty, but enrollment always writes record 1 (deleted)"
+                    .to_owned(),
+            };
+        }
         if let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
             return Verdict::Broken {
-                seq: last + 1,
+                seq: self.expected_seq,
                 reason: format!("a stored checkpoint covers record {} but the journal ends at {last} (truncated)", cp.seq),
             };
         }
         if let Some((cp, _)) = &self.console {
             if cp.seq > last {
                 return Verdict::Broken {
-                    seq: last + 1,
+                    seq: self.expected_seq,
                     reason: format!("the console's checkpoint covers record {} but the journal ends at {last} (truncated)", cp.seq),
                 };
             }
@@ -657,6 +701,51 @@ impl Verifier {
             last_seq: last,
         }
     }
+}
+
+/// Checks a pruning anchor against the checkpoints stored up to it (`covering`, sorted):
+/// the last must be at the anchor's record, signed under `public_key`, with the anchor's
+/// hash and the epoch before the anchor's; and the anchor's epoch must equal the number of
+/// those checkpoints, since every checkpoint closes one epoch.
+fn check_anchor(
+    anchor: &Anchor,
+    covering: &[SignedCheckpoint],
+    public_key: Option<&[u8; 32]>,
+) -> std::result::Result<(), (i64, String)> {
+    let seq = anchor.seq;
+    let forged = |why: &str| {
+        Err((
+            seq,
+            format!("the pruning anchor at record {seq} {why} (forged or edited)"),
+        ))
+    };
+    if seq < 1 {
+        return forged("names no record");
+    }
+    let Some(cp) = covering.last().filter(|c| c.seq == seq) else {
+        return forged("is not covered by a stored signed checkpoint");
+    };
+    let Some(key) = public_key else {
+        return forged("cannot be checked without the checkpoint public key");
+    };
+    if unhex32(&cp.public_key).as_ref() != Some(key) {
+        return forged("is covered by a checkpoint that names another public key");
+    }
+    let head = cp.verify(key).map_err(|e| (seq, e))?;
+    if head != anchor.hash {
+        return forged("does not repeat its checkpoint's head hash");
+    }
+    if cp.epoch.checked_add(1) != Some(anchor.next_epoch) {
+        return forged("does not start the epoch after its checkpoint's");
+    }
+    if u64::try_from(covering.len()).ok() != Some(anchor.next_epoch) {
+        return forged(&format!(
+            "starts epoch {}, but {} checkpoints are stored up to it",
+            anchor.next_epoch,
+            covering.len()
+        ));
+    }
+    Ok(())
 }
 
 const HASH_MISMATCH: &str = "hash does not match its contents and predecessor (edited)";
@@ -740,7 +829,11 @@ impl LinkBatch {
         let mut hasher = RecordHasher::default();
         let mut prev = self.prev;
         for r in &self.records {
-            let key = match self.keys.iter().find(|(e, _)| *e as i64 == r.epoch) {
+            let key = match self
+                .keys
+                .iter()
+                .find(|(e, _)| i64::try_from(*e).ok() == Some(r.epoch))
+            {
                 Some((_, k)) => Some(k),
                 None if self.keys.is_empty() => None,
                 None => return Some((r.seq, "no MAC key for the record's epoch".into())),
@@ -872,8 +965,13 @@ pub enum RecordBody {
 /// Decodes a record body. Unknown kinds decode as [`RecordBody::Other`]; a known kind
 /// whose body does not match is an error naming the kind.
 pub fn decode_record(kind: &str, body: &str) -> Result<RecordBody> {
-    let bad =
-        |e: serde_json::Error| Error::Corrupt(format!("a `{kind}` record body is malformed: {e}"));
+    let bad = |e: serde_json::Error| {
+        Error::Corrupt(format!(
+            "a `{}` record body is malformed: {}",
+            crate::instruction::redact_identifiers(&crate::policy::sanitize(kind)),
+            crate::json::describe(&e)
+        ))
+    };
     #[derive(Deserialize)]
     struct Enrolled {
         at: Timestamp,
@@ -885,27 +983,27 @@ pub fn decode_record(kind: &str, body: &str) -> Result<RecordBody> {
     }
     Ok(match kind {
         "enrolled" => {
-            let e: Enrolled = serde_json::from_str(body).map_err(bad)?;
+            let e: Enrolled = crate::json::from_str(body).map_err(bad)?;
             RecordBody::Enrolled {
                 at: e.at,
                 public_key: e.public_key,
             }
         }
-        "alert" => RecordBody::Alert(serde_json::from_str(body).map_err(bad)?),
+        "alert" => RecordBody::Alert(crate::json::from_str(body).map_err(bad)?),
         "alerts_acknowledged" => {
-            let a: Acked = serde_json::from_str(body).map_err(bad)?;
+            let a: Acked = crate::json::from_str(body).map_err(bad)?;
             RecordBody::AlertsAcknowledged {
                 alert_ids: a.alert_ids,
             }
         }
-        _ => RecordBody::Other(serde_json::from_str(body).map_err(bad)?),
+        _ => RecordBody::Other(crate::json::from_str(body).map_err(bad)?),
     })
 }
 
 /// A record as one JSON line of `journal export --format jsonl`.
 pub fn record_json(r: &StoredRecord) -> serde_json::Value {
-    let body: serde_json::Value =
-        serde_json::from_str(&r.body).unwrap_or_else(|_| serde_json::Value::String(r.body.clone()));
+    let body: serde_json::Value = crate::json::from_str(&r.body)
+        .unwrap_or_else(|_| serde_json::Value::String(r.body.clone()));
     serde_json::json!({
         "seq": r.seq,
         "at": Timestamp::from_unix_millis(r.at),
@@ -1062,7 +1160,7 @@ mod tests {
                     Timestamp::from_unix_millis(seq),
                     &hash,
                 ));
-                key = key.evolve();
+                key = key.evolve().unwrap();
             }
             prev = hash;
         }

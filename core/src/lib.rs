@@ -17,6 +17,7 @@ pub mod identity;
 pub mod inspection;
 pub mod instruction;
 pub mod journal;
+pub mod json;
 pub mod policy;
 pub mod sim;
 pub mod store;

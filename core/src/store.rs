@@ -223,6 +223,13 @@ impl Store {
         if commit.is_empty() {
             return Ok(Vec::new());
         }
+        if commit.journal.iter().any(|e| e.kind == ALERT_KIND) {
+            // Verification binds every alert record to its outbox row.
+            return Err(Error::invalid(
+                "journal.kind",
+                "`alert` records are written only as findings, with their outbox row",
+            ));
+        }
         let at = commit.at.unwrap_or(Timestamp::EPOCH).as_unix_millis();
         let tx = self
             .conn
@@ -244,7 +251,7 @@ impl Store {
         for finding in commit.findings {
             let body = serde_json::to_string(&finding)
                 .map_err(|e| Error::Corrupt(format!("cannot encode a finding: {e}")))?;
-            let journal_seq = journal.append("alert", &body)?;
+            let journal_seq = journal.append(ALERT_KIND, &body)?;
             let evidence = serde_json::to_string(&finding.evidence)
                 .map_err(|e| Error::Corrupt(format!("cannot encode evidence: {e}")))?;
             let severity = finding.severity();
@@ -265,7 +272,8 @@ impl Store {
             )
             .context("queueing an alert")?;
             queued.push(Alert {
-                id: tx.last_insert_rowid() as AlertId,
+                id: AlertId::try_from(tx.last_insert_rowid())
+                    .map_err(|_| Error::Corrupt("an outbox row id is out of range".into()))?,
                 finding,
                 severity,
                 delivery_attempts: 0,
@@ -327,11 +335,12 @@ impl Store {
                     Error::Corrupt(format!("outbox row {id} has an unknown alert kind"))
                 })?;
                 let evidence: Vec<(String, String)> =
-                    serde_json::from_str(&evidence).map_err(|_| {
+                    crate::json::from_str(&evidence).map_err(|_| {
                         Error::Corrupt(format!("outbox row {id} has unreadable evidence"))
                     })?;
                 alerts.push(Alert {
-                    id: id as AlertId,
+                    id: AlertId::try_from(id)
+                        .map_err(|_| Error::Corrupt("an outbox row id is out of range".into()))?,
                     finding: Finding {
                         at: Timestamp::from_unix_millis(at),
                         kind,
@@ -406,14 +415,27 @@ impl Store {
 
     /// The stored (wrapped) journal key and its epoch, if the journal was initialised.
     pub fn wrapped_journal_key(&self) -> Result<Option<(u64, Vec<u8>)>> {
-        self.conn
+        let stored: Option<(i64, Vec<u8>)> = self
+            .conn
             .query_row(
                 "SELECT epoch, wrapped FROM journal_key WHERE id = 1",
                 [],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .context("reading the journal key")
+            .context("reading the journal key")?;
+        stored
+            .map(|(epoch, wrapped)| Ok((stored_epoch(epoch, "the journal key")?, wrapped)))
+            .transpose()
+    }
+
+    /// How many checkpoints are stored: one per epoch the journal key has moved through.
+    pub fn checkpoint_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM checkpoint", [], |r| r.get(0))
+            .context("counting checkpoints")?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Initialises the journal at enrollment: the wrapped epoch-0 key, the checkpoint public key,
@@ -425,7 +447,7 @@ impl Store {
             .context("starting enrollment")?;
         tx.execute(
             "INSERT INTO journal_key(id, epoch, wrapped) VALUES (1, ?1, ?2)",
-            params![setup.key.epoch as i64, setup.wrapped_key.as_slice()],
+            params![epoch_column(setup.key.epoch)?, setup.wrapped_key.as_slice()],
         )
         .context("storing the journal key")?;
         for (k, v) in [
@@ -440,17 +462,14 @@ impl Store {
             )
             .context("writing enrollment metadata")?;
         }
+        // Record 1 commits with the facts it names: a database is enrolled with its first
+        // record or not at all, whenever the process dies.
+        let body =
+            serde_json::json!({ "at": setup.at, "public_key": hex(&setup.public_key) }).to_string();
+        Appender::start(&tx, Some(&setup.key), setup.at.as_unix_millis())?
+            .append("enrolled", &body)?;
         tx.commit().context("committing enrollment")?;
         self.key = Some(setup.key);
-        self.commit(Commit {
-            at: Some(setup.at),
-            journal: vec![JournalEntry {
-                kind: "enrolled".into(),
-                body: serde_json::json!({ "at": setup.at, "public_key": hex(&setup.public_key) })
-                    .to_string(),
-            }],
-            ..Commit::default()
-        })?;
         Ok(())
     }
 
@@ -482,12 +501,12 @@ impl Store {
             .context("starting a checkpoint")?;
         tx.execute(
             "INSERT INTO checkpoint(seq, epoch, at, head_hash, signature, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![cp.seq, cp.epoch as i64, cp.at.as_unix_millis(), cp.head_hash, cp.signature, cp.public_key],
+            params![cp.seq, epoch_column(cp.epoch)?, cp.at.as_unix_millis(), cp.head_hash, cp.signature, cp.public_key],
         )
         .context("storing a checkpoint")?;
         tx.execute(
             "UPDATE journal_key SET epoch = ?1, wrapped = ?2 WHERE id = 1",
-            params![next.epoch as i64, next_wrapped.as_slice()],
+            params![epoch_column(next.epoch)?, next_wrapped.as_slice()],
         )
         .context("evolving the journal key")?;
         tx.commit().context("committing a checkpoint")?;
@@ -503,18 +522,26 @@ impl Store {
             .context("reading checkpoints")?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(SignedCheckpoint {
-                    seq: r.get(0)?,
-                    epoch: r.get::<_, i64>(1)? as u64,
-                    at: Timestamp::from_unix_millis(r.get(2)?),
-                    head_hash: r.get(3)?,
-                    signature: r.get(4)?,
-                    public_key: r.get(5)?,
-                })
+                Ok((
+                    r.get::<_, i64>(1)?,
+                    SignedCheckpoint {
+                        seq: r.get(0)?,
+                        epoch: 0,
+                        at: Timestamp::from_unix_millis(r.get(2)?),
+                        head_hash: r.get(3)?,
+                        signature: r.get(4)?,
+                        public_key: r.get(5)?,
+                    },
+                ))
             })
             .context("reading checkpoints")?;
-        rows.collect::<std::result::Result<_, _>>()
-            .context("reading a checkpoint")
+        let mut out = Vec::new();
+        for row in rows {
+            let (epoch, mut cp) = row.context("reading a checkpoint")?;
+            cp.epoch = stored_epoch(epoch, "a checkpoint")?;
+            out.push(cp);
+        }
+        Ok(out)
     }
 
     /// Where verification starts: genesis, or the checkpoint the journal was pruned at.
@@ -522,7 +549,8 @@ impl Store {
         anchor_of(&self.conn)
     }
 
-    /// Verifies the journal: hash chain, MACs (with the console's epoch-0 key), checkpoints.
+    /// Verifies the journal: hash chain, MACs (with the console's epoch-0 key), checkpoints,
+    /// the pruning anchor, the enrollment facts and the outbox's binding to the journal.
     pub fn verify_journal(&self, options: VerifyOptions) -> Result<Verdict> {
         // Sized by sequence numbers alone: a damaged record must be reported by the walk,
         // not fail the sizing.
@@ -530,7 +558,9 @@ impl Store {
             .conn
             .query_row("SELECT max(seq) FROM journal", [], |r| r.get(0))
             .context("sizing the journal")?;
-        let records = last.map_or(0, |last| last - self.anchor().map_or(0, |a| a.seq));
+        let records = last.map_or(0, |last| {
+            last.saturating_sub(self.anchor().map_or(0, |a| a.seq))
+        });
         self.verify_journal_with(options, Parallelism::for_records(records))
     }
 
@@ -540,13 +570,47 @@ impl Store {
         options: VerifyOptions,
         parallelism: Parallelism,
     ) -> Result<Verdict> {
+        // One read transaction: the journal, checkpoints and outbox are read as of one moment.
+        let _snapshot = self
+            .conn
+            .unchecked_transaction()
+            .context("starting to read the journal")?;
         let anchor = self.anchor()?;
         let checkpoints = self.checkpoints()?;
-        let public_key = self.meta(META_PUBLIC_KEY)?.as_deref().and_then(unhex32);
-        let mut verifier = match Verifier::new(anchor, checkpoints, public_key, options) {
+        // Enrollment stores the checkpoint public key; without it stored checkpoints could
+        // not be checked, so its absence is tampering, never a reason to skip the check.
+        let stored_key = self.meta(META_PUBLIC_KEY)?;
+        let Some(public_key) = stored_key.as_deref().and_then(unhex32) else {
+            return Ok(Verdict::Broken {
+                seq: 1,
+                reason: "the checkpoint public key enrollment stores (meta checkpoint_public_key) is missing or malformed (deleted or edited)".into(),
+            });
+        };
+        if let Some(console) = &options.console_checkpoint {
+            if unhex32(&console.public_key).is_some_and(|k| k != public_key) {
+                return Ok(Verdict::Broken {
+                    seq: 1,
+                    reason: "the stored checkpoint public key is not the one the console pinned (replaced)".into(),
+                });
+            }
+        }
+        let mut verifier = match Verifier::new(anchor, checkpoints, Some(public_key), options) {
             Ok(v) => v,
             Err((seq, reason)) => return Ok(Verdict::Broken { seq, reason }),
         };
+        let mut outbox = self
+            .conn
+            .prepare(
+                "SELECT id, journal_seq, at, kind, severity, slot, detector, detector_version, summary, evidence, acked_at
+                 FROM outbox ORDER BY journal_seq, id",
+            )
+            .context("preparing the outbox check")?;
+        let mut bindings = Bindings::start(
+            outbox.query([]).context("reading the outbox")?,
+            anchor,
+            hex(&public_key),
+            self.meta(META_ENROLLED_AT)?,
+        );
         let mut stmt = self
             .conn
             .prepare("SELECT seq, at, epoch, kind, body, hash, mac FROM journal ORDER BY seq")
@@ -556,12 +620,14 @@ impl Store {
             while let Some(row) = rows.next().context("reading a journal record")? {
                 let expected = verifier.expected_seq();
                 if let Err((seq, reason)) = with_row(row, expected, |r, hash, mac| {
-                    verifier.push_parts(r, hash, mac)
+                    verifier.push_parts(r, hash, mac)?;
+                    bindings.record(r)
                 }) {
                     return Ok(Verdict::Broken { seq, reason });
                 }
             }
-            return Ok(verifier.finish());
+            let tail = bindings.finish();
+            return Ok(with_failure(verifier.finish(), tail));
         }
         // SQLite is read on this thread, in order, with the checks that need order; the
         // hashes and MACs of whole batches are checked by the workers meanwhile.
@@ -587,14 +653,21 @@ impl Store {
                 while let Some(row) = rows.next().context("reading a journal record")? {
                     let expected = verifier.expected_seq();
                     match with_row(row, expected, |r, hash, mac| {
-                        verifier.push_deferred(r, hash, mac, batch_len)
+                        let batch = verifier.push_deferred(r, hash, mac, batch_len)?;
+                        Ok((batch, bindings.record(r)))
                     }) {
-                        Ok(Some(batch)) => {
-                            if jobs.send(batch).is_err() {
-                                break;
+                        Ok((batch, bound)) => {
+                            // A full batch goes to the workers even when the record fails
+                            // its binding: it may hold an earlier failure.
+                            if let Some(batch) = batch {
+                                if jobs.send(batch).is_err() {
+                                    break;
+                                }
+                            }
+                            if let Err(failure) = bound {
+                                return Ok(Some(failure));
                             }
                         }
-                        Ok(None) => {}
                         Err(failure) => return Ok(Some(failure)),
                     }
                 }
@@ -622,7 +695,17 @@ impl Store {
             Err(e) if link_failure.is_none() => return Err(e),
             Err(_) => None,
         };
-        Ok(journal::deferred_verdict(verifier, link_failure, in_order))
+        // What the outbox holds beyond the records read counts only after a complete walk
+        // over intact records, as in the one-thread walk, which stops at the first failure.
+        let tail = if in_order.is_none() && link_failure.is_none() {
+            bindings.finish()
+        } else {
+            None
+        };
+        Ok(with_failure(
+            journal::deferred_verdict(verifier, link_failure, in_order),
+            tail,
+        ))
     }
 
     /// Records in sequence order, for export.
@@ -664,7 +747,7 @@ impl Store {
                 |r| r.get(0),
             )
             .context("finding undelivered alerts")?;
-        let limit = oldest_unacked.map_or(i64::MAX, |s| s - 1);
+        let limit = oldest_unacked.map_or(i64::MAX, |s| s.saturating_sub(1));
         let cp: Option<(i64, i64, String)> = tx
             .query_row(
                 "SELECT seq, epoch, head_hash FROM checkpoint WHERE at < ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
@@ -676,6 +759,9 @@ impl Store {
         let Some((seq, epoch, head_hash)) = cp else {
             return Ok(0);
         };
+        if anchor_of(&tx)?.seq >= seq {
+            return Ok(0);
+        }
         tx.execute(
             "DELETE FROM outbox WHERE journal_seq <= ?1 AND acked_at IS NOT NULL",
             [seq],
@@ -684,13 +770,28 @@ impl Store {
         let removed = tx
             .execute("DELETE FROM journal WHERE seq <= ?1", [seq])
             .context("pruning journal records")?;
-        let anchor = serde_json::json!({ "seq": seq, "hash": head_hash, "next_epoch": epoch + 1 })
+        let next_epoch = stored_epoch(epoch, "the pruning checkpoint")?
+            .checked_add(1)
+            .ok_or_else(|| {
+                Error::Corrupt("the pruning checkpoint's epoch is out of range".into())
+            })?;
+        let anchor = serde_json::json!({ "seq": seq, "hash": head_hash, "next_epoch": next_epoch })
             .to_string();
         tx.execute(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![META_ANCHOR, anchor],
         )
         .context("recording the pruning anchor")?;
+        // The journal names its own anchor, under the MAC: an anchor written by someone
+        // without the journal key (to prune past an undelivered alert) names no record.
+        let at: i64 = tx
+            .query_row("SELECT max(at) FROM journal", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .context("reading the journal's last time")?
+            .unwrap_or_else(|| before.as_unix_millis());
+        let body = serde_json::json!({ "seq": seq, "hash": head_hash }).to_string();
+        Appender::start(&tx, self.key.as_ref(), at)?.append(PRUNED_KIND, &body)?;
         tx.commit().context("committing the prune")?;
         Ok(removed as u64)
     }
@@ -719,6 +820,7 @@ struct Appender<'c> {
 impl<'c> Appender<'c> {
     fn start(conn: &'c Connection, key: Option<&EpochKey>, at: i64) -> Result<Self> {
         let key = key.ok_or_else(|| Error::Corrupt("the journal key was not loaded".into()))?;
+        let epoch = epoch_column(key.epoch)?;
         let (seq, prev) = head(conn)?;
         let stmt = conn
             .prepare_cached(
@@ -728,7 +830,7 @@ impl<'c> Appender<'c> {
         Ok(Appender {
             stmt,
             mac: key.mac_key(),
-            epoch: key.epoch as i64,
+            epoch,
             at,
             seq,
             prev,
@@ -737,7 +839,9 @@ impl<'c> Appender<'c> {
     }
 
     fn append(&mut self, kind: &str, body: &str) -> Result<i64> {
-        let seq = self.seq + 1;
+        let seq = self.seq.checked_add(1).ok_or_else(|| {
+            Error::Corrupt("the journal's sequence number is out of range".into())
+        })?;
         let hash = self.hasher.hash(
             &self.prev,
             &RecordRef {
@@ -788,6 +892,21 @@ pub(crate) const META_KEY_CHECK: &str = "device_key_check";
 pub(crate) const META_PUBLIC_KEY: &str = "checkpoint_public_key";
 pub(crate) const META_KEY_EXPORT: &str = "journal_key0_export";
 const META_ANCHOR: &str = "journal_anchor";
+/// The kind of a journal record that queued an alert; each has exactly one outbox row.
+const ALERT_KIND: &str = "alert";
+const ACK_KIND: &str = "alerts_acknowledged";
+/// The record a prune appends, naming the anchor it left.
+const PRUNED_KIND: &str = "journal_pruned";
+
+/// An epoch read from the database: a negative one was written by someone else.
+fn stored_epoch(epoch: i64, what: &str) -> Result<u64> {
+    u64::try_from(epoch).map_err(|_| Error::Corrupt(format!("{what} has an epoch out of range")))
+}
+
+/// An epoch as SQLite stores it (a signed 64-bit integer).
+fn epoch_column(epoch: u64) -> Result<i64> {
+    i64::try_from(epoch).map_err(|_| Error::Corrupt("a journal epoch is out of range".into()))
+}
 
 fn head(conn: &Connection) -> Result<(i64, [u8; 32])> {
     let last: Option<(i64, Vec<u8>)> = conn
@@ -824,7 +943,7 @@ fn anchor_of(conn: &Connection) -> Result<Anchor> {
     match text {
         None => Ok(Anchor::GENESIS),
         Some(text) => {
-            let v: serde_json::Value = serde_json::from_str(&text)
+            let v: serde_json::Value = crate::json::from_str(&text)
                 .map_err(|_| Error::Corrupt("the pruning anchor is unreadable".into()))?;
             match (
                 v["seq"].as_i64(),
@@ -839,6 +958,314 @@ fn anchor_of(conn: &Connection) -> Result<Anchor> {
                 _ => Err(Error::Corrupt("the pruning anchor is incomplete".into())),
             }
         }
+    }
+}
+
+/// A verdict with a further failure found beside the walk: the earlier one is reported.
+fn with_failure(verdict: Verdict, failure: Option<(i64, String)>) -> Verdict {
+    let Some((seq, reason)) = failure else {
+        return verdict;
+    };
+    match verdict {
+        Verdict::Broken { seq: first, .. } if first <= seq => verdict,
+        _ => Verdict::Broken { seq, reason },
+    }
+}
+
+/// One outbox row as verification compares it with its alert record.
+struct OutboxRow {
+    id: i64,
+    journal_seq: i64,
+    at: i64,
+    kind: String,
+    severity: String,
+    slot: Option<i64>,
+    detector: String,
+    detector_version: i64,
+    summary: String,
+    evidence: String,
+    acked_at: Option<i64>,
+}
+
+impl OutboxRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(OutboxRow {
+            id: row.get(0)?,
+            journal_seq: row.get(1)?,
+            at: row.get(2)?,
+            kind: row.get(3)?,
+            severity: row.get(4)?,
+            slot: row.get(5)?,
+            detector: row.get(6)?,
+            detector_version: row.get(7)?,
+            summary: row.get(8)?,
+            evidence: row.get(9)?,
+            acked_at: row.get(10)?,
+        })
+    }
+
+    /// Whether the row holds exactly what its alert record queued.
+    fn matches(&self, record: &RecordRef<'_>) -> bool {
+        let Ok(journal::RecordBody::Alert(f)) = journal::decode_record(record.kind, record.body)
+        else {
+            return false;
+        };
+        let evidence = serde_json::to_string(&f.evidence).unwrap_or_default();
+        self.at == f.at.as_unix_millis()
+            && self.kind == f.kind.as_str()
+            && self.severity == f.severity().as_str()
+            && self.slot == f.slot.map(i64::from)
+            && self.detector == f.detector
+            && self.detector_version == i64::from(f.detector_version)
+            && self.summary == f.summary
+            && self.evidence == evidence
+    }
+}
+
+/// What ties the journal to the rest of the database, checked as the walk passes each
+/// record: record 1 is the enrollment and names the stored checkpoint public key; every
+/// `alert` record has exactly one outbox row holding the same alert, and no row exists
+/// without one; a row marked delivered is named by a later acknowledgement record at
+/// the same time, and no acknowledgement names a row still marked undelivered.
+///
+/// Both tables are read in journal order, so memory holds only the rows marked delivered
+/// whose acknowledgement record has not been reached yet, and the undelivered ones.
+struct Bindings<'s> {
+    rows: rusqlite::Rows<'s>,
+    next: Option<OutboxRow>,
+    /// Whether the next row was read (`next` may be `None` at the end).
+    peeked: bool,
+    anchor_seq: i64,
+    anchor: Anchor,
+    /// The anchor the last `journal_pruned` record names.
+    last_pruned: Option<(i64, String)>,
+    public_key: String,
+    enrolled_at: Option<String>,
+    /// Rows marked delivered, by id: their alert's record and the delivery time.
+    awaiting_ack: std::collections::HashMap<i64, (i64, i64)>,
+    undelivered: std::collections::HashSet<i64>,
+}
+
+type Failure = (i64, String);
+
+impl<'s> Bindings<'s> {
+    fn start(
+        rows: rusqlite::Rows<'s>,
+        anchor: Anchor,
+        public_key: String,
+        enrolled_at: Option<String>,
+    ) -> Self {
+        Bindings {
+            rows,
+            next: None,
+            peeked: false,
+            anchor_seq: anchor.seq,
+            anchor,
+            last_pruned: None,
+            public_key,
+            enrolled_at,
+            awaiting_ack: Default::default(),
+            undelivered: Default::default(),
+        }
+    }
+
+    fn peek(&mut self) -> std::result::Result<Option<&OutboxRow>, Failure> {
+        if !self.peeked {
+            let first = self.anchor_seq.saturating_add(1);
+            let row = self
+                .rows
+                .next()
+                .map_err(|_| (first, "the outbox cannot be read".to_owned()))?;
+            self.next = match row {
+                Some(row) => Some(
+                    OutboxRow::read(row)
+                        .map_err(|_| (first, "an outbox row is malformed (edited)".to_owned()))?,
+                ),
+                None => None,
+            };
+            self.peeked = true;
+        }
+        Ok(self.next.as_ref())
+    }
+
+    fn take(&mut self) -> Option<OutboxRow> {
+        self.peeked = false;
+        self.next.take()
+    }
+
+    /// Rows before record `seq` that no alert record claimed.
+    fn unclaimed_before(&mut self, seq: i64) -> std::result::Result<(), Failure> {
+        let first = self.anchor_seq.saturating_add(1);
+        if let Some(row) = self.peek()? {
+            if row.journal_seq < seq {
+                let at = row.journal_seq.max(first);
+                return Err((
+                    at,
+                    format!(
+                        "outbox row {} names record {}, which queued no alert (forged or edited)",
+                        row.id, row.journal_seq
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one record (already checked in order by the verifier) and the outbox rows
+    /// that name it; a row that names it without being claimed is reported here, at it.
+    fn record(&mut self, r: &RecordRef<'_>) -> std::result::Result<(), Failure> {
+        self.unclaimed_before(r.seq)?;
+        self.claim(r)?;
+        self.unclaimed_before(r.seq.saturating_add(1))
+    }
+
+    fn claim(&mut self, r: &RecordRef<'_>) -> std::result::Result<(), Failure> {
+        if r.seq == 1 {
+            self.enrollment(r)?;
+        }
+        match r.kind {
+            ALERT_KIND => {
+                if self.peek()?.map(|row| row.journal_seq) != Some(r.seq) {
+                    return Err((
+                        r.seq,
+                        "the alert's outbox row is missing (deleted)".to_owned(),
+                    ));
+                }
+                let row = self.take().expect("peeked above");
+                if !row.matches(r) {
+                    return Err((
+                        r.seq,
+                        format!(
+                            "outbox row {} does not hold the alert its record queued (edited)",
+                            row.id
+                        ),
+                    ));
+                }
+                match row.acked_at {
+                    Some(at) => {
+                        self.awaiting_ack.insert(row.id, (r.seq, at));
+                    }
+                    None => {
+                        self.undelivered.insert(row.id);
+                    }
+                }
+                Ok(())
+            }
+            ACK_KIND => {
+                #[derive(serde::Deserialize)]
+                struct Acked {
+                    alert_ids: Vec<i64>,
+                }
+                let acked: Acked = crate::json::from_str(r.body).map_err(|_| {
+                    (
+                        r.seq,
+                        "the acknowledgement record is unreadable (edited)".to_owned(),
+                    )
+                })?;
+                for id in acked.alert_ids {
+                    match self.awaiting_ack.remove(&id) {
+                        Some((_, at)) if at != r.at => {
+                            return Err((
+                                r.seq,
+                                format!("outbox row {id} records another delivery time than its acknowledgement (edited)"),
+                            ))
+                        }
+                        Some(_) => {}
+                        // Acknowledged rows are pruned with their alert's record.
+                        None if self.undelivered.contains(&id) => {
+                            return Err((
+                                r.seq,
+                                format!("outbox row {id} is acknowledged here but marked undelivered (edited)"),
+                            ))
+                        }
+                        None => {}
+                    }
+                }
+                Ok(())
+            }
+            PRUNED_KIND => {
+                #[derive(serde::Deserialize)]
+                struct Pruned {
+                    seq: i64,
+                    hash: String,
+                }
+                let pruned: Pruned = crate::json::from_str(r.body).map_err(|_| {
+                    (
+                        r.seq,
+                        "the pruning record is unreadable (edited)".to_owned(),
+                    )
+                })?;
+                self.last_pruned = Some((pruned.seq, pruned.hash.to_ascii_lowercase()));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Record 1 is the enrollment, naming the checkpoint public key and the enrollment
+    /// time stored beside it.
+    fn enrollment(&self, r: &RecordRef<'_>) -> std::result::Result<(), Failure> {
+        let Ok(journal::RecordBody::Enrolled { public_key, at }) =
+            journal::decode_record(r.kind, r.body)
+        else {
+            return Err((1, "record 1 is not the enrollment (edited)".to_owned()));
+        };
+        if !public_key.eq_ignore_ascii_case(&self.public_key) {
+            return Err((
+                1,
+                "the enrollment record names another checkpoint public key than the one stored (replaced)".to_owned(),
+            ));
+        }
+        if self
+            .enrolled_at
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
+            != Some(at)
+        {
+            return Err((
+                1,
+                "the stored enrollment time (meta enrolled_at) is missing or differs from record 1 (edited)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// After a complete walk: rows beyond the last record, and rows marked delivered that
+    /// no acknowledgement record names.
+    fn finish(mut self) -> Option<Failure> {
+        let first = self.anchor_seq.saturating_add(1);
+        if self.anchor != Anchor::GENESIS
+            && self.last_pruned != Some((self.anchor.seq, hex(&self.anchor.hash)))
+        {
+            return Some((
+                self.anchor.seq,
+                format!(
+                    "the pruning anchor at record {} is not the one the journal's last pruning record names (forged)",
+                    self.anchor.seq
+                ),
+            ));
+        }
+        let mut failure = match self.peek() {
+            Err(failure) => Some(failure),
+            Ok(Some(row)) => Some((
+                row.journal_seq.max(first),
+                format!(
+                    "outbox row {} names record {}, which the journal does not hold (removed)",
+                    row.id, row.journal_seq
+                ),
+            )),
+            Ok(None) => None,
+        };
+        if let Some((&id, &(seq, _))) = self.awaiting_ack.iter().min_by_key(|(_, (seq, _))| *seq) {
+            failure = journal::earliest(
+                failure,
+                Some((
+                    seq,
+                    format!("outbox row {id} is marked delivered, but no acknowledgement record names it (edited)"),
+                )),
+            );
+        }
+        failure
     }
 }
 
@@ -968,9 +1395,25 @@ fn read_record(row: &rusqlite::Row<'_>, r: &mut StoredRecord) -> rusqlite::Resul
 mod tests {
     use super::*;
 
+    /// An enrolled in-memory store: record 1 and the checkpoint public key, as on a device.
     fn store() -> Store {
         let mut store = Store::open_in_memory().unwrap();
-        store.set_journal_key(EpochKey::initial([7; 32]));
+        let device =
+            crate::identity::SoftwareDeviceKey::new(b"store unit test device key").unwrap();
+        let key = EpochKey::initial([7; 32]);
+        let wrapped = key.wrap(&device).unwrap();
+        store
+            .enroll(Enrollment {
+                at: Timestamp::from_unix_millis(500),
+                key,
+                wrapped_key: wrapped,
+                wrapped_export: wrapped,
+                public_key: journal::CheckpointSigner::derive(&device)
+                    .unwrap()
+                    .public_key(),
+                key_check: "check".into(),
+            })
+            .unwrap();
         store
     }
 
@@ -1018,7 +1461,7 @@ mod tests {
         assert_eq!(again[0].finding, first[1].finding);
         assert!(matches!(
             store.verify_journal(VerifyOptions::default()).unwrap(),
-            Verdict::Intact { records: 3, .. }
+            Verdict::Intact { records: 4, .. }
         ));
     }
 
@@ -1039,7 +1482,7 @@ mod tests {
         }
         assert!(matches!(
             store.verify_journal(VerifyOptions::default()).unwrap(),
-            Verdict::Intact { records: 3, .. }
+            Verdict::Intact { records: 4, .. }
         ));
         store
             .conn

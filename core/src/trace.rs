@@ -18,8 +18,8 @@ use crate::alert::Alert;
 use crate::error::{Error, Result};
 use crate::identity::IdentityKind;
 use crate::instruction::{
-    AuthorizeSimChange, CarrierCheck, CarrierOperation, CarrierRequest, InstructionBody,
-    InstructionPayload,
+    check_free_text, redact_identifiers, AuthorizeSimChange, CarrierCheck, CarrierOperation,
+    CarrierRequest, InstructionBody, InstructionPayload,
 };
 use crate::policy::{BundleScope, PinKey, SigningKey};
 use crate::sim::{CarrierApi, SimEvent};
@@ -90,22 +90,105 @@ impl std::fmt::Debug for CarrierShorthand {
 /// enough for an instruction envelope of the largest size a phone accepts.
 pub const MAX_LINE_BYTES: usize = 128 * 1024;
 
-/// Parses a whole trace.
+/// Parses a whole trace held in memory (see [`TraceReader`] for one read line by line).
 pub fn parse(text: &str) -> Result<Vec<TraceEvent>> {
-    let mut events = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if let Some(ev) = parse_line(line, index + 1)? {
-            events.push(ev);
+    TraceReader::new(text.as_bytes()).collect()
+}
+
+/// Reads a trace line by line from any reader, holding one line (at most
+/// [`MAX_LINE_BYTES`]) at a time: memory does not grow with the trace. Blank lines are
+/// skipped; the first line that does not parse ends the iteration with its error.
+pub struct TraceReader<R> {
+    reader: R,
+    line: usize,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+impl<R: std::io::BufRead> TraceReader<R> {
+    /// Reads from `reader` (a `BufReader` over a file, or `&[u8]`).
+    pub fn new(reader: R) -> Self {
+        TraceReader {
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            failed: false,
         }
     }
-    Ok(events)
+
+    /// The number of the last line read.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The next line, without its line break; `None` at the end.
+    fn next_line(&mut self) -> Option<Result<&str>> {
+        use std::io::{BufRead, Read};
+        self.buf.clear();
+        self.line += 1;
+        let limit = MAX_LINE_BYTES as u64 + 2;
+        let read = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf);
+        let err = |line, problem: String| Error::Trace { line, problem };
+        match read {
+            Ok(0) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                return Some(Err(err(
+                    self.line,
+                    format!("cannot be read ({})", e.kind()),
+                )))
+            }
+        }
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        }
+        if self.buf.len() > MAX_LINE_BYTES {
+            return Some(Err(err(
+                self.line,
+                format!("line longer than {MAX_LINE_BYTES} bytes"),
+            )));
+        }
+        Some(
+            std::str::from_utf8(&self.buf).map_err(|_| err(self.line, "not UTF-8 text".to_owned())),
+        )
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for TraceReader<R> {
+    type Item = Result<TraceEvent>;
+
+    fn next(&mut self) -> Option<Result<TraceEvent>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let number = self.line + 1;
+            let parsed = match self.next_line()? {
+                Ok(text) => parse_line(text, number),
+                Err(e) => Err(e),
+            };
+            match parsed {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
 }
 
 /// Parses one line; `Ok(None)` for a blank line.
 pub fn parse_line(line: &str, number: usize) -> Result<Option<TraceEvent>> {
     let err = |problem: String| Error::Trace {
         line: number,
-        problem: redact_digits(&problem),
+        problem: redact_identifiers(&problem).into_owned(),
     };
     if line.trim().is_empty() {
         return Ok(None);
@@ -113,8 +196,14 @@ pub fn parse_line(line: &str, number: usize) -> Result<Option<TraceEvent>> {
     if line.len() > MAX_LINE_BYTES {
         return Err(err(format!("line longer than {MAX_LINE_BYTES} bytes")));
     }
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| err(format!("not valid JSON ({e})")))?;
+    // Strict: a key given twice (two `at`, two `sim`, two `state`) is refused, never
+    // read as the last one.
+    let value: Value = crate::json::from_str(line).map_err(|e| {
+        err(match e.classify() {
+            serde_json::error::Category::Data => crate::json::describe(&e),
+            _ => format!("not valid JSON ({})", crate::json::describe(&e)),
+        })
+    })?;
     let Value::Object(mut object) = value else {
         return Err(err("expected a JSON object".into()));
     };
@@ -157,7 +246,17 @@ pub fn parse_line(line: &str, number: usize) -> Result<Option<TraceEvent>> {
         },
         "carrier_check" => TraceInput::CarrierCheck(body_of(&key, body).map_err(err)?),
         "authorize_sim_change" => {
-            TraceInput::AuthorizeSimChange(body_of(&key, body).map_err(err)?)
+            let a: AuthorizeShorthand = body_of(&key, body).map_err(err)?;
+            // Free text is journaled and shown: refused here, naming the field, when it
+            // could carry an identifier or drive a terminal.
+            check_free_text(
+                "authorize_sim_change.reason",
+                &a.reason,
+                crate::instruction::MAX_REASON_BYTES,
+                false,
+            )
+            .map_err(|e| err(e.to_string()))?;
+            TraceInput::AuthorizeSimChange(a)
         }
         other => {
             return Err(err(format!(
@@ -204,7 +303,8 @@ fn envelope_text(body: Value) -> String {
 }
 
 fn body_of<T: DeserializeOwned>(key: &str, body: Value) -> std::result::Result<T, String> {
-    serde_json::from_value(body).map_err(|e| format!("`{key}`: {e}"))
+    serde_json::from_value(body)
+        .map_err(|e| format!("`{key}`: {}", crate::json::describe_data(&e.to_string())))
 }
 
 fn empty_body(key: &str, body: Value) -> std::result::Result<(), String> {
@@ -213,31 +313,6 @@ fn empty_body(key: &str, body: Value) -> std::result::Result<(), String> {
         Value::Null => Ok(()),
         _ => Err(format!("`{key}` takes an empty object {{}}")),
     }
-}
-
-/// Replaces every run of five or more digits: traces carry ICCIDs, IMSIs and phone numbers.
-fn redact_digits(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-            continue;
-        }
-        flush_run(&mut out, &mut run);
-        out.push(c);
-    }
-    flush_run(&mut out, &mut run);
-    out
-}
-
-fn flush_run(out: &mut String, run: &mut String) {
-    if run.len() >= 5 {
-        out.push('#');
-    } else {
-        out.push_str(run);
-    }
-    run.clear();
 }
 
 /// A trace shorthand a simulator signs into an instruction.
@@ -264,39 +339,50 @@ pub fn replay(
 ) -> Result<Vec<Alert>> {
     let mut alerts = Vec::new();
     for ev in events {
-        while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
-            alerts.extend(agent.handle_timeout(wake)?);
-            if agent.next_wakeup() == Some(wake) {
-                break;
-            }
-        }
-        let in_line = |e: Error| match e {
-            Error::InvalidInput { field, problem } => Error::Trace {
-                line: ev.line,
-                problem: redact_digits(&format!("invalid {field}: {problem}")),
-            },
-            other => other,
-        };
-        let envelope = match &ev.input {
-            TraceInput::Observation(event) => {
-                alerts.extend(agent.handle(event, ev.at).map_err(in_line)?);
-                continue;
-            }
-            TraceInput::Instruction(text) => text.as_bytes().to_vec(),
-            TraceInput::AuthorizeSimChange(a) => {
-                sign(Shorthand::AuthorizeSimChange(a), ev.at).map_err(in_line)?
-            }
-            TraceInput::CarrierCheck(c) => {
-                sign(Shorthand::CarrierCheck(c), ev.at).map_err(in_line)?
-            }
-        };
-        match agent.apply_instruction(&envelope, ev.at).map_err(in_line)? {
-            InstructionOutcome::Applied(applied) => alerts.extend(applied.alerts),
-            InstructionOutcome::Refused(refused) => alerts.extend(refused.alerts),
-            InstructionOutcome::Unchanged { .. } => {}
-        }
+        replay_event(agent, ev, sign, &mut alerts)?;
     }
     Ok(alerts)
+}
+
+/// One step of [`replay`]: wakes the agent at every `next_wakeup` before `ev`, then feeds
+/// it `ev`, appending the alerts queued to `alerts`. A caller streaming a trace (a
+/// [`TraceReader`]) calls it once per event and needs no more memory than one line.
+pub fn replay_event(
+    agent: &mut Agent,
+    ev: &TraceEvent,
+    sign: &mut ShorthandSigner<'_>,
+    alerts: &mut Vec<Alert>,
+) -> Result<()> {
+    while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
+        alerts.extend(agent.handle_timeout(wake)?);
+        if agent.next_wakeup() == Some(wake) {
+            break;
+        }
+    }
+    let in_line = |e: Error| match e {
+        Error::InvalidInput { field, problem } => Error::Trace {
+            line: ev.line,
+            problem: redact_identifiers(&format!("invalid {field}: {problem}")).into_owned(),
+        },
+        other => other,
+    };
+    let envelope = match &ev.input {
+        TraceInput::Observation(event) => {
+            alerts.extend(agent.handle(event, ev.at).map_err(in_line)?);
+            return Ok(());
+        }
+        TraceInput::Instruction(text) => text.as_bytes().to_vec(),
+        TraceInput::AuthorizeSimChange(a) => {
+            sign(Shorthand::AuthorizeSimChange(a), ev.at).map_err(in_line)?
+        }
+        TraceInput::CarrierCheck(c) => sign(Shorthand::CarrierCheck(c), ev.at).map_err(in_line)?,
+    };
+    match agent.apply_instruction(&envelope, ev.at).map_err(in_line)? {
+        InstructionOutcome::Applied(applied) => alerts.extend(applied.alerts),
+        InstructionOutcome::Refused(refused) => alerts.extend(refused.alerts),
+        InstructionOutcome::Unchanged { .. } => {}
+    }
+    Ok(())
 }
 
 /// A [`ShorthandSigner`] for replays that sign nothing: a shorthand line is an error
@@ -444,6 +530,110 @@ mod tests {
                 assert_eq!(again.at, ev.at);
             }
         }
+    }
+
+    /// The digits of `text` after the identifier normaliser: separators dropped, any
+    /// script's digits (full-width included) read as ASCII.
+    fn digits(text: &str) -> String {
+        text.chars()
+            .filter_map(|c| match c {
+                '0'..='9' => Some(c),
+                '\u{ff10}'..='\u{ff19}' => char::from_u32(c as u32 - 0xff10 + u32::from(b'0')),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Issue 14, item 8: identifiers written with separators, or in full-width digits,
+    /// in any place of a line, never come back in the error.
+    #[test]
+    fn separated_and_full_width_identifiers_are_redacted_from_errors() {
+        let iccid = "8944110012345678901";
+        let wide: String = iccid
+            .chars()
+            .map(|c| char::from_u32(0xff10 + c.to_digit(10).unwrap()).unwrap())
+            .collect();
+        let lines = [
+            r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0,"state":"8944-1100-1234-5678-901"}}"#.to_owned(),
+            r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":"8944 1100 1234 5678 901","state":"ready"}}"#.to_owned(),
+            r#"{"at":"2026-03-01T09:00:00Z","+44 7700 900123":{}}"#.to_owned(),
+            format!(r#"{{"at":"2026-03-01T09:00:00Z","sim":{{"slot":0,"state":"{wide}"}}}}"#),
+            format!(r#"{{"at":"2026-03-01T09:00:00Z","{wide}":{{}}}}"#),
+            r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0,"state":"ready","8944.1100.1234.5678.901":1}}"#.to_owned(),
+            r#"{"at":"8944 1100 1234 5678 901","tick":{}}"#.to_owned(),
+            r#"{"at":"2026-03-01T09:00:00Z","tick":{"n":"(8944) 1100-1234 5678 901"}}"#.to_owned(),
+        ];
+        for line in &lines {
+            let err = parse_line(line, 7).unwrap_err().to_string();
+            assert!(err.starts_with("trace line 7:"), "{err}");
+            assert!(!digits(&err).contains("89441100"), "{line}: {err}");
+            assert!(!digits(&err).contains("7700900123"), "{line}: {err}");
+        }
+    }
+
+    /// Issue 14, item 9: free text that could hold an identifier is refused at input,
+    /// naming the field.
+    #[test]
+    fn an_identifier_in_a_reason_is_refused_naming_the_field() {
+        for reason in [
+            "swap to 8944110012345678901",
+            "new SIM 8944 1100 1234 5678 901",
+            "call +44 7700 900123",
+        ] {
+            let line = format!(
+                r#"{{"at":"2026-03-01T09:00:00Z","authorize_sim_change":{{"until":"2026-03-01T12:00:00Z","reason":"{reason}"}}}}"#
+            );
+            let err = parse_line(&line, 3).unwrap_err().to_string();
+            assert!(err.contains("authorize_sim_change.reason"), "{err}");
+            assert!(!digits(&err).contains("89441100"), "{err}");
+            assert!(!digits(&err).contains("7700900123"), "{err}");
+        }
+        let line = r#"{"at":"2026-03-01T09:00:00Z","authorize_sim_change":{"until":"2026-03-01T12:00:00Z","reason":"\u001b[2JClean"}}"#;
+        assert!(parse_line(line, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("control"));
+    }
+
+    /// Issue 14, item 11: a key given twice is refused, never read as its last value.
+    #[test]
+    fn duplicate_keys_in_a_line_are_refused() {
+        for (line, key) in [
+            (
+                r#"{"at":"2026-03-01T09:00:00Z","at":"2026-03-02T09:00:00Z","tick":{}}"#,
+                "`at`",
+            ),
+            (
+                r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0,"state":"ready"},"sim":{"slot":1,"state":"absent"}}"#,
+                "`sim`",
+            ),
+            (
+                r#"{"at":"2026-03-01T09:00:00Z","sim":{"slot":0,"state":"ready","state":"absent"}}"#,
+                "`state`",
+            ),
+        ] {
+            let err = parse_line(line, 2).unwrap_err().to_string();
+            assert!(err.contains("duplicate key") && err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_reader_streams_lines_and_stops_at_the_first_error() {
+        let text = "\n{\"at\":\"2026-03-01T08:00:00Z\",\"tick\":{}}\r\n\n{\"at\":\"x\",\"tick\":{}}\n{\"at\":\"2026-03-01T08:00:00Z\",\"tick\":{}}\n";
+        let mut reader = TraceReader::new(text.as_bytes());
+        assert_eq!(reader.next().unwrap().unwrap().line, 2);
+        let err = reader.next().unwrap().unwrap_err().to_string();
+        assert!(err.starts_with("trace line 4:"), "{err}");
+        assert!(reader.next().is_none());
+        let long = format!("{}\n", "x".repeat(MAX_LINE_BYTES + 10));
+        let err = TraceReader::new(long.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{err}");
+        let bad = b"{\"at\":\"\xff\"}\n";
+        let err = TraceReader::new(&bad[..]).next().unwrap().unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn public_collections_find_real_indicators_and_name_their_malware() {
             (
                 f.evidence.section,
                 f.collection.as_str(),
-                f.malware[0].as_str(),
+                &*f.malware[0],
                 f.pattern.as_str(),
                 f.matched,
             )

@@ -392,8 +392,8 @@ fn pruning_after_delivery_keeps_the_rest_verifiable() {
         } => {
             assert_eq!(
                 records as i64,
-                g.last_seq + 1 - f.checkpoint.seq,
-                "the rest, plus the acknowledgement"
+                g.last_seq + 2 - f.checkpoint.seq,
+                "the rest, plus the acknowledgement and the pruning record"
             );
             assert!(macs_checked);
         }
@@ -482,4 +482,363 @@ fn rewrite_chain_from(db: &Path, from: i64) {
         .unwrap();
         prev = hash;
     }
+}
+
+// Issue 14, journal items 1 to 5: each repro of the adversarial pass, as a test.
+
+impl Fixture {
+    /// Verifies with no console material at all: only what the file itself holds.
+    fn verify_alone(&self) -> Verdict {
+        Store::open_read_only(&self.db)
+            .unwrap()
+            .verify_journal(VerifyOptions::default())
+            .unwrap()
+    }
+
+    fn hash_of(&self, seq: i64) -> String {
+        let conn = Connection::open(&self.db).unwrap();
+        conn.query_row(
+            "SELECT lower(hex(hash)) FROM journal WHERE seq = ?1",
+            [seq],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    fn stored_checkpoints(&self) -> Vec<(i64, i64)> {
+        let conn = Connection::open(&self.db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT seq, epoch FROM checkpoint ORDER BY seq")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// The outbox row of an undelivered alert: (id, journal_seq).
+    fn undelivered(&self) -> (i64, i64) {
+        let conn = Connection::open(&self.db).unwrap();
+        conn.query_row(
+            "SELECT id, journal_seq FROM outbox WHERE acked_at IS NULL ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+}
+
+fn assert_broken(verdict: &Verdict, what: &str) {
+    assert!(
+        matches!(verdict, Verdict::Broken { .. }),
+        "{what} went unnoticed: {verdict:?}"
+    );
+}
+
+/// Item 1: every record and alert deleted, and an anchor naming a real earlier hash
+/// inserted. No signed checkpoint covers it, so it is refused, with the console's
+/// material and without.
+#[test]
+fn a_wiped_journal_behind_a_forged_anchor_is_not_intact() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    let anchor = format!(r#"{{"seq":3,"hash":"{}","next_epoch":0}}"#, g.hash_of(3));
+    g.sql("DELETE FROM outbox", []);
+    g.sql("DELETE FROM journal", []);
+    g.sql(
+        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+        params![anchor],
+    );
+    assert_eq!(g.broken_at(), 3);
+    let alone = g.verify_alone();
+    assert_broken(&alone, "a forged anchor");
+    assert!(format!("{alone:?}").contains("anchor"), "{alone:?}");
+    // The same anchor with the stored checkpoints deleted too.
+    g.sql("DELETE FROM checkpoint", []);
+    assert_broken(&g.verify_alone(), "a forged anchor without checkpoints");
+}
+
+/// An anchor at a genuine checkpoint, but claiming another epoch or hash, is refused.
+#[test]
+fn an_anchor_must_repeat_its_checkpoint() {
+    let f = fixture();
+    let (cp_seq, cp_epoch) = fixture_copy(&f).stored_checkpoints()[0];
+    for (hash_seq, next_epoch) in [
+        (cp_seq, cp_epoch),
+        (cp_seq, cp_epoch + 2),
+        (cp_seq - 1, cp_epoch + 1),
+    ] {
+        let g = fixture_copy(&f);
+        let anchor = format!(
+            r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":{next_epoch}}}"#,
+            g.hash_of(hash_seq)
+        );
+        g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
+        g.sql(
+            "DELETE FROM outbox WHERE journal_seq <= ?1",
+            params![cp_seq],
+        );
+        g.sql(
+            "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+            params![anchor],
+        );
+        assert_broken(&g.verify(), "an anchor that differs from its checkpoint");
+    }
+}
+
+/// Item 2: an anchor whose epoch is 9e18 is refused at once instead of evolving the
+/// epoch-0 key nine quintillion times.
+#[test]
+fn an_anchor_with_a_huge_epoch_does_not_hang_verification() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    let (cp_seq, _) = g.stored_checkpoints()[0];
+    let anchor = format!(
+        r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":9000000000000000000}}"#,
+        g.hash_of(cp_seq)
+    );
+    g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
+    g.sql(
+        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+        params![anchor],
+    );
+    let (done, verdict) = std::sync::mpsc::channel();
+    let db = g.db.clone();
+    let key = g.initial_key.clone();
+    std::thread::spawn(move || {
+        let store = Store::open_read_only(&db).unwrap();
+        let _ = done.send(
+            store
+                .verify_journal(VerifyOptions {
+                    initial_key: Some(key),
+                    console_checkpoint: None,
+                })
+                .unwrap(),
+        );
+    });
+    let verdict = verdict
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("verification returns");
+    assert_broken(&verdict, "an anchor with a huge epoch");
+}
+
+/// Item 3: a journal deleted whole, with no checkpoints stored, is not "intact: 0
+/// records": enrollment always writes record 1.
+#[test]
+fn a_deleted_journal_without_checkpoints_is_not_intact() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    g.sql("DELETE FROM outbox", []);
+    g.sql("DELETE FROM journal", []);
+    g.sql("DELETE FROM checkpoint", []);
+    match g.verify_alone() {
+        Verdict::Broken { seq, reason } => {
+            assert_eq!(seq, 1);
+            assert!(reason.contains("record 1"), "{reason}");
+        }
+        other => panic!("an empty journal verified: {other:?}"),
+    }
+    assert_eq!(g.broken_at(), 1);
+}
+
+/// Item 3: without the stored checkpoint public key, stored checkpoints could not be
+/// checked; its absence is reported instead of "2 signed checkpoints".
+#[test]
+fn a_deleted_checkpoint_public_key_is_reported() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    g.sql("DELETE FROM meta WHERE key = 'checkpoint_public_key'", []);
+    let alone = g.verify_alone();
+    assert_broken(&alone, "a deleted checkpoint public key");
+    assert!(format!("{alone:?}").contains("public key"), "{alone:?}");
+    assert_broken(&g.verify(), "a deleted checkpoint public key");
+    // Replaced by another key: record 1 names the real one.
+    let g = fixture_copy(&f);
+    g.sql(
+        "UPDATE meta SET value = ?1 WHERE key = 'checkpoint_public_key'",
+        params!["11".repeat(32)],
+    );
+    assert_broken(&g.verify_alone(), "a replaced checkpoint public key");
+    assert_eq!(g.broken_at(), 1);
+}
+
+/// Item 4: an undelivered alert's outbox row deleted, edited, marked delivered, or a
+/// row forged: each is caught, with the console's material and without.
+#[test]
+fn the_outbox_is_bound_to_the_journal() {
+    let f = fixture();
+    let (id, seq) = fixture_copy(&f).undelivered();
+    let edits: &[(&str, &str)] = &[
+        ("deleted", "DELETE FROM outbox WHERE id = ?1"),
+        (
+            "downgraded",
+            "UPDATE outbox SET severity = 'low' WHERE id = ?1",
+        ),
+        (
+            "reworded",
+            "UPDATE outbox SET summary = 'nothing happened' WHERE id = ?1",
+        ),
+        ("re-dated", "UPDATE outbox SET at = at + 1 WHERE id = ?1"),
+        ("moved", "UPDATE outbox SET slot = 1 WHERE id = ?1"),
+        ("emptied", "UPDATE outbox SET evidence = '[]' WHERE id = ?1"),
+        (
+            "marked delivered",
+            "UPDATE outbox SET acked_at = 1 WHERE id = ?1",
+        ),
+        (
+            "re-pointed",
+            "UPDATE outbox SET journal_seq = journal_seq - 1 WHERE id = ?1",
+        ),
+    ];
+    for (what, sql) in edits {
+        let g = fixture_copy(&f);
+        g.sql(sql, params![id]);
+        let alone = g.verify_alone();
+        assert_broken(&alone, what);
+        let with_console = g.broken_at();
+        assert!(
+            with_console <= seq,
+            "{what}: reported at {with_console}, after {seq}"
+        );
+    }
+    // A row forged for a record that queued no alert, or for no record at all.
+    for journal_seq in [1, f.last_seq + 5] {
+        let g = fixture_copy(&f);
+        g.sql(
+            "INSERT INTO outbox(journal_seq, at, kind, severity, slot, detector, detector_version, summary, evidence)
+             VALUES (?1, 0, 'sim_removed', 'high', 0, 'sim_presence', 1, 'forged', '[]')",
+            params![journal_seq],
+        );
+        assert_broken(&g.verify_alone(), "a forged outbox row");
+    }
+    // A delivered alert un-delivered, or acknowledged at another time.
+    let conn = Connection::open(&f.db).unwrap();
+    let acked: i64 = conn
+        .query_row(
+            "SELECT id FROM outbox WHERE acked_at IS NOT NULL LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for sql in [
+        "UPDATE outbox SET acked_at = NULL WHERE id = ?1",
+        "UPDATE outbox SET acked_at = acked_at + 1 WHERE id = ?1",
+    ] {
+        let g = fixture_copy(&f);
+        g.sql(sql, params![acked]);
+        assert_broken(&g.verify_alone(), sql);
+    }
+}
+
+/// Item 5: stored values out of range are refused as corrupt or broken, never wrapped
+/// (a debug build would panic on the old `+ 1` and `as` arithmetic).
+#[test]
+fn out_of_range_stored_values_are_reported_not_wrapped() {
+    let f = fixture();
+    // A negative checkpoint epoch is corrupt.
+    let g = fixture_copy(&f);
+    g.sql("UPDATE checkpoint SET epoch = -1", []);
+    let err = Store::open_read_only(&g.db)
+        .unwrap()
+        .verify_journal(VerifyOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, portcullis_core::Error::Corrupt(_)), "{err}");
+    // So is a negative journal-key epoch, when the device opens the database.
+    let g = fixture_copy(&f);
+    g.sql("UPDATE journal_key SET epoch = -1", []);
+    let err = Agent::open(&g.db, key(), far_future(), [0; 32]).unwrap_err();
+    assert!(matches!(err, portcullis_core::Error::Corrupt(_)), "{err}");
+    // Anchors at the edge of the ranges.
+    for (seq, next_epoch) in [(i64::MAX, u64::MAX), (i64::MAX, 1), (-1, 0), (0, u64::MAX)] {
+        let g = fixture_copy(&f);
+        g.sql(
+            "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+            params![format!(
+                r#"{{"seq":{seq},"hash":"{}","next_epoch":{next_epoch}}}"#,
+                "00".repeat(32)
+            )],
+        );
+        assert_broken(&g.verify_alone(), "an anchor at the edge of the range");
+    }
+    // Records whose sequence numbers or epochs are at the edges.
+    for sql in [
+        "UPDATE journal SET seq = 9223372036854775807 WHERE seq = (SELECT max(seq) FROM journal)",
+        "UPDATE journal SET epoch = 9223372036854775807 WHERE seq = 2",
+        "UPDATE journal SET epoch = -1 WHERE seq = 2",
+    ] {
+        let g = fixture_copy(&f);
+        g.sql(sql, []);
+        assert_broken(&g.verify(), sql);
+    }
+}
+
+/// A journal-key epoch far beyond the stored checkpoints is refused before the export
+/// check evolves the epoch-0 key that far.
+#[test]
+fn a_forged_journal_key_epoch_does_not_hang_the_pin_key_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    drop(Agent::open(&db, key(), far_future(), [1; 32]).unwrap());
+    Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE journal_key SET epoch = 9000000000000000000", [])
+        .unwrap();
+    let agent = Agent::open(&db, key(), far_future(), [1; 32]).unwrap();
+    let err = agent.pin_key_export().unwrap_err();
+    assert!(matches!(err, portcullis_core::Error::Corrupt(_)), "{err}");
+}
+
+/// Pruning keeps the checkpoint that covers its anchor, so a pruned journal still
+/// verifies without the console, and the anchor is refused once that checkpoint is gone.
+#[test]
+fn a_pruned_journal_keeps_the_checkpoint_that_signs_its_anchor() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    let mut agent = Agent::open(&g.db, key(), far_future(), [0; 32]).unwrap();
+    let ids: Vec<u64> = agent
+        .pending_alerts(100)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    agent.ack_alerts(&ids, far_future()).unwrap();
+    assert!(agent.prune_journal(far_future()).unwrap() > 0);
+    drop(agent);
+    assert!(matches!(g.verify_alone(), Verdict::Intact { .. }));
+    assert!(matches!(g.verify(), Verdict::Intact { .. }));
+    g.sql(
+        "DELETE FROM checkpoint WHERE seq = ?1",
+        params![f.checkpoint.seq],
+    );
+    assert_broken(&g.verify_alone(), "an anchor whose checkpoint was deleted");
+}
+
+/// An intruder "prunes" by hand past an undelivered alert, at a genuine checkpoint: the
+/// anchor is signed, but no pruning record (under the journal's MAC) names it.
+#[test]
+fn pruning_by_hand_past_an_undelivered_alert_is_detected() {
+    let f = fixture();
+    let g = fixture_copy(&f);
+    let (cp_seq, cp_epoch) = g.stored_checkpoints()[0];
+    let (_, undelivered_seq) = g.undelivered();
+    assert!(
+        undelivered_seq <= cp_seq,
+        "the fixture has an undelivered alert before its first checkpoint"
+    );
+    let anchor = format!(
+        r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":{}}}"#,
+        g.hash_of(cp_seq),
+        cp_epoch + 1
+    );
+    g.sql(
+        "DELETE FROM outbox WHERE journal_seq <= ?1",
+        params![cp_seq],
+    );
+    g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
+    g.sql(
+        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+        params![anchor],
+    );
+    assert_broken(&g.verify_alone(), "pruning by hand");
+    assert_eq!(g.broken_at(), cp_seq);
 }

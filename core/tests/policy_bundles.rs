@@ -584,3 +584,107 @@ fn errors_name_the_check_and_never_the_keys() {
     assert!(!text.contains(&seed_hex));
     assert!(!format!("{:?}", key(10)).contains(&seed_hex));
 }
+
+/// Issue 14, item 6 (fixed on main with `checked_add`; kept as a regression test): a
+/// root at version `u64::MAX` can never be rotated from, neither to another root at the
+/// same version nor back to itself.
+#[test]
+fn a_root_at_the_highest_version_is_never_rotated_from() {
+    let top = root(u64::MAX, &[&key(1), &key(2)], 2, &[&key(11)], 1);
+    let mut state = TrustedState::enroll(&top.sign(&[&key(1), &key(2)]).unwrap()).unwrap();
+    let other = root(u64::MAX, &[&key(4), &key(5)], 2, &[&key(12)], 1)
+        .sign(&[&key(1), &key(2), &key(4), &key(5)])
+        .unwrap();
+    assert!(matches!(
+        refused_root(&mut state, &other),
+        PolicyError::RootVersion {
+            offered: u64::MAX,
+            ..
+        }
+    ));
+    let again = top.sign(&[&key(1), &key(2)]).unwrap();
+    assert!(matches!(
+        refused_root(&mut state, &again),
+        PolicyError::RootVersion { .. }
+    ));
+    let wrapped = root(0, &[&key(4), &key(5)], 2, &[&key(12)], 1);
+    let mut payload = serde_json::to_value(&wrapped).unwrap();
+    payload["version"] = 0.into();
+    let mut envelope = Envelope::new(ROOT_PAYLOAD_TYPE, serde_json::to_vec(&payload).unwrap());
+    for k in [key(1), key(2), key(4), key(5)] {
+        envelope.sign(&k);
+    }
+    assert!(state.apply_root(&envelope.to_bytes()).is_err());
+    assert_eq!(state.root().version, u64::MAX);
+}
+
+/// A root document with `keys` naming `key(1)`'s id twice, the second entry labelled
+/// differently: the text of the payload as the signers signed it.
+fn root_with_a_repeated_key_id() -> Vec<u8> {
+    let text = serde_json::to_string(&standard_root(1)).unwrap();
+    let id = key(1).key_id();
+    let entry_start = text.find(&format!("\"{}\":", hex_id(&id))).unwrap();
+    let entry_end = entry_start + text[entry_start..].find('}').unwrap() + 1;
+    let entry = &text[entry_start..entry_end];
+    let twice = format!(
+        "{entry},{}",
+        entry.replace("\"public\"", "\"label\":\"second\",\"public\"")
+    );
+    text.replacen(entry, &twice, 1).into_bytes()
+}
+
+fn hex_id(id: &portcullis_core::policy::KeyId) -> String {
+    serde_json::to_value(id)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Issue 14, item 7: a root whose `keys` map names the same key id twice is refused,
+/// at enrollment and as a rotation, rather than keeping the last entry.
+#[test]
+fn a_root_naming_a_key_id_twice_is_refused() {
+    let payload = root_with_a_repeated_key_id();
+    let mut envelope = Envelope::new(ROOT_PAYLOAD_TYPE, payload.clone());
+    envelope.sign(&key(1));
+    envelope.sign(&key(2));
+    match TrustedState::enroll(&envelope.to_bytes()) {
+        Err(Error::Policy(PolicyError::Document { problem, .. })) => {
+            assert!(problem.contains("duplicate key"), "{problem}")
+        }
+        other => panic!("a root with a repeated key id was accepted: {other:?}"),
+    }
+    let mut state = enrolled(1);
+    let v2 = String::from_utf8(payload)
+        .unwrap()
+        .replacen("\"version\":1", "\"version\":2", 1);
+    let mut envelope = Envelope::new(ROOT_PAYLOAD_TYPE, v2.into_bytes());
+    envelope.sign(&key(1));
+    envelope.sign(&key(2));
+    assert!(matches!(
+        refused_root(&mut state, &envelope.to_bytes()),
+        PolicyError::Document { .. }
+    ));
+}
+
+/// Duplicate keys are refused in a bundle's payload and envelope alike.
+#[test]
+fn a_bundle_naming_a_key_twice_is_refused() {
+    let mut state = enrolled(1);
+    let text = serde_json::to_string(&payload(7)).unwrap();
+    let twice = text.replacen("\"version\":7", "\"version\":7,\"version\":8", 1);
+    assert_ne!(text, twice);
+    let mut envelope = Envelope::new(POLICY_PAYLOAD_TYPE, twice.into_bytes());
+    envelope.sign(&key(11));
+    assert!(matches!(
+        refused(&mut state, &envelope.to_bytes()),
+        PolicyError::Document { .. }
+    ));
+    let good = String::from_utf8(bundle(7)).unwrap();
+    let doubled = good.replacen("{", "{\"payloadType\":\"x\",", 1);
+    assert!(matches!(
+        refused(&mut state, doubled.as_bytes()),
+        PolicyError::Envelope(_)
+    ));
+}

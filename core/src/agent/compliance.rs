@@ -39,7 +39,7 @@ impl ComplianceSlot {
         };
         let (pending, persisted_pending) = match pending {
             Some(json) => (
-                serde_json::from_str(&json).map_err(|_| {
+                crate::json::from_str(&json).map_err(|_| {
                     Error::Corrupt("the pending remediation actions are unreadable".into())
                 })?,
                 json,

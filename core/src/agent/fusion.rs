@@ -66,7 +66,7 @@ impl FusionSlot {
         match json {
             None => Ok(FusionSlot::default()),
             Some(json) => Ok(FusionSlot {
-                state: serde_json::from_str(&json).map_err(|_| {
+                state: crate::json::from_str(&json).map_err(|_| {
                     Error::Corrupt("the stored swap-fusion state is unreadable".into())
                 })?,
                 persisted: json,

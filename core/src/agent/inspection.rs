@@ -58,7 +58,7 @@ impl InspectionSlot {
     ) -> Result<Self> {
         let (state, persisted) = match json {
             Some(json) => (
-                serde_json::from_str(&json).map_err(|_| {
+                crate::json::from_str(&json).map_err(|_| {
                     Error::Corrupt("the stored inspection schedule is unreadable".into())
                 })?,
                 json,
@@ -66,7 +66,7 @@ impl InspectionSlot {
             None => (InspectionComponent::default(), String::new()),
         };
         let signed: BTreeMap<String, StoredIndicators> = match signed {
-            Some(json) => serde_json::from_str(&json).map_err(|_| {
+            Some(json) => crate::json::from_str(&json).map_err(|_| {
                 Error::Corrupt("the stored indicator collections are unreadable".into())
             })?,
             None => BTreeMap::new(),
@@ -365,7 +365,7 @@ impl Agent {
             let mut malware: Vec<&str> = report
                 .findings
                 .iter()
-                .flat_map(|f| f.malware.iter().map(String::as_str))
+                .flat_map(|f| f.malware.iter().map(|m| &**m))
                 .collect();
             malware.sort_unstable();
             malware.dedup();

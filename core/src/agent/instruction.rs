@@ -175,7 +175,7 @@ impl InstructionSlot {
         match json {
             None => Ok(InstructionSlot::default()),
             Some(json) => Ok(InstructionSlot {
-                state: serde_json::from_str(&json).map_err(|_| {
+                state: crate::json::from_str(&json).map_err(|_| {
                     Error::Corrupt("the stored instruction ledger is unreadable".into())
                 })?,
                 persisted: json,
@@ -610,7 +610,7 @@ fn claimed_sequence(envelope: &[u8]) -> Option<u64> {
     }
     let parsed =
         crate::policy::Envelope::parse(envelope, instruction::MAX_INSTRUCTION_BYTES).ok()?;
-    serde_json::from_slice::<Claim>(&parsed.payload)
+    crate::json::from_slice::<Claim>(&parsed.payload)
         .ok()
         .map(|c| c.sequence)
 }

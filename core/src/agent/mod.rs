@@ -142,7 +142,7 @@ impl Agent {
             .map_or_else(SimPolicy::default, |p| p.policy().sim_policy());
         let (guard, persisted_guard) = match store.load_state(SIM_GUARD_STATE)? {
             Some(json) => {
-                let mut guard: SimGuard = serde_json::from_str(&json)
+                let mut guard: SimGuard = crate::json::from_str(&json)
                     .map_err(|e| Error::Corrupt(format!("SIM guard state is unreadable: {e}")))?;
                 guard.set_policy(sim_policy);
                 (guard, json)
@@ -248,7 +248,7 @@ impl Agent {
             }
         }
         let cp = self.signer.sign(seq, key.epoch, now, &head);
-        let next = key.evolve();
+        let next = key.evolve()?;
         let wrapped = next.wrap(self.device_key.as_ref())?;
         self.store.record_checkpoint(&cp, next, wrapped)?;
         Ok(cp)
@@ -290,6 +290,13 @@ impl Agent {
             .store
             .wrapped_journal_key()?
             .ok_or_else(|| Error::Corrupt("the journal key is missing".into()))?;
+        // Each epoch was closed by a stored checkpoint: a larger stored epoch is forged,
+        // and evolving the key that far would never end.
+        if epoch > self.store.checkpoint_count()? {
+            return Err(Error::Corrupt(
+                "the journal key's epoch is beyond the stored checkpoints (edited)".into(),
+            ));
+        }
         let current = EpochKey::unwrap(self.device_key.as_ref(), epoch, &wrapped)?;
         let evolved = EpochKey::from_bytes(0, initial).evolve_to(epoch)?;
         if evolved.bytes() != current.bytes() {

@@ -70,7 +70,7 @@ impl PolicySlot {
         let Some(json) = json else {
             return Ok((PolicySlot::default(), None));
         };
-        let component: PolicyComponent = serde_json::from_str(&json)
+        let component: PolicyComponent = crate::json::from_str(&json)
             .map_err(|_| Error::Corrupt("the stored policy state is unreadable".into()))?;
         let mut note = None;
         let active = match &component.bundle {

@@ -308,7 +308,7 @@ impl ComplianceEngine {
 
     /// Restores a state saved with [`ComplianceEngine::to_json`].
     pub fn from_json(json: &str) -> Result<Self> {
-        let engine: ComplianceEngine = serde_json::from_str(json).map_err(|e| {
+        let engine: ComplianceEngine = crate::json::from_str(json).map_err(|e| {
             Error::Corrupt(format!(
                 "compliance state does not parse (line {}, column {})",
                 e.line(),

@@ -307,42 +307,6 @@ fn snapshot_error(problem: impl Into<String>) -> Error {
     Error::invalid("snapshot", problem)
 }
 
-/// Rewrites a serde message so that no value from the phone survives: quoted and
-/// back-quoted runs before ", expected" are replaced, except short identifier-like
-/// field names after "field" (`unknown field `x``), which help to fix a producer.
-/// What follows ", expected" is this format's own vocabulary and is kept.
-fn redact(message: &str) -> String {
-    let (head, tail) = match message.find(", expected") {
-        Some(at) => message.split_at(at),
-        None => (message, ""),
-    };
-    let mut out = String::with_capacity(message.len());
-    let mut rest = head;
-    while let Some(start) = rest.find(['`', '"']) {
-        let quote = rest.as_bytes()[start] as char;
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let Some(len) = after.find(quote) else {
-            out.push('…');
-            out.push_str(tail);
-            return out;
-        };
-        let inner = &after[..len];
-        let field_name = out.ends_with("field ")
-            && (1..=40).contains(&inner.len())
-            && inner
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
-        out.push(quote);
-        out.push_str(if field_name { inner } else { "…" });
-        out.push(quote);
-        rest = &after[len + 1..];
-    }
-    out.push_str(rest);
-    out.push_str(tail);
-    out
-}
-
 impl DeviceSnapshot {
     /// An empty snapshot of `platform`: nothing observed.
     pub fn new(platform: Platform) -> Self {
@@ -370,8 +334,8 @@ impl DeviceSnapshot {
                 bytes.len()
             )));
         }
-        let mut snapshot: DeviceSnapshot = serde_json::from_slice(bytes)
-            .map_err(|e| snapshot_error(crate::error::describe_json_error(&e, redact)))?;
+        let mut snapshot: DeviceSnapshot = crate::json::from_slice(bytes)
+            .map_err(|e| snapshot_error(crate::json::describe(&e)))?;
         snapshot.normalize()?;
         Ok(snapshot)
     }

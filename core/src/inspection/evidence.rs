@@ -317,32 +317,14 @@ fn evidence_error(problem: impl Into<String>) -> Error {
     Error::invalid("evidence", problem)
 }
 
-/// Replaces every double-quoted run in a serde message: evidence values (e-mail
-/// addresses, paths) must not leak into errors.
-fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for c in message.chars() {
-        if c == '"' {
-            if inside {
-                out.push_str("\"…\"");
-            }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl EvidenceSnapshot {
     /// Parses and validates a snapshot from its JSON text.
     ///
     /// Errors name the place (line and column, or section and index) and never repeat
     /// evidence values.
     pub fn from_json(json: &str) -> Result<Self> {
-        let snapshot: EvidenceSnapshot = serde_json::from_str(json)
-            .map_err(|e| evidence_error(crate::error::describe_json_error(&e, redact_quoted)))?;
+        let snapshot: EvidenceSnapshot =
+            crate::json::from_str(json).map_err(|e| evidence_error(crate::json::describe(&e)))?;
         snapshot.validate()?;
         Ok(snapshot)
     }

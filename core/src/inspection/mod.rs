@@ -33,6 +33,6 @@ pub use scan::{
 };
 pub use schedule::{InspectionScheduler, ScheduleEvent, ScheduleKey, ScheduleRules};
 pub use stix::{
-    parse_bundle, Collection, HashAlgorithm, Indicator, IndicatorNote, Observable, Pattern,
-    PatternError, UnparsedIndicator,
+    parse_bundle, Collection, HashAlgorithm, Indicator, IndicatorNote, MalwareNames, Observable,
+    Pattern, PatternError, UnparsedIndicator,
 };

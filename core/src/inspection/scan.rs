@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::evidence::EvidenceSnapshot;
 use super::stix::{
     normalize_digest, normalize_domain, parse_bundle, url_key, url_parts, Collection,
-    HashAlgorithm, Indicator, IndicatorNote, Observable, UnparsedIndicator,
+    HashAlgorithm, Indicator, IndicatorNote, MalwareNames, Observable, UnparsedIndicator,
 };
 use crate::error::Result;
 
@@ -77,7 +77,8 @@ pub struct IndicatorFinding {
     /// The indicator's pattern as written.
     pub pattern: String,
     /// The malware the collection says the indicator indicates; usually one name.
-    pub malware: Vec<String>,
+    /// Shared with the indicator (never copied per finding).
+    pub malware: MalwareNames,
     /// The evidence that matched.
     pub evidence: EvidenceRef,
     /// How it matched.

@@ -13,8 +13,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde_json::{Map, Value};
-
 use crate::error::{Error, Result};
 
 /// The longest pattern accepted; public collections stay under 300 bytes.
@@ -641,8 +639,9 @@ pub struct Indicator {
     pub pattern: String,
     /// What it looks for.
     pub observable: Observable,
-    /// Names of the malware `indicates` relationships link it to; usually one.
-    pub malware: Vec<String>,
+    /// Names of the malware `indicates` relationships link it to; usually one. Shared
+    /// with every indicator of the same id and with findings (never copied).
+    pub malware: MalwareNames,
 }
 
 /// An indicator that cannot be used, and why: reported to the analyst, never dropped silently.
@@ -701,128 +700,522 @@ fn bundle_error(problem: impl Into<String>) -> Error {
 /// indicators that cannot be used are listed in [`Collection::unparsed`] with a
 /// reason. Malware names come from `indicates` relationships from an indicator to a
 /// `malware` object, wherever they sit in the bundle.
+///
+/// The bundle is read in one strict pass (a key repeated in any object is refused) that
+/// keeps only the fields indicators need, never a tree of the whole document: memory is
+/// a small multiple of the bundle's size whatever its shape. Malware names are shared:
+/// each distinct name is stored once, and each indicator id's list once, however many
+/// indicators share the id; linking is linear in the number of relationships.
 pub fn parse_bundle(collection: &str, json: &str) -> Result<Collection> {
-    let value: Value = serde_json::from_str(json).map_err(|e| {
-        bundle_error(format!(
-            "not valid JSON at line {} column {}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let Value::Object(mut bundle) = value else {
-        return Err(bundle_error("a STIX bundle must be a JSON object"));
-    };
-    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+    let mut raw = RawBundle::default();
+    let mut de = serde_json::Deserializer::from_str(json);
+    let read = BundleSeed(&mut raw)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    if let Err(e) = read {
+        return Err(bundle_error(match e.classify() {
+            // A repeated key; other data errors are the shape errors below.
+            serde_json::error::Category::Data if !raw.shape_error => crate::json::describe(&e),
+            serde_json::error::Category::Data => "a STIX bundle must be a JSON object".to_owned(),
+            _ => format!("not valid JSON at line {} column {}", e.line(), e.column()),
+        }));
+    }
+    if raw.kind.as_deref() != Some("bundle") {
         return Err(bundle_error("not a STIX bundle (`type` is not \"bundle\")"));
     }
-    let bundle_id = bundle.get("id").and_then(Value::as_str).map(str::to_owned);
-    let objects = match bundle.remove("objects") {
-        Some(Value::Array(objects)) => objects,
-        None => Vec::new(),
-        Some(_) => return Err(bundle_error("the bundle's `objects` is not a list")),
-    };
+    if raw.objects_not_a_list {
+        return Err(bundle_error("the bundle's `objects` is not a list"));
+    }
+    if let Some(problem) = raw.object_error.take() {
+        return Err(bundle_error(problem));
+    }
+    Ok(raw.into_collection(collection))
+}
 
-    let mut out = Collection {
-        name: collection.to_owned(),
-        bundle_id,
-        ..Collection::default()
-    };
-    let mut malware_names: HashMap<&str, String> = HashMap::new();
-    let mut links: Vec<(&str, &str)> = Vec::new();
-    let mut indicators: Vec<(usize, &Map<String, Value>)> = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        let Some(map) = object.as_object() else {
-            return Err(bundle_error(format!("objects[{i}] is not a JSON object")));
+/// Shared malware names of an indicator: usually one. Cloning is a reference count.
+pub type MalwareNames = std::sync::Arc<[std::sync::Arc<str>]>;
+
+/// What the one pass over a bundle keeps.
+#[derive(Default)]
+struct RawBundle<'de> {
+    /// Only the outer shape is wanted: objects are read (strictly) but not kept.
+    shape_only: bool,
+    kind: Option<Cow<'de, str>>,
+    id: Option<Cow<'de, str>>,
+    /// The top level is not an object.
+    shape_error: bool,
+    objects_not_a_list: bool,
+    /// The first object that is not an object or has no `type`.
+    object_error: Option<String>,
+    malware: usize,
+    other_objects: usize,
+    /// `malware` objects: id and name (the id when unnamed).
+    malware_names: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    /// `indicates` relationships: source and target.
+    links: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    indicators: Vec<RawIndicator<'de>>,
+}
+
+struct RawIndicator<'de> {
+    index: usize,
+    id: Option<Cow<'de, str>>,
+    pattern: Option<Cow<'de, str>>,
+    pattern_type: Option<Cow<'de, str>>,
+    revoked: bool,
+}
+
+impl RawBundle<'_> {
+    fn into_collection(self, collection: &str) -> Collection {
+        use std::sync::Arc;
+        let mut out = Collection {
+            name: collection.to_owned(),
+            bundle_id: self.id.map(Cow::into_owned),
+            malware: self.malware,
+            other_objects: self.other_objects,
+            ..Collection::default()
         };
-        let Some(kind) = map.get("type").and_then(Value::as_str) else {
-            return Err(bundle_error(format!("objects[{i}] has no `type`")));
+        // Each distinct name once; a malware id names its last object's name.
+        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut name_index: HashMap<&str, u32> = HashMap::new();
+        let mut malware_name: HashMap<&str, u32> = HashMap::new();
+        for (id, name) in &self.malware_names {
+            let next = names.len() as u32;
+            let n = *name_index.entry(name.as_ref()).or_insert_with(|| {
+                names.push(Arc::from(name.as_ref()));
+                next
+            });
+            malware_name.insert(id.as_ref(), n);
+        }
+        // Each source's names in link order, each once: one set of (source, name) pairs
+        // for the whole bundle, so linking is linear in the relationships.
+        let mut seen: std::collections::HashSet<(&str, u32)> = std::collections::HashSet::new();
+        let mut lists: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (source, target) in &self.links {
+            if let Some(&n) = malware_name.get(target.as_ref()) {
+                if seen.insert((source.as_ref(), n)) {
+                    lists.entry(source.as_ref()).or_default().push(n);
+                }
+            }
+        }
+        drop(seen);
+        let lists: HashMap<&str, MalwareNames> = lists
+            .into_iter()
+            .map(|(source, list)| {
+                let shared: MalwareNames =
+                    list.iter().map(|&n| names[n as usize].clone()).collect();
+                (source, shared)
+            })
+            .collect();
+        let none: MalwareNames = Arc::from(Vec::new());
+        for raw in &self.indicators {
+            let id = raw.id.as_deref();
+            let pattern = raw.pattern.as_deref();
+            let unparsed = |reason: String| UnparsedIndicator {
+                collection: collection.to_owned(),
+                indicator_id: id.map_or_else(|| format!("objects[{}]", raw.index), str::to_owned),
+                pattern: pattern.map(str::to_owned),
+                reason,
+            };
+            let (Some(id), Some(pattern)) = (id, pattern) else {
+                let missing = if id.is_none() { "`id`" } else { "`pattern`" };
+                out.unparsed
+                    .push(unparsed(format!("indicator has no {missing} string")));
+                continue;
+            };
+            if let Some(kind) = raw.pattern_type.as_deref() {
+                if kind != "stix" {
+                    out.unparsed.push(unparsed(format!(
+                        "pattern_type `{}` is not supported (only `stix` is)",
+                        short(kind)
+                    )));
+                    continue;
+                }
+            }
+            if raw.revoked {
+                out.unparsed
+                    .push(unparsed("indicator is revoked by its producer".into()));
+                continue;
+            }
+            let interpreted = Pattern::parse(pattern).and_then(|p| Observable::from_pattern(&p));
+            match interpreted {
+                Ok(Interpreted { observable, note }) => {
+                    if let Some(note) = note {
+                        out.notes.push(IndicatorNote {
+                            collection: collection.to_owned(),
+                            indicator_id: id.to_owned(),
+                            pattern: pattern.to_owned(),
+                            note,
+                        });
+                    }
+                    out.indicators.push(Indicator {
+                        id: id.to_owned(),
+                        collection: collection.to_owned(),
+                        pattern: pattern.to_owned(),
+                        observable,
+                        malware: lists.get(id).cloned().unwrap_or_else(|| none.clone()),
+                    });
+                }
+                Err(e) => out.unparsed.push(unparsed(e.to_string())),
+            }
+        }
+        out
+    }
+}
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// The top level of a bundle.
+struct BundleSeed<'a, 'de>(&'a mut RawBundle<'de>);
+
+impl<'de> DeserializeSeed<'de> for BundleSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BundleSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a STIX bundle")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let raw = self.0;
+        let mut keys = crate::json::KeySet::default();
+        while let Some(crate::json::Key(key)) = map.next_key()? {
+            keys.insert::<A::Error>(key.clone())?;
+            match key.as_ref() {
+                "type" => raw.kind = map.next_value::<Lenient<'de>>()?.text,
+                "id" => raw.id = map.next_value::<Lenient<'de>>()?.text,
+                "objects" => map.next_value_seed(ObjectsSeed(&mut *raw))?,
+                _ => map.next_value_seed(crate::json::Unique)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> std::result::Result<(), A::Error> {
+        self.0.shape_error = true;
+        Err(de::Error::custom("not an object"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.not_an_object()
+    }
+}
+
+impl BundleSeed<'_, '_> {
+    fn not_an_object<E: de::Error>(self) -> std::result::Result<(), E> {
+        self.0.shape_error = true;
+        Err(E::custom("not an object"))
+    }
+}
+
+/// The bundle's `objects`: each element is read and classified as it is parsed.
+struct ObjectsSeed<'a, 'de>(&'a mut RawBundle<'de>);
+
+impl<'de> DeserializeSeed<'de> for ObjectsSeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        // Anything but a list is refused after the whole document was read, so that a
+        // wrong `type` is reported first, as before.
+        let raw = self.0;
+        let mut is_list = false;
+        d.deserialize_any(ObjectsVisitor {
+            raw: &mut *raw,
+            is_list: &mut is_list,
+        })?;
+        if !is_list {
+            raw.objects_not_a_list = true;
+        }
+        Ok(())
+    }
+}
+
+struct ObjectsVisitor<'a, 'de> {
+    raw: &'a mut RawBundle<'de>,
+    is_list: &'a mut bool,
+}
+
+impl<'de> Visitor<'de> for ObjectsVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of STIX objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        *self.is_list = true;
+        let mut index = 0;
+        while let Some(object) = seq.next_element::<StixObject<'de>>()? {
+            self.raw.add(index, object);
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
+        crate::json::Unique.visit_map(map)
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The fields of a STIX object indicators need; `None` for an element that is not a
+/// JSON object.
+#[derive(Default)]
+struct StixObject<'de> {
+    is_object: bool,
+    kind: Option<Cow<'de, str>>,
+    id: Option<Cow<'de, str>>,
+    name: Option<Cow<'de, str>>,
+    pattern: Option<Cow<'de, str>>,
+    pattern_type: Option<Cow<'de, str>>,
+    revoked: Option<bool>,
+    relationship_type: Option<Cow<'de, str>>,
+    source_ref: Option<Cow<'de, str>>,
+    target_ref: Option<Cow<'de, str>>,
+}
+
+impl<'de> serde::Deserialize<'de> for StixObject<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = StixObject<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a STIX object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<StixObject<'de>, A::Error> {
+                let mut o = StixObject {
+                    is_object: true,
+                    ..StixObject::default()
+                };
+                let mut keys = crate::json::KeySet::default();
+                while let Some(crate::json::Key(key)) = map.next_key()? {
+                    keys.insert::<A::Error>(key.clone())?;
+                    let slot = match key.as_ref() {
+                        "type" => &mut o.kind,
+                        "id" => &mut o.id,
+                        "name" => &mut o.name,
+                        "pattern" => &mut o.pattern,
+                        "pattern_type" => &mut o.pattern_type,
+                        "relationship_type" => &mut o.relationship_type,
+                        "source_ref" => &mut o.source_ref,
+                        "target_ref" => &mut o.target_ref,
+                        "revoked" => {
+                            o.revoked = map.next_value::<Lenient<'de>>()?.flag;
+                            continue;
+                        }
+                        _ => {
+                            map.next_value_seed(crate::json::Unique)?;
+                            continue;
+                        }
+                    };
+                    *slot = map.next_value::<Lenient<'de>>()?.text;
+                }
+                Ok(o)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<StixObject<'de>, A::Error> {
+                crate::json::Unique.visit_seq(seq)?;
+                Ok(StixObject::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+            fn visit_unit<E>(self) -> std::result::Result<StixObject<'de>, E> {
+                Ok(StixObject::default())
+            }
+        }
+        d.deserialize_any(ObjectVisitor)
+    }
+}
+
+impl<'de> RawBundle<'de> {
+    /// Classifies object `index` as it is read; after a malformed object nothing more is
+    /// kept (the bundle is refused).
+    fn add(&mut self, index: usize, o: StixObject<'de>) {
+        if self.object_error.is_some() || self.shape_only {
+            return;
+        }
+        if !o.is_object {
+            self.object_error = Some(format!("objects[{index}] is not a JSON object"));
+            return;
+        }
+        let Some(kind) = o.kind else {
+            self.object_error = Some(format!("objects[{index}] has no `type`"));
+            return;
         };
-        let id = map.get("id").and_then(Value::as_str);
-        match kind {
-            "indicator" => indicators.push((i, map)),
+        match kind.as_ref() {
+            "indicator" => self.indicators.push(RawIndicator {
+                index,
+                id: o.id,
+                pattern: o.pattern,
+                pattern_type: o.pattern_type,
+                revoked: o.revoked == Some(true),
+            }),
             "malware" => {
-                out.malware += 1;
-                if let Some(id) = id {
-                    let name = map.get("name").and_then(Value::as_str).unwrap_or(id);
-                    malware_names.insert(id, name.to_owned());
+                self.malware += 1;
+                if let Some(id) = o.id {
+                    let name = o.name.unwrap_or_else(|| id.clone());
+                    self.malware_names.push((id, name));
                 }
             }
             "relationship" => {
-                let field = |name| map.get(name).and_then(Value::as_str);
-                if field("relationship_type") == Some("indicates") {
-                    if let (Some(source), Some(target)) = (field("source_ref"), field("target_ref"))
-                    {
-                        links.push((source, target));
+                if o.relationship_type.as_deref() == Some("indicates") {
+                    if let (Some(source), Some(target)) = (o.source_ref, o.target_ref) {
+                        self.links.push((source, target));
                     }
                 } else {
-                    out.other_objects += 1;
+                    self.other_objects += 1;
                 }
             }
-            _ => out.other_objects += 1,
+            _ => self.other_objects += 1,
         }
     }
-    let mut malware_of: HashMap<&str, Vec<String>> = HashMap::new();
-    for (source, target) in links {
-        if let Some(name) = malware_names.get(target) {
-            let names = malware_of.entry(source).or_default();
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-    }
+}
 
-    for (i, map) in indicators {
-        let id = map.get("id").and_then(Value::as_str);
-        let pattern = map.get("pattern").and_then(Value::as_str);
-        let unparsed = |reason: String| UnparsedIndicator {
-            collection: collection.to_owned(),
-            indicator_id: id.map_or_else(|| format!("objects[{i}]"), str::to_owned),
-            pattern: pattern.map(str::to_owned),
-            reason,
-        };
-        let (Some(id), Some(pattern)) = (id, pattern) else {
-            let missing = if id.is_none() { "`id`" } else { "`pattern`" };
-            out.unparsed
-                .push(unparsed(format!("indicator has no {missing} string")));
-            continue;
-        };
-        if let Some(kind) = map.get("pattern_type").and_then(Value::as_str) {
-            if kind != "stix" {
-                out.unparsed.push(unparsed(format!(
-                    "pattern_type `{}` is not supported (only `stix` is)",
-                    short(kind)
-                )));
-                continue;
+/// A field read as whatever it is: its text when a string, its value when a boolean,
+/// nothing otherwise (a nested value is still read strictly).
+#[derive(Default)]
+struct Lenient<'de> {
+    text: Option<Cow<'de, str>>,
+    flag: Option<bool>,
+}
+
+impl<'de> serde::Deserialize<'de> for Lenient<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct LenientVisitor;
+        impl<'de> Visitor<'de> for LenientVisitor {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient {
+                    text: Some(Cow::Borrowed(v)),
+                    flag: None,
+                })
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient {
+                    text: Some(Cow::Owned(v.to_owned())),
+                    flag: None,
+                })
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient {
+                    text: None,
+                    flag: Some(v),
+                })
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Lenient<'de>, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<Lenient<'de>, A::Error> {
+                crate::json::Unique.visit_seq(seq)?;
+                Ok(Lenient::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Lenient<'de>, A::Error> {
+                crate::json::Unique.visit_map(map)?;
+                Ok(Lenient::default())
             }
         }
-        if map.get("revoked").and_then(Value::as_bool) == Some(true) {
-            out.unparsed
-                .push(unparsed("indicator is revoked by its producer".into()));
-            continue;
-        }
-        let interpreted = Pattern::parse(pattern).and_then(|p| Observable::from_pattern(&p));
-        match interpreted {
-            Ok(Interpreted { observable, note }) => {
-                if let Some(note) = note {
-                    out.notes.push(IndicatorNote {
-                        collection: collection.to_owned(),
-                        indicator_id: id.to_owned(),
-                        pattern: pattern.to_owned(),
-                        note,
-                    });
-                }
-                out.indicators.push(Indicator {
-                    id: id.to_owned(),
-                    collection: collection.to_owned(),
-                    pattern: pattern.to_owned(),
-                    observable,
-                    malware: malware_of.get(id).cloned().unwrap_or_default(),
-                });
-            }
-            Err(e) => out.unparsed.push(unparsed(e.to_string())),
-        }
+        d.deserialize_any(LenientVisitor)
     }
-    Ok(out)
+}
+
+/// Checks the outer shape of a bundle as a signed collection's payload carries it: a
+/// JSON object whose `type` is `"bundle"` and whose `objects`, if present, is a list.
+/// Returns the failing path and problem. The objects themselves are judged when loaded.
+pub(crate) fn check_bundle_shape(
+    json: &str,
+) -> std::result::Result<(), (&'static str, &'static str)> {
+    const NOT_AN_OBJECT: (&str, &str) = ("stix", "must be a STIX 2.1 bundle (a JSON object)");
+    let mut raw = RawBundle {
+        shape_only: true,
+        ..RawBundle::default()
+    };
+    let mut de = serde_json::Deserializer::from_str(json);
+    if BundleSeed(&mut raw)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .is_err()
+    {
+        return Err(NOT_AN_OBJECT);
+    }
+    if raw.kind.as_deref() != Some("bundle") {
+        return Err(("stix.type", "must be \"bundle\""));
+    }
+    if raw.objects_not_a_list {
+        return Err(("stix.objects", "must be a list"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -992,7 +1385,8 @@ mod tests {
         let c = parse_bundle("test", json).unwrap();
         assert_eq!(c.bundle_id.as_deref(), Some("bundle--1"));
         assert_eq!(c.indicators.len(), 1);
-        assert_eq!(c.indicators[0].malware, ["BadWare"]);
+        assert_eq!(c.indicators[0].malware.len(), 1);
+        assert_eq!(&*c.indicators[0].malware[0], "BadWare");
         assert_eq!(c.indicators[0].collection, "test");
         assert_eq!(c.malware, 1);
         assert_eq!(c.other_objects, 1);

@@ -126,7 +126,7 @@ impl CarrierCheck {
         };
         Ok(match (self.api, self.operation) {
             (_, CarrierOperation::Check) => {
-                let info: CheckInfo = serde_json::from_slice(bytes).map_err(bad)?;
+                let info: CheckInfo = crate::json::from_slice(bytes).map_err(bad)?;
                 if info.swapped {
                     CarrierVerdict::Changed { at: None }
                 } else {
@@ -134,14 +134,14 @@ impl CarrierCheck {
                 }
             }
             (CarrierApi::SimSwap, CarrierOperation::RetrieveDate) => {
-                let info: SimSwapInfo = serde_json::from_slice(bytes).map_err(bad)?;
+                let info: SimSwapInfo = crate::json::from_slice(bytes).map_err(bad)?;
                 from_date(
                     date(info.latest_sim_change, "latestSimChange")?,
                     info.monitored_period,
                 )
             }
             (CarrierApi::DeviceSwap, CarrierOperation::RetrieveDate) => {
-                let info: DeviceSwapInfo = serde_json::from_slice(bytes).map_err(bad)?;
+                let info: DeviceSwapInfo = crate::json::from_slice(bytes).map_err(bad)?;
                 from_date(
                     date(info.latest_device_change, "latestDeviceChange")?,
                     info.monitored_period,

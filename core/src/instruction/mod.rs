@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 pub use carrier::{CarrierOperation, CarrierRequest};
-pub(crate) use text::check_free_text;
+pub(crate) use text::{check_free_text, redact_identifiers};
 
 use crate::policy::bundle::Envelope;
 use crate::policy::model::{
@@ -456,7 +456,7 @@ struct Notice {
 impl InstructionPayload {
     /// Parses a payload; errors name the line, column and field, never a value.
     pub fn from_json(bytes: &[u8]) -> crate::Result<Self> {
-        let wire: WirePayload = serde_json::from_slice(bytes)
+        let wire: WirePayload = crate::json::from_slice(bytes)
             .map_err(|e| PolicyError::document("instruction payload", &e))?;
         let kind = InstructionKind::parse(&wire.kind)
             .ok_or(PolicyError::UnknownKind { expected: KINDS })?;

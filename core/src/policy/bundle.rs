@@ -19,7 +19,7 @@ use ring::digest;
 use ring::signature::{self, Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
-use super::{sanitize, serde_hex32, PolicyError};
+use super::{serde_hex32, PolicyError};
 use crate::identity::hex;
 
 /// `payloadType` of a policy bundle.
@@ -204,12 +204,12 @@ impl Envelope {
                 limit,
             });
         }
-        let wire: WireEnvelope<'_> = serde_json::from_slice(bytes).map_err(|e| {
+        let wire: WireEnvelope<'_> = crate::json::from_slice(bytes).map_err(|e| {
             PolicyError::Envelope(format!(
                 "not a valid envelope (line {}, column {}): {}",
                 e.line(),
                 e.column(),
-                sanitize(&e.to_string())
+                crate::json::describe_data(&e.to_string())
             ))
         })?;
         if wire.signatures.len() > MAX_SIGNATURES {

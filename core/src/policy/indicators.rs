@@ -66,15 +66,7 @@ impl IndicatorsPayload {
             path: path.to_owned(),
             problem: problem.to_owned(),
         };
-        if !valid_scope_name(&self.collection) {
-            return Err(bad("collection", "must be 1 to 128 of A-Z a-z 0-9 . _ : -"));
-        }
-        if self.version == 0 {
-            return Err(bad("version", "starts at 1"));
-        }
-        if self.expires <= self.issued_at {
-            return Err(bad("expires", "must be after issuedAt"));
-        }
+        validate_terms(&self.collection, self.version, self.issued_at, self.expires)?;
         let Some(stix) = self.stix.as_object() else {
             return Err(bad("stix", "must be a STIX 2.1 bundle (a JSON object)"));
         };
@@ -292,20 +284,74 @@ impl TrustedState {
     }
 }
 
-fn parse_payload(envelope: &Envelope) -> Result<IndicatorsPayload, PolicyError> {
-    let payload: IndicatorsPayload = serde_json::from_slice(&envelope.payload)
-        .map_err(|e| PolicyError::document("indicators payload", &e))?;
-    payload.validate()?;
-    Ok(payload)
+fn validate_terms(
+    collection: &str,
+    version: u64,
+    issued_at: Timestamp,
+    expires: Timestamp,
+) -> Result<(), PolicyError> {
+    let bad = |path: &str, problem: &str| PolicyError::InvalidBundle {
+        path: path.to_owned(),
+        problem: problem.to_owned(),
+    };
+    if !valid_scope_name(collection) {
+        return Err(bad("collection", "must be 1 to 128 of A-Z a-z 0-9 . _ : -"));
+    }
+    if version == 0 {
+        return Err(bad("version", "starts at 1"));
+    }
+    if expires <= issued_at {
+        return Err(bad("expires", "must be after issuedAt"));
+    }
+    Ok(())
 }
 
-fn signed(
-    payload: IndicatorsPayload,
-    envelope: &Envelope,
-    signed_by: Vec<KeyId>,
-) -> SignedIndicators {
+/// A payload as the phone reads it: the STIX bundle kept as the exact text that was
+/// signed, never built into a tree (collections are large, and a tree of a hostile one
+/// can cost dozens of times its size).
+struct ParsedPayload {
+    collection: String,
+    version: u64,
+    root_version: u64,
+    issued_at: Timestamp,
+    expires: Timestamp,
+    stix_json: String,
+}
+
+fn parse_payload(envelope: &Envelope) -> Result<ParsedPayload, PolicyError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Wire<'a> {
+        collection: String,
+        version: u64,
+        root_version: u64,
+        issued_at: Timestamp,
+        expires: Timestamp,
+        #[serde(borrow)]
+        stix: &'a serde_json::value::RawValue,
+    }
+    let wire: Wire<'_> = crate::json::from_slice(&envelope.payload)
+        .map_err(|e| PolicyError::document("indicators payload", &e))?;
+    validate_terms(&wire.collection, wire.version, wire.issued_at, wire.expires)?;
+    crate::inspection::stix::check_bundle_shape(wire.stix.get()).map_err(|(path, problem)| {
+        PolicyError::InvalidBundle {
+            path: path.to_owned(),
+            problem: problem.to_owned(),
+        }
+    })?;
+    Ok(ParsedPayload {
+        collection: wire.collection,
+        version: wire.version,
+        root_version: wire.root_version,
+        issued_at: wire.issued_at,
+        expires: wire.expires,
+        stix_json: wire.stix.get().to_owned(),
+    })
+}
+
+fn signed(payload: ParsedPayload, envelope: &Envelope, signed_by: Vec<KeyId>) -> SignedIndicators {
     SignedIndicators {
-        stix_json: payload.stix.to_string(),
+        stix_json: payload.stix_json,
         collection: payload.collection,
         version: payload.version,
         root_version: payload.root_version,

@@ -262,21 +262,13 @@ impl PolicyError {
             what,
             line: e.line(),
             column: e.column(),
-            problem: sanitize(&strip_position(&e.to_string())),
+            problem: crate::json::describe_data(&e.to_string()),
         }
     }
 }
 
-/// serde_json appends " at line L column C"; the error carries those separately.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
 /// Makes text from an untrusted input safe for one log line: control characters
-/// replaced, length bounded.
+/// replaced, length bounded, identifier-shaped digit runs redacted.
 pub(crate) fn sanitize(text: &str) -> String {
     const MAX: usize = 160;
     let mut out: String = text
@@ -287,7 +279,7 @@ pub(crate) fn sanitize(text: &str) -> String {
     if text.chars().count() > MAX {
         out.push('…');
     }
-    out
+    crate::instruction::redact_identifiers(&out).into_owned()
 }
 
 /// The policy document's JSON Schema (draft 2020-12), generated from the Rust

@@ -892,7 +892,7 @@ pub struct WipeAction {
 impl Policy {
     /// Parses and validates a policy document. Errors name the field and the rule.
     pub fn from_json(bytes: &[u8]) -> crate::Result<Policy> {
-        let policy: Policy = serde_json::from_slice(bytes)
+        let policy: Policy = crate::json::from_slice(bytes)
             .map_err(|e| PolicyError::document("policy document", &e))?;
         policy.validate()?;
         Ok(policy)

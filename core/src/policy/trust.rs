@@ -166,7 +166,7 @@ impl TrustRoot {
     /// Parses and validates a root document (the payload of a signed root).
     pub fn from_json(bytes: &[u8]) -> crate::Result<TrustRoot> {
         let root: TrustRoot =
-            serde_json::from_slice(bytes).map_err(|e| PolicyError::document("trust root", &e))?;
+            crate::json::from_slice(bytes).map_err(|e| PolicyError::document("trust root", &e))?;
         root.validate()?;
         Ok(root)
     }
@@ -492,7 +492,7 @@ impl TrustedState {
 
     /// Restores a stored state; a state that does not parse or validate is corrupt.
     pub fn from_json(bytes: &[u8]) -> crate::Result<TrustedState> {
-        let state: TrustedState = serde_json::from_slice(bytes).map_err(|e| {
+        let state: TrustedState = crate::json::from_slice(bytes).map_err(|e| {
             crate::Error::Corrupt(format!("policy trust state: {}", sanitize(&e.to_string())))
         })?;
         state
@@ -544,7 +544,7 @@ impl TrustedState {
         if PayloadHash(envelope.payload_sha256()) != applied.payload_sha256 {
             return Err(PolicyError::NotApplied.into());
         }
-        let payload: BundlePayload = serde_json::from_slice(&envelope.payload)
+        let payload: BundlePayload = crate::json::from_slice(&envelope.payload)
             .map_err(|e| PolicyError::document("bundle payload", &e))?;
         payload.validate()?;
         let signed_by: BTreeSet<KeyId> = envelope.signatures.iter().map(|s| s.keyid).collect();
@@ -611,7 +611,7 @@ impl TrustedState {
     ) -> crate::Result<(BundlePayload, Vec<KeyId>)> {
         let signed_by = self.authenticate_policy_role(envelope, POLICY_PAYLOAD_TYPE)?;
         // Only now, with the signers authenticated, is the payload parsed.
-        let payload: BundlePayload = serde_json::from_slice(&envelope.payload)
+        let payload: BundlePayload = crate::json::from_slice(&envelope.payload)
             .map_err(|e| PolicyError::document("bundle payload", &e))?;
         payload.validate()?;
         Ok((payload, signed_by))
