@@ -43,8 +43,9 @@ android {
         }
     }
 
-    // src/test/kotlin holds plain-JVM tests of org.portcullis.android.core that run against the
-    // host build of the library: scripts/android-jvm-tests.sh, not a Gradle test task.
+    // src/test/kotlin holds plain-JVM tests of org.portcullis.android.core and src/robolectric/kotlin
+    // Robolectric tests of the glue; both run against the host build of the library
+    // (scripts/android-jvm-tests.sh, scripts/android-robolectric-tests.sh), not a Gradle test task.
     testOptions {
         unitTests.all { it.enabled = false }
     }
@@ -61,9 +62,8 @@ dependencies {
     implementation("net.java.dev.jna:jna:5.13.0@aar")
     // suspend functions of the bindings and the glue.
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
-    implementation("androidx.core:core-ktx:1.13.1")
-    implementation("androidx.annotation:annotation:1.8.2")
-    implementation("androidx.work:work-runtime-ktx:2.9.1")
+    // The only Google-Maven dependency, used by AndroidxKeyedAppStatesReporter.kt alone (everything
+    // else compiles against the framework: scripts/android-robolectric-tests.sh).
     implementation("androidx.enterprise:enterprise-feedback:1.1.0")
 }
 

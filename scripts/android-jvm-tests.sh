@@ -11,11 +11,9 @@
 # libportcullis_ffi.so through JNA, as on a phone.
 #
 # Steps:
-#   1. the library and the Kotlin bindings: the ones scripts/binding-tests.sh leaves in
-#      target/bindings/{lib,kotlin} when they are current (the library there is identical to
-#      a fresh `cargo build -p portcullis-ffi --features test-hooks`, same features, so no
-#      rebuild flip-flop between the two scripts); otherwise they are generated the same way
-#      into target/android-jvm/ (PORTCULLIS_BINDINGS_DIR overrides where to look first);
+#   1. the library and the Kotlin bindings (scripts/lib/bindings.sh): the ones
+#      scripts/binding-tests.sh leaves in target/bindings/{lib,kotlin} when they are current,
+#      otherwise generated the same way into target/android-jvm/;
 #   2. signed policy fixtures made with the console tool (cargo build -p portcullis-cli) by
 #      scripts/lib/fixtures.sh, as for scripts/binding-tests.sh: fresh keys, trust root v1 and
 #      its rotation to v2, baseline bundles for group all-staff with fixed times, in
@@ -35,8 +33,6 @@ source "$ROOT/scripts/lib/tools.sh"
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 START=$SECONDS
-LIB_NAME="libportcullis_ffi.so"
-SHARED="${PORTCULLIS_BINDINGS_DIR:-$ROOT/target/bindings}" # what scripts/binding-tests.sh generates
 OWN="$ROOT/target/android-jvm"
 CORE_SRC="android/src/main/kotlin/org/portcullis/android/core"
 TEST_SRC="android/src/test/kotlin"
@@ -56,30 +52,11 @@ finish_early() {
 # ---------------------------------------------------------------- 1. library and bindings
 
 step "library and Kotlin bindings"
-cargo build -p portcullis-ffi --features test-hooks </dev/null || finish_early "cargo build failed"
-BUILT="target/debug/$LIB_NAME"
-[ -f "$BUILT" ] || finish_early "missing $BUILT"
-
-if [ -f "$SHARED/lib/$LIB_NAME" ] && [ -f "$SHARED/kotlin/org/portcullis/portcullis_ffi.kt" ] &&
-    cmp -s "$BUILT" "$SHARED/lib/$LIB_NAME"; then
-    echo "reusing $SHARED/{lib,kotlin} from scripts/binding-tests.sh (library is current)"
-    LIB_DIR="$SHARED/lib"
-    BINDINGS="$SHARED/kotlin/org/portcullis/portcullis_ffi.kt"
-else
-    echo "target/bindings is missing or stale: generating into target/android-jvm"
-    mkdir -p "$OWN/lib"
-    # Copy first, so a concurrent cargo build cannot swap the library under the tests.
-    cp "$BUILT" "$OWN/lib/$LIB_NAME.tmp"
-    mv "$OWN/lib/$LIB_NAME.tmp" "$OWN/lib/$LIB_NAME"
-    cargo build -p uniffi-bindgen </dev/null || finish_early "building uniffi-bindgen failed"
-    rm -rf "$OWN/kotlin"
-    target/debug/uniffi-bindgen generate --library "$OWN/lib/$LIB_NAME" --language kotlin \
-        --out-dir "$OWN/kotlin" --no-format </dev/null >"$OWN/generate-kotlin.log" 2>&1 ||
-        { cat "$OWN/generate-kotlin.log" >&2; finish_early "generating the Kotlin bindings failed"; }
-    LIB_DIR="$OWN/lib"
-    BINDINGS="$OWN/kotlin/org/portcullis/portcullis_ffi.kt"
-fi
-[ -f "$BINDINGS" ] || finish_early "missing $BINDINGS (check bindings/uniffi.toml)"
+# shellcheck source=scripts/lib/bindings.sh
+source "$ROOT/scripts/lib/bindings.sh"
+ffi_library_and_bindings "$OWN" || finish_early "no library or bindings"
+LIB_DIR="$FFI_LIB_DIR"
+BINDINGS="$FFI_KOTLIN_BINDINGS"
 
 # ---------------------------------------------------------------- 2. policy fixtures
 

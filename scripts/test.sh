@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one test entry point: everything CI runs, in order. Installs what it needs
-# (Kotlin compiler, JNA, Zig, clang, cargo-fuzz) into a cache on first use.
+# (Kotlin compiler, JNA, Zig, clang, cargo-fuzz, the Robolectric jars) into a cache on first use.
 #
 #   bash scripts/test.sh
 #
-# Ends with one line "portcullis: N passed, M failed" counting Rust and binding tests.
+# Ends with one line "portcullis: N passed, M failed" counting Rust, carrier-mock, binding,
+# Android JVM and Robolectric tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,12 @@ sum_field() { awk -v f="$1" '/^test result:/ { for (i = 1; i <= NF; i++) if ($i 
 rust_passed=$(sum_field passed)
 rust_failed=$(sum_field failed)
 
+step "carrier watch against Prism mocks of the CAMARA contracts"
+bash scripts/carrier-tests.sh 2>&1 | tee "$log_dir/carrier.log"
+carrier_line=$(grep -E '^carrier-prism: [0-9]+ passed, [0-9]+ failed' "$log_dir/carrier.log" | tail -n 1)
+carrier_passed=$(sed -E 's/^carrier-prism: ([0-9]+) passed.*/\1/' <<<"$carrier_line")
+carrier_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$carrier_line")
+
 step "binding tests: Kotlin (JVM) and Python against the built library; Swift header"
 bash scripts/binding-tests.sh 2>&1 | tee "$log_dir/bindings.log"
 bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings.log" | tail -n 1)
@@ -39,6 +46,12 @@ jvm_line=$(grep -E '^android-jvm: [0-9]+ passed, [0-9]+ failed' "$log_dir/androi
 jvm_passed=$(sed -E 's/^android-jvm: ([0-9]+) passed.*/\1/' <<<"$jvm_line")
 jvm_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$jvm_line")
 
+step "Android module against the real framework: kotlinc on android/src/main, Robolectric tests"
+bash scripts/android-robolectric-tests.sh 2>&1 | tee "$log_dir/android-robolectric.log"
+robo_line=$(grep -E '^android-robolectric: [0-9]+ passed, [0-9]+ failed' "$log_dir/android-robolectric.log" | tail -n 1)
+robo_passed=$(sed -E 's/^android-robolectric: ([0-9]+) passed.*/\1/' <<<"$robo_line")
+robo_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$robo_line")
+
 step "cross compile-check for Android and iOS (a compile-check, not a build)"
 bash scripts/cross-check.sh
 
@@ -46,4 +59,4 @@ step "fuzz targets: build each and run it briefly from its seeds"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
-echo "portcullis: $((rust_passed + bind_passed + jvm_passed)) passed, $((rust_failed + bind_failed + jvm_failed)) failed"
+echo "portcullis: $((rust_passed + carrier_passed + bind_passed + jvm_passed + robo_passed)) passed, $((rust_failed + carrier_failed + bind_failed + jvm_failed + robo_failed)) failed"

@@ -373,6 +373,8 @@ impl From<agent::HandedAction> for HandedAction {
 pub enum ActionOutcome {
     /// Done.
     CarriedOut,
+    /// Routed to the MDM and received by it; the MDM's own command carries it out.
+    HandedToMdm,
     /// This platform or deployment cannot do it.
     NotPossible {
         /// Why, in a short phrase without identifiers.
@@ -389,6 +391,7 @@ impl From<ActionOutcome> for agent::ActionOutcome {
     fn from(o: ActionOutcome) -> Self {
         match o {
             ActionOutcome::CarriedOut => agent::ActionOutcome::CarriedOut,
+            ActionOutcome::HandedToMdm => agent::ActionOutcome::HandedToMdm,
             ActionOutcome::NotPossible { reason } => agent::ActionOutcome::NotPossible { reason },
             ActionOutcome::Failed { reason } => agent::ActionOutcome::Failed { reason },
         }

@@ -69,7 +69,7 @@ pub(crate) struct SignArgs {
     /// A group the instruction is for (repeatable).
     #[arg(long = "group")]
     groups: Vec<String>,
-    /// Must exceed every sequence the device accepted before (e.g. the current Unix time in milliseconds).
+    /// Must exceed every sequence the device accepted before and may not exceed --issued-at in Unix milliseconds: use the signing time in milliseconds.
     #[arg(long)]
     sequence: u64,
     /// The instruction's id, which outcomes refer to. Default: `<kind>-<sequence>`.

@@ -6,6 +6,8 @@
 #[macro_use]
 mod out;
 
+mod attest;
+mod carrier;
 mod evaluate;
 mod indicators;
 mod inspect;
@@ -35,6 +37,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Verify Android key attestation chains (device integrity); exit 1 if refused, 2 on bad input.
+    Attest {
+        #[command(subcommand)]
+        action: attest::AttestAction,
+    },
+    /// Ask carriers (CAMARA SIM Swap / Device Swap) about the roster's lines; relay signed answers.
+    Carrier {
+        #[command(subcommand)]
+        action: carrier::CarrierAction,
+    },
     /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
     Evaluate(evaluate::EvaluateArgs),
     /// Sign STIX 2.1 indicator collections into separately signed files for phones, and verify them.
@@ -146,6 +158,8 @@ pub(crate) enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Attest { action } => return attest::run(action),
+        Command::Carrier { action } => carrier::run(action),
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),

@@ -1020,6 +1020,17 @@ pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_
     let RecordBody::Alert(f) = decode_record(&r.kind, &r.body)? else {
         return Ok(None);
     };
+    Ok(Some(finding_ocsf(&f, device_label, r.seq)))
+}
+
+/// Maps a finding to an OCSF 1.1 Detection Finding (class 2004). Shared by the journal
+/// export and the console's carrier watch, so a SIEM sees one shape whichever side
+/// raised the alert; `sequence` numbers the finding for its device (`finding_info.uid`).
+pub fn finding_ocsf(
+    f: &crate::alert::Finding,
+    device_label: &str,
+    sequence: i64,
+) -> serde_json::Value {
     let severity = f.severity();
     let severity_id = match severity {
         crate::alert::Severity::Info => 1,
@@ -1033,7 +1044,7 @@ pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    Ok(Some(serde_json::json!({
+    serde_json::json!({
         "class_uid": 2004,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -1049,7 +1060,7 @@ pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_
         "status": "New",
         "message": f.summary,
         "finding_info": {
-            "uid": format!("{device_label}:{}", r.seq),
+            "uid": format!("{device_label}:{sequence}"),
             "title": f.kind.as_str(),
             "desc": f.summary,
             "types": [f.kind.as_str()],
@@ -1059,10 +1070,10 @@ pub fn record_ocsf(r: &StoredRecord, device_label: &str) -> Result<Option<serde_
         "metadata": {
             "version": "1.1.0",
             "product": { "name": "Portcullis", "vendor_name": "Portcullis", "version": env!("CARGO_PKG_VERSION") },
-            "sequence": r.seq,
+            "sequence": sequence,
         },
         "unmapped": { "slot": f.slot, "evidence": evidence },
-    })))
+    })
 }
 
 #[cfg(test)]

@@ -12,13 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::agent::InstructionOutcome;
-use portcullis_core::instruction::{
-    CarrierCheck, CarrierOperation, CarrierRequest, InstructionBody, InstructionPayload,
-};
 use portcullis_core::journal::{Verdict, VerifyOptions};
-use portcullis_core::policy::{BundleScope, DeviceScope, SigningKey, TrustRoot};
-use portcullis_core::sim::CarrierApi;
+use portcullis_core::sim::{SimEvent, SimObservation, SimState};
 use portcullis_core::store::Store;
 use portcullis_core::{Agent, DeviceKey, SoftwareDeviceKey, Timestamp};
 use rusqlite::Connection;
@@ -49,47 +44,28 @@ fn child_process_entry() {
         .flatten()
         .map_or(start, Timestamp::from_unix_millis);
     let mut agent = Agent::open(&db, key(), resume, [3; 32]).unwrap();
-    let console = SigningKey::from_seed(&[9; 32]).unwrap();
-    if !agent.trust_root_installed() {
-        let root = TrustRoot::single_key(console.public_key(), "crash test")
-            .sign(&[&console])
-            .unwrap();
-        let scope = DeviceScope {
-            device_id: "crash-device".into(),
-            groups: Vec::new(),
-        };
-        agent.install_trust_root(&root, scope, resume).unwrap();
-    }
+    // Ready: the parent times its kill from here, not from the start of the process.
     println!("R;");
     let mut now = resume;
+    let sim = |iccid: &str| {
+        SimEvent::Sim(SimObservation {
+            slot: 0,
+            state: Some(SimState::Ready),
+            iccid: Some(iccid.into()),
+            ..SimObservation::default()
+        })
+    };
+    agent.handle(&sim("8944110012345678901"), now).unwrap();
     for step in 0u64.. {
         now = now.plus_millis(60_000);
-        // Each step relays a new carrier-reported swap date: one alert per step.
-        let check = InstructionPayload {
-            instruction_id: format!("check-{}", now.as_unix_millis()),
-            sequence: now.as_unix_millis() as u64,
-            issued_at: now,
-            expires: now.plus_millis(3_600_000),
-            scope: BundleScope {
-                devices: vec!["crash-device".into()],
-                groups: Vec::new(),
-            },
-            body: InstructionBody::CarrierCheck(CarrierCheck {
-                api: CarrierApi::SimSwap,
-                operation: CarrierOperation::RetrieveDate,
-                line: None,
-                checked_at: now,
-                request: CarrierRequest::default(),
-                response: format!(r#"{{"latestSimChange":"{}"}}"#, now.plus_millis(-1_000)),
-            }),
-        }
-        .sign(&[&console])
-        .unwrap();
-        let InstructionOutcome::Applied(applied) = agent.apply_instruction(&check, now).unwrap()
-        else {
-            panic!("the signed check was not applied");
+        // A stranger's SIM and the issued one by turns: an alert every other step.
+        let iccid = if step % 2 == 0 {
+            "8944200098765432109"
+        } else {
+            "8944110012345678901"
         };
-        for alert in applied.alerts {
+        let alerts = agent.handle(&sim(iccid), now).unwrap();
+        for alert in alerts {
             println!("A {};", alert.id);
         }
         if step % 3 == 0 {

@@ -905,3 +905,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_action_handed_to_the_mdm_is_never_reported_as_done() {
+    let mut agent = agent_with_baseline();
+    applied(
+        &mut agent,
+        &signed(&payload(
+            1,
+            InstructionBody::WipeDevice { preserve_frp: true },
+        )),
+        at(3),
+    );
+    let alerts = agent
+        .report_action_outcome("i-1", ActionOutcome::HandedToMdm, at(3))
+        .unwrap();
+    let f = &alerts[0].finding;
+    assert_eq!(f.kind, AlertKind::InstructionOutcome);
+    assert!(
+        f.summary.contains("handed to the MDM") && !f.summary.contains("carried out"),
+        "{}",
+        f.summary
+    );
+    assert!(f
+        .evidence
+        .contains(&("outcome".to_owned(), "handed_to_mdm".to_owned())));
+}
+
+#[test]
+fn a_sequence_beyond_its_issue_time_cannot_lock_the_console_out() {
+    let mut agent = agent_with_baseline();
+    let mut p = payload(u64::MAX, InstructionBody::LockNow);
+    assert!(p.sign(&[&key(20)]).is_err());
+    refused(&mut agent, &hand_signed(&p), at(3), "invalid_instruction");
+    // The most a stolen key can do is run the sequence up to its issue time (at most an
+    // hour ahead of the phone); the console's next instruction signed later still applies.
+    p.sequence = at(2).as_unix_millis() as u64;
+    applied(&mut agent, &signed(&p), at(3));
+    let mut next = payload(at(4).as_unix_millis() as u64, InstructionBody::LockNow);
+    next.issued_at = at(4);
+    next.expires = at(20);
+    applied(&mut agent, &signed(&next), at(4));
+}

@@ -21,6 +21,7 @@
 #                               answered with a change at 09:10Z (after the tests' enrollment
 #                               at 09:00Z), sequence 3
 #     lock-5.instruction        lock-now, sequence 5
+#     wipe-6.instruction        wipe-device keeping factory-reset protection, sequence 6
 #     forged-10.instruction     authorize-sim-change, sequence 10, signed by stray-key (not in the root)
 # and the keys, in root-key/, root-key-2/, policy-key/, operations-key/ and stray-key/.
 
@@ -73,6 +74,7 @@ make_instruction_fixtures() {
             --kind carrier-check --api device_swap --operation retrieve_date \
             --checked-at 2026-03-01T09:15:00Z --response "$out/device-swap-response.json" &&
         instruction_fixture "$tool" "$ops" 5 08:00 "$out/lock-5.instruction" --kind lock-now &&
+        instruction_fixture "$tool" "$ops" 6 08:00 "$out/wipe-6.instruction" --kind wipe-device --preserve-frp true &&
         instruction_fixture "$tool" "$fix/stray-key/portcullis-signing.key" 10 08:00 "$out/forged-10.instruction" \
             --kind authorize-sim-change --until 2026-03-02T08:00:00Z --reason "ticket SEC-9999"
 }

@@ -5,19 +5,22 @@
 #
 # Tools come only from package registries, by package name:
 #   - Debian packages through apt-get (JNA, clang, a JDK when none is installed);
-#   - the npm registry package `kotlin-compiler`, unpacked into a cache directory.
+#   - the npm registry package `kotlin-compiler`, unpacked into a cache directory;
+#   - the npm registry package `@stoplight/prism-cli` (CAMARA mock server), installed into it.
 # Downloads land in ${PORTCULLIS_CACHE_DIR:-$HOME/.cache/portcullis}, so reruns are quick.
 #
 # Source this file; it defines functions and variables only.
 
 PORTCULLIS_CACHE_DIR="${PORTCULLIS_CACHE_DIR:-$HOME/.cache/portcullis}"
 KOTLIN_COMPILER_VERSION="${KOTLIN_COMPILER_VERSION:-2.4.20}"
+PRISM_VERSION="${PRISM_VERSION:-5.16.0}"
 
 # Set by the ensure_* functions.
 JNA_JAR=""
 KOTLIN_HOME=""
 KOTLINC=""
 CLANG=""
+PRISM=""
 
 tools_log() {
     printf '[tools] %s\n' "$*" >&2
@@ -160,4 +163,80 @@ ensure_clang() {
     done
     apt_install clang
     CLANG="$(command -v clang)" || { tools_log "clang still missing"; return 1; }
+}
+
+# Prism, the OpenAPI mock server the carrier tests run on the CAMARA contracts: the npm
+# registry package `@stoplight/prism-cli`, installed once (with its dependencies) into
+# the cache. Sets PRISM to its executable.
+ensure_prism() {
+    local home="$PORTCULLIS_CACHE_DIR/prism-cli-$PRISM_VERSION"
+    local bin="$home/node_modules/.bin/prism"
+    if [ ! -x "$bin" ] || [ ! -f "$home/.complete" ]; then
+        if ! command -v npm >/dev/null 2>&1; then
+            tools_log "npm is needed to fetch Prism (apt-get install npm)"
+            apt_install npm
+        fi
+        tools_log "installing @stoplight/prism-cli@$PRISM_VERSION (npm) into $home"
+        mkdir -p "$PORTCULLIS_CACHE_DIR"
+        local work
+        work="$(mktemp -d "$PORTCULLIS_CACHE_DIR/.prism-cli.XXXXXX")"
+        if ! _quietly prism-install npm install --prefix "$work" "@stoplight/prism-cli@$PRISM_VERSION" \
+            --no-fund --no-audit --loglevel=error; then
+            rm -rf "$work"
+            tools_log "could not install @stoplight/prism-cli"
+            return 1
+        fi
+        if [ ! -x "$work/node_modules/.bin/prism" ]; then
+            rm -rf "$work"
+            tools_log "@stoplight/prism-cli installed no prism executable"
+            return 1
+        fi
+        touch "$work/.complete"
+        rm -rf "$home"
+        mv "$work" "$home"
+    fi
+    PRISM="$bin"
+}
+
+# Maven (Debian's package when it is not installed), for the Robolectric jars below.
+ensure_maven() {
+    command -v mvn >/dev/null 2>&1 && return 0
+    apt_install maven
+    command -v mvn >/dev/null 2>&1 || { tools_log "mvn still missing"; return 1; }
+}
+
+# The jars pinned in android/robolectric/pom.xml (Robolectric, the android-all framework jars for
+# the module's compileSdk, JUnit, JNA, kotlinx-coroutines-android), fetched once from Maven
+# Central with `mvn dependency:copy-dependencies` into $PORTCULLIS_CACHE_DIR/robolectric/jars-<hash
+# of the pom>; a changed pin fetches afresh, and older fetches are removed. Maven's own download
+# cache is a temporary folder removed afterwards, so the ~560 MB are on disk once.
+# .aar dependencies (androidx.test from Maven Central) are reduced to their classes.jar.
+# Sets ROBOLECTRIC_JARS to that folder.
+ROBOLECTRIC_JARS=""
+ensure_robolectric_jars() {
+    local pom="$1" key dir work aar
+    key="$(sha256sum <"$pom" | cut -c1-16)"
+    dir="$PORTCULLIS_CACHE_DIR/robolectric/jars-$key"
+    if [ ! -f "$dir/.complete" ]; then
+        ensure_java && ensure_maven || return 1
+        mkdir -p "$PORTCULLIS_CACHE_DIR/robolectric"
+        work="$(mktemp -d "$PORTCULLIS_CACHE_DIR/robolectric/.fetch.XXXXXX")"
+        tools_log "fetching the jars of $pom (mvn dependency:copy-dependencies) into $dir"
+        if ! _quietly robolectric-fetch mvn -B -q -f "$pom" -Dmaven.repo.local="$work/m2" \
+            dependency:copy-dependencies -DoutputDirectory="$work/jars"; then
+            rm -rf "$work"
+            return 1
+        fi
+        for aar in "$work"/jars/*.aar; do
+            [ -e "$aar" ] || continue
+            unzip -p "$aar" classes.jar >"${aar%.aar}.jar" && rm -f "$aar" || { rm -rf "$work"; return 1; }
+        done
+        touch "$work/jars/.complete"
+        rm -rf "$dir"
+        mv "$work/jars" "$dir"
+        rm -rf "$work"
+        find "$PORTCULLIS_CACHE_DIR/robolectric" -mindepth 1 -maxdepth 1 -name 'jars-*' ! -name "jars-$key" \
+            -exec rm -rf {} +
+    fi
+    ROBOLECTRIC_JARS="$dir"
 }

@@ -78,6 +78,9 @@ pub struct HandedAction {
 pub enum ActionOutcome {
     /// Done.
     CarriedOut,
+    /// Routed to the MDM and received by it; the MDM's own command carries it out, and
+    /// only the MDM can say when. Never reported as done: a forwarded wipe is not a wipe.
+    HandedToMdm,
     /// This platform or this deployment cannot do it.
     NotPossible {
         /// Why, in a short phrase (no identifiers).
@@ -94,6 +97,7 @@ impl ActionOutcome {
     fn name(&self) -> &'static str {
         match self {
             ActionOutcome::CarriedOut => "carried_out",
+            ActionOutcome::HandedToMdm => "handed_to_mdm",
             ActionOutcome::NotPossible { .. } => "not_possible",
             ActionOutcome::Failed { .. } => "failed",
         }
@@ -101,7 +105,7 @@ impl ActionOutcome {
 
     fn severity(&self) -> Severity {
         match self {
-            ActionOutcome::CarriedOut => Severity::Info,
+            ActionOutcome::CarriedOut | ActionOutcome::HandedToMdm => Severity::Info,
             ActionOutcome::NotPossible { .. } => Severity::Medium,
             ActionOutcome::Failed { .. } => Severity::High,
         }
@@ -299,6 +303,8 @@ impl Agent {
                 handed.action_id,
                 match &outcome {
                     ActionOutcome::CarriedOut => "carried out",
+                    ActionOutcome::HandedToMdm =>
+                        "handed to the MDM, whose own command carries it out",
                     ActionOutcome::NotPossible { .. } => "not possible on this device",
                     ActionOutcome::Failed { .. } => "attempted and failed",
                 }

@@ -64,7 +64,8 @@ pub struct InstructionPayload {
     /// actions and outcomes refer to it.
     pub instruction_id: String,
     /// Strictly increasing per device: the agent refuses any sequence not above the
-    /// highest it accepted, so an old instruction cannot be replayed.
+    /// highest it accepted, so an old instruction cannot be replayed. At most `issuedAt`
+    /// in Unix milliseconds, so a stolen key cannot exhaust the sequence space.
     pub sequence: u64,
     /// When the console signed it.
     pub issued_at: Timestamp,
@@ -575,6 +576,16 @@ impl InstructionPayload {
         }
         if self.sequence == 0 {
             return Err(invalid("sequence", "starts at 1"));
+        }
+        // A sequence may not run ahead of its own issue time in milliseconds: otherwise
+        // one instruction signed with a stolen key at sequence 2^64-1 would lock the
+        // console out of every phone for good. Issue times are capped near the phone's
+        // clock, so such a jump costs the console at most an hour.
+        if u64::try_from(self.issued_at.as_unix_millis()).map_or(true, |ms| self.sequence > ms) {
+            return Err(invalid(
+                "sequence",
+                "must not exceed issuedAt in Unix milliseconds (use the signing time in milliseconds)",
+            ));
         }
         if self.expires <= self.issued_at {
             return Err(invalid("expires", "must be after issuedAt"));

@@ -823,8 +823,9 @@ fn mark_carrier_check_wanted(findings: &mut [Finding]) {
             AlertKind::PortOutSuspected | AlertKind::SimRemoved | AlertKind::SimReplaced
         ) && !f.evidence.iter().any(|(k, _)| k == "carrier_check_wanted")
         {
+            // First, so a console message that must drop evidence to fit keeps it.
             f.evidence
-                .push(("carrier_check_wanted".to_owned(), "true".to_owned()));
+                .insert(0, ("carrier_check_wanted".to_owned(), "true".to_owned()));
         }
     }
 }

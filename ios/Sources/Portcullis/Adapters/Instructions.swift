@@ -102,7 +102,7 @@ public final class InstructionLoop {
                         forMdm.append(handed)
                         continue
                     }
-                    outcome = .carriedOut
+                    outcome = .handedToMdm
                 case .agent:
                     outcome = await carryOut(handed.action)
                 }

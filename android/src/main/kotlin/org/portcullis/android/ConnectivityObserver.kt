@@ -12,7 +12,6 @@ import android.net.Network
 import android.net.NetworkCapabilities
 import android.net.NetworkRequest
 import android.provider.Settings
-import androidx.core.content.ContextCompat
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.ConnectivityTracker
 import org.portcullis.android.core.InputQueue
@@ -23,7 +22,7 @@ class ConnectivityObserver(
     private val feeder: AgentFeeder,
     private val queue: InputQueue,
 ) {
-    private val connectivity = context.getSystemService(ConnectivityManager::class.java)
+    private val connectivity = context.requireService<ConnectivityManager>()
     private val tracker = ConnectivityTracker()
     private var registered = false
 
@@ -51,10 +50,8 @@ class ConnectivityObserver(
         if (registered) return
         registered = true
         tracker.airplaneModeChanged(airplaneMode())
-        ContextCompat.registerReceiver(
-            context, airplaneReceiver, IntentFilter(Intent.ACTION_AIRPLANE_MODE_CHANGED),
-            ContextCompat.RECEIVER_EXPORTED, // a trigger only: the handler re-reads the setting
-        )
+        // A trigger only: the handler re-reads the setting.
+        Receivers.register(context, airplaneReceiver, IntentFilter(Intent.ACTION_AIRPLANE_MODE_CHANGED), exported = true)
         val request = NetworkRequest.Builder()
             .addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
             .build()

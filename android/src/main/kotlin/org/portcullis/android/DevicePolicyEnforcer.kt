@@ -31,7 +31,11 @@ class DevicePolicyEnforcer(
     private val notify: ((List<Notice>) -> Unit)? = null,
     private val displayNotice: ((String, String) -> Unit)? = null,
 ) : Enforcer, InstructionDevice {
-    private val dpm = context.getSystemService(DevicePolicyManager::class.java)
+    private val dpmOrNull: DevicePolicyManager? = context.getSystemService(DevicePolicyManager::class.java)
+
+    /** Absent on a build without the device-admin feature: every action is then Unsupported. */
+    private val dpm: DevicePolicyManager
+        get() = dpmOrNull ?: throw UnsupportedOperationException("no DevicePolicyManager (device admin) on this device")
     private val packageName = context.packageName
 
     /** This device's API level, for `carryOutAll(actions, enforcer.sdkInt)`. */
@@ -44,7 +48,7 @@ class DevicePolicyEnforcer(
             n(action.notices)
             return ActionOutcome.Done
         }
-        if (!dpm.isDeviceOwnerApp(packageName)) return ActionOutcome.Unsupported("this app is not the device owner")
+        if (dpmOrNull?.isDeviceOwnerApp(packageName) != true) return ActionOutcome.Unsupported("this app is not the device owner")
         return try {
             when (action) {
                 is Action.Apply -> measure(action.measure, apply = true)
@@ -77,9 +81,9 @@ class DevicePolicyEnforcer(
      * only `wipe_device` can remove it.
      */
     override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = when {
-        dpm.isDeviceOwnerApp(packageName) ->
+        dpmOrNull?.isDeviceOwnerApp(packageName) == true ->
             ActionOutcome.Unsupported("fully managed phone: no separate work data (wipe_device wipes it all)")
-        dpm.isProfileOwnerApp(packageName) -> try {
+        dpmOrNull?.isProfileOwnerApp(packageName) == true -> try {
             done { dpm.wipeData(0) }
         } catch (e: SecurityException) {
             ActionOutcome.Failed("refused by the platform: ${e.javaClass.simpleName}")

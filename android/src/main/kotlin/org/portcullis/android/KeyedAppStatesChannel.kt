@@ -1,4 +1,5 @@
-// Alert delivery to the EMM through keyed app states (androidx.enterprise:enterprise-feedback).
+// Alert delivery to the EMM through keyed app states. The androidx.enterprise library itself is
+// reached only through KeyedAppStatesReporterPort (AndroidxKeyedAppStatesReporter, Gradle only).
 
 package org.portcullis.android
 
@@ -6,48 +7,36 @@ import android.app.admin.DevicePolicyManager
 import android.content.Context
 import android.content.Intent
 import android.content.pm.PackageManager
-import androidx.enterprise.feedback.KeyedAppState
-import androidx.enterprise.feedback.KeyedAppStatesCallback
-import androidx.enterprise.feedback.KeyedAppStatesReporter
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.resume
 import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.coroutines.withTimeoutOrNull
 import org.portcullis.android.core.AlertChannel
+import org.portcullis.android.core.KeyedAppStatesReporterPort
 import org.portcullis.android.core.KeyedAppStatesStatus
 import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.android.core.SendResult
 
 /**
- * [AlertChannel] over `KeyedAppStatesReporter`: `setStates` for plain sends,
- * `setStatesImmediate` for immediate ones, each with a callback. One reporter per process
- * (it keeps bindings to the DPCs).
+ * [AlertChannel] over the keyed-app-states reporter: `setStates` for plain sends,
+ * `setStatesImmediate` for immediate ones, each answered through a callback.
  *
  * The reporter counts "no eligible receiver" as success; this channel checks for a receiver
  * first and answers [SendResult.NoReceiver], so nothing is acknowledged that nobody got.
  */
 class KeyedAppStatesChannel(
     private val context: Context,
-    private val reporter: KeyedAppStatesReporter = KeyedAppStatesReporter.create(context),
+    private val reporter: KeyedAppStatesReporterPort,
     private val answerTimeoutMillis: Long = 30_000,
 ) : AlertChannel {
     override suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): SendResult {
         if (!hasReceiver()) return SendResult.NoReceiver
-        val built = states.map {
-            KeyedAppState.builder()
-                .setKey(it.key)
-                .setSeverity(it.severity)
-                .setMessage(it.message)
-                .setData(it.data)
-                .build()
-        }
         return withTimeoutOrNull(answerTimeoutMillis) {
             suspendCancellableCoroutine { cont ->
                 val answered = AtomicBoolean(false)
-                val callback = KeyedAppStatesCallback { status, error ->
+                reporter.send(states, immediate) { status, error ->
                     if (answered.compareAndSet(false, true)) cont.resume(result(status, error))
                 }
-                if (immediate) reporter.setStatesImmediate(built, callback) else reporter.setStates(built, callback)
             }
         } ?: SendResult.Failed("no answer from KeyedAppStatesReporter within ${answerTimeoutMillis / 1000} s")
     }
@@ -69,7 +58,7 @@ class KeyedAppStatesChannel(
         val services = context.packageManager.queryIntentServices(Intent(ACTION_APP_STATES), PackageManager.MATCH_ALL)
         return services.any { info ->
             val pkg = info.serviceInfo?.packageName ?: return@any false
-            pkg == PLAY_STORE || dpm.isDeviceOwnerApp(pkg) || dpm.isProfileOwnerApp(pkg)
+            pkg == PLAY_STORE || dpm?.isDeviceOwnerApp(pkg) == true || dpm?.isProfileOwnerApp(pkg) == true
         }
     }
 
@@ -77,5 +66,27 @@ class KeyedAppStatesChannel(
         /** The service action the library binds to (`KeyedAppStatesReporter.ACTION_APP_STATES`, package-private). */
         const val ACTION_APP_STATES = "androidx.enterprise.feedback.action.APP_STATES"
         private const val PLAY_STORE = "com.android.vending"
+    }
+}
+
+/** Where the process's reporter comes from. */
+object KeyedAppStatesReporters {
+    /** The Gradle-only adapter over androidx.enterprise (AndroidxKeyedAppStatesReporter.kt), found by name. */
+    const val ANDROIDX_ADAPTER = "org.portcullis.android.AndroidxKeyedAppStatesReporter"
+
+    /**
+     * The androidx.enterprise reporter of an AAR build. A build without it (the kotlinc checks
+     * of scripts/android-robolectric-tests.sh) gets a reporter that answers every send with
+     * `STATUS_UNKNOWN_ERROR`, so alerts stay in the outbox rather than being acknowledged.
+     */
+    fun default(context: Context): KeyedAppStatesReporterPort = try {
+        Class.forName(ANDROIDX_ADAPTER).getConstructor(Context::class.java).newInstance(context) as KeyedAppStatesReporterPort
+    } catch (e: ReflectiveOperationException) {
+        Missing(e.javaClass.simpleName)
+    }
+
+    private class Missing(private val why: String) : KeyedAppStatesReporterPort {
+        override fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) =
+            answer(KeyedAppStatesStatus.UNKNOWN_ERROR, IllegalStateException("$ANDROIDX_ADAPTER is not in this build ($why)"))
     }
 }

@@ -8,11 +8,10 @@ import android.content.Context
 import android.content.Intent
 import android.content.IntentFilter
 import android.content.RestrictionsManager
-import androidx.core.content.ContextCompat
 import org.portcullis.android.core.ManagedConfig
 
 class ManagedConfigReader(private val context: Context) {
-    private val restrictions = context.getSystemService(RestrictionsManager::class.java)
+    private val restrictions = context.requireService<RestrictionsManager>()
     private var receiver: BroadcastReceiver? = null
 
     /** The configuration now (a binder call: keep it off the main thread when possible). */
@@ -30,9 +29,7 @@ class ManagedConfigReader(private val context: Context) {
             override fun onReceive(context: Context, intent: Intent) = onChange(read())
         }
         // Sent by the system only to dynamically registered receivers.
-        ContextCompat.registerReceiver(
-            context, r, IntentFilter(Intent.ACTION_APPLICATION_RESTRICTIONS_CHANGED), ContextCompat.RECEIVER_EXPORTED,
-        )
+        Receivers.register(context, r, IntentFilter(Intent.ACTION_APPLICATION_RESTRICTIONS_CHANGED), exported = true)
         receiver = r
     }
 

@@ -15,7 +15,6 @@ import android.net.NetworkCapabilities
 import android.os.BatteryManager
 import android.os.Build
 import android.util.Log
-import androidx.annotation.MainThread
 import java.io.File
 import java.time.Instant
 import java.time.ZoneId
@@ -25,6 +24,7 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
@@ -55,6 +55,7 @@ import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.ImmediateSendLimiter
 import org.portcullis.android.core.InputQueue
+import org.portcullis.android.core.KeyedAppStatesReporterPort
 import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
@@ -69,7 +70,7 @@ import org.portcullis.android.core.policyAgentOf
 
 /**
  * Start it from `Application.onCreate()` (every process start, including those for the
- * boot receiver and WorkManager):
+ * boot receiver, the wake-up alarm and the refresh job):
  *
  * ```kotlin
  * Portcullis.get(this).start()
@@ -84,6 +85,10 @@ class Portcullis private constructor(private val context: Context, private val c
         val deliveryPolicy: DeliveryPolicy = DeliveryPolicy(),
         /** The app's `DeviceAdminReceiver`; without it (or without device ownership) nothing is enforced, only judged. */
         val deviceAdmin: ComponentName? = null,
+        /** The keyed-app-states reporter; default: the androidx.enterprise one ([KeyedAppStatesReporters.default]). */
+        val keyedAppStates: (Context) -> KeyedAppStatesReporterPort = KeyedAppStatesReporters::default,
+        /** The time every input is handed to the core with (tests drive it from Robolectric's clock). */
+        val clock: () -> Instant = Instant::now,
     )
 
     companion object {
@@ -99,6 +104,12 @@ class Portcullis private constructor(private val context: Context, private val c
                     Portcullis(app, cfg).also { instance = it }
                 }
             }
+
+        /** Stops and forgets the process's instance, so the next [get] starts afresh (tests only). */
+        internal fun closeForTests() = synchronized(this) {
+            instance?.close()
+            instance = null
+        }
 
         private const val PREFS = "org.portcullis.android"
         private const val KEY_LAST_IMMEDIATE = "last_immediate_send_ms"
@@ -122,7 +133,7 @@ class Portcullis private constructor(private val context: Context, private val c
         lastSent = prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
     )
 
-    private val feeder = AgentFeeder(::agent, Instant::now, object : AgentFeeder.Listener {
+    private val feeder = AgentFeeder(::agent, config.clock, object : AgentFeeder.Listener {
         override suspend fun stepped(alerts: List<Alert>) {
             if (alerts.isNotEmpty()) {
                 scope.launch { deliverAndReschedule() } // outside the input queue
@@ -137,9 +148,9 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     })
 
-    private val channel = KeyedAppStatesChannel(context)
+    private val channel = KeyedAppStatesChannel(context, config.keyedAppStates(context))
     private val delivery = AlertDelivery(outboxOf(::agent), channel, limiter, config.deliveryPolicy)
-    private val policySync = PolicySync(policyAgentOf(::agent))
+    private val policySync = PolicySync(policyAgentOf(::agent), config.clock)
     private val policyStateLock = Mutex()
 
     @Volatile
@@ -163,7 +174,7 @@ class Portcullis private constructor(private val context: Context, private val c
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
         enforcer ?: NoInstructionDevice,
-        { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(Instant.now())) },
+        { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(config.clock())) },
     ) { runInspection() }
 
     @Volatile
@@ -196,7 +207,7 @@ class Portcullis private constructor(private val context: Context, private val c
         return openLock.withLock {
             opened ?: run {
                 config.databaseFile.parentFile?.mkdirs()
-                Agent.open(config.databaseFile.path, config.deviceKey(), Instant.now()).also {
+                Agent.open(config.databaseFile.path, config.deviceKey(), config.clock()).also {
                     opened = it
                     feeder.resetRepeats()
                 }
@@ -204,8 +215,7 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     }
 
-    /** Starts logging, the observers and the periodic refresh. Idempotent. */
-    @MainThread
+    /** Starts logging, the observers and the periodic refresh. Idempotent; call on the main thread. */
     fun start() {
         LogcatLogger.install(config.logPriority)
         telephony.start()
@@ -232,6 +242,21 @@ class Portcullis private constructor(private val context: Context, private val c
         scope.launch { wake(fromWakeWork = false) }
     }
 
+    /** Stops the observers and the input queue and closes the agent. */
+    private fun close() {
+        telephony.stop()
+        connectivity.stop()
+        managedConfig.stopWatching()
+        if (packageReceiverRegistered.compareAndSet(true, false)) runCatching { context.unregisterReceiver(packageChanges) }
+        queue.close()
+        scope.cancel()
+        opened?.close()
+        opened = null
+    }
+
+    /** Waits until every input queued so far was handled (tests only). */
+    internal suspend fun settle() = inQueue { }
+
     /** The managed configuration now; its problems are logged. */
     fun readManagedConfig(): ManagedConfig =
         managedConfig.read().also { cfg ->
@@ -255,11 +280,11 @@ class Portcullis private constructor(private val context: Context, private val c
             // are rare: judge the device against whatever is in force now.
             compliance.markChanged()
             runCompliance()
-            for (outcome in inspections.syncIndicators(cfg.indicatorCollections, Instant.now())) {
+            for (outcome in inspections.syncIndicators(cfg.indicatorCollections, this.config.clock())) {
                 if (outcome !is IndicatorOutcome.Loaded) Log.w(LogMapping.TAG, "indicator collection: $outcome")
             }
             // After the root and the collections: an instruction may start an inspection.
-            instructionsDone(instructions.syncList(cfg.instructions, Instant.now()))
+            instructionsDone(instructions.syncList(cfg.instructions, this.config.clock()))
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
@@ -285,7 +310,7 @@ class Portcullis private constructor(private val context: Context, private val c
      * `instruction_refused`; nothing unsigned reaches the SIM guard.
      */
     suspend fun applyInstruction(envelope: ByteArray): InstructionPass =
-        inQueue { instructions.apply(envelope, Instant.now()).also { instructionsDone(it) } }
+        inQueue { instructions.apply(envelope, config.clock()).also { instructionsDone(it) } }
 
     /** Logs and publishes an instruction pass (`portcullis.instructions`); delivers the alerts it raised. */
     private fun instructionsDone(pass: InstructionPass) {
@@ -300,16 +325,21 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     }
 
-    /** The device booted. */
+    /**
+     * The device booted: records the reboot, re-arms the wake-up alarm (alarms do not survive a
+     * reboot) and hands the rest of the wake-up to a job, so the boot receiver stays short.
+     */
     suspend fun onBoot() {
         inQueue { feeder.reboot() }
-        wake(fromWakeWork = false)
+        tracker.reset() // whatever was armed before the reboot is gone
+        reschedule()
+        WakeupScheduler.runSoon(context)
     }
 
     /**
-     * A wake-up (WorkManager, start, boot): re-read telephony and connectivity, let the core
+     * A wake-up (the alarm, the refresh job, start): re-read telephony and connectivity, let the core
      * handle the time, deliver, reschedule. Runs in this object's scope: cancelling the caller
-     * (a replaced worker) does not interrupt it.
+     * (the alarm receiver giving up after its budget) does not interrupt it.
      */
     suspend fun wake(fromWakeWork: Boolean) {
         scope.async {
@@ -322,14 +352,14 @@ class Portcullis private constructor(private val context: Context, private val c
                 runCompliance()
                 runInspection()
                 // Actions still owed an outcome: after a restart, or an MDM publication not taken.
-                instructionsDone(instructions.handleAwaiting(Instant.now()))
+                instructionsDone(instructions.handleAwaiting(config.clock()))
             }
             deliverAndReschedule()
         }.await()
     }
 
     private suspend fun deliverAndReschedule() {
-        val report = delivery.deliver(Instant.now())
+        val report = delivery.deliver(config.clock())
         limiter.lastSent?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
         report.error?.let { Log.w(LogMapping.TAG, "alert delivery: $it (retry at ${report.retryAt})") }
         retryAt = report.retryAt
@@ -342,7 +372,7 @@ class Portcullis private constructor(private val context: Context, private val c
      */
     private suspend fun runCompliance() {
         val pass = try {
-            compliance.runIfDue(Instant.now()) ?: return
+            compliance.runIfDue(config.clock()) ?: return
         } catch (e: RuntimeException) {
             Log.w(LogMapping.TAG, "compliance pass failed: ${e.javaClass.simpleName}")
             return
@@ -379,7 +409,7 @@ class Portcullis private constructor(private val context: Context, private val c
         } catch (e: RuntimeException) {
             null // some builds throw from getNetworkCapabilities; the schedule keeps the last ones
         }
-        val pass = inspections.onWake(conditions, Instant.now())
+        val pass = inspections.onWake(conditions, config.clock())
         when (pass) {
             InspectionPass.NoWindow -> Unit
             is InspectionPass.Submitted -> {
@@ -401,11 +431,11 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     private fun conditions(): DeviceConditions {
-        val battery = context.getSystemService(BatteryManager::class.java)
-        val connectivityManager = context.getSystemService(ConnectivityManager::class.java)
+        val battery = context.requireService<BatteryManager>()
+        val connectivityManager = context.requireService<ConnectivityManager>()
         val wifi = connectivityManager.getNetworkCapabilities(connectivityManager.activeNetwork)
             ?.hasTransport(NetworkCapabilities.TRANSPORT_WIFI) == true
-        val offset = ZoneId.systemDefault().rules.getOffset(Instant.now()).totalSeconds / 60
+        val offset = ZoneId.systemDefault().rules.getOffset(config.clock()).totalSeconds / 60
         return DeviceConditions(charging = battery.isCharging, onWifi = wifi, utcOffsetMinutes = offset)
     }
 
@@ -423,20 +453,20 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     private fun deviceSnapshot(now: Instant): String {
-        val dpm = context.getSystemService(DevicePolicyManager::class.java)
-        val owner = dpm.isDeviceOwnerApp(context.packageName)
+        val dpm = context.getSystemService(DevicePolicyManager::class.java) // null: no device-admin feature
+        val owner = dpm?.isDeviceOwnerApp(context.packageName) == true
         val packages = try {
             inventory.scan()
         } catch (e: RuntimeException) {
             null // every app rule is then unknown, which alerts
         }
-        val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm.isUninstallBlocked(it, context.packageName) }
+        val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm?.isUninstallBlocked(it, context.packageName) }
         return ComplianceSnapshots.json(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
     }
 
     private fun reschedule() {
         val due = listOfNotNull(opened?.nextWakeup(), compliance.nextDue()).minOrNull()
-        val plan = WakeupPlanner.plan(due, retryAt, Instant.now())
+        val plan = WakeupPlanner.plan(due, retryAt, config.clock())
         if (tracker.changed(plan)) WakeupScheduler.apply(context, plan)
     }
 

@@ -24,9 +24,9 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
     fun read(): SettingsSnapshot {
         val resolver = context.contentResolver
         fun global(name: String) = Settings.Global.getInt(resolver, name, 0) != 0
-        val dpm = context.getSystemService(DevicePolicyManager::class.java)
-        val keyguard = context.getSystemService(KeyguardManager::class.java)
-        val users = context.getSystemService(UserManager::class.java)
+        val dpm = context.requireService<DevicePolicyManager>()
+        val keyguard = context.requireService<KeyguardManager>()
+        val users = context.requireService<UserManager>()
         fun restricted(key: String) = users.hasUserRestriction(key)
         val sdk = Build.VERSION.SDK_INT
         val owner = dpm.isDeviceOwnerApp(context.packageName)
@@ -70,7 +70,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
                     null
                 }
             },
-            accessibilityServices = context.getSystemService(AccessibilityManager::class.java)
+            accessibilityServices = context.requireService<AccessibilityManager>()
                 .getEnabledAccessibilityServiceList(AccessibilityServiceInfo.FEEDBACK_ALL_MASK)
                 .mapNotNull { info ->
                     val app = info.resolveInfo?.serviceInfo?.applicationInfo ?: return@mapNotNull null

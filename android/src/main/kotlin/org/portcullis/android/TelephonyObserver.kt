@@ -18,8 +18,6 @@ import android.telephony.SubscriptionInfo
 import android.telephony.SubscriptionManager
 import android.telephony.TelephonyCallback
 import android.telephony.TelephonyManager
-import androidx.annotation.MainThread
-import androidx.core.content.ContextCompat
 import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 import org.portcullis.android.core.AgentFeeder
@@ -46,8 +44,9 @@ class TelephonyObserver(
     private val feeder: AgentFeeder,
     private val queue: InputQueue,
 ) {
-    private val telephony = context.getSystemService(TelephonyManager::class.java)
-    private val subscriptions = context.getSystemService(SubscriptionManager::class.java)
+    // Both null on a device without telephony (a Wi-Fi-only tablet): nothing to watch there.
+    private val telephony: TelephonyManager? = context.getSystemService(TelephonyManager::class.java)
+    private val subscriptions: SubscriptionManager? = context.getSystemService(SubscriptionManager::class.java)
     private val executor: Executor = Executors.newSingleThreadExecutor()
     private var subscriptionsListener: SubscriptionManager.OnSubscriptionsChangedListener? = null
     private val serviceListeners = HashMap<Int, Registration>() // by subscription id
@@ -57,9 +56,9 @@ class TelephonyObserver(
     }
 
     /** Starts watching and sends a first reading of every slot. Call on the main thread. */
-    @MainThread
     fun start() {
         if (subscriptionsListener != null) return
+        val subscriptions = subscriptions ?: return
         // Constructed here: on API 29 the listener captures the constructing thread's Looper.
         val listener = object : SubscriptionManager.OnSubscriptionsChangedListener() {
             override fun onSubscriptionsChanged() = refresh()
@@ -74,13 +73,13 @@ class TelephonyObserver(
         val filter = IntentFilter().apply { SIM_BROADCASTS.forEach(::addAction) }
         // Exported: these come from the phone process (not the system UID). Safe, since a
         // broadcast only triggers a re-read through the getters.
-        ContextCompat.registerReceiver(context, simReceiver, filter, ContextCompat.RECEIVER_EXPORTED)
+        Receivers.register(context, simReceiver, filter, exported = true)
         refresh()
     }
 
-    @MainThread
+    /** Call on the main thread. */
     fun stop() {
-        subscriptionsListener?.let { subscriptions.removeOnSubscriptionsChangedListener(it) }
+        subscriptionsListener?.let { subscriptions?.removeOnSubscriptionsChangedListener(it) }
         subscriptionsListener = null
         runCatching { context.unregisterReceiver(simReceiver) }
         synchronized(serviceListeners) {
@@ -96,13 +95,15 @@ class TelephonyObserver(
 
     /** Reads every slot now and feeds the readings (run inside the input queue). */
     suspend fun readAndFeed() {
+        val telephony = telephony ?: return
         val active = activeSubscriptions()
-        updateServiceListeners(active)
-        for (reading in readSlots(active)) feeder.sim(reading)
+        updateServiceListeners(telephony, active)
+        for (reading in readSlots(telephony, active)) feeder.sim(reading)
     }
 
     /** One service-state reading per active subscription, read now (for wake-ups without callbacks). */
     suspend fun readServiceAndFeed() {
+        val telephony = telephony ?: return
         for (info in activeSubscriptions()) {
             val tm = telephony.createForSubscriptionId(info.subscriptionId)
             val state = serviceStateOf(tm) ?: continue
@@ -113,12 +114,12 @@ class TelephonyObserver(
     @SuppressLint("MissingPermission") // READ_PHONE_STATE is declared; a SecurityException means absent
     private fun activeSubscriptions(): List<SubscriptionInfo> =
         try {
-            subscriptions.activeSubscriptionInfoList.orEmpty()
+            subscriptions?.activeSubscriptionInfoList.orEmpty()
         } catch (e: SecurityException) {
             emptyList()
         }
 
-    private fun slotCount(): Int =
+    private fun slotCount(telephony: TelephonyManager): Int =
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
             telephony.activeModemCount
         } else {
@@ -126,8 +127,8 @@ class TelephonyObserver(
             telephony.phoneCount
         }
 
-    private fun readSlots(active: List<SubscriptionInfo>): List<SubscriptionReading> =
-        (0 until slotCount()).map { slot ->
+    private fun readSlots(telephony: TelephonyManager, active: List<SubscriptionInfo>): List<SubscriptionReading> =
+        (0 until slotCount(telephony)).map { slot ->
             val info = active.firstOrNull { it.simSlotIndex == slot }
             SubscriptionReading(
                 slotIndex = slot,
@@ -145,7 +146,7 @@ class TelephonyObserver(
     @SuppressLint("MissingPermission")
     private fun phoneNumber(info: SubscriptionInfo): String? = guarded {
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
-            subscriptions.getPhoneNumber(info.subscriptionId)
+            subscriptions?.getPhoneNumber(info.subscriptionId)
         } else {
             @Suppress("DEPRECATION")
             info.number
@@ -162,7 +163,7 @@ class TelephonyObserver(
 
     // ------------------------------------------------------------ service state
 
-    private fun updateServiceListeners(active: List<SubscriptionInfo>) {
+    private fun updateServiceListeners(telephony: TelephonyManager, active: List<SubscriptionInfo>) {
         val wanted = active.associateBy { it.subscriptionId }
         synchronized(serviceListeners) {
             val stale = serviceListeners.filter { (subId, reg) -> wanted[subId]?.simSlotIndex != reg.slot }
@@ -172,7 +173,7 @@ class TelephonyObserver(
             }
             for ((subId, info) in wanted) {
                 if (subId !in serviceListeners && info.simSlotIndex >= 0) {
-                    serviceListeners[subId] = listenServiceState(subId, info.simSlotIndex)
+                    serviceListeners[subId] = listenServiceState(telephony, subId, info.simSlotIndex)
                 }
             }
         }
@@ -181,7 +182,7 @@ class TelephonyObserver(
     private class Registration(val slot: Int, val unregister: () -> Unit)
 
     @Suppress("DEPRECATION") // PhoneStateListener: the API 29-30 path
-    private fun listenServiceState(subId: Int, slot: Int): Registration {
+    private fun listenServiceState(telephony: TelephonyManager, subId: Int, slot: Int): Registration {
         val tm = telephony.createForSubscriptionId(subId)
         val onState = { state: ServiceState ->
             val reading = serviceReading(slot, tm, state)

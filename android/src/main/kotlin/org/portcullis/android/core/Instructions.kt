@@ -166,9 +166,10 @@ class InstructionLoop(
 
     /** The outcome to report, or `null` to leave the action awaiting. */
     private suspend fun carryOut(handed: HandedAction, now: Instant): ReportedOutcome? = when (handed.route) {
-        // Handed to the MDM is what the agent can do: the MDM's own command carries it out.
+        // Handed to the MDM is what the agent can do: the MDM's own command carries it out,
+        // so the console hears "handed to the MDM", never "carried out".
         ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed))) {
-            SendResult.Sent -> ReportedOutcome.CarriedOut
+            SendResult.Sent -> ReportedOutcome.HandedToMdm
             SendResult.NoReceiver -> ReportedOutcome.NotPossible("no MDM on this device reads app states")
             SendResult.TooLarge, is SendResult.Failed -> null
         }

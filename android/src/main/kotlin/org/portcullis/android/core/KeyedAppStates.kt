@@ -130,3 +130,17 @@ internal object Json {
     fun obj(vararg fields: Pair<String, String>): String =
         fields.joinToString(",", "{", "}") { (k, v) -> "${str(k)}:$v" }
 }
+
+/**
+ * `androidx.enterprise.feedback.KeyedAppStatesReporter` as the glue uses it. The only
+ * implementation that talks to the library is `AndroidxKeyedAppStatesReporter`, the one file
+ * of the module that needs a Google-Maven-only artifact (android/README.md lists it); tests
+ * pass their own.
+ */
+interface KeyedAppStatesReporterPort {
+    /**
+     * Sends [states] with `setStatesImmediate` when [immediate], else `setStates`; [answer] gets
+     * the callback's `STATUS_*` value ([KeyedAppStatesStatus]) and error, on any thread, maybe never.
+     */
+    fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (status: Int, error: Throwable?) -> Unit)
+}

@@ -1,4 +1,4 @@
-// When the platform scheduler (WorkManager) should wake the agent: at the core's
+// When the platform scheduler (the exact alarm of WakeupScheduler) should wake the agent: at the core's
 // `nextWakeup()`, or earlier when the delivery loop asked to retry.
 
 package org.portcullis.android.core
@@ -8,12 +8,12 @@ import java.time.Instant
 
 /** What to ask the scheduler for. */
 sealed class WakeupPlan {
-    /** Nothing is due: cancel the one-time wake-up work. */
+    /** Nothing is due: cancel the wake-up alarm. */
     object Cancel : WakeupPlan() {
         override fun toString() = "Cancel"
     }
 
-    /** Run the wake-up work [delay] from now, i.e. at [at]. */
+    /** Wake [delay] from now, i.e. at [at]. */
     data class After(val delay: Duration, val at: Instant) : WakeupPlan()
 }
 
@@ -41,9 +41,8 @@ object WakeupPlanner {
 }
 
 /**
- * Remembers the plan last handed to the scheduler, so that the glue re-enqueues work only
- * when the wake-up time actually moved (every observation would otherwise rewrite
- * WorkManager's database).
+ * Remembers the plan last handed to the scheduler, so that the glue re-arms the alarm only
+ * when the wake-up time actually moved (not after every observation).
  */
 class WakeupTracker {
     private var last: Instant? = null

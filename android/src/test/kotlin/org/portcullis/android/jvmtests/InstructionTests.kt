@@ -174,8 +174,8 @@ fun instructionTests() {
         eq(emptyList<Pair<String, ReportedOutcome>>(), agent.reported, "reported while pending")
         channel.answer = SendResult.Sent
         val retried = loop.handleAwaiting(at(20))
-        eq(listOf("ins-7" to ReportedOutcome.CarriedOut), agent.reported, "reported once the MDM has it")
-        eq(ActionHandling.Reported(ReportedOutcome.CarriedOut), retried.actions.single().second, "handling")
+        eq(listOf("ins-7" to ReportedOutcome.HandedToMdm), agent.reported, "reported once the MDM has it")
+        eq(ActionHandling.Reported(ReportedOutcome.HandedToMdm), retried.actions.single().second, "handling")
         eq(emptyList<String>(), device.calls, "the phone itself did nothing")
         val state = channel.states.last()
         eq("portcullis.instruction.ins-7", state.key, "key")

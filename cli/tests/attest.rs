@@ -1,0 +1,270 @@
+//! End-to-end checks of `portcullis attest verify` on the real chains in
+//! `../shared/attestation/` (beside the repository), and of the verdict's JSON Schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn shared(rel: &str) -> String {
+    let path = repo("../shared/attestation").join(rel);
+    assert!(path.exists(), "{} is missing", path.display());
+    path.to_str().unwrap().to_owned()
+}
+
+fn portcullis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// caiman SB_EC_RKP: a StrongBox key, remotely provisioned, bootloader locked, verified boot.
+const CAIMAN_SB_CHALLENGE: &str = "7ccac1ea-4845-482e-858d-f6fa9aa8c295";
+/// Its creation time: its Droid CA3 intermediate lived from 2025-09-24 to 2025-10-03.
+const CAIMAN_SB_AT: &str = "2025-09-27T00:00:00Z";
+/// The collector app's signing certificate.
+const COLLECTOR_SIGNER: &str = "103938ee4537e59e8ee792f654504fb8346fc6b346d0bbc4415fc339fcfc8ec1";
+
+fn caiman(extra: &[&str]) -> Output {
+    caiman_with(&hex(CAIMAN_SB_CHALLENGE), extra)
+}
+
+fn caiman_with(challenge: &str, extra: &[&str]) -> Output {
+    let chain = shared("caiman/sdk36/SB_EC_RKP.pem");
+    let mut args = vec![
+        "attest",
+        "verify",
+        "--chain",
+        &chain,
+        "--challenge",
+        challenge,
+        "--now",
+        CAIMAN_SB_AT,
+    ];
+    args.extend_from_slice(extra);
+    portcullis(&args)
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_slice(
+        &std::fs::read(repo("docs/attestation-verdict.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_valid(verdict: &Value) {
+    let validator = schema_validator();
+    let errors: Vec<String> = validator
+        .iter_errors(verdict)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{verdict:#}");
+}
+
+#[test]
+fn a_strongbox_chain_verifies_with_its_app_and_says_what_it_proves() {
+    let out = caiman(&[
+        "--expect-package",
+        "com.google.android.attestation",
+        "--expect-signer",
+        COLLECTOR_SIGNER,
+        "--revocations",
+        &shared("revocation-status-sample.json"),
+        "--roots",
+        &shared("roots.json"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v = json(&out);
+    assert_valid(&v);
+    assert_eq!(v["verified"], true);
+    let d = &v["device"];
+    assert_eq!(d["hardwareBacked"], true);
+    assert_eq!(d["strongBox"], true);
+    assert_eq!(d["bootVerified"], true);
+    assert_eq!(d["bootloaderLocked"], true);
+    assert_eq!(d["osVersion"], "16.0.0");
+    assert_eq!(d["osPatchLevel"], "2025-11");
+    assert_eq!(d["vendorPatchLevel"], "2025-11-05");
+    assert_eq!(v["app"]["packageMatches"], true);
+    assert_eq!(v["app"]["signerMatches"], true);
+    assert_eq!(v["chain"]["provisioning"], "remote");
+    assert_eq!(v["chain"]["revocationChecked"], true);
+    assert_eq!(v["record"]["keyMintSecurityLevel"], "STRONG_BOX");
+
+    // The text report says the same for a person.
+    let out = caiman(&[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("VERIFIED at 2025-09-27T00:00:00Z"),
+        "{text}"
+    );
+    assert!(text.contains("StrongBox:        yes"), "{text}");
+    assert!(text.contains("revocation:       NOT checked"), "{text}");
+}
+
+#[test]
+fn wrong_challenge_package_or_signer_is_refused_with_exit_1_and_the_reason() {
+    let right = hex(CAIMAN_SB_CHALLENGE);
+    let other_signer = "ab".repeat(32);
+    for (challenge, extra, code) in [
+        ("00", vec![], "challenge_mismatch"),
+        (
+            right.as_str(),
+            vec!["--expect-package", "org.portcullis.agent"],
+            "package_mismatch",
+        ),
+        (
+            right.as_str(),
+            vec!["--expect-signer", other_signer.as_str()],
+            "signer_mismatch",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--format", "json"]);
+        let out = caiman_with(challenge, &args);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}");
+        let v = json(&out);
+        assert_valid(&v);
+        assert_eq!(v["verified"], false);
+        assert_eq!(v["reasons"][0]["code"], code, "{v:#}");
+        assert!(v.get("device").is_none(), "no device facts when refused");
+    }
+}
+
+#[test]
+fn an_expired_intermediate_or_an_untrusted_root_is_refused() {
+    // Verified now (after 2025), the remotely provisioned intermediates have expired.
+    let chain = shared("akita/sdk34/TEE_EC_NONE.pem");
+    let out = portcullis(&[
+        "attest",
+        "verify",
+        "--chain",
+        &chain,
+        "--challenge",
+        &hex("challenge"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_valid(&v);
+    assert_eq!(v["reasons"][0]["code"], "expired");
+
+    // Only the ECDSA 2026 root trusted: the RSA-rooted chains do not chain to it.
+    let roots = repo("attest/roots/google-root-ec-p384-key-attestation-ca1-2025.pem");
+    let out = caiman(&[
+        "--roots",
+        roots.to_str().unwrap(),
+        "--replace-roots",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["reasons"][0]["code"], "untrusted_root");
+}
+
+#[test]
+fn software_attestation_is_refused() {
+    let out = portcullis(&[
+        "attest",
+        "verify",
+        "--chain",
+        &shared("marlin/sdk29/TEE_EC_NONE.pem"),
+        "--challenge",
+        &hex("challenge"),
+        "--now",
+        "2019-10-29T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["reasons"][0]["code"], "software_root");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let chain = shared("caiman/sdk36/SB_EC_RKP.pem");
+    let not_pem = repo("README.md");
+    for args in [
+        vec!["attest", "verify", "--chain", &chain, "--challenge", "abc"],
+        vec!["attest", "verify", "--chain", &chain, "--challenge", "zz"],
+        vec![
+            "attest",
+            "verify",
+            "--chain",
+            &chain,
+            "--challenge",
+            "00",
+            "--expect-signer",
+            "abcd",
+        ],
+        vec![
+            "attest",
+            "verify",
+            "--chain",
+            &chain,
+            "--challenge",
+            "00",
+            "--now",
+            "yesterday",
+        ],
+        vec![
+            "attest",
+            "verify",
+            "--chain",
+            not_pem.to_str().unwrap(),
+            "--challenge",
+            "00",
+        ],
+        vec![
+            "attest",
+            "verify",
+            "--chain",
+            &chain,
+            "--challenge",
+            "00",
+            "--revocations",
+            not_pem.to_str().unwrap(),
+        ],
+    ] {
+        let out = portcullis(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("portcullis: "), "{stderr}");
+    }
+}
+
+#[test]
+fn the_committed_verdict_schema_is_the_generated_one() {
+    let out = portcullis(&["attest", "schema"]);
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(repo("docs/attestation-verdict.schema.json")).unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        committed,
+        "regenerate: cargo run -q -p portcullis-cli -- attest schema > docs/attestation-verdict.schema.json"
+    );
+}
