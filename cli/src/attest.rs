@@ -73,14 +73,19 @@ pub(crate) enum AttestFormat {
 pub(crate) fn run(action: AttestAction) -> ExitCode {
     match action {
         AttestAction::Schema => {
-            print!("{}", Verdict::json_schema_text());
+            crate::out::raw(&Verdict::json_schema_text());
             ExitCode::SUCCESS
         }
         AttestAction::Verify(args) => match verify_args(&args) {
             Ok(verdict) => {
                 match args.format {
-                    AttestFormat::Text => print!("{}", verdict.to_text()),
-                    AttestFormat::Json => println!("{}", verdict.to_json_pretty()),
+                    // Package names and other record fields come from the phone: escaped.
+                    AttestFormat::Text => {
+                        for line in verdict.to_text().lines() {
+                            outln!("{line}");
+                        }
+                    }
+                    AttestFormat::Json => crate::out::json(&verdict.to_json_pretty()),
                 }
                 if verdict.verified {
                     ExitCode::SUCCESS
@@ -89,7 +94,7 @@ pub(crate) fn run(action: AttestAction) -> ExitCode {
                 }
             }
             Err(message) => {
-                eprintln!("portcullis: {message}");
+                crate::out::error(&message);
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         },

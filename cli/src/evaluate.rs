@@ -63,7 +63,7 @@ pub(crate) enum EvaluateFormat {
 /// Runs the evaluation and turns its outcome into the exit status.
 pub(crate) fn run(args: &EvaluateArgs) -> ExitCode {
     if args.schema {
-        print!("{}", DeviceSnapshot::json_schema_text());
+        crate::out::raw(&DeviceSnapshot::json_schema_text());
         return ExitCode::SUCCESS;
     }
     match evaluate(args) {
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &EvaluateArgs) -> ExitCode {
             match args.format {
                 EvaluateFormat::Text => print_text(&policy, &snapshot, &evaluation, next, args.all),
                 EvaluateFormat::Json => {
-                    println!("{}", json_report(&policy, &snapshot, &evaluation, next))
+                    crate::out::json(&json_report(&policy, &snapshot, &evaluation, next))
                 }
             }
             if evaluation.is_compliant() {
@@ -81,7 +81,7 @@ pub(crate) fn run(args: &EvaluateArgs) -> ExitCode {
             }
         }
         Err(message) => {
-            eprintln!("portcullis: {message}");
+            crate::out::error(&message);
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -246,7 +246,7 @@ fn print_text(
     next: Option<Timestamp>,
     all: bool,
 ) {
-    println!(
+    outln!(
         "Policy \"{}\", {} snapshot, evaluated at {}",
         policy.name,
         platform_name(snapshot),
@@ -256,7 +256,7 @@ fn print_text(
         .iter()
         .map(|(s, name)| format!("{name}: {}", evaluation.section_status(*s).as_str()))
         .collect();
-    println!(
+    outln!(
         "Device: {}  ({})",
         if evaluation.is_compliant() {
             "COMPLIANT"
@@ -271,28 +271,31 @@ fn print_text(
         .filter(|v| v.rule.app().is_some())
         .count();
     let open = evaluation.open_verdicts().count();
-    println!(
-        "\nVerdicts: {} ({apps} app(s)), {open} need attention{}",
+    outln!();
+    outln!(
+        "Verdicts: {} ({apps} app(s)), {open} need attention{}",
         evaluation.verdicts.len(),
         if all { "" } else { "; --all lists every one" }
     );
     for v in &evaluation.verdicts {
         if all || v.status.is_open() {
-            println!("  {}", describe_verdict(v).trim_end());
+            outln!("  {}", describe_verdict(v).trim_end());
         }
     }
-    println!("\nActions requested ({}):", evaluation.new_actions.len());
+    outln!();
+    outln!("Actions requested ({}):", evaluation.new_actions.len());
     for a in &evaluation.new_actions {
-        println!("  {}", describe_action(a));
+        outln!("  {}", describe_action(a));
         if let Action::NotifyUser { notices } = &a.action {
             for n in notices {
-                println!("           {}: {}", n.rule, n.reasons.joined());
+                outln!("           {}: {}", n.rule, n.reasons.joined());
             }
         }
     }
-    println!("\nAlerts ({}):", evaluation.new_alerts.len());
+    outln!();
+    outln!("Alerts ({}):", evaluation.new_alerts.len());
     for alert in &evaluation.new_alerts {
-        println!(
+        outln!(
             "  {:<9} {:<24} {}",
             alert.severity.as_str().to_uppercase(),
             alert.kind.as_str(),
@@ -300,6 +303,7 @@ fn print_text(
         );
     }
     if let Some(at) = next {
-        println!("\nNext escalation step due at {at}.");
+        outln!();
+        outln!("Next escalation step due at {at}.");
     }
 }

@@ -114,8 +114,13 @@ fn sign(args: &SignArgs) -> Result<(), String> {
             .map_err(|_| format!("{}: not UTF-8 text", args.input.display()))?;
         // Refuse what phones could not load, before signing it.
         let summary = load_stix(&args.input, collection, text)?;
-        let stix: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("{}: {e}", args.input.display()))?;
+        let stix: serde_json::Value = portcullis_core::json::from_str(text).map_err(|e| {
+            format!(
+                "{}: {}",
+                args.input.display(),
+                portcullis_core::json::describe(&e)
+            )
+        })?;
         let Terms {
             version,
             root_version,
@@ -146,17 +151,17 @@ fn sign(args: &SignArgs) -> Result<(), String> {
             bytes.len()
         ));
     }
-    let payload: IndicatorsPayload = serde_json::from_slice(&envelope.payload)
+    let payload: IndicatorsPayload = portcullis_core::json::from_slice(&envelope.payload)
         .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
     if payload.expires <= now() {
-        println!(
+        outln!(
             "note: the collection expired at {} by this machine's clock",
             payload.expires
         );
     }
     if let Some(summary) = &summary {
         if summary.unparsed > 0 {
-            println!(
+            outln!(
                 "note: {} indicator(s) cannot be used by phones (`portcullis inspect` lists them)",
                 summary.unparsed
             );
@@ -174,7 +179,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
     let counts = summary
         .map(|s| format!(", {} indicator(s)", s.indicators))
         .unwrap_or_default();
-    println!(
+    outln!(
         "wrote {} ({} bytes, {} signature(s); collection {} version {}{counts})",
         args.out.display(),
         bytes.len(),
@@ -204,23 +209,27 @@ fn print_summary(path: &Path, state: &TrustedState, v: &SignedIndicators, s: &Co
         .iter()
         .map(|k| format!("{}…", k.short()))
         .collect();
-    println!("{}: valid signed indicator collection", path.display());
-    println!("  collection:  {}", v.collection);
-    println!(
+    outln!("{}: valid signed indicator collection", path.display());
+    outln!("  collection:  {}", v.collection);
+    outln!(
         "  version:     {} (root version {})",
-        v.version, v.root_version
+        v.version,
+        v.root_version
     );
-    println!("  issued at:   {}", v.issued_at);
-    println!("  expires:     {}", v.expires);
-    println!(
+    outln!("  issued at:   {}", v.issued_at);
+    outln!("  expires:     {}", v.expires);
+    outln!(
         "  indicators:  {} usable, {} unparsed, {} note(s), {} malware object(s)",
-        s.indicators, s.unparsed, s.notes, s.malware
+        s.indicators,
+        s.unparsed,
+        s.notes,
+        s.malware
     );
-    println!(
+    outln!(
         "  signed by:   {} ({} of {} required)",
         signers.join(", "),
         v.signed_by.len(),
         state.root().roles.policy.threshold
     );
-    println!("  payload:     sha256 {}", v.payload_sha256);
+    outln!("  payload:     sha256 {}", v.payload_sha256);
 }

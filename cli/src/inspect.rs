@@ -44,7 +44,7 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
         Ok((set, report)) => {
             match args.format {
                 InspectFormat::Text => print_text(&set, &report),
-                InspectFormat::Json => println!("{}", json_report(&set, &report)),
+                InspectFormat::Json => crate::out::json(&json_report(&set, &report)),
             }
             if report.is_clean() {
                 ExitCode::SUCCESS
@@ -53,7 +53,7 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
             }
         }
         Err(message) => {
-            eprintln!("portcullis: {message}");
+            crate::out::error(&message);
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -132,40 +132,44 @@ fn json_report(set: &IndicatorSet, report: &ScanReport) -> serde_json::Value {
 }
 
 fn print_text(set: &IndicatorSet, report: &ScanReport) {
-    println!(
+    outln!(
         "Indicators: {} loaded from {} collection(s); {} unparsed pattern(s).",
         report.indicators,
         set.collections().len(),
         report.unparsed_patterns
     );
     for u in set.unparsed() {
-        println!(
+        outln!(
             "  unparsed  {}  {}: {}",
-            u.collection, u.indicator_id, u.reason
+            u.collection,
+            u.indicator_id,
+            u.reason
         );
     }
     for n in set.notes() {
-        println!(
+        outln!(
             "  note      {}  {}: {}",
-            n.collection, n.indicator_id, n.note
+            n.collection,
+            n.indicator_id,
+            n.note
         );
     }
-    println!("Evidence: {} item(s) scanned.", report.evidence_items);
+    outln!("Evidence: {} item(s) scanned.", report.evidence_items);
     if report.is_clean() {
-        println!("Clean: no indicator matched.");
+        outln!("Clean: no indicator matched.");
         return;
     }
-    println!("FINDINGS: {} indicator match(es).", report.findings.len());
+    outln!("FINDINGS: {} indicator match(es).", report.findings.len());
     for f in &report.findings {
         let malware = if f.malware.is_empty() {
             "unnamed malware".to_owned()
         } else {
             f.malware.join(", ")
         };
-        println!("  {malware}  ({}, {})", f.collection, f.indicator_id);
-        println!("      pattern   {}", f.pattern);
+        outln!("  {malware}  ({}, {})", f.collection, f.indicator_id);
+        outln!("      pattern   {}", f.pattern);
         let e = &f.evidence;
-        println!(
+        outln!(
             "      evidence  {}[{}].{} = {}  ({})",
             e.section,
             e.index,

@@ -232,7 +232,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         }
     }
     write(&args.out, &signed)?;
-    println!(
+    outln!(
         "wrote {} ({} {}, sequence {}, {} signature(s), expires {})",
         args.out.display(),
         payload.body.kind(),
@@ -257,14 +257,16 @@ fn body(args: &SignArgs, issued_at: Timestamp) -> Result<InstructionBody, String
                 Some(path) => {
                     let bytes = read(path)?;
                     Some(
-                        serde_json::from_slice::<PinnedIdentity>(&bytes).map_err(|e| {
-                            format!(
+                        portcullis_core::json::from_slice::<PinnedIdentity>(&bytes).map_err(
+                            |e| {
+                                format!(
                                 "{}: not the pins `portcullis sim pin` prints (line {}, column {})",
                                 path.display(),
                                 e.line(),
                                 e.column()
                             )
-                        })?,
+                            },
+                        )?,
                     )
                 }
                 None => None,
@@ -343,7 +345,7 @@ fn read_response(path: &Path) -> Result<String, String> {
             .map_err(|_| format!("{}: the response is not UTF-8", path.display()))?
     };
     let text = text.trim().to_owned();
-    serde_json::from_str::<&serde_json::value::RawValue>(&text).map_err(|e| {
+    portcullis_core::json::from_str::<&serde_json::value::RawValue>(&text).map_err(|e| {
         format!(
             "--response: not one JSON value (line {}, column {})",
             e.line(),
@@ -375,14 +377,14 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
 
 fn print_plan(path: &Path, v: &VerifiedInstruction) {
     let p = &v.payload;
-    println!("{}: a phone would accept it", path.display());
-    println!("  instruction  {} ({})", p.instruction_id, p.body.kind());
-    println!(
+    outln!("{}: a phone would accept it", path.display());
+    outln!("  instruction  {} ({})", p.instruction_id, p.body.kind());
+    outln!(
         "  sequence     {} (accepted only above the device's highest)",
         p.sequence
     );
-    println!("  valid        {} to {}", p.issued_at, p.expires);
-    println!(
+    outln!("  valid        {} to {}", p.issued_at, p.expires);
+    outln!(
         "  signed by    {}",
         v.signed_by
             .iter()
@@ -439,5 +441,5 @@ fn print_plan(path: &Path, v: &VerifiedInstruction) {
         InstructionBody::ShowNotice { title, .. } => format!("show the notice \"{title}\""),
         InstructionBody::RevokeAuthorizations => "close every open SIM-change window".into(),
     };
-    println!("  would        {plan}");
+    outln!("  would        {plan}");
 }

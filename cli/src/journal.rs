@@ -33,19 +33,24 @@ pub(crate) fn verify(
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             Some(
-                serde_json::from_str::<SignedCheckpoint>(&text)
-                    .map_err(|e| format!("{}: not a checkpoint ({e})", path.display()))?,
+                portcullis_core::json::from_str::<SignedCheckpoint>(&text).map_err(|e| {
+                    format!(
+                        "{}: not a checkpoint ({})",
+                        path.display(),
+                        portcullis_core::json::describe(&e)
+                    )
+                })?,
             )
         }
         None => None,
     };
+    // The key file's name is never repeated: it might be the key itself.
     let initial_key = match journal_key {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let bytes = journal::unhex32(text.trim()).ok_or_else(|| {
-                format!("{}: the journal key must be 64 hex digits", path.display())
-            })?;
+                .map_err(|e| format!("cannot read the --journal-key file ({})", e.kind()))?;
+            let bytes = journal::unhex32(text.trim())
+                .ok_or("the --journal-key file must hold the key as 64 hex digits")?;
             Some(EpochKey::from_bytes(0, bytes))
         }
         None => None,
@@ -63,14 +68,14 @@ pub(crate) fn verify(
             macs_checked,
             last_seq,
         } => {
-            println!(
+            outln!(
                 "journal intact: {records} records (last {last_seq}), {checkpoints} signed checkpoints, MACs {}",
                 if macs_checked { "verified" } else { "not checked (no --journal-key)" }
             );
             Ok(true)
         }
         Verdict::Broken { seq, reason } => {
-            println!("journal BROKEN at record {seq}: {reason}");
+            outln!("journal BROKEN at record {seq}: {reason}");
             Ok(false)
         }
     }
@@ -85,12 +90,12 @@ pub(crate) fn export(db: &Path, format: ExportFormat) -> Result<(), String> {
         .map_or("device".into(), |s| s.to_string_lossy().into_owned());
     for r in &records {
         match format {
-            ExportFormat::Jsonl => println!("{}", journal::record_json(r)),
+            ExportFormat::Jsonl => crate::out::json(&journal::record_json(r)),
             ExportFormat::Ocsf => {
                 if let Some(finding) =
                     journal::record_ocsf(r, &label).map_err(|e| format!("record {}: {e}", r.seq))?
                 {
-                    println!("{finding}");
+                    crate::out::json(&finding);
                 }
             }
         }

@@ -73,12 +73,12 @@ pub(crate) fn run(args: &KeygenArgs) -> Result<(), String> {
     let public = key.public_key();
     std::fs::write(&public_path, public_pem(&public))
         .map_err(|e| format!("keygen: cannot write {}: {e}", public_path.display()))?;
-    println!(
+    outln!(
         "private key: {} (mode 0600; keep it offline)",
         private_path.display()
     );
-    println!("public key:  {}", public_path.display());
-    println!("key id:      {}", public.key_id());
+    outln!("public key:  {}", public_path.display());
+    outln!("key id:      {}", public.key_id());
     Ok(())
 }
 
@@ -168,7 +168,7 @@ pub(crate) fn parse_public(text: &str) -> Option<PublicKey> {
 /// Reads a private key file written by `keygen` (or OpenSSL's PKCS#8 Ed25519).
 pub(crate) fn read_private(path: &Path) -> Result<SigningKey, String> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the private key {}: {e}", path.display()))?;
+        .map_err(|e| format!("cannot read the private key file ({})", e.kind()))?;
     let der = pem_body(&text, "PRIVATE KEY").ok_or_else(|| {
         format!(
             "{}: not a private key in PEM (-----BEGIN PRIVATE KEY-----)",

@@ -3,6 +3,9 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+#[macro_use]
+mod out;
+
 mod attest;
 mod carrier;
 mod evaluate;
@@ -107,6 +110,14 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Sign a journal checkpoint after every N trace events, as a device does when it
+        /// reports to the console (without it the database holds no checkpoints).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        checkpoint_every: Option<u64>,
+        /// Write the last checkpoint here (JSON), as the console stores it for
+        /// `journal verify --checkpoint`; checkpoints the end of the trace if needed.
+        #[arg(long, value_name = "FILE")]
+        checkpoint_out: Option<PathBuf>,
     },
 }
 
@@ -178,6 +189,8 @@ fn main() -> ExitCode {
             trust_root,
             device,
             format,
+            checkpoint_every,
+            checkpoint_out,
         } => simulate::run(&simulate::Options {
             scenario,
             policy,
@@ -186,12 +199,14 @@ fn main() -> ExitCode {
             trust_root,
             device,
             format,
+            checkpoint_every,
+            checkpoint_out,
         }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("portcullis: {message}");
+            out::error(&message);
             ExitCode::FAILURE
         }
     }

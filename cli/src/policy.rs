@@ -249,7 +249,7 @@ pub(crate) fn run(action: PolicyAction) -> Result<(), String> {
         PolicyAction::Verify(args) => verify(&args).map_err(|e| format!("policy verify: {e}")),
         PolicyAction::Check { input } => check(&input).map_err(|e| format!("policy check: {e}")),
         PolicyAction::Schema => {
-            print!("{}", policy_schema_text());
+            crate::out::raw(&policy_schema_text());
             Ok(())
         }
     }
@@ -368,10 +368,10 @@ fn sign(args: &SignArgs) -> Result<(), String> {
             bytes.len()
         ));
     }
-    let payload: BundlePayload = serde_json::from_slice(&envelope.payload)
+    let payload: BundlePayload = portcullis_core::json::from_slice(&envelope.payload)
         .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
     if payload.expires <= now() {
-        println!(
+        outln!(
             "note: the bundle expired at {} by this machine's clock",
             payload.expires
         );
@@ -385,7 +385,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         )?;
     }
     write(&args.out, &bytes)?;
-    println!(
+    outln!(
         "wrote {} ({} bytes, {} signature(s))",
         args.out.display(),
         bytes.len(),
@@ -422,7 +422,7 @@ pub(crate) fn check_as_phone<T>(
         ) {
             return Err(e.to_string());
         }
-        println!("note: {e} (add signatures with another `{cosign}`)");
+        outln!("note: {e} (add signatures with another `{cosign}`)");
     }
     Ok(())
 }
@@ -483,15 +483,16 @@ fn print_summary(path: &Path, state: &TrustedState, v: &VerifiedPolicy, scoped: 
         .iter()
         .map(|k| format!("{}…", k.short()))
         .collect();
-    println!("{}: valid policy bundle", path.display());
-    println!("  policy:      {}", p.policy.name);
-    println!(
+    outln!("{}: valid policy bundle", path.display());
+    outln!("  policy:      {}", p.policy.name);
+    outln!(
         "  version:     {} (root version {})",
-        p.version, p.root_version
+        p.version,
+        p.root_version
     );
-    println!("  issued at:   {}", p.issued_at);
-    println!("  expires:     {}", p.expires);
-    println!(
+    outln!("  issued at:   {}", p.issued_at);
+    outln!("  expires:     {}", p.expires);
+    outln!(
         "  scope:       groups {}; devices {}{}",
         list(&p.scope.groups),
         list(&p.scope.devices),
@@ -501,26 +502,26 @@ fn print_summary(path: &Path, state: &TrustedState, v: &VerifiedPolicy, scoped: 
             " (not checked)"
         }
     );
-    println!(
+    outln!(
         "  signed by:   {} ({} of {} required)",
         signers.join(", "),
         v.signed_by.len(),
         state.root().roles.policy.threshold
     );
-    println!("  payload:     sha256 {}", v.payload_sha256);
+    outln!("  payload:     sha256 {}", v.payload_sha256);
 }
 
 fn check(input: &Path) -> Result<(), String> {
     let bytes = read(input)?;
     let policy = Policy::from_json(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
     let sim = policy.sim_policy();
-    println!("{}: valid policy \"{}\"", input.display(), policy.name);
-    println!(
+    outln!("{}: valid policy \"{}\"", input.display(), policy.name);
+    outln!(
         "  apps:        {:?} mode, {} app rule(s)",
         policy.apps.mode,
         policy.apps.applications.len()
     );
-    println!(
+    outln!(
         "  sim:         port-out window {} min, 2G {}",
         policy.sim.port_out_window_minutes,
         if sim.forbid_2g {
@@ -529,11 +530,12 @@ fn check(input: &Path) -> Result<(), String> {
             "allowed"
         }
     );
-    println!(
+    outln!(
         "  inspection:  every {} day(s), {}-minute window",
-        policy.inspection.cadence_days, policy.inspection.window_minutes
+        policy.inspection.cadence_days,
+        policy.inspection.window_minutes
     );
-    println!(
+    outln!(
         "  escalation:  {} rule(s)",
         policy.policy_enforcement_rules.len()
     );
@@ -586,7 +588,7 @@ fn create_root(args: &CreateRootArgs) -> Result<(), String> {
     let mut text = serde_json::to_string_pretty(&root).map_err(|e| e.to_string())?;
     text.push('\n');
     write(&args.out, text.as_bytes())?;
-    println!(
+    outln!(
         "wrote {} (root version {}; sign it with `portcullis root sign`)",
         args.out.display(),
         root.version
@@ -618,7 +620,7 @@ fn sign_root(key_paths: &[PathBuf], input: &Path, out: &Path) -> Result<(), Stri
         Ok(_) => "its own root threshold is met".to_string(),
         Err(e) => format!("not yet usable: {e}"),
     };
-    println!(
+    outln!(
         "wrote {} ({} signature(s); {own})",
         out.display(),
         envelope.signatures.len()

@@ -74,7 +74,7 @@ pub(crate) fn run(args: &ScheduleArgs) -> Result<(), String> {
     let demonstration = args.device_secret_file.is_none();
     let secret = match &args.device_secret_file {
         Some(path) => std::fs::read(path)
-            .map_err(|e| format!("cannot read the device secret file {}: {e}", path.display()))?,
+            .map_err(|e| format!("cannot read the --device-secret-file ({})", e.kind()))?,
         None => DEMONSTRATION_SECRET.to_vec(),
     };
     let device_key = SoftwareDeviceKey::new(&secret).map_err(|e| e.to_string())?;
@@ -93,7 +93,7 @@ pub(crate) fn run(args: &ScheduleArgs) -> Result<(), String> {
                 "demonstration_secret": demonstration,
                 "windows": windows.iter().enumerate().map(|(i, w)| window_json(i, w, &clock)).collect::<Vec<_>>(),
             });
-            println!("{json}");
+            crate::out::json(&json);
         }
     }
     Ok(())
@@ -142,7 +142,7 @@ fn print_text(
         1 => "day".to_owned(),
         n => format!("{n} days"),
     };
-    println!(
+    outln!(
         "Policy {:?}: one routine window every {days}, {} minutes long, between {:02}:00 and {:02}:00 local time.",
         policy.name, rules.window_minutes, hours.from, hours.until
     );
@@ -150,30 +150,36 @@ fn print_text(
         TriggerSeverity::High => "high or critical",
         TriggerSeverity::Critical => "critical",
     };
-    println!(
+    outln!(
         "A {severity} alert brings a window within {} minutes; a missed inspection escalates after {} hours.",
         rules.triggered_delay_minutes, rules.grace_period_hours
     );
     match clock.next_change {
-        Some(change) => println!(
+        Some(change) => outln!(
             "Clock: UTC offset {}, changing to {} at {}.",
-            clock.offset, change.offset, change.at
+            clock.offset,
+            change.offset,
+            change.at
         ),
-        None => println!("Clock: UTC offset {} (no change announced).", clock.offset),
+        None => outln!("Clock: UTC offset {} (no change announced).", clock.offset),
     }
     if demonstration {
-        println!("Secret: a demonstration secret. Each phone draws its own windows from its device key; pass --device-secret-file to preview one device.");
+        outln!("Secret: a demonstration secret. Each phone draws its own windows from its device key; pass --device-secret-file to preview one device.");
     } else {
-        println!("Secret: the given device secret; these are that device's windows.");
+        outln!("Secret: the given device secret; these are that device's windows.");
     }
-    println!("Next {} window(s) from {from}:", windows.len());
-    println!(
+    outln!("Next {} window(s) from {from}:", windows.len());
+    outln!(
         "  {:>4}  {:>5}  {:<8}  {:<22}  {:<22}  UTC start",
-        "#", "cycle", "kind", "local start", "local end"
+        "#",
+        "cycle",
+        "kind",
+        "local start",
+        "local end"
     );
     for (i, w) in windows.iter().enumerate() {
         let cycle = w.kind.cycle().map_or("-".to_owned(), |c| c.to_string());
-        println!(
+        outln!(
             "  {:>4}  {:>5}  {:<8}  {:<22}  {:<22}  {}",
             i + 1,
             cycle,

@@ -42,25 +42,27 @@ pub fn run(action: SimAction) -> Result<(), String> {
             let pinned = pin(&key, &text)?;
             let json = serde_json::to_string_pretty(&pinned)
                 .map_err(|e| format!("cannot encode the pins: {e}"))?;
-            println!("{json}");
+            crate::out::json(&json);
             Ok(())
         }
     }
 }
 
+/// Reads the pin key file. The argument is never repeated: someone who passes the key
+/// itself instead of a file's name must not find it in an error (or a log of errors).
 fn read_pin_key(path: &Path) -> Result<PinKey, String> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let bytes = unhex32(text.trim())
-        .ok_or_else(|| format!("{}: the pin key must be 64 hex digits", path.display()))?;
+        .map_err(|e| format!("cannot read the --pin-key file ({})", e.kind()))?;
+    let bytes =
+        unhex32(text.trim()).ok_or("the --pin-key file must hold the pin key as 64 hex digits")?;
     Ok(PinKey::new(&bytes))
 }
 
+/// Reads the identity file, never repeating the argument (it may be the identity itself).
 fn read_identity(path: Option<&Path>) -> Result<String, String> {
     match path {
-        Some(p) if p != Path::new("-") => {
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        }
+        Some(p) if p != Path::new("-") => std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read the --identity file ({})", e.kind())),
         _ => {
             let mut text = String::new();
             std::io::stdin()
@@ -74,11 +76,16 @@ fn read_identity(path: Option<&Path>) -> Result<String, String> {
 /// Pins every identifier the JSON object gives. Errors name the field and the problem,
 /// never the value.
 fn pin(key: &PinKey, text: &str) -> Result<PinnedIdentity, String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    let value: serde_json::Value = portcullis_core::json::from_str(text).map_err(|e| {
         format!(
-            "the identity is not valid JSON (line {}, column {})",
+            "the identity is not valid JSON (line {}, column {}){}",
             e.line(),
-            e.column()
+            e.column(),
+            if e.is_data() {
+                ": a key is given twice"
+            } else {
+                ""
+            }
         )
     })?;
     let object = value

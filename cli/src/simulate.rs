@@ -1,5 +1,6 @@
 //! `portcullis simulate`: replay a scenario trace through the real agent.
 
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,20 +27,29 @@ pub(crate) struct Options {
     pub(crate) trust_root: Option<PathBuf>,
     pub(crate) device: String,
     pub(crate) format: Format,
+    pub(crate) checkpoint_every: Option<u64>,
+    pub(crate) checkpoint_out: Option<PathBuf>,
 }
 
 /// Replays the scenario and prints the alerts in the chosen format.
+///
+/// The trace is streamed: one line is read, parsed and replayed at a time, and each
+/// alert is printed (JSON Lines) or spooled to a temporary file (the text timeline,
+/// whose header counts what follows) as it is raised, so memory does not grow with the
+/// trace. Lines are never longer than `trace::MAX_LINE_BYTES`.
 pub(crate) fn run(options: &Options) -> Result<(), String> {
     let scenario = &options.scenario;
-    let text = std::fs::read_to_string(scenario)
+    let in_trace = |e: portcullis_core::Error| format!("{}: {e}", scenario.display());
+    let file = std::fs::File::open(scenario)
         .map_err(|e| format!("cannot read {}: {e}", scenario.display()))?;
-    let events = trace::parse(&text).map_err(|e| format!("{}: {e}", scenario.display()))?;
-    let Some(first) = events.first() else {
+    let mut events = trace::TraceReader::new(BufReader::new(file));
+    let Some(first) = events.next().transpose().map_err(in_trace)? else {
         return Err(format!("{}: the trace has no events", scenario.display()));
     };
     let secret = match &options.device_secret_file {
+        // The file's name is not repeated: it might be the secret itself.
         Some(path) => std::fs::read(path)
-            .map_err(|e| format!("cannot read the device secret file {}: {e}", path.display()))?,
+            .map_err(|e| format!("cannot read the --device-secret-file ({})", e.kind()))?,
         None => SIMULATOR_SECRET.to_vec(),
     };
     let key = Arc::new(SoftwareDeviceKey::new(&secret).map_err(|e| e.to_string())?);
@@ -54,6 +64,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         None => {
             tempdir = tempfile::tempdir()
                 .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+            crate::out::remove_on_early_exit(tempdir.path().to_owned());
             tempdir.path().join("agent.db")
         }
     };
@@ -72,17 +83,134 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     }
     let signer = SimulatorSigner::new(simulator_key, pin_key, &options.device);
     let mut sign = |shorthand: Shorthand<'_>, at: Timestamp| signer.sign(shorthand, at);
-    let alerts = trace::replay(&mut agent, &events, &mut sign)
-        .map_err(|e| format!("{}: {e}", scenario.display()))?;
-    match options.format {
-        Format::Jsonl => {
-            for alert in &alerts {
-                println!("{}", alert_json(alert));
+    let mut timeline = match options.format {
+        Format::Text => Some(Spool::new()?),
+        Format::Jsonl => None,
+    };
+    let mut summary = Summary {
+        events: 0,
+        start: first.at,
+        end: first.at,
+        alerts: 0,
+    };
+    let mut checkpoint = None;
+    let mut alerts = Vec::new();
+    let mut next = Some(first);
+    while let Some(ev) = next.take() {
+        alerts.clear();
+        trace::replay_event(&mut agent, &ev, &mut sign, &mut alerts).map_err(in_trace)?;
+        summary.events += 1;
+        summary.end = ev.at;
+        for alert in &alerts {
+            summary.alerts += 1;
+            match &mut timeline {
+                Some(spool) => spool.alert(alert)?,
+                None => crate::out::json(&alert_json(alert)),
             }
         }
-        Format::Text => print_timeline(&events, &alerts),
+        if options
+            .checkpoint_every
+            .is_some_and(|n| summary.events % n == 0)
+        {
+            checkpoint = Some(
+                agent
+                    .checkpoint(ev.at)
+                    .map_err(|e| format!("cannot checkpoint the journal: {e}"))?,
+            );
+        }
+        next = events.next().transpose().map_err(in_trace)?;
+    }
+    if let Some(path) = &options.checkpoint_out {
+        let cp = match checkpoint {
+            Some(cp) => cp,
+            None => agent
+                .checkpoint(summary.end)
+                .map_err(|e| format!("cannot checkpoint the journal: {e}"))?,
+        };
+        let json = serde_json::to_string_pretty(&cp).map_err(|e| e.to_string())?;
+        std::fs::write(path, json + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(spool) = timeline {
+        spool.print(&summary)?;
     }
     Ok(())
+}
+
+/// What the text timeline's header says.
+struct Summary {
+    events: u64,
+    start: Timestamp,
+    end: Timestamp,
+    alerts: u64,
+}
+
+/// The text timeline's alert lines, kept on disk until the header (which counts them)
+/// has been printed.
+struct Spool {
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl Spool {
+    fn new() -> Result<Self, String> {
+        let file =
+            tempfile::tempfile().map_err(|e| format!("cannot create a temporary file: {e}"))?;
+        Ok(Spool {
+            file: std::io::BufWriter::new(file),
+        })
+    }
+
+    fn alert(&mut self, alert: &Alert) -> Result<(), String> {
+        let f = &alert.finding;
+        let slot = f.slot.map_or("-".to_owned(), |s| s.to_string());
+        let evidence: Vec<String> = f.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let lines = [
+            format!(
+                "  {}  {:<8}  {:<22}  slot {slot}  {}",
+                f.at,
+                alert.severity.as_str().to_uppercase(),
+                f.kind.as_str(),
+                f.summary
+            ),
+            format!(
+                "      detector {} v{}; {}",
+                f.detector,
+                f.detector_version,
+                evidence.join(", ")
+            ),
+        ];
+        for line in lines {
+            // Escaped as it is spooled: the summary and evidence may come from inputs.
+            writeln!(self.file, "{}", crate::out::escape(&line))
+                .map_err(|e| format!("cannot write a temporary file: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn print(self, summary: &Summary) -> Result<(), String> {
+        let spooled = |e: std::io::Error| format!("cannot read a temporary file: {e}");
+        outln!(
+            "Replayed {} events from {} to {}.",
+            summary.events,
+            summary.start,
+            summary.end
+        );
+        if summary.alerts == 0 {
+            outln!("No alerts.");
+            return Ok(());
+        }
+        outln!("{} alert(s):", summary.alerts);
+        let mut file = self
+            .file
+            .into_inner()
+            .map_err(|e| spooled(e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(spooled)?;
+        for line in BufReader::new(file).lines() {
+            // Already escaped.
+            crate::out::raw(&(line.map_err(spooled)? + "\n"));
+        }
+        Ok(())
+    }
 }
 
 /// The simulator's signing key, derived from the device secret so a kept `--db`
@@ -177,33 +305,4 @@ fn alert_json(alert: &Alert) -> serde_json::Value {
         "summary": alert.finding.summary,
         "evidence": evidence,
     })
-}
-
-fn print_timeline(events: &[trace::TraceEvent], alerts: &[Alert]) {
-    let start = events.first().map(|e| e.at).unwrap_or(Timestamp::EPOCH);
-    let end = events.last().map(|e| e.at).unwrap_or(start);
-    println!("Replayed {} events from {start} to {end}.", events.len());
-    if alerts.is_empty() {
-        println!("No alerts.");
-        return;
-    }
-    println!("{} alert(s):", alerts.len());
-    for alert in alerts {
-        let f = &alert.finding;
-        let slot = f.slot.map_or("-".to_owned(), |s| s.to_string());
-        println!(
-            "  {}  {:<8}  {:<22}  slot {slot}  {}",
-            f.at,
-            alert.severity.as_str().to_uppercase(),
-            f.kind.as_str(),
-            f.summary
-        );
-        let evidence: Vec<String> = f.evidence.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
-            "      detector {} v{}; {}",
-            f.detector,
-            f.detector_version,
-            evidence.join(", ")
-        );
-    }
 }
