@@ -79,7 +79,7 @@ pub(crate) fn run(action: AttestAction) -> ExitCode {
         AttestAction::Verify(args) => match verify_args(&args) {
             Ok(verdict) => {
                 match args.format {
-                    // Line by line, each escaped: certificate fields come from the device.
+                    // Package names and other record fields come from the phone: escaped.
                     AttestFormat::Text => {
                         for line in verdict.to_text().lines() {
                             outln!("{line}");

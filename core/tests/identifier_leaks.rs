@@ -226,7 +226,7 @@ fn documents() -> Vec<(&'static str, String)> {
         ("evidence key", evidence.replacen('{', r#"{"@@ID@@":1,"#, 1)),
         ("evidence value", evidence.replacen("\"android\"", "\"@@ID@@\"", 1)),
         ("evidence version", evidence.replacen("\"version\": 1", "\"version\": \"@@ID@@\"", 1)),
-        ("instruction", r#"{"instructionId":"@@ID@@","sequence":1,"issuedAt":"2026-03-01T22:00:00Z","expires":"2026-03-02T22:00:00Z","scope":{"devices":["d"]},"kind":"lock_now","body":{}}"#.to_owned()),
+        ("instruction", r#"{"instructionId":"@@ID@@","sequence":1,"issuedAt":"2026-03-01T22:00:00Z","expires":"2026-03-02T22:00:00Z","scope":{"devices":["d"]},"kind":"lock_now","body":{}}"#.to_string()),
         ("instruction kind", r#"{"instructionId":"i","sequence":1,"issuedAt":"2026-03-01T22:00:00Z","expires":"2026-03-02T22:00:00Z","scope":{"devices":["d"]},"kind":"@@ID@@","body":{}}"#.to_owned()),
         ("instruction field", r#"{"instructionId":"i","@@ID@@":1,"sequence":1}"#.to_owned()),
         ("instruction reason", r#"{"instructionId":"i","sequence":1,"issuedAt":"2026-03-01T22:00:00Z","expires":"2026-03-02T22:00:00Z","scope":{"devices":["d"]},"kind":"start_inspection","body":{"reason":"@@ID@@"}}"#.to_owned()),
