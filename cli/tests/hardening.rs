@@ -478,13 +478,25 @@ fn item_16_simulate_streams_and_bounds_lines() {
     text.push_str(&"x".repeat(200_000));
     text.push('\n');
     std::fs::write(&trace, &text).unwrap();
-    let out = portcullis(&["simulate", "--scenario", p(&trace)]);
+    let db = dir.path().join("streamed.db");
+    let out = portcullis(&["simulate", "--scenario", p(&trace), "--db", p(&db)]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("trace line 2001") && err.contains("longer than"),
         "{err}"
     );
+    // Streamed: the lines before the bad one were replayed as they were read (a reader of
+    // the whole file first would have refused it before opening the database).
+    let enrolled: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM journal WHERE kind = 'enrolled'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(enrolled, 1);
 }
 
 /// Item 11 through the binary: a trace line naming `at` twice is refused by line.
