@@ -910,9 +910,9 @@ pub enum RootSync {
     /// A rotation put it in force.
     Rotated {
         /// The version it replaced.
-        from: u64,
+        from_version: u64,
         /// Its version.
-        to: u64,
+        to_version: u64,
     },
     /// The root in force, delivered again.
     Unchanged {
@@ -937,7 +937,10 @@ impl From<agent::RootSync> for RootSync {
         match r {
             R::NotConfigured => RootSync::NotConfigured,
             R::Installed { version } => RootSync::Installed { version },
-            R::Rotated { from, to } => RootSync::Rotated { from, to },
+            R::Rotated { from, to } => RootSync::Rotated {
+                from_version: from,
+                to_version: to,
+            },
             R::Unchanged { version } => RootSync::Unchanged { version },
             R::Refused(r) => RootSync::Refused { refusal: r.into() },
             R::NotInstalled(p) => RootSync::NotInstalled { problem: p.into() },

@@ -607,7 +607,7 @@ class ManagedConfigSyncTests(FixtureTestCase):
             # The rotation and the bundle signed under it.
             sync = await agent.sync_managed_config(self.config("root-v2.signed", "baseline-r2-v3.bundle"), at(5))
             self.assertIsInstance(sync.trust_root, pf.RootSync.ROTATED)
-            self.assertEqual(sync.trust_root.to, 2)
+            self.assertEqual((sync.trust_root.from_version, sync.trust_root.to_version), (1, 2))
             self.assertEqual(sync.policy.policy.version, 3)
             self.assertIn("trust root rotated to version 2", sync.console.message)
             self.assertEqual(await self.refused_alerts(agent, at(5)), [])
