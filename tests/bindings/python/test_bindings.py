@@ -610,11 +610,15 @@ class ManagedConfigSyncTests(FixtureTestCase):
             self.assertEqual((sync.trust_root.from_version, sync.trust_root.to_version), (1, 2))
             self.assertEqual(sync.policy.policy.version, 3)
             self.assertIn("trust root rotated to version 2", sync.console.message)
-            self.assertEqual(await self.refused_alerts(agent, at(5)), [])
+            # The collection signed under the old root is refused now (the one loaded stays in use).
+            self.assertIsInstance(sync.indicators[0], pf.IndicatorSync.REFUSED)
+            self.assertFalse(sync.indicators[0].refusal.remembered)
+            self.assertEqual(await self.refused_alerts(agent, at(5)), ["policy_refused"])
 
             sync = await agent.sync_managed_config(self.config("root-v2.signed", "baseline-r2-v3.bundle"), at(6))
             self.assertEqual(sync.trust_root, pf.RootSync.UNCHANGED(version=2))
             self.assertIsInstance(sync.policy, pf.BundleSync.UNCHANGED)
+            self.assertTrue(sync.indicators[0].refusal.remembered)
             self.assertEqual(await self.refused_alerts(agent, at(6)), [])
 
         run(body())
@@ -624,7 +628,11 @@ class ManagedConfigSyncTests(FixtureTestCase):
             path = os.path.join(self.dir, "sync.db")
             agent = await pf.Agent.open(path, pf.SoftwareDeviceKey(b"python-console-secret"), at(0))
             sync = await agent.sync_managed_config(
-                pf.ManagedConfigValues(None, None, None, None, [], [], "http://x", ["device_id"]), at(1)
+                pf.ManagedConfigValues(
+                    trust_root=None, device_id=None, device_groups=None, policy_bundle=None,
+                    indicator_collections=[], instructions=[], console_endpoint="http://x", not_text=["device_id"],
+                ),
+                at(1),
             )
             self.assertEqual([p.key for p in sync.problems], ["device_id", "console_endpoint"])
             self.assertEqual(self.console(sync)["state"], "no_bundle")

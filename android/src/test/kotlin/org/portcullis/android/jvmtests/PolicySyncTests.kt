@@ -109,11 +109,14 @@ fun policySyncTests() {
         sync = agent.syncManagedConfig(config("root-v2.signed", "baseline-r2-v3.bundle"), at(5))
         eq(RootSync.Rotated(1uL, 2uL), sync.trustRoot, "rotated")
         eq(3uL, (sync.policy as BundleSync.Applied).policy.version, "bundle under root v2")
-        eq("policy version 3 applied (trust root rotated to version 2)", published(sync).message, "message")
-        eq(0, refusedAlerts(agent, at(5)), "alerts")
+        eq("policy version 3 applied (trust root rotated to version 2); 1 indicator collection(s) refused", published(sync).message, "message")
+        // The collection signed under the old root is refused now (the one loaded stays in use).
+        eq(false, (sync.indicators.single() as IndicatorSync.Refused).refusal.remembered, "collection refused")
+        eq(1, refusedAlerts(agent, at(5)), "alerts")
         sync = agent.syncManagedConfig(config("root-v2.signed", "baseline-r2-v3.bundle"), at(6))
         eq(RootSync.Unchanged(2uL), sync.trustRoot, "root redelivered")
         expect(sync.policy is BundleSync.Unchanged) { "${sync.policy}" }
+        eq(true, (sync.indicators.single() as IndicatorSync.Refused).refusal.remembered, "remembered")
         eq(0, refusedAlerts(agent, at(6)), "alerts")
         agent.close()
     }
