@@ -289,9 +289,29 @@ pub fn policy_sync(sync: &ManagedConfigSync, at: Timestamp) -> ConsoleMessage {
         .iter()
         .filter(|i| matches!(i, IndicatorSync::Refused(_)))
         .count();
+    let unloaded_collections = sync
+        .indicators
+        .iter()
+        .filter(|i| matches!(i, IndicatorSync::NotLoaded(_)))
+        .count();
     if refused_collections > 0 {
         text.push_str(&format!(
             "; {refused_collections} indicator collection(s) refused"
+        ));
+    }
+    if unloaded_collections > 0 {
+        text.push_str(&format!(
+            "; {unloaded_collections} indicator collection(s) not loaded"
+        ));
+    }
+    let instructions_not_applied = matches!(sync.instructions, InstructionsSync::NotApplied(_));
+    if instructions_not_applied {
+        text.push_str("; instructions not applied");
+    }
+    if !sync.problems.is_empty() {
+        text.push_str(&format!(
+            "; {} configuration problem(s)",
+            sync.problems.len()
         ));
     }
     let mut refused_instructions = 0;
@@ -307,7 +327,13 @@ pub fn policy_sync(sync: &ManagedConfigSync, at: Timestamp) -> ConsoleMessage {
             tally.value("applied")
         }
     };
-    let error = sync.is_error() || refused_collections > 0 || refused_instructions > 0;
+    // Anything the console must fix makes the state an error, not only the headline.
+    let error = sync.is_error()
+        || refused_collections > 0
+        || unloaded_collections > 0
+        || refused_instructions > 0
+        || instructions_not_applied
+        || !sync.problems.is_empty();
 
     let mut data = head("policy_sync", at);
     data.insert("state".into(), state.into());

@@ -249,6 +249,36 @@ fn every_policy_sync_state_has_its_message() {
 }
 
 #[test]
+fn a_part_the_console_must_fix_makes_the_state_an_error() {
+    let mut s = sync(RootSync::NotConfigured, BundleSync::NotConfigured);
+    s.enrolled = false;
+    assert_eq!(console::policy_sync(&s, T0).severity, ConsoleSeverity::Info);
+    s.instructions = InstructionsSync::NotApplied(ConfigProblem {
+        key: "instructions",
+        reason: "not applied: no trust root is installed".into(),
+    });
+    let m = console::policy_sync(&s, T0);
+    assert_eq!(m.severity, ConsoleSeverity::Error);
+    assert_eq!(
+        m.message,
+        "no policy_bundle configured; instructions not applied"
+    );
+    check(&m);
+    let mut s = sync(
+        RootSync::Unchanged { version: 1 },
+        BundleSync::Unchanged(applied(2)),
+    );
+    s.problems = vec![ConfigProblem {
+        key: "console_endpoint",
+        reason: "expected an https URL".into(),
+    }];
+    assert_eq!(
+        console::policy_sync(&s, T0).severity,
+        ConsoleSeverity::Error
+    );
+}
+
+#[test]
 fn a_sync_with_many_refused_parts_is_summarised_within_the_limit() {
     let mut s = sync(
         RootSync::Unchanged { version: 1 },
@@ -277,7 +307,7 @@ fn a_sync_with_many_refused_parts_is_summarised_within_the_limit() {
     let m = console::policy_sync(&s, T0);
     assert_eq!(
         m.message,
-        "policy_bundle refused: rollback; 20 indicator collection(s) refused"
+        "policy_bundle refused: rollback; 20 indicator collection(s) refused; instructions not applied; 1 configuration problem(s)"
     );
     let data = check(&m);
     let kept = data["indicators"].as_array().map_or(0, Vec::len);

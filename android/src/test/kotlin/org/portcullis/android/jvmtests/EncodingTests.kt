@@ -47,7 +47,7 @@ fun encodingTests() {
             eq("alert", data["type"], "type")
             eq(a.id.toLong(), data["id"], "id")
             eq("critical", data["severity"], "severity")
-            eq(1L, data["detector_version"], "detector_version, as the core spells it")
+            eq(a.detectorVersion.toLong(), data["detector_version"], "detector_version, as the core spells it")
             expect(spec.data.contains("{\"key\":\"fields_changed\",\"value\":\"iccid\"}")) { spec.data }
             for (secret in listOf(ICCID_A.take(10), ICCID_B.take(10))) {
                 expect(!spec.toString().contains(secret)) { "leaks an ICCID: $spec" }
