@@ -41,7 +41,7 @@ public actor ManagedFeedbackChannel {
     public func collected(_ group: String) -> [String] {
         let written = defaults.dictionary(forKey: group) as? [String: String] ?? [:]
         let feedback = defaults.dictionary(forKey: Self.feedbackKey) ?? [:]
-        return written.filter { feedback[$0.key] == nil }.map(\.value)
+        return written.filter { feedback[$0.key] == nil }.map { $0.value }
     }
 
     /// Makes `messages` (with their ids) the group's entries: entries written earlier and not
