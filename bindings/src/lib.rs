@@ -466,3 +466,89 @@ mod tests {
         assert_send_sync::<super::SoftwareDeviceKey>();
     }
 }
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Agent {
+    /// Applies the managed configuration as the MDM delivered it: the trust root
+    /// (installed at enrollment, a rotation afterwards), the policy bundle, the signed
+    /// indicator collections and the signed instructions, in that order. One typed answer
+    /// per part, and `console` to publish as it is. Refusals are answers; the same refused
+    /// input delivered again is not offered again and raises nothing. Errors are left for
+    /// storage and key failures: publish `console_policy_sync_failed` and sync again later.
+    pub async fn sync_managed_config(
+        &self,
+        config: ManagedConfigValues,
+        now: SystemTime,
+    ) -> Result<ManagedConfigSync, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.sync_managed_config(&config.into(), now))
+            .await
+            .map(|s| ManagedConfigSync::from_core(s, now))
+    }
+}
+
+/// An alert as the console message `portcullis.alert.<id>.<kind>`.
+#[uniffi::export]
+pub fn console_alert(alert: Alert) -> ConsoleMessage {
+    portcullis_core::console::alert(&alert.into()).into()
+}
+
+/// The console message for a managed-configuration sync that failed with an error
+/// (`error_name`: the error's type name, e.g. `Storage`); the next sync tries again.
+#[uniffi::export]
+pub fn console_policy_sync_failed(error_name: String, now: SystemTime) -> ConsoleMessage {
+    portcullis_core::console::policy_sync_failed(&error_name, types::to_timestamp(now)).into()
+}
+
+/// One instruction pass (a push, or the actions still owed an outcome) as the console
+/// message `portcullis.instructions`. `actions_pending`: actions not handled on this pass;
+/// `error_name`: the type name of the error that stopped the pass.
+#[uniffi::export]
+pub fn console_instructions(
+    results: Vec<InstructionResult>,
+    actions_pending: u32,
+    error_name: Option<String>,
+    now: SystemTime,
+) -> ConsoleMessage {
+    let tally: Vec<_> = results.iter().map(Into::into).collect();
+    portcullis_core::console::instructions(
+        &tally,
+        actions_pending,
+        error_name.as_deref(),
+        types::to_timestamp(now),
+    )
+    .into()
+}
+
+/// An action the library routed to the MDM, as the console message
+/// `portcullis.instruction.<action id>`.
+#[uniffi::export]
+pub fn console_action_for_mdm(action: HandedAction, now: SystemTime) -> ConsoleMessage {
+    portcullis_core::console::action_for_mdm(&action.into(), types::to_timestamp(now)).into()
+}
+
+/// A compliance pass as the console message `portcullis.compliance`.
+#[uniffi::export]
+pub fn console_compliance(summary: ConsoleComplianceSummary, now: SystemTime) -> ConsoleMessage {
+    portcullis_core::console::compliance(&summary.into(), types::to_timestamp(now)).into()
+}
+
+/// A submitted inspection as the console message `portcullis.inspection`.
+#[uniffi::export]
+pub fn console_inspection(
+    window: InspectionWindow,
+    report: InspectionReport,
+    now: SystemTime,
+) -> ConsoleMessage {
+    portcullis_core::console::inspection(
+        &portcullis_core::console::InspectionSummary {
+            window: window.id,
+            kind: window.kind,
+            findings: u64::from(report.findings),
+            evidence_sha256: report.evidence_sha256,
+            report_sha256: report.report_sha256,
+        },
+        types::to_timestamp(now),
+    )
+    .into()
+}

@@ -817,3 +817,430 @@ mod tests {
         }
     }
 }
+
+// ---- Managed configuration and console messages -------------------------------------
+
+/// The managed configuration as the platform read it (Android restrictions bundle, iOS
+/// `com.apple.configuration.managed`): values as delivered, absent keys `None` or empty.
+/// The library trims, splits and validates; the app decides nothing about them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ManagedConfigValues {
+    /// `trust_root`.
+    pub trust_root: Option<String>,
+    /// `device_id`.
+    pub device_id: Option<String>,
+    /// `device_groups` (comma-separated).
+    pub device_groups: Option<String>,
+    /// `policy_bundle`.
+    pub policy_bundle: Option<String>,
+    /// `indicator_collections`: the string, or each element of an array; one signed file per line.
+    pub indicator_collections: Vec<String>,
+    /// `instructions`: the string, or each element of an array; one envelope per line.
+    pub instructions: Vec<String>,
+    /// `console_endpoint`.
+    pub console_endpoint: Option<String>,
+    /// Keys whose value was not text (the key only, never the value).
+    pub not_text: Vec<String>,
+}
+
+impl From<ManagedConfigValues> for agent::ManagedConfig {
+    fn from(v: ManagedConfigValues) -> Self {
+        agent::ManagedConfig {
+            trust_root: v.trust_root,
+            device_id: v.device_id,
+            device_groups: v.device_groups,
+            policy_bundle: v.policy_bundle,
+            indicator_collections: v.indicator_collections,
+            instructions: v.instructions,
+            console_endpoint: v.console_endpoint,
+            not_text: v.not_text,
+        }
+    }
+}
+
+/// A configuration value that cannot be used as it is; names the key, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConfigProblem {
+    /// The managed-configuration key.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl From<agent::ConfigProblem> for ConfigProblem {
+    fn from(p: agent::ConfigProblem) -> Self {
+        ConfigProblem {
+            key: p.key.to_owned(),
+            reason: p.reason,
+        }
+    }
+}
+
+/// The library refused an input; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Refusal {
+    /// Stable short code (`rollback`, `expired`, `threshold`, `bad_signature`, ...).
+    pub code: String,
+    /// What failed, naming the check or field, never a value.
+    pub reason: String,
+    /// Refused before and not offered again: no new alert was raised.
+    pub remembered: bool,
+}
+
+impl From<agent::Refusal> for Refusal {
+    fn from(r: agent::Refusal) -> Self {
+        Refusal {
+            code: r.code,
+            reason: r.reason,
+            remembered: r.remembered,
+        }
+    }
+}
+
+/// What became of `trust_root`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RootSync {
+    /// No `trust_root` configured.
+    NotConfigured,
+    /// Installed at enrollment.
+    Installed {
+        /// The root's version.
+        version: u64,
+    },
+    /// A rotation put it in force.
+    Rotated {
+        /// The version it replaced.
+        from_version: u64,
+        /// Its version.
+        to_version: u64,
+    },
+    /// The root in force, delivered again.
+    Unchanged {
+        /// Its version.
+        version: u64,
+    },
+    /// Refused.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+    },
+    /// Not installed: the configuration is incomplete or names the device wrongly.
+    NotInstalled {
+        /// What to fix.
+        problem: ConfigProblem,
+    },
+}
+
+impl From<agent::RootSync> for RootSync {
+    fn from(r: agent::RootSync) -> Self {
+        use agent::RootSync as R;
+        match r {
+            R::NotConfigured => RootSync::NotConfigured,
+            R::Installed { version } => RootSync::Installed { version },
+            R::Rotated { from, to } => RootSync::Rotated {
+                from_version: from,
+                to_version: to,
+            },
+            R::Unchanged { version } => RootSync::Unchanged { version },
+            R::Refused(r) => RootSync::Refused { refusal: r.into() },
+            R::NotInstalled(p) => RootSync::NotInstalled { problem: p.into() },
+        }
+    }
+}
+
+/// What became of `policy_bundle`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum BundleSync {
+    /// No `policy_bundle` configured.
+    NotConfigured,
+    /// Verified and now in force.
+    Applied {
+        /// The bundle.
+        policy: PolicyStatus,
+    },
+    /// The bundle in force, delivered again.
+    Unchanged {
+        /// The bundle.
+        policy: PolicyStatus,
+    },
+    /// Refused; the policy in force stays.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+    },
+    /// Not applied (no trust root yet).
+    NotApplied {
+        /// What to fix.
+        problem: ConfigProblem,
+    },
+}
+
+impl From<agent::BundleSync> for BundleSync {
+    fn from(b: agent::BundleSync) -> Self {
+        use agent::BundleSync as B;
+        match b {
+            B::NotConfigured => BundleSync::NotConfigured,
+            B::Applied(a) => BundleSync::Applied {
+                policy: PolicyStatus::from_applied(a, true),
+            },
+            B::Unchanged(a) => BundleSync::Unchanged {
+                policy: PolicyStatus::from_applied(a, false),
+            },
+            B::Refused(r) => BundleSync::Refused { refusal: r.into() },
+            B::NotApplied(p) => BundleSync::NotApplied { problem: p.into() },
+        }
+    }
+}
+
+/// What became of one signed indicator collection.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum IndicatorSync {
+    /// In use (newly loaded, or the one already loaded).
+    InUse {
+        /// Its label.
+        collection: String,
+        /// Its version.
+        version: u64,
+    },
+    /// Refused.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+    },
+    /// Not loaded (no trust root yet); offered again at the next sync.
+    NotLoaded {
+        /// What to fix.
+        problem: ConfigProblem,
+    },
+}
+
+impl From<agent::IndicatorSync> for IndicatorSync {
+    fn from(i: agent::IndicatorSync) -> Self {
+        use agent::IndicatorSync as I;
+        match i {
+            I::InUse {
+                collection,
+                version,
+            } => IndicatorSync::InUse {
+                collection,
+                version,
+            },
+            I::Refused(r) => IndicatorSync::Refused { refusal: r.into() },
+            I::NotLoaded(p) => IndicatorSync::NotLoaded { problem: p.into() },
+        }
+    }
+}
+
+/// What became of `instructions`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum InstructionsSync {
+    /// No `instructions` configured.
+    NotConfigured,
+    /// One result per envelope, oldest sequence first; carry out the actions awaiting an
+    /// outcome (`actions_awaiting_outcome`) afterwards.
+    Applied {
+        /// The results.
+        results: Vec<InstructionResult>,
+    },
+    /// Not applied (no trust root yet).
+    NotApplied {
+        /// What to fix.
+        problem: ConfigProblem,
+    },
+}
+
+impl From<agent::InstructionsSync> for InstructionsSync {
+    fn from(i: agent::InstructionsSync) -> Self {
+        use agent::InstructionsSync as I;
+        match i {
+            I::NotConfigured => InstructionsSync::NotConfigured,
+            I::Applied(outcomes) => InstructionsSync::Applied {
+                results: outcomes.into_iter().map(Into::into).collect(),
+            },
+            I::NotApplied(p) => InstructionsSync::NotApplied { problem: p.into() },
+        }
+    }
+}
+
+/// The two severities of a console message (an Android keyed app state has two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsoleSeverity {
+    /// Nothing to act on (`KeyedAppState.SEVERITY_INFO`).
+    Info,
+    /// Something to act on (`KeyedAppState.SEVERITY_ERROR`).
+    Error,
+}
+
+/// One `portcullis/console/v1` message, every field within the keyed-app-state limits:
+/// hand the strings to the keyed-app-states reporter or managed app feedback unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsoleMessage {
+    /// The key (≤ 100 UTF-16 units).
+    pub key: String,
+    /// Info or error.
+    pub severity: ConsoleSeverity,
+    /// One line (≤ 1,000 UTF-16 units).
+    pub message: String,
+    /// Compact JSON (≤ 1,000 UTF-16 units), schema `docs/console-message.schema.json`.
+    pub data: String,
+}
+
+impl From<portcullis_core::console::ConsoleMessage> for ConsoleMessage {
+    fn from(m: portcullis_core::console::ConsoleMessage) -> Self {
+        ConsoleMessage {
+            key: m.key,
+            severity: match m.severity {
+                portcullis_core::console::ConsoleSeverity::Info => ConsoleSeverity::Info,
+                portcullis_core::console::ConsoleSeverity::Error => ConsoleSeverity::Error,
+            },
+            message: m.message,
+            data: m.data,
+        }
+    }
+}
+
+/// The one answer to `sync_managed_config`: each part's outcome, and the console
+/// message to publish (key `portcullis.policy`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ManagedConfigSync {
+    /// `trust_root`.
+    pub trust_root: RootSync,
+    /// `policy_bundle`.
+    pub policy: BundleSync,
+    /// `indicator_collections`, one per configured collection.
+    pub indicators: Vec<IndicatorSync>,
+    /// `instructions`.
+    pub instructions: InstructionsSync,
+    /// Values that cannot be used as they are.
+    pub problems: Vec<ConfigProblem>,
+    /// Whether a trust root is installed after this sync.
+    pub enrolled: bool,
+    /// The policy in force after this sync.
+    pub in_force: Option<PolicyStatus>,
+    /// Whether the console should see this sync as a fault (a refusal or a problem).
+    pub is_error: bool,
+    /// The sync for the console: publish it as it is.
+    pub console: ConsoleMessage,
+}
+
+impl ManagedConfigSync {
+    pub(crate) fn from_core(s: agent::ManagedConfigSync, now: Timestamp) -> Self {
+        let console = portcullis_core::console::policy_sync(&s, now).into();
+        ManagedConfigSync {
+            is_error: s.is_error(),
+            enrolled: s.enrolled,
+            in_force: s.in_force.map(|a| PolicyStatus::from_applied(a, false)),
+            trust_root: s.trust_root.into(),
+            policy: s.policy.into(),
+            indicators: s.indicators.into_iter().map(Into::into).collect(),
+            instructions: s.instructions.into(),
+            problems: s.problems.into_iter().map(Into::into).collect(),
+            console,
+        }
+    }
+}
+
+impl From<Alert> for portcullis_core::Alert {
+    fn from(a: Alert) -> Self {
+        portcullis_core::Alert {
+            id: a.id,
+            finding: alert::Finding {
+                at: to_timestamp(a.at),
+                kind: a.kind.into(),
+                slot: a.slot.and_then(|s| u8::try_from(s).ok()),
+                detector: a.detector,
+                detector_version: a.detector_version,
+                summary: a.summary,
+                evidence: a.evidence.into_iter().map(|e| (e.key, e.value)).collect(),
+                severity: Some(a.severity.into()),
+            },
+            severity: a.severity.into(),
+            delivery_attempts: a.delivery_attempts,
+        }
+    }
+}
+
+impl From<InstructionAction> for agent::InstructionAction {
+    fn from(a: InstructionAction) -> Self {
+        use agent::InstructionAction as A;
+        match a {
+            InstructionAction::LockNow => A::LockNow,
+            InstructionAction::WipeWorkData { preserve_frp } => A::WipeWorkData { preserve_frp },
+            InstructionAction::WipeDevice { preserve_frp } => A::WipeDevice { preserve_frp },
+            InstructionAction::StartInspection { reason } => A::StartInspection { reason },
+            InstructionAction::RotateKeys => A::RotateKeys,
+            InstructionAction::ShowNotice { title, body } => A::ShowNotice { title, body },
+        }
+    }
+}
+
+impl From<HandedAction> for agent::HandedAction {
+    fn from(a: HandedAction) -> Self {
+        agent::HandedAction {
+            action_id: a.action_id,
+            sequence: a.sequence,
+            action: a.action.into(),
+            route: a.route.into(),
+        }
+    }
+}
+
+impl From<&InstructionResult> for portcullis_core::console::InstructionTally {
+    fn from(r: &InstructionResult) -> Self {
+        use portcullis_core::console::InstructionTally as T;
+        match r {
+            InstructionResult::Applied { sequence, .. } => T::Applied {
+                sequence: *sequence,
+            },
+            InstructionResult::Unchanged { sequence, .. } => T::Unchanged {
+                sequence: *sequence,
+            },
+            InstructionResult::Refused { code, .. } => T::Refused { code: code.clone() },
+        }
+    }
+}
+
+/// A remediation the phone handed to the MDM or could not carry out.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsoleActionNote {
+    /// The rule that asked for it (none: the escalation ladder).
+    pub rule: Option<String>,
+    /// The action's short name.
+    pub action: String,
+    /// Why it was not carried out (none for actions handed to the MDM).
+    pub why: Option<String>,
+}
+
+/// A compliance pass, for [`crate::console_compliance`].
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsoleComplianceSummary {
+    /// Whether every rule passed.
+    pub compliant: bool,
+    /// How many rules are open.
+    pub open_rules: u32,
+    /// Actions published for the MDM.
+    pub for_mdm: Vec<ConsoleActionNote>,
+    /// Actions the phone could not carry out.
+    pub not_done: Vec<ConsoleActionNote>,
+}
+
+impl From<ConsoleActionNote> for portcullis_core::console::ActionNote {
+    fn from(n: ConsoleActionNote) -> Self {
+        portcullis_core::console::ActionNote {
+            rule: n.rule,
+            action: n.action,
+            why: n.why,
+        }
+    }
+}
+
+impl From<ConsoleComplianceSummary> for portcullis_core::console::ComplianceSummary {
+    fn from(s: ConsoleComplianceSummary) -> Self {
+        portcullis_core::console::ComplianceSummary {
+            compliant: s.compliant,
+            open_rules: s.open_rules,
+            for_mdm: s.for_mdm.into_iter().map(Into::into).collect(),
+            not_done: s.not_done.into_iter().map(Into::into).collect(),
+        }
+    }
+}

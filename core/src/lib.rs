@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod alert;
 pub mod compliance;
+pub mod console;
 pub mod error;
 pub mod identity;
 pub mod inspection;

@@ -9,6 +9,7 @@
 #   baseline-v1.bundle      policies/baseline.json, version 1, group all-staff, under root v1
 #   baseline-v2.bundle      the same, version 2
 #   root-v2.signed          a rotation to root v2 under a new root key (signed by old and new)
+#   root-v2-weak.signed     the same rotation signed by the new root key only (refused)
 #   baseline-r2-v3.bundle   the baseline, version 3, signed under root v2
 #   spyware-v1.indicators   core/tests/data/spyware-fixture.stix2 as signed collection
 #                           "fixture", version 1, under root v1
@@ -45,7 +46,9 @@ make_policy_fixtures() {
             --out "$fix/root-v2.json" >/dev/null &&
         "$tool" root sign --key "$fix/root-key/portcullis-signing.key" \
             --key "$fix/root-key-2/portcullis-signing.key" --in "$fix/root-v2.json" \
-            --out "$fix/root-v2.signed" >/dev/null || return 1
+            --out "$fix/root-v2.signed" >/dev/null &&
+        "$tool" root sign --key "$fix/root-key-2/portcullis-signing.key" --in "$fix/root-v2.json" \
+            --out "$fix/root-v2-weak.signed" >/dev/null || return 1
     for version in 1 2; do
         policy_fixture "$tool" "$fix" root.signed "$version" "baseline-v$version.bundle" || return 1
     done

@@ -10,6 +10,7 @@ mod fusion;
 mod inspection;
 mod instruction;
 mod policy;
+mod sync;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
@@ -18,6 +19,11 @@ pub use instruction::{
     RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
+pub use sync::{
+    keys as managed_config_keys, split_groups, split_lines, BundleSync, ConfigProblem,
+    IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, Refusal, RootSync,
+    SyncHeadline,
+};
 
 use std::path::Path;
 use std::sync::Arc;

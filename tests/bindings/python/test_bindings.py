@@ -532,6 +532,122 @@ class InstructionTests(FixtureTestCase):
         run(body())
 
 
+class ManagedConfigSyncTests(FixtureTestCase):
+    """The policy-sync scenario of core/tests/managed_config_sync.rs, through the bindings."""
+
+    def config(self, root, bundle, **kw):
+        text = lambda name: self.fixture(name).decode("utf-8")
+        return pf.ManagedConfigValues(
+            trust_root="  " + text(root) + "\n",
+            device_id="dev-0001",
+            device_groups=" all-staff, ,all-staff",
+            policy_bundle=text(bundle),
+            indicator_collections=[text("spyware-v1.indicators")],
+            instructions=[text("instructions/auth-1.instruction")],
+            console_endpoint=kw.get("endpoint"),
+            not_text=[],
+        )
+
+    async def refused_alerts(self, agent, when):
+        alerts = await agent.pending_alerts(50)
+        await agent.ack_alerts([a.id for a in alerts], when)
+        return [a.kind_name for a in alerts if a.kind_name == "policy_refused"]
+
+    def console(self, sync):
+        data = json.loads(sync.console.data)
+        self.assertEqual(sync.console.key, "portcullis.policy")
+        self.assertEqual(data["format"], "portcullis/console/v1")
+        self.assertLessEqual(len(sync.console.data.encode("utf-16-le")) // 2, 1000)
+        return data
+
+    def test_enrollment_rotation_refusals_and_redelivery(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-sync-secret"), at(0))
+            # Enrollment: root, bundle, indicators and instructions in one call.
+            sync = await agent.sync_managed_config(self.config("root.signed", "baseline-v2.bundle"), at(1))
+            self.assertEqual(sync.trust_root, pf.RootSync.INSTALLED(version=1))
+            self.assertIsInstance(sync.policy, pf.BundleSync.APPLIED)
+            self.assertEqual(sync.policy.policy.version, 2)
+            self.assertIsInstance(sync.indicators[0], pf.IndicatorSync.IN_USE)
+            self.assertIsInstance(sync.instructions, pf.InstructionsSync.APPLIED)
+            self.assertIsInstance(sync.instructions.results[0], pf.InstructionResult.APPLIED)
+            self.assertFalse(sync.is_error)
+            self.assertEqual(self.console(sync)["state"], "applied")
+            self.assertEqual(sync.console.severity, pf.ConsoleSeverity.INFO)
+            self.assertEqual(await self.refused_alerts(agent, at(1)), [])
+
+            # Redelivery: unchanged everywhere, nothing raised.
+            sync = await agent.sync_managed_config(self.config("root.signed", "baseline-v2.bundle"), at(2))
+            self.assertEqual(sync.trust_root, pf.RootSync.UNCHANGED(version=1))
+            self.assertIsInstance(sync.policy, pf.BundleSync.UNCHANGED)
+            self.assertIsInstance(sync.instructions.results[0], pf.InstructionResult.UNCHANGED)
+            self.assertEqual(self.console(sync)["state"], "in_force")
+            self.assertEqual(await self.refused_alerts(agent, at(2)), [])
+
+            # A rolled-back bundle: refused and alerted once, then remembered.
+            for remembered, alerts in ((False, ["policy_refused"]), (True, [])):
+                sync = await agent.sync_managed_config(self.config("root.signed", "baseline-v1.bundle"), at(3))
+                self.assertIsInstance(sync.policy, pf.BundleSync.REFUSED)
+                self.assertEqual((sync.policy.refusal.code, sync.policy.refusal.remembered), ("rollback", remembered))
+                self.assertEqual(sync.in_force.version, 2)
+                self.assertTrue(sync.is_error)
+                self.assertEqual(sync.console.severity, pf.ConsoleSeverity.ERROR)
+                self.assertEqual(sync.console.message, "policy_bundle refused: rollback (policy version 2 stays in force)")
+                self.assertEqual(await self.refused_alerts(agent, at(3)), alerts)
+
+            # A refused root (the rotation signed by the new root key only).
+            for remembered, alerts in ((False, ["policy_refused"]), (True, [])):
+                sync = await agent.sync_managed_config(self.config("root-v2-weak.signed", "baseline-v2.bundle"), at(4))
+                self.assertIsInstance(sync.trust_root, pf.RootSync.REFUSED)
+                self.assertEqual(sync.trust_root.refusal.remembered, remembered)
+                data = self.console(sync)
+                self.assertEqual((data["state"], data["input"]), ("rejected", "trust_root"))
+                self.assertEqual(await self.refused_alerts(agent, at(4)), alerts)
+
+            # The rotation and the bundle signed under it.
+            sync = await agent.sync_managed_config(self.config("root-v2.signed", "baseline-r2-v3.bundle"), at(5))
+            self.assertIsInstance(sync.trust_root, pf.RootSync.ROTATED)
+            self.assertEqual((sync.trust_root.from_version, sync.trust_root.to_version), (1, 2))
+            self.assertEqual(sync.policy.policy.version, 3)
+            self.assertIn("trust root rotated to version 2", sync.console.message)
+            # The collection signed under the old root is refused now (the one loaded stays in use).
+            self.assertIsInstance(sync.indicators[0], pf.IndicatorSync.REFUSED)
+            self.assertFalse(sync.indicators[0].refusal.remembered)
+            self.assertEqual(await self.refused_alerts(agent, at(5)), ["policy_refused"])
+
+            sync = await agent.sync_managed_config(self.config("root-v2.signed", "baseline-r2-v3.bundle"), at(6))
+            self.assertEqual(sync.trust_root, pf.RootSync.UNCHANGED(version=2))
+            self.assertIsInstance(sync.policy, pf.BundleSync.UNCHANGED)
+            self.assertTrue(sync.indicators[0].refusal.remembered)
+            self.assertEqual(await self.refused_alerts(agent, at(6)), [])
+
+        run(body())
+
+    def test_console_messages_for_alerts_and_failures(self):
+        async def body():
+            path = os.path.join(self.dir, "sync.db")
+            agent = await pf.Agent.open(path, pf.SoftwareDeviceKey(b"python-console-secret"), at(0))
+            sync = await agent.sync_managed_config(
+                pf.ManagedConfigValues(
+                    trust_root=None, device_id=None, device_groups=None, policy_bundle=None,
+                    indicator_collections=[], instructions=[], console_endpoint="http://x", not_text=["device_id"],
+                ),
+                at(1),
+            )
+            self.assertEqual([p.key for p in sync.problems], ["device_id", "console_endpoint"])
+            self.assertEqual(self.console(sync)["state"], "no_bundle")
+            _, alerts = await self.replaced(pf.SoftwareDeviceKey(b"python-console-secret-2"))
+            message = pf.console_alert(alerts[0])
+            self.assertTrue(message.key.startswith("portcullis.alert."))
+            self.assertEqual(message.severity, pf.ConsoleSeverity.ERROR)
+            data = json.loads(message.data)
+            self.assertEqual((data["type"], data["kind"], data["severity"]), ("alert", "sim_replaced", "critical"))
+            failed = pf.console_policy_sync_failed("Storage", at(2))
+            self.assertEqual(json.loads(failed.data)["state"], "failed")
+
+        run(body())
+
+
 class ErrorTests(AgentTestCase):
     def test_reopen_with_different_key_is_refused(self):
         async def body():

@@ -1,6 +1,6 @@
-// Signed console instructions on iOS, as on Android (core/Instructions.kt): envelopes from
-// the managed app configuration (key `instructions`) or an explicit call go to the core,
-// which verifies them against the trust root's operations role and decides. iOS gives an
+// Signed console instructions on iOS, as on Android (core/Instructions.kt): envelopes from an
+// explicit call go to the core (the managed configuration's `instructions` go through the
+// core's syncManagedConfig), which verifies them against the trust root's operations role and decides. iOS gives an
 // app no lock or wipe, so the core routes those to the MDM: they are published in managed
 // app feedback for the MDM's own DeviceLock / EraseDevice commands, like compliance actions,
 // and reported once the MDM has collected them. Nothing is verified or chosen here.
@@ -11,7 +11,6 @@ import Foundation
 /// The agent calls instructions make (`Agent` conforms; tests can substitute another).
 public protocol InstructionAgent: AnyObject, Sendable {
     func applyInstruction(envelope: Data, now: Date) async throws -> InstructionResult
-    func applyInstructionList(envelopes: [Data], now: Date) async throws -> [InstructionResult]
     func reportActionOutcome(actionId: String, outcome: ActionOutcome, now: Date) async throws -> [Alert]
     func actionsAwaitingOutcome() async throws -> [HandedAction]
 }
@@ -34,36 +33,24 @@ public struct InstructionPass {
 
 /// Hands instructions to the core and answers for what it hands back.
 ///
-/// - MDM route (lock, wipes on iOS): published under `portcullis_mdm_actions` in managed
-///   app feedback. When an entry the app published is gone from the feedback (the MDM read it
-///   with DeleteFeedback, as for alerts), the MDM has it: reported `carriedOut`.
+/// - MDM route (lock, wipes on iOS): published in managed app feedback as the core's
+///   `portcullis.instruction.<action id>` message. When an entry written is gone from the
+///   feedback (the MDM read it with DeleteFeedback, as for alerts), the MDM has it: reported
+///   `handedToMdm`.
 /// - AGENT route: a notice through `showNotice` (without one: not possible); key rotation
 ///   is done by the core (the Keychain device key is bound to the enrollment); inspections
 ///   are the kiosk's on iOS (not possible here).
 ///
 /// Not thread-safe: `PortcullisHost` calls it from its ordered input queue, one at a time.
 public final class InstructionLoop {
-    /// The feedback field holding actions for the MDM.
-    public static let mdmActionsField = "portcullis_mdm_actions"
-    /// The feedback field holding the last pass's summary.
-    public static let stateField = "portcullis_instructions"
-    /// Action ids published for the MDM (kept apart from the feedback, which the MDM may delete).
-    public static let publishedKey = "org.portcullis.feedback.mdmActions"
-
     private let agent: InstructionAgent
-    private let defaults: UserDefaults
+    private let feedback: ManagedFeedbackChannel
     /// Shows a notice to the person carrying the phone (e.g. a local notification); nil: not possible.
     public var showNotice: ((String, String) async -> ActionOutcome)?
 
-    public init(agent: InstructionAgent, defaults: UserDefaults = .standard) {
+    public init(agent: InstructionAgent, feedback: ManagedFeedbackChannel) {
         self.agent = agent
-        self.defaults = defaults
-    }
-
-    /// The managed configuration's `instructions`: the core orders them by sequence, answers
-    /// `unchanged` for those already accepted and refuses replays and forgeries.
-    public func sync(_ envelopes: [String], now: Date = Date()) async -> InstructionPass {
-        await pass(now: now) { try await self.agent.applyInstructionList(envelopes: envelopes.map { Data($0.utf8) }, now: now) }
+        self.feedback = feedback
     }
 
     /// One envelope from another channel (a push, a deep link from the console's app).
@@ -92,7 +79,7 @@ public final class InstructionLoop {
                 }
             }
             let awaiting = try await agent.actionsAwaitingOutcome()
-            let collected = collectedByMdm()
+            let collected = Set(await feedback.collected(ManagedFeedbackChannel.actionsWrittenKey))
             var forMdm: [HandedAction] = []
             for handed in awaiting {
                 let outcome: ActionOutcome
@@ -113,7 +100,8 @@ public final class InstructionLoop {
                     // Reported meanwhile: nothing is owed any more.
                 }
             }
-            publishForMdm(forMdm)
+            await feedback.replace(ManagedFeedbackChannel.actionsWrittenKey,
+                                   with: forMdm.map { (id: $0.actionId, message: consoleActionForMdm(action: $0, now: now)) })
             result.awaitingMdm = forMdm
         } catch {
             result.error = String(describing: error)
@@ -137,77 +125,10 @@ public final class InstructionLoop {
         }
     }
 
-    /// Published ids no longer in the feedback: the MDM collected them.
-    private func collectedByMdm() -> Set<String> {
-        let published = Set(defaults.stringArray(forKey: Self.publishedKey) ?? [])
-        let feedback = defaults.dictionary(forKey: ManagedFeedbackChannel.feedbackKey) ?? [:]
-        let present = (feedback[Self.mdmActionsField] as? [[String: Any]] ?? []).compactMap { $0["actionId"] as? String }
-        return published.subtracting(present)
-    }
-
-    private func publishForMdm(_ actions: [HandedAction]) {
-        var feedback = defaults.dictionary(forKey: ManagedFeedbackChannel.feedbackKey) ?? [:]
-        feedback[Self.mdmActionsField] = actions.map(Self.entry)
-        defaults.set(feedback, forKey: ManagedFeedbackChannel.feedbackKey)
-        defaults.set(actions.map(\.actionId), forKey: Self.publishedKey)
-    }
-
-    /// One action for the MDM as a property-list dictionary.
-    public static func entry(_ handed: HandedAction) -> [String: Any] {
-        var entry: [String: Any] = [
-            "actionId": handed.actionId,
-            "sequence": String(handed.sequence),
-            "action": name(handed.action),
-        ]
-        switch handed.action {
-        case .wipeWorkData(let preserveFrp), .wipeDevice(let preserveFrp):
-            entry["preserveFrp"] = preserveFrp
-        default:
-            break
-        }
-        return entry
-    }
-
-    /// The action's stable name, as the core's journal and alerts spell it.
-    public static func name(_ action: InstructionAction) -> String {
-        switch action {
-        case .lockNow: return "lock_now"
-        case .wipeWorkData: return "wipe_work_data"
-        case .wipeDevice: return "wipe_device"
-        case .startInspection: return "start_inspection"
-        case .rotateKeys: return "rotate_keys"
-        case .showNotice: return "show_notice"
-        }
-    }
-
-    /// The pass's summary for the MDM under `portcullis_instructions`: counts and refusal
-    /// codes, never an envelope.
-    public static func stateEntry(_ pass: InstructionPass, at: Date) -> [String: Any] {
-        var applied = 0, unchanged = 0
-        var codes: [String] = []
-        for r in pass.results {
-            switch r {
-            case .applied: applied += 1
-            case .unchanged: unchanged += 1
-            case .refused(let code, _, _): codes.append(code)
-            }
-        }
-        var entry: [String: Any] = [
-            "at": FeedbackEncoding.timestamp(at),
-            "applied": applied,
-            "unchanged": unchanged,
-            "refused": codes.count,
-            "refusalCodes": Array(Set(codes)).sorted(),
-            "awaitingMdm": pass.awaitingMdm.count,
-        ]
-        if let error = pass.error {
-            entry["severity"] = "error"
-            entry["message"] = "instructions not applied (retried at the next sync)"
-            entry["reason"] = error
-        } else {
-            entry["severity"] = codes.isEmpty ? "info" : "error"
-            entry["message"] = "instructions: \(applied) applied, \(unchanged) unchanged, \(codes.count) refused"
-        }
-        return entry
+    /// The pass as the console message `portcullis.instructions` (counts and refusal codes,
+    /// never an envelope).
+    public static func message(_ pass: InstructionPass, now: Date) -> ConsoleMessage {
+        consoleInstructions(results: pass.results, actionsPending: UInt32(pass.awaitingMdm.count),
+                            errorName: pass.error.map { String($0.prefix(while: \.isLetter)) }, now: now)
     }
 }

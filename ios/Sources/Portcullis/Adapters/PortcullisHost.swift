@@ -1,6 +1,6 @@
 // Ties the agent to the adapters: one input queue (so the core sees readings in the order
 // they happened), feedback delivery after each step, the managed configuration applied through
-// PolicySync and InstructionLoop, and the next wake-up date for BGTaskScheduler. Foundation
+// the core's syncManagedConfig and InstructionLoop, and the next wake-up date for BGTaskScheduler. Foundation
 // only; the platform pieces are injected.
 
 import Foundation
@@ -9,7 +9,6 @@ public final class PortcullisHost: @unchecked Sendable {
     public let agent: Agent
     public let feedback: ManagedFeedbackChannel
     private let continuation: AsyncStream<PlatformInput>.Continuation
-    private let policySync: PolicySync
     /// Signed console instructions; set `instructions.showNotice` to show notices.
     public let instructions: InstructionLoop
     private var configObserver: ManagedAppConfigObserver?
@@ -18,7 +17,7 @@ public final class PortcullisHost: @unchecked Sendable {
     public var onError: ((String) -> Void)?
     /// Called after each managed-configuration sync (e.g. to log it, or to ask `wake()` for a
     /// new wake-up date: a new policy can move it).
-    public var onPolicySync: ((PolicySyncResult) -> Void)?
+    public var onPolicySync: ((ManagedConfigSync) -> Void)?
     /// Called after each instruction pass (managed configuration, `applyInstruction`, wake-up).
     public var onInstructions: ((InstructionPass) -> Void)?
 
@@ -52,8 +51,7 @@ public final class PortcullisHost: @unchecked Sendable {
     private init(agent: Agent, feedback: ManagedFeedbackChannel = ManagedFeedbackChannel()) {
         self.agent = agent
         self.feedback = feedback
-        self.policySync = PolicySync(agent: agent)
-        self.instructions = InstructionLoop(agent: agent)
+        self.instructions = InstructionLoop(agent: agent, feedback: feedback)
         var captured: AsyncStream<PlatformInput>.Continuation?
         let stream = AsyncStream<PlatformInput> { captured = $0 }
         continuation = captured!
@@ -130,11 +128,11 @@ public final class PortcullisHost: @unchecked Sendable {
                 alerts = try await agent.handleReboot(now: now)
             case .instruction(let envelope):
                 let pass = await instructions.apply(envelope, now: now)
-                instructionsDone(pass, now: now)
+                await instructionsDone(pass, now: now)
                 alerts = pass.alerts
             case .instructionsAwaiting:
                 let pass = await instructions.handleAwaiting(now: now)
-                instructionsDone(pass, now: now)
+                await instructionsDone(pass, now: now)
                 alerts = pass.alerts
             case .managedConfig(let config):
                 await applyManagedConfig(config, now: now)
@@ -148,26 +146,30 @@ public final class PortcullisHost: @unchecked Sendable {
         }
     }
 
-    /// Trust root and bundle to the core; the outcome goes to the MDM as `portcullis_policy`
-    /// feedback, and a refusal's `policy_refused` alert is delivered at once.
-    private func applyManagedConfig(_ config: ManagedAppConfig, now: Date) async {
-        for problem in config.problems {
-            onError?("managed configuration: \(problem)")
+    /// The managed configuration to the core (root, bundle, indicator collections,
+    /// instructions); its console message goes to the MDM as the `portcullis.policy` feedback
+    /// entry, and a refusal's `policy_refused` alert is delivered at once.
+    private func applyManagedConfig(_ config: ManagedConfigValues, now: Date) async {
+        do {
+            let sync = try await agent.syncManagedConfig(config: config, now: now)
+            await feedback.publish([sync.console])
+            onPolicySync?(sync)
+        } catch {
+            onError?("managed configuration: \(error)")
+            let name = String(String(describing: error).prefix(while: \.isLetter))
+            await feedback.publish([consolePolicySyncFailed(errorName: name, now: now)])
         }
-        let result = await policySync.sync(config, now: now)
-        feedback.publishPolicyState(PolicyStateEncoding.entry(result, at: now))
-        onPolicySync?(result)
-        // After the trust root: the core verifies every instruction against it.
-        instructionsDone(await instructions.sync(config.instructions, now: now), now: now)
+        // What the sync's instructions handed out.
+        await instructionsDone(await instructions.handleAwaiting(now: now), now: now)
         await deliver(now: now)
     }
 
-    /// Publishes an instruction pass under `portcullis_instructions` and reports failures.
-    private func instructionsDone(_ pass: InstructionPass, now: Date) {
+    /// Publishes an instruction pass as `portcullis.instructions` and reports failures.
+    private func instructionsDone(_ pass: InstructionPass, now: Date) async {
         if pass.results.isEmpty && pass.reported.isEmpty && pass.awaitingMdm.isEmpty && pass.error == nil {
             return
         }
-        feedback.publish(field: InstructionLoop.stateField, InstructionLoop.stateEntry(pass, at: now))
+        await feedback.publish([InstructionLoop.message(pass, now: now)])
         if let error = pass.error {
             onError?("instructions: \(error)")
         }

@@ -79,8 +79,8 @@ public enum PlatformInput {
     /// Instruction actions still owed an outcome (queued by `PortcullisHost.wake`): after a
     /// restart, or published for the MDM and since collected.
     case instructionsAwaiting
-    /// The managed app configuration (as read): applied through `PolicySync`.
-    case managedConfig(ManagedAppConfig)
+    /// The managed app configuration (as read): applied through the core's `syncManagedConfig`.
+    case managedConfig(ManagedConfigValues)
 }
 
 /// Detects a reboot since the last launch from the boot time (now minus the system uptime),

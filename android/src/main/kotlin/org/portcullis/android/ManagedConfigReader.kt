@@ -8,22 +8,23 @@ import android.content.Context
 import android.content.Intent
 import android.content.IntentFilter
 import android.content.RestrictionsManager
-import org.portcullis.android.core.ManagedConfig
+import org.portcullis.ManagedConfigValues
+import org.portcullis.android.core.managedConfigValues
 
 class ManagedConfigReader(private val context: Context) {
     private val restrictions = context.requireService<RestrictionsManager>()
     private var receiver: BroadcastReceiver? = null
 
     /** The configuration now (a binder call: keep it off the main thread when possible). */
-    fun read(): ManagedConfig {
+    fun read(): ManagedConfigValues {
         val bundle = restrictions.applicationRestrictions
         @Suppress("DEPRECATION") // Bundle.get(String): values here are strings
         val values = bundle.keySet().associateWith { bundle.get(it) }
-        return ManagedConfig.from(values)
+        return managedConfigValues(values)
     }
 
     /** Calls [onChange] with the new configuration whenever the EMM changes it (while registered). */
-    fun watch(onChange: (ManagedConfig) -> Unit) {
+    fun watch(onChange: (ManagedConfigValues) -> Unit) {
         if (receiver != null) return
         val r = object : BroadcastReceiver() {
             override fun onReceive(context: Context, intent: Intent) = onChange(read())

@@ -1,5 +1,5 @@
 // The module's entry point: one agent per process, the observers feeding it, alert delivery
-// wake-up scheduling, the managed configuration (PolicySync) and signed console instructions
+// wake-up scheduling, the managed configuration (the core's syncManagedConfig) and signed console instructions
 // (InstructionLoop). Glue only: every decision is the core's.
 
 package org.portcullis.android
@@ -31,6 +31,10 @@ import kotlinx.coroutines.sync.withLock
 import org.portcullis.Agent
 import org.portcullis.Alert
 import org.portcullis.DeviceKey
+import org.portcullis.ManagedConfigValues
+import org.portcullis.PortcullisException
+import org.portcullis.consoleInspection
+import org.portcullis.consolePolicySyncFailed
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.AlertDelivery
 import org.portcullis.android.core.ComplianceLoop
@@ -39,10 +43,8 @@ import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.ComplianceStateEncoding
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
-import org.portcullis.android.core.IndicatorOutcome
 import org.portcullis.android.core.InspectionLoop
 import org.portcullis.android.core.InspectionPass
-import org.portcullis.android.core.InspectionStateEncoding
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
@@ -50,7 +52,6 @@ import org.portcullis.android.core.NoInstructionDevice
 import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.NoEnforcer
-import org.portcullis.android.core.PolicySyncResult
 import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.ImmediateSendLimiter
@@ -59,14 +60,10 @@ import org.portcullis.android.core.KeyedAppStatesReporterPort
 import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
-import org.portcullis.android.core.ManagedConfig
-import org.portcullis.android.core.PolicyStateEncoding
-import org.portcullis.android.core.PolicySync
 import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.WakeupPlanner
 import org.portcullis.android.core.WakeupTracker
 import org.portcullis.android.core.outboxOf
-import org.portcullis.android.core.policyAgentOf
 
 /**
  * Start it from `Application.onCreate()` (every process start, including those for the
@@ -150,7 +147,6 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private val channel = KeyedAppStatesChannel(context, config.keyedAppStates(context))
     private val delivery = AlertDelivery(outboxOf(::agent), channel, limiter, config.deliveryPolicy)
-    private val policySync = PolicySync(policyAgentOf(::agent), config.clock)
     private val policyStateLock = Mutex()
 
     @Volatile
@@ -258,33 +254,31 @@ class Portcullis private constructor(private val context: Context, private val c
     internal suspend fun settle() = inQueue { }
 
     /** The managed configuration now; its problems are logged. */
-    fun readManagedConfig(): ManagedConfig =
-        managedConfig.read().also { cfg ->
-            cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
-        }
+    fun readManagedConfig(): ManagedConfigValues = managedConfig.read()
 
     /**
-     * Hands the managed configuration ([config], or read now) to the core through
-     * [PolicySync], in the input queue; the outcome becomes the keyed app state
-     * `portcullis.policy`. Called at start and on every change.
+     * Hands the managed configuration ([config], or read now) to the core's
+     * `syncManagedConfig` (root, bundle, indicator collections, instructions), in the input
+     * queue; the core's console message becomes the keyed app state `portcullis.policy`.
+     * Called at start and on every change.
      */
-    fun applyManagedConfig(config: ManagedConfig? = null) {
+    fun applyManagedConfig(config: ManagedConfigValues? = null) {
         queue.submit {
             val cfg = config ?: managedConfig.read()
-            cfg.problems.forEach { Log.w(LogMapping.TAG, "managed configuration: $it") }
-            val result = policySync.sync(cfg)
-            val state = PolicyStateEncoding.encode(result)
+            val now = this.config.clock()
+            val state = try {
+                KeyedStateSpec.of(agent().syncManagedConfig(cfg, now).console)
+            } catch (e: PortcullisException) {
+                KeyedStateSpec.of(consolePolicySyncFailed(e.javaClass.simpleName, now))
+            }
             Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
             policyStateWanted = state
             // A new policy (or a new root with it) may have come with any outcome, and syncs
             // are rare: judge the device against whatever is in force now.
             compliance.markChanged()
             runCompliance()
-            for (outcome in inspections.syncIndicators(cfg.indicatorCollections, this.config.clock())) {
-                if (outcome !is IndicatorOutcome.Loaded) Log.w(LogMapping.TAG, "indicator collection: $outcome")
-            }
-            // After the root and the collections: an instruction may start an inspection.
-            instructionsDone(instructions.syncList(cfg.instructions, this.config.clock()))
+            // What the sync's instructions handed out: an instruction may start an inspection.
+            instructionsDone(instructions.handleAwaiting(this.config.clock()))
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
@@ -315,7 +309,7 @@ class Portcullis private constructor(private val context: Context, private val c
     /** Logs and publishes an instruction pass (`portcullis.instructions`); delivers the alerts it raised. */
     private fun instructionsDone(pass: InstructionPass) {
         if (pass.results.isEmpty() && pass.actions.isEmpty() && pass.error == null) return
-        val state = InstructionStateEncoding.encode(pass)
+        val state = InstructionStateEncoding.encode(pass, config.clock())
         Log.i(LogMapping.TAG, state.message) // counts and refusal codes, never an envelope
         scope.launch {
             if (state != instructionStateSent && channel.send(listOf(state), immediate = false) == SendResult.Sent) {
@@ -418,7 +412,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 } catch (e: java.io.IOException) {
                     Log.e(LogMapping.TAG, "signed evidence of window ${pass.window.id} not kept: ${e.javaClass.simpleName}")
                 }
-                val state = InspectionStateEncoding.encode(pass)
+                val state = KeyedStateSpec.of(consoleInspection(pass.window, pass.report, config.clock()))
                 Log.i(LogMapping.TAG, state.message)
                 scope.launch {
                     channel.send(listOf(state), immediate = false)

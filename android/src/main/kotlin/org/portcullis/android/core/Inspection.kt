@@ -1,5 +1,4 @@
-// Inspections on the phone: the signed indicator collections from managed configuration go
-// to the core; when the core's schedule has a window open, the inventory becomes an evidence
+// Inspections on the phone: when the core's schedule has a window open, the inventory becomes an evidence
 // snapshot (format version 1, docs/inspection.md) that the core scans and signs. What the
 // phone can see of itself is a first pass; the full forensic inspection is the kiosk's.
 
@@ -11,7 +10,6 @@ import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
-import org.portcullis.PortcullisException
 
 /** Builds the evidence snapshot the core's `submitInspection` scans. */
 object EvidenceSnapshots {
@@ -63,7 +61,6 @@ object EvidenceSnapshots {
 
 /** The agent calls inspections make (the real agent through [inspectionAgentOf], or a test double). */
 interface InspectionAgent {
-    suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong
     suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert>
     suspend fun openInspectionWindow(): InspectionWindow?
     suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport
@@ -71,9 +68,6 @@ interface InspectionAgent {
 
 /** [InspectionAgent] over [agent] (or the agent it returns, opened lazily). */
 fun inspectionAgentOf(agent: suspend () -> AgentInterface): InspectionAgent = object : InspectionAgent {
-    override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong =
-        agent().loadSignedIndicators(signedFile, now)
-
     override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> =
         agent().reportConditions(charging, onWifi, utcOffsetMinutes, now)
 
@@ -98,45 +92,16 @@ sealed class InspectionPass {
     data class Failed(val error: Exception) : InspectionPass()
 }
 
-/** What became of one configured indicator collection. */
-sealed class IndicatorOutcome {
-    /** In use at [version] (newly loaded, or the one already loaded). */
-    data class Loaded(val version: ULong) : IndicatorOutcome()
-
-    /** The core refused it (`code`: `bad_signature`, `rollback`, `expired`, ...); it raised `policy_refused`. */
-    data class Rejected(val code: String, val reason: String) : IndicatorOutcome()
-
-    /** Not taken now (no trust root installed yet, the agent failed); offered again at the next sync. */
-    data class Failed(val error: Exception) : IndicatorOutcome()
-}
-
 /**
- * Hands the configured collections to the core and inspects when a window is open. A
- * collection the core refused is not offered again until the configuration changes (each
- * distinct refusal raises one alert). Calls must not overlap: the glue makes them from its
+ * Inspects when a window is open (the signed indicator collections reach the core through
+ * its managed-configuration sync). Calls must not overlap: the glue makes them from its
  * ordered input queue.
  */
 class InspectionLoop(
     private val agent: InspectionAgent,
     private val evidence: (Instant) -> String,
 ) {
-    private val refused = mutableMapOf<String, IndicatorOutcome.Rejected>()
     private var reported: DeviceConditions? = null
-
-    /** Offers every configured collection (one signed file each); outcomes in the same order. */
-    suspend fun syncIndicators(collections: List<String>, now: Instant): List<IndicatorOutcome> =
-        collections.map { text ->
-            val digest = Inventory.sha256Hex(text.toByteArray(Charsets.UTF_8))
-            refused[digest] ?: try {
-                IndicatorOutcome.Loaded(agent.loadSignedIndicators(text.toByteArray(Charsets.UTF_8), now))
-            } catch (e: PortcullisException.PolicyRejected) {
-                IndicatorOutcome.Rejected(e.code, e.reason).also { refused[digest] = it }
-            } catch (e: CancellationException) {
-                throw e
-            } catch (e: Exception) {
-                IndicatorOutcome.Failed(e)
-            }
-        }
 
     /**
      * At a wake-up: reports [conditions] when they changed (the core plans windows around
@@ -156,33 +121,5 @@ class InspectionLoop(
         throw e
     } catch (e: Exception) {
         InspectionPass.Failed(e)
-    }
-
-}
-
-/**
- * A submitted inspection as the keyed app state `portcullis.inspection`: the window, how many
- * indicators matched and the digests the console checks the signed evidence bundle against
- * (the bundle itself is too large for a keyed state; the app keeps it for collection).
- */
-object InspectionStateEncoding {
-    const val KEY = "portcullis.inspection"
-
-    fun encode(pass: InspectionPass.Submitted): KeyedStateSpec {
-        val findings = pass.report.findings
-        return KeyedStateSpec(
-            key = KEY,
-            severity = if (findings > 0u) KeyedAppStateLimits.SEVERITY_ERROR else KeyedAppStateLimits.SEVERITY_INFO,
-            message = "inspection of window ${pass.window.id} (${pass.window.kind}): " +
-                if (findings > 0u) "$findings indicator(s) matched" else "no indicator matched",
-            data = Json.obj(
-                "v" to Json.num(1L),
-                "window" to Json.num(pass.window.id),
-                "kind" to Json.str(pass.window.kind),
-                "findings" to Json.num(findings.toLong()),
-                "evidence_sha256" to Json.str(pass.report.evidenceSha256),
-                "report_sha256" to Json.str(pass.report.reportSha256),
-            ),
-        )
     }
 }

@@ -1,5 +1,5 @@
-// Signed console instructions on the phone: envelopes from the managed configuration (key
-// `instructions`, one per line) or a push channel go to the core, which verifies them
+// Signed console instructions on the phone: envelopes from a push channel go to the core
+// (the managed configuration's `instructions` go through the core's syncManagedConfig), which verifies them
 // against the trust root's operations role and decides. What the core hands back as
 // actions is carried out here (AGENT route) or published for the MDM (MDM route), and
 // what became of each is reported back. Nothing is verified or chosen here.
@@ -16,11 +16,12 @@ import org.portcullis.HandedAction
 import org.portcullis.InstructionAction
 import org.portcullis.InstructionResult
 import org.portcullis.PortcullisException
+import org.portcullis.consoleActionForMdm
+import org.portcullis.consoleInstructions
 
 /** The agent calls instructions make (the real agent through [instructionAgentOf], or a test double). */
 interface InstructionAgent {
     suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult
-    suspend fun applyInstructionList(envelopes: List<ByteArray>, now: Instant): List<InstructionResult>
     suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert>
     suspend fun actionsAwaitingOutcome(): List<HandedAction>
 }
@@ -29,9 +30,6 @@ interface InstructionAgent {
 fun instructionAgentOf(agent: suspend () -> AgentInterface): InstructionAgent = object : InstructionAgent {
     override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
         agent().applyInstruction(envelope, now)
-
-    override suspend fun applyInstructionList(envelopes: List<ByteArray>, now: Instant): List<InstructionResult> =
-        agent().applyInstructionList(envelopes, now)
 
     override suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert> =
         agent().reportActionOutcome(actionId, outcome, now)
@@ -98,10 +96,8 @@ data class InstructionPass(
 /**
  * Hands instructions to the core and carries out what it hands back.
  *
- * - **Managed configuration.** [syncList] gives the whole `instructions` list to the core
- *   on every sync: the core sorts it by sequence, answers `Unchanged` for instructions it
- *   already accepted (no alert) and refuses anything else it does not accept (a replayed
- *   sequence, a forged signature), raising `instruction_refused` once per distinct input.
+ * - **Managed configuration.** The core's `syncManagedConfig` applies the `instructions`
+ *   list; [handleAwaiting] then carries out what it handed out.
  * - **Push.** [apply] takes one envelope.
  * - **Actions.** After either, every action the core still awaits an outcome for is
  *   handled: AGENT-routed ones through [device] (lock, wipes, notice, keys) or [inspect]
@@ -117,10 +113,6 @@ class InstructionLoop(
     private val publishForMdm: suspend (KeyedStateSpec) -> SendResult,
     private val inspect: suspend (Instant) -> InspectionPass,
 ) {
-    /** The managed configuration's `instructions` (each entry one envelope as text). */
-    suspend fun syncList(envelopes: List<String>, now: Instant): InstructionPass =
-        pass(now) { agent.applyInstructionList(envelopes.map { it.toByteArray(Charsets.UTF_8) }, now) }
-
     /** One envelope from a push channel. */
     suspend fun apply(envelope: ByteArray, now: Instant): InstructionPass =
         pass(now) { listOf(agent.applyInstruction(envelope, now)) }
@@ -168,7 +160,7 @@ class InstructionLoop(
     private suspend fun carryOut(handed: HandedAction, now: Instant): ReportedOutcome? = when (handed.route) {
         // Handed to the MDM is what the agent can do: the MDM's own command carries it out,
         // so the console hears "handed to the MDM", never "carried out".
-        ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed))) {
+        ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed, now))) {
             SendResult.Sent -> ReportedOutcome.HandedToMdm
             SendResult.NoReceiver -> ReportedOutcome.NotPossible("no MDM on this device reads app states")
             SendResult.TooLarge, is SendResult.Failed -> null
@@ -220,96 +212,24 @@ class InstructionLoop(
 }
 
 /**
- * Instructions as keyed app states.
- *
- * - `portcullis.instructions`: the last pass, one key (each pass replaces the last): how
- *   many instructions were applied, unchanged and refused, with the refusal codes.
- * - `portcullis.instruction.<action id>`: an action routed to the MDM (iOS-style MDM
- *   commands, or an Android agent without device-owner powers), severity `ERROR`, with the
- *   action and its parameters for the MDM to carry out. One key per action.
- *
- * Neither carries an envelope, a key or a phone identifier.
+ * Instructions as keyed app states, built by the core (`portcullis/console/v1`):
+ * `portcullis.instructions` for the last pass, `portcullis.instruction.<action id>` for an
+ * action routed to the MDM. Neither carries an envelope, a key or a phone identifier.
  */
 object InstructionStateEncoding {
-    const val KEY = "portcullis.instructions"
-    const val MDM_KEY_PREFIX = "portcullis.instruction."
-    const val FORMAT_VERSION = 1
     private const val MAX_REASON = 240
 
     /** An outcome reason within the core's limit, on one line. */
     fun reason(text: String): String = AlertEncoding.truncate(text.replace('\n', ' ').replace('\r', ' '), MAX_REASON)
 
-    /** The action's stable name, as the core's journal and alerts spell it. */
-    fun actionName(action: InstructionAction): String = when (action) {
-        InstructionAction.LockNow -> "lock_now"
-        is InstructionAction.WipeWorkData -> "wipe_work_data"
-        is InstructionAction.WipeDevice -> "wipe_device"
-        is InstructionAction.StartInspection -> "start_inspection"
-        InstructionAction.RotateKeys -> "rotate_keys"
-        is InstructionAction.ShowNotice -> "show_notice"
-    }
+    fun forMdm(handed: HandedAction, now: Instant): KeyedStateSpec = KeyedStateSpec.of(consoleActionForMdm(handed, now))
 
-    fun forMdm(handed: HandedAction): KeyedStateSpec {
-        val name = actionName(handed.action)
-        val params = when (val a = handed.action) {
-            is InstructionAction.WipeWorkData -> listOf("preserve_frp" to a.preserveFrp.toString())
-            is InstructionAction.WipeDevice -> listOf("preserve_frp" to a.preserveFrp.toString())
-            else -> emptyList()
-        }
-        val data = Json.obj(
-            "v" to Json.num(FORMAT_VERSION.toLong()),
-            "action_id" to Json.str(AlertEncoding.truncate(handed.actionId, 128)),
-            "sequence" to Json.num(handed.sequence),
-            "action" to Json.str(name),
-            "route" to Json.str("MDM"),
-            *params.toTypedArray(),
-        )
-        return KeyedStateSpec(
-            key = AlertEncoding.truncate("$MDM_KEY_PREFIX${handed.actionId}", KeyedAppStateLimits.MAX_KEY_LENGTH, ellipsis = ""),
-            severity = KeyedAppStateLimits.SEVERITY_ERROR,
-            message = AlertEncoding.truncate(
-                "signed instruction ${handed.actionId} asks the MDM to $name",
-                KeyedAppStateLimits.MAX_MESSAGE_LENGTH,
-            ),
-            data = data,
-        )
-    }
-
-    fun encode(pass: InstructionPass): KeyedStateSpec {
-        val applied = pass.results.filterIsInstance<InstructionResult.Applied>()
-        val unchanged = pass.results.count { it is InstructionResult.Unchanged }
-        val refused = pass.results.filterIsInstance<InstructionResult.Refused>()
-        val pending = pass.actions.count { it.second is ActionHandling.Pending }
-        val highest = pass.results.maxOfOrNull {
-            when (it) {
-                is InstructionResult.Applied -> it.sequence
-                is InstructionResult.Unchanged -> it.sequence
-                is InstructionResult.Refused -> 0uL
-            }
-        }
-        val fields = mutableListOf(
-            "v" to Json.num(FORMAT_VERSION.toLong()),
-            "applied" to Json.num(applied.size.toLong()),
-            "unchanged" to Json.num(unchanged.toLong()),
-            "refused" to Json.num(refused.size.toLong()),
-            "refusal_codes" to refused.map { it.code }.distinct().take(10)
-                .joinToString(",", "[", "]") { Json.str(AlertEncoding.truncate(it, 64)) },
-            "actions_pending" to Json.num(pending.toLong()),
-        )
-        highest?.let { fields += "highest_sequence_seen" to Json.num(it) }
-        pass.error?.let { fields += "error" to Json.str(it.javaClass.simpleName) }
-        val message = when {
-            pass.error != null -> "instructions not applied: ${pass.error.javaClass.simpleName} (retried at the next sync)"
-            else -> "instructions: ${applied.size} applied, $unchanged unchanged, ${refused.size} refused" +
-                (if (refused.isNotEmpty()) " (${refused.map { it.code }.distinct().joinToString()})" else "") +
-                (if (pending > 0) ", $pending action(s) pending" else "")
-        }
-        val bad = pass.error != null || refused.isNotEmpty() || pending > 0
-        return KeyedStateSpec(
-            key = KEY,
-            severity = if (bad) KeyedAppStateLimits.SEVERITY_ERROR else KeyedAppStateLimits.SEVERITY_INFO,
-            message = AlertEncoding.truncate(message, KeyedAppStateLimits.MAX_MESSAGE_LENGTH),
-            data = Json.obj(*fields.toTypedArray()),
-        )
-    }
+    fun encode(pass: InstructionPass, now: Instant): KeyedStateSpec = KeyedStateSpec.of(
+        consoleInstructions(
+            pass.results,
+            pass.actions.count { it.second is ActionHandling.Pending }.toUInt(),
+            pass.error?.javaClass?.simpleName,
+            now,
+        ),
+    )
 }

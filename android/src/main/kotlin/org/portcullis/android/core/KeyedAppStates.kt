@@ -1,11 +1,13 @@
-// Alerts -> keyed app states (androidx.enterprise feedback) within the channel's limits:
-// key <= 100, message <= 1,000, data <= 1,000 characters (Java String.length(), as
-// KeyedAppState.Builder.build() checks), severity INFO or ERROR.
+// Console messages -> keyed app states (androidx.enterprise feedback). The core builds every
+// message within the channel's limits (key <= 100, message <= 1,000, data <= 1,000 UTF-16
+// units, as KeyedAppState.Builder.build() checks); this file only carries the strings.
 
 package org.portcullis.android.core
 
 import org.portcullis.Alert
-import org.portcullis.Severity
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
+import org.portcullis.consoleAlert
 
 /** A keyed app state ready for `KeyedAppState.builder()`: every field already within the limits. */
 data class KeyedStateSpec(
@@ -13,87 +15,35 @@ data class KeyedStateSpec(
     /** [KeyedAppStateLimits.SEVERITY_INFO] or [KeyedAppStateLimits.SEVERITY_ERROR]. */
     val severity: Int,
     val message: String,
-    /** Compact JSON for the console (see [AlertEncoding.data]). */
+    /** Compact JSON for the console (`portcullis/console/v1`, docs/console-message.schema.json). */
     val data: String,
-)
+) {
+    companion object {
+        /** The core's console message, as the reporter takes it. */
+        fun of(m: ConsoleMessage): KeyedStateSpec = KeyedStateSpec(
+            key = m.key,
+            severity = when (m.severity) {
+                ConsoleSeverity.INFO -> KeyedAppStateLimits.SEVERITY_INFO
+                ConsoleSeverity.ERROR -> KeyedAppStateLimits.SEVERITY_ERROR
+            },
+            message = m.message,
+            data = m.data,
+        )
+    }
+}
 
 /**
- * How an alert travels as a keyed app state.
- *
- * - **key** `portcullis.alert.<id>.<kind>`: one key per alert, because a keyed app state
- *   replaces the previous state with the same key, and two alerts of one kind raised before
- *   the EMM collects them must not overwrite each other. The console drops duplicates by id.
- * - **severity** `ERROR` for medium and above, `INFO` for info and low (the channel has two).
- * - **message** one line for the console's screen: `[CRITICAL] sim_replaced (slot 0): summary`.
- * - **data** compact JSON with the alert's fields (`"v":1` is this format's version); when it
- *   would exceed the limit, evidence entries are dropped from the end and `"truncated":true`
- *   is added, so the data always parses.
+ * Alerts as keyed app states: the core builds the `portcullis/console/v1` message (key,
+ * severity, one line, data within the limits); this only hands its strings on.
  */
 object AlertEncoding {
-    const val KEY_PREFIX = "portcullis.alert."
-    const val FORMAT_VERSION = 1
     private const val ELLIPSIS = "\u2026"
 
-    fun encode(alert: Alert): KeyedStateSpec = KeyedStateSpec(
-        key = key(alert),
-        severity = severity(alert.severity),
-        message = message(alert),
-        data = data(alert),
-    )
-
-    fun key(alert: Alert): String =
-        truncate("$KEY_PREFIX${alert.id}.${alert.kindName}", KeyedAppStateLimits.MAX_KEY_LENGTH, ellipsis = "")
-
-    fun severity(severity: Severity): Int = when (severity) {
-        Severity.INFO, Severity.LOW -> KeyedAppStateLimits.SEVERITY_INFO
-        Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL -> KeyedAppStateLimits.SEVERITY_ERROR
-    }
-
-    fun message(alert: Alert): String {
-        val slot = alert.slot?.let { " (slot $it)" } ?: ""
-        val line = "[${alert.severity.name}] ${alert.kindName}$slot: ${alert.summary}"
-        return truncate(line.replace('\n', ' ').replace('\r', ' '), KeyedAppStateLimits.MAX_MESSAGE_LENGTH)
-    }
-
-    fun data(alert: Alert): String {
-        var evidence = alert.evidence.map { it.key to it.value }
-        var truncated = false
-        while (true) {
-            val json = dataJson(alert, evidence, truncated)
-            if (json.length <= KeyedAppStateLimits.MAX_DATA_LENGTH) return json
-            if (evidence.isEmpty()) break
-            evidence = evidence.dropLast(1)
-            truncated = true
-        }
-        // Only oversized names could get here (the core's are short): keep what identifies it.
-        return Json.obj(
-            "v" to Json.num(FORMAT_VERSION.toLong()),
-            "id" to Json.num(alert.id),
-            "kind" to Json.str(truncate(alert.kindName, 64)),
-            "truncated" to "true",
-        )
-    }
-
-    private fun dataJson(alert: Alert, evidence: List<Pair<String, String>>, truncated: Boolean): String {
-        val fields = mutableListOf(
-            "v" to Json.num(FORMAT_VERSION.toLong()),
-            "id" to Json.num(alert.id),
-            "at" to Json.str(alert.at.toString()),
-            "kind" to Json.str(alert.kindName),
-            "severity" to Json.str(alert.severity.name.lowercase()),
-            "slot" to (alert.slot?.let { Json.num(it.toLong()) } ?: "null"),
-            "detector" to Json.str(alert.detector),
-            "detector_version" to Json.num(alert.detectorVersion.toLong()),
-            "attempts" to Json.num(alert.deliveryAttempts.toLong()),
-            "evidence" to Json.obj(*evidence.map { (k, v) -> k to Json.str(v) }.toTypedArray()),
-        )
-        if (truncated) fields += "truncated" to "true"
-        return Json.obj(*fields.toTypedArray())
-    }
+    fun encode(alert: Alert): KeyedStateSpec = KeyedStateSpec.of(consoleAlert(alert))
 
     /**
      * [value] cut to at most [max] UTF-16 units, ending in [ellipsis] when cut, never
-     * splitting a surrogate pair.
+     * splitting a surrogate pair (for the reasons handed back to the core).
      */
     fun truncate(value: String, max: Int, ellipsis: String = ELLIPSIS): String {
         if (value.length <= max) return value
@@ -103,7 +53,7 @@ object AlertEncoding {
     }
 }
 
-/** Just enough JSON writing for [AlertEncoding] (values are pre-encoded JSON fragments). */
+/** Just enough JSON writing for the snapshot builders (values are pre-encoded JSON fragments). */
 internal object Json {
     fun str(value: String): String {
         val out = StringBuilder(value.length + 2)

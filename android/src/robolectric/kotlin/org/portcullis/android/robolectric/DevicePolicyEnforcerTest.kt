@@ -99,7 +99,7 @@ class DevicePolicyEnforcerTest {
         deviceOwner()
         val agent = agent()
         try {
-            val pass = runBlocking { loop(agent).syncList(listOf(instruction("lock-5.instruction")), at(10)) }
+            val pass = runBlocking { loop(agent).apply(instruction("lock-5.instruction").trim().toByteArray(), at(10)) }
             assertEquals(null, pass.error)
             assertEquals(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second })
             assertTrue("keyguard locked", context.service<KeyguardManager>().isKeyguardLocked)
@@ -114,7 +114,7 @@ class DevicePolicyEnforcerTest {
     fun withoutDeviceOwnershipTheCoreHearsNotPossibleAndNothingIsLocked() {
         val agent = agent()
         try {
-            val pass = runBlocking { loop(agent).syncList(listOf(instruction("lock-5.instruction")), at(10)) }
+            val pass = runBlocking { loop(agent).apply(instruction("lock-5.instruction").trim().toByteArray(), at(10)) }
             val handling = pass.actions.single().second
             assertEquals(ActionHandling.Reported(ReportedOutcome.NotPossible("this app is not the device owner")), handling)
             assertFalse("keyguard untouched", context.service<KeyguardManager>().isKeyguardLocked)
@@ -132,7 +132,7 @@ class DevicePolicyEnforcerTest {
         deviceOwner()
         val agent = agent()
         try {
-            val pass = runBlocking { loop(agent).syncList(listOf(instruction("wipe-6.instruction")), at(10)) }
+            val pass = runBlocking { loop(agent).apply(instruction("wipe-6.instruction").trim().toByteArray(), at(10)) }
             assertEquals(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second })
             val (call, flags) = PortcullisShadowDevicePolicyManager.wipes.single()
             assertTrue("wiped through $call", call == "wipeData" || call == "wipeDevice")

@@ -25,7 +25,7 @@ import org.junit.runner.RunWith
 import org.portcullis.HandedAction
 import org.portcullis.android.ManagedConfigReader
 import org.portcullis.android.Portcullis
-import org.portcullis.android.core.ManagedConfig
+import org.portcullis.ManagedConfigValues
 import org.portcullis.android.core.ManagedConfigKeys
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
@@ -77,23 +77,25 @@ class ManagedConfigTest {
             },
         )
         val cfg = ManagedConfigReader(context).read()
-        assertEquals(text("baseline-v1.bundle").trim(), cfg.policyBundle)
-        assertEquals(text("root.signed").trim(), cfg.trustRoot)
+        // As delivered: the core trims, splits and checks them.
+        assertEquals("\n" + text("baseline-v1.bundle") + "\n", cfg.policyBundle)
+        assertEquals(text("root.signed"), cfg.trustRoot)
         assertEquals("dev-0001", cfg.deviceId)
-        assertEquals(listOf("all-staff"), cfg.deviceGroups)
-        assertEquals("console.example.org", cfg.consoleEndpoint?.host)
+        assertEquals("all-staff, all-staff ,", cfg.deviceGroups)
+        assertEquals("https://console.example.org/portcullis", cfg.consoleEndpoint)
         assertEquals(
-            listOf(text("instructions/lock-5.instruction").trim(), text("instructions/auth-1.instruction").trim()),
+            listOf(text("instructions/lock-5.instruction") + "\n\n" + text("instructions/auth-1.instruction")),
             cfg.instructions,
         )
-        assertEquals(listOf("indicator_collections: expected a string, got Integer"), cfg.problems)
+        assertEquals(emptyList<String>(), cfg.indicatorCollections)
+        assertEquals(listOf("indicator_collections"), cfg.notText)
     }
 
     @Test
     fun aChangeBroadcastHandsTheNewConfigurationToTheWatcher() {
         push(enrollment())
         val reader = ManagedConfigReader(context)
-        val seen = mutableListOf<ManagedConfig>()
+        val seen = mutableListOf<ManagedConfigValues>()
         reader.watch { seen += it }
         push(enrollment().apply { putString(ManagedConfigKeys.INSTRUCTIONS, text("instructions/lock-5.instruction")) })
         restrictionsChanged()

@@ -1,4 +1,4 @@
-// Alerts -> keyed app states within the channel's limits.
+// Alerts -> keyed app states: the core's console messages, handed on unchanged.
 
 package org.portcullis.android.jvmtests
 
@@ -32,7 +32,7 @@ fun assertWithinLimits(spec: org.portcullis.android.core.KeyedStateSpec) {
 }
 
 fun encodingTests() {
-    test("a real sim_replaced alert from the core encodes into one keyed app state") { s ->
+    test("a real sim_replaced alert from the core becomes the core's console message") { s ->
         withFixture(s) { f ->
             f.feeder.sim(ready(ICCID_A))
             f.feeder.sim(ready(ICCID_B))
@@ -43,81 +43,43 @@ fun encodingTests() {
             eq(KeyedAppStateLimits.SEVERITY_ERROR, spec.severity, "severity")
             expect(spec.message.startsWith("[CRITICAL] sim_replaced (slot 0): ")) { spec.message }
             val data = jsonObject(spec.data)
-            eq(1L, data["v"], "format version")
+            eq("portcullis/console/v1", data["format"], "format")
+            eq("alert", data["type"], "type")
             eq(a.id.toLong(), data["id"], "id")
-            eq("sim_replaced", data["kind"], "kind")
             eq("critical", data["severity"], "severity")
-            eq(0L, data["slot"], "slot")
-            eq("sim_identity", data["detector"], "detector")
-            eq(a.at.toString(), data["at"], "at")
-            @Suppress("UNCHECKED_CAST")
-            val evidence = data["evidence"] as Map<String, Any?>
-            eq("iccid", evidence["fields_changed"], "evidence")
-            eq(null, data["truncated"], "not truncated")
+            eq(a.detectorVersion.toLong(), data["detector_version"], "detector_version, as the core spells it")
+            expect(spec.data.contains("{\"key\":\"fields_changed\",\"value\":\"iccid\"}")) { spec.data }
             for (secret in listOf(ICCID_A.take(10), ICCID_B.take(10))) {
                 expect(!spec.toString().contains(secret)) { "leaks an ICCID: $spec" }
             }
         }
     }
 
-    test("severities: info and low are INFO, medium and above ERROR") {
-        eq(KeyedAppStateLimits.SEVERITY_INFO, AlertEncoding.severity(Severity.INFO), "info")
-        eq(KeyedAppStateLimits.SEVERITY_INFO, AlertEncoding.severity(Severity.LOW), "low")
-        eq(KeyedAppStateLimits.SEVERITY_ERROR, AlertEncoding.severity(Severity.MEDIUM), "medium")
-        eq(KeyedAppStateLimits.SEVERITY_ERROR, AlertEncoding.severity(Severity.HIGH), "high")
-        eq(KeyedAppStateLimits.SEVERITY_ERROR, AlertEncoding.severity(Severity.CRITICAL), "critical")
-        eq(1, KeyedAppStateLimits.SEVERITY_INFO, "SEVERITY_INFO value")
-        eq(2, KeyedAppStateLimits.SEVERITY_ERROR, "SEVERITY_ERROR value")
+    test("severities: info and low are INFO, medium and above ERROR, as the core maps them") {
+        val expected = mapOf(
+            Severity.INFO to KeyedAppStateLimits.SEVERITY_INFO,
+            Severity.LOW to KeyedAppStateLimits.SEVERITY_INFO,
+            Severity.MEDIUM to KeyedAppStateLimits.SEVERITY_ERROR,
+            Severity.HIGH to KeyedAppStateLimits.SEVERITY_ERROR,
+            Severity.CRITICAL to KeyedAppStateLimits.SEVERITY_ERROR,
+        )
+        for ((severity, level) in expected) eq(level, AlertEncoding.encode(alert(severity = severity)).severity, "$severity")
     }
 
-    test("a long summary is cut to 1,000 characters with an ellipsis, never splitting a surrogate pair") {
-        val spec = AlertEncoding.encode(alert(summary = "x".repeat(5000)))
-        assertWithinLimits(spec)
-        eq(1000, spec.message.length, "message length")
-        expect(spec.message.endsWith("\u2026")) { "no ellipsis" }
-        for (pad in 0..3) {
-            val text = "a".repeat(pad) + "\uD83D\uDCE1".repeat(800)
-            val cut = AlertEncoding.truncate(text, 999)
-            expect(cut.length <= 999) { "cut to ${cut.length}" }
-            val body = cut.removeSuffix("\u2026")
-            expect(!Character.isHighSurrogate(body.last())) { "split a pair (pad $pad)" }
-        }
-        eq("short", AlertEncoding.truncate("short", 10), "untouched")
-        eq("line one line two", AlertEncoding.message(alert(summary = "line one\nline two")).substringAfter(": "), "one line")
-    }
-
-    test("oversized evidence is dropped from the end, marked truncated, and the data still parses") {
-        val evidence = (1..40).map { EvidenceItem("item_$it", "v".repeat(40)) }
+    test("content too long for a keyed app state is cut and summarised by the core, in UTF-16 units") {
+        val long = AlertEncoding.encode(alert(summary = "\uD83D\uDCE1".repeat(800)))
+        assertWithinLimits(long)
+        expect(long.message.endsWith("\u2026")) { "no ellipsis" }
+        expect(!Character.isHighSurrogate(long.message.removeSuffix("\u2026").last())) { "split a pair" }
+        val evidence = (1..40).map { EvidenceItem("item_$it", "\u00e9".repeat(60)) }
         val spec = AlertEncoding.encode(alert(evidence = evidence))
         assertWithinLimits(spec)
-        val data = jsonObject(spec.data)
-        eq(true, data["truncated"], "truncated flag")
-        @Suppress("UNCHECKED_CAST")
-        val kept = (data["evidence"] as Map<String, Any?>).keys.toList()
-        expect(kept.isNotEmpty() && kept.size < 40) { "kept ${kept.size}" }
-        eq((1..kept.size).map { "item_$it" }, kept, "the first items are kept, in order")
-        val huge = AlertEncoding.encode(alert(kindName = "k".repeat(3000), evidence = emptyList()))
+        val left = jsonObject(spec.data)["left_out"] as Long
+        expect(left in 1L..39L) { "left out $left" }
+        expect(spec.data.contains("\"item_1\"") && !spec.data.contains("\"item_40\"")) { "kept from the start: ${spec.data}" }
+        val huge = AlertEncoding.encode(alert(id = ULong.MAX_VALUE))
         assertWithinLimits(huge)
-        eq(100, huge.key.length, "key cut to 100")
-        eq(true, jsonObject(huge.data)["truncated"], "minimal form")
-    }
-
-    test("JSON escaping survives quotes, backslashes, control characters and line separators") {
-        val nasty = "quote\" back\\slash \n\t\u0001 sep\u2028 end"
-        val spec = AlertEncoding.encode(alert(evidence = listOf(EvidenceItem("k\"ey", nasty)), slot = null))
-        assertWithinLimits(spec)
-        expect(!spec.data.contains('\u2028') && !spec.data.contains('\n')) { "raw separators in ${spec.data}" }
-        val data = jsonObject(spec.data)
-        @Suppress("UNCHECKED_CAST")
-        eq(nasty, (data["evidence"] as Map<String, Any?>)["k\"ey"], "round trip")
-        eq(null, data["slot"], "device-wide alert")
-        expect(!spec.message.contains("(slot")) { spec.message }
-    }
-
-    test("a large id and a long kind keep the key within 100 characters") {
-        val spec = AlertEncoding.encode(alert(id = ULong.MAX_VALUE, kindName = "very_long_kind_name_".repeat(10)))
-        assertWithinLimits(spec)
-        expect(spec.key.startsWith("portcullis.alert.18446744073709551615.")) { spec.key }
-        expect(spec.data.contains("\"id\":18446744073709551615,")) { "id written as an unsigned integer: ${spec.data}" }
+        expect(huge.key.startsWith("portcullis.alert.18446744073709551615.")) { huge.key }
+        eq("short", AlertEncoding.truncate("short", 10), "untouched")
     }
 }

@@ -10,11 +10,14 @@ import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
-import org.portcullis.android.core.IndicatorOutcome
 import org.portcullis.android.core.InspectionAgent
 import org.portcullis.android.core.InspectionLoop
 import org.portcullis.android.core.InspectionPass
-import org.portcullis.android.core.InspectionStateEncoding
+import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.android.core.ManagedConfigKeys
+import org.portcullis.android.core.managedConfigValues
+import org.portcullis.IndicatorSync
+import org.portcullis.consoleInspection
 import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.InstalledPackage
 import org.portcullis.android.core.SettingsSnapshot
@@ -38,16 +41,10 @@ private val SETTINGS = SettingsSnapshot(
 /** Counts calls through to a real agent. */
 private class CountingInspections(private val inner: InspectionAgent) : InspectionAgent by inner {
     var conditionReports = 0
-    var loads = 0
 
     override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> {
         conditionReports++
         return inner.reportConditions(charging, onWifi, utcOffsetMinutes, now)
-    }
-
-    override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong {
-        loads++
-        return inner.loadSignedIndicators(signedFile, now)
     }
 }
 
@@ -59,15 +56,17 @@ fun inspectionTests() {
             val counting = CountingInspections(inspectionAgentOf { agent })
             val loop = InspectionLoop(counting) { now -> EvidenceSnapshots.json(now, PHONE, SETTINGS) }
 
+            // The collections arrive with the managed configuration, through the core's sync.
             val signed = fixtureFile("spyware-v1.indicators").readText().trim()
-            eq(listOf<IndicatorOutcome>(IndicatorOutcome.Loaded(1uL)), loop.syncIndicators(listOf(signed), T0), "loaded")
-            eq(listOf<IndicatorOutcome>(IndicatorOutcome.Loaded(1uL)), loop.syncIndicators(listOf(signed), at(1)), "redelivered")
+            suspend fun indicators(text: String, now: Instant) = syncIndicators(agent, text, now)
+            eq(listOf<IndicatorSync>(IndicatorSync.InUse("fixture", 1uL)), indicators(signed, T0), "loaded")
+            eq(listOf<IndicatorSync>(IndicatorSync.InUse("fixture", 1uL)), indicators(signed, at(1)), "redelivered")
             val i = signed.indexOf("\"payload\":\"") + 11 + 60
             val forged = signed.substring(0, i) + (signed[i].code xor 1).toChar() + signed.substring(i + 1)
-            val refused = loop.syncIndicators(listOf(forged), at(2)).single()
-            expect(refused is IndicatorOutcome.Rejected) { "forged: $refused" }
-            eq(refused, loop.syncIndicators(listOf(forged), at(3)).single(), "same answer, not offered again")
-            eq(3, counting.loads, "load calls")
+            val refused = indicators(forged, at(2)).single() as? IndicatorSync.Refused ?: fail("forged accepted")
+            eq(false, refused.refusal.remembered, "first refusal")
+            val again = indicators(forged, at(3)).single() as? IndicatorSync.Refused ?: fail("forged accepted")
+            eq(refused.refusal.copy(remembered = true), again.refusal, "same answer, not offered again")
             eq(listOf("policy_refused"), agent.pendingAlerts(50u).map { it.kindName }, "one alert for the forgery")
 
             // Wake as WorkManager would until the core's schedule opens a window.
@@ -86,7 +85,7 @@ fun inspectionTests() {
             expect(submitted.report.reportJson.contains("com.spyvendor.updater")) { submitted.report.reportJson }
             expect(submitted.report.evidenceBundle.contains(SPY_CERT)) { "the bundle carries the evidence" }
             eq(listOf("indicator_match"), submitted.report.alerts.map { it.kindName }, "alerts")
-            val state = InspectionStateEncoding.encode(submitted)
+            val state = KeyedStateSpec.of(consoleInspection(submitted.window, submitted.report, now))
             eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "a match is an error state")
             val data = jsonObject(state.data)
             eq(submitted.report.reportSha256, data["report_sha256"], "digest")
@@ -103,7 +102,6 @@ fun inspectionTests() {
         val window = InspectionWindow(7uL, "routine", T0, at(3600))
         val agent = object : InspectionAgent {
             var submissions = 0
-            override suspend fun loadSignedIndicators(signedFile: ByteArray, now: Instant): ULong = 1uL
             override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> = emptyList()
             override suspend fun openInspectionWindow(): InspectionWindow? = window.takeIf { submissions == 0 }
             override suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport {
@@ -119,3 +117,7 @@ fun inspectionTests() {
         eq(InspectionPass.NoWindow, loop.onWake(null, at(120)), "done")
     }
 }
+
+/** The managed configuration's `indicator_collections` through the core's sync. */
+private suspend fun syncIndicators(agent: org.portcullis.Agent, collections: String, now: Instant): List<IndicatorSync> =
+    agent.syncManagedConfig(managedConfigValues(mapOf(ManagedConfigKeys.INDICATOR_COLLECTIONS to collections)), now).indicators

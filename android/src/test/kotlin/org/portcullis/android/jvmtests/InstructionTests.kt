@@ -14,6 +14,7 @@ import org.portcullis.HandedAction
 import org.portcullis.InstructionAction
 import org.portcullis.InstructionKind
 import org.portcullis.InstructionResult
+import org.portcullis.InstructionsSync
 import org.portcullis.android.core.ActionHandling
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.InspectionPass
@@ -24,7 +25,7 @@ import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
 import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeyedStateSpec
-import org.portcullis.android.core.ManagedConfig
+import org.portcullis.android.core.managedConfigValues
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.instructionAgentOf
@@ -39,8 +40,25 @@ private fun instructionFixtureFile(name: String): File {
 private fun signedInstruction(name: String): String = instructionFixtureFile("instructions/$name").readText(Charsets.UTF_8) + "\n"
 
 /** The managed configuration's `instructions` value: one envelope per line. */
-private fun managedInstructions(vararg names: String): List<String> =
-    ManagedConfig.from(mapOf(ManagedConfigKeys.INSTRUCTIONS to names.joinToString("\n") { signedInstruction(it) })).instructions
+private fun managedInstructions(vararg names: String): String = names.joinToString("\n") { signedInstruction(it) }
+
+/**
+ * A managed-configuration sync carrying only `instructions`, as the glue runs it: the core's
+ * syncManagedConfig applies the list, then the loop carries out what it handed out.
+ */
+private suspend fun InstructionLoop.syncList(agent: Agent, instructions: String, now: Instant): InstructionPass {
+    val sync = agent.syncManagedConfig(managedConfigValues(mapOf(ManagedConfigKeys.INSTRUCTIONS to instructions)), now)
+    val results = (sync.instructions as? InstructionsSync.Applied)?.results ?: fail("not applied: ${sync.instructions}")
+    val handled = handleAwaiting(now)
+    val raised = results.flatMap {
+        when (it) {
+            is InstructionResult.Applied -> it.alerts
+            is InstructionResult.Refused -> it.alerts
+            is InstructionResult.Unchanged -> emptyList()
+        }
+    }
+    return handled.copy(results = results, alerts = raised + handled.alerts)
+}
 
 /** What the phone was asked to do. */
 private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutcome.Done) : InstructionDevice {
@@ -73,9 +91,6 @@ private class ScriptedInstructionAgent(val awaiting: MutableList<HandedAction>) 
     override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
         InstructionResult.Applied("scripted", 7uL, InstructionKind.WIPE_DEVICE, "wipe_device", awaiting.toList(), emptyList())
 
-    override suspend fun applyInstructionList(envelopes: List<ByteArray>, now: Instant): List<InstructionResult> =
-        envelopes.map { applyInstruction(it, now) }
-
     override suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert> {
         reported += actionId to outcome
         awaiting.removeAll { it.actionId == actionId }
@@ -90,7 +105,7 @@ fun instructionTests() {
         enrolledForInstructions(s).use { agent ->
             val device = RecordingInstructionDevice()
             val loop = InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
-            val first = loop.syncList(managedInstructions("lock-5.instruction", "auth-1.instruction"), at(10))
+            val first = loop.syncList(agent, managedInstructions("lock-5.instruction", "auth-1.instruction"), at(10))
             eq(null, first.error, "error")
             eq(listOf(1uL, 5uL), first.results.map { (it as? InstructionResult.Applied ?: fail("not applied: $it")).sequence }, "applied")
             eq(listOf("lock"), device.calls, "platform calls")
@@ -99,11 +114,11 @@ fun instructionTests() {
             eq(emptyList<HandedAction>(), agent.actionsAwaitingOutcome(), "awaiting")
 
             // The EMM redelivers the same list at every sync: no news, nothing done again.
-            val again = loop.syncList(managedInstructions("auth-1.instruction", "lock-5.instruction"), at(20))
+            val again = loop.syncList(agent, managedInstructions("auth-1.instruction", "lock-5.instruction"), at(20))
             expect(again.results.size == 2 && again.results.all { it is InstructionResult.Unchanged }) { "redelivered: ${again.results}" }
             eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("lock"), device.calls, "platform calls after redelivery")
-            val state = InstructionStateEncoding.encode(again)
+            val state = InstructionStateEncoding.encode(again, at(40))
             eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "state severity")
             eq(2L, jsonObject(state.data)["unchanged"], "state data")
         }
@@ -112,18 +127,18 @@ fun instructionTests() {
     test("instructions: a rolled-back sequence is refused as replayed, alerted once, and changes nothing") { s ->
         enrolledForInstructions(s).use { agent ->
             val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }
-            loop.syncList(managedInstructions("auth-1.instruction", "lock-5.instruction"), at(10))
+            loop.syncList(agent, managedInstructions("auth-1.instruction", "lock-5.instruction"), at(10))
             agent.ackAlerts(agent.pendingAlerts(50u).map { it.id }, at(11))
             // Sequence 2 was never seen, but 5 was accepted: a replay or a console rolled back.
-            val refused = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(20))
+            val refused = loop.syncList(agent, managedInstructions("carrier-swap-2.instruction"), at(20))
             val result = refused.results.single() as? InstructionResult.Refused ?: fail("not refused: ${refused.results}")
             eq("replayed", result.code, "code")
             eq(listOf("instruction_refused"), alertKindsOf(refused), "alerts")
-            val state = InstructionStateEncoding.encode(refused)
+            val state = InstructionStateEncoding.encode(refused, at(40))
             eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "state severity")
             eq(listOf("replayed"), jsonObject(state.data)["refusal_codes"], "state codes")
             // Redelivered: refused again, without a second alert.
-            val again = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(30))
+            val again = loop.syncList(agent, managedInstructions("carrier-swap-2.instruction"), at(30))
             expect(again.results.single() is InstructionResult.Refused) { "redelivered: ${again.results}" }
             eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("instruction_refused"), agent.pendingAlerts(50u).map { it.kindName }, "outbox")
@@ -146,7 +161,7 @@ fun instructionTests() {
     test("instructions: a signed carrier check from the list raises carrier_reported_swap") { s ->
         enrolledForInstructions(s).use { agent ->
             val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }
-            val pass = loop.syncList(managedInstructions("carrier-swap-2.instruction"), at(10))
+            val pass = loop.syncList(agent, managedInstructions("carrier-swap-2.instruction"), at(10))
             expect("carrier_reported_swap" in alertKindsOf(pass)) { "alerts ${alertKindsOf(pass)}" }
         }
     }
@@ -154,11 +169,16 @@ fun instructionTests() {
     test("instructions: without a trust root the pass fails and nothing is carried out") { s ->
         openAgent(s).use { agent ->
             val device = RecordingInstructionDevice()
-            val pass = InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
-                .syncList(managedInstructions("lock-5.instruction"), at(10))
-            expect(pass.error is org.portcullis.PortcullisException.InvalidInput) { "error ${pass.error}" }
+            val sync = agent.syncManagedConfig(
+                managedConfigValues(mapOf(ManagedConfigKeys.INSTRUCTIONS to managedInstructions("lock-5.instruction"))),
+                at(10),
+            )
+            val problem = (sync.instructions as? InstructionsSync.NotApplied)?.problem ?: fail("${sync.instructions}")
+            eq("instructions", problem.key, "problem key")
+            InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
+                .handleAwaiting(at(10))
             eq(emptyList<String>(), device.calls, "platform calls")
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, InstructionStateEncoding.encode(pass).severity, "state severity")
+            eq(KeyedAppStateLimits.SEVERITY_ERROR, KeyedStateSpec.of(sync.console).severity, "state severity")
         }
     }
 
@@ -212,14 +232,5 @@ fun instructionTests() {
         eq(ReportedOutcome.NotPossible("fully managed device: no separate work data"), byId["a"], "wipe work data")
         expect(byId["c"] is ReportedOutcome.Failed) { "inspection outcome ${byId["c"]}" }
         eq(4, agent.reported.size, "every action reported")
-    }
-
-    test("instructions: managed configuration splits `instructions` into envelopes") {
-        val cfg = ManagedConfig.from(mapOf(ManagedConfigKeys.INSTRUCTIONS to "  one\n\n two \none\n"))
-        eq(listOf("one", "two"), cfg.instructions, "instructions")
-        expect(!cfg.toString().contains("one")) { "toString prints envelopes: $cfg" }
-        val bad = ManagedConfig.from(mapOf(ManagedConfigKeys.INSTRUCTIONS to arrayOf("x")))
-        eq(emptyList<String>(), bad.instructions, "wrong type")
-        eq(1, bad.problems.size, "problems")
     }
 }

@@ -9,34 +9,25 @@ import org.portcullis.android.core.ForwardingLogger
 import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
-import org.portcullis.android.core.ManagedConfig
 import org.portcullis.android.core.ManagedConfigKeys
+import org.portcullis.android.core.managedConfigValues
 import org.portcullis.setLogger
 
 fun platformRecordTests() {
-    test("managed configuration: the keys, trimmed envelopes, problems named without values") {
+    test("managed configuration: values handed on as read, wrong types named without values") {
         val envelope = """{"payloadType":"application/vnd.portcullis.policy+json","payload":"e30=","signatures":[]}"""
-        val ok = ManagedConfig.from(
+        val ok = managedConfigValues(
             mapOf(
                 ManagedConfigKeys.POLICY_BUNDLE to "\n$envelope\n",
-                ManagedConfigKeys.TRUST_ROOT to "  ",
-                ManagedConfigKeys.CONSOLE_ENDPOINT to "https://console.example.org/portcullis",
+                ManagedConfigKeys.INSTRUCTIONS to "a\nb",
+                ManagedConfigKeys.TRUST_ROOT to 42,
                 "unrelated" to 3,
             ),
         )
-        eq(envelope, ok.policyBundle, "bundle trimmed")
-        eq(null, ok.trustRoot, "blank is absent")
-        eq("console.example.org", ok.consoleEndpoint?.host, "endpoint")
-        eq(emptyList<String>(), ok.problems, "problems")
-        expect(!ok.toString().contains("payloadType")) { "toString prints the bundle: $ok" }
-
-        val bad = ManagedConfig.from(
-            mapOf(ManagedConfigKeys.TRUST_ROOT to 42, ManagedConfigKeys.CONSOLE_ENDPOINT to "http://secret-host.example/x"),
-        )
-        eq(null, bad.trustRoot, "wrong type")
-        eq(null, bad.consoleEndpoint, "not https")
-        eq(2, bad.problems.size, "problems: ${bad.problems}")
-        expect(bad.problems.none { it.contains("secret-host") }) { "a problem echoes the value: ${bad.problems}" }
+        eq("\n$envelope\n", ok.policyBundle, "as delivered: the core trims")
+        eq(listOf("a\nb"), ok.instructions, "as delivered: the core splits")
+        eq(null, ok.trustRoot, "wrong type")
+        eq(listOf(ManagedConfigKeys.TRUST_ROOT), ok.notText, "named, never the value")
         eq(
             listOf(
                 "policy_bundle", "trust_root", "console_endpoint", "device_id", "device_groups", "indicator_collections",
