@@ -12,6 +12,7 @@ mod key;
 mod logging;
 mod types;
 
+use std::any::Any;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -49,12 +50,13 @@ impl std::fmt::Debug for Agent {
     }
 }
 
-async fn blocking<T, F>(f: F) -> Result<T, PortcullisError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, PortcullisError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
+/// Work for the blocking pool with its result boxed. Every method hands the pool this one
+/// type, so tokio's task machinery is compiled once instead of once per method, which
+/// keeps the shipped library small (docs/decisions/0009-ffi-size-features.md).
+type Job = Box<dyn FnOnce() -> Result<Box<dyn Any + Send>, PortcullisError> + Send>;
+
+async fn run_blocking(job: Job) -> Result<Box<dyn Any + Send>, PortcullisError> {
+    tokio::task::spawn_blocking(job)
         .await
         .map_err(|e| PortcullisError::Internal {
             reason: if e.is_panic() {
@@ -63,6 +65,23 @@ where
                 "the operation was cancelled".into()
             },
         })?
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, PortcullisError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, PortcullisError> + Send + 'static,
+{
+    let value = run_blocking(Box::new(move || {
+        f().map(|value| Box::new(value) as Box<dyn Any + Send>)
+    }))
+    .await?;
+    value
+        .downcast::<T>()
+        .map(|value| *value)
+        .map_err(|_| PortcullisError::Internal {
+            reason: "a blocking operation returned an unexpected type".into(),
+        })
 }
 
 impl Agent {
@@ -464,6 +483,41 @@ mod tests {
     fn exported_objects_are_send_and_sync() {
         assert_send_sync::<super::Agent>();
         assert_send_sync::<super::SoftwareDeviceKey>();
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn blocking_returns_each_callers_own_type_and_error() {
+        let text = run(super::blocking(|| Ok(String::from("seven"))));
+        assert_eq!(text.unwrap(), "seven");
+        let list = run(super::blocking(|| Ok(vec![7u64, 8])));
+        assert_eq!(list.unwrap(), vec![7, 8]);
+        let refused = run(super::blocking(|| {
+            Err::<u32, _>(super::PortcullisError::Internal {
+                reason: "refused".into(),
+            })
+        }));
+        assert!(
+            matches!(refused, Err(super::PortcullisError::Internal { ref reason }) if reason == "refused"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn blocking_reports_a_panic_as_an_internal_error() {
+        let result = run(super::blocking(
+            || -> Result<u32, super::PortcullisError> { panic!("boom") },
+        ));
+        assert!(
+            matches!(result, Err(super::PortcullisError::Internal { ref reason }) if reason.contains("panicked")),
+            "{result:?}"
+        );
     }
 }
 

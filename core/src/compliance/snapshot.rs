@@ -22,7 +22,6 @@
 
 use std::sync::Arc;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -46,7 +45,8 @@ pub const MAX_LIST: usize = 1_024;
 pub const MAX_NAME_LEN: usize = 255;
 
 /// Which version of the snapshot format a document is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum SnapshotSchema {
     /// The first version of the snapshot format.
     #[serde(rename = "portcullis/snapshot/v1")]
@@ -54,9 +54,10 @@ pub enum SnapshotSchema {
 }
 
 /// What the native layer observed on one phone, for a compliance evaluation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "Portcullis device snapshot")]
+#[cfg_attr(feature = "schema", schemars(title = "Portcullis device snapshot"))]
 pub struct DeviceSnapshot {
     /// Editor hint only (e.g. `./snapshot.schema.json`). Ignored.
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +73,7 @@ pub struct DeviceSnapshot {
     /// When the native layer collected the snapshot (RFC 3339); informational, the
     /// evaluation runs on the time the caller passes in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_time")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "optional_time"))]
     pub collected_at: Option<Timestamp>,
     /// Operating-system facts.
     #[serde(default)]
@@ -90,27 +91,30 @@ pub struct DeviceSnapshot {
 }
 
 /// Operating-system facts; each absent fact is not observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OsFacts {
     /// Android API level (`Build.VERSION.SDK_INT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1000)))]
     pub api_level: Option<u32>,
     /// OS version as the platform reports it, e.g. `18.3.1` on iOS, `14` on Android.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 32))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 32)))]
     pub version: Option<String>,
     /// Android security patch level, `YYYY-MM-DD` (`Build.VERSION.SECURITY_PATCH`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
+    )]
     pub security_patch_level: Option<String>,
 }
 
 /// Screen-lock complexity as Android's `DevicePolicyManager.getPasswordComplexity` reports it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PasswordComplexity {
     /// No screen lock, or swipe.
@@ -136,7 +140,8 @@ impl PasswordComplexity {
 }
 
 /// Storage encryption as observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EncryptionStatus {
     /// Storage is not encrypted.
@@ -149,7 +154,8 @@ pub enum EncryptionStatus {
 }
 
 /// Device settings; each absent setting is not observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeviceSettings {
     /// Screen-lock complexity.
@@ -194,21 +200,22 @@ pub struct DeviceSettings {
     pub always_on_vpn: Option<AlwaysOnVpnState>,
     /// SHA-256 of every user-installed CA certificate; `[]` when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    #[cfg_attr(feature = "schema", schemars(length(max = 1024)))]
     pub user_ca_certs_sha256: Option<Vec<Sha256Fingerprint>>,
     /// Enabled accessibility services; `[]` when none is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1024))]
+    #[cfg_attr(feature = "schema", schemars(length(max = 1024)))]
     pub accessibility_services: Option<Vec<AccessibilityService>>,
 }
 
 /// The always-on VPN as observed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlwaysOnVpnState {
     /// The always-on VPN app; absent when none is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub package_name: Option<String>,
     /// Whether traffic is blocked while the VPN is down (lockdown).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -216,11 +223,12 @@ pub struct AlwaysOnVpnState {
 }
 
 /// An enabled accessibility service.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccessibilityService {
     /// The package providing it.
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub package_name: String,
     /// Whether that package is part of the system image (system services are always permitted).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -228,11 +236,15 @@ pub struct AccessibilityService {
 }
 
 /// An installed app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstalledApp {
     /// Android package name or iOS bundle identifier.
-    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1, max = 255), regex(pattern = r"^[A-Za-z0-9._-]+$"))
+    )]
     pub id: Arc<str>,
     /// Android `versionCode` (`longVersionCode`); absent when not observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,7 +259,7 @@ pub struct InstalledApp {
     /// SHA-256 of the signing certificates (every signer, and the current key of a
     /// rotation lineage); `[]` or absent when not observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16))]
+    #[cfg_attr(feature = "schema", schemars(length(max = 16)))]
     pub signing_certs_sha256: Vec<Sha256Fingerprint>,
 }
 
@@ -265,13 +277,14 @@ impl InstalledApp {
 }
 
 /// Android `InstallSourceInfo`, reduced to what the rules use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstallSource {
     /// The installer package (`getInstallingPackageName`), e.g. `com.android.vending`;
     /// absent when none is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub installing_package_name: Option<String>,
 }
 
@@ -285,17 +298,19 @@ impl InstallSource {
 }
 
 /// The agent app's own state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentFacts {
     /// The agent's package name or bundle id; never suspended or hidden by the engine.
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub package_name: String,
     /// Whether uninstalling the agent is blocked (`DevicePolicyManager.isUninstallBlocked`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uninstall_blocked: Option<bool>,
 }
 
+#[cfg(feature = "schema")]
 fn optional_time(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": ["string", "null"],
@@ -469,6 +484,7 @@ impl DeviceSnapshot {
         }
     }
 
+    #[cfg(feature = "schema")]
     /// The JSON Schema of the format (draft 2020-12), generated from these types;
     /// `policies/snapshot.schema.json` is this text, kept in sync by a test.
     pub fn json_schema() -> serde_json::Value {
@@ -479,6 +495,7 @@ impl DeviceSnapshot {
         serde_json::to_value(schema).expect("a schema always serialises")
     }
 
+    #[cfg(feature = "schema")]
     /// [`DeviceSnapshot::json_schema`] as the exact text committed in `policies/snapshot.schema.json`.
     pub fn json_schema_text() -> String {
         let mut text =

@@ -5,7 +5,8 @@
 //! loudly instead of leaving evidence unscanned and the phone looking clean. Every
 //! section is optional; a platform leaves out what it cannot see.
 
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+#[cfg(feature = "schema")]
+use schemars::{json_schema, Schema, SchemaGenerator};
 use serde::{Deserialize, Serialize};
 
 use super::stix::{normalize_digest, HashAlgorithm};
@@ -16,16 +17,17 @@ use crate::time::Timestamp;
 pub const EVIDENCE_VERSION: u32 = 1;
 
 /// Everything an inspection collected from one phone, ready to scan against indicators.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "Portcullis evidence snapshot")]
+#[cfg_attr(feature = "schema", schemars(title = "Portcullis evidence snapshot"))]
 pub struct EvidenceSnapshot {
     /// Format version; must be 1.
-    #[schemars(range(min = 1, max = 1))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1)))]
     pub version: u32,
     /// When the native layer collected the snapshot (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_time")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "optional_time"))]
     pub collected_at: Option<Timestamp>,
     /// Which platform produced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,7 +87,8 @@ pub struct EvidenceSnapshot {
 }
 
 /// The platform a snapshot comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
     /// Android.
@@ -95,7 +98,8 @@ pub enum Platform {
 }
 
 /// An installed app.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// Android package name or iOS bundle id, e.g. `com.example.app`.
@@ -118,7 +122,8 @@ pub struct Package {
 }
 
 /// A certificate, by digest (hex, any case, `:` separators allowed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Certificate {
     /// The subject distinguished name, for the report.
@@ -126,15 +131,24 @@ pub struct Certificate {
     pub subject: Option<String>,
     /// SHA-256 of the DER certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))
+    )]
     pub sha256: Option<String>,
     /// SHA-1 of the DER certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))
+    )]
     pub sha1: Option<String>,
     /// MD5 of the DER certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))
+    )]
     pub md5: Option<String>,
 }
 
@@ -151,7 +165,8 @@ impl Certificate {
 
 /// An app component holding a privilege (accessibility service, device admin,
 /// notification listener).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Component {
     /// The package it belongs to.
@@ -162,7 +177,8 @@ pub struct Component {
 }
 
 /// A VPN configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Vpn {
     /// The app providing it (Android), if any.
@@ -183,7 +199,8 @@ pub struct Vpn {
 }
 
 /// The global HTTP proxy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
     /// Proxy host name or address.
@@ -201,7 +218,8 @@ pub struct Proxy {
 }
 
 /// A system property.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Property {
     /// Its name, e.g. `ro.debuggable`.
@@ -212,7 +230,8 @@ pub struct Property {
 }
 
 /// A system setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Setting {
     /// Its table: `global`, `secure` or `system` on Android.
@@ -225,7 +244,8 @@ pub struct Setting {
 }
 
 /// A file, by path or name, with whatever digests the platform could compute.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct File {
     /// Full path; folders may be listed too, ending in `/`.
@@ -236,15 +256,24 @@ pub struct File {
     pub name: Option<String>,
     /// SHA-256 of the contents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))
+    )]
     pub sha256: Option<String>,
     /// SHA-1 of the contents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))
+    )]
     pub sha1: Option<String>,
     /// MD5 of the contents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))
+    )]
     pub md5: Option<String>,
 }
 
@@ -260,7 +289,8 @@ impl File {
 }
 
 /// A process.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Process {
     /// Its name as the platform reports it.
@@ -274,7 +304,8 @@ pub struct Process {
 }
 
 /// A network or messaging contact: a domain, URL, IP address or e-mail address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     /// The domain, URL, address or e-mail address itself.
@@ -284,12 +315,13 @@ pub struct Contact {
     pub source: Option<String>,
     /// When it was last seen (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "optional_time")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "optional_time"))]
     pub seen_at: Option<Timestamp>,
 }
 
 /// An iOS configuration profile.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigurationProfile {
     /// `PayloadUUID`.
@@ -306,6 +338,7 @@ pub struct ConfigurationProfile {
     pub organization: Option<String>,
 }
 
+#[cfg(feature = "schema")]
 fn optional_time(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": ["string", "null"],
@@ -383,6 +416,7 @@ impl EvidenceSnapshot {
         Ok(())
     }
 
+    #[cfg(feature = "schema")]
     /// The JSON Schema of the format, generated from these types (`docs/evidence.schema.json`).
     pub fn json_schema() -> serde_json::Value {
         serde_json::to_value(schemars::schema_for!(EvidenceSnapshot))

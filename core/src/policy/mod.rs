@@ -282,6 +282,7 @@ pub(crate) fn sanitize(text: &str) -> String {
     crate::instruction::redact_identifiers(&out).into_owned()
 }
 
+#[cfg(feature = "schema")]
 /// The policy document's JSON Schema (draft 2020-12), generated from the Rust
 /// types; `policies/policy.schema.json` is this text, kept in sync by a test.
 pub fn policy_schema() -> serde_json::Value {
@@ -292,6 +293,7 @@ pub fn policy_schema() -> serde_json::Value {
     serde_json::to_value(schema).expect("a schema always serialises")
 }
 
+#[cfg(feature = "schema")]
 /// [`policy_schema`] as the exact text committed in `policies/policy.schema.json`.
 pub fn policy_schema_text() -> String {
     let mut text =

@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use ring::hmac;
+#[cfg(feature = "schema")]
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -31,7 +32,8 @@ use crate::time::MINUTE_MS;
 pub const POLICY_SCHEMA_V1: &str = "portcullis/policy/v1";
 
 /// Which version of the document format a policy is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum PolicySchema {
     /// The first version of the policy document.
     #[serde(rename = "portcullis/policy/v1")]
@@ -40,9 +42,10 @@ pub enum PolicySchema {
 
 /// A policy document: app, configuration, SIM and inspection rules, and the
 /// escalation ladder that applies when a device does not comply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "Portcullis policy")]
+#[cfg_attr(feature = "schema", schemars(title = "Portcullis policy"))]
 pub struct Policy {
     /// Editor hint only (e.g. `./policy.schema.json`): lets editors validate the file. Ignored by the agent.
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +53,7 @@ pub struct Policy {
     /// Document format version; must be `portcullis/policy/v1`.
     pub schema: PolicySchema,
     /// Short name shown in the console and in alerts, e.g. `baseline`.
-    #[schemars(length(min = 1, max = 64))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub name: String,
     /// What the policy is for and who it applies to.
     #[serde(default)]
@@ -85,16 +88,17 @@ pub const MAX_SIM_CHANGE_WINDOW_HOURS: u32 = 72;
 /// Limits on the console's signed instructions. The built-in limits are the ceilings;
 /// a policy may only lower them, so a stolen operations key buys as little time as
 /// the security team chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstructionRules {
     /// Longest time from an instruction's `issuedAt` to its `expires`, in hours.
     #[serde(default = "default_instruction_lifetime")]
-    #[schemars(range(min = 1, max = 168))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 168)))]
     pub max_lifetime_hours: u32,
     /// Longest time from an authorisation's `issuedAt` to its window's end (`until`), in hours.
     #[serde(default = "default_sim_change_window")]
-    #[schemars(range(min = 1, max = 72))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 72)))]
     pub max_sim_change_window_hours: u32,
 }
 
@@ -125,7 +129,8 @@ fn default_sim_change_window() -> u32 {
 // Apps
 
 /// How the app list is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AppMode {
     /// Only listed apps (not `BLOCKED`) may be installed; anything else is a violation.
@@ -137,7 +142,8 @@ pub enum AppMode {
 }
 
 /// What to do when an app breaks a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AppViolationAction {
     /// Alert the console only; the device stays compliant.
@@ -149,7 +155,8 @@ pub enum AppViolationAction {
 }
 
 /// What to do when a device setting breaks a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ViolationAction {
     /// Alert the console only; the device stays compliant.
@@ -159,7 +166,8 @@ pub enum ViolationAction {
 }
 
 /// AMAPI `installType`, restricted to what an on-device agent can check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InstallType {
     /// Allowed, not required.
@@ -171,7 +179,8 @@ pub enum InstallType {
 }
 
 /// The app rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRules {
     /// Allowlist, blocklist or audit.
@@ -195,7 +204,8 @@ fn default_app_violation() -> AppViolationAction {
 }
 
 /// A rule for one app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRule {
     /// Android package name (exactly one of `packageName` and `bundleId`).
@@ -229,7 +239,8 @@ fn default_install_type() -> InstallType {
 }
 
 /// One accepted signing certificate (AMAPI `signingKeyCerts[]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SigningKeyCert {
     /// SHA-256 of the signing certificate, as `apksigner verify --print-certs` or `keytool` print it.
@@ -285,6 +296,7 @@ impl<'de> Deserialize<'de> for Sha256Fingerprint {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Sha256Fingerprint {
     fn schema_name() -> Cow<'static, str> {
         "Sha256Fingerprint".into()
@@ -304,31 +316,38 @@ impl JsonSchema for Sha256Fingerprint {
 
 /// The device settings the phone must have. Absent optional rules are not checked;
 /// settings AMAPI defaults to their most secure value default the same way here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigurationRules {
     /// Lowest Android API level accepted (AMAPI `minimumApiLevel`); lower is `API_LEVEL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 21, max = 100))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 21, max = 100)))]
     pub minimum_api_level: Option<u32>,
     /// Lowest iOS version accepted, e.g. `17.6` or `18.3.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{1,3}(\.[0-9]{1,3}){0,2}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9]{1,3}(\.[0-9]{1,3}){0,2}$"))
+    )]
     pub minimum_ios_version: Option<String>,
     /// Oldest Android security patch level accepted, `YYYY-MM-DD` (as in `softwareInfo.securityPatchLevel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
+    )]
     pub minimum_security_patch_level: Option<String>,
     /// Oldest security patch accepted relative to today, in days (a rolling floor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3650))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3650)))]
     pub maximum_security_patch_age_days: Option<u32>,
     /// Screen-lock strength (AMAPI `passwordRequirements`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_requirements: Option<PasswordRequirements>,
     /// Longest idle time before the screen locks, in milliseconds (AMAPI `maximumTimeToLock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1000, max = 86_400_000))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1000, max = 86_400_000)))]
     pub maximum_time_to_lock: Option<u64>,
     /// Device encryption (AMAPI `encryptionPolicy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,21 +392,21 @@ fn default_violation() -> ViolationAction {
 }
 
 /// Screen-lock strength (AMAPI `passwordRequirements`, complexity buckets only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasswordRequirements {
     /// The complexity bucket the screen lock must reach.
     pub password_quality: PasswordQuality,
     /// Failed unlock attempts before the device wipes itself (AMAPI `maximumFailedPasswordsForWipe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 4, max = 100))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 4, max = 100)))]
     pub maximum_failed_passwords_for_wipe: Option<u32>,
 }
 
 /// AMAPI `passwordQuality` complexity buckets (Android 12+ `getPasswordComplexity`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PasswordQuality {
     /// Pattern or PIN with repeating or ordered digits.
@@ -399,7 +418,8 @@ pub enum PasswordQuality {
 }
 
 /// AMAPI `encryptionPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EncryptionPolicy {
     /// Storage encrypted; no credential needed at boot.
@@ -409,7 +429,8 @@ pub enum EncryptionPolicy {
 }
 
 /// AMAPI `advancedSecurityOverrides`; every field defaults to its most secure value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AdvancedSecurityOverrides {
     /// Apps from unknown sources.
@@ -444,7 +465,8 @@ fn default_verify_apps() -> GooglePlayProtectVerifyApps {
 }
 
 /// AMAPI `untrustedAppsPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UntrustedAppsPolicy {
     /// No installs from unknown sources.
@@ -456,7 +478,8 @@ pub enum UntrustedAppsPolicy {
 }
 
 /// AMAPI `developerSettings`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeveloperSettings {
     /// Developer options and safe boot are off.
@@ -466,7 +489,8 @@ pub enum DeveloperSettings {
 }
 
 /// AMAPI `googlePlayProtectVerifyApps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum GooglePlayProtectVerifyApps {
     /// Play Protect verification is on and locked.
@@ -476,7 +500,8 @@ pub enum GooglePlayProtectVerifyApps {
 }
 
 /// AMAPI `deviceRadioState`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeviceRadioState {
     /// 2G (Android 14 `DISALLOW_CELLULAR_2G`); disabled unless set to `CELLULAR_TWO_G_USER_CHOICE`.
@@ -497,7 +522,8 @@ fn default_two_g() -> CellularTwoGState {
 }
 
 /// AMAPI `cellularTwoGState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CellularTwoGState {
     /// 2G is off; service on 2G raises `downgrade_2g`.
@@ -507,7 +533,8 @@ pub enum CellularTwoGState {
 }
 
 /// AMAPI `deviceConnectivityManagement`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeviceConnectivityManagement {
     /// What USB data may flow.
@@ -515,7 +542,8 @@ pub struct DeviceConnectivityManagement {
 }
 
 /// AMAPI `usbDataAccess`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UsbDataAccess {
     /// Any USB data.
@@ -527,7 +555,8 @@ pub enum UsbDataAccess {
 }
 
 /// AMAPI `alwaysOnVpnPackage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlwaysOnVpnPackage {
     /// The VPN app's package name.
@@ -538,7 +567,8 @@ pub struct AlwaysOnVpnPackage {
 }
 
 /// User-installed CA certificates.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserInstalledCaCerts {
     /// Whether any user-installed CA certificate is acceptable.
@@ -550,7 +580,8 @@ pub struct UserInstalledCaCerts {
 }
 
 /// AMAPI `PackageNameList`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PackageNameList {
     /// Package names.
@@ -565,7 +596,8 @@ pub struct PackageNameList {
 pub const DEFAULT_PORT_OUT_WINDOW_MINUTES: u32 = 10;
 
 /// The SIM-port guard's rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SimRules {
     /// The subscriptions the phone was issued with, one per slot.
@@ -573,7 +605,7 @@ pub struct SimRules {
     pub expected_subscriptions: Vec<ExpectedSubscription>,
     /// How long service may stay lost (with Wi-Fi up) before a port-out is suspected, in minutes.
     #[serde(default = "default_port_out_window")]
-    #[schemars(range(min = 1, max = 1440))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1440)))]
     pub port_out_window_minutes: u32,
     /// What the phone does, besides alerting the console (always), when its SIM or number changes.
     #[serde(default)]
@@ -588,18 +620,19 @@ fn default_port_out_window() -> u32 {
 }
 
 /// A subscription expected in one slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExpectedSubscription {
     /// SIM slot index (0 is the first).
-    #[schemars(range(max = 7))]
+    #[cfg_attr(feature = "schema", schemars(range(max = 7)))]
     pub slot: u8,
     /// Whether the slot must hold a working SIM.
     #[serde(default = "default_true")]
     pub required: bool,
     /// Home network as MCC-MNC (5 or 6 digits): an operator code, not a personal identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[0-9]{5,6}$"))]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9]{5,6}$")))]
     pub home_network: Option<String>,
     /// Identities pinned as keyed hashes (never raw numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -615,7 +648,8 @@ fn default_true() -> bool {
 
 /// A SIM identity pinned by keyed hashes: each is HMAC-SHA-256 under the device's
 /// pin key (see [`PinKey`]), so the policy reveals no ICCID, IMSI or number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PinnedIdentity {
     /// Keyed hash of the ICCID.
@@ -659,6 +693,7 @@ impl<'de> Deserialize<'de> for IdentityPin {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for IdentityPin {
     fn schema_name() -> Cow<'static, str> {
         "IdentityPin".into()
@@ -724,9 +759,8 @@ impl fmt::Debug for PinKey {
 }
 
 /// What the phone does when its SIM or number changes, besides alerting the console.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SimChangeAction {
     /// Show the staff member a short notice.
@@ -741,26 +775,27 @@ pub enum SimChangeAction {
 // Inspection
 
 /// When forensic-inspection windows happen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InspectionRules {
     /// Days between routine inspections (the exact day is drawn unpredictably within the cadence).
-    #[schemars(range(min = 1, max = 365))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 365)))]
     pub cadence_days: u32,
     /// Length of an inspection window, in minutes.
-    #[schemars(range(min = 5, max = 1440))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 5, max = 1440)))]
     pub window_minutes: u32,
     /// Local hours a window may fall in.
     pub allowed_local_hours: LocalHours,
     /// Delay before an inspection triggered by an alert, in minutes.
     #[serde(default = "default_triggered_delay")]
-    #[schemars(range(max = 10_080))]
+    #[cfg_attr(feature = "schema", schemars(range(max = 10_080)))]
     pub triggered_inspection_delay_minutes: u32,
     /// Lowest alert severity that triggers an inspection.
     #[serde(default = "default_trigger_severity")]
     pub trigger_on_severity: TriggerSeverity,
     /// How long a missed window may stay missed before the device is non-compliant, in hours.
-    #[schemars(range(max = 720))]
+    #[cfg_attr(feature = "schema", schemars(range(max = 720)))]
     pub grace_period_hours: u32,
     /// Why these choices.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -776,14 +811,15 @@ fn default_trigger_severity() -> TriggerSeverity {
 }
 
 /// A span of local hours: `from` inclusive to `until` exclusive; wraps past midnight when `from > until`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalHours {
     /// First hour (0–23).
-    #[schemars(range(max = 23))]
+    #[cfg_attr(feature = "schema", schemars(range(max = 23)))]
     pub from: u8,
     /// Hour the span ends at (1–24, exclusive).
-    #[schemars(range(min = 1, max = 24))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 24)))]
     pub until: u8,
 }
 
@@ -808,7 +844,8 @@ impl LocalHours {
 }
 
 /// Alert severities that can trigger an inspection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TriggerSeverity {
     /// High and critical alerts.
@@ -831,9 +868,8 @@ impl TriggerSeverity {
 // Escalation
 
 /// The policy section a rule escalates (AMAPI `settingName`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SettingName {
     /// The `apps` section.
@@ -849,7 +885,8 @@ pub enum SettingName {
 /// One rung set of the escalation ladder (AMAPI `policyEnforcementRules[]`): the
 /// staff member and the console are notified at once; then access is blocked after
 /// `blockAfterDays`, then the device is wiped after `wipeAfterDays`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyEnforcementRule {
     /// Which section's non-compliance this rule escalates.
@@ -866,20 +903,22 @@ pub struct PolicyEnforcementRule {
 }
 
 /// AMAPI `blockAction`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlockAction {
     /// Days of non-compliance before access is blocked (0: at once).
-    #[schemars(range(max = 365))]
+    #[cfg_attr(feature = "schema", schemars(range(max = 365)))]
     pub block_after_days: u32,
 }
 
 /// AMAPI `wipeAction`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WipeAction {
     /// Days of non-compliance before the device is wiped; must exceed `blockAfterDays`.
-    #[schemars(range(min = 1, max = 365))]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 365)))]
     pub wipe_after_days: u32,
     /// Whether factory-reset protection data survives the wipe.
     #[serde(default)]
