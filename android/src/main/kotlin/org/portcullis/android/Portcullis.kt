@@ -46,10 +46,8 @@ import org.portcullis.android.core.InspectionStateEncoding
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
-import org.portcullis.android.core.NoInstructionDevice
 import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
-import org.portcullis.android.core.NoEnforcer
 import org.portcullis.android.core.PolicySyncResult
 import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
@@ -159,10 +157,12 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
-    private val enforcer = config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) }
+    // Owner mode through config.deviceAdmin; companion mode with the scopes the EMM's DPC delegated.
+    private val enforcer = DevicePolicyEnforcer(context, config.deviceAdmin)
+    private val deployment = DeploymentReader(context)
     private val compliance = ComplianceLoop(
         complianceAgentOf(::agent),
-        enforcer ?: NoEnforcer,
+        enforcer,
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
@@ -173,7 +173,7 @@ class Portcullis private constructor(private val context: Context, private val c
     // allows it (shared with alert delivery), else the plain one.
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
-        enforcer ?: NoInstructionDevice,
+        enforcer,
         { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(config.clock())) },
     ) { runInspection() }
 
@@ -455,13 +455,22 @@ class Portcullis private constructor(private val context: Context, private val c
     private fun deviceSnapshot(now: Instant): String {
         val dpm = context.getSystemService(DevicePolicyManager::class.java) // null: no device-admin feature
         val owner = dpm?.isDeviceOwnerApp(context.packageName) == true
+        val mode = deployment.read()
         val packages = try {
             inventory.scan()
         } catch (e: RuntimeException) {
             null // every app rule is then unknown, which alerts
         }
-        val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm?.isUninstallBlocked(it, context.packageName) }
-        return ComplianceSnapshots.json(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
+        // A caller that is not a device admin asks with a null admin (companion mode).
+        val uninstallBlocked = try {
+            dpm?.isUninstallBlocked(if (owner) config.deviceAdmin else null, context.packageName)
+        } catch (e: SecurityException) {
+            null
+        }
+        return ComplianceSnapshots.json(
+            now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked,
+            delegatedScopes = mode.delegatedScopes, packageRoles = deployment.packageRoles(),
+        )
     }
 
     private fun reschedule() {

@@ -16,6 +16,9 @@ val TEST_CLASSES: Array<Class<*>> = arrayOf(
     PackageInventoryTest::class.java,
     ManagedConfigTest::class.java,
     WakeupTest::class.java,
+    DeploymentTest::class.java,
+    ConnectivityStartTest::class.java,
+    NoTelephonyTest::class.java,
 )
 
 fun main() {
