@@ -37,6 +37,7 @@ import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.ComplianceStateEncoding
+import org.portcullis.android.core.DeploymentStateEncoding
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.IndicatorOutcome
@@ -184,6 +185,9 @@ class Portcullis private constructor(private val context: Context, private val c
 
     @Volatile
     private var complianceStateSent: KeyedStateSpec? = null
+
+    @Volatile
+    private var deploymentStateSent: KeyedStateSpec? = null
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
             compliance.markChanged()
@@ -384,6 +388,13 @@ class Portcullis private constructor(private val context: Context, private val c
                 if (state != complianceStateSent) {
                     scope.launch {
                         if (channel.send(listOf(state), immediate = false) == SendResult.Sent) complianceStateSent = state
+                    }
+                }
+                // The deployment the core read for this pass (owner or companion, scopes), for the console.
+                val deploymentState = DeploymentStateEncoding.encode(deployment.read(), Build.VERSION.SDK_INT)
+                if (deploymentState != deploymentStateSent) {
+                    scope.launch {
+                        if (channel.send(listOf(deploymentState), immediate = false) == SendResult.Sent) deploymentStateSent = deploymentState
                     }
                 }
                 for ((requested, outcome) in pass.enforcement.notDone) {

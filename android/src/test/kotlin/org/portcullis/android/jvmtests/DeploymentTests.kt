@@ -12,6 +12,8 @@ import org.portcullis.PackageRoles
 import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.android.core.DeploymentStateEncoding
+import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeystoreErrors
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.androidDeployment
@@ -23,6 +25,17 @@ fun deploymentTests() {
         eq("companion", companion.modeName, "mode name")
         eq(listOf("PACKAGE_ACCESS", "CERT_INSTALL"), companion.delegatedScopes, "scopes by AMAPI name")
         eq(DeploymentMode.OWNER, androidDeployment(true, emptyList()).mode, "owner")
+    }
+
+    test("the console's deployment state says the mode and the scopes the core read") {
+        val state = DeploymentStateEncoding.encode(androidDeployment(false, listOf("delegation-package-access")), 34)
+        eq("portcullis.deployment", state.key, "key")
+        eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "severity")
+        eq("companion: delegated PACKAGE_ACCESS (API 34)", state.message, "message")
+        val o = jsonObject(state.data)
+        eq("companion", o["mode"], "mode")
+        eq(listOf<Any?>("PACKAGE_ACCESS"), o["delegated_scopes"], "scopes")
+        eq("owner (API 33)", DeploymentStateEncoding.encode(androidDeployment(true, emptyList()), 33).message, "owner")
     }
 
     test("the access block never names the system, Play, GMS, the DPC, the resolved roles or the agent") {
