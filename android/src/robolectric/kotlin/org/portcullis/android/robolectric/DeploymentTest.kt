@@ -202,7 +202,7 @@ class DeploymentTest {
                 assertTrue("${scopes.toList()} $action", agentDoes(e, action) is ActionOutcome.Unsupported)
             }
         }
-        assertFalse(dpm.isPackageSuspended(null, APP))
+        assertFalse(dpm.isPackageSuspended(dpc, APP))
     }
 
     @Test
