@@ -8,7 +8,8 @@
 #   2. signed fixtures made with the console tool (scripts/lib/fixtures.sh) in target/android-robolectric/fixtures;
 #   3. the jars pinned in android/robolectric/pom.xml, fetched once by Maven into the cache
 #      (scripts/lib/tools.sh ensure_robolectric_jars): Robolectric's android-all for API 35 (the
-#      module's compileSdk), its instrumented twin, Robolectric, JUnit 4, JNA, kotlinx-coroutines-android;
+#      module's compileSdk), its instrumented twin, the instrumented frameworks of API 33 and 34
+#      (tests that run per API level), Robolectric, JUnit 4, JNA, kotlinx-coroutines-android;
 #   4. kotlinc compiles EVERY Kotlin file under android/src/main except the Google-Maven-only
 #      adapter files listed in GRADLE_ONLY below (and in android/README.md) against android-all,
 #      coroutines, JNA and the generated bindings. A type error in the glue fails here;
@@ -37,6 +38,11 @@ MAIN_CLASS="org.portcullis.android.robolectric.RunAllKt"
 # The framework jars pom.xml pins (Robolectric 4.17's android-all for SDK 35).
 ANDROID_ALL="android-all-15-robolectric-13954326.jar"
 ANDROID_ALL_INSTRUMENTED="android-all-instrumented-15-robolectric-13954326-i7.jar"
+# The instrumented frameworks of the other API levels tests run at (@Config(sdk = [33, 34])).
+ANDROID_ALL_INSTRUMENTED_OTHER=(
+    "android-all-instrumented-13-robolectric-9030017-i7.jar"
+    "android-all-instrumented-14-robolectric-10818077-i7.jar"
+)
 # Files that need a Google-Maven-only library: compiled by the Gradle build only. Each must be
 # listed in android/README.md; no other file may import androidx.
 GRADLE_ONLY=(
@@ -77,7 +83,7 @@ ensure_java || finish_early "no JDK"
 ensure_kotlinc || finish_early "no kotlinc"
 ensure_robolectric_jars "$ROOT/$POM" || finish_early "could not fetch the jars of $POM"
 J="$ROBOLECTRIC_JARS"
-for jar in "$ANDROID_ALL" "$ANDROID_ALL_INSTRUMENTED"; do
+for jar in "$ANDROID_ALL" "$ANDROID_ALL_INSTRUMENTED" "${ANDROID_ALL_INSTRUMENTED_OTHER[@]}"; do
     [ -f "$J/$jar" ] || finish_early "$POM did not bring $jar (update ANDROID_ALL* here with the pins)"
 done
 STDLIB_JAR="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
@@ -165,7 +171,7 @@ TEST_JAR="$COMPILED"
 
 # ---------------------------------------------------------------- 6. run
 
-step "java $MAIN_CLASS (Robolectric, SDK 35, offline)"
+step "java $MAIN_CLASS (Robolectric, SDK 35 and the levels tests ask for, offline)"
 LOG="$OWN/tests.log"
 mkdir -p "$OWN"
 set +e
@@ -190,7 +196,7 @@ if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 step "summary ($((SECONDS - START))s)"
 printf '  android/src/main  compiled against %s (%d files; %d Gradle-only file(s), %d lines, not compiled here)\n' \
     "$ANDROID_ALL" "$((${#MAIN_SOURCES[@]} - 1))" "${#GRADLE_ONLY[@]}" "$gradle_only_lines"
-printf '  robolectric       %d passed, %d failed   (%s, Robolectric 4.17, SDK 35, kotlinc %s)\n' \
+printf '  robolectric       %d passed, %d failed   (%s, Robolectric 4.17, SDK 35, 33 and 34 where a test asks, kotlinc %s)\n' \
     "$passed" "$failed" "$TEST_SRC" "$KOTLIN_COMPILER_VERSION"
 echo "android-robolectric: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod deployment;
 mod error;
 mod key;
 mod logging;
@@ -17,6 +18,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+pub use deployment::{
+    access_block_targets, android_deployment, AndroidDeployment, DeploymentMode, PackageRoles,
+};
 pub use error::PortcullisError;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};

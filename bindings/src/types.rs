@@ -172,16 +172,28 @@ mirror_enum!(
     }
 );
 
-mirror_enum!(
-    /// Who carries out an action a signed instruction asked for.
-    ActionRoute => compliance::Route {
-        /// The agent, through the platform's APIs.
-        Agent,
-        /// The MDM: publish the action where the MDM reads app state (keyed app states,
-        /// managed-app feedback) and report the outcome the platform gives.
-        Mdm,
+/// Who carries out an action a signed instruction asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ActionRoute {
+    /// The agent, through the platform's APIs.
+    Agent,
+    /// The MDM: publish the action where the MDM reads app state (keyed app states,
+    /// managed-app feedback) and report the outcome the platform gives.
+    Mdm,
+    /// No one on this device can. The core reports such instruction actions itself
+    /// and never hands them out; a platform that meets one reports it not possible.
+    NotPossible,
+}
+
+impl From<compliance::Route> for ActionRoute {
+    fn from(v: compliance::Route) -> Self {
+        match v {
+            compliance::Route::Agent => ActionRoute::Agent,
+            compliance::Route::Mdm => ActionRoute::Mdm,
+            compliance::Route::NotPossible(_) => ActionRoute::NotPossible,
+        }
     }
-);
+}
 
 mirror_enum!(
     /// The kind of a signed console instruction; `kind_name` carries its wire name.
@@ -727,10 +739,7 @@ pub struct RemediationAction {
 
 impl From<portcullis_core::compliance::RequestedAction> for RemediationAction {
     fn from(a: portcullis_core::compliance::RequestedAction) -> Self {
-        let route = serde_json::to_value(a.route)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let route = a.route.as_str().to_owned();
         RemediationAction {
             route,
             rule: a.rule.map(|r| r.to_string()),

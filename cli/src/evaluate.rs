@@ -217,10 +217,14 @@ fn describe_action(a: &RequestedAction) -> String {
     let route = match a.route {
         Route::Agent => "agent",
         Route::Mdm => "mdm  ",
+        Route::NotPossible(_) => "none ",
     };
+    let why = a.route.not_possible_reason().map_or(String::new(), |r| {
+        format!("  [not possible: {}]", r.as_str())
+    });
     match &a.rule {
-        Some(rule) => format!("{route}  {what}  ({rule})"),
-        None => format!("{route}  {what}"),
+        Some(rule) => format!("{route}  {what}  ({rule}){why}"),
+        None => format!("{route}  {what}{why}"),
     }
 }
 

@@ -7,8 +7,8 @@ mod compliance_support;
 use compliance_support::*;
 use portcullis_core::compliance::{
     Action, ComplianceAlertKind as K, ComplianceEngine, DeviceSnapshot, Escalation, Evaluation,
-    InstalledApp, Measure, PreparedPolicy, RequestedAction, Route, SettingRule, Status,
-    UserRestriction,
+    InstalledApp, Measure, NotPossibleReason, PreparedPolicy, RequestedAction, Route, SettingRule,
+    Status, UserRestriction,
 };
 use portcullis_core::policy::model::SettingName;
 use portcullis_core::{Error, Severity};
@@ -486,7 +486,15 @@ fn api_gated_measures_wait_for_the_api_level() {
     let mut old = android();
     old.os.api_level = Some(30);
     let e = engine.evaluate(&p, &old, T0);
-    let m = applied(&e.new_actions);
+    let by_agent = |e: &[RequestedAction]| {
+        applied(
+            &e.iter()
+                .filter(|a| a.route == Route::Agent)
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    let m = by_agent(&e.new_actions);
     assert!(m.contains(&restriction(UserRestriction::DisallowDebuggingFeatures)));
     for gated in [
         restriction(UserRestriction::DisallowCellular2g),
@@ -497,8 +505,29 @@ fn api_gated_measures_wait_for_the_api_level() {
     ] {
         assert!(!m.contains(&gated), "{gated:?} needs a newer API level");
     }
+    // What the OS release lacks is reported once as not possible here, with the reason;
+    // the password complexity call is only the agent's to wait for.
+    let mut impossible: Vec<Measure> = e
+        .new_actions
+        .iter()
+        .filter(|a| a.route == Route::NotPossible(NotPossibleReason::ApiLevel))
+        .filter_map(|a| match &a.action {
+            Action::Apply { measure } => Some(measure.clone()),
+            _ => None,
+        })
+        .collect();
+    impossible.sort();
+    assert_eq!(
+        impossible,
+        [
+            restriction(UserRestriction::DisallowCellular2g),
+            Measure::UsbDataSignalingDisabled,
+        ]
+    );
+    assert!(engine.evaluate(&p, &old, at(1)).new_actions.is_empty());
     // After an OS update, exactly those follow.
     let e = engine.evaluate(&p, &android(), at(HOUR));
+    assert!(e.new_actions.iter().all(|a| a.route == Route::Agent));
     let mut now_applied = applied(&e.new_actions);
     now_applied.sort();
     let mut want = vec![

@@ -947,3 +947,121 @@ fn a_sequence_beyond_its_issue_time_cannot_lock_the_console_out() {
     next.expires = at(20);
     applied(&mut agent, &signed(&next), at(4));
 }
+
+/// An agent with the baseline policy in force that judged a snapshot showing `snapshot`'s
+/// capabilities.
+fn agent_reporting(snapshot: serde_json::Value) -> Agent {
+    let mut agent = agent_with_baseline();
+    let mut p = policy_support::payload(1);
+    p.policy = portcullis_core::policy::Policy::from_json(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/baseline.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    agent
+        .apply_policy(&p.sign(&[&key(10)]).unwrap(), at(1))
+        .unwrap();
+    agent
+        .evaluate_compliance(snapshot.to_string().as_bytes(), at(2))
+        .unwrap();
+    agent
+}
+
+fn routes_of(agent: &mut Agent, first: u64) -> Vec<(InstructionAction, Route)> {
+    [
+        InstructionBody::LockNow,
+        InstructionBody::WipeDevice { preserve_frp: true },
+        InstructionBody::WipeWorkData { preserve_frp: true },
+        InstructionBody::ShowNotice {
+            title: "Travel".into(),
+            body: "Keep the phone with you".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    .flat_map(|(i, body)| {
+        applied(agent, &signed(&payload(first + i as u64, body)), at(3))
+            .actions
+            .into_iter()
+            .map(|a| (a.action, a.route))
+    })
+    .collect()
+}
+
+#[test]
+fn instruction_actions_route_by_the_reported_capabilities() {
+    use portcullis_core::compliance::NotPossibleReason;
+    let lock = InstructionAction::LockNow;
+    let wipe = InstructionAction::WipeDevice { preserve_frp: true };
+    let work = InstructionAction::WipeWorkData { preserve_frp: true };
+    let notice = InstructionAction::ShowNotice {
+        title: "Travel".into(),
+        body: "Keep the phone with you".into(),
+    };
+    // Owner: lock and wipe by the agent; a fully managed phone has no separate work
+    // data, so that one is not handed out but reported at once, with its reason.
+    let mut owner = agent_reporting(serde_json::json!({
+        "schema": "portcullis/snapshot/v1", "platform": "android", "deviceOwner": true,
+        "os": {"apiLevel": 34}}));
+    assert_eq!(
+        routes_of(&mut owner, 1),
+        [
+            (lock.clone(), Route::Agent),
+            (wipe.clone(), Route::Agent),
+            (notice.clone(), Route::Agent)
+        ]
+    );
+    let outcome = owner
+        .pending_alerts(100)
+        .unwrap()
+        .into_iter()
+        .find(|a| {
+            a.finding.kind == AlertKind::InstructionOutcome
+                && a.finding
+                    .evidence
+                    .contains(&("action".to_owned(), "wipe_work_data".to_owned()))
+        })
+        .expect("the work-data wipe is reported not possible");
+    assert!(outcome.finding.evidence.contains(&(
+        "reason".to_owned(),
+        NotPossibleReason::NoWorkData.as_str().to_owned()
+    )));
+    assert!(owner
+        .actions_awaiting_outcome()
+        .iter()
+        .all(|a| a.action != work));
+
+    // Companion with every scope: lock and wipes stay with the EMM.
+    let mut companion = agent_reporting(serde_json::json!({
+        "schema": "portcullis/snapshot/v1", "platform": "android",
+        "delegatedScopes": ["PACKAGE_ACCESS", "BLOCK_UNINSTALL", "CERT_INSTALL",
+            "MANAGED_CONFIGURATIONS", "NETWORK_ACTIVITY_LOGS", "SECURITY_LOGS"],
+        "os": {"apiLevel": 33}}));
+    assert_eq!(
+        routes_of(&mut companion, 1),
+        [
+            (lock.clone(), Route::Mdm),
+            (wipe.clone(), Route::Mdm),
+            (work.clone(), Route::Mdm),
+            (notice.clone(), Route::Agent)
+        ]
+    );
+
+    // iOS, supervised or not: the MDM's commands.
+    for supervised in [true, false] {
+        let mut ios = agent_reporting(serde_json::json!({
+            "schema": "portcullis/snapshot/v1", "platform": "ios", "supervised": supervised}));
+        assert_eq!(
+            routes_of(&mut ios, 1),
+            [
+                (lock.clone(), Route::Mdm),
+                (wipe.clone(), Route::Mdm),
+                (work.clone(), Route::Mdm),
+                (notice.clone(), Route::Agent)
+            ],
+            "supervised: {supervised}"
+        );
+    }
+}

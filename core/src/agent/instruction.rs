@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Agent;
 use crate::alert::{Alert, AlertKind, Finding, Severity};
-use crate::compliance::{Platform, Route};
+use crate::compliance::Route;
 use crate::error::{Error, Result};
 use crate::identity::hex;
 use crate::instruction::{
@@ -284,34 +284,7 @@ impl Agent {
         };
         let handed = self.instructions.state.awaiting.remove(index);
         let action_name = action_name(&handed.action);
-        let mut evidence = vec![
-            ("instruction_id".to_owned(), handed.action_id.clone()),
-            ("action".to_owned(), action_name.to_owned()),
-            ("outcome".to_owned(), outcome.name().to_owned()),
-        ];
-        if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome {
-            evidence.push(("reason".to_owned(), reason.clone()));
-        }
-        let finding = Finding {
-            at: now,
-            kind: AlertKind::InstructionOutcome,
-            slot: None,
-            detector: DETECTOR.into(),
-            detector_version: DETECTOR_VERSION,
-            summary: format!(
-                "The console's {action_name} ({}) was {}",
-                handed.action_id,
-                match &outcome {
-                    ActionOutcome::CarriedOut => "carried out",
-                    ActionOutcome::HandedToMdm =>
-                        "handed to the MDM, whose own command carries it out",
-                    ActionOutcome::NotPossible { .. } => "not possible on this device",
-                    ActionOutcome::Failed { .. } => "attempted and failed",
-                }
-            ),
-            evidence,
-            severity: Some(outcome.severity()),
-        };
+        let finding = outcome_finding(&handed, &outcome, now);
         let journal = vec![JournalEntry {
             kind: "instruction_action_outcome".into(),
             body: serde_json::json!({
@@ -458,23 +431,20 @@ impl Agent {
                 ));
             }
             InstructionBody::LockNow => {
-                actions.push(hand(InstructionAction::LockNow, self.owner_route()));
+                let action = InstructionAction::LockNow;
+                actions.push(hand(action.clone(), self.instruction_route(&action)));
             }
             InstructionBody::WipeWorkData { preserve_frp } => {
-                actions.push(hand(
-                    InstructionAction::WipeWorkData {
-                        preserve_frp: *preserve_frp,
-                    },
-                    self.owner_route(),
-                ));
+                let action = InstructionAction::WipeWorkData {
+                    preserve_frp: *preserve_frp,
+                };
+                actions.push(hand(action.clone(), self.instruction_route(&action)));
             }
             InstructionBody::WipeDevice { preserve_frp } => {
-                actions.push(hand(
-                    InstructionAction::WipeDevice {
-                        preserve_frp: *preserve_frp,
-                    },
-                    self.owner_route(),
-                ));
+                let action = InstructionAction::WipeDevice {
+                    preserve_frp: *preserve_frp,
+                };
+                actions.push(hand(action.clone(), self.instruction_route(&action)));
             }
             InstructionBody::RotateKeys => {
                 actions.push(hand(InstructionAction::RotateKeys, Route::Agent));
@@ -488,6 +458,25 @@ impl Agent {
                     Route::Agent,
                 ));
             }
+        }
+        // What no one here can do is not handed out: its outcome is known now, and the
+        // console hears it with the reason in this same transaction.
+        let (actions, impossible): (Vec<HandedAction>, Vec<HandedAction>) = actions
+            .into_iter()
+            .partition(|a| a.route.not_possible_reason().is_none());
+        for a in &impossible {
+            let reason = a.route.not_possible_reason().map_or("", |r| r.as_str());
+            findings.push(outcome_finding(
+                a,
+                &ActionOutcome::NotPossible {
+                    reason: reason.to_owned(),
+                },
+                now,
+            ));
+            details.insert(
+                format!("{}_not_possible", action_name(&a.action)),
+                reason.into(),
+            );
         }
         self.instructions.state.ledger.accept(&verified);
         self.instructions
@@ -528,14 +517,22 @@ impl Agent {
         }))
     }
 
-    /// Who locks and wipes: the agent when it holds device-owner powers or nothing is
-    /// known yet (the native layer then reports what it could not do), the MDM on iOS
-    /// and on an Android agent without them.
-    fn owner_route(&self) -> Route {
-        match self.compliance.engine.capabilities() {
-            Some(caps) if caps.platform == Platform::Ios => Route::Mdm,
-            Some(caps) => caps.route_for_owner_action(),
-            None => Route::Agent,
+    /// Who carries out a lock or wipe, from the capabilities the last compliance
+    /// snapshot showed: the agent as device owner, the MDM on a companion (Android or
+    /// iOS), no one for a work-data wipe on a fully managed phone. Before any snapshot
+    /// the agent is asked, and the native layer reports what it could not do.
+    fn instruction_route(&self, action: &InstructionAction) -> Route {
+        let Some(caps) = self.compliance.engine.capabilities() else {
+            return Route::Agent;
+        };
+        match action {
+            InstructionAction::LockNow | InstructionAction::WipeDevice { .. } => {
+                caps.route_owner_power()
+            }
+            InstructionAction::WipeWorkData { .. } => caps.route_work_data_wipe(),
+            InstructionAction::StartInspection { .. }
+            | InstructionAction::RotateKeys
+            | InstructionAction::ShowNotice { .. } => Route::Agent,
         }
     }
 
@@ -613,6 +610,38 @@ fn claimed_sequence(envelope: &[u8]) -> Option<u64> {
     crate::json::from_slice::<Claim>(&parsed.payload)
         .ok()
         .map(|c| c.sequence)
+}
+
+/// The `instruction_outcome` finding for what became of `handed`.
+fn outcome_finding(handed: &HandedAction, outcome: &ActionOutcome, now: Timestamp) -> Finding {
+    let action_name = action_name(&handed.action);
+    let mut evidence = vec![
+        ("instruction_id".to_owned(), handed.action_id.clone()),
+        ("action".to_owned(), action_name.to_owned()),
+        ("outcome".to_owned(), outcome.name().to_owned()),
+    ];
+    if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = outcome {
+        evidence.push(("reason".to_owned(), reason.clone()));
+    }
+    Finding {
+        at: now,
+        kind: AlertKind::InstructionOutcome,
+        slot: None,
+        detector: DETECTOR.into(),
+        detector_version: DETECTOR_VERSION,
+        summary: format!(
+            "The console's {action_name} ({}) was {}",
+            handed.action_id,
+            match outcome {
+                ActionOutcome::CarriedOut => "carried out",
+                ActionOutcome::HandedToMdm => "handed to the MDM, whose own command carries it out",
+                ActionOutcome::NotPossible { .. } => "not possible on this device",
+                ActionOutcome::Failed { .. } => "attempted and failed",
+            }
+        ),
+        evidence,
+        severity: Some(outcome.severity()),
+    }
 }
 
 fn action_name(action: &InstructionAction) -> &'static str {

@@ -2,6 +2,7 @@
 //! and one-shot [`Action`]s, each with a [`Route`] saying whether the agent can carry
 //! it out on this platform or must report it to the MDM.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{Reasons, RuleId, SettingRule};
@@ -138,6 +139,25 @@ impl Measure {
         }
     }
 
+    /// The lowest API level whose OS has this control at all (`None`: every supported level).
+    pub fn os_minimum_api_level(&self) -> Option<u32> {
+        match self {
+            Measure::UserRestriction { restriction } => {
+                Some(restriction.minimum_api_level()).filter(|&l| l > 21)
+            }
+            Measure::UsbDataSignalingDisabled => Some(31),
+            _ => None,
+        }
+    }
+
+    /// The lowest API level on which the agent's call exists.
+    pub fn agent_minimum_api_level(&self) -> Option<u32> {
+        match self {
+            Measure::RequiredPasswordComplexity { .. } => Some(31),
+            _ => self.os_minimum_api_level(),
+        }
+    }
+
     /// The app a package measure concerns.
     pub fn package(&self) -> Option<&str> {
         match self {
@@ -191,16 +211,71 @@ pub enum Action {
     },
 }
 
+/// Why no one on this device can carry an action out. The console reads the code; the
+/// staff member never sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotPossibleReason {
+    /// The OS release lacks the control (`DISALLOW_CELLULAR_2G` before API 34, USB data
+    /// signalling before API 31): neither the agent nor the MDM can set it.
+    ApiLevel,
+    /// iOS: the MDM's command for it (app blocking, removal lock) needs a supervised device.
+    NotSupervised,
+    /// The platform has no such control (an Android user restriction on iOS).
+    NotOnPlatform,
+    /// A fully managed phone has no separate work data: only a full wipe removes it.
+    NoWorkData,
+}
+
+impl NotPossibleReason {
+    /// The code as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotPossibleReason::ApiLevel => "API_LEVEL",
+            NotPossibleReason::NotSupervised => "NOT_SUPERVISED",
+            NotPossibleReason::NotOnPlatform => "NOT_ON_PLATFORM",
+            NotPossibleReason::NoWorkData => "NO_WORK_DATA",
+        }
+    }
+}
+
 /// Who carries an action out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Route {
-    /// The agent, on the device, through the platform's APIs.
+    /// The agent, on the device, through the platform's APIs (as device owner, or with
+    /// a scope the EMM's DPC delegated to it).
     Agent,
-    /// The platform does not let the agent do it (iOS, or an Android agent that is not
-    /// device owner): report it to the MDM (managed-app feedback / keyed app states),
-    /// whose own commands may (remove a managed app, lock, erase).
+    /// The platform does not let the agent do it (iOS, or an Android companion without
+    /// the scope): report it to the MDM (managed-app feedback / keyed app states), whose
+    /// own commands may (remove a managed app, lock, erase).
     Mdm,
+    /// No one on this device can: reported with the reason, never attempted.
+    NotPossible(NotPossibleReason),
+}
+
+impl Route {
+    /// Whether the agent carries it out itself.
+    pub fn is_agent(self) -> bool {
+        self == Route::Agent
+    }
+
+    /// `AGENT`, `MDM` or `NOT_POSSIBLE`: the route's name without its reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Agent => "AGENT",
+            Route::Mdm => "MDM",
+            Route::NotPossible(_) => "NOT_POSSIBLE",
+        }
+    }
+
+    /// Why the action is not possible, for that route.
+    pub fn not_possible_reason(self) -> Option<NotPossibleReason> {
+        match self {
+            Route::NotPossible(reason) => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 /// An action with its route and the rule that caused it.
@@ -216,7 +291,161 @@ pub struct RequestedAction {
     pub rule: Option<RuleId>,
 }
 
-/// What the agent can do on this device, derived from the snapshot's platform facts.
+/// A power the EMM's device policy controller can hand a managed app
+/// (`DevicePolicyManager.setDelegatedScopes`; AMAPI `applications[].delegatedScopes`),
+/// named as AMAPI names it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DelegatedScope {
+    /// `setPackagesSuspended`, `setApplicationHidden` and their getters.
+    PackageAccess,
+    /// `setUninstallBlocked`.
+    BlockUninstall,
+    /// `installCaCert`, `uninstallCaCert`, `getInstalledCaCerts` and key-pair installation.
+    CertInstall,
+    /// Certificate selection for other apps.
+    CertSelection,
+    /// Managed configurations of other apps (`setApplicationRestrictions`).
+    ManagedConfigurations,
+    /// Runtime permission grants.
+    PermissionGrant,
+    /// Enabling system apps.
+    EnableSystemApp,
+    /// Network activity logs (`retrieveNetworkLogs`).
+    NetworkActivityLogs,
+    /// Security logs (`retrieveSecurityLogs`).
+    SecurityLogs,
+}
+
+impl DelegatedScope {
+    /// Every scope, in bit order.
+    pub const ALL: [DelegatedScope; 9] = [
+        DelegatedScope::PackageAccess,
+        DelegatedScope::BlockUninstall,
+        DelegatedScope::CertInstall,
+        DelegatedScope::CertSelection,
+        DelegatedScope::ManagedConfigurations,
+        DelegatedScope::PermissionGrant,
+        DelegatedScope::EnableSystemApp,
+        DelegatedScope::NetworkActivityLogs,
+        DelegatedScope::SecurityLogs,
+    ];
+
+    /// The AMAPI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelegatedScope::PackageAccess => "PACKAGE_ACCESS",
+            DelegatedScope::BlockUninstall => "BLOCK_UNINSTALL",
+            DelegatedScope::CertInstall => "CERT_INSTALL",
+            DelegatedScope::CertSelection => "CERT_SELECTION",
+            DelegatedScope::ManagedConfigurations => "MANAGED_CONFIGURATIONS",
+            DelegatedScope::PermissionGrant => "PERMISSION_GRANT",
+            DelegatedScope::EnableSystemApp => "ENABLE_SYSTEM_APP",
+            DelegatedScope::NetworkActivityLogs => "NETWORK_ACTIVITY_LOGS",
+            DelegatedScope::SecurityLogs => "SECURITY_LOGS",
+        }
+    }
+
+    /// The `DevicePolicyManager.DELEGATION_*` value `getDelegatedScopes` returns.
+    pub fn android_constant(self) -> &'static str {
+        match self {
+            DelegatedScope::PackageAccess => "delegation-package-access",
+            DelegatedScope::BlockUninstall => "delegation-block-uninstall",
+            DelegatedScope::CertInstall => "delegation-cert-install",
+            DelegatedScope::CertSelection => "delegation-cert-selection",
+            DelegatedScope::ManagedConfigurations => "delegation-app-restrictions",
+            DelegatedScope::PermissionGrant => "delegation-permission-grant",
+            DelegatedScope::EnableSystemApp => "delegation-enable-system-app",
+            DelegatedScope::NetworkActivityLogs => "delegation-network-logging",
+            DelegatedScope::SecurityLogs => "delegation-security-logging",
+        }
+    }
+
+    /// The scope a `DELEGATION_*` value names; `None` for one this build does not use.
+    pub fn from_android_constant(constant: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.android_constant() == constant)
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A set of [`DelegatedScope`]s, small enough to keep [`Capabilities`] `Copy`;
+/// serialised as the sorted list of names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "Vec<DelegatedScope>", into = "Vec<DelegatedScope>")]
+pub struct DelegatedScopes(u16);
+
+impl DelegatedScopes {
+    /// No scope.
+    pub const NONE: DelegatedScopes = DelegatedScopes(0);
+
+    /// Whether `scope` is in the set.
+    pub fn contains(self, scope: DelegatedScope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The scopes, in bit order.
+    pub fn iter(self) -> impl Iterator<Item = DelegatedScope> {
+        DelegatedScope::ALL
+            .into_iter()
+            .filter(move |s| self.contains(*s))
+    }
+}
+
+impl FromIterator<DelegatedScope> for DelegatedScopes {
+    fn from_iter<I: IntoIterator<Item = DelegatedScope>>(iter: I) -> Self {
+        DelegatedScopes(iter.into_iter().fold(0, |bits, s| bits | s.bit()))
+    }
+}
+
+impl From<Vec<DelegatedScope>> for DelegatedScopes {
+    fn from(scopes: Vec<DelegatedScope>) -> Self {
+        scopes.into_iter().collect()
+    }
+}
+
+impl From<DelegatedScopes> for Vec<DelegatedScope> {
+    fn from(scopes: DelegatedScopes) -> Self {
+        scopes.iter().collect()
+    }
+}
+
+/// How the agent is deployed, which decides what it can do itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentMode {
+    /// The agent is the device policy controller (Android device owner): it has every
+    /// device-owner power; its keyed app states have no reader, so alerts go through
+    /// the office's collector channel.
+    Owner,
+    /// The agent is a managed app beside the EMM's DPC (or the MDM on iOS): it uses the
+    /// scopes delegated to it, and everything else is the MDM's to do.
+    Companion,
+}
+
+impl DeploymentMode {
+    /// `owner` or `companion`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentMode::Owner => "owner",
+            DeploymentMode::Companion => "companion",
+        }
+    }
+}
+
+/// What the agent can do on this device, as the platform reports it in the snapshot:
+/// the core routes every action from these facts, the native layer decides nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Capabilities {
@@ -224,9 +453,16 @@ pub struct Capabilities {
     pub platform: Platform,
     /// Whether the agent is device owner (Android).
     pub device_owner: bool,
+    /// The scopes the EMM's DPC delegated to the agent (Android companion).
+    #[serde(default, skip_serializing_if = "DelegatedScopes::is_empty")]
+    pub delegated_scopes: DelegatedScopes,
     /// The Android API level, when observed; API-gated measures need it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_level: Option<u32>,
+    /// iOS: whether the device is supervised, when observed; the MDM's app blocking
+    /// and removal lock need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<bool>,
 }
 
 impl Capabilities {
@@ -235,7 +471,50 @@ impl Capabilities {
         Capabilities {
             platform: snapshot.platform,
             device_owner: snapshot.device_owner,
+            delegated_scopes: snapshot
+                .delegated_scopes
+                .iter()
+                .flatten()
+                .copied()
+                .collect(),
             api_level: snapshot.os.api_level,
+            supervised: snapshot.supervised,
+        }
+    }
+
+    /// An Android agent that is device owner.
+    pub fn android_owner(api_level: Option<u32>) -> Self {
+        Capabilities {
+            platform: Platform::Android,
+            device_owner: true,
+            delegated_scopes: DelegatedScopes::NONE,
+            api_level,
+            supervised: None,
+        }
+    }
+
+    /// An Android agent beside the EMM's DPC, holding `scopes`.
+    pub fn android_companion(
+        scopes: impl IntoIterator<Item = DelegatedScope>,
+        api_level: Option<u32>,
+    ) -> Self {
+        Capabilities {
+            platform: Platform::Android,
+            device_owner: false,
+            delegated_scopes: scopes.into_iter().collect(),
+            api_level,
+            supervised: None,
+        }
+    }
+
+    /// An iOS managed app; `supervised` as the MDM reports it (`None`: unknown).
+    pub fn ios(supervised: Option<bool>) -> Self {
+        Capabilities {
+            platform: Platform::Ios,
+            device_owner: false,
+            delegated_scopes: DelegatedScopes::NONE,
+            api_level: None,
+            supervised,
         }
     }
 
@@ -244,26 +523,93 @@ impl Capabilities {
         self.platform == Platform::Android && self.device_owner
     }
 
-    fn api_at_least(self, level: u32) -> bool {
-        self.api_level.is_some_and(|l| l >= level)
+    /// Owner when the agent is the Android device owner; companion otherwise (iOS
+    /// included: there the agent is always a managed app beside the MDM).
+    pub fn deployment_mode(self) -> DeploymentMode {
+        if self.is_device_owner() {
+            DeploymentMode::Owner
+        } else {
+            DeploymentMode::Companion
+        }
+    }
+
+    /// Whether the agent may call the APIs `scope` covers: as device owner, or delegated.
+    pub fn holds(self, scope: DelegatedScope) -> bool {
+        self.platform == Platform::Android
+            && (self.device_owner || self.delegated_scopes.contains(scope))
     }
 
     /// Whether the agent can put `measure` in force itself.
     pub fn can_apply(self, measure: &Measure) -> bool {
-        self.is_device_owner()
-            && match measure {
-                Measure::UserRestriction { restriction } => {
-                    self.api_at_least(restriction.minimum_api_level())
-                }
-                Measure::UsbDataSignalingDisabled | Measure::RequiredPasswordComplexity { .. } => {
-                    self.api_at_least(31)
-                }
-                _ => true,
-            }
+        self.route_measure(measure).is_agent()
     }
 
-    /// The route for a device-owner action (remove a certificate, lock, wipe).
-    pub fn route_for_owner_action(self) -> Route {
+    /// Who applies or lifts `measure` here.
+    pub fn route_measure(self, measure: &Measure) -> Route {
+        if self.platform == Platform::Ios {
+            return self.route_ios_measure(measure);
+        }
+        let os_min = measure.os_minimum_api_level();
+        if os_min.is_some_and(|min| self.api_level.is_some_and(|level| level < min)) {
+            return Route::NotPossible(NotPossibleReason::ApiLevel);
+        }
+        let power = match measure {
+            Measure::PackageSuspended { .. }
+            | Measure::PackageHidden { .. }
+            | Measure::AccessBlocked => self.holds(DelegatedScope::PackageAccess),
+            Measure::UninstallBlocked { .. } => self.holds(DelegatedScope::BlockUninstall),
+            _ => self.is_device_owner(),
+        };
+        // The agent calls an API-gated method only on a level it knows has it; the EMM
+        // knows its device and has older calls (password quality) to fall back on.
+        let level_known = measure
+            .agent_minimum_api_level()
+            .is_none_or(|min| self.api_level.is_some_and(|level| level >= min));
+        if power && level_known {
+            Route::Agent
+        } else {
+            Route::Mdm
+        }
+    }
+
+    fn route_ios_measure(self, measure: &Measure) -> Route {
+        match measure {
+            Measure::UserRestriction { .. }
+            | Measure::UsbDataSignalingDisabled
+            | Measure::PermittedAccessibilityServices { .. } => {
+                Route::NotPossible(NotPossibleReason::NotOnPlatform)
+            }
+            Measure::PackageSuspended { .. }
+            | Measure::PackageHidden { .. }
+            | Measure::AccessBlocked
+            | Measure::UninstallBlocked { .. }
+                if self.supervised == Some(false) =>
+            {
+                Route::NotPossible(NotPossibleReason::NotSupervised)
+            }
+            _ => Route::Mdm,
+        }
+    }
+
+    /// Who carries out `action` here.
+    pub fn route_action(self, action: &Action) -> Route {
+        match action {
+            Action::Apply { measure } | Action::Lift { measure } => self.route_measure(measure),
+            Action::NotifyUser { .. } => Route::Agent,
+            Action::RemoveCaCert { .. } => {
+                if self.holds(DelegatedScope::CertInstall) {
+                    Route::Agent
+                } else {
+                    Route::Mdm
+                }
+            }
+            Action::LockDevice | Action::WipeDevice { .. } => self.route_owner_power(),
+        }
+    }
+
+    /// Locking and factory-resetting the phone: the device owner's alone. A companion
+    /// (Android or iOS) hands them to the MDM; no scope delegates them.
+    pub fn route_owner_power(self) -> Route {
         if self.is_device_owner() {
             Route::Agent
         } else {
@@ -271,10 +617,12 @@ impl Capabilities {
         }
     }
 
-    /// The route for a measure.
-    pub fn route(self, measure: &Measure) -> Route {
-        if self.can_apply(measure) {
-            Route::Agent
+    /// Wiping the managed (work) data: the MDM's on a companion (it removes the work
+    /// profile or the managed apps); not possible for a device owner, whose work data
+    /// is the whole phone.
+    pub fn route_work_data_wipe(self) -> Route {
+        if self.is_device_owner() {
+            Route::NotPossible(NotPossibleReason::NoWorkData)
         } else {
             Route::Mdm
         }

@@ -15,6 +15,7 @@ use super::actions::{
     setting_measures, Action, Capabilities, Measure, Notice, RequestedAction, Route,
 };
 use super::codes::{section_name, Code, Facts, Reason, Reasons, RuleId, SettingRule};
+use super::critical::{is_critical, PackageRoles};
 use super::rules::{
     evaluate_rules_ordered, Enforcement, LadderRule, PreparedPolicy, Status, Verdict,
 };
@@ -395,10 +396,17 @@ impl ComplianceEngine {
     /// Every measure the engine asked for and has not lifted, with its route: the
     /// native layer re-applies the agent's ones after a restart or a failed call.
     pub fn measures_in_force(&self) -> impl Iterator<Item = (&Measure, Route)> {
+        let caps = self.caps();
         self.in_force
             .iter()
             .map(|m| (m, Route::Agent))
-            .chain(self.reported.iter().map(|m| (m, Route::Mdm)))
+            .chain(self.reported.iter().map(move |m| {
+                let route = match caps.route_measure(m) {
+                    Route::Agent => Route::Mdm,
+                    other => other,
+                };
+                (m, route)
+            }))
     }
 
     /// The latest time seen.
@@ -418,11 +426,8 @@ impl ComplianceEngine {
     }
 
     fn caps(&self) -> Capabilities {
-        self.capabilities.unwrap_or(Capabilities {
-            platform: Platform::Android,
-            device_owner: false,
-            api_level: None,
-        })
+        self.capabilities
+            .unwrap_or(Capabilities::android_companion([], None))
     }
 
     fn fire_deadlines(&mut self, now: Timestamp, out: &mut Out) {
@@ -462,7 +467,7 @@ impl ComplianceEngine {
                         action: Action::WipeDevice {
                             preserve_frp: ladder.rule.preserve_frp,
                         },
-                        route: caps.route_for_owner_action(),
+                        route: caps.route_owner_power(),
                         rule: None,
                     });
                 }
@@ -470,14 +475,15 @@ impl ComplianceEngine {
         }
         if newly_blocked {
             let measure = Measure::AccessBlocked;
-            let route = caps.route_for_owner_action();
-            let set = match route {
-                Route::Agent => &mut self.in_force,
-                Route::Mdm => &mut self.reported,
+            let route = caps.route_measure(&measure);
+            let set = if route.is_agent() {
+                &mut self.in_force
+            } else {
+                &mut self.reported
             };
             if set.insert(measure.clone()) {
                 out.push(Action::Apply { measure }, route, None);
-                out.push(Action::LockDevice, route, None);
+                out.push(Action::LockDevice, caps.route_owner_power(), None);
             }
         }
     }
@@ -497,6 +503,7 @@ impl ComplianceEngine {
     ) -> [bool; 2] {
         debug_assert!(verdicts.is_sorted_by(|a, b| a.rule < b.rule));
         let agent = snapshot.agent.as_ref().map(|a| a.package_name.as_str());
+        let roles = snapshot.package_roles.as_ref();
         let mut old = std::mem::take(&mut self.issues);
         let first_alert = out.alerts.len();
         let mut open: Vec<(RuleId, Issue)> = Vec::new();
@@ -507,7 +514,17 @@ impl ComplianceEngine {
                 } else {
                     old.remove(&v.rule)
                 };
-                let issue = self.open_issue(policy, snapshot, apps, v, prev, caps, agent, now, out);
+                let issue = self.open_issue(
+                    policy,
+                    snapshot,
+                    apps,
+                    v,
+                    prev,
+                    caps,
+                    (agent, roles),
+                    now,
+                    out,
+                );
                 open.push((v.rule.clone(), issue));
             }
         }
@@ -545,7 +562,7 @@ impl ComplianceEngine {
         v: &Verdict,
         prev: Option<Issue>,
         caps: Capabilities,
-        agent: Option<&str>,
+        (agent, roles): (Option<&str>, Option<&PackageRoles>),
         now: Timestamp,
         out: &mut Out,
     ) -> Issue {
@@ -556,7 +573,7 @@ impl ComplianceEngine {
                 if broken
                     && v.enforcement == Enforcement::SuspendApp
                     && v.reasons != Reasons::of(Reason::AppNotInstalled)
-                    && Some(id) != agent =>
+                    && !is_critical(id, roles, agent) =>
             {
                 let package = id.to_owned();
                 Some(if apps.get(id).is_some_and(|a| a.system) {
@@ -607,11 +624,9 @@ impl ComplianceEngine {
                         unwanted.sort();
                         unwanted.dedup();
                         for sha256 in unwanted {
-                            out.push(
-                                Action::RemoveCaCert { sha256 },
-                                caps.route_for_owner_action(),
-                                Some(v.rule.clone()),
-                            );
+                            let action = Action::RemoveCaCert { sha256 };
+                            let route = caps.route_action(&action);
+                            out.push(action, route, Some(v.rule.clone()));
                         }
                     }
                 }
@@ -685,7 +700,7 @@ impl ComplianceEngine {
     ) {
         let agent = snapshot.agent.as_ref().map(|a| a.package_name.as_str());
         let mut desired: BTreeMap<Measure, (Route, Option<RuleId>)> = BTreeMap::new();
-        if caps.is_device_owner() {
+        if caps.platform == Platform::Android {
             for &rule in SettingRule::ALL {
                 if rule != SettingRule::AgentUninstallBlocked
                     && !policy.config_enforcement().counts()
@@ -693,10 +708,19 @@ impl ComplianceEngine {
                     continue;
                 }
                 for m in setting_measures(policy, rule, agent) {
-                    if caps.can_apply(&m) {
+                    // What the agent can do, it does. A device owner also reports what no
+                    // one can (an OS too old); a companion leaves the rest to the EMM's
+                    // own policy, which carries the same settings.
+                    let route = caps.route_measure(&m);
+                    let wanted = match route {
+                        Route::Agent => true,
+                        Route::NotPossible(_) => caps.is_device_owner(),
+                        Route::Mdm => false,
+                    };
+                    if wanted {
                         desired
                             .entry(m)
-                            .or_insert((Route::Agent, Some(RuleId::Setting(rule))));
+                            .or_insert((route, Some(RuleId::Setting(rule))));
                     }
                 }
             }
@@ -705,43 +729,56 @@ impl ComplianceEngine {
             if let (true, Some(m)) = (issue.counts, &issue.measure) {
                 desired
                     .entry(m.clone())
-                    .or_insert((caps.route(m), Some(rule.clone())));
+                    .or_insert((caps.route_measure(m), Some(rule.clone())));
             }
         }
         if self.is_blocked() {
             desired.insert(
                 Measure::AccessBlocked,
-                (caps.route_for_owner_action(), None),
+                (caps.route_measure(&Measure::AccessBlocked), None),
             );
         }
         let gone = |m: &Measure| {
             m.package()
                 .is_some_and(|p| apps.apps.is_some() && apps.get(p).is_none())
         };
-        for route in [Route::Agent, Route::Mdm] {
-            let set = match route {
-                Route::Agent => &mut self.in_force,
-                Route::Mdm => &mut self.reported,
+        // Two sets: what the agent keeps in force, and what it reported to the MDM or as
+        // not possible here.
+        for by_agent in [true, false] {
+            let set = if by_agent {
+                &mut self.in_force
+            } else {
+                &mut self.reported
             };
             let lifted: Vec<Measure> = set
                 .iter()
-                .filter(|m| desired.get(*m).map(|d| d.0) != Some(route))
+                .filter(|m| desired.get(*m).map(|d| d.0.is_agent()) != Some(by_agent))
                 .cloned()
                 .collect();
             for m in lifted {
                 set.remove(&m);
                 let replaced = desired
                     .iter()
-                    .any(|(d, (r, _))| *r == route && d.same_slot(&m));
-                if !replaced && !gone(&m) {
+                    .any(|(d, (r, _))| r.is_agent() == by_agent && d.same_slot(&m));
+                // Reported before, and the agent's own now (an OS update, a new scope):
+                // it moves to the agent, nothing is lifted.
+                let moved_to_agent = !by_agent && desired.get(&m).is_some_and(|d| d.0.is_agent());
+                if !replaced && !moved_to_agent && !gone(&m) {
+                    let route = match (by_agent, caps.route_measure(&m)) {
+                        (true, _) => Route::Agent,
+                        // Reported before and now the agent's: the MDM lifts its own.
+                        (false, Route::Agent) => Route::Mdm,
+                        (false, other) => other,
+                    };
                     out.push(Action::Lift { measure: m }, route, None);
                 }
             }
         }
         for (m, (route, rule)) in desired {
-            let set = match route {
-                Route::Agent => &mut self.in_force,
-                Route::Mdm => &mut self.reported,
+            let set = if route.is_agent() {
+                &mut self.in_force
+            } else {
+                &mut self.reported
             };
             if !set.contains(&m) {
                 set.insert(m.clone());

@@ -14,8 +14,9 @@
 //!   reported, so an unchanged snapshot yields no new action and no new alert;
 //!   requests [`Measure`]s (suspend or hide an app, user restrictions, the agent's
 //!   uninstall block, ...) and one-shot [`Action`]s (notices, certificate removal,
-//!   lock, wipe), each routed to the agent or, where the platform does not allow the
-//!   agent to act (iOS, an Android agent that is not device owner), to the MDM; and
+//!   lock, wipe), each routed by the device's [`Capabilities`] (device owner or not,
+//!   delegated scopes, API level, supervision) to the agent, to the MDM, or to
+//!   "not possible here" with a [`NotPossibleReason`]; and
 //!   runs each section's escalation ladder (notify now, block after N days, wipe
 //!   after M days) on the time passed in. [`ComplianceEngine::tick`] and
 //!   [`ComplianceEngine::next_deadline`] carry the ladder between snapshots.
@@ -25,12 +26,17 @@
 
 pub mod actions;
 pub mod codes;
+pub mod critical;
 pub mod engine;
 pub mod rules;
 pub mod snapshot;
 
-pub use actions::{Action, Capabilities, Measure, Notice, RequestedAction, Route, UserRestriction};
+pub use actions::{
+    Action, Capabilities, DelegatedScope, DelegatedScopes, DeploymentMode, Measure,
+    NotPossibleReason, Notice, RequestedAction, Route, UserRestriction,
+};
 pub use codes::{Code, CodeSet, Fact, Facts, Reason, Reasons, RuleId, SettingRule};
+pub use critical::{access_block_targets, critical_packages, is_critical, PackageRoles};
 pub use engine::{
     ComplianceAlert, ComplianceAlertKind, ComplianceEngine, Escalation, Evaluation, Issue, Ladder,
     DETECTOR, DETECTOR_VERSION, ENGINE_STATE_VERSION,

@@ -24,6 +24,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::actions::DelegatedScope;
+use super::critical::PackageRoles;
 use crate::error::{Error, Result};
 pub use crate::inspection::evidence::Platform;
 use crate::policy::model::{PasswordQuality, Sha256Fingerprint, UsbDataAccess};
@@ -70,6 +72,20 @@ pub struct DeviceSnapshot {
     /// device owner can suspend apps, set user restrictions, lock or wipe.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub device_owner: bool,
+    /// The scopes the EMM's device policy controller delegated to the agent
+    /// (`DevicePolicyManager.getDelegatedScopes`), by their AMAPI names: what a companion
+    /// agent may do itself. Absent or `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    pub delegated_scopes: Option<Vec<DelegatedScope>>,
+    /// iOS: whether the device is supervised, as the MDM reports it in the managed
+    /// configuration; absent when not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<bool>,
+    /// The packages that fill the roles no enforcement may suspend (launcher, installer,
+    /// permission controller, device owner, phone app), as the platform resolved them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_roles: Option<PackageRoles>,
     /// When the native layer collected the snapshot (RFC 3339); informational, the
     /// evaluation runs on the time the caller passes in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,6 +346,9 @@ impl DeviceSnapshot {
             schema: SnapshotSchema::V1,
             platform,
             device_owner: false,
+            delegated_scopes: None,
+            supervised: None,
+            package_roles: None,
             collected_at: None,
             os: OsFacts::default(),
             settings: DeviceSettings::default(),
@@ -426,6 +445,16 @@ impl DeviceSnapshot {
                         "settings.accessibilityServices[{i}].packageName is not a package name"
                     )));
                 }
+            }
+        }
+        if self.delegated_scopes.as_ref().is_some_and(|s| s.len() > 32) {
+            return Err(snapshot_error("delegatedScopes lists more than 32 scopes"));
+        }
+        if let Some(roles) = &self.package_roles {
+            if roles.named().any(|p| !name_ok(p)) {
+                return Err(snapshot_error(
+                    "packageRoles names something that is not a package name",
+                ));
             }
         }
         if let Some(agent) = &self.agent {

@@ -92,6 +92,9 @@ public final class InstructionLoop {
                     outcome = .handedToMdm
                 case .agent:
                     outcome = await carryOut(handed.action)
+                case .notPossible:
+                    // The core reports these itself and never hands them out.
+                    outcome = .notPossible(reason: "not possible in this deployment")
                 }
                 do {
                     result.alerts += try await agent.reportActionOutcome(actionId: handed.actionId, outcome: outcome, now: now)

@@ -55,8 +55,10 @@ class ConnectivityObserver(
         val request = NetworkRequest.Builder()
             .addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
             .build()
+        // The callback reports every matching network soon after registering; the first
+        // reading goes to the core then, not before (see ConnectivityTracker.reading).
         connectivity.registerNetworkCallback(request, callback)
-        feed(tracker.current())
+        tracker.reading()?.let(::feed)
     }
 
     fun stop() {
@@ -69,7 +71,7 @@ class ConnectivityObserver(
     /** Sends the current state again (the feeder drops it when nothing changed). */
     fun refresh() {
         tracker.airplaneModeChanged(airplaneMode())
-        feed(tracker.current())
+        tracker.reading()?.let(::feed)
     }
 
     private fun feed(state: org.portcullis.Connectivity) {

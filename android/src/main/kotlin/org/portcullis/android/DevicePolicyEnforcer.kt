@@ -9,8 +9,9 @@ import android.content.ComponentName
 import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
-import android.telecom.TelecomManager
+import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.Action
+import org.portcullis.android.core.ApiLevels
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
@@ -20,14 +21,19 @@ import org.portcullis.android.core.Measure
 import org.portcullis.android.core.Notice
 
 /**
- * [admin] is the app's `DeviceAdminReceiver` component; the app must be the device owner
- * (anything else is reported Unsupported: the core routes such actions to the MDM anyway).
+ * Two deployments (android/README.md):
+ * - **owner**: the app is the device owner and [admin] its `DeviceAdminReceiver` component;
+ *   every call goes through [admin];
+ * - **companion**: the EMM's DPC is the device owner and delegated scopes to this app; the
+ *   delegated calls (suspend/hide, uninstall block, CA certificates) take a null admin, and
+ *   anything the app holds no scope for is reported Unsupported (the core routes such
+ *   actions to the MDM in the first place).
  * [notify] shows a user notice (DevicePolicyManager has none); without it, notices are reported not done.
  * [displayNotice] shows an instruction's notice (title, body); without it, such notices are reported not possible.
  */
 class DevicePolicyEnforcer(
     private val context: Context,
-    private val admin: ComponentName,
+    private val admin: ComponentName?,
     private val notify: ((List<Notice>) -> Unit)? = null,
     private val displayNotice: ((String, String) -> Unit)? = null,
 ) : Enforcer, InstructionDevice {
@@ -48,15 +54,26 @@ class DevicePolicyEnforcer(
             n(action.notices)
             return ActionOutcome.Done
         }
-        if (dpmOrNull?.isDeviceOwnerApp(packageName) != true) return ActionOutcome.Unsupported("this app is not the device owner")
+        val owner = dpmOrNull?.isDeviceOwnerApp(packageName) == true && admin != null
+        val scope = scopeFor(action)
+        if (!owner && (scope == null || scope !in delegatedScopes())) {
+            return ActionOutcome.Unsupported(
+                if (scope == null) "this app is not the device owner" else "this app is not the device owner and holds no $scope",
+            )
+        }
+        // A delegate calls with a null admin; the device owner through its component.
+        val who = if (owner) admin else null
         return try {
             when (action) {
-                is Action.Apply -> measure(action.measure, apply = true)
-                is Action.Lift -> measure(action.measure, apply = false)
-                is Action.RemoveCaCert -> removeCaCert(action.sha256)
+                is Action.Apply -> measure(who, action.measure, apply = true)
+                is Action.Lift -> measure(who, action.measure, apply = false)
+                is Action.RemoveCaCert -> removeCaCert(who, action.sha256)
                 Action.LockDevice -> done { dpm.lockNow() }
                 is Action.WipeDevice -> done {
-                    dpm.wipeData(if (action.preserveFrp) 0 else DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
+                    val flags = if (action.preserveFrp) 0 else DevicePolicyManager.WIPE_RESET_PROTECTION_DATA
+                    // From API 34 a device owner's wipeData throws (the system user cannot be
+                    // removed): wipeDevice is the factory reset there.
+                    if (Build.VERSION.SDK_INT >= ApiLevels.UPSIDE_DOWN_CAKE) dpm.wipeDevice(flags) else dpm.wipeData(flags)
                 }
                 is Action.NotifyUser, is Action.Unsupported -> ActionOutcome.Unsupported("unexpected $action")
             }
@@ -83,7 +100,7 @@ class DevicePolicyEnforcer(
     override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = when {
         dpmOrNull?.isDeviceOwnerApp(packageName) == true ->
             ActionOutcome.Unsupported("fully managed phone: no separate work data (wipe_device wipes it all)")
-        dpmOrNull?.isProfileOwnerApp(packageName) == true -> try {
+        dpmOrNull?.isProfileOwnerApp(packageName) == true && admin != null -> try {
             done { dpm.wipeData(0) }
         } catch (e: SecurityException) {
             ActionOutcome.Failed("refused by the platform: ${e.javaClass.simpleName}")
@@ -110,22 +127,48 @@ class DevicePolicyEnforcer(
 
     private fun belowS() = ActionOutcome.Unsupported("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
 
-    private fun suspend(packages: List<String>, on: Boolean): ActionOutcome {
-        val refused = dpm.setPackagesSuspended(admin, packages.toTypedArray(), on)
+    /** The `DELEGATION_*` scope that lets a non-owner make [action]'s calls; null when only the owner can. */
+    private fun scopeFor(action: Action): String? {
+        val m = when (action) {
+            is Action.Apply -> action.measure
+            is Action.Lift -> action.measure
+            is Action.RemoveCaCert -> return DevicePolicyManager.DELEGATION_CERT_INSTALL
+            else -> return null
+        }
+        return when (m) {
+            is Measure.PackageSuspended, is Measure.PackageHidden, Measure.AccessBlocked -> DevicePolicyManager.DELEGATION_PACKAGE_ACCESS
+            is Measure.UninstallBlocked -> DevicePolicyManager.DELEGATION_BLOCK_UNINSTALL
+            else -> null
+        }
+    }
+
+    private fun delegatedScopes(): List<String> = try {
+        dpmOrNull?.getDelegatedScopes(null, packageName).orEmpty()
+    } catch (e: SecurityException) {
+        emptyList()
+    }
+
+    private fun suspend(who: ComponentName?, packages: List<String>, on: Boolean): ActionOutcome {
+        if (packages.isEmpty()) return ActionOutcome.Done
+        val refused = dpm.setPackagesSuspended(who, packages.toTypedArray(), on)
         return if (refused.isEmpty()) ActionOutcome.Done else ActionOutcome.Failed("refused for ${refused.joinToString()}")
     }
 
-    private fun measure(m: Measure, apply: Boolean): ActionOutcome = when (m) {
+    // `admin!!` below: only the owner reaches the calls that no scope delegates (scopeFor is null).
+    private fun measure(who: ComponentName?, m: Measure, apply: Boolean): ActionOutcome = when (m) {
         is Measure.UserRestriction -> done {
             val key = Enforcement.RESTRICTION_KEYS.getValue(m.constant) // precheck ensured it is known
-            if (apply) dpm.addUserRestriction(admin, key) else dpm.clearUserRestriction(admin, key)
+            if (apply) dpm.addUserRestriction(admin!!, key) else dpm.clearUserRestriction(admin!!, key)
         }
-        Measure.UsbDataSignalingDisabled -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
-            dpm.setUsbDataSignalingEnabled(!apply)
+        Measure.UsbDataSignalingDisabled -> when {
+            Build.VERSION.SDK_INT < Build.VERSION_CODES.S -> belowS()
+            // Not every device's USB HAL can turn data signalling off: that is final, not a failure.
+            !dpm.canUsbDataSignalingBeDisabled() -> ActionOutcome.Unsupported("this device cannot turn USB data signalling off")
+            else -> done { dpm.setUsbDataSignalingEnabled(!apply) }
         }
-        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin, if (apply) m.millis else 0) }
+        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin!!, if (apply) m.millis else 0) }
         is Measure.MaximumFailedPasswordsForWipe ->
-            done { dpm.setMaximumFailedPasswordsForWipe(admin, if (apply) m.attempts else 0) }
+            done { dpm.setMaximumFailedPasswordsForWipe(admin!!, if (apply) m.attempts else 0) }
         is Measure.RequiredPasswordComplexity -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
             dpm.requiredPasswordComplexity = if (!apply) DevicePolicyManager.PASSWORD_COMPLEXITY_NONE else when (m.complexity) {
                 "COMPLEXITY_LOW" -> DevicePolicyManager.PASSWORD_COMPLEXITY_LOW
@@ -135,29 +178,32 @@ class DevicePolicyEnforcer(
             }
         }
         is Measure.AlwaysOnVpn -> done {
-            dpm.setAlwaysOnVpnPackage(admin, if (apply) m.packageName else null, apply && m.lockdown)
+            dpm.setAlwaysOnVpnPackage(admin!!, if (apply) m.packageName else null, apply && m.lockdown)
         }
         is Measure.PermittedAccessibilityServices ->
-            if (dpm.setPermittedAccessibilityServices(admin, if (apply) m.packages else null)) ActionOutcome.Done
+            if (dpm.setPermittedAccessibilityServices(admin!!, if (apply) m.packages else null)) ActionOutcome.Done
             else ActionOutcome.Failed("not accepted (a listed service not installed?)")
-        is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(admin, m.packageName, apply) }
-        is Measure.PackageSuspended -> suspend(listOf(m.packageName), apply)
+        is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(who, m.packageName, apply) }
+        is Measure.PackageSuspended -> suspend(who, listOf(m.packageName), apply)
         is Measure.PackageHidden ->
-            if (dpm.setApplicationHidden(admin, m.packageName, apply)) ActionOutcome.Done
+            if (dpm.setApplicationHidden(who, m.packageName, apply)) ActionOutcome.Done
             else ActionOutcome.Failed("not changed (not installed?)")
-        Measure.AccessBlocked -> suspend(accessBlockTargets(), apply)
+        Measure.AccessBlocked -> suspend(who, accessBlockTargets(), apply)
     }
 
-    /** Every installed app but the agent, the default phone app and settings. */
+    /**
+     * Every installed app but the critical ones: the core's list (the system, Play Store and
+     * GMS, the DPC, settings, telephony, the agent) and the packages this phone resolves for
+     * the launcher, installer, permission controller, device owner and phone app.
+     */
     private fun accessBlockTargets(): List<String> {
         val installed = context.packageManager.getInstalledApplications(PackageManager.GET_META_DATA).map { it.packageName }
-        val dialer = context.getSystemService(TelecomManager::class.java)?.defaultDialerPackage
-        return Enforcement.accessBlockTargets(installed, setOfNotNull(packageName, dialer, "com.android.settings"))
+        return accessBlockTargets(installed, DeploymentReader(context).packageRoles(), packageName)
     }
 
-    private fun removeCaCert(sha256: String): ActionOutcome {
-        val cert = dpm.getInstalledCaCerts(admin).firstOrNull { der -> Inventory.certificateSha256(der) == sha256 } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
-        dpm.uninstallCaCert(admin, cert)
+    private fun removeCaCert(who: ComponentName?, sha256: String): ActionOutcome {
+        val cert = dpm.getInstalledCaCerts(who).firstOrNull { der -> Inventory.certificateSha256(der) == sha256 } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
+        dpm.uninstallCaCert(who, cert)
         return ActionOutcome.Done
     }
 }

@@ -6,13 +6,16 @@ package org.portcullis.android
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import android.security.keystore.StrongBoxUnavailableException
+import java.io.IOException
 import java.security.GeneralSecurityException
+import java.security.ProviderException
 import java.security.KeyStore
 import javax.crypto.KeyGenerator
 import javax.crypto.Mac
 import javax.crypto.SecretKey
 import org.portcullis.DeviceKey
 import org.portcullis.PortcullisException
+import org.portcullis.android.core.KeystoreErrors
 
 /**
  * [DeviceKey] backed by the Android Keystore key [alias] (created on first use).
@@ -22,7 +25,12 @@ import org.portcullis.PortcullisException
  * than report every SIM as replaced. If the key is lost (factory reset, Keystore wipe), the
  * device must be re-enrolled.
  */
-class KeystoreDeviceKey(private val alias: String = DEFAULT_ALIAS) : DeviceKey {
+class KeystoreDeviceKey internal constructor(
+    private val alias: String,
+    private val keySource: ((String) -> SecretKey)?,
+) : DeviceKey {
+    constructor(alias: String = DEFAULT_ALIAS) : this(alias, null)
+
     @Volatile
     private var cached: SecretKey? = null
 
@@ -32,8 +40,13 @@ class KeystoreDeviceKey(private val alias: String = DEFAULT_ALIAS) : DeviceKey {
             mac.init(key())
             return mac.doFinal(message)
         } catch (e: GeneralSecurityException) {
-            // Keystore messages name algorithms and states, never key material.
-            throw PortcullisException.DeviceKey("Android Keystore: ${e.javaClass.simpleName}: ${e.message}")
+            throw PortcullisException.DeviceKey(KeystoreErrors.reason(e))
+        } catch (e: IOException) {
+            // KeyStore.load: the keystore service is unreachable or its data unreadable.
+            throw PortcullisException.DeviceKey(KeystoreErrors.reason(e))
+        } catch (e: ProviderException) {
+            // The Keystore's own failures (KeyStoreException inside), unchecked.
+            throw PortcullisException.DeviceKey(KeystoreErrors.reason(e))
         }
     }
 
@@ -41,8 +54,10 @@ class KeystoreDeviceKey(private val alias: String = DEFAULT_ALIAS) : DeviceKey {
         cached?.let { return it }
         synchronized(this) {
             cached?.let { return it }
-            val store = KeyStore.getInstance(ANDROID_KEYSTORE).apply { load(null) }
-            val key = (store.getKey(alias, null) as? SecretKey) ?: generate()
+            val key = keySource?.invoke(alias) ?: run {
+                val store = KeyStore.getInstance(ANDROID_KEYSTORE).apply { load(null) }
+                (store.getKey(alias, null) as? SecretKey) ?: generate()
+            }
             cached = key
             return key
         }

@@ -41,6 +41,7 @@ import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.ComplianceStateEncoding
+import org.portcullis.android.core.DeploymentStateEncoding
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InspectionLoop
@@ -48,10 +49,8 @@ import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
-import org.portcullis.android.core.NoInstructionDevice
 import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
-import org.portcullis.android.core.NoEnforcer
 import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.ImmediateSendLimiter
@@ -155,10 +154,12 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
-    private val enforcer = config.deviceAdmin?.let { DevicePolicyEnforcer(context, it) }
+    // Owner mode through config.deviceAdmin; companion mode with the scopes the EMM's DPC delegated.
+    private val enforcer = DevicePolicyEnforcer(context, config.deviceAdmin)
+    private val deployment = DeploymentReader(context)
     private val compliance = ComplianceLoop(
         complianceAgentOf(::agent),
-        enforcer ?: NoEnforcer,
+        enforcer,
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
@@ -169,7 +170,7 @@ class Portcullis private constructor(private val context: Context, private val c
     // allows it (shared with alert delivery), else the plain one.
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
-        enforcer ?: NoInstructionDevice,
+        enforcer,
         { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(config.clock())) },
     ) { runInspection() }
 
@@ -180,6 +181,9 @@ class Portcullis private constructor(private val context: Context, private val c
 
     @Volatile
     private var complianceStateSent: KeyedStateSpec? = null
+
+    @Volatile
+    private var deploymentStateSent: KeyedStateSpec? = null
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
             compliance.markChanged()
@@ -380,6 +384,13 @@ class Portcullis private constructor(private val context: Context, private val c
                         if (channel.send(listOf(state), immediate = false) == SendResult.Sent) complianceStateSent = state
                     }
                 }
+                // The deployment the core read for this pass (owner or companion, scopes), for the console.
+                val deploymentState = DeploymentStateEncoding.encode(deployment.read(), Build.VERSION.SDK_INT)
+                if (deploymentState != deploymentStateSent) {
+                    scope.launch {
+                        if (channel.send(listOf(deploymentState), immediate = false) == SendResult.Sent) deploymentStateSent = deploymentState
+                    }
+                }
                 for ((requested, outcome) in pass.enforcement.notDone) {
                     // Rule names and action kinds only, never values read from the phone.
                     Log.w(LogMapping.TAG, "compliance action ${requested.rule ?: "ladder"}: ${requested.action.javaClass.simpleName} -> $outcome")
@@ -449,13 +460,22 @@ class Portcullis private constructor(private val context: Context, private val c
     private fun deviceSnapshot(now: Instant): String {
         val dpm = context.getSystemService(DevicePolicyManager::class.java) // null: no device-admin feature
         val owner = dpm?.isDeviceOwnerApp(context.packageName) == true
+        val mode = deployment.read()
         val packages = try {
             inventory.scan()
         } catch (e: RuntimeException) {
             null // every app rule is then unknown, which alerts
         }
-        val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm?.isUninstallBlocked(it, context.packageName) }
-        return ComplianceSnapshots.json(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
+        // A caller that is not a device admin asks with a null admin (companion mode).
+        val uninstallBlocked = try {
+            dpm?.isUninstallBlocked(if (owner) config.deviceAdmin else null, context.packageName)
+        } catch (e: SecurityException) {
+            null
+        }
+        return ComplianceSnapshots.json(
+            now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked,
+            delegatedScopes = mode.delegatedScopes, packageRoles = deployment.packageRoles(),
+        )
     }
 
     private fun reschedule() {

@@ -51,6 +51,10 @@ class TelephonyObserver(
     private var subscriptionsListener: SubscriptionManager.OnSubscriptionsChangedListener? = null
     private val serviceListeners = HashMap<Int, Registration>() // by subscription id
 
+    /** Set when the platform said it has no telephony (UnsupportedOperationException): nothing is read then. */
+    @Volatile
+    private var noTelephony = false
+
     private val simReceiver = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) = refresh()
     }
@@ -63,11 +67,17 @@ class TelephonyObserver(
         val listener = object : SubscriptionManager.OnSubscriptionsChangedListener() {
             override fun onSubscriptionsChanged() = refresh()
         }
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
-            subscriptions.addOnSubscriptionsChangedListener(executor, listener)
-        } else {
-            @Suppress("DEPRECATION")
-            subscriptions.addOnSubscriptionsChangedListener(listener)
+        try {
+            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
+                subscriptions.addOnSubscriptionsChangedListener(executor, listener)
+            } else {
+                @Suppress("DEPRECATION")
+                subscriptions.addOnSubscriptionsChangedListener(listener)
+            }
+        } catch (e: UnsupportedOperationException) {
+            // A device without FEATURE_TELEPHONY_SUBSCRIPTION (Wi-Fi only): no telephony to watch.
+            noTelephony = true
+            return
         }
         subscriptionsListener = listener
         val filter = IntentFilter().apply { SIM_BROADCASTS.forEach(::addAction) }
@@ -95,16 +105,28 @@ class TelephonyObserver(
 
     /** Reads every slot now and feeds the readings (run inside the input queue). */
     suspend fun readAndFeed() {
-        val telephony = telephony ?: return
-        val active = activeSubscriptions()
-        updateServiceListeners(telephony, active)
-        for (reading in readSlots(telephony, active)) feeder.sim(reading)
+        val telephony = telephony?.takeUnless { noTelephony } ?: return
+        val readings = try {
+            val active = activeSubscriptions()
+            updateServiceListeners(telephony, active)
+            readSlots(telephony, active)
+        } catch (e: UnsupportedOperationException) {
+            noTelephony = true // no telephony: nothing to read, now or later
+            return
+        }
+        for (reading in readings) feeder.sim(reading)
     }
 
     /** One service-state reading per active subscription, read now (for wake-ups without callbacks). */
     suspend fun readServiceAndFeed() {
-        val telephony = telephony ?: return
-        for (info in activeSubscriptions()) {
+        val telephony = telephony?.takeUnless { noTelephony } ?: return
+        val active = try {
+            activeSubscriptions()
+        } catch (e: UnsupportedOperationException) {
+            noTelephony = true
+            return
+        }
+        for (info in active) {
             val tm = telephony.createForSubscriptionId(info.subscriptionId)
             val state = serviceStateOf(tm) ?: continue
             feeder.service(serviceReading(info.simSlotIndex, tm, state))
@@ -153,11 +175,13 @@ class TelephonyObserver(
         }
     }
 
-    /** Runs a getter that needs a permission the app may not hold; `null` when refused. */
+    /** Runs a getter that needs a permission the app may not hold, or a feature the device may lack; `null` then. */
     private inline fun <T> guarded(read: () -> T?): T? =
         try {
             read()
         } catch (e: SecurityException) {
+            null
+        } catch (e: UnsupportedOperationException) {
             null
         }
 

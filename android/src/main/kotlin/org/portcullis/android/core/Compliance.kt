@@ -9,6 +9,7 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.ComplianceReport
+import org.portcullis.PackageRoles
 import org.portcullis.PortcullisException
 import org.portcullis.RemediationAction
 
@@ -28,6 +29,8 @@ object ComplianceSnapshots {
         packages: List<InstalledPackage>?,
         agentPackage: String,
         uninstallBlocked: Boolean?,
+        delegatedScopes: List<String> = emptyList(),
+        packageRoles: PackageRoles? = null,
     ): String {
         val os = buildList {
             add("apiLevel" to Json.num(settings.sdkInt.toLong()))
@@ -37,6 +40,9 @@ object ComplianceSnapshots {
             add("schema" to Json.str(SCHEMA))
             add("platform" to Json.str("android"))
             add("deviceOwner" to deviceOwner.toString())
+            // The core's names (androidDeployment), and the resolved critical roles: the core routes by both.
+            if (delegatedScopes.isNotEmpty()) add("delegatedScopes" to delegatedScopes.joinToString(",", "[", "]") { Json.str(it) })
+            packageRoles?.let { add("packageRoles" to roles(it)) }
             add("collectedAt" to Json.str(collectedAt.toString()))
             add("os" to Json.obj(*os.toTypedArray()))
             add("settings" to settings(settings))
@@ -52,6 +58,19 @@ object ComplianceSnapshots {
         }
         return Json.obj(*fields.toTypedArray())
     }
+
+    private fun roles(r: PackageRoles): String = Json.obj(
+        *listOf(
+            "home" to r.home,
+            "installer" to r.installer,
+            "permissionController" to r.permissionController,
+            "deviceOwner" to r.deviceOwner,
+            "dialer" to r.dialer,
+        ).mapNotNull { (key, pkg) -> pkg?.takeIf(::isPackageName)?.let { key to Json.str(it) } }.toTypedArray(),
+    )
+
+    /** The core refuses a role that is not a package name; such a role is left out (not resolved). */
+    private fun isPackageName(s: String) = s.length in 1..255 && s.all { it.isLetterOrDigit() && it.code < 128 || it in "._-" }
 
     /** `ENCRYPTION_STATUS_*` as the snapshot's three-way fact; `null` while encryption is still being set up. */
     fun encryption(status: Int, deviceSecure: Boolean): String? = when (status) {

@@ -45,9 +45,14 @@ class ConnectivityTracker {
     private var airplaneMode = false
     private var lastReported: Connectivity? = null
 
+    // Until ConnectivityManager first calls back, "no network known" is ignorance, not "no
+    // Wi-Fi and no mobile data": reporting it would look like a lost line to the core.
+    private var heardFromNetworks = false
+
     /** `onCapabilitiesChanged`: [wifi] = `hasTransport(TRANSPORT_WIFI)`, [cellular] = `TRANSPORT_CELLULAR`. */
     @Synchronized
     fun networkChanged(handle: Long, wifi: Boolean, cellular: Boolean): Connectivity? {
+        heardFromNetworks = true
         networks[handle] = Transports(wifi, cellular)
         return reportIfChanged()
     }
@@ -55,6 +60,7 @@ class ConnectivityTracker {
     /** `onLost`. */
     @Synchronized
     fun networkLost(handle: Long): Connectivity? {
+        heardFromNetworks = true
         networks.remove(handle)
         return reportIfChanged()
     }
@@ -66,7 +72,11 @@ class ConnectivityTracker {
         return reportIfChanged()
     }
 
-    /** The current state, whether or not it changed. */
+    /** The current state to report, whether or not it changed; `null` before the first network callback. */
+    @Synchronized
+    fun reading(): Connectivity? = if (heardFromNetworks) current() else null
+
+    /** The current state, whether or not it changed (before any network callback: no network known). */
     @Synchronized
     fun current(): Connectivity = Connectivity(
         wifi = networks.values.any { it.wifi },
@@ -75,6 +85,7 @@ class ConnectivityTracker {
     )
 
     private fun reportIfChanged(): Connectivity? {
+        if (!heardFromNetworks) return null
         val now = current()
         if (now == lastReported) return null
         lastReported = now

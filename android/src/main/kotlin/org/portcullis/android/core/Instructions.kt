@@ -165,6 +165,8 @@ class InstructionLoop(
             SendResult.NoReceiver -> ReportedOutcome.NotPossible("no MDM on this device reads app states")
             SendResult.TooLarge, is SendResult.Failed -> null
         }
+        // The core reports these itself and never hands them out; should one arrive, say so.
+        ActionRoute.NOT_POSSIBLE -> ReportedOutcome.NotPossible("not possible in this deployment")
         ActionRoute.AGENT -> when (val action = handed.action) {
             is InstructionAction.StartInspection -> when (val pass = inspect(now)) {
                 is InspectionPass.Submitted -> ReportedOutcome.CarriedOut

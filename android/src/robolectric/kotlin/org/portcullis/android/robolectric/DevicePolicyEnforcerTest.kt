@@ -121,7 +121,7 @@ class DevicePolicyEnforcerTest {
             assertEquals(emptyList<HandedAction>(), runBlocking { agent.actionsAwaitingOutcome() })
             // The same for the compliance engine's actions.
             val report = enforcer().carryOutAll(listOf(agentRoute(Action.Apply(Measure.PackageSuspended(ANYDESK)))), SDK)
-            assertEquals(ActionOutcome.Unsupported("this app is not the device owner"), report.outcomes.single().second)
+            assertEquals(ActionOutcome.Unsupported("this app is not the device owner and holds no delegation-package-access"), report.outcomes.single().second)
         } finally {
             agent.close()
         }

@@ -16,6 +16,13 @@ val TEST_CLASSES: Array<Class<*>> = arrayOf(
     PackageInventoryTest::class.java,
     ManagedConfigTest::class.java,
     WakeupTest::class.java,
+    ConnectivityStartTest::class.java,
+    NoTelephonyTest::class.java,
+    // Last: it runs on API 33 and 34 too, and each further SDK sandbox loads the bindings again
+    // in its own class loader, which re-registers the library's callback tables (DeviceKey,
+    // Logger) there. A class opening an agent in the API 35 sandbox after it would call into
+    // the wrong loader. Keep per-SDK classes at the end, and free of agents.
+    DeploymentTest::class.java,
 )
 
 fun main() {

@@ -108,9 +108,41 @@ class RecordingReporter(var status: Int = KeyedAppStatesStatus.SUCCESS) : KeyedA
 class PortcullisShadowDevicePolicyManager : ShadowDevicePolicyManager() {
     @Implementation
     override fun wipeData(flags: Int) {
+        // What a device owner meets on API 34+: the system user cannot be removed, so
+        // wipeData refuses and only wipeDevice factory-resets.
+        if (android.os.Build.VERSION.SDK_INT >= 34) throw IllegalStateException("User 0 is a system user and cannot be removed")
         super.wipeData(flags)
         synchronized(wipes) { wipes += "wipeData" to flags }
     }
+
+    @Implementation(minSdk = 31)
+    protected fun canUsbDataSignalingBeDisabled(): Boolean = usbSignalingCanBeDisabled
+
+    @Implementation(minSdk = 31)
+    protected fun setUsbDataSignalingEnabled(enabled: Boolean) {
+        check(usbSignalingCanBeDisabled) { "USB data signalling cannot be changed on this device" }
+        setIsUsbDataSignalingEnabled(enabled)
+    }
+
+    /** As the platform: a null admin is a delegate holding `delegation-block-uninstall`. */
+    @Implementation
+    override fun setUninstallBlocked(admin: ComponentName?, packageName: String, uninstallBlocked: Boolean) {
+        if (admin == null) {
+            val self = org.robolectric.RuntimeEnvironment.getApplication().packageName
+            if (DevicePolicyManager.DELEGATION_BLOCK_UNINSTALL !in getDelegatedScopes(null, self)) {
+                throw SecurityException("$self holds no delegation-block-uninstall")
+            }
+            synchronized(delegateUninstallBlocked) {
+                if (uninstallBlocked) delegateUninstallBlocked += packageName else delegateUninstallBlocked -= packageName
+            }
+            return
+        }
+        super.setUninstallBlocked(admin, packageName, uninstallBlocked)
+    }
+
+    @Implementation
+    override fun isUninstallBlocked(admin: ComponentName?, packageName: String): Boolean =
+        if (admin == null) synchronized(delegateUninstallBlocked) { packageName in delegateUninstallBlocked } else super.isUninstallBlocked(admin, packageName)
 
     @Implementation(minSdk = 34)
     protected fun wipeDevice(flags: Int) {
@@ -135,10 +167,17 @@ class PortcullisShadowDevicePolicyManager : ShadowDevicePolicyManager() {
         /** Each wipe asked for: the call and its flags. */
         val wipes = mutableListOf<Pair<String, Int>>()
         val caCerts = mutableListOf<ByteArray>()
+        val delegateUninstallBlocked = mutableSetOf<String>()
+
+        /** Whether this device's USB HAL can turn data signalling off (`canUsbDataSignalingBeDisabled`). */
+        @Volatile
+        var usbSignalingCanBeDisabled = true
 
         fun clear() {
             synchronized(wipes) { wipes.clear() }
             synchronized(caCerts) { caCerts.clear() }
+            synchronized(delegateUninstallBlocked) { delegateUninstallBlocked.clear() }
+            usbSignalingCanBeDisabled = true
         }
     }
 }
