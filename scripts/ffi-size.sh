@@ -6,7 +6,8 @@
 #
 # Mobile sizes differ by target; scripts/build-android.sh prints those on a machine with the NDK.
 # It also prints the largest sections and, when `cargo bloat` is installed, the bytes each
-# crate contributes (docs/decisions/0009-ffi-size-features.md); CI needs neither.
+# crate contributes (docs/decisions/0009-ffi-size-features.md; cargo bloat builds the library
+# once more with its own flags); CI needs neither.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
