@@ -148,7 +148,7 @@ fn judging_needs_a_policy_and_a_well_formed_snapshot() {
     let err = agent
         .evaluate_compliance(&snapshot("pixel-compliant.json"), T0)
         .unwrap_err();
-    assert!(err.to_string().contains("no policy"), "{err}");
+    assert!(matches!(err, portcullis_core::Error::NoPolicy), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let mut agent = enrolled_with_baseline(&dir.path().join("agent.db"));
     assert!(agent
