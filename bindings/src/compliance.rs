@@ -13,8 +13,9 @@ use portcullis_core::Error as CoreError;
 use crate::types::{mirror_enum, to_timestamp, ActionRoute};
 
 mirror_enum!(
-    /// An Android user restriction (`UserManager.DISALLOW_*`, `ENSURE_VERIFY_APPS`).
-    UserRestriction => actions::UserRestriction {
+    /// An Android user restriction (`UserManager.DISALLOW_*`, `ENSURE_VERIFY_APPS`). Named
+    /// `Restriction` so it does not clash with the `Measure.UserRestriction` variant in Kotlin.
+    Restriction => actions::UserRestriction {
         /// `DISALLOW_DEBUGGING_FEATURES`.
         DisallowDebuggingFeatures,
         /// `DISALLOW_INSTALL_UNKNOWN_SOURCES_GLOBALLY` (API 29).
@@ -302,7 +303,7 @@ pub enum Measure {
     /// `addUserRestriction` (lift: `clearUserRestriction`).
     UserRestriction {
         /// The restriction.
-        restriction: UserRestriction,
+        restriction: Restriction,
     },
     /// `setUsbDataSignalingEnabled(false)` (API 31; lift: `true`).
     UsbDataSignalingDisabled,

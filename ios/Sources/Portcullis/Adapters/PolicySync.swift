@@ -99,8 +99,8 @@ public final class PolicySync {
                                                      groups: config.deviceGroups, now: now)
                     rootKnown = true
                     installed = true
-                } catch PortcullisError.InvalidInput(let reason) {
-                    enrollment = .problem("\(ManagedConfigKeys.trustRoot) not installed: \(reason)")
+                } catch PortcullisError.InvalidInput(let field, let reason) {
+                    enrollment = .problem("\(ManagedConfigKeys.trustRoot) not installed: \(field): \(reason)")
                 } catch PortcullisError.PolicyRejected(let code, let reason) {
                     let rejected = PolicySyncResult.rejected(input: ManagedConfigKeys.trustRoot, code: code,
                                                              reason: reason, inForce: nil)
@@ -137,9 +137,11 @@ public final class PolicySync {
         } catch PortcullisError.PolicyRejected(let code, let reason) {
             let inForce: PolicyStatus? = try? await agent.policyStatus()
             return .rejected(input: ManagedConfigKeys.policyBundle, code: code, reason: reason, inForce: inForce)
-        } catch PortcullisError.InvalidInput(let reason) {
-            // Typically "no trust root is installed": the enrollment's reason says why.
-            return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: \(reason)")
+        } catch PortcullisError.NotEnrolled {
+            // No trust root yet: the enrollment's reason says why.
+            return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: the device is not enrolled")
+        } catch PortcullisError.InvalidInput(let field, let reason) {
+            return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: \(field): \(reason)")
         }
     }
 }

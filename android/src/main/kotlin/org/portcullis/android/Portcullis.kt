@@ -30,6 +30,7 @@ import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import org.portcullis.Agent
 import org.portcullis.Alert
+import org.portcullis.ComplianceSnapshot
 import org.portcullis.DeviceKey
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.AlertDelivery
@@ -166,7 +167,7 @@ class Portcullis private constructor(private val context: Context, private val c
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
-        EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
+        EvidenceSnapshots.snapshot(now, inventory.scan(), settingsReader.read())
     }
 
     // MDM-routed lock and wipe requests take the immediate send when the once-a-minute gate
@@ -452,7 +453,7 @@ class Portcullis private constructor(private val context: Context, private val c
             ?.sortedByDescending { it.lastModified() }?.drop(EVIDENCE_KEPT)?.forEach { it.delete() }
     }
 
-    private fun deviceSnapshot(now: Instant): String {
+    private fun deviceSnapshot(now: Instant): ComplianceSnapshot {
         val dpm = context.getSystemService(DevicePolicyManager::class.java) // null: no device-admin feature
         val owner = dpm?.isDeviceOwnerApp(context.packageName) == true
         val packages = try {
@@ -461,7 +462,7 @@ class Portcullis private constructor(private val context: Context, private val c
             null // every app rule is then unknown, which alerts
         }
         val uninstallBlocked = config.deviceAdmin?.takeIf { owner }?.let { dpm?.isUninstallBlocked(it, context.packageName) }
-        return ComplianceSnapshots.json(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
+        return ComplianceSnapshots.snapshot(now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked)
     }
 
     private fun reschedule() {

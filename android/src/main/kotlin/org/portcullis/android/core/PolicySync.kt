@@ -134,7 +134,7 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
                     rootKnown = true
                     installed = true
                 } catch (e: PortcullisException.InvalidInput) {
-                    enrollment = PolicySyncResult.Problem("${ManagedConfigKeys.TRUST_ROOT} not installed: ${e.reason}")
+                    enrollment = PolicySyncResult.Problem("${ManagedConfigKeys.TRUST_ROOT} not installed: ${e.field}: ${e.reason}")
                 } catch (e: PortcullisException.PolicyRejected) {
                     val rejected = PolicySyncResult.Rejected(ManagedConfigKeys.TRUST_ROOT, e.code, e.reason, null)
                     refusedRoot = digest to rejected
@@ -165,9 +165,11 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
             }
         } catch (e: PortcullisException.PolicyRejected) {
             PolicySyncResult.Rejected(ManagedConfigKeys.POLICY_BUNDLE, e.code, e.reason, inForce())
+        } catch (e: PortcullisException.NotEnrolled) {
+            // No trust root yet: the enrollment's reason says why.
+            enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.message}")
         } catch (e: PortcullisException.InvalidInput) {
-            // Typically "no trust root is installed": the enrollment's reason says why.
-            enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.reason}")
+            enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.field}: ${e.reason}")
         }
     }
 

@@ -17,7 +17,6 @@ import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
 import org.portcullis.Agent
 import org.portcullis.DeviceKey
-import org.portcullis.android.core.MiniJson
 import org.portcullis.setLogger
 
 // ---------------------------------------------------------------- harness
@@ -74,7 +73,7 @@ class TestClock(var now: Instant = T0) {
 
 // ---------------------------------------------------------------- JSON
 
-/** Parses JSON with the module's own strict reader (tested in EnforcementTests); a malformed document fails the test. */
+/** Parses JSON with the tests' strict reader (TestJson.kt); a malformed document fails the test. */
 fun parseJson(text: String): Any? = try {
     MiniJson.parse(text)
 } catch (e: MiniJson.Error) {

@@ -156,7 +156,7 @@ fun instructionTests() {
             val device = RecordingInstructionDevice()
             val pass = InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
                 .syncList(managedInstructions("lock-5.instruction"), at(10))
-            expect(pass.error is org.portcullis.PortcullisException.InvalidInput) { "error ${pass.error}" }
+            expect(pass.error is org.portcullis.PortcullisException.NotEnrolled) { "error ${pass.error}" }
             eq(emptyList<String>(), device.calls, "platform calls")
             eq(KeyedAppStateLimits.SEVERITY_ERROR, InstructionStateEncoding.encode(pass).severity, "state severity")
         }
