@@ -288,7 +288,7 @@ class PolicyTests(AgentTestCase):
         async def body():
             agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-policy-secret"), at(0))
             self.assertIsNone(await agent.policy_status())
-            with self.assertRaises(pf.PortcullisError.InvalidInput):
+            with self.assertRaises(pf.PortcullisError.NotEnrolled):
                 await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
             await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
             status = await agent.apply_policy(self.fixture("baseline-v2.bundle"), at(0))
@@ -505,6 +505,10 @@ def evidence_snapshot(d):
     def certs(items):
         return [pf.EvidenceCertificate(**c) for c in items]
 
+    def components(items):
+        # `class` is a Python keyword: the generated record names the field `_class`.
+        return [pf.EvidenceComponent(package=c["package"], _class=c.get("class")) for c in items]
+
     def contacts(items):
         return [pf.EvidenceContact(value=c["value"], source=c.get("source")) for c in items]
 
@@ -512,9 +516,9 @@ def evidence_snapshot(d):
         platform=_enum(pf.Platform, d.get("platform", "").upper() or None),
         packages=[pf.EvidencePackage(**{**p, "certificates": certs(p.get("certificates", []))})
                   for p in d.get("packages", [])],
-        accessibility_services=[pf.EvidenceComponent(**c) for c in d.get("accessibility_services", [])],
-        device_admins=[pf.EvidenceComponent(**c) for c in d.get("device_admins", [])],
-        notification_listeners=[pf.EvidenceComponent(**c) for c in d.get("notification_listeners", [])],
+        accessibility_services=components(d.get("accessibility_services", [])),
+        device_admins=components(d.get("device_admins", [])),
+        notification_listeners=components(d.get("notification_listeners", [])),
         vpn=[pf.EvidenceVpn(**v) for v in d.get("vpn", [])],
         private_dns=d.get("private_dns"),
         user_ca_certificates=certs(d.get("user_ca_certificates", [])),
@@ -652,7 +656,7 @@ class InstructionTests(FixtureTestCase):
     def test_instruction_without_trust_root_is_an_error(self):
         async def body():
             agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-instruction-noroot"), at(0))
-            with self.assertRaises(pf.PortcullisError.InvalidInput):
+            with self.assertRaises(pf.PortcullisError.NotEnrolled):
                 await agent.apply_instruction(self.instruction("auth-1.instruction"), at(1))
 
         run(body())

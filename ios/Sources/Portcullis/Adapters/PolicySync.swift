@@ -139,7 +139,7 @@ public final class PolicySync {
             return .rejected(input: ManagedConfigKeys.policyBundle, code: code, reason: reason, inForce: inForce)
         } catch PortcullisError.NotEnrolled {
             // No trust root yet: the enrollment's reason says why.
-            return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: the device is not enrolled")
+            return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: no trust root is installed")
         } catch PortcullisError.InvalidInput(let field, let reason) {
             return enrollment ?? .problem("\(ManagedConfigKeys.policyBundle) not applied: \(field): \(reason)")
         }

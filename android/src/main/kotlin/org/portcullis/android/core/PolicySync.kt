@@ -167,7 +167,7 @@ class PolicySync(private val agent: PolicyAgent, private val clock: () -> Instan
             PolicySyncResult.Rejected(ManagedConfigKeys.POLICY_BUNDLE, e.code, e.reason, inForce())
         } catch (e: PortcullisException.NotEnrolled) {
             // No trust root yet: the enrollment's reason says why.
-            enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.message}")
+            enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: no trust root is installed")
         } catch (e: PortcullisException.InvalidInput) {
             enrollment ?: PolicySyncResult.Problem("${ManagedConfigKeys.POLICY_BUNDLE} not applied: ${e.field}: ${e.reason}")
         }

@@ -33,6 +33,17 @@ fun <T> eq(expected: T, actual: T, what: String = "value") {
     if (expected != actual) fail("$what: expected <$expected> but was <$actual>")
 }
 
+/** Runs [block] (inlined, so it may call suspend functions) and returns the exception it threw. */
+inline fun <reified E : Throwable> assertThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        fail("$what: expected ${E::class.simpleName} but got $e")
+    }
+    fail("$what: expected ${E::class.simpleName} but nothing was thrown")
+}
+
 /** One test's scratch space: a fresh directory for its database. */
 class Scratch(val dir: File) {
     val db: String = File(dir, "agent.db").path
