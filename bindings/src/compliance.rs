@@ -790,3 +790,54 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_core::compliance::Code;
+
+    #[test]
+    fn every_code_and_rule_crosses_and_comes_back() {
+        for r in codes::Reason::ALL {
+            assert_eq!(codes::Reason::from(ReasonCode::from(*r)), *r);
+            assert_eq!(reason_text(ReasonCode::from(*r)), r.as_str());
+        }
+        for f in codes::Fact::ALL {
+            assert_eq!(codes::Fact::from(UnobservedFact::from(*f)), *f);
+        }
+        for s in codes::SettingRule::ALL {
+            let rule = codes::RuleId::Setting(*s);
+            assert_eq!(rule_text(RuleRef::from(rule.clone())), rule.to_string());
+        }
+        let app = codes::RuleId::App(Arc::from("org.example"));
+        assert_eq!(rule_text(app.into()), "app:org.example");
+    }
+
+    #[test]
+    fn a_fingerprint_that_does_not_read_is_refused_naming_its_place() {
+        let snapshot = ComplianceSnapshot {
+            platform: Platform::Android,
+            device_owner: true,
+            collected_at: None,
+            os: SnapshotOs::default(),
+            settings: SnapshotSettings {
+                user_ca_certs_sha256: Some(vec![vec!["D4"; 32].join(":")]),
+                ..SnapshotSettings::default()
+            },
+            apps: Some(vec![SnapshotApp {
+                id: "org.example".into(),
+                version_code: None,
+                system: false,
+                install_source: None,
+                signing_certs_sha256: vec!["ab".repeat(32), "not hex".into()],
+            }]),
+            agent: None,
+        };
+        let err = snapshot::DeviceSnapshot::try_from(snapshot).unwrap_err();
+        let CoreError::InvalidInput { field, .. } = &err else {
+            panic!("not InvalidInput: {err}");
+        };
+        assert_eq!(field, "apps[0].signingCertsSha256[1]");
+        assert!(!err.to_string().contains("not hex"), "{err}");
+    }
+}
