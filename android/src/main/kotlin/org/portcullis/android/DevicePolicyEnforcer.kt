@@ -125,9 +125,9 @@ class DevicePolicyEnforcer(
         Measure.UsbDataSignalingDisabled -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
             dpm.setUsbDataSignalingEnabled(!apply)
         }
-        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin, if (apply) m.millis else 0) }
+        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin, if (apply) m.millis.toLong() else 0L) }
         is Measure.MaximumFailedPasswordsForWipe ->
-            done { dpm.setMaximumFailedPasswordsForWipe(admin, if (apply) m.attempts else 0) }
+            done { dpm.setMaximumFailedPasswordsForWipe(admin, if (apply) m.attempts.toInt() else 0) }
         is Measure.RequiredPasswordComplexity -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
             dpm.requiredPasswordComplexity = if (!apply) DevicePolicyManager.PASSWORD_COMPLEXITY_NONE else when (m.complexity) {
                 PasswordQuality.COMPLEXITY_LOW -> DevicePolicyManager.PASSWORD_COMPLEXITY_LOW
