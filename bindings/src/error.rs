@@ -6,12 +6,22 @@ use portcullis_core::Error as CoreError;
 /// identifiers, keys or policy secrets.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PortcullisError {
-    /// An argument was rejected; fix the caller. `reason` names the field.
-    #[error("invalid input: {reason}")]
+    /// An argument was rejected and nothing changed; fix the caller. `field` names it (a
+    /// record field or its place, e.g. `apps[3].signingCertsSha256`), `reason` says why.
+    #[error("invalid {field}: {reason}")]
     InvalidInput {
-        /// Which field and why.
+        /// Which field.
+        field: String,
+        /// Why, never repeating the value.
         reason: String,
     },
+    /// The device is not enrolled: install the console's trust root first (managed
+    /// configuration), then retry.
+    #[error("not enrolled: no trust root is installed")]
+    NotEnrolled,
+    /// No policy is in force yet: wait for a signed bundle, then retry.
+    #[error("no policy is in force")]
+    NoPolicy,
     /// A policy bundle or trust root failed verification and nothing changed. `code` is
     /// stable (`rollback`, `expired`, `out_of_scope`, `bad_signature`, `threshold`, ...):
     /// report it to the console, which must send a correctly signed, newer bundle.
@@ -51,24 +61,29 @@ pub enum PortcullisError {
 }
 
 impl From<CoreError> for PortcullisError {
+    /// Every core variant is matched by name (no catch-all): a new core error does not
+    /// compile until it is given a public meaning here.
     fn from(e: CoreError) -> Self {
-        // The variant already says what kind of failure it is; keep only the detail.
-        let reason = match &e {
-            CoreError::Corrupt(detail) | CoreError::DeviceKey(detail) => detail.clone(),
-            _ => e.to_string(),
-        };
         match e {
-            CoreError::InvalidInput { .. } | CoreError::Trace { .. } => {
-                PortcullisError::InvalidInput { reason }
-            }
-            CoreError::Storage { .. } => PortcullisError::Storage { reason },
-            CoreError::Corrupt(_) => PortcullisError::Corrupt { reason },
-            CoreError::DeviceKey(_) => PortcullisError::DeviceKey { reason },
+            CoreError::InvalidInput { field, problem } => PortcullisError::InvalidInput {
+                field: field.into_owned(),
+                reason: problem,
+            },
+            CoreError::Trace { line, problem } => PortcullisError::InvalidInput {
+                field: format!("trace line {line}"),
+                reason: problem,
+            },
+            CoreError::NotEnrolled => PortcullisError::NotEnrolled,
+            CoreError::NoPolicy => PortcullisError::NoPolicy,
+            e @ CoreError::Storage { .. } => PortcullisError::Storage {
+                reason: e.to_string(),
+            },
+            CoreError::Corrupt(reason) => PortcullisError::Corrupt { reason },
+            CoreError::DeviceKey(reason) => PortcullisError::DeviceKey { reason },
             CoreError::Policy(p) => PortcullisError::PolicyRejected {
                 code: p.code().to_owned(),
                 reason: p.to_string(),
             },
-            _ => PortcullisError::Internal { reason },
         }
     }
 }
@@ -79,5 +94,39 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for PortcullisError {
         PortcullisError::DeviceKey {
             reason: format!("platform callback failed unexpectedly: {}", e.reason),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_variants_an_app_can_act_on() {
+        assert!(matches!(
+            PortcullisError::from(CoreError::NotEnrolled),
+            PortcullisError::NotEnrolled
+        ));
+        assert!(matches!(
+            PortcullisError::from(CoreError::NoPolicy),
+            PortcullisError::NoPolicy
+        ));
+        let e = PortcullisError::from(CoreError::invalid(
+            format!("apps[{}].signingCertsSha256", 3),
+            "lists more than 16 certificates",
+        ));
+        let PortcullisError::InvalidInput { field, reason } = &e else {
+            panic!("not InvalidInput: {e:?}");
+        };
+        assert_eq!(field, "apps[3].signingCertsSha256");
+        assert_eq!(reason, "lists more than 16 certificates");
+        assert_eq!(
+            e.to_string(),
+            "invalid apps[3].signingCertsSha256: lists more than 16 certificates"
+        );
+        let e = PortcullisError::from(CoreError::Corrupt("the stored SIM guard state".into()));
+        assert!(
+            matches!(e, PortcullisError::Corrupt { ref reason } if reason == "the stored SIM guard state")
+        );
     }
 }

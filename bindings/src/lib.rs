@@ -7,8 +7,10 @@
 
 #![warn(missing_docs)]
 
+mod compliance;
 mod deployment;
 mod error;
+mod evidence;
 mod key;
 mod logging;
 mod types;
@@ -18,10 +20,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+pub use compliance::*;
 pub use deployment::{
     access_block_targets, android_deployment, AndroidDeployment, DeploymentMode, PackageRoles,
 };
 pub use error::PortcullisError;
+pub use evidence::*;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
@@ -322,16 +326,19 @@ impl Agent {
             .map(|s| s.map(|applied| PolicyStatus::from_applied(applied, false)))
     }
 
-    /// Judges a device snapshot (JSON, docs/compliance.md; schema in policies/) against
-    /// the policy in force. New remediation actions wait in `take_actions`; alerts go to
-    /// the outbox. An unchanged snapshot requests and raises nothing new.
+    /// Judges a device snapshot the platform filled field by field against the policy in
+    /// force. New remediation actions wait in `take_actions`; alerts go to the outbox. An
+    /// unchanged snapshot requests and raises nothing new. A value the core refuses (over a
+    /// limit, not a date, not a package name) is one `InvalidInput` naming the field, and
+    /// without a policy in force the answer is `NoPolicy`.
     pub async fn evaluate_compliance(
         &self,
-        snapshot_json: String,
+        snapshot: ComplianceSnapshot,
         now: SystemTime,
     ) -> Result<ComplianceReport, PortcullisError> {
         let now = types::to_timestamp(now);
-        self.with_agent(move |a| a.evaluate_compliance(snapshot_json.as_bytes(), now))
+        let snapshot = portcullis_core::compliance::DeviceSnapshot::try_from(snapshot)?;
+        self.with_agent(move |a| a.evaluate_compliance_snapshot(snapshot, now))
             .await
             .map(Into::into)
     }
@@ -402,16 +409,18 @@ impl Agent {
             .map(|alerts| alerts.into_iter().map(Into::into).collect())
     }
 
-    /// Scans an evidence snapshot (JSON) against the loaded indicators and completes the
-    /// window (`window_id`, or the one open now). Returns the signed report for the console.
+    /// Scans an evidence snapshot the platform filled against the loaded indicators and
+    /// completes the window (`window_id`, or the one open now). Returns the signed report
+    /// for the console; the evidence bundle carries the snapshot as JSON.
     pub async fn submit_inspection(
         &self,
         window_id: Option<u64>,
-        evidence_json: String,
+        evidence: EvidenceSnapshot,
         now: SystemTime,
     ) -> Result<InspectionReport, PortcullisError> {
         let now = types::to_timestamp(now);
-        self.with_agent(move |a| a.submit_inspection(window_id, &evidence_json, now))
+        let evidence = portcullis_core::inspection::EvidenceSnapshot::from(evidence);
+        self.with_agent(move |a| a.submit_inspection_snapshot(window_id, &evidence, now))
             .await
             .map(Into::into)
     }

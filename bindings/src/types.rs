@@ -48,6 +48,9 @@ macro_rules! mirror_enum {
     };
 }
 
+/// Shared with the other record modules of this crate.
+pub(crate) use mirror_enum;
+
 mirror_enum!(
     /// SIM card state (Android `TelephonyManager.SIM_STATE_*`).
     SimState => sim::SimState {
@@ -700,54 +703,6 @@ impl From<portcullis_core::agent::InspectionReceipt> for InspectionReport {
     }
 }
 
-/// The outcome of judging one snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ComplianceReport {
-    /// Every section complies: nothing broken, nothing unknown.
-    pub compliant: bool,
-    /// Rules non-compliant or unknown.
-    pub open_rules: u32,
-    /// Every verdict as JSON (rule, status, reason codes), for the console.
-    pub verdicts_json: String,
-    /// Alerts queued by this evaluation.
-    pub alerts: Vec<Alert>,
-}
-
-impl From<portcullis_core::agent::ComplianceOutcome> for ComplianceReport {
-    fn from(o: portcullis_core::agent::ComplianceOutcome) -> Self {
-        ComplianceReport {
-            compliant: o.evaluation.is_compliant(),
-            open_rules: u32::try_from(o.evaluation.open_verdicts().count()).unwrap_or(u32::MAX),
-            verdicts_json: serde_json::to_string(&o.evaluation.verdicts)
-                .expect("verdicts always serialise"),
-            alerts: o.alerts.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-/// One remediation action. The action itself is JSON (`{"action": "APPLY", "measure": ...}`,
-/// documented in docs/compliance.md) so new measures reach apps without a binding change.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct RemediationAction {
-    /// `AGENT` (carry it out through the platform) or `MDM` (report it to the console).
-    pub route: String,
-    /// The rule that caused it; absent for the escalation ladder's steps.
-    pub rule: Option<String>,
-    /// The action as JSON.
-    pub action_json: String,
-}
-
-impl From<portcullis_core::compliance::RequestedAction> for RemediationAction {
-    fn from(a: portcullis_core::compliance::RequestedAction) -> Self {
-        let route = a.route.as_str().to_owned();
-        RemediationAction {
-            route,
-            rule: a.rule.map(|r| r.to_string()),
-            action_json: serde_json::to_string(&a.action).expect("actions always serialise"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1189,7 +1144,15 @@ impl From<HandedAction> for agent::HandedAction {
             action_id: a.action_id,
             sequence: a.sequence,
             action: a.action.into(),
-            route: a.route.into(),
+            route: match a.route {
+                ActionRoute::Agent => compliance::Route::Agent,
+                ActionRoute::Mdm => compliance::Route::Mdm,
+                // The core never hands such an action out (it reports it itself), and the
+                // console message names only the route; the reason does not cross back.
+                ActionRoute::NotPossible => {
+                    compliance::Route::NotPossible(compliance::NotPossibleReason::NotOnPlatform)
+                }
+            },
         }
     }
 }

@@ -596,6 +596,7 @@ pub fn action_for_mdm(handed: &HandedAction, at: Timestamp) -> ConsoleMessage {
         match handed.route {
             Route::Agent => "agent",
             Route::Mdm => "mdm",
+            Route::NotPossible(_) => "not_possible",
         }
         .into(),
     );

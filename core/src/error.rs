@@ -4,23 +4,35 @@
 //! identifier, a key or a policy secret: messages name the *field* that was wrong,
 //! never its value. The bindings convert this type into their one public error.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 /// Result alias for the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong inside the core.
+///
+/// Deliberately not `#[non_exhaustive]`: the bindings match every variant, so a new one
+/// fails to compile there until it is given a public meaning.
 #[derive(Debug, Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The caller passed a value the core refuses; `field` names it, the value is never echoed.
     #[error("invalid {field}: {problem}")]
     InvalidInput {
-        /// Which input field was rejected (e.g. `sim.slot`).
-        field: &'static str,
+        /// Which input field was rejected (e.g. `sim.slot`, `apps[3].signingCertsSha256`).
+        field: Cow<'static, str>,
         /// Why, in words that never include the value.
         problem: String,
     },
+
+    /// The device has no trust root yet: enrollment with the console must come first.
+    #[error("not enrolled: no trust root is installed; enroll the device with the console's signed root first")]
+    NotEnrolled,
+
+    /// The call needs a policy in force and no signed bundle has been applied yet.
+    #[error("no policy is in force; apply a signed bundle first")]
+    NoPolicy,
 
     /// The SQLite store failed; `context` says which operation.
     #[error("storage failed while {context}: {source}")]
@@ -57,9 +69,9 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::InvalidInput`].
-    pub fn invalid(field: &'static str, problem: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, problem: impl Into<String>) -> Self {
         Error::InvalidInput {
-            field,
+            field: field.into(),
             problem: problem.into(),
         }
     }

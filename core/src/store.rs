@@ -218,6 +218,14 @@ impl Store {
             .context("loading component state")
     }
 
+    /// Makes every later write fail, as a full or locked disk would (failure-path tests).
+    #[cfg(test)]
+    pub(crate) fn refuse_writes_for_test(&self) {
+        self.conn
+            .execute_batch("PRAGMA query_only = ON")
+            .expect("query_only is a plain pragma");
+    }
+
     /// Writes one agent step atomically and returns the alerts it queued.
     pub fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>> {
         if commit.is_empty() {

@@ -148,10 +148,42 @@ fn judging_needs_a_policy_and_a_well_formed_snapshot() {
     let err = agent
         .evaluate_compliance(&snapshot("pixel-compliant.json"), T0)
         .unwrap_err();
-    assert!(err.to_string().contains("no policy"), "{err}");
+    assert!(matches!(err, portcullis_core::Error::NoPolicy), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let mut agent = enrolled_with_baseline(&dir.path().join("agent.db"));
     assert!(agent
         .evaluate_compliance(b"{\"platform\": 7", T0.plus_millis(2 * DAY))
         .is_err());
+}
+
+/// A snapshot filled field by field (as the bindings do) meets the same limits as the JSON
+/// form, and one over a limit is refused naming its field, with nothing stored.
+#[test]
+fn a_typed_snapshot_over_a_limit_names_the_field_and_changes_nothing() {
+    use portcullis_core::compliance::{DeviceSnapshot, InstalledApp, Platform};
+    use portcullis_core::policy::model::Sha256Fingerprint;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = enrolled_with_baseline(&dir.path().join("agent.db"));
+    let t = T0.plus_millis(2 * DAY);
+    let pending_before = agent.pending_alerts(100).unwrap().len();
+    let mut s = DeviceSnapshot::new(Platform::Android);
+    let mut ok = InstalledApp::new("org.example.ok");
+    ok.signing_certs_sha256 = vec![Sha256Fingerprint([1; 32])];
+    let mut many = InstalledApp::new("org.example.many");
+    many.signing_certs_sha256 = (0..17u8).map(|i| Sha256Fingerprint([i; 32])).collect();
+    s.apps = Some(vec![ok, many]);
+    let err = agent.evaluate_compliance_snapshot(s, t).unwrap_err();
+    match &err {
+        portcullis_core::Error::InvalidInput { field, problem } => {
+            assert_eq!(field, "apps[1].signingCertsSha256");
+            assert!(problem.contains("more than 16"), "{problem}");
+        }
+        other => panic!("not InvalidInput: {other}"),
+    }
+    assert!(agent.take_actions(t).unwrap().is_empty());
+    assert_eq!(agent.pending_alerts(100).unwrap().len(), pending_before);
+    assert!(
+        agent.compliance().last_seen().is_none(),
+        "nothing was judged"
+    );
 }

@@ -214,6 +214,7 @@ fn the_trust_root_is_installed_once_and_needed_first() {
     let db = dir.path().join("agent.db");
     let mut agent = open(&db);
     let err = agent.apply_policy(&bundle(1), T0).unwrap_err();
+    assert!(matches!(err, portcullis_core::Error::NotEnrolled), "{err}");
     assert!(err.to_string().contains("no trust root"), "{err}");
     let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
     agent.install_trust_root(&root, device(), T0).unwrap();

@@ -691,13 +691,10 @@ fn playbook_actions_are_handed_out_once_and_their_outcomes_reported() {
     let err = agent
         .report_action_outcome("i-1", ActionOutcome::CarriedOut, at(3))
         .unwrap_err();
-    assert!(matches!(
-        err,
-        portcullis_core::Error::InvalidInput {
-            field: "action_id",
-            ..
-        }
-    ));
+    assert!(
+        matches!(&err, portcullis_core::Error::InvalidInput { field, .. } if field == "action_id"),
+        "{err}"
+    );
     assert!(agent.actions_awaiting_outcome().is_empty());
     // A reason carrying an identifier is refused, and nothing is taken.
     applied(
@@ -842,13 +839,7 @@ fn apply_needs_an_enrolled_device() {
     let err = agent
         .apply_instruction(&signed(&payload(1, InstructionBody::LockNow)), at(3))
         .unwrap_err();
-    assert!(matches!(
-        err,
-        portcullis_core::Error::InvalidInput {
-            field: "trust_root",
-            ..
-        }
-    ));
+    assert!(matches!(err, portcullis_core::Error::NotEnrolled), "{err}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! escalation ladder persisted and woken through `next_wakeup`, alerts queued, and the
 //! remediation actions handed to the native layer.
 
+use super::persisted::{Persisted, State};
 use super::Agent;
 use crate::alert::{Alert, AlertKind, Finding};
 use crate::compliance::codes::section_name;
@@ -18,13 +19,23 @@ pub(super) const ACTIONS_STATE: &str = "requested_actions";
 
 /// The compliance side of the agent.
 pub(super) struct ComplianceSlot {
-    pub(super) engine: ComplianceEngine,
-    pub(super) persisted: String,
+    pub(super) engine: Persisted<ComplianceEngine>,
     /// Actions requested and not yet taken by the native layer.
-    pub(super) pending: Vec<RequestedAction>,
-    pub(super) persisted_pending: String,
+    pub(super) pending: Persisted<Vec<RequestedAction>>,
     /// The policy in force, indexed for evaluation (rebuilt when a policy is applied).
     pub(super) prepared: Option<PreparedPolicy>,
+}
+
+impl State for ComplianceEngine {
+    const WHAT: &'static str = "compliance state";
+
+    fn decode(json: &str) -> Result<Self> {
+        ComplianceEngine::from_json(json)
+    }
+}
+
+impl State for Vec<RequestedAction> {
+    const WHAT: &'static str = "pending remediation actions";
 }
 
 impl ComplianceSlot {
@@ -33,44 +44,17 @@ impl ComplianceSlot {
         pending: Option<String>,
         policy: Option<&Policy>,
     ) -> Result<Self> {
-        let (engine, persisted) = match state {
-            Some(json) => (ComplianceEngine::from_json(&json)?, json),
-            None => (ComplianceEngine::new(), String::new()),
-        };
-        let (pending, persisted_pending) = match pending {
-            Some(json) => (
-                crate::json::from_str(&json).map_err(|_| {
-                    Error::Corrupt("the pending remediation actions are unreadable".into())
-                })?,
-                json,
-            ),
-            None => (Vec::new(), String::new()),
-        };
         Ok(ComplianceSlot {
-            engine,
-            persisted,
-            pending,
-            persisted_pending,
+            engine: Persisted::restore(state, ComplianceEngine::new)?,
+            pending: Persisted::restore(pending, Vec::new)?,
             prepared: policy.map(PreparedPolicy::new),
         })
     }
 
-    pub(super) fn serialized(&self) -> (String, String) {
-        (
-            self.engine.to_json(),
-            serde_json::to_string(&self.pending).expect("actions always serialise"),
-        )
-    }
-
-    pub(super) fn rollback(&mut self) {
-        if let Ok(engine) = if self.persisted.is_empty() {
-            Ok(ComplianceEngine::new())
-        } else {
-            ComplianceEngine::from_json(&self.persisted)
-        } {
-            self.engine = engine;
-        }
-        self.pending = serde_json::from_str(&self.persisted_pending).unwrap_or_default();
+    /// Back to the committed state; `Corrupt` if that does not read (nothing is reset).
+    pub(super) fn rollback(&mut self) -> Result<()> {
+        self.engine.rollback(ComplianceEngine::new)?;
+        self.pending.rollback(Vec::new)
     }
 }
 
@@ -120,13 +104,28 @@ impl Agent {
         now: Timestamp,
     ) -> Result<ComplianceOutcome> {
         let snapshot = DeviceSnapshot::from_json(snapshot_json)?;
-        let prepared = self.compliance.prepared.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "policy",
-                "no policy is in force; apply a signed bundle before judging compliance",
-            )
-        })?;
-        let mut evaluation = self.compliance.engine.evaluate(prepared, &snapshot, now);
+        self.evaluate_normalized(&snapshot, now)
+    }
+
+    /// [`Agent::evaluate_compliance`] for a snapshot the platform filled field by field
+    /// (the bindings' typed snapshot): validated and normalised as the JSON form is, so a
+    /// value over a limit is one `InvalidInput` naming its field.
+    pub fn evaluate_compliance_snapshot(
+        &mut self,
+        mut snapshot: DeviceSnapshot,
+        now: Timestamp,
+    ) -> Result<ComplianceOutcome> {
+        snapshot.normalize()?;
+        self.evaluate_normalized(&snapshot, now)
+    }
+
+    fn evaluate_normalized(
+        &mut self,
+        snapshot: &DeviceSnapshot,
+        now: Timestamp,
+    ) -> Result<ComplianceOutcome> {
+        let prepared = self.compliance.prepared.as_ref().ok_or(Error::NoPolicy)?;
+        let mut evaluation = self.compliance.engine.evaluate(prepared, snapshot, now);
         self.compliance
             .pending
             .extend(evaluation.new_actions.iter().cloned());
@@ -141,14 +140,14 @@ impl Agent {
     /// Remediation actions requested since the last call, oldest first; each is handed
     /// out once. After a restart, re-apply what [`crate::compliance::ComplianceEngine::measures_in_force`] lists.
     pub fn take_actions(&mut self, now: Timestamp) -> Result<Vec<RequestedAction>> {
-        let taken = std::mem::take(&mut self.compliance.pending);
+        let taken = std::mem::take(&mut *self.compliance.pending);
         if taken.is_empty() {
             return Ok(taken);
         }
         match self.persist(now, Vec::new()) {
             Ok(_) => Ok(taken),
             Err(e) => {
-                self.compliance.pending = taken;
+                *self.compliance.pending = taken;
                 Err(e)
             }
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::persisted::{Persisted, State};
 use super::Agent;
 use crate::alert::{Alert, AlertKind, Finding};
 use crate::error::{Error, Result};
@@ -38,10 +39,13 @@ pub(super) struct InspectionComponent {
     pub(super) scheduler: Option<InspectionScheduler>,
 }
 
+impl State for InspectionComponent {
+    const WHAT: &'static str = "inspection schedule";
+}
+
 /// The inspection side of the agent in memory.
 pub(super) struct InspectionSlot {
-    pub(super) state: InspectionComponent,
-    pub(super) persisted: String,
+    pub(super) state: Persisted<InspectionComponent>,
     pub(super) key: ScheduleKey,
     pub(super) indicators: IndicatorSet,
     /// Signed collections, latest per label (persisted).
@@ -56,15 +60,7 @@ impl InspectionSlot {
         signed: Option<String>,
         key: ScheduleKey,
     ) -> Result<Self> {
-        let (state, persisted) = match json {
-            Some(json) => (
-                crate::json::from_str(&json).map_err(|_| {
-                    Error::Corrupt("the stored inspection schedule is unreadable".into())
-                })?,
-                json,
-            ),
-            None => (InspectionComponent::default(), String::new()),
-        };
+        let state = Persisted::restore(json, InspectionComponent::default)?;
         let signed: BTreeMap<String, StoredIndicators> = match signed {
             Some(json) => crate::json::from_str(&json).map_err(|_| {
                 Error::Corrupt("the stored indicator collections are unreadable".into())
@@ -73,7 +69,6 @@ impl InspectionSlot {
         };
         let mut slot = InspectionSlot {
             state,
-            persisted,
             key,
             indicators: IndicatorSet::new(),
             signed,
@@ -342,7 +337,32 @@ impl Agent {
         now: Timestamp,
     ) -> Result<InspectionReceipt> {
         let evidence = EvidenceSnapshot::from_json(evidence_json)?;
-        let report: ScanReport = self.inspection.indicators.scan(&evidence);
+        self.submit_evidence(window, &evidence, evidence_json, now)
+    }
+
+    /// [`Agent::submit_inspection`] for a snapshot the platform filled field by field (the
+    /// bindings' typed evidence): validated as the JSON form is, with errors naming the
+    /// field, and signed over its compact JSON form, which the evidence bundle carries.
+    pub fn submit_inspection_snapshot(
+        &mut self,
+        window: Option<WindowId>,
+        evidence: &EvidenceSnapshot,
+        now: Timestamp,
+    ) -> Result<InspectionReceipt> {
+        evidence.validate()?;
+        let json = serde_json::to_string(evidence)
+            .map_err(|e| Error::invalid("evidence", format!("cannot be encoded: {e}")))?;
+        self.submit_evidence(window, evidence, &json, now)
+    }
+
+    fn submit_evidence(
+        &mut self,
+        window: Option<WindowId>,
+        evidence: &EvidenceSnapshot,
+        evidence_json: &str,
+        now: Timestamp,
+    ) -> Result<InspectionReceipt> {
+        let report: ScanReport = self.inspection.indicators.scan(evidence);
         let evidence_sha256 =
             hex(ring::digest::digest(&ring::digest::SHA256, evidence_json.as_bytes()).as_ref());
         let window = window.or_else(|| self.open_inspection_window().map(|w| w.id));

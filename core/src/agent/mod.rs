@@ -9,6 +9,7 @@ mod compliance;
 mod fusion;
 mod inspection;
 mod instruction;
+mod persisted;
 mod policy;
 mod sync;
 
@@ -41,6 +42,11 @@ use crate::store::{
     Commit, Enrollment, JournalEntry, Store, META_ENROLLED_AT, META_KEY_CHECK, META_KEY_EXPORT,
 };
 use crate::time::Timestamp;
+use persisted::{Persisted, State};
+
+impl State for SimGuard {
+    const WHAT: &'static str = "SIM guard state";
+}
 
 const SIM_GUARD_STATE: &str = "sim_guard";
 /// Label MACed to recognise the enrolled device key; distinct from every other label.
@@ -52,9 +58,9 @@ pub struct Agent {
     device_key: Arc<dyn DeviceKey>,
     hasher: IdentityHasher,
     signer: CheckpointSigner,
-    guard: SimGuard,
-    /// The guard state as last committed, to skip unchanged writes and to roll back a failed step.
-    persisted_guard: String,
+    /// The SIM guard, with its state as last committed (to skip unchanged writes and to
+    /// roll back a failed step).
+    guard: Persisted<SimGuard>,
     policy: policy::PolicySlot,
     inspection: inspection::InspectionSlot,
     compliance: compliance::ComplianceSlot,
@@ -146,15 +152,10 @@ impl Agent {
             .active
             .as_ref()
             .map_or_else(SimPolicy::default, |p| p.policy().sim_policy());
-        let (guard, persisted_guard) = match store.load_state(SIM_GUARD_STATE)? {
-            Some(json) => {
-                let mut guard: SimGuard = crate::json::from_str(&json)
-                    .map_err(|e| Error::Corrupt(format!("SIM guard state is unreadable: {e}")))?;
-                guard.set_policy(sim_policy);
-                (guard, json)
-            }
-            None => (SimGuard::new(enrolled_at, sim_policy), String::new()),
-        };
+        let mut guard = Persisted::restore(store.load_state(SIM_GUARD_STATE)?, || {
+            SimGuard::new(enrolled_at, sim_policy.clone())
+        })?;
+        guard.set_policy(sim_policy);
         let inspection = inspection::InspectionSlot::restore(
             store.load_state(inspection::INSPECTION_STATE)?,
             store.load_state(inspection::INDICATORS_STATE)?,
@@ -176,7 +177,6 @@ impl Agent {
             hasher,
             signer,
             guard,
-            persisted_guard,
             policy,
             inspection,
             compliance,
@@ -343,23 +343,20 @@ impl Agent {
     ) -> Result<Vec<Alert>> {
         events.extend(self.inspection.on_alerts(&findings, now));
         inspection::record(&events, &mut journal, &mut findings);
-        let guard_json = serde_json::to_string(&self.guard)
-            .map_err(|e| Error::Corrupt(format!("cannot encode SIM guard state: {e}")))?;
-        let schedule_json = serde_json::to_string(&self.inspection.state)
-            .map_err(|e| Error::Corrupt(format!("cannot encode the inspection schedule: {e}")))?;
+        let guard_json = self.guard.changed()?;
+        let schedule_json = self.inspection.state.changed()?;
+        let engine_json = self.compliance.engine.changed()?;
+        let pending_json = self.compliance.pending.changed()?;
         let mut states = Vec::new();
-        if guard_json != self.persisted_guard {
-            states.push((SIM_GUARD_STATE, guard_json.clone()));
-        }
-        if schedule_json != self.inspection.persisted {
-            states.push((inspection::INSPECTION_STATE, schedule_json.clone()));
-        }
-        let (engine_json, pending_json) = self.compliance.serialized();
-        if engine_json != self.compliance.persisted {
-            states.push((compliance::COMPLIANCE_STATE, engine_json.clone()));
-        }
-        if pending_json != self.compliance.persisted_pending {
-            states.push((compliance::ACTIONS_STATE, pending_json.clone()));
+        for (component, json) in [
+            (SIM_GUARD_STATE, &guard_json),
+            (inspection::INSPECTION_STATE, &schedule_json),
+            (compliance::COMPLIANCE_STATE, &engine_json),
+            (compliance::ACTIONS_STATE, &pending_json),
+        ] {
+            if let Some(json) = json {
+                states.push((component, json.clone()));
+            }
         }
         let instructions_json = self.instructions.serialized();
         if instructions_json != self.instructions.persisted {
@@ -385,44 +382,44 @@ impl Agent {
         };
         match self.store.commit(commit) {
             Ok(mut alerts) => {
-                self.persisted_guard = guard_json;
-                self.inspection.persisted = schedule_json;
-                self.compliance.persisted = engine_json;
-                self.compliance.persisted_pending = pending_json;
+                if let Some(json) = guard_json {
+                    self.guard.committed(json);
+                }
+                if let Some(json) = schedule_json {
+                    self.inspection.state.committed(json);
+                }
+                if let Some(json) = engine_json {
+                    self.compliance.engine.committed(json);
+                }
+                if let Some(json) = pending_json {
+                    self.compliance.pending.committed(json);
+                }
                 self.instructions.persisted = instructions_json;
                 self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
             Err(e) => {
-                self.rollback_guard();
-                self.rollback_schedule();
-                self.compliance.rollback();
+                // Memory goes back to what is on disk. A committed form that no longer
+                // reads is reported as Corrupt; nothing is reset to defaults.
+                let rolled_back = [
+                    self.rollback_guard(),
+                    self.inspection
+                        .state
+                        .rollback(inspection::InspectionComponent::default),
+                    self.compliance.rollback(),
+                ];
+                rolled_back.into_iter().collect::<Result<()>>()?;
                 Err(e)
             }
         }
     }
 
-    fn rollback_schedule(&mut self) {
-        self.inspection.state = if self.inspection.persisted.is_empty() {
-            inspection::InspectionComponent::default()
-        } else {
-            serde_json::from_str(&self.inspection.persisted).unwrap_or_default()
-        };
-    }
-
-    fn rollback_guard(&mut self) {
+    fn rollback_guard(&mut self) -> Result<()> {
         let policy = self.guard.policy().clone();
         let enrolled_at = self.guard.facts().enrolled_at;
-        self.guard = if self.persisted_guard.is_empty() {
-            SimGuard::new(enrolled_at, policy)
-        } else {
-            match serde_json::from_str::<SimGuard>(&self.persisted_guard) {
-                Ok(mut g) => {
-                    g.set_policy(policy);
-                    g
-                }
-                Err(_) => SimGuard::new(enrolled_at, policy),
-            }
-        };
+        self.guard
+            .rollback(|| SimGuard::new(enrolled_at, policy.clone()))?;
+        self.guard.set_policy(policy);
+        Ok(())
     }
 }

@@ -220,12 +220,7 @@ impl Agent {
     }
 
     pub(super) fn policy_component(&self) -> Result<&PolicyComponent> {
-        self.policy.component.as_ref().ok_or_else(|| {
-            Error::invalid(
-                "trust_root",
-                "no trust root is installed; enroll the device with the console's signed root first",
-            )
-        })
+        self.policy.component.as_ref().ok_or(Error::NotEnrolled)
     }
 
     fn commit_policy(

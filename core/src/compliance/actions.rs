@@ -2,7 +2,6 @@
 //! and one-shot [`Action`]s, each with a [`Route`] saying whether the agent can carry
 //! it out on this platform or must report it to the MDM.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::codes::{Reasons, RuleId, SettingRule};
@@ -294,9 +293,8 @@ pub struct RequestedAction {
 /// A power the EMM's device policy controller can hand a managed app
 /// (`DevicePolicyManager.setDelegatedScopes`; AMAPI `applications[].delegatedScopes`),
 /// named as AMAPI names it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DelegatedScope {
     /// `setPackagesSuspended`, `setApplicationHidden` and their getters.

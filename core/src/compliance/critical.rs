@@ -12,7 +12,6 @@
 
 use std::collections::BTreeSet;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Packages kept usable on every Android phone: the framework, the system UI, settings,
@@ -36,28 +35,29 @@ pub const ALWAYS_CRITICAL: &[&str] = &[
 
 /// The packages that fill the critical roles on this phone, as the platform resolves
 /// them; each absent role was not resolved.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PackageRoles {
     /// The launcher: the package of the resolved home activity (`ACTION_MAIN`, `CATEGORY_HOME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub home: Option<String>,
     /// The package installer: the resolved handler of `ACTION_INSTALL_PACKAGE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub installer: Option<String>,
     /// The permission controller (`PackageManager.getPermissionControllerPackageName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub permission_controller: Option<String>,
     /// The device owner's package: the EMM's DPC, or the agent itself in owner mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub device_owner: Option<String>,
     /// The default phone app (`TelecomManager.getDefaultDialerPackage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 255))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 255)))]
     pub dialer: Option<String>,
 }
 

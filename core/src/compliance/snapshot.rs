@@ -76,7 +76,7 @@ pub struct DeviceSnapshot {
     /// (`DevicePolicyManager.getDelegatedScopes`), by their AMAPI names: what a companion
     /// agent may do itself. Absent or `[]`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
+    #[cfg_attr(feature = "schema", schemars(length(max = 32)))]
     pub delegated_scopes: Option<Vec<DelegatedScope>>,
     /// iOS: whether the device is supervised, as the MDM reports it in the managed
     /// configuration; absent when not reported.
@@ -392,6 +392,9 @@ impl DeviceSnapshot {
     }
 
     /// Checks what JSON types cannot: sizes, name syntax, dates, and that no app is listed twice.
+    ///
+    /// The error's field is the place in the snapshot (`apps[3].signingCertsSha256`), so a
+    /// platform filling the typed snapshot learns which field to fix.
     pub fn validate(&self) -> Result<()> {
         let name_ok = |s: &str| {
             !s.is_empty()
@@ -399,51 +402,58 @@ impl DeviceSnapshot {
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         };
+        const NOT_A_NAME: &str = "not a package name or bundle id";
         if let Some(v) = &self.os.version {
             if v.is_empty() || v.len() > 32 || v.chars().any(char::is_control) {
-                return Err(snapshot_error(
-                    "os.version must be 1 to 32 printable characters",
+                return Err(Error::invalid(
+                    "os.version",
+                    "must be 1 to 32 printable characters",
                 ));
             }
         }
         if let Some(level) = self.os.api_level {
             if !(1..=1000).contains(&level) {
-                return Err(snapshot_error("os.apiLevel must be between 1 and 1000"));
+                return Err(Error::invalid("os.apiLevel", "must be between 1 and 1000"));
             }
         }
         if let Some(date) = &self.os.security_patch_level {
             if parse_date(date).is_none() {
-                return Err(snapshot_error(
-                    "os.securityPatchLevel is not a date as YYYY-MM-DD",
+                return Err(Error::invalid(
+                    "os.securityPatchLevel",
+                    "not a date as YYYY-MM-DD",
                 ));
             }
         }
         let s = &self.settings;
         if let Some(vpn) = &s.always_on_vpn {
             if vpn.package_name.as_deref().is_some_and(|p| !name_ok(p)) {
-                return Err(snapshot_error(
-                    "settings.alwaysOnVpn.packageName is not a package name",
+                return Err(Error::invalid(
+                    "settings.alwaysOnVpn.packageName",
+                    NOT_A_NAME,
                 ));
             }
         }
         if let Some(certs) = &s.user_ca_certs_sha256 {
             if certs.len() > MAX_LIST {
-                return Err(snapshot_error(format!(
-                    "settings.userCaCertsSha256 lists more than {MAX_LIST} certificates"
-                )));
+                return Err(Error::invalid(
+                    "settings.userCaCertsSha256",
+                    format!("lists more than {MAX_LIST} certificates"),
+                ));
             }
         }
         if let Some(services) = &s.accessibility_services {
             if services.len() > MAX_LIST {
-                return Err(snapshot_error(format!(
-                    "settings.accessibilityServices lists more than {MAX_LIST} services"
-                )));
+                return Err(Error::invalid(
+                    "settings.accessibilityServices",
+                    format!("lists more than {MAX_LIST} services"),
+                ));
             }
             for (i, service) in services.iter().enumerate() {
                 if !name_ok(&service.package_name) {
-                    return Err(snapshot_error(format!(
-                        "settings.accessibilityServices[{i}].packageName is not a package name"
-                    )));
+                    return Err(Error::invalid(
+                        format!("settings.accessibilityServices[{i}].packageName"),
+                        NOT_A_NAME,
+                    ));
                 }
             }
         }
@@ -459,43 +469,44 @@ impl DeviceSnapshot {
         }
         if let Some(agent) = &self.agent {
             if !name_ok(&agent.package_name) {
-                return Err(snapshot_error("agent.packageName is not a package name"));
+                return Err(Error::invalid("agent.packageName", NOT_A_NAME));
             }
         }
         if let Some(apps) = &self.apps {
             if apps.len() > MAX_APPS {
-                return Err(snapshot_error(format!(
-                    "apps lists more than {MAX_APPS} apps"
-                )));
+                return Err(Error::invalid(
+                    "apps",
+                    format!("lists more than {MAX_APPS} apps"),
+                ));
             }
             for (i, app) in apps.iter().enumerate() {
                 if !name_ok(&app.id) {
-                    return Err(snapshot_error(format!(
-                        "apps[{i}].id is not a package name or bundle id"
-                    )));
+                    return Err(Error::invalid(format!("apps[{i}].id"), NOT_A_NAME));
                 }
                 if app.signing_certs_sha256.len() > MAX_CERTS_PER_APP {
-                    return Err(snapshot_error(format!(
-                        "apps[{i}].signingCertsSha256 lists more than {MAX_CERTS_PER_APP} certificates"
-                    )));
+                    return Err(Error::invalid(
+                        format!("apps[{i}].signingCertsSha256"),
+                        format!("lists more than {MAX_CERTS_PER_APP} certificates"),
+                    ));
                 }
                 let installer = app
                     .install_source
                     .as_ref()
                     .and_then(|s| s.installing_package_name.as_deref());
                 if installer.is_some_and(|p| !name_ok(p)) {
-                    return Err(snapshot_error(format!(
-                        "apps[{i}].installSource.installingPackageName is not a package name"
-                    )));
+                    return Err(Error::invalid(
+                        format!("apps[{i}].installSource.installingPackageName"),
+                        NOT_A_NAME,
+                    ));
                 }
             }
             let mut order: Vec<usize> = (0..apps.len()).collect();
             order.sort_by(|&a, &b| apps[a].id.cmp(&apps[b].id).then(a.cmp(&b)));
             if let Some(pair) = order.windows(2).find(|w| apps[w[0]].id == apps[w[1]].id) {
-                return Err(snapshot_error(format!(
-                    "apps[{}] repeats the id of apps[{}]",
-                    pair[1], pair[0]
-                )));
+                return Err(Error::invalid(
+                    format!("apps[{}].id", pair[1]),
+                    format!("repeats the id of apps[{}]", pair[0]),
+                ));
             }
         }
         Ok(())
@@ -576,7 +587,10 @@ mod tests {
         let dup = br#"{"schema": "portcullis/snapshot/v1", "platform": "android",
             "apps": [{"id": "org.a"}, {"id": "org.b"}, {"id": "org.a"}]}"#;
         let err = DeviceSnapshot::from_json(dup).unwrap_err().to_string();
-        assert!(err.contains("apps[2] repeats the id of apps[0]"), "{err}");
+        assert!(
+            err.contains("apps[2].id: repeats the id of apps[0]"),
+            "{err}"
+        );
     }
 
     /// Issue 14, item 17: the `compliance_snapshot` fuzz target's failure after 1.39M runs.

@@ -373,14 +373,10 @@ impl EvidenceSnapshot {
         }
         let check = |place: &dyn Fn() -> String, algorithm: HashAlgorithm, digest: Option<&str>| {
             match digest {
-                Some(d) if normalize_digest(algorithm, d).is_none() => {
-                    Err(evidence_error(format!(
-                        "{}.{} is not {} hex digits",
-                        place(),
-                        algorithm.as_str(),
-                        algorithm.hex_len()
-                    )))
-                }
+                Some(d) if normalize_digest(algorithm, d).is_none() => Err(Error::invalid(
+                    format!("{}.{}", place(), algorithm.as_str()),
+                    format!("not {} hex digits", algorithm.hex_len()),
+                )),
                 _ => Ok(()),
             }
         };
@@ -408,9 +404,10 @@ impl EvidenceSnapshot {
         for (i, file) in self.files.iter().enumerate() {
             let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
             if blank(&file.path) && blank(&file.name) {
-                return Err(evidence_error(format!(
-                    "files[{i}] has neither `path` nor `name`"
-                )));
+                return Err(Error::invalid(
+                    format!("files[{i}]"),
+                    "has neither `path` nor `name`",
+                ));
             }
         }
         Ok(())
@@ -474,7 +471,7 @@ mod tests {
             ),
             (
                 r#"{"version": 1, "files": [{"path": "/a", "sha256": "someone@example.org"}]}"#,
-                "files[0].sha256 is not 64 hex digits",
+                "files[0].sha256: not 64 hex digits",
             ),
             (
                 r#"{"version": 1, "files": [{"sha1": "00"}]}"#,

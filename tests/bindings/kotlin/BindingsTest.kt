@@ -21,6 +21,21 @@ import kotlinx.coroutines.runBlocking
 import org.portcullis.ActionOutcome
 import org.portcullis.ActionRoute
 import org.portcullis.Agent
+import org.portcullis.ComplianceSnapshot
+import org.portcullis.EvidenceFile
+import org.portcullis.EvidenceSnapshot
+import org.portcullis.Measure
+import org.portcullis.Platform
+import org.portcullis.ReasonCode
+import org.portcullis.Remediation
+import org.portcullis.RuleRef
+import org.portcullis.SnapshotAgent
+import org.portcullis.SnapshotApp
+import org.portcullis.SnapshotInstallSource
+import org.portcullis.SnapshotOs
+import org.portcullis.SnapshotSettings
+import org.portcullis.VerdictStatus
+import org.portcullis.ruleText
 import org.portcullis.Alert
 import org.portcullis.AlertKind
 import org.portcullis.Connectivity
@@ -235,7 +250,7 @@ fun defineTests() {
         val e = assertThrows<PortcullisException.InvalidInput>("short secret") {
             SoftwareDeviceKey("short".toByteArray())
         }
-        check(e.reason.contains("device_key")) { e.reason }
+        eq("device_key", e.field, "field")
     }
 
     test("ack stops redelivery while unacked alerts come back") { s ->
@@ -292,6 +307,66 @@ fun defineTests() {
         Agent.open(s.db, MacKey(), at(2)).close()
     }
 
+    test("compliance crosses typed: verdicts, remediation actions, alert kinds and severities") { s ->
+        enrolled(s.db).use { agent ->
+            val certs = listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26")
+            fun snapshot(apps: List<SnapshotApp>) = ComplianceSnapshot(
+                platform = Platform.ANDROID,
+                deviceOwner = true,
+                os = SnapshotOs(apiLevel = 34u, securityPatchLevel = "2026-02-01"),
+                settings = SnapshotSettings(userCaCertsSha256 = listOf("d4".repeat(32))),
+                apps = apps,
+                agent = SnapshotAgent(packageName = "org.portcullis", uninstallBlocked = true),
+            )
+            val anydesk = SnapshotApp(
+                id = "com.anydesk.anydeskandroid",
+                versionCode = 7030000u,
+                installSource = SnapshotInstallSource("com.android.vending"),
+                signingCertsSha256 = certs,
+            )
+            assertThrows<PortcullisException.NoPolicy>("no policy yet") {
+                agent.evaluateCompliance(snapshot(listOf(anydesk)), at(5))
+            }
+            agent.applyPolicy(fixture("baseline-v1.bundle"), at(6))
+            val report = agent.evaluateCompliance(snapshot(listOf(anydesk)), at(10))
+            check(!report.compliant) { "a blocked app is installed: $report" }
+            val verdict = report.verdicts.single { it.rule == RuleRef.App("com.anydesk.anydeskandroid") }
+            eq(VerdictStatus.NON_COMPLIANT, verdict.status, "status")
+            check(ReasonCode.APP_INSTALLED in verdict.reasons) { "reasons ${verdict.reasons}" }
+            eq("app:com.anydesk.anydeskandroid", ruleText(verdict.rule), "rule text")
+            val violations = report.alerts.filter { it.kind == AlertKind.COMPLIANCE_VIOLATION }
+            check(violations.isNotEmpty()) { "alerts ${report.alerts.map { it.kind }}" }
+            check(violations.any { it.severity == Severity.HIGH }) { "severities ${violations.map { it.severity }}" }
+            val actions = agent.takeActions(at(11))
+            val suspend = actions.single { it.action == Remediation.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) }
+            eq(ActionRoute.AGENT, suspend.route, "a device owner suspends the app itself")
+            eq(RuleRef.App("com.anydesk.anydeskandroid"), suspend.rule, "rule")
+            check(actions.any { it.action == Remediation.RemoveCaCert("d4".repeat(32)) }) { "actions $actions" }
+            eq(emptyList<org.portcullis.RemediationAction>(), agent.takeActions(at(12)), "handed out once")
+
+            // The core's limits, one error naming the field; nothing is judged.
+            val tooMany = anydesk.copy(signingCertsSha256 = (0 until 17).map { "%02x".format(it).repeat(32) })
+            val e = assertThrows<PortcullisException.InvalidInput>("17 certificates") {
+                agent.evaluateCompliance(snapshot(listOf(anydesk.copy(id = "org.example.ok"), tooMany)), at(20))
+            }
+            eq("apps[1].signingCertsSha256", e.field, "field")
+            check(e.reason.contains("16")) { e.reason }
+            eq(emptyList<org.portcullis.RemediationAction>(), agent.takeActions(at(21)), "nothing requested")
+        }
+    }
+
+    test("evidence crosses typed; a bad digest names its field; no trust root is NotEnrolled") { s ->
+        Agent.open(s.db, MacKey(), at(0)).use { agent ->
+            assertThrows<PortcullisException.NotEnrolled>("bundle before enrollment") {
+                agent.applyPolicy(fixture("baseline-v1.bundle"), at(1))
+            }
+            val e = assertThrows<PortcullisException.InvalidInput>("short digest") {
+                agent.submitInspection(null, EvidenceSnapshot(files = listOf(EvidenceFile(path = "/data/x", sha256 = "00"))), at(2))
+            }
+            eq("files[0].sha256", e.field, "field")
+        }
+    }
+
     test("slot 9 is InvalidInput without echoing identifiers") { s ->
         Agent.open(s.db, MacKey(), at(0)).use { agent ->
             val e = assertThrows<PortcullisException.InvalidInput>("slot 9") {
@@ -321,7 +396,7 @@ fun defineTests() {
             val imsi = assertThrows<PortcullisException.InvalidInput>("bad IMSI") {
                 agent.handleSim(sim(ICCID_A, imsi = "2341501234567890123"), at(3))
             }
-            check(imsi.reason.contains("imsi") && !imsi.reason.contains("234150123")) { imsi.reason }
+            check(imsi.field.contains("imsi") && !imsi.reason.contains("234150123")) { imsi.reason }
             eq(emptyList<Alert>(), agent.handleSim(sim(ICCID_A), at(4)), "baseline intact")
             eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending")
         }

@@ -184,7 +184,7 @@ class AlertFlowTests(AgentTestCase):
     def test_software_key_rejects_short_secret(self):
         with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
             pf.SoftwareDeviceKey(b"short")
-        self.assertIn("device_key", cm.exception.reason)
+        self.assertEqual(cm.exception.field, "device_key")
 
     def test_ack_stops_redelivery_while_unacked_alerts_return(self):
         async def body():
@@ -288,7 +288,7 @@ class PolicyTests(AgentTestCase):
         async def body():
             agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-policy-secret"), at(0))
             self.assertIsNone(await agent.policy_status())
-            with self.assertRaises(pf.PortcullisError.InvalidInput):
+            with self.assertRaises(pf.PortcullisError.NotEnrolled):
                 await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
             await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
             status = await agent.apply_policy(self.fixture("baseline-v2.bundle"), at(0))
@@ -368,39 +368,169 @@ class InspectionTests(FixtureTestCase):
                 self.assertIsNotNone(wake)
                 await agent.handle_timeout(wake)
             self.assertIsNotNone(window)
-            report = await agent.submit_inspection(window.id, self.read("spyware-evidence.json"), window.opened_at)
+            evidence = evidence_snapshot(json.loads(self.read("spyware-evidence.json")))
+            report = await agent.submit_inspection(window.id, evidence, window.opened_at)
             self.assertEqual(report.findings, 14)
             self.assertEqual([a.kind_name for a in report.alerts], ["indicator_match"])
             self.assertEqual(len(bytes.fromhex(report.signature)), 64)
             self.assertEqual(hashlib.sha256(report.report_json.encode()).hexdigest(), report.report_sha256)
             self.assertIsNone(await agent.open_inspection_window())
-            with self.assertRaises(pf.PortcullisError.InvalidInput):
-                await agent.submit_inspection(None, "{not evidence", at(5))
+            bad = pf.EvidenceSnapshot(files=[pf.EvidenceFile(path="/data/x", sha256="00")])
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.submit_inspection(None, bad, at(5))
+            self.assertEqual(cm.exception.field, "files[0].sha256")
 
         run(body())
 
 
 class ComplianceTests(FixtureTestCase):
+    def setUp(self):
+        super().setUp()
+        self.violations = compliance_snapshot(
+            json.loads(self.read(os.path.join("compliance", "pixel-violations.json")))
+        )
+
+    async def enrolled(self, secret):
+        agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(secret), at(0))
+        await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+        await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
+        return agent
+
     def test_snapshot_verdicts_alerts_and_actions(self):
         async def body():
-            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-compliance-secret"), at(0))
-            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
-            await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
-            bad = self.read(os.path.join("compliance", "pixel-violations.json"))
-            report = await agent.evaluate_compliance(bad, at(10))
+            agent = await self.enrolled(b"python-compliance-secret")
+            report = await agent.evaluate_compliance(self.violations, at(10))
             self.assertFalse(report.compliant)
             self.assertGreater(report.open_rules, 0)
-            self.assertIn("compliance_violation", [a.kind_name for a in report.alerts])
-            self.assertIsInstance(json.loads(report.verdicts_json), list)
+            violation = [a for a in report.alerts if a.kind == pf.AlertKind.COMPLIANCE_VIOLATION]
+            self.assertTrue(violation)
+            self.assertTrue(all(isinstance(a.severity, pf.Severity) for a in report.alerts))
+            # Typed verdicts: the blocked remote-access app is non-compliant for APP_INSTALLED.
+            anydesk = [v for v in report.verdicts
+                       if v.rule == pf.RuleRef.APP(id="com.anydesk.anydeskandroid")]
+            self.assertEqual(len(anydesk), 1)
+            self.assertEqual(anydesk[0].status, pf.VerdictStatus.NON_COMPLIANT)
+            self.assertIn(pf.ReasonCode.APP_INSTALLED, anydesk[0].reasons)
+            self.assertEqual(pf.rule_text(anydesk[0].rule), "app:com.anydesk.anydeskandroid")
+            self.assertEqual(pf.reason_text(pf.ReasonCode.APP_INSTALLED), "APP_INSTALLED")
+            self.assertEqual(report.open_rules,
+                             sum(v.status in (pf.VerdictStatus.NON_COMPLIANT, pf.VerdictStatus.UNKNOWN)
+                                 for v in report.verdicts))
+            # Typed actions: a device owner suspends the app and removes the CA certificate.
             actions = await agent.take_actions(at(11))
-            self.assertTrue(actions)
-            self.assertTrue(all(a.route in ("AGENT", "MDM") for a in actions))
-            self.assertIn("action", json.loads(actions[0].action_json))
+            self.assertTrue(all(isinstance(a.route, pf.ActionRoute) for a in actions))
+            suspend = pf.Remediation.APPLY(measure=pf.Measure.PACKAGE_SUSPENDED(package="com.anydesk.anydeskandroid"))
+            self.assertIn(suspend, [a.action for a in actions])
+            certs = [a.action for a in actions if isinstance(a.action, pf.Remediation.REMOVE_CA_CERT)]
+            self.assertEqual([c.sha256 for c in certs], ["d41d8cd98f00b204e9800998ecf8427ed41d8cd98f00b204e9800998ecf8427e"])
             self.assertEqual(await agent.take_actions(at(12)), [])
-            again = await agent.evaluate_compliance(bad, at(20))
+            again = await agent.evaluate_compliance(self.violations, at(20))
             self.assertEqual(again.alerts, [])
 
         run(body())
+
+    def test_limits_are_the_cores_and_name_the_field(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-compliance-limits"), at(0))
+            with self.assertRaises(pf.PortcullisError.NoPolicy):
+                await agent.evaluate_compliance(self.violations, at(1))
+            await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+            await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
+            many = [("%02x" % i) * 32 for i in range(17)]
+            self.violations.apps[2].signing_certs_sha256 = many
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.evaluate_compliance(self.violations, at(10))
+            self.assertEqual(cm.exception.field, "apps[2].signingCertsSha256")
+            self.assertIn("16", cm.exception.reason)
+            self.violations.apps[2].signing_certs_sha256 = ["not hex"]
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.evaluate_compliance(self.violations, at(10))
+            self.assertEqual(cm.exception.field, "apps[2].signingCertsSha256[0]")
+            # Nothing was judged or queued by the refused snapshots.
+            self.assertEqual(await agent.take_actions(at(11)), [])
+            self.assertEqual(await agent.pending_alerts(10), [])
+
+        run(body())
+
+
+def _enum(cls, text):
+    return getattr(cls, text) if text is not None else None
+
+
+def compliance_snapshot(d):
+    """The fixture's JSON snapshot as the typed record a platform fills."""
+    os_ = d.get("os", {})
+    st = d.get("settings", {})
+    vpn = st.get("alwaysOnVpn")
+    return pf.ComplianceSnapshot(
+        platform=_enum(pf.Platform, d["platform"].upper()),
+        device_owner=d.get("deviceOwner", False),
+        collected_at=None,
+        os=pf.SnapshotOs(api_level=os_.get("apiLevel"), version=os_.get("version"),
+                         security_patch_level=os_.get("securityPatchLevel")),
+        settings=pf.SnapshotSettings(
+            password_complexity=_enum(pf.PasswordComplexity, st.get("passwordComplexity")),
+            maximum_failed_passwords_for_wipe=st.get("maximumFailedPasswordsForWipe"),
+            maximum_time_to_lock=st.get("maximumTimeToLock"),
+            encryption=_enum(pf.EncryptionStatus, st.get("encryption")),
+            unknown_sources_allowed=st.get("unknownSourcesAllowed"),
+            developer_options_enabled=st.get("developerOptionsEnabled"),
+            verify_apps_enabled=st.get("verifyAppsEnabled"),
+            usb_debugging_enabled=st.get("usbDebuggingEnabled"),
+            wireless_debugging_enabled=st.get("wirelessDebuggingEnabled"),
+            cellular_2g_enabled=st.get("cellular2gEnabled"),
+            mobile_networks_config_disabled=st.get("mobileNetworksConfigDisabled"),
+            usb_data_access=_enum(pf.UsbDataAccess, st.get("usbDataAccess")),
+            always_on_vpn=None if vpn is None else pf.SnapshotVpn(
+                package_name=vpn.get("packageName"), lockdown_enabled=vpn.get("lockdownEnabled", False)),
+            user_ca_certs_sha256=st.get("userCaCertsSha256"),
+            accessibility_services=None if "accessibilityServices" not in st else [
+                pf.SnapshotAccessibilityService(package_name=a["packageName"], system=a.get("system", False))
+                for a in st["accessibilityServices"]],
+        ),
+        apps=None if "apps" not in d else [
+            pf.SnapshotApp(
+                id=a["id"], version_code=a.get("versionCode"), system=a.get("system", False),
+                install_source=None if "installSource" not in a else pf.SnapshotInstallSource(
+                    installing_package_name=a["installSource"].get("installingPackageName")),
+                signing_certs_sha256=a.get("signingCertsSha256", []))
+            for a in d["apps"]],
+        agent=None if "agent" not in d else pf.SnapshotAgent(
+            package_name=d["agent"]["packageName"], uninstall_blocked=d["agent"].get("uninstallBlocked")),
+    )
+
+
+def evidence_snapshot(d):
+    """The fixture's JSON evidence as the typed record a platform fills."""
+    def certs(items):
+        return [pf.EvidenceCertificate(**c) for c in items]
+
+    def components(items):
+        # `class` is a Python keyword: the generated record names the field `_class`.
+        return [pf.EvidenceComponent(package=c["package"], _class=c.get("class")) for c in items]
+
+    def contacts(items):
+        return [pf.EvidenceContact(value=c["value"], source=c.get("source")) for c in items]
+
+    return pf.EvidenceSnapshot(
+        platform=_enum(pf.Platform, d.get("platform", "").upper() or None),
+        packages=[pf.EvidencePackage(**{**p, "certificates": certs(p.get("certificates", []))})
+                  for p in d.get("packages", [])],
+        accessibility_services=components(d.get("accessibility_services", [])),
+        device_admins=components(d.get("device_admins", [])),
+        notification_listeners=components(d.get("notification_listeners", [])),
+        vpn=[pf.EvidenceVpn(**v) for v in d.get("vpn", [])],
+        private_dns=d.get("private_dns"),
+        user_ca_certificates=certs(d.get("user_ca_certificates", [])),
+        system_properties=[pf.EvidenceProperty(**p) for p in d.get("system_properties", [])],
+        settings=[pf.EvidenceSetting(**x) for x in d.get("settings", [])],
+        files=[pf.EvidenceFile(**f) for f in d.get("files", [])],
+        processes=[pf.EvidenceProcess(**x) for x in d.get("processes", [])],
+        domains=contacts(d.get("domains", [])),
+        urls=contacts(d.get("urls", [])),
+        ip_addresses=contacts(d.get("ip_addresses", [])),
+        email_addresses=contacts(d.get("email_addresses", [])),
+    )
 
 
 class InstructionTests(FixtureTestCase):
@@ -526,7 +656,7 @@ class InstructionTests(FixtureTestCase):
     def test_instruction_without_trust_root_is_an_error(self):
         async def body():
             agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-instruction-noroot"), at(0))
-            with self.assertRaises(pf.PortcullisError.InvalidInput):
+            with self.assertRaises(pf.PortcullisError.NotEnrolled):
                 await agent.apply_instruction(self.instruction("auth-1.instruction"), at(1))
 
         run(body())
@@ -697,7 +827,7 @@ class ErrorTests(AgentTestCase):
                 self.assertNotIn(digits, text)
             with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
                 await agent.handle_sim(sim(ICCID_A, imsi="2341501234567890123"), at(3))
-            self.assertIn("imsi", cm.exception.reason)
+            self.assertIn("imsi", cm.exception.field)
             self.assertNotIn("234150123", cm.exception.reason)
             # A refused observation changed nothing: the baseline SIM is still in place.
             self.assertEqual(await agent.handle_sim(sim(ICCID_A), at(4)), [])

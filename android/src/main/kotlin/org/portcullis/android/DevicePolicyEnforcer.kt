@@ -1,6 +1,7 @@
 // Carries out the core's remediation actions and the actions of signed console instructions
-// with DevicePolicyManager, and says what it could not do. Thin on purpose: parsing, routing and API-level checks live in
-// org.portcullis.android.core.Enforcement (tested on the JVM); nothing here decides.
+// with DevicePolicyManager, and says what it could not do. Thin on purpose: the actions arrive typed from the
+// library; routing and API-level checks live in org.portcullis.android.core.Enforcement (tested on the JVM);
+// nothing here decides.
 
 package org.portcullis.android
 
@@ -10,15 +11,16 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
 import org.portcullis.accessBlockTargets
-import org.portcullis.android.core.Action
+import org.portcullis.ComplianceNotice
+import org.portcullis.Measure
+import org.portcullis.PasswordQuality
+import org.portcullis.Remediation
 import org.portcullis.android.core.ApiLevels
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
 import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.Measure
-import org.portcullis.android.core.Notice
 
 /**
  * Two deployments (android/README.md):
@@ -34,7 +36,7 @@ import org.portcullis.android.core.Notice
 class DevicePolicyEnforcer(
     private val context: Context,
     private val admin: ComponentName?,
-    private val notify: ((List<Notice>) -> Unit)? = null,
+    private val notify: ((List<ComplianceNotice>) -> Unit)? = null,
     private val displayNotice: ((String, String) -> Unit)? = null,
 ) : Enforcer, InstructionDevice {
     private val dpmOrNull: DevicePolicyManager? = context.getSystemService(DevicePolicyManager::class.java)
@@ -47,9 +49,9 @@ class DevicePolicyEnforcer(
     /** This device's API level, for `carryOutAll(actions, enforcer.sdkInt)`. */
     val sdkInt: Int get() = Build.VERSION.SDK_INT
 
-    override fun carryOut(action: Action): ActionOutcome {
+    override fun carryOut(action: Remediation): ActionOutcome {
         Enforcement.precheck(action, sdkInt)?.let { return it }
-        if (action is Action.NotifyUser) {
+        if (action is Remediation.NotifyUser) {
             val n = notify ?: return ActionOutcome.Unsupported("no notifier to show the notice")
             n(action.notices)
             return ActionOutcome.Done
@@ -65,17 +67,17 @@ class DevicePolicyEnforcer(
         val who = if (owner) admin else null
         return try {
             when (action) {
-                is Action.Apply -> measure(who, action.measure, apply = true)
-                is Action.Lift -> measure(who, action.measure, apply = false)
-                is Action.RemoveCaCert -> removeCaCert(who, action.sha256)
-                Action.LockDevice -> done { dpm.lockNow() }
-                is Action.WipeDevice -> done {
+                is Remediation.Apply -> measure(who, action.measure, apply = true)
+                is Remediation.Lift -> measure(who, action.measure, apply = false)
+                is Remediation.RemoveCaCert -> removeCaCert(who, action.sha256)
+                Remediation.LockDevice -> done { dpm.lockNow() }
+                is Remediation.WipeDevice -> done {
                     val flags = if (action.preserveFrp) 0 else DevicePolicyManager.WIPE_RESET_PROTECTION_DATA
                     // From API 34 a device owner's wipeData throws (the system user cannot be
                     // removed): wipeDevice is the factory reset there.
                     if (Build.VERSION.SDK_INT >= ApiLevels.UPSIDE_DOWN_CAKE) dpm.wipeDevice(flags) else dpm.wipeData(flags)
                 }
-                is Action.NotifyUser, is Action.Unsupported -> ActionOutcome.Unsupported("unexpected $action")
+                is Remediation.NotifyUser -> ActionOutcome.Unsupported("unexpected $action")
             }
         } catch (e: PackageManager.NameNotFoundException) {
             ActionOutcome.Failed("not installed: ${e.message}")
@@ -88,9 +90,9 @@ class DevicePolicyEnforcer(
         }
     }
 
-    override fun lockNow(): ActionOutcome = carryOut(Action.LockDevice)
+    override fun lockNow(): ActionOutcome = carryOut(Remediation.LockDevice)
 
-    override fun wipeDevice(preserveFrp: Boolean): ActionOutcome = carryOut(Action.WipeDevice(preserveFrp))
+    override fun wipeDevice(preserveFrp: Boolean): ActionOutcome = carryOut(Remediation.WipeDevice(preserveFrp))
 
     /**
      * A profile owner removes its work profile (factory-reset protection concerns the whole
@@ -128,11 +130,11 @@ class DevicePolicyEnforcer(
     private fun belowS() = ActionOutcome.Unsupported("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
 
     /** The `DELEGATION_*` scope that lets a non-owner make [action]'s calls; null when only the owner can. */
-    private fun scopeFor(action: Action): String? {
+    private fun scopeFor(action: Remediation): String? {
         val m = when (action) {
-            is Action.Apply -> action.measure
-            is Action.Lift -> action.measure
-            is Action.RemoveCaCert -> return DevicePolicyManager.DELEGATION_CERT_INSTALL
+            is Remediation.Apply -> action.measure
+            is Remediation.Lift -> action.measure
+            is Remediation.RemoveCaCert -> return DevicePolicyManager.DELEGATION_CERT_INSTALL
             else -> return null
         }
         return when (m) {
@@ -157,7 +159,7 @@ class DevicePolicyEnforcer(
     // `admin!!` below: only the owner reaches the calls that no scope delegates (scopeFor is null).
     private fun measure(who: ComponentName?, m: Measure, apply: Boolean): ActionOutcome = when (m) {
         is Measure.UserRestriction -> done {
-            val key = Enforcement.RESTRICTION_KEYS.getValue(m.constant) // precheck ensured it is known
+            val key = Enforcement.restrictionKey(m.restriction)
             if (apply) dpm.addUserRestriction(admin!!, key) else dpm.clearUserRestriction(admin!!, key)
         }
         Measure.UsbDataSignalingDisabled -> when {
@@ -166,27 +168,26 @@ class DevicePolicyEnforcer(
             !dpm.canUsbDataSignalingBeDisabled() -> ActionOutcome.Unsupported("this device cannot turn USB data signalling off")
             else -> done { dpm.setUsbDataSignalingEnabled(!apply) }
         }
-        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin!!, if (apply) m.millis else 0) }
+        is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin!!, if (apply) m.millis.toLong() else 0L) }
         is Measure.MaximumFailedPasswordsForWipe ->
-            done { dpm.setMaximumFailedPasswordsForWipe(admin!!, if (apply) m.attempts else 0) }
+            done { dpm.setMaximumFailedPasswordsForWipe(admin!!, if (apply) m.attempts.toInt() else 0) }
         is Measure.RequiredPasswordComplexity -> if (Build.VERSION.SDK_INT < Build.VERSION_CODES.S) belowS() else done {
             dpm.requiredPasswordComplexity = if (!apply) DevicePolicyManager.PASSWORD_COMPLEXITY_NONE else when (m.complexity) {
-                "COMPLEXITY_LOW" -> DevicePolicyManager.PASSWORD_COMPLEXITY_LOW
-                "COMPLEXITY_MEDIUM" -> DevicePolicyManager.PASSWORD_COMPLEXITY_MEDIUM
-                "COMPLEXITY_HIGH" -> DevicePolicyManager.PASSWORD_COMPLEXITY_HIGH
-                else -> throw UnsupportedOperationException("complexity ${m.complexity}")
+                PasswordQuality.COMPLEXITY_LOW -> DevicePolicyManager.PASSWORD_COMPLEXITY_LOW
+                PasswordQuality.COMPLEXITY_MEDIUM -> DevicePolicyManager.PASSWORD_COMPLEXITY_MEDIUM
+                PasswordQuality.COMPLEXITY_HIGH -> DevicePolicyManager.PASSWORD_COMPLEXITY_HIGH
             }
         }
         is Measure.AlwaysOnVpn -> done {
-            dpm.setAlwaysOnVpnPackage(admin!!, if (apply) m.packageName else null, apply && m.lockdown)
+            dpm.setAlwaysOnVpnPackage(admin!!, if (apply) m.`package` else null, apply && m.lockdown)
         }
         is Measure.PermittedAccessibilityServices ->
             if (dpm.setPermittedAccessibilityServices(admin!!, if (apply) m.packages else null)) ActionOutcome.Done
             else ActionOutcome.Failed("not accepted (a listed service not installed?)")
-        is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(who, m.packageName, apply) }
-        is Measure.PackageSuspended -> suspend(who, listOf(m.packageName), apply)
+        is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(who, m.`package`, apply) }
+        is Measure.PackageSuspended -> suspend(who, listOf(m.`package`), apply)
         is Measure.PackageHidden ->
-            if (dpm.setApplicationHidden(who, m.packageName, apply)) ActionOutcome.Done
+            if (dpm.setApplicationHidden(who, m.`package`, apply)) ActionOutcome.Done
             else ActionOutcome.Failed("not changed (not installed?)")
         Measure.AccessBlocked -> suspend(who, accessBlockTargets(), apply)
     }

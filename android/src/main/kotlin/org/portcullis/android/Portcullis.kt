@@ -30,6 +30,7 @@ import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import org.portcullis.Agent
 import org.portcullis.Alert
+import org.portcullis.ComplianceSnapshot
 import org.portcullis.DeviceKey
 import org.portcullis.ManagedConfigValues
 import org.portcullis.PortcullisException
@@ -163,7 +164,7 @@ class Portcullis private constructor(private val context: Context, private val c
         Build.VERSION.SDK_INT,
     ) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
-        EvidenceSnapshots.json(now, inventory.scan(), settingsReader.read())
+        EvidenceSnapshots.snapshot(now, inventory.scan(), settingsReader.read())
     }
 
     // MDM-routed lock and wipe requests take the immediate send when the once-a-minute gate
@@ -457,7 +458,7 @@ class Portcullis private constructor(private val context: Context, private val c
             ?.sortedByDescending { it.lastModified() }?.drop(EVIDENCE_KEPT)?.forEach { it.delete() }
     }
 
-    private fun deviceSnapshot(now: Instant): String {
+    private fun deviceSnapshot(now: Instant): ComplianceSnapshot {
         val dpm = context.getSystemService(DevicePolicyManager::class.java) // null: no device-admin feature
         val owner = dpm?.isDeviceOwnerApp(context.packageName) == true
         val mode = deployment.read()
@@ -472,7 +473,7 @@ class Portcullis private constructor(private val context: Context, private val c
         } catch (e: SecurityException) {
             null
         }
-        return ComplianceSnapshots.json(
+        return ComplianceSnapshots.snapshot(
             now, owner, settingsReader.read(), packages, context.packageName, uninstallBlocked,
             delegatedScopes = mode.delegatedScopes, packageRoles = deployment.packageRoles(),
         )

@@ -1,6 +1,7 @@
-// Compliance on the phone: the inventory and settings become the core's device snapshot
-// (portcullis/snapshot/v1, docs/compliance.md), the core judges it against the policy in
-// force, and the remediation actions it asks for go to the enforcer. Nothing is judged here.
+// Compliance on the phone: the inventory and settings become the core's typed device
+// snapshot (the library's `ComplianceSnapshot` record; docs/compliance.md), the core judges it
+// against the policy in force and checks every limit, and the remediation actions it asks for
+// go to the enforcer. Nothing is judged here.
 
 package org.portcullis.android.core
 
@@ -9,20 +10,32 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.ComplianceReport
+import org.portcullis.ComplianceSnapshot
+import org.portcullis.EncryptionStatus
+import org.portcullis.Measure
 import org.portcullis.PackageRoles
+import org.portcullis.PasswordComplexity
+import org.portcullis.Platform
 import org.portcullis.PortcullisException
+import org.portcullis.Remediation
 import org.portcullis.RemediationAction
+import org.portcullis.SnapshotAccessibilityService
+import org.portcullis.SnapshotAgent
+import org.portcullis.SnapshotApp
+import org.portcullis.SnapshotInstallSource
+import org.portcullis.SnapshotOs
+import org.portcullis.SnapshotSettings
+import org.portcullis.UsbDataAccess
+import org.portcullis.ruleText
 
-/** Builds the snapshot JSON the core's `evaluateCompliance` reads. */
+/** Fills the snapshot the core's `evaluateCompliance` judges; the core refuses what it cannot take, naming the field. */
 object ComplianceSnapshots {
-    const val SCHEMA = "portcullis/snapshot/v1"
-
     /**
      * [packages] `null`: the inventory could not be read (every app rule is then unknown);
-     * [uninstallBlocked] `null`: not observed. Facts the settings leave `null` are left out:
+     * [uninstallBlocked] `null`: not observed. Facts the settings leave `null` stay `null`:
      * absent means "not observed" to the core, never "compliant".
      */
-    fun json(
+    fun snapshot(
         collectedAt: Instant,
         deviceOwner: Boolean,
         settings: SettingsSnapshot,
@@ -31,132 +44,81 @@ object ComplianceSnapshots {
         uninstallBlocked: Boolean?,
         delegatedScopes: List<String> = emptyList(),
         packageRoles: PackageRoles? = null,
-    ): String {
-        val os = buildList {
-            add("apiLevel" to Json.num(settings.sdkInt.toLong()))
-            settings.securityPatch?.takeIf(::isDate)?.let { add("securityPatchLevel" to Json.str(it)) }
-        }
-        val fields = buildList {
-            add("schema" to Json.str(SCHEMA))
-            add("platform" to Json.str("android"))
-            add("deviceOwner" to deviceOwner.toString())
-            // The core's names (androidDeployment), and the resolved critical roles: the core routes by both.
-            if (delegatedScopes.isNotEmpty()) add("delegatedScopes" to delegatedScopes.joinToString(",", "[", "]") { Json.str(it) })
-            packageRoles?.let { add("packageRoles" to roles(it)) }
-            add("collectedAt" to Json.str(collectedAt.toString()))
-            add("os" to Json.obj(*os.toTypedArray()))
-            add("settings" to settings(settings))
-            packages?.let { list -> add("apps" to list.distinctBy { it.packageName }.joinToString(",", "[", "]") { app(it) }) }
-            add(
-                "agent" to Json.obj(
-                    *buildList {
-                        add("packageName" to Json.str(agentPackage))
-                        uninstallBlocked?.let { add("uninstallBlocked" to it.toString()) }
-                    }.toTypedArray(),
-                ),
-            )
-        }
-        return Json.obj(*fields.toTypedArray())
-    }
-
-    private fun roles(r: PackageRoles): String = Json.obj(
-        *listOf(
-            "home" to r.home,
-            "installer" to r.installer,
-            "permissionController" to r.permissionController,
-            "deviceOwner" to r.deviceOwner,
-            "dialer" to r.dialer,
-        ).mapNotNull { (key, pkg) -> pkg?.takeIf(::isPackageName)?.let { key to Json.str(it) } }.toTypedArray(),
+    ): ComplianceSnapshot = ComplianceSnapshot(
+        platform = Platform.ANDROID,
+        deviceOwner = deviceOwner,
+        // The core's names (androidDeployment), and the resolved critical roles: the core routes by both.
+        delegatedScopes = delegatedScopes.takeIf { it.isNotEmpty() },
+        supervised = null,
+        packageRoles = packageRoles,
+        collectedAt = collectedAt,
+        os = SnapshotOs(apiLevel = settings.sdkInt.toUInt(), securityPatchLevel = settings.securityPatch),
+        settings = settings(settings),
+        apps = packages?.distinctBy { it.packageName }?.map(::app),
+        agent = SnapshotAgent(agentPackage, uninstallBlocked),
     )
 
-    /** The core refuses a role that is not a package name; such a role is left out (not resolved). */
-    private fun isPackageName(s: String) = s.length in 1..255 && s.all { it.isLetterOrDigit() && it.code < 128 || it in "._-" }
+
 
     /** `ENCRYPTION_STATUS_*` as the snapshot's three-way fact; `null` while encryption is still being set up. */
-    fun encryption(status: Int, deviceSecure: Boolean): String? = when (status) {
-        EncryptionStatuses.UNSUPPORTED, EncryptionStatuses.INACTIVE -> "UNENCRYPTED"
-        EncryptionStatuses.ACTIVE_DEFAULT_KEY -> "ENCRYPTED_WITHOUT_PASSWORD"
-        EncryptionStatuses.ACTIVE_PER_USER -> "ENCRYPTED_WITH_PASSWORD"
+    fun encryption(status: Int, deviceSecure: Boolean): EncryptionStatus? = when (status) {
+        EncryptionStatuses.UNSUPPORTED, EncryptionStatuses.INACTIVE -> EncryptionStatus.UNENCRYPTED
+        EncryptionStatuses.ACTIVE_DEFAULT_KEY -> EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
+        EncryptionStatuses.ACTIVE_PER_USER -> EncryptionStatus.ENCRYPTED_WITH_PASSWORD
         // Full-disk encryption: the key is bound to the lock screen only when one is set.
-        EncryptionStatuses.ACTIVE -> if (deviceSecure) "ENCRYPTED_WITH_PASSWORD" else "ENCRYPTED_WITHOUT_PASSWORD"
+        EncryptionStatuses.ACTIVE ->
+            if (deviceSecure) EncryptionStatus.ENCRYPTED_WITH_PASSWORD else EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
         else -> null
     }
 
     /** `PASSWORD_COMPLEXITY_*` as the snapshot's band; `null` for a value this module does not know. */
-    fun passwordComplexity(value: Int): String? = when (value) {
-        PasswordComplexities.NONE -> "NONE"
-        PasswordComplexities.LOW -> "LOW"
-        PasswordComplexities.MEDIUM -> "MEDIUM"
-        PasswordComplexities.HIGH -> "HIGH"
+    fun passwordComplexity(value: Int): PasswordComplexity? = when (value) {
+        PasswordComplexities.NONE -> PasswordComplexity.NONE
+        PasswordComplexities.LOW -> PasswordComplexity.LOW
+        PasswordComplexities.MEDIUM -> PasswordComplexity.MEDIUM
+        PasswordComplexities.HIGH -> PasswordComplexity.HIGH
         else -> null
     }
 
-    private fun settings(s: SettingsSnapshot): String {
-        val fields = buildList {
-            s.passwordComplexity?.let(::passwordComplexity)?.let { add("passwordComplexity" to Json.str(it)) }
-            s.maximumFailedPasswordsForWipe?.let { add("maximumFailedPasswordsForWipe" to Json.num(it.toLong())) }
-            s.maximumTimeToLockMs?.let { add("maximumTimeToLock" to Json.num(it)) }
-            s.encryptionStatus?.let { encryption(it, s.deviceSecure) }?.let { add("encryption" to Json.str(it)) }
-            s.unknownSourcesAllowed?.let { add("unknownSourcesAllowed" to it.toString()) }
-            add("developerOptionsEnabled" to s.developerSettings.toString())
-            s.verifyAppsEnabled?.let { add("verifyAppsEnabled" to it.toString()) }
-            add("usbDebuggingEnabled" to s.adbEnabled.toString())
-            s.adbWifiEnabled?.let { add("wirelessDebuggingEnabled" to it.toString()) }
-            s.cellular2gEnabled?.let { add("cellular2gEnabled" to it.toString()) }
-            s.mobileNetworksConfigDisabled?.let { add("mobileNetworksConfigDisabled" to it.toString()) }
-            s.usbDataAccess?.takeIf { it in USB_DATA_ACCESS }?.let { add("usbDataAccess" to Json.str(it)) }
-            s.userCaCertsSha256?.let { certs -> add("userCaCertsSha256" to certs.distinct().joinToString(",", "[", "]") { Json.str(it) }) }
-            s.accessibilityServices?.let { services ->
-                add(
-                    "accessibilityServices" to services.distinctBy { it.first }.joinToString(",", "[", "]") { (pkg, system) ->
-                        Json.obj("packageName" to Json.str(pkg), "system" to system.toString())
-                    },
-                )
-            }
-        }
-        return Json.obj(*fields.toTypedArray())
-    }
+    private fun settings(s: SettingsSnapshot) = SnapshotSettings(
+        passwordComplexity = s.passwordComplexity?.let(::passwordComplexity),
+        maximumFailedPasswordsForWipe = s.maximumFailedPasswordsForWipe?.toUInt(),
+        maximumTimeToLock = s.maximumTimeToLockMs?.toULong(),
+        encryption = s.encryptionStatus?.let { encryption(it, s.deviceSecure) },
+        unknownSourcesAllowed = s.unknownSourcesAllowed,
+        developerOptionsEnabled = s.developerSettings,
+        verifyAppsEnabled = s.verifyAppsEnabled,
+        usbDebuggingEnabled = s.adbEnabled,
+        wirelessDebuggingEnabled = s.adbWifiEnabled,
+        cellular2gEnabled = s.cellular2gEnabled,
+        mobileNetworksConfigDisabled = s.mobileNetworksConfigDisabled,
+        usbDataAccess = s.usbDataAccess?.let { name -> UsbDataAccess.entries.firstOrNull { it.name == name } },
+        userCaCertsSha256 = s.userCaCertsSha256?.distinct(),
+        accessibilityServices = s.accessibilityServices?.distinctBy { it.first }?.map { (pkg, system) ->
+            SnapshotAccessibilityService(pkg, system)
+        },
+    )
 
-    // The core's parser is strict: one value out of its range would fail the whole snapshot,
-    // so a value an app controls and the core cannot take is left out (not observed) instead.
-    private fun app(p: InstalledPackage): String {
-        val certs = p.signingCertsSha256.distinct()
-        val fields = buildList {
-            add("id" to Json.str(p.packageName))
-            // A negative versionCodeMajor makes the long version code negative.
-            if (p.versionCode >= 0) add("versionCode" to Json.num(p.versionCode))
-            if (p.system) add("system" to "true")
-            if (p.installerObserved) {
-                add("installSource" to (p.installer?.let { Json.obj("installingPackageName" to Json.str(it)) } ?: "{}"))
-            }
-            if (certs.isNotEmpty() && certs.size <= MAX_CERTS_PER_APP) {
-                add("signingCertsSha256" to certs.joinToString(",", "[", "]") { Json.str(it) })
-            }
-        }
-        return Json.obj(*fields.toTypedArray())
-    }
-
-    /** The core's limit on signing certificates per app. */
-    const val MAX_CERTS_PER_APP = 16
-
-    /** A real calendar date `YYYY-MM-DD` (the core refuses 2024-02-30). */
-    fun isDate(text: String): Boolean = PATCH_DATE.matches(text) &&
-        runCatching { java.time.LocalDate.parse(text) }.isSuccess
-
-    private val PATCH_DATE = Regex("""\d{4}-\d{2}-\d{2}""")
-    private val USB_DATA_ACCESS = setOf("ALLOW_USB_DATA_TRANSFER", "DISALLOW_USB_FILE_TRANSFER", "DISALLOW_USB_DATA_TRANSFER")
+    private fun app(p: InstalledPackage) = SnapshotApp(
+        id = p.packageName,
+        // A negative versionCodeMajor makes the long version code negative: not a version code.
+        versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
+        system = p.system,
+        installSource = if (p.installerObserved) SnapshotInstallSource(p.installer) else null,
+        signingCertsSha256 = p.signingCertsSha256.distinct(),
+    )
 }
 
 /** The agent calls the compliance loop makes (the real agent through [complianceAgentOf], or a test double). */
 interface ComplianceAgent {
-    suspend fun evaluateCompliance(snapshotJson: String, now: Instant): ComplianceReport
+    suspend fun evaluateCompliance(snapshot: ComplianceSnapshot, now: Instant): ComplianceReport
     suspend fun takeActions(now: Instant): List<RemediationAction>
 }
 
 /** [ComplianceAgent] over [agent] (or the agent it returns, opened lazily). */
 fun complianceAgentOf(agent: suspend () -> AgentInterface): ComplianceAgent = object : ComplianceAgent {
-    override suspend fun evaluateCompliance(snapshotJson: String, now: Instant): ComplianceReport =
-        agent().evaluateCompliance(snapshotJson, now)
+    override suspend fun evaluateCompliance(snapshot: ComplianceSnapshot, now: Instant): ComplianceReport =
+        agent().evaluateCompliance(snapshot, now)
 
     override suspend fun takeActions(now: Instant): List<RemediationAction> = agent().takeActions(now)
 }
@@ -190,7 +152,7 @@ class ComplianceLoop(
     private val enforcer: Enforcer,
     private val sdkInt: Int,
     private val interval: Duration = Duration.ofHours(24),
-    private val snapshot: (Instant) -> String,
+    private val snapshot: (Instant) -> ComplianceSnapshot,
 ) {
     @Volatile
     private var lastPass: Instant? = null
@@ -213,15 +175,18 @@ class ComplianceLoop(
         return try {
             val report = agent.evaluateCompliance(snapshot(now), now)
             lastPass = now
-            val actions = agent.takeActions(now).map { Enforcement.request(it.route, it.rule, it.actionJson) }
-            CompliancePass.Evaluated(report, enforcer.carryOutAll(actions, sdkInt))
+            CompliancePass.Evaluated(report, enforcer.carryOutAll(agent.takeActions(now), sdkInt))
         } catch (e: CancellationException) {
             throw e
-        } catch (e: PortcullisException.InvalidInput) {
-            // No policy in force: nothing to judge until one arrives (markChanged) or a day
-            // passes, so no inventory scan at every wake-up in the meantime.
+        } catch (e: PortcullisException.NoPolicy) {
+            // Nothing to judge until a policy arrives (markChanged) or a day passes, so no
+            // inventory scan at every wake-up in the meantime.
             lastPass = now
-            CompliancePass.Skipped(e.reason)
+            CompliancePass.Skipped("no policy in force")
+        } catch (e: PortcullisException.InvalidInput) {
+            // The core refused a field of the snapshot: the same device gives the same answer.
+            lastPass = now
+            CompliancePass.Skipped("${e.field}: ${e.reason}")
         } catch (e: Exception) {
             changed = true // retried at the next due check
             CompliancePass.Failed(e)
@@ -234,7 +199,7 @@ class ComplianceLoop(
 
 /** For a phone where this app is not the device owner: every AGENT action is reported not done. */
 object NoEnforcer : Enforcer {
-    override fun carryOut(action: Action): ActionOutcome =
+    override fun carryOut(action: Remediation): ActionOutcome =
         ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
 }
 
@@ -286,22 +251,21 @@ object ComplianceStateEncoding {
     }
 
     /** A short name for an action: its kind, and for a measure its kind (and restriction). */
-    fun label(action: Action): String = when (action) {
-        is Action.Apply -> "APPLY ${measure(action.measure)}"
-        is Action.Lift -> "LIFT ${measure(action.measure)}"
-        is Action.NotifyUser -> "NOTIFY_USER"
-        is Action.RemoveCaCert -> "REMOVE_CA_CERT"
-        Action.LockDevice -> "LOCK_DEVICE"
-        is Action.WipeDevice -> "WIPE_DEVICE"
-        is Action.Unsupported -> "UNREADABLE"
+    fun label(action: Remediation): String = when (action) {
+        is Remediation.Apply -> "APPLY ${measure(action.measure)}"
+        is Remediation.Lift -> "LIFT ${measure(action.measure)}"
+        is Remediation.NotifyUser -> "NOTIFY_USER"
+        is Remediation.RemoveCaCert -> "REMOVE_CA_CERT"
+        Remediation.LockDevice -> "LOCK_DEVICE"
+        is Remediation.WipeDevice -> "WIPE_DEVICE"
     }
 
     private fun measure(m: Measure): String = when (m) {
-        is Measure.UserRestriction -> "USER_RESTRICTION ${m.constant}"
+        is Measure.UserRestriction -> "USER_RESTRICTION ${m.restriction}"
         else -> m.javaClass.simpleName
     }
 
-    private fun rule(a: RequestedAction): String = a.rule?.let { Json.str(it) } ?: "null"
+    private fun rule(a: RemediationAction): String = a.rule?.let { Json.str(ruleText(it)) } ?: "null"
 
     private fun fit(items: List<String>, budget: Int): Pair<List<String>, Int> {
         var left = budget

@@ -1,5 +1,6 @@
 // Inspections on the phone: when the core's schedule has a window open, the inventory becomes an evidence
-// snapshot (format version 1, docs/inspection.md) that the core scans and signs. What the
+// snapshot (the library's typed `EvidenceSnapshot`, docs/inspection.md) that the core validates,
+// scans and signs. What the
 // phone can see of itself is a first pass; the full forensic inspection is the kiosk's.
 
 package org.portcullis.android.core
@@ -8,39 +9,34 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
+import org.portcullis.EvidenceCertificate
+import org.portcullis.EvidenceComponent
+import org.portcullis.EvidencePackage
+import org.portcullis.EvidenceSnapshot
 import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
+import org.portcullis.Platform
 
-/** Builds the evidence snapshot the core's `submitInspection` scans. */
+/** Fills the evidence snapshot the core's `submitInspection` scans (the library's `EvidenceSnapshot` record). */
 object EvidenceSnapshots {
     /** Packages with installer and signing certificates; accessibility services and user CA certificates when observed. */
-    fun json(collectedAt: Instant, packages: List<InstalledPackage>, settings: SettingsSnapshot?): String {
-        val fields = buildList {
-            add("version" to "1")
-            add("collected_at" to Json.str(collectedAt.toString()))
-            add("platform" to Json.str("android"))
-            add("packages" to packages.distinctBy { it.packageName }.joinToString(",", "[", "]") { p ->
-                Json.obj(
-                    *buildList {
-                        add("id" to Json.str(p.packageName))
-                        // Free text an app controls: a lone surrogate would fail the UTF-8 encoding.
-                        p.versionName?.takeIf(::wellFormed)?.let { add("version_name" to Json.str(it)) }
-                        if (p.versionCode >= 0) add("version_code" to Json.num(p.versionCode))
-                        p.installer?.let { add("installer" to Json.str(it)) }
-                        add("system" to p.system.toString())
-                        add("certificates" to p.signingCertsSha256.distinct().joinToString(",", "[", "]") { Json.obj("sha256" to Json.str(it)) })
-                    }.toTypedArray(),
-                )
-            })
-            settings?.accessibilityServices?.let { services ->
-                add("accessibility_services" to services.map { it.first }.distinct().joinToString(",", "[", "]") { Json.obj("package" to Json.str(it)) })
-            }
-            settings?.userCaCertsSha256?.let { certs ->
-                add("user_ca_certificates" to certs.distinct().joinToString(",", "[", "]") { Json.obj("sha256" to Json.str(it)) })
-            }
-        }
-        return Json.obj(*fields.toTypedArray())
-    }
+    fun snapshot(collectedAt: Instant, packages: List<InstalledPackage>, settings: SettingsSnapshot?) = EvidenceSnapshot(
+        collectedAt = collectedAt,
+        platform = Platform.ANDROID,
+        packages = packages.distinctBy { it.packageName }.map { p ->
+            EvidencePackage(
+                id = p.packageName,
+                // Free text an app controls: a lone surrogate cannot be encoded as UTF-8.
+                versionName = p.versionName?.takeIf(::wellFormed),
+                versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
+                installer = p.installer,
+                system = p.system,
+                certificates = p.signingCertsSha256.distinct().map { EvidenceCertificate(sha256 = it) },
+            )
+        },
+        accessibilityServices = settings?.accessibilityServices.orEmpty().map { it.first }.distinct().map { EvidenceComponent(it) },
+        userCaCertificates = settings?.userCaCertsSha256.orEmpty().distinct().map { EvidenceCertificate(sha256 = it) },
+    )
 
     /** Whether [text] is well-formed UTF-16 (no unpaired surrogate). */
     fun wellFormed(text: String): Boolean {
@@ -63,7 +59,7 @@ object EvidenceSnapshots {
 interface InspectionAgent {
     suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert>
     suspend fun openInspectionWindow(): InspectionWindow?
-    suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport
+    suspend fun submitInspection(windowId: ULong?, evidence: EvidenceSnapshot, now: Instant): InspectionReport
 }
 
 /** [InspectionAgent] over [agent] (or the agent it returns, opened lazily). */
@@ -73,8 +69,8 @@ fun inspectionAgentOf(agent: suspend () -> AgentInterface): InspectionAgent = ob
 
     override suspend fun openInspectionWindow(): InspectionWindow? = agent().openInspectionWindow()
 
-    override suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport =
-        agent().submitInspection(windowId, evidenceJson, now)
+    override suspend fun submitInspection(windowId: ULong?, evidence: EvidenceSnapshot, now: Instant): InspectionReport =
+        agent().submitInspection(windowId, evidence, now)
 }
 
 /** What the phone reports for the schedule: windows prefer charging and Wi-Fi, and follow the local clock. */
@@ -99,7 +95,7 @@ sealed class InspectionPass {
  */
 class InspectionLoop(
     private val agent: InspectionAgent,
-    private val evidence: (Instant) -> String,
+    private val evidence: (Instant) -> EvidenceSnapshot,
 ) {
     private var reported: DeviceConditions? = null
 

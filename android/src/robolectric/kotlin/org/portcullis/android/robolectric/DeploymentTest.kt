@@ -37,21 +37,22 @@ import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.portcullis.Agent
+import org.portcullis.ActionRoute
 import org.portcullis.DeploymentMode
+import org.portcullis.Measure
+import org.portcullis.Remediation
+import org.portcullis.RemediationAction
+import org.portcullis.Restriction
 import org.portcullis.PortcullisException
 import org.portcullis.android.ConnectivityObserver
 import org.portcullis.android.DeploymentReader
 import org.portcullis.android.DevicePolicyEnforcer
 import org.portcullis.android.KeystoreDeviceKey
 import org.portcullis.android.TelephonyObserver
-import org.portcullis.android.core.Action
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.Measure
-import org.portcullis.android.core.RequestedAction
-import org.portcullis.android.core.Route
 import org.portcullis.android.core.carryOutAll
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
@@ -112,12 +113,12 @@ class DeploymentTest {
     /** In companion mode the app has no admin component of its own. */
     private fun enforcer(withAdmin: Boolean = true) = DevicePolicyEnforcer(context, if (withAdmin) admin else null)
 
-    private fun agentDoes(e: DevicePolicyEnforcer, action: Action): ActionOutcome =
-        e.carryOutAll(listOf(RequestedAction(Route.AGENT, "rule", action)), Build.VERSION.SDK_INT).outcomes.single().second
+    private fun agentDoes(e: DevicePolicyEnforcer, action: Remediation): ActionOutcome =
+        e.carryOutAll(listOf(RemediationAction(ActionRoute.AGENT, null, action)), Build.VERSION.SDK_INT).outcomes.single().second
 
-    private val suspendApp = Action.Apply(Measure.PackageSuspended(APP))
-    private val hideApp = Action.Apply(Measure.PackageHidden(APP))
-    private val blockUninstall get() = Action.Apply(Measure.UninstallBlocked(context.packageName))
+    private val suspendApp = Remediation.Apply(Measure.PackageSuspended(APP))
+    private val hideApp = Remediation.Apply(Measure.PackageHidden(APP))
+    private val blockUninstall get() = Remediation.Apply(Measure.UninstallBlocked(context.packageName))
 
     private fun installCa(): String {
         val cert = "an interception CA".toByteArray()
@@ -128,7 +129,7 @@ class DeploymentTest {
     @Test
     fun theOwnerWipesWithTheCallItsApiLevelHas() {
         owner()
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Action.WipeDevice(preserveFrp = false)))
+        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.WipeDevice(preserveFrp = false)))
         val (call, flags) = PortcullisShadowDevicePolicyManager.wipes.single()
         assertEquals(if (Build.VERSION.SDK_INT >= 34) "wipeDevice" else "wipeData", call)
         assertEquals(DevicePolicyManager.WIPE_RESET_PROTECTION_DATA, flags and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
@@ -138,22 +139,22 @@ class DeploymentTest {
     fun usbSignallingADeviceCannotTurnOffIsUnsupportedNotFailed() {
         owner()
         PortcullisShadowDevicePolicyManager.usbSignalingCanBeDisabled = false
-        val outcome = agentDoes(enforcer(), Action.Apply(Measure.UsbDataSignalingDisabled))
+        val outcome = agentDoes(enforcer(), Remediation.Apply(Measure.UsbDataSignalingDisabled))
         assertTrue("$outcome", outcome is ActionOutcome.Unsupported)
         PortcullisShadowDevicePolicyManager.usbSignalingCanBeDisabled = true
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Action.Apply(Measure.UsbDataSignalingDisabled)))
+        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Apply(Measure.UsbDataSignalingDisabled)))
         assertFalse(dpm.isUsbDataSignalingEnabled)
     }
 
     @Test
     fun theAccessBlockSuspendsOrdinaryAppsAndNeverTheCriticalOnes() {
         owner()
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Action.Apply(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Apply(Measure.AccessBlocked)))
         assertTrue(dpm.isPackageSuspended(admin, APP))
         for (critical in listOf(LAUNCHER, PLAY, GMS, "android", context.packageName)) {
             assertFalse("$critical suspended", dpm.isPackageSuspended(admin, critical))
         }
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Action.Lift(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Lift(Measure.AccessBlocked)))
         assertFalse(dpm.isPackageSuspended(admin, APP))
     }
 
@@ -166,9 +167,9 @@ class DeploymentTest {
         assertEquals(ActionOutcome.Done, agentDoes(e, hideApp))
         assertTrue(dpm.isApplicationHidden(null, APP))
         // The access block through the scope also spares the DPC that delegated it.
-        assertEquals(ActionOutcome.Done, agentDoes(e, Action.Apply(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.Done, agentDoes(e, Remediation.Apply(Measure.AccessBlocked)))
         assertFalse(dpm.isPackageSuspended(null, DPC))
-        for (other in listOf(blockUninstall, Action.RemoveCaCert(installCa()), Action.LockDevice, Action.WipeDevice(true))) {
+        for (other in listOf(blockUninstall, Remediation.RemoveCaCert(installCa()), Remediation.LockDevice, Remediation.WipeDevice(true))) {
             assertTrue("$other: ${agentDoes(e, other)}", agentDoes(e, other) is ActionOutcome.Unsupported)
         }
         assertTrue(PortcullisShadowDevicePolicyManager.wipes.isEmpty())
@@ -188,7 +189,7 @@ class DeploymentTest {
     fun aCompanionWithCertInstallRemovesAUserCaAndNothingElse() {
         companion(DevicePolicyManager.DELEGATION_CERT_INSTALL)
         val e = enforcer(withAdmin = false)
-        assertEquals(ActionOutcome.Done, agentDoes(e, Action.RemoveCaCert(installCa())))
+        assertEquals(ActionOutcome.Done, agentDoes(e, Remediation.RemoveCaCert(installCa())))
         assertTrue(PortcullisShadowDevicePolicyManager.caCerts.isEmpty())
         assertTrue(agentDoes(e, hideApp) is ActionOutcome.Unsupported)
     }
@@ -198,7 +199,7 @@ class DeploymentTest {
         for (scopes in listOf(emptyArray(), arrayOf(DevicePolicyManager.DELEGATION_NETWORK_LOGGING, DevicePolicyManager.DELEGATION_SECURITY_LOGGING))) {
             companion(*scopes)
             val e = enforcer(withAdmin = false)
-            for (action in listOf(suspendApp, hideApp, blockUninstall, Action.LockDevice, Action.Apply(Measure.UserRestriction("DISALLOW_DEBUGGING_FEATURES")))) {
+            for (action in listOf(suspendApp, hideApp, blockUninstall, Remediation.LockDevice, Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_DEBUGGING_FEATURES)))) {
                 assertTrue("${scopes.toList()} $action", agentDoes(e, action) is ActionOutcome.Unsupported)
             }
         }

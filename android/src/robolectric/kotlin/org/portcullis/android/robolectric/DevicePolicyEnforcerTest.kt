@@ -24,15 +24,16 @@ import org.portcullis.Agent
 import org.portcullis.HandedAction
 import org.portcullis.ActionOutcome as ReportedOutcome
 import org.portcullis.android.DevicePolicyEnforcer
-import org.portcullis.android.core.Action
+import org.portcullis.ActionRoute
+import org.portcullis.Measure
+import org.portcullis.Remediation
+import org.portcullis.RemediationAction
+import org.portcullis.Restriction
 import org.portcullis.android.core.ActionHandling
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.Measure
-import org.portcullis.android.core.RequestedAction
-import org.portcullis.android.core.Route
 import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.instructionAgentOf
@@ -92,7 +93,7 @@ class DevicePolicyEnforcerTest {
     private fun loop(agent: Agent) =
         InstructionLoop(instructionAgentOf { agent }, enforcer(), { SendResult.Sent }) { InspectionPass.NoWindow }
 
-    private fun agentRoute(action: Action) = RequestedAction(Route.AGENT, "rule", action)
+    private fun agentRoute(action: Remediation) = RemediationAction(ActionRoute.AGENT, null, action)
 
     @Test
     fun aSignedLockInstructionLocksTheScreenAndTheCoreHearsItWasCarriedOut() {
@@ -120,7 +121,7 @@ class DevicePolicyEnforcerTest {
             assertFalse("keyguard untouched", context.service<KeyguardManager>().isKeyguardLocked)
             assertEquals(emptyList<HandedAction>(), runBlocking { agent.actionsAwaitingOutcome() })
             // The same for the compliance engine's actions.
-            val report = enforcer().carryOutAll(listOf(agentRoute(Action.Apply(Measure.PackageSuspended(ANYDESK)))), SDK)
+            val report = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.PackageSuspended(ANYDESK)))), SDK)
             assertEquals(ActionOutcome.Unsupported("this app is not the device owner and holds no delegation-package-access"), report.outcomes.single().second)
         } finally {
             agent.close()
@@ -138,7 +139,7 @@ class DevicePolicyEnforcerTest {
             assertTrue("wiped through $call", call == "wipeData" || call == "wipeDevice")
             assertEquals("FRP kept: no WIPE_RESET_PROTECTION_DATA", 0, flags and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
             // A wipe the core asks for without FRP clears the protection data.
-            assertEquals(ActionOutcome.Done, enforcer().carryOut(Action.WipeDevice(preserveFrp = false)))
+            assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = false)))
             val (_, cleared) = PortcullisShadowDevicePolicyManager.wipes.last()
             assertEquals(DevicePolicyManager.WIPE_RESET_PROTECTION_DATA, cleared and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
         } finally {
@@ -150,20 +151,20 @@ class DevicePolicyEnforcerTest {
     fun userRestrictionsIncluding2gAndMobileNetworksAreAddedAndCleared() {
         deviceOwner()
         val users = context.service<UserManager>()
-        val apply = listOf("DISALLOW_CELLULAR_2G", "DISALLOW_CONFIG_MOBILE_NETWORKS", "DISALLOW_DEBUGGING_FEATURES")
-            .map { agentRoute(Action.Apply(Measure.UserRestriction(it))) }
+        val apply = listOf(Restriction.DISALLOW_CELLULAR2G, Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS, Restriction.DISALLOW_DEBUGGING_FEATURES)
+            .map { agentRoute(Remediation.Apply(Measure.UserRestriction(it))) }
         val report = enforcer().carryOutAll(apply, SDK)
         assertTrue("all done: ${report.outcomes}", report.allDone)
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CONFIG_MOBILE_NETWORKS))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_DEBUGGING_FEATURES))
 
-        val lift = enforcer().carryOutAll(listOf(agentRoute(Action.Lift(Measure.UserRestriction("DISALLOW_CELLULAR_2G")))), SDK)
+        val lift = enforcer().carryOutAll(listOf(agentRoute(Remediation.Lift(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)))), SDK)
         assertTrue(lift.allDone)
         assertFalse(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CONFIG_MOBILE_NETWORKS))
         // On API 33 the 2G restriction does not exist: reported, no call made.
-        val old = enforcer().carryOutAll(listOf(agentRoute(Action.Apply(Measure.UserRestriction("DISALLOW_CELLULAR_2G")))), 33)
+        val old = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)))), 33)
         assertTrue("${old.outcomes}", old.outcomes.single().second is ActionOutcome.Unsupported)
         assertFalse(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
     }
@@ -172,17 +173,17 @@ class DevicePolicyEnforcerTest {
     fun packagesAreSuspendedHiddenAndRestored() {
         deviceOwner()
         val e = enforcer()
-        assertEquals(ActionOutcome.Done, e.carryOut(Action.Apply(Measure.PackageSuspended(ANYDESK))))
+        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Apply(Measure.PackageSuspended(ANYDESK))))
         assertTrue(dpm.isPackageSuspended(admin, ANYDESK))
-        assertEquals(ActionOutcome.Done, e.carryOut(Action.Apply(Measure.PackageHidden(SIDELOADED))))
+        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Apply(Measure.PackageHidden(SIDELOADED))))
         assertTrue(dpm.isApplicationHidden(admin, SIDELOADED))
 
-        assertEquals(ActionOutcome.Done, e.carryOut(Action.Lift(Measure.PackageSuspended(ANYDESK))))
+        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Lift(Measure.PackageSuspended(ANYDESK))))
         assertFalse(dpm.isPackageSuspended(admin, ANYDESK))
-        assertEquals(ActionOutcome.Done, e.carryOut(Action.Lift(Measure.PackageHidden(SIDELOADED))))
+        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Lift(Measure.PackageHidden(SIDELOADED))))
         assertFalse(dpm.isApplicationHidden(admin, SIDELOADED))
         // Hiding a package that is not there is reported, not assumed done.
-        val missing = e.carryOut(Action.Apply(Measure.PackageHidden("com.example.absent")))
+        val missing = e.carryOut(Remediation.Apply(Measure.PackageHidden("com.example.absent")))
         assertTrue("$missing", missing !is ActionOutcome.Done)
     }
 
@@ -195,18 +196,18 @@ class DevicePolicyEnforcerTest {
         assertTrue(dpm.installCaCert(admin, other))
         val sha = Inventory.certificateSha256(cert)
 
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Action.RemoveCaCert(sha)))
+        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.RemoveCaCert(sha)))
         assertEquals(listOf(Inventory.certificateSha256(other)), dpm.getInstalledCaCerts(admin).map { Inventory.certificateSha256(it) })
-        val again = enforcer().carryOut(Action.RemoveCaCert(sha))
+        val again = enforcer().carryOut(Remediation.RemoveCaCert(sha))
         assertTrue("already gone: $again", again is ActionOutcome.Failed)
     }
 
     @Test
     fun lockAndWipeAsRemediationActions() {
         deviceOwner()
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Action.LockDevice))
+        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.LockDevice))
         assertTrue(context.service<KeyguardManager>().isKeyguardLocked)
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Action.WipeDevice(preserveFrp = true)))
+        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = true)))
         assertEquals(0, PortcullisShadowDevicePolicyManager.wipes.single().second and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
     }
 }

@@ -1,20 +1,34 @@
-// The compliance loop on the JVM: the snapshot built from inventory and settings records
-// gives the real core the same verdicts as the reference sample
-// (core/tests/data/compliance/pixel-violations.json), facts not observed stay absent, the
-// core's actions reach the enforcer, and passes run when something changed or a day passed.
+// The compliance loop on the JVM: the typed snapshot built from inventory and settings records
+// gives the real core the verdicts of the reference sample's phone
+// (core/tests/data/compliance/pixel-violations.json), facts not observed stay null, the core
+// refuses what it cannot take naming the field, the core's typed actions reach the enforcer,
+// and passes run when something changed or a day passed.
 
 package org.portcullis.android.jvmtests
 
 import java.time.Duration
 import java.time.Instant
+import org.portcullis.ActionRoute
 import org.portcullis.ComplianceReport
+import org.portcullis.ComplianceSnapshot
+import org.portcullis.EncryptionStatus
+import org.portcullis.Measure
+import org.portcullis.PasswordComplexity
+import org.portcullis.Platform
 import org.portcullis.PortcullisException
+import org.portcullis.ReasonCode
+import org.portcullis.Remediation
 import org.portcullis.RemediationAction
-import org.portcullis.android.core.Action
+import org.portcullis.Restriction
+import org.portcullis.RuleRef
+import org.portcullis.SettingRule
+import org.portcullis.SnapshotAgent
+import org.portcullis.SnapshotInstallSource
+import org.portcullis.SnapshotOs
+import org.portcullis.SnapshotSettings
+import org.portcullis.VerdictStatus
 import org.portcullis.android.core.ActionOutcome
 import org.portcullis.android.core.EnforcementReport
-import org.portcullis.android.core.RequestedAction
-import org.portcullis.android.core.Route
 import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
@@ -25,7 +39,6 @@ import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.EncryptionStatuses
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.Measure
 import org.portcullis.android.core.PasswordComplexities
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.android.core.complianceAgentOf
@@ -74,8 +87,8 @@ private val PIXEL_SETTINGS = SettingsSnapshot(
     accessibilityServices = emptyList(),
 )
 
-private fun pixelJson(now: Instant = Instant.parse("2026-03-01T08:00:00Z")) =
-    ComplianceSnapshots.json(now, deviceOwner = true, settings = PIXEL_SETTINGS, packages = PIXEL_PACKAGES,
+internal fun pixelSnapshot(now: Instant = Instant.parse("2026-03-01T08:00:00Z")) =
+    ComplianceSnapshots.snapshot(now, deviceOwner = true, settings = PIXEL_SETTINGS, packages = PIXEL_PACKAGES,
         agentPackage = "org.portcullis", uninstallBlocked = true)
 
 /** A double that counts passes and can fail. */
@@ -84,13 +97,13 @@ private class ScriptedAgent : ComplianceAgent {
     var failNext = false
     var actions: List<RemediationAction> = emptyList()
 
-    override suspend fun evaluateCompliance(snapshotJson: String, now: Instant): ComplianceReport {
+    override suspend fun evaluateCompliance(snapshot: ComplianceSnapshot, now: Instant): ComplianceReport {
         if (failNext) {
             failNext = false
             throw PortcullisException.Storage("database is locked")
         }
         evaluations++
-        return ComplianceReport(true, 0u, "[]", emptyList())
+        return ComplianceReport(true, 0u, emptyList(), emptyList())
     }
 
     override suspend fun takeActions(now: Instant): List<RemediationAction> = actions.also { actions = emptyList() }
@@ -98,82 +111,70 @@ private class ScriptedAgent : ComplianceAgent {
 
 fun complianceTests() {
     test("compliance: the snapshot built from the readers' records judges like the reference sample") { s ->
-        val verdicts = mutableListOf<String>()
-        for ((i, json) in listOf(complianceSample("pixel-violations.json"), pixelJson()).withIndex()) {
-            val scratch = Scratch(java.io.File(s.dir, "agent-$i").apply { mkdirs() })
-            openAgent(scratch).use { agent ->
-                agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
-                agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
-                val report = agent.evaluateCompliance(json, T0)
-                expect(!report.compliant) { "the pixel should not comply" }
-                verdicts += report.verdictsJson
-            }
-        }
-        eq(verdicts[0], verdicts[1], "verdicts of the sample and of the built snapshot")
-    }
-
-    test("compliance: facts not observed are left out, and 'none' stays explicit") {
-        val bare = SettingsSnapshot(
-            sdkInt = 29, securityPatch = "not a date", developerSettings = false, adbEnabled = false,
-            airplaneMode = false, autoTime = true, deviceSecure = false, storageEncrypted = false,
-        )
-        val unknownInstaller = pkg("com.example.a", 1, null).copy(installerObserved = false)
-        val noInstaller = pkg("com.example.b", 2, null)
-        val json = jsonObject(
-            ComplianceSnapshots.json(T0, deviceOwner = false, settings = bare, packages = listOf(unknownInstaller, noInstaller, noInstaller),
-                agentPackage = "org.portcullis", uninstallBlocked = null),
-        )
-        eq("portcullis/snapshot/v1", json["schema"], "schema")
-        eq(false, json["deviceOwner"], "device owner")
-        @Suppress("UNCHECKED_CAST")
-        val os = json["os"] as Map<String, Any?>
-        eq(setOf("apiLevel"), os.keys, "a malformed patch date is left out")
-        @Suppress("UNCHECKED_CAST")
-        val settings = json["settings"] as Map<String, Any?>
-        eq(setOf("developerOptionsEnabled", "usbDebuggingEnabled"), settings.keys, "only observed settings")
-        @Suppress("UNCHECKED_CAST")
-        val apps = json["apps"] as List<Map<String, Any?>>
-        eq(2, apps.size, "a package listed twice appears once")
-        expect("installSource" !in apps[0]) { "unobserved installer: ${apps[0]}" }
-        eq(emptyMap<String, Any?>(), apps[1]["installSource"], "no installer recorded")
-        @Suppress("UNCHECKED_CAST")
-        eq(mapOf("packageName" to "org.portcullis"), json["agent"] as Map<String, Any?>, "agent")
-        val locked = jsonObject(ComplianceSnapshots.json(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true))
-        @Suppress("UNCHECKED_CAST")
-        eq(true, (locked["settings"] as Map<String, Any?>)["mobileNetworksConfigDisabled"], "locked networks")
-        // Without an inventory there is no apps list at all (unknown), not an empty one (none).
-        val noInventory = jsonObject(ComplianceSnapshots.json(T0, true, bare, null, "org.portcullis", true))
-        expect("apps" !in noInventory) { "apps present without an inventory" }
-    }
-
-    test("compliance: values an app controls that the core would refuse are left out, not fatal") { s ->
-        val hostile = listOf(
-            pkg("com.example.negative", -5, VENDING, "29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"),
-            pkg("com.example.manysigners", 1, VENDING).copy(signingCertsSha256 = (0 until 17).map { "%064x".format(it) }),
-            pkg("com.example.weirdname", 2, VENDING).copy(versionName = "1.0\uD800"),
-        )
-        val settings = PIXEL_SETTINGS.copy(securityPatch = "2024-02-30")
-        val json = ComplianceSnapshots.json(T0, true, settings, PIXEL_PACKAGES + hostile, "org.portcullis", true)
-        @Suppress("UNCHECKED_CAST")
-        val apps = (jsonObject(json)["apps"] as List<Map<String, Any?>>).associateBy { it["id"] }
-        expect("versionCode" !in apps.getValue("com.example.negative")) { "negative version code" }
-        expect("signingCertsSha256" !in apps.getValue("com.example.manysigners")) { "17 signers" }
-        @Suppress("UNCHECKED_CAST")
-        expect("securityPatchLevel" !in (jsonObject(json)["os"] as Map<String, Any?>)) { "impossible date" }
-        // The real core takes both documents.
         openAgent(s).use { agent ->
             agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
             agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
-            agent.evaluateCompliance(json, T0)
-            // An inspection outside any window is accepted: the evidence parses.
-            agent.submitInspection(null, EvidenceSnapshots.json(T0, PIXEL_PACKAGES + hostile, settings), T0)
+            val report = agent.evaluateCompliance(pixelSnapshot(), T0)
+            expect(!report.compliant) { "the pixel should not comply" }
+            fun verdict(rule: RuleRef) = report.verdicts.single { it.rule == rule }
+            val anydesk = verdict(RuleRef.App("com.anydesk.anydeskandroid"))
+            eq(VerdictStatus.NON_COMPLIANT, anydesk.status, "blocked app")
+            eq(listOf(ReasonCode.APP_INSTALLED), anydesk.reasons, "blocked app reasons")
+            eq(listOf(ReasonCode.USER_CA_CERT_INSTALLED), verdict(RuleRef.Setting(SettingRule.USER_INSTALLED_CA_CERTS)).reasons, "CA")
+            eq(VerdictStatus.COMPLIANT, verdict(RuleRef.App("org.thoughtcrime.securesms")).status, "Signal")
+            eq(report.verdicts.count { it.status == VerdictStatus.NON_COMPLIANT || it.status == VerdictStatus.UNKNOWN }.toUInt(),
+                report.openRules, "open rules")
+        }
+    }
+
+    test("compliance: facts not observed stay null, and 'none' stays explicit") {
+        val bare = SettingsSnapshot(
+            sdkInt = 29, securityPatch = null, developerSettings = false, adbEnabled = false,
+            airplaneMode = false, autoTime = true, deviceSecure = false, storageEncrypted = false,
+        )
+        val unknownInstaller = pkg("com.example.a", 1, null).copy(installerObserved = false)
+        val noInstaller = pkg("com.example.b", -2, null)
+        val snapshot = ComplianceSnapshots.snapshot(T0, deviceOwner = false, settings = bare,
+            packages = listOf(unknownInstaller, noInstaller, noInstaller), agentPackage = "org.portcullis", uninstallBlocked = null)
+        eq(Platform.ANDROID, snapshot.platform, "platform")
+        eq(false, snapshot.deviceOwner, "device owner")
+        eq(SnapshotOs(apiLevel = 29u), snapshot.os, "only the API level is observed")
+        eq(SnapshotSettings(developerOptionsEnabled = false, usbDebuggingEnabled = false), snapshot.settings, "only observed settings")
+        val apps = snapshot.apps ?: fail("no apps")
+        eq(2, apps.size, "a package listed twice appears once")
+        eq(null, apps[0].installSource, "unobserved installer")
+        eq(SnapshotInstallSource(null), apps[1].installSource, "no installer recorded")
+        eq(null, apps[1].versionCode, "a negative version code is not one")
+        eq(SnapshotAgent("org.portcullis", null), snapshot.agent, "agent")
+        val locked = ComplianceSnapshots.snapshot(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true)
+        eq(true, locked.settings.mobileNetworksConfigDisabled, "locked networks")
+        // Without an inventory there is no apps list at all (unknown), not an empty one (none).
+        eq(null, locked.apps, "apps without an inventory")
+    }
+
+    test("compliance: the core refuses what it cannot take, naming the field; nothing is judged") { s ->
+        val manySigners = pkg("com.example.manysigners", 1, VENDING).copy(signingCertsSha256 = (0 until 17).map { "%064x".format(it) })
+        openAgent(s).use { agent ->
+            agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
+            agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
+            val signers = ComplianceSnapshots.snapshot(T0, true, PIXEL_SETTINGS, PIXEL_PACKAGES + manySigners, "org.portcullis", true)
+            val e = assertThrows<PortcullisException.InvalidInput>("17 signers") { agent.evaluateCompliance(signers, T0) }
+            eq("apps[6].signingCertsSha256", e.field, "field")
+            val date = ComplianceSnapshots.snapshot(T0, true, PIXEL_SETTINGS.copy(securityPatch = "2024-02-30"), PIXEL_PACKAGES, "org.portcullis", true)
+            eq("os.securityPatchLevel", assertThrows<PortcullisException.InvalidInput>("date") { agent.evaluateCompliance(date, T0) }.field, "field")
+            eq(emptyList<RemediationAction>(), agent.takeActions(T0), "nothing requested")
+            // A version name with a lone surrogate is left out of the evidence (it cannot be UTF-8).
+            val weird = pkg("com.example.weirdname", 2, VENDING).copy(versionName = "1.0\uD800")
+            val evidence = EvidenceSnapshots.snapshot(T0, PIXEL_PACKAGES + weird, PIXEL_SETTINGS)
+            eq(null, evidence.packages.single { it.id == "com.example.weirdname" }.versionName, "lone surrogate")
+            agent.submitInspection(null, evidence, T0)
         }
         expect(!EvidenceSnapshots.wellFormed("1.0\uD800") && EvidenceSnapshots.wellFormed("1.0 \uD83D\uDE00")) { "surrogates" }
     }
 
     test("compliance: with no policy in force a pass is skipped until something changes") { s ->
         openAgent(s).use { agent ->
-            val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer(), sdkInt = 34) { now -> pixelJson(now) }
+            val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer(), sdkInt = 34) { now -> pixelSnapshot(now) }
             val skipped = loop.run(T0)
             expect(skipped is CompliancePass.Skipped) { "$skipped" }
             expect(!loop.due(at(60))) { "no scan at every wake-up while nothing can be judged" }
@@ -184,11 +185,11 @@ fun complianceTests() {
 
     test("compliance state: long action lists are cut to the keyed state's limit and counted") {
         val many = (0 until 60).map {
-            RequestedAction(Route.MDM, "app:com.example.package$it", Action.Apply(Measure.PackageSuspended("com.example.package$it")))
+            RemediationAction(ActionRoute.MDM, RuleRef.App("com.example.package$it"), Remediation.Apply(Measure.PackageSuspended("com.example.package$it")))
         }
         val report = EnforcementReport(many.map { it to ActionOutcome.ForMdm })
         val state = ComplianceStateEncoding.encode(
-            CompliancePass.Evaluated(ComplianceReport(false, 60u, "[]", emptyList()), report),
+            CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report),
         )
         assertWithinLimits(state)
         val data = jsonObject(state.data)
@@ -199,15 +200,15 @@ fun complianceTests() {
         expect(state.message.contains("60 action(s) for the MDM")) { state.message }
     }
 
-    test("compliance: encryption and password-complexity values map to the snapshot's names") {
-        eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
-        eq("UNENCRYPTED", ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
+    test("compliance: encryption and password-complexity values map to the snapshot's values") {
+        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
+        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
         eq(null, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVATING, true), "activating")
-        eq("ENCRYPTED_WITHOUT_PASSWORD", ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
-        eq("ENCRYPTED_WITH_PASSWORD", ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
-        eq("ENCRYPTED_WITH_PASSWORD", ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
-        eq("ENCRYPTED_WITHOUT_PASSWORD", ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, false), "FDE without")
-        eq(listOf("NONE", "LOW", "MEDIUM", "HIGH", null),
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, false), "FDE without")
+        eq(listOf(PasswordComplexity.NONE, PasswordComplexity.LOW, PasswordComplexity.MEDIUM, PasswordComplexity.HIGH, null),
             listOf(PasswordComplexities.NONE, PasswordComplexities.LOW, PasswordComplexities.MEDIUM, PasswordComplexities.HIGH, 7)
                 .map { ComplianceSnapshots.passwordComplexity(it) }, "complexity")
     }
@@ -217,11 +218,11 @@ fun complianceTests() {
             agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
             agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
             val enforcer = RecordingEnforcer()
-            val loop = ComplianceLoop(complianceAgentOf { agent }, enforcer, sdkInt = 34) { now -> pixelJson(now) }
+            val loop = ComplianceLoop(complianceAgentOf { agent }, enforcer, sdkInt = 34) { now -> pixelSnapshot(now) }
             val pass = loop.run(T0) as? CompliancePass.Evaluated ?: fail("pass failed")
             expect(!pass.report.compliant) { "compliant?" }
-            expect(Action.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
-            expect(enforcer.calls.none { it == Action.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
+            expect(Remediation.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
+            expect(enforcer.calls.none { it == Remediation.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
             expect(pass.enforcement.outcomes.isNotEmpty()) { "no outcomes" }
             val state = ComplianceStateEncoding.encode(pass)
             assertWithinLimits(state)
@@ -235,7 +236,7 @@ fun complianceTests() {
             val oldState = jsonObject(ComplianceStateEncoding.encode(pass.copy(enforcement = old)).data)
             @Suppress("UNCHECKED_CAST")
             val notDone = oldState["not_done"] as List<Map<String, Any?>>
-            expect(notDone.any { it["action"] == "APPLY USER_RESTRICTION DISALLOW_CELLULAR_2G" }) { "$notDone" }
+            expect(notDone.any { it["action"] == "APPLY USER_RESTRICTION ${Restriction.DISALLOW_CELLULAR2G}" }) { "$notDone" }
             val calls = enforcer.calls.size
             // Nothing changed: the next pass asks for nothing new.
             loop.markChanged()
@@ -247,7 +248,7 @@ fun complianceTests() {
 
     test("compliance: passes run when something changed or a day passed; a failed pass is retried") {
         val agent = ScriptedAgent()
-        val loop = ComplianceLoop(agent, RecordingEnforcer(), sdkInt = 34, interval = Duration.ofHours(24)) { "{}" }
+        val loop = ComplianceLoop(agent, RecordingEnforcer(), sdkInt = 34, interval = Duration.ofHours(24)) { pixelSnapshot(it) }
         expect(loop.due(T0)) { "first pass" }
         eq(null, loop.nextDue(), "no periodic pass before the first")
         expect(loop.runIfDue(T0) is CompliancePass.Evaluated) { "evaluated" }

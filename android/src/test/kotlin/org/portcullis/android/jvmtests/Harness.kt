@@ -17,7 +17,6 @@ import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
 import org.portcullis.Agent
 import org.portcullis.DeviceKey
-import org.portcullis.android.core.MiniJson
 import org.portcullis.setLogger
 
 // ---------------------------------------------------------------- harness
@@ -32,6 +31,17 @@ fun expect(condition: Boolean, message: () -> String) {
 
 fun <T> eq(expected: T, actual: T, what: String = "value") {
     if (expected != actual) fail("$what: expected <$expected> but was <$actual>")
+}
+
+/** Runs [block] (inlined, so it may call suspend functions) and returns the exception it threw. */
+inline fun <reified E : Throwable> assertThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        fail("$what: expected ${E::class.simpleName} but got $e")
+    }
+    fail("$what: expected ${E::class.simpleName} but nothing was thrown")
 }
 
 /** One test's scratch space: a fresh directory for its database. */
@@ -74,7 +84,7 @@ class TestClock(var now: Instant = T0) {
 
 // ---------------------------------------------------------------- JSON
 
-/** Parses JSON with the module's own strict reader (tested in EnforcementTests); a malformed document fails the test. */
+/** Parses JSON with the tests' strict reader (TestJson.kt); a malformed document fails the test. */
 fun parseJson(text: String): Any? = try {
     MiniJson.parse(text)
 } catch (e: MiniJson.Error) {

@@ -6,6 +6,7 @@ package org.portcullis.android.jvmtests
 
 import java.time.Instant
 import org.portcullis.Alert
+import org.portcullis.EvidenceSnapshot
 import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
 import org.portcullis.android.core.DeviceConditions
@@ -54,7 +55,7 @@ fun inspectionTests() {
             agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
             agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
             val counting = CountingInspections(inspectionAgentOf { agent })
-            val loop = InspectionLoop(counting) { now -> EvidenceSnapshots.json(now, PHONE, SETTINGS) }
+            val loop = InspectionLoop(counting) { now -> EvidenceSnapshots.snapshot(now, PHONE, SETTINGS) }
 
             // The collections arrive with the managed configuration, through the core's sync.
             val signed = fixtureFile("spyware-v1.indicators").readText().trim()
@@ -104,13 +105,13 @@ fun inspectionTests() {
             var submissions = 0
             override suspend fun reportConditions(charging: Boolean, onWifi: Boolean, utcOffsetMinutes: Int, now: Instant): List<Alert> = emptyList()
             override suspend fun openInspectionWindow(): InspectionWindow? = window.takeIf { submissions == 0 }
-            override suspend fun submitInspection(windowId: ULong?, evidenceJson: String, now: Instant): InspectionReport {
+            override suspend fun submitInspection(windowId: ULong?, evidence: EvidenceSnapshot, now: Instant): InspectionReport {
                 eq(7uL, windowId, "window id")
                 submissions++
                 return InspectionReport("{}", "", "", "", "{}", 0u, emptyList())
             }
         }
-        val loop = InspectionLoop(agent) { if (failNext) { failNext = false; throw IllegalStateException("inventory unavailable") } else "{}" }
+        val loop = InspectionLoop(agent) { if (failNext) { failNext = false; throw IllegalStateException("inventory unavailable") } else EvidenceSnapshot() }
         val failed = loop.onWake(null, T0)
         expect(failed is InspectionPass.Failed && failed.error is IllegalStateException) { "$failed" }
         expect(loop.onWake(null, at(60)) is InspectionPass.Submitted) { "retried" }
