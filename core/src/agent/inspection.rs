@@ -341,7 +341,8 @@ impl Agent {
         evidence_json: &str,
         now: Timestamp,
     ) -> Result<InspectionReceipt> {
-        let evidence = EvidenceSnapshot::from_json(evidence_json)?;
+        let mut evidence = EvidenceSnapshot::from_json(evidence_json)?;
+        self.add_network_window(&mut evidence, now)?;
         let report: ScanReport = self.inspection.indicators.scan(&evidence);
         let evidence_sha256 =
             hex(ring::digest::digest(&ring::digest::SHA256, evidence_json.as_bytes()).as_ref());

@@ -10,6 +10,7 @@ mod fusion;
 mod inspection;
 mod instruction;
 mod policy;
+mod telemetry;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
@@ -18,6 +19,7 @@ pub use instruction::{
     RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
+pub use telemetry::{TelemetryMatch, TelemetryOutcome};
 
 use std::path::Path;
 use std::sync::Arc;
