@@ -393,6 +393,23 @@ impl Agent {
             .map(Into::into)
     }
 
+    /// Takes one batch of network and security-log events as the platform delivered it
+    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`): indicator matches
+    /// and living-off-the-land detections are raised at once, at the events' times.
+    pub async fn ingest_telemetry(
+        &self,
+        events: Vec<TelemetryLogEvent>,
+        now: SystemTime,
+    ) -> Result<TelemetryResult, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| {
+            let batch = types::telemetry_batch(events)?;
+            a.ingest_telemetry(&batch, now)
+        })
+        .await
+        .map(Into::into)
+    }
+
     /// Signs a checkpoint over the journal for the console to store (send `json` to it);
     /// the journal's MAC key moves forward and the old one is erased.
     pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {
