@@ -410,6 +410,19 @@ impl Agent {
         .map(Into::into)
     }
 
+    /// Which platform logs the policy in force asks for (both off without a policy):
+    /// the device-owner app enables or disables them after every policy change.
+    pub async fn telemetry_logging(&self) -> Result<TelemetryLogging, PortcullisError> {
+        self.with_agent(|a| {
+            let rules = a.telemetry_rules();
+            Ok(TelemetryLogging {
+                network_logging: rules.network_logging,
+                security_logging: rules.security_logging,
+            })
+        })
+        .await
+    }
+
     /// Signs a checkpoint over the journal for the console to store (send `json` to it);
     /// the journal's MAC key moves forward and the old one is erased.
     pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {

@@ -1019,6 +1019,15 @@ impl From<agent::TelemetryOutcome> for TelemetryResult {
     }
 }
 
+/// Which platform logs the policy in force asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct TelemetryLogging {
+    /// Turn on the network log (Android `setNetworkLoggingEnabled`).
+    pub network_logging: bool,
+    /// Turn on the security log (Android `setSecurityLoggingEnabled`).
+    pub security_logging: bool,
+}
+
 /// The core's batch from the typed records; an unreadable address is refused naming
 /// the event and field.
 pub(crate) fn telemetry_batch(

@@ -264,6 +264,13 @@ impl Agent {
         }
     }
 
+    /// The telemetry rules in force (the defaults without a policy): the native layer
+    /// turns the platform's network and security logs on or off from them.
+    pub fn telemetry_rules(&self) -> TelemetryRules {
+        self.active_policy()
+            .map_or_else(TelemetryRules::default, |p| p.telemetry.clone())
+    }
+
     /// The rolling window of network events as evidence (`domains` and `ip_addresses`
     /// with source `network_log`), as scheduled inspections scan it.
     pub fn network_window_evidence(&self, now: Timestamp) -> Result<EvidenceSnapshot> {

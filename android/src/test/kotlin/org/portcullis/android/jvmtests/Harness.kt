@@ -100,6 +100,7 @@ fun main() {
     complianceTests()
     inspectionTests()
     instructionTests()
+    telemetryTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()
