@@ -352,3 +352,67 @@ fn adb_use_inside_the_policy_maintenance_window_raises_nothing() {
     assert!(rules.adb_authorised_at(inside));
     assert!(!rules.adb_authorised_at(after));
 }
+
+#[test]
+fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("phone.db");
+    let mut agent = Agent::open(&db, device_key(), T0, [2; 32]).unwrap();
+    load_all(&mut agent);
+    let domain = first_domain("candiru.stix2");
+    let address = "203.0.113.66".parse().unwrap();
+    agent
+        .load_indicators(
+            "unit",
+            r#"{"type": "bundle", "objects": [{"type": "indicator", "id": "indicator--ip",
+                "pattern_type": "stix", "pattern": "[ipv4-addr:value='203.0.113.66']"}]}"#,
+        )
+        .unwrap();
+    let batch = TelemetryBatch {
+        events: vec![
+            TelemetryEvent::Dns(DnsEvent {
+                at: T0.plus_millis(1_000),
+                package: "com.example.game".into(),
+                host: domain.clone(),
+                addresses: vec!["192.0.2.5".parse().unwrap()],
+            }),
+            TelemetryEvent::Connect(ConnectEvent {
+                at: T0.plus_millis(2_000),
+                package: "com.example.game".into(),
+                address,
+                port: 8443,
+            }),
+        ],
+    };
+    assert_eq!(
+        agent
+            .ingest_telemetry(&batch, T0.plus_millis(3_000))
+            .unwrap()
+            .alerts
+            .len(),
+        2
+    );
+    drop(agent);
+    let store = portcullis_core::store::Store::open_read_only(&db).unwrap();
+    let mut events = Vec::new();
+    for r in store.journal_records().unwrap() {
+        events.extend(portcullis_core::journal::record_ocsf_events(&r, "phone").unwrap());
+    }
+    let classes: Vec<u64> = events
+        .iter()
+        .map(|e| e["class_uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(classes, [4003, 2004, 4001, 2004]);
+    assert_eq!(events[0]["query"]["hostname"], domain.as_str());
+    assert_eq!(events[0]["answers"][0]["rdata"], "192.0.2.5");
+    assert_eq!(events[0]["actor"]["app_name"], "com.example.game");
+    assert_eq!(events[2]["dst_endpoint"]["port"], 8443);
+    assert_eq!(events[2]["dst_endpoint"]["ip"], "203.0.113.66");
+    for (activity, finding) in [(&events[0], &events[1]), (&events[2], &events[3])] {
+        assert_eq!(
+            finding["finding_info"]["related_events"][0]["uid"],
+            activity["metadata"]["uid"]
+        );
+        assert_eq!(activity["time"], finding["time"]);
+    }
+}

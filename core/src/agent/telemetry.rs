@@ -185,7 +185,7 @@ impl Agent {
                     continue;
                 }
                 state.raised.insert(key, event.at());
-                findings.push(match_finding(event.at(), package, hit));
+                findings.push(match_finding(event, package, hit));
             }
         }
 
@@ -314,8 +314,30 @@ fn remember(
     *slot = (*slot).max(at);
 }
 
-fn match_finding(at: Timestamp, package: &str, hit: &IndicatorFinding) -> Finding {
+fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) -> Finding {
+    let at = event.at();
     let malware = hit.malware.join(", ");
+    // What the SIEM export needs to rebuild the network event (OCSF 4003 / 4001).
+    let detail: Vec<(String, String)> = match event {
+        TelemetryEvent::Dns(e) => vec![
+            ("event".into(), "dns".into()),
+            ("query".into(), crate::policy::sanitize(&e.host)),
+            (
+                "answers".into(),
+                e.addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ],
+        TelemetryEvent::Connect(e) => vec![
+            ("event".into(), "connect".into()),
+            ("address".into(), e.address.to_string()),
+            ("port".into(), e.port.to_string()),
+        ],
+        TelemetryEvent::Security(_) => Vec::new(),
+    };
     let what = match hit.matched {
         MatchKind::Subdomain => "a subdomain of an indicator domain",
         _ if hit.evidence.section == "ip_addresses" => "an indicator address",
@@ -344,7 +366,10 @@ fn match_finding(at: Timestamp, package: &str, hit: &IndicatorFinding) -> Findin
             ("value".into(), crate::policy::sanitize(&hit.evidence.value)),
             ("matched".into(), hit.matched.as_str().into()),
             ("source".into(), NETWORK_LOG_SOURCE.into()),
-        ],
+        ]
+        .into_iter()
+        .chain(detail)
+        .collect(),
         severity: None,
     }
 }
