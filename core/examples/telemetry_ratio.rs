@@ -42,10 +42,17 @@ fn synthetic_bundle() -> String {
         let pattern = if i % 2 == 0 {
             format!("[domain-name:value='c{i}.synthetic-threat.example']")
         } else {
-            format!("[ipv4-addr:value='10.{}.{}.{}']", i / 65_536, (i / 256) % 256, i % 256)
+            format!(
+                "[ipv4-addr:value='10.{}.{}.{}']",
+                i / 65_536,
+                (i / 256) % 256,
+                i % 256
+            )
         };
-        objects.push(serde_json::json!({"type": "indicator", "id": format!("indicator--s{i}"),
-            "pattern_type": "stix", "pattern": pattern}));
+        objects.push(
+            serde_json::json!({"type": "indicator", "id": format!("indicator--s{i}"),
+            "pattern_type": "stix", "pattern": pattern}),
+        );
     }
     serde_json::json!({"type": "bundle", "objects": objects}).to_string()
 }
@@ -237,6 +244,9 @@ fn main() {
         );
     }
     if let Some(kib) = peak_rss_kib() {
-        println!("peak resident memory (VmHWM): {:.1} MB", kib as f64 / 1024.0);
+        println!(
+            "peak resident memory (VmHWM): {:.1} MB",
+            kib as f64 / 1024.0
+        );
     }
 }
