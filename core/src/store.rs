@@ -88,6 +88,12 @@ pub struct NetworkWindowWrite {
     pub prune_before: Option<Timestamp>,
 }
 
+/// How stale a network-window row's `last_seen` may get before a new sighting rewrites it.
+/// Rewriting every row a batch touches would dirty most of the table's pages on every
+/// commit; with this, a value seen again within the hour costs no write, and the window is
+/// pruned at most an hour early for it.
+pub const NETWORK_SEEN_RESOLUTION_MS: i64 = 60 * 60 * 1000;
+
 /// What a row of the network window holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NetworkValue {
@@ -327,13 +333,18 @@ impl Store {
             let mut upsert = tx
                 .prepare_cached(
                     "INSERT INTO network_seen(kind, value, last_seen) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(kind, value) DO UPDATE
-                     SET last_seen = max(last_seen, excluded.last_seen)",
+                     ON CONFLICT(kind, value) DO UPDATE SET last_seen = excluded.last_seen
+                     WHERE excluded.last_seen > network_seen.last_seen + ?4",
                 )
                 .context("saving network events")?;
             for (kind, value, seen) in &network.seen {
                 upsert
-                    .execute(params![kind.code(), value, seen.as_unix_millis()])
+                    .execute(params![
+                        kind.code(),
+                        value,
+                        seen.as_unix_millis(),
+                        NETWORK_SEEN_RESOLUTION_MS
+                    ])
                     .context("saving network events")?;
             }
         }

@@ -416,3 +416,50 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
         assert_eq!(activity["time"], finding["time"]);
     }
 }
+
+#[test]
+fn a_value_seen_again_is_rewritten_only_after_the_resolution_and_pruned_by_its_latest_time() {
+    use portcullis_core::store::{
+        Commit, NetworkValue, NetworkWindowWrite, Store, NETWORK_SEEN_RESOLUTION_MS,
+    };
+    let mut store = Store::open_in_memory().unwrap();
+    store.set_journal_key(portcullis_core::journal::EpochKey::initial([4; 32]));
+    let write = |store: &mut Store, at: Timestamp| {
+        store
+            .commit_with_network(
+                Commit::default(),
+                NetworkWindowWrite {
+                    seen: vec![(NetworkValue::Host, "a.example".into(), at)],
+                    prune_before: None,
+                },
+            )
+            .unwrap();
+    };
+    write(&mut store, T0);
+    write(&mut store, T0.plus_millis(60_000));
+    let rows = store.network_window(Timestamp::EPOCH).unwrap();
+    assert_eq!(rows, [(NetworkValue::Host, "a.example".to_owned(), T0)]);
+    let later = T0.plus_millis(NETWORK_SEEN_RESOLUTION_MS + 1);
+    write(&mut store, later);
+    assert_eq!(store.network_window(Timestamp::EPOCH).unwrap()[0].2, later);
+    store
+        .commit_with_network(
+            Commit::default(),
+            NetworkWindowWrite {
+                seen: Vec::new(),
+                prune_before: Some(later),
+            },
+        )
+        .unwrap();
+    assert_eq!(store.network_window(Timestamp::EPOCH).unwrap().len(), 1);
+    store
+        .commit_with_network(
+            Commit::default(),
+            NetworkWindowWrite {
+                seen: Vec::new(),
+                prune_before: Some(later.plus_millis(1)),
+            },
+        )
+        .unwrap();
+    assert!(store.network_window(Timestamp::EPOCH).unwrap().is_empty());
+}
