@@ -425,6 +425,36 @@ impl Agent {
             .map(Into::into)
     }
 
+    /// Takes one batch of network and security-log events as the platform delivered it
+    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`): indicator matches
+    /// and living-off-the-land detections are raised at once, at the events' times.
+    pub async fn ingest_telemetry(
+        &self,
+        events: Vec<TelemetryLogEvent>,
+        now: SystemTime,
+    ) -> Result<TelemetryResult, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| {
+            let batch = types::telemetry_batch(events)?;
+            a.ingest_telemetry(&batch, now)
+        })
+        .await
+        .map(Into::into)
+    }
+
+    /// Which platform logs the policy in force asks for (both off without a policy):
+    /// the device-owner app enables or disables them after every policy change.
+    pub async fn telemetry_logging(&self) -> Result<TelemetryLogging, PortcullisError> {
+        self.with_agent(|a| {
+            let rules = a.telemetry_rules();
+            Ok(TelemetryLogging {
+                network_logging: rules.network_logging,
+                security_logging: rules.security_logging,
+            })
+        })
+        .await
+    }
+
     /// Signs a checkpoint over the journal for the console to store (send `json` to it);
     /// the journal's MAC key moves forward and the old one is erased.
     pub async fn checkpoint(&self, now: SystemTime) -> Result<JournalCheckpoint, PortcullisError> {

@@ -172,6 +172,20 @@ mirror_enum!(
         InstructionOutcome,
         /// A carrier-reported swap and a phone-side replacement or port-out on the same line.
         SimSwapConfirmed,
+        /// An adb shell command outside an authorised maintenance window.
+        AdbShellUsed,
+        /// A file was pulled off the phone over adb.
+        AdbFilePulled,
+        /// A CA certificate the policy does not allow was installed.
+        CaCertificateInstalled,
+        /// Failed unlock attempts past the policy's threshold.
+        KeyguardBruteforce,
+        /// The OS started with a degraded verified-boot state.
+        BootStateDegraded,
+        /// External media mounted while the policy forbids USB storage.
+        UsbMediaMounted,
+        /// A process started whose APK hash or package is a spyware indicator.
+        KnownBadProcess,
     }
 );
 
@@ -1214,5 +1228,353 @@ impl From<ConsoleComplianceSummary> for portcullis_core::console::ComplianceSumm
             for_mdm: s.for_mdm.into_iter().map(Into::into).collect(),
             not_done: s.not_done.into_iter().map(Into::into).collect(),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Device telemetry (network and security logs)
+
+/// A DNS lookup from the platform's network log (Android `DnsEvent`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DnsLogEvent {
+    /// When the lookup happened.
+    pub at: SystemTime,
+    /// The package that made it.
+    pub package: String,
+    /// The host name looked up.
+    pub host: String,
+    /// The addresses it resolved to, as text (`192.0.2.1`, `2001:db8::1`).
+    pub addresses: Vec<String>,
+}
+
+/// An outgoing connection from the platform's network log (Android `ConnectEvent`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConnectLogEvent {
+    /// When the connection was made.
+    pub at: SystemTime,
+    /// The package that made it.
+    pub package: String,
+    /// The remote address, as text.
+    pub address: String,
+    /// The remote port.
+    pub port: u16,
+}
+
+/// Android's verified-boot states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum VerifiedBootState {
+    /// Locked bootloader, OEM-signed OS.
+    Green,
+    /// Locked bootloader, OS signed by a user-installed key.
+    Yellow,
+    /// Unlocked bootloader.
+    Orange,
+    /// Verification failed.
+    Red,
+}
+
+/// dm-verity's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DmVerityMode {
+    /// Corruption refused.
+    Enforcing,
+    /// Corruption returns I/O errors.
+    Eio,
+    /// Off.
+    Disabled,
+}
+
+/// A security-log entry (Android `SecurityEvent`), by tag.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SecurityLogEvent {
+    /// `TAG_ADB_SHELL_CMD`; the command is read for its length only.
+    AdbShellCommand {
+        /// When.
+        at: SystemTime,
+        /// The command line.
+        command: String,
+    },
+    /// `TAG_ADB_SHELL_INTERACTIVE`.
+    AdbShellInteractive {
+        /// When.
+        at: SystemTime,
+    },
+    /// `TAG_SYNC_RECV_FILE`: a file pulled over adb.
+    AdbFilePulled {
+        /// When.
+        at: SystemTime,
+        /// The file's path.
+        path: String,
+    },
+    /// `TAG_APP_PROCESS_START`.
+    AppProcessStart {
+        /// When.
+        at: SystemTime,
+        /// The process name.
+        process: String,
+        /// The package, where known.
+        package: Option<String>,
+        /// SHA-256 of the APK (hex).
+        apk_sha256: Option<String>,
+    },
+    /// `TAG_CERT_AUTHORITY_INSTALLED`.
+    CertAuthorityInstalled {
+        /// When.
+        at: SystemTime,
+        /// Whether the install succeeded.
+        success: bool,
+        /// The certificate's subject.
+        subject: String,
+        /// SHA-256 of the certificate, when the app could read it.
+        sha256: Option<String>,
+    },
+    /// `TAG_KEYGUARD_DISMISS_AUTH_ATTEMPT`.
+    KeyguardAuthAttempt {
+        /// When.
+        at: SystemTime,
+        /// Whether it unlocked.
+        success: bool,
+    },
+    /// `TAG_OS_STARTUP`.
+    OsStartup {
+        /// When.
+        at: SystemTime,
+        /// The verified-boot state.
+        verified_boot_state: VerifiedBootState,
+        /// dm-verity's mode.
+        dm_verity: DmVerityMode,
+    },
+    /// `TAG_MEDIA_MOUNT`.
+    MediaMount {
+        /// When.
+        at: SystemTime,
+        /// The mount point.
+        mount_point: String,
+    },
+    /// `TAG_WIFI_CONNECTION`.
+    WifiConnection {
+        /// When.
+        at: SystemTime,
+    },
+    /// `TAG_BLUETOOTH_CONNECTION`.
+    BluetoothConnection {
+        /// When.
+        at: SystemTime,
+        /// Whether it connected.
+        success: bool,
+    },
+    /// `TAG_WIPE_FAILURE`.
+    WipeFailure {
+        /// When.
+        at: SystemTime,
+    },
+}
+
+/// One logged event, in the order the platform delivered them.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum TelemetryLogEvent {
+    /// A DNS lookup.
+    Dns {
+        /// The lookup.
+        event: DnsLogEvent,
+    },
+    /// A connection.
+    Connect {
+        /// The connection.
+        event: ConnectLogEvent,
+    },
+    /// A security-log entry.
+    Security {
+        /// The entry.
+        event: SecurityLogEvent,
+    },
+}
+
+/// What ingesting one batch did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TelemetryResult {
+    /// Alerts raised (also queued for delivery).
+    pub alerts: Vec<Alert>,
+    /// Indicator matches, including repeats not raised again.
+    pub matches: u32,
+    /// DNS lookups in the batch.
+    pub dns_events: u32,
+    /// Connections in the batch.
+    pub connect_events: u32,
+    /// Security-log entries in the batch.
+    pub security_events: u32,
+}
+
+impl From<agent::TelemetryOutcome> for TelemetryResult {
+    fn from(o: agent::TelemetryOutcome) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        TelemetryResult {
+            alerts: o.alerts.into_iter().map(Into::into).collect(),
+            matches: count(o.matches.len()),
+            dns_events: count(o.counts.dns),
+            connect_events: count(o.counts.connect),
+            security_events: count(o.counts.security),
+        }
+    }
+}
+
+/// Which platform logs the policy in force asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct TelemetryLogging {
+    /// Turn on the network log (Android `setNetworkLoggingEnabled`).
+    pub network_logging: bool,
+    /// Turn on the security log (Android `setSecurityLoggingEnabled`).
+    pub security_logging: bool,
+}
+
+/// The core's batch from the typed records; an unreadable address is refused naming
+/// the event and field.
+pub(crate) fn telemetry_batch(
+    events: Vec<TelemetryLogEvent>,
+) -> portcullis_core::Result<portcullis_core::telemetry::TelemetryBatch> {
+    use portcullis_core::telemetry as t;
+    let address = |i: usize, field: String, text: &str| {
+        text.trim().parse::<std::net::IpAddr>().map_err(|_| {
+            portcullis_core::Error::invalid(
+                "telemetry",
+                format!("events[{i}].{field} is not an IP address"),
+            )
+        })
+    };
+    let mut out = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        out.push(match event {
+            TelemetryLogEvent::Dns { event } => t::TelemetryEvent::Dns(t::DnsEvent {
+                at: to_timestamp(event.at),
+                package: event.package,
+                host: event.host,
+                addresses: event
+                    .addresses
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| address(i, format!("addresses[{j}]"), a))
+                    .collect::<portcullis_core::Result<_>>()?,
+            }),
+            TelemetryLogEvent::Connect { event } => t::TelemetryEvent::Connect(t::ConnectEvent {
+                at: to_timestamp(event.at),
+                package: event.package,
+                address: address(i, "address".into(), &event.address)?,
+                port: event.port,
+            }),
+            TelemetryLogEvent::Security { event } => {
+                t::TelemetryEvent::Security(security_event(event))
+            }
+        });
+    }
+    Ok(t::TelemetryBatch { events: out })
+}
+
+fn security_event(event: SecurityLogEvent) -> portcullis_core::telemetry::SecurityEvent {
+    use portcullis_core::telemetry::{BootState, DmVerity, SecurityEvent, SecurityEventKind as K};
+    let (at, event) = match event {
+        SecurityLogEvent::AdbShellCommand { at, command } => (at, K::AdbShellCommand { command }),
+        SecurityLogEvent::AdbShellInteractive { at } => (at, K::AdbShellInteractive),
+        SecurityLogEvent::AdbFilePulled { at, path } => (at, K::AdbFilePulled { path }),
+        SecurityLogEvent::AppProcessStart {
+            at,
+            process,
+            package,
+            apk_sha256,
+        } => (
+            at,
+            K::AppProcessStart {
+                process,
+                package,
+                apk_sha256,
+            },
+        ),
+        SecurityLogEvent::CertAuthorityInstalled {
+            at,
+            success,
+            subject,
+            sha256,
+        } => (
+            at,
+            K::CertAuthorityInstalled {
+                success,
+                subject,
+                sha256,
+            },
+        ),
+        SecurityLogEvent::KeyguardAuthAttempt { at, success } => {
+            (at, K::KeyguardAuthAttempt { success })
+        }
+        SecurityLogEvent::OsStartup {
+            at,
+            verified_boot_state,
+            dm_verity,
+        } => (
+            at,
+            K::OsStartup {
+                verified_boot_state: match verified_boot_state {
+                    VerifiedBootState::Green => BootState::Green,
+                    VerifiedBootState::Yellow => BootState::Yellow,
+                    VerifiedBootState::Orange => BootState::Orange,
+                    VerifiedBootState::Red => BootState::Red,
+                },
+                dm_verity: match dm_verity {
+                    DmVerityMode::Enforcing => DmVerity::Enforcing,
+                    DmVerityMode::Eio => DmVerity::Eio,
+                    DmVerityMode::Disabled => DmVerity::Disabled,
+                },
+            },
+        ),
+        SecurityLogEvent::MediaMount { at, mount_point } => (at, K::MediaMount { mount_point }),
+        SecurityLogEvent::WifiConnection { at } => (at, K::WifiConnection),
+        SecurityLogEvent::BluetoothConnection { at, success } => {
+            (at, K::BluetoothConnection { success })
+        }
+        SecurityLogEvent::WipeFailure { at } => (at, K::WipeFailure),
+    };
+    SecurityEvent {
+        at: to_timestamp(at),
+        event,
+    }
+}
+
+#[cfg(test)]
+mod telemetry_tests {
+    use super::*;
+
+    #[test]
+    fn records_become_the_core_batch_and_bad_addresses_are_named() {
+        let at = to_system_time(Timestamp::from_unix_millis(1_777_593_600_000));
+        let batch = telemetry_batch(vec![
+            TelemetryLogEvent::Dns {
+                event: DnsLogEvent {
+                    at,
+                    package: "com.x".into(),
+                    host: "a.example".into(),
+                    addresses: vec!["192.0.2.1".into()],
+                },
+            },
+            TelemetryLogEvent::Security {
+                event: SecurityLogEvent::OsStartup {
+                    at,
+                    verified_boot_state: VerifiedBootState::Orange,
+                    dm_verity: DmVerityMode::Eio,
+                },
+            },
+        ])
+        .unwrap();
+        assert_eq!(batch.counts().dns, 1);
+        assert_eq!(batch.counts().security, 1);
+        let err = telemetry_batch(vec![TelemetryLogEvent::Connect {
+            event: ConnectLogEvent {
+                at,
+                package: "com.x".into(),
+                address: "+4915112345678".into(),
+                port: 1,
+            },
+        }])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("events[0].address"), "{err}");
+        assert!(!err.contains("4915112345678"), "{err}");
     }
 }

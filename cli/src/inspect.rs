@@ -1,8 +1,14 @@
 //! `portcullis inspect`: scan an evidence snapshot against STIX 2.1 indicator
 //! collections, offline, as the forensic kiosk does.
 //!
-//! Exit status: 0 when no indicator matched, 3 when any did, 2 when an input could
-//! not be read or parsed (or no usable indicator was loaded, which would prove nothing).
+//! With `--telemetry FILE.jsonl` it reads an export of the phone's network and security
+//! logs (one event per line, the records of `portcullis_core::telemetry`) instead, and
+//! runs it through an offline agent: indicator matches and the living-off-the-land
+//! detectors, exactly as the phone would have raised them.
+//!
+//! Exit status: 0 when no indicator matched (and, for telemetry, nothing was detected),
+//! 3 when any did, 2 when an input could not be read or parsed (or no usable indicator
+//! was loaded, which would prove nothing).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +28,11 @@ pub(crate) struct InspectArgs {
     #[arg(long = "indicators", value_name = "FILE.stix2", required = true)]
     indicators: Vec<PathBuf>,
     /// The evidence snapshot the agent collected (JSON, see docs/inspection.md).
-    #[arg(long, value_name = "FILE.json")]
-    evidence: PathBuf,
+    #[arg(long, value_name = "FILE.json", required_unless_present = "telemetry")]
+    evidence: Option<PathBuf>,
+    /// A JSON Lines export of network and security-log events (docs/inspection.md).
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with = "evidence")]
+    telemetry: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
     format: InspectFormat,
@@ -40,6 +49,26 @@ pub(crate) enum InspectFormat {
 
 /// Runs the scan and turns the outcome into the exit status the kiosk scripts key on.
 pub(crate) fn run(args: &InspectArgs) -> ExitCode {
+    if let Some(path) = &args.telemetry {
+        return match telemetry(args, path) {
+            Ok((set, outcome)) => {
+                let clean = outcome.matches.is_empty() && outcome.alerts.is_empty();
+                match args.format {
+                    InspectFormat::Text => print_telemetry(&set, &outcome),
+                    InspectFormat::Json => crate::out::json(&telemetry_json(&set, &outcome)),
+                }
+                if clean {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FINDINGS)
+                }
+            }
+            Err(message) => {
+                crate::out::error(&message);
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
     match scan(args) {
         Ok((set, report)) => {
             match args.format {
@@ -95,14 +124,17 @@ fn label(path: &Path, set: &IndicatorSet) -> String {
     }
 }
 
-fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport), String> {
+/// The collections named on the command line, as `(label, JSON)`, and their index.
+fn load(args: &InspectArgs) -> Result<(IndicatorSet, Vec<(String, String)>), String> {
     let mut set = IndicatorSet::new();
+    let mut texts = Vec::new();
     for path in bundle_files(&args.indicators)? {
         let json = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let name = label(&path, &set);
         set.load_stix2(&name, &json)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+        texts.push((name, json));
     }
     if set.is_empty() {
         return Err(format!(
@@ -110,10 +142,137 @@ fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport), String> {
             set.unparsed().len()
         ));
     }
-    let text = std::fs::read_to_string(&args.evidence)
-        .map_err(|e| format!("cannot read {}: {e}", args.evidence.display()))?;
+    Ok((set, texts))
+}
+
+/// What an offline run over a telemetry export found.
+struct TelemetryRun {
+    events: usize,
+    batches: usize,
+    matches: Vec<portcullis_core::agent::TelemetryMatch>,
+    alerts: Vec<portcullis_core::Alert>,
+}
+
+/// Replays the export through an in-memory agent in the phone's batch size, each batch
+/// at the time of its last event.
+fn telemetry(args: &InspectArgs, path: &Path) -> Result<(IndicatorSet, TelemetryRun), String> {
+    use portcullis_core::telemetry::TelemetryBatch;
+    use portcullis_core::{Agent, SoftwareDeviceKey, Timestamp};
+    let (set, texts) = load(args)?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let batches = TelemetryBatch::from_jsonl_chunks(&text, 1_200)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let start = batches
+        .iter()
+        .flat_map(|b| b.events.iter().map(|e| e.at()))
+        .min()
+        .unwrap_or(Timestamp::EPOCH);
+    // A throwaway agent: the key only separates this run's hashes from any phone's.
+    let key = std::sync::Arc::new(
+        SoftwareDeviceKey::new(b"portcullis-kiosk-offline-telemetry").map_err(|e| e.to_string())?,
+    );
+    let mut agent = Agent::open_in_memory(key, start, [0; 32]).map_err(|e| e.to_string())?;
+    for (name, json) in &texts {
+        agent
+            .load_indicators(name, json)
+            .map_err(|e| format!("{name}: {e}"))?;
+    }
+    let mut run = TelemetryRun {
+        events: 0,
+        batches: 0,
+        matches: Vec::new(),
+        alerts: Vec::new(),
+    };
+    for batch in batches.iter().filter(|b| !b.events.is_empty()) {
+        let now = batch.events.iter().map(|e| e.at()).max().unwrap_or(start);
+        let outcome = agent
+            .ingest_telemetry(batch, now)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        run.events += batch.events.len();
+        run.batches += 1;
+        run.matches.extend(outcome.matches);
+        run.alerts.extend(outcome.alerts);
+    }
+    Ok((set, run))
+}
+
+fn telemetry_json(set: &IndicatorSet, run: &TelemetryRun) -> serde_json::Value {
+    serde_json::json!({
+        "clean": run.matches.is_empty() && run.alerts.is_empty(),
+        "indicators": set.len(),
+        "unparsed_patterns": set.unparsed().len(),
+        "events": run.events,
+        "batches": run.batches,
+        "collections": set.collections(),
+        "matches": run.matches,
+        "alerts": run.alerts.iter().map(|a| serde_json::json!({
+            "at": a.finding.at,
+            "kind": a.finding.kind.as_str(),
+            "severity": a.severity.as_str(),
+            "detector": a.finding.detector,
+            "summary": a.finding.summary,
+            "evidence": a.finding.evidence,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_telemetry(set: &IndicatorSet, run: &TelemetryRun) {
+    outln!(
+        "Indicators: {} loaded from {} collection(s); {} unparsed pattern(s).",
+        set.len(),
+        set.collections().len(),
+        set.unparsed().len()
+    );
+    outln!(
+        "Telemetry: {} event(s) in {} batch(es).",
+        run.events,
+        run.batches
+    );
+    if run.matches.is_empty() && run.alerts.is_empty() {
+        outln!("Clean: no indicator matched and nothing was detected.");
+        return;
+    }
+    outln!("FINDINGS: {} indicator match(es).", run.matches.len());
+    for m in &run.matches {
+        let f = &m.finding;
+        let malware = if f.malware.is_empty() {
+            "unnamed malware".to_owned()
+        } else {
+            f.malware.join(", ")
+        };
+        outln!("  {malware}  ({}, {})", f.collection, f.indicator_id);
+        outln!(
+            "      {}  {}  {} = {}  ({})",
+            m.at,
+            m.package,
+            f.evidence.section,
+            f.evidence.value,
+            f.matched.as_str()
+        );
+    }
+    outln!("ALERTS: {}.", run.alerts.len());
+    for a in &run.alerts {
+        outln!(
+            "  {}  {} ({})  {}",
+            a.finding.at,
+            a.finding.kind.as_str(),
+            a.severity.as_str(),
+            a.finding.summary
+        );
+    }
+}
+
+fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport), String> {
+    let (set, _) = load(args)?;
+    let evidence_path = args
+        .evidence
+        .as_ref()
+        .ok_or("give --evidence FILE.json or --telemetry FILE.jsonl")?;
+    let text = std::fs::read_to_string(evidence_path)
+        .map_err(|e| format!("cannot read {}: {e}", evidence_path.display()))?;
     let evidence = EvidenceSnapshot::from_json(&text)
-        .map_err(|e| format!("{}: {e}", args.evidence.display()))?;
+        .map_err(|e| format!("{}: {e}", evidence_path.display()))?;
     let report = set.scan(&evidence);
     Ok((set, report))
 }

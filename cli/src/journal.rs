@@ -92,10 +92,11 @@ pub(crate) fn export(db: &Path, format: ExportFormat) -> Result<(), String> {
         match format {
             ExportFormat::Jsonl => crate::out::json(&journal::record_json(r)),
             ExportFormat::Ocsf => {
-                if let Some(finding) =
-                    journal::record_ocsf(r, &label).map_err(|e| format!("record {}: {e}", r.seq))?
+                // A telemetry match comes as its DNS or network event, then the finding.
+                for event in journal::record_ocsf_events(r, &label)
+                    .map_err(|e| format!("record {}: {e}", r.seq))?
                 {
-                    crate::out::json(&finding);
+                    crate::out::json(&event);
                 }
             }
         }

@@ -203,3 +203,75 @@ fn bad_input_exits_2_with_a_message() {
     let out = portcullis(&["inspect", "--evidence", path(&good_evidence)]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_telemetry_export_is_matched_and_detected_offline_naming_times_and_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = write(
+        dir.path(),
+        "phone.jsonl",
+        concat!(
+            r#"{"type": "dns", "at": "2026-05-01T10:00:00Z", "package": "com.example.mail", "host": "example.org", "addresses": ["192.0.2.1"]}"#,
+            "\n",
+            r#"{"type": "dns", "at": "2026-05-01T10:05:00Z", "package": "com.example.game", "host": "api.update-cdn-service.com"}"#,
+            "\n",
+            r#"{"type": "security", "at": "2026-05-01T11:00:00Z", "event": {"tag": "adb_shell_interactive"}}"#,
+            "\n",
+        ),
+    );
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&core_data("spyware-fixture.stix2")),
+        "--telemetry",
+        path(&export),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["events"], 3);
+    assert_eq!(report["matches"].as_array().unwrap().len(), 1);
+    assert_eq!(report["matches"][0]["package"], "com.example.game");
+    assert_eq!(report["matches"][0]["at"], "2026-05-01T10:05:00Z");
+    let kinds: Vec<_> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap(), a["at"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("indicator_match", "2026-05-01T10:05:00Z"),
+            ("adb_shell_used", "2026-05-01T11:00:00Z")
+        ]
+    );
+
+    // A clean export exits 0; a malformed line exits 2 naming the line, not its digits.
+    let clean = write(dir.path(), "clean.jsonl", "");
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&core_data("spyware-fixture.stix2")),
+        "--telemetry",
+        path(&clean),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let bad = write(
+        dir.path(),
+        "bad.jsonl",
+        "{\"type\": \"dns\", \"at\": \"2026-05-01T10:00:00Z\", \"package\": \"com.x\", \"host\": \"+4915112345678 x\"}\n",
+    );
+    let out = portcullis(&[
+        "inspect",
+        "--indicators",
+        path(&core_data("spyware-fixture.stix2")),
+        "--telemetry",
+        path(&bad),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("events[0].host"), "{stderr}");
+    assert!(!stderr.contains("4915112345678"), "{stderr}");
+}

@@ -114,11 +114,25 @@ pub enum AlertKind {
     /// A carrier-reported swap and a phone-side port-out or replacement on the same
     /// line within two hours of each other: the incident.
     SimSwapConfirmed,
+    /// An adb shell command outside an authorised maintenance window.
+    AdbShellUsed,
+    /// A file was pulled off the phone over adb.
+    AdbFilePulled,
+    /// A CA certificate the policy does not allow was installed.
+    CaCertificateInstalled,
+    /// Failed unlock attempts past the policy's threshold within its window.
+    KeyguardBruteforce,
+    /// The OS started with a verified-boot state other than green, or dm-verity off.
+    BootStateDegraded,
+    /// External media was mounted while the policy forbids USB storage.
+    UsbMediaMounted,
+    /// A process started whose APK hash or package is a spyware indicator.
+    KnownBadProcess,
 }
 
 impl AlertKind {
     /// Every kind, in a stable order.
-    pub const ALL: [AlertKind; 23] = [
+    pub const ALL: [AlertKind; 30] = [
         AlertKind::SimRemoved,
         AlertKind::SimReplaced,
         AlertKind::SubscriberChanged,
@@ -142,6 +156,13 @@ impl AlertKind {
         AlertKind::InstructionRefused,
         AlertKind::InstructionOutcome,
         AlertKind::SimSwapConfirmed,
+        AlertKind::AdbShellUsed,
+        AlertKind::AdbFilePulled,
+        AlertKind::CaCertificateInstalled,
+        AlertKind::KeyguardBruteforce,
+        AlertKind::BootStateDegraded,
+        AlertKind::UsbMediaMounted,
+        AlertKind::KnownBadProcess,
     ];
 
     /// The stable name used by the console and in exports.
@@ -170,6 +191,13 @@ impl AlertKind {
             AlertKind::InstructionRefused => "instruction_refused",
             AlertKind::InstructionOutcome => "instruction_outcome",
             AlertKind::SimSwapConfirmed => "sim_swap_confirmed",
+            AlertKind::AdbShellUsed => "adb_shell_used",
+            AlertKind::AdbFilePulled => "adb_file_pulled",
+            AlertKind::CaCertificateInstalled => "ca_certificate_installed",
+            AlertKind::KeyguardBruteforce => "keyguard_bruteforce",
+            AlertKind::BootStateDegraded => "boot_state_degraded",
+            AlertKind::UsbMediaMounted => "usb_media_mounted",
+            AlertKind::KnownBadProcess => "known_bad_process",
         }
     }
 
@@ -184,7 +212,14 @@ impl AlertKind {
             | AlertKind::IndicatorMatch
             | AlertKind::ComplianceWipe
             | AlertKind::CarrierReportedDeviceSwap
-            | AlertKind::SimSwapConfirmed => Severity::Critical,
+            | AlertKind::SimSwapConfirmed
+            | AlertKind::KnownBadProcess => Severity::Critical,
+            AlertKind::AdbShellUsed
+            | AlertKind::AdbFilePulled
+            | AlertKind::CaCertificateInstalled
+            | AlertKind::KeyguardBruteforce
+            | AlertKind::BootStateDegraded
+            | AlertKind::UsbMediaMounted => Severity::High,
             AlertKind::ComplianceViolation => Severity::Medium,
             AlertKind::ComplianceUnobservable => Severity::Low,
             AlertKind::ComplianceRestored | AlertKind::ComplianceUnblocked => Severity::Info,

@@ -1076,6 +1076,94 @@ pub fn finding_ocsf(
     })
 }
 
+/// Maps an alert record to its OCSF 1.1 events: for an indicator match found in device
+/// telemetry, the network event it matched (DNS Activity, class 4003, or Network
+/// Activity, class 4001) followed by the Detection Finding, whose
+/// `finding_info.related_events` names it; for any other alert, the finding alone.
+pub fn record_ocsf_events(r: &StoredRecord, device_label: &str) -> Result<Vec<serde_json::Value>> {
+    let RecordBody::Alert(f) = decode_record(&r.kind, &r.body)? else {
+        return Ok(Vec::new());
+    };
+    let mut finding = finding_ocsf(&f, device_label, r.seq);
+    let Some(activity) = telemetry_activity_ocsf(&f, device_label, r.seq) else {
+        return Ok(vec![finding]);
+    };
+    finding["finding_info"]["related_events"] = serde_json::json!([{
+        "uid": activity["metadata"]["uid"],
+        "type_uid": activity["type_uid"],
+        "type_name": activity["type_name"],
+    }]);
+    Ok(vec![activity, finding])
+}
+
+/// The network event behind a telemetry `indicator_match`, from the evidence the match
+/// recorded (`event`, `query`/`answers` or `address`/`port`, `package`).
+fn telemetry_activity_ocsf(
+    f: &crate::alert::Finding,
+    device_label: &str,
+    sequence: i64,
+) -> Option<serde_json::Value> {
+    if f.kind != crate::alert::AlertKind::IndicatorMatch {
+        return None;
+    }
+    let field = |k: &str| {
+        f.evidence
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if field("source") != Some("network_log") {
+        return None;
+    }
+    let common = |class_uid: u32, class_name: &str, activity: (u32, &str)| {
+        serde_json::json!({
+            "class_uid": class_uid,
+            "class_name": class_name,
+            "category_uid": 4,
+            "category_name": "Network Activity",
+            "activity_id": activity.0,
+            "activity_name": activity.1,
+            "type_uid": class_uid * 100 + activity.0,
+            "type_name": format!("{class_name}: {}", activity.1),
+            "time": f.at.as_unix_millis(),
+            "severity_id": 1,
+            "severity": "Informational",
+            "actor": { "app_name": field("package").unwrap_or_default() },
+            "device": { "name": device_label, "type_id": 5, "type": "Mobile" },
+            "metadata": {
+                "version": "1.1.0",
+                "uid": format!("{device_label}:{sequence}:event"),
+                "product": { "name": "Portcullis", "vendor_name": "Portcullis", "version": env!("CARGO_PKG_VERSION") },
+                "log_name": "network_log",
+            },
+        })
+    };
+    match field("event")? {
+        "dns" => {
+            let mut v = common(4003, "DNS Activity", (1, "Query"));
+            v["query"] = serde_json::json!({ "hostname": field("query")? });
+            let answers: Vec<serde_json::Value> = field("answers")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(|a| serde_json::json!({ "rdata": a }))
+                .collect();
+            v["answers"] = serde_json::Value::Array(answers);
+            Some(v)
+        }
+        "connect" => {
+            let mut v = common(4001, "Network Activity", (1, "Open"));
+            let port: u16 = field("port")?.parse().ok()?;
+            v["dst_endpoint"] = serde_json::json!({ "ip": field("address")?, "port": port });
+            v["connection_info"] = serde_json::json!({
+                "direction_id": 2, "direction": "Outbound", "protocol_name": "tcp",
+            });
+            Some(v)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ pub mod json;
 pub mod policy;
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod trace;
 

@@ -68,7 +68,49 @@ const MIGRATIONS: &[&str] = &[
         acked_at          INTEGER
      ) STRICT;
      CREATE INDEX outbox_pending ON outbox(id) WHERE acked_at IS NULL;",
+    // 2: the rolling window of network events (device telemetry): one row per distinct
+    // host or address with when it was last seen; no package, no per-event rows.
+    "CREATE TABLE network_seen (
+        kind      INTEGER NOT NULL,
+        value     TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (kind, value)
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX network_seen_at ON network_seen(last_seen);",
 ];
+
+/// What a telemetry step writes to the network window, in the step's transaction.
+#[derive(Debug, Default)]
+pub struct NetworkWindowWrite {
+    /// Hosts and addresses seen, with when (the newest time per value is kept).
+    pub seen: Vec<(NetworkValue, String, Timestamp)>,
+    /// Forget everything last seen before this.
+    pub prune_before: Option<Timestamp>,
+}
+
+/// How stale a network-window row's `last_seen` may get before a new sighting rewrites it.
+/// Rewriting every row a batch touches would dirty most of the table's pages on every
+/// commit; with this, a value seen again within the hour costs no write, and the window is
+/// pruned at most an hour early for it.
+pub const NETWORK_SEEN_RESOLUTION_MS: i64 = 60 * 60 * 1000;
+
+/// What a row of the network window holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NetworkValue {
+    /// A host name looked up.
+    Host,
+    /// An address resolved or connected to.
+    Address,
+}
+
+impl NetworkValue {
+    fn code(self) -> i64 {
+        match self {
+            NetworkValue::Host => 0,
+            NetworkValue::Address => 1,
+        }
+    }
+}
 
 /// One journal record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +270,51 @@ impl Store {
 
     /// Writes one agent step atomically and returns the alerts it queued.
     pub fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>> {
-        if commit.is_empty() {
+        self.commit_with_network(commit, NetworkWindowWrite::default())
+    }
+
+    /// The network window's rows last seen at or after `since`, oldest first.
+    pub fn network_window(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(NetworkValue, String, Timestamp)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, value, last_seen FROM network_seen WHERE last_seen >= ?1
+                 ORDER BY last_seen, kind, value",
+            )
+            .context("reading the network window")?;
+        let rows = stmt
+            .query_map([since.as_unix_millis()], |r| {
+                let kind: i64 = r.get(0)?;
+                Ok((kind, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })
+            .context("reading the network window")?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, value, at) = row.context("reading the network window")?;
+            let kind = match kind {
+                0 => NetworkValue::Host,
+                1 => NetworkValue::Address,
+                _ => {
+                    return Err(Error::Corrupt(
+                        "a network window row has an unknown kind".into(),
+                    ))
+                }
+            };
+            out.push((kind, value, Timestamp::from_unix_millis(at)));
+        }
+        Ok(out)
+    }
+
+    /// Writes one agent step and its network-window rows atomically (telemetry ingest).
+    pub fn commit_with_network(
+        &mut self,
+        commit: Commit,
+        network: NetworkWindowWrite,
+    ) -> Result<Vec<Alert>> {
+        if commit.is_empty() && network.seen.is_empty() && network.prune_before.is_none() {
             return Ok(Vec::new());
         }
         if commit.journal.iter().any(|e| e.kind == ALERT_KIND) {
@@ -250,6 +336,32 @@ impl Store {
                 params![component, body],
             )
             .context("saving component state")?;
+        }
+        if !network.seen.is_empty() {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO network_seen(kind, value, last_seen) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(kind, value) DO UPDATE SET last_seen = excluded.last_seen
+                     WHERE excluded.last_seen > network_seen.last_seen + ?4",
+                )
+                .context("saving network events")?;
+            for (kind, value, seen) in &network.seen {
+                upsert
+                    .execute(params![
+                        kind.code(),
+                        value,
+                        seen.as_unix_millis(),
+                        NETWORK_SEEN_RESOLUTION_MS
+                    ])
+                    .context("saving network events")?;
+            }
+        }
+        if let Some(before) = network.prune_before {
+            tx.execute(
+                "DELETE FROM network_seen WHERE last_seen < ?1",
+                [before.as_unix_millis()],
+            )
+            .context("pruning the network window")?;
         }
         let mut journal = Appender::start(&tx, self.key.as_ref(), at)?;
         for entry in &commit.journal {

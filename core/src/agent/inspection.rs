@@ -362,6 +362,11 @@ impl Agent {
         evidence_json: &str,
         now: Timestamp,
     ) -> Result<InspectionReceipt> {
+        // The rolling window of network events the phone saw (source `network_log`) joins
+        // what the platform collected.
+        let mut evidence = evidence.clone();
+        self.add_network_window(&mut evidence, now)?;
+        let evidence = &evidence;
         let report: ScanReport = self.inspection.indicators.scan(evidence);
         let evidence_sha256 =
             hex(ring::digest::digest(&ring::digest::SHA256, evidence_json.as_bytes()).as_ref());

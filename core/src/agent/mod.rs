@@ -12,6 +12,7 @@ mod instruction;
 mod persisted;
 mod policy;
 mod sync;
+mod telemetry;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
@@ -25,6 +26,7 @@ pub use sync::{
     IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, Refusal, RootSync,
     SyncHeadline,
 };
+pub use telemetry::{TelemetryMatch, TelemetryOutcome};
 
 use std::path::Path;
 use std::sync::Arc;

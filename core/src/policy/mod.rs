@@ -31,7 +31,9 @@ pub use indicators::{
     AcceptedIndicators, IndicatorsPayload, SignedIndicators, INDICATORS_PAYLOAD_TYPE,
     MAX_INDICATORS_BYTES,
 };
-pub use model::{PinKey, Policy, POLICY_SCHEMA_V1};
+pub use model::{
+    MaintenanceWindow, PinKey, Policy, Sha256Fingerprint, TelemetryRules, POLICY_SCHEMA_V1,
+};
 pub use trust::{
     check_bundle, rotate_root, verify_bundle, AppliedPolicy, BundlePayload, BundleScope,
     DeviceScope, PayloadHash, RoleName, TrustRoot, TrustedState, VerifiedPolicy,

@@ -75,6 +75,10 @@ pub struct Policy {
     /// How much the console's signed instructions may ask of this device.
     #[serde(default, skip_serializing_if = "InstructionRules::is_default")]
     pub instructions: InstructionRules,
+    /// Device telemetry: which platform logs the agent turns on, how long network events
+    /// stay for inspections, and the living-off-the-land detectors' thresholds.
+    #[serde(default, skip_serializing_if = "TelemetryRules::is_default")]
+    pub telemetry: TelemetryRules,
 }
 
 // ---------------------------------------------------------------------------------
@@ -926,6 +930,110 @@ pub struct WipeAction {
 }
 
 // ---------------------------------------------------------------------------------
+// Telemetry
+
+/// The longest rolling window of network events a policy may ask for, in days.
+pub const MAX_NETWORK_WINDOW_DAYS: u32 = 90;
+
+/// Device telemetry (Android network and security logs): what the agent asks the
+/// platform to log, how long network events are kept for scheduled inspections, and
+/// the thresholds of the living-off-the-land detectors. CA and USB rules come from
+/// `configuration` (`userInstalledCaCerts`, `deviceConnectivityManagement`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TelemetryRules {
+    /// Turn on the platform's network log (Android `setNetworkLoggingEnabled`: DNS
+    /// lookups and connections with the package that made them).
+    #[serde(default)]
+    pub network_logging: bool,
+    /// Turn on the platform's security log (Android `setSecurityLoggingEnabled`: adb,
+    /// process starts, CA installs, unlock attempts, boot state, media mounts).
+    #[serde(default)]
+    pub security_logging: bool,
+    /// Days network events stay in the rolling window that scheduled inspections scan.
+    #[serde(default = "default_network_window_days")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 90)))]
+    pub network_window_days: u32,
+    /// Failed unlock attempts that make a brute-force alert...
+    #[serde(default = "default_keyguard_failures")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 2, max = 100)))]
+    pub keyguard_failures: u32,
+    /// ...when they fall within this many minutes.
+    #[serde(default = "default_keyguard_window")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1440)))]
+    pub keyguard_window_minutes: u32,
+    /// Authorised maintenance windows in which adb shell use raises no alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adb_maintenance_windows: Vec<MaintenanceWindow>,
+    /// Why these choices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Default for TelemetryRules {
+    fn default() -> Self {
+        TelemetryRules {
+            network_logging: false,
+            security_logging: false,
+            network_window_days: default_network_window_days(),
+            keyguard_failures: default_keyguard_failures(),
+            keyguard_window_minutes: default_keyguard_window(),
+            adb_maintenance_windows: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl TelemetryRules {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether `at` falls in one of the authorised adb maintenance windows.
+    pub fn adb_authorised_at(&self, at: crate::time::Timestamp) -> bool {
+        self.adb_maintenance_windows
+            .iter()
+            .any(|w| matches!((w.start(), w.end()), (Some(s), Some(e)) if s <= at && at < e))
+    }
+}
+
+fn default_network_window_days() -> u32 {
+    7
+}
+
+fn default_keyguard_failures() -> u32 {
+    5
+}
+
+fn default_keyguard_window() -> u32 {
+    15
+}
+
+/// A span of time, `from` inclusive to `until` exclusive, both RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    /// Start (RFC 3339).
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub from: String,
+    /// End (RFC 3339), after `from`.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub until: String,
+}
+
+impl MaintenanceWindow {
+    fn start(&self) -> Option<crate::time::Timestamp> {
+        crate::time::Timestamp::parse_rfc3339(&self.from)
+    }
+
+    fn end(&self) -> Option<crate::time::Timestamp> {
+        crate::time::Timestamp::parse_rfc3339(&self.until)
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // Parsing and validation
 
 impl Policy {
@@ -952,6 +1060,7 @@ impl Policy {
         self.validate_sim()?;
         self.validate_inspection()?;
         self.validate_escalation()?;
+        self.validate_telemetry()?;
         let limits = &self.instructions;
         if !(1..=MAX_INSTRUCTION_LIFETIME_HOURS).contains(&limits.max_lifetime_hours) {
             return Err(invalid(
@@ -1203,6 +1312,41 @@ impl Policy {
                 "inspection.gracePeriodHours",
                 "must be at most 720 (30 days)",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_telemetry(&self) -> Result<(), PolicyError> {
+        let t = &self.telemetry;
+        if !(1..=MAX_NETWORK_WINDOW_DAYS).contains(&t.network_window_days) {
+            return Err(invalid(
+                "telemetry.networkWindowDays",
+                format!("must be between 1 and {MAX_NETWORK_WINDOW_DAYS}"),
+            ));
+        }
+        if !(2..=100).contains(&t.keyguard_failures) {
+            return Err(invalid(
+                "telemetry.keyguardFailures",
+                "must be between 2 and 100",
+            ));
+        }
+        if !(1..=1440).contains(&t.keyguard_window_minutes) {
+            return Err(invalid(
+                "telemetry.keyguardWindowMinutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        for (i, w) in t.adb_maintenance_windows.iter().enumerate() {
+            let at = |f: &str| format!("telemetry.adbMaintenanceWindows[{i}].{f}");
+            let Some(start) = w.start() else {
+                return Err(invalid(at("from"), "is not an RFC 3339 time"));
+            };
+            let Some(end) = w.end() else {
+                return Err(invalid(at("until"), "is not an RFC 3339 time"));
+            };
+            if end <= start {
+                return Err(invalid(at("until"), "must be after `from`"));
+            }
         }
         Ok(())
     }

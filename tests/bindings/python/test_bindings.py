@@ -383,6 +383,47 @@ class InspectionTests(FixtureTestCase):
         run(body())
 
 
+class TelemetryTests(FixtureTestCase):
+    def test_log_batches_raise_matches_and_detections_at_event_times(self):
+        async def body():
+            agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-telemetry-secret"), at(0))
+            await agent.load_indicators("fixture", self.read("spyware-fixture.stix2"))
+            # Without a policy, neither log is asked for.
+            logging = await agent.telemetry_logging()
+            self.assertEqual((logging.network_logging, logging.security_logging), (False, False))
+            events = [
+                pf.TelemetryLogEvent.DNS(pf.DnsLogEvent(
+                    at=at(10), package="com.example.mail", host="example.org", addresses=["192.0.2.1"])),
+                pf.TelemetryLogEvent.DNS(pf.DnsLogEvent(
+                    at=at(20), package="com.example.game", host="api.update-cdn-service.com", addresses=[])),
+                pf.TelemetryLogEvent.CONNECT(pf.ConnectLogEvent(
+                    at=at(30), package="com.example.game", address="203.0.113.66", port=443)),
+                pf.TelemetryLogEvent.SECURITY(pf.SecurityLogEvent.OS_STARTUP(
+                    at=at(40), verified_boot_state=pf.VerifiedBootState.ORANGE,
+                    dm_verity=pf.DmVerityMode.ENFORCING)),
+            ]
+            result = await agent.ingest_telemetry(events, at(60))
+            self.assertEqual((result.dns_events, result.connect_events, result.security_events), (2, 1, 1))
+            self.assertEqual(result.matches, 2)
+            self.assertEqual(
+                [(a.kind_name, a.at) for a in result.alerts],
+                [("indicator_match", at(20)), ("indicator_match", at(30)), ("boot_state_degraded", at(40))],
+            )
+            evidence = {e.key: e.value for e in result.alerts[0].evidence}
+            self.assertEqual(evidence["package"], "com.example.game")
+            self.assertEqual(evidence["source"], "network_log")
+            self.assertEqual(result.alerts[2].kind, pf.AlertKind.BOOT_STATE_DEGRADED)
+            # A bad address is refused naming the field, never echoing the value.
+            bad = [pf.TelemetryLogEvent.CONNECT(pf.ConnectLogEvent(
+                at=at(70), package="com.x", address="+4915112345678", port=1))]
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as caught:
+                await agent.ingest_telemetry(bad, at(80))
+            self.assertIn("events[0].address", str(caught.exception))
+            self.assertNotIn("4915112345678", str(caught.exception))
+
+        run(body())
+
+
 class ComplianceTests(FixtureTestCase):
     def setUp(self):
         super().setUp()

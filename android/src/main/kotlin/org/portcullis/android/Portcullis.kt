@@ -34,6 +34,7 @@ import org.portcullis.ComplianceSnapshot
 import org.portcullis.DeviceKey
 import org.portcullis.ManagedConfigValues
 import org.portcullis.PortcullisException
+import org.portcullis.TelemetryLogEvent
 import org.portcullis.consoleInspection
 import org.portcullis.consolePolicySyncFailed
 import org.portcullis.android.core.AgentFeeder
@@ -287,6 +288,7 @@ class Portcullis private constructor(private val context: Context, private val c
             scope.launch {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
+                applyTelemetryLogging() // the policy in force says which platform logs to keep
             }
         }
     }
@@ -321,6 +323,44 @@ class Portcullis private constructor(private val context: Context, private val c
                 instructionStateSent = state
             }
             if (pass.alerts.isNotEmpty()) deliverAndReschedule()
+        }
+    }
+
+    /**
+     * A batch of network or security-log events from the app's `DeviceAdminReceiver`
+     * ([TelemetryAdminReceiver]): ingested in the input queue; the alerts it raised are
+     * delivered at once. A refused batch is logged (field names only) and dropped.
+     */
+    suspend fun ingestTelemetry(events: List<TelemetryLogEvent>) {
+        if (events.isEmpty()) return
+        val result = try {
+            inQueue { agent().ingestTelemetry(events, config.clock()) }
+        } catch (e: PortcullisException) {
+            Log.w(LogMapping.TAG, "telemetry batch refused: ${e.message}")
+            return
+        }
+        Log.i(
+            LogMapping.TAG,
+            "telemetry: ${result.dnsEvents} dns, ${result.connectEvents} connect, " +
+                "${result.securityEvents} security, ${result.matches} matches, ${result.alerts.size} alerts",
+        )
+        if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
+    }
+
+    /**
+     * Turns the platform's network and security logs on or off as the policy in force asks
+     * (`telemetry.networkLogging`, `telemetry.securityLogging`). Needs [Config.deviceAdmin]
+     * and device ownership; call it after every policy change.
+     */
+    suspend fun applyTelemetryLogging() {
+        val admin = config.deviceAdmin ?: return
+        val dpm = context.getSystemService(DevicePolicyManager::class.java) ?: return
+        val wanted = agent().telemetryLogging()
+        try {
+            dpm.setNetworkLoggingEnabled(admin, wanted.networkLogging)
+            dpm.setSecurityLoggingEnabled(admin, wanted.securityLogging)
+        } catch (e: SecurityException) {
+            Log.w(LogMapping.TAG, "cannot change network or security logging: not the device owner")
         }
     }
 

@@ -111,6 +111,7 @@ fun main() {
     inspectionTests()
     instructionTests()
     deploymentTests()
+    telemetryTests()
     var passed = 0
     var failed = 0
     val started = System.nanoTime()

@@ -1,0 +1,82 @@
+// DeviceAdminReceiver log callbacks -> the core's telemetry ingest. The device-owner app's
+// own receiver extends this class (declared in its manifest with BIND_DEVICE_ADMIN, like any
+// DeviceAdminReceiver); the mapping lives in core/Telemetry.kt, the decisions in the core.
+
+package org.portcullis.android
+
+import android.app.admin.ConnectEvent
+import android.app.admin.DeviceAdminReceiver
+import android.app.admin.DevicePolicyManager
+import android.app.admin.DnsEvent
+import android.content.Context
+import android.content.Intent
+import android.util.Log
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.launch
+import org.portcullis.TelemetryLogEvent
+import org.portcullis.android.core.LogMapping
+import org.portcullis.android.core.NetworkLogReading
+import org.portcullis.android.core.SecurityLogReading
+import org.portcullis.android.core.TelemetryMapping
+
+open class TelemetryAdminReceiver : DeviceAdminReceiver() {
+    override fun onNetworkLogsAvailable(context: Context, intent: Intent, batchToken: Long, networkLogsCount: Int) {
+        val dpm = context.getSystemService(DevicePolicyManager::class.java) ?: return
+        val logs = try {
+            dpm.retrieveNetworkLogs(getWho(context), batchToken)
+        } catch (e: SecurityException) {
+            Log.w(LogMapping.TAG, "network logs not readable: not the device owner")
+            null
+        } ?: return
+        val readings = logs.mapNotNull { event ->
+            when (event) {
+                is DnsEvent -> NetworkLogReading.Dns(
+                    event.timestamp,
+                    event.packageName,
+                    event.hostname ?: return@mapNotNull null,
+                    event.inetAddresses.mapNotNull { it.hostAddress },
+                )
+                is ConnectEvent -> NetworkLogReading.Connect(
+                    event.timestamp,
+                    event.packageName,
+                    event.inetAddress.hostAddress ?: return@mapNotNull null,
+                    event.port,
+                )
+                else -> null
+            }
+        }
+        ingest(context, TelemetryMapping.batch(readings, emptyList()))
+    }
+
+    override fun onSecurityLogsAvailable(context: Context, intent: Intent) {
+        val dpm = context.getSystemService(DevicePolicyManager::class.java) ?: return
+        val logs = try {
+            dpm.retrieveSecurityLogs(getWho(context))
+        } catch (e: SecurityException) {
+            Log.w(LogMapping.TAG, "security logs not readable: not the device owner")
+            null
+        } ?: return
+        val readings = logs.map { SecurityLogReading(it.tag, it.timeNanos, it.data) }
+        ingest(context, TelemetryMapping.batch(emptyList(), readings))
+    }
+
+    private fun ingest(context: Context, events: List<TelemetryLogEvent>) {
+        if (events.isEmpty()) return
+        val pending = goAsync()
+        CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
+            try {
+                val portcullis = Portcullis.get(context)
+                // The core bounds a batch; a security-log retrieval can hold a day's worth.
+                for (chunk in events.chunked(BATCH)) portcullis.ingestTelemetry(chunk)
+            } finally {
+                pending.finish()
+            }
+        }
+    }
+
+    private companion object {
+        const val BATCH = 1_200
+    }
+}
