@@ -868,10 +868,52 @@ mod tests {
     }
 
     #[test]
+    fn delegated_scopes_cross_by_their_amapi_names_and_an_unknown_one_is_named() {
+        let snapshot = |scopes: &[&str]| ComplianceSnapshot {
+            platform: Platform::Android,
+            device_owner: false,
+            delegated_scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            supervised: None,
+            package_roles: Some(crate::deployment::PackageRoles {
+                home: Some("com.example.launcher".into()),
+                ..Default::default()
+            }),
+            collected_at: None,
+            os: SnapshotOs::default(),
+            settings: SnapshotSettings::default(),
+            apps: None,
+            agent: None,
+        };
+        let core =
+            snapshot::DeviceSnapshot::try_from(snapshot(&["PACKAGE_ACCESS", "CERT_INSTALL"]))
+                .expect("known scopes");
+        assert_eq!(
+            core.delegated_scopes,
+            Some(vec![
+                actions::DelegatedScope::PackageAccess,
+                actions::DelegatedScope::CertInstall
+            ])
+        );
+        assert_eq!(
+            core.package_roles.and_then(|r| r.home).as_deref(),
+            Some("com.example.launcher")
+        );
+        let err = snapshot::DeviceSnapshot::try_from(snapshot(&["PACKAGE_ACCESS", "delegation-x"]))
+            .expect_err("unknown scope");
+        assert!(
+            matches!(&err, CoreError::InvalidInput { field, .. } if field == "delegatedScopes[1]"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn a_fingerprint_that_does_not_read_is_refused_naming_its_place() {
         let snapshot = ComplianceSnapshot {
             platform: Platform::Android,
             device_owner: true,
+            delegated_scopes: None,
+            supervised: None,
+            package_roles: None,
             collected_at: None,
             os: SnapshotOs::default(),
             settings: SnapshotSettings {
