@@ -127,6 +127,7 @@ impl Agent {
             )
         })?;
         let mut evaluation = self.compliance.engine.evaluate(prepared, &snapshot, now);
+        self.wakeup.compliance_judged(now);
         self.compliance
             .pending
             .extend(evaluation.new_actions.iter().cloned());

@@ -10,6 +10,7 @@ mod fusion;
 mod inspection;
 mod instruction;
 mod policy;
+mod schedule;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
@@ -18,6 +19,10 @@ pub use instruction::{
     RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
+pub use schedule::{
+    infer_boot, retry_delay_ms, BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup,
+    WakeupDuties, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS, RETRY_INITIAL_MS, RETRY_MAX_MS,
+};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +59,7 @@ pub struct Agent {
     compliance: compliance::ComplianceSlot,
     instructions: instruction::InstructionSlot,
     fusion: fusion::FusionSlot,
+    wakeup: schedule::WakeupSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -163,7 +169,9 @@ impl Agent {
             store.load_state(instruction::INSTRUCTION_STATE)?,
         )?;
         let fusion = fusion::FusionSlot::restore(store.load_state(fusion::FUSION_STATE)?)?;
+        let wakeup = schedule::WakeupSlot::restore(store.load_state(schedule::WAKEUP_STATE)?)?;
         Ok(Agent {
+            wakeup,
             fusion,
             store,
             device_key,
@@ -189,7 +197,14 @@ impl Agent {
     }
 
     /// Lets time pass: call at [`Agent::next_wakeup`] (or any time) so timed detections fire.
+    /// The same as [`Agent::wake`] without a boot instant, keeping only the alerts: the
+    /// duties falling due now are counted as handed out.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Result<Vec<Alert>> {
+        Ok(self.wake(now, None)?.alerts)
+    }
+
+    /// The time step itself: the guard's timers, the inspection schedule, the ladder.
+    fn pass_time(&mut self, now: Timestamp) -> Result<Vec<Alert>> {
         let mut findings = Vec::new();
         self.guard.handle_timeout(now, &mut findings);
         let events = self.inspection.on_time(now);
@@ -199,12 +214,14 @@ impl Agent {
         self.persist_with_events(now, findings, Vec::new(), events)
     }
 
-    /// When the platform scheduler should wake the agent, if anything is pending.
+    /// When the platform scheduler should wake the agent: the earliest of every deadline,
+    /// the re-read cadence included, so there is always one. Wake it with [`Agent::wake`].
     pub fn next_wakeup(&self) -> Option<Timestamp> {
         [
             self.guard.next_deadline(),
             self.inspection.next_deadline(),
             self.compliance.engine.next_deadline(),
+            self.schedule_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -359,6 +376,10 @@ impl Agent {
         if instructions_json != self.instructions.persisted {
             states.push((instruction::INSTRUCTION_STATE, instructions_json.clone()));
         }
+        let wakeup_json = self.wakeup.serialized();
+        if wakeup_json != self.wakeup.persisted {
+            states.push((schedule::WAKEUP_STATE, wakeup_json.clone()));
+        }
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -384,6 +405,7 @@ impl Agent {
                 self.compliance.persisted = engine_json;
                 self.compliance.persisted_pending = pending_json;
                 self.instructions.persisted = instructions_json;
+                self.wakeup.persisted = wakeup_json;
                 self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
@@ -391,6 +413,7 @@ impl Agent {
                 self.rollback_guard();
                 self.rollback_schedule();
                 self.compliance.rollback();
+                self.wakeup.rollback();
                 Err(e)
             }
         }

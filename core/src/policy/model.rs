@@ -564,6 +564,15 @@ pub struct PackageNameList {
 /// Port-out detection window used when a policy does not set one.
 pub const DEFAULT_PORT_OUT_WINDOW_MINUTES: u32 = 10;
 
+/// How often the agent re-reads SIM and service state when a policy does not say: the
+/// platform's change broadcasts cover a running process, the re-read covers changes made
+/// while it was not running, and each one costs a wake-up of a phone carried all day.
+pub const DEFAULT_REREAD_INTERVAL_MINUTES: u32 = 60;
+/// The shortest re-read interval a policy may set (the platforms' own floor for periodic work).
+pub const MIN_REREAD_INTERVAL_MINUTES: u32 = 15;
+/// The longest re-read interval a policy may set: at least one re-read a day.
+pub const MAX_REREAD_INTERVAL_MINUTES: u32 = 1440;
+
 /// The SIM-port guard's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -575,6 +584,10 @@ pub struct SimRules {
     #[serde(default = "default_port_out_window")]
     #[schemars(range(min = 1, max = 1440))]
     pub port_out_window_minutes: u32,
+    /// How often the agent asks to be woken to re-read SIM and service state, in minutes.
+    #[serde(default = "default_reread_interval")]
+    #[schemars(range(min = 15, max = 1440))]
+    pub reread_interval_minutes: u32,
     /// What the phone does, besides alerting the console (always), when its SIM or number changes.
     #[serde(default)]
     pub on_change: Vec<SimChangeAction>,
@@ -585,6 +598,10 @@ pub struct SimRules {
 
 fn default_port_out_window() -> u32 {
     DEFAULT_PORT_OUT_WINDOW_MINUTES
+}
+
+fn default_reread_interval() -> u32 {
+    DEFAULT_REREAD_INTERVAL_MINUTES
 }
 
 /// A subscription expected in one slot.
@@ -1083,6 +1100,16 @@ impl Policy {
             return Err(invalid(
                 "sim.portOutWindowMinutes",
                 "must be between 1 and 1440",
+            ));
+        }
+        if !(MIN_REREAD_INTERVAL_MINUTES..=MAX_REREAD_INTERVAL_MINUTES)
+            .contains(&s.reread_interval_minutes)
+        {
+            return Err(invalid(
+                "sim.rereadIntervalMinutes",
+                format!(
+                    "must be between {MIN_REREAD_INTERVAL_MINUTES} and {MAX_REREAD_INTERVAL_MINUTES}"
+                ),
             ));
         }
         let mut slots = BTreeSet::new();
