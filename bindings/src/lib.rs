@@ -11,6 +11,7 @@ mod error;
 mod key;
 mod logging;
 mod types;
+mod wakeup;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,7 @@ pub use error::PortcullisError;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
+pub use wakeup::{BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup, WakeupDuties};
 
 use portcullis_core::sim::SimEvent;
 use ring::rand::{SecureRandom, SystemRandom};

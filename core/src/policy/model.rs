@@ -585,7 +585,12 @@ pub struct SimRules {
     #[schemars(range(min = 1, max = 1440))]
     pub port_out_window_minutes: u32,
     /// How often the agent asks to be woken to re-read SIM and service state, in minutes.
-    #[serde(default = "default_reread_interval")]
+    /// Left out of a document at its default, so bundles agents without the field accept
+    /// stay byte-for-byte what they were.
+    #[serde(
+        default = "default_reread_interval",
+        skip_serializing_if = "is_default_reread_interval"
+    )]
     #[schemars(range(min = 15, max = 1440))]
     pub reread_interval_minutes: u32,
     /// What the phone does, besides alerting the console (always), when its SIM or number changes.
@@ -602,6 +607,10 @@ fn default_port_out_window() -> u32 {
 
 fn default_reread_interval() -> u32 {
     DEFAULT_REREAD_INTERVAL_MINUTES
+}
+
+fn is_default_reread_interval(minutes: &u32) -> bool {
+    *minutes == DEFAULT_REREAD_INTERVAL_MINUTES
 }
 
 /// A subscription expected in one slot.
