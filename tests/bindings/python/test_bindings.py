@@ -358,9 +358,10 @@ class InspectionTests(FixtureTestCase):
             collection = await agent.load_indicators("fixture", self.read("spyware-fixture.stix2"))
             self.assertGreater(collection.indicators, 0)
             await agent.report_conditions(True, True, 120, at(1))
-            # Wake the agent when it asks, as WorkManager or BGTaskScheduler would.
+            # Wake the agent when it asks, as the alarm or BGTaskScheduler would (hourly
+            # re-reads included: a month of them before the routine window).
             window = None
-            for _ in range(200):
+            for _ in range(2000):
                 window = await agent.open_inspection_window()
                 if window is not None:
                     break
