@@ -14,6 +14,7 @@ mod evidence;
 mod key;
 mod logging;
 mod types;
+mod wakeup;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -29,6 +30,7 @@ pub use evidence::*;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
+pub use wakeup::{BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup, WakeupDuties};
 
 use portcullis_core::sim::SimEvent;
 use ring::rand::{SecureRandom, SystemRandom};

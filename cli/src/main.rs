@@ -118,6 +118,15 @@ enum Command {
         /// `journal verify --checkpoint`; checkpoints the end of the trace if needed.
         #[arg(long, value_name = "FILE")]
         checkpoint_out: Option<PathBuf>,
+        /// Also print how often the agent asked to be woken: for the re-read cadence, and
+        /// for everything else (timers, windows, retries), in total and per day.
+        #[arg(long)]
+        wakeups: bool,
+        /// An evidence snapshot (docs/evidence.schema.json) submitted whenever a wake-up
+        /// opens an inspection window, as a phone carrying out its inspections does;
+        /// without it, windows are missed and make-up windows follow.
+        #[arg(long, value_name = "FILE")]
+        inspect_with: Option<PathBuf>,
     },
 }
 
@@ -191,6 +200,8 @@ fn main() -> ExitCode {
             format,
             checkpoint_every,
             checkpoint_out,
+            wakeups,
+            inspect_with,
         } => simulate::run(&simulate::Options {
             scenario,
             policy,
@@ -201,6 +212,8 @@ fn main() -> ExitCode {
             format,
             checkpoint_every,
             checkpoint_out,
+            wakeups,
+            inspect_with,
         }),
     };
     match result {

@@ -29,6 +29,8 @@ pub(crate) struct Options {
     pub(crate) format: Format,
     pub(crate) checkpoint_every: Option<u64>,
     pub(crate) checkpoint_out: Option<PathBuf>,
+    pub(crate) wakeups: bool,
+    pub(crate) inspect_with: Option<PathBuf>,
 }
 
 /// Replays the scenario and prints the alerts in the chosen format.
@@ -95,10 +97,26 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     };
     let mut checkpoint = None;
     let mut alerts = Vec::new();
+    let mut tally = trace::WakeupTally::default();
+    let evidence = match &options.inspect_with {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let mut next = Some(first);
     while let Some(ev) = next.take() {
         alerts.clear();
-        trace::replay_event(&mut agent, &ev, &mut sign, &mut alerts).map_err(in_trace)?;
+        trace::replay_event_counted(
+            &mut agent,
+            &ev,
+            &mut sign,
+            &mut alerts,
+            &mut tally,
+            evidence.as_deref(),
+        )
+        .map_err(in_trace)?;
         summary.events += 1;
         summary.end = ev.at;
         for alert in &alerts {
@@ -134,7 +152,34 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     if let Some(spool) = timeline {
         spool.print(&summary)?;
     }
+    if options.wakeups {
+        print_wakeups(&summary, tally, options.format);
+    }
     Ok(())
+}
+
+/// The wake-ups the replay asked for, in total and per day of the trace.
+fn print_wakeups(summary: &Summary, tally: trace::WakeupTally, format: Format) {
+    let days = summary.end.millis_since(summary.start) as f64 / 86_400_000.0;
+    let per_day = |n: u64| if days > 0.0 { n as f64 / days } else { 0.0 };
+    match format {
+        Format::Text => outln!(
+            "Wake-ups over {days:.1} days: {} for the re-read cadence ({:.1} a day), {} extra ({:.2} a day).",
+            tally.reread,
+            per_day(tally.reread),
+            tally.extra,
+            per_day(tally.extra)
+        ),
+        Format::Jsonl => crate::out::json(&serde_json::json!({
+            "wakeups": {
+                "days": days,
+                "reread": tally.reread,
+                "extra": tally.extra,
+                "rereadPerDay": per_day(tally.reread),
+                "extraPerDay": per_day(tally.extra),
+            }
+        })),
+    }
 }
 
 /// What the text timeline's header says.

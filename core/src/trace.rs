@@ -353,8 +353,42 @@ pub fn replay_event(
     sign: &mut ShorthandSigner<'_>,
     alerts: &mut Vec<Alert>,
 ) -> Result<()> {
+    replay_event_counted(agent, ev, sign, alerts, &mut WakeupTally::default(), None)
+}
+
+/// The wake-ups a replay asked for: those the re-read cadence explains, and the others
+/// (timers, windows, retries). Every wake-up costs battery on a phone carried all day, so
+/// `docs/performance.md` records both for the baseline policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WakeupTally {
+    /// Wake-ups that handed out a radio re-read.
+    pub reread: u64,
+    /// Wake-ups for anything else.
+    pub extra: u64,
+}
+
+/// [`replay_event`], counting the wake-ups into `tally`. With `evidence` (an evidence
+/// snapshot, docs/evidence.schema.json), each wake-up that hands out `inspect` submits it,
+/// as a phone carrying out its inspections does; without it, windows are missed.
+pub fn replay_event_counted(
+    agent: &mut Agent,
+    ev: &TraceEvent,
+    sign: &mut ShorthandSigner<'_>,
+    alerts: &mut Vec<Alert>,
+    tally: &mut WakeupTally,
+    evidence: Option<&str>,
+) -> Result<()> {
     while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
-        alerts.extend(agent.handle_timeout(wake)?);
+        let woken = agent.wake(wake, None)?;
+        if woken.duties.reread_radio {
+            tally.reread += 1;
+        } else {
+            tally.extra += 1;
+        }
+        alerts.extend(woken.alerts);
+        if let (true, Some(evidence)) = (woken.duties.inspect, evidence) {
+            alerts.extend(agent.submit_inspection(None, evidence, wake)?.alerts);
+        }
         if agent.next_wakeup() == Some(wake) {
             break;
         }

@@ -119,6 +119,9 @@ fn the_applied_policy_steers_the_sim_guard_and_survives_a_restart() {
             t,
         )
         .unwrap();
+    // Woken (and the radio re-read) at `t`: the next re-read is an hour away, the
+    // port-out timer five minutes.
+    agent.wake(t, None).unwrap();
     assert_eq!(agent.next_wakeup(), Some(t.plus_millis(5 * 60_000)));
 }
 

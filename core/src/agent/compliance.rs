@@ -126,6 +126,7 @@ impl Agent {
     ) -> Result<ComplianceOutcome> {
         let prepared = self.compliance.prepared.as_ref().ok_or(Error::NoPolicy)?;
         let mut evaluation = self.compliance.engine.evaluate(prepared, snapshot, now);
+        self.wakeup.compliance_judged(now);
         self.compliance
             .pending
             .extend(evaluation.new_actions.iter().cloned());

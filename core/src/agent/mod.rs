@@ -11,6 +11,7 @@ mod inspection;
 mod instruction;
 mod persisted;
 mod policy;
+mod schedule;
 mod sync;
 mod telemetry;
 
@@ -21,6 +22,10 @@ pub use instruction::{
     RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
+pub use schedule::{
+    infer_boot, retry_delay_ms, BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup,
+    WakeupDuties, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS, RETRY_INITIAL_MS, RETRY_MAX_MS,
+};
 pub use sync::{
     keys as managed_config_keys, split_groups, split_lines, BundleSync, ConfigProblem,
     IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, Refusal, RootSync,
@@ -68,6 +73,7 @@ pub struct Agent {
     compliance: compliance::ComplianceSlot,
     instructions: instruction::InstructionSlot,
     fusion: fusion::FusionSlot,
+    wakeup: schedule::WakeupSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -172,7 +178,9 @@ impl Agent {
             store.load_state(instruction::INSTRUCTION_STATE)?,
         )?;
         let fusion = fusion::FusionSlot::restore(store.load_state(fusion::FUSION_STATE)?)?;
+        let wakeup = schedule::WakeupSlot::restore(store.load_state(schedule::WAKEUP_STATE)?)?;
         Ok(Agent {
+            wakeup,
             fusion,
             store,
             device_key,
@@ -197,7 +205,14 @@ impl Agent {
     }
 
     /// Lets time pass: call at [`Agent::next_wakeup`] (or any time) so timed detections fire.
+    /// The same as [`Agent::wake`] without a boot instant, keeping only the alerts: the
+    /// duties falling due now are counted as handed out.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Result<Vec<Alert>> {
+        Ok(self.wake(now, None)?.alerts)
+    }
+
+    /// The time step itself: the guard's timers, the inspection schedule, the ladder.
+    fn pass_time(&mut self, now: Timestamp) -> Result<Vec<Alert>> {
         let mut findings = Vec::new();
         self.guard.handle_timeout(now, &mut findings);
         let events = self.inspection.on_time(now);
@@ -207,12 +222,14 @@ impl Agent {
         self.persist_with_events(now, findings, Vec::new(), events)
     }
 
-    /// When the platform scheduler should wake the agent, if anything is pending.
+    /// When the platform scheduler should wake the agent: the earliest of every deadline,
+    /// the re-read cadence included, so there is always one. Wake it with [`Agent::wake`].
     pub fn next_wakeup(&self) -> Option<Timestamp> {
         [
             self.guard.next_deadline(),
             self.inspection.next_deadline(),
             self.compliance.engine.next_deadline(),
+            self.schedule_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -364,6 +381,10 @@ impl Agent {
         if instructions_json != self.instructions.persisted {
             states.push((instruction::INSTRUCTION_STATE, instructions_json.clone()));
         }
+        let wakeup_json = self.wakeup.changed()?;
+        if let Some(json) = &wakeup_json {
+            states.push((schedule::WAKEUP_STATE, json.clone()));
+        }
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -397,6 +418,9 @@ impl Agent {
                     self.compliance.pending.committed(json);
                 }
                 self.instructions.persisted = instructions_json;
+                if let Some(json) = wakeup_json {
+                    self.wakeup.committed(json);
+                }
                 self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
@@ -409,6 +433,7 @@ impl Agent {
                         .state
                         .rollback(inspection::InspectionComponent::default),
                     self.compliance.rollback(),
+                    self.wakeup.rollback(),
                 ];
                 rolled_back.into_iter().collect::<Result<()>>()?;
                 Err(e)

@@ -599,6 +599,15 @@ pub struct PackageNameList {
 /// Port-out detection window used when a policy does not set one.
 pub const DEFAULT_PORT_OUT_WINDOW_MINUTES: u32 = 10;
 
+/// How often the agent re-reads SIM and service state when a policy does not say: the
+/// platform's change broadcasts cover a running process, the re-read covers changes made
+/// while it was not running, and each one costs a wake-up of a phone carried all day.
+pub const DEFAULT_REREAD_INTERVAL_MINUTES: u32 = 60;
+/// The shortest re-read interval a policy may set (the platforms' own floor for periodic work).
+pub const MIN_REREAD_INTERVAL_MINUTES: u32 = 15;
+/// The longest re-read interval a policy may set: at least one re-read a day.
+pub const MAX_REREAD_INTERVAL_MINUTES: u32 = 1440;
+
 /// The SIM-port guard's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -611,6 +620,15 @@ pub struct SimRules {
     #[serde(default = "default_port_out_window")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1440)))]
     pub port_out_window_minutes: u32,
+    /// How often the agent asks to be woken to re-read SIM and service state, in minutes.
+    /// Left out of a document at its default, so bundles agents without the field accept
+    /// stay byte-for-byte what they were.
+    #[serde(
+        default = "default_reread_interval",
+        skip_serializing_if = "is_default_reread_interval"
+    )]
+    #[cfg_attr(feature = "schema", schemars(range(min = 15, max = 1440)))]
+    pub reread_interval_minutes: u32,
     /// What the phone does, besides alerting the console (always), when its SIM or number changes.
     #[serde(default)]
     pub on_change: Vec<SimChangeAction>,
@@ -621,6 +639,14 @@ pub struct SimRules {
 
 fn default_port_out_window() -> u32 {
     DEFAULT_PORT_OUT_WINDOW_MINUTES
+}
+
+fn default_reread_interval() -> u32 {
+    DEFAULT_REREAD_INTERVAL_MINUTES
+}
+
+fn is_default_reread_interval(minutes: &u32) -> bool {
+    *minutes == DEFAULT_REREAD_INTERVAL_MINUTES
 }
 
 /// A subscription expected in one slot.
@@ -1231,6 +1257,16 @@ impl Policy {
             return Err(invalid(
                 "sim.portOutWindowMinutes",
                 "must be between 1 and 1440",
+            ));
+        }
+        if !(MIN_REREAD_INTERVAL_MINUTES..=MAX_REREAD_INTERVAL_MINUTES)
+            .contains(&s.reread_interval_minutes)
+        {
+            return Err(invalid(
+                "sim.rereadIntervalMinutes",
+                format!(
+                    "must be between {MIN_REREAD_INTERVAL_MINUTES} and {MAX_REREAD_INTERVAL_MINUTES}"
+                ),
             ));
         }
         let mut slots = BTreeSet::new();

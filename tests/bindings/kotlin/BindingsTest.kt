@@ -38,6 +38,8 @@ import org.portcullis.VerdictStatus
 import org.portcullis.ruleText
 import org.portcullis.Alert
 import org.portcullis.AlertKind
+import org.portcullis.BootVerdict
+import org.portcullis.DeliveryResult
 import org.portcullis.Connectivity
 import org.portcullis.DeviceKey
 import org.portcullis.InstructionAction
@@ -378,7 +380,7 @@ fun defineTests() {
                 agent.handleService(ServiceObservation(slot = 9, state = ServiceState.IN_SERVICE), at(1))
             }
             eq(emptyList<Alert>(), agent.pendingAlerts(10u), "pending")
-            eq(null, agent.nextWakeup(), "nextWakeup")
+            eq(at(0), agent.nextWakeup(), "nextWakeup: only the first re-read, due since enrollment")
         }
     }
 
@@ -512,11 +514,13 @@ fun defineTests() {
 
     test("nextWakeup follows a port-out suspicion") { s ->
         Agent.open(s.db, MacKey(), at(0)).use { agent ->
-            eq(null, agent.nextWakeup(), "nextWakeup on a fresh agent")
+            eq(at(0), agent.nextWakeup(), "nextWakeup on a fresh agent: the first re-read")
+            val reread = agent.wake(at(0), null).nextWakeup
+            eq(at(3600), reread, "the next re-read, an hour on")
             agent.handleConnectivity(wifi(), at(1))
             agent.handleSim(sim(ICCID_A), at(2))
             agent.handleService(service(ServiceState.IN_SERVICE, Rat.LTE), at(3))
-            eq(null, agent.nextWakeup(), "nextWakeup in service")
+            eq(reread, agent.nextWakeup(), "nextWakeup in service")
 
             agent.handleService(service(ServiceState.EMERGENCY_ONLY), at(60))
             val wake = agent.nextWakeup() ?: fail("no wake-up while a port-out is suspected")
@@ -527,14 +531,39 @@ fun defineTests() {
             val fired = agent.handleTimeout(wake)
             eq(listOf(AlertKind.PORT_OUT_SUSPECTED), fired.map { it.kind }, "alerts at the deadline")
             eq("port_out_suspected", fired[0].kindName, "kindName")
-            eq(null, agent.nextWakeup(), "nextWakeup after it fired")
+            eq(reread, agent.nextWakeup(), "nextWakeup after it fired")
 
             agent.handleService(service(ServiceState.IN_SERVICE), at(1000))
-            eq(null, agent.nextWakeup(), "nextWakeup with service back")
+            eq(reread, agent.nextWakeup(), "nextWakeup with service back")
             agent.handleService(service(ServiceState.OUT_OF_SERVICE), at(2000))
             eq(at(2000).plus(Duration.ofMinutes(10)), agent.nextWakeup(), "second outage")
             agent.handleConnectivity(wifi(false), at(2001))
-            eq(null, agent.nextWakeup(), "nextWakeup with Wi-Fi down")
+            eq(reread, agent.nextWakeup(), "nextWakeup with Wi-Fi down")
+        }
+    }
+
+    test("wake, reportDelivery and reportBoot: duties, the core's backoff, the reboot inference") { s ->
+        Agent.open(s.db, MacKey(), at(0)).use { agent ->
+            agent.handleSim(sim(ICCID_A), at(1))
+            eq(1, agent.handleSim(sim(ICCID_B), at(2)).size, "an alert to deliver")
+            val boot = at(-180)
+            val woken = agent.wake(at(10), boot)
+            eq(BootVerdict.FIRST_REPORT, woken.boot, "first boot instant")
+            check(woken.duties.rereadRadio && woken.duties.deliverAlerts && !woken.duties.evaluateCompliance) { "${woken.duties}" }
+            check(!agent.wake(at(11), null).duties.rereadRadio) { "a duty is handed out once" }
+            val failed = agent.reportDelivery(emptyList(), DeliveryResult.Failed, at(20))
+            eq(at(50), failed.retryAt, "first retry after 30 s")
+            eq(at(50), agent.nextWakeup(), "the retry is the next wake-up")
+            eq(at(110), agent.reportDelivery(emptyList(), DeliveryResult.Failed, at(50)).retryAt, "then 60 s")
+            eq(at(80), agent.reportDelivery(emptyList(), DeliveryResult.Throttled(at(80)), at(60)).retryAt, "a rate limit")
+            val ids = agent.pendingAlerts(10u).map { it.id }
+            val done = agent.reportDelivery(ids, DeliveryResult.Delivered, at(90))
+            eq(1u, done.acknowledged, "acknowledged")
+            eq(null, done.retryAt, "nothing to retry")
+            eq(BootVerdict.SAME_BOOT, agent.reportBoot(boot.plusSeconds(2), at(100)).verdict, "jitter")
+            eq(BootVerdict.REBOOTED, agent.reportBoot(at(200), at(230)).verdict, "a later boot")
+            val e = assertThrows<PortcullisException.InvalidInput>("a boot in the future") { agent.reportBoot(at(5000), at(240)) }
+            check(e.reason.contains("boot_time")) { e.reason }
         }
     }
 }

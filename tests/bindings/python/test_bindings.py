@@ -358,9 +358,10 @@ class InspectionTests(FixtureTestCase):
             collection = await agent.load_indicators("fixture", self.read("spyware-fixture.stix2"))
             self.assertGreater(collection.indicators, 0)
             await agent.report_conditions(True, True, 120, at(1))
-            # Wake the agent when it asks, as WorkManager or BGTaskScheduler would.
+            # Wake the agent when it asks, as the alarm or BGTaskScheduler would (hourly
+            # re-reads included: a month of them before the routine window).
             window = None
-            for _ in range(200):
+            for _ in range(2000):
                 window = await agent.open_inspection_window()
                 if window is not None:
                     break
@@ -849,9 +850,9 @@ class ErrorTests(AgentTestCase):
             for bad in (256, -1):
                 with self.assertRaises(pf.PortcullisError.InvalidInput):
                     await agent.handle_sim(sim(ICCID_A, slot=bad), at(1))
-            # Nothing was applied.
+            # Nothing was applied: only the first re-read, due since enrollment.
             self.assertEqual(await agent.pending_alerts(10), [])
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), at(0))
 
         run(body())
 
@@ -944,21 +945,23 @@ class LoggerAndWakeupTests(AgentTestCase):
     def test_next_wakeup_follows_port_out_suspicion(self):
         async def body():
             agent = await pf.Agent.open(self.db, HmacKey(), at(0))
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), at(0), "never re-read: due at once")
+            woken = await agent.wake(at(0), None)
+            self.assertTrue(woken.duties.reread_radio)
+            reread = at(0) + datetime.timedelta(minutes=60)
+            self.assertEqual(woken.next_wakeup, reread)
             await agent.handle_connectivity(wifi(), at(1))
             await agent.handle_sim(sim(ICCID_A), at(2))
             await agent.handle_service(
                 pf.ServiceObservation(slot=0, state=pf.ServiceState.IN_SERVICE, rat=pf.Rat.LTE), at(3)
             )
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), reread, "only the re-read")
 
             # Service lost while the SIM is unchanged and Wi-Fi is up: a port-out may be under way.
             await agent.handle_service(
                 pf.ServiceObservation(slot=0, state=pf.ServiceState.EMERGENCY_ONLY), at(60)
             )
             wake = agent.next_wakeup()
-            self.assertIsNotNone(wake)
-            self.assertGreater(wake, at(60))
             self.assertEqual(wake, at(60) + datetime.timedelta(minutes=10))
 
             self.assertEqual(await agent.handle_timeout(wake - datetime.timedelta(seconds=1)), [])
@@ -966,23 +969,66 @@ class LoggerAndWakeupTests(AgentTestCase):
             self.assertEqual([a.kind_name for a in fired], ["port_out_suspected"])
             self.assertEqual(fired[0].kind, pf.AlertKind.PORT_OUT_SUSPECTED)
             self.assertEqual(fired[0].slot, 0)
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), reread)
 
             # Service back: nothing pending; a new outage schedules a new wake-up.
             await agent.handle_service(
                 pf.ServiceObservation(slot=0, state=pf.ServiceState.IN_SERVICE), at(1000)
             )
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), reread)
             await agent.handle_service(
                 pf.ServiceObservation(slot=0, state=pf.ServiceState.OUT_OF_SERVICE), at(2000)
             )
             self.assertEqual(agent.next_wakeup(), at(2000) + datetime.timedelta(minutes=10))
-            # Wi-Fi down explains the outage: no suspicion, no wake-up.
+            # Wi-Fi down explains the outage: no suspicion, only the re-read.
             await agent.handle_connectivity(wifi(False), at(2001))
-            self.assertIsNone(agent.next_wakeup())
+            self.assertEqual(agent.next_wakeup(), reread)
 
         run(body())
 
+
+class WakeupTests(AgentTestCase):
+    """The core's wake-up calls: duties, the delivery backoff, the reboot inference."""
+
+    def test_wake_duties_delivery_backoff_and_reboot(self):
+        async def body():
+            agent, alerts = await self.replaced(HmacKey())
+            self.assertEqual(len(alerts), 1)
+            boot = at(0) - datetime.timedelta(minutes=3)
+            woken = await agent.wake(at(10), boot)
+            self.assertIsInstance(woken, pf.Wakeup)
+            self.assertIsInstance(woken.duties, pf.WakeupDuties)
+            self.assertEqual(woken.boot, pf.BootVerdict.FIRST_REPORT)
+            self.assertTrue(woken.duties.reread_radio)
+            self.assertTrue(woken.duties.deliver_alerts, "an unacknowledged alert is offered again")
+            self.assertFalse(woken.duties.evaluate_compliance, "no policy in force")
+            self.assertFalse((await agent.wake(at(11), None)).duties.reread_radio, "handed out once")
+
+            # The channel fails: the core's backoff, 30 s then 60 s, is the next wake-up.
+            first = await agent.report_delivery([], pf.DeliveryResult.FAILED(), at(20))
+            self.assertIsInstance(first, pf.DeliveryVerdict)
+            self.assertEqual((first.failures, first.retry_at), (1, at(50)))
+            self.assertEqual(agent.next_wakeup(), at(50))
+            self.assertTrue((await agent.wake(at(50), None)).duties.deliver_alerts)
+            second = await agent.report_delivery([], pf.DeliveryResult.FAILED(), at(50))
+            self.assertEqual(second.retry_at, at(110))
+            throttled = await agent.report_delivery([], pf.DeliveryResult.THROTTLED(at(80)), at(60))
+            self.assertEqual(throttled.retry_at, at(80))
+            ids = [a.id for a in await agent.pending_alerts(10)]
+            done = await agent.report_delivery(ids, pf.DeliveryResult.DELIVERED(), at(90))
+            self.assertEqual((done.acknowledged, done.failures, done.retry_at), (1, 0, None))
+            self.assertEqual(await agent.pending_alerts(10), [])
+
+            # Boot instants: jitter is the same boot, a later one a reboot, a future one refused.
+            same = await agent.report_boot(boot + datetime.timedelta(seconds=2), at(100))
+            self.assertEqual(same.verdict, pf.BootVerdict.SAME_BOOT)
+            rebooted = await agent.report_boot(at(200), at(230))
+            self.assertEqual(rebooted.verdict, pf.BootVerdict.REBOOTED)
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.report_boot(at(5000), at(240))
+            self.assertIn("boot_time", cm.exception.reason)
+
+        run(body())
 
 def main():
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])

@@ -1,7 +1,8 @@
 // Ties the agent to the adapters: one input queue (so the core sees readings in the order
 // they happened), feedback delivery after each step, the managed configuration applied through
-// the core's syncManagedConfig and InstructionLoop, and the next wake-up date for BGTaskScheduler. Foundation
-// only; the platform pieces are injected.
+// the core's syncManagedConfig and InstructionLoop, and the core's wake-ups: `wake()` carries out the
+// duties the core hands out and returns its next wake-up date for BGTaskScheduler. Foundation only;
+// the platform pieces are injected.
 
 import Foundation
 
@@ -90,28 +91,48 @@ public final class PortcullisHost: @unchecked Sendable {
         observer.start()
     }
 
-    /// A wake-up (BGTaskScheduler, launch): let the core handle the time, deliver, and return
-    /// the date to ask the scheduler for next (nil: nothing due).
-    public func wake(now: Date = Date()) async -> Date? {
+    /// A wake-up (BGTaskScheduler, launch): the core lets time pass, judges the boot instant
+    /// (`kern.boottime`) and hands out duties, which are carried out here; returns the core's
+    /// next wake-up date for the scheduler. Stops between steps once the task is cancelled (the
+    /// background task expired). The radio technology is observed continuously by
+    /// `RadioObserver` and iOS offers no snapshot for compliance, so `rereadRadio` and
+    /// `evaluateCompliance` have nothing more to read here.
+    public func wake(now: Date = Date(), bootTime: Date? = BootClock.bootTime()) async -> Date? {
         do {
-            _ = try await agent.handleTimeout(now: now)
+            let woken = try await agent.wake(now: now, bootTime: bootTime)
+            try Task.checkCancellation()
+            if woken.duties.resumeActions {
+                submit(.instructionsAwaiting)
+            }
+            if woken.duties.deliverAlerts || !woken.alerts.isEmpty {
+                await deliver(now: now)
+            }
+        } catch is CancellationError {
+            onError?("wake-up cut short: the background task expired")
         } catch {
-            onError?("timeout: \(error)")
+            onError?("wake-up: \(error)")
         }
-        submit(.instructionsAwaiting)
-        let retry = await deliver(now: now)
-        return WakeupPlanner.earliestBeginDate(nextWakeup: agent.nextWakeup(), retryAt: retry, now: now)
+        return agent.nextWakeup()
     }
 
-    /// Publishes pending alerts; returns when to retry after a failure.
-    @discardableResult
-    public func deliver(now: Date = Date()) async -> Date? {
+    /// Publishes pending alerts and reports the attempt; the core decides when to retry
+    /// (its backoff is part of `nextWakeup()`).
+    public func deliver(now: Date = Date()) async {
+        let result: DeliveryResult
         do {
+            try Task.checkCancellation()
             try await feedback.deliver(agent: agent, now: now)
-            return nil
+            result = .delivered
+        } catch is CancellationError {
+            return
         } catch {
             onError?("feedback delivery: \(error)")
-            return now.addingTimeInterval(60)
+            result = .failed
+        }
+        do {
+            _ = try await agent.reportDelivery(sent: [], result: result, now: now)
+        } catch {
+            onError?("delivery report: \(error)")
         }
     }
 
@@ -124,8 +145,6 @@ public final class PortcullisHost: @unchecked Sendable {
                 alerts = try await agent.handleService(observation: observation, now: now)
             case .connectivity(let connectivity):
                 alerts = try await agent.handleConnectivity(connectivity: connectivity, now: now)
-            case .reboot:
-                alerts = try await agent.handleReboot(now: now)
             case .instruction(let envelope):
                 let pass = await instructions.apply(envelope, now: now)
                 await instructionsDone(pass, now: now)

@@ -72,7 +72,6 @@ public final class ServiceSlots: @unchecked Sendable {
 public enum PlatformInput {
     case service(ServiceObservation)
     case connectivity(Connectivity)
-    case reboot
     /// A signed console instruction (an envelope from `portcullis instruction sign`), from a
     /// channel other than the managed configuration; the core verifies it.
     case instruction(Data)
@@ -83,35 +82,19 @@ public enum PlatformInput {
     case managedConfig(ManagedConfigValues)
 }
 
-/// Detects a reboot since the last launch from the boot time (now minus the system uptime),
-/// remembered in `UserDefaults`. iOS has no boot broadcast for apps.
-public enum BootDetector {
-    public static let defaultsKey = "org.portcullis.lastBootTime"
-
-    /// True when the device booted since the previous call (false on the very first call).
-    public static func rebootedSinceLastLaunch(defaults: UserDefaults = .standard,
-                                               now: Date = Date(),
-                                               uptime: TimeInterval = ProcessInfo.processInfo.systemUptime) -> Bool {
-        let bootTime = now.timeIntervalSince1970 - uptime
-        let previous = defaults.object(forKey: defaultsKey) as? Double
-        defaults.set(bootTime, forKey: defaultsKey)
-        guard let previous else { return false }
-        // The derived boot time drifts by seconds (clock adjustments); a reboot moves it by more.
-        return abs(bootTime - previous) > 120
-    }
-}
-
-/// When the platform scheduler (BGTaskScheduler) should wake the agent.
-public enum WakeupPlanner {
-    /// The earlier of the given dates, ignoring nils.
-    public static func earliest(_ dates: Date?...) -> Date? {
-        dates.compactMap { $0 }.min()
-    }
-
-    /// `earliestBeginDate` for the core's `nextWakeup()` and a delivery retry; nil when nothing
-    /// is due. A date in the past means "as soon as possible".
-    public static func earliestBeginDate(nextWakeup: Date?, retryAt: Date? = nil, now: Date = Date()) -> Date? {
-        guard let at = earliest(nextWakeup, retryAt) else { return nil }
-        return max(at, now)
+/// The instant the device booted (`kern.boottime`), handed to the core with every wake-up:
+/// the core decides whether the device restarted. iOS has no boot broadcast for apps.
+public enum BootClock {
+    /// nil where the kernel does not answer (or off Darwin).
+    public static func bootTime() -> Date? {
+        #if canImport(Darwin)
+        var boottime = timeval()
+        var size = MemoryLayout<timeval>.size
+        var mib: [Int32] = [CTL_KERN, KERN_BOOTTIME]
+        guard sysctl(&mib, 2, &boottime, &size, nil, 0) == 0, boottime.tv_sec > 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(boottime.tv_sec) + TimeInterval(boottime.tv_usec) / 1_000_000)
+        #else
+        return nil
+        #endif
     }
 }

@@ -1,27 +1,19 @@
-// ACTION_BOOT_COMPLETED -> handleReboot (a SIM missing right after boot gets a grace period).
-// Declared in the library manifest with exported="false": only the system can send it, so no
-// app can fake a reboot to buy an attacker that grace period.
+// ACTION_BOOT_COMPLETED: alarms are gone after a reboot, so ask JobScheduler for one wake-up
+// as soon as it allows, and return. Nothing else happens inside the broadcast's deadline: the
+// job's wake-up reports the boot instant (now minus elapsedRealtime), the core infers the
+// reboot from it (a SIM missing right after boot gets a grace period) and the job re-arms the
+// alarm at the core's nextWakeup(). A forged broadcast cannot fake a reboot: the core judges
+// the boot instant, not the broadcast (the receiver is exported="false" all the same).
 
 package org.portcullis.android
 
 import android.content.BroadcastReceiver
 import android.content.Context
 import android.content.Intent
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.launch
 
 class BootReceiver : BroadcastReceiver() {
     override fun onReceive(context: Context, intent: Intent) {
         if (intent.action != Intent.ACTION_BOOT_COMPLETED) return
-        val pending = goAsync()
-        CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
-            try {
-                Portcullis.get(context).onBoot()
-            } finally {
-                pending.finish()
-            }
-        }
+        WakeupScheduler.runSoon(context)
     }
 }

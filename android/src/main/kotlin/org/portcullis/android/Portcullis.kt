@@ -62,8 +62,6 @@ import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
 import org.portcullis.android.core.SendResult
-import org.portcullis.android.core.WakeupPlanner
-import org.portcullis.android.core.WakeupTracker
 import org.portcullis.android.core.outboxOf
 
 /**
@@ -123,10 +121,6 @@ class Portcullis private constructor(private val context: Context, private val c
     @Volatile
     private var opened: Agent? = null
     private val prefs = context.getSharedPreferences(PREFS, Context.MODE_PRIVATE)
-    private val tracker = WakeupTracker()
-
-    @Volatile
-    private var retryAt: Instant? = null
     private val limiter = ImmediateSendLimiter(
         lastSent = prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
     )
@@ -222,7 +216,7 @@ class Portcullis private constructor(private val context: Context, private val c
         LogcatLogger.install(config.logPriority)
         telephony.start()
         connectivity.start()
-        WakeupScheduler.ensurePeriodicRefresh(context)
+        WakeupScheduler.cancelLegacyRefresh(context)
         managedConfig.watch { applyManagedConfig(it) }
         if (packageReceiverRegistered.compareAndSet(false, true)) {
             val filter = IntentFilter().apply {
@@ -240,8 +234,7 @@ class Portcullis private constructor(private val context: Context, private val c
             }
         }
         applyManagedConfig()
-        tracker.reset()
-        scope.launch { wake(fromWakeWork = false) }
+        scope.launch { wake() }
     }
 
     /** Stops the observers and the input queue and closes the agent. */
@@ -365,35 +358,28 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     /**
-     * The device booted: records the reboot, re-arms the wake-up alarm (alarms do not survive a
-     * reboot) and hands the rest of the wake-up to a job, so the boot receiver stays short.
-     */
-    suspend fun onBoot() {
-        inQueue { feeder.reboot() }
-        tracker.reset() // whatever was armed before the reboot is gone
-        reschedule()
-        WakeupScheduler.runSoon(context)
-    }
-
-    /**
-     * A wake-up (the alarm, the refresh job, start): re-read telephony and connectivity, let the core
-     * handle the time, deliver, reschedule. Runs in this object's scope: cancelling the caller
+     * A wake-up (the alarm, the after-boot job, start): the core lets time pass, infers a
+     * reboot from the boot instant, and says what to do; this carries it out and re-arms the
+     * alarm at the core's nextWakeup(). Runs in this object's scope: cancelling the caller
      * (the alarm receiver giving up after its budget) does not interrupt it.
      */
-    suspend fun wake(fromWakeWork: Boolean) {
+    suspend fun wake() {
         scope.async {
-            if (fromWakeWork) tracker.reset() // that one-time work is being consumed
-            connectivity.refresh()
+            val now = config.clock()
+            val woken = inQueue { feeder.wake(WakeupScheduler.bootInstant(now)) }
+            val duties = woken?.duties
+            if (duties?.rereadRadio == true) connectivity.refresh()
             inQueue {
-                telephony.readAndFeed()
-                telephony.readServiceAndFeed()
-                feeder.timeout()
-                runCompliance()
+                if (duties?.rereadRadio == true) {
+                    telephony.readAndFeed()
+                    telephony.readServiceAndFeed()
+                }
+                runCompliance(coreAsked = duties?.evaluateCompliance == true)
                 runInspection()
                 // Actions still owed an outcome: after a restart, or an MDM publication not taken.
-                instructionsDone(instructions.handleAwaiting(config.clock()))
+                if (duties?.resumeActions == true) instructionsDone(instructions.handleAwaiting(config.clock()))
             }
-            deliverAndReschedule()
+            if (duties == null || duties.deliverAlerts) deliverAndReschedule() else reschedule()
         }.await()
     }
 
@@ -401,17 +387,16 @@ class Portcullis private constructor(private val context: Context, private val c
         val report = delivery.deliver(config.clock())
         limiter.lastSent?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
         report.error?.let { Log.w(LogMapping.TAG, "alert delivery: $it (retry at ${report.retryAt})") }
-        retryAt = report.retryAt
         reschedule()
     }
 
     /**
-     * A compliance pass when one is due (something changed, or a day passed): the inventory
+     * A compliance pass when one is due (something changed, or the core asked): the inventory
      * and settings go to the core, its actions to the enforcer. Runs in the input queue.
      */
-    private suspend fun runCompliance() {
+    private suspend fun runCompliance(coreAsked: Boolean = false) {
         val pass = try {
-            compliance.runIfDue(config.clock()) ?: return
+            compliance.runIfDue(config.clock(), coreAsked) ?: return
         } catch (e: RuntimeException) {
             Log.w(LogMapping.TAG, "compliance pass failed: ${e.javaClass.simpleName}")
             return
@@ -519,10 +504,10 @@ class Portcullis private constructor(private val context: Context, private val c
         )
     }
 
+    /** Arms the alarm at the core's nextWakeup(); before the agent is open nothing changes. */
     private fun reschedule() {
-        val due = listOfNotNull(opened?.nextWakeup(), compliance.nextDue()).minOrNull()
-        val plan = WakeupPlanner.plan(due, retryAt, config.clock())
-        if (tracker.changed(plan)) WakeupScheduler.apply(context, plan)
+        val agent = opened ?: return
+        WakeupScheduler.arm(context, agent.nextWakeup(), config.clock())
     }
 
     /** Runs [block] in the input queue (after everything queued before it) and returns its result. */

@@ -1,9 +1,9 @@
 // Wake-ups without WorkManager (docs/decisions/0008-exact-alarms-for-wakeups.md):
-// - the core's nextWakeup() (or a delivery retry) becomes one exact alarm that fires in Doze
-//   (AlarmManager.setExactAndAllowWhileIdle, ELAPSED_REALTIME_WAKEUP), replaced when the time moves;
-// - a periodic JobScheduler job every 15 minutes re-reads the telephony state, so a SIM changed
-//   while the process was dead is still seen; it survives reboots (setPersisted);
-// - after boot, alarms are gone: Portcullis.onBoot() re-arms the alarm and asks for one job now.
+// - the core's nextWakeup() becomes one exact alarm that fires in Doze
+//   (AlarmManager.setExactAndAllowWhileIdle, ELAPSED_REALTIME_WAKEUP), replaced at every arming.
+//   Every deadline is the core's: the policy's re-read cadence (a SIM changed while the process
+//   was dead is still seen), delivery retries, compliance, timers, inspection windows;
+// - after boot, alarms are gone: BootReceiver asks for one job now, whose wake-up re-arms it.
 
 package org.portcullis.android
 
@@ -21,19 +21,20 @@ import android.os.Build
 import android.os.SystemClock
 import android.util.Log
 import java.time.Duration
+import java.time.Instant
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeoutOrNull
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.WakeupPlan
 
 object WakeupScheduler {
     const val ACTION_WAKE = "org.portcullis.android.action.WAKE"
+
+    /** The periodic job earlier versions scheduled; cancelled, since the core owns the cadence. */
     const val REFRESH_JOB_ID = 0x50430001
     const val SOON_JOB_ID = 0x50430002
-    val REFRESH_PERIOD: Duration = Duration.ofMinutes(15) // JobScheduler's minimum period
 
     /** What [apply] asked AlarmManager for. */
     enum class Armed {
@@ -48,19 +49,21 @@ object WakeupScheduler {
     }
 
     /**
-     * Arms the alarm for [plan] (replacing the previous one) on the elapsed-realtime clock, so a
-     * wall clock moved by the user or an attacker neither advances nor delays it.
+     * Arms the alarm at the core's [nextWakeup] as seen at [now] (replacing the previous one;
+     * a past time fires at once, `null` cancels) on the elapsed-realtime clock, so a wall
+     * clock moved by the user or an attacker neither advances nor delays it.
      */
-    fun apply(context: Context, plan: WakeupPlan): Armed {
+    fun arm(context: Context, nextWakeup: Instant?, now: Instant): Armed {
         val alarms = context.requireService<AlarmManager>()
         val operation = wakeIntent(context)
-        return when (plan) {
-            WakeupPlan.Cancel -> {
+        return when (nextWakeup) {
+            null -> {
                 alarms.cancel(operation)
                 Armed.CANCELLED
             }
-            is WakeupPlan.After -> {
-                val at = SystemClock.elapsedRealtime() + plan.delay.toMillis()
+            else -> {
+                val delay = Duration.between(now, nextWakeup).toMillis().coerceAtLeast(0)
+                val at = SystemClock.elapsedRealtime() + delay
                 if (canScheduleExact(alarms)) {
                     alarms.setExactAndAllowWhileIdle(AlarmManager.ELAPSED_REALTIME_WAKEUP, at, operation)
                     Armed.EXACT
@@ -77,16 +80,14 @@ object WakeupScheduler {
     fun canScheduleExact(alarms: AlarmManager): Boolean =
         Build.VERSION.SDK_INT < Build.VERSION_CODES.S || alarms.canScheduleExactAlarms()
 
-    /** The periodic refresh, kept if already scheduled (it survives reboots). */
-    fun ensurePeriodicRefresh(context: Context) {
+    /** Cancels the periodic job of earlier versions: the re-read cadence is the core's deadline. */
+    fun cancelLegacyRefresh(context: Context) {
         val jobs = context.requireService<JobScheduler>()
-        if (jobs.getPendingJob(REFRESH_JOB_ID) != null) return
-        val job = JobInfo.Builder(REFRESH_JOB_ID, ComponentName(context, PortcullisJobService::class.java))
-            .setPeriodic(REFRESH_PERIOD.toMillis())
-            .setPersisted(true) // needs RECEIVE_BOOT_COMPLETED
-            .build()
-        jobs.schedule(job)
+        if (jobs.getPendingJob(REFRESH_JOB_ID) != null) jobs.cancel(REFRESH_JOB_ID)
     }
+
+    /** The boot instant on the wall clock of [now]: what the core infers reboots from. */
+    fun bootInstant(now: Instant): Instant = now.minusMillis(SystemClock.elapsedRealtime())
 
     /** One wake-up as soon as the system allows (after boot: the receiver itself must stay short). */
     fun runSoon(context: Context) {
@@ -105,7 +106,7 @@ object WakeupScheduler {
 }
 
 /**
- * The alarm fired: a wake-up (`handleTimeout`, delivery, reschedule). It runs in [Portcullis]'s
+ * The alarm fired: a wake-up (the core's duties, delivery, reschedule). It runs in [Portcullis]'s
  * own scope; the receiver waits for it at most [BUDGET_MILLIS] (a broadcast must finish well
  * inside its 10 s limit), and what is left goes on while the process lives.
  */
@@ -115,7 +116,7 @@ class WakeupAlarmReceiver : BroadcastReceiver() {
         val pending = goAsync()
         CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
             try {
-                withTimeoutOrNull(BUDGET_MILLIS) { Portcullis.get(context).wake(fromWakeWork = true) }
+                withTimeoutOrNull(BUDGET_MILLIS) { Portcullis.get(context).wake() }
             } finally {
                 pending.finish()
             }
@@ -127,14 +128,14 @@ class WakeupAlarmReceiver : BroadcastReceiver() {
     }
 }
 
-/** The periodic refresh and the after-boot wake-up (declared with BIND_JOB_SERVICE). */
+/** The after-boot wake-up (declared with BIND_JOB_SERVICE). */
 class PortcullisJobService : JobService() {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
     override fun onStartJob(params: JobParameters): Boolean {
         scope.launch {
             try {
-                Portcullis.get(applicationContext).wake(fromWakeWork = false)
+                Portcullis.get(applicationContext).wake()
             } finally {
                 jobFinished(params, false) // failures are logged and rescheduled by wake() itself
             }
@@ -142,6 +143,6 @@ class PortcullisJobService : JobService() {
         return true
     }
 
-    /** The work goes on in Portcullis's scope; the periodic job comes back by itself. */
+    /** The work goes on in Portcullis's scope; the wake-up re-armed the alarm itself. */
     override fun onStopJob(params: JobParameters): Boolean = false
 }

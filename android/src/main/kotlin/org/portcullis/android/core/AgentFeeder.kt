@@ -11,6 +11,7 @@ import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.Connectivity
 import org.portcullis.ServiceObservation
+import org.portcullis.Wakeup
 
 /**
  * Feeds observations to the agent returned by [agent] (opened lazily by the glue) at the
@@ -59,10 +60,23 @@ class AgentFeeder(
         return ok
     }
 
-    /** The device booted (`ACTION_BOOT_COMPLETED`). Readings are sent afresh afterwards. */
-    suspend fun reboot(): Boolean {
-        resetRepeats()
-        return step("reboot") { a, now -> a.handleReboot(now) }
+    /**
+     * The scheduler woke the agent (or the process started): the core lets time pass, infers
+     * a reboot from [bootTime] and answers with the duties to carry out; `null` when the step
+     * failed. After a reboot, readings are sent afresh.
+     */
+    suspend fun wake(bootTime: Instant): Wakeup? {
+        val woken = try {
+            agent().wake(clock(), bootTime)
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            listener.failed("wake-up", e)
+            return null
+        }
+        if (woken.boot == org.portcullis.BootVerdict.REBOOTED) resetRepeats()
+        listener.stepped(woken.alerts)
+        return woken
     }
 
     /** The scheduler woke the agent. */

@@ -1,17 +1,19 @@
 // The delivery loop over the agent's outbox: take pending alerts, hand them to the EMM
-// channel, acknowledge what the channel took, back off on failure. At least once: an alert
-// is acknowledged only after the channel reported success, so a crash in between sends it
+// channel, and report the attempt to the core, which acknowledges what the channel took and
+// decides when to retry (its backoff, its nextWakeup). At least once: an alert is
+// acknowledged only after the channel reported success, so a crash in between sends it
 // again, and the console drops duplicates by id.
 
 package org.portcullis.android.core
 
-import java.time.Duration
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
+import org.portcullis.DeliveryResult
+import org.portcullis.DeliveryVerdict
 import org.portcullis.Severity
 
 /** The agent's outbox, as the delivery loop uses it. */
@@ -19,14 +21,15 @@ interface Outbox {
     /** Up to [limit] unacknowledged alerts, oldest first (each call counts a delivery attempt). */
     suspend fun pending(limit: UInt): List<Alert>
 
-    /** Acknowledges [ids]; returns how many were newly acknowledged. */
-    suspend fun ack(ids: List<ULong>, now: Instant): UInt
+    /** Reports an attempt: [sent] are acknowledged; the core decides the retry. */
+    suspend fun report(sent: List<ULong>, result: DeliveryResult, now: Instant): DeliveryVerdict
 }
 
 /** The outbox of [agent] (or of the agent it returns, opened lazily). */
 fun outboxOf(agent: suspend () -> AgentInterface): Outbox = object : Outbox {
     override suspend fun pending(limit: UInt): List<Alert> = agent().pendingAlerts(limit)
-    override suspend fun ack(ids: List<ULong>, now: Instant): UInt = agent().ackAlerts(ids, now)
+    override suspend fun report(sent: List<ULong>, result: DeliveryResult, now: Instant): DeliveryVerdict =
+        agent().reportDelivery(sent, result, now)
 }
 
 /** What the EMM channel answered. */
@@ -53,32 +56,18 @@ interface AlertChannel {
     suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): SendResult
 }
 
-/** Tunables of the delivery loop; the defaults suit the keyed-app-states channel. */
+/** Tunables of the delivery loop's channel use; the defaults suit keyed app states. */
 data class DeliveryPolicy(
     /** Alerts per send (the DPC receives them in one binder transaction). */
     val batchSize: Int = 20,
-    /** Batches per run before yielding (the rest go in the next run, scheduled at once). */
+    /** Batches per run before yielding (the core then asks for the next run at once). */
     val maxBatchesPerRun: Int = 10,
     /** Alerts at or above this severity are sent with an immediate-upload request. */
     val immediateAtOrAbove: Severity = Severity.HIGH,
-    /** First retry delay after a failure; doubles per consecutive failure. */
-    val initialRetry: Duration = Duration.ofSeconds(30),
-    /** Longest retry delay. */
-    val maxRetry: Duration = Duration.ofMinutes(30),
 ) {
     init {
         require(batchSize >= 1) { "batchSize must be at least 1" }
         require(maxBatchesPerRun >= 1) { "maxBatchesPerRun must be at least 1" }
-    }
-
-    /** The delay before retry number [failures] (1 = after the first failure). */
-    fun retryDelay(failures: Int): Duration {
-        var delay = initialRetry
-        repeat((failures - 1).coerceIn(0, 30)) {
-            delay = delay.multipliedBy(2)
-            if (delay >= maxRetry) return maxRetry
-        }
-        return minOf(delay, maxRetry)
     }
 }
 
@@ -88,8 +77,12 @@ data class DeliveryReport(
     val delivered: Int,
     /** Urgent alerts held back until an immediate send is allowed again. */
     val held: Int,
-    /** When to run again; `null` when the outbox is empty. */
+    /** When the core retries delivery; `null` when nothing is owed. */
     val retryAt: Instant?,
+    /** The core's next wake-up after this report (arm the scheduler for it). */
+    val nextWakeup: Instant?,
+    /** Consecutive failed runs, as the core counts them. */
+    val failures: Int = 0,
     /** Why the run stopped early, if it failed (no identifiers: library and channel texts). */
     val error: String? = null,
 )
@@ -111,59 +104,77 @@ class AlertDelivery(
     private val encode: (Alert) -> KeyedStateSpec = AlertEncoding::encode,
 ) {
     private val running = Mutex()
-    private var failures = 0
     private var batchSize = policy.batchSize
 
-    /** Consecutive failed runs so far (reset by a successful send). */
-    val consecutiveFailures: Int get() = failures
-
-    suspend fun deliver(now: Instant): DeliveryReport = running.withLock { run(now) }
-
-    private suspend fun run(now: Instant): DeliveryReport {
+    /** One run, reported to the core, which acknowledges and answers when to retry. */
+    suspend fun deliver(now: Instant): DeliveryReport = running.withLock {
         var delivered = 0
-        repeat(policy.maxBatchesPerRun) {
+        var verdict: DeliveryVerdict? = null
+        // Reports [sent] with [result]; the reason when the report itself failed.
+        suspend fun report(sent: List<Alert>, result: DeliveryResult): String? = try {
+            outbox.report(sent.map { it.id }, result, now).also {
+                delivered += it.acknowledged.toInt()
+                verdict = it
+            }
+            null
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            // Sent but not acknowledged: they will be sent again; the console dedupes.
+            "reporting the delivery failed: ${e.message}"
+        }
+
+        var held = 0
+        var error: String? = null
+        var outcome: DeliveryResult = DeliveryResult.MoreQueued
+        var last: List<Alert> = emptyList()
+        var batches = 0
+        while (batches++ < policy.maxBatchesPerRun) {
             val limit = batchSize
             val alerts = try {
                 outbox.pending(limit.toUInt())
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                return failure(now, delivered, "reading the outbox failed: ${e.message}")
+                error = "reading the outbox failed: ${e.message}"
+                outcome = DeliveryResult.Failed
+                break
             }
-            if (alerts.isEmpty()) return DeliveryReport(delivered, held = 0, retryAt = null)
-
+            if (alerts.isEmpty()) {
+                outcome = DeliveryResult.Delivered
+                break
+            }
             val urgent = alerts.filter { it.severity >= policy.immediateAtOrAbove }
             val previousGrant = limiter.lastSent
             val immediate = urgent.isNotEmpty() && limiter.tryAcquire(now)
             val toSend = if (immediate || urgent.isEmpty()) alerts else alerts - urgent.toSet()
-            val held = alerts.size - toSend.size
-            if (toSend.isNotEmpty()) {
-                val sent = mutableListOf<Alert>()
-                val result = sendShrinking(toSend, immediate, sent)
-                if (sent.isNotEmpty()) {
-                    try {
-                        outbox.ack(sent.map { it.id }, now)
-                    } catch (e: CancellationException) {
-                        throw e
-                    } catch (e: Exception) {
-                        // Sent but not acknowledged: they will be sent again; the console dedupes.
-                        return failure(now, delivered, "acknowledging failed: ${e.message}")
-                    }
-                    delivered += sent.size
-                }
-                if (result != SendResult.Sent) {
-                    if (immediate && sent.isEmpty()) limiter.refund(now, previousGrant)
-                    return failure(now, delivered, describe(result))
-                }
-                failures = 0
+            held = alerts.size - toSend.size
+            val sent = mutableListOf<Alert>()
+            val result = if (toSend.isEmpty()) SendResult.Sent else sendShrinking(toSend, immediate, sent)
+            last = sent
+            if (result != SendResult.Sent) {
+                if (immediate && sent.isEmpty()) limiter.refund(now, previousGrant)
+                error = describe(result)
+                outcome = DeliveryResult.Failed
+                break
             }
             if (held > 0) {
-                return DeliveryReport(delivered, held, retryAt = limiter.nextAllowedAt(now))
+                // The channel's own rate limit, a platform fact: the core retries when it opens.
+                outcome = DeliveryResult.Throttled(limiter.nextAllowedAt(now))
+                break
             }
             // A short batch means the outbox is drained; a full one means there may be more.
-            if (alerts.size < limit) return DeliveryReport(delivered, held = 0, retryAt = null)
+            if (alerts.size < limit) {
+                outcome = DeliveryResult.Delivered
+                break
+            }
+            // Acknowledged before the next batch is read (or it would come back again).
+            report(sent, DeliveryResult.MoreQueued)?.let { return@withLock DeliveryReport(delivered, 0, null, null, error = it) }
+            last = emptyList()
         }
-        return DeliveryReport(delivered, held = 0, retryAt = now) // more to send: run again soon
+        report(last, outcome)?.let { error = it }
+        val v = verdict
+        DeliveryReport(delivered, held, v?.retryAt, v?.nextWakeup, v?.failures?.toInt() ?: 0, error)
     }
 
     /**
@@ -198,11 +209,6 @@ class AlertDelivery(
             }
         }
         return SendResult.Sent
-    }
-
-    private fun failure(now: Instant, delivered: Int, reason: String): DeliveryReport {
-        failures++
-        return DeliveryReport(delivered, held = 0, retryAt = now.plus(policy.retryDelay(failures)), error = reason)
     }
 
     private fun describe(result: SendResult): String = when (result) {

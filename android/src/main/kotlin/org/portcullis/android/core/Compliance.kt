@@ -5,7 +5,6 @@
 
 package org.portcullis.android.core
 
-import java.time.Duration
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
@@ -141,7 +140,7 @@ sealed class CompliancePass {
 
 /**
  * Runs compliance passes: when something changed ([markChanged]: packages, settings, a new
- * policy) and at least every [interval] (the rolling patch-age rule moves with time alone).
+ * policy) and when the core's wake-up duties ask for one (its daily cadence).
  * A pass reads the device ([snapshot]), lets the core judge it, takes the actions the core
  * asks for (each handed out once) and carries out the AGENT-routed ones with [enforcer].
  *
@@ -151,12 +150,8 @@ class ComplianceLoop(
     private val agent: ComplianceAgent,
     private val enforcer: Enforcer,
     private val sdkInt: Int,
-    private val interval: Duration = Duration.ofHours(24),
     private val snapshot: (Instant) -> ComplianceSnapshot,
 ) {
-    @Volatile
-    private var lastPass: Instant? = null
-
     @Volatile
     private var changed = true
 
@@ -165,27 +160,23 @@ class ComplianceLoop(
         changed = true
     }
 
-    fun due(now: Instant): Boolean = changed || lastPass?.let { now >= it.plus(interval) } ?: true
-
-    /** When the next periodic pass is due, for the wake-up plan; `null` before the first pass. */
-    fun nextDue(): Instant? = lastPass?.plus(interval)
+    /** Whether a pass is due: something changed, or the core's duties asked ([coreAsked]). */
+    fun due(coreAsked: Boolean = false): Boolean = changed || coreAsked
 
     suspend fun run(now: Instant): CompliancePass {
         changed = false
         return try {
             val report = agent.evaluateCompliance(snapshot(now), now)
-            lastPass = now
             CompliancePass.Evaluated(report, enforcer.carryOutAll(agent.takeActions(now), sdkInt))
         } catch (e: CancellationException) {
             throw e
         } catch (e: PortcullisException.NoPolicy) {
-            // Nothing to judge until a policy arrives (markChanged) or a day passes, so no
-            // inventory scan at every wake-up in the meantime.
-            lastPass = now
+            // Nothing to judge until a policy arrives (markChanged); the core asks for no
+            // pass meanwhile, so no inventory scan at every wake-up.
             CompliancePass.Skipped("no policy in force")
         } catch (e: PortcullisException.InvalidInput) {
-            // The core refused a field of the snapshot: the same device gives the same answer.
-            lastPass = now
+            // The core refused a field of the snapshot: the same device gives the same answer
+            // until something changes or the core's cadence asks again.
             CompliancePass.Skipped("${e.field}: ${e.reason}")
         } catch (e: Exception) {
             changed = true // retried at the next due check
@@ -194,7 +185,8 @@ class ComplianceLoop(
     }
 
     /** [run] when [due]; `null` otherwise. */
-    suspend fun runIfDue(now: Instant): CompliancePass? = if (due(now)) run(now) else null
+    suspend fun runIfDue(now: Instant, coreAsked: Boolean = false): CompliancePass? =
+        if (due(coreAsked)) run(now) else null
 }
 
 /** For a phone where this app is not the device owner: every AGENT action is reported not done. */

@@ -158,7 +158,9 @@ class TelephonyObserverTest {
         shadowOf(slot0).setServiceState(serviceState(ServiceState.STATE_IN_SERVICE))
         settle()
 
-        clock.set(3600) // the carrier refuses the SIM: emergency calls only
+        clock.set(3600) // woken for the radio re-read (the next one is an hour on) ...
+        runBlocking { feeder.wake(at(0)) }
+        // ... and the carrier refuses the SIM: emergency calls only
         shadowOf(slot0).setServiceState(serviceState(ServiceState.STATE_EMERGENCY_ONLY))
         settle()
         assertEquals("nothing yet", emptyList<String>(), listener.kinds())

@@ -1,6 +1,7 @@
 // Wake-ups on Robolectric's AlarmManager and JobScheduler, driven by Robolectric's clock: the
 // exact alarm is armed at the core's nextWakeup(), fires in time for the port-out alert (the
-// deadline slip is measured and printed), is re-armed after boot, and the refresh job is set.
+// deadline slip is measured and printed), no periodic job is left (the re-read cadence is the
+// core's), and after boot the receiver only asks for a job, whose wake-up re-arms the alarm.
 
 package org.portcullis.android.robolectric
 
@@ -35,7 +36,7 @@ import org.portcullis.android.KeyedAppStatesChannel
 import org.portcullis.android.Portcullis
 import org.portcullis.android.WakeupAlarmReceiver
 import org.portcullis.android.WakeupScheduler
-import org.portcullis.android.core.WakeupPlan
+import org.portcullis.BootVerdict
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
@@ -132,19 +133,16 @@ class WakeupTest {
         assertEquals(AlarmManager.ELAPSED_REALTIME_WAKEUP, alarm.type)
         assertTrue("allowed while idle (Doze)", alarm.allowWhileIdle)
         assertEquals("exact", ShadowAlarmManager.WINDOW_EXACT, alarm.windowLengthMs)
-        // The periodic refresh is a persisted JobScheduler job every 15 minutes.
-        val refresh = context.service<JobScheduler>().getPendingJob(WakeupScheduler.REFRESH_JOB_ID)
-        assertNotNull(refresh)
-        assertTrue(refresh!!.isPeriodic && refresh.isPersisted)
-        assertEquals(Duration.ofMinutes(15).toMillis(), refresh.intervalMillis)
+        // No periodic job: the re-read of SIM and service state is one of the core's deadlines.
+        assertEquals(null, context.service<JobScheduler>().getPendingJob(WakeupScheduler.REFRESH_JOB_ID))
     }
 
     @Test
     fun withoutTheExactAlarmPermissionTheWakeupIsStillArmedInexactly() {
         ShadowAlarmManager.setCanScheduleExactAlarms(false)
-        assertEquals(WakeupScheduler.Armed.INEXACT, WakeupScheduler.apply(context, WakeupPlan.After(Duration.ofMinutes(10), T0)))
+        assertEquals(WakeupScheduler.Armed.INEXACT, WakeupScheduler.arm(context, T0.plus(Duration.ofMinutes(10)), T0))
         assertTrue(alarm()!!.allowWhileIdle)
-        assertEquals(WakeupScheduler.Armed.CANCELLED, WakeupScheduler.apply(context, WakeupPlan.Cancel))
+        assertEquals(WakeupScheduler.Armed.CANCELLED, WakeupScheduler.arm(context, null, T0))
         assertEquals(null, alarm())
     }
 
@@ -173,7 +171,7 @@ class WakeupTest {
     }
 
     @Test
-    fun afterBootTheReceiverRecordsTheRebootReArmsTheAlarmAndLeavesTheRestToAJob() {
+    fun afterBootTheReceiverOnlyAsksForAJobWhoseWakeupReportsTheBootAndReArmsTheAlarm() {
         val clock = ShadowedClock()
         val deadline = portOutPending(portcullis(clock), clock)
         eventually("the alarm at the deadline") { alarmAt(clock) == deadline }
@@ -187,12 +185,20 @@ class WakeupTest {
         context.registerReceiver(BootReceiver(), IntentFilter(Intent.ACTION_BOOT_COMPLETED), Context.RECEIVER_NOT_EXPORTED)
         context.sendBroadcast(Intent(Intent.ACTION_BOOT_COMPLETED))
         idleMain()
-        eventually("the alarm re-armed and the job asked for") {
-            alarm() != null && context.service<JobScheduler>().getPendingJob(WakeupScheduler.SOON_JOB_ID) != null
-        }
+        // The receiver returned at once: a job asked for, nothing else done in the broadcast.
+        assertNotNull(context.service<JobScheduler>().getPendingJob(WakeupScheduler.SOON_JOB_ID))
+        assertEquals("the receiver arms no alarm itself", null, alarm())
+        // The job runs: its wake-up hands the boot instant to the core and re-arms the alarm.
+        runBlocking { p.wake() }
         val wanted = runBlocking { p.agent().nextWakeup() }
         assertNotNull("the core still wants a wake-up after the reboot", wanted)
-        assertEquals("armed at the core's nextWakeup()", wanted, alarmAt(clock))
+        eventually("armed at the core's nextWakeup()") { alarmAt(clock) == wanted }
+        val boot = WakeupScheduler.bootInstant(clock.now())
+        assertEquals(
+            "the wake-up reported this boot instant to the core",
+            BootVerdict.SAME_BOOT,
+            runBlocking { p.agent().reportBoot(boot, clock.now()) }.verdict,
+        )
     }
 }
 

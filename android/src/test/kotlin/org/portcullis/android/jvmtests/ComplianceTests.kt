@@ -6,7 +6,6 @@
 
 package org.portcullis.android.jvmtests
 
-import java.time.Duration
 import java.time.Instant
 import org.portcullis.ActionRoute
 import org.portcullis.ComplianceReport
@@ -177,9 +176,10 @@ fun complianceTests() {
             val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer(), sdkInt = 34) { now -> pixelSnapshot(now) }
             val skipped = loop.run(T0)
             expect(skipped is CompliancePass.Skipped) { "$skipped" }
-            expect(!loop.due(at(60))) { "no scan at every wake-up while nothing can be judged" }
+            expect(!loop.due()) { "no scan at every wake-up while nothing can be judged" }
+            expect(!agent.wake(at(60), null).duties.evaluateCompliance) { "nor does the core ask for one" }
             loop.markChanged()
-            expect(loop.due(at(61))) { "a change (a policy) brings the pass back" }
+            expect(loop.due()) { "a change (a policy) brings the pass back" }
         }
     }
 
@@ -246,24 +246,22 @@ fun complianceTests() {
         }
     }
 
-    test("compliance: passes run when something changed or a day passed; a failed pass is retried") {
+    test("compliance: passes run when something changed or the core's duties ask; a failed pass is retried") {
         val agent = ScriptedAgent()
-        val loop = ComplianceLoop(agent, RecordingEnforcer(), sdkInt = 34, interval = Duration.ofHours(24)) { pixelSnapshot(it) }
-        expect(loop.due(T0)) { "first pass" }
-        eq(null, loop.nextDue(), "no periodic pass before the first")
+        val loop = ComplianceLoop(agent, RecordingEnforcer(), sdkInt = 34) { pixelSnapshot(it) }
+        expect(loop.due()) { "first pass" }
         expect(loop.runIfDue(T0) is CompliancePass.Evaluated) { "evaluated" }
-        eq(null, loop.runIfDue(at(60)), "nothing changed, not a day yet")
-        eq(T0.plus(Duration.ofHours(24)), loop.nextDue(), "next periodic pass")
+        eq(null, loop.runIfDue(at(60)), "nothing changed and the core did not ask")
+        expect(loop.runIfDue(at(90), coreAsked = true) != null) { "the core's daily cadence runs a pass" }
         loop.markChanged()
         expect(loop.runIfDue(at(120)) != null) { "a change runs a pass" }
-        expect(!loop.due(at(120 + 3600))) { "not due an hour later" }
-        expect(loop.due(at(120 + 86_400))) { "due a day later" }
+        expect(!loop.due()) { "not due again by itself" }
         agent.failNext = true
         val failed = loop.run(at(200_000))
         expect(failed is CompliancePass.Failed && failed.error is PortcullisException.Storage) { "$failed" }
-        expect(loop.due(at(200_001))) { "retried after a failure" }
+        expect(loop.due()) { "retried after a failure" }
         expect(loop.runIfDue(at(200_001)) is CompliancePass.Evaluated) { "retried" }
-        eq(3, agent.evaluations, "evaluations")
+        eq(4, agent.evaluations, "evaluations")
     }
 }
 

@@ -2,12 +2,13 @@
 
 package org.portcullis.android.jvmtests
 
-import java.time.Duration
 import java.time.Instant
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
 import org.portcullis.Alert
+import org.portcullis.DeliveryResult
+import org.portcullis.DeliveryVerdict
 import org.portcullis.Severity
 import org.portcullis.android.core.AlertChannel
 import org.portcullis.android.core.AlertDelivery
@@ -46,32 +47,31 @@ class FakeChannel : AlertChannel {
     fun sentKeys(): List<String> = sends.flatMap { (states, _) -> states.map { it.key } }
 }
 
-/** An outbox whose next [failAcks] acknowledgements throw. */
-class FlakyOutbox(private val inner: Outbox, var failAcks: Int) : Outbox {
+/** An outbox whose next [failReports] reports throw. */
+class FlakyOutbox(private val inner: Outbox, var failReports: Int) : Outbox {
     override suspend fun pending(limit: UInt): List<Alert> = inner.pending(limit)
-    override suspend fun ack(ids: List<ULong>, now: Instant): UInt {
-        if (failAcks > 0) {
-            failAcks--
+    override suspend fun report(sent: List<ULong>, result: DeliveryResult, now: Instant): DeliveryVerdict {
+        if (failReports > 0) {
+            failReports--
             throw IllegalStateException("disk full")
         }
-        return inner.ack(ids, now)
+        return inner.report(sent, result, now)
     }
 }
 
-/** An in-memory outbox of [count] alerts of [severity]. */
+/** An in-memory outbox of [count] alerts of [severity]; records the results reported. */
 class ListOutbox(count: Int, severity: Severity) : Outbox {
     val unacked = (1..count).map { alert(id = it.toULong(), severity = severity, kindName = "downgrade_2g") }.toMutableList()
-    var pendingCalls = 0
+    val results = mutableListOf<DeliveryResult>()
 
-    override suspend fun pending(limit: UInt): List<Alert> {
-        pendingCalls++
-        return unacked.take(limit.toInt())
-    }
+    override suspend fun pending(limit: UInt): List<Alert> = unacked.take(limit.toInt())
 
-    override suspend fun ack(ids: List<ULong>, now: Instant): UInt {
+    override suspend fun report(sent: List<ULong>, result: DeliveryResult, now: Instant): DeliveryVerdict {
+        results += result
         val before = unacked.size
-        unacked.removeAll { it.id in ids }
-        return (before - unacked.size).toUInt()
+        unacked.removeAll { it.id in sent }
+        val retry = if (result == DeliveryResult.MoreQueued) now else null
+        return DeliveryVerdict((before - unacked.size).toUInt(), 0u, retry, retry)
     }
 }
 
@@ -98,6 +98,7 @@ fun deliveryTests() {
         withFixture(s) { f ->
             f.feeder.sim(ready(ICCID_A))
             f.feeder.sim(ready(ICCID_B))
+            f.agent.wake(at(0), null) // the radio re-read: the next one is an hour on
             val channel = FakeChannel()
             val limiter = ImmediateSendLimiter()
             val delivery = AlertDelivery(outboxOf { f.agent }, channel, limiter)
@@ -108,7 +109,8 @@ fun deliveryTests() {
             val held = delivery.deliver(at(30))
             eq(0, held.delivered, "delivered while the gate is closed")
             eq(1, held.held, "held")
-            eq(at(70), held.retryAt, "retry when the gate opens")
+            eq(at(70), held.retryAt, "the core retries when the gate opens")
+            eq(at(70), f.agent.nextWakeup(), "and asks to be woken then")
             eq(1, channel.sends.size, "no lazy send of the urgent alert")
             val later = delivery.deliver(at(70))
             eq(1, later.delivered, "delivered at the gate")
@@ -136,23 +138,28 @@ fun deliveryTests() {
         }
     }
 
-    test("with no receiver nothing is acknowledged; retries back off 30 s, 60 s, 120 s and stay immediate") { s ->
+    test("with no receiver nothing is acknowledged; the core's retries back off 30 s, 60 s, 120 s and stay immediate") { s ->
         withFixture(s) { f ->
             f.feeder.sim(ready(ICCID_A))
             f.feeder.sim(ready(ICCID_B))
+            f.agent.wake(at(0), null) // the radio re-read: the next one is an hour on
             val channel = FakeChannel()
             repeat(3) { channel.script += SendResult.NoReceiver }
             val delivery = AlertDelivery(outboxOf { f.agent }, channel)
             val r1 = delivery.deliver(at(10))
             eq(at(40), r1.retryAt, "first retry")
+            eq(at(40), r1.nextWakeup, "the retry is the core's next wake-up")
             expect(r1.error?.contains("no app on the device") == true) { "error: ${r1.error}" }
             eq(at(100), delivery.deliver(at(40)).retryAt, "second retry")
-            eq(at(220), delivery.deliver(at(100)).retryAt, "third retry")
-            eq(3, delivery.consecutiveFailures, "failures")
+            val r3 = delivery.deliver(at(100))
+            eq(at(220), r3.retryAt, "third retry")
+            eq(3, r3.failures, "failures, counted by the core")
+            expect(f.agent.wake(at(220), null).duties.deliverAlerts) { "the wake-up at the retry asks for delivery" }
             val ok = delivery.deliver(at(220))
             eq(1, ok.delivered, "delivered once a receiver exists")
             eq(true, channel.sends.single().second, "still an immediate send (the grant was given back)")
-            eq(0, delivery.consecutiveFailures, "failures reset")
+            eq(0, ok.failures, "failures reset")
+            eq(null, ok.retryAt, "nothing to retry")
             eq(4L, jsonObject(channel.sends.single().first.single().data)["attempts"], "delivery attempts counted by the core")
             eq(emptyList<Alert>(), f.agent.pendingAlerts(10u), "outbox after delivery")
         }
@@ -177,17 +184,16 @@ fun deliveryTests() {
         }
     }
 
-    test("an acknowledgement that fails means the alert is sent again (at least once)") { s ->
+    test("a report that fails means the alert is sent again (at least once)") { s ->
         withFixture(s) { f ->
             f.feeder.sim(ready(ICCID_A))
             f.feeder.sim(ready(ICCID_B))
             val channel = FakeChannel()
-            val outbox = FlakyOutbox(outboxOf { f.agent }, failAcks = 1)
+            val outbox = FlakyOutbox(outboxOf { f.agent }, failReports = 1)
             val delivery = AlertDelivery(outbox, channel)
             val r1 = delivery.deliver(at(10))
-            expect(r1.error?.contains("acknowledging failed") == true) { "error: ${r1.error}" }
-            eq(at(40), r1.retryAt, "retry")
-            eq(1, f.agent.pendingAlerts(10u).size, "still pending after the failed ack")
+            expect(r1.error?.contains("reporting the delivery failed") == true) { "error: ${r1.error}" }
+            eq(1, f.agent.pendingAlerts(10u).size, "still pending after the failed report")
             val r2 = delivery.deliver(at(80))
             eq(1, r2.delivered, "delivered again")
             eq(2, channel.sends.size, "sent twice")
@@ -213,6 +219,7 @@ fun deliveryTests() {
         val delivery = AlertDelivery(outbox, channel, policy = DeliveryPolicy(batchSize = 5, maxBatchesPerRun = 3))
         val first = delivery.deliver(at(0))
         eq(15, first.delivered, "first run")
+        eq(DeliveryResult.MoreQueued, outbox.results.last(), "more queued: the core runs it again at once")
         eq(at(0), first.retryAt, "run again at once")
         eq(15, delivery.deliver(at(1)).delivered, "second run")
         val last = delivery.deliver(at(2))
@@ -232,16 +239,6 @@ fun deliveryTests() {
             eq(1, reports.sumOf { it.delivered }, "delivered in total")
             eq(1, channel.sends.size, "sends")
         }
-    }
-
-    test("retry delays double from 30 s and stop at 30 minutes") {
-        val p = DeliveryPolicy()
-        eq(Duration.ofSeconds(30), p.retryDelay(1), "1")
-        eq(Duration.ofSeconds(60), p.retryDelay(2), "2")
-        eq(Duration.ofSeconds(120), p.retryDelay(3), "3")
-        eq(Duration.ofSeconds(960), p.retryDelay(6), "6")
-        eq(Duration.ofMinutes(30), p.retryDelay(7), "7 (capped)")
-        eq(Duration.ofMinutes(30), p.retryDelay(10_000), "many")
     }
 
     test("immediate sends: at most one a minute, restorable, refundable, and a clock moved back opens the gate") {

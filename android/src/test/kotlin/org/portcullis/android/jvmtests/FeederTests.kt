@@ -3,7 +3,6 @@
 
 package org.portcullis.android.jvmtests
 
-import java.time.Duration
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.PortcullisException
@@ -14,8 +13,6 @@ import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.ServiceStates
 import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
-import org.portcullis.android.core.WakeupPlan
-import org.portcullis.android.core.WakeupPlanner
 
 /** Records what the feeder reports. */
 class RecordingListener : AgentFeeder.Listener {
@@ -107,43 +104,42 @@ fun feederTests() {
         }
     }
 
-    test("emergency-only with Wi-Fi up: the core asks for a wake-up, WorkManager delay 10 min, port-out at the deadline") { s ->
+    test("emergency-only with Wi-Fi up: the core asks for a wake-up 10 min on, port-out at the deadline") { s ->
         withFixture(s) { f ->
             val tracker = ConnectivityTracker()
             f.clock.set(1)
+            f.feeder.wake(at(-60)) ?: fail("wake-up failed") // the radio re-read: next one an hour on
             f.feeder.connectivity(tracker.networkChanged(7, wifi = true, cellular = false) ?: fail("no change"))
             f.feeder.sim(ready(ICCID_A))
             f.feeder.service(ServiceReading(0, ServiceStates.IN_SERVICE, voiceNetworkType = NetworkTypes.LTE))
-            eq(WakeupPlan.Cancel, WakeupPlanner.plan(f.agent.nextWakeup(), null, f.clock.now), "nothing due in service")
+            eq(at(3601), f.agent.nextWakeup(), "in service: only the next re-read")
 
             f.clock.set(60)
             f.feeder.service(ServiceReading(0, ServiceStates.EMERGENCY_ONLY))
-            val plan = WakeupPlanner.plan(f.agent.nextWakeup(), null, f.clock.now) as? WakeupPlan.After
-                ?: fail("no wake-up planned")
-            eq(Duration.ofMinutes(10), plan.delay, "WorkManager initial delay")
-            eq(at(660), plan.at, "wake-up time")
+            eq(at(660), f.agent.nextWakeup(), "wake-up time")
 
-            f.clock.set(300) // woken early (a refresh): nothing yet, and the plan shrinks
+            f.clock.set(300) // woken early: nothing yet, the deadline stays
             f.feeder.timeout()
             eq(emptyList<String>(), f.kinds(), "alerts before the deadline")
-            eq(Duration.ofSeconds(360), (WakeupPlanner.plan(f.agent.nextWakeup(), null, f.clock.now) as WakeupPlan.After).delay, "remaining delay")
+            eq(at(660), f.agent.nextWakeup(), "deadline unchanged")
 
-            f.clock.set(700) // WorkManager ran late: the core fires anyway
+            f.clock.set(700) // the alarm ran late: the core fires anyway
             f.feeder.timeout()
             eq(listOf("port_out_suspected"), f.kinds(), "alerts at the deadline")
-            eq(WakeupPlan.Cancel, WakeupPlanner.plan(f.agent.nextWakeup(), null, f.clock.now), "nothing due after it fired")
+            eq(at(3601), f.agent.nextWakeup(), "after it fired: the next re-read")
         }
     }
 
     test("airplane mode from the tracker stops a port-out suspicion") { s ->
         withFixture(s) { f ->
             val tracker = ConnectivityTracker()
+            val reread = f.feeder.wake(at(-60))?.nextWakeup ?: fail("wake-up failed")
             f.feeder.connectivity(tracker.networkChanged(7, wifi = true, cellular = false)!!)
             f.feeder.sim(ready(ICCID_A))
             f.feeder.service(ServiceReading(0, ServiceStates.OUT_OF_SERVICE))
-            expect(f.agent.nextWakeup() != null) { "out of service with Wi-Fi should start the timer" }
+            expect(f.agent.nextWakeup()!! < reread) { "out of service with Wi-Fi should start the timer" }
             f.feeder.connectivity(tracker.airplaneModeChanged(true)!!)
-            eq(null, f.agent.nextWakeup(), "nextWakeup in airplane mode")
+            eq(reread, f.agent.nextWakeup(), "nextWakeup in airplane mode: only the re-read")
         }
     }
 
@@ -175,7 +171,7 @@ fun feederTests() {
         openAgent(s).close()
         val listener = RecordingListener()
         val feeder = AgentFeeder({ org.portcullis.Agent.open(s.db, MacKey("another-key-entirely-0002".toByteArray()), T0) }, { T0 }, listener)
-        eq(false, feeder.reboot(), "reboot with the wrong key")
+        eq(null, feeder.wake(T0), "a wake-up with the wrong key")
         expect(listener.failures.single().second is PortcullisException.DeviceKey) { "${listener.failures}" }
     }
 }

@@ -70,11 +70,11 @@ fun inspectionTests() {
             eq(refused.refusal.copy(remembered = true), again.refusal, "same answer, not offered again")
             eq(listOf("policy_refused"), agent.pendingAlerts(50u).map { it.kindName }, "one alert for the forgery")
 
-            // Wake as WorkManager would until the core's schedule opens a window.
+            // Wake as the alarm would (hourly re-reads included) until the schedule opens a window.
             val conditions = DeviceConditions(charging = true, onWifi = true, utcOffsetMinutes = 60)
             var pass: InspectionPass = loop.onWake(conditions, at(10))
             var now = at(10)
-            repeat(200) {
+            repeat(2000) {
                 if (pass !is InspectionPass.NoWindow) return@repeat
                 now = agent.nextWakeup() ?: fail("no wake-up planned")
                 agent.handleTimeout(now)

@@ -1,47 +1,42 @@
-// WorkManager delays from nextWakeup() and delivery retries.
+// Wake-ups from the real core: nextWakeup() and the duties of each wake-up. Nothing is
+// planned in Kotlin any more: the scheduler arms a timer at nextWakeup() and calls wake().
 
 package org.portcullis.android.jvmtests
 
 import java.time.Duration
+import org.portcullis.BootVerdict
 import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.WakeupPlan
-import org.portcullis.android.core.WakeupPlanner
-import org.portcullis.android.core.WakeupTracker
 
 fun schedulingTests() {
-    test("wake-up plans: nothing due cancels, the earlier time wins, a past time means now") {
-        eq(WakeupPlan.Cancel, WakeupPlanner.plan(null, null, at(0)), "nothing due")
-        eq(WakeupPlan.After(Duration.ofMinutes(10), at(600)), WakeupPlanner.plan(at(600), null, at(0)), "core only")
-        eq(WakeupPlan.After(Duration.ofSeconds(30), at(30)), WakeupPlanner.plan(at(600), at(30), at(0)), "retry first")
-        eq(WakeupPlan.After(Duration.ofSeconds(20), at(20)), WakeupPlanner.plan(at(20), at(30), at(0)), "core first")
-        eq(WakeupPlan.After(Duration.ZERO, at(100)), WakeupPlanner.plan(at(40), null, at(100)), "overdue: run now")
-        eq(WakeupPlan.After(Duration.ZERO, at(100)), WakeupPlanner.plan(at(100), null, at(100)), "due exactly now")
-        eq(Duration.ofMillis(1), WakeupPlanner.delayUntil(at(0).plusMillis(1), at(0)), "millisecond precision")
-        eq(null, WakeupPlanner.earliest(null, null), "earliest of nothing")
-    }
-
-    test("the wake-up tracker re-enqueues only when the time moves") {
-        val t = WakeupTracker()
-        expect(t.changed(WakeupPlan.Cancel)) { "first plan is applied" }
-        expect(!t.changed(WakeupPlan.Cancel)) { "cancel again" }
-        val plan = WakeupPlan.After(Duration.ofMinutes(10), at(600))
-        expect(t.changed(plan)) { "new time" }
-        expect(!t.changed(WakeupPlan.After(Duration.ofMinutes(9), at(600)))) { "same time seen a minute later" }
-        expect(t.changed(WakeupPlan.After(Duration.ofMinutes(5), at(900)))) { "moved" }
-        t.reset()
-        expect(t.changed(WakeupPlan.After(Duration.ofMinutes(5), at(900)))) { "after reset (work consumed)" }
-    }
-
-    test("the real core's nextWakeup survives reopening, and the plan follows it") { s ->
+    test("the real core's nextWakeup survives reopening and carries the port-out deadline") { s ->
         withFixture(s) { f ->
+            eq(true, f.feeder.wake(at(0).minus(Duration.ofMinutes(5)))?.duties?.rereadRadio, "re-read at the first wake-up")
             f.feeder.connectivity(org.portcullis.Connectivity(wifi = true, cellularData = false, airplaneMode = false))
             f.feeder.sim(ready(ICCID_A))
             f.clock.set(100)
             f.feeder.service(ServiceReading(0, ServiceStates.OUT_OF_SERVICE))
         }
         openAgent(s, at(200)).use { again ->
-            eq(WakeupPlan.After(Duration.ofSeconds(500), at(700)), WakeupPlanner.plan(again.nextWakeup(), null, at(200)), "plan after reopening")
+            eq(at(700), again.nextWakeup(), "the port-out deadline after reopening")
+        }
+    }
+
+    test("wake-ups: the re-read every hour by default, each duty handed out once, the boot instant judged") { s ->
+        withFixture(s) { f ->
+            val boot = at(0).minus(Duration.ofMinutes(5))
+            val first = f.feeder.wake(boot) ?: fail("wake-up failed")
+            eq(BootVerdict.FIRST_REPORT, first.boot, "first boot instant")
+            expect(first.duties.rereadRadio && !first.duties.evaluateCompliance) { "${first.duties}" }
+            eq(at(3600), first.nextWakeup, "the next re-read, an hour on")
+            f.clock.set(60)
+            val again = f.feeder.wake(boot.plusSeconds(1)) ?: fail("wake-up failed")
+            eq(BootVerdict.SAME_BOOT, again.boot, "a second of jitter is the same boot")
+            expect(!again.duties.rereadRadio) { "handed out once" }
+            f.clock.set(7200)
+            val restarted = f.feeder.wake(at(7000)) ?: fail("wake-up failed")
+            eq(BootVerdict.REBOOTED, restarted.boot, "a later boot instant is a reboot")
+            expect(restarted.duties.rereadRadio) { "re-read due again" }
         }
     }
 }

@@ -1,0 +1,184 @@
+//! Wake-ups across the boundary: the duties of a wake-up, delivery reports and the
+//! reboot inference. The native schedulers arm a timer at `nextWakeup()` and, when it
+//! fires, call `wake`; everything about timing is decided in the core.
+
+use std::time::SystemTime;
+
+use portcullis_core::agent;
+
+use crate::types::{to_system_time, to_timestamp};
+use crate::{Agent, Alert, PortcullisError};
+
+/// What the platform does at this wake-up; each duty is handed out once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct WakeupDuties {
+    /// Re-read SIM, service and connectivity state and feed it to the agent.
+    pub reread_radio: bool,
+    /// Collect a device snapshot and call `evaluateCompliance`.
+    pub evaluate_compliance: bool,
+    /// Deliver the outbox and report the attempt with `reportDelivery`.
+    pub deliver_alerts: bool,
+    /// An inspection window is open: collect evidence and call `submitInspection`.
+    pub inspect: bool,
+    /// Handed actions still await an outcome: carry them out again or report them.
+    pub resume_actions: bool,
+}
+
+impl From<agent::WakeupDuties> for WakeupDuties {
+    fn from(d: agent::WakeupDuties) -> Self {
+        WakeupDuties {
+            reread_radio: d.reread_radio,
+            evaluate_compliance: d.evaluate_compliance,
+            deliver_alerts: d.deliver_alerts,
+            inspect: d.inspect,
+            resume_actions: d.resume_actions,
+        }
+    }
+}
+
+/// What the core made of a reported boot instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum BootVerdict {
+    /// The first boot instant this agent was told.
+    FirstReport,
+    /// The boot already known, within the tolerance.
+    SameBoot,
+    /// The wall clock was set; the device did not restart.
+    ClockMoved,
+    /// The device restarted since the last report.
+    Rebooted,
+}
+
+impl From<agent::BootVerdict> for BootVerdict {
+    fn from(v: agent::BootVerdict) -> Self {
+        match v {
+            agent::BootVerdict::FirstReport => BootVerdict::FirstReport,
+            agent::BootVerdict::SameBoot => BootVerdict::SameBoot,
+            agent::BootVerdict::ClockMoved => BootVerdict::ClockMoved,
+            agent::BootVerdict::Rebooted => BootVerdict::Rebooted,
+        }
+    }
+}
+
+/// The answer to `wake`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Wakeup {
+    /// What to do now.
+    pub duties: WakeupDuties,
+    /// The reboot inference, when a boot instant came with the wake-up.
+    pub boot: Option<BootVerdict>,
+    /// Alerts the elapsed time (or a reboot) raised.
+    pub alerts: Vec<Alert>,
+    /// When to arm the timer next.
+    pub next_wakeup: Option<SystemTime>,
+}
+
+/// How a delivery attempt ended, as the platform's channel saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeliveryResult {
+    /// Everything taken from the outbox was handed over (or nothing was pending).
+    Delivered,
+    /// Handed over what it could, and more is waiting: run again at once.
+    MoreQueued,
+    /// The channel refused or failed: the core retries with backoff.
+    Failed,
+    /// The channel accepts the next send only at `until` (a rate limit).
+    Throttled {
+        /// When the channel accepts again.
+        until: SystemTime,
+    },
+}
+
+impl From<DeliveryResult> for agent::DeliveryResult {
+    fn from(r: DeliveryResult) -> Self {
+        match r {
+            DeliveryResult::Delivered => agent::DeliveryResult::Delivered,
+            DeliveryResult::MoreQueued => agent::DeliveryResult::MoreQueued,
+            DeliveryResult::Failed => agent::DeliveryResult::Failed,
+            DeliveryResult::Throttled { until } => agent::DeliveryResult::Throttled {
+                until: to_timestamp(until),
+            },
+        }
+    }
+}
+
+/// What the core decided about a delivery attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct DeliveryVerdict {
+    /// Alerts newly acknowledged by the report.
+    pub acknowledged: u32,
+    /// Consecutive failed attempts so far.
+    pub failures: u32,
+    /// When delivery is tried again, if it must be.
+    pub retry_at: Option<SystemTime>,
+    /// When to arm the timer next.
+    pub next_wakeup: Option<SystemTime>,
+}
+
+/// The answer to `reportBoot`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BootReport {
+    /// What the core made of the boot instant.
+    pub verdict: BootVerdict,
+    /// Alerts the reboot raised.
+    pub alerts: Vec<Alert>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Agent {
+    /// The platform scheduler fired (or the app started): lets time pass, infers a reboot
+    /// from `boot_time` when given, and returns the duties to carry out now and the time to
+    /// arm the timer for next.
+    pub async fn wake(
+        &self,
+        now: SystemTime,
+        boot_time: Option<SystemTime>,
+    ) -> Result<Wakeup, PortcullisError> {
+        let now = to_timestamp(now);
+        let boot_time = boot_time.map(to_timestamp);
+        self.with_agent(move |a| a.wake(now, boot_time))
+            .await
+            .map(|w| Wakeup {
+                duties: w.duties.into(),
+                boot: w.boot.map(Into::into),
+                alerts: w.alerts.into_iter().map(Into::into).collect(),
+                next_wakeup: w.next_wakeup.map(to_system_time),
+            })
+    }
+
+    /// Reports a delivery attempt: `sent` (alert ids handed over) are acknowledged, and the
+    /// core decides when to try again.
+    pub async fn report_delivery(
+        &self,
+        sent: Vec<u64>,
+        result: DeliveryResult,
+        now: SystemTime,
+    ) -> Result<DeliveryVerdict, PortcullisError> {
+        let now = to_timestamp(now);
+        self.with_agent(move |a| a.report_delivery(&sent, result.into(), now))
+            .await
+            .map(|v| DeliveryVerdict {
+                acknowledged: u32::try_from(v.acknowledged).unwrap_or(u32::MAX),
+                failures: v.failures,
+                retry_at: v.retry_at.map(to_system_time),
+                next_wakeup: v.next_wakeup.map(to_system_time),
+            })
+    }
+
+    /// Reports the instant the device booted (Android: now minus `elapsedRealtime`; iOS:
+    /// `kern.boottime`); the core decides whether the device restarted.
+    pub async fn report_boot(
+        &self,
+        boot_time: SystemTime,
+        now: SystemTime,
+    ) -> Result<BootReport, PortcullisError> {
+        let boot_time = to_timestamp(boot_time);
+        let now = to_timestamp(now);
+        self.with_agent(move |a| a.report_boot(boot_time, now))
+            .await
+            .map(|r| BootReport {
+                verdict: r.verdict.into(),
+                alerts: r.alerts.into_iter().map(Into::into).collect(),
+            })
+    }
+}
