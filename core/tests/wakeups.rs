@@ -398,13 +398,7 @@ fn a_reboot_is_inferred_from_boot_instants_within_a_tolerance() {
         )
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            Error::InvalidInput {
-                field: "boot_time",
-                ..
-            }
-        ),
+        matches!(&err, Error::InvalidInput { field, .. } if field == "boot_time"),
         "{err}"
     );
     assert_eq!(
