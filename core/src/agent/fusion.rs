@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::persisted::{Persisted, State};
 use super::Agent;
 use crate::alert::{Alert, AlertId, AlertKind, Finding};
 use crate::error::{Error, Result};
@@ -54,24 +55,20 @@ pub(super) struct FusionState {
     recent: Vec<Entry>,
 }
 
-/// The fusion side of the agent in memory.
-#[derive(Debug, Default)]
+impl State for FusionState {
+    const WHAT: &'static str = "swap-fusion state";
+}
+
+/// The fusion side of the agent in memory, with its last committed form.
 pub(super) struct FusionSlot {
-    state: FusionState,
-    persisted: String,
+    state: Persisted<FusionState>,
 }
 
 impl FusionSlot {
     pub(super) fn restore(json: Option<String>) -> Result<Self> {
-        match json {
-            None => Ok(FusionSlot::default()),
-            Some(json) => Ok(FusionSlot {
-                state: crate::json::from_str(&json).map_err(|_| {
-                    Error::Corrupt("the stored swap-fusion state is unreadable".into())
-                })?,
-                persisted: json,
-            }),
-        }
+        Ok(FusionSlot {
+            state: Persisted::restore(json, FusionState::default)?,
+        })
     }
 }
 
@@ -170,24 +167,31 @@ impl Agent {
         if !alerts.iter().any(|a| entry(a).is_some()) {
             return Ok(());
         }
-        let before = self.fusion.state.clone();
         let findings = self.fusion.state.observe(alerts, now);
-        let json = serde_json::to_string(&self.fusion.state)
-            .map_err(|e| Error::Corrupt(format!("cannot encode the swap-fusion state: {e}")))?;
+        let json = self.fusion.state.changed()?;
+        if json.is_none() && findings.is_empty() {
+            return Ok(());
+        }
         let commit = Commit {
             at: Some(now),
-            states: vec![(FUSION_STATE, json.clone())],
+            states: json
+                .iter()
+                .map(|j| (FUSION_STATE, j.clone()))
+                .collect(),
             journal: Vec::new(),
             findings,
         };
         match self.store.commit(commit) {
             Ok(fused) => {
-                self.fusion.persisted = json;
+                if let Some(json) = json {
+                    self.fusion.state.committed(json);
+                }
                 alerts.extend(fused);
                 Ok(())
             }
             Err(e) => {
-                self.fusion.state = before;
+                // Memory goes back to what is on disk; an unreadable committed form is Corrupt.
+                self.fusion.state.rollback(FusionState::default)?;
                 Err(e)
             }
         }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::persisted::{Persisted, State};
 use super::Agent;
 use crate::alert::{Alert, AlertKind, Finding, Severity};
 use crate::compliance::Route;
@@ -163,35 +164,26 @@ pub(super) struct InstructionComponent {
     awaiting: Vec<HandedAction>,
 }
 
-/// The instruction side of the agent in memory.
-#[derive(Debug, Default)]
+impl State for InstructionComponent {
+    const WHAT: &'static str = "instruction ledger";
+}
+
+/// The instruction side of the agent in memory, with its last committed form.
 pub(super) struct InstructionSlot {
-    pub(super) state: InstructionComponent,
-    pub(super) persisted: String,
+    pub(super) state: Persisted<InstructionComponent>,
 }
 
 impl InstructionSlot {
     pub(super) fn restore(json: Option<String>) -> Result<Self> {
-        match json {
-            None => Ok(InstructionSlot::default()),
-            Some(json) => Ok(InstructionSlot {
-                state: crate::json::from_str(&json).map_err(|_| {
-                    Error::Corrupt("the stored instruction ledger is unreadable".into())
-                })?,
-                persisted: json,
-            }),
-        }
+        Ok(InstructionSlot {
+            state: Persisted::restore(json, InstructionComponent::default)?,
+        })
     }
 
-    pub(super) fn serialized(&self) -> String {
-        serde_json::to_string(&self.state).expect("the instruction state always serialises")
-    }
-
-    /// Puts back the last committed state after a failed commit.
+    /// Puts back the last committed state after a failed commit; an unreadable committed
+    /// form is `Corrupt` and leaves the state as it is.
     pub(super) fn rollback(&mut self) -> Result<()> {
-        *self =
-            InstructionSlot::restore((!self.persisted.is_empty()).then(|| self.persisted.clone()))?;
-        Ok(())
+        self.state.rollback(InstructionComponent::default)
     }
 }
 

@@ -377,9 +377,9 @@ impl Agent {
                 states.push((component, json.clone()));
             }
         }
-        let instructions_json = self.instructions.serialized();
-        if instructions_json != self.instructions.persisted {
-            states.push((instruction::INSTRUCTION_STATE, instructions_json.clone()));
+        let instructions_json = self.instructions.state.changed()?;
+        if let Some(json) = &instructions_json {
+            states.push((instruction::INSTRUCTION_STATE, json.clone()));
         }
         let wakeup_json = self.wakeup.changed()?;
         if let Some(json) = &wakeup_json {
@@ -417,7 +417,9 @@ impl Agent {
                 if let Some(json) = pending_json {
                     self.compliance.pending.committed(json);
                 }
-                self.instructions.persisted = instructions_json;
+                if let Some(json) = instructions_json {
+                    self.instructions.state.committed(json);
+                }
                 if let Some(json) = wakeup_json {
                     self.wakeup.committed(json);
                 }
@@ -434,6 +436,7 @@ impl Agent {
                         .rollback(inspection::InspectionComponent::default),
                     self.compliance.rollback(),
                     self.wakeup.rollback(),
+                    self.instructions.rollback(),
                 ];
                 rolled_back.into_iter().collect::<Result<()>>()?;
                 Err(e)

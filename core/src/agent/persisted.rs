@@ -248,4 +248,40 @@ mod agent_tests {
         assert!(matches!(err, Error::Corrupt(_)), "{err}");
         assert_eq!(stored(&db), before, "nothing was rewritten from defaults");
     }
+
+    /// Every component the agent holds as a `Persisted` refuses to open from a row that
+    /// does not read, names itself, and leaves the row as it was: none of them starts
+    /// again from defaults.
+    #[test]
+    fn every_persisted_component_refuses_an_unreadable_row() {
+        let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
+        for (component, what) in [
+            (super::super::SIM_GUARD_STATE, "SIM guard state"),
+            (super::super::inspection::INSPECTION_STATE, "inspection schedule"),
+            (super::super::compliance::COMPLIANCE_STATE, "compliance state"),
+            (super::super::compliance::ACTIONS_STATE, "pending remediation actions"),
+            (super::super::instruction::INSTRUCTION_STATE, "instruction ledger"),
+            (super::super::fusion::FUSION_STATE, "swap-fusion state"),
+            (super::super::schedule::WAKEUP_STATE, "wake-up state"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("agent.db");
+            let mut agent = open(&db, t0).unwrap();
+            agent.handle(&sim("8944110012345678901"), t0).unwrap();
+            drop(agent);
+            Connection::open(&db)
+                .unwrap()
+                .execute(
+                    "INSERT INTO component_state (component, body) VALUES (?1, '{\"x\":')
+                     ON CONFLICT(component) DO UPDATE SET body = excluded.body",
+                    [component],
+                )
+                .unwrap();
+            let before = stored(&db);
+            let err = open(&db, t0.plus_millis(60_000)).unwrap_err();
+            assert!(matches!(err, Error::Corrupt(_)), "{component}: {err}");
+            assert!(err.to_string().contains(what), "{component}: {err}");
+            assert_eq!(stored(&db), before, "{component}: the row is kept");
+        }
+    }
 }
