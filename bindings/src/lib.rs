@@ -441,7 +441,7 @@ impl Agent {
             a.ingest_telemetry(&batch, now)
         })
         .await
-        .map(Into::into)
+        .map(|o| TelemetryResult::new(o, now))
     }
 
     /// Which platform logs the policy in force asks for (both off without a policy):

@@ -1403,17 +1403,32 @@ pub struct TelemetryResult {
     pub connect_events: u32,
     /// Security-log entries in the batch.
     pub security_events: u32,
+    /// The batch's outcome as the console message `portcullis.telemetry`, to publish.
+    pub console: ConsoleMessage,
 }
 
-impl From<agent::TelemetryOutcome> for TelemetryResult {
-    fn from(o: agent::TelemetryOutcome) -> Self {
+impl TelemetryResult {
+    /// The answer to one ingested batch, with its console message dated `at`.
+    pub(crate) fn new(o: agent::TelemetryOutcome, at: portcullis_core::Timestamp) -> Self {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let console = portcullis_core::console::telemetry(
+            &portcullis_core::console::TelemetrySummary {
+                dns: wide(o.counts.dns),
+                connect: wide(o.counts.connect),
+                security: wide(o.counts.security),
+                matches: wide(o.matches.len()),
+                alerts: wide(o.alerts.len()),
+            },
+            at,
+        );
         TelemetryResult {
-            alerts: o.alerts.into_iter().map(Into::into).collect(),
             matches: count(o.matches.len()),
             dns_events: count(o.counts.dns),
             connect_events: count(o.counts.connect),
             security_events: count(o.counts.security),
+            alerts: o.alerts.into_iter().map(Into::into).collect(),
+            console: console.into(),
         }
     }
 }

@@ -35,6 +35,8 @@ pub const POLICY_KEY: &str = "portcullis.policy";
 pub const COMPLIANCE_KEY: &str = "portcullis.compliance";
 /// Key of the inspection summary.
 pub const INSPECTION_KEY: &str = "portcullis.inspection";
+/// Key of the last telemetry batch's outcome.
+pub const TELEMETRY_KEY: &str = "portcullis.telemetry";
 /// Key of the last instruction pass.
 pub const INSTRUCTIONS_KEY: &str = "portcullis.instructions";
 /// Prefix of alert keys: one key per alert, so alerts raised before the MDM collects
@@ -740,6 +742,53 @@ pub fn inspection(summary: &InspectionSummary, at: Timestamp) -> ConsoleMessage 
         },
         &format!("inspection of window {} ({kind}): {result}", summary.window),
         fit_data(data, &[], &["window", "findings"]),
+    )
+}
+
+/// One ingested batch of network and security-log events, for [`telemetry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySummary {
+    /// DNS lookups in the batch.
+    pub dns: u64,
+    /// Connections in the batch.
+    pub connect: u64,
+    /// Security-log entries in the batch.
+    pub security: u64,
+    /// Indicator matches, repeats included.
+    pub matches: u64,
+    /// Alerts the batch raised.
+    pub alerts: u64,
+}
+
+/// The last telemetry batch's outcome, key `portcullis.telemetry`: an error while it
+/// matched an indicator or raised an alert, so the console sees it beside the alerts.
+pub fn telemetry(summary: &TelemetrySummary, at: Timestamp) -> ConsoleMessage {
+    let mut data = head("telemetry", at);
+    data.insert("dns".into(), summary.dns.into());
+    data.insert("connect".into(), summary.connect.into());
+    data.insert("security".into(), summary.security.into());
+    data.insert("matches".into(), summary.matches.into());
+    data.insert("alerts".into(), summary.alerts.into());
+    let attention = summary.matches > 0 || summary.alerts > 0;
+    let mut text = format!(
+        "telemetry batch: {} DNS, {} connection(s), {} security event(s)",
+        summary.dns, summary.connect, summary.security
+    );
+    if attention {
+        text.push_str(&format!(
+            "; {} indicator match(es), {} alert(s)",
+            summary.matches, summary.alerts
+        ));
+    }
+    message(
+        TELEMETRY_KEY.into(),
+        if attention {
+            ConsoleSeverity::Error
+        } else {
+            ConsoleSeverity::Info
+        },
+        &text,
+        fit_data(data, &[], &["matches", "alerts"]),
     )
 }
 

@@ -430,3 +430,33 @@ fn the_schema_refuses_what_the_format_does_not_allow() {
         assert!(!v.is_valid(&doc), "{path}");
     }
 }
+
+#[test]
+fn a_telemetry_batch_is_an_error_only_when_it_matched_or_alerted() {
+    let quiet = console::TelemetrySummary {
+        dns: 1_100,
+        connect: 95,
+        security: 5,
+        matches: 0,
+        alerts: 0,
+    };
+    let m = console::telemetry(&quiet, T0);
+    assert_eq!(m.key, "portcullis.telemetry");
+    assert_eq!(m.severity, ConsoleSeverity::Info);
+    assert_eq!(
+        m.message,
+        "telemetry batch: 1100 DNS, 95 connection(s), 5 security event(s)"
+    );
+    let data = check(&m);
+    assert_eq!((data["type"].as_str(), data["dns"].as_u64()), (Some("telemetry"), Some(1_100)));
+
+    let hit = console::TelemetrySummary {
+        matches: 3,
+        alerts: 1,
+        ..quiet
+    };
+    let m = console::telemetry(&hit, T0);
+    assert_eq!(m.severity, ConsoleSeverity::Error);
+    assert!(m.message.ends_with("; 3 indicator match(es), 1 alert(s)"), "{}", m.message);
+    assert_eq!(check(&m)["matches"], 3);
+}

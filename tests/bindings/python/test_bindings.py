@@ -414,6 +414,11 @@ class TelemetryTests(FixtureTestCase):
             self.assertEqual(evidence["package"], "com.example.game")
             self.assertEqual(evidence["source"], "network_log")
             self.assertEqual(result.alerts[2].kind, pf.AlertKind.BOOT_STATE_DEGRADED)
+            # The batch's outcome for the console, built by the library.
+            self.assertEqual(result.console.key, "portcullis.telemetry")
+            self.assertEqual(result.console.severity, pf.ConsoleSeverity.ERROR)
+            data = json.loads(result.console.data)
+            self.assertEqual((data["type"], data["matches"], data["alerts"]), ("telemetry", 2, 3))
             # A bad address is refused naming the field, never echoing the value.
             bad = [pf.TelemetryLogEvent.CONNECT(pf.ConnectLogEvent(
                 at=at(70), package="com.x", address="+4915112345678", port=1))]

@@ -337,6 +337,8 @@ class Portcullis private constructor(private val context: Context, private val c
             "telemetry: ${result.dnsEvents} dns, ${result.connectEvents} connect, " +
                 "${result.securityEvents} security, ${result.matches} matches, ${result.alerts.size} alerts",
         )
+        // The batch's outcome for the console (the core's message), then its alerts.
+        scope.launch { channel.send(listOf(KeyedStateSpec.of(result.console)), immediate = false) }
         if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
     }
 
