@@ -448,7 +448,10 @@ fn a_telemetry_batch_is_an_error_only_when_it_matched_or_alerted() {
         "telemetry batch: 1100 DNS, 95 connection(s), 5 security event(s)"
     );
     let data = check(&m);
-    assert_eq!((data["type"].as_str(), data["dns"].as_u64()), (Some("telemetry"), Some(1_100)));
+    assert_eq!(
+        (data["type"].as_str(), data["dns"].as_u64()),
+        (Some("telemetry"), Some(1_100))
+    );
 
     let hit = console::TelemetrySummary {
         matches: 3,
@@ -457,6 +460,10 @@ fn a_telemetry_batch_is_an_error_only_when_it_matched_or_alerted() {
     };
     let m = console::telemetry(&hit, T0);
     assert_eq!(m.severity, ConsoleSeverity::Error);
-    assert!(m.message.ends_with("; 3 indicator match(es), 1 alert(s)"), "{}", m.message);
+    assert!(
+        m.message.ends_with("; 3 indicator match(es), 1 alert(s)"),
+        "{}",
+        m.message
+    );
     assert_eq!(check(&m)["matches"], 3);
 }

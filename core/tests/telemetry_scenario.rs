@@ -272,7 +272,11 @@ fn a_match_brings_the_next_inspection_forward_and_scheduled_inspections_scan_the
         .unwrap();
     load_all(&mut agent);
     let now = T0.plus_millis(DAY + 60_000);
+    // The phone is up to date: the re-read due since enrollment is done, so the next
+    // wake-up is the next re-read or window, whichever comes first.
+    agent.wake(now, None).unwrap();
     let before = agent.next_wakeup().unwrap();
+    assert!(before > now, "{before}");
     let domain = first_domain("predator.stix2");
     let batch = TelemetryBatch {
         events: vec![TelemetryEvent::Dns(DnsEvent {

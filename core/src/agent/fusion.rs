@@ -174,10 +174,7 @@ impl Agent {
         }
         let commit = Commit {
             at: Some(now),
-            states: json
-                .iter()
-                .map(|j| (FUSION_STATE, j.clone()))
-                .collect(),
+            states: json.iter().map(|j| (FUSION_STATE, j.clone())).collect(),
             journal: Vec::new(),
             findings,
         };

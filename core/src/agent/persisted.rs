@@ -257,10 +257,22 @@ mod agent_tests {
         let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
         for (component, what) in [
             (super::super::SIM_GUARD_STATE, "SIM guard state"),
-            (super::super::inspection::INSPECTION_STATE, "inspection schedule"),
-            (super::super::compliance::COMPLIANCE_STATE, "compliance state"),
-            (super::super::compliance::ACTIONS_STATE, "pending remediation actions"),
-            (super::super::instruction::INSTRUCTION_STATE, "instruction ledger"),
+            (
+                super::super::inspection::INSPECTION_STATE,
+                "inspection schedule",
+            ),
+            (
+                super::super::compliance::COMPLIANCE_STATE,
+                "compliance state",
+            ),
+            (
+                super::super::compliance::ACTIONS_STATE,
+                "pending remediation actions",
+            ),
+            (
+                super::super::instruction::INSTRUCTION_STATE,
+                "instruction ledger",
+            ),
             (super::super::fusion::FUSION_STATE, "swap-fusion state"),
             (super::super::schedule::WAKEUP_STATE, "wake-up state"),
         ] {
