@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::persisted::{Persisted, State};
 use super::Agent;
 use crate::alert::{Alert, AlertId, AlertKind, Finding};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Commit;
 use crate::time::{Timestamp, HOUR_MS};
 
