@@ -51,21 +51,21 @@ fun deploymentTests() {
         eq(listOf("com.anydesk.anydeskandroid", "com.whatsapp"), accessBlockTargets(installed, roles, "org.portcullis"), "targets")
     }
 
-    test("the snapshot carries delegated scopes and package roles; a role that is not a package name is left out") {
+    test("the snapshot carries delegated scopes and package roles as the platform resolved them") {
         val settings = SettingsSnapshot(
             sdkInt = 34, securityPatch = null, developerSettings = false, adbEnabled = false,
             airplaneMode = false, autoTime = true, deviceSecure = true, storageEncrypted = true,
         )
-        val json = ComplianceSnapshots.json(
+        val roles = PackageRoles(home = "com.example.home", installer = null, permissionController = null, deviceOwner = "com.emm.dpc", dialer = null)
+        val snapshot = ComplianceSnapshots.snapshot(
             T0, false, settings, null, "org.portcullis", null,
             delegatedScopes = listOf("PACKAGE_ACCESS", "BLOCK_UNINSTALL"),
-            packageRoles = PackageRoles(home = "com.example.home", installer = "bad name", permissionController = null, deviceOwner = "com.emm.dpc", dialer = null),
+            packageRoles = roles,
         )
-        val o = jsonObject(json)
-        eq(listOf<Any?>("PACKAGE_ACCESS", "BLOCK_UNINSTALL"), o["delegatedScopes"], "scopes")
-        eq(mapOf<String, Any?>("home" to "com.example.home", "deviceOwner" to "com.emm.dpc"), o["packageRoles"], "roles")
-        val plain = jsonObject(ComplianceSnapshots.json(T0, true, settings, null, "org.portcullis", null))
-        expect("delegatedScopes" !in plain && "packageRoles" !in plain) { "no capability fields when none: $plain" }
+        eq(listOf("PACKAGE_ACCESS", "BLOCK_UNINSTALL"), snapshot.delegatedScopes, "scopes")
+        eq(roles, snapshot.packageRoles, "roles")
+        val plain = ComplianceSnapshots.snapshot(T0, true, settings, null, "org.portcullis", null)
+        expect(plain.delegatedScopes == null && plain.packageRoles == null) { "no capability fields when none: $plain" }
     }
 
     test("no connectivity reading before the first network callback") {
