@@ -38,11 +38,14 @@ MAIN_CLASS="org.portcullis.android.robolectric.RunAllKt"
 # The framework jars pom.xml pins (Robolectric 4.17's android-all for SDK 35).
 ANDROID_ALL="android-all-15-robolectric-13954326.jar"
 ANDROID_ALL_INSTRUMENTED="android-all-instrumented-15-robolectric-13954326-i7.jar"
-# The instrumented frameworks of the other API levels tests run at (@Config(sdk = [33, 34])).
-ANDROID_ALL_INSTRUMENTED_OTHER=(
-    "android-all-instrumented-13-robolectric-9030017-i7.jar"
-    "android-all-instrumented-14-robolectric-10818077-i7.jar"
-)
+# The instrumented frameworks of the other API levels tests run at (@Config(sdk = [33, 34])),
+# at the versions Robolectric 4.17 names; fetched beside the pom's jars (one Maven project
+# holds one version of an artifact).
+ANDROID_ALL_OTHER_VERSIONS=("13-robolectric-9030017-i7" "14-robolectric-10818077-i7")
+ANDROID_ALL_INSTRUMENTED_OTHER=()
+for v in "${ANDROID_ALL_OTHER_VERSIONS[@]}"; do
+    ANDROID_ALL_INSTRUMENTED_OTHER+=("android-all-instrumented-$v.jar")
+done
 # Files that need a Google-Maven-only library: compiled by the Gradle build only. Each must be
 # listed in android/README.md; no other file may import androidx.
 GRADLE_ONLY=(
@@ -81,7 +84,8 @@ make_policy_fixtures "$ROOT/target/debug/portcullis" "$FIX" "android robolectric
 step "kotlinc, and the jars of $POM"
 ensure_java || finish_early "no JDK"
 ensure_kotlinc || finish_early "no kotlinc"
-ensure_robolectric_jars "$ROOT/$POM" || finish_early "could not fetch the jars of $POM"
+ensure_robolectric_jars "$ROOT/$POM" "${ANDROID_ALL_OTHER_VERSIONS[@]/#/org.robolectric:android-all-instrumented:}" ||
+    finish_early "could not fetch the jars of $POM"
 J="$ROBOLECTRIC_JARS"
 for jar in "$ANDROID_ALL" "$ANDROID_ALL_INSTRUMENTED" "${ANDROID_ALL_INSTRUMENTED_OTHER[@]}"; do
     [ -f "$J/$jar" ] || finish_early "$POM did not bring $jar (update ANDROID_ALL* here with the pins)"

@@ -211,11 +211,14 @@ ensure_maven() {
 # of the pom>; a changed pin fetches afresh, and older fetches are removed. Maven's own download
 # cache is a temporary folder removed afterwards, so the ~560 MB are on disk once.
 # .aar dependencies (androidx.test from Maven Central) are reduced to their classes.jar.
-# Sets ROBOLECTRIC_JARS to that folder.
+# Further arguments are artifacts (group:artifact:version) copied beside them with
+# `mvn dependency:copy`: other versions of an artifact the pom already names, which one Maven
+# project cannot hold. Sets ROBOLECTRIC_JARS to that folder.
 ROBOLECTRIC_JARS=""
 ensure_robolectric_jars() {
-    local pom="$1" key dir work aar
-    key="$(sha256sum <"$pom" | cut -c1-16)"
+    local pom="$1" key dir work aar artifact
+    shift
+    key="$({ cat "$pom"; printf '%s\n' "$@"; } | sha256sum | cut -c1-16)"
     dir="$PORTCULLIS_CACHE_DIR/robolectric/jars-$key"
     if [ ! -f "$dir/.complete" ]; then
         ensure_java && ensure_maven || return 1
@@ -227,6 +230,13 @@ ensure_robolectric_jars() {
             rm -rf "$work"
             return 1
         fi
+        for artifact in "$@"; do
+            if ! _quietly robolectric-fetch mvn -B -q -f "$pom" -Dmaven.repo.local="$work/m2" \
+                dependency:copy -Dartifact="$artifact" -DoutputDirectory="$work/jars"; then
+                rm -rf "$work"
+                return 1
+            fi
+        done
         for aar in "$work"/jars/*.aar; do
             [ -e "$aar" ] || continue
             unzip -p "$aar" classes.jar >"${aar%.aar}.jar" && rm -f "$aar" || { rm -rf "$work"; return 1; }
