@@ -17,6 +17,15 @@ pub const SESSION_GAP_MS: i64 = 30 * MINUTE_MS;
 /// A known-bad process or indicator hit by the same package is raised again after this.
 pub const REPEAT_AFTER_MS: i64 = 24 * HOUR_MS;
 
+/// Whether an event at `at` starts a new session: nothing seen yet, a gap longer than
+/// [`SESSION_GAP_MS`] since the latest event, or a clock that went back. `last` keeps the
+/// latest event time seen, so an out-of-order event never shortens a session.
+fn starts_session(last: &mut Option<Timestamp>, at: Timestamp) -> bool {
+    let new = last.is_none_or(|l| at.millis_since(l) > SESSION_GAP_MS || at < l);
+    *last = Some(last.map_or(at, |l| l.max(at)));
+    new
+}
+
 /// What the policy in force says, as the detectors need it.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -123,10 +132,7 @@ impl TelemetryDetector for AdbShellDetector {
         if ctx.rules.adb_authorised_at(event.at) {
             return;
         }
-        let new_session = self
-            .last
-            .is_none_or(|last| event.at.millis_since(last) > SESSION_GAP_MS || event.at < last);
-        self.last = Some(self.last.map_or(event.at, |l| l.max(event.at)));
+        let new_session = starts_session(&mut self.last, event.at);
         if new_session {
             out.push(finding(
                 self.info(),
@@ -161,10 +167,7 @@ impl TelemetryDetector for AdbPullDetector {
         else {
             return;
         };
-        let new_session = self
-            .last
-            .is_none_or(|last| at.millis_since(last) > SESSION_GAP_MS || *at < last);
-        self.last = Some(self.last.map_or(*at, |l| l.max(*at)));
+        let new_session = starts_session(&mut self.last, *at);
         if new_session {
             out.push(finding(
                 self.info(),
@@ -397,10 +400,7 @@ impl TelemetryDetector for UsbMediaDetector {
         if !ctx.usb_storage_forbidden {
             return;
         }
-        let new_session = self
-            .last
-            .is_none_or(|last| at.millis_since(last) > SESSION_GAP_MS || *at < last);
-        self.last = Some(self.last.map_or(*at, |l| l.max(*at)));
+        let new_session = starts_session(&mut self.last, *at);
         if new_session {
             out.push(finding(
                 self.info(),
@@ -513,6 +513,23 @@ mod tests {
     use super::*;
 
     const T0: Timestamp = Timestamp::from_unix_millis(1_777_000_000_000);
+
+    #[test]
+    fn a_session_ends_after_the_gap_or_when_the_clock_goes_back() {
+        let mut last = None;
+        assert!(starts_session(&mut last, T0), "the first event");
+        assert!(
+            !starts_session(&mut last, T0.plus_millis(SESSION_GAP_MS)),
+            "within the gap"
+        );
+        assert!(
+            starts_session(&mut last, T0.plus_millis(2 * SESSION_GAP_MS + 1)),
+            "after the gap"
+        );
+        // An earlier time is a clock set back: a new session, and the latest time stays.
+        assert!(starts_session(&mut last, T0), "a clock set back");
+        assert_eq!(last, Some(T0.plus_millis(2 * SESSION_GAP_MS + 1)));
+    }
 
     fn at(minutes: i64) -> Timestamp {
         T0.plus_millis(minutes * MINUTE_MS)
