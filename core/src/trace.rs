@@ -356,6 +356,11 @@ pub fn replay_event(
     replay_event_counted(agent, ev, sign, alerts, &mut WakeupTally::default(), None)
 }
 
+/// The most wake-ups replayed between two trace lines: about 83 days at the default
+/// hourly re-read. A longer gap is replayed as a phone that was switched off, woken once at
+/// the next line, and counted in [`WakeupTally::skipped_gaps`].
+pub const MAX_WAKEUPS_PER_GAP: u32 = 2_000;
+
 /// The wake-ups a replay asked for: those the re-read cadence explains, and the others
 /// (timers, windows, retries). Every wake-up costs battery on a phone carried all day, so
 /// `docs/performance.md` records both for the baseline policy.
@@ -365,6 +370,9 @@ pub struct WakeupTally {
     pub reread: u64,
     /// Wake-ups for anything else.
     pub extra: u64,
+    /// Gaps between lines longer than [`MAX_WAKEUPS_PER_GAP`] wake-ups, replayed as a
+    /// phone that was off.
+    pub skipped_gaps: u64,
 }
 
 /// [`replay_event`], counting the wake-ups into `tally`. With `evidence` (an evidence
@@ -378,7 +386,16 @@ pub fn replay_event_counted(
     tally: &mut WakeupTally,
     evidence: Option<&str>,
 ) -> Result<()> {
+    let mut woken_in_gap = 0;
     while let Some(wake) = agent.next_wakeup().filter(|w| *w <= ev.at) {
+        // A gap longer than the cap is a phone that was off: it wakes once, at the event.
+        // Without the cap, a line dated centuries later would replay millions of wake-ups.
+        if woken_in_gap == MAX_WAKEUPS_PER_GAP {
+            tally.skipped_gaps += 1;
+            alerts.extend(agent.wake(ev.at, None)?.alerts);
+            break;
+        }
+        woken_in_gap += 1;
         let woken = agent.wake(wake, None)?;
         if woken.duties.reread_radio {
             tally.reread += 1;

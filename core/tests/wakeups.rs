@@ -460,3 +460,35 @@ fn an_idle_phone_under_the_baseline_policy_stays_within_the_wakeup_budget() {
     assert!((24.0..=24.1).contains(&reread), "{reread} re-reads a day");
     assert!(extra <= 6.0, "{extra} extra wake-ups a day");
 }
+
+/// A line dated far after the previous one is replayed as a phone that was off: at most
+/// `MAX_WAKEUPS_PER_GAP` wake-ups, then one at the line, never one per hour of a century.
+#[test]
+fn a_gap_of_a_century_between_trace_lines_replays_as_a_phone_that_was_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent_with(&dir.path().join("agent.db"), Some(baseline()));
+    let text = format!(
+        "{{\"at\":\"{}\",\"tick\":{{}}}}\n{{\"at\":\"2126-03-01T00:00:00Z\",\"tick\":{{}}}}\n",
+        T0.plus_millis(DAY)
+    );
+    let mut tally = WakeupTally::default();
+    let mut alerts = Vec::new();
+    for ev in TraceReader::new(text.as_bytes()) {
+        trace::replay_event_counted(
+            &mut agent,
+            &ev.unwrap(),
+            &mut trace::refuse_shorthands,
+            &mut alerts,
+            &mut tally,
+            None,
+        )
+        .unwrap();
+    }
+    assert_eq!(tally.skipped_gaps, 1);
+    assert!(
+        tally.reread + tally.extra <= 2 * u64::from(trace::MAX_WAKEUPS_PER_GAP),
+        "{tally:?}"
+    );
+    // The agent is awake at the last line: its next wake-up is after it.
+    assert!(agent.next_wakeup().unwrap() > Timestamp::from_unix_millis(4_927_996_800_000));
+}
