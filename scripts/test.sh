@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test entry point: everything CI runs, in order. Installs what it needs
-# (Kotlin compiler, JNA, Zig, clang, cargo-fuzz, the Robolectric jars) into a cache on first use.
+# (Kotlin compiler, JNA, Zig, clang, cargo-fuzz, cargo-deny, the Robolectric jars) into a cache on first use.
 #
 #   bash scripts/test.sh
 #
@@ -21,6 +21,13 @@ cargo fmt --all -- --check
 
 step "clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "dependency policy: licences, duplicate versions, sources (deny.toml)"
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --version 0.20.2
+cargo deny --log-level error check licenses bans sources
+
+step "API docs (rustdoc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 
 step "Rust tests: unit, scenario, property and CLI tests"
 cargo test --workspace 2>&1 | tee "$log_dir/cargo-test.log"

@@ -69,7 +69,7 @@ pub(crate) struct ListenArgs {
 
 #[derive(Args)]
 pub(crate) struct SubscribeArgs {
-    /// The roster (TOML) with a [listen] table.
+    /// The roster (TOML) with a `[listen]` table.
     #[arg(long)]
     roster: PathBuf,
     /// The folder `listen` uses; the subscriptions are recorded there.
