@@ -215,5 +215,5 @@ fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
     );
     let alert: serde_json::Value =
         serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-    assert_eq!(alert["unmapped"]["evidence"]["trigger"], "phone_alert");
+    assert_eq!(alert["evidences"][0]["data"]["trigger"], "phone_alert");
 }

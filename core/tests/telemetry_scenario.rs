@@ -400,7 +400,13 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
     let store = portcullis_core::store::Store::open_read_only(&db).unwrap();
     let mut events = Vec::new();
     for r in store.journal_records().unwrap() {
-        events.extend(portcullis_core::journal::record_ocsf_events(&r, "phone").unwrap());
+        events.extend(
+            portcullis_core::journal::record_ocsf_events(
+                &r,
+                &portcullis_core::journal::OcsfDevice::enrolled("phone"),
+            )
+            .unwrap(),
+        );
     }
     let classes: Vec<u64> = events
         .iter()
