@@ -413,6 +413,11 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
         .map(|e| e["class_uid"].as_u64().unwrap())
         .collect();
     assert_eq!(classes, [4003, 2004, 4001, 2004]);
+    if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
+        // scripts/ocsf-tests.sh validates these against the OCSF schema.
+        let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(Path::new(&dir).join("core-telemetry-events.jsonl"), lines).unwrap();
+    }
     assert_eq!(events[0]["query"]["hostname"], domain.as_str());
     assert_eq!(events[0]["answers"][0]["rdata"], "192.0.2.5");
     assert_eq!(events[0]["actor"]["app_name"], "com.example.game");
