@@ -224,6 +224,10 @@ fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
 /// Keeps OCSF alerts where `scripts/ocsf-tests.sh` validates them against the OCSF schema.
 fn keep_for_validation(name: &str, jsonl: &str) {
     if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.jsonl")), jsonl).unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.jsonl")),
+            jsonl,
+        )
+        .unwrap();
     }
 }
