@@ -22,6 +22,7 @@
 //! # Ok::<(), portcullis_core::Error>(())
 //! ```
 
+pub mod androidqf;
 pub mod evidence;
 pub mod scan;
 pub mod schedule;
