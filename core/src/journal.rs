@@ -1163,7 +1163,7 @@ pub fn record_ocsf_events(r: &StoredRecord, device: &OcsfDevice) -> Result<Vec<s
     finding["finding_info"]["related_events"] = serde_json::json!([{
         "uid": activity["metadata"]["uid"],
         "type_uid": activity["type_uid"],
-        "type_name": activity["type_name"],
+        "type": activity["type_name"],
     }]);
     Ok(vec![activity, finding])
 }
@@ -1189,6 +1189,8 @@ fn telemetry_activity_ocsf(
     }
     let mut metadata = ocsf_metadata(format!("{}:{sequence}:event", device.uid));
     metadata["log_name"] = "network_log".into();
+    // `actor` and `device` come from OCSF's host profile on network classes.
+    metadata["profiles"] = serde_json::json!(["host"]);
     let common = |class_uid: u32, class_name: &str, activity: (u32, &str)| {
         serde_json::json!({
             "class_uid": class_uid,
@@ -1202,7 +1204,10 @@ fn telemetry_activity_ocsf(
             "time": f.at.as_unix_millis(),
             "severity_id": 1,
             "severity": "Informational",
-            "actor": { "app_name": field("package").unwrap_or_default() },
+            // OCSF 1.1 has no `actor.app_name`: an Android app runs as a process named after its package.
+            "actor": { "process": { "name": field("package").unwrap_or_default() } },
+            // The phone made the lookup or the connection.
+            "src_endpoint": { "uid": device.uid, "name": device.name },
             "device": device.json(),
             "metadata": metadata.clone(),
         })

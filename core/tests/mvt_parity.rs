@@ -133,7 +133,10 @@ fn app_ids_and_property_names_from_real_collections_match_in_any_case() {
     };
     let report = set.scan(&evidence);
     assert_eq!(report.findings.len(), 1, "{:?}", report.findings);
-    assert_eq!(report.findings[0].indicator_id.is_empty(), false);
+    assert!(report.findings[0]
+        .malware
+        .iter()
+        .any(|m| &**m == "ResidentBat"));
 
     let mut set = IndicatorSet::new();
     set.load_stix2(

@@ -420,7 +420,7 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
     }
     assert_eq!(events[0]["query"]["hostname"], domain.as_str());
     assert_eq!(events[0]["answers"][0]["rdata"], "192.0.2.5");
-    assert_eq!(events[0]["actor"]["app_name"], "com.example.game");
+    assert_eq!(events[0]["actor"]["process"]["name"], "com.example.game");
     assert_eq!(events[2]["dst_endpoint"]["port"], 8443);
     assert_eq!(events[2]["dst_endpoint"]["ip"], "203.0.113.66");
     for (activity, finding) in [(&events[0], &events[1]), (&events[2], &events[3])] {

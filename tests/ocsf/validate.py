@@ -19,8 +19,12 @@ device type is 99 ("Other").
 A second gap: the 1.1.0 models do not resolve the base event's `$include`d
 classification and occurrence attributes (`class_uid`, `category_uid`, `type_uid`,
 `activity_id`, `time`, their captions). They are checked here from the schema file:
-class and activity ids against the class's definition and its parents, captions
-against their ids, `time` an integer timestamp.
+class and activity ids against the class's definition and its parents (Network
+Activity's activity enum, also left out of the file, is written here from OCSF 1.1.0),
+captions against their ids, `time` an integer timestamp. Profile attributes (`actor`
+and `device` of the host profile on network classes) are missing from the models too:
+they are validated with their object models when the event declares the profile in
+`metadata.profiles` and its class accepts it.
 
 Prints one line per failure and ends with "ocsf: N passed, M failed" (N events).
 """
@@ -32,6 +36,7 @@ import sys
 
 import ocsf
 from ocsf.v1_1_0.events import DetectionFinding, DnsActivity, NetworkActivity
+from ocsf.v1_1_0.objects import Actor, Device
 from pydantic import BaseModel, ValidationError
 
 VERSION = "1.1.0"
@@ -39,6 +44,15 @@ CLASSES = {2004: DetectionFinding, 4003: DnsActivity, 4001: NetworkActivity}
 NAMES = {2004: "detection_finding", 4003: "dns_activity", 4001: "network_activity"}
 # OCSF 1.1.0 categories (the schema file pydantic-ocsf ships leaves them out).
 CATEGORIES = {2: "Findings", 4: "Network Activity"}
+# OCSF 1.1.0 profiles the exports use, with the attributes each adds and their models;
+# the models leave profile attributes out, so they are checked here when the event
+# declares the profile in `metadata.profiles` and its class accepts it.
+PROFILES = {"host": {"actor": Actor, "device": Device}}
+# OCSF 1.1.0's Network Activity activity enum, which the schema file leaves out.
+ACTIVITIES = {
+    4001: {str(i): {"caption": c} for i, c in enumerate(
+        ["Open", "Close", "Reset", "Fail", "Refuse", "Traffic", "Listen"], 1)},
+}
 # Base event attributes from OCSF 1.1.0's includes/classification.json and
 # includes/occurrence.json, which the models leave out.
 CLASSIFICATION = {
@@ -88,7 +102,7 @@ def classification(s, event):
     activities = next(
         (c["attributes"]["activity_id"]["enum"] for c in cls
          if c["attributes"].get("activity_id", {}).get("enum")),
-        {},
+        ACTIVITIES.get(event["class_uid"], {}),
     )
     activity = event.get("activity_id")
     if str(activity) not in activities and activity not in (0, 99):
@@ -107,11 +121,33 @@ def classification(s, event):
     return problems
 
 
-def unknown_attributes(model, path=""):
+def profile_attributes(s, event, problems):
+    """Validates the attributes of the profiles the event declares; returns their names."""
+    names = set()
+    accepted = {p for c in chain(s, NAMES[event["class_uid"]]) for p in c.get("profiles") or []}
+    for profile in event.get("metadata", {}).get("profiles") or []:
+        if profile not in accepted or profile not in PROFILES:
+            problems.append(f"profile {profile!r} does not apply to class {event['class_uid']}")
+            continue
+        for name, model in PROFILES[profile].items():
+            names.add(name)
+            if name in event:
+                try:
+                    validated = model.model_validate(event[name])
+                    problems.extend(
+                        f"attribute not in the schema: {a}"
+                        for a in unknown_attributes(validated, f"{name}.")
+                    )
+                except ValidationError as e:
+                    problems.append(f"{name}: " + str(e).replace("\n", " | "))
+    return names
+
+
+def unknown_attributes(model, path="", allowed=frozenset()):
     """Attributes the model did not define, anywhere below it."""
     found = []
     for key in (model.model_extra or {}):
-        if not path and key in CLASSIFICATION:
+        if not path and (key in CLASSIFICATION or key in allowed):
             continue
         found.append(f"{path}{key}")
     for name in type(model).model_fields:
@@ -144,11 +180,14 @@ def check(s, event, types):
         elif device.get("type") not in (None, entry["caption"]):
             problems.append(f"device.type {device.get('type')!r} is not {entry['caption']!r}")
         device["type_id"], device["type"] = 99, "Other"
+    allowed = profile_attributes(s, event, problems)
     try:
         validated = model.model_validate(event)
     except ValidationError as e:
         return problems + [str(e).replace("\n", " | ")]
-    problems.extend(f"attribute not in the schema: {a}" for a in unknown_attributes(validated))
+    problems.extend(
+        f"attribute not in the schema: {a}" for a in unknown_attributes(validated, "", allowed)
+    )
     return problems
 
 
