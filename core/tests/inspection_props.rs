@@ -1,7 +1,7 @@
 //! Property tests of STIX pattern parsing and indicator matching.
 
 use portcullis_core::inspection::evidence::{
-    Certificate, ConfigurationProfile, Contact, File, Package, Process, Property,
+    Certificate, ConfigurationProfile, Contact, File, Package, Platform, Process, Property,
 };
 use portcullis_core::inspection::{
     EvidenceSnapshot, IndicatorSet, MatchKind, Observable, Pattern, TRUNCATED_PROCESS_NAME_LENGTHS,
@@ -326,5 +326,36 @@ proptest! {
                 "{} {:?}", object_type, report.findings
             );
         }
+    }
+
+    /// A collection that names no platform matches the same evidence on every platform:
+    /// the snapshot's platform can add a note, never remove or add a match.
+    #[test]
+    fn a_silent_collection_matches_alike_on_every_platform(
+        target in 0..TARGETS.len(),
+        value in target_value(),
+    ) {
+        let (object_type, path) = TARGETS[target];
+        let pattern = Pattern {
+            object_type: object_type.to_owned(),
+            path: path.iter().map(|s| (*s).to_owned()).collect(),
+            value: value.clone(),
+        };
+        prop_assume!(Observable::from_pattern(&pattern).is_ok());
+        let set = one_indicator(&pattern.to_string());
+        let key = |platform| {
+            let mut evidence = planted(&value);
+            evidence.platform = platform;
+            let report = set.scan(&evidence);
+            prop_assert_eq!(report.other_platform_skipped, 0);
+            Ok(report
+                .findings
+                .iter()
+                .map(|f| (f.evidence.section, f.evidence.index, f.evidence.field.clone(), f.matched))
+                .collect::<Vec<_>>())
+        };
+        let none = key(None)?;
+        prop_assert_eq!(&key(Some(Platform::Android))?, &none);
+        prop_assert_eq!(&key(Some(Platform::Ios))?, &none);
     }
 }
