@@ -4,8 +4,8 @@
 #
 #   bash scripts/test.sh
 #
-# Ends with one line "portcullis: N passed, M failed" counting Rust, carrier-mock, binding,
-# Android JVM and Robolectric tests.
+# Ends with one line "portcullis: N passed, M failed" counting Rust, carrier-mock, OCSF
+# schema, binding, Android JVM and Robolectric tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,12 @@ carrier_line=$(grep -E '^carrier-prism: [0-9]+ passed, [0-9]+ failed' "$log_dir/
 carrier_passed=$(sed -E 's/^carrier-prism: ([0-9]+) passed.*/\1/' <<<"$carrier_line")
 carrier_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$carrier_line")
 
+step "OCSF exports validated against the OCSF 1.1.0 schema (pydantic-ocsf)"
+bash scripts/ocsf-tests.sh 2>&1 | tee "$log_dir/ocsf.log"
+ocsf_line=$(grep -E '^ocsf: [0-9]+ passed, [0-9]+ failed' "$log_dir/ocsf.log" | tail -n 1)
+ocsf_passed=$(sed -E 's/^ocsf: ([0-9]+) passed.*/\1/' <<<"$ocsf_line")
+ocsf_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$ocsf_line")
+
 step "binding tests: Kotlin (JVM) and Python against the built library; Swift header"
 bash scripts/binding-tests.sh 2>&1 | tee "$log_dir/bindings.log"
 bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings.log" | tail -n 1)
@@ -66,4 +72,4 @@ step "fuzz targets: build each and run it briefly from its seeds"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
-echo "portcullis: $((rust_passed + carrier_passed + bind_passed + jvm_passed + robo_passed)) passed, $((rust_failed + carrier_failed + bind_failed + jvm_failed + robo_failed)) failed"
+echo "portcullis: $((rust_passed + carrier_passed + ocsf_passed + bind_passed + jvm_passed + robo_passed)) passed, $((rust_failed + carrier_failed + ocsf_failed + bind_failed + jvm_failed + robo_failed)) failed"

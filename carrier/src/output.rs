@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use portcullis_core::journal::finding_ocsf;
+use portcullis_core::journal::{finding_ocsf, OcsfDevice};
 use portcullis_core::{AlertKind, Finding, Timestamp};
 
 use crate::camara::{Api, Operation};
@@ -112,7 +112,11 @@ impl SwapAlert<'_> {
             evidence,
             severity: None,
         };
-        finding_ocsf(&finding, &self.line.device, self.sequence as i64)
+        finding_ocsf(
+            &finding,
+            &OcsfDevice::enrolled(&self.line.device),
+            self.sequence as i64,
+        )
     }
 }
 

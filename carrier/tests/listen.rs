@@ -137,7 +137,7 @@ async fn a_swapped_event_checks_the_line_at_once_and_alerts_once() {
         json!(["carrier_reported_swap"])
     );
     assert_eq!(
-        alerts[0]["unmapped"]["evidence"]["trigger"],
+        alerts[0]["evidences"][0]["data"]["trigger"],
         "carrier_notification"
     );
     let p = instruction(&s.dir.out().join("minister-01.carrier_check.sim_swap.json"));
@@ -160,11 +160,11 @@ async fn a_notification_ahead_of_the_carriers_records_still_alerts() {
     let alerts = s.wait_for_alerts(1).await;
     assert_eq!(alerts.len(), 1);
     assert_eq!(
-        alerts[0]["unmapped"]["evidence"]["trigger"],
+        alerts[0]["evidences"][0]["data"]["trigger"],
         "carrier_notification"
     );
     assert_eq!(
-        alerts[0]["unmapped"]["evidence"]["previous_change"],
+        alerts[0]["evidences"][0]["data"]["previous_change"],
         "2024-09-18T07:37:53Z"
     );
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use portcullis_core::inspection::{EvidenceSnapshot, IndicatorSet, ScanReport};
+use portcullis_core::inspection::{androidqf, EvidenceSnapshot, IndicatorSet, ScanReport};
 
 /// Exit status when at least one indicator matched.
 pub(crate) const EXIT_FINDINGS: u8 = 3;
@@ -28,8 +28,15 @@ pub(crate) struct InspectArgs {
     #[arg(long = "indicators", value_name = "FILE.stix2", required = true)]
     indicators: Vec<PathBuf>,
     /// The evidence snapshot the agent collected (JSON, see docs/inspection.md).
-    #[arg(long, value_name = "FILE.json", required_unless_present = "telemetry")]
+    #[arg(
+        long,
+        value_name = "FILE.json",
+        required_unless_present_any = ["telemetry", "androidqf"]
+    )]
     evidence: Option<PathBuf>,
+    /// An androidqf acquisition folder (decrypted and unzipped), read into a snapshot.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["evidence", "telemetry"])]
+    androidqf: Option<PathBuf>,
     /// A JSON Lines export of network and security-log events (docs/inspection.md).
     #[arg(long, value_name = "FILE.jsonl", conflicts_with = "evidence")]
     telemetry: Option<PathBuf>,
@@ -70,10 +77,21 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
         };
     }
     match scan(args) {
-        Ok((set, report)) => {
+        Ok((set, report, acquisition)) => {
             match args.format {
-                InspectFormat::Text => print_text(&set, &report),
-                InspectFormat::Json => crate::out::json(&json_report(&set, &report)),
+                InspectFormat::Text => {
+                    if let Some(a) = &acquisition {
+                        print_acquisition(a);
+                    }
+                    print_text(&set, &report)
+                }
+                InspectFormat::Json => {
+                    let mut json = json_report(&set, &report);
+                    if let Some(a) = &acquisition {
+                        json["acquisition"] = acquisition_json(a);
+                    }
+                    crate::out::json(&json)
+                }
             }
             if report.is_clean() {
                 ExitCode::SUCCESS
@@ -263,8 +281,153 @@ fn print_telemetry(set: &IndicatorSet, run: &TelemetryRun) {
     }
 }
 
-fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport), String> {
+/// What `--androidqf` read, for the report.
+struct Acquisition {
+    import: androidqf::AndroidqfImport,
+    /// Files left unread by the folder reader (too large, not text, links).
+    refused: Vec<androidqf::FileNote>,
+}
+
+/// Reads an androidqf acquisition folder: only the files the core reads, each within
+/// the size caps; links are not followed.
+fn read_androidqf(dir: &Path) -> Result<Acquisition, String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!(
+            "{}: an androidqf acquisition folder is expected (decrypt and unzip an encrypted acquisition first)",
+            dir.display()
+        ));
+    }
+    let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut names: Vec<String> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut refused = Vec::new();
+    let mut total: u64 = 0;
+    let mut refuse = |file: &str, note: String| {
+        refused.push(androidqf::FileNote {
+            file: file.to_owned(),
+            note,
+        })
+    };
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        if kind.is_dir() {
+            names.push(format!("{name}/"));
+            texts.push(String::new());
+            continue;
+        }
+        if !androidqf::is_read(&name) {
+            names.push(name);
+            texts.push(String::new());
+            continue;
+        }
+        if !kind.is_file() {
+            refuse(
+                &name,
+                "not a regular file (links are not followed); not read".into(),
+            );
+            continue;
+        }
+        let size = entry
+            .metadata()
+            .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?
+            .len();
+        if size > androidqf::MAX_FILE_BYTES {
+            refuse(
+                &name,
+                format!(
+                    "{size} bytes, over the {} byte limit; not read",
+                    androidqf::MAX_FILE_BYTES
+                ),
+            );
+            continue;
+        }
+        if total + size > androidqf::MAX_TOTAL_BYTES {
+            refuse(
+                &name,
+                format!(
+                    "the acquisition exceeds {} bytes in all; not read",
+                    androidqf::MAX_TOTAL_BYTES
+                ),
+            );
+            continue;
+        }
+        total += size;
+        let bytes = std::fs::read(entry.path())
+            .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                names.push(name);
+                texts.push(text);
+            }
+            Err(_) => refuse(&name, "not UTF-8 text; not read".into()),
+        }
+    }
+    let import = androidqf::read_acquisition(
+        names
+            .iter()
+            .map(String::as_str)
+            .zip(texts.iter().map(String::as_str)),
+    );
+    Ok(Acquisition { import, refused })
+}
+
+fn acquisition_json(a: &Acquisition) -> serde_json::Value {
+    let mut problems = a.import.problems.clone();
+    problems.extend(a.refused.iter().cloned());
+    serde_json::json!({
+        "format": "androidqf",
+        "read": a.import.read,
+        "missing": a.import.missing,
+        "problems": problems,
+        "not_scanned": a.import.not_scanned,
+        "unknown": a.import.unknown,
+    })
+}
+
+fn print_acquisition(a: &Acquisition) {
+    let read: Vec<String> = a
+        .import
+        .read
+        .iter()
+        .map(|(file, n)| format!("{file} ({n})"))
+        .collect();
+    outln!(
+        "Acquisition (androidqf): read {}.",
+        if read.is_empty() {
+            "nothing".to_owned()
+        } else {
+            read.join(", ")
+        }
+    );
+    if !a.import.missing.is_empty() {
+        outln!("  missing      {}", a.import.missing.join(", "));
+    }
+    for p in a.import.problems.iter().chain(&a.refused) {
+        outln!("  problem      {}: {}", p.file, p.note);
+    }
+    if !a.import.not_scanned.is_empty() {
+        outln!("  not scanned  {}", a.import.not_scanned.join(", "));
+    }
+    if !a.import.unknown.is_empty() {
+        outln!("  unknown      {}", a.import.unknown.join(", "));
+    }
+}
+
+fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport, Option<Acquisition>), String> {
     let (set, _) = load(args)?;
+    if let Some(dir) = &args.androidqf {
+        let acquisition = read_androidqf(dir)?;
+        let report = set.scan(&acquisition.import.snapshot);
+        return Ok((set, report, Some(acquisition)));
+    }
     let evidence_path = args
         .evidence
         .as_ref()
@@ -274,7 +437,7 @@ fn scan(args: &InspectArgs) -> Result<(IndicatorSet, ScanReport), String> {
     let evidence = EvidenceSnapshot::from_json(&text)
         .map_err(|e| format!("{}: {e}", evidence_path.display()))?;
     let report = set.scan(&evidence);
-    Ok((set, report))
+    Ok((set, report, None))
 }
 
 fn json_report(set: &IndicatorSet, report: &ScanReport) -> serde_json::Value {
@@ -286,6 +449,7 @@ fn json_report(set: &IndicatorSet, report: &ScanReport) -> serde_json::Value {
         "collections": set.collections(),
         "unparsed": set.unparsed(),
         "notes": set.notes(),
+        "other_platform_skipped": report.other_platform_skipped,
         "findings": report.findings,
     })
 }
@@ -314,6 +478,12 @@ fn print_text(set: &IndicatorSet, report: &ScanReport) {
         );
     }
     outln!("Evidence: {} item(s) scanned.", report.evidence_items);
+    if report.other_platform_skipped > 0 {
+        outln!(
+            "  {} process or file match(es) left out: their collection targets another platform.",
+            report.other_platform_skipped
+        );
+    }
     if report.is_clean() {
         outln!("Clean: no indicator matched.");
         return;
@@ -336,5 +506,8 @@ fn print_text(set: &IndicatorSet, report: &ScanReport) {
             e.value,
             f.matched.as_str()
         );
+        if let Some(note) = &f.note {
+            outln!("      note      {note}");
+        }
     }
 }

@@ -81,19 +81,27 @@ pub(crate) fn verify(
     }
 }
 
-/// Prints every record (jsonl) or every alert as OCSF.
-pub(crate) fn export(db: &Path, format: ExportFormat) -> Result<(), String> {
+/// Prints every record (jsonl) or every alert as OCSF. OCSF events name the device by
+/// its enrolled id: `device_id` when given, else the journal's `trust_root_installed`
+/// record; a journal with neither (a simulation database) falls back to the database
+/// name, and says so on standard error.
+pub(crate) fn export(
+    db: &Path,
+    format: ExportFormat,
+    device_id: Option<&str>,
+) -> Result<(), String> {
     let store = open(db)?;
     let records = store.journal_records().map_err(|e| e.to_string())?;
-    let label = db
-        .file_stem()
-        .map_or("device".into(), |s| s.to_string_lossy().into_owned());
+    let device = match format {
+        ExportFormat::Jsonl => None,
+        ExportFormat::Ocsf => Some(ocsf_device(db, &records, device_id)?),
+    };
     for r in &records {
-        match format {
-            ExportFormat::Jsonl => crate::out::json(&journal::record_json(r)),
-            ExportFormat::Ocsf => {
+        match &device {
+            None => crate::out::json(&journal::record_json(r)),
+            Some(device) => {
                 // A telemetry match comes as its DNS or network event, then the finding.
-                for event in journal::record_ocsf_events(r, &label)
+                for event in journal::record_ocsf_events(r, device)
                     .map_err(|e| format!("record {}: {e}", r.seq))?
                 {
                     crate::out::json(&event);
@@ -102,4 +110,37 @@ pub(crate) fn export(db: &Path, format: ExportFormat) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn ocsf_device(
+    db: &Path,
+    records: &[journal::StoredRecord],
+    device_id: Option<&str>,
+) -> Result<journal::OcsfDevice, String> {
+    if let Some(id) = device_id {
+        if !valid_device_id(id) {
+            return Err(
+                "--device-id must be 1 to 128 characters of letters, digits, '.', '_', ':' or '-'"
+                    .into(),
+            );
+        }
+        return Ok(journal::OcsfDevice::enrolled(id));
+    }
+    if let Some(id) = journal::enrolled_device_id(records) {
+        return Ok(journal::OcsfDevice::enrolled(&id));
+    }
+    let stem = db
+        .file_stem()
+        .map_or("device".into(), |s| s.to_string_lossy().into_owned());
+    eprintln!(
+        "note: the journal names no enrolled device id (no trust root installed); device.uid is the database name; pass --device-id to set it"
+    );
+    Ok(journal::OcsfDevice::enrolled(&stem))
+}
+
+fn valid_device_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
 }

@@ -152,6 +152,10 @@ enum JournalAction {
         /// Output format.
         #[arg(long, value_enum, default_value_t = journal::ExportFormat::Jsonl)]
         format: journal::ExportFormat,
+        /// The enrolled device id OCSF events name (`device.uid`); by default the one the
+        /// journal's trust-root record holds.
+        #[arg(long)]
+        device_id: Option<String>,
     },
 }
 
@@ -183,7 +187,11 @@ fn main() -> ExitCode {
                 Ok(false) => return ExitCode::FAILURE,
                 Err(e) => Err(e),
             },
-            JournalAction::Export { db, format } => journal::export(&db, format),
+            JournalAction::Export {
+                db,
+                format,
+                device_id,
+            } => journal::export(&db, format, device_id.as_deref()),
         },
         Command::Keygen(args) => keygen::run(&args),
         Command::Policy { action } => policy::run(action),

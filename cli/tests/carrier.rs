@@ -126,6 +126,7 @@ fn watch_once_alerts_and_writes_signed_instructions() {
     );
     let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert_eq!(alerts.lines().count(), 1);
+    keep_for_validation("cli-carrier-watch", &alerts);
     let alert: serde_json::Value = serde_json::from_str(alerts.trim()).unwrap();
     assert_eq!(alert["finding_info"]["title"], "carrier_reported_swap");
     for text in [
@@ -158,6 +159,7 @@ fn watch_once_alerts_and_writes_signed_instructions() {
     assert!(portcullis(&args).status.success());
     let alerts = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
     assert_eq!(alerts.lines().count(), 1);
+    keep_for_validation("cli-carrier-watch", &alerts);
 }
 
 fn jiff_now_minus_hour() -> String {
@@ -213,7 +215,19 @@ fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
         stderr.contains("carrier watch (phone alerts): 2 request(s), 2 answered, 1 alert(s)"),
         "{stderr}"
     );
-    let alert: serde_json::Value =
-        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
-    assert_eq!(alert["unmapped"]["evidence"]["trigger"], "phone_alert");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    keep_for_validation("cli-carrier-phone-alerts", &stdout);
+    let alert: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(alert["evidences"][0]["data"]["trigger"], "phone_alert");
+}
+
+/// Keeps OCSF alerts where `scripts/ocsf-tests.sh` validates them against the OCSF schema.
+fn keep_for_validation(name: &str, jsonl: &str) {
+    if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.jsonl")),
+            jsonl,
+        )
+        .unwrap();
+    }
 }

@@ -6,6 +6,17 @@ use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey};
 
+#[path = "../../core/tests/policy_support/mod.rs"]
+mod policy_support;
+
+/// Keeps OCSF events where `scripts/ocsf-tests.sh` validates them against the OCSF schema.
+fn keep_for_validation(name: &str, events: &[serde_json::Value]) {
+    if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
+        let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(Path::new(&dir).join(format!("{name}.jsonl")), lines).unwrap();
+    }
+}
+
 fn portcullis(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
@@ -21,6 +32,12 @@ struct Device {
 }
 
 fn device() -> Device {
+    device_with(false)
+}
+
+/// The scenario's journal; `enrolled` installs a trust root for `dev-0001` first, as the
+/// managed configuration does on a real phone.
+fn device_with(enrolled: bool) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("staff-phone-7.db");
     let scenario =
@@ -29,6 +46,14 @@ fn device() -> Device {
     let key = Arc::new(SoftwareDeviceKey::new(b"cli-journal-test-secret").unwrap());
     let mut agent = Agent::open(&db, key, events[0].at, [5; 32]).unwrap();
     let key0 = agent.journal_key_export().unwrap().unwrap();
+    if enrolled {
+        let root = policy_support::standard_root(1)
+            .sign(&[&policy_support::key(1), &policy_support::key(2)])
+            .unwrap();
+        agent
+            .install_trust_root(&root, policy_support::device(), events[0].at)
+            .unwrap();
+    }
     trace::replay(&mut agent, &events, &mut trace::refuse_shorthands).unwrap();
     let cp = agent.checkpoint(events.last().unwrap().at).unwrap();
     let checkpoint = dir.path().join("checkpoint.json");
@@ -117,6 +142,90 @@ fn export_gives_every_record_and_ocsf_findings_for_alerts() {
     assert_eq!(findings[1]["finding_info"]["title"], "sim_replaced");
     assert_eq!(findings[1]["severity_id"], 5);
     assert_eq!(findings[1]["finding_info"]["uid"], "staff-phone-7:3");
+    assert_eq!(findings[1]["severity"], "Critical");
+    keep_for_validation("cli-journal-export-unenrolled", &findings);
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(note.contains("no enrolled device id"), "{note}");
+}
+
+#[test]
+fn ocsf_findings_name_the_enrolled_device_and_carry_evidences_and_resources() {
+    let d = device_with(true);
+    let db = d.db.to_str().unwrap();
+    let out = portcullis(&["journal", "export", "--db", db, "--format", "ocsf"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(findings.len(), 2);
+    for f in &findings {
+        // The enrolled id, not the database name.
+        assert_eq!(f["device"]["uid"], "dev-0001");
+        assert_eq!(f["device"]["name"], "dev-0001");
+        assert_eq!(f["device"]["type_id"], 5);
+        assert_eq!(f["resources"][0]["uid"], "dev-0001");
+        assert_eq!(f["resources"][1]["name"], "SIM slot 0");
+        assert!(
+            f["evidences"][0]["data"].as_object().unwrap().len() > 1,
+            "{f}"
+        );
+        assert_eq!(f["metadata"]["version"], "1.1.0");
+        assert_eq!(f["metadata"]["product"]["name"], "Portcullis");
+        assert_eq!(
+            f["metadata"]["product"]["version"],
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(f["metadata"]["uid"], f["finding_info"]["uid"]);
+    }
+    assert_eq!(findings[1]["finding_info"]["uid"], "dev-0001:4");
+    keep_for_validation("cli-journal-export-enrolled", &findings);
+
+    let out = portcullis(&[
+        "journal",
+        "export",
+        "--db",
+        db,
+        "--format",
+        "ocsf",
+        "--device-id",
+        "desk-12",
+    ]);
+    assert!(out.status.success());
+    let first: serde_json::Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["device"]["uid"], "desk-12");
+
+    let out = portcullis(&[
+        "journal",
+        "export",
+        "--db",
+        db,
+        "--format",
+        "ocsf",
+        "--device-id",
+        "a b",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("--device-id must be"));
 }
 
 #[test]

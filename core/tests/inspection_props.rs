@@ -1,9 +1,11 @@
 //! Property tests of STIX pattern parsing and indicator matching.
 
 use portcullis_core::inspection::evidence::{
-    Certificate, ConfigurationProfile, Contact, File, Package, Process, Property,
+    Certificate, ConfigurationProfile, Contact, File, Package, Platform, Process, Property,
 };
-use portcullis_core::inspection::{EvidenceSnapshot, IndicatorSet, MatchKind, Observable, Pattern};
+use portcullis_core::inspection::{
+    EvidenceSnapshot, IndicatorSet, MatchKind, Observable, Pattern, TRUNCATED_PROCESS_NAME_LENGTHS,
+};
 use proptest::prelude::*;
 
 fn object_type() -> impl Strategy<Value = String> {
@@ -283,5 +285,77 @@ proptest! {
         let set = one_indicator(&pattern.to_string());
         let report = set.scan(&planted(&value));
         prop_assert!(!report.findings.is_empty(), "{} did not find {:?}", pattern, value);
+    }
+
+    /// A process name cut where process tables cut names (15 or 16 bytes) matches the
+    /// longer indicator name by prefix; a cut anywhere else matches nothing, so short
+    /// names never match by prefix.
+    #[test]
+    fn truncated_process_names_match_only_at_the_cut_lengths(
+        name in "[A-Za-z][A-Za-z0-9._-]{16,40}",
+        cut in 1usize..40,
+    ) {
+        prop_assume!(cut < name.len());
+        let set = one_indicator(&format!("[process:name='{name}']"));
+        let evidence = EvidenceSnapshot {
+            version: 1,
+            processes: vec![Process { name: name[..cut].to_owned(), pid: None, path: None }],
+            ..EvidenceSnapshot::default()
+        };
+        let report = set.scan(&evidence);
+        let kinds: Vec<MatchKind> = report.findings.iter().map(|f| f.matched).collect();
+        if TRUNCATED_PROCESS_NAME_LENGTHS.contains(&cut) {
+            prop_assert_eq!(kinds, vec![MatchKind::TruncatedPrefix]);
+        } else {
+            prop_assert!(kinds.is_empty(), "{} cut at {}: {:?}", name, cut, kinds);
+        }
+    }
+
+    /// App ids and property names match whatever their case on either side.
+    #[test]
+    fn app_ids_and_property_names_ignore_case(
+        value in "[a-z][a-z0-9._]{0,24}",
+        indicator_mask in prop::collection::vec(any::<bool>(), 1..8),
+        evidence_mask in prop::collection::vec(any::<bool>(), 1..8),
+    ) {
+        for (object_type, section) in [("app:id", "packages"), ("android-property:name", "system_properties")] {
+            let set = one_indicator(&format!("[{object_type}='{}']", mixed_case(&value, &indicator_mask)));
+            let report = set.scan(&planted(&mixed_case(&value, &evidence_mask)));
+            prop_assert!(
+                report.findings.iter().any(|f| f.evidence.section == section),
+                "{} {:?}", object_type, report.findings
+            );
+        }
+    }
+
+    /// A collection that names no platform matches the same evidence on every platform:
+    /// the snapshot's platform can add a note, never remove or add a match.
+    #[test]
+    fn a_silent_collection_matches_alike_on_every_platform(
+        target in 0..TARGETS.len(),
+        value in target_value(),
+    ) {
+        let (object_type, path) = TARGETS[target];
+        let pattern = Pattern {
+            object_type: object_type.to_owned(),
+            path: path.iter().map(|s| (*s).to_owned()).collect(),
+            value: value.clone(),
+        };
+        prop_assume!(Observable::from_pattern(&pattern).is_ok());
+        let set = one_indicator(&pattern.to_string());
+        let key = |platform| {
+            let mut evidence = planted(&value);
+            evidence.platform = platform;
+            let report = set.scan(&evidence);
+            prop_assert_eq!(report.other_platform_skipped, 0);
+            Ok(report
+                .findings
+                .iter()
+                .map(|f| (f.evidence.section, f.evidence.index, f.evidence.field.clone(), f.matched))
+                .collect::<Vec<_>>())
+        };
+        let none = key(None)?;
+        prop_assert_eq!(&key(Some(Platform::Android))?, &none);
+        prop_assert_eq!(&key(Some(Platform::Ios))?, &none);
     }
 }

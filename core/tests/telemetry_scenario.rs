@@ -400,16 +400,27 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
     let store = portcullis_core::store::Store::open_read_only(&db).unwrap();
     let mut events = Vec::new();
     for r in store.journal_records().unwrap() {
-        events.extend(portcullis_core::journal::record_ocsf_events(&r, "phone").unwrap());
+        events.extend(
+            portcullis_core::journal::record_ocsf_events(
+                &r,
+                &portcullis_core::journal::OcsfDevice::enrolled("phone"),
+            )
+            .unwrap(),
+        );
     }
     let classes: Vec<u64> = events
         .iter()
         .map(|e| e["class_uid"].as_u64().unwrap())
         .collect();
     assert_eq!(classes, [4003, 2004, 4001, 2004]);
+    if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
+        // scripts/ocsf-tests.sh validates these against the OCSF schema.
+        let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(Path::new(&dir).join("core-telemetry-events.jsonl"), lines).unwrap();
+    }
     assert_eq!(events[0]["query"]["hostname"], domain.as_str());
     assert_eq!(events[0]["answers"][0]["rdata"], "192.0.2.5");
-    assert_eq!(events[0]["actor"]["app_name"], "com.example.game");
+    assert_eq!(events[0]["actor"]["process"]["name"], "com.example.game");
     assert_eq!(events[2]["dst_endpoint"]["port"], 8443);
     assert_eq!(events[2]["dst_endpoint"]["ip"], "203.0.113.66");
     for (activity, finding) in [(&events[0], &events[1]), (&events[2], &events[3])] {

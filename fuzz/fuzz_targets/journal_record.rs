@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
             mac: journal::unhex(f[6]).unwrap_or_default(),
         };
         let _ = journal::decode_record(&record.kind, &record.body);
-        let _ = journal::record_ocsf(&record, "fuzz");
+        let _ = journal::record_ocsf(&record, &journal::OcsfDevice::enrolled("fuzz"));
         let _ = journal::record_json(&record);
         records.push(record);
     }

@@ -544,12 +544,31 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Keeps the OCSF alerts a test read where `scripts/ocsf-tests.sh` validates them
+/// against the OCSF schema (one file per read, named after the test).
+fn keep_for_validation(text: &str) {
+    static READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") else {
+        return;
+    };
+    if text.is_empty() {
+        return;
+    }
+    let n = READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("carrier")
+        .replace("::", "-");
+    let name = format!("carrier-{test}-{n}.jsonl");
+    std::fs::write(std::path::Path::new(&dir).join(name), text).unwrap();
+}
+
 impl Captured {
     /// The alerts written so far, one JSON object each.
     pub fn alerts(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        keep_for_validation(&text);
+        text.lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }

@@ -22,6 +22,7 @@
 //! # Ok::<(), portcullis_core::Error>(())
 //! ```
 
+pub mod androidqf;
 pub mod evidence;
 pub mod scan;
 pub mod schedule;
@@ -30,9 +31,10 @@ pub mod stix;
 pub use evidence::{EvidenceSnapshot, EVIDENCE_VERSION};
 pub use scan::{
     CollectionSummary, EvidenceRef, IndicatorFinding, IndicatorSet, MatchKind, ScanReport,
+    KNOWN_SYSTEM_PROCESS_NAMES, TRUNCATED_PROCESS_NAME_LENGTHS,
 };
 pub use schedule::{InspectionScheduler, ScheduleEvent, ScheduleKey, ScheduleRules};
 pub use stix::{
     parse_bundle, Collection, HashAlgorithm, Indicator, IndicatorNote, MalwareNames, Observable,
-    Pattern, PatternError, UnparsedIndicator,
+    Pattern, PatternError, TargetPlatforms, UnparsedIndicator,
 };

@@ -12,11 +12,44 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::evidence::EvidenceSnapshot;
+use super::evidence::{EvidenceSnapshot, Platform};
 use super::stix::{
     normalize_digest, normalize_domain, parse_bundle, url_key, url_parts, Collection,
     HashAlgorithm, Indicator, IndicatorNote, MalwareNames, Observable, UnparsedIndicator,
 };
+
+/// The lengths at which process tables cut names: Linux (Android) keeps 15 bytes of a
+/// thread's name (`TASK_COMM_LEN` 16 with its terminator), Darwin (iOS) 16
+/// (`MAXCOMLEN`). A process name of exactly one of these lengths may be the start of a
+/// longer name, and matches an indicator's longer name by prefix, as MVT matches it.
+/// Shorter names are whole names and only match exactly, so the prefix rule never lets
+/// a short name (`sh`, `adbd`) match every indicator that starts with it: 15 bytes is
+/// the minimum length for a prefix match.
+pub const TRUNCATED_PROCESS_NAME_LENGTHS: [usize; 2] = [15, 16];
+
+/// Process names that are genuine system processes on one platform and also appear in
+/// public indicator collections for the other: a match on the platform where the name
+/// is genuine keeps its severity but carries a note. Kept short and documented in
+/// docs/inspection.md; each entry is checked against the real collections' indicators
+/// or a published one (Pegasus's `gatekeeperd`, an iOS indicator, is Android's
+/// gatekeeper daemon).
+pub const KNOWN_SYSTEM_PROCESS_NAMES: &[(Platform, &str)] = &[
+    (Platform::Android, "gatekeeperd"),
+    (Platform::Android, "keystore"),
+    (Platform::Android, "installd"),
+    (Platform::Android, "vold"),
+    (Platform::Android, "netd"),
+    (Platform::Ios, "BackupAgent2"),
+    (Platform::Ios, "securityd"),
+    (Platform::Ios, "mediaserverd"),
+    (Platform::Ios, "launchd"),
+];
+
+fn known_system_name(platform: Platform, name: &str) -> bool {
+    KNOWN_SYSTEM_PROCESS_NAMES
+        .iter()
+        .any(|(p, n)| *p == platform && *n == name)
+}
 use crate::error::Result;
 
 /// How an evidence value matched an indicator, so the analyst can judge the finding.
@@ -37,6 +70,9 @@ pub enum MatchKind {
     PathSuffix,
     /// The last part of the evidence path is the indicator's file or process name.
     Basename,
+    /// The evidence process name has a truncation length
+    /// ([`TRUNCATED_PROCESS_NAME_LENGTHS`]) and starts the indicator's longer name.
+    TruncatedPrefix,
 }
 
 impl MatchKind {
@@ -50,6 +86,7 @@ impl MatchKind {
             MatchKind::InDirectory => "in_directory",
             MatchKind::PathSuffix => "path_suffix",
             MatchKind::Basename => "basename",
+            MatchKind::TruncatedPrefix => "truncated_prefix",
         }
     }
 }
@@ -83,6 +120,11 @@ pub struct IndicatorFinding {
     pub evidence: EvidenceRef,
     /// How it matched.
     pub matched: MatchKind,
+    /// Set when the matched name is also a genuine system process on the snapshot's
+    /// platform and the collection does not say which platform it targets: the finding
+    /// keeps its severity, and the analyst checks the process's path and origin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The outcome of one scan.
@@ -96,6 +138,9 @@ pub struct ScanReport {
     pub unparsed_patterns: usize,
     /// How many evidence items the snapshot held.
     pub evidence_items: usize,
+    /// Matches left out because the collection says the indicator targets another
+    /// platform than the snapshot's (process and file names only).
+    pub other_platform_skipped: usize,
 }
 
 impl ScanReport {
@@ -133,6 +178,7 @@ const FILE_HASHES: Table = |x| &x.file_hashes;
 
 #[derive(Debug, Clone, Default)]
 struct Index {
+    /// Keyed in lower case: compared ignoring case.
     app_ids: HashMap<String, Ids>,
     app_certs: [HashMap<String, Ids>; 3],
     certificates: [HashMap<String, Ids>; 3],
@@ -145,6 +191,10 @@ struct Index {
     /// Relative paths, without a trailing `/`.
     relative_paths: HashMap<String, Ids>,
     process_names: HashMap<String, Ids>,
+    /// Process names longer than the shortest truncation length, ordered for prefix
+    /// lookups.
+    long_process_names: std::collections::BTreeMap<String, Ids>,
+    /// Keyed in lower case: compared ignoring case.
     properties: HashMap<String, Ids>,
     profiles: HashMap<String, Ids>,
     ips: HashMap<IpAddr, Ids>,
@@ -157,7 +207,7 @@ impl Index {
             map.entry(key.to_owned()).or_default().push(id);
         };
         match observable {
-            Observable::AppId(v) => push(&mut self.app_ids, v),
+            Observable::AppId(v) => push(&mut self.app_ids, &v.to_lowercase()),
             Observable::AppCert(a, v) => push(&mut self.app_certs[a.slot()], v),
             Observable::Certificate(a, v) => push(&mut self.certificates[a.slot()], v),
             Observable::FileHash(a, v) => push(&mut self.file_hashes[a.slot()], v),
@@ -172,8 +222,16 @@ impl Index {
                     push(&mut self.relative_paths, trimmed);
                 }
             }
-            Observable::ProcessName(v) => push(&mut self.process_names, v),
-            Observable::AndroidProperty(v) => push(&mut self.properties, v),
+            Observable::ProcessName(v) => {
+                push(&mut self.process_names, v);
+                if v.len() > TRUNCATED_PROCESS_NAME_LENGTHS[0] {
+                    self.long_process_names
+                        .entry(v.clone())
+                        .or_default()
+                        .push(id);
+                }
+            }
+            Observable::AndroidProperty(v) => push(&mut self.properties, &v.to_lowercase()),
             Observable::ConfigurationProfile(v) => push(&mut self.profiles, v),
             Observable::Ipv4(ip) => self.ips.entry(IpAddr::V4(*ip)).or_default().push(id),
             Observable::Ipv6(ip) => self.ips.entry(IpAddr::V6(*ip)).or_default().push(id),
@@ -270,6 +328,8 @@ impl IndicatorSet {
             set: self,
             findings: Vec::new(),
             seen: HashSet::new(),
+            platform: evidence.platform,
+            skipped: 0,
         };
         scan.run(evidence);
         ScanReport {
@@ -277,6 +337,7 @@ impl IndicatorSet {
             indicators: self.indicators.len(),
             unparsed_patterns: self.unparsed.len(),
             evidence_items: evidence.item_count(),
+            other_platform_skipped: scan.skipped,
         }
     }
 }
@@ -285,6 +346,8 @@ struct Scanner<'a> {
     set: &'a IndicatorSet,
     findings: Vec<IndicatorFinding>,
     seen: HashSet<(u32, &'static str, usize, String)>,
+    platform: Option<Platform>,
+    skipped: usize,
 }
 
 /// Where in the snapshot a value sits; the field name is built only on a match.
@@ -331,6 +394,33 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             let indicator = &self.set.indicators[id as usize];
+            let mut note = None;
+            if matches!(at.section, "processes" | "files") {
+                if let Some(platform) = self.platform {
+                    if matches!(
+                        indicator.observable,
+                        Observable::ProcessName(_)
+                            | Observable::FileName(_)
+                            | Observable::FilePath(_)
+                    ) && indicator.platforms.excludes(platform)
+                    {
+                        self.skipped += 1;
+                        continue;
+                    }
+                    if let Observable::ProcessName(name) = &indicator.observable {
+                        if indicator.platforms.is_silent() && known_system_name(platform, name) {
+                            note = Some(format!(
+                                "`{}` is also the name of a genuine {} system process, and the collection does not say which platform it targets: check the process's path and origin",
+                                crate::policy::sanitize(name),
+                                match platform {
+                                    Platform::Android => "Android",
+                                    Platform::Ios => "iOS",
+                                }
+                            ));
+                        }
+                    }
+                }
+            }
             self.findings.push(IndicatorFinding {
                 collection: indicator.collection.clone(),
                 indicator_id: indicator.id.clone(),
@@ -343,6 +433,7 @@ impl<'a> Scanner<'a> {
                     value: at.value.to_owned(),
                 },
                 matched,
+                note,
             });
         }
     }
@@ -352,7 +443,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn app_id<F: Fn() -> String>(&mut self, at: At<'_, F>) {
-        let ids = self.index().app_ids.get(at.value.trim());
+        let ids = self.index().app_ids.get(lower(at.value.trim()).as_ref());
         self.hit(ids, &at, MatchKind::Exact);
     }
 
@@ -499,7 +590,7 @@ impl<'a> Scanner<'a> {
             }
         }
         for (i, property) in ev.system_properties.iter().enumerate() {
-            let ids = idx.properties.get(property.name.trim());
+            let ids = idx.properties.get(lower(property.name.trim()).as_ref());
             self.hit(
                 ids,
                 &at("system_properties", i, "name", &property.name),
@@ -536,6 +627,19 @@ impl<'a> Scanner<'a> {
                 &at("processes", i, "name", &process.name),
                 MatchKind::Exact,
             );
+            if TRUNCATED_PROCESS_NAME_LENGTHS.contains(&name.len()) {
+                let longer = idx
+                    .long_process_names
+                    .range::<str, _>((std::ops::Bound::Excluded(name), std::ops::Bound::Unbounded))
+                    .take_while(|(full, _)| full.starts_with(name));
+                for (_, ids) in longer {
+                    self.hit(
+                        Some(ids),
+                        &at("processes", i, "name", &process.name),
+                        MatchKind::TruncatedPrefix,
+                    );
+                }
+            }
             if let Some(path) = &process.path {
                 let base = basename(path.trim());
                 if base != name {

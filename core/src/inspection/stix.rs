@@ -382,8 +382,9 @@ pub fn normalize_digest(algorithm: HashAlgorithm, text: &str) -> Option<Cow<'_, 
 /// What an indicator looks for, with its value normalised for matching.
 ///
 /// Hashes are lower-case hex, domains and e-mail addresses lower case, URLs keyed
-/// without their scheme (see [`url_key`]); app ids, file names, paths, process and
-/// property names keep their case, as the platforms treat them case-sensitively.
+/// without their scheme (see [`url_key`]); file names, paths and process names keep
+/// their case, as the platforms treat them case-sensitively. App ids and property names
+/// keep the case written here and are compared ignoring case, as MVT compares them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Observable {
     /// `[app:id='..']`: an Android package name or iOS bundle id.
@@ -639,9 +640,62 @@ pub struct Indicator {
     pub pattern: String,
     /// What it looks for.
     pub observable: Observable,
-    /// Names of the malware `indicates` relationships link it to; usually one. Shared
-    /// with every indicator of the same id and with findings (never copied).
+    /// Names of the malware `indicates` relationships link it to (usually one), then of
+    /// the reports that list or are linked to it, as MVT names indicators after a
+    /// report when a bundle has no malware object for them. Shared with every indicator
+    /// of the same id and with findings (never copied).
     pub malware: MalwareNames,
+    /// The platforms its malware or report targets, as the collection says it; empty
+    /// when the collection is silent.
+    pub platforms: TargetPlatforms,
+}
+
+/// The platforms a collection says an indicator targets: a malware or report object's
+/// `x_mitre_platforms` (`android`, `ios`, any case) or its `operating_system_refs`
+/// naming `software` objects called Android or iOS. Both false when the collection is
+/// silent, and then the indicator is matched on every platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct TargetPlatforms {
+    /// Android is named.
+    pub android: bool,
+    /// iOS (or iPadOS) is named.
+    pub ios: bool,
+}
+
+impl TargetPlatforms {
+    /// True when the collection names no mobile platform for the indicator.
+    pub fn is_silent(self) -> bool {
+        !self.android && !self.ios
+    }
+
+    /// True when the collection names platforms and `platform` is not among them: the
+    /// indicator's process and file names mean nothing there.
+    pub fn excludes(self, platform: crate::inspection::evidence::Platform) -> bool {
+        use crate::inspection::evidence::Platform;
+        !self.is_silent()
+            && match platform {
+                Platform::Android => !self.android,
+                Platform::Ios => !self.ios,
+            }
+    }
+
+    fn union(self, other: TargetPlatforms) -> TargetPlatforms {
+        TargetPlatforms {
+            android: self.android || other.android,
+            ios: self.ios || other.ios,
+        }
+    }
+
+    /// Reads one platform name; other names (Windows, Linux...) add nothing.
+    fn with_name(mut self, name: &str) -> TargetPlatforms {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "android" => self.android = true,
+            "ios" | "ipados" | "iphone os" => self.ios = true,
+            _ => {}
+        }
+        self
+    }
 }
 
 /// An indicator that cannot be used, and why: reported to the analyst, never dropped silently.
@@ -753,6 +807,16 @@ struct RawBundle<'de> {
     malware_names: Vec<(Cow<'de, str>, Cow<'de, str>)>,
     /// `indicates` relationships: source and target.
     links: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    /// `report` objects: id and name (the id when unnamed).
+    report_names: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    /// Indicators a report lists in `object_refs`: indicator and report.
+    report_refs: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    /// Platforms named by malware and report objects, by object id.
+    platforms: Vec<(Cow<'de, str>, TargetPlatforms)>,
+    /// Platforms of `operating_system_refs`, resolved once `software` names are known.
+    os_refs: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    /// `software` objects: id and name.
+    software: Vec<(Cow<'de, str>, Cow<'de, str>)>,
     indicators: Vec<RawIndicator<'de>>,
 }
 
@@ -762,6 +826,7 @@ struct RawIndicator<'de> {
     pattern: Option<Cow<'de, str>>,
     pattern_type: Option<Cow<'de, str>>,
     revoked: bool,
+    platforms: TargetPlatforms,
 }
 
 impl RawBundle<'_> {
@@ -778,7 +843,8 @@ impl RawBundle<'_> {
         let mut names: Vec<Arc<str>> = Vec::new();
         let mut name_index: HashMap<&str, u32> = HashMap::new();
         let mut malware_name: HashMap<&str, u32> = HashMap::new();
-        for (id, name) in &self.malware_names {
+        // Malware first, then reports: an indicator linked to both lists its malware first.
+        for (id, name) in self.malware_names.iter().chain(&self.report_names) {
             let next = names.len() as u32;
             let n = *name_index.entry(name.as_ref()).or_insert_with(|| {
                 names.push(Arc::from(name.as_ref()));
@@ -790,7 +856,20 @@ impl RawBundle<'_> {
         // for the whole bundle, so linking is linear in the relationships.
         let mut seen: std::collections::HashSet<(&str, u32)> = std::collections::HashSet::new();
         let mut lists: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (source, target) in &self.links {
+        let malware_ids: std::collections::HashSet<&str> = self
+            .malware_names
+            .iter()
+            .map(|(id, _)| id.as_ref())
+            .collect();
+        let (to_malware, to_reports): (Vec<_>, Vec<_>) = self
+            .links
+            .iter()
+            .partition(|(_, target)| malware_ids.contains(target.as_ref()));
+        for (source, target) in to_malware
+            .into_iter()
+            .chain(to_reports)
+            .chain(self.report_refs.iter())
+        {
             if let Some(&n) = malware_name.get(target.as_ref()) {
                 if seen.insert((source.as_ref(), n)) {
                     lists.entry(source.as_ref()).or_default().push(n);
@@ -798,6 +877,30 @@ impl RawBundle<'_> {
             }
         }
         drop(seen);
+        // Platforms: an object's own list, plus its operating systems' names.
+        let software: HashMap<&str, &str> = self
+            .software
+            .iter()
+            .map(|(id, name)| (id.as_ref(), name.as_ref()))
+            .collect();
+        let mut object_platforms: HashMap<&str, TargetPlatforms> = HashMap::new();
+        for (id, p) in &self.platforms {
+            let e = object_platforms.entry(id.as_ref()).or_default();
+            *e = e.union(*p);
+        }
+        for (id, os) in &self.os_refs {
+            if let Some(name) = software.get(os.as_ref()) {
+                let e = object_platforms.entry(id.as_ref()).or_default();
+                *e = e.with_name(name);
+            }
+        }
+        let mut indicator_platforms: HashMap<&str, TargetPlatforms> = HashMap::new();
+        for (source, target) in self.links.iter().chain(self.report_refs.iter()) {
+            if let Some(p) = object_platforms.get(target.as_ref()) {
+                let e = indicator_platforms.entry(source.as_ref()).or_default();
+                *e = e.union(*p);
+            }
+        }
         let lists: HashMap<&str, MalwareNames> = lists
             .into_iter()
             .map(|(source, list)| {
@@ -853,6 +956,9 @@ impl RawBundle<'_> {
                         pattern: pattern.to_owned(),
                         observable,
                         malware: lists.get(id).cloned().unwrap_or_else(|| none.clone()),
+                        platforms: raw
+                            .platforms
+                            .union(indicator_platforms.get(id).copied().unwrap_or_default()),
                     });
                 }
                 Err(e) => out.unparsed.push(unparsed(e.to_string())),
@@ -1008,6 +1114,10 @@ struct StixObject<'de> {
     relationship_type: Option<Cow<'de, str>>,
     source_ref: Option<Cow<'de, str>>,
     target_ref: Option<Cow<'de, str>>,
+    /// `object_refs` (reports), `x_mitre_platforms`, `operating_system_refs`.
+    object_refs: Vec<Cow<'de, str>>,
+    platform_names: Vec<Cow<'de, str>>,
+    os_refs: Vec<Cow<'de, str>>,
 }
 
 impl<'de> serde::Deserialize<'de> for StixObject<'de> {
@@ -1040,6 +1150,18 @@ impl<'de> serde::Deserialize<'de> for StixObject<'de> {
                         "target_ref" => &mut o.target_ref,
                         "revoked" => {
                             o.revoked = map.next_value::<Lenient<'de>>()?.flag;
+                            continue;
+                        }
+                        "object_refs" => {
+                            o.object_refs = map.next_value::<TextList<'de>>()?.0;
+                            continue;
+                        }
+                        "x_mitre_platforms" => {
+                            o.platform_names = map.next_value::<TextList<'de>>()?.0;
+                            continue;
+                        }
+                        "operating_system_refs" => {
+                            o.os_refs = map.next_value::<TextList<'de>>()?.0;
                             continue;
                         }
                         _ => {
@@ -1096,6 +1218,10 @@ impl<'de> RawBundle<'de> {
             self.object_error = Some(format!("objects[{index}] has no `type`"));
             return;
         };
+        let platforms = o
+            .platform_names
+            .iter()
+            .fold(TargetPlatforms::default(), |p, name| p.with_name(name));
         match kind.as_ref() {
             "indicator" => self.indicators.push(RawIndicator {
                 index,
@@ -1103,12 +1229,41 @@ impl<'de> RawBundle<'de> {
                 pattern: o.pattern,
                 pattern_type: o.pattern_type,
                 revoked: o.revoked == Some(true),
+                platforms,
             }),
-            "malware" => {
-                self.malware += 1;
-                if let Some(id) = o.id {
-                    let name = o.name.unwrap_or_else(|| id.clone());
+            "malware" | "report" => {
+                let Some(id) = o.id else {
+                    if kind == "malware" {
+                        self.malware += 1;
+                    } else {
+                        self.other_objects += 1;
+                    }
+                    return;
+                };
+                if !platforms.is_silent() {
+                    self.platforms.push((id.clone(), platforms));
+                }
+                for os in o.os_refs {
+                    self.os_refs.push((id.clone(), os));
+                }
+                let name = o.name.unwrap_or_else(|| id.clone());
+                if kind == "malware" {
+                    self.malware += 1;
                     self.malware_names.push((id, name));
+                } else {
+                    self.other_objects += 1;
+                    for indicator in o.object_refs {
+                        if indicator.starts_with("indicator--") {
+                            self.report_refs.push((indicator, id.clone()));
+                        }
+                    }
+                    self.report_names.push((id, name));
+                }
+            }
+            "software" => {
+                self.other_objects += 1;
+                if let (Some(id), Some(name)) = (o.id, o.name) {
+                    self.software.push((id, name));
                 }
             }
             "relationship" => {
@@ -1122,6 +1277,61 @@ impl<'de> RawBundle<'de> {
             }
             _ => self.other_objects += 1,
         }
+    }
+}
+
+/// A list field read as its string elements; anything else in or instead of the list is
+/// read strictly and left out.
+#[derive(Default)]
+struct TextList<'de>(Vec<Cow<'de, str>>);
+
+impl<'de> serde::Deserialize<'de> for TextList<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = TextList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<TextList<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<Lenient<'de>>()? {
+                    if let Some(text) = item.text {
+                        out.push(text);
+                    }
+                }
+                Ok(TextList(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<TextList<'de>, A::Error> {
+                crate::json::Unique.visit_map(map)?;
+                Ok(TextList::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+            fn visit_unit<E>(self) -> std::result::Result<TextList<'de>, E> {
+                Ok(TextList::default())
+            }
+        }
+        d.deserialize_any(ListVisitor)
     }
 }
 
