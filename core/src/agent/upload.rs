@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::identity::hex;
 use crate::journal::{unhex32, SignedCheckpoint};
 use crate::policy::model::UploadRules;
-use crate::store::JournalEntry;
 use crate::time::{Timestamp, MINUTE_MS};
 use crate::upload::wire::{
     self, Batch, ChainPosition, Receipt, UploadEvidence, UploadRecord, BATCH_FORMAT,
@@ -553,17 +552,9 @@ impl Agent {
         if !receipt.evidence_ids.is_empty() {
             self.upload.evidence_dirty = true;
         }
-        let journal = vec![JournalEntry {
-            kind: "upload_acknowledged".into(),
-            body: serde_json::json!({
-                "batch_seq": receipt.batch_seq,
-                "seq": receipt.acknowledged.seq,
-                "evidence": receipt.evidence_ids.len(),
-                "collector_at": receipt.at,
-            })
-            .to_string(),
-        }];
-        self.persist_with_events(now, Vec::new(), journal, Vec::new())?;
+        // No journal record: one per receipt would always leave one record to ship, and
+        // the collector keeps the receipts.
+        self.persist(now, Vec::new())?;
         self.restore_upload_urgency()?;
         Ok(self.upload_outcome(true, None))
     }
