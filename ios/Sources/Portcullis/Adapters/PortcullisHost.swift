@@ -104,6 +104,9 @@ public final class PortcullisHost: @unchecked Sendable {
             if woken.duties.resumeActions {
                 submit(.instructionsAwaiting)
             }
+            if woken.duties.upload {
+                try await CollectorSender().ship(agent: agent, now: now)
+            }
             if woken.duties.deliverAlerts || !woken.alerts.isEmpty {
                 await deliver(now: now)
             }
