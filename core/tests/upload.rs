@@ -321,10 +321,22 @@ fn bad_receipts_are_refused_and_change_nothing() {
         let same = agent.next_upload(1 << 20, t2).unwrap().unwrap();
         assert_eq!(same.body, req.body, "{what}: the batch is still in flight");
     }
+    // The same refusal through the transport path is a failed attempt: backoff, same batch.
+    let forged = encode_receipt(&sign_receipt(good.clone(), &other_key));
+    let failed = agent.upload_response(200, &forged, t2).unwrap();
+    assert!(!failed.acknowledged);
+    assert_eq!(failed.failures, 1);
+    assert!(failed.problem.unwrap().contains("receipt"));
+    assert_eq!(agent.upload_acknowledged_seq(), acked);
+    let t3 = failed.retry_at.unwrap();
+    assert_eq!(
+        agent.next_upload(1 << 20, t3).unwrap().unwrap().body,
+        req.body
+    );
     let receipt = encode_receipt(&sign_receipt(good, &collector_key()));
     assert!(
         agent
-            .upload_response(200, &receipt, t2)
+            .upload_response(200, &receipt, t3)
             .unwrap()
             .acknowledged
     );

@@ -464,7 +464,8 @@ impl Agent {
     /// The platform reports how the request from [`Agent::next_upload`] ended: the HTTP
     /// status (0 when no response came: no network, TLS or pin failure, timeout) and the
     /// body. A 200 carries the receipt, checked as [`Agent::upload_acknowledged`] does;
-    /// anything else backs off and the same batch is sent again later.
+    /// anything else, a refused receipt included, backs off and the same batch is sent
+    /// again later.
     pub fn upload_response(
         &mut self,
         status: u16,
@@ -478,7 +479,19 @@ impl Agent {
             ));
         }
         if status == 200 {
-            return self.upload_acknowledged(body, now);
+            // A 200 whose receipt does not verify is a failed attempt: the batch stays in
+            // flight and the retry backs off (asking again at once would hammer a collector
+            // that answers wrongly). Nothing else changes.
+            return match self.upload_acknowledged(body, now) {
+                Err(Error::InvalidInput { problem, .. }) => {
+                    log::warn!("portcullis: upload receipt refused: {problem}");
+                    self.upload_failed(
+                        now,
+                        format!("the collector's receipt was refused: {problem}"),
+                    )
+                }
+                other => other,
+            };
         }
         let problem = match status {
             0 => "the collector could not be reached".to_owned(),

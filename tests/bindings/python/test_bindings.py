@@ -1118,7 +1118,7 @@ class UploadTests(FixtureTestCase):
             # A receipt signed by another key, or for bytes never sent, is refused.
             forged = pf.test_hook_collector_receipt(again.body, bytes([0x22]) * 32, at(41))
             with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
-                await agent.upload_response(200, forged, at(41))
+                await agent.upload_acknowledged(forged, at(41))
             self.assertEqual(cm.exception.field, "upload_receipt")
             other = json.loads(again.body)
             other["created_at"] = "2026-03-01T09:00:59Z"
@@ -1129,8 +1129,15 @@ class UploadTests(FixtureTestCase):
             # Nothing is pruned the collector does not hold.
             await agent.checkpoint(at(42))
             self.assertEqual(await agent.prune_journal(at(100000)), 0)
-            good = pf.test_hook_collector_receipt(again.body, self.COLLECTOR_SEED, at(43))
-            done = await agent.upload_response(200, good, at(43))
+            # Through the transport path the same refusal is a failed attempt, backing off.
+            refused = await agent.upload_response(200, forged, at(43))
+            self.assertFalse(refused.acknowledged)
+            self.assertIn("receipt", refused.problem)
+            self.assertEqual(refused.failures, 2)
+            retry = refused.retry_at
+            self.assertEqual((await agent.next_upload(1 << 20, retry)).body, first.body)
+            good = pf.test_hook_collector_receipt(again.body, self.COLLECTOR_SEED, retry)
+            done = await agent.upload_response(200, good, retry)
             self.assertTrue(done.acknowledged)
             self.assertEqual((done.failures, done.retry_at), (0, None))
             self.assertGreater((await agent.upload_status()).acknowledged_seq, 0)

@@ -105,7 +105,11 @@ public final class PortcullisHost: @unchecked Sendable {
                 submit(.instructionsAwaiting)
             }
             if woken.duties.upload {
-                try await CollectorSender().ship(agent: agent, now: now)
+                do {
+                    try await CollectorSender().ship(agent: agent, now: now)
+                } catch {
+                    onError?("journal upload: \(error)")
+                }
             }
             if woken.duties.deliverAlerts || !woken.alerts.isEmpty {
                 await deliver(now: now)

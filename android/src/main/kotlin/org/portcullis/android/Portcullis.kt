@@ -393,12 +393,16 @@ class Portcullis private constructor(private val context: Context, private val c
 
     /** The `upload` duty: sends the core's uploads until it has none (caught up, or backing off). */
     private suspend fun shipJournal() {
-        while (true) {
-            val request = agent().nextUpload(MAX_UPLOAD_BYTES, config.clock()) ?: return
-            val (status, body) = withContext(Dispatchers.IO) { CollectorSender.send(request) }
-            agent().uploadResponse(status.toUShort(), body, config.clock()).problem?.let {
-                Log.w(LogMapping.TAG, "journal upload: $it")
+        try {
+            while (true) {
+                val request = agent().nextUpload(MAX_UPLOAD_BYTES, config.clock()) ?: return
+                val (status, body) = withContext(Dispatchers.IO) { CollectorSender.send(request) }
+                agent().uploadResponse(status.toUShort(), body, config.clock()).problem?.let {
+                    Log.w(LogMapping.TAG, "journal upload: $it")
+                }
             }
+        } catch (e: PortcullisException) {
+            Log.w(LogMapping.TAG, "journal upload failed: ${e.message}")
         }
     }
 
