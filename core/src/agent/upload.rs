@@ -25,8 +25,7 @@ use crate::upload::wire::{
 pub(super) const UPLOAD_STATE: &str = "upload";
 pub(super) const UPLOAD_EVIDENCE_STATE: &str = "upload_evidence";
 
-/// The path batches are posted to, under the policy's collector URL.
-pub const UPLOAD_PATH: &str = "/v1/upload";
+pub use crate::upload::wire::UPLOAD_PATH;
 /// Evidence bundles kept for upload; beyond this the oldest is dropped (the platform
 /// also received each bundle when the inspection was submitted).
 pub const MAX_PENDING_EVIDENCE: usize = 16;

@@ -11,5 +11,5 @@ pub use wire::{
     batch_digest, decode_batch, decode_receipt, device_id, encode_batch, encode_receipt,
     sign_batch, sign_receipt, verify_batch, verify_receipt, Batch, ChainPosition, CollectorCursor,
     DecodeLimits, EnrolledDevice, Receipt, UploadError, UploadEvidence, UploadRecord, Verified,
-    VerifyFailure, BATCH_FORMAT, RECEIPT_FORMAT,
+    VerifyFailure, BATCH_FORMAT, MAX_RECEIPT_BYTES, RECEIPT_FORMAT, UPLOAD_PATH,
 };

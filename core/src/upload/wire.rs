@@ -33,6 +33,9 @@ use crate::time::Timestamp;
 pub const BATCH_FORMAT: &str = "portcullis/upload/v1";
 /// The receipt format this version writes and reads.
 pub const RECEIPT_FORMAT: &str = "portcullis/upload-receipt/v1";
+/// The path, under the policy's collector URL, that batches are posted to (the receipt
+/// comes back as the body of a 200).
+pub const UPLOAD_PATH: &str = "/v1/upload";
 /// The evidence bundle format a batch may carry (made by `Agent::submit_inspection`).
 pub const EVIDENCE_BUNDLE_FORMAT: &str = "portcullis-evidence-bundle-v1";
 
