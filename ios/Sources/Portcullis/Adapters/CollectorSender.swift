@@ -13,7 +13,11 @@ public final class CollectorSender: NSObject, URLSessionDelegate {
     public func ship(agent: Agent, maxBytes: UInt64 = 1_048_576, now: Date = Date()) async throws {
         while let request = try await agent.nextUpload(maxBytes: maxBytes, now: now) {
             pins = request.certificateSha256
-            var http = URLRequest(url: URL(string: request.url)!, timeoutInterval: 30)
+            guard let url = URL(string: request.url) else {
+                _ = try await agent.uploadResponse(status: 0, body: Data(), now: now)
+                continue
+            }
+            var http = URLRequest(url: url, timeoutInterval: 30)
             http.httpMethod = request.method
             request.headers.forEach { http.setValue($0.value, forHTTPHeaderField: $0.name) }
             let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
