@@ -13,6 +13,9 @@
 #   baseline-r2-v3.bundle   the baseline, version 3, signed under root v2
 #   spyware-v1.indicators   core/tests/data/spyware-fixture.stix2 as signed collection
 #                           "fixture", version 1, under root v1
+#   shipping-v1.bundle      the baseline with an `upload` section, version 1, under root v1:
+#                           collector https://collector.test, receipt key of the Ed25519
+#                           seed 0x21 repeated 32 times (the binding tests' stand-in collector)
 #   instructions/           signed console instructions for device dev-0001 (group
 #                           all-staff), issued 2026-03-01T08:00Z (device-swap-3: 09:20Z),
 #                           valid until 2026-03-07T08:00Z:
@@ -57,7 +60,29 @@ make_policy_fixtures() {
             --in core/tests/data/spyware-fixture.stix2 --collection fixture --version 1 \
             --root "$fix/root.signed" --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z \
             --out "$fix/spyware-v1.indicators" >/dev/null &&
-        make_instruction_fixtures "$tool" "$fix"
+        make_instruction_fixtures "$tool" "$fix" &&
+        shipping_policy_fixture "$tool" "$fix" \
+            884b8857f4eaa1613c61504db34d4beaf346517a0e31de3cddd4d9b4201d9d0b \
+            https://collector.test "$(printf 'ab%.0s' {1..32})" shipping-v1.bundle
+}
+
+# shipping_policy_fixture TOOL FIX RECEIPT_KEY_HEX COLLECTOR_URL CERT_SHA256_HEX OUT: the
+# baseline with an `upload` section naming that collector, signed as version 1 under
+# root.signed into FIX/OUT (the JSON beside it, OUT without .bundle plus .json).
+shipping_policy_fixture() {
+    local tool="$1" fix="$2" key="$3" url="$4" pin="$5" out="$6" json="$2/${6%.bundle}.json"
+    python3 - "$key" "$url" "$pin" policies/baseline.json "$json" <<'PY' || return 1
+import json, sys
+key, url, pin, src, dst = sys.argv[1:]
+policy = json.load(open(src))
+policy["upload"] = {"collectorUrl": url, "certificateSha256": [pin], "receiptKey": key,
+                    "intervalMinutes": 30, "maxBatchBytes": 65536, "heartbeatMinutes": 1440}
+json.dump(policy, open(dst, "w"), indent=2)
+PY
+    "$tool" policy sign --key "$fix/policy-key/portcullis-signing.key" --in "$json" \
+        --root "$fix/root.signed" --version 1 --group all-staff \
+        --issued-at 2026-03-01T00:00:00Z --expires 2026-04-01T00:00:00Z \
+        --out "$fix/$out" >/dev/null
 }
 
 # make_instruction_fixtures PORTCULLIS_BINARY FIXTURE_DIR: the instructions listed above,

@@ -566,6 +566,29 @@ fun defineTests() {
             check(e.field == "boot_time") { e.field }
         }
     }
+
+    test("journal uploads are typed requests, and only the collector's receipt moves the cursor") { s ->
+        enrolled(s.db).use { agent ->
+            agent.applyPolicy(fixture("shipping-v1.bundle"), at(1))
+            val request = agent.nextUpload(65_536uL, at(10)) ?: fail("an upload is due")
+            eq("POST", request.method, "method")
+            eq("https://collector.test/v1/upload", request.url, "url")
+            eq(listOf("ab".repeat(32)), request.certificateSha256, "pins")
+            check(request.headers.any { it.name == "Content-Type" && it.value == "application/json" }) { "${request.headers}" }
+            check(String(request.body).contains("\"portcullis/upload/v1\"")) { "not a batch" }
+            val forged = org.portcullis.testHookCollectorReceipt(request.body, ByteArray(32) { 0x22 }, at(11))
+            val e = assertThrows<PortcullisException.InvalidInput>("a receipt by another key") {
+                agent.uploadAcknowledged(forged, at(11))
+            }
+            eq("upload_receipt", e.field, "field")
+            eq(0L, agent.uploadStatus().acknowledgedSeq, "nothing acknowledged")
+            val receipt = org.portcullis.testHookCollectorReceipt(request.body, ByteArray(32) { 0x21 }, at(12))
+            val outcome = agent.uploadResponse(200u, receipt, at(12))
+            check(outcome.acknowledged) { "$outcome" }
+            eq(outcome.acknowledgedSeq, agent.uploadStatus().acknowledgedSeq, "cursor")
+            eq(null, agent.nextUpload(65_536uL, at(13)), "caught up")
+        }
+    }
 }
 
 // ---------------------------------------------------------------- runner

@@ -1035,6 +1035,116 @@ class WakeupTests(AgentTestCase):
 
         run(body())
 
+class UploadTests(FixtureTestCase):
+    """Journal shipping: the core hands out typed requests, Python stands in for the platform's
+    HTTP stack, and a stand-in collector (a test hook) signs receipts."""
+
+    COLLECTOR_SEED = bytes([0x21]) * 32  # its public key is in shipping-v1.bundle
+
+    async def shipping_agent(self):
+        agent = await pf.Agent.open(self.db, pf.SoftwareDeviceKey(b"python-upload-secret"), at(0))
+        await agent.install_trust_root(self.fixture("root.signed"), "dev-0001", ["all-staff"], at(0))
+        await agent.apply_policy(self.fixture("shipping-v1.bundle"), at(0))
+        return agent
+
+    async def send(self, agent, now, held):
+        """Sends every upload the core has now, checking that each batch continues the last
+        one (`held`: the collector's position); returns how many went."""
+        sent = 0
+        while True:
+            req = await agent.next_upload(32 * 1024, now)
+            if req is None:
+                return sent
+            self.assertIsInstance(req, pf.UploadRequest)
+            self.assertEqual((req.method, req.url, req.path), ("POST", "https://collector.test/v1/upload", "/v1/upload"))
+            self.assertEqual(req.certificate_sha256, ["ab" * 32])
+            headers = {h.name: h.value for h in req.headers}
+            self.assertEqual(headers["Content-Type"], "application/json")
+            self.assertLessEqual(len(req.body), 32 * 1024)
+            batch = json.loads(req.body)
+            self.assertEqual(batch["format"], "portcullis/upload/v1")
+            self.assertEqual(batch["batch_seq"], req.batch_seq)
+            self.assertEqual(len(batch["records"]), req.records)
+            self.assertEqual((batch["start"]["seq"], batch["start"]["hash"]), (held["seq"], held["hash"]))
+            seqs = [r["seq"] for r in batch["records"]]
+            self.assertEqual(seqs, list(range(held["seq"] + 1, held["seq"] + 1 + len(seqs))))
+            self.assertGreaterEqual(batch["head_checkpoint"]["seq"], seqs[-1] if seqs else held["seq"])
+            receipt = pf.test_hook_collector_receipt(req.body, self.COLLECTOR_SEED, now)
+            outcome = await agent.upload_response(200, receipt, now)
+            self.assertIsInstance(outcome, pf.UploadOutcome)
+            self.assertTrue(outcome.acknowledged, outcome.problem)
+            if seqs:
+                held["seq"], held["hash"] = seqs[-1], batch["records"][-1]["hash"]
+            self.assertEqual(outcome.acknowledged_seq, held["seq"])
+            sent += 1
+            self.assertLess(sent, 100, "uploads never end")
+
+    def test_a_day_of_events_ships_in_continuous_batches(self):
+        async def body():
+            agent = await self.shipping_agent()
+            held = {"seq": 0, "hash": "00" * 32}
+            batches = uploads_due = 0
+            for step in range(24 * 6):
+                now = at(step * 600)
+                await agent.handle_sim(sim([ICCID_A, ICCID_B][(step // 24) % 2]), now)
+                ids = [a.id for a in await agent.pending_alerts(50)]
+                await agent.ack_alerts(ids, now)
+                if step % 3 == 0:
+                    woken = await agent.wake(now, None)
+                    if woken.duties.upload:
+                        uploads_due += 1
+                        batches += await self.send(agent, now, held)
+            self.assertGreaterEqual(uploads_due, 40, "every 30 minutes over a day")
+            self.assertGreaterEqual(batches, 40)
+            status = await agent.upload_status()
+            self.assertIsInstance(status, pf.UploadStatus)
+            self.assertEqual(status.acknowledged_seq, held["seq"])
+            self.assertEqual(len(status.device_id), 32)
+            self.assertGreater(held["seq"], 10)
+
+        run(body())
+
+    def test_failures_back_off_and_bad_receipts_change_nothing(self):
+        async def body():
+            agent = await self.shipping_agent()
+            await agent.handle_sim(sim(ICCID_A), at(1))
+            first = await agent.next_upload(1 << 20, at(10))
+            failed = await agent.upload_response(0, b"", at(10))
+            self.assertEqual((failed.acknowledged, failed.failures, failed.retry_at), (False, 1, at(40)))
+            self.assertIsNotNone(failed.problem)
+            self.assertIsNone(await agent.next_upload(1 << 20, at(20)), "backing off")
+            again = await agent.next_upload(1 << 20, at(40))
+            self.assertEqual(again.body, first.body, "a retry sends the same batch")
+            # A receipt signed by another key, or for bytes never sent, is refused.
+            forged = pf.test_hook_collector_receipt(again.body, bytes([0x22]) * 32, at(41))
+            with self.assertRaises(pf.PortcullisError.InvalidInput) as cm:
+                await agent.upload_acknowledged(forged, at(41))
+            self.assertEqual(cm.exception.field, "upload_receipt")
+            other = json.loads(again.body)
+            other["created_at"] = "2026-03-01T09:00:59Z"
+            wrong = pf.test_hook_collector_receipt(json.dumps(other).encode(), self.COLLECTOR_SEED, at(41))
+            with self.assertRaises(pf.PortcullisError.InvalidInput):
+                await agent.upload_acknowledged(wrong, at(41))
+            self.assertEqual((await agent.upload_status()).acknowledged_seq, 0)
+            # Nothing is pruned the collector does not hold.
+            await agent.checkpoint(at(42))
+            self.assertEqual(await agent.prune_journal(at(100000)), 0)
+            # Through the transport path the same refusal is a failed attempt, backing off.
+            refused = await agent.upload_response(200, forged, at(43))
+            self.assertFalse(refused.acknowledged)
+            self.assertIn("receipt", refused.problem)
+            self.assertEqual(refused.failures, 2)
+            retry = refused.retry_at
+            self.assertEqual((await agent.next_upload(1 << 20, retry)).body, first.body)
+            good = pf.test_hook_collector_receipt(again.body, self.COLLECTOR_SEED, retry)
+            done = await agent.upload_response(200, good, retry)
+            self.assertTrue(done.acknowledged)
+            self.assertEqual((done.failures, done.retry_at), (0, None))
+            self.assertGreater((await agent.upload_status()).acknowledged_seq, 0)
+
+        run(body())
+
+
 def main():
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)

@@ -104,6 +104,13 @@ public final class PortcullisHost: @unchecked Sendable {
             if woken.duties.resumeActions {
                 submit(.instructionsAwaiting)
             }
+            if woken.duties.upload {
+                do {
+                    try await CollectorSender().ship(agent: agent, now: now)
+                } catch {
+                    onError?("journal upload: \(error)")
+                }
+            }
             if woken.duties.deliverAlerts || !woken.alerts.isEmpty {
                 await deliver(now: now)
             }

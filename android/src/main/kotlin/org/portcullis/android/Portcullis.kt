@@ -28,6 +28,7 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
 import org.portcullis.Agent
 import org.portcullis.Alert
 import org.portcullis.ComplianceSnapshot
@@ -39,6 +40,7 @@ import org.portcullis.consoleInspection
 import org.portcullis.consolePolicySyncFailed
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.AlertDelivery
+import org.portcullis.android.core.CollectorSender
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
@@ -88,6 +90,9 @@ class Portcullis private constructor(private val context: Context, private val c
     )
 
     companion object {
+        /** The largest journal upload asked of the core (the policy's maxBatchBytes caps it too). */
+        private const val MAX_UPLOAD_BYTES: ULong = 1_048_576uL
+
         @Volatile
         private var instance: Portcullis? = null
 
@@ -381,8 +386,24 @@ class Portcullis private constructor(private val context: Context, private val c
                 // Actions still owed an outcome: after a restart, or an MDM publication not taken.
                 if (duties?.resumeActions == true) instructionsDone(instructions.handleAwaiting(config.clock()))
             }
+            if (duties?.upload == true) shipJournal()
             if (duties == null || duties.deliverAlerts) deliverAndReschedule() else reschedule()
         }.await()
+    }
+
+    /** The `upload` duty: sends the core's uploads until it has none (caught up, or backing off). */
+    private suspend fun shipJournal() {
+        try {
+            while (true) {
+                val request = agent().nextUpload(MAX_UPLOAD_BYTES, config.clock()) ?: return
+                val (status, body) = withContext(Dispatchers.IO) { CollectorSender.send(request) }
+                agent().uploadResponse(status.toUShort(), body, config.clock()).problem?.let {
+                    Log.w(LogMapping.TAG, "journal upload: $it")
+                }
+            }
+        } catch (e: PortcullisException) {
+            Log.w(LogMapping.TAG, "journal upload failed: ${e.message}")
+        }
     }
 
     private suspend fun deliverAndReschedule() {
