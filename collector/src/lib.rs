@@ -13,6 +13,7 @@ pub mod history;
 pub mod keys;
 pub mod server;
 pub mod store;
+pub mod synthetic;
 
 pub use error::Error;
 
