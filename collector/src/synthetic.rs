@@ -86,7 +86,7 @@ impl SyntheticDevice {
         );
         let tag = ring::hmac::sign(&self.key.mac_key(), &hash);
         let mut mac = [0u8; portcullis_core::journal::MAC_LEN];
-        mac.copy_from_slice(&tag.as_ref()[..mac.len()]);
+        mac.copy_from_slice(&tag.as_ref()[..portcullis_core::journal::MAC_LEN]);
         self.pending.push(UploadRecord {
             seq,
             at: at_ms,
