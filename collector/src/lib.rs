@@ -3,8 +3,8 @@
 //!
 //! All network and database code lives here, never in the core (decision record 0001):
 //! the core decodes and verifies batches and signs receipts; this crate serves HTTP
-//! (axum on tokio), keeps what was accepted in SQLite or PostgreSQL (sqlx, decision
-//! record 0010), and raises alerts.
+//! (axum on tokio), keeps what was accepted in SQLite (rusqlite) or PostgreSQL (sqlx) through one SQL
+//! text (decision record 0010), and raises alerts.
 
 pub mod alerts;
 pub mod enroll;
