@@ -56,7 +56,10 @@ fn make_day(index: usize, batches: usize, per_batch: usize) -> (SyntheticDevice,
     let mut device = SyntheticDevice::new(secret.as_bytes(), journal_key, T0);
     let enrolled = EnrolledDevice {
         checkpoint_public_key: device.checkpoint_public_key(),
-        journal_key: Some(portcullis_core::journal::EpochKey::from_bytes(0, journal_key)),
+        journal_key: Some(portcullis_core::journal::EpochKey::from_bytes(
+            0,
+            journal_key,
+        )),
     };
     let mut cursor = CollectorCursor::NEW;
     let step = 86_400_000 / (batches * per_batch) as i64;
@@ -91,7 +94,10 @@ fn make_day(index: usize, batches: usize, per_batch: usize) -> (SyntheticDevice,
             })
             .collect();
         out.push((encode_batch(&batch), rows));
-        device.acknowledge(&Receipt::for_batch(&verified, Timestamp::from_unix_millis(at)));
+        device.acknowledge(&Receipt::for_batch(
+            &verified,
+            Timestamp::from_unix_millis(at),
+        ));
     }
     let day = Day {
         device_id: device.device_id(),
@@ -186,7 +192,10 @@ fn main() {
             let rows: Vec<Vec<RecordRow>> = day.batches.iter().map(|(_, r)| r.clone()).collect();
             tasks.push(tokio::spawn(async move {
                 for batch in rows {
-                    store.insert_records_plain(&id, &batch).await.expect("insert");
+                    store
+                        .insert_records_plain(&id, &batch)
+                        .await
+                        .expect("insert");
                 }
             }));
         }
@@ -210,7 +219,11 @@ fn main() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("the collector's address");
-    let addr = line.trim().strip_prefix("listening on ").expect("an address").to_owned();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("an address")
+        .to_owned();
     let idle_kib = vm_hwm_kib(child.id()).unwrap_or(0);
 
     let upload_secs = rt.block_on(async {
@@ -228,7 +241,12 @@ fn main() {
             tasks.push(tokio::spawn(async move {
                 for body in bodies {
                     loop {
-                        let response = client.post(&url).body(body.clone()).send().await.expect("post");
+                        let response = client
+                            .post(&url)
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .expect("post");
                         let status = response.status();
                         let _ = response.bytes().await;
                         if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
@@ -263,9 +281,7 @@ fn main() {
         total_records as u64,
         batch_bytes as f64 / 1e6
     );
-    println!(
-        "plain INSERTs:       {plain_secs:8.2} s  {plain_rate:10.0} records/s"
-    );
+    println!("plain INSERTs:       {plain_secs:8.2} s  {plain_rate:10.0} records/s");
     println!(
         "uploads (verified):  {upload_secs:8.2} s  {uploads_rate:10.0} records/s  ({:.2} of the plain rate)",
         uploads_rate / plain_rate

@@ -120,7 +120,10 @@ impl AlertSink {
                     .append(true)
                     .open(path)
                     .map_err(|e| {
-                        Error::Io(format!("cannot open the alert file {}: {e}", path.display()))
+                        Error::Io(format!(
+                            "cannot open the alert file {}: {e}",
+                            path.display()
+                        ))
                     })?,
             )),
             None => None,
@@ -212,6 +215,9 @@ mod tests {
         assert_eq!(lines[0]["severity_id"], 4);
         assert_eq!(lines[1]["finding_info"]["title"], "device_silent");
         assert_eq!(lines[1]["unmapped"]["evidence"]["seq"], "7");
-        assert_ne!(lines[0]["finding_info"]["uid"], lines[1]["finding_info"]["uid"]);
+        assert_ne!(
+            lines[0]["finding_info"]["uid"],
+            lines[1]["finding_info"]["uid"]
+        );
     }
 }

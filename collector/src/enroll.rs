@@ -104,7 +104,9 @@ pub async fn enroll(
         )));
     }
     if heartbeat_seconds == 0 {
-        return Err(Error::Usage("--heartbeat-minutes must be at least 1".into()));
+        return Err(Error::Usage(
+            "--heartbeat-minutes must be at least 1".into(),
+        ));
     }
     let enrollment = Enrollment {
         device_id: device_id.to_owned(),
@@ -142,7 +144,9 @@ pub fn verify_row(key: &CollectorKey, row: &DeviceRow) -> Result<EnrolledDevice,
         &signed_message(&row.enrollment, &row.journal_key_sealed),
         &row.signature,
     ) {
-        return Err(refused("its signature does not verify under the collector key"));
+        return Err(refused(
+            "its signature does not verify under the collector key",
+        ));
     }
     let enrollment: Enrollment =
         serde_json::from_str(&row.enrollment).map_err(|_| refused("its document is malformed"))?;
@@ -188,9 +192,11 @@ mod tests {
         let key = test_key(3);
         let id = portcullis_core::upload::device_id(&[1; 32]);
         // The id must be the one the phone derives from its checkpoint key.
-        assert!(enroll(&store, &key, "phone-1", [1; 32], [2; 32], 3600, 1_000)
-            .await
-            .is_err());
+        assert!(
+            enroll(&store, &key, "phone-1", [1; 32], [2; 32], 3600, 1_000)
+                .await
+                .is_err()
+        );
         enroll(&store, &key, &id, [1; 32], [2; 32], 3600, 1_000)
             .await
             .unwrap();

@@ -123,7 +123,8 @@ impl CollectorKey {
         if sealed.len() != NONCE_LEN + 32 + CHACHA20_POLY1305.tag_len() {
             return Err(bad());
         }
-        let nonce = aead::Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| bad())?;
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| bad())?;
         let mut buf = sealed[NONCE_LEN..].to_vec();
         let plain = self
             .seal

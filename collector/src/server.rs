@@ -32,8 +32,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use portcullis_core::upload::{
-    batch_digest, decode_batch, encode_receipt, sign_receipt, verify_batch, Batch,
-    CollectorCursor, DecodeLimits, Receipt, UploadError, VerifyFailure,
+    batch_digest, decode_batch, encode_receipt, sign_receipt, verify_batch, Batch, CollectorCursor,
+    DecodeLimits, Receipt, UploadError, VerifyFailure,
 };
 use portcullis_core::Timestamp;
 use tokio::sync::Mutex;
@@ -277,7 +277,9 @@ impl Collector {
                 .await
                 .map_err(|e| store_refusal(&e))?
             {
-                Some(Ok(receipt)) if verify_batch(&batch, &core_device, &resend_cursor(&batch)).is_ok() => {
+                Some(Ok(receipt))
+                    if verify_batch(&batch, &core_device, &resend_cursor(&batch)).is_ok() =>
+                {
                     return Ok(receipt);
                 }
                 _ => {}
@@ -319,7 +321,13 @@ impl Collector {
             self.key.pair(),
         );
         let receipt_bytes = encode_receipt(&receipt);
-        let write = batch_write(&batch, &verified.cursor, verified.digest, &receipt_bytes, now);
+        let write = batch_write(
+            &batch,
+            &verified.cursor,
+            verified.digest,
+            &receipt_bytes,
+            now,
+        );
         match self.store.write_batch(&write, stored_batch_seq).await {
             Ok(true) => Ok(receipt_bytes),
             Ok(false) => {
@@ -418,7 +426,12 @@ fn batch_write(
         .iter()
         .chain(batch.checkpoints.iter())
         .chain(std::iter::once(&batch.head_checkpoint))
-        .map(|c| (c.seq, serde_json::to_string(c).expect("checkpoints serialize")))
+        .map(|c| {
+            (
+                c.seq,
+                serde_json::to_string(c).expect("checkpoints serialize"),
+            )
+        })
         .collect();
     checkpoints.dedup_by_key(|(seq, _)| *seq);
     BatchWrite {

@@ -257,7 +257,6 @@ pub struct BatchWrite {
     pub received_at: i64,
 }
 
-
 /// Where a `--store` argument points.
 pub fn parse_store_url(arg: &str) -> Result<(Dialect, String), Error> {
     if let Some(path) = arg.strip_prefix("sqlite:") {
@@ -315,12 +314,13 @@ impl Store {
         let backend = match dialect {
             Dialect::Sqlite => {
                 let conn = blocking(move || {
-                    let conn = rusqlite::Connection::open(&target).map_err(|e| {
-                        Error::Store(format!("cannot open the SQLite store: {e}"))
-                    })?;
+                    let conn = rusqlite::Connection::open(&target)
+                        .map_err(|e| Error::Store(format!("cannot open the SQLite store: {e}")))?;
                     conn.busy_timeout(Duration::from_secs(30)).map_err(lite)?;
-                    conn.pragma_update(None, "journal_mode", "WAL").map_err(lite)?;
-                    conn.pragma_update(None, "synchronous", "NORMAL").map_err(lite)?;
+                    conn.pragma_update(None, "journal_mode", "WAL")
+                        .map_err(lite)?;
+                    conn.pragma_update(None, "synchronous", "NORMAL")
+                        .map_err(lite)?;
                     Ok(conn)
                 })
                 .await?;
@@ -348,7 +348,10 @@ impl Store {
     /// The schema version (number of migration steps applied).
     pub async fn schema_version(&self) -> Result<i64, Error> {
         let rows = self
-            .query("SELECT COALESCE(MAX(version), 0) FROM collector_migrations", vec![])
+            .query(
+                "SELECT COALESCE(MAX(version), 0) FROM collector_migrations",
+                vec![],
+            )
             .await?;
         rows.first()
             .and_then(|r| r.first())
@@ -516,7 +519,13 @@ impl Store {
         steps.push(Step::guard(
             "INSERT INTO batches (device_id, batch_seq, digest, receipt, received_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            vals![&w.device_id, w.batch_seq, &w.digest, &w.receipt, w.received_at],
+            vals![
+                &w.device_id,
+                w.batch_seq,
+                &w.digest,
+                &w.receipt,
+                w.received_at
+            ],
         ));
         for r in &w.records {
             steps.push(Step::new(RECORD_INSERT, record_params(&w.device_id, r)));
@@ -833,7 +842,10 @@ fn from_pg(row: &PgRow) -> Result<Vec<Val>, Error> {
                 .map_err(pg)?
                 .map(|v| Val::I(v.into())),
             "TEXT" | "VARCHAR" => row.try_get::<Option<String>, _>(i).map_err(pg)?.map(Val::T),
-            "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i).map_err(pg)?.map(Val::B),
+            "BYTEA" => row
+                .try_get::<Option<Vec<u8>>, _>(i)
+                .map_err(pg)?
+                .map(Val::B),
             other => {
                 return Err(Error::Store(format!(
                     "unexpected column type {other} from PostgreSQL"
@@ -872,7 +884,9 @@ mod tests {
             (Dialect::Sqlite, "/tmp/c.db".to_owned())
         );
         assert_eq!(
-            parse_store_url("postgres:postgres://u@127.0.0.1:5/db").unwrap().0,
+            parse_store_url("postgres:postgres://u@127.0.0.1:5/db")
+                .unwrap()
+                .0,
             Dialect::Postgres
         );
         assert_eq!(
@@ -888,10 +902,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let arg = format!("sqlite:{}", dir.path().join("c.db").display());
         let store = Store::open(&arg).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            MIGRATIONS.len() as i64
+        );
         store.close().await;
         let store = Store::open(&arg).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            MIGRATIONS.len() as i64
+        );
         assert_eq!(store.counts().await.unwrap(), [0; 4]);
     }
 }

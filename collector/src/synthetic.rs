@@ -4,7 +4,9 @@
 //! collector's tests use them to make batches no honest phone would send (forks, gaps,
 //! rewritten MACs) under a genuine device signature.
 
-use portcullis_core::journal::{record_hash, CheckpointSigner, EpochKey, RecordRef, SignedCheckpoint};
+use portcullis_core::journal::{
+    record_hash, CheckpointSigner, EpochKey, RecordRef, SignedCheckpoint,
+};
 use portcullis_core::upload::{
     sign_batch, Batch, ChainPosition, Receipt, UploadRecord, BATCH_FORMAT,
 };
@@ -102,12 +104,19 @@ impl SyntheticDevice {
 
     /// Signs a checkpoint at the head, closing the epoch, as `Agent::checkpoint` does.
     pub fn checkpoint(&mut self, at_ms: i64) {
-        if self.head_checkpoint.as_ref().is_some_and(|c| c.seq == self.seq) {
+        if self
+            .head_checkpoint
+            .as_ref()
+            .is_some_and(|c| c.seq == self.seq)
+        {
             return;
         }
-        let cp = self
-            .signer
-            .sign(self.seq, self.epoch, Timestamp::from_unix_millis(at_ms), &self.prev);
+        let cp = self.signer.sign(
+            self.seq,
+            self.epoch,
+            Timestamp::from_unix_millis(at_ms),
+            &self.prev,
+        );
         self.pending_checkpoints.push(cp.clone());
         self.head_checkpoint = Some(cp);
         self.epoch += 1;

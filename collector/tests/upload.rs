@@ -175,7 +175,13 @@ async fn refused_batches_change_nothing_and_raise_alerts_for_history_problems() 
     day(&mut s.device, T0 + 700_000, 5);
     upload(&mut s, T0 + 1_000_000).await;
     let counts = s.store.counts().await.unwrap();
-    let cursor = s.store.cursor(&s.device.device_id()).await.unwrap().unwrap().cursor;
+    let cursor = s
+        .store
+        .cursor(&s.device.device_id())
+        .await
+        .unwrap()
+        .unwrap()
+        .cursor;
 
     day(&mut s.device, T0 + 1_100_000, 5);
     let good = s.device.batch(T0 + 1_500_000);
@@ -184,18 +190,27 @@ async fn refused_batches_change_nothing_and_raise_alerts_for_history_problems() 
     let mut tampered = good.clone();
     tampered.records[0].body = tampered.records[0].body.replace("slot 0", "slot 1");
     let (status, body) = post(&s, &encode_batch(&tampered)).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::FORBIDDEN, "bad_batch_signature"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "bad_batch_signature")
+    );
 
     // An old batch sent again after newer ones were taken.
     let (status, body) = post(&s, &old).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "replay"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "replay")
+    );
 
     // A history rewritten on the phone and signed with its key: a fork.
     let mut forked = good.clone();
     forked.start.hash[0] ^= 1;
     s.device.resign(&mut forked);
     let (status, body) = post(&s, &encode_batch(&forked)).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "fork"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "fork")
+    );
 
     // A record rewritten without the journal key: its MAC fails.
     let mut rewritten = good.clone();
@@ -212,27 +227,44 @@ async fn refused_batches_change_nothing_and_raise_alerts_for_history_problems() 
     gap.records.remove(1);
     s.device.resign(&mut gap);
     let (status, body) = post(&s, &encode_batch(&gap)).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "gap"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "gap")
+    );
 
     // The phone's journal went back behind what it already shipped.
     let mut rolled = good.clone();
     rolled.start.seq -= 3;
     s.device.resign(&mut rolled);
     let (status, body) = post(&s, &encode_batch(&rolled)).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::CONFLICT, "rollback"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "rollback")
+    );
 
     // Not a batch at all.
     let (status, body) = post(&s, b"{\"format\":\"portcullis/upload/v1\"").await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_REQUEST, "malformed"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "malformed")
+    );
 
     // A device nobody enrolled, with a perfectly valid batch.
     let mut stranger = SyntheticDevice::new(b"unknown-device-secret-000001", [1; 32], T0);
     let (status, body) = post(&s, &encode_batch(&stranger.batch(T0))).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::FORBIDDEN, "not_enrolled"));
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "not_enrolled")
+    );
 
     assert_eq!(s.store.counts().await.unwrap(), counts);
     assert_eq!(
-        s.store.cursor(&s.device.device_id()).await.unwrap().unwrap().cursor,
+        s.store
+            .cursor(&s.device.device_id())
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor,
         cursor
     );
     assert_eq!(
@@ -317,8 +349,11 @@ async fn http_refuses_oversized_bodies_and_serves_receipts() {
     let small = encode_batch(&s.device.batch(T0 + 600_000));
     let response = client.post(&url).body(small).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let receipt = verify_receipt(&response.bytes().await.unwrap(), &collector_key().public_key())
-        .unwrap();
+    let receipt = verify_receipt(
+        &response.bytes().await.unwrap(),
+        &collector_key().public_key(),
+    )
+    .unwrap();
     s.device.acknowledge(&receipt);
 
     day(&mut s.device, T0 + 700_000, 40);
