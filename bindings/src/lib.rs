@@ -14,6 +14,7 @@ mod evidence;
 mod key;
 mod logging;
 mod types;
+mod upload;
 mod wakeup;
 
 use std::any::Any;
@@ -30,6 +31,7 @@ pub use evidence::*;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
+pub use upload::{HttpHeader, UploadOutcome, UploadRequest, UploadStatus};
 pub use wakeup::{BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup, WakeupDuties};
 
 use portcullis_core::sim::SimEvent;

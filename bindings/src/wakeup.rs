@@ -22,6 +22,8 @@ pub struct WakeupDuties {
     pub inspect: bool,
     /// Handed actions still await an outcome: carry them out again or report them.
     pub resume_actions: bool,
+    /// Ship the journal: send `nextUpload`'s requests, reporting each with `uploadResponse`.
+    pub upload: bool,
 }
 
 impl From<agent::WakeupDuties> for WakeupDuties {
@@ -32,6 +34,7 @@ impl From<agent::WakeupDuties> for WakeupDuties {
             deliver_alerts: d.deliver_alerts,
             inspect: d.inspect,
             resume_actions: d.resume_actions,
+            upload: d.upload,
         }
     }
 }

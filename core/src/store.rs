@@ -852,10 +852,65 @@ impl Store {
         Ok(out)
     }
 
+    /// Records after `after` up to `through` (inclusive), in sequence order, at most
+    /// `limit` of them: what an upload batch carries.
+    pub fn journal_range(
+        &self,
+        after: i64,
+        through: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, at, epoch, kind, body, hash, mac FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+            )
+            .context("preparing an upload read")?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt
+            .query(params![after, through, limit])
+            .context("reading journal records to upload")?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().context("reading a journal record")? {
+            let mut r = StoredRecord {
+                seq: 0,
+                at: 0,
+                epoch: 0,
+                kind: String::new(),
+                body: String::new(),
+                hash: Vec::new(),
+                mac: Vec::new(),
+            };
+            read_record(row, &mut r).context("decoding a journal record")?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// When the first high or critical alert journalled after record `after` was raised:
+    /// an upload is due at once after one.
+    pub fn severe_alert_after(&self, after: i64) -> Result<Option<Timestamp>> {
+        let at: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(at) FROM outbox WHERE journal_seq > ?1 AND severity IN ('high', 'critical')",
+                [after],
+                |r| r.get(0),
+            )
+            .context("looking for severe alerts")?;
+        Ok(at.map(Timestamp::from_unix_millis))
+    }
+
     /// Drops records up to the newest checkpoint made before `before`, keeping the chain
     /// verifiable from that checkpoint and never dropping an unacknowledged alert.
     /// Returns how many records were removed.
     pub fn prune(&mut self, before: Timestamp) -> Result<u64> {
+        self.prune_through(before, i64::MAX)
+    }
+
+    /// [`Store::prune`], dropping no record after `through` (the last record the
+    /// collector acknowledged, when the journal is shipped).
+    pub fn prune_through(&mut self, before: Timestamp, through: i64) -> Result<u64> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -867,7 +922,9 @@ impl Store {
                 |r| r.get(0),
             )
             .context("finding undelivered alerts")?;
-        let limit = oldest_unacked.map_or(i64::MAX, |s| s.saturating_sub(1));
+        let limit = oldest_unacked
+            .map_or(i64::MAX, |s| s.saturating_sub(1))
+            .min(through);
         let cp: Option<(i64, i64, String)> = tx
             .query_row(
                 "SELECT seq, epoch, head_hash FROM checkpoint WHERE at < ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",

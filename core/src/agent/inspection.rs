@@ -432,7 +432,6 @@ impl Agent {
             kind: "inspection".into(),
             body: report_json.clone(),
         }];
-        let alerts = self.persist_with_events(now, findings, journal, events)?;
         let evidence_bundle = serde_json::json!({
             "format": "portcullis-evidence-bundle-v1",
             "report": report_json,
@@ -441,6 +440,11 @@ impl Agent {
             "evidence": evidence_json,
         })
         .to_string();
+        // Queued for the collector in the same commit as the report's record.
+        if self.upload_ships() {
+            self.upload.queue_evidence(evidence_bundle.clone());
+        }
+        let alerts = self.persist_with_events(now, findings, journal, events)?;
         Ok(InspectionReceipt {
             evidence_bundle,
             report_json,

@@ -14,6 +14,7 @@ mod policy;
 mod schedule;
 mod sync;
 mod telemetry;
+mod upload;
 
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
@@ -32,6 +33,7 @@ pub use sync::{
     SyncHeadline,
 };
 pub use telemetry::{TelemetryMatch, TelemetryOutcome};
+pub use upload::{UploadOutcome, UploadRequest, MAX_PENDING_EVIDENCE, UPLOAD_PATH};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,6 +76,7 @@ pub struct Agent {
     instructions: instruction::InstructionSlot,
     fusion: fusion::FusionSlot,
     wakeup: schedule::WakeupSlot,
+    upload: upload::UploadSlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -179,7 +182,12 @@ impl Agent {
         )?;
         let fusion = fusion::FusionSlot::restore(store.load_state(fusion::FUSION_STATE)?)?;
         let wakeup = schedule::WakeupSlot::restore(store.load_state(schedule::WAKEUP_STATE)?)?;
-        Ok(Agent {
+        let upload = upload::UploadSlot::restore(
+            store.load_state(upload::UPLOAD_STATE)?,
+            store.load_state(upload::UPLOAD_EVIDENCE_STATE)?,
+        )?;
+        let mut agent = Agent {
+            upload,
             wakeup,
             fusion,
             store,
@@ -191,7 +199,9 @@ impl Agent {
             inspection,
             compliance,
             instructions,
-        })
+        };
+        agent.restore_upload_urgency()?;
+        Ok(agent)
     }
 
     /// Feeds one SIM, radio, connectivity or console observation taken at `now`.
@@ -230,6 +240,7 @@ impl Agent {
             self.inspection.next_deadline(),
             self.compliance.engine.next_deadline(),
             self.schedule_deadline(),
+            self.upload_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -340,9 +351,11 @@ impl Agent {
     }
 
     /// Drops journal records older than the newest checkpoint made before `before`,
-    /// keeping undelivered alerts; returns how many records were removed.
+    /// keeping undelivered alerts and, when the policy ships the journal, every record
+    /// the collector has not acknowledged; returns how many records were removed.
     pub fn prune_journal(&mut self, before: Timestamp) -> Result<u64> {
-        self.store.prune(before)
+        let through = self.prunable_through();
+        self.store.prune_through(before, through)
     }
 
     fn persist(&mut self, now: Timestamp, findings: Vec<Finding>) -> Result<Vec<Alert>> {
@@ -385,6 +398,8 @@ impl Agent {
         if let Some(json) = &wakeup_json {
             states.push((schedule::WAKEUP_STATE, json.clone()));
         }
+        let upload_json = self.upload.changed()?;
+        states.extend(upload_json.iter().cloned());
         if states.is_empty() && findings.is_empty() && journal.is_empty() {
             return Ok(Vec::new());
         }
@@ -423,6 +438,8 @@ impl Agent {
                 if let Some(json) = wakeup_json {
                     self.wakeup.committed(json);
                 }
+                self.upload.committed(&upload_json);
+                self.upload_after_alerts(&alerts);
                 self.fuse(&mut alerts, now)?;
                 Ok(alerts)
             }
@@ -437,6 +454,7 @@ impl Agent {
                     self.compliance.rollback(),
                     self.wakeup.rollback(),
                     self.instructions.rollback(),
+                    self.upload.rollback(),
                 ];
                 rolled_back.into_iter().collect::<Result<()>>()?;
                 Err(e)

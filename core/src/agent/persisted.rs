@@ -275,6 +275,11 @@ mod agent_tests {
             ),
             (super::super::fusion::FUSION_STATE, "swap-fusion state"),
             (super::super::schedule::WAKEUP_STATE, "wake-up state"),
+            (super::super::upload::UPLOAD_STATE, "upload state"),
+            (
+                super::super::upload::UPLOAD_EVIDENCE_STATE,
+                "upload evidence queue",
+            ),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let db = dir.path().join("agent.db");

@@ -102,6 +102,10 @@ pub struct WakeupDuties {
     pub inspect: bool,
     /// Handed actions still await an outcome: carry them out again or report them.
     pub resume_actions: bool,
+    /// Ship the journal: send [`Agent::next_upload`]'s requests and report each with
+    /// [`Agent::upload_response`] (every `upload.intervalMinutes`, at once after a high
+    /// or critical alert, and at each retry).
+    pub upload: bool,
 }
 
 impl WakeupDuties {
@@ -287,6 +291,7 @@ impl Agent {
         if retry_due {
             self.wakeup.state.retry_at = None;
         }
+        let urgent_before = self.upload.urgent_at;
         let stepped = match self.pass_time(now) {
             Ok(a) => a,
             Err(e) => {
@@ -295,12 +300,22 @@ impl Agent {
             }
         };
         alerts.extend(stepped);
+        // After the step: an alert it raised makes the upload due now.
+        let upload = self.take_upload_duty(now);
+        if upload {
+            // A failed commit puts the upload state back to what is on disk.
+            if let Err(e) = self.persist(now, Vec::new()) {
+                self.upload.urgent_at = urgent_before;
+                return Err(e);
+            }
+        }
         let duties = WakeupDuties {
             reread_radio,
             evaluate_compliance,
             deliver_alerts: retry_due || offer_again || !alerts.is_empty(),
             inspect: self.open_inspection_window().is_some(),
             resume_actions: reread_radio && !self.actions_awaiting_outcome().is_empty(),
+            upload,
         };
         Ok(Wakeup {
             duties,

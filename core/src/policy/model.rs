@@ -79,6 +79,70 @@ pub struct Policy {
     /// stay for inspections, and the living-off-the-land detectors' thresholds.
     #[serde(default, skip_serializing_if = "TelemetryRules::is_default")]
     pub telemetry: TelemetryRules,
+    /// Journal shipping to the office's collector (docs/upload.md); absent: the journal
+    /// stays on the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadRules>,
+}
+
+// ---------------------------------------------------------------------------------
+// Upload
+
+/// The shortest and longest upload cadence, in minutes.
+pub const UPLOAD_INTERVAL_MINUTES: std::ops::RangeInclusive<u32> = 5..=1440;
+/// The smallest and largest batch a policy may ask for, in bytes.
+pub const UPLOAD_BATCH_BYTES: std::ops::RangeInclusive<u32> = 16 * 1024..=8 * 1024 * 1024;
+
+/// Where and how often the phone ships its journal, checkpoints and evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadRules {
+    /// The collector's base URL (`https://...`); batches are posted to its `/v1/upload`.
+    #[cfg_attr(feature = "schema", schemars(length(min = 9, max = 512)))]
+    pub collector_url: String,
+    /// SHA-256 of the collector's TLS certificate (DER), hex: the platform's HTTP stack
+    /// refuses any other certificate. Two let a new certificate be rolled out first.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4)))]
+    pub certificate_sha256: Vec<String>,
+    /// The collector's Ed25519 receipt key (64 hex digits): only receipts signed with it
+    /// move the phone's upload cursor and allow pruning.
+    #[cfg_attr(feature = "schema", schemars(length(min = 64, max = 64)))]
+    pub receipt_key: String,
+    /// Upload at least this often (and at once after a high or critical alert).
+    #[serde(default = "default_upload_interval")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 5, max = 1440)))]
+    pub interval_minutes: u32,
+    /// The largest batch the phone sends, in bytes; the collector's cap must be at least this.
+    #[serde(default = "default_upload_batch_bytes")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 16384, max = 8388608)))]
+    pub max_batch_bytes: u32,
+    /// The collector alerts when a device is silent for longer than this; at least the interval.
+    #[serde(default = "default_upload_heartbeat")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 5, max = 10080)))]
+    pub heartbeat_minutes: u32,
+    /// Why these choices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl UploadRules {
+    /// The receipt key, once validated.
+    pub fn receipt_key_bytes(&self) -> Option<[u8; 32]> {
+        crate::journal::unhex32(&self.receipt_key)
+    }
+}
+
+fn default_upload_interval() -> u32 {
+    60
+}
+
+fn default_upload_batch_bytes() -> u32 {
+    1024 * 1024
+}
+
+fn default_upload_heartbeat() -> u32 {
+    24 * 60
 }
 
 // ---------------------------------------------------------------------------------
@@ -1087,6 +1151,7 @@ impl Policy {
         self.validate_inspection()?;
         self.validate_escalation()?;
         self.validate_telemetry()?;
+        self.validate_upload()?;
         let limits = &self.instructions;
         if !(1..=MAX_INSTRUCTION_LIFETIME_HOURS).contains(&limits.max_lifetime_hours) {
             return Err(invalid(
@@ -1383,6 +1448,60 @@ impl Policy {
             if end <= start {
                 return Err(invalid(at("until"), "must be after `from`"));
             }
+        }
+        Ok(())
+    }
+
+    fn validate_upload(&self) -> Result<(), PolicyError> {
+        let Some(u) = &self.upload else {
+            return Ok(());
+        };
+        let url = u.collector_url.as_str();
+        let host = url.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty()
+            || url.len() > 512
+            || url.ends_with('/')
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid(
+                "upload.collectorUrl",
+                "must be an https:// URL of at most 512 characters without a trailing slash",
+            ));
+        }
+        if u.certificate_sha256.is_empty() || u.certificate_sha256.len() > 4 {
+            return Err(invalid(
+                "upload.certificateSha256",
+                "must list 1 to 4 certificate digests",
+            ));
+        }
+        for (i, pin) in u.certificate_sha256.iter().enumerate() {
+            if crate::journal::unhex32(pin).is_none() {
+                return Err(invalid(
+                    format!("upload.certificateSha256[{i}]"),
+                    "must be 64 hex digits",
+                ));
+            }
+        }
+        if u.receipt_key_bytes().is_none() {
+            return Err(invalid("upload.receiptKey", "must be 64 hex digits"));
+        }
+        if !UPLOAD_INTERVAL_MINUTES.contains(&u.interval_minutes) {
+            return Err(invalid(
+                "upload.intervalMinutes",
+                "must be between 5 and 1440",
+            ));
+        }
+        if !UPLOAD_BATCH_BYTES.contains(&u.max_batch_bytes) {
+            return Err(invalid(
+                "upload.maxBatchBytes",
+                "must be between 16384 and 8388608",
+            ));
+        }
+        if u.heartbeat_minutes < u.interval_minutes || u.heartbeat_minutes > 10080 {
+            return Err(invalid(
+                "upload.heartbeatMinutes",
+                "must be at least intervalMinutes and at most 10080",
+            ));
         }
         Ok(())
     }
