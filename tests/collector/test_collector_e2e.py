@@ -129,17 +129,20 @@ def sim(iccid):
 
 
 async def hours(agent, first_hour, last_hour, shift_seconds=0):
-    """A stretch of a working day: connectivity changes every 15 minutes, a SIM swap
-    every three hours (each raises an alert, delivered and acknowledged)."""
+    """A stretch of a working day: connectivity changes every 15 minutes, and every three
+    hours the SIM is taken out and another one put in (alerts, delivered and acknowledged)."""
     for quarter in range(first_hour * 4, last_hour * 4):
         now = at(quarter * 15) + datetime.timedelta(seconds=shift_seconds)
         await agent.handle_connectivity(
             pf.Connectivity(wifi=quarter % 2 == 0, cellular_data=True, airplane_mode=False), now)
+        if quarter == 0:
+            await agent.handle_sim(sim(ICCIDS[0]), now)
         if quarter % 12 == 6:
-            await agent.handle_sim(sim(ICCIDS[(quarter // 12) % 2]), now)
+            await agent.handle_sim(pf.SimObservation(slot=0, state=pf.SimState.ABSENT, iccid=None), now)
+            await agent.handle_sim(sim("89441100%011d" % (quarter * 7919)), now + datetime.timedelta(seconds=5))
             pending = await agent.pending_alerts(10)
             if pending:
-                await agent.ack_alerts([a.id for a in pending], now)
+                await agent.ack_alerts([a.id for a in pending], now + datetime.timedelta(seconds=10))
 
 
 def export(store):
@@ -230,9 +233,12 @@ async def scenario():
         clone_outcomes = await ship(clone, aux, at(120), clone_sent)
         check("the clone's history is taken by another collector",
               clone_outcomes and all(s == 200 for s, _ in clone_outcomes), clone_outcomes)
-        await hours(clone, 2, 3, shift_seconds=30)
+        check("the clone wrote as many records as the phone, with other contents",
+              json.loads(clone_sent[-1][0])["records"][-1]["seq"] == json.loads(sent[-1][0])["records"][-1]["seq"]
+              and clone_sent[-1][0] != sent[-1][0])
+        await hours(clone, 2, 4, shift_seconds=30)
         before = export(STORE)
-        forked = await clone.next_upload(MAX_BATCH, at(180))
+        forked = await clone.next_upload(MAX_BATCH, at(240))
         status_code, body = send(main, forked)
         reason = json.loads(body or b"{}").get("error")
         check("a forked batch is refused (409 fork)", (status_code, reason) == (409, "fork"), (status_code, body))
@@ -250,8 +256,8 @@ async def scenario():
         check("the collector holds every record the phone acknowledged",
               mine and mine[-1]["seq"] == status.acknowledged_seq and len(mine) == status.acknowledged_seq,
               (len(mine), status.acknowledged_seq))
-        check("the day's SIM swaps reached the collector",
-              sum(1 for r in mine if r["kind"] == "alert") >= 7)
+        alerts = sum(1 for r in mine if r["kind"] == "alert")
+        check("the day's SIM swaps reached the collector", alerts >= 8, alerts)
 
         # The same batch again (its receipt was lost): the same receipt, nothing stored twice.
         last_body, last_status, last_receipt = sent[-1]
