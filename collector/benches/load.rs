@@ -161,7 +161,10 @@ fn main() {
     let days: Vec<(SyntheticDevice, Day)> = (0..devices)
         .map(|i| make_day(i, batches, per_batch))
         .collect();
-    let total_records = (devices * batches * (per_batch)) as f64;
+    let total_records = days
+        .iter()
+        .flat_map(|(_, d)| d.batches.iter().map(|(_, rows)| rows.len()))
+        .sum::<usize>() as f64;
     let batch_bytes: usize = days
         .iter()
         .flat_map(|(_, d)| d.batches.iter().map(|(b, _)| b.len()))
@@ -277,7 +280,7 @@ fn main() {
     let uploads_rate = total_records / upload_secs;
     let plain_rate = total_records / plain_secs;
     println!(
-        "store: {store_kind}; {devices} devices x {batches} batches x {per_batch} records = {} records, {:.1} MB of batches",
+        "store: {store_kind}; {devices} devices x {batches} batches x {per_batch} records (+1 enrollment record each) = {} records, {:.1} MB of batches",
         total_records as u64,
         batch_bytes as f64 / 1e6
     );

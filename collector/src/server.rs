@@ -235,7 +235,7 @@ impl Collector {
                 log_refusal(Some(&device_id), &r);
                 return Err(r);
             }
-            Err(e) => {
+            Err(e @ Error::Enrollment(_)) => {
                 let r = Refusal {
                     status: StatusCode::FORBIDDEN,
                     code: "enrollment_refused",
@@ -245,6 +245,7 @@ impl Collector {
                 log_refusal(Some(&device_id), &r);
                 return Err(r);
             }
+            Err(e) => return Err(store_refusal(&e)),
         };
         let lock = self.lock(&device_id);
         let _held = lock.lock().await;

@@ -365,3 +365,43 @@ async fn http_refuses_oversized_bodies_and_serves_receipts() {
     assert_eq!(body["error"], "too_large");
     assert_eq!(s.store.counts().await.unwrap(), [3, 1, 0, 1]);
 }
+
+#[tokio::test]
+async fn an_enrollment_the_collector_key_did_not_sign_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    let mut device = SyntheticDevice::new(b"synthetic-device-secret-0002", [8; 32], T0);
+    // Written into the store by someone holding another key.
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[43; 32]);
+    let intruder = CollectorKey::from_pkcs8(der).unwrap();
+    enroll::enroll(
+        &store,
+        &intruder,
+        &device.device_id(),
+        device.checkpoint_public_key(),
+        device.journal_key(),
+        3600,
+        T0,
+    )
+    .await
+    .unwrap();
+    let collector = Collector::new(
+        store.clone(),
+        collector_key(),
+        AlertSink::new(None, None).unwrap(),
+        1 << 20,
+    );
+    let response = collector.take(&encode_batch(&device.batch(T0))).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(error_code(&body), "enrollment_refused");
+    assert_eq!(store.counts().await.unwrap(), [0; 4]);
+}
