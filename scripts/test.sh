@@ -5,7 +5,7 @@
 #   bash scripts/test.sh
 #
 # Ends with one line "portcullis: N passed, M failed" counting Rust, carrier-mock, OCSF
-# schema, binding, Android JVM and Robolectric tests.
+# schema, binding, collector end-to-end, Android JVM and Robolectric tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +53,12 @@ bind_line=$(grep -E '^bindings: [0-9]+ passed, [0-9]+ failed' "$log_dir/bindings
 bind_passed=$(sed -E 's/^bindings: ([0-9]+) passed.*/\1/' <<<"$bind_line")
 bind_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$bind_line")
 
+step "collector end to end: the agent through Python against the collector, on SQLite and PostgreSQL"
+bash scripts/collector-e2e.sh 2>&1 | tee "$log_dir/collector-e2e.log"
+ce_line=$(grep -E '^collector-e2e: [0-9]+ passed, [0-9]+ failed' "$log_dir/collector-e2e.log" | tail -n 1)
+ce_passed=$(sed -E 's/^collector-e2e: ([0-9]+) passed.*/\1/' <<<"$ce_line")
+ce_failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$ce_line")
+
 step "Android adapter tests: the platform-independent Kotlin on the JVM against the real library"
 bash scripts/android-jvm-tests.sh 2>&1 | tee "$log_dir/android-jvm.log"
 jvm_line=$(grep -E '^android-jvm: [0-9]+ passed, [0-9]+ failed' "$log_dir/android-jvm.log" | tail -n 1)
@@ -72,4 +78,4 @@ step "fuzz targets: build each and run it briefly from its seeds"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} bash scripts/fuzz.sh
 
 step "done in $((SECONDS - started)) s"
-echo "portcullis: $((rust_passed + carrier_passed + ocsf_passed + bind_passed + jvm_passed + robo_passed)) passed, $((rust_failed + carrier_failed + ocsf_failed + bind_failed + jvm_failed + robo_failed)) failed"
+echo "portcullis: $((rust_passed + carrier_passed + ocsf_passed + bind_passed + ce_passed + jvm_passed + robo_passed)) passed, $((rust_failed + carrier_failed + ocsf_failed + bind_failed + ce_failed + jvm_failed + robo_failed)) failed"

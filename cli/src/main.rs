@@ -8,6 +8,7 @@ mod out;
 
 mod attest;
 mod carrier;
+mod collector;
 mod evaluate;
 mod indicators;
 mod inspect;
@@ -46,6 +47,11 @@ enum Command {
     Carrier {
         #[command(subcommand)]
         action: carrier::CarrierAction,
+    },
+    /// The office's journal collector: take phones' uploads, enroll devices, export, re-verify.
+    Collector {
+        #[command(subcommand)]
+        action: collector::CollectorAction,
     },
     /// Evaluate a device snapshot against a policy: verdicts and requested actions; exit 3 if not compliant, 2 on bad input.
     Evaluate(evaluate::EvaluateArgs),
@@ -173,6 +179,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Attest { action } => return attest::run(action),
         Command::Carrier { action } => carrier::run(action),
+        Command::Collector { action } => return collector::run(action),
         Command::Evaluate(args) => return evaluate::run(&args),
         Command::Indicators { action } => indicators::run(action),
         Command::Inspect(args) => return inspect::run(&args),

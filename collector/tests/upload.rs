@@ -1,0 +1,407 @@
+//! The collector's upload path against synthetic devices: what is accepted, what is
+//! refused with which status, that a refusal changes nothing stored, and the alerts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use portcullis_collector::alerts::AlertSink;
+use portcullis_collector::enroll;
+use portcullis_collector::history::{self, ExportFormat};
+use portcullis_collector::keys::CollectorKey;
+use portcullis_collector::server::{Collector, UPLOAD_PATH};
+use portcullis_collector::store::Store;
+use portcullis_collector::synthetic::SyntheticDevice;
+use portcullis_core::upload::{encode_batch, verify_receipt, Receipt};
+
+const T0: i64 = 1_772_355_600_000; // 2026-03-01T09:00:00Z
+
+fn collector_key() -> CollectorKey {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[42; 32]);
+    CollectorKey::from_pkcs8(der).unwrap()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    collector: Arc<Collector>,
+    store: Store,
+    alerts: PathBuf,
+    device: SyntheticDevice,
+}
+
+async fn setup(max_batch_bytes: usize) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    let device = SyntheticDevice::new(b"synthetic-device-secret-0001", [7; 32], T0);
+    enroll::enroll(
+        &store,
+        &collector_key(),
+        &device.device_id(),
+        device.checkpoint_public_key(),
+        device.journal_key(),
+        3600,
+        T0,
+    )
+    .await
+    .unwrap();
+    let alerts = dir.path().join("alerts.jsonl");
+    let sink = AlertSink::new(Some(&alerts), None).unwrap();
+    let collector = Arc::new(Collector::new(
+        store.clone(),
+        collector_key(),
+        sink,
+        max_batch_bytes,
+    ));
+    Setup {
+        _dir: dir,
+        collector,
+        store,
+        alerts,
+        device,
+    }
+}
+
+fn day(device: &mut SyntheticDevice, from_ms: i64, n: i64) {
+    for i in 0..n {
+        let at = from_ms + i * 60_000;
+        device.append(
+            at,
+            "alert",
+            &serde_json::json!({
+                "at": portcullis_core::Timestamp::from_unix_millis(at),
+                "kind": "sim_replaced", "slot": 0, "detector": "sim_guard", "detector_version": 1,
+                "summary": "the SIM in slot 0 was replaced", "evidence": [["iccid_pin", "0a1b2c3d"]],
+            })
+            .to_string(),
+        );
+    }
+}
+
+async fn post(s: &Setup, bytes: &[u8]) -> (StatusCode, Vec<u8>) {
+    let response = s.collector.take(bytes).await;
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, body)
+}
+
+fn error_code(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    v["error"].as_str().unwrap().to_owned()
+}
+
+fn alert_titles(s: &Setup) -> Vec<String> {
+    std::fs::read_to_string(&s.alerts)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["finding_info"]["title"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Takes one batch and acknowledges it on the device; returns the receipt bytes.
+async fn upload(s: &mut Setup, at: i64) -> Vec<u8> {
+    let batch = s.device.batch(at);
+    let (status, body) = post(s, &encode_batch(&batch)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let receipt: Receipt = verify_receipt(&body, &collector_key().public_key()).unwrap();
+    s.device.acknowledge(&receipt);
+    body
+}
+
+#[tokio::test]
+async fn batches_are_stored_once_and_answered_with_signed_receipts() {
+    let mut s = setup(1 << 20).await;
+    day(&mut s.device, T0, 30);
+    let first = s.device.batch(T0 + 3_600_000);
+    let bytes = encode_batch(&first);
+    let (status, receipt) = post(&s, &bytes).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = verify_receipt(&receipt, &collector_key().public_key()).unwrap();
+    assert_eq!((r.batch_seq, r.acknowledged.seq), (1, 31));
+    let counts = s.store.counts().await.unwrap();
+    assert_eq!(counts, [31, 1, 0, 1]);
+    // The receipt was lost: the same batch again is the same receipt, stored once.
+    let (status, again) = post(&s, &bytes).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, receipt);
+    assert_eq!(s.store.counts().await.unwrap(), counts);
+    s.device.acknowledge(&r);
+
+    day(&mut s.device, T0 + 4_000_000, 10);
+    upload(&mut s, T0 + 5_000_000).await;
+    assert_eq!(s.store.counts().await.unwrap(), [41, 2, 0, 2]);
+    let verdict = history::verify_device(&s.store, &collector_key(), &s.device.device_id())
+        .await
+        .unwrap();
+    assert!(verdict.is_intact(), "{verdict:?}");
+    let mut exported = Vec::new();
+    history::export(&s.store, ExportFormat::Jsonl, T0 + 4_000_000, |v| {
+        exported.push(v.clone());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(exported.len(), 10);
+    assert_eq!(exported[0]["device"], s.device.device_id());
+    let mut findings = 0;
+    history::export(&s.store, ExportFormat::Ocsf, i64::MIN, |v| {
+        assert_eq!(v["class_uid"], 2004);
+        findings += 1;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(findings, 40);
+    assert!(alert_titles(&s).is_empty());
+}
+
+#[tokio::test]
+async fn refused_batches_change_nothing_and_raise_alerts_for_history_problems() {
+    let mut s = setup(1 << 20).await;
+    day(&mut s.device, T0, 5);
+    let old = encode_batch(&s.device.batch(T0 + 600_000));
+    upload(&mut s, T0 + 600_000).await;
+    day(&mut s.device, T0 + 700_000, 5);
+    upload(&mut s, T0 + 1_000_000).await;
+    let counts = s.store.counts().await.unwrap();
+    let cursor = s
+        .store
+        .cursor(&s.device.device_id())
+        .await
+        .unwrap()
+        .unwrap()
+        .cursor;
+
+    day(&mut s.device, T0 + 1_100_000, 5);
+    let good = s.device.batch(T0 + 1_500_000);
+
+    // Tampered in transit: a record's body changed, the device's signature no longer holds.
+    let mut tampered = good.clone();
+    tampered.records[0].body = tampered.records[0].body.replace("slot 0", "slot 1");
+    let (status, body) = post(&s, &encode_batch(&tampered)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "bad_batch_signature")
+    );
+
+    // An old batch sent again after newer ones were taken.
+    let (status, body) = post(&s, &old).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "replay")
+    );
+
+    // A history rewritten on the phone and signed with its key: a fork.
+    let mut forked = good.clone();
+    forked.start.hash[0] ^= 1;
+    s.device.resign(&mut forked);
+    let (status, body) = post(&s, &encode_batch(&forked)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "fork")
+    );
+
+    // A record rewritten without the journal key: its MAC fails.
+    let mut rewritten = good.clone();
+    rewritten.records[2].mac[0] ^= 1;
+    s.device.resign(&mut rewritten);
+    let (status, body) = post(&s, &encode_batch(&rewritten)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "mac_failure")
+    );
+
+    // Records missing between what the collector holds and the batch.
+    let mut gap = good.clone();
+    gap.records.remove(1);
+    s.device.resign(&mut gap);
+    let (status, body) = post(&s, &encode_batch(&gap)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "gap")
+    );
+
+    // The phone's journal went back behind what it already shipped.
+    let mut rolled = good.clone();
+    rolled.start.seq -= 3;
+    s.device.resign(&mut rolled);
+    let (status, body) = post(&s, &encode_batch(&rolled)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::CONFLICT, "rollback")
+    );
+
+    // Not a batch at all.
+    let (status, body) = post(&s, b"{\"format\":\"portcullis/upload/v1\"").await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::BAD_REQUEST, "malformed")
+    );
+
+    // A device nobody enrolled, with a perfectly valid batch.
+    let mut stranger = SyntheticDevice::new(b"unknown-device-secret-000001", [1; 32], T0);
+    let (status, body) = post(&s, &encode_batch(&stranger.batch(T0))).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::FORBIDDEN, "not_enrolled")
+    );
+
+    assert_eq!(s.store.counts().await.unwrap(), counts);
+    assert_eq!(
+        s.store
+            .cursor(&s.device.device_id())
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor,
+        cursor
+    );
+    assert_eq!(
+        alert_titles(&s),
+        [
+            "journal_upload_fork",
+            "journal_upload_mac_failure",
+            "journal_upload_gap",
+            "journal_upload_rollback"
+        ]
+    );
+    // The genuine batch is still taken afterwards.
+    let (status, _) = post(&s, &encode_batch(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+    let verdict = history::verify_device(&s.store, &collector_key(), &s.device.device_id())
+        .await
+        .unwrap();
+    assert!(verdict.is_intact(), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn a_store_edited_behind_the_collector_fails_verification() {
+    let mut s = setup(1 << 20).await;
+    day(&mut s.device, T0, 8);
+    upload(&mut s, T0 + 600_000).await;
+    let id = s.device.device_id();
+    let mut rows = s.store.records(&id, 1, 100).await.unwrap();
+    // Someone with write access to the database drops the newest records.
+    let kept: Vec<_> = rows.drain(..5).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    enroll::enroll(
+        &copy,
+        &collector_key(),
+        &id,
+        s.device.checkpoint_public_key(),
+        s.device.journal_key(),
+        3600,
+        T0,
+    )
+    .await
+    .unwrap();
+    copy.insert_records_plain(&id, &kept).await.unwrap();
+    let verdict = history::verify_device(&copy, &collector_key(), &id)
+        .await
+        .unwrap();
+    assert!(!verdict.is_intact());
+    let intact = history::verify_device(&s.store, &collector_key(), &id)
+        .await
+        .unwrap();
+    assert!(intact.is_intact(), "{intact:?}");
+}
+
+#[tokio::test]
+async fn silent_devices_raise_one_alert_per_silence() {
+    let mut s = setup(1 << 20).await;
+    let now = portcullis_collector::now_millis();
+    // Enrolled at T0 (long ago) and never heard from.
+    assert_eq!(s.collector.check_silence(now).await.unwrap(), 1);
+    assert_eq!(s.collector.check_silence(now).await.unwrap(), 0);
+    day(&mut s.device, T0, 3);
+    upload(&mut s, T0 + 600_000).await;
+    assert_eq!(s.collector.check_silence(now).await.unwrap(), 0);
+    // An hour and a bit later (heartbeat 3600 s), silent again.
+    assert_eq!(s.collector.check_silence(now + 3_700_000).await.unwrap(), 1);
+    assert_eq!(alert_titles(&s), ["device_silent", "device_silent"]);
+}
+
+#[tokio::test]
+async fn http_refuses_oversized_bodies_and_serves_receipts() {
+    let mut s = setup(4096).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = s.collector.clone().router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}{UPLOAD_PATH}");
+
+    day(&mut s.device, T0, 2);
+    let small = encode_batch(&s.device.batch(T0 + 600_000));
+    let response = client.post(&url).body(small).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let receipt = verify_receipt(
+        &response.bytes().await.unwrap(),
+        &collector_key().public_key(),
+    )
+    .unwrap();
+    s.device.acknowledge(&receipt);
+
+    day(&mut s.device, T0 + 700_000, 40);
+    let big = encode_batch(&s.device.batch(T0 + 900_000));
+    assert!(big.len() > 4096);
+    let response = client.post(&url).body(big).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "too_large");
+    assert_eq!(s.store.counts().await.unwrap(), [3, 1, 0, 1]);
+}
+
+#[tokio::test]
+async fn an_enrollment_the_collector_key_did_not_sign_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    let mut device = SyntheticDevice::new(b"synthetic-device-secret-0002", [8; 32], T0);
+    // Written into the store by someone holding another key.
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&[43; 32]);
+    let intruder = CollectorKey::from_pkcs8(der).unwrap();
+    enroll::enroll(
+        &store,
+        &intruder,
+        &device.device_id(),
+        device.checkpoint_public_key(),
+        device.journal_key(),
+        3600,
+        T0,
+    )
+    .await
+    .unwrap();
+    let collector = Collector::new(
+        store.clone(),
+        collector_key(),
+        AlertSink::new(None, None).unwrap(),
+        1 << 20,
+    );
+    let response = collector.take(&encode_batch(&device.batch(T0))).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(error_code(&body), "enrollment_refused");
+    assert_eq!(store.counts().await.unwrap(), [0; 4]);
+}
