@@ -70,6 +70,7 @@ impl Alert {
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
+        let uid = format!("collector:{}:{}:{sequence}", self.device_id, self.at_ms);
         serde_json::json!({
             "class_uid": 2004,
             "class_name": "Detection Finding",
@@ -86,19 +87,22 @@ impl Alert {
             "status": "New",
             "message": self.summary,
             "finding_info": {
-                "uid": format!("collector:{}:{}:{sequence}", self.device_id, self.at_ms),
+                "uid": uid,
                 "title": self.kind.as_str(),
                 "desc": self.summary,
                 "types": [self.kind.as_str()],
                 "analytic": { "name": "portcullis_collector", "version": "1", "type_id": 1, "type": "Rule" },
             },
-            "device": { "name": self.device_id, "type_id": 5, "type": "Mobile" },
+            // type_id 5 is OCSF's "Mobile"; the device is known by its enrolled id.
+            "device": { "uid": self.device_id, "name": self.device_id, "type_id": 5, "type": "Mobile" },
+            "resources": [{ "uid": self.device_id, "name": self.device_id, "type": "Device" }],
+            "evidences": [{ "data": evidence }],
             "metadata": {
                 "version": "1.1.0",
+                "uid": uid,
                 "product": { "name": "Portcullis collector", "vendor_name": "Portcullis", "version": env!("CARGO_PKG_VERSION") },
                 "sequence": sequence,
             },
-            "unmapped": { "evidence": evidence },
         })
     }
 }
@@ -214,7 +218,7 @@ mod tests {
         assert_eq!(lines[0]["finding_info"]["title"], "journal_upload_fork");
         assert_eq!(lines[0]["severity_id"], 4);
         assert_eq!(lines[1]["finding_info"]["title"], "device_silent");
-        assert_eq!(lines[1]["unmapped"]["evidence"]["seq"], "7");
+        assert_eq!(lines[1]["evidences"][0]["data"]["seq"], "7");
         assert_ne!(
             lines[0]["finding_info"]["uid"],
             lines[1]["finding_info"]["uid"]

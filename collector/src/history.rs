@@ -64,13 +64,15 @@ pub async fn export(
                     written += 1;
                 }
                 ExportFormat::Ocsf => {
-                    let events = journal::record_ocsf_events(&r, device).map_err(|e| {
-                        Error::Store(format!(
-                            "record {} of device {}: {e}",
-                            r.seq,
-                            crate::label(device)
-                        ))
-                    })?;
+                    let events =
+                        journal::record_ocsf_events(&r, &journal::OcsfDevice::enrolled(device))
+                            .map_err(|e| {
+                                Error::Store(format!(
+                                    "record {} of device {}: {e}",
+                                    r.seq,
+                                    crate::label(device)
+                                ))
+                            })?;
                     for event in &events {
                         emit(event)?;
                         written += 1;
