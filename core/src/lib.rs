@@ -25,6 +25,7 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod trace;
+pub mod urgent;
 
 pub use agent::Agent;
 pub use alert::{Alert, AlertId, AlertKind, Finding, Severity};
