@@ -610,12 +610,6 @@ pub fn console_action_for_mdm(action: HandedAction, now: SystemTime) -> ConsoleM
     portcullis_core::console::action_for_mdm(&action.into(), types::to_timestamp(now)).into()
 }
 
-/// A compliance pass as the console message `portcullis.compliance`.
-#[uniffi::export]
-pub fn console_compliance(summary: ConsoleComplianceSummary, now: SystemTime) -> ConsoleMessage {
-    portcullis_core::console::compliance(&summary.into(), types::to_timestamp(now)).into()
-}
-
 /// A submitted inspection as the console message `portcullis.inspection`.
 #[uniffi::export]
 pub fn console_inspection(

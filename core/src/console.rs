@@ -503,7 +503,7 @@ fn tally(outcomes: impl Iterator<Item = InstructionTally>) -> Tally {
             }
         }
     }
-    t.codes.sort();
+    crate::sort::sort(&mut t.codes);
     t
 }
 

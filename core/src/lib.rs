@@ -21,6 +21,7 @@ pub mod journal;
 pub mod json;
 pub mod policy;
 pub mod sim;
+mod sort;
 pub mod store;
 pub mod telemetry;
 pub mod time;

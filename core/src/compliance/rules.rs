@@ -256,7 +256,7 @@ impl PreparedPolicy {
             let mut forced: Vec<u32> = (0..index.entries.len() as u32)
                 .filter(|&i| index.entries[i as usize].install_type == InstallType::ForceInstalled)
                 .collect();
-            forced.sort_by(|&a, &b| {
+            crate::sort::sort_by(&mut forced, |&a, &b| {
                 index.entries[a as usize]
                     .id
                     .cmp(&index.entries[b as usize].id)
@@ -439,7 +439,7 @@ fn evaluate_apps(
     // Strictly sorted: in order and no app twice (what `from_json` guarantees).
     let sorted = out[start..].is_sorted_by(|a, b| a.rule < b.rule);
     if !sorted {
-        out[start..].sort_by(|a, b| a.rule.cmp(&b.rule));
+        crate::sort::sort_by(&mut out[start..], |a, b| a.rule.cmp(&b.rule));
         // A snapshot built in code may list an app twice: merge, whatever the order.
         if out[start..].windows(2).any(|w| w[0].rule == w[1].rule) {
             let mut merged: Vec<Verdict> = Vec::with_capacity(out.len() - start);

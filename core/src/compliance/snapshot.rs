@@ -385,7 +385,7 @@ impl DeviceSnapshot {
         self.validate()?;
         if let Some(apps) = &mut self.apps {
             if !apps.is_sorted_by(|a, b| a.id <= b.id) {
-                apps.sort_by(|a, b| a.id.cmp(&b.id));
+                crate::sort::sort_by(apps, |a, b| a.id.cmp(&b.id));
             }
         }
         Ok(())
@@ -501,7 +501,7 @@ impl DeviceSnapshot {
                 }
             }
             let mut order: Vec<usize> = (0..apps.len()).collect();
-            order.sort_by(|&a, &b| apps[a].id.cmp(&apps[b].id).then(a.cmp(&b)));
+            crate::sort::sort_by(&mut order, |&a, &b| apps[a].id.cmp(&apps[b].id).then(a.cmp(&b)));
             if let Some(pair) = order.windows(2).find(|w| apps[w[0]].id == apps[w[1]].id) {
                 return Err(Error::invalid(
                     format!("apps[{}].id", pair[1]),

@@ -214,7 +214,7 @@ impl LocalClock {
             }
             None => push(self.offset, i64::MIN, i64::MAX),
         }
-        pieces.sort_by_key(|s| s.start);
+        crate::sort::sort_by_key(&mut pieces, |s| s.start);
         let mut merged: Vec<Span> = Vec::with_capacity(pieces.len());
         for piece in pieces {
             match merged.last_mut() {
