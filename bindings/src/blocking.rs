@@ -81,7 +81,9 @@ pub(crate) fn run(job: Job) -> impl Future<Output = Outcome> + Send {
         });
     if started.is_err() {
         if let Ok(mut slot) = slot.lock() {
-            slot.outcome = Some(Err(internal("no thread could be started for the operation")));
+            slot.outcome = Some(Err(internal(
+                "no thread could be started for the operation",
+            )));
         }
     }
     JobFuture { slot }

@@ -88,8 +88,7 @@ impl ImmediateSendGate {
 
     /// Gives back the grant taken at `granted_at` when its send did not happen at all.
     pub fn refund(&self, granted_at: SystemTime, previous: Option<SystemTime>) {
-        self.gate()
-            .refund(to_timestamp(granted_at), time(previous));
+        self.gate().refund(to_timestamp(granted_at), time(previous));
     }
 }
 
@@ -129,14 +128,10 @@ fn measure_label(m: &Measure) -> String {
         ),
         Measure::UsbDataSignalingDisabled => "USB_DATA_SIGNALING_DISABLED".into(),
         Measure::MaximumTimeToLock { .. } => "MAXIMUM_TIME_TO_LOCK".into(),
-        Measure::MaximumFailedPasswordsForWipe { .. } => {
-            "MAXIMUM_FAILED_PASSWORDS_FOR_WIPE".into()
-        }
+        Measure::MaximumFailedPasswordsForWipe { .. } => "MAXIMUM_FAILED_PASSWORDS_FOR_WIPE".into(),
         Measure::RequiredPasswordComplexity { .. } => "REQUIRED_PASSWORD_COMPLEXITY".into(),
         Measure::AlwaysOnVpn { .. } => "ALWAYS_ON_VPN".into(),
-        Measure::PermittedAccessibilityServices { .. } => {
-            "PERMITTED_ACCESSIBILITY_SERVICES".into()
-        }
+        Measure::PermittedAccessibilityServices { .. } => "PERMITTED_ACCESSIBILITY_SERVICES".into(),
         Measure::UninstallBlocked { .. } => "UNINSTALL_BLOCKED".into(),
         Measure::PackageSuspended { .. } => "PACKAGE_SUSPENDED".into(),
         Measure::PackageHidden { .. } => "PACKAGE_HIDDEN".into(),

@@ -275,6 +275,7 @@ impl From<SimObservation> for sim::SimObservation {
             carrier_name: o.carrier_name,
             embedded: o.embedded,
         }
+        .normalized()
     }
 }
 

@@ -203,7 +203,7 @@ pub struct PreparedPolicy {
     android: AppIndex,
     ios: AppIndex,
     pub(crate) config: ConfigurationRules,
-    min_patch: Option<jiff::civil::Date>,
+    min_patch: Option<crate::time::Date>,
     min_ios: Option<[u16; 3]>,
     ladders: [LadderRule; 2],
 }
@@ -388,9 +388,7 @@ pub(crate) fn evaluate_rules_ordered(
     let app_count = snapshot.apps.as_ref().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(app_count + 8 + SettingRule::ALL.len());
     let sorted = evaluate_apps(policy, snapshot, &mut out);
-    let today = jiff::Timestamp::from_millisecond(now.as_unix_millis())
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    let today = crate::time::Date::of(now);
     for &rule in SettingRule::ALL {
         out.push(evaluate_setting(policy, snapshot, rule, today));
     }
@@ -569,7 +567,7 @@ fn evaluate_setting(
     policy: &PreparedPolicy,
     snapshot: &DeviceSnapshot,
     rule: SettingRule,
-    today: Option<jiff::civil::Date>,
+    today: Option<crate::time::Date>,
 ) -> Verdict {
     use SettingRule as R;
     let c = &policy.config;
@@ -611,9 +609,7 @@ fn evaluate_setting(
         },
         R::MaximumSecurityPatchAgeDays => match (c.maximum_security_patch_age_days, today) {
             (Some(days), Some(today)) if android => {
-                let floor = today
-                    .checked_sub(jiff::Span::new().days(i64::from(days)))
-                    .unwrap_or(jiff::civil::Date::MIN);
+                let floor = today.minus_days(days);
                 check(
                     patch(),
                     Fact::OsSecurityPatchLevel,

@@ -52,9 +52,6 @@ data class ServiceReading(
 
 /** Maps Android telephony values onto the core's records. */
 object TelephonyMapping {
-    /** The core refuses a carrier name longer than this (bytes of UTF-8); it is informational only. */
-    const val MAX_CARRIER_NAME_BYTES = 256
-
     /**
      * `SIM_STATE_*` -> core [SimState]; `null` for `SIM_STATE_UNKNOWN` and unknown values, which
      * carry no information (a transition), so no observation is sent for them.
@@ -106,38 +103,15 @@ object TelephonyMapping {
     fun servingRat(voiceNetworkType: Int, dataNetworkType: Int): Rat? =
         rat(voiceNetworkType) ?: rat(dataNetworkType)
 
-    /** Platform "not available" values ("" from `getIccId()` without permission, null) -> `null`. */
-    fun present(value: String?): String? = value?.trim()?.takeIf { it.isNotEmpty() }
-
     /** `getMccString()` + `getMncString()` -> "MCCMNC", or `null` unless both are there. */
-    fun mccMnc(mcc: String?, mnc: String?): String? {
-        val m = present(mcc) ?: return null
-        val n = present(mnc) ?: return null
-        return m + n
-    }
-
-    /** A carrier name the core accepts: at most [MAX_CARRIER_NAME_BYTES] bytes of UTF-8. */
-    fun carrierName(name: String?): String? {
-        val value = present(name) ?: return null
-        if (value.toByteArray(Charsets.UTF_8).size <= MAX_CARRIER_NAME_BYTES) return value
-        val out = StringBuilder()
-        var bytes = 0
-        var i = 0
-        while (i < value.length) {
-            val cp = value.codePointAt(i)
-            val len = String(Character.toChars(cp)).toByteArray(Charsets.UTF_8).size
-            if (bytes + len > MAX_CARRIER_NAME_BYTES) break
-            out.appendCodePoint(cp)
-            bytes += len
-            i += Character.charCount(cp)
-        }
-        return out.toString()
-    }
+    fun mccMnc(mcc: String?, mnc: String?): String? =
+        if (mcc.isNullOrBlank() || mnc.isNullOrBlank()) null else mcc.trim() + mnc.trim()
 
     /**
      * The observation for one slot, or `null` when there is nothing to report (no slot
-     * index, or a transitional SIM state). Identifiers pass through unvalidated: the core
-     * validates them and answers `InvalidInput` naming the field, never the value.
+     * index, or a transitional SIM state). Identifiers pass through as read: the core takes
+     * blank ones as not revealed, cuts a long carrier name, and validates the rest
+     * (`InvalidInput` names the field, never the value).
      */
     fun simObservation(reading: SubscriptionReading): SimObservation? {
         if (reading.slotIndex < 0) return null
@@ -145,11 +119,11 @@ object TelephonyMapping {
         return SimObservation(
             slot = reading.slotIndex,
             state = state,
-            iccid = present(reading.iccId),
-            imsi = present(reading.imsi),
-            msisdn = present(reading.phoneNumber),
+            iccid = reading.iccId,
+            imsi = reading.imsi,
+            msisdn = reading.phoneNumber,
             mccMnc = mccMnc(reading.mcc, reading.mnc),
-            carrierName = carrierName(reading.carrierName),
+            carrierName = reading.carrierName,
             embedded = reading.embedded,
         )
     }
