@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod android;
 mod blocking;
 mod compliance;
 mod console;
@@ -23,6 +24,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+pub use android::{
+    android_encryption, android_password_complexity, android_service_state, android_serving_rat,
+    android_sim_state,
+};
 pub use compliance::*;
 pub use console::{
     console_compliance_pass, console_deployment, console_supersedes, ActionHandled,

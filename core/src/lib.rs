@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod alert;
+pub mod android;
 pub mod compliance;
 pub mod console;
 pub mod error;

@@ -12,9 +12,7 @@ import org.portcullis.ComplianceReport
 import org.portcullis.ActionHandled
 import org.portcullis.ComplianceSnapshot
 import org.portcullis.ConsoleMessage
-import org.portcullis.EncryptionStatus
 import org.portcullis.PackageRoles
-import org.portcullis.PasswordComplexity
 import org.portcullis.Platform
 import org.portcullis.PortcullisException
 import org.portcullis.Remediation
@@ -25,6 +23,8 @@ import org.portcullis.SnapshotInstallSource
 import org.portcullis.SnapshotOs
 import org.portcullis.SnapshotSettings
 import org.portcullis.UsbDataAccess
+import org.portcullis.androidEncryption
+import org.portcullis.androidPasswordComplexity
 import org.portcullis.consoleCompliancePass
 
 /** Fills the snapshot the core's `evaluateCompliance` judges; the core refuses what it cannot take, naming the field. */
@@ -57,31 +57,11 @@ object ComplianceSnapshots {
         agent = SnapshotAgent(agentPackage, uninstallBlocked),
     )
 
-    /** `ENCRYPTION_STATUS_*` as the snapshot's three-way fact; `null` while encryption is still being set up. */
-    fun encryption(status: Int, deviceSecure: Boolean): EncryptionStatus? = when (status) {
-        EncryptionStatuses.UNSUPPORTED, EncryptionStatuses.INACTIVE -> EncryptionStatus.UNENCRYPTED
-        EncryptionStatuses.ACTIVE_DEFAULT_KEY -> EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
-        EncryptionStatuses.ACTIVE_PER_USER -> EncryptionStatus.ENCRYPTED_WITH_PASSWORD
-        // Full-disk encryption: the key is bound to the lock screen only when one is set.
-        EncryptionStatuses.ACTIVE ->
-            if (deviceSecure) EncryptionStatus.ENCRYPTED_WITH_PASSWORD else EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
-        else -> null
-    }
-
-    /** `PASSWORD_COMPLEXITY_*` as the snapshot's band; `null` for a value this module does not know. */
-    fun passwordComplexity(value: Int): PasswordComplexity? = when (value) {
-        PasswordComplexities.NONE -> PasswordComplexity.NONE
-        PasswordComplexities.LOW -> PasswordComplexity.LOW
-        PasswordComplexities.MEDIUM -> PasswordComplexity.MEDIUM
-        PasswordComplexities.HIGH -> PasswordComplexity.HIGH
-        else -> null
-    }
-
     private fun settings(s: SettingsSnapshot) = SnapshotSettings(
-        passwordComplexity = s.passwordComplexity?.let(::passwordComplexity),
+        passwordComplexity = s.passwordComplexity?.let(::androidPasswordComplexity),
         maximumFailedPasswordsForWipe = s.maximumFailedPasswordsForWipe?.toUInt(),
         maximumTimeToLock = s.maximumTimeToLockMs?.toULong(),
-        encryption = s.encryptionStatus?.let { encryption(it, s.deviceSecure) },
+        encryption = s.encryptionStatus?.let { androidEncryption(it, s.deviceSecure) },
         unknownSourcesAllowed = s.unknownSourcesAllowed,
         developerOptionsEnabled = s.developerSettings,
         verifyAppsEnabled = s.verifyAppsEnabled,

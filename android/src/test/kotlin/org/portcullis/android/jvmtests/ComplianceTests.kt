@@ -6,6 +6,8 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.androidEncryption
+import org.portcullis.androidPasswordComplexity
 import java.time.Instant
 import org.portcullis.ActionRoute
 import org.portcullis.ComplianceReport
@@ -35,10 +37,8 @@ import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.consoleSupersedes
 import org.portcullis.android.core.carryOutAll
-import org.portcullis.android.core.EncryptionStatuses
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.PasswordComplexities
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.android.core.complianceAgentOf
 
@@ -201,16 +201,16 @@ fun complianceTests() {
     }
 
     test("compliance: encryption and password-complexity values map to the snapshot's values") {
-        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
-        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
-        eq(null, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVATING, true), "activating")
-        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
-        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
-        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
-        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, false), "FDE without")
+        eq(EncryptionStatus.UNENCRYPTED, androidEncryption(EncryptionStatuses.INACTIVE, true), "inactive")
+        eq(EncryptionStatus.UNENCRYPTED, androidEncryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
+        eq(null, androidEncryption(EncryptionStatuses.ACTIVATING, true), "activating")
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE, false), "FDE without")
         eq(listOf(PasswordComplexity.NONE, PasswordComplexity.LOW, PasswordComplexity.MEDIUM, PasswordComplexity.HIGH, null),
             listOf(PasswordComplexities.NONE, PasswordComplexities.LOW, PasswordComplexities.MEDIUM, PasswordComplexities.HIGH, 7)
-                .map { ComplianceSnapshots.passwordComplexity(it) }, "complexity")
+                .map { androidPasswordComplexity(it) }, "complexity")
     }
 
     test("compliance: a pass takes the core's actions to the enforcer once; the agent's app is never suspended") { s ->

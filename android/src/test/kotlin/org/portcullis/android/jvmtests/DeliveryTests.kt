@@ -15,12 +15,9 @@ import org.portcullis.android.core.AlertDelivery
 import org.portcullis.ImmediateSendGate
 import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.KeyedStateSpec
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.Outbox
 import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
 import org.portcullis.android.core.outboxOf
 

@@ -2,16 +2,16 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.androidServiceState
+import org.portcullis.androidServingRat
+import org.portcullis.androidSimState
 import java.io.File
 import org.portcullis.Rat
 import org.portcullis.ServiceState
 import org.portcullis.SimState
 import org.portcullis.android.core.ChangeFilter
 import org.portcullis.android.core.ConnectivityTracker
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
 import org.portcullis.android.core.TelephonyMapping
 
@@ -33,16 +33,16 @@ fun mappingTests() {
             12 to null,
             -1 to null,
         )
-        for ((value, state) in expected) eq(state, TelephonyMapping.simState(value), "SIM_STATE $value")
+        for ((value, state) in expected) eq(state, androidSimState(value), "SIM_STATE $value")
         eq(5, SimStates.READY, "SIM_STATE_READY value")
     }
 
     test("ServiceState.STATE_* values map onto the core's ServiceState") {
-        eq(ServiceState.IN_SERVICE, TelephonyMapping.serviceState(ServiceStates.IN_SERVICE), "0")
-        eq(ServiceState.OUT_OF_SERVICE, TelephonyMapping.serviceState(1), "1")
-        eq(ServiceState.EMERGENCY_ONLY, TelephonyMapping.serviceState(2), "2")
-        eq(ServiceState.POWER_OFF, TelephonyMapping.serviceState(3), "3")
-        eq(null, TelephonyMapping.serviceState(4), "unknown value")
+        eq(ServiceState.IN_SERVICE, androidServiceState(ServiceStates.IN_SERVICE), "0")
+        eq(ServiceState.OUT_OF_SERVICE, androidServiceState(1), "1")
+        eq(ServiceState.EMERGENCY_ONLY, androidServiceState(2), "2")
+        eq(ServiceState.POWER_OFF, androidServiceState(3), "3")
+        eq(null, androidServiceState(4), "unknown value")
     }
 
     test("NETWORK_TYPE_* values map onto the core's Rat, 2G included") {
@@ -71,16 +71,16 @@ fun mappingTests() {
             99 to null,
         )
         eq(22, expected.size, "every NETWORK_TYPE_* value 0..20 is covered, plus one unknown")
-        for ((value, rat) in expected) eq(rat, TelephonyMapping.rat(value), "NETWORK_TYPE $value")
+        for ((value, rat) in expected) eq(rat, androidServingRat(value, NetworkTypes.UNKNOWN), "NETWORK_TYPE $value")
         eq(16, NetworkTypes.GSM, "NETWORK_TYPE_GSM value")
         eq(20, NetworkTypes.NR, "NETWORK_TYPE_NR value")
     }
 
     test("the serving technology is the voice registration's, else the data registration's") {
-        eq(Rat.GSM, TelephonyMapping.servingRat(NetworkTypes.GSM, NetworkTypes.LTE), "CS fallback on 2G")
-        eq(Rat.LTE, TelephonyMapping.servingRat(NetworkTypes.UNKNOWN, NetworkTypes.LTE), "data only")
-        eq(Rat.NR, TelephonyMapping.servingRat(NetworkTypes.IWLAN, NetworkTypes.NR), "Wi-Fi calling + NR data")
-        eq(null, TelephonyMapping.servingRat(NetworkTypes.UNKNOWN, NetworkTypes.IWLAN), "nothing cellular")
+        eq(Rat.GSM, androidServingRat(NetworkTypes.GSM, NetworkTypes.LTE), "CS fallback on 2G")
+        eq(Rat.LTE, androidServingRat(NetworkTypes.UNKNOWN, NetworkTypes.LTE), "data only")
+        eq(Rat.NR, androidServingRat(NetworkTypes.IWLAN, NetworkTypes.NR), "Wi-Fi calling + NR data")
+        eq(null, androidServingRat(NetworkTypes.UNKNOWN, NetworkTypes.IWLAN), "nothing cellular")
     }
 
     test("SubscriptionInfo fields: MCC+MNC joined only when both are there") {
