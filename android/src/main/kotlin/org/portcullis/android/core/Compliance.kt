@@ -10,6 +10,7 @@ import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.ComplianceReport
 import org.portcullis.ActionHandled
+import org.portcullis.RemediationAction
 import org.portcullis.ComplianceSnapshot
 import org.portcullis.ConsoleMessage
 import org.portcullis.PackageRoles

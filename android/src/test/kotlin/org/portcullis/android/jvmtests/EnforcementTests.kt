@@ -10,6 +10,7 @@ import org.portcullis.ActionRoute
 import org.portcullis.ComplianceNotice
 import org.portcullis.Measure
 import org.portcullis.NotPossibleReason
+import org.portcullis.PasswordQuality
 import org.portcullis.ReasonCode
 import org.portcullis.Remediation
 import org.portcullis.RemediationAction
