@@ -2,12 +2,15 @@
 //!
 //! Objects wrap the core (`inner`), records mirror core types, and every
 //! decision stays in the core. Methods that touch the database are `async`:
-//! the work runs on a blocking thread pool, so Kotlin calls them as suspend
+//! the work runs on a thread of its own, so Kotlin calls them as suspend
 //! functions and Swift with `await`, and no UI thread waits for an fsync.
 
 #![warn(missing_docs)]
 
+mod android;
+mod blocking;
 mod compliance;
+mod console;
 mod deployment;
 mod error;
 mod evidence;
@@ -22,7 +25,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+pub use android::{
+    android_encryption, android_password_complexity, android_service_state, android_serving_rat,
+    android_sim_state,
+};
 pub use compliance::*;
+pub use console::{
+    console_compliance_pass, console_deployment, console_supersedes, ActionHandled,
+    ImmediateSendGate, SendPlan,
+};
 pub use deployment::{
     access_block_targets, android_deployment, AndroidDeployment, DeploymentMode, PackageRoles,
 };
@@ -62,29 +73,12 @@ impl std::fmt::Debug for Agent {
     }
 }
 
-/// Work for the blocking pool with its result boxed. Every method hands the pool this one
-/// type, so tokio's task machinery is compiled once instead of once per method, which
-/// keeps the shipped library small (docs/decisions/0009-ffi-size-features.md).
-type Job = Box<dyn FnOnce() -> Result<Box<dyn Any + Send>, PortcullisError> + Send>;
-
-async fn run_blocking(job: Job) -> Result<Box<dyn Any + Send>, PortcullisError> {
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(|e| PortcullisError::Internal {
-            reason: if e.is_panic() {
-                "the operation panicked; reopen the agent".into()
-            } else {
-                "the operation was cancelled".into()
-            },
-        })?
-}
-
 async fn blocking<T, F>(f: F) -> Result<T, PortcullisError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, PortcullisError> + Send + 'static,
 {
-    let value = run_blocking(Box::new(move || {
+    let value = blocking::run(Box::new(move || {
         f().map(|value| Box::new(value) as Box<dyn Any + Send>)
     }))
     .await?;
@@ -127,7 +121,7 @@ impl Agent {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl Agent {
     /// Opens the agent's database at `db_path` (created and enrolled on first use).
     ///
@@ -532,12 +526,7 @@ mod tests {
         assert_send_sync::<super::SoftwareDeviceKey>();
     }
 
-    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(future)
-    }
+    use super::blocking::tests::block_on as run;
 
     #[test]
     fn blocking_returns_each_callers_own_type_and_error() {
@@ -568,7 +557,7 @@ mod tests {
     }
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl Agent {
     /// Applies the managed configuration as the MDM delivered it: the trust root
     /// (installed at enrollment, a rotation afterwards), the policy bundle, the signed
@@ -626,12 +615,6 @@ pub fn console_instructions(
 #[uniffi::export]
 pub fn console_action_for_mdm(action: HandedAction, now: SystemTime) -> ConsoleMessage {
     portcullis_core::console::action_for_mdm(&action.into(), types::to_timestamp(now)).into()
-}
-
-/// A compliance pass as the console message `portcullis.compliance`.
-#[uniffi::export]
-pub fn console_compliance(summary: ConsoleComplianceSummary, now: SystemTime) -> ConsoleMessage {
-    portcullis_core::console::compliance(&summary.into(), types::to_timestamp(now)).into()
 }
 
 /// A submitted inspection as the console message `portcullis.inspection`.

@@ -275,6 +275,7 @@ impl From<SimObservation> for sim::SimObservation {
             carrier_name: o.carrier_name,
             embedded: o.embedded,
         }
+        .normalized()
     }
 }
 
@@ -1182,51 +1183,6 @@ impl From<&InstructionResult> for portcullis_core::console::InstructionTally {
                 sequence: *sequence,
             },
             InstructionResult::Refused { code, .. } => T::Refused { code: code.clone() },
-        }
-    }
-}
-
-/// A remediation the phone handed to the MDM or could not carry out.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ConsoleActionNote {
-    /// The rule that asked for it (none: the escalation ladder).
-    pub rule: Option<String>,
-    /// The action's short name.
-    pub action: String,
-    /// Why it was not carried out (none for actions handed to the MDM).
-    pub why: Option<String>,
-}
-
-/// A compliance pass, for [`crate::console_compliance`].
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ConsoleComplianceSummary {
-    /// Whether every rule passed.
-    pub compliant: bool,
-    /// How many rules are open.
-    pub open_rules: u32,
-    /// Actions published for the MDM.
-    pub for_mdm: Vec<ConsoleActionNote>,
-    /// Actions the phone could not carry out.
-    pub not_done: Vec<ConsoleActionNote>,
-}
-
-impl From<ConsoleActionNote> for portcullis_core::console::ActionNote {
-    fn from(n: ConsoleActionNote) -> Self {
-        portcullis_core::console::ActionNote {
-            rule: n.rule,
-            action: n.action,
-            why: n.why,
-        }
-    }
-}
-
-impl From<ConsoleComplianceSummary> for portcullis_core::console::ComplianceSummary {
-    fn from(s: ConsoleComplianceSummary) -> Self {
-        portcullis_core::console::ComplianceSummary {
-            compliant: s.compliant,
-            open_rules: s.open_rules,
-            for_mdm: s.for_mdm.into_iter().map(Into::into).collect(),
-            not_done: s.not_done.into_iter().map(Into::into).collect(),
         }
     }
 }

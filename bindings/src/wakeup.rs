@@ -127,7 +127,7 @@ pub struct BootReport {
     pub alerts: Vec<Alert>,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl Agent {
     /// The platform scheduler fired (or the app started): lets time pass, infers a reboot
     /// from `boot_time` when given, and returns the duties to carry out now and the time to

@@ -503,7 +503,7 @@ fn tally(outcomes: impl Iterator<Item = InstructionTally>) -> Tally {
             }
         }
     }
-    t.codes.sort();
+    crate::sort::sort(&mut t.codes);
     t
 }
 
@@ -792,6 +792,57 @@ pub fn telemetry(summary: &TelemetrySummary, at: Timestamp) -> ConsoleMessage {
     )
 }
 
+/// Key of the deployment state (owner or companion, delegated scopes).
+pub const DEPLOYMENT_KEY: &str = "portcullis.deployment";
+
+/// Whether `next` says something `previous` (the last message published under its key)
+/// did not: a different key, severity, text or data. The time a message was built
+/// (`data.at`) is not news, so a pass that finds the device as before publishes nothing.
+pub fn supersedes(previous: Option<&ConsoleMessage>, next: &ConsoleMessage) -> bool {
+    let Some(previous) = previous else {
+        return true;
+    };
+    fn without_at(data: &str) -> Option<Value> {
+        let mut value: Value = serde_json::from_str(data).ok()?;
+        value.as_object_mut()?.remove("at");
+        Some(value)
+    }
+    previous.key != next.key
+        || previous.severity != next.severity
+        || previous.message != next.message
+        || match (without_at(&previous.data), without_at(&next.data)) {
+            (Some(a), Some(b)) => a != b,
+            _ => previous.data != next.data,
+        }
+}
+
+/// How the agent is deployed, key `portcullis.deployment`: the mode the core read from
+/// the platform's facts, the scopes the EMM delegated, and the OS API level.
+pub fn deployment(mode: &str, scopes: &[String], api_level: u32, at: Timestamp) -> ConsoleMessage {
+    let mut data = head("deployment", at);
+    data.insert("mode".into(), s(mode, MAX_NAME_UNITS));
+    data.insert(
+        "delegated_scopes".into(),
+        scopes
+            .iter()
+            .map(|scope| s(scope, MAX_NAME_UNITS))
+            .collect::<Vec<_>>()
+            .into(),
+    );
+    data.insert("api_level".into(), api_level.into());
+    let delegated = if scopes.is_empty() {
+        String::new()
+    } else {
+        format!(": delegated {}", scopes.join(", "))
+    };
+    message(
+        DEPLOYMENT_KEY.into(),
+        ConsoleSeverity::Info,
+        &format!("{mode}{delegated} (API {api_level})"),
+        fit_data(data, &["delegated_scopes"], &["mode", "api_level"]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -816,5 +867,50 @@ mod tests {
         assert_eq!(short_name("StorageException"), "StorageException");
         assert_eq!(short_name("a b\"c"), "abc");
         assert_eq!(short_name("\u{1F512}"), "unknown");
+    }
+    fn compliance_at(compliant: bool, at: i64) -> ConsoleMessage {
+        compliance(
+            &ComplianceSummary {
+                compliant,
+                open_rules: u32::from(!compliant),
+                for_mdm: Vec::new(),
+                not_done: Vec::new(),
+            },
+            Timestamp::from_unix_millis(at),
+        )
+    }
+
+    #[test]
+    fn a_message_that_differs_only_in_its_time_is_not_published_again() {
+        let first = compliance_at(false, 1_000);
+        let later = compliance_at(false, 90_000_000);
+        assert_ne!(first, later, "the data carries the time");
+        assert!(supersedes(None, &first));
+        assert!(!supersedes(Some(&first), &later));
+        assert!(supersedes(Some(&first), &compliance_at(true, 90_000_000)));
+    }
+
+    #[test]
+    fn the_deployment_names_mode_scopes_and_api_level() {
+        let m = deployment(
+            "companion",
+            &["PACKAGE_ACCESS".into(), "BLOCK_UNINSTALL".into()],
+            34,
+            Timestamp::from_unix_millis(0),
+        );
+        assert_eq!(m.key, DEPLOYMENT_KEY);
+        assert_eq!(m.severity, ConsoleSeverity::Info);
+        assert_eq!(
+            m.message,
+            "companion: delegated PACKAGE_ACCESS, BLOCK_UNINSTALL (API 34)"
+        );
+        let data: Value = serde_json::from_str(&m.data).unwrap();
+        assert_eq!(data["type"], "deployment");
+        assert_eq!(data["delegated_scopes"][1], "BLOCK_UNINSTALL");
+        assert_eq!(data["api_level"], 34);
+        assert_eq!(
+            deployment("owner", &[], 30, Timestamp::EPOCH).message,
+            "owner (API 30)"
+        );
     }
 }

@@ -442,7 +442,7 @@ impl Verifier {
         public_key: Option<[u8; 32]>,
         options: VerifyOptions,
     ) -> std::result::Result<Self, (i64, String)> {
-        checkpoints.sort_by_key(|c| c.seq);
+        crate::sort::sort_by_key(&mut checkpoints, |c| c.seq);
         let console = match options.console_checkpoint {
             Some(c) => {
                 let key = unhex32(&c.public_key).ok_or((

@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod alert;
+pub mod android;
 pub mod compliance;
 pub mod console;
 pub mod error;
@@ -21,11 +22,13 @@ pub mod journal;
 pub mod json;
 pub mod policy;
 pub mod sim;
+mod sort;
 pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod trace;
 pub mod upload;
+pub mod urgent;
 
 pub use agent::Agent;
 pub use alert::{Alert, AlertId, AlertKind, Finding, Severity};

@@ -475,7 +475,7 @@ impl Store {
                     delivery_attempts: attempts,
                 });
             }
-            alerts.sort_by_key(|a| a.id);
+            crate::sort::sort_by_key(&mut alerts, |a| a.id);
             alerts
         };
         tx.commit().context("recording delivery attempts")?;

@@ -467,3 +467,14 @@ fn a_telemetry_batch_is_an_error_only_when_it_matched_or_alerted() {
     );
     assert_eq!(check(&m)["matches"], 3);
 }
+
+#[test]
+fn the_deployment_state_validates_and_many_scopes_are_cut_within_the_limit() {
+    let scopes = vec!["PACKAGE_ACCESS".to_owned(), "BLOCK_UNINSTALL".to_owned()];
+    let data = check(&console::deployment("companion", &scopes, 34, T0));
+    assert_eq!(data["mode"], "companion");
+    let many: Vec<String> = (0..200).map(|i| format!("SCOPE_{i}_{LOCK}")).collect();
+    let m = console::deployment("companion", &many, 34, T0);
+    let data = check(&m);
+    assert!(data["left_out"].as_u64().unwrap() > 0, "{data}");
+}

@@ -392,14 +392,14 @@ impl Agent {
                 .iter()
                 .flat_map(|f| f.malware.iter().map(|m| &**m))
                 .collect();
-            malware.sort_unstable();
+            crate::sort::sort(&mut malware);
             malware.dedup();
             let mut collections: Vec<&str> = report
                 .findings
                 .iter()
                 .map(|f| f.collection.as_str())
                 .collect();
-            collections.sort_unstable();
+            crate::sort::sort(&mut collections);
             collections.dedup();
             findings.push(Finding {
                 at: now,

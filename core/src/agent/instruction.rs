@@ -242,7 +242,7 @@ impl Agent {
             .iter()
             .map(|e| (claimed_sequence(e).unwrap_or(u64::MAX), e))
             .collect();
-        ordered.sort_by_key(|(seq, _)| *seq);
+        crate::sort::sort_by_key(&mut ordered, |(seq, _)| *seq);
         ordered
             .into_iter()
             .map(|(_, e)| self.apply_instruction(e, now))

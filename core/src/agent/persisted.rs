@@ -175,7 +175,7 @@ mod agent_tests {
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
-        rows.sort();
+        crate::sort::sort(&mut rows);
         let journal = conn
             .query_row("SELECT count(*) FROM journal", [], |r| r.get(0))
             .unwrap();

@@ -737,7 +737,7 @@ pub(crate) fn setting_measures(
             .iter()
             .map(|list| {
                 let mut packages = list.package_names.clone();
-                packages.sort();
+                crate::sort::sort(&mut packages);
                 packages.dedup();
                 Measure::PermittedAccessibilityServices { packages }
             })

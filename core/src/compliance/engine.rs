@@ -542,7 +542,7 @@ impl ComplianceEngine {
             out.alerts
                 .push(restored_alert(now, &rule, &issue, now_status));
         }
-        out.alerts[first_alert..].sort_by(|a, b| a.rule.cmp(&b.rule));
+        crate::sort::sort_by(&mut out.alerts[first_alert..], |a, b| a.rule.cmp(&b.rule));
         let mut counting = [false; 2];
         for (rule, issue) in &open {
             if issue.counts {
@@ -621,7 +621,7 @@ impl ComplianceEngine {
                         let certs = snapshot.settings.user_ca_certs_sha256.iter().flatten();
                         let mut unwanted: Vec<_> =
                             certs.filter(|c| !allowed.contains(c)).copied().collect();
-                        unwanted.sort();
+                        crate::sort::sort(&mut unwanted);
                         unwanted.dedup();
                         for sha256 in unwanted {
                             let action = Action::RemoveCaCert { sha256 };

@@ -203,7 +203,7 @@ pub struct PreparedPolicy {
     android: AppIndex,
     ios: AppIndex,
     pub(crate) config: ConfigurationRules,
-    min_patch: Option<jiff::civil::Date>,
+    min_patch: Option<crate::time::Date>,
     min_ios: Option<[u16; 3]>,
     ladders: [LadderRule; 2],
 }
@@ -256,7 +256,7 @@ impl PreparedPolicy {
             let mut forced: Vec<u32> = (0..index.entries.len() as u32)
                 .filter(|&i| index.entries[i as usize].install_type == InstallType::ForceInstalled)
                 .collect();
-            forced.sort_by(|&a, &b| {
+            crate::sort::sort_by(&mut forced, |&a, &b| {
                 index.entries[a as usize]
                     .id
                     .cmp(&index.entries[b as usize].id)
@@ -388,9 +388,7 @@ pub(crate) fn evaluate_rules_ordered(
     let app_count = snapshot.apps.as_ref().map_or(0, Vec::len);
     let mut out = Vec::with_capacity(app_count + 8 + SettingRule::ALL.len());
     let sorted = evaluate_apps(policy, snapshot, &mut out);
-    let today = jiff::Timestamp::from_millisecond(now.as_unix_millis())
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    let today = crate::time::Date::of(now);
     for &rule in SettingRule::ALL {
         out.push(evaluate_setting(policy, snapshot, rule, today));
     }
@@ -439,7 +437,7 @@ fn evaluate_apps(
     // Strictly sorted: in order and no app twice (what `from_json` guarantees).
     let sorted = out[start..].is_sorted_by(|a, b| a.rule < b.rule);
     if !sorted {
-        out[start..].sort_by(|a, b| a.rule.cmp(&b.rule));
+        crate::sort::sort_by(&mut out[start..], |a, b| a.rule.cmp(&b.rule));
         // A snapshot built in code may list an app twice: merge, whatever the order.
         if out[start..].windows(2).any(|w| w[0].rule == w[1].rule) {
             let mut merged: Vec<Verdict> = Vec::with_capacity(out.len() - start);
@@ -569,7 +567,7 @@ fn evaluate_setting(
     policy: &PreparedPolicy,
     snapshot: &DeviceSnapshot,
     rule: SettingRule,
-    today: Option<jiff::civil::Date>,
+    today: Option<crate::time::Date>,
 ) -> Verdict {
     use SettingRule as R;
     let c = &policy.config;
@@ -611,9 +609,7 @@ fn evaluate_setting(
         },
         R::MaximumSecurityPatchAgeDays => match (c.maximum_security_patch_age_days, today) {
             (Some(days), Some(today)) if android => {
-                let floor = today
-                    .checked_sub(jiff::Span::new().days(i64::from(days)))
-                    .unwrap_or(jiff::civil::Date::MIN);
+                let floor = today.minus_days(days);
                 check(
                     patch(),
                     Fact::OsSecurityPatchLevel,

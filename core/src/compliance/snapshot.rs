@@ -385,7 +385,7 @@ impl DeviceSnapshot {
         self.validate()?;
         if let Some(apps) = &mut self.apps {
             if !apps.is_sorted_by(|a, b| a.id <= b.id) {
-                apps.sort_by(|a, b| a.id.cmp(&b.id));
+                crate::sort::sort_by(apps, |a, b| a.id.cmp(&b.id));
             }
         }
         Ok(())
@@ -501,7 +501,9 @@ impl DeviceSnapshot {
                 }
             }
             let mut order: Vec<usize> = (0..apps.len()).collect();
-            order.sort_by(|&a, &b| apps[a].id.cmp(&apps[b].id).then(a.cmp(&b)));
+            crate::sort::sort_by(&mut order, |&a, &b| {
+                apps[a].id.cmp(&apps[b].id).then(a.cmp(&b))
+            });
             if let Some(pair) = order.windows(2).find(|w| apps[w[0]].id == apps[w[1]].id) {
                 return Err(Error::invalid(
                     format!("apps[{}].id", pair[1]),
@@ -546,11 +548,8 @@ impl DeviceSnapshot {
 }
 
 /// Parses `YYYY-MM-DD` strictly (ten characters, a real calendar date).
-pub(crate) fn parse_date(text: &str) -> Option<jiff::civil::Date> {
-    if text.len() != 10 {
-        return None;
-    }
-    text.parse::<jiff::civil::Date>().ok()
+pub(crate) fn parse_date(text: &str) -> Option<crate::time::Date> {
+    crate::time::Date::parse_ymd(text)
 }
 
 #[cfg(test)]

@@ -1266,7 +1266,7 @@ impl Policy {
             }
         }
         if let Some(date) = &c.minimum_security_patch_level {
-            if date.parse::<jiff::civil::Date>().is_err() || date.len() != 10 {
+            if crate::time::Date::parse_ymd(date).is_none() {
                 return Err(invalid(
                     "configuration.minimumSecurityPatchLevel",
                     "expected a date as YYYY-MM-DD",

@@ -50,6 +50,35 @@ pub struct SimObservation {
     pub embedded: Option<bool>,
 }
 
+/// Longest carrier name the guard takes, in bytes of UTF-8.
+pub const MAX_CARRIER_NAME_BYTES: usize = 256;
+
+impl SimObservation {
+    /// The reading as a platform reports it, made fit for [`SimEvent::validate`]: an
+    /// identifier the platform withholds often arrives as an empty or blank string (Android's
+    /// `getIccId()` without the permission), which means "not revealed"; the carrier name,
+    /// informational only, is cut at a character boundary to
+    /// [`MAX_CARRIER_NAME_BYTES`] instead of refusing the reading.
+    pub fn normalized(mut self) -> Self {
+        fn present(value: Option<String>) -> Option<String> {
+            value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        }
+        self.iccid = present(self.iccid);
+        self.imsi = present(self.imsi);
+        self.msisdn = present(self.msisdn);
+        self.mcc_mnc = present(self.mcc_mnc);
+        self.carrier_name = present(self.carrier_name).map(|mut name| {
+            let mut end = name.len().min(MAX_CARRIER_NAME_BYTES);
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            name.truncate(end);
+            name
+        });
+        self
+    }
+}
+
 impl std::fmt::Debug for SimObservation {
     /// Redacts identifiers so an observation can be logged safely.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,7 +228,11 @@ impl SimEvent {
                         return Err(Error::invalid("sim.mcc_mnc", "expected 5 or 6 digits"));
                     }
                 }
-                if obs.carrier_name.as_ref().is_some_and(|n| n.len() > 256) {
+                if obs
+                    .carrier_name
+                    .as_ref()
+                    .is_some_and(|n| n.len() > MAX_CARRIER_NAME_BYTES)
+                {
                     return Err(Error::invalid("sim.carrier_name", "longer than 256 bytes"));
                 }
                 Ok(())
@@ -207,5 +240,33 @@ impl SimEvent {
             SimEvent::Service(obs) => check_slot(obs.slot, "service.slot"),
             SimEvent::Connectivity(_) | SimEvent::Reboot | SimEvent::Tick => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn withheld_identifiers_are_absent_and_long_carrier_names_are_cut() {
+        let reading = SimObservation {
+            state: Some(SimState::Ready),
+            iccid: Some(String::new()),
+            imsi: Some("  ".into()),
+            msisdn: Some(" +447700900123 ".into()),
+            carrier_name: Some("\u{1F4F6}".repeat(70)),
+            ..SimObservation::default()
+        }
+        .normalized();
+        assert_eq!((reading.iccid, reading.imsi), (None, None));
+        assert_eq!(reading.msisdn.as_deref(), Some("+447700900123"));
+        let name = reading.carrier_name.unwrap();
+        assert_eq!(name.len(), 256);
+        assert_eq!(name, "\u{1F4F6}".repeat(64));
+        let short = SimObservation {
+            carrier_name: Some("Carrier".into()),
+            ..SimObservation::default()
+        };
+        assert_eq!(short.normalized().carrier_name.as_deref(), Some("Carrier"));
     }
 }

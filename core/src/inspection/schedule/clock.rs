@@ -169,20 +169,11 @@ impl LocalClock {
     /// `t` as local time with its offset, to the minute: `2026-03-02T03:17+02:00`.
     pub fn local_text(&self, t: Timestamp) -> String {
         let offset = self.offset_at(t);
-        let local = t.as_unix_millis().saturating_add(offset.millis());
-        match jiff::Timestamp::from_millisecond(local) {
-            Ok(ts) => {
-                let dt = jiff::tz::Offset::UTC.to_datetime(ts);
-                format!(
-                    "{:04}-{:02}-{:02}T{:02}:{:02}{offset}",
-                    dt.year(),
-                    dt.month(),
-                    dt.day(),
-                    dt.hour(),
-                    dt.minute()
-                )
+        match crate::time::local_civil(t, offset.millis() / MINUTE_MS) {
+            Some((year, month, day, hour, minute)) => {
+                format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}{offset}")
             }
-            Err(_) => format!("{t}"),
+            None => format!("{t}"),
         }
     }
 
@@ -214,7 +205,7 @@ impl LocalClock {
             }
             None => push(self.offset, i64::MIN, i64::MAX),
         }
-        pieces.sort_by_key(|s| s.start);
+        crate::sort::sort_by_key(&mut pieces, |s| s.start);
         let mut merged: Vec<Span> = Vec::with_capacity(pieces.len());
         for piece in pieces {
             match merged.last_mut() {

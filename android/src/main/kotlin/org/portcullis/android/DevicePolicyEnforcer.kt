@@ -1,6 +1,6 @@
 // Carries out the core's remediation actions and the actions of signed console instructions
 // with DevicePolicyManager, and says what it could not do. Thin on purpose: the actions arrive typed from the
-// library; routing and API-level checks live in org.portcullis.android.core.Enforcement (tested on the JVM);
+// library, routed by the core (which routes nothing to the agent that the OS release lacks);
 // nothing here decides.
 
 package org.portcullis.android
@@ -46,11 +46,7 @@ class DevicePolicyEnforcer(
         get() = dpmOrNull ?: throw UnsupportedOperationException("no DevicePolicyManager (device admin) on this device")
     private val packageName = context.packageName
 
-    /** This device's API level, for `carryOutAll(actions, enforcer.sdkInt)`. */
-    val sdkInt: Int get() = Build.VERSION.SDK_INT
-
     override fun carryOut(action: Remediation): ActionOutcome {
-        Enforcement.precheck(action, sdkInt)?.let { return it }
         if (action is Remediation.NotifyUser) {
             val n = notify ?: return ActionOutcome.Unsupported("no notifier to show the notice")
             n(action.notices)

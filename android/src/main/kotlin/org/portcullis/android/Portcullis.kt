@@ -32,6 +32,9 @@ import kotlinx.coroutines.withContext
 import org.portcullis.Agent
 import org.portcullis.Alert
 import org.portcullis.ComplianceSnapshot
+import org.portcullis.ImmediateSendGate
+import org.portcullis.consoleDeployment
+import org.portcullis.consoleSupersedes
 import org.portcullis.DeviceKey
 import org.portcullis.ManagedConfigValues
 import org.portcullis.PortcullisException
@@ -44,8 +47,6 @@ import org.portcullis.android.core.CollectorSender
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.ComplianceStateEncoding
-import org.portcullis.android.core.DeploymentStateEncoding
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InspectionLoop
@@ -57,7 +58,6 @@ import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.DeliveryPolicy
-import org.portcullis.android.core.ImmediateSendLimiter
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
 import org.portcullis.android.core.KeyedStateSpec
@@ -126,8 +126,8 @@ class Portcullis private constructor(private val context: Context, private val c
     @Volatile
     private var opened: Agent? = null
     private val prefs = context.getSharedPreferences(PREFS, Context.MODE_PRIVATE)
-    private val limiter = ImmediateSendLimiter(
-        lastSent = prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
+    private val gate = ImmediateSendGate(
+        prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
     )
 
     private val feeder = AgentFeeder(::agent, config.clock, object : AgentFeeder.Listener {
@@ -146,23 +146,18 @@ class Portcullis private constructor(private val context: Context, private val c
     })
 
     private val channel = KeyedAppStatesChannel(context, config.keyedAppStates(context))
-    private val delivery = AlertDelivery(outboxOf(::agent), channel, limiter, config.deliveryPolicy)
+    private val delivery = AlertDelivery(outboxOf(::agent), channel, gate, config.deliveryPolicy)
     private val policyStateLock = Mutex()
 
     @Volatile
     private var policyStateWanted: KeyedStateSpec? = null
-    private var policyStateSent: KeyedStateSpec? = null // guarded by policyStateLock
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
     // Owner mode through config.deviceAdmin; companion mode with the scopes the EMM's DPC delegated.
     private val enforcer = DevicePolicyEnforcer(context, config.deviceAdmin)
     private val deployment = DeploymentReader(context)
-    private val compliance = ComplianceLoop(
-        complianceAgentOf(::agent),
-        enforcer,
-        Build.VERSION.SDK_INT,
-    ) { now -> deviceSnapshot(now) }
+    private val compliance = ComplianceLoop(complianceAgentOf(::agent), enforcer) { now -> deviceSnapshot(now) }
     private val inspections = InspectionLoop(inspectionAgentOf(::agent)) { now ->
         EvidenceSnapshots.snapshot(now, inventory.scan(), settingsReader.read())
     }
@@ -172,19 +167,12 @@ class Portcullis private constructor(private val context: Context, private val c
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
         enforcer,
-        { state -> channel.send(listOf(state), immediate = limiter.tryAcquire(config.clock())) },
+        { state -> channel.send(listOf(state), immediate = gate.tryAcquire(config.clock())) },
     ) { runInspection() }
 
-    @Volatile
-    private var instructionStateSent: KeyedStateSpec? = null
     private val packageReceiverRegistered = AtomicBoolean(false)
     private val compliancePassQueued = AtomicBoolean(false)
 
-    @Volatile
-    private var complianceStateSent: KeyedStateSpec? = null
-
-    @Volatile
-    private var deploymentStateSent: KeyedStateSpec? = null
     private val packageChanges = object : BroadcastReceiver() {
         override fun onReceive(context: Context, intent: Intent) {
             compliance.markChanged()
@@ -291,13 +279,20 @@ class Portcullis private constructor(private val context: Context, private val c
         }
     }
 
+    /** The last state sent under each key: one the core finds no news (only its time changed) is not sent again. */
+    private val published = java.util.concurrent.ConcurrentHashMap<String, KeyedStateSpec>()
+
+    /** Sends [state] unless the core finds it no news next to the last one sent under its key. */
+    private suspend fun publish(state: KeyedStateSpec) {
+        if (!consoleSupersedes(published[state.key]?.console, state.console)) return
+        if (channel.send(listOf(state), immediate = false) == SendResult.Sent) published[state.key] = state
+    }
+
     /** Sends the latest policy state unless the EMM already has it (a failed send waits for the next sync). */
     private suspend fun publishPolicyState() {
         policyStateLock.withLock {
             val wanted = policyStateWanted ?: return
-            if (wanted != policyStateSent && channel.send(listOf(wanted), immediate = false) == SendResult.Sent) {
-                policyStateSent = wanted
-            }
+            publish(wanted)
         }
     }
 
@@ -317,9 +312,7 @@ class Portcullis private constructor(private val context: Context, private val c
         val state = InstructionStateEncoding.encode(pass, config.clock())
         Log.i(LogMapping.TAG, state.message) // counts and refusal codes, never an envelope
         scope.launch {
-            if (state != instructionStateSent && channel.send(listOf(state), immediate = false) == SendResult.Sent) {
-                instructionStateSent = state
-            }
+            publish(state)
             if (pass.alerts.isNotEmpty()) deliverAndReschedule()
         }
     }
@@ -408,7 +401,7 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private suspend fun deliverAndReschedule() {
         val report = delivery.deliver(config.clock())
-        limiter.lastSent?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
+        gate.lastSent()?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
         report.error?.let { Log.w(LogMapping.TAG, "alert delivery: $it (retry at ${report.retryAt})") }
         reschedule()
     }
@@ -427,18 +420,13 @@ class Portcullis private constructor(private val context: Context, private val c
         when (pass) {
             is CompliancePass.Evaluated -> {
                 Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
-                val state = ComplianceStateEncoding.encode(pass)
-                if (state != complianceStateSent) {
-                    scope.launch {
-                        if (channel.send(listOf(state), immediate = false) == SendResult.Sent) complianceStateSent = state
-                    }
-                }
+                val now = config.clock()
+                val state = KeyedStateSpec.of(pass.console(now))
                 // The deployment the core read for this pass (owner or companion, scopes), for the console.
-                val deploymentState = DeploymentStateEncoding.encode(deployment.read(), Build.VERSION.SDK_INT)
-                if (deploymentState != deploymentStateSent) {
-                    scope.launch {
-                        if (channel.send(listOf(deploymentState), immediate = false) == SendResult.Sent) deploymentStateSent = deploymentState
-                    }
+                val deploymentState = KeyedStateSpec.of(consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now))
+                scope.launch {
+                    publish(state)
+                    publish(deploymentState)
                 }
                 for ((requested, outcome) in pass.enforcement.notDone) {
                     // Rule names and action kinds only, never values read from the phone.

@@ -22,7 +22,6 @@ import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.InputQueue
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.SubscriptionReading
 
@@ -241,8 +240,8 @@ class TelephonyObserver(
         slotIndex = slot,
         state = state.state,
         roaming = state.roaming,
-        voiceNetworkType = guarded { tm.voiceNetworkType } ?: NetworkTypes.UNKNOWN,
-        dataNetworkType = guarded { tm.dataNetworkType } ?: NetworkTypes.UNKNOWN,
+        voiceNetworkType = guarded { tm.voiceNetworkType } ?: TelephonyManager.NETWORK_TYPE_UNKNOWN,
+        dataNetworkType = guarded { tm.dataNetworkType } ?: TelephonyManager.NETWORK_TYPE_UNKNOWN,
     )
 
     companion object {

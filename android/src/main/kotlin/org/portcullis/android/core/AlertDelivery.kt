@@ -14,7 +14,7 @@ import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.DeliveryResult
 import org.portcullis.DeliveryVerdict
-import org.portcullis.Severity
+import org.portcullis.ImmediateSendGate
 
 /** The agent's outbox, as the delivery loop uses it. */
 interface Outbox {
@@ -62,8 +62,6 @@ data class DeliveryPolicy(
     val batchSize: Int = 20,
     /** Batches per run before yielding (the core then asks for the next run at once). */
     val maxBatchesPerRun: Int = 10,
-    /** Alerts at or above this severity are sent with an immediate-upload request. */
-    val immediateAtOrAbove: Severity = Severity.HIGH,
 ) {
     init {
         require(batchSize >= 1) { "batchSize must be at least 1" }
@@ -88,18 +86,16 @@ data class DeliveryReport(
 )
 
 /**
- * Delivers the outbox through [channel]. Urgent alerts (at or above
- * [DeliveryPolicy.immediateAtOrAbove]) go with an immediate-upload request, which
- * [limiter] allows once a minute; while it is closed they stay in the outbox (not sent
- * lazily, which could leave them with the DPC for hours) and the report asks for a run when
- * it opens. Other alerts go with a plain send, or ride along an immediate one.
+ * Delivers the outbox through [channel]. The core's [gate] splits each batch: urgent
+ * alerts go with an immediate-upload request when it grants one, and otherwise stay in
+ * the outbox until it opens (the report asks for a run then); the rest go now.
  *
  * One run at a time: concurrent calls wait for each other.
  */
 class AlertDelivery(
     private val outbox: Outbox,
     private val channel: AlertChannel,
-    private val limiter: ImmediateSendLimiter = ImmediateSendLimiter(),
+    private val gate: ImmediateSendGate = ImmediateSendGate(null),
     private val policy: DeliveryPolicy = DeliveryPolicy(),
     private val encode: (Alert) -> KeyedStateSpec = AlertEncoding::encode,
 ) {
@@ -144,23 +140,21 @@ class AlertDelivery(
                 outcome = DeliveryResult.Delivered
                 break
             }
-            val urgent = alerts.filter { it.severity >= policy.immediateAtOrAbove }
-            val previousGrant = limiter.lastSent
-            val immediate = urgent.isNotEmpty() && limiter.tryAcquire(now)
-            val toSend = if (immediate || urgent.isEmpty()) alerts else alerts - urgent.toSet()
-            held = alerts.size - toSend.size
+            val plan = gate.plan(alerts, now)
+            held = plan.held.toInt()
             val sent = mutableListOf<Alert>()
-            val result = if (toSend.isEmpty()) SendResult.Sent else sendShrinking(toSend, immediate, sent)
+            val result = if (plan.send.isEmpty()) SendResult.Sent else sendShrinking(plan.send, plan.immediate, sent)
             last = sent
             if (result != SendResult.Sent) {
-                if (immediate && sent.isEmpty()) limiter.refund(now, previousGrant)
+                if (plan.immediate && sent.isEmpty()) gate.refund(now, plan.previousGrant)
                 error = describe(result)
                 outcome = DeliveryResult.Failed
                 break
             }
-            if (held > 0) {
-                // The channel's own rate limit, a platform fact: the core retries when it opens.
-                outcome = DeliveryResult.Throttled(limiter.nextAllowedAt(now))
+            val retryAt = plan.retryAt
+            if (retryAt != null) {
+                // The channel's own rate limit, as the core's gate keeps it: retried when it opens.
+                outcome = DeliveryResult.Throttled(retryAt)
                 break
             }
             // A short batch means the outbox is drained; a full one means there may be more.

@@ -9,15 +9,14 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.ComplianceReport
+import org.portcullis.ActionHandled
+import org.portcullis.RemediationAction
 import org.portcullis.ComplianceSnapshot
-import org.portcullis.EncryptionStatus
-import org.portcullis.Measure
+import org.portcullis.ConsoleMessage
 import org.portcullis.PackageRoles
-import org.portcullis.PasswordComplexity
 import org.portcullis.Platform
 import org.portcullis.PortcullisException
 import org.portcullis.Remediation
-import org.portcullis.RemediationAction
 import org.portcullis.SnapshotAccessibilityService
 import org.portcullis.SnapshotAgent
 import org.portcullis.SnapshotApp
@@ -25,7 +24,9 @@ import org.portcullis.SnapshotInstallSource
 import org.portcullis.SnapshotOs
 import org.portcullis.SnapshotSettings
 import org.portcullis.UsbDataAccess
-import org.portcullis.ruleText
+import org.portcullis.androidEncryption
+import org.portcullis.androidPasswordComplexity
+import org.portcullis.consoleCompliancePass
 
 /** Fills the snapshot the core's `evaluateCompliance` judges; the core refuses what it cannot take, naming the field. */
 object ComplianceSnapshots {
@@ -57,33 +58,11 @@ object ComplianceSnapshots {
         agent = SnapshotAgent(agentPackage, uninstallBlocked),
     )
 
-
-
-    /** `ENCRYPTION_STATUS_*` as the snapshot's three-way fact; `null` while encryption is still being set up. */
-    fun encryption(status: Int, deviceSecure: Boolean): EncryptionStatus? = when (status) {
-        EncryptionStatuses.UNSUPPORTED, EncryptionStatuses.INACTIVE -> EncryptionStatus.UNENCRYPTED
-        EncryptionStatuses.ACTIVE_DEFAULT_KEY -> EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
-        EncryptionStatuses.ACTIVE_PER_USER -> EncryptionStatus.ENCRYPTED_WITH_PASSWORD
-        // Full-disk encryption: the key is bound to the lock screen only when one is set.
-        EncryptionStatuses.ACTIVE ->
-            if (deviceSecure) EncryptionStatus.ENCRYPTED_WITH_PASSWORD else EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD
-        else -> null
-    }
-
-    /** `PASSWORD_COMPLEXITY_*` as the snapshot's band; `null` for a value this module does not know. */
-    fun passwordComplexity(value: Int): PasswordComplexity? = when (value) {
-        PasswordComplexities.NONE -> PasswordComplexity.NONE
-        PasswordComplexities.LOW -> PasswordComplexity.LOW
-        PasswordComplexities.MEDIUM -> PasswordComplexity.MEDIUM
-        PasswordComplexities.HIGH -> PasswordComplexity.HIGH
-        else -> null
-    }
-
     private fun settings(s: SettingsSnapshot) = SnapshotSettings(
-        passwordComplexity = s.passwordComplexity?.let(::passwordComplexity),
+        passwordComplexity = s.passwordComplexity?.let(::androidPasswordComplexity),
         maximumFailedPasswordsForWipe = s.maximumFailedPasswordsForWipe?.toUInt(),
         maximumTimeToLock = s.maximumTimeToLockMs?.toULong(),
-        encryption = s.encryptionStatus?.let { encryption(it, s.deviceSecure) },
+        encryption = s.encryptionStatus?.let { androidEncryption(it, s.deviceSecure) },
         unknownSourcesAllowed = s.unknownSourcesAllowed,
         developerOptionsEnabled = s.developerSettings,
         verifyAppsEnabled = s.verifyAppsEnabled,
@@ -132,7 +111,15 @@ sealed class CompliancePass {
     data class Skipped(val reason: String) : CompliancePass()
 
     /** The core judged the snapshot; [enforcement] is what became of the actions it asked for. */
-    data class Evaluated(val report: ComplianceReport, val enforcement: EnforcementReport) : CompliancePass()
+    data class Evaluated(val report: ComplianceReport, val enforcement: EnforcementReport) : CompliancePass() {
+        /** The pass as the core's console message `portcullis.compliance`. */
+        fun console(now: Instant): ConsoleMessage = consoleCompliancePass(
+            report.compliant,
+            report.openRules,
+            enforcement.outcomes.map { (requested, outcome) -> ActionHandled(requested, outcome.toCore()) },
+            now,
+        )
+    }
 
     /** Reading the device or the core failed; nothing was decided, the next pass tries again. */
     data class Failed(val error: Exception) : CompliancePass()
@@ -149,7 +136,6 @@ sealed class CompliancePass {
 class ComplianceLoop(
     private val agent: ComplianceAgent,
     private val enforcer: Enforcer,
-    private val sdkInt: Int,
     private val snapshot: (Instant) -> ComplianceSnapshot,
 ) {
     @Volatile
@@ -167,7 +153,7 @@ class ComplianceLoop(
         changed = false
         return try {
             val report = agent.evaluateCompliance(snapshot(now), now)
-            CompliancePass.Evaluated(report, enforcer.carryOutAll(agent.takeActions(now), sdkInt))
+            CompliancePass.Evaluated(report, enforcer.carryOutAll(agent.takeActions(now)))
         } catch (e: CancellationException) {
             throw e
         } catch (e: PortcullisException.NoPolicy) {
@@ -193,75 +179,4 @@ class ComplianceLoop(
 object NoEnforcer : Enforcer {
     override fun carryOut(action: Remediation): ActionOutcome =
         ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
-}
-
-/**
- * A compliance pass as the keyed app state `portcullis.compliance`: whether the device
- * complies, how many rules are open, and the actions the console must know about — those
- * routed to the MDM and those the agent could not carry out, by rule and action kind. Lists
- * are cut to the keyed state's 1,000 characters, with the count left out.
- */
-object ComplianceStateEncoding {
-    const val KEY = "portcullis.compliance"
-
-    fun encode(pass: CompliancePass.Evaluated): KeyedStateSpec {
-        val forMdm = pass.enforcement.forMdm.map { Json.obj("rule" to rule(it), "action" to Json.str(label(it.action))) }
-        val notDone = pass.enforcement.notDone
-            .filter { it.second != ActionOutcome.ForMdm }
-            .map { (requested, outcome) ->
-                Json.obj(
-                    "rule" to rule(requested),
-                    "action" to Json.str(label(requested.action)),
-                    "why" to Json.str(AlertEncoding.truncate(outcome.toString(), 120)),
-                )
-            }
-        val compliant = pass.report.compliant
-        val head = listOf(
-            "v" to Json.num(1L),
-            "compliant" to compliant.toString(),
-            "open_rules" to Json.num(pass.report.openRules.toLong()),
-        )
-        // Fill for_mdm, then not_done, as far as the limit allows.
-        val budget = KeyedAppStateLimits.MAX_DATA_LENGTH - Json.obj(*head.toTypedArray()).length - 80
-        val (mdmKept, left) = fit(forMdm, budget)
-        val (notDoneKept, _) = fit(notDone, left)
-        val data = Json.obj(
-            *head.toTypedArray(),
-            "for_mdm" to mdmKept.joinToString(",", "[", "]"),
-            "not_done" to notDoneKept.joinToString(",", "[", "]"),
-            "left_out" to Json.num((forMdm.size - mdmKept.size + notDone.size - notDoneKept.size).toLong()),
-        )
-        val message = (if (compliant) "compliant" else "not compliant: ${pass.report.openRules} open rule(s)") +
-            (if (forMdm.isNotEmpty()) ", ${forMdm.size} action(s) for the MDM" else "") +
-            (if (notDone.isNotEmpty()) ", ${notDone.size} not carried out" else "")
-        return KeyedStateSpec(
-            key = KEY,
-            severity = if (compliant && notDone.isEmpty()) KeyedAppStateLimits.SEVERITY_INFO else KeyedAppStateLimits.SEVERITY_ERROR,
-            message = AlertEncoding.truncate(message, KeyedAppStateLimits.MAX_MESSAGE_LENGTH),
-            data = data,
-        )
-    }
-
-    /** A short name for an action: its kind, and for a measure its kind (and restriction). */
-    fun label(action: Remediation): String = when (action) {
-        is Remediation.Apply -> "APPLY ${measure(action.measure)}"
-        is Remediation.Lift -> "LIFT ${measure(action.measure)}"
-        is Remediation.NotifyUser -> "NOTIFY_USER"
-        is Remediation.RemoveCaCert -> "REMOVE_CA_CERT"
-        Remediation.LockDevice -> "LOCK_DEVICE"
-        is Remediation.WipeDevice -> "WIPE_DEVICE"
-    }
-
-    private fun measure(m: Measure): String = when (m) {
-        is Measure.UserRestriction -> "USER_RESTRICTION ${m.restriction}"
-        else -> m.javaClass.simpleName
-    }
-
-    private fun rule(a: RemediationAction): String = a.rule?.let { Json.str(ruleText(it)) } ?: "null"
-
-    private fun fit(items: List<String>, budget: Int): Pair<List<String>, Int> {
-        var left = budget
-        val kept = items.takeWhile { item -> (item.length + 1 <= left).also { if (it) left -= item.length + 1 } }
-        return kept to left
-    }
 }

@@ -4,13 +4,12 @@
 // each action over typed: `RemediationAction(route, rule, action)`, with `Remediation` and
 // `Measure` generated from the library, so a new action kind is a compile error here rather
 // than an unread string. This file routes them (AGENT: carried out here; MDM: reported, never
-// executed) and checks API levels before the Android glue (`DevicePolicyEnforcer`) makes the
-// DevicePolicyManager call. The enforcer never chooses an action.
+// executed); the core already routed anything the OS release lacks as NOT_POSSIBLE. The
+// Android glue (`DevicePolicyEnforcer`) makes the DevicePolicyManager call and never chooses an action.
 
 package org.portcullis.android.core
 
 import org.portcullis.ActionRoute
-import org.portcullis.Measure
 import org.portcullis.Remediation
 import org.portcullis.RemediationAction
 import org.portcullis.Restriction
@@ -34,9 +33,11 @@ sealed class ActionOutcome {
     data class Failed(val reason: String) : ActionOutcome()
 }
 
-/** Carries out AGENT-routed actions; the Android implementation is `DevicePolicyEnforcer`. */
+/**
+ * Carries out AGENT-routed actions; the Android implementation is `DevicePolicyEnforcer`.
+ * The core routes an action to the agent only where the OS release has the call.
+ */
 interface Enforcer {
-    /** Called only for actions that passed [Enforcement.precheck]. */
     fun carryOut(action: Remediation): ActionOutcome
 }
 
@@ -48,15 +49,15 @@ data class EnforcementReport(val outcomes: List<Pair<RemediationAction, ActionOu
     val allDone: Boolean get() = notDone.isEmpty()
 }
 
-/** Routes, prechecks and carries out every action in order; one failure does not stop the others. */
-fun Enforcer.carryOutAll(actions: List<RemediationAction>, sdkInt: Int): EnforcementReport =
+/** Routes and carries out every action in order; one failure does not stop the others. */
+fun Enforcer.carryOutAll(actions: List<RemediationAction>): EnforcementReport =
     EnforcementReport(
         actions.map { requested ->
             val outcome = when (requested.route) {
                 ActionRoute.MDM -> ActionOutcome.ForMdm
                 // The core decided no one can here (the OS release, the platform): report it, never try.
                 ActionRoute.NOT_POSSIBLE -> ActionOutcome.Unsupported("not possible on this device: ${requested.notPossible}")
-                ActionRoute.AGENT -> Enforcement.precheck(requested.action, sdkInt) ?: try {
+                ActionRoute.AGENT -> try {
                     carryOut(requested.action)
                 } catch (e: RuntimeException) {
                     ActionOutcome.Failed("${e.javaClass.simpleName}: ${e.message}")
@@ -65,6 +66,14 @@ fun Enforcer.carryOutAll(actions: List<RemediationAction>, sdkInt: Int): Enforce
             requested to outcome
         },
     )
+
+/** The outcome as the core takes it (an MDM-routed action is handed to the MDM). */
+fun ActionOutcome.toCore(): org.portcullis.ActionOutcome = when (this) {
+    ActionOutcome.Done -> org.portcullis.ActionOutcome.CarriedOut
+    ActionOutcome.ForMdm -> org.portcullis.ActionOutcome.HandedToMdm
+    is ActionOutcome.Unsupported -> org.portcullis.ActionOutcome.NotPossible(reason)
+    is ActionOutcome.Failed -> org.portcullis.ActionOutcome.Failed(reason)
+}
 
 object Enforcement {
     /** The `UserManager` key of each of the core's user restrictions. */
@@ -75,31 +84,6 @@ object Enforcement {
         Restriction.DISALLOW_CELLULAR2G -> UserRestrictionKeys.CELLULAR_2G
         Restriction.DISALLOW_USB_FILE_TRANSFER -> UserRestrictionKeys.USB_FILE_TRANSFER
         Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS -> UserRestrictionKeys.CONFIG_MOBILE_NETWORKS
-    }
-
-    /** The lowest API level the platform call for [measure] exists on. */
-    fun minimumSdk(measure: Measure): Int = when (measure) {
-        is Measure.UserRestriction -> when (measure.restriction) {
-            Restriction.DISALLOW_CELLULAR2G -> ApiLevels.UPSIDE_DOWN_CAKE
-            Restriction.DISALLOW_INSTALL_UNKNOWN_SOURCES_GLOBALLY -> ApiLevels.Q
-            else -> 0
-        }
-        Measure.UsbDataSignalingDisabled, is Measure.RequiredPasswordComplexity -> ApiLevels.S
-        else -> 0
-    }
-
-    /**
-     * Checks an AGENT-routed [action] before any platform call: `null` when the glue may go
-     * ahead, else the outcome to report (the API level is too low for the call).
-     */
-    fun precheck(action: Remediation, sdkInt: Int): ActionOutcome? {
-        val measure = when (action) {
-            is Remediation.Apply -> action.measure
-            is Remediation.Lift -> action.measure
-            else -> return null
-        }
-        val min = minimumSdk(measure)
-        return if (sdkInt < min) ActionOutcome.Unsupported("$measure needs API $min; this device runs API $sdkInt") else null
     }
 
     /** The apps the access block suspends: every installed package but the ones kept usable. */

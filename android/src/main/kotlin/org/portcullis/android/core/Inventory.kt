@@ -3,6 +3,8 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.EncryptionStatus
+import org.portcullis.androidEncryption
 import java.security.MessageDigest
 
 /** One installed package as `PackageManager` reports it. */
@@ -86,7 +88,7 @@ object Inventory {
 
     private const val HEX = "0123456789abcdef"
 
-    /** Whether an `ENCRYPTION_STATUS_*` value means the storage is encrypted. */
-    fun encrypted(status: Int): Boolean = status == EncryptionStatuses.ACTIVE ||
-        status == EncryptionStatuses.ACTIVE_DEFAULT_KEY || status == EncryptionStatuses.ACTIVE_PER_USER
+    /** Whether an `ENCRYPTION_STATUS_*` value means the storage is encrypted (as the core reads it). */
+    fun encrypted(status: Int): Boolean =
+        androidEncryption(status, true).let { it != null && it != EncryptionStatus.UNENCRYPTED }
 }

@@ -18,6 +18,15 @@ data class KeyedStateSpec(
     /** Compact JSON for the console (`portcullis/console/v1`, docs/console-message.schema.json). */
     val data: String,
 ) {
+    /** The core's form, for `consoleSupersedes`. */
+    val console: ConsoleMessage
+        get() = ConsoleMessage(
+            key,
+            if (severity == KeyedAppStateLimits.SEVERITY_ERROR) ConsoleSeverity.ERROR else ConsoleSeverity.INFO,
+            message,
+            data,
+        )
+
     companion object {
         /** The core's console message, as the reporter takes it. */
         fun of(m: ConsoleMessage): KeyedStateSpec = KeyedStateSpec(
@@ -51,34 +60,6 @@ object AlertEncoding {
         if (end > 0 && Character.isHighSurrogate(value[end - 1])) end--
         return value.substring(0, end) + ellipsis
     }
-}
-
-/** Just enough JSON writing for the snapshot builders (values are pre-encoded JSON fragments). */
-internal object Json {
-    fun str(value: String): String {
-        val out = StringBuilder(value.length + 2)
-        out.append('"')
-        for (c in value) {
-            when {
-                c == '"' -> out.append("\\\"")
-                c == '\\' -> out.append("\\\\")
-                c == '\n' -> out.append("\\n")
-                c == '\r' -> out.append("\\r")
-                c == '\t' -> out.append("\\t")
-                c < ' ' || c == '\u2028' || c == '\u2029' ->
-                    out.append("\\u").append(c.code.toString(16).padStart(4, '0'))
-                else -> out.append(c)
-            }
-        }
-        return out.append('"').toString()
-    }
-
-    fun num(value: Long): String = value.toString()
-
-    fun num(value: ULong): String = value.toString()
-
-    fun obj(vararg fields: Pair<String, String>): String =
-        fields.joinToString(",", "{", "}") { (k, v) -> "${str(k)}:$v" }
 }
 
 /**

@@ -114,7 +114,7 @@ class DeploymentTest {
     private fun enforcer(withAdmin: Boolean = true) = DevicePolicyEnforcer(context, if (withAdmin) admin else null)
 
     private fun agentDoes(e: DevicePolicyEnforcer, action: Remediation): ActionOutcome =
-        e.carryOutAll(listOf(RemediationAction(ActionRoute.AGENT, null, action)), Build.VERSION.SDK_INT).outcomes.single().second
+        e.carryOutAll(listOf(RemediationAction(ActionRoute.AGENT, null, action))).outcomes.single().second
 
     private val suspendApp = Remediation.Apply(Measure.PackageSuspended(APP))
     private val hideApp = Remediation.Apply(Measure.PackageHidden(APP))

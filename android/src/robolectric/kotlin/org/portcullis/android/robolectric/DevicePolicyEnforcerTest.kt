@@ -121,7 +121,7 @@ class DevicePolicyEnforcerTest {
             assertFalse("keyguard untouched", context.service<KeyguardManager>().isKeyguardLocked)
             assertEquals(emptyList<HandedAction>(), runBlocking { agent.actionsAwaitingOutcome() })
             // The same for the compliance engine's actions.
-            val report = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.PackageSuspended(ANYDESK)))), SDK)
+            val report = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.PackageSuspended(ANYDESK)))))
             assertEquals(ActionOutcome.Unsupported("this app is not the device owner and holds no delegation-package-access"), report.outcomes.single().second)
         } finally {
             agent.close()
@@ -153,20 +153,16 @@ class DevicePolicyEnforcerTest {
         val users = context.service<UserManager>()
         val apply = listOf(Restriction.DISALLOW_CELLULAR2G, Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS, Restriction.DISALLOW_DEBUGGING_FEATURES)
             .map { agentRoute(Remediation.Apply(Measure.UserRestriction(it))) }
-        val report = enforcer().carryOutAll(apply, SDK)
+        val report = enforcer().carryOutAll(apply)
         assertTrue("all done: ${report.outcomes}", report.allDone)
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CONFIG_MOBILE_NETWORKS))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_DEBUGGING_FEATURES))
 
-        val lift = enforcer().carryOutAll(listOf(agentRoute(Remediation.Lift(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)))), SDK)
+        val lift = enforcer().carryOutAll(listOf(agentRoute(Remediation.Lift(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)))))
         assertTrue(lift.allDone)
         assertFalse(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
         assertTrue(users.hasUserRestriction(UserManager.DISALLOW_CONFIG_MOBILE_NETWORKS))
-        // On API 33 the 2G restriction does not exist: reported, no call made.
-        val old = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)))), 33)
-        assertTrue("${old.outcomes}", old.outcomes.single().second is ActionOutcome.Unsupported)
-        assertFalse(users.hasUserRestriction(UserManager.DISALLOW_CELLULAR_2G))
     }
 
     @Test

@@ -6,6 +6,8 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.androidEncryption
+import org.portcullis.androidPasswordComplexity
 import java.time.Instant
 import org.portcullis.ActionRoute
 import org.portcullis.ComplianceReport
@@ -18,7 +20,6 @@ import org.portcullis.PortcullisException
 import org.portcullis.ReasonCode
 import org.portcullis.Remediation
 import org.portcullis.RemediationAction
-import org.portcullis.Restriction
 import org.portcullis.RuleRef
 import org.portcullis.SettingRule
 import org.portcullis.SnapshotAgent
@@ -32,13 +33,12 @@ import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.ComplianceStateEncoding
 import org.portcullis.android.core.KeyedAppStateLimits
+import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.consoleSupersedes
 import org.portcullis.android.core.carryOutAll
-import org.portcullis.android.core.EncryptionStatuses
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.PasswordComplexities
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.android.core.complianceAgentOf
 
@@ -173,7 +173,7 @@ fun complianceTests() {
 
     test("compliance: with no policy in force a pass is skipped until something changes") { s ->
         openAgent(s).use { agent ->
-            val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer(), sdkInt = 34) { now -> pixelSnapshot(now) }
+            val loop = ComplianceLoop(complianceAgentOf { agent }, RecordingEnforcer()) { now -> pixelSnapshot(now) }
             val skipped = loop.run(T0)
             expect(skipped is CompliancePass.Skipped) { "$skipped" }
             expect(!loop.due()) { "no scan at every wake-up while nothing can be judged" }
@@ -188,8 +188,8 @@ fun complianceTests() {
             RemediationAction(ActionRoute.MDM, RuleRef.App("com.example.package$it"), Remediation.Apply(Measure.PackageSuspended("com.example.package$it")))
         }
         val report = EnforcementReport(many.map { it to ActionOutcome.ForMdm })
-        val state = ComplianceStateEncoding.encode(
-            CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report),
+        val state = KeyedStateSpec.of(
+            CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0),
         )
         assertWithinLimits(state)
         val data = jsonObject(state.data)
@@ -201,16 +201,16 @@ fun complianceTests() {
     }
 
     test("compliance: encryption and password-complexity values map to the snapshot's values") {
-        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.INACTIVE, true), "inactive")
-        eq(EncryptionStatus.UNENCRYPTED, ComplianceSnapshots.encryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
-        eq(null, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVATING, true), "activating")
-        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
-        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
-        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
-        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, ComplianceSnapshots.encryption(EncryptionStatuses.ACTIVE, false), "FDE without")
+        eq(EncryptionStatus.UNENCRYPTED, androidEncryption(EncryptionStatuses.INACTIVE, true), "inactive")
+        eq(EncryptionStatus.UNENCRYPTED, androidEncryption(EncryptionStatuses.UNSUPPORTED, false), "unsupported")
+        eq(null, androidEncryption(EncryptionStatuses.ACTIVATING, true), "activating")
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE_DEFAULT_KEY, true), "default key")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE_PER_USER, false), "per user")
+        eq(EncryptionStatus.ENCRYPTED_WITH_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE, true), "FDE with a lock")
+        eq(EncryptionStatus.ENCRYPTED_WITHOUT_PASSWORD, androidEncryption(EncryptionStatuses.ACTIVE, false), "FDE without")
         eq(listOf(PasswordComplexity.NONE, PasswordComplexity.LOW, PasswordComplexity.MEDIUM, PasswordComplexity.HIGH, null),
             listOf(PasswordComplexities.NONE, PasswordComplexities.LOW, PasswordComplexities.MEDIUM, PasswordComplexities.HIGH, 7)
-                .map { ComplianceSnapshots.passwordComplexity(it) }, "complexity")
+                .map { androidPasswordComplexity(it) }, "complexity")
     }
 
     test("compliance: a pass takes the core's actions to the enforcer once; the agent's app is never suspended") { s ->
@@ -218,25 +218,27 @@ fun complianceTests() {
             agent.installTrustRoot(fixtureFile("root.signed").readBytes(), "dev-0001", listOf("all-staff"), T0)
             agent.applyPolicy(fixtureFile("baseline-v1.bundle").readBytes(), T0)
             val enforcer = RecordingEnforcer()
-            val loop = ComplianceLoop(complianceAgentOf { agent }, enforcer, sdkInt = 34) { now -> pixelSnapshot(now) }
+            val loop = ComplianceLoop(complianceAgentOf { agent }, enforcer) { now -> pixelSnapshot(now) }
             val pass = loop.run(T0) as? CompliancePass.Evaluated ?: fail("pass failed")
             expect(!pass.report.compliant) { "compliant?" }
             expect(Remediation.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
             expect(enforcer.calls.none { it == Remediation.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
             expect(pass.enforcement.outcomes.isNotEmpty()) { "no outcomes" }
-            val state = ComplianceStateEncoding.encode(pass)
+            val state = KeyedStateSpec.of(pass.console(T0))
             assertWithinLimits(state)
-            eq(ComplianceStateEncoding.KEY, state.key, "key")
+            eq("portcullis.compliance", state.key, "key")
+            // The same pass a day later is no news to the core: not published again.
+            expect(!consoleSupersedes(state.console, pass.console(T0.plusSeconds(86_400)))) { "same pass, new time" }
             eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "not compliant is an error state")
             val data = jsonObject(state.data)
             eq(false, data["compliant"], "compliant")
             eq(pass.report.openRules.toLong(), data["open_rules"], "open rules")
-            // On an older phone the 2G restriction is not carried out, and the state says so.
-            val old = RecordingEnforcer().carryOutAll(pass.enforcement.outcomes.map { it.first }, sdkInt = 33)
-            val oldState = jsonObject(ComplianceStateEncoding.encode(pass.copy(enforcement = old)).data)
+            // Actions the phone could not carry out are listed with the reason.
+            val old = EnforcementReport(pass.enforcement.outcomes.map { it.first to ActionOutcome.Unsupported("API 33") })
+            val oldState = jsonObject(pass.copy(enforcement = old).console(T0).data)
             @Suppress("UNCHECKED_CAST")
             val notDone = oldState["not_done"] as List<Map<String, Any?>>
-            expect(notDone.any { it["action"] == "APPLY USER_RESTRICTION ${Restriction.DISALLOW_CELLULAR2G}" }) { "$notDone" }
+            expect(notDone.any { it["action"] == "APPLY USER_RESTRICTION DISALLOW_CELLULAR_2G" && it["why"] == "not possible: API 33" }) { "$notDone" }
             val calls = enforcer.calls.size
             // Nothing changed: the next pass asks for nothing new.
             loop.markChanged()
@@ -248,7 +250,7 @@ fun complianceTests() {
 
     test("compliance: passes run when something changed or the core's duties ask; a failed pass is retried") {
         val agent = ScriptedAgent()
-        val loop = ComplianceLoop(agent, RecordingEnforcer(), sdkInt = 34) { pixelSnapshot(it) }
+        val loop = ComplianceLoop(agent, RecordingEnforcer()) { pixelSnapshot(it) }
         expect(loop.due()) { "first pass" }
         expect(loop.runIfDue(T0) is CompliancePass.Evaluated) { "evaluated" }
         eq(null, loop.runIfDue(at(60)), "nothing changed and the core did not ask")

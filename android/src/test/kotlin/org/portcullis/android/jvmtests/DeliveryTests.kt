@@ -12,15 +12,12 @@ import org.portcullis.DeliveryVerdict
 import org.portcullis.Severity
 import org.portcullis.android.core.AlertChannel
 import org.portcullis.android.core.AlertDelivery
+import org.portcullis.ImmediateSendGate
 import org.portcullis.android.core.DeliveryPolicy
-import org.portcullis.android.core.ImmediateSendLimiter
 import org.portcullis.android.core.KeyedStateSpec
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.Outbox
 import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
 import org.portcullis.android.core.outboxOf
 
@@ -100,8 +97,8 @@ fun deliveryTests() {
             f.feeder.sim(ready(ICCID_B))
             f.agent.wake(at(0), null) // the radio re-read: the next one is an hour on
             val channel = FakeChannel()
-            val limiter = ImmediateSendLimiter()
-            val delivery = AlertDelivery(outboxOf { f.agent }, channel, limiter)
+            val gate = ImmediateSendGate(null)
+            val delivery = AlertDelivery(outboxOf { f.agent }, channel, gate)
             delivery.deliver(at(10))
             f.clock.set(20)
             f.feeder.sim(SubscriptionReading(0, SimStates.ABSENT))
@@ -115,7 +112,7 @@ fun deliveryTests() {
             val later = delivery.deliver(at(70))
             eq(1, later.delivered, "delivered at the gate")
             eq(true, channel.sends.last().second, "immediate")
-            eq(at(70), limiter.lastSent, "grant recorded for persistence")
+            eq(at(70), gate.lastSent(), "grant recorded for persistence")
         }
     }
 
@@ -241,23 +238,10 @@ fun deliveryTests() {
         }
     }
 
-    test("immediate sends: at most one a minute, restorable, refundable, and a clock moved back opens the gate") {
-        val l = ImmediateSendLimiter()
-        eq(at(5), l.nextAllowedAt(at(5)), "allowed now")
-        expect(l.tryAcquire(at(0))) { "first" }
-        expect(!l.tryAcquire(at(30))) { "30 s later" }
-        eq(at(60), l.nextAllowedAt(at(30)), "next allowed")
-        expect(!l.tryAcquire(at(59))) { "59 s later" }
-        expect(l.tryAcquire(at(60))) { "a minute later" }
-        val restored = ImmediateSendLimiter(lastSent = at(100))
+    test("immediate sends: the core's gate is restorable across restarts and a clock moved back opens it") {
+        val restored = ImmediateSendGate(at(100))
         expect(!restored.tryAcquire(at(120))) { "restored grant still counts" }
         expect(restored.tryAcquire(at(10))) { "clock moved back before the grant" }
-        val r = ImmediateSendLimiter()
-        r.tryAcquire(at(0))
-        val previous = r.lastSent
-        expect(r.tryAcquire(at(61))) { "second grant" }
-        r.refund(at(61), previous)
-        eq(at(0), r.lastSent, "refunded")
-        expect(r.tryAcquire(at(62))) { "allowed again after the refund" }
+        eq(at(10), restored.lastSent(), "the grant to persist")
     }
 }

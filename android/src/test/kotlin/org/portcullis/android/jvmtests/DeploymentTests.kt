@@ -12,7 +12,9 @@ import org.portcullis.PackageRoles
 import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.ConnectivityTracker
-import org.portcullis.android.core.DeploymentStateEncoding
+import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.consoleDeployment
+import java.time.Instant
 import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeystoreErrors
 import org.portcullis.android.core.SettingsSnapshot
@@ -28,14 +30,14 @@ fun deploymentTests() {
     }
 
     test("the console's deployment state says the mode and the scopes the core read") {
-        val state = DeploymentStateEncoding.encode(androidDeployment(false, listOf("delegation-package-access")), 34)
+        val state = KeyedStateSpec.of(consoleDeployment(androidDeployment(false, listOf("delegation-package-access")), 34u, Instant.EPOCH))
         eq("portcullis.deployment", state.key, "key")
         eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "severity")
         eq("companion: delegated PACKAGE_ACCESS (API 34)", state.message, "message")
         val o = jsonObject(state.data)
         eq("companion", o["mode"], "mode")
         eq(listOf<Any?>("PACKAGE_ACCESS"), o["delegated_scopes"], "scopes")
-        eq("owner (API 33)", DeploymentStateEncoding.encode(androidDeployment(true, emptyList()), 33).message, "owner")
+        eq("owner (API 33)", consoleDeployment(androidDeployment(true, emptyList()), 33u, Instant.EPOCH).message, "owner")
     }
 
     test("the access block never names the system, Play, GMS, the DPC, the resolved roles or the agent") {

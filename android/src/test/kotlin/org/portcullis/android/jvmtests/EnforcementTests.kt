@@ -1,5 +1,5 @@
 // The core's remediation actions, typed, routed and carried out: every user restriction has
-// a platform key and an API level, routing and prechecks, and a real agent (signed baseline
+// a platform key, routing, and a real agent (signed baseline
 // fixtures from -Dportcullis.fixtures) judging the phone of
 // core/tests/data/compliance/pixel-violations.json, whose actions a fake enforcer receives.
 
@@ -9,6 +9,7 @@ import java.io.File
 import org.portcullis.ActionRoute
 import org.portcullis.ComplianceNotice
 import org.portcullis.Measure
+import org.portcullis.NotPossibleReason
 import org.portcullis.PasswordQuality
 import org.portcullis.ReasonCode
 import org.portcullis.Remediation
@@ -16,7 +17,6 @@ import org.portcullis.RemediationAction
 import org.portcullis.Restriction
 import org.portcullis.RuleRef
 import org.portcullis.android.core.ActionOutcome
-import org.portcullis.android.core.ApiLevels
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
 import org.portcullis.android.core.UserRestrictionKeys
@@ -43,15 +43,10 @@ fun enforcementTests() {
         eq(Restriction.entries.size, Restriction.entries.map(Enforcement::restrictionKey).toSet().size, "distinct keys")
         eq(UserRestrictionKeys.CELLULAR_2G, Enforcement.restrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
         eq(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS, Enforcement.restrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
-        eq(ApiLevels.UPSIDE_DOWN_CAKE, Enforcement.minimumSdk(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)), "2G API")
-        eq(ApiLevels.S, Enforcement.minimumSdk(Measure.RequiredPasswordComplexity(PasswordQuality.COMPLEXITY_HIGH)), "complexity API")
-        eq(0, Enforcement.minimumSdk(Measure.PackageSuspended("com.x")), "suspend on any API")
-        eq(null, Enforcement.precheck(Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS)), 29), "known on minSdk")
-        eq(null, Enforcement.precheck(Remediation.LockDevice, 21), "lock needs no check")
         eq(listOf("com.a", "com.b"), Enforcement.accessBlockTargets(listOf("com.b", "org.portcullis", "com.a", "com.a"), setOf("org.portcullis")), "access block")
     }
 
-    test("routing and prechecks: MDM reported, too-new measures not carried out, one failure stops nothing") {
+    test("routing: MDM reported, NOT_POSSIBLE never attempted, one failure stops nothing") {
         val enforcer = object : Enforcer {
             val calls = mutableListOf<Remediation>()
             override fun carryOut(action: Remediation): ActionOutcome {
@@ -62,18 +57,17 @@ fun enforcementTests() {
         }
         val report = enforcer.carryOutAll(
             listOf(
-                agentAction(Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G))),
+                RemediationAction(ActionRoute.NOT_POSSIBLE, null, Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)), NotPossibleReason.API_LEVEL),
                 agentAction(Remediation.Apply(Measure.UsbDataSignalingDisabled)),
                 agentAction(Remediation.RemoveCaCert("aa")),
                 RemediationAction(ActionRoute.MDM, null, Remediation.WipeDevice(true)),
                 agentAction(Remediation.LockDevice),
             ),
-            sdkInt = 33,
         )
         eq(listOf(Remediation.Apply(Measure.UsbDataSignalingDisabled), Remediation.RemoveCaCert("aa"), Remediation.LockDevice), enforcer.calls, "carried out")
         val outcomes = report.outcomes.map { it.second }
-        expect(outcomes[0] is ActionOutcome.Unsupported && (outcomes[0] as ActionOutcome.Unsupported).reason.contains("API 34")) { "${outcomes[0]}" }
-        eq(ActionOutcome.Done, outcomes[1], "USB on 33")
+        expect(outcomes[0] is ActionOutcome.Unsupported && (outcomes[0] as ActionOutcome.Unsupported).reason.contains("API_LEVEL")) { "${outcomes[0]}" }
+        eq(ActionOutcome.Done, outcomes[1], "USB")
         expect(outcomes[2] is ActionOutcome.Failed) { "exception: ${outcomes[2]}" }
         eq(ActionOutcome.ForMdm, outcomes[3], "MDM route")
         eq(ActionOutcome.Done, outcomes[4], "lock")
@@ -91,7 +85,7 @@ fun enforcementTests() {
             expect(taken.isNotEmpty()) { "no actions" }
             taken.forEach { println("      ${it.route} ${it.rule} ${it.action}") }
             val enforcer = RecordingEnforcer()
-            val outcome = enforcer.carryOutAll(taken, sdkInt = 34)
+            val outcome = enforcer.carryOutAll(taken)
             val agentRouted = taken.filter { it.route == ActionRoute.AGENT }.map { it.action }
             eq(agentRouted, enforcer.calls, "the enforcer receives every AGENT action, in order")
             eq(taken.filter { it.route == ActionRoute.MDM }, outcome.forMdm, "MDM actions reported")
@@ -99,10 +93,6 @@ fun enforcementTests() {
             val notice = ComplianceNotice(RuleRef.App("com.anydesk.anydeskandroid"), listOf(ReasonCode.APP_INSTALLED))
             expect(enforcer.calls.any { it is Remediation.NotifyUser && notice in it.notices }) { "notice" }
             EXPECTED_PIXEL_CALLS.forEach { call -> expect(call in enforcer.calls) { "missing $call in ${enforcer.calls}" } }
-            // The same actions on an older phone: DISALLOW_CELLULAR_2G is reported, not attempted.
-            val old = RecordingEnforcer().carryOutAll(taken, sdkInt = 33)
-            val too = old.notDone.filter { it.second is ActionOutcome.Unsupported }.map { it.first.action }
-            expect(Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_CELLULAR2G)) in too) { "$too" }
             // Each action is handed out once.
             eq(0, agent.takeActions(T0).size, "second take")
         }

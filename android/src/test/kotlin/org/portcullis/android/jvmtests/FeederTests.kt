@@ -8,10 +8,7 @@ import org.portcullis.Alert
 import org.portcullis.PortcullisException
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.ConnectivityTracker
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
 
 /** Records what the feeder reports. */

@@ -2,16 +2,16 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.androidServiceState
+import org.portcullis.androidServingRat
+import org.portcullis.androidSimState
 import java.io.File
 import org.portcullis.Rat
 import org.portcullis.ServiceState
 import org.portcullis.SimState
 import org.portcullis.android.core.ChangeFilter
 import org.portcullis.android.core.ConnectivityTracker
-import org.portcullis.android.core.NetworkTypes
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
-import org.portcullis.android.core.SimStates
 import org.portcullis.android.core.SubscriptionReading
 import org.portcullis.android.core.TelephonyMapping
 
@@ -33,16 +33,16 @@ fun mappingTests() {
             12 to null,
             -1 to null,
         )
-        for ((value, state) in expected) eq(state, TelephonyMapping.simState(value), "SIM_STATE $value")
+        for ((value, state) in expected) eq(state, androidSimState(value), "SIM_STATE $value")
         eq(5, SimStates.READY, "SIM_STATE_READY value")
     }
 
     test("ServiceState.STATE_* values map onto the core's ServiceState") {
-        eq(ServiceState.IN_SERVICE, TelephonyMapping.serviceState(ServiceStates.IN_SERVICE), "0")
-        eq(ServiceState.OUT_OF_SERVICE, TelephonyMapping.serviceState(1), "1")
-        eq(ServiceState.EMERGENCY_ONLY, TelephonyMapping.serviceState(2), "2")
-        eq(ServiceState.POWER_OFF, TelephonyMapping.serviceState(3), "3")
-        eq(null, TelephonyMapping.serviceState(4), "unknown value")
+        eq(ServiceState.IN_SERVICE, androidServiceState(ServiceStates.IN_SERVICE), "0")
+        eq(ServiceState.OUT_OF_SERVICE, androidServiceState(1), "1")
+        eq(ServiceState.EMERGENCY_ONLY, androidServiceState(2), "2")
+        eq(ServiceState.POWER_OFF, androidServiceState(3), "3")
+        eq(null, androidServiceState(4), "unknown value")
     }
 
     test("NETWORK_TYPE_* values map onto the core's Rat, 2G included") {
@@ -71,35 +71,23 @@ fun mappingTests() {
             99 to null,
         )
         eq(22, expected.size, "every NETWORK_TYPE_* value 0..20 is covered, plus one unknown")
-        for ((value, rat) in expected) eq(rat, TelephonyMapping.rat(value), "NETWORK_TYPE $value")
+        for ((value, rat) in expected) eq(rat, androidServingRat(value, NetworkTypes.UNKNOWN), "NETWORK_TYPE $value")
         eq(16, NetworkTypes.GSM, "NETWORK_TYPE_GSM value")
         eq(20, NetworkTypes.NR, "NETWORK_TYPE_NR value")
     }
 
     test("the serving technology is the voice registration's, else the data registration's") {
-        eq(Rat.GSM, TelephonyMapping.servingRat(NetworkTypes.GSM, NetworkTypes.LTE), "CS fallback on 2G")
-        eq(Rat.LTE, TelephonyMapping.servingRat(NetworkTypes.UNKNOWN, NetworkTypes.LTE), "data only")
-        eq(Rat.NR, TelephonyMapping.servingRat(NetworkTypes.IWLAN, NetworkTypes.NR), "Wi-Fi calling + NR data")
-        eq(null, TelephonyMapping.servingRat(NetworkTypes.UNKNOWN, NetworkTypes.IWLAN), "nothing cellular")
+        eq(Rat.GSM, androidServingRat(NetworkTypes.GSM, NetworkTypes.LTE), "CS fallback on 2G")
+        eq(Rat.LTE, androidServingRat(NetworkTypes.UNKNOWN, NetworkTypes.LTE), "data only")
+        eq(Rat.NR, androidServingRat(NetworkTypes.IWLAN, NetworkTypes.NR), "Wi-Fi calling + NR data")
+        eq(null, androidServingRat(NetworkTypes.UNKNOWN, NetworkTypes.IWLAN), "nothing cellular")
     }
 
-    test("SubscriptionInfo fields: empty means absent, MCC+MNC joined, long carrier names cut at 256 bytes") {
-        eq(null, TelephonyMapping.present(""), "empty ICCID (no permission)")
-        eq(null, TelephonyMapping.present("   "), "blank")
-        eq("234", TelephonyMapping.present(" 234 "), "trimmed")
+    test("SubscriptionInfo fields: MCC+MNC joined only when both are there") {
         eq("23415", TelephonyMapping.mccMnc("234", "15"), "2-digit MNC")
         eq("310260", TelephonyMapping.mccMnc("310", "260"), "3-digit MNC")
         eq(null, TelephonyMapping.mccMnc("234", null), "MNC missing")
         eq(null, TelephonyMapping.mccMnc("", "15"), "MCC empty")
-        eq("Carrier", TelephonyMapping.carrierName("Carrier"), "short name")
-        val long = "Ω".repeat(200) // 2 bytes each in UTF-8: 400 bytes
-        val cut = TelephonyMapping.carrierName(long) ?: fail("cut to nothing")
-        eq(128, cut.length, "cut at a character boundary")
-        expect(cut.toByteArray().size <= 256) { "cut to ${cut.toByteArray().size} bytes" }
-        val emoji = "\uD83D\uDCF1".repeat(70) // 4 bytes each: 280 bytes
-        val cutEmoji = TelephonyMapping.carrierName(emoji) ?: fail("cut to nothing")
-        eq(64, cutEmoji.codePointCount(0, cutEmoji.length), "whole code points")
-        expect(!Character.isHighSurrogate(cutEmoji.last())) { "split a surrogate pair" }
     }
 
     test("a slot reading becomes a SimObservation; no slot or a transitional state gives none") {
@@ -111,7 +99,7 @@ fun mappingTests() {
         eq(1, obs.slot, "slot")
         eq(SimState.READY, obs.state, "state")
         eq(ICCID_A, obs.iccid, "iccid")
-        eq(null, obs.imsi, "imsi hidden")
+        eq("", obs.imsi, "a withheld IMSI is passed as read (the core takes it as absent)")
         eq("+44 7700 900123", obs.msisdn, "number passed as the platform gave it (the core normalises)")
         eq("23415", obs.mccMnc, "mccMnc")
         eq(true, obs.embedded, "embedded")

@@ -4,7 +4,6 @@ package org.portcullis.android.jvmtests
 
 import java.util.concurrent.CopyOnWriteArrayList
 import org.portcullis.LogLevel
-import org.portcullis.android.core.EncryptionStatuses
 import org.portcullis.android.core.ForwardingLogger
 import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.LogMapping

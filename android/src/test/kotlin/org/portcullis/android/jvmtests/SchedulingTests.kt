@@ -6,7 +6,6 @@ package org.portcullis.android.jvmtests
 import java.time.Duration
 import org.portcullis.BootVerdict
 import org.portcullis.android.core.ServiceReading
-import org.portcullis.android.core.ServiceStates
 
 fun schedulingTests() {
     test("the real core's nextWakeup survives reopening and carries the port-out deadline") { s ->
