@@ -104,7 +104,7 @@ pub struct UploadStatus {
     pub pending_evidence: u64,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+#[uniffi::export]
 impl Agent {
     /// The next upload to send (on the `upload` wake duty, and again while one comes
     /// back), or `null` when there is nothing to send or a retry is not yet due. At most
