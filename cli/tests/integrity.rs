@@ -391,3 +391,60 @@ fn without_a_verdict_the_rules_are_unknown_and_a_bad_verdict_is_bad_input() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`device` is missing"), "{err}");
 }
+
+#[test]
+fn the_checkpoint_key_link_is_checked_against_the_real_leaf_and_refused_when_forged() {
+    // The caiman leaf is a real P-256 key; no one here holds its private half, so every
+    // certification offered for it is a forgery and must be refused. (The accepting path
+    // is the attest crate's unit test, with a key made for it.)
+    let key = "11".repeat(32);
+    let forged = "3044022011111111111111111111111111111111111111111111111111111111111111110220222222222222222222222222222222222222222222222222222222222222222222";
+    let out = portcullis(&[
+        "attest",
+        "verify",
+        "--chain",
+        &shared(CAIMAN.0),
+        "--challenge",
+        &hex(CAIMAN.1),
+        "--now",
+        CAIMAN.2,
+        "--format",
+        "json",
+        "--checkpoint-key",
+        &key,
+        "--certification",
+        forged,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["checkpointKeyCertified"], false);
+    assert_eq!(
+        verdict["reasons"][0]["code"],
+        "checkpoint_key_not_certified"
+    );
+    assert!(verdict.get("device").is_none());
+    // Without the link, the same chain verifies; a key that is not 32 bytes is bad input.
+    let (_, code) = attest(
+        tempfile::tempdir().unwrap().path(),
+        "c",
+        CAIMAN.0,
+        CAIMAN.1,
+        CAIMAN.2,
+    );
+    assert_eq!(code, 0);
+    let out = portcullis(&[
+        "attest",
+        "verify",
+        "--chain",
+        &shared(CAIMAN.0),
+        "--challenge",
+        &hex(CAIMAN.1),
+        "--now",
+        CAIMAN.2,
+        "--checkpoint-key",
+        "1111",
+        "--certification",
+        forged,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
