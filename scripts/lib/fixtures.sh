@@ -80,7 +80,7 @@ make_instruction_fixtures() {
         instruction_fixture "$tool" "$ops" 5 08:00 "$out/lock-5.instruction" --kind lock-now &&
         instruction_fixture "$tool" "$ops" 6 08:00 "$out/wipe-6.instruction" --kind wipe-device --preserve-frp true &&
         instruction_fixture "$tool" "$ops" 7 08:00 "$out/attest-7.instruction" --kind attest \
-            --challenge 37636361633165612d343834352d343832652d383538642d663666613961613863 &&
+            --challenge 37636361633165612d343834352d343832652d383538642d6636666139616138 &&
         instruction_fixture "$tool" "$fix/stray-key/portcullis-signing.key" 10 08:00 "$out/forged-10.instruction" \
             --kind authorize-sim-change --until 2026-03-02T08:00:00Z --reason "ticket SEC-9999"
 }

@@ -144,7 +144,7 @@ fun instructionTests() {
             val pass = loop.syncList(agent, managedInstructions("attest-7.instruction"), at(10))
             eq(null, pass.error, "error")
             eq(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second }, "handling")
-            eq(listOf("7ccac1ea-4845-482e-858d-f6fa9aa8c" to true), keystore.generated, "generated in StrongBox with the challenge")
+            eq(listOf("7ccac1ea-4845-482e-858d-f6fa9aa8" to true), keystore.generated, "generated in StrongBox with the challenge")
             // What the key signed is the core's statement, ending in this device's checkpoint key.
             val action = pass.actions.single().first.action as? InstructionAction.Attest ?: fail("not an attest action")
             expect(keystore.signed.single().contentEquals(action.certify)) { "signed something else" }
