@@ -958,10 +958,28 @@ mod tests {
             settings: SnapshotSettings::default(),
             apps: None,
             agent: None,
+            integrity_hint: Some(SnapshotIntegrityHint {
+                key_hardware_backed: Some(true),
+                key_strong_box: None,
+                boot_verified: Some(false),
+                bootloader_locked: None,
+            }),
         };
         let core =
             snapshot::DeviceSnapshot::try_from(snapshot(&["PACKAGE_ACCESS", "CERT_INSTALL"]))
                 .expect("known scopes");
+        // The hint crosses field for field; the judged input stays the phone's own.
+        let hint = core.integrity_hint.as_ref().expect("the hint crosses");
+        assert_eq!(
+            (
+                hint.key_hardware_backed,
+                hint.key_strong_box,
+                hint.boot_verified,
+                hint.bootloader_locked
+            ),
+            (Some(true), None, Some(false), None)
+        );
+        assert_eq!(core.integrity_input, core::IntegrityInput::OnDevice);
         assert_eq!(
             core.delegated_scopes,
             Some(vec![
@@ -1003,6 +1021,7 @@ mod tests {
                 signing_certs_sha256: vec!["ab".repeat(32), "not hex".into()],
             }]),
             agent: None,
+            integrity_hint: None,
         };
         let err = snapshot::DeviceSnapshot::try_from(snapshot).unwrap_err();
         let CoreError::InvalidInput { field, .. } = &err else {

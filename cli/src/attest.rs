@@ -24,7 +24,7 @@ const EXIT_BAD_INPUT: u8 = 2;
 #[derive(Subcommand)]
 pub(crate) enum AttestAction {
     /// Verify an Android key attestation chain and print the verdict; exit 1 if refused, 2 on bad input.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Print the verdict's JSON Schema (docs/attestation-verdict.schema.json).
     Schema,
 }
