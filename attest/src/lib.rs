@@ -43,7 +43,7 @@ pub use key_description::{parse_key_description, KeyDescription, ATTESTATION_EXT
 pub use pem::{decode_pem_chain, MAX_CHAIN_INPUT_BYTES};
 pub use revocation::RevocationList;
 pub use roots::TrustAnchors;
-pub use verdict::{verify, Expectations, Verdict, VerifyOptions};
+pub use verdict::{check_certification, verify, Expectations, Verdict, VerifyOptions};
 
 /// Why a chain was refused: stable codes for scripts and the compliance engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -101,6 +101,8 @@ pub enum Reason {
     PackageMismatch,
     /// No signing-certificate digest of the attesting app is the expected one.
     SignerMismatch,
+    /// The attested key's signature over the checkpoint-key certification does not verify.
+    CheckpointKeyNotCertified,
 }
 
 impl Reason {
@@ -133,6 +135,7 @@ impl Reason {
             Reason::ChallengeMismatch => "challenge_mismatch",
             Reason::PackageMismatch => "package_mismatch",
             Reason::SignerMismatch => "signer_mismatch",
+            Reason::CheckpointKeyNotCertified => "checkpoint_key_not_certified",
         }
     }
 }

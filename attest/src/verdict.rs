@@ -198,6 +198,10 @@ pub struct Verdict {
     /// shown for diagnosis even when the chain is refused: trust it only when `verified`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<KeyDescription>,
+    /// Whether the attested (leaf) key signed the statement certifying the phone's
+    /// checkpoint-signing key (absent when not checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_key_certified: Option<bool>,
 }
 
 impl Verdict {
@@ -235,6 +239,13 @@ impl Verdict {
             for r in &self.reasons {
                 let _ = writeln!(out, "  {}: {}", r.code, r.message);
             }
+        }
+        if let Some(certified) = self.checkpoint_key_certified {
+            let _ = writeln!(
+                out,
+                "checkpoint key:   certified by the attested key: {}",
+                yes(certified)
+            );
         }
         if let Some(chain) = &self.chain {
             let root = chain
@@ -414,6 +425,7 @@ pub fn verify(
         device: None,
         app: None,
         record: None,
+        checkpoint_key_certified: None,
     };
     let revocation_checked = options.revocations.is_some();
     if !revocation_checked {
@@ -665,4 +677,123 @@ pub fn verify(
         verdict.app = Some(app);
     }
     verdict
+}
+
+/// Checks that the chain's leaf (the attested key) signed `statement` (ECDSA P-256 with
+/// SHA-256, ASN.1 DER signature; or RSA PKCS#1 v1.5 with SHA-256): the phone's
+/// certification of its checkpoint-signing key. Run on a verified verdict; a signature
+/// that does not verify refuses the verdict (`checkpoint_key_not_certified`), and then,
+/// as for any refusal, `device` and `app` are withdrawn.
+pub fn check_certification(
+    verdict: &mut Verdict,
+    leaf_der: &[u8],
+    statement: &[u8],
+    signature: &[u8],
+) {
+    let outcome = leaf_signature(leaf_der, statement, signature);
+    verdict.checkpoint_key_certified = Some(outcome.is_ok());
+    if let Err(refusal) = outcome {
+        verdict.reasons.push(refusal);
+        verdict.verified = false;
+        verdict.device = None;
+        verdict.app = None;
+    }
+}
+
+fn leaf_signature(leaf_der: &[u8], statement: &[u8], signature: &[u8]) -> Result<(), Refusal> {
+    use der::Decode;
+    let not_certified = |why: &str| Refusal::new(Reason::CheckpointKeyNotCertified, why);
+    let cert = x509_cert::Certificate::from_der(leaf_der)
+        .map_err(|_| not_certified("the leaf certificate does not decode"))?;
+    spki_signature(
+        cert.tbs_certificate().subject_public_key_info(),
+        statement,
+        signature,
+    )
+}
+
+fn spki_signature(
+    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
+    statement: &[u8],
+    signature: &[u8],
+) -> Result<(), Refusal> {
+    let not_certified = |why: &str| Refusal::new(Reason::CheckpointKeyNotCertified, why);
+    let key = sig::public_key(spki).map_err(|e| not_certified(&e.message))?;
+    let alg = match key {
+        sig::PublicKey::P256(_) => sig::SigAlg::EcdsaSha256,
+        sig::PublicKey::Rsa { .. } => sig::SigAlg::RsaPkcs1Sha256,
+        sig::PublicKey::P384(_) => {
+            return Err(not_certified(
+                "the attested key is P-384; the certification is made with a P-256 key",
+            ))
+        }
+    };
+    sig::verify(
+        "checkpoint-key certification",
+        alg,
+        &key,
+        sig::KeyPolicy::Strict,
+        statement,
+        signature,
+    )
+    .map_err(|e| not_certified(&e.message))
+}
+
+#[cfg(test)]
+mod certification_tests {
+    use super::*;
+    use der::Decode;
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+
+    /// SubjectPublicKeyInfo DER of an uncompressed P-256 point: the fixed header
+    /// (id-ecPublicKey, prime256v1, BIT STRING of 66 bytes) then the point.
+    fn p256_spki(point: &[u8]) -> x509_cert::spki::SubjectPublicKeyInfoOwned {
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(point);
+        x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&der).unwrap()
+    }
+
+    #[test]
+    fn a_p256_certification_verifies_and_nothing_else_does() {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let spki = p256_spki(pair.public_key().as_ref());
+        let statement = b"portcullis/checkpoint-key-certification/v1\0statement";
+        let signature = pair.sign(&rng, statement).unwrap();
+        assert!(spki_signature(&spki, statement, signature.as_ref()).is_ok());
+        // Another statement, a flipped signature byte, another key: refused.
+        let refused = |r: Result<(), Refusal>| r.unwrap_err().code;
+        assert_eq!(
+            refused(spki_signature(
+                &spki,
+                b"another statement",
+                signature.as_ref()
+            )),
+            Reason::CheckpointKeyNotCertified
+        );
+        let mut flipped = signature.as_ref().to_vec();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(
+            refused(spki_signature(&spki, statement, &flipped)),
+            Reason::CheckpointKeyNotCertified
+        );
+        let other_pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let other =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, other_pkcs8.as_ref(), &rng)
+                .unwrap();
+        assert!(spki_signature(
+            &p256_spki(other.public_key().as_ref()),
+            statement,
+            signature.as_ref()
+        )
+        .is_err());
+    }
 }

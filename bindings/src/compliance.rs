@@ -94,6 +94,20 @@ mirror_enum!(
         AccessibilityServiceNotPermitted,
         /// The agent can be uninstalled.
         AgentUninstallNotBlocked,
+        /// The attestation was refused.
+        AttestationNotVerified,
+        /// The newest verified attestation is too old.
+        AttestationStale,
+        /// The attested key is not hardware-backed.
+        KeyNotHardwareBacked,
+        /// The attested key is not in StrongBox.
+        KeyNotInStrongBox,
+        /// The boot was not verified.
+        BootNotVerified,
+        /// The bootloader was unlocked.
+        BootloaderUnlocked,
+        /// The attested patch level is too old.
+        AttestedPatchLevelTooOld,
     }
 );
 
@@ -146,6 +160,10 @@ mirror_enum!(
         AccessibilityServices,
         /// Whether the agent's uninstall is blocked.
         AgentUninstallBlocked,
+        /// A verified attestation, or the agent's local integrity hint.
+        Attestation,
+        /// The attested OS patch level.
+        AttestedPatchLevel,
     }
 );
 
@@ -219,6 +237,26 @@ mirror_enum!(
     }
 );
 
+mirror_enum!(
+    /// A device-integrity rule (judged at the console; on the phone only as a hint).
+    IntegrityRule => codes::IntegrityRule {
+        /// The attestation verified.
+        AttestationVerified,
+        /// `requireAttestationWithinDays`.
+        RequireAttestationWithinDays,
+        /// `requireHardwareBackedKey`.
+        RequireHardwareBackedKey,
+        /// `requireStrongBox`.
+        RequireStrongBox,
+        /// `requireVerifiedBoot`.
+        RequireVerifiedBoot,
+        /// `requireLockedBootloader`.
+        RequireLockedBootloader,
+        /// `maxAttestedPatchAgeDays`.
+        MaxAttestedPatchAgeDays,
+    }
+);
+
 /// What a rule is about.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum RuleRef {
@@ -234,6 +272,11 @@ pub enum RuleRef {
         /// Which.
         rule: SettingRule,
     },
+    /// A device-integrity rule.
+    Integrity {
+        /// Which.
+        rule: IntegrityRule,
+    },
 }
 
 impl From<codes::RuleId> for RuleRef {
@@ -242,6 +285,7 @@ impl From<codes::RuleId> for RuleRef {
             codes::RuleId::AppInventory => RuleRef::AppInventory,
             codes::RuleId::App(id) => RuleRef::App { id: id.to_string() },
             codes::RuleId::Setting(rule) => RuleRef::Setting { rule: rule.into() },
+            codes::RuleId::Integrity(rule) => RuleRef::Integrity { rule: rule.into() },
         }
     }
 }
@@ -252,6 +296,7 @@ impl From<RuleRef> for codes::RuleId {
             RuleRef::AppInventory => codes::RuleId::AppInventory,
             RuleRef::App { id } => codes::RuleId::App(Arc::from(id)),
             RuleRef::Setting { rule } => codes::RuleId::Setting(rule.into()),
+            RuleRef::Integrity { rule } => codes::RuleId::Integrity(rule.into()),
         }
     }
 }
@@ -282,6 +327,9 @@ pub struct Verdict {
     pub unobserved: Vec<UnobservedFact>,
     /// What the policy asks for when it is broken.
     pub enforcement: RuleEnforcement,
+    /// Judged on what the phone says of itself (device integrity): a hint that never
+    /// counts; the console's judgement on a verified attestation is the one that does.
+    pub hint: bool,
 }
 
 impl From<rules::Verdict> for Verdict {
@@ -292,6 +340,7 @@ impl From<rules::Verdict> for Verdict {
             reasons: v.reasons.iter().map(Into::into).collect(),
             unobserved: v.unobserved.iter().map(Into::into).collect(),
             enforcement: v.enforcement.into(),
+            hint: v.hint,
         }
     }
 }
@@ -601,6 +650,26 @@ pub struct ComplianceSnapshot {
     /// The agent app's own state.
     #[uniffi(default = None)]
     pub agent: Option<SnapshotAgent>,
+    /// What the agent sees of the phone's integrity by itself (judged only as a hint).
+    #[uniffi(default = None)]
+    pub integrity_hint: Option<SnapshotIntegrityHint>,
+}
+
+/// What the agent sees of the phone's integrity by itself; each absent field is not observed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SnapshotIntegrityHint {
+    /// The signing key is in secure hardware, as `KeyInfo` says.
+    #[uniffi(default = None)]
+    pub key_hardware_backed: Option<bool>,
+    /// The signing key is in StrongBox, as `KeyInfo` says.
+    #[uniffi(default = None)]
+    pub key_strong_box: Option<bool>,
+    /// The OS says the boot was verified.
+    #[uniffi(default = None)]
+    pub boot_verified: Option<bool>,
+    /// The OS says the bootloader is locked.
+    #[uniffi(default = None)]
+    pub bootloader_locked: Option<bool>,
 }
 
 /// Operating-system facts.
@@ -841,6 +910,12 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
             package_name: a.package_name,
             uninstall_blocked: a.uninstall_blocked,
         });
+        out.integrity_hint = s.integrity_hint.map(|h| core::IntegrityHint {
+            key_hardware_backed: h.key_hardware_backed,
+            key_strong_box: h.key_strong_box,
+            boot_verified: h.boot_verified,
+            bootloader_locked: h.bootloader_locked,
+        });
         Ok(out)
     }
 }
@@ -883,10 +958,28 @@ mod tests {
             settings: SnapshotSettings::default(),
             apps: None,
             agent: None,
+            integrity_hint: Some(SnapshotIntegrityHint {
+                key_hardware_backed: Some(true),
+                key_strong_box: None,
+                boot_verified: Some(false),
+                bootloader_locked: None,
+            }),
         };
         let core =
             snapshot::DeviceSnapshot::try_from(snapshot(&["PACKAGE_ACCESS", "CERT_INSTALL"]))
                 .expect("known scopes");
+        // The hint crosses field for field; the judged input stays the phone's own.
+        let hint = core.integrity_hint.as_ref().expect("the hint crosses");
+        assert_eq!(
+            (
+                hint.key_hardware_backed,
+                hint.key_strong_box,
+                hint.boot_verified,
+                hint.bootloader_locked
+            ),
+            (Some(true), None, Some(false), None)
+        );
+        assert_eq!(core.integrity_input, core::IntegrityInput::OnDevice);
         assert_eq!(
             core.delegated_scopes,
             Some(vec![
@@ -928,6 +1021,7 @@ mod tests {
                 signing_certs_sha256: vec!["ab".repeat(32), "not hex".into()],
             }]),
             agent: None,
+            integrity_hint: None,
         };
         let err = snapshot::DeviceSnapshot::try_from(snapshot).unwrap_err();
         let CoreError::InvalidInput { field, .. } = &err else {

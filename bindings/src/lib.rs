@@ -233,6 +233,24 @@ impl Agent {
             .map(|alerts| alerts.into_iter().map(Into::into).collect())
     }
 
+    /// Answers an `Attest` action with the new key's chain and certification: journaled,
+    /// and returned as the console messages to publish. A malformed answer is
+    /// `InvalidInput` and the action stays awaiting.
+    pub async fn submit_attestation(
+        &self,
+        action_id: String,
+        answer: types::AttestationAnswer,
+        now: SystemTime,
+    ) -> Result<types::AttestationReceipt, PortcullisError> {
+        let now = types::to_timestamp(now);
+        self.with_agent(move |a| a.submit_attestation(&action_id, answer.into(), now))
+            .await
+            .map(|r| types::AttestationReceipt {
+                messages: r.messages.into_iter().map(Into::into).collect(),
+                alerts: r.alerts.into_iter().map(Into::into).collect(),
+            })
+    }
+
     /// Actions handed out whose outcome was not reported yet, oldest first: after a
     /// restart the app sees what it still owes an answer for.
     pub async fn actions_awaiting_outcome(&self) -> Result<Vec<HandedAction>, PortcullisError> {

@@ -233,6 +233,8 @@ mirror_enum!(
         ShowNotice,
         /// Close every open SIM-change window.
         RevokeAuthorizations,
+        /// Generate an attested key with the console's challenge and send its chain.
+        Attest,
     }
 );
 
@@ -357,6 +359,15 @@ pub enum InstructionAction {
         /// The text.
         body: String,
     },
+    /// Generate an ECDSA P-256 signing key in the platform keystore with
+    /// `setAttestationChallenge(challenge)` (StrongBox where present), sign `certify` with
+    /// it (SHA256withECDSA), and hand the chain and signature to `submit_attestation`.
+    Attest {
+        /// The console's challenge, exactly these bytes.
+        challenge: Vec<u8>,
+        /// The statement certifying the checkpoint key, for the new key to sign.
+        certify: Vec<u8>,
+    },
 }
 
 impl From<agent::InstructionAction> for InstructionAction {
@@ -369,6 +380,7 @@ impl From<agent::InstructionAction> for InstructionAction {
             A::StartInspection { reason } => InstructionAction::StartInspection { reason },
             A::RotateKeys => InstructionAction::RotateKeys,
             A::ShowNotice { title, body } => InstructionAction::ShowNotice { title, body },
+            A::Attest { challenge, certify } => InstructionAction::Attest { challenge, certify },
         }
     }
 }
@@ -1149,6 +1161,7 @@ impl From<InstructionAction> for agent::InstructionAction {
             InstructionAction::StartInspection { reason } => A::StartInspection { reason },
             InstructionAction::RotateKeys => A::RotateKeys,
             InstructionAction::ShowNotice { title, body } => A::ShowNotice { title, body },
+            InstructionAction::Attest { challenge, certify } => A::Attest { challenge, certify },
         }
     }
 }
@@ -1548,4 +1561,37 @@ mod telemetry_tests {
         assert!(err.contains("events[0].address"), "{err}");
         assert!(!err.contains("4915112345678"), "{err}");
     }
+}
+
+/// The platform's answer to an `Attest` action.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AttestationAnswer {
+    /// The new key's certificate chain, DER, leaf first (`KeyStore.getCertificateChain`).
+    pub chain: Vec<Vec<u8>>,
+    /// The new key's SHA256withECDSA signature over the action's `certify` bytes (DER).
+    pub certification: Vec<u8>,
+    /// Whether StrongBox made the key.
+    pub strong_box: bool,
+    /// Whether StrongBox was asked for and unavailable, so the TEE made the key.
+    pub strong_box_fallback: bool,
+}
+
+impl From<AttestationAnswer> for agent::AttestationAnswer {
+    fn from(a: AttestationAnswer) -> Self {
+        agent::AttestationAnswer {
+            chain: a.chain,
+            certification: a.certification,
+            strong_box: a.strong_box,
+            strong_box_fallback: a.strong_box_fallback,
+        }
+    }
+}
+
+/// What submitting an attestation produced.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AttestationReceipt {
+    /// The console messages carrying the chain: publish every one.
+    pub messages: Vec<ConsoleMessage>,
+    /// The `instruction_outcome` alert.
+    pub alerts: Vec<Alert>,
 }

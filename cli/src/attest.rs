@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use portcullis_attest::{
-    decode_pem_chain, verify, Expectations, RevocationList, TrustAnchors, Verdict, VerifyOptions,
+    check_certification, decode_pem_chain, verify, Expectations, RevocationList, TrustAnchors,
+    Verdict, VerifyOptions,
 };
 
 /// Exit status when the chain is refused.
@@ -23,7 +24,7 @@ const EXIT_BAD_INPUT: u8 = 2;
 #[derive(Subcommand)]
 pub(crate) enum AttestAction {
     /// Verify an Android key attestation chain and print the verdict; exit 1 if refused, 2 on bad input.
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
     /// Print the verdict's JSON Schema (docs/attestation-verdict.schema.json).
     Schema,
 }
@@ -52,6 +53,14 @@ pub(crate) struct VerifyArgs {
     /// The SHA-256 of the attesting app's signing certificate (64 hex digits, colons allowed).
     #[arg(long, value_name = "SHA256")]
     expect_signer: Option<String>,
+    /// The phone's checkpoint-signing public key (Ed25519, 64 hex digits) as pinned at
+    /// enrollment: with --certification, check that the attested key certified it.
+    #[arg(long, value_name = "HEX", requires = "certification")]
+    checkpoint_key: Option<String>,
+    /// The attested key's signature (DER, hex) over the checkpoint-key certification, as
+    /// the phone sent it with the chain.
+    #[arg(long, value_name = "HEX", requires = "checkpoint_key")]
+    certification: Option<String>,
     /// The verification time, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
@@ -176,10 +185,24 @@ fn verify_args(args: &VerifyArgs) -> Result<Verdict, String> {
         revocations,
         allow_software_root: false,
     };
+    let certification = match (&args.checkpoint_key, &args.certification) {
+        (Some(key), Some(sig)) => {
+            let key = <[u8; 32]>::try_from(hex_bytes("--checkpoint-key", key)?.as_slice())
+                .map_err(|_| "--checkpoint-key: an Ed25519 key is 32 bytes (64 hex digits)")?;
+            Some((key, hex_bytes("--certification", sig)?))
+        }
+        _ => None,
+    };
     let expect = Expectations {
         challenge,
         package: args.expect_package.clone(),
         signer,
     };
-    Ok(verify(&chain, &options, &expect, now))
+    let mut verdict = verify(&chain, &options, &expect, now);
+    if let (Some((key, signature)), true) = (certification, verdict.verified) {
+        let statement =
+            portcullis_core::journal::checkpoint_key_certification(&expect.challenge, &key);
+        check_certification(&mut verdict, &chain[0], &statement, &signature);
+    }
+    Ok(verdict)
 }

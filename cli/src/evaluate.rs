@@ -11,8 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use portcullis_core::compliance::{
-    Action, ComplianceEngine, DeviceSnapshot, Evaluation, Measure, PreparedPolicy, RequestedAction,
-    Route, Status, Verdict,
+    mdm_remediations, Action, AttestationEvidence, ComplianceEngine, DeviceSnapshot, Evaluation,
+    IntegrityInput, Measure, PreparedPolicy, RequestedAction, Route, Status, Verdict,
 };
 use portcullis_core::policy::model::SettingName;
 use portcullis_core::policy::Policy;
@@ -36,6 +36,11 @@ pub(crate) struct EvaluateArgs {
     /// Evaluation time, RFC 3339 (default: the snapshot's `collectedAt`, else now).
     #[arg(long, value_name = "RFC3339")]
     at: Option<String>,
+    /// The attestation verdict (`portcullis attest verify --format json`) the policy's
+    /// `deviceIntegrity` rules are judged on. Without it those rules are unknown: the
+    /// phone cannot vouch for itself, so its own integrity hint is not used here.
+    #[arg(long, value_name = "VERDICT.json")]
+    attestation: Option<PathBuf>,
     /// Engine state to continue from and write back (created when missing): shows
     /// what a phone would report after its previous evaluations.
     #[arg(long, value_name = "FILE.json")]
@@ -99,8 +104,16 @@ fn evaluate(args: &EvaluateArgs) -> Result<Outcome, String> {
     };
     let policy = Policy::from_json(&read(policy_path)?)
         .map_err(|e| format!("{}: {e}", policy_path.display()))?;
-    let snapshot = DeviceSnapshot::from_json(&read(snapshot_path)?)
+    let mut snapshot = DeviceSnapshot::from_json(&read(snapshot_path)?)
         .map_err(|e| format!("{}: {e}", snapshot_path.display()))?;
+    let evidence = match &args.attestation {
+        Some(path) => Some(Box::new(
+            AttestationEvidence::from_verdict_json(&read(path)?)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    snapshot.integrity_input = IntegrityInput::Console(evidence);
     let at = match &args.at {
         Some(text) => Timestamp::parse_rfc3339(text)
             .ok_or("--at: expected an RFC 3339 time such as 2026-03-01T09:30:00Z")?,
@@ -137,10 +150,19 @@ fn platform_name(snapshot: &DeviceSnapshot) -> &'static str {
     }
 }
 
-const SECTIONS: [(SettingName, &str); 2] = [
+const SECTIONS: [(SettingName, &str); 3] = [
     (SettingName::Apps, "apps"),
     (SettingName::Configuration, "configuration"),
+    (SettingName::DeviceIntegrity, "deviceIntegrity"),
 ];
+
+/// The sections shown: device integrity only when the policy sets a rule there.
+fn sections_of(policy: &Policy) -> impl Iterator<Item = &'static (SettingName, &'static str)> {
+    let integrity = policy.device_integrity.is_active();
+    SECTIONS
+        .iter()
+        .filter(move |(s, _)| integrity || *s != SettingName::DeviceIntegrity)
+}
 
 fn json_report(
     policy: &Policy,
@@ -148,8 +170,7 @@ fn json_report(
     evaluation: &Evaluation,
     next: Option<Timestamp>,
 ) -> serde_json::Value {
-    let sections: serde_json::Map<String, serde_json::Value> = SECTIONS
-        .iter()
+    let sections: serde_json::Map<String, serde_json::Value> = sections_of(policy)
         .map(|(s, name)| ((*name).to_owned(), json!(evaluation.section_status(*s))))
         .collect();
     json!({
@@ -160,6 +181,10 @@ fn json_report(
         "sections": sections,
         "verdicts": evaluation.verdicts,
         "actions": evaluation.new_actions,
+        "mdmRemediations": mdm_remediations(&evaluation.verdicts)
+            .into_iter()
+            .map(|(rule, r)| json!({"rule": rule, "remediation": r, "route": "MDM"}))
+            .collect::<Vec<_>>(),
         "alerts": evaluation.new_alerts,
         "nextDeadline": next,
     })
@@ -256,8 +281,7 @@ fn print_text(
         platform_name(snapshot),
         evaluation.at
     );
-    let sections: Vec<String> = SECTIONS
-        .iter()
+    let sections: Vec<String> = sections_of(policy)
         .map(|(s, name)| format!("{name}: {}", evaluation.section_status(*s).as_str()))
         .collect();
     outln!(
@@ -294,6 +318,14 @@ fn print_text(
             for n in notices {
                 outln!("           {}: {}", n.rule, n.reasons.joined());
             }
+        }
+    }
+    let remediations = mdm_remediations(&evaluation.verdicts);
+    if !remediations.is_empty() {
+        outln!();
+        outln!("Device integrity, for the MDM ({}):", remediations.len());
+        for (rule, r) in &remediations {
+            outln!("  mdm    {:<24} ({rule})", r.as_str());
         }
     }
     outln!();

@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     ShowNotice,
     /// Close every open SIM-change window.
     RevokeAuthorizations,
+    /// Attest the device key with a fresh challenge (`--challenge`, or 32 random bytes, printed).
+    Attest,
 }
 
 /// Arguments of `portcullis instruction sign`.
@@ -114,6 +116,10 @@ pub(crate) struct SignArgs {
     /// wipe-work-data, wipe-device: keep factory-reset protection data.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     preserve_frp: bool,
+    /// attest: the challenge, 16 to 32 bytes in hex; default 32 fresh random bytes. Keep it:
+    /// `portcullis attest verify --challenge` needs it.
+    #[arg(long)]
+    challenge: Option<String>,
     /// show-notice: a short title.
     #[arg(long)]
     title: Option<String>,
@@ -241,6 +247,10 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         keys.len(),
         payload.expires
     );
+    if let InstructionBody::Attest { challenge } = &payload.body {
+        let hex: String = challenge.iter().map(|b| format!("{b:02x}")).collect();
+        outln!("challenge {hex}");
+    }
     Ok(())
 }
 
@@ -322,6 +332,20 @@ fn body(args: &SignArgs, issued_at: Timestamp) -> Result<InstructionBody, String
             body: need(&args.body, "--body", k)?.clone(),
         },
         Kind::RevokeAuthorizations => InstructionBody::RevokeAuthorizations,
+        Kind::Attest => InstructionBody::Attest {
+            challenge: match &args.challenge {
+                Some(text) => Some(text.trim())
+                    .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(portcullis_core::journal::unhex)
+                    .ok_or("--challenge: expected hex digits")?,
+                None => {
+                    let mut bytes = [0u8; 32];
+                    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+                        .map_err(|_| "no randomness for the challenge".to_owned())?;
+                    bytes.to_vec()
+                }
+            },
+        },
     })
 }
 
@@ -440,6 +464,10 @@ fn print_plan(path: &Path, v: &VerifiedInstruction) {
         }
         InstructionBody::ShowNotice { title, .. } => format!("show the notice \"{title}\""),
         InstructionBody::RevokeAuthorizations => "close every open SIM-change window".into(),
+        InstructionBody::Attest { challenge } => format!(
+            "generate an attested key with a {}-byte challenge, certify the checkpoint key with it, and send its chain",
+            challenge.len()
+        ),
     };
     outln!("  would        {plan}");
 }

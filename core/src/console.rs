@@ -42,6 +42,14 @@ pub const INSTRUCTIONS_KEY: &str = "portcullis.instructions";
 /// Prefix of alert keys: one key per alert, so alerts raised before the MDM collects
 /// them do not overwrite each other.
 pub const ALERT_KEY_PREFIX: &str = "portcullis.alert.";
+/// Prefix of the keys of an attestation's parts, `portcullis.attestation.<part>` from 1:
+/// a new attestation replaces the last one's.
+pub const ATTESTATION_KEY_PREFIX: &str = "portcullis.attestation.";
+/// Base64 characters of the chain per attestation part, so every part's data fits.
+const ATTESTATION_CHUNK: usize = 480;
+/// Most parts an attestation is sent in (8 certificates of 16 KiB would need more;
+/// real chains need 5 to 12).
+pub const MAX_ATTESTATION_PARTS: usize = 99;
 /// Prefix of keys of actions handed to the MDM, one per action.
 pub const ACTION_KEY_PREFIX: &str = "portcullis.instruction.";
 
@@ -581,6 +589,7 @@ pub fn action_name(action: &InstructionAction) -> &'static str {
         InstructionAction::StartInspection { .. } => "start_inspection",
         InstructionAction::RotateKeys => "rotate_keys",
         InstructionAction::ShowNotice { .. } => "show_notice",
+        InstructionAction::Attest { .. } => "attest",
     }
 }
 
@@ -912,5 +921,186 @@ mod tests {
             deployment("owner", &[], 30, Timestamp::EPOCH).message,
             "owner (API 30)"
         );
+    }
+}
+
+/// Standard base64 with padding, as the console's tools read it.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An attestation the platform answered with, to send to the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationSubmission {
+    /// The `attest` instruction's id.
+    pub instruction_id: String,
+    /// The challenge it carried.
+    pub challenge: Vec<u8>,
+    /// The certificate chain, DER, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// The leaf key's signature over the checkpoint-key certification statement (DER).
+    pub certification: Vec<u8>,
+    /// Made in StrongBox.
+    pub strong_box: bool,
+    /// StrongBox was unavailable and the TEE made the key.
+    pub strong_box_fallback: bool,
+}
+
+impl AttestationSubmission {
+    /// SHA-256 over the certificates' DER, in order, then the certification signature.
+    pub fn chain_sha256(&self) -> [u8; 32] {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for cert in &self.chain {
+            ctx.update(cert);
+        }
+        ctx.update(&self.certification);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+}
+
+/// An attestation in as many parts as its chain needs, keys `portcullis.attestation.1`,
+/// `.2`, ...: a keyed app state's data holds 1,000 characters and a chain is several
+/// thousand. Each part carries a slice of the stream `cert0 . cert1 ... . certification`
+/// (base64 of each, joined by `.`), the part number and count, and the digest that ties
+/// the parts together; the first also the challenge and the StrongBox facts. The console
+/// puts them back together with [`assemble_attestation`].
+pub fn attestation(sub: &AttestationSubmission, at: Timestamp) -> Vec<ConsoleMessage> {
+    let mut stream: Vec<String> = sub.chain.iter().map(|c| base64(c)).collect();
+    stream.push(base64(&sub.certification));
+    let stream = stream.join(".");
+    let chunks: Vec<&str> = stream
+        .as_bytes()
+        .chunks(ATTESTATION_CHUNK)
+        .map(|c| std::str::from_utf8(c).expect("base64 and dots are ASCII"))
+        .collect();
+    let parts = chunks.len();
+    let digest = crate::identity::hex(&sub.chain_sha256());
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let part = i + 1;
+            let mut data = head("attestation", at);
+            data.insert("instruction_id".into(), s(&sub.instruction_id, 128));
+            data.insert("part".into(), part.into());
+            data.insert("parts".into(), parts.into());
+            data.insert("chain_sha256".into(), digest.clone().into());
+            if part == 1 {
+                data.insert(
+                    "challenge".into(),
+                    crate::identity::hex(&sub.challenge).into(),
+                );
+                data.insert("certificates".into(), sub.chain.len().into());
+                data.insert("strong_box".into(), sub.strong_box.into());
+                data.insert("strong_box_fallback".into(), sub.strong_box_fallback.into());
+            }
+            data.insert("chunk".into(), chunk.into());
+            let severity = if sub.strong_box_fallback {
+                ConsoleSeverity::Error
+            } else {
+                ConsoleSeverity::Info
+            };
+            ConsoleMessage {
+                key: format!("{ATTESTATION_KEY_PREFIX}{part}"),
+                severity,
+                message: fit_text(
+                    &format!(
+                        "attestation for instruction {} (part {part} of {parts}){}",
+                        sub.instruction_id,
+                        if sub.strong_box_fallback {
+                            ": StrongBox unavailable, the TEE made the key"
+                        } else {
+                            ""
+                        }
+                    ),
+                    MAX_MESSAGE_UNITS,
+                    true,
+                ),
+                data: Value::Object(data).to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Puts an attestation's parts (their `data` strings, in any order) back together, for
+/// the console: every part present once, all of one attestation, the digest matching.
+pub fn assemble_attestation(parts: &[&str]) -> crate::Result<AttestationSubmission> {
+    use base64::Engine;
+    let bad = |problem: &str| crate::Error::invalid("attestation parts", problem);
+    let mut read: Vec<Map<String, Value>> = Vec::with_capacity(parts.len());
+    for text in parts {
+        let value: Value = serde_json::from_str(text).map_err(|_| bad("a part is not JSON"))?;
+        match value {
+            Value::Object(m) if m.get("type") == Some(&Value::from("attestation")) => read.push(m),
+            _ => return Err(bad("a part is not an attestation message")),
+        }
+    }
+    let number = |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_u64);
+    read.sort_by_key(|m| number(m, "part"));
+    let count = read.len();
+    if count == 0 || count > MAX_ATTESTATION_PARTS {
+        return Err(bad("no parts, or too many"));
+    }
+    let first = &read[0];
+    let field = |k: &str| first.get(k).cloned().unwrap_or(Value::Null);
+    for (i, m) in read.iter().enumerate() {
+        if number(m, "part") != Some(i as u64 + 1) || number(m, "parts") != Some(count as u64) {
+            return Err(bad("a part is missing or repeated"));
+        }
+        if m.get("chain_sha256") != first.get("chain_sha256")
+            || m.get("instruction_id") != first.get("instruction_id")
+        {
+            return Err(bad("the parts belong to different attestations"));
+        }
+    }
+    let stream: String = read
+        .iter()
+        .map(|m| m.get("chunk").and_then(Value::as_str).unwrap_or_default())
+        .collect();
+    let mut items: Vec<Vec<u8>> = stream
+        .split('.')
+        .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("a chunk is not base64"))?;
+    let certification = items.pop().unwrap_or_default();
+    let sub = AttestationSubmission {
+        instruction_id: field("instruction_id")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        challenge: field("challenge")
+            .as_str()
+            .and_then(crate::journal::unhex)
+            .ok_or_else(|| bad("the first part has no challenge"))?,
+        chain: items,
+        certification,
+        strong_box: field("strong_box").as_bool().unwrap_or(false),
+        strong_box_fallback: field("strong_box_fallback").as_bool().unwrap_or(false),
+    };
+    if Some(sub.chain.len() as u64) != number(first, "certificates")
+        || field("chain_sha256").as_str() != Some(&crate::identity::hex(&sub.chain_sha256()))
+    {
+        return Err(bad("the chain does not match its digest"));
+    }
+    Ok(sub)
+}
+
+impl AttestationSubmission {
+    /// The chain as PEM, leaf first: what `portcullis attest verify --chain` reads.
+    pub fn chain_pem(&self) -> String {
+        let mut out = String::new();
+        for cert in &self.chain {
+            out.push_str("-----BEGIN CERTIFICATE-----\n");
+            let b64 = base64(cert);
+            for line in b64.as_bytes().chunks(64) {
+                out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                out.push('\n');
+            }
+            out.push_str("-----END CERTIFICATE-----\n");
+        }
+        out
     }
 }

@@ -35,6 +35,8 @@ const WRAP_LABEL: &[u8] = b"portcullis/journal-key/wrap/v1";
 const SIGNING_LABEL: &[u8] = b"portcullis/checkpoint-signing/v1";
 const CHECKPOINT_CONTEXT: &[u8] = b"portcullis-checkpoint-v1\0";
 const REPORT_CONTEXT: &[u8] = b"portcullis-inspection-report-v1\0";
+/// Context of the statement the attested platform key signs about the checkpoint key.
+const KEY_CERTIFICATION_CONTEXT: &[u8] = b"portcullis/checkpoint-key-certification/v1\0";
 
 /// Checks an inspection report signature made by [`CheckpointSigner::sign_report`].
 pub fn verify_report_signature(public_key: &[u8; 32], digest: &[u8; 32], signature: &[u8]) -> bool {
@@ -313,6 +315,21 @@ impl SignedCheckpoint {
 
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The statement the phone's attested platform key signs (ECDSA, SHA-256) to certify
+/// the checkpoint-signing key: the context, the attestation challenge (length byte,
+/// then the bytes) and the 32-byte Ed25519 checkpoint public key. The console rebuilds
+/// it from the challenge it issued and the key it pinned at enrollment, and checks the
+/// signature under the attested chain's leaf key: the journal's checkpoints are then
+/// tied to the key the secure hardware attested.
+pub fn checkpoint_key_certification(challenge: &[u8], checkpoint_key: &[u8; 32]) -> Vec<u8> {
+    let len = u8::try_from(challenge.len()).unwrap_or(u8::MAX);
+    let mut out = KEY_CERTIFICATION_CONTEXT.to_vec();
+    out.push(len);
+    out.extend_from_slice(&challenge[..usize::from(len)]);
+    out.extend_from_slice(checkpoint_key);
+    out
 }
 
 /// Decodes lower- or upper-case hex.

@@ -478,3 +478,32 @@ fn the_deployment_state_validates_and_many_scopes_are_cut_within_the_limit() {
     let data = check(&m);
     assert!(data["left_out"].as_u64().unwrap() > 0, "{data}");
 }
+
+#[test]
+fn an_attestation_is_sent_in_parts_that_each_fit_and_validate() {
+    let sub = console::AttestationSubmission {
+        instruction_id: "i".repeat(128),
+        challenge: vec![0xab; 32],
+        chain: (0..8u8)
+            .map(|i| vec![0x30; 1200 + usize::from(i)])
+            .collect(),
+        certification: vec![0x30; 72],
+        strong_box: false,
+        strong_box_fallback: true,
+    };
+    let messages = console::attestation(&sub, T0);
+    assert!(messages.len() > 20);
+    for (i, m) in messages.iter().enumerate() {
+        let data = check(m);
+        assert_eq!(data["type"], "attestation");
+        assert_eq!(data["part"], i + 1);
+        assert_eq!(
+            m.severity,
+            ConsoleSeverity::Error,
+            "a StrongBox fallback is for the team"
+        );
+        assert_eq!(data.get("challenge").is_some(), i == 0);
+    }
+    let datas: Vec<&str> = messages.iter().map(|m| m.data.as_str()).collect();
+    assert_eq!(console::assemble_attestation(&datas).unwrap(), sub);
+}

@@ -26,6 +26,7 @@
 #                               at 09:00Z), sequence 3
 #     lock-5.instruction        lock-now, sequence 5
 #     wipe-6.instruction        wipe-device keeping factory-reset protection, sequence 6
+#     attest-7.instruction      attest, sequence 7, a fixed 32-byte challenge
 #     forged-10.instruction     authorize-sim-change, sequence 10, signed by stray-key (not in the root)
 # and the keys, in root-key/, root-key-2/, policy-key/, operations-key/ and stray-key/.
 
@@ -103,6 +104,8 @@ make_instruction_fixtures() {
             --checked-at 2026-03-01T09:15:00Z --response "$out/device-swap-response.json" &&
         instruction_fixture "$tool" "$ops" 5 08:00 "$out/lock-5.instruction" --kind lock-now &&
         instruction_fixture "$tool" "$ops" 6 08:00 "$out/wipe-6.instruction" --kind wipe-device --preserve-frp true &&
+        instruction_fixture "$tool" "$ops" 7 08:00 "$out/attest-7.instruction" --kind attest \
+            --challenge 37636361633165612d343834352d343832652d383538642d6636666139616138 &&
         instruction_fixture "$tool" "$fix/stray-key/portcullis-signing.key" 10 08:00 "$out/forged-10.instruction" \
             --kind authorize-sim-change --until 2026-03-02T08:00:00Z --reason "ticket SEC-9999"
 }

@@ -57,6 +57,16 @@ pub enum InstructionAction {
         /// The text.
         body: String,
     },
+    /// Generate a signing key (ECDSA P-256) in the platform keystore with this
+    /// attestation challenge (StrongBox where present), sign `certify` with it
+    /// (SHA256withECDSA), and hand the key's certificate chain and that signature to
+    /// [`Agent::submit_attestation`].
+    Attest {
+        /// The console's challenge, exactly these bytes.
+        challenge: Vec<u8>,
+        /// The statement certifying the checkpoint-signing key, to be signed by the new key.
+        certify: Vec<u8>,
+    },
 }
 
 /// An action handed to the native layer, once.
@@ -111,6 +121,71 @@ impl ActionOutcome {
             ActionOutcome::Failed { .. } => Severity::High,
         }
     }
+}
+
+/// Most certificates an attestation chain may have (leaf, attestation key, intermediates, root).
+pub const MAX_ATTESTATION_CERTS: usize = 8;
+/// Largest certificate accepted in an attestation chain, in bytes.
+pub const MAX_ATTESTATION_CERT_BYTES: usize = 16 * 1024;
+/// Largest certification signature (a DER ECDSA signature is at most 72 bytes for P-256).
+pub const MAX_CERTIFICATION_BYTES: usize = 512;
+
+/// The platform's answer to an `attest` action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationAnswer {
+    /// The new key's certificate chain, DER, leaf first (`KeyStore.getCertificateChain`).
+    pub chain: Vec<Vec<u8>>,
+    /// The new key's SHA256withECDSA signature over the action's `certify` statement (DER).
+    pub certification: Vec<u8>,
+    /// Whether the key was made in StrongBox.
+    pub strong_box: bool,
+    /// Whether StrongBox was asked for and unavailable, so the TEE made the key instead.
+    pub strong_box_fallback: bool,
+}
+
+impl AttestationAnswer {
+    /// Shape only: the console verifies the chain; the phone refuses what it could not send.
+    fn validate(&self) -> Result<()> {
+        if self.chain.len() < 2 || self.chain.len() > MAX_ATTESTATION_CERTS {
+            return Err(Error::invalid(
+                "chain",
+                format!("must hold 2 to {MAX_ATTESTATION_CERTS} certificates"),
+            ));
+        }
+        for (i, cert) in self.chain.iter().enumerate() {
+            // Every DER certificate is a SEQUENCE.
+            if cert.len() > MAX_ATTESTATION_CERT_BYTES || cert.first() != Some(&0x30) {
+                return Err(Error::invalid(
+                    format!("chain[{i}]"),
+                    format!(
+                        "is not a DER certificate of at most {MAX_ATTESTATION_CERT_BYTES} bytes"
+                    ),
+                ));
+            }
+        }
+        if self.certification.is_empty() || self.certification.len() > MAX_CERTIFICATION_BYTES {
+            return Err(Error::invalid(
+                "certification",
+                format!("must be 1 to {MAX_CERTIFICATION_BYTES} bytes"),
+            ));
+        }
+        if self.strong_box && self.strong_box_fallback {
+            return Err(Error::invalid(
+                "strong_box_fallback",
+                "a StrongBox key cannot also be a fallback from StrongBox",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What submitting an attestation produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationReceipt {
+    /// The console messages carrying the chain, in order; publish every one.
+    pub messages: Vec<crate::console::ConsoleMessage>,
+    /// The `instruction_outcome` alert (carried out).
+    pub alerts: Vec<Alert>,
 }
 
 /// What applying an instruction did.
@@ -274,6 +349,15 @@ impl Agent {
                 "names no action awaiting an outcome (unknown, or its outcome was already reported)",
             ));
         };
+        if matches!(
+            (&self.instructions.state.awaiting[index].action, &outcome),
+            (InstructionAction::Attest { .. }, ActionOutcome::CarriedOut)
+        ) {
+            return Err(Error::invalid(
+                "outcome",
+                "an attest action is carried out by submitting its certificate chain (submit_attestation)",
+            ));
+        }
         let handed = self.instructions.state.awaiting.remove(index);
         let action_name = action_name(&handed.action);
         let finding = outcome_finding(&handed, &outcome, now);
@@ -288,6 +372,62 @@ impl Agent {
             .to_string(),
         }];
         self.commit_instruction_step(now, vec![finding], journal, Vec::new())
+    }
+
+    /// Takes the platform's answer to an `attest` action: the new key's certificate
+    /// chain (DER, leaf first) and its signature over the action's `certify` statement.
+    /// The chain is journaled and comes back as console messages (key
+    /// `portcullis.attestation.<part>`) for the console to verify with `portcullis
+    /// attest verify`; the action is then done. A malformed chain is refused naming the
+    /// problem, and the action stays awaiting its answer.
+    pub fn submit_attestation(
+        &mut self,
+        action_id: &str,
+        answer: AttestationAnswer,
+        now: Timestamp,
+    ) -> Result<AttestationReceipt> {
+        let Some(index) = self.instructions.state.awaiting.iter().position(|a| {
+            a.action_id == action_id && matches!(a.action, InstructionAction::Attest { .. })
+        }) else {
+            return Err(Error::invalid(
+                "action_id",
+                "names no attest action awaiting its answer (unknown, another kind, or answered already)",
+            ));
+        };
+        answer.validate()?;
+        let handed = self.instructions.state.awaiting.remove(index);
+        let InstructionAction::Attest { challenge, .. } = &handed.action else {
+            return Err(Error::Corrupt("an attest action changed kind".into()));
+        };
+        let submission = crate::console::AttestationSubmission {
+            instruction_id: handed.action_id.clone(),
+            challenge: challenge.clone(),
+            chain: answer.chain.clone(),
+            certification: answer.certification.clone(),
+            strong_box: answer.strong_box,
+            strong_box_fallback: answer.strong_box_fallback,
+        };
+        let finding = outcome_finding(&handed, &ActionOutcome::CarriedOut, now);
+        let journal = vec![JournalEntry {
+            kind: "attestation_chain".into(),
+            body: serde_json::json!({
+                "instruction_id": handed.action_id,
+                "sequence": handed.sequence,
+                "challenge": hex(challenge),
+                "chain_sha256": hex(&submission.chain_sha256()),
+                "certificates": answer.chain.iter().map(|c| crate::console::base64(c)).collect::<Vec<_>>(),
+                "certification": crate::console::base64(&answer.certification),
+                "checkpoint_key": hex(&self.signer.public_key()),
+                "strong_box": answer.strong_box,
+                "strong_box_fallback": answer.strong_box_fallback,
+            })
+            .to_string(),
+        }];
+        let alerts = self.commit_instruction_step(now, vec![finding], journal, Vec::new())?;
+        Ok(AttestationReceipt {
+            messages: crate::console::attestation(&submission, now),
+            alerts,
+        })
     }
 
     /// Actions handed out whose outcome has not been reported, oldest first: after a
@@ -450,6 +590,20 @@ impl Agent {
                     Route::Agent,
                 ));
             }
+            InstructionBody::Attest { challenge } => {
+                details.insert("challenge".into(), hex(challenge).into());
+                let certify = crate::journal::checkpoint_key_certification(
+                    challenge,
+                    &self.signer.public_key(),
+                );
+                actions.push(hand(
+                    InstructionAction::Attest {
+                        challenge: challenge.clone(),
+                        certify,
+                    },
+                    Route::Agent,
+                ));
+            }
         }
         // What no one here can do is not handed out: its outcome is known now, and the
         // console hears it with the reason in this same transaction.
@@ -524,7 +678,8 @@ impl Agent {
             InstructionAction::WipeWorkData { .. } => caps.route_work_data_wipe(),
             InstructionAction::StartInspection { .. }
             | InstructionAction::RotateKeys
-            | InstructionAction::ShowNotice { .. } => Route::Agent,
+            | InstructionAction::ShowNotice { .. }
+            | InstructionAction::Attest { .. } => Route::Agent,
         }
     }
 
@@ -644,6 +799,7 @@ fn action_name(action: &InstructionAction) -> &'static str {
         InstructionAction::StartInspection { .. } => "start_inspection",
         InstructionAction::RotateKeys => "rotate_keys",
         InstructionAction::ShowNotice { .. } => "show_notice",
+        InstructionAction::Attest { .. } => "attest",
     }
 }
 

@@ -19,8 +19,9 @@ mod upload;
 pub use compliance::ComplianceOutcome;
 pub use inspection::InspectionReceipt;
 pub use instruction::{
-    ActionOutcome, AppliedInstruction, HandedAction, InstructionAction, InstructionOutcome,
-    RefusedInstruction, MAX_OUTCOME_REASON_BYTES,
+    ActionOutcome, AppliedInstruction, AttestationAnswer, AttestationReceipt, HandedAction,
+    InstructionAction, InstructionOutcome, RefusedInstruction, MAX_ATTESTATION_CERTS,
+    MAX_ATTESTATION_CERT_BYTES, MAX_CERTIFICATION_BYTES, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
 pub use schedule::{

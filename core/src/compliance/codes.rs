@@ -122,6 +122,20 @@ codes! {
         AccessibilityServiceNotPermitted = "ACCESSIBILITY_SERVICE_NOT_PERMITTED",
         /// The agent can be uninstalled.
         AgentUninstallNotBlocked = "AGENT_UNINSTALL_NOT_BLOCKED",
+        /// The attestation was refused (broken chain, wrong challenge, revoked, ...).
+        AttestationNotVerified = "ATTESTATION_NOT_VERIFIED",
+        /// The newest verified attestation is older than `requireAttestationWithinDays`.
+        AttestationStale = "ATTESTATION_STALE",
+        /// The attested key is software-only, or was imported rather than generated inside.
+        KeyNotHardwareBacked = "KEY_NOT_HARDWARE_BACKED",
+        /// The attested key is not in a StrongBox secure element.
+        KeyNotInStrongBox = "KEY_NOT_IN_STRONG_BOX",
+        /// The boot was not verified against the manufacturer's key.
+        BootNotVerified = "BOOT_NOT_VERIFIED",
+        /// The bootloader was unlocked.
+        BootloaderUnlocked = "BOOTLOADER_UNLOCKED",
+        /// The attested OS patch level is older than `maxAttestedPatchAgeDays`.
+        AttestedPatchLevelTooOld = "ATTESTED_PATCH_LEVEL_TOO_OLD",
     }
 }
 
@@ -130,6 +144,10 @@ impl Reason {
     pub fn severity(self) -> Severity {
         use Reason::*;
         match self {
+            AttestationNotVerified
+            | KeyNotHardwareBacked
+            | BootNotVerified
+            | BootloaderUnlocked => Severity::Critical,
             AppInstalled
             | AppSigningCertMismatch
             | EncryptionPolicy
@@ -148,7 +166,10 @@ impl Reason {
             | MobileNetworksConfigAllowed
             | UsbDataAccess
             | AlwaysOnVpn
-            | AgentUninstallNotBlocked => Severity::Medium,
+            | AgentUninstallNotBlocked
+            | AttestationStale
+            | KeyNotInStrongBox
+            | AttestedPatchLevelTooOld => Severity::Medium,
             AppNotUpdated
             | ApiLevel
             | OsVersion
@@ -208,6 +229,10 @@ codes! {
         AccessibilityServices = "settings.accessibilityServices",
         /// Whether the agent's uninstall is blocked.
         AgentUninstallBlocked = "agent.uninstallBlocked",
+        /// A verified attestation (console), or the agent's local integrity hint (phone).
+        Attestation = "attestation",
+        /// The attested OS patch level (or it is not a date).
+        AttestedPatchLevel = "attestation.device.osPatchLevel",
     }
 }
 
@@ -252,6 +277,26 @@ codes! {
         PermittedAccessibilityServices = "configuration.permittedAccessibilityServices",
         /// Built in, not a policy field: the agent's uninstall must be blocked (Android).
         AgentUninstallBlocked = "agent.uninstallBlocked",
+    }
+}
+
+codes! {
+    /// A device-integrity rule, named by the path of its policy field.
+    pub enum IntegrityRule {
+        /// Built in whenever a `deviceIntegrity` rule is set: the attestation verified.
+        AttestationVerified = "deviceIntegrity.attestation",
+        /// `requireAttestationWithinDays`.
+        RequireAttestationWithinDays = "deviceIntegrity.requireAttestationWithinDays",
+        /// `requireHardwareBackedKey`.
+        RequireHardwareBackedKey = "deviceIntegrity.requireHardwareBackedKey",
+        /// `requireStrongBox`.
+        RequireStrongBox = "deviceIntegrity.requireStrongBox",
+        /// `requireVerifiedBoot`.
+        RequireVerifiedBoot = "deviceIntegrity.requireVerifiedBoot",
+        /// `requireLockedBootloader`.
+        RequireLockedBootloader = "deviceIntegrity.requireLockedBootloader",
+        /// `maxAttestedPatchAgeDays`.
+        MaxAttestedPatchAgeDays = "deviceIntegrity.maxAttestedPatchAgeDays",
     }
 }
 
@@ -380,6 +425,8 @@ pub enum RuleId {
     App(Arc<str>),
     /// A configuration rule.
     Setting(SettingRule),
+    /// A device-integrity rule.
+    Integrity(IntegrityRule),
 }
 
 impl RuleId {
@@ -388,6 +435,7 @@ impl RuleId {
         match self {
             RuleId::AppInventory | RuleId::App(_) => SettingName::Apps,
             RuleId::Setting(_) => SettingName::Configuration,
+            RuleId::Integrity(_) => SettingName::DeviceIntegrity,
         }
     }
 
@@ -406,6 +454,7 @@ impl fmt::Display for RuleId {
             RuleId::AppInventory => f.write_str("apps"),
             RuleId::App(id) => write!(f, "app:{id}"),
             RuleId::Setting(s) => f.write_str(s.as_str()),
+            RuleId::Integrity(r) => f.write_str(r.as_str()),
         }
     }
 }
@@ -421,8 +470,10 @@ impl FromStr for RuleId {
                 return Err(());
             }
             Ok(RuleId::App(Arc::from(id)))
+        } else if let Ok(rule) = s.parse() {
+            Ok(RuleId::Setting(rule))
         } else {
-            s.parse().map(RuleId::Setting)
+            s.parse().map(RuleId::Integrity)
         }
     }
 }
@@ -448,6 +499,7 @@ pub fn section_name(section: SettingName) -> &'static str {
         SettingName::Configuration => "configuration",
         SettingName::Sim => "sim",
         SettingName::Inspection => "inspection",
+        SettingName::DeviceIntegrity => "deviceIntegrity",
     }
 }
 
@@ -482,6 +534,8 @@ mod tests {
             RuleId::App(Arc::from("a.c")),
             RuleId::Setting(SettingRule::MinimumApiLevel),
             RuleId::Setting(SettingRule::AgentUninstallBlocked),
+            RuleId::Integrity(IntegrityRule::AttestationVerified),
+            RuleId::Integrity(IntegrityRule::MaxAttestedPatchAgeDays),
         ];
         assert!(ids.is_sorted());
         for id in &ids {

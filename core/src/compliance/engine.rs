@@ -34,7 +34,11 @@ pub const DETECTOR_VERSION: u32 = 1;
 
 const DAY_MS: i64 = 86_400_000;
 /// The sections whose ladders the engine runs.
-const SECTIONS: [SettingName; 2] = [SettingName::Apps, SettingName::Configuration];
+const SECTIONS: [SettingName; 3] = [
+    SettingName::Apps,
+    SettingName::Configuration,
+    SettingName::DeviceIntegrity,
+];
 
 /// What a compliance alert reports. The `snake_case` names are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -500,7 +504,7 @@ impl ComplianceEngine {
         caps: Capabilities,
         now: Timestamp,
         out: &mut Out,
-    ) -> [bool; 2] {
+    ) -> [bool; 3] {
         debug_assert!(verdicts.is_sorted_by(|a, b| a.rule < b.rule));
         let agent = snapshot.agent.as_ref().map(|a| a.package_name.as_str());
         let roles = snapshot.package_roles.as_ref();
@@ -543,10 +547,14 @@ impl ComplianceEngine {
                 .push(restored_alert(now, &rule, &issue, now_status));
         }
         crate::sort::sort_by(&mut out.alerts[first_alert..], |a, b| a.rule.cmp(&b.rule));
-        let mut counting = [false; 2];
+        let mut counting = [false; 3];
         for (rule, issue) in &open {
             if issue.counts {
-                counting[usize::from(rule.section() == SettingName::Configuration)] = true;
+                let i = SECTIONS
+                    .iter()
+                    .position(|s| *s == rule.section())
+                    .expect("every rule belongs to a laddered section");
+                counting[i] = true;
             }
         }
         self.issues = open.into_iter().collect();
@@ -646,7 +654,7 @@ impl ComplianceEngine {
     fn update_ladders(
         &mut self,
         policy: &PreparedPolicy,
-        counting: [bool; 2],
+        counting: [bool; 3],
         now: Timestamp,
         out: &mut Out,
     ) {
@@ -839,6 +847,12 @@ fn open_alert(at: Timestamp, v: &Verdict) -> ComplianceAlert {
         )
     };
     evidence.push(("enforcement".to_owned(), v.enforcement.as_str().to_owned()));
+    let summary = if v.hint {
+        evidence.push(("basis".to_owned(), "agent_hint".to_owned()));
+        format!("{summary} (hint from the phone's own report; the console's attestation check is the one that counts)")
+    } else {
+        summary
+    };
     ComplianceAlert {
         at,
         kind,

@@ -28,6 +28,7 @@ pub mod actions;
 pub mod codes;
 pub mod critical;
 pub mod engine;
+pub mod integrity;
 pub mod rules;
 pub mod snapshot;
 
@@ -35,11 +36,14 @@ pub use actions::{
     Action, Capabilities, DelegatedScope, DelegatedScopes, DeploymentMode, Measure,
     NotPossibleReason, Notice, RequestedAction, Route, UserRestriction,
 };
-pub use codes::{Code, CodeSet, Fact, Facts, Reason, Reasons, RuleId, SettingRule};
+pub use codes::{Code, CodeSet, Fact, Facts, IntegrityRule, Reason, Reasons, RuleId, SettingRule};
 pub use critical::{access_block_targets, critical_packages, is_critical, PackageRoles};
 pub use engine::{
     ComplianceAlert, ComplianceAlertKind, ComplianceEngine, Escalation, Evaluation, Issue, Ladder,
     DETECTOR, DETECTOR_VERSION, ENGINE_STATE_VERSION,
+};
+pub use integrity::{
+    mdm_remediations, AttestationEvidence, IntegrityHint, IntegrityInput, IntegrityRemediation,
 };
 pub use rules::{evaluate_rules, Enforcement, LadderRule, PreparedPolicy, Status, Verdict};
 pub use snapshot::{

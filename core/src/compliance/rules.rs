@@ -11,8 +11,8 @@ use super::codes::{Code, Fact, Facts, Reason, Reasons, RuleId, SettingRule};
 use super::snapshot::{parse_date, DeviceSnapshot, InstalledApp, Platform};
 use crate::policy::model::{
     AppMode, AppViolationAction, CellularTwoGState, ConfigurationRules, DeveloperSettings,
-    EncryptionPolicy, GooglePlayProtectVerifyApps, InstallType, PolicyEnforcementRule, SettingName,
-    UntrustedAppsPolicy, UsbDataAccess, ViolationAction,
+    DeviceIntegrityRules, EncryptionPolicy, GooglePlayProtectVerifyApps, InstallType,
+    PolicyEnforcementRule, SettingName, UntrustedAppsPolicy, UsbDataAccess, ViolationAction,
 };
 use crate::policy::Policy;
 use crate::time::Timestamp;
@@ -112,10 +112,19 @@ pub struct Verdict {
     pub unobserved: Facts,
     /// What the policy asks for when this rule is broken.
     pub enforcement: Enforcement,
+    /// Judged by the agent on what the phone reports of itself (a device-integrity
+    /// hint): informational only, never counted; the console's judgement counts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hint: bool,
 }
 
 impl Verdict {
-    fn new(rule: RuleId, reasons: Reasons, unobserved: Facts, enforcement: Enforcement) -> Self {
+    pub(crate) fn new(
+        rule: RuleId,
+        reasons: Reasons,
+        unobserved: Facts,
+        enforcement: Enforcement,
+    ) -> Self {
         let status = if !reasons.is_empty() {
             Status::NonCompliant
         } else if !unobserved.is_empty() {
@@ -129,6 +138,7 @@ impl Verdict {
             reasons,
             unobserved,
             enforcement,
+            hint: false,
         }
     }
 
@@ -139,6 +149,7 @@ impl Verdict {
             reasons: Reasons::EMPTY,
             unobserved: Facts::EMPTY,
             enforcement,
+            hint: false,
         }
     }
 }
@@ -205,7 +216,8 @@ pub struct PreparedPolicy {
     pub(crate) config: ConfigurationRules,
     min_patch: Option<crate::time::Date>,
     min_ios: Option<[u16; 3]>,
-    ladders: [LadderRule; 2],
+    ladders: [LadderRule; 3],
+    integrity: DeviceIntegrityRules,
 }
 
 impl PreparedPolicy {
@@ -296,7 +308,9 @@ impl PreparedPolicy {
             ladders: [
                 ladder(SettingName::Apps),
                 ladder(SettingName::Configuration),
+                ladder(SettingName::DeviceIntegrity),
             ],
+            integrity: policy.device_integrity.clone(),
         }
     }
 
@@ -310,6 +324,7 @@ impl PreparedPolicy {
         match section {
             SettingName::Apps => self.ladders[0],
             SettingName::Configuration => self.ladders[1],
+            SettingName::DeviceIntegrity => self.ladders[2],
             _ => LadderRule::default(),
         }
     }
@@ -392,6 +407,13 @@ pub(crate) fn evaluate_rules_ordered(
     for &rule in SettingRule::ALL {
         out.push(evaluate_setting(policy, snapshot, rule, today));
     }
+    super::integrity::evaluate_integrity(
+        &policy.integrity,
+        &snapshot.integrity_input,
+        snapshot.integrity_hint.as_ref(),
+        now,
+        &mut out,
+    );
     (out, sorted)
 }
 

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actions::DelegatedScope;
 use super::critical::PackageRoles;
+use super::integrity::{IntegrityHint, IntegrityInput};
 use crate::error::{Error, Result};
 pub use crate::inspection::evidence::Platform;
 use crate::policy::model::{PasswordQuality, Sha256Fingerprint, UsbDataAccess};
@@ -104,6 +105,15 @@ pub struct DeviceSnapshot {
     /// The agent app's own state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentFacts>,
+    /// What the agent sees of the phone's integrity by itself: judged only as a hint
+    /// (`deviceIntegrity` rules count only on a console-verified attestation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity_hint: Option<IntegrityHint>,
+    /// Where the `deviceIntegrity` rules take their facts from: never read from the
+    /// snapshot (the phone cannot vouch for itself); the console sets it.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub integrity_input: IntegrityInput,
 }
 
 /// Operating-system facts; each absent fact is not observed.
@@ -354,6 +364,8 @@ impl DeviceSnapshot {
             settings: DeviceSettings::default(),
             apps: None,
             agent: None,
+            integrity_hint: None,
+            integrity_input: IntegrityInput::OnDevice,
         }
     }
 

@@ -55,7 +55,11 @@ const REMEMBERED_ACCEPTED: usize = 64;
 const REMEMBERED_REFUSED: usize = 64;
 
 /// The kinds an agent accepts, for messages.
-const KINDS: &str = "authorize_sim_change, carrier_check, lock_now, wipe_work_data, wipe_device, start_inspection, rotate_keys, show_notice, revoke_authorizations";
+const KINDS: &str = "authorize_sim_change, carrier_check, lock_now, wipe_work_data, wipe_device, start_inspection, rotate_keys, show_notice, revoke_authorizations, attest";
+/// Shortest attestation challenge, in bytes: enough that the console never repeats one.
+pub const MIN_ATTEST_CHALLENGE_BYTES: usize = 16;
+/// Longest attestation challenge, in bytes (Keystore accepts at most 128; 32 is plenty).
+pub const MAX_ATTEST_CHALLENGE_BYTES: usize = 32;
 
 /// The signed content of an instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +117,12 @@ pub enum InstructionBody {
     },
     /// Close every open SIM-change window now.
     RevokeAuthorizations,
+    /// Generate the attested device key with this challenge and return its certificate
+    /// chain, so the console can verify the phone's hardware and boot state.
+    Attest {
+        /// The console's fresh random challenge (16 to 32 bytes).
+        challenge: Vec<u8>,
+    },
 }
 
 /// The kind of an instruction, by its stable wire name.
@@ -137,11 +147,13 @@ pub enum InstructionKind {
     ShowNotice,
     /// `revoke_authorizations`.
     RevokeAuthorizations,
+    /// `attest`.
+    Attest,
 }
 
 impl InstructionKind {
     /// Every kind.
-    pub const ALL: [InstructionKind; 9] = [
+    pub const ALL: [InstructionKind; 10] = [
         InstructionKind::AuthorizeSimChange,
         InstructionKind::CarrierCheck,
         InstructionKind::LockNow,
@@ -151,6 +163,7 @@ impl InstructionKind {
         InstructionKind::RotateKeys,
         InstructionKind::ShowNotice,
         InstructionKind::RevokeAuthorizations,
+        InstructionKind::Attest,
     ];
 
     /// The wire name.
@@ -165,6 +178,7 @@ impl InstructionKind {
             InstructionKind::RotateKeys => "rotate_keys",
             InstructionKind::ShowNotice => "show_notice",
             InstructionKind::RevokeAuthorizations => "revoke_authorizations",
+            InstructionKind::Attest => "attest",
         }
     }
 
@@ -192,6 +206,7 @@ impl InstructionBody {
             InstructionBody::RotateKeys => InstructionKind::RotateKeys,
             InstructionBody::ShowNotice { .. } => InstructionKind::ShowNotice,
             InstructionBody::RevokeAuthorizations => InstructionKind::RevokeAuthorizations,
+            InstructionBody::Attest { .. } => InstructionKind::Attest,
         }
     }
 }
@@ -448,6 +463,13 @@ struct Reason {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Challenge {
+    /// Hex.
+    challenge: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Notice {
     title: String,
     body: String,
@@ -497,6 +519,14 @@ impl InstructionPayload {
                 let r: Reason = serde_json::from_slice(body).map_err(read)?;
                 InstructionBody::StartInspection { reason: r.reason }
             }
+            InstructionKind::Attest => {
+                let c: Challenge = serde_json::from_slice(body).map_err(read)?;
+                let challenge = Some(&c.challenge)
+                    .filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|t| crate::journal::unhex(t))
+                    .ok_or_else(|| invalid("body.challenge", "is not hex"))?;
+                InstructionBody::Attest { challenge }
+            }
             InstructionKind::ShowNotice => {
                 let n: Notice = serde_json::from_slice(body).map_err(read)?;
                 InstructionBody::ShowNotice {
@@ -533,6 +563,9 @@ impl InstructionPayload {
             InstructionBody::ShowNotice { title, body } => serde_json::to_string(&Notice {
                 title: title.clone(),
                 body: body.clone(),
+            }),
+            InstructionBody::Attest { challenge } => serde_json::to_string(&Challenge {
+                challenge: crate::identity::hex(challenge),
             }),
         }
         .expect("instruction bodies always serialise");
@@ -649,6 +682,18 @@ impl InstructionPayload {
                     return Err(invalid(
                         "body.body",
                         &format!("longer than {MAX_NOTICE_BODY_CHARS} characters"),
+                    ));
+                }
+            }
+            InstructionBody::Attest { challenge } => {
+                if !(MIN_ATTEST_CHALLENGE_BYTES..=MAX_ATTEST_CHALLENGE_BYTES)
+                    .contains(&challenge.len())
+                {
+                    return Err(invalid(
+                        "body.challenge",
+                        &format!(
+                            "must be {MIN_ATTEST_CHALLENGE_BYTES} to {MAX_ATTEST_CHALLENGE_BYTES} bytes"
+                        ),
                     ));
                 }
             }

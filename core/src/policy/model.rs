@@ -83,6 +83,10 @@ pub struct Policy {
     /// stays on the phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<UploadRules>,
+    /// What the phone's hardware key attestation must show, judged at the console
+    /// against a verified attestation (`portcullis evaluate --attestation`).
+    #[serde(default, skip_serializing_if = "DeviceIntegrityRules::is_default")]
+    pub device_integrity: DeviceIntegrityRules,
 }
 
 // ---------------------------------------------------------------------------------
@@ -126,6 +130,49 @@ pub struct UploadRules {
     pub notes: Vec<String>,
 }
 
+// ---------------------------------------------------------------------------------
+// Device integrity
+
+/// The oldest attested patch level a policy may tolerate, in days (ten years).
+pub const MAX_ATTESTED_PATCH_AGE_DAYS: u32 = 3650;
+/// The longest a policy may let an attestation stand before a new one is required, in days.
+pub const MAX_ATTESTATION_AGE_DAYS: u32 = 365;
+
+/// Rules on the phone's hardware key attestation. The phone cannot vouch for itself,
+/// so these are judged at the console on the verdict of `portcullis attest verify`;
+/// the agent judges what it sees locally only as a hint that never counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeviceIntegrityRules {
+    /// The attested key must be made and kept in secure hardware (TEE or StrongBox).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_hardware_backed_key: bool,
+    /// The attested key must live in a StrongBox secure element.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_strong_box: bool,
+    /// The bootloader must have verified the OS against the manufacturer's key (`VERIFIED`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_verified_boot: bool,
+    /// The bootloader must have been locked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_locked_bootloader: bool,
+    /// The attested OS patch level may be at most this many days old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3650)))]
+    pub max_attested_patch_age_days: Option<u32>,
+    /// A verified attestation must be at most this many days old; older ones are stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 365)))]
+    pub require_attestation_within_days: Option<u32>,
+    /// What a broken rule does (default `MARK_NON_COMPLIANT`).
+    #[serde(default = "default_integrity_violation")]
+    pub on_violation: ViolationAction,
+    /// Why these choices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
 impl UploadRules {
     /// The receipt key, once validated.
     pub fn receipt_key_bytes(&self) -> Option<[u8; 32]> {
@@ -143,6 +190,41 @@ fn default_upload_batch_bytes() -> u32 {
 
 fn default_upload_heartbeat() -> u32 {
     24 * 60
+}
+
+fn default_integrity_violation() -> ViolationAction {
+    ViolationAction::MarkNonCompliant
+}
+
+impl Default for DeviceIntegrityRules {
+    fn default() -> Self {
+        DeviceIntegrityRules {
+            require_hardware_backed_key: false,
+            require_strong_box: false,
+            require_verified_boot: false,
+            require_locked_bootloader: false,
+            max_attested_patch_age_days: None,
+            require_attestation_within_days: None,
+            on_violation: default_integrity_violation(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl DeviceIntegrityRules {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether any rule is set (then a verified attestation is required at all).
+    pub fn is_active(&self) -> bool {
+        self.require_hardware_backed_key
+            || self.require_strong_box
+            || self.require_verified_boot
+            || self.require_locked_bootloader
+            || self.max_attested_patch_age_days.is_some()
+            || self.require_attestation_within_days.is_some()
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -974,6 +1056,8 @@ pub enum SettingName {
     Sim,
     /// The `inspection` section.
     Inspection,
+    /// The `deviceIntegrity` section (judged at the console).
+    DeviceIntegrity,
 }
 
 /// One rung set of the escalation ladder (AMAPI `policyEnforcementRules[]`): the
@@ -1152,6 +1236,7 @@ impl Policy {
         self.validate_escalation()?;
         self.validate_telemetry()?;
         self.validate_upload()?;
+        self.validate_device_integrity()?;
         let limits = &self.instructions;
         if !(1..=MAX_INSTRUCTION_LIFETIME_HOURS).contains(&limits.max_lifetime_hours) {
             return Err(invalid(
@@ -1501,6 +1586,44 @@ impl Policy {
             return Err(invalid(
                 "upload.heartbeatMinutes",
                 "must be at least intervalMinutes and at most 10080",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_device_integrity(&self) -> Result<(), PolicyError> {
+        let d = &self.device_integrity;
+        if d.max_attested_patch_age_days
+            .is_some_and(|days| !(1..=MAX_ATTESTED_PATCH_AGE_DAYS).contains(&days))
+        {
+            return Err(invalid(
+                "deviceIntegrity.maxAttestedPatchAgeDays",
+                format!("must be between 1 and {MAX_ATTESTED_PATCH_AGE_DAYS}"),
+            ));
+        }
+        if d.require_attestation_within_days
+            .is_some_and(|days| !(1..=MAX_ATTESTATION_AGE_DAYS).contains(&days))
+        {
+            return Err(invalid(
+                "deviceIntegrity.requireAttestationWithinDays",
+                format!("must be between 1 and {MAX_ATTESTATION_AGE_DAYS}"),
+            ));
+        }
+        if d.require_strong_box && !d.require_hardware_backed_key {
+            return Err(invalid(
+                "deviceIntegrity.requireStrongBox",
+                "a StrongBox key is hardware-backed: set requireHardwareBackedKey too",
+            ));
+        }
+        if !d.is_active()
+            && self
+                .policy_enforcement_rules
+                .iter()
+                .any(|r| r.setting_name == SettingName::DeviceIntegrity)
+        {
+            return Err(invalid(
+                "policyEnforcementRules",
+                "a deviceIntegrity ladder without any deviceIntegrity rule",
             ));
         }
         Ok(())

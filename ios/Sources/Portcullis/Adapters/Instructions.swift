@@ -122,6 +122,9 @@ public final class InstructionLoop {
             return .carriedOut
         case .startInspection:
             return .notPossible(reason: "iOS apps cannot inspect the phone; the kiosk inspects it")
+        case .attest:
+            // Android key attestation; App Attest, iOS's counterpart, is not built yet.
+            return .notPossible(reason: "key attestation is not available on iOS yet")
         case .lockNow, .wipeWorkData, .wipeDevice:
             // The core routes these to the MDM on iOS; an AGENT route here is a deployment mistake.
             return .notPossible(reason: "an iOS app cannot lock or wipe; the MDM must")

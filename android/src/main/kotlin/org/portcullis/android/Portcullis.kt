@@ -50,6 +50,7 @@ import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.android.core.DeviceConditions
 import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InspectionLoop
+import org.portcullis.android.core.KeyAttestor
 import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
@@ -168,6 +169,7 @@ class Portcullis private constructor(private val context: Context, private val c
         instructionAgentOf(::agent),
         enforcer,
         { state -> channel.send(listOf(state), immediate = gate.tryAcquire(config.clock())) },
+        KeyAttestor(AndroidAttestationKeystore()),
     ) { runInspection() }
 
     private val packageReceiverRegistered = AtomicBoolean(false)

@@ -10,6 +10,8 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
+import org.portcullis.AttestationAnswer
+import org.portcullis.AttestationReceipt
 import org.portcullis.ActionOutcome as ReportedOutcome
 import org.portcullis.ActionRoute
 import org.portcullis.HandedAction
@@ -24,6 +26,7 @@ interface InstructionAgent {
     suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult
     suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert>
     suspend fun actionsAwaitingOutcome(): List<HandedAction>
+    suspend fun submitAttestation(actionId: String, answer: AttestationAnswer, now: Instant): AttestationReceipt
 }
 
 /** [InstructionAgent] over [agent] (or the agent it returns, opened lazily). */
@@ -35,6 +38,9 @@ fun instructionAgentOf(agent: suspend () -> AgentInterface): InstructionAgent = 
         agent().reportActionOutcome(actionId, outcome, now)
 
     override suspend fun actionsAwaitingOutcome(): List<HandedAction> = agent().actionsAwaitingOutcome()
+
+    override suspend fun submitAttestation(actionId: String, answer: AttestationAnswer, now: Instant): AttestationReceipt =
+        agent().submitAttestation(actionId, answer, now)
 }
 
 /**
@@ -111,6 +117,8 @@ class InstructionLoop(
     private val agent: InstructionAgent,
     private val device: InstructionDevice,
     private val publishForMdm: suspend (KeyedStateSpec) -> SendResult,
+    /** Carries out `Attest` actions; without one they are reported not possible. */
+    private val attestor: KeyAttestor? = null,
     private val inspect: suspend (Instant) -> InspectionPass,
 ) {
     /** One envelope from a push channel. */
@@ -137,6 +145,10 @@ class InstructionLoop(
             return InstructionPass(results, emptyList(), alerts, e)
         }
         val handled = awaiting.map { handed ->
+            val action = handed.action
+            if (handed.route == ActionRoute.AGENT && action is InstructionAction.Attest) {
+                return@map handed to attest(handed, action, now, alerts)
+            }
             val handling = when (val outcome = carryOut(handed, now)) {
                 null -> ActionHandling.Pending("the MDM channel did not take it")
                 else -> try {
@@ -154,6 +166,46 @@ class InstructionLoop(
             handed to handling
         }
         return InstructionPass(results, handled, alerts)
+    }
+
+    /**
+     * An `Attest` action: the attested key's chain goes back to the core, which journals it
+     * and returns the console messages (`portcullis.attestation.<part>`) published here;
+     * the core counts the action carried out once it has the chain. A keystore failure is
+     * reported as the action's outcome; a core that could not store the answer leaves the
+     * action awaiting, to be attested again at the next pass.
+     */
+    private suspend fun attest(
+        handed: HandedAction,
+        action: InstructionAction.Attest,
+        now: Instant,
+        alerts: MutableList<Alert>,
+    ): ActionHandling {
+        val result = attestor?.attest(action.challenge, action.certify)
+            ?: AttestationResult.NotDone(ActionOutcome.Unsupported("no keystore for key attestation in this deployment"))
+        return when (result) {
+            is AttestationResult.NotDone -> {
+                val outcome = reported(result.outcome)
+                try {
+                    alerts += agent.reportActionOutcome(handed.actionId, outcome, now)
+                    ActionHandling.Reported(outcome)
+                } catch (e: CancellationException) {
+                    throw e
+                } catch (e: Exception) {
+                    ActionHandling.Pending("outcome not stored: ${e.javaClass.simpleName}")
+                }
+            }
+            is AttestationResult.Answer -> try {
+                val receipt = agent.submitAttestation(handed.actionId, result.answer, now)
+                alerts += receipt.alerts
+                receipt.messages.forEach { publish(KeyedStateSpec.of(it)) }
+                ActionHandling.Reported(ReportedOutcome.CarriedOut)
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                ActionHandling.Pending("attestation not stored: ${e.javaClass.simpleName}")
+            }
+        }
     }
 
     /** The outcome to report, or `null` to leave the action awaiting. */
@@ -178,6 +230,8 @@ class InstructionLoop(
             is InstructionAction.WipeDevice -> onDevice { device.wipeDevice(action.preserveFrp) }
             is InstructionAction.ShowNotice -> onDevice { device.showNotice(action.title, action.body) }
             InstructionAction.RotateKeys -> onDevice { device.rotateKeys() }
+            // Handled by [attest] before this is reached.
+            is InstructionAction.Attest -> ReportedOutcome.NotPossible("key attestation is answered with its chain")
         }
     }
 

@@ -10,6 +10,11 @@ import java.time.Instant
 import org.portcullis.ActionRoute
 import org.portcullis.Agent
 import org.portcullis.Alert
+import org.portcullis.AttestationAnswer
+import org.portcullis.AttestationReceipt
+import org.portcullis.android.core.AttestationKeystore
+import org.portcullis.android.core.KeyAttestor
+import org.portcullis.android.core.StrongBoxUnavailable
 import org.portcullis.HandedAction
 import org.portcullis.InstructionAction
 import org.portcullis.InstructionKind
@@ -98,9 +103,82 @@ private class ScriptedInstructionAgent(val awaiting: MutableList<HandedAction>) 
     }
 
     override suspend fun actionsAwaitingOutcome(): List<HandedAction> = awaiting.toList()
+
+    val submitted = mutableListOf<Pair<String, AttestationAnswer>>()
+    override suspend fun submitAttestation(actionId: String, answer: AttestationAnswer, now: Instant): AttestationReceipt {
+        submitted += actionId to answer
+        awaiting.removeAll { it.actionId == actionId }
+        return AttestationReceipt(emptyList(), emptyList())
+    }
+}
+
+/** A keystore that answers with a real chain from ../shared/attestation/, and records its calls. */
+private class ScriptedKeystore(
+    val strongBox: Boolean = true,
+    val failure: Exception? = null,
+) : AttestationKeystore {
+    val generated = mutableListOf<Pair<String, Boolean>>()
+    val signed = mutableListOf<ByteArray>()
+    override fun generate(alias: String, challenge: ByteArray, strongBox: Boolean) {
+        failure?.let { throw it }
+        if (strongBox && !this.strongBox) throw StrongBoxUnavailable()
+        generated += challenge.toString(Charsets.UTF_8) to strongBox
+    }
+    override fun sign(alias: String, data: ByteArray): ByteArray = byteArrayOf(0x30, 0x44, 1, 2).also { signed += data }
+    override fun chain(alias: String): List<ByteArray> = realChain()
+}
+
+private fun realChain(): List<ByteArray> {
+    val pem = File("../shared/attestation/caiman/sdk36/SB_EC_RKP.pem").also { expect(it.isFile) { "missing $it" } }.readText()
+    return pem.split("-----BEGIN CERTIFICATE-----").drop(1).map { block ->
+        java.util.Base64.getDecoder().decode(block.substringBefore("-----END CERTIFICATE-----").filterNot { it.isWhitespace() })
+    }
 }
 
 fun instructionTests() {
+    test("instructions: attest generates the key with the console's challenge, certifies the checkpoint key and sends the chain") { s ->
+        enrolledForInstructions(s).use { agent ->
+            val keystore = ScriptedKeystore()
+            val published = PublishedStates()
+            val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), published::send, KeyAttestor(keystore)) { InspectionPass.NoWindow }
+            val pass = loop.syncList(agent, managedInstructions("attest-7.instruction"), at(10))
+            eq(null, pass.error, "error")
+            eq(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second }, "handling")
+            eq(listOf("7ccac1ea-4845-482e-858d-f6fa9aa8" to true), keystore.generated, "generated in StrongBox with the challenge")
+            // What the key signed is the core's statement, ending in this device's checkpoint key.
+            val action = pass.actions.single().first.action as? InstructionAction.Attest ?: fail("not an attest action")
+            expect(keystore.signed.single().contentEquals(action.certify)) { "signed something else" }
+            val parts = published.states.filter { it.key.startsWith("portcullis.attestation.") }
+            expect(parts.size > 1) { "parts ${published.states.map { it.key }}" }
+            eq((1..parts.size).map { "portcullis.attestation.$it" }, parts.map { it.key }, "part keys")
+            expect("\"strong_box\":true" in parts.first().data) { parts.first().data }
+            expect("instruction_outcome" in alertKindsOf(pass)) { "alerts ${alertKindsOf(pass)}" }
+            eq(emptyList<HandedAction>(), agent.actionsAwaitingOutcome(), "awaiting")
+        }
+    }
+
+    test("instructions: attest falls back from StrongBox and says so; a keystore failure is reported; no keystore is not possible") { _ ->
+        val handed = HandedAction("attest-7", 7uL, InstructionAction.Attest("0123456789abcdef".toByteArray(), byteArrayOf(9)), ActionRoute.AGENT)
+        val fallbackStore = ScriptedKeystore(strongBox = false)
+        val scripted = ScriptedInstructionAgent(mutableListOf(handed))
+        InstructionLoop(scripted, RecordingInstructionDevice(), PublishedStates()::send, KeyAttestor(fallbackStore)) { InspectionPass.NoWindow }.handleAwaiting(at(1))
+        eq(listOf("0123456789abcdef" to false), fallbackStore.generated, "generated in the TEE after StrongBox was refused")
+        val answer = scripted.submitted.single().second
+        expect(!answer.strongBox && answer.strongBoxFallback) { "fallback not reported: $answer" }
+        eq(realChain().size, answer.chain.size, "chain")
+
+        val failing = ScriptedInstructionAgent(mutableListOf(handed))
+        val failed = InstructionLoop(failing, RecordingInstructionDevice(), PublishedStates()::send,
+            KeyAttestor(ScriptedKeystore(failure = java.security.KeyStoreException("keystore is locked")))) { InspectionPass.NoWindow }.handleAwaiting(at(1))
+        val outcome = (failed.actions.single().second as? ActionHandling.Reported)?.outcome as? ReportedOutcome.Failed ?: fail("not failed: ${failed.actions}")
+        expect("KeyStoreException" in outcome.reason) { outcome.reason }
+        eq(emptyList<Pair<String, AttestationAnswer>>(), failing.submitted, "nothing submitted")
+
+        val none = ScriptedInstructionAgent(mutableListOf(handed))
+        InstructionLoop(none, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }.handleAwaiting(at(1))
+        expect(none.reported.single().second is ReportedOutcome.NotPossible) { "${none.reported}" }
+    }
+
     test("instructions: a managed list applies in sequence order, the lock is carried out and reported once") { s ->
         enrolledForInstructions(s).use { agent ->
             val device = RecordingInstructionDevice()
