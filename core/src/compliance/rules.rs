@@ -254,7 +254,7 @@ impl PreparedPolicy {
         }
         for index in [&mut android, &mut ios] {
             let mut forced: Vec<u32> = (0..index.entries.len() as u32)
-                .filter(|&i| index.entries[i as usize].install_type == InstallType::ForceInstalled)
+                .filter(|&i| index.entries[i as usize].install_type.required())
                 .collect();
             forced.sort_by(|&a, &b| {
                 index.entries[a as usize]
