@@ -15,6 +15,7 @@ mod instruction;
 mod journal;
 mod keygen;
 mod policy;
+mod apple;
 mod schedule;
 mod sim;
 mod simulate;
