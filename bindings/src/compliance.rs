@@ -58,10 +58,8 @@ mirror_enum!(
         AppNotUpdated,
         /// The app came from an installer the policy does not accept.
         InstallerNotAllowed,
-        /// The Android API level is below the minimum.
-        ApiLevel,
-        /// The iOS version is below the minimum.
-        OsVersion,
+        /// The Android API level or the iOS version is below the minimum (AMAPI `OS_NOT_PERMITTED`).
+        OsNotPermitted,
         /// The security patch is older than the policy accepts.
         SecurityPatchLevel,
         /// The screen lock is weaker than required.

@@ -45,7 +45,10 @@ fn payload(policy: &Policy, json: &str, kind: &str, name: &str) -> Dictionary {
     d.insert("PayloadVersion".into(), Value::Integer(1.into()));
     d.insert(
         "PayloadIdentifier".into(),
-        Value::String(format!("org.portcullis.policy.{}.{kind}", ident(&policy.name))),
+        Value::String(format!(
+            "org.portcullis.policy.{}.{kind}",
+            ident(&policy.name)
+        )),
     );
     d.insert("PayloadUUID".into(), Value::String(uuid(json, kind)));
     d.insert("PayloadDisplayName".into(), Value::String(name.into()));
@@ -123,7 +126,10 @@ pub(crate) fn profile(policy: &Policy) -> Result<(String, Vec<(String, String)>)
         == Some(UserInitiatedAddEsimSettings::UserInitiatedAddEsimDisallowed)
     {
         r.insert("allowESIMModification".into(), Value::Boolean(false));
-        r.insert("allowCellularPlanModification".into(), Value::Boolean(false));
+        r.insert(
+            "allowCellularPlanModification".into(),
+            Value::Boolean(false),
+        );
     }
     if let Some(d) = &c.device_connectivity_management {
         if d.usb_data_access != UsbDataAccess::AllowUsbDataTransfer {
@@ -185,8 +191,14 @@ pub(crate) fn profile(policy: &Policy) -> Result<(String, Vec<(String, String)>)
         content.push(Value::Dictionary(pw));
     }
     for (path, set) in [
-        ("configuration.minimumIosVersion", c.minimum_ios_version.is_some()),
-        ("configuration.encryptionPolicy", c.encryption_policy.is_some()),
+        (
+            "configuration.minimumIosVersion",
+            c.minimum_ios_version.is_some(),
+        ),
+        (
+            "configuration.encryptionPolicy",
+            c.encryption_policy.is_some(),
+        ),
     ] {
         if set {
             skip(

@@ -6,6 +6,7 @@
 #[macro_use]
 mod out;
 
+mod apple;
 mod attest;
 mod carrier;
 mod evaluate;
@@ -15,7 +16,6 @@ mod instruction;
 mod journal;
 mod keygen;
 mod policy;
-mod apple;
 mod schedule;
 mod sim;
 mod simulate;

@@ -16,9 +16,10 @@ fn repo() -> PathBuf {
 }
 
 fn schema(name: &str) -> Yaml {
-    let path = repo().join("../shared/apple-device-management/mdm/profiles").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = repo()
+        .join("../shared/apple-device-management/mdm/profiles")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_norway::from_str(&text).unwrap()
 }
 
@@ -50,7 +51,11 @@ fn type_of(v: &Plist) -> &'static str {
 /// values, and that iOS supports the key at all.
 fn check(at: &str, def: &Yaml, v: &Plist, check_values: bool) {
     let ty = def["type"].as_str().unwrap();
-    assert!(ty == "<any>" || ty == type_of(v), "{at}: {} is not {ty}", type_of(v));
+    assert!(
+        ty == "<any>" || ty == type_of(v),
+        "{at}: {} is not {ty}",
+        type_of(v)
+    );
     if let Some(ios) = def["supportedOS"]["iOS"]["introduced"].as_str() {
         assert_ne!(ios, "n/a", "{at}: not an iOS key");
     }
@@ -89,10 +94,13 @@ fn validate(xml: &str) -> Vec<String> {
     let profile = Plist::from_reader_xml(xml.as_bytes()).expect("a valid XML plist");
     let top_schema = schema("TopLevel.yaml");
     let top_keys = keys(&top_schema);
-    let find = |defs: &[(String, Yaml)], k: &str| defs.iter().find(|(n, _)| n == k).map(|(_, d)| d.clone());
+    let find = |defs: &[(String, Yaml)], k: &str| {
+        defs.iter().find(|(n, _)| n == k).map(|(_, d)| d.clone())
+    };
     let top = profile.as_dictionary().expect("a dictionary at the top");
     for (k, v) in top {
-        let def = find(&top_keys, k).unwrap_or_else(|| panic!("top-level key {k} is not in TopLevel.yaml"));
+        let def = find(&top_keys, k)
+            .unwrap_or_else(|| panic!("top-level key {k} is not in TopLevel.yaml"));
         check(k, &def, v, true);
     }
     for (k, def) in &top_keys {
@@ -114,12 +122,18 @@ fn validate(xml: &str) -> Vec<String> {
                 let def = find(&top_keys, k).unwrap_or_else(|| panic!("{kind}: {k} unknown"));
                 check(&format!("{kind}.{k}"), &def, v, k != "PayloadType");
             } else {
-                let def = find(&defs, k).unwrap_or_else(|| panic!("{kind}: {k} is not in {kind}.yaml"));
+                let def =
+                    find(&defs, k).unwrap_or_else(|| panic!("{kind}: {k} is not in {kind}.yaml"));
                 check(&format!("{kind}.{k}"), &def, v, true);
                 seen.push(format!("{kind}.{k}"));
             }
         }
-        for key in ["PayloadType", "PayloadVersion", "PayloadIdentifier", "PayloadUUID"] {
+        for key in [
+            "PayloadType",
+            "PayloadVersion",
+            "PayloadIdentifier",
+            "PayloadUUID",
+        ] {
             assert!(p.contains_key(key), "{kind}: {key} missing");
         }
     }
@@ -127,7 +141,13 @@ fn validate(xml: &str) -> Vec<String> {
 }
 
 fn export(policy: &Path) -> String {
-    ok(&["policy", "export", "--to", "apple-profile", policy.to_str().unwrap()])
+    ok(&[
+        "policy",
+        "export",
+        "--to",
+        "apple-profile",
+        policy.to_str().unwrap(),
+    ])
 }
 
 #[test]
@@ -148,8 +168,10 @@ fn profiles_of_the_shipped_policies_match_apples_schemas() {
 #[test]
 fn app_lists_esim_and_usb_rules_reach_the_restrictions_payload() {
     let dir = tempfile::tempdir().unwrap();
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo().join("policies/election-sensitive.json")).unwrap()).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("policies/election-sensitive.json")).unwrap(),
+    )
+    .unwrap();
     let apps = doc["apps"]["applications"].as_array_mut().unwrap();
     apps.push(serde_json::json!({"bundleId": "org.whispersystems.signal", "installType": "FORCE_INSTALLED"}));
     apps.push(serde_json::json!({"bundleId": "com.example.spyware", "installType": "BLOCKED"}));
@@ -167,10 +189,15 @@ fn app_lists_esim_and_usb_rules_reach_the_restrictions_payload() {
         "allowUSBRestrictedMode",
         "allowUIConfigurationProfileInstallation",
     ] {
-        assert!(seen.contains(&format!("com.apple.applicationaccess.{key}")), "{key}: {seen:?}");
+        assert!(
+            seen.contains(&format!("com.apple.applicationaccess.{key}")),
+            "{key}: {seen:?}"
+        );
     }
     let profile = Plist::from_reader_xml(xml.as_bytes()).unwrap();
-    let r = profile.as_dictionary().unwrap()["PayloadContent"].as_array().unwrap()[0]
+    let r = profile.as_dictionary().unwrap()["PayloadContent"]
+        .as_array()
+        .unwrap()[0]
         .as_dictionary()
         .unwrap()
         .clone();
@@ -190,10 +217,22 @@ fn the_schema_check_refuses_unknown_keys_wrong_types_and_values_out_of_range() {
     let xml = export(&repo().join("policies/election-sensitive.json"));
     assert!(!validate(&xml).is_empty());
     for (from, to) in [
-        ("<key>allowUSBRestrictedMode</key>", "<key>allowUSBRestrictedModes</key>"),
-        ("<key>maxInactivity</key>\n\t\t\t<integer>1</integer>", "<key>maxInactivity</key>\n\t\t\t<integer>16</integer>"),
-        ("<key>forcePIN</key>\n\t\t\t<true/>", "<key>forcePIN</key>\n\t\t\t<string>yes</string>"),
-        ("<key>PayloadVersion</key>\n\t<integer>1</integer>", "<key>PayloadVersion</key>\n\t<integer>2</integer>"),
+        (
+            "<key>allowUSBRestrictedMode</key>",
+            "<key>allowUSBRestrictedModes</key>",
+        ),
+        (
+            "<key>maxInactivity</key>\n\t\t\t<integer>1</integer>",
+            "<key>maxInactivity</key>\n\t\t\t<integer>16</integer>",
+        ),
+        (
+            "<key>forcePIN</key>\n\t\t\t<true/>",
+            "<key>forcePIN</key>\n\t\t\t<string>yes</string>",
+        ),
+        (
+            "<key>PayloadVersion</key>\n\t<integer>1</integer>",
+            "<key>PayloadVersion</key>\n\t<integer>2</integer>",
+        ),
     ] {
         assert!(xml.contains(from), "{from}");
         let bad = xml.replacen(from, to, 1);

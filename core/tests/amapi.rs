@@ -530,3 +530,27 @@ proptest! {
         prop_assert_eq!(&from_other.policy, &p);
     }
 }
+
+#[test]
+fn reason_codes_carry_amapi_names_and_old_names_still_parse() {
+    use portcullis_core::compliance::Reason;
+    assert_eq!(Reason::OsNotPermitted.to_string(), "OS_NOT_PERMITTED");
+    assert_eq!(
+        Reason::PasswordNotSufficient.to_string(),
+        "PASSWORD_POLICIES_PASSWORD_NOT_SUFFICIENT"
+    );
+    for (old, now) in [
+        ("OS_VERSION", Reason::OsNotPermitted),
+        ("API_LEVEL", Reason::OsNotPermitted),
+        ("PASSWORD_NOT_SUFFICIENT", Reason::PasswordNotSufficient),
+        ("APP_SIGNING_CERT_MISMATCH", Reason::AppSigningCertMismatch),
+    ] {
+        assert_eq!(old.parse::<Reason>(), Ok(now), "{old}");
+        assert_eq!(
+            serde_json::from_value::<Reason>(json!(old)).unwrap(),
+            now,
+            "{old}"
+        );
+    }
+    assert!("OS_VERSIONS".parse::<Reason>().is_err());
+}

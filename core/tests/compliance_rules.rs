@@ -75,7 +75,7 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
         Case {
             rule: R::MinimumApiLevel,
             broken: |s| s.os.api_level = Some(33),
-            reason: Reason::ApiLevel,
+            reason: Reason::OsNotPermitted,
             hidden: |s| s.os.api_level = None,
             fact: Fact::OsApiLevel,
         },
@@ -262,7 +262,7 @@ fn minimum_ios_version_on_ios() {
     let v = status_of(&p, &s, &id);
     assert_eq!(
         (v.status, v.reasons.joined()),
-        (Status::NonCompliant, "OS_VERSION".into())
+        (Status::NonCompliant, "OS_NOT_PERMITTED".into())
     );
     for unknown in [None, Some("26 beta".to_owned())] {
         let mut s = ios();

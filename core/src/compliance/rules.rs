@@ -586,16 +586,19 @@ fn evaluate_setting(
     let patch = || os.security_patch_level.as_deref().and_then(parse_date);
     let (reasons, unobserved) = match rule {
         R::MinimumApiLevel => match c.minimum_api_level {
-            Some(min) if android => check(os.api_level, Fact::OsApiLevel, Reason::ApiLevel, |l| {
-                l >= min
-            }),
+            Some(min) if android => check(
+                os.api_level,
+                Fact::OsApiLevel,
+                Reason::OsNotPermitted,
+                |l| l >= min,
+            ),
             _ => return na(),
         },
         R::MinimumIosVersion => match policy.min_ios {
             Some(min) if !android => check(
                 os.version.as_deref().and_then(parse_version),
                 Fact::OsVersion,
-                Reason::OsVersion,
+                Reason::OsNotPermitted,
                 |v| v >= min,
             ),
             _ => return na(),

@@ -373,7 +373,7 @@ impl JsonSchema for Sha256Fingerprint {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigurationRules {
-    /// Lowest Android API level accepted (AMAPI `minimumApiLevel`); lower is `API_LEVEL`.
+    /// Lowest Android API level accepted (AMAPI `minimumApiLevel`); lower is `OS_NOT_PERMITTED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 21, max = 100)))]
     pub minimum_api_level: Option<u32>,
