@@ -92,6 +92,8 @@ mirror_enum!(
         AccessibilityServiceNotPermitted,
         /// The agent can be uninstalled.
         AgentUninstallNotBlocked,
+        /// The user can add an eSIM although the policy disallows it.
+        EsimAddAllowed,
     }
 );
 
@@ -144,6 +146,8 @@ mirror_enum!(
         AccessibilityServices,
         /// Whether the agent's uninstall is blocked.
         AgentUninstallBlocked,
+        /// Whether adding an eSIM is blocked.
+        AddEsimDisallowed,
     }
 );
 
@@ -186,6 +190,8 @@ mirror_enum!(
         UserInstalledCaCerts,
         /// `permittedAccessibilityServices`.
         PermittedAccessibilityServices,
+        /// `deviceRadioState.userInitiatedAddEsimSettings`.
+        UserInitiatedAddEsimSettings,
         /// Built in: the agent's uninstall must be blocked.
         AgentUninstallBlocked,
     }
@@ -651,6 +657,9 @@ pub struct SnapshotSettings {
     /// Whether mobile network settings are locked.
     #[uniffi(default = None)]
     pub mobile_networks_config_disabled: Option<bool>,
+    /// Whether adding an eSIM is blocked (Android 15 `DISALLOW_SIM_GLOBALLY`).
+    #[uniffi(default = None)]
+    pub add_esim_disallowed: Option<bool>,
     /// The USB data the device lets through.
     #[uniffi(default = None)]
     pub usb_data_access: Option<UsbDataAccess>,
@@ -784,6 +793,7 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
             wireless_debugging_enabled: t.wireless_debugging_enabled,
             cellular_2g_enabled: t.cellular_2g_enabled,
             mobile_networks_config_disabled: t.mobile_networks_config_disabled,
+            add_esim_disallowed: t.add_esim_disallowed,
             usb_data_access: t.usb_data_access.map(Into::into),
             always_on_vpn: t.always_on_vpn.map(|v| snapshot::AlwaysOnVpnState {
                 package_name: v.package_name,

@@ -675,3 +675,30 @@ fn the_sample_snapshots_parse_and_judge_as_documented() {
         ]
     );
 }
+
+#[test]
+fn esim_additions_are_reported_where_the_platform_shows_them() {
+    let id = setting(SettingRule::UserInitiatedAddEsimSettings);
+    let disallowed = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": "USER_INITIATED_ADD_ESIM_DISALLOWED"}}}));
+    let allowed = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": "USER_INITIATED_ADD_ESIM_ALLOWED"}}}));
+    let mut s = android();
+    s.settings.add_esim_disallowed = Some(true);
+    assert_eq!(status_of(&disallowed, &s, &id).status, Status::Compliant);
+    s.settings.add_esim_disallowed = Some(false);
+    let v = status_of(&disallowed, &s, &id);
+    assert_eq!(
+        (v.status, v.reasons.joined()),
+        (Status::NonCompliant, "ESIM_ADD_ALLOWED".into())
+    );
+    assert_eq!(status_of(&allowed, &s, &id).status, Status::NotApplicable);
+    assert_eq!(
+        status_of(&prepared(json!({})), &s, &id).status,
+        Status::NotApplicable
+    );
+    // An iOS app cannot see the restriction: unknown, for the MDM to answer.
+    let v = status_of(&disallowed, &ios(), &id);
+    assert_eq!(v.status, Status::Unknown);
+    assert_eq!(v.unobserved.joined(), "settings.addEsimDisallowed");
+}

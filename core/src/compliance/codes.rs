@@ -130,6 +130,8 @@ codes! {
         AccessibilityServiceNotPermitted = "ACCESSIBILITY_SERVICE_NOT_PERMITTED",
         /// The agent can be uninstalled.
         AgentUninstallNotBlocked = "AGENT_UNINSTALL_NOT_BLOCKED",
+        /// The user can add an eSIM although the policy disallows it.
+        EsimAddAllowed = "ESIM_ADD_ALLOWED",
     }
 }
 
@@ -156,7 +158,8 @@ impl Reason {
             | MobileNetworksConfigAllowed
             | UsbDataAccess
             | AlwaysOnVpn
-            | AgentUninstallNotBlocked => Severity::Medium,
+            | AgentUninstallNotBlocked
+            | EsimAddAllowed => Severity::Medium,
             AppNotUpdated | OsNotPermitted | MaximumFailedPasswordsForWipe | MaximumTimeToLock => {
                 Severity::Low
             }
@@ -214,6 +217,8 @@ codes! {
         AccessibilityServices = "settings.accessibilityServices",
         /// Whether the agent's uninstall is blocked.
         AgentUninstallBlocked = "agent.uninstallBlocked",
+        /// Whether adding an eSIM is blocked.
+        AddEsimDisallowed = "settings.addEsimDisallowed",
     }
 }
 
@@ -256,6 +261,8 @@ codes! {
         UserInstalledCaCerts = "configuration.userInstalledCaCerts",
         /// `permittedAccessibilityServices` (Android).
         PermittedAccessibilityServices = "configuration.permittedAccessibilityServices",
+        /// `deviceRadioState.userInitiatedAddEsimSettings`.
+        UserInitiatedAddEsimSettings = "configuration.deviceRadioState.userInitiatedAddEsimSettings",
         /// Built in, not a policy field: the agent's uninstall must be blocked (Android).
         AgentUninstallBlocked = "agent.uninstallBlocked",
     }

@@ -12,7 +12,7 @@ use super::snapshot::{parse_date, DeviceSnapshot, InstalledApp, Platform};
 use crate::policy::model::{
     AppMode, AppViolationAction, CellularTwoGState, ConfigurationRules, DeveloperSettings,
     EncryptionPolicy, GooglePlayProtectVerifyApps, InstallType, PolicyEnforcementRule, SettingName,
-    UntrustedAppsPolicy, UsbDataAccess, ViolationAction,
+    UntrustedAppsPolicy, UsbDataAccess, UserInitiatedAddEsimSettings, ViolationAction,
 };
 use crate::policy::Policy;
 use crate::time::Timestamp;
@@ -809,6 +809,21 @@ fn evaluate_setting(
             ),
             _ => return na(),
         },
+        R::UserInitiatedAddEsimSettings => {
+            if c.device_radio_state.user_initiated_add_esim_settings
+                != Some(UserInitiatedAddEsimSettings::UserInitiatedAddEsimDisallowed)
+            {
+                return na();
+            }
+            // Android 15 shows it (`DISALLOW_SIM_GLOBALLY` in force); an iOS app cannot
+            // see its restrictions, so there it stays unknown and the MDM is asked.
+            check(
+                s.add_esim_disallowed,
+                Fact::AddEsimDisallowed,
+                Reason::EsimAddAllowed,
+                |blocked| blocked,
+            )
+        }
         R::AgentUninstallBlocked => {
             if !android {
                 return na();

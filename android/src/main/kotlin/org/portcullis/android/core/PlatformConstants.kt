@@ -161,6 +161,8 @@ object UserRestrictionKeys {
     const val CONFIG_DATE_TIME = "no_config_date_time"
     /** `UserManager.ENSURE_VERIFY_APPS`. */
     const val ENSURE_VERIFY_APPS = "ensure_verify_apps"
+    /** `UserManager.DISALLOW_SIM_GLOBALLY` (API 35): no eSIM downloads. */
+    const val SIM_GLOBALLY = "no_sim_globally"
 }
 
 /** `android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_*` (`getStorageEncryptionStatus`). */
@@ -191,6 +193,8 @@ object ApiLevels {
     const val TIRAMISU = 33
     /** `UPSIDE_DOWN_CAKE`: `DISALLOW_CELLULAR_2G`. */
     const val UPSIDE_DOWN_CAKE = 34
+    /** `VANILLA_ICE_CREAM`: `DISALLOW_SIM_GLOBALLY`. */
+    const val VANILLA_ICE_CREAM = 35
 }
 
 /** `android.app.admin.DevicePolicyManager.PASSWORD_COMPLEXITY_*` (`getPasswordComplexity`, API 29). */
