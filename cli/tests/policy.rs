@@ -380,8 +380,14 @@ fn amapi_policies_import_with_a_report_and_export_back() {
     let amapi = p(dir.path(), "amapi.json");
     std::fs::write(&amapi, GOOGLE_SAMPLE).unwrap();
     let imported = p(dir.path(), "imported.json");
-    let out = support::portcullis(&["policy", "import", "--from", "amapi", &amapi, "--out", &imported]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = support::portcullis(&[
+        "policy", "import", "--from", "amapi", &amapi, "--out", &imported,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8(out.stderr).unwrap();
     assert!(
         report.contains("not applied: applications[0].managedConfigurationTemplate: "),
@@ -393,15 +399,41 @@ fn amapi_policies_import_with_a_report_and_export_back() {
     // The shipped policies go to AMAPI and come back the same with themselves as the base.
     for name in ["baseline", "election-sensitive", "travel"] {
         let exported = p(dir.path(), &format!("{name}.amapi.json"));
-        let out = support::portcullis(&["policy", "export", "--to", "amapi", &policy(name), "--out", &exported]);
+        let out = support::portcullis(&[
+            "policy",
+            "export",
+            "--to",
+            "amapi",
+            &policy(name),
+            "--out",
+            &exported,
+        ]);
         assert!(out.status.success());
-        assert!(String::from_utf8(out.stderr).unwrap().contains("not exported: sim: "));
-        let back = ok(&["policy", "import", "--from", "amapi", &exported, "--base", &policy(name)]);
+        assert!(String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not exported: sim: "));
+        let back = ok(&[
+            "policy",
+            "import",
+            "--from",
+            "amapi",
+            &exported,
+            "--base",
+            &policy(name),
+        ]);
         let original = Policy::from_json(&std::fs::read(policy(name)).unwrap()).unwrap();
-        assert_eq!(Policy::from_json(back.as_bytes()).unwrap(), original, "{name}");
+        assert_eq!(
+            Policy::from_json(back.as_bytes()).unwrap(),
+            original,
+            "{name}"
+        );
     }
     let bad = p(dir.path(), "bad.json");
-    std::fs::write(&bad, r#"{"applications": [{"packageName": "a.b", "installType": "SIDELOADED"}]}"#).unwrap();
+    std::fs::write(
+        &bad,
+        r#"{"applications": [{"packageName": "a.b", "installType": "SIDELOADED"}]}"#,
+    )
+    .unwrap();
     let err = fails(&["policy", "import", "--from", "amapi", &bad]);
     assert!(err.contains("applications[0].installType"), "{err}");
 }

@@ -94,6 +94,13 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
             fact: Fact::OsSecurityPatchLevel,
         },
         Case {
+            rule: R::UserInitiatedAddEsimSettings,
+            broken: |s| s.settings.add_esim_disallowed = Some(false),
+            reason: Reason::EsimAddAllowed,
+            hidden: |s| s.settings.add_esim_disallowed = None,
+            fact: Fact::AddEsimDisallowed,
+        },
+        Case {
             rule: R::PasswordQuality,
             broken: |s| s.settings.password_complexity = Some(PasswordComplexity::Low),
             reason: Reason::PasswordNotSufficient,
@@ -285,7 +292,8 @@ fn rules_the_policy_does_not_set_or_the_platform_lacks_are_not_applicable() {
         "advancedSecurityOverrides": {"untrustedAppsPolicy": "ALLOW_INSTALL_DEVICE_WIDE",
             "developerSettings": "DEVELOPER_SETTINGS_ALLOWED", "googlePlayProtectVerifyApps": "VERIFY_APPS_USER_CHOICE"},
         "debuggingFeaturesAllowed": true,
-        "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_USER_CHOICE"},
+        "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_USER_CHOICE",
+            "userInitiatedAddEsimSettings": null},
         "mobileNetworksConfigDisabled": false,
         "userInstalledCaCerts": {"allowed": true}
     }}));
@@ -693,10 +701,9 @@ fn esim_additions_are_reported_where_the_platform_shows_them() {
         (Status::NonCompliant, "ESIM_ADD_ALLOWED".into())
     );
     assert_eq!(status_of(&allowed, &s, &id).status, Status::NotApplicable);
-    assert_eq!(
-        status_of(&prepared(json!({})), &s, &id).status,
-        Status::NotApplicable
-    );
+    let unset = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": null}}}));
+    assert_eq!(status_of(&unset, &s, &id).status, Status::NotApplicable);
     // An iOS app cannot see the restriction: unknown, for the MDM to answer.
     let v = status_of(&disallowed, &ios(), &id);
     assert_eq!(v.status, Status::Unknown);
