@@ -10,7 +10,11 @@
 //! Identifiers are derived from the policy's content, so the same policy gives the same
 //! profile byte for byte, and a changed policy replaces the installed profile.
 
+use std::path::PathBuf;
+
+use clap::Args;
 use plist::{Dictionary, Value};
+use portcullis_core::agent::managed_config_keys as keys;
 use portcullis_core::policy::model::{
     AppMode, InstallType, PasswordQuality, UsbDataAccess, UserInitiatedAddEsimSettings,
 };
@@ -246,4 +250,83 @@ pub(crate) fn profile(policy: &Policy) -> Result<(String, Vec<(String, String)>)
     let mut text = String::from_utf8(bytes).map_err(|e| format!("profile text: {e}"))?;
     text.push('\n');
     Ok((text, left))
+}
+
+/// The agent's managed app configuration (the dictionary the MDM delivers with the app,
+/// read by the agent from `com.apple.configuration.managed`): the signed trust root and
+/// bundle, indicator collections and instructions, under the keys the core reads.
+#[derive(Args)]
+pub(crate) struct AppConfigArgs {
+    /// Also write the agent's managed app configuration (XML plist dictionary) here.
+    #[arg(long = "app-config")]
+    pub(crate) out: Option<PathBuf>,
+    /// The signed trust root (`portcullis root sign`).
+    #[arg(long, requires = "out")]
+    trust_root: Option<PathBuf>,
+    /// The signed policy bundle (`portcullis policy sign`).
+    #[arg(long, requires = "out")]
+    bundle: Option<PathBuf>,
+    /// The device id the bundles address (an MDM variable such as `$UDID` is kept as is).
+    #[arg(long, requires = "out")]
+    device_id: Option<String>,
+    /// The device's groups, comma-separated.
+    #[arg(long, requires = "out")]
+    groups: Option<String>,
+    /// A signed indicator collection (repeatable).
+    #[arg(long = "indicators", requires = "out")]
+    indicators: Vec<PathBuf>,
+    /// A signed instruction (repeatable).
+    #[arg(long = "instruction", requires = "out")]
+    instructions: Vec<PathBuf>,
+}
+
+fn envelope(path: &PathBuf) -> Result<String, String> {
+    let bytes = crate::policy::read(path)?;
+    if !crate::policy::is_envelope(&bytes) {
+        return Err(format!("{}: not a signed envelope", path.display()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
+/// Builds the managed app configuration dictionary as XML plist text.
+pub(crate) fn app_config(args: &AppConfigArgs) -> Result<String, String> {
+    let mut d = Dictionary::new();
+    if let Some(path) = &args.trust_root {
+        d.insert(keys::TRUST_ROOT.into(), Value::String(envelope(path)?));
+    }
+    if let Some(id) = &args.device_id {
+        d.insert(keys::DEVICE_ID.into(), Value::String(id.clone()));
+    }
+    if let Some(groups) = &args.groups {
+        d.insert(keys::DEVICE_GROUPS.into(), Value::String(groups.clone()));
+    }
+    if let Some(path) = &args.bundle {
+        d.insert(keys::POLICY_BUNDLE.into(), Value::String(envelope(path)?));
+    }
+    // One envelope per line, as the core splits them.
+    for (key, files) in [
+        (keys::INDICATOR_COLLECTIONS, &args.indicators),
+        (keys::INSTRUCTIONS, &args.instructions),
+    ] {
+        if !files.is_empty() {
+            let lines = files.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+            d.insert(key.into(), Value::String(lines.join("\n")));
+        }
+    }
+    let mut bytes = Vec::new();
+    Value::Dictionary(d)
+        .to_writer_xml(&mut bytes)
+        .map_err(|e| format!("cannot write the app configuration: {e}"))?;
+    let mut text = String::from_utf8(bytes).map_err(|e| format!("app configuration text: {e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// Writes [`app_config`] to `--app-config`.
+pub(crate) fn write_app_config(args: &AppConfigArgs) -> Result<(), String> {
+    let Some(out) = &args.out else {
+        return Ok(());
+    };
+    crate::policy::write(out, app_config(args)?.as_bytes())
 }

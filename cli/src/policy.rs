@@ -84,6 +84,8 @@ pub(crate) struct ExportArgs {
     /// Where to write the result. Default: standard output.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    app_config: crate::apple::AppConfigArgs,
 }
 
 /// Arguments of `portcullis policy sign`.
@@ -367,6 +369,12 @@ fn export(args: &ExportArgs) -> Result<(), String> {
         }
         ExportFormat::AppleProfile => crate::apple::profile(&policy)?,
     };
+    if args.app_config.out.is_some() {
+        if !matches!(args.to, ExportFormat::AppleProfile) {
+            return Err("--app-config goes with --to apple-profile".into());
+        }
+        crate::apple::write_app_config(&args.app_config)?;
+    }
     emit(args.out.as_deref(), &text)?;
     for (path, why) in &left_out {
         eprintln!("not exported: {path}: {why}");

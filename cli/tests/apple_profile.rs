@@ -240,3 +240,91 @@ fn the_schema_check_refuses_unknown_keys_wrong_types_and_values_out_of_range() {
         assert!(result.is_err(), "accepted: {to}");
     }
 }
+
+/// The managed app configuration carries the signed root and bundle under the keys the
+/// agent's core reads.
+#[test]
+fn the_app_configuration_carries_the_root_and_the_bundle() {
+    use portcullis_core::agent::managed_config_keys as keys;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (root_key, root_pub) = support::keygen(d, "root");
+    let (policy_key, policy_pub) = support::keygen(d, "policy");
+    let root_json = support::p(d, "root.json");
+    ok(&[
+        "root",
+        "create",
+        "--root-key",
+        &root_pub,
+        "--policy-key",
+        &policy_pub,
+        "--out",
+        &root_json,
+    ]);
+    let root = support::p(d, "root.signed");
+    ok(&[
+        "root", "sign", "--key", &root_key, "--in", &root_json, "--out", &root,
+    ]);
+    let bundle = support::p(d, "bundle.signed");
+    let baseline = repo().join("policies/baseline.json");
+    support::sign(
+        "policy",
+        &policy_key,
+        baseline.to_str().unwrap(),
+        &bundle,
+        &["--root", &root],
+    );
+    let profile = support::p(d, "p.mobileconfig");
+    let config = support::p(d, "app-config.plist");
+    ok(&[
+        "policy",
+        "export",
+        "--to",
+        "apple-profile",
+        baseline.to_str().unwrap(),
+        "--out",
+        &profile,
+        "--app-config",
+        &config,
+        "--trust-root",
+        &root,
+        "--bundle",
+        &bundle,
+        "--device-id",
+        "$UDID",
+        "--groups",
+        "all-staff",
+    ]);
+    validate(&std::fs::read_to_string(&profile).unwrap());
+    let dict = Plist::from_file(&config)
+        .unwrap()
+        .into_dictionary()
+        .unwrap();
+    let text = |k: &str| dict[k].as_string().unwrap().to_owned();
+    assert_eq!(
+        text(keys::TRUST_ROOT),
+        std::fs::read_to_string(&root).unwrap().trim()
+    );
+    assert_eq!(
+        text(keys::POLICY_BUNDLE),
+        std::fs::read_to_string(&bundle).unwrap().trim()
+    );
+    assert_eq!(text(keys::DEVICE_ID), "$UDID");
+    assert_eq!(text(keys::DEVICE_GROUPS), "all-staff");
+    assert_eq!(dict.len(), 4);
+    // Anything but a signed envelope is refused, naming the file.
+    let err = support::fails(&[
+        "policy",
+        "export",
+        "--to",
+        "apple-profile",
+        baseline.to_str().unwrap(),
+        "--out",
+        &profile,
+        "--app-config",
+        &config,
+        "--bundle",
+        baseline.to_str().unwrap(),
+    ]);
+    assert!(err.contains("not a signed envelope"), "{err}");
+}
