@@ -10,7 +10,7 @@
 //! Identifiers are derived from the policy's content, so the same policy gives the same
 //! profile byte for byte, and a changed policy replaces the installed profile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use plist::{Dictionary, Value};
@@ -280,7 +280,7 @@ pub(crate) struct AppConfigArgs {
     instructions: Vec<PathBuf>,
 }
 
-fn envelope(path: &PathBuf) -> Result<String, String> {
+fn envelope(path: &Path) -> Result<String, String> {
     let bytes = crate::policy::read(path)?;
     if !crate::policy::is_envelope(&bytes) {
         return Err(format!("{}: not a signed envelope", path.display()));
@@ -310,7 +310,10 @@ pub(crate) fn app_config(args: &AppConfigArgs) -> Result<String, String> {
         (keys::INSTRUCTIONS, &args.instructions),
     ] {
         if !files.is_empty() {
-            let lines = files.iter().map(envelope).collect::<Result<Vec<_>, _>>()?;
+            let lines = files
+                .iter()
+                .map(|f| envelope(f.as_path()))
+                .collect::<Result<Vec<_>, _>>()?;
             d.insert(key.into(), Value::String(lines.join("\n")));
         }
     }
