@@ -259,24 +259,24 @@ pub(crate) fn profile(policy: &Policy) -> Result<(String, Vec<(String, String)>)
 pub(crate) struct AppConfigArgs {
     /// Also write the agent's managed app configuration (XML plist dictionary) here.
     #[arg(long = "app-config")]
-    pub(crate) out: Option<PathBuf>,
+    pub(crate) app_config: Option<PathBuf>,
     /// The signed trust root (`portcullis root sign`).
-    #[arg(long, requires = "out")]
+    #[arg(long, requires = "app_config")]
     trust_root: Option<PathBuf>,
     /// The signed policy bundle (`portcullis policy sign`).
-    #[arg(long, requires = "out")]
+    #[arg(long, requires = "app_config")]
     bundle: Option<PathBuf>,
     /// The device id the bundles address (an MDM variable such as `$UDID` is kept as is).
-    #[arg(long, requires = "out")]
+    #[arg(long, requires = "app_config")]
     device_id: Option<String>,
     /// The device's groups, comma-separated.
-    #[arg(long, requires = "out")]
+    #[arg(long, requires = "app_config")]
     groups: Option<String>,
     /// A signed indicator collection (repeatable).
-    #[arg(long = "indicators", requires = "out")]
+    #[arg(long = "indicators", requires = "app_config")]
     indicators: Vec<PathBuf>,
     /// A signed instruction (repeatable).
-    #[arg(long = "instruction", requires = "out")]
+    #[arg(long = "instruction", requires = "app_config")]
     instructions: Vec<PathBuf>,
 }
 
@@ -328,7 +328,7 @@ pub(crate) fn app_config(args: &AppConfigArgs) -> Result<String, String> {
 
 /// Writes [`app_config`] to `--app-config`.
 pub(crate) fn write_app_config(args: &AppConfigArgs) -> Result<(), String> {
-    let Some(out) = &args.out else {
+    let Some(out) = &args.app_config else {
         return Ok(());
     };
     crate::policy::write(out, app_config(args)?.as_bytes())

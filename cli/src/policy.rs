@@ -369,7 +369,7 @@ fn export(args: &ExportArgs) -> Result<(), String> {
         }
         ExportFormat::AppleProfile => crate::apple::profile(&policy)?,
     };
-    if args.app_config.out.is_some() {
+    if args.app_config.app_config.is_some() {
         if !matches!(args.to, ExportFormat::AppleProfile) {
             return Err("--app-config goes with --to apple-profile".into());
         }

@@ -272,7 +272,7 @@ fn the_app_configuration_carries_the_root_and_the_bundle() {
         &policy_key,
         baseline.to_str().unwrap(),
         &bundle,
-        &["--root", &root],
+        &["--root", &root, "--group", "all-staff"],
     );
     let profile = support::p(d, "p.mobileconfig");
     let config = support::p(d, "app-config.plist");
