@@ -58,10 +58,8 @@ mirror_enum!(
         AppNotUpdated,
         /// The app came from an installer the policy does not accept.
         InstallerNotAllowed,
-        /// The Android API level is below the minimum.
-        ApiLevel,
-        /// The iOS version is below the minimum.
-        OsVersion,
+        /// The Android API level or the iOS version is below the minimum (AMAPI `OS_NOT_PERMITTED`).
+        OsNotPermitted,
         /// The security patch is older than the policy accepts.
         SecurityPatchLevel,
         /// The screen lock is weaker than required.
@@ -108,6 +106,8 @@ mirror_enum!(
         BootloaderUnlocked,
         /// The attested patch level is too old.
         AttestedPatchLevelTooOld,
+        /// The user can add an eSIM although the policy disallows it.
+        EsimAddAllowed,
     }
 );
 
@@ -164,6 +164,8 @@ mirror_enum!(
         Attestation,
         /// The attested OS patch level.
         AttestedPatchLevel,
+        /// Whether adding an eSIM is blocked.
+        AddEsimDisallowed,
     }
 );
 
@@ -206,6 +208,8 @@ mirror_enum!(
         UserInstalledCaCerts,
         /// `permittedAccessibilityServices`.
         PermittedAccessibilityServices,
+        /// `deviceRadioState.userInitiatedAddEsimSettings`.
+        UserInitiatedAddEsimSettings,
         /// Built in: the agent's uninstall must be blocked.
         AgentUninstallBlocked,
     }
@@ -722,6 +726,9 @@ pub struct SnapshotSettings {
     /// Whether mobile network settings are locked.
     #[uniffi(default = None)]
     pub mobile_networks_config_disabled: Option<bool>,
+    /// Whether adding an eSIM is blocked (Android 15 `DISALLOW_SIM_GLOBALLY`).
+    #[uniffi(default = None)]
+    pub add_esim_disallowed: Option<bool>,
     /// The USB data the device lets through.
     #[uniffi(default = None)]
     pub usb_data_access: Option<UsbDataAccess>,
@@ -855,6 +862,7 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
             wireless_debugging_enabled: t.wireless_debugging_enabled,
             cellular_2g_enabled: t.cellular_2g_enabled,
             mobile_networks_config_disabled: t.mobile_networks_config_disabled,
+            add_esim_disallowed: t.add_esim_disallowed,
             usb_data_access: t.usb_data_access.map(Into::into),
             always_on_vpn: t.always_on_vpn.map(|v| snapshot::AlwaysOnVpnState {
                 package_name: v.package_name,

@@ -6,6 +6,7 @@
 #[macro_use]
 mod out;
 
+mod apple;
 mod attest;
 mod carrier;
 mod collector;

@@ -32,6 +32,60 @@ pub(crate) enum PolicyAction {
     },
     /// Print the policy document's JSON Schema (the text of policies/policy.schema.json).
     Schema,
+    /// Read a policy in another format into a Portcullis policy document; the fields it
+    /// cannot apply are listed on standard error.
+    Import(ImportArgs),
+    /// Write a Portcullis policy in another format; the fields it cannot carry are listed
+    /// on standard error.
+    Export(ExportArgs),
+}
+
+/// Formats `policy import` reads.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// An Android Management API Policy resource (JSON).
+    Amapi,
+}
+
+/// Formats `policy export` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// An Android Management API Policy resource (JSON): the Android half.
+    Amapi,
+    /// An Apple configuration profile (.mobileconfig, XML plist, unsigned): the iOS half.
+    AppleProfile,
+}
+
+/// Arguments of `portcullis policy import`.
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The format of the input.
+    #[arg(long = "from")]
+    from: ImportFormat,
+    /// The policy file to read.
+    input: PathBuf,
+    /// The Portcullis policy the sections the format cannot express (SIM, inspection,
+    /// telemetry, ...) are taken from. Default: the shipped baseline.
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Where to write the Portcullis policy. Default: standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Arguments of `portcullis policy export`.
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    /// The format to write.
+    #[arg(long = "to")]
+    to: ExportFormat,
+    /// The Portcullis policy file to read.
+    input: PathBuf,
+    /// Where to write the result. Default: standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    app_config: crate::apple::AppConfigArgs,
 }
 
 /// Arguments of `portcullis policy sign`.
@@ -252,7 +306,85 @@ pub(crate) fn run(action: PolicyAction) -> Result<(), String> {
             crate::out::raw(&policy_schema_text());
             Ok(())
         }
+        PolicyAction::Import(args) => import(&args).map_err(|e| format!("policy import: {e}")),
+        PolicyAction::Export(args) => export(&args).map_err(|e| format!("policy export: {e}")),
     }
+}
+
+/// The shipped baseline, the default base of an import.
+const BASELINE: &str = include_str!("../../policies/baseline.json");
+
+fn emit(out: Option<&Path>, text: &str) -> Result<(), String> {
+    match out {
+        Some(path) => write(path, text.as_bytes()),
+        None => {
+            crate::out::raw(text);
+            Ok(())
+        }
+    }
+}
+
+fn import(args: &ImportArgs) -> Result<(), String> {
+    let bytes = read(&args.input)?;
+    let base = match &args.base {
+        Some(path) => {
+            Policy::from_json(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Policy::from_json(BASELINE.as_bytes())
+            .map_err(|e| format!("the shipped baseline: {e}"))?,
+    };
+    let ImportFormat::Amapi = args.from;
+    let imported = portcullis_core::policy::amapi::import(&bytes, &base)
+        .map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let mut text = imported.policy.to_json_pretty();
+    text.push('\n');
+    emit(args.out.as_deref(), &text)?;
+    for n in &imported.not_applied {
+        eprintln!("not applied: {}: {}", n.path, n.why);
+    }
+    eprintln!(
+        "{}: imported as \"{}\", {} AMAPI field(s) not applied",
+        args.input.display(),
+        imported.policy.name,
+        imported.not_applied.len()
+    );
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> Result<(), String> {
+    let bytes = read(&args.input)?;
+    let policy = Policy::from_json(&bytes).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let (text, left_out) = match args.to {
+        ExportFormat::Amapi => {
+            let out = portcullis_core::policy::amapi::export(&policy);
+            let mut text = serde_json::to_string_pretty(&out.document)
+                .map_err(|e| format!("cannot write JSON: {e}"))?;
+            text.push('\n');
+            let left: Vec<(String, String)> = out
+                .not_exported
+                .into_iter()
+                .map(|n| (n.path, n.why))
+                .collect();
+            (text, left)
+        }
+        ExportFormat::AppleProfile => crate::apple::profile(&policy)?,
+    };
+    if args.app_config.app_config.is_some() {
+        if !matches!(args.to, ExportFormat::AppleProfile) {
+            return Err("--app-config goes with --to apple-profile".into());
+        }
+        crate::apple::write_app_config(&args.app_config)?;
+    }
+    emit(args.out.as_deref(), &text)?;
+    for (path, why) in &left_out {
+        eprintln!("not exported: {path}: {why}");
+    }
+    eprintln!(
+        "{}: exported, {} field(s) not exported",
+        args.input.display(),
+        left_out.len()
+    );
+    Ok(())
 }
 
 /// Runs a `root` subcommand.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod support;
 
+use portcullis_core::policy::Policy;
 use support::{fails, keygen, ok, p, CHECKED};
 
 fn policy(name: &str) -> String {
@@ -356,4 +357,83 @@ fn roots_threshold_signing_and_rotation() {
         CHECKED,
     ]);
     assert!(e.contains("rogue.signed") && e.contains("threshold"), "{e}");
+}
+
+/// Google's "Managed configurations" sample policy (google/android-management-api-samples,
+/// notebooks/managed_configurations.ipynb, Option 1), the notebook's variables filled in.
+const GOOGLE_SAMPLE: &str = r#"{
+    "applications": [
+        {
+            "installType": "FORCE_INSTALLED",
+            "packageName": "com.google.samples.apps.iosched",
+            "managedConfigurationTemplate": {
+                "templateId": "mcm-example"
+            }
+        }
+    ],
+    "debuggingFeaturesAllowed": true
+}"#;
+
+#[test]
+fn amapi_policies_import_with_a_report_and_export_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let amapi = p(dir.path(), "amapi.json");
+    std::fs::write(&amapi, GOOGLE_SAMPLE).unwrap();
+    let imported = p(dir.path(), "imported.json");
+    let out = support::portcullis(&[
+        "policy", "import", "--from", "amapi", &amapi, "--out", &imported,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        report.contains("not applied: applications[0].managedConfigurationTemplate: "),
+        "{report}"
+    );
+    assert!(report.contains("1 AMAPI field(s) not applied"), "{report}");
+    assert!(ok(&["policy", "check", "--in", &imported]).contains("valid policy \"baseline\""));
+
+    // The shipped policies go to AMAPI and come back the same with themselves as the base.
+    for name in ["baseline", "election-sensitive", "travel"] {
+        let exported = p(dir.path(), &format!("{name}.amapi.json"));
+        let out = support::portcullis(&[
+            "policy",
+            "export",
+            "--to",
+            "amapi",
+            &policy(name),
+            "--out",
+            &exported,
+        ]);
+        assert!(out.status.success());
+        assert!(String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not exported: sim: "));
+        let back = ok(&[
+            "policy",
+            "import",
+            "--from",
+            "amapi",
+            &exported,
+            "--base",
+            &policy(name),
+        ]);
+        let original = Policy::from_json(&std::fs::read(policy(name)).unwrap()).unwrap();
+        assert_eq!(
+            Policy::from_json(back.as_bytes()).unwrap(),
+            original,
+            "{name}"
+        );
+    }
+    let bad = p(dir.path(), "bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"applications": [{"packageName": "a.b", "installType": "SIDELOADED"}]}"#,
+    )
+    .unwrap();
+    let err = fails(&["policy", "import", "--from", "amapi", &bad]);
+    assert!(err.contains("applications[0].installType"), "{err}");
 }

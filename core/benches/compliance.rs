@@ -205,7 +205,7 @@ fn rego_data(policy: &Policy) -> Value {
         if let Some(list) = &r.allowed_installers {
             rule["installers"] = json!(list);
         }
-        if r.install_type == portcullis_core::policy::model::InstallType::ForceInstalled {
+        if r.install_type.required() {
             forced_ids.push(id.clone());
         }
         rules.insert(id, rule);

@@ -75,7 +75,7 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
         Case {
             rule: R::MinimumApiLevel,
             broken: |s| s.os.api_level = Some(33),
-            reason: Reason::ApiLevel,
+            reason: Reason::OsNotPermitted,
             hidden: |s| s.os.api_level = None,
             fact: Fact::OsApiLevel,
         },
@@ -92,6 +92,13 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
             reason: Reason::SecurityPatchLevel,
             hidden: |s| s.os.security_patch_level = None,
             fact: Fact::OsSecurityPatchLevel,
+        },
+        Case {
+            rule: R::UserInitiatedAddEsimSettings,
+            broken: |s| s.settings.add_esim_disallowed = Some(false),
+            reason: Reason::EsimAddAllowed,
+            hidden: |s| s.settings.add_esim_disallowed = None,
+            fact: Fact::AddEsimDisallowed,
         },
         Case {
             rule: R::PasswordQuality,
@@ -262,7 +269,7 @@ fn minimum_ios_version_on_ios() {
     let v = status_of(&p, &s, &id);
     assert_eq!(
         (v.status, v.reasons.joined()),
-        (Status::NonCompliant, "OS_VERSION".into())
+        (Status::NonCompliant, "OS_NOT_PERMITTED".into())
     );
     for unknown in [None, Some("26 beta".to_owned())] {
         let mut s = ios();
@@ -285,7 +292,8 @@ fn rules_the_policy_does_not_set_or_the_platform_lacks_are_not_applicable() {
         "advancedSecurityOverrides": {"untrustedAppsPolicy": "ALLOW_INSTALL_DEVICE_WIDE",
             "developerSettings": "DEVELOPER_SETTINGS_ALLOWED", "googlePlayProtectVerifyApps": "VERIFY_APPS_USER_CHOICE"},
         "debuggingFeaturesAllowed": true,
-        "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_USER_CHOICE"},
+        "deviceRadioState": {"cellularTwoGState": "CELLULAR_TWO_G_USER_CHOICE",
+            "userInitiatedAddEsimSettings": null},
         "mobileNetworksConfigDisabled": false,
         "userInstalledCaCerts": {"allowed": true}
     }}));
@@ -674,4 +682,30 @@ fn the_sample_snapshots_parse_and_judge_as_documented() {
             "configuration.userInstalledCaCerts UNKNOWN",
         ]
     );
+}
+
+#[test]
+fn esim_additions_are_reported_where_the_platform_shows_them() {
+    let id = setting(SettingRule::UserInitiatedAddEsimSettings);
+    let disallowed = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": "USER_INITIATED_ADD_ESIM_DISALLOWED"}}}));
+    let allowed = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": "USER_INITIATED_ADD_ESIM_ALLOWED"}}}));
+    let mut s = android();
+    s.settings.add_esim_disallowed = Some(true);
+    assert_eq!(status_of(&disallowed, &s, &id).status, Status::Compliant);
+    s.settings.add_esim_disallowed = Some(false);
+    let v = status_of(&disallowed, &s, &id);
+    assert_eq!(
+        (v.status, v.reasons.joined()),
+        (Status::NonCompliant, "ESIM_ADD_ALLOWED".into())
+    );
+    assert_eq!(status_of(&allowed, &s, &id).status, Status::NotApplicable);
+    let unset = prepared(json!({"configuration": {"deviceRadioState": {
+        "userInitiatedAddEsimSettings": null}}}));
+    assert_eq!(status_of(&unset, &s, &id).status, Status::NotApplicable);
+    // An iOS app cannot see the restriction: unknown, for the MDM to answer.
+    let v = status_of(&disallowed, &ios(), &id);
+    assert_eq!(v.status, Status::Unknown);
+    assert_eq!(v.unobserved.joined(), "settings.addEsimDisallowed");
 }

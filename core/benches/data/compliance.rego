@@ -184,7 +184,7 @@ v_minimum_api_level := unknown("os.apiLevel") if {
 	missing(os, "apiLevel")
 }
 
-v_minimum_api_level := judged(os.apiLevel >= config.minimumApiLevel, "API_LEVEL") if android
+v_minimum_api_level := judged(os.apiLevel >= config.minimumApiLevel, "OS_NOT_PERMITTED") if android
 
 v_minimum_ios_version := na if android
 
@@ -226,7 +226,7 @@ v_password_quality := unknown("settings.passwordComplexity") if {
 	missing(settings, "passwordComplexity")
 }
 
-v_password_quality := judged(complexity_rank[settings.passwordComplexity] >= quality_rank[config.passwordRequirements.passwordQuality], "PASSWORD_NOT_SUFFICIENT")
+v_password_quality := judged(complexity_rank[settings.passwordComplexity] >= quality_rank[config.passwordRequirements.passwordQuality], "PASSWORD_POLICIES_PASSWORD_NOT_SUFFICIENT")
 
 max_failed := object.get(object.get(config, "passwordRequirements", {}), "maximumFailedPasswordsForWipe", null)
 

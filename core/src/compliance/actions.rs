@@ -754,5 +754,8 @@ pub(crate) fn setting_measures(
         | R::MaximumSecurityPatchAgeDays
         | R::EncryptionPolicy
         | R::UserInstalledCaCerts => vec![],
+        // Observed and reported only: the MDM sets the restriction from the exported AMAPI
+        // policy or Apple profile (docs/amapi.md).
+        R::UserInitiatedAddEsimSettings => vec![],
     }
 }

@@ -26,7 +26,7 @@ pub trait Code: Copy + Eq + 'static {
 macro_rules! codes {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )* }
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)*, )* }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,8 +50,13 @@ macro_rules! codes {
 
         impl FromStr for $name {
             type Err = ();
+            /// Reads a code by its text form, or by a form it had before (states
+            /// stored by an older agent keep loading).
             fn from_str(s: &str) -> Result<Self, ()> {
-                Self::ALL.iter().copied().find(|c| c.as_str() == s).ok_or(())
+                match s {
+                    $( $text $(| $alias)* => Ok($name::$variant), )*
+                    _ => Err(()),
+                }
             }
         }
 
@@ -71,8 +76,10 @@ macro_rules! codes {
 }
 
 codes! {
-    /// Why a rule is not met, in the spirit of the Android Management API's
-    /// `nonComplianceReason` (the app reasons carry AMAPI's names).
+    /// Why a rule is not met. Where the Android Management API has a code for the
+    /// condition (`NonComplianceReason`, or `SpecificNonComplianceReason` for the
+    /// screen lock), the text is AMAPI's; the others are the project's own, listed in
+    /// docs/compliance.md. A renamed code still parses under its old text.
     pub enum Reason {
         /// A `BLOCKED` app is installed.
         AppInstalled = "APP_INSTALLED",
@@ -86,14 +93,15 @@ codes! {
         AppNotUpdated = "APP_NOT_UPDATED",
         /// The app came from an installer the policy does not accept (or over adb).
         InstallerNotAllowed = "INSTALLER_NOT_ALLOWED",
-        /// The Android API level is below `minimumApiLevel`.
-        ApiLevel = "API_LEVEL",
-        /// The iOS version is below `minimumIosVersion`.
-        OsVersion = "OS_VERSION",
+        /// The Android API level is below `minimumApiLevel`, or the iOS version below
+        /// `minimumIosVersion` (AMAPI `OS_NOT_PERMITTED`; formerly `API_LEVEL` and
+        /// `OS_VERSION`, AMAPI's `API_LEVEL` meaning a setting the OS release lacks).
+        OsNotPermitted = "OS_NOT_PERMITTED" | "OS_VERSION" | "API_LEVEL",
         /// The security patch is older than the policy accepts.
         SecurityPatchLevel = "SECURITY_PATCH_LEVEL",
-        /// The screen lock is weaker than `passwordQuality`.
-        PasswordNotSufficient = "PASSWORD_NOT_SUFFICIENT",
+        /// The screen lock is weaker than `passwordQuality` (AMAPI's specific reason;
+        /// formerly `PASSWORD_NOT_SUFFICIENT`).
+        PasswordNotSufficient = "PASSWORD_POLICIES_PASSWORD_NOT_SUFFICIENT" | "PASSWORD_NOT_SUFFICIENT",
         /// No wipe after failed unlocks, or a higher count than the policy's.
         MaximumFailedPasswordsForWipe = "MAXIMUM_FAILED_PASSWORDS_FOR_WIPE",
         /// No automatic lock, or a longer one than the policy's.
@@ -136,6 +144,8 @@ codes! {
         BootloaderUnlocked = "BOOTLOADER_UNLOCKED",
         /// The attested OS patch level is older than `maxAttestedPatchAgeDays`.
         AttestedPatchLevelTooOld = "ATTESTED_PATCH_LEVEL_TOO_OLD",
+        /// The user can add an eSIM although the policy disallows it.
+        EsimAddAllowed = "ESIM_ADD_ALLOWED",
     }
 }
 
@@ -169,12 +179,11 @@ impl Reason {
             | AgentUninstallNotBlocked
             | AttestationStale
             | KeyNotInStrongBox
-            | AttestedPatchLevelTooOld => Severity::Medium,
-            AppNotUpdated
-            | ApiLevel
-            | OsVersion
-            | MaximumFailedPasswordsForWipe
-            | MaximumTimeToLock => Severity::Low,
+            | AttestedPatchLevelTooOld
+            | EsimAddAllowed => Severity::Medium,
+            AppNotUpdated | OsNotPermitted | MaximumFailedPasswordsForWipe | MaximumTimeToLock => {
+                Severity::Low
+            }
         }
     }
 }
@@ -233,6 +242,8 @@ codes! {
         Attestation = "attestation",
         /// The attested OS patch level (or it is not a date).
         AttestedPatchLevel = "attestation.device.osPatchLevel",
+        /// Whether adding an eSIM is blocked.
+        AddEsimDisallowed = "settings.addEsimDisallowed",
     }
 }
 
@@ -275,6 +286,8 @@ codes! {
         UserInstalledCaCerts = "configuration.userInstalledCaCerts",
         /// `permittedAccessibilityServices` (Android).
         PermittedAccessibilityServices = "configuration.permittedAccessibilityServices",
+        /// `deviceRadioState.userInitiatedAddEsimSettings`.
+        UserInitiatedAddEsimSettings = "configuration.deviceRadioState.userInitiatedAddEsimSettings",
         /// Built in, not a policy field: the agent's uninstall must be blocked (Android).
         AgentUninstallBlocked = "agent.uninstallBlocked",
     }

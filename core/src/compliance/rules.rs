@@ -12,7 +12,8 @@ use super::snapshot::{parse_date, DeviceSnapshot, InstalledApp, Platform};
 use crate::policy::model::{
     AppMode, AppViolationAction, CellularTwoGState, ConfigurationRules, DeveloperSettings,
     DeviceIntegrityRules, EncryptionPolicy, GooglePlayProtectVerifyApps, InstallType,
-    PolicyEnforcementRule, SettingName, UntrustedAppsPolicy, UsbDataAccess, ViolationAction,
+    PolicyEnforcementRule, SettingName, UntrustedAppsPolicy, UsbDataAccess,
+    UserInitiatedAddEsimSettings, ViolationAction,
 };
 use crate::policy::Policy;
 use crate::time::Timestamp;
@@ -266,7 +267,7 @@ impl PreparedPolicy {
         }
         for index in [&mut android, &mut ios] {
             let mut forced: Vec<u32> = (0..index.entries.len() as u32)
-                .filter(|&i| index.entries[i as usize].install_type == InstallType::ForceInstalled)
+                .filter(|&i| index.entries[i as usize].install_type.required())
                 .collect();
             crate::sort::sort_by(&mut forced, |&a, &b| {
                 index.entries[a as usize]
@@ -606,16 +607,19 @@ fn evaluate_setting(
     let patch = || os.security_patch_level.as_deref().and_then(parse_date);
     let (reasons, unobserved) = match rule {
         R::MinimumApiLevel => match c.minimum_api_level {
-            Some(min) if android => check(os.api_level, Fact::OsApiLevel, Reason::ApiLevel, |l| {
-                l >= min
-            }),
+            Some(min) if android => check(
+                os.api_level,
+                Fact::OsApiLevel,
+                Reason::OsNotPermitted,
+                |l| l >= min,
+            ),
             _ => return na(),
         },
         R::MinimumIosVersion => match policy.min_ios {
             Some(min) if !android => check(
                 os.version.as_deref().and_then(parse_version),
                 Fact::OsVersion,
-                Reason::OsVersion,
+                Reason::OsNotPermitted,
                 |v| v >= min,
             ),
             _ => return na(),
@@ -824,6 +828,21 @@ fn evaluate_setting(
             ),
             _ => return na(),
         },
+        R::UserInitiatedAddEsimSettings => {
+            if c.device_radio_state.user_initiated_add_esim_settings
+                != Some(UserInitiatedAddEsimSettings::UserInitiatedAddEsimDisallowed)
+            {
+                return na();
+            }
+            // Android 15 shows it (`DISALLOW_SIM_GLOBALLY` in force); an iOS app cannot
+            // see its restrictions, so there it stays unknown and the MDM is asked.
+            check(
+                s.add_esim_disallowed,
+                Fact::AddEsimDisallowed,
+                Reason::EsimAddAllowed,
+                |blocked| blocked,
+            )
+        }
         R::AgentUninstallBlocked => {
             if !android {
                 return na();

@@ -218,6 +218,9 @@ pub struct DeviceSettings {
     /// Whether mobile network settings are locked (`DISALLOW_CONFIG_MOBILE_NETWORKS` in force).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mobile_networks_config_disabled: Option<bool>,
+    /// Whether adding an eSIM is blocked (Android 15 `DISALLOW_SIM_GLOBALLY` in force).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_esim_disallowed: Option<bool>,
     /// The USB data the device lets through (the strictest restriction in force).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb_data_access: Option<UsbDataAccess>,

@@ -11,11 +11,13 @@
 //! - [`model`]: the policy document ([`Policy`]) and its validation.
 //! - [`bundle`]: the envelope format, keys and signing.
 //! - [`trust`]: the trust root, [`TrustedState`], [`verify_bundle`], [`rotate_root`].
+//! - [`amapi`]: import from and export to the Android Management API's Policy resource.
 //! - [`indicators`]: separately signed indicator collections,
 //!   [`TrustedState::verify_indicators`].
 //!
 //! docs/policy-bundles.md documents the format and the threat each check answers.
 
+pub mod amapi;
 pub mod bundle;
 pub mod indicators;
 pub mod model;
@@ -122,6 +124,15 @@ pub enum PolicyError {
         /// Path of the field, e.g. `apps.applications[2].packageName`.
         path: String,
         /// The rule broken.
+        problem: String,
+    },
+    /// An AMAPI Policy document holds a value of the wrong type or an enum value AMAPI
+    /// does not define; `path` names the AMAPI field.
+    #[error("invalid AMAPI policy at {path}: {problem}")]
+    InvalidAmapi {
+        /// Path of the AMAPI field, e.g. `applications[0].installType`.
+        path: String,
+        /// What is wrong with it.
         problem: String,
     },
     /// The bundle metadata breaks a rule.
@@ -241,6 +252,7 @@ impl PolicyError {
             PolicyError::Threshold { .. } => "threshold",
             PolicyError::Document { .. } => "unparsable",
             PolicyError::InvalidPolicy { .. } => "invalid_policy",
+            PolicyError::InvalidAmapi { .. } => "invalid_amapi",
             PolicyError::InvalidBundle { .. } => "invalid_bundle",
             PolicyError::InvalidRoot { .. } => "invalid_root",
             PolicyError::RootVersionMismatch { .. } => "root_version_mismatch",

@@ -315,17 +315,36 @@ pub enum ViolationAction {
     MarkNonCompliant,
 }
 
-/// AMAPI `installType`, restricted to what an on-device agent can check.
+/// AMAPI `installType`, every value AMAPI defines. An on-device agent checks only
+/// presence: the types AMAPI keeps installed are required, the others allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InstallType {
     /// Allowed, not required.
     Available,
+    /// Installed automatically once, and the user may remove it: allowed, not required.
+    Preinstalled,
     /// Must be installed (missing: `APP_NOT_INSTALLED`).
     ForceInstalled,
+    /// Must be installed, and setup waits for it (missing: `APP_NOT_INSTALLED`).
+    RequiredForSetup,
+    /// Must be installed, and runs as the kiosk (missing: `APP_NOT_INSTALLED`).
+    Kiosk,
+    /// Installed by an extension app (AMAPI `CUSTOM`): allowed, not required.
+    Custom,
     /// Must not be installed (present: `APP_INSTALLED`).
     Blocked,
+}
+
+impl InstallType {
+    /// Whether a device without the app breaks the rule (AMAPI keeps these installed).
+    pub fn required(self) -> bool {
+        matches!(
+            self,
+            InstallType::ForceInstalled | InstallType::RequiredForSetup | InstallType::Kiosk
+        )
+    }
 }
 
 /// The app rules.
@@ -397,13 +416,19 @@ pub struct SigningKeyCert {
     pub signing_key_cert_fingerprint_sha256: Sha256Fingerprint,
 }
 
-/// A SHA-256 fingerprint: 64 hex digits, colons between bytes allowed; stored as lower-case hex.
+/// A SHA-256 fingerprint: 64 hex digits (colons between bytes allowed) or the 32 bytes in
+/// base64, the form AMAPI's `signingKeyCertFingerprintSha256` uses; stored as lower-case hex.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sha256Fingerprint(pub [u8; 32]);
 
 impl Sha256Fingerprint {
-    /// Parses 64 hex digits, optionally colon-separated (`29:F3:...`).
+    /// Parses 64 hex digits, optionally colon-separated (`29:F3:...`), or 32 bytes in
+    /// base64 (standard or URL-safe alphabet, padding optional). The two forms cannot be
+    /// confused: hex is 64 characters long, base64 of 32 bytes 43 or 44.
     pub fn parse(text: &str) -> Option<Self> {
+        if matches!(text.len(), 43 | 44) {
+            return Self::parse_base64(text);
+        }
         let compact: String = if text.contains(':') {
             let parts: Vec<&str> = text.split(':').collect();
             if parts.len() != 32 || parts.iter().any(|p| p.len() != 2) {
@@ -414,6 +439,30 @@ impl Sha256Fingerprint {
             text.to_owned()
         };
         parse_hex32(&compact).map(Sha256Fingerprint)
+    }
+}
+
+impl Sha256Fingerprint {
+    fn parse_base64(text: &str) -> Option<Self> {
+        use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+        use base64::Engine as _;
+        let body = text.strip_suffix('=').unwrap_or(text);
+        if body.len() != 43 {
+            return None;
+        }
+        let bytes = if body.contains(['-', '_']) {
+            URL_SAFE_NO_PAD.decode(body)
+        } else {
+            STANDARD_NO_PAD.decode(body)
+        }
+        .ok()?;
+        bytes.try_into().ok().map(Sha256Fingerprint)
+    }
+
+    /// The fingerprint in standard base64 with padding, as AMAPI writes it.
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(self.0)
     }
 }
 
@@ -440,7 +489,7 @@ impl<'de> Deserialize<'de> for Sha256Fingerprint {
         let text = <Cow<'de, str>>::deserialize(d)?;
         Sha256Fingerprint::parse(&text).ok_or_else(|| {
             serde::de::Error::custom(
-                "expected a SHA-256 fingerprint: 64 hex digits, optionally colon-separated",
+                "expected a SHA-256 fingerprint: 64 hex digits (optionally colon-separated) or 32 bytes in base64",
             )
         })
     }
@@ -454,9 +503,9 @@ impl JsonSchema for Sha256Fingerprint {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "SHA-256 fingerprint: 64 hex digits, optionally colon-separated (`29:F3:...`).",
+            "description": "SHA-256 fingerprint: 64 hex digits, optionally colon-separated (`29:F3:...`), or the 32 bytes in base64 as AMAPI writes them.",
             "type": "string",
-            "pattern": "^([0-9A-Fa-f]{64}|([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2})$"
+            "pattern": "^([0-9A-Fa-f]{64}|([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|[A-Za-z0-9+/_-]{43}=?)$"
         })
     }
 }
@@ -470,7 +519,7 @@ impl JsonSchema for Sha256Fingerprint {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigurationRules {
-    /// Lowest Android API level accepted (AMAPI `minimumApiLevel`); lower is `API_LEVEL`.
+    /// Lowest Android API level accepted (AMAPI `minimumApiLevel`); lower is `OS_NOT_PERMITTED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(range(min = 21, max = 100)))]
     pub minimum_api_level: Option<u32>,
@@ -657,14 +706,32 @@ pub struct DeviceRadioState {
     /// 2G (Android 14 `DISALLOW_CELLULAR_2G`); disabled unless set to `CELLULAR_TWO_G_USER_CHOICE`.
     #[serde(default = "default_two_g")]
     pub cellular_two_g_state: CellularTwoGState,
+    /// Whether the user may add an eSIM (AMAPI `userInitiatedAddEsimSettings`; Android 15
+    /// `DISALLOW_SIM_GLOBALLY` on a fully managed phone, iOS `allowESIMModification` on a
+    /// supervised one). Adding an eSIM is a SIM-swap path that needs no card in hand.
+    /// Absent: not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_initiated_add_esim_settings: Option<UserInitiatedAddEsimSettings>,
 }
 
 impl Default for DeviceRadioState {
     fn default() -> Self {
         DeviceRadioState {
             cellular_two_g_state: default_two_g(),
+            user_initiated_add_esim_settings: None,
         }
     }
+}
+
+/// AMAPI `userInitiatedAddEsimSettings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserInitiatedAddEsimSettings {
+    /// The user may add (download) an eSIM.
+    UserInitiatedAddEsimAllowed,
+    /// The user may not add an eSIM; the MDM or the carrier still can.
+    UserInitiatedAddEsimDisallowed,
 }
 
 fn default_two_g() -> CellularTwoGState {
@@ -1767,6 +1834,25 @@ mod tests {
         assert_eq!(Sha256Fingerprint::parse(colons), Some(a));
         assert_eq!(a.to_string(), plain);
         for bad in ["", "29:F3", &plain[..63], &format!("{plain}0"), "29F3:4E5F"] {
+            assert_eq!(Sha256Fingerprint::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprints_accept_amapi_base64() {
+        let plain = "29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26";
+        let a = Sha256Fingerprint::parse(plain).unwrap();
+        let b64 = a.to_base64();
+        assert_eq!(b64.len(), 44);
+        assert_eq!(Sha256Fingerprint::parse(&b64), Some(a));
+        assert_eq!(Sha256Fingerprint::parse(b64.trim_end_matches('=')), Some(a));
+        let url = b64.replace('+', "-").replace('/', "_");
+        assert_eq!(Sha256Fingerprint::parse(&url), Some(a));
+        // 31 or 33 bytes, and characters outside both alphabets, are refused.
+        use base64::Engine as _;
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
+        let long = base64::engine::general_purpose::STANDARD.encode([7u8; 33]);
+        for bad in [short.as_str(), long.as_str(), &b64.replace(&b64[..1], "*")] {
             assert_eq!(Sha256Fingerprint::parse(bad), None, "{bad}");
         }
     }

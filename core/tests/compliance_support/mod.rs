@@ -65,6 +65,7 @@ pub fn base_policy_json() -> Value {
             "maximumTimeToLock": 60000,
             "encryptionPolicy": "ENABLED_WITH_PASSWORD",
             "mobileNetworksConfigDisabled": true,
+            "deviceRadioState": {"userInitiatedAddEsimSettings": "USER_INITIATED_ADD_ESIM_DISALLOWED"},
             "deviceConnectivityManagement": {"usbDataAccess": "DISALLOW_USB_DATA_TRANSFER"},
             "alwaysOnVpnPackage": {"packageName": "com.wireguard.android", "lockdownEnabled": true},
             "userInstalledCaCerts": {"allowed": false, "allowedFingerprintsSha256": [cert_hex(9)]},
@@ -147,6 +148,7 @@ pub fn android() -> DeviceSnapshot {
     st.wireless_debugging_enabled = Some(false);
     st.cellular_2g_enabled = Some(false);
     st.mobile_networks_config_disabled = Some(true);
+    st.add_esim_disallowed = Some(true);
     st.usb_data_access = Some(UsbDataAccess::DisallowUsbDataTransfer);
     st.always_on_vpn = Some(AlwaysOnVpnState {
         package_name: Some("com.wireguard.android".into()),

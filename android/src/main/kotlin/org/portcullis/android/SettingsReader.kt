@@ -58,6 +58,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             verifyAppsEnabled = if (restricted(UserRestrictionKeys.ENSURE_VERIFY_APPS)) true else null,
             cellular2gEnabled = if (sdk >= ApiLevels.UPSIDE_DOWN_CAKE && restricted(UserRestrictionKeys.CELLULAR_2G)) false else null,
             mobileNetworksConfigDisabled = restricted(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS),
+            addEsimDisallowed = sdk >= ApiLevels.VANILLA_ICE_CREAM && restricted(UserRestrictionKeys.SIM_GLOBALLY),
             usbDataAccess = when {
                 sdk >= ApiLevels.S && !dpm.isUsbDataSignalingEnabled -> "DISALLOW_USB_DATA_TRANSFER"
                 restricted(UserRestrictionKeys.USB_FILE_TRANSFER) -> "DISALLOW_USB_FILE_TRANSFER"

@@ -70,6 +70,7 @@ object ComplianceSnapshots {
         wirelessDebuggingEnabled = s.adbWifiEnabled,
         cellular2gEnabled = s.cellular2gEnabled,
         mobileNetworksConfigDisabled = s.mobileNetworksConfigDisabled,
+        addEsimDisallowed = s.addEsimDisallowed,
         usbDataAccess = s.usbDataAccess?.let { name -> UsbDataAccess.entries.firstOrNull { it.name == name } },
         userCaCertsSha256 = s.userCaCertsSha256?.distinct(),
         accessibilityServices = s.accessibilityServices?.distinctBy { it.first }?.map { (pkg, system) ->

@@ -63,6 +63,8 @@ data class SettingsSnapshot(
     val cellular2gEnabled: Boolean? = null,
     /** Whether `DISALLOW_CONFIG_MOBILE_NETWORKS` is in force (APNs and network selection locked). */
     val mobileNetworksConfigDisabled: Boolean? = null,
+    /** Whether `DISALLOW_SIM_GLOBALLY` is in force (API 35: the user cannot add an eSIM); `false` below API 35, which has no such control. */
+    val addEsimDisallowed: Boolean? = null,
     /** `ALLOW_USB_DATA_TRANSFER`, `DISALLOW_USB_FILE_TRANSFER` or `DISALLOW_USB_DATA_TRANSFER`. */
     val usbDataAccess: String? = null,
     /** SHA-256 of each user-installed CA certificate (`DevicePolicyManager.getInstalledCaCerts`). */

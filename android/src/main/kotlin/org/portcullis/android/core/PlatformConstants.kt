@@ -75,6 +75,8 @@ object UserRestrictionKeys {
     const val CONFIG_DATE_TIME = "no_config_date_time"
     /** `UserManager.ENSURE_VERIFY_APPS`. */
     const val ENSURE_VERIFY_APPS = "ensure_verify_apps"
+    /** `UserManager.DISALLOW_SIM_GLOBALLY` (API 35): no eSIM downloads. */
+    const val SIM_GLOBALLY = "no_sim_globally"
 }
 
 /** `android.os.Build.VERSION_CODES` this module branches on. */
@@ -89,4 +91,6 @@ object ApiLevels {
     const val TIRAMISU = 33
     /** `UPSIDE_DOWN_CAKE`: `DISALLOW_CELLULAR_2G`. */
     const val UPSIDE_DOWN_CAKE = 34
+    /** `VANILLA_ICE_CREAM`: `DISALLOW_SIM_GLOBALLY`. */
+    const val VANILLA_ICE_CREAM = 35
 }

@@ -147,6 +147,8 @@ fun complianceTests() {
         eq(SnapshotAgent("org.portcullis", null), snapshot.agent, "agent")
         val locked = ComplianceSnapshots.snapshot(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true)
         eq(true, locked.settings.mobileNetworksConfigDisabled, "locked networks")
+        val esim = ComplianceSnapshots.snapshot(T0, true, bare.copy(addEsimDisallowed = true), null, "org.portcullis", true)
+        eq(true, esim.settings.addEsimDisallowed, "eSIM additions blocked")
         // Without an inventory there is no apps list at all (unknown), not an empty one (none).
         eq(null, locked.apps, "apps without an inventory")
     }
