@@ -173,12 +173,12 @@ struct Observed {
     strong_box: Option<bool>,
     boot_verified: Option<bool>,
     bootloader_locked: Option<bool>,
-    patch: Option<Option<jiff::civil::Date>>,
+    patch: Option<Option<crate::time::Date>>,
 }
 
 /// The first day of an attested patch level (`YYYY-MM` counts from the 1st: the
 /// oldest day it may stand for).
-fn patch_date(text: &str) -> Option<jiff::civil::Date> {
+fn patch_date(text: &str) -> Option<crate::time::Date> {
     if text.len() == 7 {
         parse_date(&format!("{text}-01"))
     } else {
@@ -248,9 +248,7 @@ pub(crate) fn evaluate_integrity(
         Some(false) => Judged::Broken(reason),
         None => Judged::Unobserved(Fact::Attestation),
     };
-    let today = jiff::Timestamp::from_millisecond(now.as_unix_millis())
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    let today = crate::time::Date::of(now);
 
     // The verdict itself: on the phone there is none to judge.
     push(
@@ -309,9 +307,7 @@ pub(crate) fn evaluate_integrity(
             (None, _) | (_, None) => Judged::Unobserved(Fact::Attestation),
             (Some(None), _) => Judged::Unobserved(Fact::AttestedPatchLevel),
             (Some(Some(patch)), Some(today)) => {
-                let floor = today
-                    .checked_sub(jiff::Span::new().days(i64::from(days)))
-                    .unwrap_or(jiff::civil::Date::MIN);
+                let floor = today.minus_days(days);
                 if patch >= floor {
                     Judged::Ok
                 } else {

@@ -807,7 +807,9 @@ fn import_enforcement(
                     rules.push(rule);
                 }
             }
-            SettingName::Sim | SettingName::Inspection => rules.push(b.clone()),
+            SettingName::Sim | SettingName::Inspection | SettingName::DeviceIntegrity => {
+                rules.push(b.clone())
+            }
         }
     }
     let mut rest: Vec<_> = found.into_values().collect();
@@ -1058,8 +1060,11 @@ pub fn export(policy: &Policy) -> AmapiExport {
         let names: Vec<&str> = match rule.setting_name {
             SettingName::Apps => vec!["applications"],
             SettingName::Configuration => config_fields.clone(),
-            SettingName::Sim | SettingName::Inspection => {
-                skip(at, "the SIM and inspection sections have no AMAPI setting");
+            SettingName::Sim | SettingName::Inspection | SettingName::DeviceIntegrity => {
+                skip(
+                    at,
+                    "the SIM, inspection and device-integrity sections have no AMAPI setting",
+                );
                 continue;
             }
         };
@@ -1106,6 +1111,18 @@ pub fn export(policy: &Policy) -> AmapiExport {
         skip(
             "telemetry".into(),
             "the agent's log collection and detectors have no AMAPI equivalent",
+        );
+    }
+    if policy.upload.is_some() {
+        skip(
+            "upload".into(),
+            "journal shipping to the office's collector has no AMAPI equivalent",
+        );
+    }
+    if policy.device_integrity.is_active() {
+        skip(
+            "deviceIntegrity".into(),
+            "judged at the console on a verified key attestation; AMAPI's own integrity checks are not configured per rule",
         );
     }
     AmapiExport {
