@@ -57,8 +57,8 @@ impl SimObservation {
     /// The reading as a platform reports it, made fit for [`SimEvent::validate`]: an
     /// identifier the platform withholds often arrives as an empty or blank string (Android's
     /// `getIccId()` without the permission), which means "not revealed"; the carrier name,
-    /// informational only, is cut at a character boundary to
-    /// [`MAX_CARRIER_NAME_BYTES`] instead of refusing the reading.
+    /// informational only, is cut at a character boundary to 256 bytes
+    /// (`MAX_CARRIER_NAME_BYTES`) instead of refusing the reading.
     pub fn normalized(mut self) -> Self {
         fn present(value: Option<String>) -> Option<String> {
             value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
