@@ -4,7 +4,8 @@
 #
 #   bash scripts/ocsf-tests.sh
 #
-# Runs the Rust tests that export OCSF (journal export, telemetry events, carrier watch)
+# Runs the Rust tests that export OCSF (journal export, telemetry events, carrier watch,
+# the collector's export and alerts)
 # with PORTCULLIS_OCSF_DUMP set, so each keeps what it exported, then checks every event
 # with tests/ocsf/validate.py (which documents the validator's gaps and the workaround).
 # Ends with one line "ocsf: N passed, M failed" (N events).
@@ -44,6 +45,7 @@ rc=0
     cargo test -p portcullis-cli --test journal --test carrier
     cargo test -p portcullis-core --test telemetry_scenario
     cargo test -p portcullis-carrier --test scripted --test listen --test phone
+    cargo test -p portcullis-collector --test upload
 } >"$log" 2>&1 || rc=$?
 if [[ "$rc" -ne 0 ]]; then
     cat "$log"
@@ -52,7 +54,8 @@ fi
 
 # Every exporter must have left events: a hook that stopped writing is a failure, not a pass.
 for prefix in cli-journal-export-enrolled cli-journal-export-unenrolled cli-carrier-watch \
-    cli-carrier-phone-alerts core-telemetry-events carrier-; do
+    cli-carrier-phone-alerts core-telemetry-events carrier- collector-export \
+    collector-alerts-history collector-alerts-silent; do
     compgen -G "$dump/$prefix*.jsonl" >/dev/null || fail "no OCSF export was kept from $prefix"
 done
 

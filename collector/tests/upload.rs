@@ -16,6 +16,27 @@ use portcullis_core::upload::{encode_batch, verify_receipt, Receipt};
 
 const T0: i64 = 1_772_355_600_000; // 2026-03-01T09:00:00Z
 
+/// Keeps OCSF events where `scripts/ocsf-tests.sh` validates them against the OCSF schema.
+fn keep_for_validation(name: &str, events: &[serde_json::Value]) {
+    if let Some(dir) = std::env::var_os("PORTCULLIS_OCSF_DUMP") {
+        let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}.jsonl")),
+            lines,
+        )
+        .unwrap();
+    }
+}
+
+/// The alert file's events, as OCSF JSON.
+fn alert_events(s: &Setup) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(&s.alerts)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn collector_key() -> CollectorKey {
     let mut der = vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
@@ -154,15 +175,16 @@ async fn batches_are_stored_once_and_answered_with_signed_receipts() {
     .unwrap();
     assert_eq!(exported.len(), 10);
     assert_eq!(exported[0]["device"], s.device.device_id());
-    let mut findings = 0;
+    let mut findings = Vec::new();
     history::export(&s.store, ExportFormat::Ocsf, i64::MIN, |v| {
         assert_eq!(v["class_uid"], 2004);
-        findings += 1;
+        findings.push(v.clone());
         Ok(())
     })
     .await
     .unwrap();
-    assert_eq!(findings, 40);
+    assert_eq!(findings.len(), 40);
+    keep_for_validation("collector-export", &findings);
     assert!(alert_titles(&s).is_empty());
 }
 
@@ -276,6 +298,7 @@ async fn refused_batches_change_nothing_and_raise_alerts_for_history_problems() 
             "journal_upload_rollback"
         ]
     );
+    keep_for_validation("collector-alerts-history", &alert_events(&s));
     // The genuine batch is still taken afterwards.
     let (status, _) = post(&s, &encode_batch(&good)).await;
     assert_eq!(status, StatusCode::OK);
@@ -333,6 +356,7 @@ async fn silent_devices_raise_one_alert_per_silence() {
     // An hour and a bit later (heartbeat 3600 s), silent again.
     assert_eq!(s.collector.check_silence(now + 3_700_000).await.unwrap(), 1);
     assert_eq!(alert_titles(&s), ["device_silent", "device_silent"]);
+    keep_for_validation("collector-alerts-silent", &alert_events(&s));
 }
 
 #[tokio::test]
