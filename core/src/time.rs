@@ -154,6 +154,10 @@ fn parse_day(text: &[u8]) -> Option<(i64, usize)> {
     let (year, at) = match text.first()? {
         sign @ (b'+' | b'-') => {
             let year = digits(text, 1, 6)?;
+            // ISO 8601's extended years: year zero is never negative (`-000000`).
+            if *sign == b'-' && year == 0 {
+                return None;
+            }
             (if *sign == b'-' { -year } else { year }, 7)
         }
         _ => (digits(text, 0, 4)?, 4),
@@ -283,6 +287,9 @@ mod tests {
         let with_offset = Timestamp::parse_rfc3339("2026-03-01T11:30:00+02:00").unwrap();
         assert_eq!(t, with_offset);
         assert!(Timestamp::parse_rfc3339("yesterday").is_none());
+        // Year zero written with a minus sign is not a date (ISO 8601, as jiff reads it).
+        assert!(Timestamp::parse_rfc3339("-000000-09-01T00:00:00Z").is_none());
+        assert!(Timestamp::parse_rfc3339("+000000-09-01T00:00:00Z").is_some());
         assert_eq!(t.plus_millis(MINUTE_MS).millis_since(t), MINUTE_MS);
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, "\"2026-03-01T09:30:00Z\"");
