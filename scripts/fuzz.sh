@@ -29,6 +29,13 @@ for t in "${targets[@]}"; do
     mkdir -p "$work/$t"
     [ -d "seeds/$t" ] && cp -r "seeds/$t/." "$work/$t/"
     echo "fuzz: $t for ${seconds}s"
-    cargo +nightly fuzz run "$t" "$work/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 2>&1 | tail -n 3
+    if ! cargo +nightly fuzz run "$t" "$work/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
+        >"$work/$t.log" 2>&1; then
+        # What failed and the input that did it (also kept under fuzz/artifacts/).
+        grep -E -A3 "panicked|ERROR: libFuzzer|Base64:|Test unit written" "$work/$t.log" | head -n 40
+        echo "fuzz: $t failed"
+        exit 1
+    fi
+    tail -n 3 "$work/$t.log"
 done
 echo "fuzz: ${#targets[@]} target(s) ran without a crash"
