@@ -835,21 +835,7 @@ impl Store {
             .prepare("SELECT seq, at, epoch, kind, body, hash, mac FROM journal ORDER BY seq")
             .context("preparing the journal export")?;
         let mut rows = stmt.query([]).context("reading the journal")?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().context("reading a journal record")? {
-            let mut r = StoredRecord {
-                seq: 0,
-                at: 0,
-                epoch: 0,
-                kind: String::new(),
-                body: String::new(),
-                hash: Vec::new(),
-                mac: Vec::new(),
-            };
-            read_record(row, &mut r).context("decoding a journal record")?;
-            out.push(r);
-        }
-        Ok(out)
+        collect_records(&mut rows)
     }
 
     /// Records after `after` up to `through` (inclusive), in sequence order, at most
@@ -870,21 +856,7 @@ impl Store {
         let mut rows = stmt
             .query(params![after, through, limit])
             .context("reading journal records to upload")?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().context("reading a journal record")? {
-            let mut r = StoredRecord {
-                seq: 0,
-                at: 0,
-                epoch: 0,
-                kind: String::new(),
-                body: String::new(),
-                hash: Vec::new(),
-                mac: Vec::new(),
-            };
-            read_record(row, &mut r).context("decoding a journal record")?;
-            out.push(r);
-        }
-        Ok(out)
+        collect_records(&mut rows)
     }
 
     /// When the first high or critical alert journalled after record `after` was raised:
@@ -1526,6 +1498,25 @@ fn with_row<T>(
         body: text(4)?,
     };
     f(&record, blob(5)?, blob(6)?)
+}
+
+/// Every record a journal query returns, in its order.
+fn collect_records(rows: &mut rusqlite::Rows<'_>) -> Result<Vec<StoredRecord>> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().context("reading a journal record")? {
+        let mut r = StoredRecord {
+            seq: 0,
+            at: 0,
+            epoch: 0,
+            kind: String::new(),
+            body: String::new(),
+            hash: Vec::new(),
+            mac: Vec::new(),
+        };
+        read_record(row, &mut r).context("decoding a journal record")?;
+        out.push(r);
+    }
+    Ok(out)
 }
 
 fn read_record(row: &rusqlite::Row<'_>, r: &mut StoredRecord) -> rusqlite::Result<()> {
