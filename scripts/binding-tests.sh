@@ -12,12 +12,14 @@
 #   4. Python: tests/bindings/python/test_bindings.py with plain python3 (unittest + asyncio);
 #   5. Kotlin: tests/bindings/kotlin/*.kt compiled with kotlinc (from the npm package
 #      kotlin-compiler, cached) against JNA (Debian libjna-java) and run on the JVM;
+#   4b. Python again, against the release library as it ships (LTO, identical code folding,
+#      no interface metadata: docs/decisions/0013), built with the same test hooks;
 #   6. Swift: no Swift toolchain here, so the generated Swift file, C header and modulemap are
 #      checked to exist, the header to declare every exported symbol and to compile with clang.
 #
 # Tools are installed on first use into ${PORTCULLIS_CACHE_DIR:-$HOME/.cache/portcullis}
 # (see scripts/lib/tools.sh). The last line is `bindings: N passed, M failed`, summing the
-# Python and Kotlin tests; the script exits non-zero on any failure.
+# Python (debug and release library) and Kotlin tests; the script exits non-zero on any failure.
 
 set -euo pipefail
 
@@ -113,6 +115,27 @@ py_rc=${PIPESTATUS[0]}
 set -e
 read -r py_passed py_failed < <(counts_from "$OUT/python.log" python)
 if [ "$py_rc" -ne 0 ] && [ "$py_failed" -eq 0 ]; then py_failed=1; fi
+
+# ---------------------------------------------------------------- 4b. python, release
+
+# The shipped library is linked differently (bindings/build.rs): it must answer the same tests.
+step "python: the same tests against the release library"
+cargo build --release -p portcullis-ffi --features test-hooks </dev/null
+mkdir -p "$OUT/python-release"
+cp "$OUT/python/portcullis_ffi.py" "$OUT/python-release/"
+cp "target/release/$LIB_NAME" "$OUT/python-release/$LIB_NAME"
+LC_ALL=C grep -aq "$TEST_HOOK_SYMBOL" "$OUT/python-release/$LIB_NAME" ||
+    die "target/release/$LIB_NAME lacks the test hooks (a concurrent build?)"
+if LC_ALL=C grep -aq UNIFFI_META_ "$OUT/python-release/$LIB_NAME"; then
+    die "the release library still carries uniffi's interface metadata (bindings/build.rs)"
+fi
+set +e
+PORTCULLIS_PY_BINDINGS="$OUT/python-release" PYTHONDONTWRITEBYTECODE=1 \
+    python3 tests/bindings/python/test_bindings.py </dev/null 2>&1 | tee "$OUT/python-release.log"
+pyr_rc=${PIPESTATUS[0]}
+set -e
+read -r pyr_passed pyr_failed < <(counts_from "$OUT/python-release.log" python)
+if [ "$pyr_rc" -ne 0 ] && [ "$pyr_failed" -eq 0 ]; then pyr_failed=1; fi
 
 # ---------------------------------------------------------------- 5. kotlin
 
@@ -223,13 +246,14 @@ swift_check "modulemap builds the C module (clang -fmodules)" modulemap_imports
 
 # ---------------------------------------------------------------- summary
 
-passed=$((py_passed + kt_passed))
-failed=$((py_failed + kt_failed))
+passed=$((py_passed + pyr_passed + kt_passed))
+failed=$((py_failed + pyr_failed + kt_failed))
 if [ "$swift_ok" -ne 1 ]; then failed=$((failed + 1)); fi
 
 step "summary ($((SECONDS - START))s)"
 printf '  python  %3d passed, %d failed   (tests/bindings/python, python3 %s)\n' \
     "$py_passed" "$py_failed" "$(python3 -c 'import platform; print(platform.python_version())')"
+printf '  python  %3d passed, %d failed   (the same, release library)\n' "$pyr_passed" "$pyr_failed"
 printf '  kotlin  %3d passed, %d failed   (tests/bindings/kotlin, kotlinc %s, JNA %s)\n' \
     "$kt_passed" "$kt_failed" "$KOTLIN_COMPILER_VERSION" "$(basename "$(readlink -f "$JNA_JAR")")"
 if [ "$swift_ok" -eq 1 ]; then
