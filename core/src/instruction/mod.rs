@@ -239,7 +239,7 @@ pub struct CarrierCheck {
     /// The keyed pin of the checked number (never the number); absent for the
     /// device's first slot holding a SIM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<crate::policy::model::IdentityPin>,
+    pub line: Option<crate::identity::IdentityPin>,
     /// When the console asked.
     pub checked_at: Timestamp,
     /// What it asked (`maxAge` for `check`).

@@ -21,6 +21,7 @@ mod key;
 mod record;
 mod verify;
 
+pub use crate::identity::{unhex, unhex32};
 pub(crate) use checkpoint::constant_time_eq;
 pub use checkpoint::{
     checkpoint_key_certification, verify_report_signature, CheckpointSigner, SignedCheckpoint,
@@ -42,19 +43,3 @@ pub const MAC_LEN: usize = 16;
 
 /// The chain's anchor: the hash "before" the first record.
 pub const GENESIS: [u8; 32] = [0u8; 32];
-
-/// Decodes lower- or upper-case hex.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-/// Decodes exactly 32 bytes of hex.
-pub fn unhex32(text: &str) -> Option<[u8; 32]> {
-    unhex(text)?.try_into().ok()
-}

@@ -329,7 +329,7 @@ pub(crate) mod serde_hex32 {
         if text.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(D::Error::custom("expected 64 lower-case hex digits"));
         }
-        super::model::parse_hex32(&text)
+        crate::identity::unhex32(&text)
             .ok_or_else(|| D::Error::custom("expected 64 lower-case hex digits"))
     }
 }
