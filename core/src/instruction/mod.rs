@@ -20,8 +20,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub(crate) use crate::redact::redact_identifiers;
 pub use carrier::{CarrierOperation, CarrierRequest};
-pub(crate) use text::{check_free_text, redact_identifiers};
+pub(crate) use text::check_free_text;
 
 use crate::policy::bundle::Envelope;
 use crate::policy::model::{

@@ -118,7 +118,7 @@ pub fn decode_record(kind: &str, body: &str) -> Result<RecordBody> {
     let bad = |e: serde_json::Error| {
         Error::Corrupt(format!(
             "a `{}` record body is malformed: {}",
-            crate::instruction::redact_identifiers(&crate::policy::sanitize(kind)),
+            crate::redact::redact_identifiers(&crate::redact::sanitize(kind)),
             crate::json::describe(&e)
         ))
     };

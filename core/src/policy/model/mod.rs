@@ -15,14 +15,14 @@
 
 mod apps;
 mod configuration;
-mod inspection;
+mod escalation;
 mod sim;
 mod telemetry;
 mod validate;
 
 pub use apps::*;
 pub use configuration::*;
-pub use inspection::*;
+pub use escalation::*;
 pub use sim::*;
 pub use telemetry::*;
 
@@ -35,9 +35,9 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::PolicyError;
-use crate::alert::Severity;
 use crate::identity::{hex, unhex32};
 pub use crate::identity::{IdentityPin, PinKey};
+pub use crate::inspection::rules::{InspectionRules, LocalHours, TriggerSeverity};
 use crate::sim::{SimPolicy, MAX_SLOT};
 use crate::time::MINUTE_MS;
 
@@ -189,7 +189,7 @@ pub struct DeviceIntegrityRules {
 impl UploadRules {
     /// The receipt key, once validated.
     pub fn receipt_key_bytes(&self) -> Option<[u8; 32]> {
-        crate::journal::unhex32(&self.receipt_key)
+        crate::identity::unhex32(&self.receipt_key)
     }
 }
 

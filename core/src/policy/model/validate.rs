@@ -355,7 +355,7 @@ impl Policy {
             ));
         }
         for (i, pin) in u.certificate_sha256.iter().enumerate() {
-            if crate::journal::unhex32(pin).is_none() {
+            if crate::identity::unhex32(pin).is_none() {
                 return Err(invalid(
                     format!("upload.certificateSha256[{i}]"),
                     "must be 64 hex digits",
