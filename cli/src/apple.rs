@@ -281,8 +281,8 @@ pub(crate) struct AppConfigArgs {
 }
 
 fn envelope(path: &Path) -> Result<String, String> {
-    let bytes = crate::policy::read(path)?;
-    if !crate::policy::is_envelope(&bytes) {
+    let bytes = crate::common::read(path)?;
+    if !crate::sign::is_envelope(&bytes) {
         return Err(format!("{}: not a signed envelope", path.display()));
     }
     let text = String::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
@@ -331,5 +331,5 @@ pub(crate) fn write_app_config(args: &AppConfigArgs) -> Result<(), String> {
     let Some(out) = &args.app_config else {
         return Ok(());
     };
-    crate::policy::write(out, app_config(args)?.as_bytes())
+    crate::common::write(out, app_config(args)?.as_bytes())
 }

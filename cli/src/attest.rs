@@ -177,7 +177,7 @@ fn verify_args(args: &VerifyArgs) -> Result<Verdict, String> {
         Some(text) => text
             .parse::<jiff::Timestamp>()
             .map_err(|_| format!("--now: not an RFC 3339 time: {text:?}"))?,
-        None => jiff::Timestamp::from_millisecond(crate::policy::now().as_unix_millis())
+        None => jiff::Timestamp::from_millisecond(crate::common::now().as_unix_millis())
             .map_err(|e| format!("the clock: {e}"))?,
     };
     let options = VerifyOptions {

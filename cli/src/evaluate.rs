@@ -117,7 +117,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<Outcome, String> {
     let at = match &args.at {
         Some(text) => Timestamp::parse_rfc3339(text)
             .ok_or("--at: expected an RFC 3339 time such as 2026-03-01T09:30:00Z")?,
-        None => snapshot.collected_at.unwrap_or_else(system_now),
+        None => snapshot.collected_at.unwrap_or_else(crate::common::now),
     };
     let mut engine = match &args.state {
         Some(path) if path.exists() => {
@@ -134,13 +134,6 @@ fn evaluate(args: &EvaluateArgs) -> Result<Outcome, String> {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok((policy, snapshot, evaluation, engine.next_deadline()))
-}
-
-fn system_now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    Timestamp::from_unix_millis(millis)
 }
 
 fn platform_name(snapshot: &DeviceSnapshot) -> &'static str {

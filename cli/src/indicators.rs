@@ -13,10 +13,12 @@ use portcullis_core::policy::{
     Envelope, IndicatorsPayload, SignedIndicators, TrustedState, INDICATORS_PAYLOAD_TYPE,
     MAX_INDICATORS_BYTES,
 };
+use portcullis_core::Timestamp;
 
-use crate::policy::{
-    check_as_phone, is_envelope, load_trust_updated, now, now_arg, read, read_keys, write,
-    SigningTerms, Terms,
+use crate::common::{now, now_arg, read};
+use crate::sign::{
+    is_envelope, load_trust_updated, read_keys, sign_and_write, Signable, Signed, SigningTerms,
+    Terms,
 };
 
 /// `portcullis indicators` subcommands.
@@ -86,11 +88,35 @@ fn load_stix(path: &Path, collection: &str, json: &str) -> Result<CollectionSumm
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+impl Signable for IndicatorsPayload {
+    const FILE: &'static str = "signed file";
+    const DOCUMENT: &'static str = "collection";
+    const MAX_BYTES: usize = MAX_INDICATORS_BYTES;
+    const COSIGN: &'static str = "indicators sign --in FILE";
+
+    fn decode(payload: &[u8]) -> serde_json::Result<Self> {
+        portcullis_core::json::from_slice(payload)
+    }
+    fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+    fn expires(&self) -> Timestamp {
+        self.expires
+    }
+    fn check_as_phone(
+        state: &TrustedState,
+        bytes: &[u8],
+        at: Timestamp,
+    ) -> Result<(), portcullis_core::Error> {
+        state.verify_indicators(bytes, at).map(drop)
+    }
+}
+
 fn sign(args: &SignArgs) -> Result<(), String> {
     let keys = read_keys(&args.keys)?;
     let input = read(&args.input)?;
     let root = args.terms.load_root(&keys, &args.keys)?;
-    let (mut envelope, summary) = if is_envelope(&input) {
+    let (envelope, summary) = if is_envelope(&input) {
         if args.collection.is_some() || args.terms.any_given() {
             return Err(format!(
                 "{} is already signed: only --key may be given to add signatures",
@@ -136,54 +162,28 @@ fn sign(args: &SignArgs) -> Result<(), String> {
             stix,
         };
         payload.validate().map_err(|e| e.to_string())?;
-        (
-            Envelope::new(INDICATORS_PAYLOAD_TYPE, payload.to_bytes()),
-            Some(summary),
-        )
-    };
-    for key in &keys {
-        envelope.sign(key);
-    }
-    let bytes = envelope.to_bytes();
-    if bytes.len() > MAX_INDICATORS_BYTES {
-        return Err(format!(
-            "the signed file would be {} bytes, over the {MAX_INDICATORS_BYTES}-byte limit phones accept",
-            bytes.len()
-        ));
-    }
-    let payload: IndicatorsPayload = portcullis_core::json::from_slice(&envelope.payload)
-        .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
-    if payload.expires <= now() {
-        outln!(
-            "note: the collection expired at {} by this machine's clock",
-            payload.expires
-        );
-    }
-    if let Some(summary) = &summary {
         if summary.unparsed > 0 {
             outln!(
                 "note: {} indicator(s) cannot be used by phones (`portcullis inspect` lists them)",
                 summary.unparsed
             );
         }
-    }
-    if let Some(state) = &root {
-        // Check as a phone would at signing time, so a file that would be refused is
-        // never shipped.
-        check_as_phone(
-            state.verify_indicators(&bytes, payload.issued_at),
-            "indicators sign --in FILE",
-        )?;
-    }
-    write(&args.out, &bytes)?;
+        (
+            Envelope::new(INDICATORS_PAYLOAD_TYPE, payload.to_bytes()),
+            Some(summary),
+        )
+    };
+    let signed: Signed<IndicatorsPayload> =
+        sign_and_write(envelope, &keys, root.as_ref(), &args.input, &args.out)?;
+    let payload = signed.payload;
     let counts = summary
         .map(|s| format!(", {} indicator(s)", s.indicators))
         .unwrap_or_default();
     outln!(
         "wrote {} ({} bytes, {} signature(s); collection {} version {}{counts})",
         args.out.display(),
-        bytes.len(),
-        envelope.signatures.len(),
+        signed.len,
+        signed.signatures,
         payload.collection,
         payload.version
     );

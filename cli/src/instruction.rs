@@ -20,7 +20,8 @@ use portcullis_core::policy::{BundleScope, DeviceScope, TrustedState};
 use portcullis_core::sim::{CarrierApi, CarrierVerdict};
 use portcullis_core::Timestamp;
 
-use crate::policy::{load_trust, now, now_arg, read, read_keys, time_arg, write};
+use crate::common::{now, now_arg, read, time_arg, write};
+use crate::sign::{load_trust, read_keys};
 
 /// `portcullis instruction` subcommands.
 #[derive(Subcommand)]

@@ -10,6 +10,7 @@ mod apple;
 mod attest;
 mod carrier;
 mod collector;
+mod common;
 mod evaluate;
 mod indicators;
 mod inspect;
@@ -18,6 +19,7 @@ mod journal;
 mod keygen;
 mod policy;
 mod schedule;
+mod sign;
 mod sim;
 mod simulate;
 

@@ -10,12 +10,17 @@ use clap::{Args, Subcommand};
 use portcullis_core::policy::trust::{KeyType, Role, Roles, RootKey, RootSchema};
 use portcullis_core::policy::{
     check_bundle, policy_schema_text, verify_bundle, BundlePayload, BundleScope, DeviceScope,
-    Envelope, Policy, SigningKey, TrustRoot, TrustedState, VerifiedPolicy, MAX_BUNDLE_BYTES,
-    MAX_ROOT_BYTES, POLICY_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE,
+    Envelope, Policy, TrustRoot, TrustedState, VerifiedPolicy, MAX_BUNDLE_BYTES, MAX_ROOT_BYTES,
+    POLICY_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE,
 };
 use portcullis_core::Timestamp;
 
+use crate::common::{now, now_arg, read, write};
 use crate::keygen;
+use crate::sign::{
+    is_envelope, load_trust_updated, read_keys, sign_and_write, Signable, Signed, SigningTerms,
+    Terms,
+};
 
 /// `portcullis policy` subcommands.
 #[derive(Subcommand)]
@@ -115,109 +120,6 @@ pub(crate) struct SignArgs {
     groups: Vec<String>,
 }
 
-/// The terms `policy sign` and `indicators sign` put in what they sign: version, root
-/// version, signing time and expiry. Each command words the first three helps for its
-/// own files (`mut_arg`).
-#[derive(Args)]
-pub(crate) struct SigningTerms {
-    /// Version; must exceed the one devices hold. Default: the current Unix time in seconds.
-    #[arg(long)]
-    version: Option<u64>,
-    /// The signed trust root to sign for: sets the root version and checks the keys are policy keys.
-    #[arg(long)]
-    root: Option<PathBuf>,
-    /// Root version to sign under, when --root is not given. Default: 1.
-    #[arg(long, conflicts_with = "root")]
-    root_version: Option<u64>,
-    /// Lifetime, e.g. 30d, 12h, 90m. Default: 30d.
-    #[arg(long, conflicts_with = "expires")]
-    expires_in: Option<String>,
-    /// Expiry as an RFC 3339 time.
-    #[arg(long)]
-    expires: Option<String>,
-    /// Signing time as an RFC 3339 time. Default: now.
-    #[arg(long)]
-    issued_at: Option<String>,
-}
-
-/// Signing terms resolved to the values a payload carries.
-pub(crate) struct Terms {
-    pub(crate) version: u64,
-    pub(crate) root_version: u64,
-    pub(crate) issued_at: Timestamp,
-    pub(crate) expires: Timestamp,
-}
-
-impl SigningTerms {
-    /// Whether a term for a new payload was given (`--root` aside), which adding
-    /// signatures to an already signed input refuses.
-    pub(crate) fn any_given(&self) -> bool {
-        self.version.is_some()
-            || self.root_version.is_some()
-            || self.expires.is_some()
-            || self.expires_in.is_some()
-            || self.issued_at.is_some()
-    }
-
-    /// Loads `--root`, if given, and checks every key (read from the matching path) is
-    /// one of its policy keys.
-    pub(crate) fn load_root(
-        &self,
-        keys: &[SigningKey],
-        key_paths: &[PathBuf],
-    ) -> Result<Option<TrustedState>, String> {
-        let root = self.root.as_deref().map(load_trust).transpose()?;
-        if let Some(state) = &root {
-            let policy_role = &state.root().roles.policy.keyids;
-            for (key, path) in keys.iter().zip(key_paths) {
-                if !policy_role.contains(&key.key_id()) {
-                    return Err(format!(
-                        "{}: key {}… is not a policy key of root version {}",
-                        path.display(),
-                        key.key_id().short(),
-                        state.root().version
-                    ));
-                }
-            }
-        }
-        Ok(root)
-    }
-
-    /// The payload's terms: signing time `now` and a 30-day lifetime unless given, the
-    /// version the signing time in Unix seconds unless given, the root version that of
-    /// `root` (or `--root-version`, or 1).
-    pub(crate) fn resolve(
-        &self,
-        root: Option<&TrustedState>,
-        now: Timestamp,
-    ) -> Result<Terms, String> {
-        let issued_at = match &self.issued_at {
-            Some(t) => time_arg("--issued-at", t)?,
-            None => now,
-        };
-        let expires = match (&self.expires, &self.expires_in) {
-            (Some(t), _) => time_arg("--expires", t)?,
-            (None, Some(d)) => issued_at.plus_millis(duration_ms(d)?),
-            (None, None) => issued_at.plus_millis(30 * DAY_MS),
-        };
-        let version = match self.version {
-            Some(v) => v,
-            None => u64::try_from(issued_at.as_unix_millis() / 1000)
-                .map_err(|_| "--issued-at is before 1970: give --version".to_string())?,
-        };
-        let root_version = match root {
-            Some(state) => state.root().version,
-            None => self.root_version.unwrap_or(1),
-        };
-        Ok(Terms {
-            version,
-            root_version,
-            issued_at,
-            expires,
-        })
-    }
-}
-
 /// Arguments of `portcullis policy verify`.
 #[derive(Args)]
 pub(crate) struct VerifyArgs {
@@ -293,8 +195,6 @@ pub(crate) struct CreateRootArgs {
     #[arg(long)]
     out: PathBuf,
 }
-
-pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Runs a `policy` subcommand.
 pub(crate) fn run(action: PolicyAction) -> Result<(), String> {
@@ -397,57 +297,36 @@ pub(crate) fn run_root(action: RootAction) -> Result<(), String> {
     }
 }
 
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
+impl Signable for BundlePayload {
+    const FILE: &'static str = "bundle";
+    const DOCUMENT: &'static str = "bundle";
+    const MAX_BYTES: usize = MAX_BUNDLE_BYTES;
+    const COSIGN: &'static str = "policy sign --in BUNDLE";
 
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-pub(crate) fn now() -> Timestamp {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp::from_unix_millis(millis)
-}
-
-pub(crate) fn time_arg(flag: &str, text: &str) -> Result<Timestamp, String> {
-    Timestamp::parse_rfc3339(text)
-        .ok_or_else(|| format!("{flag}: expected an RFC 3339 time such as 2026-03-01T09:30:00Z"))
-}
-
-/// Parses `30d`, `12h`, `90m` or `3600s` into milliseconds.
-pub(crate) fn duration_ms(text: &str) -> Result<i64, String> {
-    let err = || "--expires-in: expected a duration such as 30d, 12h, 90m or 3600s".to_string();
-    let unit_ms = match text.chars().last() {
-        Some('d') => DAY_MS,
-        Some('h') => 60 * 60 * 1000,
-        Some('m') => 60 * 1000,
-        Some('s') => 1000,
-        _ => return Err(err()),
-    };
-    let n: i64 = text[..text.len() - 1].parse().map_err(|_| err())?;
-    if n <= 0 {
-        return Err(err());
+    fn decode(payload: &[u8]) -> serde_json::Result<Self> {
+        portcullis_core::json::from_slice(payload)
     }
-    n.checked_mul(unit_ms).ok_or_else(err)
-}
-
-pub(crate) fn read_keys(paths: &[PathBuf]) -> Result<Vec<SigningKey>, String> {
-    paths.iter().map(|p| keygen::read_private(p)).collect()
-}
-
-pub(crate) fn is_envelope(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"{\"payloadType\":")
+    fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+    fn expires(&self) -> Timestamp {
+        self.expires
+    }
+    /// Everything a phone checks but the scope, which names devices the console has.
+    fn check_as_phone(
+        state: &TrustedState,
+        bytes: &[u8],
+        at: Timestamp,
+    ) -> Result<(), portcullis_core::Error> {
+        check_bundle(state, bytes, at).map(drop)
+    }
 }
 
 fn sign(args: &SignArgs) -> Result<(), String> {
     let keys = read_keys(&args.keys)?;
     let input = read(&args.input)?;
     let root = args.terms.load_root(&keys, &args.keys)?;
-    let mut envelope = if is_envelope(&input) {
+    let envelope = if is_envelope(&input) {
         if args.terms.any_given() || !args.devices.is_empty() || !args.groups.is_empty() {
             return Err(format!(
                 "{} is already a bundle: only --key may be given to add signatures",
@@ -490,96 +369,15 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         let bytes = serde_json::to_vec_pretty(&payload).map_err(|e| e.to_string())?;
         Envelope::new(POLICY_PAYLOAD_TYPE, bytes)
     };
-    for key in &keys {
-        envelope.sign(key);
-    }
-    let bytes = envelope.to_bytes();
-    if bytes.len() > MAX_BUNDLE_BYTES {
-        return Err(format!(
-            "the bundle would be {} bytes, over the {MAX_BUNDLE_BYTES}-byte limit phones accept",
-            bytes.len()
-        ));
-    }
-    let payload: BundlePayload = portcullis_core::json::from_slice(&envelope.payload)
-        .map_err(|e| format!("{}: unreadable payload: {e}", args.input.display()))?;
-    if payload.expires <= now() {
-        outln!(
-            "note: the bundle expired at {} by this machine's clock",
-            payload.expires
-        );
-    }
-    if let Some(state) = &root {
-        // Check as a phone would at signing time (except scope), so a bundle that
-        // would be refused is never shipped.
-        check_as_phone(
-            check_bundle(state, &bytes, payload.issued_at),
-            "policy sign --in BUNDLE",
-        )?;
-    }
-    write(&args.out, &bytes)?;
+    let signed: Signed<BundlePayload> =
+        sign_and_write(envelope, &keys, root.as_ref(), &args.input, &args.out)?;
     outln!(
         "wrote {} ({} bytes, {} signature(s))",
         args.out.display(),
-        bytes.len(),
-        envelope.signatures.len()
+        signed.len,
+        signed.signatures
     );
     Ok(())
-}
-
-/// Reads what a device trusts: a PEM public key (a single-key root) or a signed root.
-pub(crate) fn load_trust(path: &Path) -> Result<TrustedState, String> {
-    let bytes = read(path)?;
-    let text = String::from_utf8_lossy(&bytes);
-    if keygen::is_public_pem(&text) {
-        let key = keygen::parse_public(&text)
-            .ok_or_else(|| format!("{}: not an Ed25519 public key in PEM", path.display()))?;
-        TrustedState::from_root(TrustRoot::single_key(key, "single console key"))
-            .map_err(|e| format!("{}: {e}", path.display()))
-    } else {
-        TrustedState::enroll(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-    }
-}
-
-/// Checks what was just signed as a phone would, so a file that would be refused is
-/// never shipped; too few signatures is only a note, as another signer may add theirs
-/// with `portcullis {cosign}`.
-pub(crate) fn check_as_phone<T>(
-    result: Result<T, portcullis_core::Error>,
-    cosign: &str,
-) -> Result<(), String> {
-    if let Err(e) = result {
-        if !matches!(
-            e,
-            portcullis_core::Error::Policy(portcullis_core::policy::PolicyError::Threshold { .. })
-        ) {
-            return Err(e.to_string());
-        }
-        outln!("note: {e} (add signatures with another `{cosign}`)");
-    }
-    Ok(())
-}
-
-/// What a device trusts (`--trust`) after the signed root rotations (`--root-update`).
-pub(crate) fn load_trust_updated(
-    trust: &Path,
-    updates: &[PathBuf],
-) -> Result<TrustedState, String> {
-    let mut state = load_trust(trust)?;
-    for update in updates {
-        let bytes = read(update)?;
-        state
-            .apply_root(&bytes)
-            .map_err(|e| format!("{}: {e}", update.display()))?;
-    }
-    Ok(state)
-}
-
-/// The time to judge at: `--now`, or this machine's clock.
-pub(crate) fn now_arg(text: Option<&str>) -> Result<Timestamp, String> {
-    match text {
-        Some(t) => time_arg("--now", t),
-        None => Ok(now()),
-    }
 }
 
 fn verify(args: &VerifyArgs) -> Result<(), String> {
@@ -758,18 +556,4 @@ fn sign_root(key_paths: &[PathBuf], input: &Path, out: &Path) -> Result<(), Stri
         envelope.signatures.len()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_or_fail_without_panicking() {
-        assert_eq!(duration_ms("30d"), Ok(30 * DAY_MS));
-        assert_eq!(duration_ms("90m"), Ok(90 * 60_000));
-        for bad in ["", "d", "0d", "-1d", "3w", "3é", "é", "99999999999999999d"] {
-            assert!(duration_ms(bad).is_err(), "{bad}");
-        }
-    }
 }

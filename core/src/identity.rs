@@ -6,13 +6,15 @@
 //! per session from the platform's device key (Android Keystore / iOS Keychain),
 //! so the key itself is never written to disk.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use ring::hmac;
-use serde::{Deserialize, Serialize};
+#[cfg(feature = "schema")]
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::policy::model::{IdentityPin, PinKey};
 
 /// A secret the platform keeps for this device and can compute HMAC-SHA-256 with.
 ///
@@ -205,6 +207,123 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Decodes hex, lower- or upper-case; `None` for an odd length or any other character
+/// (a sign included, which `u8::from_str_radix` would let through).
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16);
+    bytes
+        .chunks(2)
+        .map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8))
+        .collect()
+}
+
+/// Decodes exactly 32 bytes of hex (keys, hashes, pins).
+pub fn unhex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    unhex(text)?.try_into().ok()
+}
+
+/// A keyed hash of one identifier: 64 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdentityPin(pub [u8; 32]);
+
+impl fmt::Debug for IdentityPin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityPin({}…)", hex(&self.0[..4]))
+    }
+}
+
+impl Serialize for IdentityPin {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&hex(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentityPin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <Cow<'de, str>>::deserialize(d)?;
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(serde::de::Error::custom(
+                "an identity pin is 64 lower-case hex digits",
+            ));
+        }
+        unhex32(&text)
+            .map(IdentityPin)
+            .ok_or_else(|| serde::de::Error::custom("an identity pin is 64 lower-case hex digits"))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl JsonSchema for IdentityPin {
+    fn schema_name() -> Cow<'static, str> {
+        "IdentityPin".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "HMAC-SHA-256 of the normalised identifier under the device's pin key: 64 lower-case hex digits.",
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+        })
+    }
+}
+
+const PIN_KEY_LABEL: &[u8] = b"portcullis/identity-pin-key/v1";
+
+/// The key identity pins are computed under.
+///
+/// Derived on the device from its [`DeviceKey`] and handed to the console once, at
+/// enrollment, so the console can pin the SIM it issued without the policy (which
+/// travels through MDM channels) revealing enumerable identifiers. It is distinct
+/// from the key the device hashes its own stored identifiers with.
+pub struct PinKey {
+    key: hmac::Key,
+}
+
+impl PinKey {
+    /// Derives the device's pin key (one call into the platform key store).
+    pub fn derive(device_key: &dyn DeviceKey) -> Result<[u8; 32]> {
+        device_key.hmac_sha256(PIN_KEY_LABEL)
+    }
+
+    /// Wraps pin-key bytes (from [`PinKey::derive`] on the device, or the console's record).
+    pub fn new(key: &[u8; 32]) -> Self {
+        PinKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+        }
+    }
+
+    /// The pin of a raw identifier: normalised as the SIM guard does, then
+    /// HMAC-SHA-256 over `label || 0x00 || normalised` (labels `iccid`, `imsi`, `msisdn`).
+    pub fn pin(&self, kind: IdentityKind, raw: &str) -> Result<IdentityPin> {
+        let normalized = normalize(kind, raw)?;
+        let label: &[u8] = match kind {
+            IdentityKind::Iccid => b"iccid",
+            IdentityKind::Imsi => b"imsi",
+            IdentityKind::PhoneNumber => b"msisdn",
+        };
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(label);
+        ctx.update(&[0]);
+        ctx.update(normalized.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        Ok(IdentityPin(out))
+    }
+}
+
+impl fmt::Debug for PinKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PinKey(..)")
+    }
+}
+
 mod hex32 {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
 
@@ -214,16 +333,7 @@ mod hex32 {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = <&str>::deserialize(d)?;
-        if text.len() != 64 {
-            return Err(D::Error::custom("identity hash must be 64 hex digits"));
-        }
-        let mut out = [0u8; 32];
-        for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
-            let pair = std::str::from_utf8(chunk).map_err(D::Error::custom)?;
-            out[i] = u8::from_str_radix(pair, 16)
-                .map_err(|_| D::Error::custom("identity hash must be hex"))?;
-        }
-        Ok(out)
+        super::unhex32(text).ok_or_else(|| D::Error::custom("identity hash must be 64 hex digits"))
     }
 }
 
@@ -302,5 +412,23 @@ mod tests {
         assert_eq!(h, back);
         assert_eq!(h.short().len(), 8);
         assert!(serde_json::from_str::<IdentityHash>("\"abc\"").is_err());
+    }
+
+    #[test]
+    fn hex_decoding_takes_either_case_and_nothing_else() {
+        assert_eq!(unhex("00aB"), Some(vec![0x00, 0xab]));
+        assert_eq!(unhex(""), Some(vec![]));
+        // `u8::from_str_radix` would read "+f" as 15.
+        assert_eq!(unhex("+f"), None);
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+        assert_eq!(unhex("é0"), None);
+        let key = "Ab".repeat(32);
+        assert_eq!(unhex32(&key), Some([0xab; 32]));
+        assert_eq!(unhex32(&key[..62]), None);
+        assert_eq!(unhex32(&format!("+{}", &key[1..])), None);
+        // The stored identity hashes read the same strict form.
+        let quoted = format!("\"+{}\"", &"a".repeat(63));
+        assert!(serde_json::from_str::<IdentityHash>(&quoted).is_err());
     }
 }

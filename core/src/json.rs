@@ -253,7 +253,7 @@ pub fn describe_data(message: &str) -> String {
         drop_quoted(head)
     };
     let message = format!("{head}{tail}");
-    crate::instruction::redact_identifiers(&crate::policy::sanitize(&message)).into_owned()
+    crate::redact::redact_identifiers(&crate::redact::sanitize(&message)).into_owned()
 }
 
 /// Replaces every quoted run (`"…"`, `` `…` ``) with `…`.

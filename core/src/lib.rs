@@ -21,6 +21,7 @@ pub mod instruction;
 pub mod journal;
 pub mod json;
 pub mod policy;
+mod redact;
 pub mod sim;
 mod sort;
 pub mod store;

@@ -205,7 +205,7 @@ fn items<T: for<'de> Deserialize<'de>>(text: &str, problems: &mut Vec<String>) -
     if let Some((i, e)) = first_bad {
         problems.push(format!(
             "{bad} item(s) not in androidqf's format were skipped (the first, item {i}: {})",
-            crate::policy::sanitize(&e)
+            crate::redact::sanitize(&e)
         ));
     }
     Some(out)

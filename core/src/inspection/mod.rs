@@ -24,6 +24,7 @@
 
 pub mod androidqf;
 pub mod evidence;
+pub mod rules;
 pub mod scan;
 pub mod schedule;
 pub mod stix;

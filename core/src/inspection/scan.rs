@@ -411,7 +411,7 @@ impl<'a> Scanner<'a> {
                         if indicator.platforms.is_silent() && known_system_name(platform, name) {
                             note = Some(format!(
                                 "`{}` is also the name of a genuine {} system process, and the collection does not say which platform it targets: check the process's path and origin",
-                                crate::policy::sanitize(name),
+                                crate::redact::sanitize(name),
                                 match platform {
                                     Platform::Android => "Android",
                                     Platform::Ios => "iOS",

@@ -46,9 +46,9 @@ pub use key::ScheduleKey;
 use clock::{ceil_minute, floor_minute, Span};
 use key::Draw;
 
+use super::rules::{InspectionRules, LocalHours, TriggerSeverity};
 use crate::alert::Severity;
 use crate::error::{Error, Result};
-use crate::policy::model::{InspectionRules, LocalHours, TriggerSeverity};
 use crate::time::{Timestamp, HOUR_MS, MINUTE_MS};
 
 /// How far, in minutes, a window may open before or after its drawn start to meet

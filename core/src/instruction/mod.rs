@@ -20,8 +20,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub(crate) use crate::redact::redact_identifiers;
 pub use carrier::{CarrierOperation, CarrierRequest};
-pub(crate) use text::{check_free_text, redact_identifiers};
+pub(crate) use text::check_free_text;
 
 use crate::policy::bundle::Envelope;
 use crate::policy::model::{
@@ -239,7 +240,7 @@ pub struct CarrierCheck {
     /// The keyed pin of the checked number (never the number); absent for the
     /// device's first slot holding a SIM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<crate::policy::model::IdentityPin>,
+    pub line: Option<crate::identity::IdentityPin>,
     /// When the console asked.
     pub checked_at: Timestamp,
     /// What it asked (`maxAge` for `check`).

@@ -82,7 +82,7 @@ impl KeyId {
 
     /// Parses 64 hex digits.
     pub fn parse(text: &str) -> Option<Self> {
-        super::model::parse_hex32(text).map(KeyId)
+        crate::identity::unhex32(text).map(KeyId)
     }
 }
 

@@ -26,6 +26,7 @@ use super::bundle::{
 };
 use super::model::Policy;
 use super::{sanitize, serde_hex32, PolicyError};
+pub use crate::error::RoleName;
 use crate::identity::hex;
 use crate::time::Timestamp;
 
@@ -101,36 +102,6 @@ pub struct TrustRoot {
     pub keys: BTreeMap<KeyId, RootKey>,
     /// Which keys sign roots and which sign policy bundles.
     pub roles: Roles,
-}
-
-/// Which role a signature is checked against (for messages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleName {
-    /// The root role of the current root.
-    Root,
-    /// The root role of the root being rotated to.
-    NewRoot,
-    /// The policy role.
-    Policy,
-    /// The operations role (console instructions).
-    Operations,
-}
-
-impl RoleName {
-    fn as_str(self) -> &'static str {
-        match self {
-            RoleName::Root => "root",
-            RoleName::NewRoot => "new root",
-            RoleName::Policy => "policy",
-            RoleName::Operations => "operations",
-        }
-    }
-}
-
-impl std::fmt::Display for RoleName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 impl TrustRoot {

@@ -24,8 +24,8 @@ pub use observation::{
 
 use crate::alert::{AlertKind, Finding};
 use crate::error::Result;
+use crate::identity::IdentityPin;
 use crate::identity::{normalize, IdentityHash, IdentityHasher, IdentityKind};
-use crate::policy::model::IdentityPin;
 use crate::time::{Timestamp, MINUTE_MS};
 
 /// The SIM rules the guard enforces; filled from the active policy.

@@ -217,7 +217,7 @@ impl TelemetryDetector for CaInstallDetector {
                     s,
                 )
             })
-            .and_then(|hex| crate::policy::model::parse_hex32(&hex));
+            .and_then(|hex| crate::identity::unhex32(&hex));
         if fingerprint.is_some_and(|f| ctx.allowed_cas.iter().any(|a| a.0 == f)) {
             return;
         }

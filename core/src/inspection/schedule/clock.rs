@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::policy::model::LocalHours;
+use crate::inspection::rules::LocalHours;
 use crate::time::{Timestamp, HOUR_MS, MINUTE_MS};
 
 /// One day in milliseconds.
