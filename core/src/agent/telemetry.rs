@@ -7,16 +7,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::persisted::{Persisted, State};
 use super::{inspection, Agent};
 use crate::alert::{Alert, AlertKind, Finding};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inspection::evidence::Contact;
 use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind};
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
-use crate::store::{Commit, JournalEntry, NetworkValue, NetworkWindowWrite};
+use crate::store::{
+    Commit, JournalEntry, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS,
+};
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
 use crate::telemetry::{
     package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent, NETWORK_LOG_SOURCE,
@@ -34,6 +38,119 @@ struct TelemetryComponent {
     detectors: Detectors,
     /// `indicator id` + ` ` + `package` → when it was last raised.
     raised: BTreeMap<String, Timestamp>,
+}
+
+impl State for TelemetryComponent {
+    const WHAT: &'static str = "telemetry state";
+}
+
+/// What the agent holds for telemetry between batches, loaded from the store on the
+/// first batch and dropped (to be loaded again) when a batch's commit fails, so memory
+/// never runs ahead of the database.
+#[derive(Default)]
+pub(super) struct TelemetrySlot {
+    loaded: Option<Loaded>,
+}
+
+struct Loaded {
+    /// Detector state and recent raises, written only when a batch changed them.
+    state: Persisted<TelemetryComponent>,
+    /// The network window's rows as stored: which values need no write when seen again.
+    window: WindowMirror,
+    /// Entries in the network log since its last compaction.
+    logged: u64,
+}
+
+/// The network log is folded into the window's table once it holds more entries than
+/// this or than twice the window's values, whichever is more: a fold rewrites the table,
+/// so it runs once per that many entries, and the log stays about the table's size.
+const COMPACT_AFTER_ENTRIES: u64 = 16_384;
+
+/// The network window's values with their stored `last_seen` (Unix milliseconds): one
+/// entry per row of the window, so a batch writes only values that are new or whose row
+/// is more than [`NETWORK_SEEN_RESOLUTION_MS`] old, and finds expired values without
+/// scanning the table.
+#[derive(Default)]
+struct WindowMirror {
+    hosts: FxHashMap<Box<str>, i64>,
+    addresses: FxHashMap<Box<str>, i64>,
+    /// No value in the window was last seen before this (a lower bound).
+    oldest: i64,
+}
+
+impl WindowMirror {
+    fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
+        let mut mirror = WindowMirror {
+            oldest: i64::MAX,
+            ..WindowMirror::default()
+        };
+        for (kind, value, at) in rows {
+            let at = at.as_unix_millis();
+            mirror.oldest = mirror.oldest.min(at);
+            mirror.map_mut(kind).insert(value.into_boxed_str(), at);
+        }
+        mirror
+    }
+
+    fn map(&self, kind: NetworkValue) -> &FxHashMap<Box<str>, i64> {
+        match kind {
+            NetworkValue::Host => &self.hosts,
+            NetworkValue::Address => &self.addresses,
+        }
+    }
+
+    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, i64> {
+        match kind {
+            NetworkValue::Host => &mut self.hosts,
+            NetworkValue::Address => &mut self.addresses,
+        }
+    }
+
+    /// Whether a sighting at `at` leaves the stored row as it is (the store's rule).
+    fn covers(&self, kind: NetworkValue, value: &str, at: i64) -> bool {
+        self.map(kind)
+            .get(value)
+            .is_some_and(|last| at <= last.saturating_add(NETWORK_SEEN_RESOLUTION_MS))
+    }
+
+    /// Records the rows a batch writes (each value's newest sighting in the batch).
+    fn write(&mut self, kind: NetworkValue, value: &str, at: i64) {
+        self.oldest = self.oldest.min(at);
+        match self.map_mut(kind).get_mut(value) {
+            Some(last) => *last = (*last).max(at),
+            None => {
+                self.map_mut(kind).insert(value.into(), at);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.hosts.len() + self.addresses.len()
+    }
+
+    /// Removes and returns the values last seen before `cutoff`, sorted (a scan of memory
+    /// only when the oldest value may have expired).
+    fn expire(&mut self, cutoff: i64) -> Vec<(NetworkValue, String)> {
+        if self.oldest >= cutoff {
+            return Vec::new();
+        }
+        let mut expired = Vec::new();
+        let mut oldest = i64::MAX;
+        for kind in [NetworkValue::Host, NetworkValue::Address] {
+            self.map_mut(kind).retain(|value, last| {
+                if *last < cutoff {
+                    expired.push((kind, value.to_string()));
+                    false
+                } else {
+                    oldest = oldest.min(*last);
+                    true
+                }
+            });
+        }
+        self.oldest = oldest;
+        expired.sort();
+        expired
+    }
 }
 
 /// One event of a batch that matched an indicator.
@@ -85,14 +202,40 @@ impl Agent {
     ) -> Result<TelemetryOutcome> {
         batch.validate()?;
         let now = now.max(self.guard.facts().last_seen);
-        let persisted = self.store.load_state(TELEMETRY_STATE)?.unwrap_or_default();
-        let mut state: TelemetryComponent = if persisted.is_empty() {
-            TelemetryComponent::default()
-        } else {
-            crate::json::from_str(&persisted)
-                .map_err(|_| Error::Corrupt("the stored telemetry state is unreadable".into()))?
+        let mut loaded = match self.telemetry.loaded.take() {
+            Some(loaded) => loaded,
+            None => Loaded {
+                state: Persisted::restore(
+                    self.store
+                        .load_state(TELEMETRY_STATE)?
+                        .filter(|s| !s.is_empty()),
+                    TelemetryComponent::default,
+                )?,
+                window: WindowMirror::load(
+                    self.store
+                        .network_window(Timestamp::from_unix_millis(i64::MIN))?,
+                ),
+                logged: self.store.network_log_entries()?,
+            },
         };
+        let result = self.ingest_with(&mut loaded, batch, now);
+        if result.is_ok() {
+            self.telemetry.loaded = Some(loaded);
+        }
+        result
+    }
 
+    fn ingest_with(
+        &mut self,
+        loaded: &mut Loaded,
+        batch: &TelemetryBatch,
+        now: Timestamp,
+    ) -> Result<TelemetryOutcome> {
+        let Loaded {
+            state,
+            window,
+            logged,
+        } = loaded;
         let evidence = BatchEvidence::of(batch);
         let report = self.inspection.indicators.scan(&evidence.snapshot);
         let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
@@ -124,7 +267,16 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        let mut seen: BTreeMap<(NetworkValue, String), Timestamp> = BTreeMap::new();
+        // Values the window does not cover yet, with their newest sighting in the batch.
+        let mut seen: FxHashMap<(NetworkValue, Box<str>), i64> = FxHashMap::default();
+        let mut remember = |kind: NetworkValue, value: &str, at: Timestamp| {
+            let at = at.as_unix_millis();
+            if !window.covers(kind, value, at) {
+                let slot = seen.entry((kind, value.into())).or_insert(at);
+                *slot = (*slot).max(at);
+            }
+        };
+        let mut address = String::new();
         state
             .raised
             .retain(|_, when| now.millis_since(*when) < REPEAT_AFTER_MS);
@@ -134,21 +286,22 @@ impl Agent {
             match event {
                 TelemetryEvent::Dns(e) => {
                     if e.at >= cutoff {
-                        let host = e.host.trim().trim_end_matches('.').to_ascii_lowercase();
-                        remember(&mut seen, NetworkValue::Host, host, e.at);
+                        let host = e.host.trim().trim_end_matches('.');
+                        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                            remember(NetworkValue::Host, &host.to_ascii_lowercase(), e.at);
+                        } else {
+                            remember(NetworkValue::Host, host, e.at);
+                        }
                         for a in &e.addresses {
-                            remember(&mut seen, NetworkValue::Address, a.to_string(), e.at);
+                            text_of(a, &mut address);
+                            remember(NetworkValue::Address, &address, e.at);
                         }
                     }
                 }
                 TelemetryEvent::Connect(e) => {
                     if e.at >= cutoff {
-                        remember(
-                            &mut seen,
-                            NetworkValue::Address,
-                            e.address.to_string(),
-                            e.at,
-                        );
+                        text_of(&e.address, &mut address);
+                        remember(NetworkValue::Address, &address, e.at);
                     }
                 }
                 TelemetryEvent::Security(s) => {
@@ -211,7 +364,7 @@ impl Agent {
                 "security": counts.security,
                 "matches": matches.len(),
                 "alerts": findings.len(),
-                "window_values": seen.len(),
+                "window_writes": seen.len(),
                 "listed_matches": listed,
             })
             .to_string(),
@@ -224,10 +377,9 @@ impl Agent {
         if let Some(json) = &schedule_json {
             states.push((inspection::INSPECTION_STATE, json.clone()));
         }
-        let state_json = serde_json::to_string(&state)
-            .map_err(|e| Error::Corrupt(format!("cannot encode the telemetry state: {e}")))?;
-        if state_json != persisted {
-            states.push((TELEMETRY_STATE, state_json));
+        let state_json = state.changed()?;
+        if let Some(json) = &state_json {
+            states.push((TELEMETRY_STATE, json.clone()));
         }
         for f in &findings {
             log::warn!(
@@ -237,9 +389,32 @@ impl Agent {
                 f.detector
             );
         }
-        let network = NetworkWindowWrite {
-            seen: seen.into_iter().map(|((k, v), at)| (k, v, at)).collect(),
-            prune_before: Some(cutoff),
+        let mut written: Vec<(NetworkValue, String, Timestamp)> = seen
+            .into_iter()
+            .map(|((kind, value), at)| (kind, value.into(), Timestamp::from_unix_millis(at)))
+            .collect();
+        written.sort_unstable();
+        for (kind, value, at) in &written {
+            window.write(*kind, value, at.as_unix_millis());
+        }
+        let expired = window.expire(cutoff.as_unix_millis());
+        let entries = *logged + written.len() as u64;
+        let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
+        let network = if compact {
+            NetworkWindowWrite {
+                seen: written,
+                compact: true,
+                prune_before: Some(cutoff),
+                prune_only: Some(expired),
+                ..NetworkWindowWrite::default()
+            }
+        } else {
+            NetworkWindowWrite {
+                logged: written,
+                prune_before: (!expired.is_empty()).then_some(cutoff),
+                prune_only: Some(expired),
+                ..NetworkWindowWrite::default()
+            }
         };
         let commit = Commit {
             at: Some(now),
@@ -252,6 +427,10 @@ impl Agent {
                 if let Some(json) = schedule_json {
                     self.inspection.state.committed(json);
                 }
+                if let Some(json) = state_json {
+                    state.committed(json);
+                }
+                *logged = if compact { 0 } else { entries };
                 Ok(TelemetryOutcome {
                     alerts,
                     matches,
@@ -308,14 +487,11 @@ impl Agent {
     }
 }
 
-fn remember(
-    seen: &mut BTreeMap<(NetworkValue, String), Timestamp>,
-    kind: NetworkValue,
-    value: String,
-    at: Timestamp,
-) {
-    let slot = seen.entry((kind, value)).or_insert(at);
-    *slot = (*slot).max(at);
+/// Writes an address's text form into `out` (reusing its allocation).
+fn text_of(address: &std::net::IpAddr, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    write!(out, "{address}").expect("writing to a String cannot fail");
 }
 
 fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) -> Finding {
@@ -375,5 +551,148 @@ fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) 
         .chain(detail)
         .collect(),
         severity: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::identity::SoftwareDeviceKey;
+    use crate::telemetry::DnsEvent;
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_777_593_600_000);
+
+    fn open(db: &std::path::Path) -> Agent {
+        let key = Arc::new(SoftwareDeviceKey::new(b"telemetry-window-test").unwrap());
+        Agent::open(db, key, T0, [7; 32]).unwrap()
+    }
+
+    fn dns(host: &str, at: Timestamp) -> TelemetryBatch {
+        TelemetryBatch {
+            events: vec![TelemetryEvent::Dns(DnsEvent {
+                at,
+                package: "com.example.app".into(),
+                host: host.into(),
+                addresses: vec!["192.0.2.7".parse().unwrap()],
+            })],
+        }
+    }
+
+    /// How many window rows the last batch wrote, from its journal record.
+    fn last_writes(agent: &Agent) -> u64 {
+        let record = agent
+            .store
+            .journal_records()
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|r| r.kind == "telemetry_batch")
+            .expect("a batch record");
+        let body: serde_json::Value = serde_json::from_str(&record.body).unwrap();
+        body["window_writes"].as_u64().unwrap()
+    }
+
+    fn rows(agent: &Agent) -> Vec<(NetworkValue, String, Timestamp)> {
+        agent
+            .store
+            .network_window(Timestamp::from_unix_millis(i64::MIN))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reopened_agent_rebuilds_the_window_mirror_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .ingest_telemetry(&dns("A.Example.org.", T0), T0)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 2, "a host and an address");
+        drop(agent);
+        let mut agent = open(&db);
+        let soon = T0.plus_millis(30 * 60_000);
+        agent
+            .ingest_telemetry(&dns("a.example.org", soon), soon)
+            .unwrap();
+        assert_eq!(
+            last_writes(&agent),
+            0,
+            "both values are known from the store"
+        );
+        let later = T0.plus_millis(NETWORK_SEEN_RESOLUTION_MS + 1);
+        agent
+            .ingest_telemetry(&dns("a.example.org", later), later)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 2, "stale rows are rewritten");
+        assert!(rows(&agent).iter().all(|(_, _, at)| *at == later));
+    }
+
+    #[test]
+    fn a_failed_commit_drops_the_mirror_so_nothing_is_taken_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent
+            .ingest_telemetry(&dns("a.example.org", T0), T0)
+            .unwrap();
+        agent.store.refuse_writes_for_test();
+        let at = T0.plus_millis(60_000);
+        assert!(agent
+            .ingest_telemetry(&dns("b.example.org", at), at)
+            .is_err());
+        agent.store.allow_writes_for_test();
+        agent
+            .ingest_telemetry(&dns("b.example.org", at), at)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 1, "the new host is written after all");
+        let hosts: Vec<String> = rows(&agent)
+            .into_iter()
+            .filter(|(kind, _, _)| *kind == NetworkValue::Host)
+            .map(|(_, value, _)| value)
+            .collect();
+        assert_eq!(hosts, ["a.example.org", "b.example.org"]);
+    }
+
+    #[test]
+    fn an_expired_value_is_deleted_by_the_first_batch_after_it_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .ingest_telemetry(&dns("old.example.org", T0), T0)
+            .unwrap();
+        let day = 24 * HOUR_MS;
+        let t1 = T0.plus_millis(3 * day);
+        agent
+            .ingest_telemetry(&dns("new.example.org", t1), t1)
+            .unwrap();
+        drop(agent);
+        // Reopened (the mirror comes from the store), one millisecond before the first
+        // value leaves the seven-day window, then exactly when it does.
+        let mut agent = open(&db);
+        let edge = T0.plus_millis(7 * day);
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), edge)
+            .unwrap();
+        assert_eq!(rows(&agent).len(), 3, "still in the window");
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), edge.plus_millis(1))
+            .unwrap();
+        let left: Vec<String> = rows(&agent).into_iter().map(|(_, v, _)| v).collect();
+        assert_eq!(
+            left,
+            ["new.example.org", "192.0.2.7"],
+            "deleted from the table"
+        );
+        agent
+            .ingest_telemetry(&dns("old.example.org", edge), edge.plus_millis(2))
+            .unwrap();
+        assert_eq!(
+            last_writes(&agent),
+            2,
+            "the host is new again, the address stale"
+        );
+        assert!(rows(&agent).iter().any(|(_, v, _)| v == "old.example.org"));
     }
 }
