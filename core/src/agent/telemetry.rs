@@ -67,16 +67,31 @@ struct Loaded {
 const COMPACT_AFTER_ENTRIES: u64 = 16_384;
 
 /// The network window's values with their stored `last_seen` (Unix milliseconds): one
-/// entry per row of the window, so a batch writes only values that are new or whose row
-/// is more than [`NETWORK_SEEN_RESOLUTION_MS`] old, and finds expired values without
-/// scanning the table.
+/// entry per value of the window, so a batch writes only values that are new or whose
+/// stored time is more than [`NETWORK_SEEN_RESOLUTION_MS`] old (the store's rule), and
+/// finds expired values without scanning the table.
 #[derive(Default)]
 struct WindowMirror {
-    hosts: FxHashMap<Box<str>, i64>,
-    addresses: FxHashMap<Box<str>, i64>,
+    hosts: FxHashMap<Box<str>, Seen>,
+    addresses: FxHashMap<Box<str>, Seen>,
     /// No value in the window was last seen before this (a lower bound).
     oldest: i64,
+    /// The batch being ingested (entries written by it carry its number).
+    batch: u64,
 }
+
+#[derive(Clone, Copy)]
+struct Seen {
+    /// The stored time (or, once the value is written by this batch, its newest sighting).
+    at: i64,
+    /// The batch that last wrote the value (0: loaded from the store).
+    batch: u64,
+    /// Its position in that batch's writes.
+    slot: usize,
+}
+
+/// A batch's writes to the window: each value once, with its newest sighting.
+type Writes = Vec<(NetworkValue, String, Timestamp)>;
 
 impl WindowMirror {
     fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
@@ -87,39 +102,52 @@ impl WindowMirror {
         for (kind, value, at) in rows {
             let at = at.as_unix_millis();
             mirror.oldest = mirror.oldest.min(at);
-            mirror.map_mut(kind).insert(value.into_boxed_str(), at);
+            let seen = Seen {
+                at,
+                batch: 0,
+                slot: 0,
+            };
+            mirror.map_mut(kind).insert(value.into_boxed_str(), seen);
         }
         mirror
     }
 
-    fn map(&self, kind: NetworkValue) -> &FxHashMap<Box<str>, i64> {
-        match kind {
-            NetworkValue::Host => &self.hosts,
-            NetworkValue::Address => &self.addresses,
-        }
-    }
-
-    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, i64> {
+    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, Seen> {
         match kind {
             NetworkValue::Host => &mut self.hosts,
             NetworkValue::Address => &mut self.addresses,
         }
     }
 
-    /// Whether a sighting at `at` leaves the stored row as it is (the store's rule).
-    fn covers(&self, kind: NetworkValue, value: &str, at: i64) -> bool {
-        self.map(kind)
-            .get(value)
-            .is_some_and(|last| at <= last.saturating_add(NETWORK_SEEN_RESOLUTION_MS))
-    }
-
-    /// Records the rows a batch writes (each value's newest sighting in the batch).
-    fn write(&mut self, kind: NetworkValue, value: &str, at: i64) {
-        self.oldest = self.oldest.min(at);
-        match self.map_mut(kind).get_mut(value) {
-            Some(last) => *last = (*last).max(at),
+    /// Notes a sighting at `at`: a value new to the window, or one whose stored time is
+    /// more than the resolution older, joins `writes`; a value already there keeps its
+    /// newest sighting; any other leaves the stored row as it is.
+    fn sight(&mut self, kind: NetworkValue, value: &str, at: i64, writes: &mut Writes) {
+        let batch = self.batch;
+        let map = self.map_mut(kind);
+        match map.get_mut(value) {
+            Some(seen) if seen.batch == batch => {
+                seen.at = seen.at.max(at);
+                writes[seen.slot].2 = Timestamp::from_unix_millis(seen.at);
+            }
+            Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
+                *seen = Seen {
+                    at,
+                    batch,
+                    slot: writes.len(),
+                };
+                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
+            }
+            Some(_) => {}
             None => {
-                self.map_mut(kind).insert(value.into(), at);
+                let seen = Seen {
+                    at,
+                    batch,
+                    slot: writes.len(),
+                };
+                map.insert(value.into(), seen);
+                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
+                self.oldest = self.oldest.min(at);
             }
         }
     }
@@ -137,12 +165,12 @@ impl WindowMirror {
         let mut expired = Vec::new();
         let mut oldest = i64::MAX;
         for kind in [NetworkValue::Host, NetworkValue::Address] {
-            self.map_mut(kind).retain(|value, last| {
-                if *last < cutoff {
+            self.map_mut(kind).retain(|value, seen| {
+                if seen.at < cutoff {
                     expired.push((kind, value.to_string()));
                     false
                 } else {
-                    oldest = oldest.min(*last);
+                    oldest = oldest.min(seen.at);
                     true
                 }
             });
@@ -267,16 +295,31 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        // Values the window does not cover yet, with their newest sighting in the batch.
-        let mut seen: FxHashMap<(NetworkValue, Box<str>), i64> = FxHashMap::default();
-        let mut remember = |kind: NetworkValue, value: &str, at: Timestamp| {
-            let at = at.as_unix_millis();
-            if !window.covers(kind, value, at) {
-                let slot = seen.entry((kind, value.into())).or_insert(at);
-                *slot = (*slot).max(at);
+        // The window takes the batch's hosts and addresses from its snapshot (each with
+        // its event's time), as they were written for the scan.
+        window.batch += 1;
+        let mut writes = Writes::new();
+        let since = cutoff.as_unix_millis();
+        for (kind, contacts) in [
+            (NetworkValue::Host, &evidence.snapshot.domains),
+            (NetworkValue::Address, &evidence.snapshot.ip_addresses),
+        ] {
+            for c in contacts {
+                let at = c.seen_at.map_or(now, |at| at).as_unix_millis();
+                if at < since {
+                    continue;
+                }
+                let value = match kind {
+                    NetworkValue::Host => c.value.trim().trim_end_matches('.'),
+                    NetworkValue::Address => c.value.as_str(),
+                };
+                if value.bytes().any(|b| b.is_ascii_uppercase()) {
+                    window.sight(kind, &value.to_ascii_lowercase(), at, &mut writes);
+                } else {
+                    window.sight(kind, value, at, &mut writes);
+                }
             }
-        };
-        let mut address = String::new();
+        }
         state
             .raised
             .retain(|_, when| now.millis_since(*when) < REPEAT_AFTER_MS);
@@ -284,26 +327,7 @@ impl Agent {
             let hits = by_event.get(&i).map(Vec::as_slice).unwrap_or(&[]);
             let package = package_of(event).unwrap_or_default();
             match event {
-                TelemetryEvent::Dns(e) => {
-                    if e.at >= cutoff {
-                        let host = e.host.trim().trim_end_matches('.');
-                        if host.bytes().any(|b| b.is_ascii_uppercase()) {
-                            remember(NetworkValue::Host, &host.to_ascii_lowercase(), e.at);
-                        } else {
-                            remember(NetworkValue::Host, host, e.at);
-                        }
-                        for a in &e.addresses {
-                            text_of(a, &mut address);
-                            remember(NetworkValue::Address, &address, e.at);
-                        }
-                    }
-                }
-                TelemetryEvent::Connect(e) => {
-                    if e.at >= cutoff {
-                        text_of(&e.address, &mut address);
-                        remember(NetworkValue::Address, &address, e.at);
-                    }
-                }
+                TelemetryEvent::Dns(_) | TelemetryEvent::Connect(_) => {}
                 TelemetryEvent::Security(s) => {
                     state
                         .detectors
@@ -364,7 +388,7 @@ impl Agent {
                 "security": counts.security,
                 "matches": matches.len(),
                 "alerts": findings.len(),
-                "window_writes": seen.len(),
+                "window_writes": writes.len(),
                 "listed_matches": listed,
             })
             .to_string(),
@@ -389,20 +413,12 @@ impl Agent {
                 f.detector
             );
         }
-        let mut written: Vec<(NetworkValue, String, Timestamp)> = seen
-            .into_iter()
-            .map(|((kind, value), at)| (kind, value.into(), Timestamp::from_unix_millis(at)))
-            .collect();
-        written.sort_unstable();
-        for (kind, value, at) in &written {
-            window.write(*kind, value, at.as_unix_millis());
-        }
         let expired = window.expire(cutoff.as_unix_millis());
-        let entries = *logged + written.len() as u64;
+        let entries = *logged + writes.len() as u64;
         let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
         let network = if compact {
             NetworkWindowWrite {
-                seen: written,
+                seen: writes,
                 compact: true,
                 prune_before: Some(cutoff),
                 prune_only: Some(expired),
@@ -410,7 +426,7 @@ impl Agent {
             }
         } else {
             NetworkWindowWrite {
-                logged: written,
+                logged: writes,
                 prune_before: (!expired.is_empty()).then_some(cutoff),
                 prune_only: Some(expired),
                 ..NetworkWindowWrite::default()
@@ -485,13 +501,6 @@ impl Agent {
         }
         Ok(())
     }
-}
-
-/// Writes an address's text form into `out` (reusing its allocation).
-fn text_of(address: &std::net::IpAddr, out: &mut String) {
-    use std::fmt::Write;
-    out.clear();
-    write!(out, "{address}").expect("writing to a String cannot fail");
 }
 
 fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) -> Finding {
