@@ -446,6 +446,7 @@ fn a_value_seen_again_is_rewritten_only_after_the_resolution_and_pruned_by_its_l
                 NetworkWindowWrite {
                     seen: vec![(NetworkValue::Host, "a.example".into(), at)],
                     prune_before: None,
+                    ..NetworkWindowWrite::default()
                 },
             )
             .unwrap();
@@ -463,6 +464,7 @@ fn a_value_seen_again_is_rewritten_only_after_the_resolution_and_pruned_by_its_l
             NetworkWindowWrite {
                 seen: Vec::new(),
                 prune_before: Some(later),
+                ..NetworkWindowWrite::default()
             },
         )
         .unwrap();
@@ -473,8 +475,73 @@ fn a_value_seen_again_is_rewritten_only_after_the_resolution_and_pruned_by_its_l
             NetworkWindowWrite {
                 seen: Vec::new(),
                 prune_before: Some(later.plus_millis(1)),
+                ..NetworkWindowWrite::default()
             },
         )
         .unwrap();
     assert!(store.network_window(Timestamp::EPOCH).unwrap().is_empty());
+}
+
+#[test]
+fn the_network_log_reads_with_the_table_and_a_compaction_folds_it_in() {
+    use portcullis_core::store::{Commit, NetworkValue, NetworkWindowWrite, Store};
+    let mut store = Store::open_in_memory().unwrap();
+    store.set_journal_key(portcullis_core::journal::EpochKey::initial([4; 32]));
+    let host = |v: &str, at: Timestamp| (NetworkValue::Host, v.to_owned(), at);
+    let t1 = T0.plus_millis(DAY);
+    let t2 = T0.plus_millis(2 * DAY);
+    store
+        .commit_with_network(
+            Commit::default(),
+            NetworkWindowWrite {
+                seen: vec![host("a.example", T0), host("b.example", T0)],
+                ..NetworkWindowWrite::default()
+            },
+        )
+        .unwrap();
+    for logged in [
+        vec![host("a.example", t1), host("c.example", T0)],
+        vec![host("a.example", t2)],
+    ] {
+        store
+            .commit_with_network(
+                Commit::default(),
+                NetworkWindowWrite {
+                    logged,
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap();
+    }
+    assert_eq!(store.network_log_entries().unwrap(), 3);
+    let expected = vec![
+        host("b.example", T0),
+        host("c.example", T0),
+        host("a.example", t2),
+    ];
+    assert_eq!(store.network_window(Timestamp::EPOCH).unwrap(), expected);
+    assert_eq!(
+        store.network_window(t1).unwrap(),
+        [host("a.example", t2)],
+        "the newest time per value decides"
+    );
+    // A compaction folds the log into the table (dropping entries before the cutoff) and
+    // empties it; the window reads the same but for what the cutoff dropped.
+    store
+        .commit_with_network(
+            Commit::default(),
+            NetworkWindowWrite {
+                compact: true,
+                prune_before: Some(T0.plus_millis(1)),
+                prune_only: Some(vec![(NetworkValue::Host, "b.example".into())]),
+                ..NetworkWindowWrite::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(store.network_log_entries().unwrap(), 0);
+    assert_eq!(
+        store.network_window(Timestamp::EPOCH).unwrap(),
+        [host("a.example", t2)],
+        "b was pruned by key, c's only entry was before the cutoff"
+    );
 }

@@ -78,6 +78,7 @@ pub struct Agent {
     fusion: fusion::FusionSlot,
     wakeup: schedule::WakeupSlot,
     upload: upload::UploadSlot,
+    telemetry: telemetry::TelemetrySlot,
 }
 
 impl std::fmt::Debug for Agent {
@@ -188,6 +189,7 @@ impl Agent {
             store.load_state(upload::UPLOAD_EVIDENCE_STATE)?,
         )?;
         let mut agent = Agent {
+            telemetry: telemetry::TelemetrySlot::default(),
             upload,
             wakeup,
             fusion,

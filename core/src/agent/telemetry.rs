@@ -7,16 +7,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::persisted::{Persisted, State};
 use super::{inspection, Agent};
 use crate::alert::{Alert, AlertKind, Finding};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::inspection::evidence::Contact;
 use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind};
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
-use crate::store::{Commit, JournalEntry, NetworkValue, NetworkWindowWrite};
+use crate::store::{
+    Commit, JournalEntry, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS,
+};
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
 use crate::telemetry::{
     package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent, NETWORK_LOG_SOURCE,
@@ -34,6 +38,147 @@ struct TelemetryComponent {
     detectors: Detectors,
     /// `indicator id` + ` ` + `package` → when it was last raised.
     raised: BTreeMap<String, Timestamp>,
+}
+
+impl State for TelemetryComponent {
+    const WHAT: &'static str = "telemetry state";
+}
+
+/// What the agent holds for telemetry between batches, loaded from the store on the
+/// first batch and dropped (to be loaded again) when a batch's commit fails, so memory
+/// never runs ahead of the database.
+#[derive(Default)]
+pub(super) struct TelemetrySlot {
+    loaded: Option<Loaded>,
+}
+
+struct Loaded {
+    /// Detector state and recent raises, written only when a batch changed them.
+    state: Persisted<TelemetryComponent>,
+    /// The network window's rows as stored: which values need no write when seen again.
+    window: WindowMirror,
+    /// Entries in the network log since its last compaction.
+    logged: u64,
+}
+
+/// The network log is folded into the window's table once it holds more entries than
+/// this or than twice the window's values, whichever is more: a fold rewrites the table,
+/// so it runs once per that many entries, and the log stays about the table's size.
+const COMPACT_AFTER_ENTRIES: u64 = 16_384;
+
+/// The network window's values with their stored `last_seen` (Unix milliseconds): one
+/// entry per value of the window, so a batch writes only values that are new or whose
+/// stored time is more than [`NETWORK_SEEN_RESOLUTION_MS`] old (the store's rule), and
+/// finds expired values without scanning the table.
+#[derive(Default)]
+struct WindowMirror {
+    hosts: FxHashMap<Box<str>, Seen>,
+    addresses: FxHashMap<Box<str>, Seen>,
+    /// No value in the window was last seen before this (a lower bound).
+    oldest: i64,
+    /// The batch being ingested (entries written by it carry its number).
+    batch: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    /// The stored time (or, once the value is written by this batch, its newest sighting).
+    at: i64,
+    /// The batch that last wrote the value (0: loaded from the store).
+    batch: u64,
+    /// Its position in that batch's writes.
+    slot: usize,
+}
+
+/// A batch's writes to the window: each value once, with its newest sighting.
+type Writes = Vec<(NetworkValue, String, Timestamp)>;
+
+impl WindowMirror {
+    fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
+        let mut mirror = WindowMirror {
+            oldest: i64::MAX,
+            ..WindowMirror::default()
+        };
+        for (kind, value, at) in rows {
+            let at = at.as_unix_millis();
+            mirror.oldest = mirror.oldest.min(at);
+            let seen = Seen {
+                at,
+                batch: 0,
+                slot: 0,
+            };
+            mirror.map_mut(kind).insert(value.into_boxed_str(), seen);
+        }
+        mirror
+    }
+
+    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, Seen> {
+        match kind {
+            NetworkValue::Host => &mut self.hosts,
+            NetworkValue::Address => &mut self.addresses,
+        }
+    }
+
+    /// Notes a sighting at `at`: a value new to the window, or one whose stored time is
+    /// more than the resolution older, joins `writes`; a value already there keeps its
+    /// newest sighting; any other leaves the stored row as it is.
+    fn sight(&mut self, kind: NetworkValue, value: &str, at: i64, writes: &mut Writes) {
+        let batch = self.batch;
+        let map = self.map_mut(kind);
+        match map.get_mut(value) {
+            Some(seen) if seen.batch == batch => {
+                seen.at = seen.at.max(at);
+                writes[seen.slot].2 = Timestamp::from_unix_millis(seen.at);
+            }
+            Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
+                *seen = Seen {
+                    at,
+                    batch,
+                    slot: writes.len(),
+                };
+                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
+            }
+            Some(_) => {}
+            None => {
+                let seen = Seen {
+                    at,
+                    batch,
+                    slot: writes.len(),
+                };
+                map.insert(value.into(), seen);
+                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
+                self.oldest = self.oldest.min(at);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.hosts.len() + self.addresses.len()
+    }
+
+    /// Removes and returns the values last seen before `cutoff`, sorted (a scan of memory
+    /// only when the oldest value may have expired).
+    fn expire(&mut self, cutoff: i64) -> Vec<(NetworkValue, String)> {
+        if self.oldest >= cutoff {
+            return Vec::new();
+        }
+        let mut expired = Vec::new();
+        let mut oldest = i64::MAX;
+        for kind in [NetworkValue::Host, NetworkValue::Address] {
+            self.map_mut(kind).retain(|value, seen| {
+                if seen.at < cutoff {
+                    expired.push((kind, value.to_string()));
+                    false
+                } else {
+                    oldest = oldest.min(seen.at);
+                    true
+                }
+            });
+        }
+        self.oldest = oldest;
+        expired.sort();
+        expired
+    }
 }
 
 /// One event of a batch that matched an indicator.
@@ -85,14 +230,40 @@ impl Agent {
     ) -> Result<TelemetryOutcome> {
         batch.validate()?;
         let now = now.max(self.guard.facts().last_seen);
-        let persisted = self.store.load_state(TELEMETRY_STATE)?.unwrap_or_default();
-        let mut state: TelemetryComponent = if persisted.is_empty() {
-            TelemetryComponent::default()
-        } else {
-            crate::json::from_str(&persisted)
-                .map_err(|_| Error::Corrupt("the stored telemetry state is unreadable".into()))?
+        let mut loaded = match self.telemetry.loaded.take() {
+            Some(loaded) => loaded,
+            None => Loaded {
+                state: Persisted::restore(
+                    self.store
+                        .load_state(TELEMETRY_STATE)?
+                        .filter(|s| !s.is_empty()),
+                    TelemetryComponent::default,
+                )?,
+                window: WindowMirror::load(
+                    self.store
+                        .network_window(Timestamp::from_unix_millis(i64::MIN))?,
+                ),
+                logged: self.store.network_log_entries()?,
+            },
         };
+        let result = self.ingest_with(&mut loaded, batch, now);
+        if result.is_ok() {
+            self.telemetry.loaded = Some(loaded);
+        }
+        result
+    }
 
+    fn ingest_with(
+        &mut self,
+        loaded: &mut Loaded,
+        batch: &TelemetryBatch,
+        now: Timestamp,
+    ) -> Result<TelemetryOutcome> {
+        let Loaded {
+            state,
+            window,
+            logged,
+        } = loaded;
         let evidence = BatchEvidence::of(batch);
         let report = self.inspection.indicators.scan(&evidence.snapshot);
         let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
@@ -124,7 +295,31 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        let mut seen: BTreeMap<(NetworkValue, String), Timestamp> = BTreeMap::new();
+        // The window takes the batch's hosts and addresses from its snapshot (each with
+        // its event's time), as they were written for the scan.
+        window.batch += 1;
+        let mut writes = Writes::new();
+        let since = cutoff.as_unix_millis();
+        for (kind, contacts) in [
+            (NetworkValue::Host, &evidence.snapshot.domains),
+            (NetworkValue::Address, &evidence.snapshot.ip_addresses),
+        ] {
+            for c in contacts {
+                let at = c.seen_at.map_or(now, |at| at).as_unix_millis();
+                if at < since {
+                    continue;
+                }
+                let value = match kind {
+                    NetworkValue::Host => c.value.trim().trim_end_matches('.'),
+                    NetworkValue::Address => c.value.as_str(),
+                };
+                if value.bytes().any(|b| b.is_ascii_uppercase()) {
+                    window.sight(kind, &value.to_ascii_lowercase(), at, &mut writes);
+                } else {
+                    window.sight(kind, value, at, &mut writes);
+                }
+            }
+        }
         state
             .raised
             .retain(|_, when| now.millis_since(*when) < REPEAT_AFTER_MS);
@@ -132,25 +327,7 @@ impl Agent {
             let hits = by_event.get(&i).map(Vec::as_slice).unwrap_or(&[]);
             let package = package_of(event).unwrap_or_default();
             match event {
-                TelemetryEvent::Dns(e) => {
-                    if e.at >= cutoff {
-                        let host = e.host.trim().trim_end_matches('.').to_ascii_lowercase();
-                        remember(&mut seen, NetworkValue::Host, host, e.at);
-                        for a in &e.addresses {
-                            remember(&mut seen, NetworkValue::Address, a.to_string(), e.at);
-                        }
-                    }
-                }
-                TelemetryEvent::Connect(e) => {
-                    if e.at >= cutoff {
-                        remember(
-                            &mut seen,
-                            NetworkValue::Address,
-                            e.address.to_string(),
-                            e.at,
-                        );
-                    }
-                }
+                TelemetryEvent::Dns(_) | TelemetryEvent::Connect(_) => {}
                 TelemetryEvent::Security(s) => {
                     state
                         .detectors
@@ -211,7 +388,7 @@ impl Agent {
                 "security": counts.security,
                 "matches": matches.len(),
                 "alerts": findings.len(),
-                "window_values": seen.len(),
+                "window_writes": writes.len(),
                 "listed_matches": listed,
             })
             .to_string(),
@@ -224,10 +401,9 @@ impl Agent {
         if let Some(json) = &schedule_json {
             states.push((inspection::INSPECTION_STATE, json.clone()));
         }
-        let state_json = serde_json::to_string(&state)
-            .map_err(|e| Error::Corrupt(format!("cannot encode the telemetry state: {e}")))?;
-        if state_json != persisted {
-            states.push((TELEMETRY_STATE, state_json));
+        let state_json = state.changed()?;
+        if let Some(json) = &state_json {
+            states.push((TELEMETRY_STATE, json.clone()));
         }
         for f in &findings {
             log::warn!(
@@ -237,9 +413,24 @@ impl Agent {
                 f.detector
             );
         }
-        let network = NetworkWindowWrite {
-            seen: seen.into_iter().map(|((k, v), at)| (k, v, at)).collect(),
-            prune_before: Some(cutoff),
+        let expired = window.expire(cutoff.as_unix_millis());
+        let entries = *logged + writes.len() as u64;
+        let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
+        let network = if compact {
+            NetworkWindowWrite {
+                seen: writes,
+                compact: true,
+                prune_before: Some(cutoff),
+                prune_only: Some(expired),
+                ..NetworkWindowWrite::default()
+            }
+        } else {
+            NetworkWindowWrite {
+                logged: writes,
+                prune_before: (!expired.is_empty()).then_some(cutoff),
+                prune_only: Some(expired),
+                ..NetworkWindowWrite::default()
+            }
         };
         let commit = Commit {
             at: Some(now),
@@ -252,6 +443,10 @@ impl Agent {
                 if let Some(json) = schedule_json {
                     self.inspection.state.committed(json);
                 }
+                if let Some(json) = state_json {
+                    state.committed(json);
+                }
+                *logged = if compact { 0 } else { entries };
                 Ok(TelemetryOutcome {
                     alerts,
                     matches,
@@ -306,16 +501,6 @@ impl Agent {
         }
         Ok(())
     }
-}
-
-fn remember(
-    seen: &mut BTreeMap<(NetworkValue, String), Timestamp>,
-    kind: NetworkValue,
-    value: String,
-    at: Timestamp,
-) {
-    let slot = seen.entry((kind, value)).or_insert(at);
-    *slot = (*slot).max(at);
 }
 
 fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) -> Finding {
@@ -375,5 +560,148 @@ fn match_finding(event: &TelemetryEvent, package: &str, hit: &IndicatorFinding) 
         .chain(detail)
         .collect(),
         severity: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::identity::SoftwareDeviceKey;
+    use crate::telemetry::DnsEvent;
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_777_593_600_000);
+
+    fn open(db: &std::path::Path) -> Agent {
+        let key = Arc::new(SoftwareDeviceKey::new(b"telemetry-window-test").unwrap());
+        Agent::open(db, key, T0, [7; 32]).unwrap()
+    }
+
+    fn dns(host: &str, at: Timestamp) -> TelemetryBatch {
+        TelemetryBatch {
+            events: vec![TelemetryEvent::Dns(DnsEvent {
+                at,
+                package: "com.example.app".into(),
+                host: host.into(),
+                addresses: vec!["192.0.2.7".parse().unwrap()],
+            })],
+        }
+    }
+
+    /// How many window rows the last batch wrote, from its journal record.
+    fn last_writes(agent: &Agent) -> u64 {
+        let record = agent
+            .store
+            .journal_records()
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|r| r.kind == "telemetry_batch")
+            .expect("a batch record");
+        let body: serde_json::Value = serde_json::from_str(&record.body).unwrap();
+        body["window_writes"].as_u64().unwrap()
+    }
+
+    fn rows(agent: &Agent) -> Vec<(NetworkValue, String, Timestamp)> {
+        agent
+            .store
+            .network_window(Timestamp::from_unix_millis(i64::MIN))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reopened_agent_rebuilds_the_window_mirror_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .ingest_telemetry(&dns("A.Example.org.", T0), T0)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 2, "a host and an address");
+        drop(agent);
+        let mut agent = open(&db);
+        let soon = T0.plus_millis(30 * 60_000);
+        agent
+            .ingest_telemetry(&dns("a.example.org", soon), soon)
+            .unwrap();
+        assert_eq!(
+            last_writes(&agent),
+            0,
+            "both values are known from the store"
+        );
+        let later = T0.plus_millis(NETWORK_SEEN_RESOLUTION_MS + 1);
+        agent
+            .ingest_telemetry(&dns("a.example.org", later), later)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 2, "stale rows are rewritten");
+        assert!(rows(&agent).iter().all(|(_, _, at)| *at == later));
+    }
+
+    #[test]
+    fn a_failed_commit_drops_the_mirror_so_nothing_is_taken_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent
+            .ingest_telemetry(&dns("a.example.org", T0), T0)
+            .unwrap();
+        agent.store.refuse_writes_for_test();
+        let at = T0.plus_millis(60_000);
+        assert!(agent
+            .ingest_telemetry(&dns("b.example.org", at), at)
+            .is_err());
+        agent.store.allow_writes_for_test();
+        agent
+            .ingest_telemetry(&dns("b.example.org", at), at)
+            .unwrap();
+        assert_eq!(last_writes(&agent), 1, "the new host is written after all");
+        let hosts: Vec<String> = rows(&agent)
+            .into_iter()
+            .filter(|(kind, _, _)| *kind == NetworkValue::Host)
+            .map(|(_, value, _)| value)
+            .collect();
+        assert_eq!(hosts, ["a.example.org", "b.example.org"]);
+    }
+
+    #[test]
+    fn an_expired_value_is_deleted_by_the_first_batch_after_it_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .ingest_telemetry(&dns("old.example.org", T0), T0)
+            .unwrap();
+        let day = 24 * HOUR_MS;
+        let t1 = T0.plus_millis(3 * day);
+        agent
+            .ingest_telemetry(&dns("new.example.org", t1), t1)
+            .unwrap();
+        drop(agent);
+        // Reopened (the mirror comes from the store), one millisecond before the first
+        // value leaves the seven-day window, then exactly when it does.
+        let mut agent = open(&db);
+        let edge = T0.plus_millis(7 * day);
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), edge)
+            .unwrap();
+        assert_eq!(rows(&agent).len(), 3, "still in the window");
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), edge.plus_millis(1))
+            .unwrap();
+        let left: Vec<String> = rows(&agent).into_iter().map(|(_, v, _)| v).collect();
+        assert_eq!(
+            left,
+            ["new.example.org", "192.0.2.7"],
+            "deleted from the table"
+        );
+        agent
+            .ingest_telemetry(&dns("old.example.org", edge), edge.plus_millis(2))
+            .unwrap();
+        assert_eq!(
+            last_writes(&agent),
+            2,
+            "the host is new again, the address stale"
+        );
+        assert!(rows(&agent).iter().any(|(_, v, _)| v == "old.example.org"));
     }
 }

@@ -427,14 +427,14 @@ impl BatchEvidence {
                     for address in &e.addresses {
                         out.snapshot
                             .ip_addresses
-                            .push(contact(address.to_string(), e.at));
+                            .push(contact(address_text(address), e.at));
                         out.address_events.push(i);
                     }
                 }
                 TelemetryEvent::Connect(e) => {
                     out.snapshot
                         .ip_addresses
-                        .push(contact(e.address.to_string(), e.at));
+                        .push(contact(address_text(&e.address), e.at));
                     out.address_events.push(i);
                 }
                 TelemetryEvent::Security(SecurityEvent {
@@ -482,6 +482,30 @@ impl BatchEvidence {
             _ => return None,
         };
         list.get(index).copied()
+    }
+}
+
+/// An address's text form, as `Display` writes it; IPv4 (most of a batch) without the
+/// formatting machinery, which costs several times the rest of building the evidence.
+pub fn address_text(address: &IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+            out
+        }
+        IpAddr::V6(_) => address.to_string(),
     }
 }
 
@@ -564,6 +588,25 @@ mod tests {
         assert!(!err.contains("4915112345678"), "{err}");
         let err = TelemetryBatch::from_json(r#"{"events": [{"type": "sms"}]}"#).unwrap_err();
         assert!(err.to_string().contains("telemetry"), "{err}");
+    }
+
+    #[test]
+    fn address_text_is_the_display_form() {
+        for octets in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 9, 100, 99],
+            [1, 20, 199, 5],
+        ] {
+            let a = IpAddr::from(octets);
+            assert_eq!(address_text(&a), a.to_string());
+        }
+        for n in (0..=u32::MAX).step_by(65_537) {
+            let a = IpAddr::from(n.to_be_bytes());
+            assert_eq!(address_text(&a), a.to_string());
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(address_text(&v6), "2001:db8::1");
     }
 
     #[test]
