@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app_attest;
 pub mod chain;
 pub mod key_description;
 mod pem;
@@ -38,6 +39,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use app_attest::{
+    decode_attestation_object, verify_app_attest, AppAttestExpectations, AppAttestOptions,
+    AppAttestVerdict,
+};
 pub use chain::{ValidatedChain, MAX_CHAIN_LEN, MIN_CHAIN_LEN};
 pub use key_description::{parse_key_description, KeyDescription, ATTESTATION_EXTENSION_OID};
 pub use pem::{decode_pem_chain, MAX_CHAIN_INPUT_BYTES};
@@ -103,6 +108,24 @@ pub enum Reason {
     SignerMismatch,
     /// The attested key's signature over the checkpoint-key certification does not verify.
     CheckpointKeyNotCertified,
+    /// An App Attest attestation object that is not the CBOR structure Apple sends.
+    MalformedAttestationObject,
+    /// An attestation statement format other than `apple-appattest`.
+    UnsupportedFormat,
+    /// The App Attest key is not the one the app reported (key id).
+    KeyIdMismatch,
+    /// The App Attest object was made for another App ID (team and bundle identifier).
+    AppIdMismatch,
+    /// The App Attest authenticator data's counter is not 0, as an attestation's is.
+    CounterNotZero,
+    /// The key was attested in Apple's development environment, which the policy refuses.
+    DevelopmentEnvironment,
+    /// The AAGUID names neither App Attest environment.
+    UnknownEnvironment,
+    /// The App Attest credential id is not the key id.
+    CredentialIdMismatch,
+    /// The credential key in the authenticator data is not the credential certificate's key.
+    CredentialKeyMismatch,
 }
 
 impl Reason {
@@ -136,6 +159,15 @@ impl Reason {
             Reason::PackageMismatch => "package_mismatch",
             Reason::SignerMismatch => "signer_mismatch",
             Reason::CheckpointKeyNotCertified => "checkpoint_key_not_certified",
+            Reason::MalformedAttestationObject => "malformed_attestation_object",
+            Reason::UnsupportedFormat => "unsupported_format",
+            Reason::KeyIdMismatch => "key_id_mismatch",
+            Reason::AppIdMismatch => "app_id_mismatch",
+            Reason::CounterNotZero => "counter_not_zero",
+            Reason::DevelopmentEnvironment => "development_environment",
+            Reason::UnknownEnvironment => "unknown_environment",
+            Reason::CredentialIdMismatch => "credential_id_mismatch",
+            Reason::CredentialKeyMismatch => "credential_key_mismatch",
         }
     }
 }
