@@ -72,6 +72,14 @@ pub enum AppAttestEnvironment {
     Development,
 }
 
+/// The platform an App Attest verdict is about: always iOS (it is not the Android verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictPlatform {
+    /// iOS App Attest.
+    Ios,
+}
+
 /// What the console trusts when it verifies an App Attest object.
 #[derive(Debug, Clone)]
 pub struct AppAttestOptions {
@@ -147,7 +155,7 @@ pub struct AppAttestVerdict {
     /// The verdict format's version: 1.
     pub verdict_version: u32,
     /// Always `ios`: this is not the Android verdict, and has no `device` section.
-    pub platform: String,
+    pub platform: VerdictPlatform,
     /// True only when the chain verified and every check of the object passed. Only
     /// then does `key` appear.
     pub verified: bool,
@@ -373,7 +381,7 @@ fn nonce(cred_der: &[u8]) -> Result<[u8; 32], Refusal> {
 fn new_verdict(now: Timestamp) -> AppAttestVerdict {
     AppAttestVerdict {
         verdict_version: APP_ATTEST_VERDICT_VERSION,
-        platform: "ios".into(),
+        platform: VerdictPlatform::Ios,
         verified: false,
         verified_at: now.to_string(),
         reasons: Vec::new(),
