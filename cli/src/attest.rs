@@ -31,6 +31,19 @@ pub(crate) enum AttestAction {
     Verify(Box<VerifyArgs>),
     /// Print the verdict's JSON Schema (docs/attestation-verdict.schema.json, or docs/app-attest-verdict.schema.json with --platform ios).
     Schema(SchemaArgs),
+    /// Reassemble an Android attestation's console messages (keys portcullis.attestation.N) into a PEM chain for `attest verify`.
+    Assemble(AssembleArgs),
+}
+
+/// Arguments of `portcullis attest assemble`.
+#[derive(Args)]
+pub(crate) struct AssembleArgs {
+    /// The console messages: a JSON array (or JSON lines) of objects with `key` and `data`, as the MDM reports keyed app states; other keys are skipped.
+    #[arg(long, value_name = "MESSAGES.json")]
+    messages: PathBuf,
+    /// Where to write the certificate chain, PEM, leaf first.
+    #[arg(long, value_name = "CHAIN.pem")]
+    out: PathBuf,
 }
 
 /// The platform whose attestation is verified.
@@ -127,6 +140,18 @@ pub(crate) fn run(action: AttestAction) -> ExitCode {
             });
             ExitCode::SUCCESS
         }
+        AttestAction::Assemble(args) => match assemble(&args) {
+            Ok(lines) => {
+                for line in lines {
+                    outln!("{line}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                crate::out::error(&message);
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
         AttestAction::Verify(args) => match verify_args(&args) {
             Ok(verdict) => {
                 let (text, json, verified) = match &verdict {
@@ -178,6 +203,75 @@ fn hex_bytes(flag: &str, text: &str) -> Result<Vec<u8>, String> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
         .collect())
+}
+
+/// The largest messages file read: 64 parts of about 1 KiB, with room for other messages.
+const MAX_MESSAGES_BYTES: usize = 4 * 1024 * 1024;
+
+/// The `data` texts of the attestation parts among `messages`.
+fn attestation_parts(text: &str) -> Result<Vec<String>, String> {
+    let trimmed = text.trim_start();
+    let items: Vec<serde_json::Value> = if trimmed.starts_with('[') {
+        serde_json::from_str(trimmed).map_err(|e| format!("not a JSON array of messages: {e}"))?
+    } else {
+        trimmed
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| format!("line {}: not JSON: {e}", i + 1))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let prefix = portcullis_core::console::ATTESTATION_KEY_PREFIX;
+    let mut parts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = item.get("key").and_then(serde_json::Value::as_str);
+        if key.is_some_and(|k| !k.starts_with(prefix)) {
+            continue;
+        }
+        match item.get("data") {
+            Some(serde_json::Value::String(data)) => parts.push(data.clone()),
+            _ => return Err(format!("message {}: no `data` string", i + 1)),
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!("no message with a key {prefix}N"));
+    }
+    Ok(parts)
+}
+
+fn assemble(args: &AssembleArgs) -> Result<Vec<String>, String> {
+    let bytes = read(&args.messages, MAX_MESSAGES_BYTES)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| format!("{}: not UTF-8", args.messages.display()))?;
+    let parts = attestation_parts(text).map_err(|e| format!("{}: {e}", args.messages.display()))?;
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let sub = portcullis_core::console::assemble_attestation(&refs)
+        .map_err(|e| format!("{}: {e}", args.messages.display()))?;
+    std::fs::write(&args.out, sub.chain_pem())
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    Ok(vec![
+        format!(
+            "chain:          {} certificate(s), written to {}",
+            sub.chain.len(),
+            args.out.display()
+        ),
+        format!("instruction:    {}", sub.instruction_id),
+        format!("challenge:      {}", hex(&sub.challenge)),
+        format!("certification:  {}", hex(&sub.certification)),
+        format!(
+            "StrongBox:      {}",
+            if sub.strong_box {
+                "yes"
+            } else if sub.strong_box_fallback {
+                "no (unavailable, the TEE made the key)"
+            } else {
+                "no"
+            }
+        ),
+    ])
 }
 
 /// The verdict of either platform.
