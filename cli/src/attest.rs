@@ -276,8 +276,8 @@ fn assemble(args: &AssembleArgs) -> Result<Vec<String>, String> {
 
 /// The verdict of either platform.
 enum Outcome {
-    Android(Verdict),
-    Ios(AppAttestVerdict),
+    Android(Box<Verdict>),
+    Ios(Box<AppAttestVerdict>),
 }
 
 /// Refuses the options of the other platform, naming the first one given.
@@ -314,8 +314,10 @@ fn verify_args(args: &VerifyArgs) -> Result<Outcome, String> {
         anchors.extend(added);
     }
     match args.platform {
-        Platform::Android => verify_android(args, anchors, now).map(Outcome::Android),
-        Platform::Ios => verify_ios(args, anchors, now).map(Outcome::Ios),
+        Platform::Android => {
+            verify_android(args, anchors, now).map(|v| Outcome::Android(Box::new(v)))
+        }
+        Platform::Ios => verify_ios(args, anchors, now).map(|v| Outcome::Ios(Box::new(v))),
     }
 }
 

@@ -332,7 +332,8 @@ fn validate_chain(x5c: &[Cert], anchors: &TrustAnchors, now: Timestamp) -> Resul
 }
 
 /// The 32-byte nonce of the credential certificate: extension 1.2.840.113635.100.8.2,
-/// `SEQUENCE { [1] EXPLICIT OCTET STRING }`, non-critical.
+/// `SEQUENCE { [1] EXPLICIT OCTET STRING }` (marked critical, it was already refused by
+/// the chain check as a critical extension this verifier does not process).
 fn nonce(cred_der: &[u8]) -> Result<[u8; 32], Refusal> {
     let bad = |why: &str| {
         Refusal::new(
@@ -356,9 +357,6 @@ fn nonce(cred_der: &[u8]) -> Result<[u8; 32], Refusal> {
                 ),
             )
         })?;
-    if ext.critical {
-        return Err(bad("is marked critical"));
-    }
     let seq = AnyRef::from_der(ext.extn_value.as_bytes()).map_err(|_| bad("is not DER"))?;
     if seq.tag() != Tag::Sequence {
         return Err(bad("is not a SEQUENCE"));
