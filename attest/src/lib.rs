@@ -1,4 +1,4 @@
-//! Android hardware key attestation, verified at the console.
+//! Android hardware key attestation and iOS App Attest, verified at the console.
 //!
 //! A phone generates a key in its Keystore with a challenge from the console; the
 //! Keystore hands back a certificate chain whose leaf carries the KeyDescription
@@ -17,6 +17,10 @@
 //! 4. [`verify`] compares the challenge and the attesting app with what the console
 //!    expects and reports what the record proves: hardware-backed key, StrongBox,
 //!    verified boot, locked bootloader, patch levels.
+//!
+//! iOS has App Attest instead: [`app_attest`] checks an attestation object from
+//! `DCAppAttestService` against Apple's App Attest root ([`verify_app_attest`]), with
+//! the same certificate and signature code, into an [`AppAttestVerdict`].
 //!
 //! Nothing here reads a clock or the network: the time and the lists come in as
 //! arguments, as in the core (docs/decisions/0001). Every failure is a [`Refusal`]
