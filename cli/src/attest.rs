@@ -342,14 +342,11 @@ fn attestation_object(path: &Path) -> Result<Vec<u8>, String> {
     } else {
         &base64::engine::general_purpose::STANDARD
     };
-    let trimmed: Vec<u8> = text.iter().copied().filter(|b| *b != b'=').collect();
-    let padded = {
-        let mut p = trimmed.clone();
-        while p.len() % 4 != 0 {
-            p.push(b'=');
-        }
-        p
-    };
+    // Padding is optional in what apps send: strip it, then pad as the engine wants.
+    let mut padded: Vec<u8> = text.into_iter().filter(|b| *b != b'=').collect();
+    while padded.len() % 4 != 0 {
+        padded.push(b'=');
+    }
     engine
         .decode(&padded)
         .map_err(|e| format!("{}: neither CBOR nor base64: {e}", path.display()))

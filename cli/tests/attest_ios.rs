@@ -152,6 +152,22 @@ fn client_data_from_a_file_and_base64_objects_are_read() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // URL-safe base64 without padding, as some apps send it.
+    std::fs::write(
+        &b64,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&object),
+    )
+    .unwrap();
+    let out = ios(
+        &[("--attestation", b64.to_str().unwrap())],
+        &["--allow-development"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
