@@ -507,7 +507,7 @@ fn check_path(
 }
 
 /// Certificate `index` issues certificate `child`: it must be a CA within its path length.
-fn check_issuer_is_ca(
+pub(crate) fn check_issuer_is_ca(
     index: usize,
     issuer: &Cert,
     child: usize,

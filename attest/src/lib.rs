@@ -1,4 +1,4 @@
-//! Android hardware key attestation, verified at the console.
+//! Android hardware key attestation and iOS App Attest, verified at the console.
 //!
 //! A phone generates a key in its Keystore with a challenge from the console; the
 //! Keystore hands back a certificate chain whose leaf carries the KeyDescription
@@ -18,6 +18,10 @@
 //!    expects and reports what the record proves: hardware-backed key, StrongBox,
 //!    verified boot, locked bootloader, patch levels.
 //!
+//! iOS has App Attest instead: [`app_attest`] checks an attestation object from
+//! `DCAppAttestService` against Apple's App Attest root ([`verify_app_attest`]), with
+//! the same certificate and signature code, into an [`AppAttestVerdict`].
+//!
 //! Nothing here reads a clock or the network: the time and the lists come in as
 //! arguments, as in the core (docs/decisions/0001). Every failure is a [`Refusal`]
 //! with a stable [`Reason`]; nothing panics on hostile input (fuzzed in fuzz/).
@@ -25,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod app_attest;
 pub mod chain;
 pub mod key_description;
 mod pem;
@@ -38,6 +43,10 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use app_attest::{
+    decode_attestation_object, verify_app_attest, AppAttestExpectations, AppAttestOptions,
+    AppAttestVerdict,
+};
 pub use chain::{ValidatedChain, MAX_CHAIN_LEN, MIN_CHAIN_LEN};
 pub use key_description::{parse_key_description, KeyDescription, ATTESTATION_EXTENSION_OID};
 pub use pem::{decode_pem_chain, MAX_CHAIN_INPUT_BYTES};
@@ -103,6 +112,24 @@ pub enum Reason {
     SignerMismatch,
     /// The attested key's signature over the checkpoint-key certification does not verify.
     CheckpointKeyNotCertified,
+    /// An App Attest attestation object that is not the CBOR structure Apple sends.
+    MalformedAttestationObject,
+    /// An attestation statement format other than `apple-appattest`.
+    UnsupportedFormat,
+    /// The App Attest key is not the one the app reported (key id).
+    KeyIdMismatch,
+    /// The App Attest object was made for another App ID (team and bundle identifier).
+    AppIdMismatch,
+    /// The App Attest authenticator data's counter is not 0, as an attestation's is.
+    CounterNotZero,
+    /// The key was attested in Apple's development environment, which the policy refuses.
+    DevelopmentEnvironment,
+    /// The AAGUID names neither App Attest environment.
+    UnknownEnvironment,
+    /// The App Attest credential id is not the key id.
+    CredentialIdMismatch,
+    /// The credential key in the authenticator data is not the credential certificate's key.
+    CredentialKeyMismatch,
 }
 
 impl Reason {
@@ -136,6 +163,15 @@ impl Reason {
             Reason::PackageMismatch => "package_mismatch",
             Reason::SignerMismatch => "signer_mismatch",
             Reason::CheckpointKeyNotCertified => "checkpoint_key_not_certified",
+            Reason::MalformedAttestationObject => "malformed_attestation_object",
+            Reason::UnsupportedFormat => "unsupported_format",
+            Reason::KeyIdMismatch => "key_id_mismatch",
+            Reason::AppIdMismatch => "app_id_mismatch",
+            Reason::CounterNotZero => "counter_not_zero",
+            Reason::DevelopmentEnvironment => "development_environment",
+            Reason::UnknownEnvironment => "unknown_environment",
+            Reason::CredentialIdMismatch => "credential_id_mismatch",
+            Reason::CredentialKeyMismatch => "credential_key_mismatch",
         }
     }
 }

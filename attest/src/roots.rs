@@ -41,6 +41,12 @@ const SOFTWARE: &[(&str, &str)] = &[
     ),
 ];
 
+/// The App Attest root: (name, PEM). Trusted only for iOS App Attest objects.
+const APP_ATTEST: &[(&str, &str)] = &[(
+    "apple-app-attestation-root-ca",
+    include_str!("../roots/apple-app-attestation-root-ca.pem"),
+)];
+
 /// One trusted root.
 #[derive(Debug, Clone)]
 pub struct Anchor {
@@ -124,6 +130,16 @@ impl TrustAnchors {
         from_table(SOFTWARE)
     }
 
+    /// Apple's App Attest root CA (`CN=Apple App Attestation Root CA`, ECDSA P-384),
+    /// the only root an App Attest object's intermediate chains to. It is a set of its
+    /// own: an Android chain never ends in it, nor an App Attest object in a Google root.
+    pub fn app_attest() -> TrustAnchors {
+        static APP_ATTEST_SET: OnceLock<TrustAnchors> = OnceLock::new();
+        APP_ATTEST_SET
+            .get_or_init(|| from_table(APP_ATTEST))
+            .clone()
+    }
+
     /// No roots at all.
     pub fn empty() -> TrustAnchors {
         TrustAnchors::default()
@@ -193,6 +209,17 @@ impl TrustAnchors {
         self.anchors.is_empty()
     }
 
+    /// The roots with this subject (App Attest objects carry no root: the intermediate's
+    /// issuer names it).
+    pub(crate) fn with_subject<'a>(
+        &'a self,
+        subject: &'a Name,
+    ) -> impl Iterator<Item = &'a Anchor> {
+        self.anchors
+            .iter()
+            .filter(move |a| &a.cert.subject == subject)
+    }
+
     /// The root with this subject and this SubjectPublicKeyInfo, if any.
     pub(crate) fn find(&self, subject: &Name, spki_der: &[u8]) -> Option<&Anchor> {
         self.anchors
@@ -221,5 +248,18 @@ mod tests {
             ]
         );
         assert_eq!(TrustAnchors::software_roots().len(), 2);
+    }
+
+    #[test]
+    fn the_app_attest_root_is_apples() {
+        let set = TrustAnchors::app_attest();
+        assert_eq!(set.len(), 1);
+        let root = set.iter().next().unwrap();
+        assert_eq!(
+            root.fingerprint,
+            "1cb9823ba28ba6ad2d33a006941de2ae4f513ef1d4e831b9f7e0fa7b6242c932"
+        );
+        assert_eq!(root.key.describe(), "EC P-384");
+        assert!(root.subject.contains("CN=Apple App Attestation Root CA"));
     }
 }

@@ -353,7 +353,7 @@ fn rfc3339(t: Timestamp) -> String {
     t.to_string()
 }
 
-fn summarise(certs: &[Cert]) -> Vec<CertificateSummary> {
+pub(crate) fn summarise(certs: &[Cert]) -> Vec<CertificateSummary> {
     certs
         .iter()
         .enumerate()

@@ -41,7 +41,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify Android key attestation chains (device integrity); exit 1 if refused, 2 on bad input.
+    /// Verify Android key attestation chains or iOS App Attest objects (device integrity); exit 1 if refused, 2 on bad input.
     Attest {
         #[command(subcommand)]
         action: attest::AttestAction,
