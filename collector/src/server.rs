@@ -383,7 +383,7 @@ impl Collector {
         );
         if !self
             .store
-            .write_batch(&write, known.stored_batch_seq)
+            .write_batch(write, known.stored_batch_seq)
             .await?
         {
             return Ok(Judged::Moved);

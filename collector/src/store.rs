@@ -8,7 +8,7 @@
 //! own transaction, so a failed step leaves the store at the previous version.
 
 use std::borrow::Cow;
-use std::sync::{mpsc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -137,50 +137,33 @@ enum Backend {
     Postgres(PgPool),
 }
 
-/// Work for the SQLite connection's thread.
-type LiteJob = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
-
-/// The one SQLite connection, owned by one thread that runs the store's calls in the
-/// order they arrive. SQLite has one writer at a time anyway; a queue in front of a single
-/// thread hands it work without waking a blocking-pool thread per call to wait on a lock,
-/// and verification keeps running on the async workers while a transaction commits. The
-/// thread ends, closing the connection, when the last clone of the store is dropped.
+/// The one SQLite connection. Each call runs on tokio's blocking pool and takes the
+/// connection's lock there (SQLite has one writer at a time anyway); verification keeps
+/// running on the async workers meanwhile.
 #[derive(Clone)]
 struct Lite {
-    jobs: mpsc::Sender<LiteJob>,
+    conn: Arc<Mutex<rusqlite::Connection>>,
 }
 
 impl Lite {
-    fn start(mut conn: rusqlite::Connection) -> Result<Lite, Error> {
-        let (jobs, queue) = mpsc::channel::<LiteJob>();
-        std::thread::Builder::new()
-            .name("collector-sqlite".into())
-            .spawn(move || {
-                while let Ok(job) = queue.recv() {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| Error::Store(format!("cannot start the SQLite thread: {e}")))?;
-        Ok(Lite { jobs })
+    fn start(conn: rusqlite::Connection) -> Lite {
+        Lite {
+            conn: Arc::new(Mutex::new(conn)),
+        }
     }
 
-    /// Runs `f` on the connection's thread; a panic in `f` fails this call only.
+    /// Runs `f` with the connection, on a blocking thread.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: LiteJob = Box::new(move |conn| {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(Error::Store("a store call panicked".into())));
-            let _ = answer.send(result);
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| Error::Store("the SQLite connection is closed".into()))?;
-        answered
-            .await
-            .map_err(|_| Error::Store("the SQLite connection is closed".into()))?
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| Error::Store("a store call panicked".into()))?
     }
 }
 
@@ -388,15 +371,25 @@ fn record_insert(rows: usize) -> &'static str {
 }
 
 /// The statements that insert an accepted batch's `records`.
-fn record_steps(device_id: &str, records: &[RecordRow], steps: &mut Vec<Step>) {
-    for chunk in records.chunks(RECORDS_PER_INSERT) {
+fn record_steps(device_id: &str, records: Vec<RecordRow>, steps: &mut Vec<Step>) {
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let chunk: Vec<RecordRow> = records.by_ref().take(RECORDS_PER_INSERT).collect();
         let mut params = Vec::with_capacity(chunk.len() * 8);
+        let rows = chunk.len();
         for r in chunk {
-            params.extend(vals![
-                device_id, r.seq, r.at, r.epoch, &r.kind, &r.body, &r.hash, &r.mac
+            params.extend([
+                Val::from(device_id),
+                Val::I(r.seq),
+                Val::I(r.at),
+                Val::I(r.epoch),
+                Val::T(r.kind),
+                Val::T(r.body),
+                Val::B(r.hash),
+                Val::B(r.mac),
             ]);
         }
-        steps.push(Step::new(record_insert(chunk.len()), params));
+        steps.push(Step::new(record_insert(rows), params));
     }
 }
 
@@ -418,7 +411,7 @@ impl Store {
                     Ok(conn)
                 })
                 .await?;
-                Backend::Sqlite(Lite::start(conn)?)
+                Backend::Sqlite(Lite::start(conn))
             }
             Dialect::Postgres => Backend::Postgres(
                 PgPoolOptions::new()
@@ -593,7 +586,7 @@ impl Store {
     /// is written and `Ok(false)` says so.
     pub async fn write_batch(
         &self,
-        w: &BatchWrite,
+        w: BatchWrite,
         expected_batch_seq: Option<i64>,
     ) -> Result<bool, Error> {
         let mut steps = Vec::with_capacity(w.records.len() + w.checkpoints.len() + 3);
@@ -613,27 +606,27 @@ impl Store {
         steps.push(Step::guard(
             "INSERT INTO batches (device_id, batch_seq, digest, receipt, received_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            vals![
-                &w.device_id,
-                w.batch_seq,
-                &w.digest,
-                &w.receipt,
-                w.received_at
+            vec![
+                Val::from(&w.device_id),
+                Val::I(w.batch_seq),
+                Val::B(w.digest),
+                Val::B(w.receipt),
+                Val::I(w.received_at),
             ],
         ));
-        record_steps(&w.device_id, &w.records, &mut steps);
-        for (seq, json) in &w.checkpoints {
+        record_steps(&w.device_id, w.records, &mut steps);
+        for (seq, json) in w.checkpoints {
             steps.push(Step::new(
                 "INSERT INTO checkpoints (device_id, seq, checkpoint) VALUES ($1, $2, $3)
                  ON CONFLICT DO NOTHING",
-                vals![&w.device_id, *seq, json],
+                vec![Val::from(&w.device_id), Val::I(seq), Val::T(json)],
             ));
         }
-        for (id, bundle) in &w.evidence {
+        for (id, bundle) in w.evidence {
             steps.push(Step::new(
                 "INSERT INTO evidence (device_id, evidence_id, bundle, received_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                vals![&w.device_id, *id, bundle, w.received_at],
+                vec![Val::from(&w.device_id), Val::I(id), Val::T(bundle), Val::I(w.received_at)],
             ));
         }
         Ok(self.transaction(steps).await?.is_some())

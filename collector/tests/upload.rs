@@ -478,7 +478,7 @@ async fn edited_copy(
         evidence: Vec::new(),
         received_at: T0,
     };
-    assert!(copy.write_batch(&write, None).await.unwrap());
+    assert!(copy.write_batch(write, None).await.unwrap());
     (dir, copy)
 }
 
