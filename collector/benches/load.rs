@@ -170,7 +170,12 @@ fn cpu_secs(pid: &str) -> f64 {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -412,8 +417,14 @@ fn main() {
         // of rounds each side went first equally often, so the order cancels out.
         let plain_total: f64 = results.iter().map(|r| r.plain_secs).sum();
         let upload_total: f64 = results.iter().map(|r| r.upload_secs).sum();
-        let best_plain = results.iter().map(|r| r.plain_secs).fold(f64::MAX, f64::min);
-        let best_upload = results.iter().map(|r| r.upload_secs).fold(f64::MAX, f64::min);
+        let best_plain = results
+            .iter()
+            .map(|r| r.plain_secs)
+            .fold(f64::MAX, f64::min);
+        let best_upload = results
+            .iter()
+            .map(|r| r.upload_secs)
+            .fold(f64::MAX, f64::min);
         let cpu_plain: f64 = results.iter().map(|r| r.plain_cpu).sum();
         let cpu_collector: f64 = results.iter().map(|r| r.collector_cpu).sum();
         println!(

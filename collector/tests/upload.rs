@@ -600,3 +600,46 @@ async fn a_history_whose_start_no_signed_checkpoint_anchors_is_refused() {
     // The original still verifies.
     assert!(verify(s.store.clone()).await.is_intact());
 }
+
+#[tokio::test]
+async fn a_cursor_moved_by_another_process_is_read_again_before_refusing() {
+    let mut s = setup(1 << 20).await;
+    // A second collector process on the same store.
+    let other = Arc::new(Collector::new(
+        s.store.clone(),
+        collector_key(),
+        AlertSink::new(Some(&s.alerts), None).unwrap(),
+        1 << 20,
+    ));
+    day(&mut s.device, T0, 5);
+    upload(&mut s, T0 + 600_000).await; // taken by the first; it remembers batch 1
+    day(&mut s.device, T0 + 700_000, 5);
+    let second = encode_batch(&s.device.batch(T0 + 1_200_000));
+    let response = other.take(&second).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let from_other = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    // Its receipt was lost: the phone sends batch 2 again, to the first process, whose
+    // remembered cursor is still at batch 1. The stored receipt comes back.
+    let (status, again) = post(&s, &second).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&again)
+    );
+    assert_eq!(again, from_other);
+    s.device
+        .acknowledge(&verify_receipt(&again, &collector_key().public_key()).unwrap());
+    // Batch 3 continues from batch 2, which only the store knows: taken, no gap alert.
+    day(&mut s.device, T0 + 1_300_000, 5);
+    upload(&mut s, T0 + 1_800_000).await;
+    assert!(alert_titles(&s).is_empty(), "{:?}", alert_titles(&s));
+    assert_eq!(s.store.counts().await.unwrap()[3], 3);
+    let verdict = history::verify_device(&s.store, &collector_key(), &s.device.device_id())
+        .await
+        .unwrap();
+    assert!(verdict.is_intact(), "{verdict:?}");
+}
