@@ -974,6 +974,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_of_many_records_is_written_in_chunks_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+            .await
+            .unwrap();
+        let records: Vec<RecordRow> = (1..=70)
+            .map(|seq| RecordRow {
+                seq,
+                at: 1_000 + seq,
+                epoch: 0,
+                kind: "alert".into(),
+                body: format!("{{\"n\":{seq}}}"),
+                hash: vec![seq as u8; 32],
+                mac: vec![1; 16],
+            })
+            .collect();
+        let write = BatchWrite {
+            device_id: "d".into(),
+            batch_seq: 1,
+            digest: vec![0; 32],
+            receipt: vec![1],
+            cursor: "{}".into(),
+            records: records.clone(),
+            checkpoints: vec![(70, "{}".into())],
+            evidence: Vec::new(),
+            received_at: 5,
+        };
+        assert!(store.write_batch(write.clone(), None).await.unwrap());
+        assert_eq!(store.counts().await.unwrap(), [70, 1, 0, 1]);
+        assert_eq!(store.records("d", 1, 100).await.unwrap(), records);
+        // The same write again: the cursor guard refuses it and nothing changes.
+        assert!(!store.write_batch(write, None).await.unwrap());
+        assert_eq!(store.counts().await.unwrap(), [70, 1, 0, 1]);
+    }
+
+    #[tokio::test]
     async fn migrations_apply_once_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let arg = format!("sqlite:{}", dir.path().join("c.db").display());
