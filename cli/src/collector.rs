@@ -218,10 +218,20 @@ fn verify(args: VerifyArgs) -> ExitCode {
                     checkpoints,
                     macs_checked,
                     last_seq,
-                } => outln!(
-                    "records: {records} (to {last_seq}); checkpoints verified: {checkpoints}; MACs checked: {}",
-                    if *macs_checked { "yes" } else { "no" }
-                ),
+                } => {
+                    if verdict.first_seq > 1 {
+                        outln!(
+                            "starts at record {}, after the signed checkpoint at record {} (earlier records were pruned before they reached the collector, or removed under retention)",
+                            verdict.first_seq,
+                            verdict.first_seq - 1
+                        );
+                    }
+                    outln!(
+                        "records: {records} ({} to {last_seq}); checkpoints verified: {checkpoints}; MACs checked: {}",
+                        verdict.first_seq,
+                        if *macs_checked { "yes" } else { "no" }
+                    )
+                }
                 Verdict::Broken { seq, reason } => {
                     outln!("BROKEN at record {seq}: {reason}")
                 }

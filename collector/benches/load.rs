@@ -3,7 +3,15 @@
 //! side in one run; and the collector's peak memory.
 //!
 //!     cargo bench -p portcullis-collector --bench load -- [--devices 200]
-//!         [--records-per-batch 25] [--batches 12] [--store sqlite|postgres:URL]
+//!         [--records-per-batch 25] [--batches 12] [--store sqlite|postgres:URL] [--rounds 4]
+//!         [--uploads-first]
+//!
+//! Each round measures both sides against a fresh store (SQLite: a new file; PostgreSQL:
+//! one round per run, into the empty database given), alternating which side goes first
+//! (the second writes into a table the first filled; `--uploads-first` starts with the
+//! uploads). The summary is each side's rate
+//! over all rounds, because this runs on shared machines whose other load moves single
+//! timings by a factor of two, and the CPU time each side used per record.
 //!
 //! The collector runs in a child process (this binary, `--serve`), so its peak resident
 //! memory (`VmHWM`) is its own, not the clients'. Batches are made and signed before the
@@ -140,6 +148,198 @@ fn serve_child(store: &str) {
     });
 }
 
+/// One side-by-side measurement against a fresh store.
+struct Round {
+    /// Batches answered 503 and sent again.
+    retries: usize,
+    plain_secs: f64,
+    upload_secs: f64,
+    /// CPU time (user + system) of the plain INSERTs: the measuring process's own.
+    plain_cpu: f64,
+    /// CPU time of the collector process over the uploads (clients not counted).
+    collector_cpu: f64,
+    peak_kib: u64,
+    idle_kib: u64,
+    stored: [i64; 4],
+    store_kind: String,
+}
+
+/// User + system CPU seconds of a process, from /proc (clock ticks of 10 ms).
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+async fn enroll_all(store: &Store, days: &[(SyntheticDevice, Day)]) {
+    for (device, day) in days {
+        enroll::enroll(
+            store,
+            &collector_key(),
+            &day.device_id,
+            device.checkpoint_public_key(),
+            device.journal_key(),
+            86_400,
+            portcullis_collector::now_millis(),
+        )
+        .await
+        .expect("enroll");
+    }
+}
+
+/// The baseline: plain INSERTs of the same rows, one statement a row and one
+/// transaction per batch, as many concurrent writers as devices, into the same store
+/// through the same connection settings. Returns wall and CPU seconds.
+async fn plain(store: &Store, days: &[(SyntheticDevice, Day)]) -> (f64, f64) {
+    let cpu = cpu_secs("self");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (_, day) in days {
+        let store = store.clone();
+        let id = format!("plain-{}", day.device_id);
+        let rows: Vec<Vec<RecordRow>> = day.batches.iter().map(|(_, r)| r.clone()).collect();
+        tasks.push(tokio::spawn(async move {
+            for batch in rows {
+                store
+                    .insert_records_plain(&id, &batch)
+                    .await
+                    .expect("insert");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    (started.elapsed().as_secs_f64(), cpu_secs("self") - cpu)
+}
+
+/// The collector in its own process, and every device posting its batches in order.
+/// Returns wall seconds, the collector's CPU seconds, its idle and peak memory, and the
+/// number of 503 answers.
+fn uploads(
+    rt: &tokio::runtime::Runtime,
+    store_arg: &str,
+    days: &[(SyntheticDevice, Day)],
+) -> (f64, f64, u64, u64, usize) {
+    let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--serve", store_arg])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the collector");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the collector's address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("an address")
+        .to_owned();
+    let pid = child.id();
+    let idle_kib = vm_hwm_kib(pid).unwrap_or(0);
+    let cpu_before = cpu_secs(&pid.to_string());
+    let retries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let secs = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(days.len())
+            .build()
+            .expect("client");
+        let url = format!("http://{addr}{UPLOAD_PATH}");
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for (_, day) in days {
+            let client = client.clone();
+            let url = url.clone();
+            let retries = retries.clone();
+            let bodies: Vec<Vec<u8>> = day.batches.iter().map(|(b, _)| b.clone()).collect();
+            tasks.push(tokio::spawn(async move {
+                for body in bodies {
+                    loop {
+                        let response = client
+                            .post(&url)
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .expect("post");
+                        let status = response.status();
+                        let _ = response.bytes().await;
+                        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                            retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            continue;
+                        }
+                        assert_eq!(status, reqwest::StatusCode::OK, "a batch was refused");
+                        break;
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        started.elapsed().as_secs_f64()
+    });
+    let cpu = cpu_secs(&pid.to_string()) - cpu_before;
+    let peak_kib = vm_hwm_kib(pid).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    (
+        secs,
+        cpu,
+        idle_kib,
+        peak_kib,
+        retries.load(std::sync::atomic::Ordering::Relaxed),
+    )
+}
+
+/// Both sides against one store; `uploads_first` alternates the order between rounds,
+/// so neither side always writes into the emptier table.
+fn round(
+    rt: &tokio::runtime::Runtime,
+    store_arg: &str,
+    days: &[(SyntheticDevice, Day)],
+    uploads_first: bool,
+) -> Round {
+    let store = rt.block_on(async {
+        let store = Store::open(store_arg).await.expect("store");
+        enroll_all(&store, days).await;
+        store
+    });
+    let store_kind = format!("{:?}", store.dialect());
+    let mut up = None;
+    if uploads_first {
+        up = Some(uploads(rt, store_arg, days));
+    }
+    let (plain_secs, plain_cpu) = rt.block_on(plain(&store, days));
+    let (upload_secs, collector_cpu, idle_kib, peak_kib, retries) =
+        up.unwrap_or_else(|| uploads(rt, store_arg, days));
+    let stored = rt.block_on(async {
+        let counts = store.counts().await.expect("counts");
+        store.close().await;
+        counts
+    });
+    Round {
+        retries,
+        plain_secs,
+        upload_secs,
+        plain_cpu,
+        collector_cpu,
+        peak_kib,
+        idle_kib,
+        stored,
+        store_kind,
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(store) = arg(&args, "--serve") {
@@ -150,10 +350,12 @@ fn main() {
     let batches: usize = arg(&args, "--batches").map_or(12, |v| v.parse().expect("a count"));
     let per_batch: usize =
         arg(&args, "--records-per-batch").map_or(25, |v| v.parse().expect("a count"));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store_arg = match arg(&args, "--store").as_deref() {
-        None | Some("sqlite") => format!("sqlite:{}", dir.path().join("load.db").display()),
-        Some(other) => other.to_owned(),
+    let postgres = arg(&args, "--store").filter(|s| s != "sqlite");
+    // Each SQLite round gets a fresh file; a PostgreSQL database is measured once per run
+    // (give a fresh database each time).
+    let rounds: usize = match &postgres {
+        Some(_) => 1,
+        None => arg(&args, "--rounds").map_or(4, |v| v.parse().expect("a count")),
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
@@ -170,132 +372,70 @@ fn main() {
         .flat_map(|(_, d)| d.batches.iter().map(|(b, _)| b.len()))
         .sum();
 
-    // Enroll every device, and take the baseline: plain INSERTs of the same rows, one
-    // transaction per batch, as many concurrent writers as devices, into the same store.
-    let (plain_secs, store_kind) = rt.block_on(async {
-        let store = Store::open(&store_arg).await.expect("store");
-        for (device, day) in &days {
-            enroll::enroll(
-                &store,
-                &collector_key(),
-                &day.device_id,
-                device.checkpoint_public_key(),
-                device.journal_key(),
-                86_400,
-                portcullis_collector::now_millis(),
-            )
-            .await
-            .expect("enroll");
+    let mut results = Vec::new();
+    for i in 0..rounds {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store_arg = match &postgres {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", dir.path().join("load.db").display()),
+        };
+        let uploads_first = (i % 2 == 1) != args.iter().any(|a| a == "--uploads-first");
+        let r = round(&rt, &store_arg, &days, uploads_first);
+        if i == 0 {
+            println!(
+                "store: {}; {devices} devices x {batches} batches x {per_batch} records (+1 enrollment record each) = {} records, {:.1} MB of batches",
+                r.store_kind,
+                total_records as u64,
+                batch_bytes as f64 / 1e6
+            );
         }
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for (_, day) in &days {
-            let store = store.clone();
-            let id = format!("plain-{}", day.device_id);
-            let rows: Vec<Vec<RecordRow>> = day.batches.iter().map(|(_, r)| r.clone()).collect();
-            tasks.push(tokio::spawn(async move {
-                for batch in rows {
-                    store
-                        .insert_records_plain(&id, &batch)
-                        .await
-                        .expect("insert");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let kind = format!("{:?}", store.dialect());
-        store.close().await;
-        (secs, kind)
-    });
-
-    // The collector in its own process.
-    let mut child = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--serve", &store_arg])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the collector");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the collector's address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("an address")
-        .to_owned();
-    let idle_kib = vm_hwm_kib(child.id()).unwrap_or(0);
-
-    let upload_secs = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(devices)
-            .build()
-            .expect("client");
-        let url = format!("http://{addr}{UPLOAD_PATH}");
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for (_, day) in &days {
-            let client = client.clone();
-            let url = url.clone();
-            let bodies: Vec<Vec<u8>> = day.batches.iter().map(|(b, _)| b.clone()).collect();
-            tasks.push(tokio::spawn(async move {
-                for body in bodies {
-                    loop {
-                        let response = client
-                            .post(&url)
-                            .body(body.clone())
-                            .send()
-                            .await
-                            .expect("post");
-                        let status = response.status();
-                        let _ = response.bytes().await;
-                        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                        assert_eq!(status, reqwest::StatusCode::OK, "a batch was refused");
-                        break;
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        started.elapsed().as_secs_f64()
-    });
-    let peak_kib = vm_hwm_kib(child.id()).unwrap_or(0);
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let stored = rt.block_on(async {
-        let store = Store::open(&store_arg).await.expect("store");
-        let counts = store.counts().await.expect("counts");
-        store.close().await;
-        counts
-    });
-    let uploads_rate = total_records / upload_secs;
-    let plain_rate = total_records / plain_secs;
-    println!(
-        "store: {store_kind}; {devices} devices x {batches} batches x {per_batch} records (+1 enrollment record each) = {} records, {:.1} MB of batches",
-        total_records as u64,
-        batch_bytes as f64 / 1e6
-    );
-    println!("plain INSERTs:       {plain_secs:8.2} s  {plain_rate:10.0} records/s");
-    println!(
-        "uploads (verified):  {upload_secs:8.2} s  {uploads_rate:10.0} records/s  ({:.2} of the plain rate)",
-        uploads_rate / plain_rate
-    );
-    println!(
-        "collector peak memory (VmHWM): {:.1} MB (idle {:.1} MB)",
-        peak_kib as f64 / 1024.0,
-        idle_kib as f64 / 1024.0
-    );
-    println!(
-        "stored at the collector: {} records ({} of them the baseline's), {} batches",
-        stored[0], total_records as u64, stored[3]
-    );
+        let plain_rate = total_records / r.plain_secs;
+        let uploads_rate = total_records / r.upload_secs;
+        println!(
+            "round {}: plain INSERTs {:.2} s ({plain_rate:.0} records/s), uploads (verified) {:.2} s ({uploads_rate:.0} records/s): {:.2} of the plain rate; CPU {:.2} s plain, {:.2} s collector ({:.2}); collector peak memory (VmHWM) {:.1} MB (idle {:.1} MB); {} batches sent again after a 503",
+            i + 1,
+            r.plain_secs,
+            r.upload_secs,
+            uploads_rate / plain_rate,
+            r.plain_cpu,
+            r.collector_cpu,
+            r.plain_cpu / r.collector_cpu,
+            r.peak_kib as f64 / 1024.0,
+            r.idle_kib as f64 / 1024.0,
+            r.retries
+        );
+        assert_eq!(
+            r.stored[0],
+            2 * total_records as i64,
+            "every record stored by both sides"
+        );
+        assert_eq!(r.stored[3], (devices * batches) as i64, "every batch taken");
+        results.push(r);
+    }
+    if rounds > 1 {
+        // Over all rounds: each side's records over its total time. With an even number
+        // of rounds each side went first equally often, so the order cancels out.
+        let plain_total: f64 = results.iter().map(|r| r.plain_secs).sum();
+        let upload_total: f64 = results.iter().map(|r| r.upload_secs).sum();
+        let best_plain = results
+            .iter()
+            .map(|r| r.plain_secs)
+            .fold(f64::MAX, f64::min);
+        let best_upload = results
+            .iter()
+            .map(|r| r.upload_secs)
+            .fold(f64::MAX, f64::min);
+        let cpu_plain: f64 = results.iter().map(|r| r.plain_cpu).sum();
+        let cpu_collector: f64 = results.iter().map(|r| r.collector_cpu).sum();
+        println!(
+            "over {rounds} rounds: plain INSERTs {:.0} records/s, uploads {:.0} records/s: {:.2} of the plain rate (best single times {best_plain:.2} s and {best_upload:.2} s: {:.2}); CPU per record {:.1} us plain, {:.1} us collector; peak memory {:.1} MB",
+            rounds as f64 * total_records / plain_total,
+            rounds as f64 * total_records / upload_total,
+            plain_total / upload_total,
+            best_plain / best_upload,
+            cpu_plain * 1e6 / (rounds as f64 * total_records),
+            cpu_collector * 1e6 / (rounds as f64 * total_records),
+            results.iter().map(|r| r.peak_kib).max().unwrap_or(0) as f64 / 1024.0
+        );
+    }
 }

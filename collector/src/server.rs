@@ -58,8 +58,31 @@ pub struct Collector {
     limits: DecodeLimits,
     /// Verified enrollments, by device id (enrollments are added, never changed).
     enrolled: std::sync::RwLock<HashMap<String, Arc<EnrolledDevice>>>,
-    /// One lock per device: a device's batches are judged and stored one at a time.
-    locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// One lock per device: a device's batches are judged and stored one at a time. It
+    /// guards the device's cursor as this process last read or wrote it, so a batch is
+    /// judged without reading the cursor back from the store; any batch that would be
+    /// refused against a remembered cursor is judged again against the stored one (another
+    /// process sharing the store may have moved it), and the store's guarded cursor update
+    /// keeps a stale one from ever storing anything.
+    locks: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<KnownCursor>>>>>,
+}
+
+/// A device's cursor and the batch sequence its stored row holds (`None`: no row yet).
+#[derive(Debug, Clone, Copy)]
+struct KnownCursor {
+    cursor: CollectorCursor,
+    stored_batch_seq: Option<i64>,
+}
+
+/// How one judgement of a batch ended.
+enum Judged {
+    /// Accepted (or the stored receipt of a re-send): the receipt, and the device's
+    /// cursor now.
+    Receipt(Vec<u8>, KnownCursor),
+    /// Refused by verification.
+    Failed(VerifyFailure),
+    /// Another writer moved the cursor between the read and the write.
+    Moved,
 }
 
 /// A refusal: status, stable code, reason.
@@ -199,7 +222,7 @@ impl Collector {
         Ok(Some(device))
     }
 
-    fn lock(&self, device_id: &str) -> Arc<Mutex<()>> {
+    fn lock(&self, device_id: &str) -> Arc<Mutex<Option<KnownCursor>>> {
         self.locks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -248,74 +271,103 @@ impl Collector {
             Err(e) => return Err(store_refusal(&e)),
         };
         let lock = self.lock(&device_id);
-        let _held = lock.lock().await;
+        let mut known = lock.lock().await;
+        let core_device = device.core();
+        // First against the remembered cursor (if any); a refusal or a moved cursor is
+        // judged once more against the stored one before it is answered.
+        let mut remembered = known.is_some();
+        loop {
+            let current = match *known {
+                Some(k) => k,
+                None => {
+                    let k = self.read_cursor(&device_id).await?;
+                    *known = Some(k);
+                    k
+                }
+            };
+            let judged = self.judge(&batch, &core_device, current).await;
+            match judged {
+                Ok(Judged::Receipt(receipt, now)) => {
+                    *known = Some(now);
+                    return Ok(receipt);
+                }
+                Ok(Judged::Failed(_) | Judged::Moved) if remembered => {
+                    *known = None;
+                    remembered = false;
+                }
+                Ok(Judged::Failed(failure)) => {
+                    return Err(self.refuse(&batch, &current.cursor, &failure).await)
+                }
+                Ok(Judged::Moved) => {
+                    *known = None;
+                    // Another collector process moved this device's cursor meanwhile.
+                    let r = Refusal {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        code: "busy",
+                        reason: "another batch of this device was stored meanwhile; send again"
+                            .into(),
+                    };
+                    log_refusal(Some(&device_id), &r);
+                    return Err(r);
+                }
+                Err(e) => {
+                    *known = None;
+                    return Err(store_refusal(&e));
+                }
+            }
+        }
+    }
+
+    async fn read_cursor(&self, device_id: &str) -> Result<KnownCursor, Refusal> {
         let row = self
             .store
-            .cursor(&device_id)
+            .cursor(device_id)
             .await
             .map_err(|e| store_refusal(&e))?;
-        let (cursor, stored_batch_seq) = match &row {
-            Some(row) => (
-                serde_json::from_str::<CollectorCursor>(&row.cursor).map_err(|_| {
+        Ok(match &row {
+            Some(row) => KnownCursor {
+                cursor: serde_json::from_str::<CollectorCursor>(&row.cursor).map_err(|_| {
                     store_refusal(&Error::Store(format!(
                         "the stored cursor of device {} is unreadable",
-                        crate::label(&device_id)
+                        crate::label(device_id)
                     )))
                 })?,
-                Some(row.last_batch_seq),
-            ),
-            None => (CollectorCursor::NEW, None),
-        };
-        let core_device = device.core();
+                stored_batch_seq: Some(row.last_batch_seq),
+            },
+            None => KnownCursor {
+                cursor: CollectorCursor::NEW,
+                stored_batch_seq: None,
+            },
+        })
+    }
 
+    /// Judges a batch against a cursor and, if it passes, stores it with its receipt.
+    async fn judge(
+        &self,
+        batch: &Batch,
+        core_device: &portcullis_core::upload::EnrolledDevice,
+        known: KnownCursor,
+    ) -> Result<Judged, Error> {
+        let cursor = known.cursor;
+        let device_id = &batch.device_id;
         // The batch the collector took last, sent again because its receipt was lost:
         // the same receipt again, once the batch proves to be the device's own.
         if batch.batch_seq == cursor.last_batch_seq && cursor.last_batch_seq > 0 {
-            let digest = batch_digest(&batch);
-            match self
+            let digest = batch_digest(batch);
+            if let Some(Ok(receipt)) = self
                 .store
-                .stored_receipt(&device_id, batch.batch_seq as i64, &digest)
-                .await
-                .map_err(|e| store_refusal(&e))?
+                .stored_receipt(device_id, batch.batch_seq as i64, &digest)
+                .await?
             {
-                Some(Ok(receipt))
-                    if verify_batch(&batch, &core_device, &resend_cursor(&batch)).is_ok() =>
-                {
-                    return Ok(receipt);
+                if verify_batch(batch, core_device, &resend_cursor(batch)).is_ok() {
+                    return Ok(Judged::Receipt(receipt, known));
                 }
-                _ => {}
             }
         }
-
-        let verified = match verify_batch(&batch, &core_device, &cursor) {
+        let verified = match verify_batch(batch, core_device, &cursor) {
             Ok(v) => v,
-            Err(failure) => {
-                let r = verify_refusal(&failure);
-                log_refusal(Some(&device_id), &r);
-                if let Some(kind) = alert_kind(&failure) {
-                    self.alerts
-                        .raise(&Alert {
-                            kind,
-                            device_id: device_id.clone(),
-                            at_ms: crate::now_millis(),
-                            summary: format!("an upload was refused: {failure}"),
-                            evidence: vec![
-                                ("reason".into(), failure.code().into()),
-                                ("batch_seq".into(), batch.batch_seq.to_string()),
-                                ("collector_seq".into(), cursor.last_seq.to_string()),
-                            ],
-                        })
-                        .await;
-                }
-                return Err(r);
-            }
+            Err(failure) => return Ok(Judged::Failed(failure)),
         };
-        if let Some(first) = verified.skipped_before {
-            eprintln!(
-                "collector: device {} starts its history at record {first}, at a signed checkpoint (earlier records were pruned on the phone before its first upload)",
-                crate::label(&device_id)
-            );
-        }
         let now = crate::now_millis();
         let receipt = sign_receipt(
             Receipt::for_batch(&verified, Timestamp::from_unix_millis(now)),
@@ -323,26 +375,60 @@ impl Collector {
         );
         let receipt_bytes = encode_receipt(&receipt);
         let write = batch_write(
-            &batch,
+            batch,
             &verified.cursor,
             verified.digest,
             &receipt_bytes,
             now,
         );
-        match self.store.write_batch(&write, stored_batch_seq).await {
-            Ok(true) => Ok(receipt_bytes),
-            Ok(false) => {
-                // Another collector process moved this device's cursor meanwhile.
-                let r = Refusal {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    code: "busy",
-                    reason: "another batch of this device was stored meanwhile; send again".into(),
-                };
-                log_refusal(Some(&device_id), &r);
-                Err(r)
-            }
-            Err(e) => Err(store_refusal(&e)),
+        if !self
+            .store
+            .write_batch(write, known.stored_batch_seq)
+            .await?
+        {
+            return Ok(Judged::Moved);
         }
+        if let Some(first) = verified.skipped_before {
+            eprintln!(
+                "collector: device {} starts its history at record {first}, at a signed checkpoint (earlier records were pruned on the phone before its first upload)",
+                crate::label(device_id)
+            );
+        }
+        Ok(Judged::Receipt(
+            receipt_bytes,
+            KnownCursor {
+                cursor: verified.cursor,
+                stored_batch_seq: Some(batch.batch_seq as i64),
+            },
+        ))
+    }
+
+    /// Answers a refused batch: logged, and an alert when it says something about the
+    /// device's history.
+    async fn refuse(
+        &self,
+        batch: &Batch,
+        cursor: &CollectorCursor,
+        failure: &VerifyFailure,
+    ) -> Refusal {
+        let r = verify_refusal(failure);
+        log_refusal(Some(&batch.device_id), &r);
+        if let Some(kind) = alert_kind(failure) {
+            self.alerts
+                .raise(&Alert {
+                    kind,
+                    device_id: batch.device_id.clone(),
+                    at_ms: crate::now_millis(),
+                    summary: format!("an upload was refused: {failure}"),
+                    evidence: vec![
+                        ("reason".into(), failure.code().into()),
+                        ("batch_seq".into(), batch.batch_seq.to_string()),
+                        ("collector_seq".into(), cursor.last_seq.to_string()),
+                    ],
+                })
+                .await;
+        }
+        r
     }
 
     /// Raises an alert for every device silent longer than its heartbeat (once per

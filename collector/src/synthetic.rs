@@ -26,6 +26,8 @@ pub struct SyntheticDevice {
     pending_checkpoints: Vec<SignedCheckpoint>,
     head_checkpoint: Option<SignedCheckpoint>,
     acknowledged: ChainPosition,
+    /// The checkpoint the first batch starts at after a prune the collector never saw.
+    start_checkpoint: Option<SignedCheckpoint>,
     batch_seq: u64,
 }
 
@@ -46,6 +48,7 @@ impl SyntheticDevice {
             pending_checkpoints: Vec::new(),
             head_checkpoint: None,
             acknowledged: ChainPosition::GENESIS,
+            start_checkpoint: None,
             batch_seq: 1,
         };
         let body = serde_json::json!({
@@ -133,7 +136,7 @@ impl SyntheticDevice {
             batch_seq: self.batch_seq,
             created_at: Timestamp::from_unix_millis(at_ms),
             start: self.acknowledged,
-            start_checkpoint: None,
+            start_checkpoint: self.start_checkpoint.clone(),
             records: self.pending.clone(),
             checkpoints: self.pending_checkpoints.clone(),
             head_checkpoint: self.head_checkpoint.clone().expect("checkpointed above"),
@@ -142,6 +145,23 @@ impl SyntheticDevice {
         };
         sign_batch(&mut batch, &self.signer);
         batch
+    }
+
+    /// Prunes the journal at a checkpoint at its head before anything was uploaded, as an
+    /// agent does under retention when it ships nowhere yet: the first batch then starts at
+    /// that signed checkpoint.
+    pub fn prune_before_first_upload(&mut self, at_ms: i64) {
+        assert_eq!(self.batch_seq, 1, "only before the first upload");
+        self.checkpoint(at_ms);
+        let cp = self.head_checkpoint.clone().expect("checkpointed above");
+        self.acknowledged = ChainPosition {
+            seq: self.seq,
+            hash: self.prev,
+            next_epoch: self.epoch,
+        };
+        self.pending.clear();
+        self.pending_checkpoints.clear();
+        self.start_checkpoint = Some(cp);
     }
 
     /// Re-signs a batch after a test changed it: a batch the device's key vouches for.
@@ -156,5 +176,6 @@ impl SyntheticDevice {
         self.pending_checkpoints
             .retain(|c| c.seq > receipt.acknowledged.seq);
         self.batch_seq = receipt.batch_seq + 1;
+        self.start_checkpoint = None;
     }
 }

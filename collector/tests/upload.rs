@@ -10,8 +10,9 @@ use portcullis_collector::enroll;
 use portcullis_collector::history::{self, ExportFormat};
 use portcullis_collector::keys::CollectorKey;
 use portcullis_collector::server::{Collector, UPLOAD_PATH};
-use portcullis_collector::store::Store;
+use portcullis_collector::store::{BatchWrite, RecordRow, Store};
 use portcullis_collector::synthetic::SyntheticDevice;
+use portcullis_core::journal::{SignedCheckpoint, Verdict};
 use portcullis_core::upload::{encode_batch, verify_receipt, Receipt};
 
 const T0: i64 = 1_772_355_600_000; // 2026-03-01T09:00:00Z
@@ -428,4 +429,217 @@ async fn an_enrollment_the_collector_key_did_not_sign_is_refused() {
         .unwrap();
     assert_eq!(error_code(&body), "enrollment_refused");
     assert_eq!(store.counts().await.unwrap(), [0; 4]);
+}
+
+/// A copy of the device's stored history in a fresh store, after `edit` changed its
+/// records and checkpoints: what someone with write access to the database could leave.
+async fn edited_copy(
+    s: &Setup,
+    edit: impl FnOnce(&mut Vec<RecordRow>, &mut Vec<(i64, String)>),
+) -> (tempfile::TempDir, Store) {
+    let id = s.device.device_id();
+    let mut records = s.store.records(&id, 1, 10_000).await.unwrap();
+    let mut checkpoints: Vec<(i64, String)> = s
+        .store
+        .checkpoints(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|json| {
+            let cp: SignedCheckpoint = serde_json::from_str(&json).unwrap();
+            (cp.seq, json)
+        })
+        .collect();
+    edit(&mut records, &mut checkpoints);
+    let cursor = s.store.cursor(&id).await.unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = Store::open(&format!("sqlite:{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
+    enroll::enroll(
+        &copy,
+        &collector_key(),
+        &id,
+        s.device.checkpoint_public_key(),
+        s.device.journal_key(),
+        3600,
+        T0,
+    )
+    .await
+    .unwrap();
+    let write = BatchWrite {
+        device_id: id,
+        batch_seq: cursor.last_batch_seq,
+        digest: vec![0; 32],
+        receipt: Vec::new(),
+        cursor: cursor.cursor,
+        records,
+        checkpoints,
+        evidence: Vec::new(),
+        received_at: T0,
+    };
+    assert!(copy.write_batch(write, None).await.unwrap());
+    (dir, copy)
+}
+
+fn broken(v: &history::HistoryVerdict) -> (i64, String) {
+    match &v.verdict {
+        Verdict::Broken { seq, reason } => (*seq, reason.clone()),
+        other => panic!("expected a broken history, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_history_that_starts_at_a_signed_checkpoint_verifies_from_there() {
+    let mut s = setup(1 << 20).await;
+    // The phone wrote 21 records over two epochs and pruned them all before its first
+    // upload: its history at the collector starts after the checkpoint at record 21.
+    day(&mut s.device, T0, 10);
+    s.device.checkpoint(T0 + 700_000);
+    day(&mut s.device, T0 + 800_000, 10);
+    s.device.prune_before_first_upload(T0 + 1_500_000);
+    day(&mut s.device, T0 + 2_000_000, 8);
+    upload(&mut s, T0 + 3_000_000).await;
+    day(&mut s.device, T0 + 4_000_000, 5);
+    upload(&mut s, T0 + 5_000_000).await;
+    let id = s.device.device_id();
+    assert_eq!(s.store.records(&id, 1, 1).await.unwrap()[0].seq, 22);
+
+    let v = history::verify_device(&s.store, &collector_key(), &id)
+        .await
+        .unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.first_seq, 22);
+    assert_eq!(
+        v.verdict,
+        Verdict::Intact {
+            records: 13,
+            checkpoints: 3,
+            macs_checked: true,
+            last_seq: 34
+        }
+    );
+
+    // A faithful copy verifies too (the helper below changes only what each case says).
+    let (_d, copy) = edited_copy(&s, |_, _| {}).await;
+    let v = history::verify_device(&copy, &collector_key(), &id)
+        .await
+        .unwrap();
+    assert!(v.is_intact(), "{v:?}");
+
+    // Retention that deleted the oldest records up to a stored checkpoint: the history
+    // verifies from the record after it.
+    let (_d, copy) = edited_copy(&s, |records, _| records.retain(|r| r.seq > 29)).await;
+    let v = history::verify_device(&copy, &collector_key(), &id)
+        .await
+        .unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.first_seq, 30);
+}
+
+#[tokio::test]
+async fn a_history_whose_start_no_signed_checkpoint_anchors_is_refused() {
+    let mut s = setup(1 << 20).await;
+    day(&mut s.device, T0, 10);
+    s.device.checkpoint(T0 + 700_000);
+    day(&mut s.device, T0 + 800_000, 10);
+    s.device.prune_before_first_upload(T0 + 1_500_000);
+    day(&mut s.device, T0 + 2_000_000, 8);
+    upload(&mut s, T0 + 3_000_000).await;
+    day(&mut s.device, T0 + 4_000_000, 5);
+    upload(&mut s, T0 + 5_000_000).await;
+    let id = s.device.device_id();
+    let verify = |store: Store| {
+        let id = id.clone();
+        async move {
+            history::verify_device(&store, &collector_key(), &id)
+                .await
+                .unwrap()
+        }
+    };
+
+    // The checkpoint the history starts at was removed.
+    let (_d, copy) = edited_copy(&s, |_, cps| cps.retain(|(seq, _)| *seq != 21)).await;
+    let (seq, reason) = broken(&verify(copy).await);
+    assert_eq!(seq, 22);
+    assert!(
+        reason.contains("no stored signed checkpoint covers record 21"),
+        "{reason}"
+    );
+
+    // Records deleted from the start at no checkpoint.
+    let (_d, copy) = edited_copy(&s, |records, _| records.retain(|r| r.seq > 25)).await;
+    let (seq, reason) = broken(&verify(copy).await);
+    assert_eq!(seq, 26);
+    assert!(reason.contains("record 25"), "{reason}");
+
+    // The start checkpoint rewritten to claim an earlier epoch: its signature fails.
+    let (_d, copy) = edited_copy(&s, |_, cps| {
+        let (_, json) = cps.iter_mut().find(|(seq, _)| *seq == 21).unwrap();
+        let mut cp: SignedCheckpoint = serde_json::from_str(json).unwrap();
+        cp.epoch = 0;
+        *json = serde_json::to_string(&cp).unwrap();
+    })
+    .await;
+    let (seq, reason) = broken(&verify(copy).await);
+    assert_eq!(seq, 21);
+    assert!(reason.contains("does not verify"), "{reason}");
+
+    // A record edited after the anchor.
+    let (_d, copy) = edited_copy(&s, |records, _| {
+        let r = records.iter_mut().find(|r| r.seq == 25).unwrap();
+        r.body = r.body.replace("slot 0", "slot 1");
+    })
+    .await;
+    assert_eq!(broken(&verify(copy).await).0, 25);
+
+    // A record removed in the middle.
+    let (_d, copy) = edited_copy(&s, |records, _| records.retain(|r| r.seq != 30)).await;
+    assert_eq!(broken(&verify(copy).await).0, 30);
+
+    // The original still verifies.
+    assert!(verify(s.store.clone()).await.is_intact());
+}
+
+#[tokio::test]
+async fn a_cursor_moved_by_another_process_is_read_again_before_refusing() {
+    let mut s = setup(1 << 20).await;
+    // A second collector process on the same store.
+    let other = Arc::new(Collector::new(
+        s.store.clone(),
+        collector_key(),
+        AlertSink::new(Some(&s.alerts), None).unwrap(),
+        1 << 20,
+    ));
+    day(&mut s.device, T0, 5);
+    upload(&mut s, T0 + 600_000).await; // taken by the first; it remembers batch 1
+    day(&mut s.device, T0 + 700_000, 5);
+    let second = encode_batch(&s.device.batch(T0 + 1_200_000));
+    let response = other.take(&second).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let from_other = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    // Its receipt was lost: the phone sends batch 2 again, to the first process, whose
+    // remembered cursor is still at batch 1. The stored receipt comes back.
+    let (status, again) = post(&s, &second).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&again)
+    );
+    assert_eq!(again, from_other);
+    s.device
+        .acknowledge(&verify_receipt(&again, &collector_key().public_key()).unwrap());
+    // Batch 3 continues from batch 2, which only the store knows: taken, no gap alert.
+    day(&mut s.device, T0 + 1_300_000, 5);
+    upload(&mut s, T0 + 1_800_000).await;
+    assert!(alert_titles(&s).is_empty(), "{:?}", alert_titles(&s));
+    assert_eq!(s.store.counts().await.unwrap()[3], 3);
+    let verdict = history::verify_device(&s.store, &collector_key(), &s.device.device_id())
+        .await
+        .unwrap();
+    assert!(verdict.is_intact(), "{verdict:?}");
 }
