@@ -3,8 +3,10 @@
 //! knows, which registration serves the slot, and when full-disk encryption counts as
 //! protected. The Android layer hands the platform's numbers over as it reads them.
 
+use crate::agent::ChannelOutcome;
 use crate::compliance::{EncryptionStatus, PasswordComplexity};
 use crate::sim::{Rat, ServiceState, SimState};
+use crate::telemetry::{BootState, DmVerity, SecurityEventKind};
 
 /// `TelephonyManager.SIM_STATE_*`; `None` for `SIM_STATE_UNKNOWN` (a transition, which
 /// says nothing, so nothing is observed) and values this table does not know.
@@ -82,9 +84,305 @@ pub fn password_complexity(value: i32) -> Option<PasswordComplexity> {
     })
 }
 
+/// `SubscriptionInfo.getMccString()` and `getMncString()` as the home network "MCCMNC";
+/// `None` unless both are there (blank counts as absent).
+pub fn mcc_mnc(mcc: Option<&str>, mnc: Option<&str>) -> Option<String> {
+    let mcc = mcc.map(str::trim).filter(|s| !s.is_empty())?;
+    let mnc = mnc.map(str::trim).filter(|s| !s.is_empty())?;
+    Some(format!("{mcc}{mnc}"))
+}
+
+/// Whether a reading of `slot_index` (`SubscriptionInfo.getSimSlotIndex()`, the slot a
+/// service listener was registered for) names a slot: `INVALID_SIM_SLOT_INDEX` (-1), which
+/// an inactive subscription also reports, does not, and such a reading says nothing.
+pub fn names_slot(slot_index: i32) -> bool {
+    slot_index >= 0
+}
+
+/// `KeyedAppStatesCallback.STATUS_*` (enterprise-feedback 1.1) with the callback's
+/// exception type, as the delivery run takes it. "No receiver" is not among them: the
+/// reporter counts it as success, so the platform checks for a receiver itself.
+pub fn keyed_app_states_outcome(status: i32, error_name: Option<&str>) -> ChannelOutcome {
+    match status {
+        0 => ChannelOutcome::Sent,     // STATUS_SUCCESS
+        2 => ChannelOutcome::TooLarge, // STATUS_TRANSACTION_TOO_LARGE_ERROR
+        3 => ChannelOutcome::Failed {
+            // STATUS_EXCEEDED_BUFFER_ERROR: too many sends without a connection to the DPC
+            reason: "reporter buffer exceeded (no connection to the DPC)".into(),
+        },
+        _ => ChannelOutcome::Failed {
+            reason: match error_name {
+                Some(name) => format!("reporter status {status}: {name}"),
+                None => format!("reporter status {status}"),
+            },
+        },
+    }
+}
+
+/// One value of a security-log entry's payload (`SecurityEvent.getData()`), as the
+/// platform typed it: the layout of each tag's payload is read here, not natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogValue {
+    /// A `String`.
+    Text(String),
+    /// Any `Number` (`Integer`, `Long`).
+    Number(i64),
+    /// Anything else (`null`, a nested array, a type a later release adds).
+    Other,
+}
+
+/// `SecurityEvent.getData()`: a single string, an `Object[]`, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogPayload {
+    /// No payload (or one of a type the agent does not read).
+    None,
+    /// A single string (the adb command, the pulled path).
+    Text(String),
+    /// An `Object[]`, field by field.
+    Fields(Vec<LogValue>),
+}
+
+/// `SecurityLog.TAG_*` values (AOSP `SecurityLogTags.logtags`).
+mod security_tag {
+    pub const ADB_SHELL_INTERACTIVE: i32 = 210001;
+    pub const ADB_SHELL_CMD: i32 = 210002;
+    pub const SYNC_RECV_FILE: i32 = 210003;
+    pub const APP_PROCESS_START: i32 = 210005;
+    pub const KEYGUARD_DISMISS_AUTH_ATTEMPT: i32 = 210007;
+    pub const OS_STARTUP: i32 = 210009;
+    pub const MEDIA_MOUNT: i32 = 210013;
+    pub const WIPE_FAILURE: i32 = 210023;
+    pub const CERT_AUTHORITY_INSTALLED: i32 = 210029;
+    pub const WIFI_CONNECTION: i32 = 210037;
+    pub const BLUETOOTH_CONNECTION: i32 = 210039;
+}
+
+/// A security-log entry (`SecurityEvent.getTag()`, `getData()`) as the core's event;
+/// `None` for a tag the agent does not read, or a payload whose fields are not where
+/// the tag puts them (a later release may add fields; missing ones are never guessed).
+pub fn security_event(tag: i32, payload: &LogPayload) -> Option<SecurityEventKind> {
+    use security_tag as t;
+    let fields: &[LogValue] = match payload {
+        LogPayload::Fields(fields) => fields,
+        _ => &[],
+    };
+    let text = |i: usize| match fields.get(i) {
+        Some(LogValue::Text(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let flag = |i: usize| match fields.get(i) {
+        Some(LogValue::Number(n)) => Some(*n == 1),
+        _ => None,
+    };
+    let single = || match payload {
+        LogPayload::Text(s) => Some(s.clone()),
+        _ => None,
+    };
+    Some(match tag {
+        t::ADB_SHELL_INTERACTIVE => SecurityEventKind::AdbShellInteractive,
+        t::ADB_SHELL_CMD => SecurityEventKind::AdbShellCommand { command: single()? },
+        t::SYNC_RECV_FILE => SecurityEventKind::AdbFilePulled { path: single()? },
+        // [processName, startTime, uid, pid, seinfo, apkHash]
+        t::APP_PROCESS_START => SecurityEventKind::AppProcessStart {
+            process: text(0)?,
+            package: None,
+            apk_sha256: text(5).filter(|h| h.len() == 64),
+        },
+        // [result, strength]
+        t::KEYGUARD_DISMISS_AUTH_ATTEMPT => {
+            SecurityEventKind::KeyguardAuthAttempt { success: flag(0)? }
+        }
+        // [verifiedBootState, dmVerityMode]
+        t::OS_STARTUP => SecurityEventKind::OsStartup {
+            verified_boot_state: boot_state(&text(0)?)?,
+            dm_verity: dm_verity(&text(1)?)?,
+        },
+        // [mountPoint, volumeLabel]
+        t::MEDIA_MOUNT => SecurityEventKind::MediaMount {
+            mount_point: text(0)?,
+        },
+        // [result, subject, userId]
+        t::CERT_AUTHORITY_INSTALLED => SecurityEventKind::CertAuthorityInstalled {
+            success: flag(0)?,
+            subject: text(1).unwrap_or_default(),
+            sha256: None,
+        },
+        t::WIFI_CONNECTION => SecurityEventKind::WifiConnection,
+        // [address, success, reason]
+        t::BLUETOOTH_CONNECTION => SecurityEventKind::BluetoothConnection { success: flag(1)? },
+        t::WIPE_FAILURE => SecurityEventKind::WipeFailure,
+        _ => return None,
+    })
+}
+
+/// `ro.boot.verifiedbootstate` as the security log writes it (any case).
+fn boot_state(text: &str) -> Option<BootState> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "green" => BootState::Green,
+        "yellow" => BootState::Yellow,
+        "orange" => BootState::Orange,
+        "red" => BootState::Red,
+        _ => return None,
+    })
+}
+
+/// `ro.boot.veritymode` as the security log writes it (any case).
+fn dm_verity(text: &str) -> Option<DmVerity> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "enforcing" => DmVerity::Enforcing,
+        "eio" => DmVerity::Eio,
+        "disabled" => DmVerity::Disabled,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fields(values: &[LogValue]) -> LogPayload {
+        LogPayload::Fields(values.to_vec())
+    }
+
+    fn text(s: &str) -> LogValue {
+        LogValue::Text(s.into())
+    }
+
+    #[test]
+    fn home_network_needs_both_codes_and_a_slot_needs_an_index() {
+        assert_eq!(mcc_mnc(Some(" 234"), Some("15 ")), Some("23415".into()));
+        assert_eq!(mcc_mnc(Some("234"), Some(" ")), None);
+        assert_eq!(mcc_mnc(None, Some("15")), None);
+        assert!(names_slot(0));
+        assert!(!names_slot(-1), "INVALID_SIM_SLOT_INDEX");
+    }
+
+    #[test]
+    fn keyed_app_states_answers_become_channel_outcomes() {
+        assert_eq!(keyed_app_states_outcome(0, None), ChannelOutcome::Sent);
+        assert_eq!(keyed_app_states_outcome(2, None), ChannelOutcome::TooLarge);
+        assert!(matches!(
+            keyed_app_states_outcome(3, None),
+            ChannelOutcome::Failed { reason } if reason.contains("buffer exceeded")
+        ));
+        assert_eq!(
+            keyed_app_states_outcome(1, Some("IllegalStateException")),
+            ChannelOutcome::Failed {
+                reason: "reporter status 1: IllegalStateException".into()
+            }
+        );
+        assert_eq!(
+            keyed_app_states_outcome(9, None),
+            ChannelOutcome::Failed {
+                reason: "reporter status 9".into()
+            }
+        );
+    }
+
+    #[test]
+    fn security_log_payloads_are_read_by_tag() {
+        assert_eq!(
+            security_event(210002, &LogPayload::Text("pm list packages".into())),
+            Some(SecurityEventKind::AdbShellCommand {
+                command: "pm list packages".into()
+            })
+        );
+        assert_eq!(
+            security_event(210002, &LogPayload::None),
+            None,
+            "a command without its text is not guessed"
+        );
+        assert_eq!(
+            security_event(210001, &LogPayload::None),
+            Some(SecurityEventKind::AdbShellInteractive)
+        );
+        let hash = "ab".repeat(32);
+        let start = fields(&[
+            text("com.example"),
+            LogValue::Number(1),
+            LogValue::Number(10123),
+            LogValue::Number(42),
+            text("default"),
+            text(&hash),
+        ]);
+        assert_eq!(
+            security_event(210005, &start),
+            Some(SecurityEventKind::AppProcessStart {
+                process: "com.example".into(),
+                package: None,
+                apk_sha256: Some(hash),
+            })
+        );
+        let short_hash = fields(&[
+            text("com.example"),
+            LogValue::Other,
+            LogValue::Other,
+            LogValue::Other,
+            LogValue::Other,
+            text("abc"),
+        ]);
+        assert!(matches!(
+            security_event(210005, &short_hash),
+            Some(SecurityEventKind::AppProcessStart {
+                apk_sha256: None,
+                ..
+            })
+        ));
+        assert_eq!(
+            security_event(210009, &fields(&[text("ORANGE"), text("enforcing")])),
+            Some(SecurityEventKind::OsStartup {
+                verified_boot_state: BootState::Orange,
+                dm_verity: DmVerity::Enforcing,
+            }),
+            "boot states in any case"
+        );
+        assert_eq!(
+            security_event(210009, &fields(&[text("purple"), text("enforcing")])),
+            None
+        );
+        assert_eq!(
+            security_event(
+                210029,
+                &fields(&[LogValue::Number(1), text("CN=Proxy"), LogValue::Number(0)])
+            ),
+            Some(SecurityEventKind::CertAuthorityInstalled {
+                success: true,
+                subject: "CN=Proxy".into(),
+                sha256: None,
+            })
+        );
+        assert_eq!(
+            security_event(
+                210039,
+                &fields(&[text("00:11"), LogValue::Number(0), text("")])
+            ),
+            Some(SecurityEventKind::BluetoothConnection { success: false })
+        );
+        assert_eq!(
+            security_event(210007, &fields(&[text("1")])),
+            None,
+            "a result of the wrong type is not read"
+        );
+        assert_eq!(
+            security_event(210023, &LogPayload::None),
+            Some(SecurityEventKind::WipeFailure)
+        );
+        assert_eq!(
+            security_event(210037, &LogPayload::None),
+            Some(SecurityEventKind::WifiConnection)
+        );
+        assert_eq!(
+            security_event(210013, &fields(&[text("/mnt/media_rw/1234"), text("USB")])),
+            Some(SecurityEventKind::MediaMount {
+                mount_point: "/mnt/media_rw/1234".into()
+            })
+        );
+        assert_eq!(
+            security_event(210999, &LogPayload::None),
+            None,
+            "unread tag"
+        );
+    }
 
     #[test]
     fn sim_states_group_as_the_guard_reads_them() {

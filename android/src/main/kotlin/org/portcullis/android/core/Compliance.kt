@@ -5,6 +5,7 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.ActionOutcome
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
@@ -28,7 +29,10 @@ import org.portcullis.androidEncryption
 import org.portcullis.androidPasswordComplexity
 import org.portcullis.consoleCompliancePass
 
-/** Fills the snapshot the core's `evaluateCompliance` judges; the core refuses what it cannot take, naming the field. */
+/**
+ * Fills the snapshot the core's `evaluateCompliance` judges, with the lists as read: the core
+ * drops repeats and refuses what it cannot take, naming the field.
+ */
 object ComplianceSnapshots {
     /**
      * [packages] `null`: the inventory could not be read (every app rule is then unknown);
@@ -54,7 +58,7 @@ object ComplianceSnapshots {
         collectedAt = collectedAt,
         os = SnapshotOs(apiLevel = settings.sdkInt.toUInt(), securityPatchLevel = settings.securityPatch),
         settings = settings(settings),
-        apps = packages?.distinctBy { it.packageName }?.map(::app),
+        apps = packages?.map(::app),
         agent = SnapshotAgent(agentPackage, uninstallBlocked),
     )
 
@@ -72,19 +76,18 @@ object ComplianceSnapshots {
         mobileNetworksConfigDisabled = s.mobileNetworksConfigDisabled,
         addEsimDisallowed = s.addEsimDisallowed,
         usbDataAccess = s.usbDataAccess?.let { name -> UsbDataAccess.entries.firstOrNull { it.name == name } },
-        userCaCertsSha256 = s.userCaCertsSha256?.distinct(),
-        accessibilityServices = s.accessibilityServices?.distinctBy { it.first }?.map { (pkg, system) ->
+        userCaCertsSha256 = s.userCaCertsSha256,
+        accessibilityServices = s.accessibilityServices?.map { (pkg, system) ->
             SnapshotAccessibilityService(pkg, system)
         },
     )
 
     private fun app(p: InstalledPackage) = SnapshotApp(
         id = p.packageName,
-        // A negative versionCodeMajor makes the long version code negative: not a version code.
-        versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
+        versionCode = p.versionCode, // the core reads a negative one as not observed
         system = p.system,
         installSource = if (p.installerObserved) SnapshotInstallSource(p.installer) else null,
-        signingCertsSha256 = p.signingCertsSha256.distinct(),
+        signingCertsSha256 = p.signingCertsSha256,
     )
 }
 
@@ -117,7 +120,7 @@ sealed class CompliancePass {
         fun console(now: Instant): ConsoleMessage = consoleCompliancePass(
             report.compliant,
             report.openRules,
-            enforcement.outcomes.map { (requested, outcome) -> ActionHandled(requested, outcome.toCore()) },
+            enforcement.outcomes.map { (requested, outcome) -> ActionHandled(requested, outcome) },
             now,
         )
     }
@@ -179,5 +182,5 @@ class ComplianceLoop(
 /** For a phone where this app is not the device owner: every AGENT action is reported not done. */
 object NoEnforcer : Enforcer {
     override fun carryOut(action: Remediation): ActionOutcome =
-        ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
+        ActionOutcome.NotPossible("no device-admin component configured: this app cannot enforce")
 }

@@ -17,25 +17,25 @@ import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
 import org.portcullis.Platform
 
-/** Fills the evidence snapshot the core's `submitInspection` scans (the library's `EvidenceSnapshot` record). */
+/** Fills the evidence snapshot the core's `submitInspection` scans, lists as read (the core drops repeats). */
 object EvidenceSnapshots {
     /** Packages with installer and signing certificates; accessibility services and user CA certificates when observed. */
     fun snapshot(collectedAt: Instant, packages: List<InstalledPackage>, settings: SettingsSnapshot?) = EvidenceSnapshot(
         collectedAt = collectedAt,
         platform = Platform.ANDROID,
-        packages = packages.distinctBy { it.packageName }.map { p ->
+        packages = packages.map { p ->
             EvidencePackage(
                 id = p.packageName,
                 // Free text an app controls: a lone surrogate cannot be encoded as UTF-8.
                 versionName = p.versionName?.takeIf(::wellFormed),
-                versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
+                versionCode = p.versionCode,
                 installer = p.installer,
                 system = p.system,
-                certificates = p.signingCertsSha256.distinct().map { EvidenceCertificate(sha256 = it) },
+                certificates = p.signingCertsSha256.map { EvidenceCertificate(sha256 = it) },
             )
         },
-        accessibilityServices = settings?.accessibilityServices.orEmpty().map { it.first }.distinct().map { EvidenceComponent(it) },
-        userCaCertificates = settings?.userCaCertsSha256.orEmpty().distinct().map { EvidenceCertificate(sha256 = it) },
+        accessibilityServices = settings?.accessibilityServices.orEmpty().map { EvidenceComponent(it.first) },
+        userCaCertificates = settings?.userCaCertsSha256.orEmpty().map { EvidenceCertificate(sha256 = it) },
     )
 
     /** Whether [text] is well-formed UTF-16 (no unpaired surrogate). */

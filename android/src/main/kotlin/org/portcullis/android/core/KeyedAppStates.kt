@@ -4,10 +4,8 @@
 
 package org.portcullis.android.core
 
-import org.portcullis.Alert
 import org.portcullis.ConsoleMessage
 import org.portcullis.ConsoleSeverity
-import org.portcullis.consoleAlert
 
 /** A keyed app state ready for `KeyedAppState.builder()`: every field already within the limits. */
 data class KeyedStateSpec(
@@ -42,27 +40,6 @@ data class KeyedStateSpec(
 }
 
 /**
- * Alerts as keyed app states: the core builds the `portcullis/console/v1` message (key,
- * severity, one line, data within the limits); this only hands its strings on.
- */
-object AlertEncoding {
-    private const val ELLIPSIS = "\u2026"
-
-    fun encode(alert: Alert): KeyedStateSpec = KeyedStateSpec.of(consoleAlert(alert))
-
-    /**
-     * [value] cut to at most [max] UTF-16 units, ending in [ellipsis] when cut, never
-     * splitting a surrogate pair (for the reasons handed back to the core).
-     */
-    fun truncate(value: String, max: Int, ellipsis: String = ELLIPSIS): String {
-        if (value.length <= max) return value
-        var end = (max - ellipsis.length).coerceAtLeast(0)
-        if (end > 0 && Character.isHighSurrogate(value[end - 1])) end--
-        return value.substring(0, end) + ellipsis
-    }
-}
-
-/**
  * `androidx.enterprise.feedback.KeyedAppStatesReporter` as the glue uses it. The only
  * implementation that talks to the library is `AndroidxKeyedAppStatesReporter`, the one file
  * of the module that needs a Google-Maven-only artifact (android/README.md lists it); tests
@@ -71,7 +48,7 @@ object AlertEncoding {
 interface KeyedAppStatesReporterPort {
     /**
      * Sends [states] with `setStatesImmediate` when [immediate], else `setStates`; [answer] gets
-     * the callback's `STATUS_*` value ([KeyedAppStatesStatus]) and error, on any thread, maybe never.
+     * the callback's `STATUS_*` value (the core reads it: `androidKeyedAppStatesOutcome`) and error, on any thread, maybe never.
      */
     fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (status: Int, error: Throwable?) -> Unit)
 }

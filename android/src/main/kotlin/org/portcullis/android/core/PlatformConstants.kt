@@ -29,18 +29,6 @@ object KeyedAppStateLimits {
     const val SEVERITY_ERROR = 2
 }
 
-/** `androidx.enterprise.feedback.KeyedAppStatesCallback.STATUS_*`. */
-object KeyedAppStatesStatus {
-    /** `STATUS_SUCCESS`: sent to every eligible receiver (also reported when there are none). */
-    const val SUCCESS = 0
-    /** `STATUS_UNKNOWN_ERROR`. */
-    const val UNKNOWN_ERROR = 1
-    /** `STATUS_TRANSACTION_TOO_LARGE_ERROR`: the binder transaction exceeded its limit. */
-    const val TRANSACTION_TOO_LARGE = 2
-    /** `STATUS_EXCEEDED_BUFFER_ERROR`: too many sends without a connection to the DPC. */
-    const val EXCEEDED_BUFFER = 3
-}
-
 /** `android.util.Log` priorities. */
 object LogPriorities {
     /** `Log.VERBOSE`. */

@@ -18,7 +18,6 @@ import org.portcullis.DeviceKey
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedAppStatesStatus
 import org.portcullis.android.core.KeyedStateSpec
 import org.robolectric.annotation.Implementation
 import org.robolectric.annotation.Implements
@@ -86,7 +85,7 @@ suspend fun InputQueue.drain() {
 }
 
 /** A keyed-app-states reporter that records each send and answers [status]. */
-class RecordingReporter(var status: Int = KeyedAppStatesStatus.SUCCESS) : KeyedAppStatesReporterPort {
+class RecordingReporter(var status: Int = 0 /* KeyedAppStatesCallback.STATUS_SUCCESS */) : KeyedAppStatesReporterPort {
     val sent = mutableListOf<Pair<List<KeyedStateSpec>, Boolean>>()
 
     @Synchronized

@@ -112,3 +112,13 @@ object PasswordComplexities {
     const val MEDIUM = 0x30000
     const val HIGH = 0x50000
 }
+
+/** `android.app.admin.SecurityLog.TAG_*` values (AOSP SecurityLogTags.logtags). */
+object SecurityLogTags {
+    const val ADB_SHELL_INTERACTIVE = 210001
+    const val ADB_SHELL_CMD = 210002
+    const val APP_PROCESS_START = 210005
+    const val KEYGUARD_DISMISS_AUTH_ATTEMPT = 210007
+    const val OS_STARTUP = 210009
+    const val CERT_AUTHORITY_INSTALLED = 210029
+}

@@ -27,7 +27,7 @@ import org.portcullis.SnapshotInstallSource
 import org.portcullis.SnapshotOs
 import org.portcullis.SnapshotSettings
 import org.portcullis.VerdictStatus
-import org.portcullis.android.core.ActionOutcome
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.EnforcementReport
 import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
@@ -140,10 +140,10 @@ fun complianceTests() {
         eq(SnapshotOs(apiLevel = 29u), snapshot.os, "only the API level is observed")
         eq(SnapshotSettings(developerOptionsEnabled = false, usbDebuggingEnabled = false), snapshot.settings, "only observed settings")
         val apps = snapshot.apps ?: fail("no apps")
-        eq(2, apps.size, "a package listed twice appears once")
+        eq(3, apps.size, "the list as read (the core drops the repeat)")
         eq(null, apps[0].installSource, "unobserved installer")
         eq(SnapshotInstallSource(null), apps[1].installSource, "no installer recorded")
-        eq(null, apps[1].versionCode, "a negative version code is not one")
+        eq(-2L, apps[1].versionCode, "as read (the core reads a negative one as not observed)")
         eq(SnapshotAgent("org.portcullis", null), snapshot.agent, "agent")
         val locked = ComplianceSnapshots.snapshot(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true)
         eq(true, locked.settings.mobileNetworksConfigDisabled, "locked networks")
@@ -189,7 +189,7 @@ fun complianceTests() {
         val many = (0 until 60).map {
             RemediationAction(ActionRoute.MDM, RuleRef.App("com.example.package$it"), Remediation.Apply(Measure.PackageSuspended("com.example.package$it")))
         }
-        val report = EnforcementReport(many.map { it to ActionOutcome.ForMdm })
+        val report = EnforcementReport(many.map { it to ActionOutcome.HandedToMdm })
         val state = KeyedStateSpec.of(
             CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0),
         )
@@ -236,7 +236,7 @@ fun complianceTests() {
             eq(false, data["compliant"], "compliant")
             eq(pass.report.openRules.toLong(), data["open_rules"], "open rules")
             // Actions the phone could not carry out are listed with the reason.
-            val old = EnforcementReport(pass.enforcement.outcomes.map { it.first to ActionOutcome.Unsupported("API 33") })
+            val old = EnforcementReport(pass.enforcement.outcomes.map { it.first to ActionOutcome.NotPossible("API 33") })
             val oldState = jsonObject(pass.copy(enforcement = old).console(T0).data)
             @Suppress("UNCHECKED_CAST")
             val notDone = oldState["not_done"] as List<Map<String, Any?>>

@@ -11,7 +11,7 @@ import org.portcullis.DeploymentMode
 import org.portcullis.PackageRoles
 import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.ConnectivityTracker
 import org.portcullis.android.core.KeyedStateSpec
 import org.portcullis.consoleDeployment
 import java.time.Instant

@@ -10,7 +10,6 @@ import org.portcullis.TelemetryLogEvent
 import org.portcullis.VerifiedBootState
 import org.portcullis.android.core.NetworkLogReading
 import org.portcullis.android.core.SecurityLogReading
-import org.portcullis.android.core.SecurityLogTags
 import org.portcullis.android.core.TelemetryMapping
 
 private const val BUNDLE = """{"type": "bundle", "objects": [
