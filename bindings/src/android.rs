@@ -9,8 +9,8 @@ use portcullis_core::{android, platform};
 
 use crate::{
     ChannelOutcome, Connectivity, DmVerityMode, EncryptionStatus, PasswordComplexity, Rat,
-    SecurityLogEvent, ServiceObservation, ServiceState, SimObservation, SimState,
-    VerifiedBootState,
+    Restriction, SecurityLogEvent, ServiceObservation, ServiceState, SimObservation, SimState,
+    UsbDataAccess, VerifiedBootState,
 };
 
 /// `TelephonyManager.getSimState(slot)`; none for a state that says nothing (a transition).
@@ -299,4 +299,47 @@ pub fn android_service_observation(
         roaming,
         rat: android::serving_rat(voice_network_type, data_network_type).map(Into::into),
     })
+}
+
+/// What the user restrictions in force say about the settings the compliance rules read;
+/// `null` where a restriction does not pin the setting (judged unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct AndroidRestrictionFacts {
+    /// No `DISALLOW_INSTALL_UNKNOWN_SOURCES(_GLOBALLY)` in force.
+    pub unknown_sources_allowed: bool,
+    /// `true` while `ENSURE_VERIFY_APPS` is in force.
+    pub verify_apps_enabled: Option<bool>,
+    /// `false` while `DISALLOW_CELLULAR_2G` is in force (API 34+).
+    pub cellular_2g_enabled: Option<bool>,
+    /// `DISALLOW_CONFIG_MOBILE_NETWORKS` in force.
+    pub mobile_networks_config_disabled: bool,
+    /// `DISALLOW_SIM_GLOBALLY` in force (API 35+).
+    pub add_esim_disallowed: bool,
+    /// The USB data the device lets through.
+    pub usb_data_access: UsbDataAccess,
+}
+
+/// The setting facts from `UserManager.getUserRestrictions()` (the keys set to true), the
+/// API level and `isUsbDataSignalingEnabled()` (API 31+; null below).
+#[uniffi::export]
+pub fn android_restriction_facts(
+    active_restrictions: Vec<String>,
+    api_level: u32,
+    usb_data_signaling_enabled: Option<bool>,
+) -> AndroidRestrictionFacts {
+    let f = android::restriction_facts(&active_restrictions, api_level, usb_data_signaling_enabled);
+    AndroidRestrictionFacts {
+        unknown_sources_allowed: f.unknown_sources_allowed,
+        verify_apps_enabled: f.verify_apps_enabled,
+        cellular_2g_enabled: f.cellular_2g_enabled,
+        mobile_networks_config_disabled: f.mobile_networks_config_disabled,
+        add_esim_disallowed: f.add_esim_disallowed,
+        usb_data_access: f.usb_data_access.into(),
+    }
+}
+
+/// The `UserManager` key the core's `restriction` is set under (`addUserRestriction`).
+#[uniffi::export]
+pub fn android_restriction_key(restriction: Restriction) -> String {
+    android::restriction_key(restriction.into()).to_owned()
 }

@@ -27,9 +27,10 @@ use std::time::SystemTime;
 
 pub use android::{
     android_encryption, android_keyed_app_states_outcome, android_password_complexity,
-    android_security_log_event, android_service_observation, android_service_state,
-    android_serving_rat, android_sim_observation, android_sim_state, ios_rat, ConnectivityTracker,
-    SecurityLogPayload, SecurityLogValue,
+    android_restriction_facts, android_restriction_key, android_security_log_event,
+    android_service_observation, android_service_state, android_serving_rat,
+    android_sim_observation, android_sim_state, ios_rat, AndroidRestrictionFacts,
+    ConnectivityTracker, SecurityLogPayload, SecurityLogValue,
 };
 pub use compliance::*;
 pub use console::{

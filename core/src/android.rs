@@ -4,7 +4,9 @@
 //! protected. The Android layer hands the platform's numbers over as it reads them.
 
 use crate::agent::ChannelOutcome;
+use crate::compliance::actions::UserRestriction;
 use crate::compliance::{EncryptionStatus, PasswordComplexity};
+use crate::policy::model::UsbDataAccess;
 use crate::sim::{Rat, ServiceState, SimState};
 use crate::telemetry::{BootState, DmVerity, SecurityEventKind};
 
@@ -82,6 +84,81 @@ pub fn password_complexity(value: i32) -> Option<PasswordComplexity> {
         0x50000 => PasswordComplexity::High,
         _ => return None,
     })
+}
+
+/// `UserManager.DISALLOW_*` (and `ENSURE_VERIFY_APPS`) keys the agent reads and sets.
+mod restriction_key {
+    pub const DEBUGGING_FEATURES: &str = "no_debugging_features";
+    pub const INSTALL_UNKNOWN_SOURCES: &str = "no_install_unknown_sources";
+    pub const INSTALL_UNKNOWN_SOURCES_GLOBALLY: &str = "no_install_unknown_sources_globally";
+    pub const ENSURE_VERIFY_APPS: &str = "ensure_verify_apps";
+    pub const CELLULAR_2G: &str = "no_cellular_2g";
+    pub const USB_FILE_TRANSFER: &str = "no_usb_file_transfer";
+    pub const CONFIG_MOBILE_NETWORKS: &str = "no_config_mobile_networks";
+    pub const SIM_GLOBALLY: &str = "no_sim_globally";
+}
+
+/// The `UserManager` key a restriction of the core is set under
+/// (`DevicePolicyManager.addUserRestriction`).
+pub fn restriction_key(restriction: UserRestriction) -> &'static str {
+    use restriction_key as k;
+    match restriction {
+        UserRestriction::DisallowDebuggingFeatures => k::DEBUGGING_FEATURES,
+        UserRestriction::DisallowInstallUnknownSourcesGlobally => {
+            k::INSTALL_UNKNOWN_SOURCES_GLOBALLY
+        }
+        UserRestriction::EnsureVerifyApps => k::ENSURE_VERIFY_APPS,
+        UserRestriction::DisallowCellular2g => k::CELLULAR_2G,
+        UserRestriction::DisallowUsbFileTransfer => k::USB_FILE_TRANSFER,
+        UserRestriction::DisallowConfigMobileNetworks => k::CONFIG_MOBILE_NETWORKS,
+    }
+}
+
+/// What the user restrictions in force say about the device settings the compliance
+/// rules read. `None`: not observable this way (without privileges, a setting that no
+/// restriction pins can be either way), so the rule is judged unknown, never compliant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestrictionFacts {
+    /// No `DISALLOW_INSTALL_UNKNOWN_SOURCES(_GLOBALLY)` is in force.
+    pub unknown_sources_allowed: bool,
+    /// `true` while `ENSURE_VERIFY_APPS` is in force.
+    pub verify_apps_enabled: Option<bool>,
+    /// `false` while `DISALLOW_CELLULAR_2G` is in force (API 34 and later).
+    pub cellular_2g_enabled: Option<bool>,
+    /// `DISALLOW_CONFIG_MOBILE_NETWORKS` is in force.
+    pub mobile_networks_config_disabled: bool,
+    /// `DISALLOW_SIM_GLOBALLY` is in force (API 35; below it no such control exists).
+    pub add_esim_disallowed: bool,
+    /// USB data: none when data signalling is off (API 31), no file transfer under
+    /// `DISALLOW_USB_FILE_TRANSFER`, otherwise allowed.
+    pub usb_data_access: UsbDataAccess,
+}
+
+/// The facts from the restriction keys in force (`UserManager.getUserRestrictions()`,
+/// the keys set to true), the API level, and `DevicePolicyManager.isUsbDataSignalingEnabled()`
+/// where it exists (API 31).
+pub fn restriction_facts(
+    active: &[String],
+    api_level: u32,
+    usb_data_signaling_enabled: Option<bool>,
+) -> RestrictionFacts {
+    use restriction_key as k;
+    let on = |key: &str| active.iter().any(|a| a == key);
+    RestrictionFacts {
+        unknown_sources_allowed: !(on(k::INSTALL_UNKNOWN_SOURCES)
+            || on(k::INSTALL_UNKNOWN_SOURCES_GLOBALLY)),
+        verify_apps_enabled: on(k::ENSURE_VERIFY_APPS).then_some(true),
+        cellular_2g_enabled: (api_level >= 34 && on(k::CELLULAR_2G)).then_some(false),
+        mobile_networks_config_disabled: on(k::CONFIG_MOBILE_NETWORKS),
+        add_esim_disallowed: api_level >= 35 && on(k::SIM_GLOBALLY),
+        usb_data_access: if api_level >= 31 && usb_data_signaling_enabled == Some(false) {
+            UsbDataAccess::DisallowUsbDataTransfer
+        } else if on(k::USB_FILE_TRANSFER) {
+            UsbDataAccess::DisallowUsbFileTransfer
+        } else {
+            UsbDataAccess::AllowUsbDataTransfer
+        },
+    }
 }
 
 /// `SubscriptionInfo.getMccString()` and `getMncString()` as the home network "MCCMNC";
@@ -246,6 +323,50 @@ mod tests {
 
     fn text(s: &str) -> LogValue {
         LogValue::Text(s.into())
+    }
+
+    #[test]
+    fn restrictions_in_force_become_setting_facts_and_unpinned_ones_stay_unknown() {
+        let keys = |ks: &[&str]| ks.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+        let none = restriction_facts(&[], 34, Some(true));
+        assert!(none.unknown_sources_allowed);
+        assert_eq!(none.verify_apps_enabled, None, "not pinned: unknown");
+        assert_eq!(none.cellular_2g_enabled, None);
+        assert_eq!(none.usb_data_access, UsbDataAccess::AllowUsbDataTransfer);
+        let all = restriction_facts(
+            &keys(&[
+                "no_install_unknown_sources_globally",
+                "ensure_verify_apps",
+                "no_cellular_2g",
+                "no_config_mobile_networks",
+                "no_sim_globally",
+                "no_usb_file_transfer",
+            ]),
+            35,
+            Some(true),
+        );
+        assert!(!all.unknown_sources_allowed);
+        assert_eq!(all.verify_apps_enabled, Some(true));
+        assert_eq!(all.cellular_2g_enabled, Some(false));
+        assert!(all.mobile_networks_config_disabled && all.add_esim_disallowed);
+        assert_eq!(all.usb_data_access, UsbDataAccess::DisallowUsbFileTransfer);
+        let old = restriction_facts(&keys(&["no_cellular_2g", "no_sim_globally"]), 33, None);
+        assert_eq!(old.cellular_2g_enabled, None, "no 2G control below API 34");
+        assert!(!old.add_esim_disallowed, "no eSIM control below API 35");
+        let off = restriction_facts(&keys(&["no_usb_file_transfer"]), 31, Some(false));
+        assert_eq!(
+            off.usb_data_access,
+            UsbDataAccess::DisallowUsbDataTransfer,
+            "signalling off wins"
+        );
+        assert_eq!(
+            restriction_key(UserRestriction::DisallowConfigMobileNetworks),
+            "no_config_mobile_networks"
+        );
+        assert_eq!(
+            restriction_key(UserRestriction::EnsureVerifyApps),
+            "ensure_verify_apps"
+        );
     }
 
     #[test]

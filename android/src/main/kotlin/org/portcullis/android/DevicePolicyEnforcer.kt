@@ -11,6 +11,7 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
 import org.portcullis.accessBlockTargets
+import org.portcullis.androidRestrictionKey
 import org.portcullis.ComplianceNotice
 import org.portcullis.Measure
 import org.portcullis.PasswordQuality
@@ -155,7 +156,7 @@ class DevicePolicyEnforcer(
     // `admin!!` below: only the owner reaches the calls that no scope delegates (scopeFor is null).
     private fun measure(who: ComponentName?, m: Measure, apply: Boolean): ActionOutcome = when (m) {
         is Measure.UserRestriction -> done {
-            val key = Enforcement.restrictionKey(m.restriction)
+            val key = androidRestrictionKey(m.restriction)
             if (apply) dpm.addUserRestriction(admin!!, key) else dpm.clearUserRestriction(admin!!, key)
         }
         Measure.UsbDataSignalingDisabled -> when {

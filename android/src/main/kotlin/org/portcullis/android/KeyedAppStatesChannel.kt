@@ -15,7 +15,7 @@ import org.portcullis.ChannelOutcome
 import org.portcullis.androidKeyedAppStatesOutcome
 import org.portcullis.android.core.AlertChannel
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
 
 /**
  * [AlertChannel] over the keyed-app-states reporter: `setStates` for plain sends,
@@ -29,7 +29,7 @@ class KeyedAppStatesChannel(
     private val reporter: KeyedAppStatesReporterPort,
     private val answerTimeoutMillis: Long = 30_000,
 ) : AlertChannel {
-    override suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): ChannelOutcome {
+    override suspend fun send(states: List<ConsoleMessage>, immediate: Boolean): ChannelOutcome {
         if (!hasReceiver()) return ChannelOutcome.NoReceiver
         return withTimeoutOrNull(answerTimeoutMillis) {
             suspendCancellableCoroutine { cont ->
@@ -82,7 +82,7 @@ object KeyedAppStatesReporters {
     private const val STATUS_UNKNOWN_ERROR = 1
 
     private class Missing(private val why: String) : KeyedAppStatesReporterPort {
-        override fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) =
+        override fun send(states: List<ConsoleMessage>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) =
             answer(STATUS_UNKNOWN_ERROR, IllegalStateException("$ANDROIDX_ADAPTER is not in this build ($why)"))
     }
 }

@@ -60,7 +60,7 @@ import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.complianceAgentOf
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
 import org.portcullis.android.core.LogMapping
 import org.portcullis.android.core.LogPriorities
 
@@ -140,7 +140,7 @@ class Portcullis private constructor(private val context: Context, private val c
     private val policyStateLock = Mutex()
 
     @Volatile
-    private var policyStateWanted: KeyedStateSpec? = null
+    private var policyStateWanted: ConsoleMessage? = null
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
@@ -247,9 +247,9 @@ class Portcullis private constructor(private val context: Context, private val c
             val cfg = config ?: managedConfig.read()
             val now = this.config.clock()
             val state = try {
-                KeyedStateSpec.of(agent().syncManagedConfig(cfg, now).console)
+                agent().syncManagedConfig(cfg, now).console
             } catch (e: PortcullisException) {
-                KeyedStateSpec.of(consolePolicySyncFailed(e.javaClass.simpleName, now))
+                consolePolicySyncFailed(e.javaClass.simpleName, now)
             }
             Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
             policyStateWanted = state
@@ -268,11 +268,11 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     /** The last state sent under each key: one the core finds no news (only its time changed) is not sent again. */
-    private val published = java.util.concurrent.ConcurrentHashMap<String, KeyedStateSpec>()
+    private val published = java.util.concurrent.ConcurrentHashMap<String, ConsoleMessage>()
 
     /** Sends [state] unless the core finds it no news next to the last one sent under its key. */
-    private suspend fun publish(state: KeyedStateSpec) {
-        if (!consoleSupersedes(published[state.key]?.console, state.console)) return
+    private suspend fun publish(state: ConsoleMessage) {
+        if (!consoleSupersedes(published[state.key], state)) return
         if (channel.send(listOf(state), immediate = false) == ChannelOutcome.Sent) published[state.key] = state
     }
 
@@ -324,7 +324,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 "${result.securityEvents} security, ${result.matches} matches, ${result.alerts.size} alerts",
         )
         // The batch's outcome for the console (the core's message), then its alerts.
-        scope.launch { channel.send(listOf(KeyedStateSpec.of(result.console)), immediate = false) }
+        scope.launch { channel.send(listOf(result.console), immediate = false) }
         if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
     }
 
@@ -408,9 +408,9 @@ class Portcullis private constructor(private val context: Context, private val c
             is CompliancePass.Evaluated -> {
                 Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
                 val now = config.clock()
-                val state = KeyedStateSpec.of(pass.console(now))
+                val state = pass.console(now)
                 // The deployment the core read for this pass (owner or companion, scopes), for the console.
-                val deploymentState = KeyedStateSpec.of(consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now))
+                val deploymentState = consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now)
                 scope.launch {
                     publish(state)
                     publish(deploymentState)
@@ -447,7 +447,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 } catch (e: java.io.IOException) {
                     Log.e(LogMapping.TAG, "signed evidence of window ${pass.window.id} not kept: ${e.javaClass.simpleName}")
                 }
-                val state = KeyedStateSpec.of(consoleInspection(pass.window, pass.report, config.clock()))
+                val state = consoleInspection(pass.window, pass.report, config.clock())
                 Log.i(LogMapping.TAG, state.message)
                 scope.launch {
                     channel.send(listOf(state), immediate = false)

@@ -10,6 +10,7 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import org.portcullis.ConsoleMessage
 import org.portcullis.AgentInterface
 import org.portcullis.ChannelOutcome
 import org.portcullis.DeliveryStep
@@ -17,7 +18,7 @@ import org.portcullis.DeliveryStep
 /** Where keyed app states go (the glue wraps `KeyedAppStatesReporter`). */
 interface AlertChannel {
     /** Sends [states]; [immediate] asks the EMM to upload at once (`setStatesImmediate`). */
-    suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): ChannelOutcome
+    suspend fun send(states: List<ConsoleMessage>, immediate: Boolean): ChannelOutcome
 }
 
 /** The outcome of one delivery run. */
@@ -44,7 +45,7 @@ class AlertDelivery(private val agent: suspend () -> AgentInterface, private val
             while (step?.done != true) {
                 val batch = agent().nextDelivery(now) ?: break
                 val outcome = try {
-                    channel.send(batch.messages.map(KeyedStateSpec::of), batch.immediate)
+                    channel.send(batch.messages, batch.immediate)
                 } catch (e: CancellationException) {
                     throw e
                 } catch (e: Exception) {

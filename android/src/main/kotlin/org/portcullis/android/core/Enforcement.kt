@@ -13,7 +13,6 @@ import org.portcullis.ActionOutcome
 import org.portcullis.ActionRoute
 import org.portcullis.Remediation
 import org.portcullis.RemediationAction
-import org.portcullis.Restriction
 
 /**
  * Carries out AGENT-routed actions; the Android implementation is `DevicePolicyEnforcer`.
@@ -50,16 +49,6 @@ fun Enforcer.carryOutAll(actions: List<RemediationAction>): EnforcementReport =
     )
 
 object Enforcement {
-    /** The `UserManager` key of each of the core's user restrictions. */
-    fun restrictionKey(r: Restriction): String = when (r) {
-        Restriction.DISALLOW_DEBUGGING_FEATURES -> UserRestrictionKeys.DEBUGGING_FEATURES
-        Restriction.DISALLOW_INSTALL_UNKNOWN_SOURCES_GLOBALLY -> UserRestrictionKeys.INSTALL_UNKNOWN_SOURCES_GLOBALLY
-        Restriction.ENSURE_VERIFY_APPS -> UserRestrictionKeys.ENSURE_VERIFY_APPS
-        Restriction.DISALLOW_CELLULAR2G -> UserRestrictionKeys.CELLULAR_2G
-        Restriction.DISALLOW_USB_FILE_TRANSFER -> UserRestrictionKeys.USB_FILE_TRANSFER
-        Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS -> UserRestrictionKeys.CONFIG_MOBILE_NETWORKS
-    }
-
     /** The apps the access block suspends: every installed package but the ones kept usable. */
     fun accessBlockTargets(installed: Collection<String>, keep: Set<String>): List<String> =
         installed.filter { it !in keep }.distinct().sorted()

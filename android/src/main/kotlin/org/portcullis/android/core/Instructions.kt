@@ -6,6 +6,7 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.ConsoleMessage
 import org.portcullis.ActionOutcome
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
@@ -117,7 +118,7 @@ data class InstructionPass(
 class InstructionLoop(
     private val agent: InstructionAgent,
     private val device: InstructionDevice,
-    private val publishForMdm: suspend (KeyedStateSpec) -> ChannelOutcome,
+    private val publishForMdm: suspend (ConsoleMessage) -> ChannelOutcome,
     /** Carries out `Attest` actions; without one they are reported not possible. */
     private val attestor: KeyAttestor? = null,
     private val inspect: suspend (Instant) -> InspectionPass,
@@ -199,7 +200,7 @@ class InstructionLoop(
             is AttestationResult.Answer -> try {
                 val receipt = agent.submitAttestation(handed.actionId, result.answer, now)
                 alerts += receipt.alerts
-                receipt.messages.forEach { publish(KeyedStateSpec.of(it)) }
+                receipt.messages.forEach { publish(it) }
                 ActionHandling.Reported(ActionOutcome.CarriedOut)
             } catch (e: CancellationException) {
                 throw e
@@ -243,7 +244,7 @@ class InstructionLoop(
         ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
     }
 
-    private suspend fun publish(state: KeyedStateSpec): ChannelOutcome = try {
+    private suspend fun publish(state: ConsoleMessage): ChannelOutcome = try {
         publishForMdm(state)
     } catch (e: CancellationException) {
         throw e
@@ -264,14 +265,12 @@ class InstructionLoop(
  * action routed to the MDM. Neither carries an envelope, a key or a phone identifier.
  */
 object InstructionStateEncoding {
-    fun forMdm(handed: HandedAction, now: Instant): KeyedStateSpec = KeyedStateSpec.of(consoleActionForMdm(handed, now))
+    fun forMdm(handed: HandedAction, now: Instant): ConsoleMessage = consoleActionForMdm(handed, now)
 
-    fun encode(pass: InstructionPass, now: Instant): KeyedStateSpec = KeyedStateSpec.of(
-        consoleInstructions(
+    fun encode(pass: InstructionPass, now: Instant): ConsoleMessage = consoleInstructions(
             pass.results,
             pass.actions.count { it.second is ActionHandling.Pending }.toUInt(),
             pass.error?.javaClass?.simpleName,
             now,
-        ),
-    )
+        )
 }

@@ -15,20 +15,6 @@ object Subscriptions {
     const val INVALID_SUBSCRIPTION_ID = -1
 }
 
-/** `androidx.enterprise.feedback.KeyedAppState` limits and severities (enterprise-feedback 1.1). */
-object KeyedAppStateLimits {
-    /** `KeyedAppState.MAX_KEY_LENGTH` (Java `String.length()`, i.e. UTF-16 units). */
-    const val MAX_KEY_LENGTH = 100
-    /** `KeyedAppState.MAX_MESSAGE_LENGTH`. */
-    const val MAX_MESSAGE_LENGTH = 1000
-    /** `KeyedAppState.MAX_DATA_LENGTH`. */
-    const val MAX_DATA_LENGTH = 1000
-    /** `KeyedAppState.SEVERITY_INFO`. */
-    const val SEVERITY_INFO = 1
-    /** `KeyedAppState.SEVERITY_ERROR`. */
-    const val SEVERITY_ERROR = 2
-}
-
 /** `android.util.Log` priorities. */
 object LogPriorities {
     /** `Log.VERBOSE`. */
@@ -41,30 +27,6 @@ object LogPriorities {
     const val WARN = 5
     /** `Log.ERROR`. */
     const val ERROR = 6
-}
-
-/** `android.os.UserManager.DISALLOW_*` restriction keys the policies use. */
-object UserRestrictionKeys {
-    /** `UserManager.DISALLOW_CELLULAR_2G` (API 34). */
-    const val CELLULAR_2G = "no_cellular_2g"
-    /** `UserManager.DISALLOW_CONFIG_MOBILE_NETWORKS`. */
-    const val CONFIG_MOBILE_NETWORKS = "no_config_mobile_networks"
-    /** `UserManager.DISALLOW_SMS`. */
-    const val SMS = "no_sms"
-    /** `UserManager.DISALLOW_DEBUGGING_FEATURES`. */
-    const val DEBUGGING_FEATURES = "no_debugging_features"
-    /** `UserManager.DISALLOW_INSTALL_UNKNOWN_SOURCES`. */
-    const val INSTALL_UNKNOWN_SOURCES = "no_install_unknown_sources"
-    /** `UserManager.DISALLOW_INSTALL_UNKNOWN_SOURCES_GLOBALLY` (API 29). */
-    const val INSTALL_UNKNOWN_SOURCES_GLOBALLY = "no_install_unknown_sources_globally"
-    /** `UserManager.DISALLOW_USB_FILE_TRANSFER`. */
-    const val USB_FILE_TRANSFER = "no_usb_file_transfer"
-    /** `UserManager.DISALLOW_CONFIG_DATE_TIME`. */
-    const val CONFIG_DATE_TIME = "no_config_date_time"
-    /** `UserManager.ENSURE_VERIFY_APPS`. */
-    const val ENSURE_VERIFY_APPS = "ensure_verify_apps"
-    /** `UserManager.DISALLOW_SIM_GLOBALLY` (API 35): no eSIM downloads. */
-    const val SIM_GLOBALLY = "no_sim_globally"
 }
 
 /** `android.os.Build.VERSION_CODES` this module branches on. */

@@ -122,3 +122,10 @@ object SecurityLogTags {
     const val OS_STARTUP = 210009
     const val CERT_AUTHORITY_INSTALLED = 210029
 }
+
+/** `androidx.enterprise.feedback.KeyedAppState` limits (enterprise-feedback 1.1), in UTF-16 units. */
+object KeyedAppStateLimits {
+    const val MAX_KEY_LENGTH = 100
+    const val MAX_MESSAGE_LENGTH = 1000
+    const val MAX_DATA_LENGTH = 1000
+}

@@ -33,8 +33,8 @@ import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleSupersedes
 import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.EvidenceSnapshots
@@ -190,9 +190,7 @@ fun complianceTests() {
             RemediationAction(ActionRoute.MDM, RuleRef.App("com.example.package$it"), Remediation.Apply(Measure.PackageSuspended("com.example.package$it")))
         }
         val report = EnforcementReport(many.map { it to ActionOutcome.HandedToMdm })
-        val state = KeyedStateSpec.of(
-            CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0),
-        )
+        val state = CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0)
         assertWithinLimits(state)
         val data = jsonObject(state.data)
         @Suppress("UNCHECKED_CAST")
@@ -226,12 +224,12 @@ fun complianceTests() {
             expect(Remediation.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
             expect(enforcer.calls.none { it == Remediation.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
             expect(pass.enforcement.outcomes.isNotEmpty()) { "no outcomes" }
-            val state = KeyedStateSpec.of(pass.console(T0))
+            val state = pass.console(T0)
             assertWithinLimits(state)
             eq("portcullis.compliance", state.key, "key")
             // The same pass a day later is no news to the core: not published again.
-            expect(!consoleSupersedes(state.console, pass.console(T0.plusSeconds(86_400)))) { "same pass, new time" }
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "not compliant is an error state")
+            expect(!consoleSupersedes(state, pass.console(T0.plusSeconds(86_400)))) { "same pass, new time" }
+            eq(ConsoleSeverity.ERROR, state.severity, "not compliant is an error state")
             val data = jsonObject(state.data)
             eq(false, data["compliant"], "compliant")
             eq(pass.report.openRules.toLong(), data["open_rules"], "open rules")

@@ -10,19 +10,19 @@ import org.portcullis.Alert
 import org.portcullis.ChannelOutcome
 import org.portcullis.android.core.AlertChannel
 import org.portcullis.android.core.AlertDelivery
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
 import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.SubscriptionReading
 
 /** Records sends; answers from [script] first, then [ChannelOutcome.Sent]. */
 class FakeChannel : AlertChannel {
-    val sends = mutableListOf<Pair<List<KeyedStateSpec>, Boolean>>()
+    val sends = mutableListOf<Pair<List<ConsoleMessage>, Boolean>>()
     val script = ArrayDeque<ChannelOutcome>()
     var maxStates = Int.MAX_VALUE
     var throwNext = false
     var calls = 0
 
-    override suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): ChannelOutcome {
+    override suspend fun send(states: List<ConsoleMessage>, immediate: Boolean): ChannelOutcome {
         calls++
         if (throwNext) {
             throwNext = false

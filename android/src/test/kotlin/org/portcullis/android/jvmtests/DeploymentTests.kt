@@ -12,10 +12,10 @@ import org.portcullis.PackageRoles
 import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.ComplianceSnapshots
 import org.portcullis.ConnectivityTracker
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleDeployment
 import java.time.Instant
-import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeystoreErrors
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.androidDeployment
@@ -30,9 +30,9 @@ fun deploymentTests() {
     }
 
     test("the console's deployment state says the mode and the scopes the core read") {
-        val state = KeyedStateSpec.of(consoleDeployment(androidDeployment(false, listOf("delegation-package-access")), 34u, Instant.EPOCH))
+        val state = consoleDeployment(androidDeployment(false, listOf("delegation-package-access")), 34u, Instant.EPOCH)
         eq("portcullis.deployment", state.key, "key")
-        eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "severity")
+        eq(ConsoleSeverity.INFO, state.severity, "severity")
         eq("companion: delegated PACKAGE_ACCESS (API 34)", state.message, "message")
         val o = jsonObject(state.data)
         eq("companion", o["mode"], "mode")

@@ -19,7 +19,7 @@ import org.portcullis.RuleRef
 import org.portcullis.ActionOutcome
 import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
-import org.portcullis.android.core.UserRestrictionKeys
+import org.portcullis.androidRestrictionKey
 import org.portcullis.android.core.carryOutAll
 
 internal fun fixtureFile(name: String): File {
@@ -39,10 +39,10 @@ internal class RecordingEnforcer : Enforcer {
 private fun agentAction(action: Remediation, rule: RuleRef? = null) = RemediationAction(ActionRoute.AGENT, rule, action)
 
 fun enforcementTests() {
-    test("typed actions: every user restriction has its UserManager key and API level") {
-        eq(Restriction.entries.size, Restriction.entries.map(Enforcement::restrictionKey).toSet().size, "distinct keys")
-        eq(UserRestrictionKeys.CELLULAR_2G, Enforcement.restrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
-        eq(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS, Enforcement.restrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
+    test("typed actions: every user restriction has its UserManager key (the core's table)") {
+        eq(Restriction.entries.size, Restriction.entries.map(::androidRestrictionKey).toSet().size, "distinct keys")
+        eq("no_cellular_2g", androidRestrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
+        eq("no_config_mobile_networks", androidRestrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
         eq(listOf("com.a", "com.b"), Enforcement.accessBlockTargets(listOf("com.b", "org.portcullis", "com.a", "com.a"), setOf("org.portcullis")), "access block")
     }
 

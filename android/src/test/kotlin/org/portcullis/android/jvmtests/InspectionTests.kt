@@ -14,12 +14,12 @@ import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InspectionAgent
 import org.portcullis.android.core.InspectionLoop
 import org.portcullis.android.core.InspectionPass
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.IndicatorSync
 import org.portcullis.consoleInspection
-import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.InstalledPackage
 import org.portcullis.android.core.SettingsSnapshot
 import org.portcullis.android.core.inspectionAgentOf
@@ -86,8 +86,8 @@ fun inspectionTests() {
             expect(submitted.report.reportJson.contains("com.spyvendor.updater")) { submitted.report.reportJson }
             expect(submitted.report.evidenceBundle.contains(SPY_CERT)) { "the bundle carries the evidence" }
             eq(listOf("indicator_match"), submitted.report.alerts.map { it.kindName }, "alerts")
-            val state = KeyedStateSpec.of(consoleInspection(submitted.window, submitted.report, now))
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "a match is an error state")
+            val state = consoleInspection(submitted.window, submitted.report, now)
+            eq(ConsoleSeverity.ERROR, state.severity, "a match is an error state")
             val data = jsonObject(state.data)
             eq(submitted.report.reportSha256, data["report_sha256"], "digest")
             eq(submitted.report.findings.toLong(), data["findings"], "findings")

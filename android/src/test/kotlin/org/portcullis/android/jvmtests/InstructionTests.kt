@@ -29,8 +29,8 @@ import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.instructionAgentOf
@@ -75,8 +75,8 @@ private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutco
 }
 
 private class PublishedStates(var answer: ChannelOutcome = ChannelOutcome.Sent) {
-    val states = mutableListOf<KeyedStateSpec>()
-    suspend fun send(state: KeyedStateSpec): ChannelOutcome = answer.also { states += state }
+    val states = mutableListOf<ConsoleMessage>()
+    suspend fun send(state: ConsoleMessage): ChannelOutcome = answer.also { states += state }
 }
 
 private suspend fun enrolledForInstructions(s: Scratch): Agent {
@@ -196,7 +196,7 @@ fun instructionTests() {
             eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("lock"), device.calls, "platform calls after redelivery")
             val state = InstructionStateEncoding.encode(again, at(40))
-            eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "state severity")
+            eq(ConsoleSeverity.INFO, state.severity, "state severity")
             eq(2L, jsonObject(state.data)["unchanged"], "state data")
         }
     }
@@ -212,7 +212,7 @@ fun instructionTests() {
             eq("replayed", result.code, "code")
             eq(listOf("instruction_refused"), alertKindsOf(refused), "alerts")
             val state = InstructionStateEncoding.encode(refused, at(40))
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "state severity")
+            eq(ConsoleSeverity.ERROR, state.severity, "state severity")
             eq(listOf("replayed"), jsonObject(state.data)["refusal_codes"], "state codes")
             // Redelivered: refused again, without a second alert.
             val again = loop.syncList(agent, managedInstructions("carrier-swap-2.instruction"), at(30))
@@ -255,7 +255,7 @@ fun instructionTests() {
             InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
                 .handleAwaiting(at(10))
             eq(emptyList<String>(), device.calls, "platform calls")
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, KeyedStateSpec.of(sync.console).severity, "state severity")
+            eq(ConsoleSeverity.ERROR, sync.console.severity, "state severity")
         }
     }
 
@@ -276,7 +276,7 @@ fun instructionTests() {
         eq(emptyList<String>(), device.calls, "the phone itself did nothing")
         val state = channel.states.last()
         eq("portcullis.instruction.ins-7", state.key, "key")
-        eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "severity")
+        eq(ConsoleSeverity.ERROR, state.severity, "severity")
         val data = jsonObject(state.data)
         eq("wipe_device", data["action"], "action")
         eq(true, data["preserve_frp"], "preserve_frp")
@@ -306,7 +306,8 @@ fun instructionTests() {
         eq(listOf("wipe_work_data frp=false", "notice Travel", "rotate"), device.calls, "platform calls")
         eq(1, inspected, "inspections")
         val byId = agent.reported.toMap()
-        eq(ActionOutcome.NotPossible("fully managed device: no separate work data"), byId["a"], "wipe work data")
+        // Handed on as the device said it: the core bounds the reason (one line, 256 bytes).
+        eq(ActionOutcome.NotPossible("fully managed device:\nno separate work data"), byId["a"], "wipe work data")
         expect(byId["c"] is ActionOutcome.Failed) { "inspection outcome ${byId["c"]}" }
         eq(4, agent.reported.size, "every action reported")
     }
