@@ -343,3 +343,15 @@ pub fn android_restriction_facts(
 pub fn android_restriction_key(restriction: Restriction) -> String {
     android::restriction_key(restriction.into()).to_owned()
 }
+
+/// The `android.util.Log` priority of a record's level (for `Log.println`).
+#[uniffi::export]
+pub fn android_log_priority(level: crate::LogLevel) -> i32 {
+    android::log_priority(match level {
+        crate::LogLevel::Error => log::Level::Error,
+        crate::LogLevel::Warn => log::Level::Warn,
+        crate::LogLevel::Info => log::Level::Info,
+        crate::LogLevel::Debug => log::Level::Debug,
+        crate::LogLevel::Trace => log::Level::Trace,
+    })
+}

@@ -161,6 +161,17 @@ pub fn restriction_facts(
     }
 }
 
+/// The `android.util.Log` priority (`VERBOSE` 2 to `ERROR` 6) of a log record's level.
+pub fn log_priority(level: log::Level) -> i32 {
+    match level {
+        log::Level::Error => 6,
+        log::Level::Warn => 5,
+        log::Level::Info => 4,
+        log::Level::Debug => 3,
+        log::Level::Trace => 2,
+    }
+}
+
 /// `SubscriptionInfo.getMccString()` and `getMncString()` as the home network "MCCMNC";
 /// `None` unless both are there (blank counts as absent).
 pub fn mcc_mnc(mcc: Option<&str>, mnc: Option<&str>) -> Option<String> {
@@ -367,6 +378,14 @@ mod tests {
             restriction_key(UserRestriction::EnsureVerifyApps),
             "ensure_verify_apps"
         );
+    }
+
+    #[test]
+    fn log_levels_take_logcat_priorities() {
+        assert_eq!(log_priority(log::Level::Error), 6);
+        assert_eq!(log_priority(log::Level::Info), 4);
+        assert_eq!(log_priority(log::Level::Trace), 2, "VERBOSE");
+        assert!(log_priority(log::Level::Warn) > log_priority(log::Level::Debug));
     }
 
     #[test]

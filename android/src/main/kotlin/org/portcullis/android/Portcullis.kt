@@ -62,7 +62,6 @@ import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
 import org.portcullis.ConsoleMessage
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.LogPriorities
 
 /**
  * Start it from `Application.onCreate()` (every process start, including those for the
@@ -77,7 +76,7 @@ class Portcullis private constructor(private val context: Context, private val c
     data class Config(
         val databaseFile: File,
         val deviceKey: () -> DeviceKey = { KeystoreDeviceKey() },
-        val logPriority: Int = LogPriorities.INFO,
+        val logPriority: Int = Log.INFO,
         /** The app's `DeviceAdminReceiver`; without it (or without device ownership) nothing is enforced, only judged. */
         val deviceAdmin: ComponentName? = null,
         /** The keyed-app-states reporter; default: the androidx.enterprise one ([KeyedAppStatesReporters.default]). */

@@ -40,7 +40,6 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             airplaneMode = global(Settings.Global.AIRPLANE_MODE_ON),
             autoTime = global(Settings.Global.AUTO_TIME),
             deviceSecure = keyguard.isDeviceSecure,
-            storageEncrypted = Inventory.encrypted(encryptionStatus),
             encryptionStatus = encryptionStatus,
             // Needs REQUEST_PASSWORD_COMPLEXITY (declared in the manifest; a device owner is
             // exempt only from API 31).

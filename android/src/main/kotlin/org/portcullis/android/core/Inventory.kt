@@ -3,8 +3,6 @@
 
 package org.portcullis.android.core
 
-import org.portcullis.EncryptionStatus
-import org.portcullis.androidEncryption
 import java.security.MessageDigest
 
 /** One installed package as `PackageManager` reports it. */
@@ -41,11 +39,9 @@ data class SettingsSnapshot(
     val autoTime: Boolean,
     /** `KeyguardManager.isDeviceSecure()`: a PIN, pattern or password is set. */
     val deviceSecure: Boolean,
-    /** From `DevicePolicyManager.getStorageEncryptionStatus()`, see [Inventory.encrypted]. */
-    val storageEncrypted: Boolean,
     // Facts below are `null` when not observed (no permission, API too low, not the device
     // owner): the core then judges the rules that need them `UNKNOWN`, never compliant.
-    /** The raw `ENCRYPTION_STATUS_*` value, for the three-way encryption fact. */
+    /** The raw `ENCRYPTION_STATUS_*` value; the core reads the encryption fact from it. */
     val encryptionStatus: Int? = null,
     /** `DevicePolicyManager.getPasswordComplexity()` (`PASSWORD_COMPLEXITY_*`, API 29). */
     val passwordComplexity: Int? = null,
@@ -89,8 +85,4 @@ object Inventory {
         }
 
     private const val HEX = "0123456789abcdef"
-
-    /** Whether an `ENCRYPTION_STATUS_*` value means the storage is encrypted (as the core reads it). */
-    fun encrypted(status: Int): Boolean =
-        androidEncryption(status, true).let { it != null && it != EncryptionStatus.UNENCRYPTED }
 }

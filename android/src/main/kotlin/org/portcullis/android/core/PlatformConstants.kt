@@ -15,20 +15,6 @@ object Subscriptions {
     const val INVALID_SUBSCRIPTION_ID = -1
 }
 
-/** `android.util.Log` priorities. */
-object LogPriorities {
-    /** `Log.VERBOSE`. */
-    const val VERBOSE = 2
-    /** `Log.DEBUG`. */
-    const val DEBUG = 3
-    /** `Log.INFO`. */
-    const val INFO = 4
-    /** `Log.WARN`. */
-    const val WARN = 5
-    /** `Log.ERROR`. */
-    const val ERROR = 6
-}
-
 /** `android.os.Build.VERSION_CODES` this module branches on. */
 object ApiLevels {
     /** `Q`: minSdk. */

@@ -58,7 +58,7 @@ private val PIXEL_APPS = listOf(
 /** The sample's settings, as the settings reader reports them (the same record as the JVM tests). */
 private val PIXEL_SETTINGS = SettingsSnapshot(
     sdkInt = 34, securityPatch = "2025-10-01", developerSettings = true, adbEnabled = true, airplaneMode = false,
-    autoTime = true, deviceSecure = true, storageEncrypted = true, encryptionStatus = android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_ACTIVE_PER_USER,
+    autoTime = true, deviceSecure = true, encryptionStatus = android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_ACTIVE_PER_USER,
     adbWifiEnabled = false, maximumTimeToLockMs = 300_000, maximumFailedPasswordsForWipe = 15,
     unknownSourcesAllowed = false, verifyAppsEnabled = true, cellular2gEnabled = true,
     usbDataAccess = "DISALLOW_USB_FILE_TRANSFER",

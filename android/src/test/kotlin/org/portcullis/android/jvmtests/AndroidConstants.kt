@@ -129,3 +129,12 @@ object KeyedAppStateLimits {
     const val MAX_MESSAGE_LENGTH = 1000
     const val MAX_DATA_LENGTH = 1000
 }
+
+/** `android.util.Log` priorities. */
+object LogPriorities {
+    const val VERBOSE = 2
+    const val DEBUG = 3
+    const val INFO = 4
+    const val WARN = 5
+    const val ERROR = 6
+}

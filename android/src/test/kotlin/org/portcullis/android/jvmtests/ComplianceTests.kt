@@ -73,7 +73,7 @@ private val PIXEL_SETTINGS = SettingsSnapshot(
     airplaneMode = false,
     autoTime = true,
     deviceSecure = true,
-    storageEncrypted = true,
+   
     encryptionStatus = EncryptionStatuses.ACTIVE_PER_USER,
     adbWifiEnabled = false,
     maximumTimeToLockMs = 300_000,
@@ -129,7 +129,7 @@ fun complianceTests() {
     test("compliance: facts not observed stay null, and 'none' stays explicit") {
         val bare = SettingsSnapshot(
             sdkInt = 29, securityPatch = null, developerSettings = false, adbEnabled = false,
-            airplaneMode = false, autoTime = true, deviceSecure = false, storageEncrypted = false,
+            airplaneMode = false, autoTime = true, deviceSecure = false,
         )
         val unknownInstaller = pkg("com.example.a", 1, null).copy(installerObserved = false)
         val noInstaller = pkg("com.example.b", -2, null)

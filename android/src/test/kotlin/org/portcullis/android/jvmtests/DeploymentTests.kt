@@ -56,7 +56,7 @@ fun deploymentTests() {
     test("the snapshot carries delegated scopes and package roles as the platform resolved them") {
         val settings = SettingsSnapshot(
             sdkInt = 34, securityPatch = null, developerSettings = false, adbEnabled = false,
-            airplaneMode = false, autoTime = true, deviceSecure = true, storageEncrypted = true,
+            airplaneMode = false, autoTime = true, deviceSecure = true,
         )
         val roles = PackageRoles(home = "com.example.home", installer = null, permissionController = null, deviceOwner = "com.emm.dpc", dialer = null)
         val snapshot = ComplianceSnapshots.snapshot(

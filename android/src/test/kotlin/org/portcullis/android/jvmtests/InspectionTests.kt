@@ -34,7 +34,7 @@ private val PHONE = listOf(
 
 private val SETTINGS = SettingsSnapshot(
     sdkInt = 34, securityPatch = "2026-02-05", developerSettings = false, adbEnabled = false, airplaneMode = false,
-    autoTime = true, deviceSecure = true, storageEncrypted = true,
+    autoTime = true, deviceSecure = true,
     accessibilityServices = listOf("com.spyvendor.updater" to false),
     userCaCertsSha256 = emptyList(),
 )
