@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod android;
+mod android_snapshot;
 mod blocking;
 mod compliance;
 mod console;
@@ -31,6 +32,9 @@ pub use android::{
     android_service_observation, android_service_state, android_serving_rat,
     android_sim_observation, android_sim_state, ios_rat, AndroidRestrictionFacts,
     ConnectivityTracker, SecurityLogPayload, SecurityLogValue,
+};
+pub use android_snapshot::{
+    android_compliance_snapshot, android_evidence_snapshot, AndroidPackage, AndroidSettings,
 };
 pub use compliance::*;
 pub use console::{

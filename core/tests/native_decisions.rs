@@ -136,10 +136,7 @@ fn a_send_too_large_is_halved_and_a_single_alert_too_large_fails_the_run() {
     removals(&mut a, 8, 0);
     let mut sizes = Vec::new();
     let mut sent = 0;
-    loop {
-        let Some(batch) = a.next_delivery(at(100)).unwrap() else {
-            break;
-        };
+    while let Some(batch) = a.next_delivery(at(100)).unwrap() {
         sizes.push(batch.alerts.len());
         let outcome = if batch.alerts.len() > 3 {
             ChannelOutcome::TooLarge

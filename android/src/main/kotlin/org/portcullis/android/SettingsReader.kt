@@ -17,11 +17,12 @@ import android.view.accessibility.AccessibilityManager
 import org.portcullis.android.core.ApiLevels
 import org.portcullis.androidRestrictionFacts
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidSettings
+import org.portcullis.SnapshotAccessibilityService
 
 /** [admin]: the app's device-admin component, needed to read the installed CA certificates. */
 class SettingsReader(private val context: Context, private val admin: ComponentName? = null) {
-    fun read(): SettingsSnapshot {
+    fun read(): AndroidSettings {
         val resolver = context.contentResolver
         fun global(name: String) = Settings.Global.getInt(resolver, name, 0) != 0
         val dpm = context.requireService<DevicePolicyManager>()
@@ -32,7 +33,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
         val facts = androidRestrictionFacts(restrictions, sdk.toUInt(), if (sdk >= ApiLevels.S) dpm.isUsbDataSignalingEnabled else null)
         val owner = dpm.isDeviceOwnerApp(context.packageName)
         val encryptionStatus = dpm.storageEncryptionStatus
-        return SettingsSnapshot(
+        return AndroidSettings(
             sdkInt = sdk,
             securityPatch = Build.VERSION.SECURITY_PATCH.takeIf { it.isNotEmpty() },
             developerSettings = global(Settings.Global.DEVELOPMENT_SETTINGS_ENABLED),
@@ -57,7 +58,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             cellular2gEnabled = facts.cellular2gEnabled,
             mobileNetworksConfigDisabled = facts.mobileNetworksConfigDisabled,
             addEsimDisallowed = facts.addEsimDisallowed,
-            usbDataAccess = facts.usbDataAccess.name,
+            usbDataAccess = facts.usbDataAccess,
             userCaCertsSha256 = admin?.takeIf { owner }?.let { component ->
                 try {
                     dpm.getInstalledCaCerts(component).map { Inventory.certificateSha256(it) }
@@ -69,7 +70,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
                 .getEnabledAccessibilityServiceList(AccessibilityServiceInfo.FEEDBACK_ALL_MASK)
                 .mapNotNull { info ->
                     val app = info.resolveInfo?.serviceInfo?.applicationInfo ?: return@mapNotNull null
-                    app.packageName to ((app.flags and ApplicationInfo.FLAG_SYSTEM) != 0)
+                    SnapshotAccessibilityService(app.packageName, (app.flags and ApplicationInfo.FLAG_SYSTEM) != 0)
                 },
         )
     }

@@ -47,9 +47,3 @@ fun Enforcer.carryOutAll(actions: List<RemediationAction>): EnforcementReport =
             requested to outcome
         },
     )
-
-object Enforcement {
-    /** The apps the access block suspends: every installed package but the ones kept usable. */
-    fun accessBlockTargets(installed: Collection<String>, keep: Set<String>): List<String> =
-        installed.filter { it !in keep }.distinct().sorted()
-}

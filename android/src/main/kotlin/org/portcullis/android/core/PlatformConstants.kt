@@ -7,24 +7,12 @@
 
 package org.portcullis.android.core
 
-/** `android.telephony.SubscriptionManager` values. */
-object Subscriptions {
-    /** `SubscriptionManager.INVALID_SIM_SLOT_INDEX` (also what an inactive subscription reports). */
-    const val INVALID_SIM_SLOT_INDEX = -1
-    /** `SubscriptionManager.INVALID_SUBSCRIPTION_ID`. */
-    const val INVALID_SUBSCRIPTION_ID = -1
-}
-
 /** `android.os.Build.VERSION_CODES` this module branches on. */
 object ApiLevels {
-    /** `Q`: minSdk. */
-    const val Q = 29
     /** `R`. */
     const val R = 30
     /** `S`: `TelephonyCallback`. */
     const val S = 31
-    /** `TIRAMISU`: `SubscriptionManager.getPhoneNumber`, `PackageInfoFlags`. */
-    const val TIRAMISU = 33
     /** `UPSIDE_DOWN_CAKE`: `DISALLOW_CELLULAR_2G`. */
     const val UPSIDE_DOWN_CAKE = 34
     /** `VANILLA_ICE_CREAM`: `DISALLOW_SIM_GLOBALLY`. */

@@ -6,6 +6,7 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.UsbDataAccess
 import org.portcullis.androidEncryption
 import org.portcullis.androidPasswordComplexity
 import java.time.Instant
@@ -38,14 +39,14 @@ import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleSupersedes
 import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.EvidenceSnapshots
-import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
 import org.portcullis.android.core.complianceAgentOf
 
 private const val VENDING = "com.android.vending"
 
 private fun pkg(id: String, version: Long, installer: String?, cert: String? = null, system: Boolean = false) =
-    InstalledPackage(
+    AndroidPackage(
         packageName = id,
         versionCode = version,
         versionName = null,
@@ -65,7 +66,7 @@ private val PIXEL_PACKAGES = listOf(
     pkg("com.android.settings", 34, null, system = true),
 )
 
-private val PIXEL_SETTINGS = SettingsSnapshot(
+private val PIXEL_SETTINGS = AndroidSettings(
     sdkInt = 34,
     securityPatch = "2025-10-01",
     developerSettings = true,
@@ -81,7 +82,7 @@ private val PIXEL_SETTINGS = SettingsSnapshot(
     unknownSourcesAllowed = false,
     verifyAppsEnabled = true,
     cellular2gEnabled = true,
-    usbDataAccess = "DISALLOW_USB_FILE_TRANSFER",
+    usbDataAccess = UsbDataAccess.DISALLOW_USB_FILE_TRANSFER,
     userCaCertsSha256 = listOf("d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e:d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e"),
     accessibilityServices = emptyList(),
 )
@@ -127,7 +128,7 @@ fun complianceTests() {
     }
 
     test("compliance: facts not observed stay null, and 'none' stays explicit") {
-        val bare = SettingsSnapshot(
+        val bare = AndroidSettings(
             sdkInt = 29, securityPatch = null, developerSettings = false, adbEnabled = false,
             airplaneMode = false, autoTime = true, deviceSecure = false,
         )

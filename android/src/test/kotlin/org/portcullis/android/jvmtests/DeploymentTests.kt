@@ -17,7 +17,7 @@ import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleDeployment
 import java.time.Instant
 import org.portcullis.android.core.KeystoreErrors
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidSettings
 import org.portcullis.androidDeployment
 
 fun deploymentTests() {
@@ -54,7 +54,7 @@ fun deploymentTests() {
     }
 
     test("the snapshot carries delegated scopes and package roles as the platform resolved them") {
-        val settings = SettingsSnapshot(
+        val settings = AndroidSettings(
             sdkInt = 34, securityPatch = null, developerSettings = false, adbEnabled = false,
             airplaneMode = false, autoTime = true, deviceSecure = true,
         )

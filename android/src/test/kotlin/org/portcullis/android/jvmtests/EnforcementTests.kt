@@ -17,7 +17,6 @@ import org.portcullis.RemediationAction
 import org.portcullis.Restriction
 import org.portcullis.RuleRef
 import org.portcullis.ActionOutcome
-import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
 import org.portcullis.androidRestrictionKey
 import org.portcullis.android.core.carryOutAll
@@ -43,7 +42,6 @@ fun enforcementTests() {
         eq(Restriction.entries.size, Restriction.entries.map(::androidRestrictionKey).toSet().size, "distinct keys")
         eq("no_cellular_2g", androidRestrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
         eq("no_config_mobile_networks", androidRestrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
-        eq(listOf("com.a", "com.b"), Enforcement.accessBlockTargets(listOf("com.b", "org.portcullis", "com.a", "com.a"), setOf("org.portcullis")), "access block")
     }
 
     test("routing: MDM reported, NOT_POSSIBLE never attempted, one failure stops nothing") {

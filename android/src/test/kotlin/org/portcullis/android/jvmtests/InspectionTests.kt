@@ -5,6 +5,7 @@
 package org.portcullis.android.jvmtests
 
 import java.time.Instant
+import org.portcullis.SnapshotAccessibilityService
 import org.portcullis.Alert
 import org.portcullis.EvidenceSnapshot
 import org.portcullis.InspectionReport
@@ -20,22 +21,22 @@ import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.IndicatorSync
 import org.portcullis.consoleInspection
-import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
 import org.portcullis.android.core.inspectionAgentOf
 
 private const val SPY_CERT = "baae14e80d586c0dcecb898b798ab2e8d3f64f8ed260379f0ea1ff650e5332c9"
 
 private val PHONE = listOf(
-    InstalledPackage("org.thoughtcrime.securesms", 153001, "7.1", listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"), "com.android.vending", system = false, enabled = true),
-    InstalledPackage("com.spyvendor.updater", 3, null, listOf(SPY_CERT), null, system = false, enabled = true),
-    InstalledPackage("com.android.settings", 34, "14", emptyList(), null, system = true, enabled = true),
+    AndroidPackage("org.thoughtcrime.securesms", 153001, "7.1", listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"), "com.android.vending", system = false, enabled = true),
+    AndroidPackage("com.spyvendor.updater", 3, null, listOf(SPY_CERT), null, system = false, enabled = true),
+    AndroidPackage("com.android.settings", 34, "14", emptyList(), null, system = true, enabled = true),
 )
 
-private val SETTINGS = SettingsSnapshot(
+private val SETTINGS = AndroidSettings(
     sdkInt = 34, securityPatch = "2026-02-05", developerSettings = false, adbEnabled = false, airplaneMode = false,
     autoTime = true, deviceSecure = true,
-    accessibilityServices = listOf("com.spyvendor.updater" to false),
+    accessibilityServices = listOf(SnapshotAccessibilityService("com.spyvendor.updater", false)),
     userCaCertsSha256 = emptyList(),
 )
 
