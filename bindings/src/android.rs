@@ -4,13 +4,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use portcullis_core::compliance::actions;
 use portcullis_core::telemetry::{BootState, DmVerity, SecurityEventKind};
 use portcullis_core::{android, platform};
 
 use crate::{
-    ChannelOutcome, Connectivity, DmVerityMode, EncryptionStatus, PasswordComplexity, Rat,
-    Restriction, SecurityLogEvent, ServiceObservation, ServiceState, SimObservation, SimState,
-    UsbDataAccess, VerifiedBootState,
+    ChannelOutcome, Connectivity, DmVerityMode, EncryptionStatus, Measure, PasswordComplexity, Rat,
+    Remediation, Restriction, SecurityLogEvent, ServiceObservation, ServiceState, SimObservation,
+    SimState, UsbDataAccess, VerifiedBootState,
 };
 
 /// `TelephonyManager.getSimState(slot)`; none for a state that says nothing (a transition).
@@ -354,4 +355,68 @@ pub fn android_log_priority(level: crate::LogLevel) -> i32 {
         crate::LogLevel::Debug => log::Level::Debug,
         crate::LogLevel::Trace => log::Level::Trace,
     })
+}
+
+/// How the agent makes the `DevicePolicyManager` calls for an action.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum EnforcementCaller {
+    /// As the device owner, through its admin component.
+    Owner,
+    /// As a delegate, with a null admin.
+    Delegate,
+    /// Neither: report the action not possible with `reason`.
+    NotPermitted {
+        /// Why, naming the scope when one would do.
+        reason: String,
+    },
+}
+
+/// Who makes the calls for `action` now: the device owner (with an admin component), a
+/// delegate holding the scope the action needs (`getDelegatedScopes`), or nobody.
+#[uniffi::export]
+pub fn android_enforcement_caller(
+    action: Remediation,
+    device_owner: bool,
+    delegated_scopes: Vec<String>,
+) -> EnforcementCaller {
+    let scope = match &action {
+        Remediation::Apply { measure } | Remediation::Lift { measure } => {
+            core_measure(measure).delegated_scope()
+        }
+        Remediation::RemoveCaCert { .. } => Some(actions::REMOVE_CA_CERT_SCOPE),
+        Remediation::NotifyUser { .. }
+        | Remediation::LockDevice
+        | Remediation::WipeDevice { .. } => None,
+    };
+    match android::caller(scope, device_owner, &delegated_scopes) {
+        android::Caller::Owner => EnforcementCaller::Owner,
+        android::Caller::Delegate => EnforcementCaller::Delegate,
+        android::Caller::NotPermitted { reason } => EnforcementCaller::NotPermitted { reason },
+    }
+}
+
+/// The core's form of a measure handed out through the bindings.
+fn core_measure(m: &Measure) -> actions::Measure {
+    use actions::Measure as M;
+    match m.clone() {
+        Measure::UserRestriction { restriction } => M::UserRestriction {
+            restriction: restriction.into(),
+        },
+        Measure::UsbDataSignalingDisabled => M::UsbDataSignalingDisabled,
+        Measure::MaximumTimeToLock { millis } => M::MaximumTimeToLock { millis },
+        Measure::MaximumFailedPasswordsForWipe { attempts } => {
+            M::MaximumFailedPasswordsForWipe { attempts }
+        }
+        Measure::RequiredPasswordComplexity { complexity } => M::RequiredPasswordComplexity {
+            complexity: complexity.into(),
+        },
+        Measure::AlwaysOnVpn { package, lockdown } => M::AlwaysOnVpn { package, lockdown },
+        Measure::PermittedAccessibilityServices { packages } => {
+            M::PermittedAccessibilityServices { packages }
+        }
+        Measure::UninstallBlocked { package } => M::UninstallBlocked { package },
+        Measure::PackageSuspended { package } => M::PackageSuspended { package },
+        Measure::PackageHidden { package } => M::PackageHidden { package },
+        Measure::AccessBlocked => M::AccessBlocked,
+    }
 }

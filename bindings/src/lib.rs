@@ -27,11 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use android::{
-    android_encryption, android_keyed_app_states_outcome, android_password_complexity,
-    android_restriction_facts, android_restriction_key, android_security_log_event,
-    android_service_observation, android_service_state, android_serving_rat,
-    android_sim_observation, android_sim_state, ios_rat, AndroidRestrictionFacts,
-    ConnectivityTracker, SecurityLogPayload, SecurityLogValue,
+    android_encryption, android_enforcement_caller, android_keyed_app_states_outcome,
+    android_password_complexity, android_restriction_facts, android_restriction_key,
+    android_security_log_event, android_service_observation, android_service_state,
+    android_serving_rat, android_sim_observation, android_sim_state, ios_rat,
+    AndroidRestrictionFacts, ConnectivityTracker, EnforcementCaller, SecurityLogPayload,
+    SecurityLogValue,
 };
 pub use android_snapshot::{
     android_compliance_snapshot, android_evidence_snapshot, AndroidPackage, AndroidSettings,

@@ -4,7 +4,7 @@
 //! protected. The Android layer hands the platform's numbers over as it reads them.
 
 use crate::agent::ChannelOutcome;
-use crate::compliance::actions::UserRestriction;
+use crate::compliance::actions::{DelegatedScope, UserRestriction};
 use crate::compliance::{EncryptionStatus, PasswordComplexity};
 use crate::policy::model::UsbDataAccess;
 use crate::sim::{Rat, ServiceState, SimState};
@@ -169,6 +169,42 @@ pub fn log_priority(level: log::Level) -> i32 {
         log::Level::Info => 4,
         log::Level::Debug => 3,
         log::Level::Trace => 2,
+    }
+}
+
+/// How the agent makes a `DevicePolicyManager` call for an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// As the device owner, through its admin component.
+    Owner,
+    /// As a delegate of the device owner, with a null admin.
+    Delegate,
+    /// Neither: the agent is not the device owner and holds no scope for it.
+    NotPermitted {
+        /// Why, naming the scope when one would do.
+        reason: String,
+    },
+}
+
+/// Who makes the calls for an action that needs `scope` (`None`: the device owner's
+/// alone), given whether the agent is the device owner (with an admin component) and the
+/// `DELEGATION_*` scopes `getDelegatedScopes` reports now: the core routed the action by
+/// the deployment it last read, and the phone may have changed since.
+pub fn caller(scope: Option<DelegatedScope>, device_owner: bool, delegated: &[String]) -> Caller {
+    if device_owner {
+        return Caller::Owner;
+    }
+    match scope {
+        None => Caller::NotPermitted {
+            reason: "this app is not the device owner".into(),
+        },
+        Some(scope) if delegated.iter().any(|d| d == scope.android_constant()) => Caller::Delegate,
+        Some(scope) => Caller::NotPermitted {
+            reason: format!(
+                "this app is not the device owner and holds no {}",
+                scope.android_constant()
+            ),
+        },
     }
 }
 
@@ -386,6 +422,52 @@ mod tests {
         assert_eq!(log_priority(log::Level::Info), 4);
         assert_eq!(log_priority(log::Level::Trace), 2, "VERBOSE");
         assert!(log_priority(log::Level::Warn) > log_priority(log::Level::Debug));
+    }
+
+    #[test]
+    fn the_owner_calls_through_its_admin_and_a_companion_only_with_the_scope() {
+        let package_access = Some(DelegatedScope::PackageAccess);
+        assert_eq!(caller(package_access, true, &[]), Caller::Owner);
+        assert_eq!(
+            caller(package_access, false, &["delegation-package-access".into()]),
+            Caller::Delegate
+        );
+        assert_eq!(
+            caller(
+                package_access,
+                false,
+                &["delegation-block-uninstall".into()]
+            ),
+            Caller::NotPermitted {
+                reason: "this app is not the device owner and holds no delegation-package-access"
+                    .into()
+            }
+        );
+        assert_eq!(
+            caller(None, false, &["delegation-package-access".into()]),
+            Caller::NotPermitted {
+                reason: "this app is not the device owner".into()
+            },
+            "no scope delegates a user restriction"
+        );
+        use crate::compliance::actions::{Action, Measure};
+        assert_eq!(
+            Action::Apply {
+                measure: Measure::AccessBlocked
+            }
+            .delegated_scope(),
+            Some(DelegatedScope::PackageAccess)
+        );
+        assert_eq!(
+            Action::Lift {
+                measure: Measure::UninstallBlocked {
+                    package: "org.portcullis".into()
+                }
+            }
+            .delegated_scope(),
+            Some(DelegatedScope::BlockUninstall)
+        );
+        assert_eq!(Action::LockDevice.delegated_scope(), None);
     }
 
     #[test]

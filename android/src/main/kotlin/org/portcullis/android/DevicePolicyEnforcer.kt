@@ -11,6 +11,8 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
 import org.portcullis.accessBlockTargets
+import org.portcullis.EnforcementCaller
+import org.portcullis.androidEnforcementCaller
 import org.portcullis.androidRestrictionKey
 import org.portcullis.ComplianceNotice
 import org.portcullis.Measure
@@ -18,7 +20,6 @@ import org.portcullis.PasswordQuality
 import org.portcullis.Remediation
 import org.portcullis.android.core.ApiLevels
 import org.portcullis.ActionOutcome
-import org.portcullis.android.core.Enforcement
 import org.portcullis.android.core.Enforcer
 import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.Inventory
@@ -54,14 +55,12 @@ class DevicePolicyEnforcer(
             return ActionOutcome.CarriedOut
         }
         val owner = dpmOrNull?.isDeviceOwnerApp(packageName) == true && admin != null
-        val scope = scopeFor(action)
-        if (!owner && (scope == null || scope !in delegatedScopes())) {
-            return ActionOutcome.NotPossible(
-                if (scope == null) "this app is not the device owner" else "this app is not the device owner and holds no $scope",
-            )
+        // The core names the caller: the owner through its component, a delegate with a null admin.
+        val who = when (val caller = androidEnforcementCaller(action, owner, delegatedScopes())) {
+            EnforcementCaller.Owner -> admin
+            EnforcementCaller.Delegate -> null
+            is EnforcementCaller.NotPermitted -> return ActionOutcome.NotPossible(caller.reason)
         }
-        // A delegate calls with a null admin; the device owner through its component.
-        val who = if (owner) admin else null
         return try {
             when (action) {
                 is Remediation.Apply -> measure(who, action.measure, apply = true)
@@ -126,21 +125,6 @@ class DevicePolicyEnforcer(
 
     private fun belowS() = ActionOutcome.NotPossible("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
 
-    /** The `DELEGATION_*` scope that lets a non-owner make [action]'s calls; null when only the owner can. */
-    private fun scopeFor(action: Remediation): String? {
-        val m = when (action) {
-            is Remediation.Apply -> action.measure
-            is Remediation.Lift -> action.measure
-            is Remediation.RemoveCaCert -> return DevicePolicyManager.DELEGATION_CERT_INSTALL
-            else -> return null
-        }
-        return when (m) {
-            is Measure.PackageSuspended, is Measure.PackageHidden, Measure.AccessBlocked -> DevicePolicyManager.DELEGATION_PACKAGE_ACCESS
-            is Measure.UninstallBlocked -> DevicePolicyManager.DELEGATION_BLOCK_UNINSTALL
-            else -> null
-        }
-    }
-
     private fun delegatedScopes(): List<String> = try {
         dpmOrNull?.getDelegatedScopes(null, packageName).orEmpty()
     } catch (e: SecurityException) {
@@ -153,7 +137,7 @@ class DevicePolicyEnforcer(
         return if (refused.isEmpty()) ActionOutcome.CarriedOut else ActionOutcome.Failed("refused for ${refused.joinToString()}")
     }
 
-    // `admin!!` below: only the owner reaches the calls that no scope delegates (scopeFor is null).
+    // `admin!!` below: only the owner reaches the calls that no scope delegates (the core's caller).
     private fun measure(who: ComponentName?, m: Measure, apply: Boolean): ActionOutcome = when (m) {
         is Measure.UserRestriction -> done {
             val key = androidRestrictionKey(m.restriction)

@@ -1,41 +1,14 @@
-// Android network and security logs -> the core's typed telemetry records. The core reads
+// Android network and security logs -> the core's typed telemetry records (network events are
+// built as the core's DnsLogEvent and ConnectLogEvent by the receiver). The core reads
 // each security-log tag's payload; whether an event matches an indicator or is an attack is
 // decided by the core too.
 
 package org.portcullis.android.core
 
-import java.time.Instant
-import org.portcullis.ConnectLogEvent
-import org.portcullis.DnsLogEvent
 import org.portcullis.SecurityLogPayload
 import org.portcullis.SecurityLogValue
 import org.portcullis.TelemetryLogEvent
 import org.portcullis.androidSecurityLogEvent
-
-/**
- * One `android.app.admin.NetworkEvent` as the receiver read it in `onNetworkLogsAvailable`
- * (`DevicePolicyManager.retrieveNetworkLogs`): a `DnsEvent` (`getHostname`,
- * `getInetAddresses` as `InetAddress.getHostAddress` text) or a `ConnectEvent`
- * (`getInetAddress`, `getPort`), both with `getPackageName` and `getTimestamp` (ms).
- */
-sealed class NetworkLogReading {
-    abstract val timestampMillis: Long
-    abstract val packageName: String
-
-    data class Dns(
-        override val timestampMillis: Long,
-        override val packageName: String,
-        val hostname: String,
-        val inetAddresses: List<String>,
-    ) : NetworkLogReading()
-
-    data class Connect(
-        override val timestampMillis: Long,
-        override val packageName: String,
-        val inetAddress: String,
-        val port: Int,
-    ) : NetworkLogReading()
-}
 
 /**
  * One `android.app.admin.SecurityLog.SecurityEvent`: `getTag`, `getTimeNanos` and
@@ -47,19 +20,6 @@ class SecurityLogReading(val tag: Int, val timeNanos: Long, val data: Any?) {
 }
 
 object TelemetryMapping {
-    /** A network-log entry as the core's record. */
-    fun network(reading: NetworkLogReading): TelemetryLogEvent {
-        val at = Instant.ofEpochMilli(reading.timestampMillis)
-        return when (reading) {
-            is NetworkLogReading.Dns -> TelemetryLogEvent.Dns(
-                DnsLogEvent(at, reading.packageName, reading.hostname, reading.inetAddresses),
-            )
-            is NetworkLogReading.Connect -> TelemetryLogEvent.Connect(
-                ConnectLogEvent(at, reading.packageName, reading.inetAddress, reading.port.toUShort()),
-            )
-        }
-    }
-
     /**
      * A security-log entry as the core's record, or null for a tag the core does not read
      * or a payload not shaped as the tag says (the core reads each tag's fields).
@@ -83,6 +43,6 @@ object TelemetryMapping {
     }
 
     /** A whole callback's worth, in the platform's order; tags the core does not read are dropped. */
-    fun batch(network: List<NetworkLogReading>, security: List<SecurityLogReading>): List<TelemetryLogEvent> =
-        network.map(::network) + security.mapNotNull(::security)
+    fun batch(network: List<TelemetryLogEvent>, security: List<SecurityLogReading>): List<TelemetryLogEvent> =
+        network + security.mapNotNull(::security)
 }
