@@ -221,8 +221,8 @@ impl Agent {
     /// hosts and addresses in the rolling window, pruned to the policy's length. High
     /// alerts bring the next inspection forward, in the same transaction.
     ///
-    /// Invalid input is refused with [`Error::InvalidInput`] naming the event and field;
-    /// nothing is stored.
+    /// Invalid input is refused with [`Error::InvalidInput`](crate::error::Error::InvalidInput)
+    /// naming the event and field; nothing is stored.
     pub fn ingest_telemetry(
         &mut self,
         batch: &TelemetryBatch,
