@@ -354,7 +354,7 @@ fn head(conn: &Connection) -> Result<(i64, [u8; 32])> {
     }
 }
 
-pub(super) fn anchor_of(conn: &Connection) -> Result<Anchor> {
+fn anchor_of(conn: &Connection) -> Result<Anchor> {
     let text: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = ?1",

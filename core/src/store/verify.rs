@@ -4,7 +4,6 @@
 
 use rusqlite::types::ValueRef;
 
-use super::journal_tables::anchor_of;
 use super::{Store, ACK_KIND, ALERT_KIND, META_ENROLLED_AT, META_PUBLIC_KEY, PRUNED_KIND};
 use crate::error::{Result, StorageContext};
 use crate::identity::hex;
