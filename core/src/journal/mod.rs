@@ -20,6 +20,7 @@ mod export;
 mod key;
 mod record;
 mod verify;
+mod verify_batches;
 
 pub use crate::identity::{unhex, unhex32};
 pub(crate) use checkpoint::constant_time_eq;
@@ -36,6 +37,7 @@ pub use verify::{
     deferred_verdict, earliest, verify, verify_batched, Anchor, LinkBatch, StoredCheckpoint,
     Verdict, Verifier, VerifyOptions,
 };
+pub(crate) use verify_batches::verify_threaded;
 
 /// Bytes of HMAC-SHA-256 kept per record: 128 bits, the truncation RFC 4868 uses,
 /// which keeps forging infeasible while trimming every stored record.

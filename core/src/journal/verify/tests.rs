@@ -148,3 +148,87 @@ fn an_untampered_chain_verifies_both_ways() {
         inline
     );
 }
+
+/// Walks `records` for [`crate::journal::verify_threaded`] in batches of `batch_len`,
+/// failing with a read error at record index `unreadable`, if given.
+fn threaded(
+    records: &[StoredRecord],
+    checkpoints: Vec<SignedCheckpoint>,
+    pk: [u8; 32],
+    options: VerifyOptions,
+    unreadable: Option<usize>,
+) -> Result<(Verdict, bool), &'static str> {
+    let verifier = Verifier::new(Anchor::GENESIS, checkpoints, Some(pk), options)
+        .expect("the checkpoints are valid");
+    crate::journal::verify_threaded(verifier, 2, |v, send| {
+        for (i, r) in records.iter().enumerate() {
+            if unreadable == Some(i) {
+                return Err("unreadable");
+            }
+            let fields = RecordRef {
+                seq: r.seq,
+                at: r.at,
+                epoch: r.epoch,
+                kind: &r.kind,
+                body: &r.body,
+            };
+            match v.push_deferred(&fields, &r.hash, &r.mac, 16) {
+                Ok(Some(batch)) => {
+                    if !send(batch) {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(failure) => return Ok(Some(failure)),
+            }
+        }
+        Ok(None)
+    })
+}
+
+#[test]
+fn worker_threads_find_the_record_the_in_order_walk_finds() {
+    let (records, checkpoints, pk, options) = chain(300, 40);
+    for edited in [None, Some(37), Some(250), Some(299)] {
+        let mut records = records.clone();
+        if let Some(i) = edited {
+            records[i].body.push(' ');
+        }
+        let inline = verify(
+            Anchor::GENESIS,
+            &records,
+            checkpoints.clone(),
+            Some(pk),
+            options.clone(),
+        );
+        let (verdict, complete) =
+            threaded(&records, checkpoints.clone(), pk, options.clone(), None).unwrap();
+        assert_eq!(complete, edited.is_none(), "{edited:?}");
+        match (&inline, &verdict) {
+            (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => {
+                assert_eq!(a, b, "{edited:?}")
+            }
+            _ => assert_eq!(inline, verdict, "{edited:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_read_error_is_returned_unless_a_worker_found_an_earlier_failure() {
+    let (mut records, checkpoints, pk, options) = chain(300, 40);
+    let intact = threaded(
+        &records,
+        checkpoints.clone(),
+        pk,
+        options.clone(),
+        Some(200),
+    );
+    assert_eq!(intact, Err("unreadable"));
+    records[20].mac[0] ^= 1;
+    let (verdict, complete) = threaded(&records, checkpoints, pk, options, Some(200)).unwrap();
+    assert!(
+        matches!(verdict, Verdict::Broken { seq: 21, .. }),
+        "{verdict:?}"
+    );
+    assert!(!complete);
+}
