@@ -268,7 +268,11 @@ fn live_readings_that_repeat_are_dropped_and_a_refused_one_is_tried_again() {
 #[test]
 fn the_core_gives_the_outcome_of_actions_the_platform_must_not_carry_out() {
     use portcullis_core::compliance::{NotPossibleReason, Route};
-    assert_eq!(ActionOutcome::without_agent(Route::Agent), None, "the platform's to do");
+    assert_eq!(
+        ActionOutcome::without_agent(Route::Agent),
+        None,
+        "the platform's to do"
+    );
     assert_eq!(
         ActionOutcome::without_agent(Route::Mdm),
         Some(ActionOutcome::HandedToMdm),

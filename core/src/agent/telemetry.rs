@@ -656,7 +656,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut agent = open(&dir.path().join("agent.db"));
         let stix = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spyware-fixture.stix2"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/spyware-fixture.stix2"),
         )
         .unwrap();
         agent.load_indicators("fixture", &stix).unwrap();
@@ -664,7 +665,11 @@ mod tests {
         let hit = 2 * INGEST_CHUNK_EVENTS + 3;
         let events: Vec<TelemetryEvent> = (0..total)
             .map(|i| {
-                let host = if i == hit { "update-cdn-service.com" } else { "a.example.org" };
+                let host = if i == hit {
+                    "update-cdn-service.com"
+                } else {
+                    "a.example.org"
+                };
                 dns(host, T0).events.remove(0)
             })
             .collect();
@@ -676,7 +681,10 @@ mod tests {
         let outcome = agent.ingest_telemetry_delivery(delivery, T0).unwrap();
         assert_eq!(outcome.counts.dns, total);
         assert_eq!(outcome.matches.len(), 1);
-        assert_eq!(outcome.matches[0].event, hit, "numbered in the whole delivery");
+        assert_eq!(
+            outcome.matches[0].event, hit,
+            "numbered in the whole delivery"
+        );
         assert_eq!(outcome.alerts.len(), 1, "one indicator_match");
         let batches = agent
             .store
