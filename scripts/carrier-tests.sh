@@ -26,7 +26,9 @@ export PORTCULLIS_PRISM="$PRISM"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 rc=0
-cargo test -p portcullis-carrier --test prism -- --ignored 2>&1 | tee "$log" || rc=$?
+# One test at a time: each test picks a free port for its Prism, which takes seconds to
+# bind it, and a mock server of a test running beside it could take that port meanwhile.
+cargo test -p portcullis-carrier --test prism -- --ignored --test-threads=1 2>&1 | tee "$log" || rc=$?
 passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^passed/) s += $(i - 1) } END { print s + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($i ~ /^failed/) s += $(i - 1) } END { print s + 0 }' "$log")
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then

@@ -69,6 +69,12 @@ impl Prism {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        // Something listens on the port; if Prism itself exits now, the port was taken by
+        // another server before Prism could bind it, and the test would talk to that one.
+        std::thread::sleep(Duration::from_millis(500));
+        if let Ok(Some(status)) = prism.child.try_wait() {
+            panic!("Prism exited after its port answered (taken by another server?): {status}");
+        }
         prism
     }
 
