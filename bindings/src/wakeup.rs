@@ -203,17 +203,6 @@ pub enum ChannelOutcome {
     },
 }
 
-impl From<ChannelOutcome> for agent::ChannelOutcome {
-    fn from(outcome: ChannelOutcome) -> Self {
-        match outcome {
-            ChannelOutcome::Sent => agent::ChannelOutcome::Sent,
-            ChannelOutcome::NoReceiver => agent::ChannelOutcome::NoReceiver,
-            ChannelOutcome::TooLarge => agent::ChannelOutcome::TooLarge,
-            ChannelOutcome::Failed { reason } => agent::ChannelOutcome::Failed { reason },
-        }
-    }
-}
-
 /// One send of the delivery run: the alerts' console messages, ready for the channel.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeliveryBatch {
@@ -273,7 +262,12 @@ impl Agent {
         now: SystemTime,
     ) -> Result<DeliveryStep, PortcullisError> {
         let now = to_timestamp(now);
-        let outcome = agent::ChannelOutcome::from(outcome);
+        let outcome = match outcome {
+            ChannelOutcome::Sent => agent::ChannelOutcome::Sent,
+            ChannelOutcome::NoReceiver => agent::ChannelOutcome::NoReceiver,
+            ChannelOutcome::TooLarge => agent::ChannelOutcome::TooLarge,
+            ChannelOutcome::Failed { reason } => agent::ChannelOutcome::Failed { reason },
+        };
         self.with_agent(move |a| a.delivery_response(outcome, now))
             .await
             .map(|s| DeliveryStep {

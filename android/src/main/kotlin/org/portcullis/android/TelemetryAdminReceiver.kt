@@ -64,11 +64,16 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
         val pending = goAsync()
         CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
             try {
-                // The whole retrieval (a day of security log can be large): the core ingests it in bounded batches.
-                Portcullis.get(context).ingestTelemetry(events)
+                val portcullis = Portcullis.get(context)
+                // The core bounds a batch; a security-log retrieval can hold a day's worth.
+                for (chunk in events.chunked(BATCH)) portcullis.ingestTelemetry(chunk)
             } finally {
                 pending.finish()
             }
         }
+    }
+
+    private companion object {
+        const val BATCH = 1_200
     }
 }
