@@ -15,11 +15,9 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
-import java.time.Instant
-import org.portcullis.ConnectLogEvent
-import org.portcullis.DnsLogEvent
 import org.portcullis.TelemetryLogEvent
 import org.portcullis.android.core.LogMapping
+import org.portcullis.android.core.NetworkLogReading
 import org.portcullis.android.core.SecurityLogReading
 import org.portcullis.android.core.TelemetryMapping
 
@@ -33,13 +31,18 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
             null
         } ?: return
         val readings = logs.mapNotNull { event ->
-            val at = Instant.ofEpochMilli(event.timestamp)
             when (event) {
-                is DnsEvent -> TelemetryLogEvent.Dns(
-                    DnsLogEvent(at, event.packageName, event.hostname ?: return@mapNotNull null, event.inetAddresses.mapNotNull { it.hostAddress }),
+                is DnsEvent -> NetworkLogReading.Dns(
+                    event.timestamp,
+                    event.packageName,
+                    event.hostname ?: return@mapNotNull null,
+                    event.inetAddresses.mapNotNull { it.hostAddress },
                 )
-                is ConnectEvent -> TelemetryLogEvent.Connect(
-                    ConnectLogEvent(at, event.packageName, event.inetAddress.hostAddress ?: return@mapNotNull null, event.port.toUShort()),
+                is ConnectEvent -> NetworkLogReading.Connect(
+                    event.timestamp,
+                    event.packageName,
+                    event.inetAddress.hostAddress ?: return@mapNotNull null,
+                    event.port,
                 )
                 else -> null
             }
