@@ -430,24 +430,7 @@ fn check_path(
             &cert.signature,
         )?;
         if i > 0 {
-            if now < cert.not_before {
-                return Err(Refusal::new(
-                    Reason::NotYetValid,
-                    format!(
-                        "certificate {i} ({}) is valid from {}, after the verification time {now}",
-                        cert.subject, cert.not_before
-                    ),
-                ));
-            }
-            if now > cert.not_after {
-                return Err(Refusal::new(
-                    Reason::Expired,
-                    format!(
-                        "certificate {i} ({}) expired at {}, before the verification time {now}",
-                        cert.subject, cert.not_after
-                    ),
-                ));
-            }
+            check_validity(i, cert, now)?;
         }
     }
 
@@ -504,6 +487,29 @@ fn check_path(
         provisioning,
         chain_says_strongbox,
     ))
+}
+
+/// Refuses certificate `i` of a chain when `now` lies outside its validity period.
+pub(crate) fn check_validity(i: usize, cert: &Cert, now: Timestamp) -> Result<(), Refusal> {
+    if now < cert.not_before {
+        return Err(Refusal::new(
+            Reason::NotYetValid,
+            format!(
+                "certificate {i} ({}) is valid from {}, after the verification time {now}",
+                cert.subject, cert.not_before
+            ),
+        ));
+    }
+    if now > cert.not_after {
+        return Err(Refusal::new(
+            Reason::Expired,
+            format!(
+                "certificate {i} ({}) expired at {}, before the verification time {now}",
+                cert.subject, cert.not_after
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Certificate `index` issues certificate `child`: it must be a CA within its path length.

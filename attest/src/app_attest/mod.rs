@@ -36,7 +36,7 @@ use ring::digest;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::chain::{check_issuer_is_ca, Cert};
+use crate::chain::{check_issuer_is_ca, check_validity, Cert};
 use crate::key_description::hex;
 use crate::roots::{Anchor, TrustAnchors};
 use crate::sig::{self, KeyPolicy, PublicKey};
@@ -303,24 +303,7 @@ fn validate_chain(x5c: &[Cert], anchors: &TrustAnchors, now: Timestamp) -> Resul
 
     // Both are Apple-issued with Apple's clock: both must be valid now.
     for (i, cert) in [cred, intermediate].into_iter().enumerate() {
-        if now < cert.not_before {
-            return Err(Refusal::new(
-                Reason::NotYetValid,
-                format!(
-                    "certificate {i} ({}) is valid from {}, after the verification time {now}",
-                    cert.subject, cert.not_before
-                ),
-            ));
-        }
-        if now > cert.not_after {
-            return Err(Refusal::new(
-                Reason::Expired,
-                format!(
-                    "certificate {i} ({}) expired at {}, before the verification time {now}",
-                    cert.subject, cert.not_after
-                ),
-            ));
-        }
+        check_validity(i, cert, now)?;
         if let Some(oid) = cert.unknown_critical.first() {
             return Err(Refusal::new(
                 Reason::UnsupportedCriticalExtension,
