@@ -212,10 +212,7 @@ impl Verdict {
 
     /// The JSON Schema as committed: pretty-printed, with a final newline.
     pub fn json_schema_text() -> String {
-        let mut text =
-            serde_json::to_string_pretty(&Self::json_schema()).expect("a schema serialises");
-        text.push('\n');
-        text
+        committed_schema_text(&Self::json_schema())
     }
 
     /// The verdict as pretty JSON.
@@ -737,6 +734,13 @@ fn spki_signature(
         signature,
     )
     .map_err(|e| not_certified(&e.message))
+}
+
+/// A JSON Schema as the repository commits it: pretty-printed, with a final newline.
+pub(crate) fn committed_schema_text(schema: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("a schema serialises");
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]

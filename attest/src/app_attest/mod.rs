@@ -590,10 +590,7 @@ impl AppAttestVerdict {
 
     /// The JSON Schema as committed: pretty-printed, with a final newline.
     pub fn json_schema_text() -> String {
-        let mut text =
-            serde_json::to_string_pretty(&Self::json_schema()).expect("a schema serialises");
-        text.push('\n');
-        text
+        crate::verdict::committed_schema_text(&Self::json_schema())
     }
 
     /// The verdict as pretty JSON.
