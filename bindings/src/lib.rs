@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod android;
+mod android_snapshot;
 mod blocking;
 mod compliance;
 mod console;
@@ -26,8 +27,15 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use android::{
-    android_encryption, android_password_complexity, android_service_state, android_serving_rat,
-    android_sim_state,
+    android_encryption, android_enforcement_caller, android_keyed_app_states_outcome,
+    android_password_complexity, android_restriction_facts, android_restriction_key,
+    android_security_log_event, android_service_observation, android_service_state,
+    android_serving_rat, android_sim_observation, android_sim_state, ios_rat,
+    AndroidRestrictionFacts, ConnectivityTracker, EnforcementCaller, SecurityLogPayload,
+    SecurityLogValue,
+};
+pub use android_snapshot::{
+    android_compliance_snapshot, android_evidence_snapshot, AndroidPackage, AndroidSettings,
 };
 pub use compliance::*;
 pub use console::{
@@ -43,7 +51,10 @@ pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
 pub use upload::{HttpHeader, UploadOutcome, UploadRequest, UploadStatus};
-pub use wakeup::{BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup, WakeupDuties};
+pub use wakeup::{
+    BootReport, BootVerdict, ChannelOutcome, DeliveryBatch, DeliveryResult, DeliveryStep,
+    DeliveryVerdict, Wakeup, WakeupDuties,
+};
 
 use portcullis_core::sim::SimEvent;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -115,7 +126,7 @@ impl Agent {
         now: SystemTime,
     ) -> Result<Vec<Alert>, PortcullisError> {
         let now = types::to_timestamp(now);
-        self.with_agent(move |a| a.handle(&event, now))
+        self.with_agent(move |a| a.handle_reading(&event, now))
             .await
             .map(|alerts| alerts.into_iter().map(Into::into).collect())
     }

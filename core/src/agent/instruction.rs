@@ -105,6 +105,21 @@ pub enum ActionOutcome {
 }
 
 impl ActionOutcome {
+    /// The outcome with its reason on one line and within [`MAX_OUTCOME_REASON_BYTES`]
+    /// (cut at a character boundary, ending in `…`): platforms pass their exception texts
+    /// as they are, and the core bounds them.
+    pub fn bounded(self) -> Self {
+        match self {
+            ActionOutcome::NotPossible { reason } => ActionOutcome::NotPossible {
+                reason: bound_reason(&reason),
+            },
+            ActionOutcome::Failed { reason } => ActionOutcome::Failed {
+                reason: bound_reason(&reason),
+            },
+            other => other,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             ActionOutcome::CarriedOut => "carried_out",
@@ -333,6 +348,7 @@ impl Agent {
         outcome: ActionOutcome,
         now: Timestamp,
     ) -> Result<Vec<Alert>> {
+        let outcome = outcome.bounded();
         if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome {
             check_free_text("outcome.reason", reason, MAX_OUTCOME_REASON_BYTES, false)
                 .map_err(|e| Error::invalid("outcome.reason", short_reason(&e)))?;
@@ -801,6 +817,25 @@ fn action_name(action: &InstructionAction) -> &'static str {
         InstructionAction::ShowNotice { .. } => "show_notice",
         InstructionAction::Attest { .. } => "attest",
     }
+}
+
+/// `reason` with control characters (line breaks) as spaces, cut to at most
+/// [`MAX_OUTCOME_REASON_BYTES`] bytes at a character boundary, ending in `…` when cut.
+pub fn bound_reason(reason: &str) -> String {
+    let line: String = reason
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.len() <= MAX_OUTCOME_REASON_BYTES {
+        return line;
+    }
+    const ELLIPSIS: char = '\u{2026}';
+    let mut end = MAX_OUTCOME_REASON_BYTES - ELLIPSIS.len_utf8();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &line[..end])
 }
 
 fn short_reason(e: &Error) -> String {

@@ -15,9 +15,11 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
+import java.time.Instant
+import org.portcullis.ConnectLogEvent
+import org.portcullis.DnsLogEvent
 import org.portcullis.TelemetryLogEvent
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.NetworkLogReading
 import org.portcullis.android.core.SecurityLogReading
 import org.portcullis.android.core.TelemetryMapping
 
@@ -31,18 +33,13 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
             null
         } ?: return
         val readings = logs.mapNotNull { event ->
+            val at = Instant.ofEpochMilli(event.timestamp)
             when (event) {
-                is DnsEvent -> NetworkLogReading.Dns(
-                    event.timestamp,
-                    event.packageName,
-                    event.hostname ?: return@mapNotNull null,
-                    event.inetAddresses.mapNotNull { it.hostAddress },
+                is DnsEvent -> TelemetryLogEvent.Dns(
+                    DnsLogEvent(at, event.packageName, event.hostname ?: return@mapNotNull null, event.inetAddresses.mapNotNull { it.hostAddress }),
                 )
-                is ConnectEvent -> NetworkLogReading.Connect(
-                    event.timestamp,
-                    event.packageName,
-                    event.inetAddress.hostAddress ?: return@mapNotNull null,
-                    event.port,
+                is ConnectEvent -> TelemetryLogEvent.Connect(
+                    ConnectLogEvent(at, event.packageName, event.inetAddress.hostAddress ?: return@mapNotNull null, event.port.toUShort()),
                 )
                 else -> null
             }
