@@ -452,9 +452,10 @@ impl Agent {
             .map(Into::into)
     }
 
-    /// Takes one batch of network and security-log events as the platform delivered it
-    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`): indicator matches
-    /// and living-off-the-land detections are raised at once, at the events' times.
+    /// Takes the network and security-log events as the platform delivered them
+    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`), however many: the
+    /// core ingests them in bounded batches. Indicator matches and living-off-the-land
+    /// detections are raised at once, at the events' times.
     pub async fn ingest_telemetry(
         &self,
         events: Vec<TelemetryLogEvent>,
@@ -462,8 +463,8 @@ impl Agent {
     ) -> Result<TelemetryResult, PortcullisError> {
         let now = types::to_timestamp(now);
         self.with_agent(move |a| {
-            let batch = types::telemetry_batch(events)?;
-            a.ingest_telemetry(&batch, now)
+            let delivery = types::telemetry_batch(events)?;
+            a.ingest_telemetry_delivery(delivery, now)
         })
         .await
         .map(|o| TelemetryResult::new(o, now))
@@ -637,6 +638,33 @@ pub fn console_instructions(
         types::to_timestamp(now),
     )
     .into()
+}
+
+/// The outcome of a remediation action the platform must not carry out: handed to the
+/// MDM for `MDM`, not possible (with the reason) for `NOT_POSSIBLE`; `None` for an `AGENT`
+/// action, which the platform carries out. A `NOT_POSSIBLE` record without a reason counts
+/// as not possible on this platform.
+#[uniffi::export]
+pub fn remediation_outcome_without_agent(action: RemediationAction) -> Option<ActionOutcome> {
+    use portcullis_core::compliance::{NotPossibleReason, Route};
+    let route = match action.route {
+        ActionRoute::Agent => Route::Agent,
+        ActionRoute::Mdm => Route::Mdm,
+        ActionRoute::NotPossible => Route::NotPossible(
+            action
+                .not_possible
+                .map_or(NotPossibleReason::NotOnPlatform, Into::into),
+        ),
+    };
+    portcullis_core::agent::ActionOutcome::without_agent(route).map(Into::into)
+}
+
+/// The outcome of an MDM-routed action from what the channel answered when its console
+/// message was published: handed to the MDM once sent, not possible when no MDM reads app
+/// states; `None` (leave it awaiting, publish again at the next pass) otherwise.
+#[uniffi::export]
+pub fn mdm_publication_outcome(channel: ChannelOutcome) -> Option<ActionOutcome> {
+    portcullis_core::agent::ActionOutcome::of_mdm_publication(&channel.into()).map(Into::into)
 }
 
 /// An action the library routed to the MDM, as the console message

@@ -203,6 +203,17 @@ pub enum ChannelOutcome {
     },
 }
 
+impl From<ChannelOutcome> for agent::ChannelOutcome {
+    fn from(outcome: ChannelOutcome) -> Self {
+        match outcome {
+            ChannelOutcome::Sent => agent::ChannelOutcome::Sent,
+            ChannelOutcome::NoReceiver => agent::ChannelOutcome::NoReceiver,
+            ChannelOutcome::TooLarge => agent::ChannelOutcome::TooLarge,
+            ChannelOutcome::Failed { reason } => agent::ChannelOutcome::Failed { reason },
+        }
+    }
+}
+
 /// One send of the delivery run: the alerts' console messages, ready for the channel.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeliveryBatch {
@@ -262,12 +273,7 @@ impl Agent {
         now: SystemTime,
     ) -> Result<DeliveryStep, PortcullisError> {
         let now = to_timestamp(now);
-        let outcome = match outcome {
-            ChannelOutcome::Sent => agent::ChannelOutcome::Sent,
-            ChannelOutcome::NoReceiver => agent::ChannelOutcome::NoReceiver,
-            ChannelOutcome::TooLarge => agent::ChannelOutcome::TooLarge,
-            ChannelOutcome::Failed { reason } => agent::ChannelOutcome::Failed { reason },
-        };
+        let outcome = agent::ChannelOutcome::from(outcome);
         self.with_agent(move |a| a.delivery_response(outcome, now))
             .await
             .map(|s| DeliveryStep {

@@ -264,3 +264,51 @@ fn live_readings_that_repeat_are_dropped_and_a_refused_one_is_tried_again() {
         "refused again, not dropped as a repeat"
     );
 }
+
+#[test]
+fn the_core_gives_the_outcome_of_actions_the_platform_must_not_carry_out() {
+    use portcullis_core::compliance::{NotPossibleReason, Route};
+    assert_eq!(
+        ActionOutcome::without_agent(Route::Agent),
+        None,
+        "the platform's to do"
+    );
+    assert_eq!(
+        ActionOutcome::without_agent(Route::Mdm),
+        Some(ActionOutcome::HandedToMdm),
+        "handed to the MDM, never reported done"
+    );
+    assert_eq!(
+        ActionOutcome::without_agent(Route::NotPossible(NotPossibleReason::ApiLevel)),
+        Some(ActionOutcome::NotPossible {
+            reason: "not possible on this device: API_LEVEL".into()
+        })
+    );
+}
+
+#[test]
+fn what_the_mdm_channel_answered_decides_an_mdm_actions_outcome() {
+    assert_eq!(
+        ActionOutcome::of_mdm_publication(&ChannelOutcome::Sent),
+        Some(ActionOutcome::HandedToMdm),
+        "the MDM's command carries it out: never reported done"
+    );
+    assert_eq!(
+        ActionOutcome::of_mdm_publication(&ChannelOutcome::NoReceiver),
+        Some(ActionOutcome::NotPossible {
+            reason: "no MDM on this device reads app states".into()
+        })
+    );
+    for retried in [
+        ChannelOutcome::TooLarge,
+        ChannelOutcome::Failed {
+            reason: "timeout".into(),
+        },
+    ] {
+        assert_eq!(
+            ActionOutcome::of_mdm_publication(&retried),
+            None,
+            "{retried:?} leaves the action awaiting"
+        );
+    }
+}

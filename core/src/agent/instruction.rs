@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::persisted::{Persisted, State};
-use super::Agent;
+use super::{Agent, ChannelOutcome};
 use crate::alert::{Alert, AlertKind, Finding, Severity};
 use crate::compliance::Route;
 use crate::error::{Error, Result};
@@ -105,6 +105,34 @@ pub enum ActionOutcome {
 }
 
 impl ActionOutcome {
+    /// The outcome of an MDM-routed action whose console message the platform published
+    /// where the MDM reads app state, from what the channel answered: `HandedToMdm` once
+    /// sent, `NotPossible` when nothing on the device reads it. `None` for a send too large
+    /// or failed: the action stays awaiting and is published again at the next pass.
+    pub fn of_mdm_publication(channel: &ChannelOutcome) -> Option<Self> {
+        match channel {
+            ChannelOutcome::Sent => Some(ActionOutcome::HandedToMdm),
+            ChannelOutcome::NoReceiver => Some(ActionOutcome::NotPossible {
+                reason: "no MDM on this device reads app states".into(),
+            }),
+            ChannelOutcome::TooLarge | ChannelOutcome::Failed { .. } => None,
+        }
+    }
+
+    /// The outcome of a remediation action the platform must not carry out itself, decided
+    /// by its route: `MDM` is handed to the MDM (the platform reports it where the MDM reads
+    /// app state), `NOT_POSSIBLE` is reported with the reason and never tried. `None` for an
+    /// `AGENT` action, which only the platform can carry out.
+    pub fn without_agent(route: Route) -> Option<Self> {
+        match route {
+            Route::Agent => None,
+            Route::Mdm => Some(ActionOutcome::HandedToMdm),
+            Route::NotPossible(reason) => Some(ActionOutcome::NotPossible {
+                reason: format!("not possible on this device: {}", reason.as_str()),
+            }),
+        }
+    }
+
     /// The outcome with its reason on one line and within [`MAX_OUTCOME_REASON_BYTES`]
     /// (cut at a character boundary, ending in `…`): platforms pass their exception texts
     /// as they are, and the core bounds them.

@@ -38,7 +38,7 @@ pub use sync::{
     IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, Refusal, RootSync,
     SyncHeadline,
 };
-pub use telemetry::{TelemetryMatch, TelemetryOutcome};
+pub use telemetry::{TelemetryMatch, TelemetryOutcome, INGEST_CHUNK_EVENTS};
 pub use upload::{UploadOutcome, UploadRequest, MAX_PENDING_EVIDENCE, UPLOAD_PATH};
 
 use std::path::Path;

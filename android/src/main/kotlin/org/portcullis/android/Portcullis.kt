@@ -305,9 +305,10 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     /**
-     * A batch of network or security-log events from the app's `DeviceAdminReceiver`
-     * ([TelemetryAdminReceiver]): ingested in the input queue; the alerts it raised are
-     * delivered at once. A refused batch is logged (field names only) and dropped.
+     * Network or security-log events from the app's `DeviceAdminReceiver`
+     * ([TelemetryAdminReceiver]), however many: ingested in the input queue (the core
+     * batches them); the alerts raised are delivered at once. A refused delivery is logged
+     * (field names only) and dropped.
      */
     suspend fun ingestTelemetry(events: List<TelemetryLogEvent>) {
         if (events.isEmpty()) return
@@ -317,11 +318,7 @@ class Portcullis private constructor(private val context: Context, private val c
             Log.w(LogMapping.TAG, "telemetry batch refused: ${e.message}")
             return
         }
-        Log.i(
-            LogMapping.TAG,
-            "telemetry: ${result.dnsEvents} dns, ${result.connectEvents} connect, " +
-                "${result.securityEvents} security, ${result.matches} matches, ${result.alerts.size} alerts",
-        )
+        Log.i(LogMapping.TAG, result.console.message) // the core's summary: counts, never a host or package
         // The batch's outcome for the console (the core's message), then its alerts.
         scope.launch { channel.send(listOf(result.console), immediate = false) }
         if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }

@@ -64,16 +64,11 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
         val pending = goAsync()
         CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
             try {
-                val portcullis = Portcullis.get(context)
-                // The core bounds a batch; a security-log retrieval can hold a day's worth.
-                for (chunk in events.chunked(BATCH)) portcullis.ingestTelemetry(chunk)
+                // The whole retrieval (a day of security log can be large): the core ingests it in bounded batches.
+                Portcullis.get(context).ingestTelemetry(events)
             } finally {
                 pending.finish()
             }
         }
-    }
-
-    private companion object {
-        const val BATCH = 1_200
     }
 }

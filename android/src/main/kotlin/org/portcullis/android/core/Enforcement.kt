@@ -3,16 +3,16 @@
 // The core's compliance engine decides what to do (core/src/compliance/actions.rs) and hands
 // each action over typed: `RemediationAction(route, rule, action)`, with `Remediation` and
 // `Measure` generated from the library, so a new action kind is a compile error here rather
-// than an unread string. This file routes them (AGENT: carried out here; MDM: reported, never
-// executed); the core already routed anything the OS release lacks as NOT_POSSIBLE. The
-// Android glue (`DevicePolicyEnforcer`) makes the DevicePolicyManager call and never chooses an action.
+// than an unread string. The core gives the outcome of MDM and NOT_POSSIBLE actions; this file
+// carries out the AGENT ones. The Android glue (`DevicePolicyEnforcer`) makes the
+// DevicePolicyManager call and never chooses an action.
 
 package org.portcullis.android.core
 
 import org.portcullis.ActionOutcome
-import org.portcullis.ActionRoute
 import org.portcullis.Remediation
 import org.portcullis.RemediationAction
+import org.portcullis.remediationOutcomeWithoutAgent
 
 /**
  * Carries out AGENT-routed actions; the Android implementation is `DevicePolicyEnforcer`.
@@ -30,20 +30,14 @@ data class EnforcementReport(val outcomes: List<Pair<RemediationAction, ActionOu
     val allDone: Boolean get() = notDone.isEmpty()
 }
 
-/** Routes and carries out every action in order; one failure does not stop the others. */
+/** Every action's outcome in order (the core's for MDM and NOT_POSSIBLE); one failure does not stop the others. */
 fun Enforcer.carryOutAll(actions: List<RemediationAction>): EnforcementReport =
     EnforcementReport(
         actions.map { requested ->
-            val outcome = when (requested.route) {
-                ActionRoute.MDM -> ActionOutcome.HandedToMdm
-                // The core decided no one can here (the OS release, the platform): report it, never try.
-                ActionRoute.NOT_POSSIBLE -> ActionOutcome.NotPossible("not possible on this device: ${requested.notPossible}")
-                ActionRoute.AGENT -> try {
-                    carryOut(requested.action)
-                } catch (e: RuntimeException) {
-                    ActionOutcome.Failed("${e.javaClass.simpleName}: ${e.message}")
-                }
-            }
-            requested to outcome
+            requested to (remediationOutcomeWithoutAgent(requested) ?: try {
+                carryOut(requested.action)
+            } catch (e: RuntimeException) {
+                ActionOutcome.Failed("${e.javaClass.simpleName}: ${e.message}")
+            })
         },
     )

@@ -82,18 +82,13 @@ class InspectionLoop(
     private val agent: InspectionAgent,
     private val evidence: (Instant) -> EvidenceSnapshot,
 ) {
-    private var reported: DeviceConditions? = null
-
     /**
-     * At a wake-up: reports [conditions] when they changed (the core plans windows around
-     * charging and Wi-Fi and the local clock), then, if a window is open, collects the
-     * evidence and submits it. The core completes the window, so it is inspected once.
+     * At a wake-up: reports [conditions] (the core plans windows around charging and Wi-Fi
+     * and the local clock, and ignores conditions it already has), then, if a window is open,
+     * collects the evidence and submits it. The core completes the window, so it is inspected once.
      */
     suspend fun onWake(conditions: DeviceConditions?, now: Instant): InspectionPass = try {
-        if (conditions != null && conditions != reported) {
-            agent.reportConditions(conditions.charging, conditions.onWifi, conditions.utcOffsetMinutes, now)
-            reported = conditions
-        }
+        if (conditions != null) agent.reportConditions(conditions.charging, conditions.onWifi, conditions.utcOffsetMinutes, now)
         when (val window = agent.openInspectionWindow()) {
             null -> InspectionPass.NoWindow
             else -> InspectionPass.Submitted(window, agent.submitInspection(window.id, evidence(now), now))

@@ -22,6 +22,7 @@ import org.portcullis.InstructionResult
 import org.portcullis.PortcullisException
 import org.portcullis.consoleActionForMdm
 import org.portcullis.consoleInstructions
+import org.portcullis.mdmPublicationOutcome
 
 /** The agent calls instructions make (the real agent through [instructionAgentOf], or a test double). */
 interface InstructionAgent {
@@ -213,12 +214,8 @@ class InstructionLoop(
     /** The outcome to report, or `null` to leave the action awaiting. */
     private suspend fun carryOut(handed: HandedAction, now: Instant): ActionOutcome? = when (handed.route) {
         // Handed to the MDM is what the agent can do: the MDM's own command carries it out,
-        // so the console hears "handed to the MDM", never "carried out".
-        ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed, now))) {
-            ChannelOutcome.Sent -> ActionOutcome.HandedToMdm
-            ChannelOutcome.NoReceiver -> ActionOutcome.NotPossible("no MDM on this device reads app states")
-            ChannelOutcome.TooLarge, is ChannelOutcome.Failed -> null
-        }
+        // so the core makes the console hear "handed to the MDM", never "carried out".
+        ActionRoute.MDM -> mdmPublicationOutcome(publish(InstructionStateEncoding.forMdm(handed, now)))
         // The core reports these itself and never hands them out; should one arrive, say so.
         ActionRoute.NOT_POSSIBLE -> ActionOutcome.NotPossible("not possible in this deployment")
         ActionRoute.AGENT -> when (val action = handed.action) {
