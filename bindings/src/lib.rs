@@ -38,10 +38,7 @@ pub use android_snapshot::{
     android_compliance_snapshot, android_evidence_snapshot, AndroidPackage, AndroidSettings,
 };
 pub use compliance::*;
-pub use console::{
-    console_compliance_pass, console_deployment, console_supersedes, ActionHandled,
-    ImmediateSendGate, SendPlan,
-};
+pub use console::{console_compliance_pass, console_deployment, console_supersedes, ActionHandled};
 pub use deployment::{
     access_block_targets, android_deployment, AndroidDeployment, DeploymentMode, PackageRoles,
 };
