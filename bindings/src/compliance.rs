@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use portcullis_core::compliance::{self as core, actions, codes, rules, snapshot};
+use portcullis_core::platform;
 use portcullis_core::policy::model;
 use portcullis_core::Error as CoreError;
 
@@ -769,9 +770,11 @@ pub struct SnapshotAccessibilityService {
 pub struct SnapshotApp {
     /// Package name or bundle id.
     pub id: String,
-    /// `longVersionCode`; `null` when not observed.
+    /// `longVersionCode` as the platform reports it; a negative one (a negative
+    /// `versionCodeMajor`) is not a version code, and counts as not observed. `null` when
+    /// not observed.
     #[uniffi(default = None)]
-    pub version_code: Option<u64>,
+    pub version_code: Option<i64>,
     /// Part of the system image.
     #[uniffi(default = false)]
     pub system: bool,
@@ -871,7 +874,7 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
             user_ca_certs_sha256: t
                 .user_ca_certs_sha256
                 .map(|certs| {
-                    certs
+                    platform::first_of_each(certs, Clone::clone)
                         .iter()
                         .enumerate()
                         .map(|(i, c)| fingerprint(|| format!("settings.userCaCertsSha256[{i}]"), c))
@@ -879,7 +882,8 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
                 })
                 .transpose()?,
             accessibility_services: t.accessibility_services.map(|list| {
-                list.into_iter()
+                platform::first_of_each(list, |a| a.package_name.clone())
+                    .into_iter()
                     .map(|a| snapshot::AccessibilityService {
                         package_name: a.package_name,
                         system: a.system,
@@ -890,20 +894,21 @@ impl TryFrom<ComplianceSnapshot> for snapshot::DeviceSnapshot {
         out.apps = s
             .apps
             .map(|apps| {
-                apps.into_iter()
+                platform::first_of_each(apps, |a| a.id.clone())
+                    .into_iter()
                     .enumerate()
                     .map(|(i, app)| {
-                        let signing_certs_sha256 = app
-                            .signing_certs_sha256
-                            .iter()
-                            .enumerate()
-                            .map(|(j, c)| {
-                                fingerprint(|| format!("apps[{i}].signingCertsSha256[{j}]"), c)
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
+                        let signing_certs_sha256 =
+                            platform::first_of_each(app.signing_certs_sha256, Clone::clone)
+                                .iter()
+                                .enumerate()
+                                .map(|(j, c)| {
+                                    fingerprint(|| format!("apps[{i}].signingCertsSha256[{j}]"), c)
+                                })
+                                .collect::<Result<Vec<_>, _>>()?;
                         Ok(snapshot::InstalledApp {
                             id: Arc::from(app.id),
-                            version_code: app.version_code,
+                            version_code: app.version_code.and_then(platform::version_code),
                             system: app.system,
                             install_source: app.install_source.map(|s| snapshot::InstallSource {
                                 installing_package_name: s.installing_package_name,
@@ -948,6 +953,70 @@ mod tests {
         }
         let app = codes::RuleId::App(Arc::from("org.example"));
         assert_eq!(rule_text(app.into()), "app:org.example");
+    }
+
+    #[test]
+    fn platform_lists_cross_as_read_and_the_core_drops_repeats_and_sentinels() {
+        let cert = "ab".repeat(32);
+        let app = |id: &str, version_code: i64| SnapshotApp {
+            id: id.into(),
+            version_code: Some(version_code),
+            system: false,
+            install_source: None,
+            signing_certs_sha256: vec![cert.clone(), cert.clone()],
+        };
+        let s = ComplianceSnapshot {
+            platform: Platform::Android,
+            device_owner: true,
+            delegated_scopes: None,
+            supervised: None,
+            package_roles: None,
+            collected_at: None,
+            os: SnapshotOs::default(),
+            settings: SnapshotSettings {
+                user_ca_certs_sha256: Some(vec![cert.clone(), cert.clone()]),
+                accessibility_services: Some(vec![
+                    SnapshotAccessibilityService {
+                        package_name: "org.example.a11y".into(),
+                        system: false,
+                    },
+                    SnapshotAccessibilityService {
+                        package_name: "org.example.a11y".into(),
+                        system: false,
+                    },
+                ]),
+                ..SnapshotSettings::default()
+            },
+            apps: Some(vec![
+                app("org.example", 7),
+                app("org.example", 8),
+                app("org.other", -2),
+            ]),
+            agent: None,
+            integrity_hint: None,
+        };
+        let core = snapshot::DeviceSnapshot::try_from(s).expect("repeats are no error");
+        let apps = core.apps.expect("apps");
+        assert_eq!(
+            apps.len(),
+            2,
+            "the repeated package once, the first reading"
+        );
+        assert_eq!(apps[0].version_code, Some(7));
+        assert_eq!(
+            apps[0].signing_certs_sha256.len(),
+            1,
+            "a certificate listed twice"
+        );
+        assert_eq!(
+            apps[1].version_code, None,
+            "a negative version code is not observed"
+        );
+        assert_eq!(core.settings.user_ca_certs_sha256.map(|c| c.len()), Some(1));
+        assert_eq!(
+            core.settings.accessibility_services.map(|a| a.len()),
+            Some(1)
+        );
     }
 
     #[test]

@@ -1,96 +1,16 @@
-//! Console publication the platforms only carry out: the immediate-send gate and which
-//! alerts are urgent (`portcullis_core::urgent`), whether a message is news
-//! (`console::supersedes`), and the compliance and deployment messages.
+//! Console publication the platforms only carry out: whether a message is news
+//! (`console::supersedes`), and the compliance and deployment messages. Which alerts go
+//! at once, and how often, is the core's delivery run (`Agent::next_delivery`).
 
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use portcullis_core::compliance::actions;
-use portcullis_core::urgent::ImmediateGate;
-use portcullis_core::{console, Timestamp};
+use portcullis_core::console;
 
-use crate::types::{to_system_time, to_timestamp};
+use crate::types::to_timestamp;
 use crate::{
-    ActionOutcome, Alert, AndroidDeployment, ConsoleMessage, Measure, Remediation,
-    RemediationAction,
+    ActionOutcome, AndroidDeployment, ConsoleMessage, Measure, Remediation, RemediationAction,
 };
-
-/// Grants at most one immediate upload (`setStatesImmediate`) a minute, and says which
-/// alerts of a batch take it. Persist [`ImmediateSendGate::last_sent`] after each use and
-/// hand it back at the next start, so the limit holds across process restarts.
-#[derive(Debug, uniffi::Object)]
-pub struct ImmediateSendGate {
-    inner: Mutex<ImmediateGate>,
-}
-
-/// What to send now from a batch of pending alerts.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct SendPlan {
-    /// Send with an immediate-upload request (a grant was taken).
-    pub immediate: bool,
-    /// The alerts to send now, in outbox order.
-    pub send: Vec<Alert>,
-    /// Urgent alerts left in the outbox until the gate opens.
-    pub held: u32,
-    /// When the gate opens, if alerts were held: report the run as throttled until then.
-    pub retry_at: Option<SystemTime>,
-    /// The grant before this plan: hand it to `refund` when the send did not happen.
-    pub previous_grant: Option<SystemTime>,
-}
-
-impl ImmediateSendGate {
-    fn gate(&self) -> std::sync::MutexGuard<'_, ImmediateGate> {
-        match self.inner.lock() {
-            Ok(gate) => gate,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-}
-
-fn time(t: Option<SystemTime>) -> Option<Timestamp> {
-    t.map(to_timestamp)
-}
-
-#[uniffi::export]
-impl ImmediateSendGate {
-    /// A gate whose last grant was at `last_sent` (as persisted), or none.
-    #[uniffi::constructor]
-    pub fn new(last_sent: Option<SystemTime>) -> Arc<Self> {
-        Arc::new(ImmediateSendGate {
-            inner: Mutex::new(ImmediateGate::new(time(last_sent))),
-        })
-    }
-
-    /// When the last immediate send was granted.
-    pub fn last_sent(&self) -> Option<SystemTime> {
-        self.gate().last_sent().map(to_system_time)
-    }
-
-    /// Takes a grant for one immediate send at `now`, if the gate is open.
-    pub fn try_acquire(&self, now: SystemTime) -> bool {
-        self.gate().try_acquire(to_timestamp(now))
-    }
-
-    /// Splits `alerts` (one batch from the outbox): urgent ones take the immediate send
-    /// when the gate grants it, and wait for it otherwise; the rest go now.
-    pub fn plan(&self, alerts: Vec<Alert>, now: SystemTime) -> SendPlan {
-        let severities: Vec<_> = alerts.iter().map(|a| a.severity.into()).collect();
-        let plan = self.gate().plan(&severities, to_timestamp(now));
-        let mut alerts: Vec<Option<Alert>> = alerts.into_iter().map(Some).collect();
-        SendPlan {
-            immediate: plan.immediate,
-            send: plan.send.iter().filter_map(|&i| alerts[i].take()).collect(),
-            held: u32::try_from(plan.held.len()).unwrap_or(u32::MAX),
-            retry_at: plan.retry_at.map(to_system_time),
-            previous_grant: plan.previous_grant.map(to_system_time),
-        }
-    }
-
-    /// Gives back the grant taken at `granted_at` when its send did not happen at all.
-    pub fn refund(&self, granted_at: SystemTime, previous: Option<SystemTime>) {
-        self.gate().refund(to_timestamp(granted_at), time(previous));
-    }
-}
 
 /// Whether `next` should be published although `previous` (the last message sent under
 /// its key) is known: the core ignores the time a message was built.
@@ -210,42 +130,11 @@ pub fn console_deployment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ActionRoute, AlertKind, Restriction, RuleRef, Severity};
+    use crate::{ActionRoute, Restriction, RuleRef};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_780_000_000 + seconds)
-    }
-
-    fn alert(id: u64, severity: Severity) -> Alert {
-        Alert {
-            id,
-            at: at(0),
-            kind: AlertKind::SimSwapConfirmed,
-            kind_name: "sim_swap_confirmed".into(),
-            slot: None,
-            detector: "d".into(),
-            detector_version: 1,
-            summary: "s".into(),
-            evidence: Vec::new(),
-            severity,
-            delivery_attempts: 0,
-        }
-    }
-
-    #[test]
-    fn a_held_urgent_alert_goes_when_the_gate_opens_and_a_refund_reopens_it() {
-        let gate = ImmediateSendGate::new(Some(at(0)));
-        let batch = vec![alert(1, Severity::Low), alert(2, Severity::Critical)];
-        let plan = gate.plan(batch.clone(), at(10));
-        assert!(!plan.immediate);
-        assert_eq!(plan.send.iter().map(|a| a.id).collect::<Vec<_>>(), [1]);
-        assert_eq!((plan.held, plan.retry_at), (1, Some(at(60))));
-        let plan = gate.plan(batch, at(60));
-        assert!(plan.immediate && plan.send.len() == 2);
-        gate.refund(at(60), plan.previous_grant);
-        assert_eq!(gate.last_sent(), Some(at(0)));
-        assert!(gate.try_acquire(at(61)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::time::SystemTime;
 
 use portcullis_core::inspection::evidence as core;
+use portcullis_core::platform;
 
 use crate::compliance::Platform;
 use crate::types::to_timestamp;
@@ -80,9 +81,9 @@ pub struct EvidencePackage {
     /// Human-readable version.
     #[uniffi(default = None)]
     pub version_name: Option<String>,
-    /// Android `versionCode`.
+    /// Android `getLongVersionCode()` as reported; a negative one is not a version code.
     #[uniffi(default = None)]
-    pub version_code: Option<u64>,
+    pub version_code: Option<i64>,
     /// The installer package, if known.
     #[uniffi(default = None)]
     pub installer: Option<String>,
@@ -275,15 +276,27 @@ impl From<EvidenceSnapshot> for core::EvidenceSnapshot {
             version: core::EVIDENCE_VERSION,
             collected_at: e.collected_at.map(to_timestamp),
             platform: e.platform.map(Into::into),
-            packages: all(e.packages, |p| core::Package {
-                id: p.id,
-                version_name: p.version_name,
-                version_code: p.version_code,
-                installer: p.installer,
-                system: p.system,
-                certificates: all(p.certificates, certificate),
+            packages: all(platform::first_of_each(e.packages, |p| p.id.clone()), |p| {
+                core::Package {
+                    id: p.id,
+                    version_name: p.version_name,
+                    version_code: p.version_code.and_then(platform::version_code),
+                    installer: p.installer,
+                    system: p.system,
+                    certificates: all(
+                        platform::first_of_each(p.certificates, |c| {
+                            (c.subject.clone(), c.sha256.clone())
+                        }),
+                        certificate,
+                    ),
+                }
             }),
-            accessibility_services: all(e.accessibility_services, component),
+            accessibility_services: all(
+                platform::first_of_each(e.accessibility_services, |c| {
+                    (c.package.clone(), c.class.clone())
+                }),
+                component,
+            ),
             device_admins: all(e.device_admins, component),
             notification_listeners: all(e.notification_listeners, component),
             vpn: all(e.vpn, |v| core::Vpn {
@@ -300,7 +313,12 @@ impl From<EvidenceSnapshot> for core::EvidenceSnapshot {
                 exclusions: p.exclusions,
             }),
             private_dns: e.private_dns,
-            user_ca_certificates: all(e.user_ca_certificates, certificate),
+            user_ca_certificates: all(
+                platform::first_of_each(e.user_ca_certificates, |c| {
+                    (c.subject.clone(), c.sha256.clone())
+                }),
+                certificate,
+            ),
             system_properties: all(e.system_properties, |p| core::Property {
                 name: p.name,
                 value: p.value,

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod android;
+mod android_snapshot;
 mod blocking;
 mod compliance;
 mod console;
@@ -26,14 +27,18 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 pub use android::{
-    android_encryption, android_password_complexity, android_service_state, android_serving_rat,
-    android_sim_state,
+    android_encryption, android_enforcement_caller, android_keyed_app_states_outcome,
+    android_password_complexity, android_restriction_facts, android_restriction_key,
+    android_security_log_event, android_service_observation, android_service_state,
+    android_serving_rat, android_sim_observation, android_sim_state, ios_rat,
+    AndroidRestrictionFacts, ConnectivityTracker, EnforcementCaller, SecurityLogPayload,
+    SecurityLogValue,
+};
+pub use android_snapshot::{
+    android_compliance_snapshot, android_evidence_snapshot, AndroidPackage, AndroidSettings,
 };
 pub use compliance::*;
-pub use console::{
-    console_compliance_pass, console_deployment, console_supersedes, ActionHandled,
-    ImmediateSendGate, SendPlan,
-};
+pub use console::{console_compliance_pass, console_deployment, console_supersedes, ActionHandled};
 pub use deployment::{
     access_block_targets, android_deployment, AndroidDeployment, DeploymentMode, PackageRoles,
 };
@@ -43,7 +48,10 @@ pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
 pub use upload::{HttpHeader, UploadOutcome, UploadRequest, UploadStatus};
-pub use wakeup::{BootReport, BootVerdict, DeliveryResult, DeliveryVerdict, Wakeup, WakeupDuties};
+pub use wakeup::{
+    BootReport, BootVerdict, ChannelOutcome, DeliveryBatch, DeliveryResult, DeliveryStep,
+    DeliveryVerdict, Wakeup, WakeupDuties,
+};
 
 use portcullis_core::sim::SimEvent;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -115,7 +123,7 @@ impl Agent {
         now: SystemTime,
     ) -> Result<Vec<Alert>, PortcullisError> {
         let now = types::to_timestamp(now);
-        self.with_agent(move |a| a.handle(&event, now))
+        self.with_agent(move |a| a.handle_reading(&event, now))
             .await
             .map(|alerts| alerts.into_iter().map(Into::into).collect())
     }
@@ -441,9 +449,10 @@ impl Agent {
             .map(Into::into)
     }
 
-    /// Takes one batch of network and security-log events as the platform delivered it
-    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`): indicator matches
-    /// and living-off-the-land detections are raised at once, at the events' times.
+    /// Takes the network and security-log events as the platform delivered them
+    /// (Android `onNetworkLogsAvailable` / `onSecurityLogsAvailable`), however many: the
+    /// core ingests them in bounded batches. Indicator matches and living-off-the-land
+    /// detections are raised at once, at the events' times.
     pub async fn ingest_telemetry(
         &self,
         events: Vec<TelemetryLogEvent>,
@@ -451,8 +460,8 @@ impl Agent {
     ) -> Result<TelemetryResult, PortcullisError> {
         let now = types::to_timestamp(now);
         self.with_agent(move |a| {
-            let batch = types::telemetry_batch(events)?;
-            a.ingest_telemetry(&batch, now)
+            let delivery = types::telemetry_batch(events)?;
+            a.ingest_telemetry_delivery(delivery, now)
         })
         .await
         .map(|o| TelemetryResult::new(o, now))
@@ -626,6 +635,33 @@ pub fn console_instructions(
         types::to_timestamp(now),
     )
     .into()
+}
+
+/// The outcome of a remediation action the platform must not carry out: handed to the
+/// MDM for `MDM`, not possible (with the reason) for `NOT_POSSIBLE`; `None` for an `AGENT`
+/// action, which the platform carries out. A `NOT_POSSIBLE` record without a reason counts
+/// as not possible on this platform.
+#[uniffi::export]
+pub fn remediation_outcome_without_agent(action: RemediationAction) -> Option<ActionOutcome> {
+    use portcullis_core::compliance::{NotPossibleReason, Route};
+    let route = match action.route {
+        ActionRoute::Agent => Route::Agent,
+        ActionRoute::Mdm => Route::Mdm,
+        ActionRoute::NotPossible => Route::NotPossible(
+            action
+                .not_possible
+                .map_or(NotPossibleReason::NotOnPlatform, Into::into),
+        ),
+    };
+    portcullis_core::agent::ActionOutcome::without_agent(route).map(Into::into)
+}
+
+/// The outcome of an MDM-routed action from what the channel answered when its console
+/// message was published: handed to the MDM once sent, not possible when no MDM reads app
+/// states; `None` (leave it awaiting, publish again at the next pass) otherwise.
+#[uniffi::export]
+pub fn mdm_publication_outcome(channel: ChannelOutcome) -> Option<ActionOutcome> {
+    portcullis_core::agent::ActionOutcome::of_mdm_publication(&channel.into()).map(Into::into)
 }
 
 /// An action the library routed to the MDM, as the console message

@@ -429,6 +429,17 @@ pub enum ActionOutcome {
     },
 }
 
+impl From<agent::ActionOutcome> for ActionOutcome {
+    fn from(o: agent::ActionOutcome) -> Self {
+        match o {
+            agent::ActionOutcome::CarriedOut => ActionOutcome::CarriedOut,
+            agent::ActionOutcome::HandedToMdm => ActionOutcome::HandedToMdm,
+            agent::ActionOutcome::NotPossible { reason } => ActionOutcome::NotPossible { reason },
+            agent::ActionOutcome::Failed { reason } => ActionOutcome::Failed { reason },
+        }
+    }
+}
+
 impl From<ActionOutcome> for agent::ActionOutcome {
     fn from(o: ActionOutcome) -> Self {
         match o {

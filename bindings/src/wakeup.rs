@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use portcullis_core::agent;
 
 use crate::types::{to_system_time, to_timestamp};
-use crate::{Agent, Alert, PortcullisError};
+use crate::{Agent, Alert, ConsoleMessage, PortcullisError};
 
 /// What the platform does at this wake-up; each duty is handed out once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
@@ -183,5 +183,114 @@ impl Agent {
                 verdict: r.verdict.into(),
                 alerts: r.alerts.into_iter().map(Into::into).collect(),
             })
+    }
+}
+
+/// What the platform's channel answered for one send of [`Agent::next_delivery`].
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ChannelOutcome {
+    /// Handed to every receiver.
+    Sent,
+    /// Nothing on the device receives the messages (Android: no device or profile owner,
+    /// no Play Store with the feedback service), though the channel may call it success.
+    NoReceiver,
+    /// Too large for the channel (Android: `STATUS_TRANSACTION_TOO_LARGE_ERROR`).
+    TooLarge,
+    /// Anything else, in a short phrase without identifiers; the core bounds it.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<ChannelOutcome> for agent::ChannelOutcome {
+    fn from(outcome: ChannelOutcome) -> Self {
+        match outcome {
+            ChannelOutcome::Sent => agent::ChannelOutcome::Sent,
+            ChannelOutcome::NoReceiver => agent::ChannelOutcome::NoReceiver,
+            ChannelOutcome::TooLarge => agent::ChannelOutcome::TooLarge,
+            ChannelOutcome::Failed { reason } => agent::ChannelOutcome::Failed { reason },
+        }
+    }
+}
+
+/// One send of the delivery run: the alerts' console messages, ready for the channel.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeliveryBatch {
+    /// One `portcullis.alert.<id>.<kind>` message per alert, in outbox order.
+    pub messages: Vec<ConsoleMessage>,
+    /// The alerts' outbox ids, in the same order.
+    pub alert_ids: Vec<u64>,
+    /// Send with an immediate-upload request (Android: `setStatesImmediate`).
+    pub immediate: bool,
+}
+
+/// What the core made of one send.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DeliveryStep {
+    /// Alerts newly acknowledged by this send.
+    pub acknowledged: u32,
+    /// The run is over: stop asking `nextDelivery` until the next run.
+    pub done: bool,
+    /// Why the run failed, when it did.
+    pub error: Option<String>,
+    /// When delivery is tried again, if it must be.
+    pub retry_at: Option<SystemTime>,
+    /// When to arm the timer next.
+    pub next_wakeup: Option<SystemTime>,
+}
+
+#[uniffi::export]
+impl Agent {
+    /// The next send of the alert delivery run, or none when the run is over (the core
+    /// recorded how it ended and put any retry into `nextWakeup`). Send exactly these
+    /// messages and answer with `deliveryResponse`; the core batches, shrinks a send the
+    /// channel found too large, and decides the immediate upload.
+    pub async fn next_delivery(
+        &self,
+        now: SystemTime,
+    ) -> Result<Option<DeliveryBatch>, PortcullisError> {
+        let now = to_timestamp(now);
+        self.with_agent(move |a| a.next_delivery(now))
+            .await
+            .map(|batch| {
+                batch.map(|b| DeliveryBatch {
+                    messages: b
+                        .alerts
+                        .iter()
+                        .map(|a| portcullis_core::console::alert(a).into())
+                        .collect(),
+                    alert_ids: b.alerts.iter().map(|a| a.id).collect(),
+                    immediate: b.immediate,
+                })
+            })
+    }
+
+    /// What the channel answered for the send `nextDelivery` handed out.
+    pub async fn delivery_response(
+        &self,
+        outcome: ChannelOutcome,
+        now: SystemTime,
+    ) -> Result<DeliveryStep, PortcullisError> {
+        let now = to_timestamp(now);
+        let outcome = agent::ChannelOutcome::from(outcome);
+        self.with_agent(move |a| a.delivery_response(outcome, now))
+            .await
+            .map(|s| DeliveryStep {
+                acknowledged: u32::try_from(s.acknowledged).unwrap_or(u32::MAX),
+                done: s.done,
+                error: s.error,
+                retry_at: s.retry_at.map(to_system_time),
+                next_wakeup: s.next_wakeup.map(to_system_time),
+            })
+    }
+
+    /// Takes a grant of the once-a-minute immediate upload for a message that is not an
+    /// alert (an MDM-routed lock or wipe); alert delivery shares the gate, which the core
+    /// keeps across restarts.
+    pub async fn acquire_immediate_send(&self, now: SystemTime) -> Result<bool, PortcullisError> {
+        let now = to_timestamp(now);
+        self.with_agent(move |a| a.acquire_immediate_send(now))
+            .await
     }
 }

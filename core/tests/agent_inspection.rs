@@ -231,3 +231,42 @@ fn signed_indicator_collections_are_kept_across_restarts_and_never_rolled_back()
         .count();
     assert_eq!(refused, 2);
 }
+
+/// The platform reports its conditions at every wake-up and the core keeps only changes,
+/// but a schedule made after a report (the first policy) still hears them: its windows
+/// follow the phone's local hours, not UTC.
+#[test]
+fn conditions_reported_at_every_wake_reach_a_schedule_made_after_them() {
+    const HOUR: i64 = 60 * 60 * 1000;
+    const UTC_PLUS_10: i32 = 600;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::open(&dir.path().join("agent.db"), device_key(), T0, [8; 32]).unwrap();
+    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
+    agent.install_trust_root(&root, device(), T0).unwrap();
+    assert!(agent
+        .report_conditions(true, true, UTC_PLUS_10, T0)
+        .unwrap()
+        .is_empty());
+    agent
+        .apply_policy(&payload(1).sign(&[&key(10)]).unwrap(), T0.plus_millis(DAY))
+        .unwrap();
+    let mut now = T0.plus_millis(DAY + 1);
+    while agent.open_inspection_window().is_none() {
+        agent
+            .report_conditions(true, true, UTC_PLUS_10, now)
+            .unwrap();
+        if agent.open_inspection_window().is_some() {
+            break;
+        }
+        now = agent.next_wakeup().expect("a schedule has a next deadline");
+        assert!(now <= T0.plus_millis(62 * DAY), "no window opened");
+        agent.handle_timeout(now).unwrap();
+    }
+    let opened = agent.open_inspection_window().unwrap().opened_at;
+    let local_hour =
+        (opened.as_unix_millis() + i64::from(UTC_PLUS_10) * 60_000).rem_euclid(DAY) / HOUR;
+    assert!(
+        (1..5).contains(&local_hour),
+        "the window opened at {local_hour}:00 local, outside 01-05"
+    );
+}

@@ -17,7 +17,6 @@ import base64
 import datetime
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import traceback
@@ -151,8 +150,14 @@ def export(store):
 
 
 def sqlite_copy(src, dst):
-    with sqlite3.connect(src) as s, sqlite3.connect(dst) as d:
-        s.backup(d)
+    """Copies a live database the way an intruder's process would. Never in this process:
+    Python's SQLite is another copy of the library than the agent's, POSIX locks are per
+    process, so closing it here would take the agent's write-ahead log for the last
+    connection's, checkpoint it and delete it under the open agent."""
+    script = ("import sqlite3, sys\n"
+              "with sqlite3.connect(sys.argv[1]) as s, sqlite3.connect(sys.argv[2]) as d:\n"
+              "    s.backup(d)\n")
+    subprocess.run([sys.executable, "-c", script, src, dst], check=True)
 
 
 async def scenario():

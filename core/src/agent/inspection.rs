@@ -52,6 +52,9 @@ pub(super) struct InspectionSlot {
     signed: BTreeMap<String, StoredIndicators>,
     /// Collections loaded unsigned this session (kiosk use), re-added on every rebuild.
     unsigned: Vec<(String, String)>,
+    /// The conditions last reported this session (charging, Wi-Fi, UTC offset), so the
+    /// platform can report at every wake-up and only a change reaches the schedule.
+    reported: Option<(bool, bool, i32)>,
 }
 
 impl InspectionSlot {
@@ -73,6 +76,7 @@ impl InspectionSlot {
             indicators: IndicatorSet::new(),
             signed,
             unsigned: Vec::new(),
+            reported: None,
         };
         slot.rebuild()?;
         Ok(slot)
@@ -106,6 +110,8 @@ impl InspectionSlot {
                 let clock = LocalClock::fixed(UtcOffset::from_minutes(0)?);
                 self.state.scheduler =
                     Some(InspectionScheduler::new(rules, clock, now, &self.key)?);
+                // A new schedule has heard no conditions yet: the next report reaches it.
+                self.reported = None;
                 Ok(Vec::new())
             }
         }
@@ -303,8 +309,26 @@ impl Agent {
     }
 
     /// Reports power, network and the local clock's UTC offset (it changes with travel
-    /// and daylight saving), which the schedule's windows follow.
+    /// and daylight saving), which the schedule's windows follow. The platform may report
+    /// at every wake-up: conditions equal to the last ones reported this session change
+    /// nothing and store nothing.
     pub fn report_conditions(
+        &mut self,
+        charging: bool,
+        on_wifi: bool,
+        utc_offset_minutes: i32,
+        now: Timestamp,
+    ) -> Result<Vec<Alert>> {
+        let conditions = (charging, on_wifi, utc_offset_minutes);
+        if self.inspection.reported == Some(conditions) {
+            return Ok(Vec::new());
+        }
+        let alerts = self.plan_for_conditions(charging, on_wifi, utc_offset_minutes, now)?;
+        self.inspection.reported = Some(conditions);
+        Ok(alerts)
+    }
+
+    fn plan_for_conditions(
         &mut self,
         charging: bool,
         on_wifi: bool,

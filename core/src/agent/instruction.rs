@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::persisted::{Persisted, State};
-use super::Agent;
+use super::{Agent, ChannelOutcome};
 use crate::alert::{Alert, AlertKind, Finding, Severity};
 use crate::compliance::Route;
 use crate::error::{Error, Result};
@@ -105,6 +105,49 @@ pub enum ActionOutcome {
 }
 
 impl ActionOutcome {
+    /// The outcome of an MDM-routed action whose console message the platform published
+    /// where the MDM reads app state, from what the channel answered: `HandedToMdm` once
+    /// sent, `NotPossible` when nothing on the device reads it. `None` for a send too large
+    /// or failed: the action stays awaiting and is published again at the next pass.
+    pub fn of_mdm_publication(channel: &ChannelOutcome) -> Option<Self> {
+        match channel {
+            ChannelOutcome::Sent => Some(ActionOutcome::HandedToMdm),
+            ChannelOutcome::NoReceiver => Some(ActionOutcome::NotPossible {
+                reason: "no MDM on this device reads app states".into(),
+            }),
+            ChannelOutcome::TooLarge | ChannelOutcome::Failed { .. } => None,
+        }
+    }
+
+    /// The outcome of a remediation action the platform must not carry out itself, decided
+    /// by its route: `MDM` is handed to the MDM (the platform reports it where the MDM reads
+    /// app state), `NOT_POSSIBLE` is reported with the reason and never tried. `None` for an
+    /// `AGENT` action, which only the platform can carry out.
+    pub fn without_agent(route: Route) -> Option<Self> {
+        match route {
+            Route::Agent => None,
+            Route::Mdm => Some(ActionOutcome::HandedToMdm),
+            Route::NotPossible(reason) => Some(ActionOutcome::NotPossible {
+                reason: format!("not possible on this device: {}", reason.as_str()),
+            }),
+        }
+    }
+
+    /// The outcome with its reason on one line and within [`MAX_OUTCOME_REASON_BYTES`]
+    /// (cut at a character boundary, ending in `…`): platforms pass their exception texts
+    /// as they are, and the core bounds them.
+    pub fn bounded(self) -> Self {
+        match self {
+            ActionOutcome::NotPossible { reason } => ActionOutcome::NotPossible {
+                reason: bound_reason(&reason),
+            },
+            ActionOutcome::Failed { reason } => ActionOutcome::Failed {
+                reason: bound_reason(&reason),
+            },
+            other => other,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             ActionOutcome::CarriedOut => "carried_out",
@@ -333,6 +376,7 @@ impl Agent {
         outcome: ActionOutcome,
         now: Timestamp,
     ) -> Result<Vec<Alert>> {
+        let outcome = outcome.bounded();
         if let ActionOutcome::NotPossible { reason } | ActionOutcome::Failed { reason } = &outcome {
             check_free_text("outcome.reason", reason, MAX_OUTCOME_REASON_BYTES, false)
                 .map_err(|e| Error::invalid("outcome.reason", short_reason(&e)))?;
@@ -801,6 +845,25 @@ fn action_name(action: &InstructionAction) -> &'static str {
         InstructionAction::ShowNotice { .. } => "show_notice",
         InstructionAction::Attest { .. } => "attest",
     }
+}
+
+/// `reason` with control characters (line breaks) as spaces, cut to at most
+/// [`MAX_OUTCOME_REASON_BYTES`] bytes at a character boundary, ending in `…` when cut.
+pub fn bound_reason(reason: &str) -> String {
+    let line: String = reason
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if line.len() <= MAX_OUTCOME_REASON_BYTES {
+        return line;
+    }
+    const ELLIPSIS: char = '\u{2026}';
+    let mut end = MAX_OUTCOME_REASON_BYTES - ELLIPSIS.len_utf8();
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ELLIPSIS}", &line[..end])
 }
 
 fn short_reason(e: &Error) -> String {

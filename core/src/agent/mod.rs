@@ -6,21 +6,26 @@
 //! its state change and its alerts in one transaction before returning.
 
 mod compliance;
+mod delivery;
 mod fusion;
 mod inspection;
 mod instruction;
 mod persisted;
 mod policy;
+mod repeats;
 mod schedule;
 mod sync;
 mod telemetry;
 mod upload;
 
 pub use compliance::ComplianceOutcome;
+pub use delivery::{
+    ChannelOutcome, DeliveryBatch, DeliveryStep, DELIVERY_BATCH, DELIVERY_BATCHES_PER_RUN,
+};
 pub use inspection::InspectionReceipt;
 pub use instruction::{
-    ActionOutcome, AppliedInstruction, AttestationAnswer, AttestationReceipt, HandedAction,
-    InstructionAction, InstructionOutcome, RefusedInstruction, MAX_ATTESTATION_CERTS,
+    bound_reason, ActionOutcome, AppliedInstruction, AttestationAnswer, AttestationReceipt,
+    HandedAction, InstructionAction, InstructionOutcome, RefusedInstruction, MAX_ATTESTATION_CERTS,
     MAX_ATTESTATION_CERT_BYTES, MAX_CERTIFICATION_BYTES, MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
@@ -33,7 +38,7 @@ pub use sync::{
     IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, Refusal, RootSync,
     SyncHeadline,
 };
-pub use telemetry::{TelemetryMatch, TelemetryOutcome};
+pub use telemetry::{TelemetryMatch, TelemetryOutcome, INGEST_CHUNK_EVENTS};
 pub use upload::{UploadOutcome, UploadRequest, MAX_PENDING_EVIDENCE, UPLOAD_PATH};
 
 use std::path::Path;
@@ -79,6 +84,10 @@ pub struct Agent {
     wakeup: schedule::WakeupSlot,
     upload: upload::UploadSlot,
     telemetry: telemetry::TelemetrySlot,
+    /// The alert delivery run in progress.
+    delivery: delivery::DeliveryRun,
+    /// The live readings last taken, to drop repeats.
+    repeats: repeats::Repeats,
 }
 
 impl std::fmt::Debug for Agent {
@@ -190,6 +199,8 @@ impl Agent {
         )?;
         let mut agent = Agent {
             telemetry: telemetry::TelemetrySlot::default(),
+            delivery: delivery::DeliveryRun::default(),
+            repeats: repeats::Repeats::default(),
             upload,
             wakeup,
             fusion,
@@ -214,7 +225,11 @@ impl Agent {
     pub fn handle(&mut self, event: &SimEvent, now: Timestamp) -> Result<Vec<Alert>> {
         let mut findings = Vec::new();
         self.guard.handle(event, now, &self.hasher, &mut findings)?;
-        self.persist(now, findings)
+        let alerts = self.persist(now, findings)?;
+        if matches!(event, SimEvent::Reboot) {
+            self.repeats = repeats::Repeats::default();
+        }
+        Ok(alerts)
     }
 
     /// Lets time pass: call at [`Agent::next_wakeup`] (or any time) so timed detections fire.

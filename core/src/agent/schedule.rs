@@ -185,6 +185,9 @@ pub(super) struct WakeupState {
     /// The boot instant last reported, and the latest time it was confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     boot: Option<(Timestamp, Timestamp)>,
+    /// When the last immediate upload was granted (the once-a-minute gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) immediate_at: Option<Timestamp>,
 }
 
 impl State for WakeupState {

@@ -31,6 +31,10 @@ pub(super) const TELEMETRY_STATE: &str = "telemetry";
 const MATCH_DETECTOR: &str = "telemetry_match";
 /// The most matches a batch's journal record lists (the count is always exact).
 const MAX_JOURNALED_MATCHES: usize = 100;
+/// Events per transaction when a platform delivery is ingested whole
+/// ([`Agent::ingest_telemetry_delivery`]): well under the batch bound, so one commit
+/// stays short on a phone.
+pub const INGEST_CHUNK_EVENTS: usize = 1_200;
 
 /// The persisted part: detector state and which indicator hits were raised recently.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -251,6 +255,43 @@ impl Agent {
             self.telemetry.loaded = Some(loaded);
         }
         result
+    }
+
+    /// Takes everything one platform callback delivered, however much (a day of security
+    /// log can hold tens of thousands of events): ingested in consecutive batches of
+    /// [`INGEST_CHUNK_EVENTS`], each in its own transaction, with the outcomes merged and
+    /// each match's `event` numbered within the whole delivery. A chunk that fails stops
+    /// the delivery with its error; the chunks before it stay stored.
+    pub fn ingest_telemetry_delivery(
+        &mut self,
+        delivery: TelemetryBatch,
+        now: Timestamp,
+    ) -> Result<TelemetryOutcome> {
+        let mut merged = TelemetryOutcome {
+            alerts: Vec::new(),
+            matches: Vec::new(),
+            counts: BatchCounts::default(),
+        };
+        let mut events = delivery.events;
+        let mut offset = 0;
+        while !events.is_empty() {
+            let rest = events.split_off(events.len().min(INGEST_CHUNK_EVENTS));
+            let chunk = TelemetryBatch { events };
+            let outcome = self.ingest_telemetry(&chunk, now)?;
+            merged.alerts.extend(outcome.alerts);
+            merged
+                .matches
+                .extend(outcome.matches.into_iter().map(|m| TelemetryMatch {
+                    event: m.event + offset,
+                    ..m
+                }));
+            merged.counts.dns += outcome.counts.dns;
+            merged.counts.connect += outcome.counts.connect;
+            merged.counts.security += outcome.counts.security;
+            offset += chunk.events.len();
+            events = rest;
+        }
+        Ok(merged)
     }
 
     fn ingest_with(
@@ -608,6 +649,51 @@ mod tests {
             .store
             .network_window(Timestamp::from_unix_millis(i64::MIN))
             .unwrap()
+    }
+
+    #[test]
+    fn a_delivery_larger_than_a_batch_is_ingested_in_chunks_with_matches_numbered_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        let stix = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/spyware-fixture.stix2"),
+        )
+        .unwrap();
+        agent.load_indicators("fixture", &stix).unwrap();
+        let total = crate::telemetry::MAX_BATCH_EVENTS + 1;
+        let hit = 2 * INGEST_CHUNK_EVENTS + 3;
+        let events: Vec<TelemetryEvent> = (0..total)
+            .map(|i| {
+                let host = if i == hit {
+                    "update-cdn-service.com"
+                } else {
+                    "a.example.org"
+                };
+                dns(host, T0).events.remove(0)
+            })
+            .collect();
+        let delivery = TelemetryBatch { events };
+        assert!(
+            agent.ingest_telemetry(&delivery, T0).is_err(),
+            "one batch is bounded"
+        );
+        let outcome = agent.ingest_telemetry_delivery(delivery, T0).unwrap();
+        assert_eq!(outcome.counts.dns, total);
+        assert_eq!(outcome.matches.len(), 1);
+        assert_eq!(
+            outcome.matches[0].event, hit,
+            "numbered in the whole delivery"
+        );
+        assert_eq!(outcome.alerts.len(), 1, "one indicator_match");
+        let batches = agent
+            .store
+            .journal_records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.kind == "telemetry_batch")
+            .count();
+        assert_eq!(batches, total.div_ceil(INGEST_CHUNK_EVENTS));
     }
 
     #[test]

@@ -373,6 +373,35 @@ impl DelegatedScope {
     }
 }
 
+impl Measure {
+    /// The delegated scope that lets an agent which is not the device owner apply or lift
+    /// this measure; `None` when only the device owner can.
+    pub fn delegated_scope(&self) -> Option<DelegatedScope> {
+        match self {
+            Measure::PackageSuspended { .. }
+            | Measure::PackageHidden { .. }
+            | Measure::AccessBlocked => Some(DelegatedScope::PackageAccess),
+            Measure::UninstallBlocked { .. } => Some(DelegatedScope::BlockUninstall),
+            _ => None,
+        }
+    }
+}
+
+/// The scope that lets a companion remove a user-installed CA certificate.
+pub const REMOVE_CA_CERT_SCOPE: DelegatedScope = DelegatedScope::CertInstall;
+
+impl Action {
+    /// The delegated scope that lets an agent which is not the device owner carry this
+    /// action out; `None` when only the device owner can (a notice needs no scope at all).
+    pub fn delegated_scope(&self) -> Option<DelegatedScope> {
+        match self {
+            Action::Apply { measure } | Action::Lift { measure } => measure.delegated_scope(),
+            Action::RemoveCaCert { .. } => Some(REMOVE_CA_CERT_SCOPE),
+            Action::NotifyUser { .. } | Action::LockDevice | Action::WipeDevice { .. } => None,
+        }
+    }
+}
+
 /// A set of [`DelegatedScope`]s, small enough to keep [`Capabilities`] `Copy`;
 /// serialised as the sorted list of names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -551,12 +580,9 @@ impl Capabilities {
         if os_min.is_some_and(|min| self.api_level.is_some_and(|level| level < min)) {
             return Route::NotPossible(NotPossibleReason::ApiLevel);
         }
-        let power = match measure {
-            Measure::PackageSuspended { .. }
-            | Measure::PackageHidden { .. }
-            | Measure::AccessBlocked => self.holds(DelegatedScope::PackageAccess),
-            Measure::UninstallBlocked { .. } => self.holds(DelegatedScope::BlockUninstall),
-            _ => self.is_device_owner(),
+        let power = match measure.delegated_scope() {
+            Some(scope) => self.holds(scope),
+            None => self.is_device_owner(),
         };
         // The agent calls an API-gated method only on a level it knows has it; the EMM
         // knows its device and has older calls (password quality) to fall back on.
@@ -595,7 +621,10 @@ impl Capabilities {
             Action::Apply { measure } | Action::Lift { measure } => self.route_measure(measure),
             Action::NotifyUser { .. } => Route::Agent,
             Action::RemoveCaCert { .. } => {
-                if self.holds(DelegatedScope::CertInstall) {
+                if action
+                    .delegated_scope()
+                    .is_some_and(|scope| self.holds(scope))
+                {
                     Route::Agent
                 } else {
                     Route::Mdm

@@ -322,7 +322,7 @@ fun defineTests() {
             )
             val anydesk = SnapshotApp(
                 id = "com.anydesk.anydeskandroid",
-                versionCode = 7030000u,
+                versionCode = 7030000L,
                 installSource = SnapshotInstallSource("com.android.vending"),
                 signingCertsSha256 = certs,
             )

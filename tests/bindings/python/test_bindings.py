@@ -443,6 +443,17 @@ class ComplianceTests(FixtureTestCase):
         await agent.apply_policy(self.fixture("baseline-v1.bundle"), at(0))
         return agent
 
+    def test_outcomes_the_core_gives_for_actions_the_platform_does_not_carry_out(self):
+        wipe = pf.Remediation.WIPE_DEVICE(preserve_frp=True)
+        action = lambda route, reason=None: pf.RemediationAction(route=route, rule=None, action=wipe, not_possible=reason)
+        self.assertIsNone(pf.remediation_outcome_without_agent(action(pf.ActionRoute.AGENT)))
+        self.assertEqual(pf.remediation_outcome_without_agent(action(pf.ActionRoute.MDM)), pf.ActionOutcome.HANDED_TO_MDM())
+        not_possible = pf.remediation_outcome_without_agent(action(pf.ActionRoute.NOT_POSSIBLE, pf.NotPossibleReason.API_LEVEL))
+        self.assertEqual(not_possible, pf.ActionOutcome.NOT_POSSIBLE(reason="not possible on this device: API_LEVEL"))
+        self.assertEqual(pf.mdm_publication_outcome(pf.ChannelOutcome.SENT()), pf.ActionOutcome.HANDED_TO_MDM())
+        self.assertIsInstance(pf.mdm_publication_outcome(pf.ChannelOutcome.NO_RECEIVER()), pf.ActionOutcome.NOT_POSSIBLE)
+        self.assertIsNone(pf.mdm_publication_outcome(pf.ChannelOutcome.TOO_LARGE()))
+
     def test_snapshot_verdicts_alerts_and_actions(self):
         async def body():
             agent = await self.enrolled(b"python-compliance-secret")

@@ -5,29 +5,12 @@ import Foundation
 
 /// Maps what iOS reports about the radio onto the core's records.
 public enum RadioMapping {
-    /// A `CTRadioAccessTechnology*` value -> `Rat`. Those constants' values are their own names
-    /// (`CTRadioAccessTechnologyLTE == "CTRadioAccessTechnologyLTE"`), so no CoreTelephony
-    /// import is needed. EV-DO and eHRPD (3G CDMA2000 data) have no core variant and map to
-    /// `.unknown`, as do names newer than this table.
-    public static func rat(_ technology: String) -> Rat {
-        switch technology {
-        case "CTRadioAccessTechnologyGPRS": return .gprs
-        case "CTRadioAccessTechnologyEdge": return .edge
-        case "CTRadioAccessTechnologyCDMA1x": return .oneXRtt
-        case "CTRadioAccessTechnologyWCDMA": return .umts
-        case "CTRadioAccessTechnologyHSDPA", "CTRadioAccessTechnologyHSUPA": return .hspa
-        case "CTRadioAccessTechnologyLTE": return .lte
-        case "CTRadioAccessTechnologyNRNSA", "CTRadioAccessTechnologyNR": return .nr
-        default: return .unknown
-        }
-    }
-
     /// The observation for one service of `serviceCurrentRadioAccessTechnology`. iOS reports
     /// no registration state: a service that has a technology is camped on a cell, so it is
     /// reported in service; a service without one yields nothing, because iOS cannot tell
-    /// "no service" from "not reported".
+    /// "no service" from "not reported". The core reads the technology's name.
     public static func serviceObservation(slot: Int32, technology: String) -> ServiceObservation {
-        ServiceObservation(slot: slot, state: .inService, roaming: nil, rat: rat(technology))
+        ServiceObservation(slot: slot, state: .inService, roaming: nil, rat: iosRat(technology: technology))
     }
 
     /// Connectivity from the two path monitors. iOS does not expose airplane mode to apps, so

@@ -10,15 +10,17 @@ import androidx.enterprise.feedback.KeyedAppState
 import androidx.enterprise.feedback.KeyedAppStatesCallback
 import androidx.enterprise.feedback.KeyedAppStatesReporter
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 
 /** One per process (the reporter keeps bindings to the DPCs); created by reflection, hence the constructor. */
 class AndroidxKeyedAppStatesReporter(context: Context) : KeyedAppStatesReporterPort {
     private val reporter = KeyedAppStatesReporter.create(context)
 
-    override fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) {
+    override fun send(states: List<ConsoleMessage>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) {
         val built = states.map {
-            KeyedAppState.builder().setKey(it.key).setSeverity(it.severity).setMessage(it.message).setData(it.data).build()
+            val severity = if (it.severity == ConsoleSeverity.ERROR) KeyedAppState.SEVERITY_ERROR else KeyedAppState.SEVERITY_INFO
+            KeyedAppState.builder().setKey(it.key).setSeverity(severity).setMessage(it.message).setData(it.data).build()
         }
         val callback = KeyedAppStatesCallback { status, error -> answer(status, error) }
         if (immediate) reporter.setStatesImmediate(built, callback) else reporter.setStates(built, callback)

@@ -13,7 +13,7 @@ import android.net.NetworkCapabilities
 import android.net.NetworkRequest
 import android.provider.Settings
 import org.portcullis.android.core.AgentFeeder
-import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.ConnectivityTracker
 import org.portcullis.android.core.InputQueue
 
 /** Needs ACCESS_NETWORK_STATE. */

@@ -11,13 +11,15 @@ import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
 import org.portcullis.accessBlockTargets
+import org.portcullis.EnforcementCaller
+import org.portcullis.androidEnforcementCaller
+import org.portcullis.androidRestrictionKey
 import org.portcullis.ComplianceNotice
 import org.portcullis.Measure
 import org.portcullis.PasswordQuality
 import org.portcullis.Remediation
 import org.portcullis.android.core.ApiLevels
-import org.portcullis.android.core.ActionOutcome
-import org.portcullis.android.core.Enforcement
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.Enforcer
 import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.Inventory
@@ -48,19 +50,17 @@ class DevicePolicyEnforcer(
 
     override fun carryOut(action: Remediation): ActionOutcome {
         if (action is Remediation.NotifyUser) {
-            val n = notify ?: return ActionOutcome.Unsupported("no notifier to show the notice")
+            val n = notify ?: return ActionOutcome.NotPossible("no notifier to show the notice")
             n(action.notices)
-            return ActionOutcome.Done
+            return ActionOutcome.CarriedOut
         }
         val owner = dpmOrNull?.isDeviceOwnerApp(packageName) == true && admin != null
-        val scope = scopeFor(action)
-        if (!owner && (scope == null || scope !in delegatedScopes())) {
-            return ActionOutcome.Unsupported(
-                if (scope == null) "this app is not the device owner" else "this app is not the device owner and holds no $scope",
-            )
+        // The core names the caller: the owner through its component, a delegate with a null admin.
+        val who = when (val caller = androidEnforcementCaller(action, owner, delegatedScopes())) {
+            EnforcementCaller.Owner -> admin
+            EnforcementCaller.Delegate -> null
+            is EnforcementCaller.NotPermitted -> return ActionOutcome.NotPossible(caller.reason)
         }
-        // A delegate calls with a null admin; the device owner through its component.
-        val who = if (owner) admin else null
         return try {
             when (action) {
                 is Remediation.Apply -> measure(who, action.measure, apply = true)
@@ -73,7 +73,7 @@ class DevicePolicyEnforcer(
                     // removed): wipeDevice is the factory reset there.
                     if (Build.VERSION.SDK_INT >= ApiLevels.UPSIDE_DOWN_CAKE) dpm.wipeDevice(flags) else dpm.wipeData(flags)
                 }
-                is Remediation.NotifyUser -> ActionOutcome.Unsupported("unexpected $action")
+                is Remediation.NotifyUser -> ActionOutcome.NotPossible("unexpected $action")
             }
         } catch (e: PackageManager.NameNotFoundException) {
             ActionOutcome.Failed("not installed: ${e.message}")
@@ -82,7 +82,7 @@ class DevicePolicyEnforcer(
         } catch (e: IllegalArgumentException) {
             ActionOutcome.Failed("rejected: ${e.message}")
         } catch (e: UnsupportedOperationException) {
-            ActionOutcome.Unsupported("not supported on this device: ${e.message}")
+            ActionOutcome.NotPossible("not supported on this device: ${e.message}")
         }
     }
 
@@ -97,48 +97,33 @@ class DevicePolicyEnforcer(
      */
     override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = when {
         dpmOrNull?.isDeviceOwnerApp(packageName) == true ->
-            ActionOutcome.Unsupported("fully managed phone: no separate work data (wipe_device wipes it all)")
+            ActionOutcome.NotPossible("fully managed phone: no separate work data (wipe_device wipes it all)")
         dpmOrNull?.isProfileOwnerApp(packageName) == true && admin != null -> try {
             done { dpm.wipeData(0) }
         } catch (e: SecurityException) {
             ActionOutcome.Failed("refused by the platform: ${e.javaClass.simpleName}")
         }
-        else -> ActionOutcome.Unsupported("this app is neither device nor profile owner")
+        else -> ActionOutcome.NotPossible("this app is neither device nor profile owner")
     }
 
     override fun showNotice(title: String, body: String): ActionOutcome {
-        val show = displayNotice ?: return ActionOutcome.Unsupported("no notifier to show the notice")
+        val show = displayNotice ?: return ActionOutcome.NotPossible("no notifier to show the notice")
         show(title, body)
-        return ActionOutcome.Done
+        return ActionOutcome.CarriedOut
     }
 
     /**
      * The Keystore device key cannot change without re-enrollment (the core refuses another
      * key), and the core has already rotated the journal keys: nothing else to rotate here.
      */
-    override fun rotateKeys(): ActionOutcome = ActionOutcome.Done
+    override fun rotateKeys(): ActionOutcome = ActionOutcome.CarriedOut
 
     private inline fun done(call: () -> Unit): ActionOutcome {
         call()
-        return ActionOutcome.Done
+        return ActionOutcome.CarriedOut
     }
 
-    private fun belowS() = ActionOutcome.Unsupported("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
-
-    /** The `DELEGATION_*` scope that lets a non-owner make [action]'s calls; null when only the owner can. */
-    private fun scopeFor(action: Remediation): String? {
-        val m = when (action) {
-            is Remediation.Apply -> action.measure
-            is Remediation.Lift -> action.measure
-            is Remediation.RemoveCaCert -> return DevicePolicyManager.DELEGATION_CERT_INSTALL
-            else -> return null
-        }
-        return when (m) {
-            is Measure.PackageSuspended, is Measure.PackageHidden, Measure.AccessBlocked -> DevicePolicyManager.DELEGATION_PACKAGE_ACCESS
-            is Measure.UninstallBlocked -> DevicePolicyManager.DELEGATION_BLOCK_UNINSTALL
-            else -> null
-        }
-    }
+    private fun belowS() = ActionOutcome.NotPossible("needs API 31; this device runs API ${Build.VERSION.SDK_INT}")
 
     private fun delegatedScopes(): List<String> = try {
         dpmOrNull?.getDelegatedScopes(null, packageName).orEmpty()
@@ -147,21 +132,21 @@ class DevicePolicyEnforcer(
     }
 
     private fun suspend(who: ComponentName?, packages: List<String>, on: Boolean): ActionOutcome {
-        if (packages.isEmpty()) return ActionOutcome.Done
+        if (packages.isEmpty()) return ActionOutcome.CarriedOut
         val refused = dpm.setPackagesSuspended(who, packages.toTypedArray(), on)
-        return if (refused.isEmpty()) ActionOutcome.Done else ActionOutcome.Failed("refused for ${refused.joinToString()}")
+        return if (refused.isEmpty()) ActionOutcome.CarriedOut else ActionOutcome.Failed("refused for ${refused.joinToString()}")
     }
 
-    // `admin!!` below: only the owner reaches the calls that no scope delegates (scopeFor is null).
+    // `admin!!` below: only the owner reaches the calls that no scope delegates (the core's caller).
     private fun measure(who: ComponentName?, m: Measure, apply: Boolean): ActionOutcome = when (m) {
         is Measure.UserRestriction -> done {
-            val key = Enforcement.restrictionKey(m.restriction)
+            val key = androidRestrictionKey(m.restriction)
             if (apply) dpm.addUserRestriction(admin!!, key) else dpm.clearUserRestriction(admin!!, key)
         }
         Measure.UsbDataSignalingDisabled -> when {
             Build.VERSION.SDK_INT < Build.VERSION_CODES.S -> belowS()
             // Not every device's USB HAL can turn data signalling off: that is final, not a failure.
-            !dpm.canUsbDataSignalingBeDisabled() -> ActionOutcome.Unsupported("this device cannot turn USB data signalling off")
+            !dpm.canUsbDataSignalingBeDisabled() -> ActionOutcome.NotPossible("this device cannot turn USB data signalling off")
             else -> done { dpm.setUsbDataSignalingEnabled(!apply) }
         }
         is Measure.MaximumTimeToLock -> done { dpm.setMaximumTimeToLock(admin!!, if (apply) m.millis.toLong() else 0L) }
@@ -178,12 +163,12 @@ class DevicePolicyEnforcer(
             dpm.setAlwaysOnVpnPackage(admin!!, if (apply) m.`package` else null, apply && m.lockdown)
         }
         is Measure.PermittedAccessibilityServices ->
-            if (dpm.setPermittedAccessibilityServices(admin!!, if (apply) m.packages else null)) ActionOutcome.Done
+            if (dpm.setPermittedAccessibilityServices(admin!!, if (apply) m.packages else null)) ActionOutcome.CarriedOut
             else ActionOutcome.Failed("not accepted (a listed service not installed?)")
         is Measure.UninstallBlocked -> done { dpm.setUninstallBlocked(who, m.`package`, apply) }
         is Measure.PackageSuspended -> suspend(who, listOf(m.`package`), apply)
         is Measure.PackageHidden ->
-            if (dpm.setApplicationHidden(who, m.`package`, apply)) ActionOutcome.Done
+            if (dpm.setApplicationHidden(who, m.`package`, apply)) ActionOutcome.CarriedOut
             else ActionOutcome.Failed("not changed (not installed?)")
         Measure.AccessBlocked -> suspend(who, accessBlockTargets(), apply)
     }
@@ -201,6 +186,6 @@ class DevicePolicyEnforcer(
     private fun removeCaCert(who: ComponentName?, sha256: String): ActionOutcome {
         val cert = dpm.getInstalledCaCerts(who).firstOrNull { der -> Inventory.certificateSha256(der) == sha256 } ?: return ActionOutcome.Failed("no installed CA certificate with SHA-256 $sha256")
         dpm.uninstallCaCert(who, cert)
-        return ActionOutcome.Done
+        return ActionOutcome.CarriedOut
     }
 }

@@ -11,41 +11,34 @@ import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.resume
 import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.coroutines.withTimeoutOrNull
+import org.portcullis.ChannelOutcome
+import org.portcullis.androidKeyedAppStatesOutcome
 import org.portcullis.android.core.AlertChannel
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedAppStatesStatus
-import org.portcullis.android.core.KeyedStateSpec
-import org.portcullis.android.core.SendResult
+import org.portcullis.ConsoleMessage
 
 /**
  * [AlertChannel] over the keyed-app-states reporter: `setStates` for plain sends,
  * `setStatesImmediate` for immediate ones, each answered through a callback.
  *
  * The reporter counts "no eligible receiver" as success; this channel checks for a receiver
- * first and answers [SendResult.NoReceiver], so nothing is acknowledged that nobody got.
+ * first and answers [ChannelOutcome.NoReceiver], so nothing is acknowledged that nobody got.
  */
 class KeyedAppStatesChannel(
     private val context: Context,
     private val reporter: KeyedAppStatesReporterPort,
     private val answerTimeoutMillis: Long = 30_000,
 ) : AlertChannel {
-    override suspend fun send(states: List<KeyedStateSpec>, immediate: Boolean): SendResult {
-        if (!hasReceiver()) return SendResult.NoReceiver
+    override suspend fun send(states: List<ConsoleMessage>, immediate: Boolean): ChannelOutcome {
+        if (!hasReceiver()) return ChannelOutcome.NoReceiver
         return withTimeoutOrNull(answerTimeoutMillis) {
             suspendCancellableCoroutine { cont ->
                 val answered = AtomicBoolean(false)
                 reporter.send(states, immediate) { status, error ->
-                    if (answered.compareAndSet(false, true)) cont.resume(result(status, error))
+                    if (answered.compareAndSet(false, true)) cont.resume(androidKeyedAppStatesOutcome(status, error?.javaClass?.simpleName))
                 }
             }
-        } ?: SendResult.Failed("no answer from KeyedAppStatesReporter within ${answerTimeoutMillis / 1000} s")
-    }
-
-    private fun result(status: Int, error: Throwable?): SendResult = when (status) {
-        KeyedAppStatesStatus.SUCCESS -> SendResult.Sent
-        KeyedAppStatesStatus.TRANSACTION_TOO_LARGE -> SendResult.TooLarge
-        KeyedAppStatesStatus.EXCEEDED_BUFFER -> SendResult.Failed("reporter buffer exceeded (no connection to the DPC)")
-        else -> SendResult.Failed("reporter status $status${error?.let { ": ${it.javaClass.simpleName}" } ?: ""}")
+        } ?: ChannelOutcome.Failed("no answer from KeyedAppStatesReporter within ${answerTimeoutMillis / 1000} s")
     }
 
     /**
@@ -85,8 +78,11 @@ object KeyedAppStatesReporters {
         Missing(e.javaClass.simpleName)
     }
 
+    /** `KeyedAppStatesCallback.STATUS_UNKNOWN_ERROR`. */
+    private const val STATUS_UNKNOWN_ERROR = 1
+
     private class Missing(private val why: String) : KeyedAppStatesReporterPort {
-        override fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) =
-            answer(KeyedAppStatesStatus.UNKNOWN_ERROR, IllegalStateException("$ANDROIDX_ADAPTER is not in this build ($why)"))
+        override fun send(states: List<ConsoleMessage>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) =
+            answer(STATUS_UNKNOWN_ERROR, IllegalStateException("$ANDROIDX_ADAPTER is not in this build ($why)"))
     }
 }

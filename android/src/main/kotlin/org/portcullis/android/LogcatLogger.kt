@@ -5,7 +5,6 @@ package org.portcullis.android
 import android.util.Log
 import org.portcullis.Logger
 import org.portcullis.android.core.ForwardingLogger
-import org.portcullis.android.core.LogPriorities
 import org.portcullis.setLogger
 
 /**
@@ -15,9 +14,9 @@ import org.portcullis.setLogger
  */
 object LogcatLogger {
     /** A [Logger] writing records at or above [minPriority] (an `android.util.Log` priority). */
-    fun create(minPriority: Int = LogPriorities.INFO): Logger =
+    fun create(minPriority: Int = Log.INFO): Logger =
         ForwardingLogger(minPriority) { priority, tag, line -> Log.println(priority, tag, line) }
 
     /** Installs it for the whole process (`setLogger`). */
-    fun install(minPriority: Int = LogPriorities.INFO) = setLogger(create(minPriority))
+    fun install(minPriority: Int = Log.INFO) = setLogger(create(minPriority))
 }

@@ -10,12 +10,12 @@ import android.content.pm.ApplicationInfo
 import android.content.pm.PackageInfo
 import android.content.pm.PackageManager
 import android.os.Build
-import org.portcullis.android.core.InstalledPackage
+import org.portcullis.AndroidPackage
 import org.portcullis.android.core.Inventory
 
 class PackageInventory(private val context: Context) {
     /** Every installed package (blocking binder calls: call off the main thread). */
-    fun scan(): List<InstalledPackage> {
+    fun scan(): List<AndroidPackage> {
         val pm = context.packageManager
         val flags = PackageManager.GET_SIGNING_CERTIFICATES or PackageManager.MATCH_UNINSTALLED_PACKAGES
         val packages: List<PackageInfo> = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
@@ -32,7 +32,7 @@ class PackageInventory(private val context: Context) {
         return installed.map { info ->
             val app: ApplicationInfo? = info.applicationInfo
             val installer = installer(pm, info.packageName)
-            InstalledPackage(
+            AndroidPackage(
                 packageName = info.packageName,
                 versionCode = info.longVersionCode,
                 versionName = info.versionName,

@@ -31,8 +31,8 @@ import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
 import org.portcullis.Agent
 import org.portcullis.Alert
+import org.portcullis.ChannelOutcome
 import org.portcullis.ComplianceSnapshot
-import org.portcullis.ImmediateSendGate
 import org.portcullis.consoleDeployment
 import org.portcullis.consoleSupersedes
 import org.portcullis.DeviceKey
@@ -58,14 +58,10 @@ import org.portcullis.android.core.InstructionStateEncoding
 import org.portcullis.android.core.instructionAgentOf
 import org.portcullis.android.core.inspectionAgentOf
 import org.portcullis.android.core.complianceAgentOf
-import org.portcullis.android.core.DeliveryPolicy
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.LogPriorities
-import org.portcullis.android.core.SendResult
-import org.portcullis.android.core.outboxOf
 
 /**
  * Start it from `Application.onCreate()` (every process start, including those for the
@@ -80,8 +76,7 @@ class Portcullis private constructor(private val context: Context, private val c
     data class Config(
         val databaseFile: File,
         val deviceKey: () -> DeviceKey = { KeystoreDeviceKey() },
-        val logPriority: Int = LogPriorities.INFO,
-        val deliveryPolicy: DeliveryPolicy = DeliveryPolicy(),
+        val logPriority: Int = Log.INFO,
         /** The app's `DeviceAdminReceiver`; without it (or without device ownership) nothing is enforced, only judged. */
         val deviceAdmin: ComponentName? = null,
         /** The keyed-app-states reporter; default: the androidx.enterprise one ([KeyedAppStatesReporters.default]). */
@@ -113,9 +108,6 @@ class Portcullis private constructor(private val context: Context, private val c
             instance = null
         }
 
-        private const val PREFS = "org.portcullis.android"
-        private const val KEY_LAST_IMMEDIATE = "last_immediate_send_ms"
-
         /** Signed evidence bundles kept on the phone for collection. */
         private const val EVIDENCE_KEPT = 5
     }
@@ -126,10 +118,6 @@ class Portcullis private constructor(private val context: Context, private val c
 
     @Volatile
     private var opened: Agent? = null
-    private val prefs = context.getSharedPreferences(PREFS, Context.MODE_PRIVATE)
-    private val gate = ImmediateSendGate(
-        prefs.getLong(KEY_LAST_IMMEDIATE, -1L).takeIf { it >= 0 }?.let(Instant::ofEpochMilli),
-    )
 
     private val feeder = AgentFeeder(::agent, config.clock, object : AgentFeeder.Listener {
         override suspend fun stepped(alerts: List<Alert>) {
@@ -147,11 +135,11 @@ class Portcullis private constructor(private val context: Context, private val c
     })
 
     private val channel = KeyedAppStatesChannel(context, config.keyedAppStates(context))
-    private val delivery = AlertDelivery(outboxOf(::agent), channel, gate, config.deliveryPolicy)
+    private val delivery = AlertDelivery(::agent, channel)
     private val policyStateLock = Mutex()
 
     @Volatile
-    private var policyStateWanted: KeyedStateSpec? = null
+    private var policyStateWanted: ConsoleMessage? = null
 
     private val settingsReader = SettingsReader(context, config.deviceAdmin)
     private val inventory = PackageInventory(context)
@@ -163,12 +151,12 @@ class Portcullis private constructor(private val context: Context, private val c
         EvidenceSnapshots.snapshot(now, inventory.scan(), settingsReader.read())
     }
 
-    // MDM-routed lock and wipe requests take the immediate send when the once-a-minute gate
-    // allows it (shared with alert delivery), else the plain one.
+    // MDM-routed lock and wipe requests take the immediate send when the core's once-a-minute
+    // gate allows it (shared with alert delivery), else the plain one.
     private val instructions = InstructionLoop(
         instructionAgentOf(::agent),
         enforcer,
-        { state -> channel.send(listOf(state), immediate = gate.tryAcquire(config.clock())) },
+        { state -> channel.send(listOf(state), immediate = agent().acquireImmediateSend(config.clock())) },
         KeyAttestor(AndroidAttestationKeystore()),
     ) { runInspection() }
 
@@ -198,10 +186,7 @@ class Portcullis private constructor(private val context: Context, private val c
         return openLock.withLock {
             opened ?: run {
                 config.databaseFile.parentFile?.mkdirs()
-                Agent.open(config.databaseFile.path, config.deviceKey(), config.clock()).also {
-                    opened = it
-                    feeder.resetRepeats()
-                }
+                Agent.open(config.databaseFile.path, config.deviceKey(), config.clock()).also { opened = it }
             }
         }
     }
@@ -261,9 +246,9 @@ class Portcullis private constructor(private val context: Context, private val c
             val cfg = config ?: managedConfig.read()
             val now = this.config.clock()
             val state = try {
-                KeyedStateSpec.of(agent().syncManagedConfig(cfg, now).console)
+                agent().syncManagedConfig(cfg, now).console
             } catch (e: PortcullisException) {
-                KeyedStateSpec.of(consolePolicySyncFailed(e.javaClass.simpleName, now))
+                consolePolicySyncFailed(e.javaClass.simpleName, now)
             }
             Log.i(LogMapping.TAG, "policy sync: ${state.message}") // codes and field names, never the bundle
             policyStateWanted = state
@@ -282,12 +267,12 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     /** The last state sent under each key: one the core finds no news (only its time changed) is not sent again. */
-    private val published = java.util.concurrent.ConcurrentHashMap<String, KeyedStateSpec>()
+    private val published = java.util.concurrent.ConcurrentHashMap<String, ConsoleMessage>()
 
     /** Sends [state] unless the core finds it no news next to the last one sent under its key. */
-    private suspend fun publish(state: KeyedStateSpec) {
-        if (!consoleSupersedes(published[state.key]?.console, state.console)) return
-        if (channel.send(listOf(state), immediate = false) == SendResult.Sent) published[state.key] = state
+    private suspend fun publish(state: ConsoleMessage) {
+        if (!consoleSupersedes(published[state.key], state)) return
+        if (channel.send(listOf(state), immediate = false) == ChannelOutcome.Sent) published[state.key] = state
     }
 
     /** Sends the latest policy state unless the EMM already has it (a failed send waits for the next sync). */
@@ -320,9 +305,10 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     /**
-     * A batch of network or security-log events from the app's `DeviceAdminReceiver`
-     * ([TelemetryAdminReceiver]): ingested in the input queue; the alerts it raised are
-     * delivered at once. A refused batch is logged (field names only) and dropped.
+     * Network or security-log events from the app's `DeviceAdminReceiver`
+     * ([TelemetryAdminReceiver]), however many: ingested in the input queue (the core
+     * batches them); the alerts raised are delivered at once. A refused delivery is logged
+     * (field names only) and dropped.
      */
     suspend fun ingestTelemetry(events: List<TelemetryLogEvent>) {
         if (events.isEmpty()) return
@@ -332,13 +318,9 @@ class Portcullis private constructor(private val context: Context, private val c
             Log.w(LogMapping.TAG, "telemetry batch refused: ${e.message}")
             return
         }
-        Log.i(
-            LogMapping.TAG,
-            "telemetry: ${result.dnsEvents} dns, ${result.connectEvents} connect, " +
-                "${result.securityEvents} security, ${result.matches} matches, ${result.alerts.size} alerts",
-        )
+        Log.i(LogMapping.TAG, result.console.message) // the core's summary: counts, never a host or package
         // The batch's outcome for the console (the core's message), then its alerts.
-        scope.launch { channel.send(listOf(KeyedStateSpec.of(result.console)), immediate = false) }
+        scope.launch { channel.send(listOf(result.console), immediate = false) }
         if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
     }
 
@@ -403,7 +385,6 @@ class Portcullis private constructor(private val context: Context, private val c
 
     private suspend fun deliverAndReschedule() {
         val report = delivery.deliver(config.clock())
-        gate.lastSent()?.let { prefs.edit().putLong(KEY_LAST_IMMEDIATE, it.toEpochMilli()).apply() }
         report.error?.let { Log.w(LogMapping.TAG, "alert delivery: $it (retry at ${report.retryAt})") }
         reschedule()
     }
@@ -423,9 +404,9 @@ class Portcullis private constructor(private val context: Context, private val c
             is CompliancePass.Evaluated -> {
                 Log.i(LogMapping.TAG, "compliance: ${pass.report.openRules} open rule(s), ${pass.enforcement.outcomes.size} action(s)")
                 val now = config.clock()
-                val state = KeyedStateSpec.of(pass.console(now))
+                val state = pass.console(now)
                 // The deployment the core read for this pass (owner or companion, scopes), for the console.
-                val deploymentState = KeyedStateSpec.of(consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now))
+                val deploymentState = consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now)
                 scope.launch {
                     publish(state)
                     publish(deploymentState)
@@ -462,7 +443,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 } catch (e: java.io.IOException) {
                     Log.e(LogMapping.TAG, "signed evidence of window ${pass.window.id} not kept: ${e.javaClass.simpleName}")
                 }
-                val state = KeyedStateSpec.of(consoleInspection(pass.window, pass.report, config.clock()))
+                val state = consoleInspection(pass.window, pass.report, config.clock())
                 Log.i(LogMapping.TAG, state.message)
                 scope.launch {
                     channel.send(listOf(state), immediate = false)

@@ -15,23 +15,25 @@ import android.os.UserManager
 import android.provider.Settings
 import android.view.accessibility.AccessibilityManager
 import org.portcullis.android.core.ApiLevels
+import org.portcullis.androidRestrictionFacts
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.SettingsSnapshot
-import org.portcullis.android.core.UserRestrictionKeys
+import org.portcullis.AndroidSettings
+import org.portcullis.SnapshotAccessibilityService
 
 /** [admin]: the app's device-admin component, needed to read the installed CA certificates. */
 class SettingsReader(private val context: Context, private val admin: ComponentName? = null) {
-    fun read(): SettingsSnapshot {
+    fun read(): AndroidSettings {
         val resolver = context.contentResolver
         fun global(name: String) = Settings.Global.getInt(resolver, name, 0) != 0
         val dpm = context.requireService<DevicePolicyManager>()
         val keyguard = context.requireService<KeyguardManager>()
         val users = context.requireService<UserManager>()
-        fun restricted(key: String) = users.hasUserRestriction(key)
         val sdk = Build.VERSION.SDK_INT
+        val restrictions = users.userRestrictions.let { b -> b.keySet().filter { b.getBoolean(it) } }
+        val facts = androidRestrictionFacts(restrictions, sdk.toUInt(), if (sdk >= ApiLevels.S) dpm.isUsbDataSignalingEnabled else null)
         val owner = dpm.isDeviceOwnerApp(context.packageName)
         val encryptionStatus = dpm.storageEncryptionStatus
-        return SettingsSnapshot(
+        return AndroidSettings(
             sdkInt = sdk,
             securityPatch = Build.VERSION.SECURITY_PATCH.takeIf { it.isNotEmpty() },
             developerSettings = global(Settings.Global.DEVELOPMENT_SETTINGS_ENABLED),
@@ -39,7 +41,6 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             airplaneMode = global(Settings.Global.AIRPLANE_MODE_ON),
             autoTime = global(Settings.Global.AUTO_TIME),
             deviceSecure = keyguard.isDeviceSecure,
-            storageEncrypted = Inventory.encrypted(encryptionStatus),
             encryptionStatus = encryptionStatus,
             // Needs REQUEST_PASSWORD_COMPLEXITY (declared in the manifest; a device owner is
             // exempt only from API 31).
@@ -51,19 +52,13 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
             adbWifiEnabled = if (sdk >= ApiLevels.R) global(ADB_WIFI_ENABLED) else null,
             maximumTimeToLockMs = dpm.getMaximumTimeToLock(null),
             maximumFailedPasswordsForWipe = dpm.getMaximumFailedPasswordsForWipe(null),
-            unknownSourcesAllowed = !(
-                restricted(UserRestrictionKeys.INSTALL_UNKNOWN_SOURCES) ||
-                    restricted(UserRestrictionKeys.INSTALL_UNKNOWN_SOURCES_GLOBALLY)
-                ),
-            verifyAppsEnabled = if (restricted(UserRestrictionKeys.ENSURE_VERIFY_APPS)) true else null,
-            cellular2gEnabled = if (sdk >= ApiLevels.UPSIDE_DOWN_CAKE && restricted(UserRestrictionKeys.CELLULAR_2G)) false else null,
-            mobileNetworksConfigDisabled = restricted(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS),
-            addEsimDisallowed = sdk >= ApiLevels.VANILLA_ICE_CREAM && restricted(UserRestrictionKeys.SIM_GLOBALLY),
-            usbDataAccess = when {
-                sdk >= ApiLevels.S && !dpm.isUsbDataSignalingEnabled -> "DISALLOW_USB_DATA_TRANSFER"
-                restricted(UserRestrictionKeys.USB_FILE_TRANSFER) -> "DISALLOW_USB_FILE_TRANSFER"
-                else -> "ALLOW_USB_DATA_TRANSFER"
-            },
+            // The restriction keys in force, read by the core.
+            unknownSourcesAllowed = facts.unknownSourcesAllowed,
+            verifyAppsEnabled = facts.verifyAppsEnabled,
+            cellular2gEnabled = facts.cellular2gEnabled,
+            mobileNetworksConfigDisabled = facts.mobileNetworksConfigDisabled,
+            addEsimDisallowed = facts.addEsimDisallowed,
+            usbDataAccess = facts.usbDataAccess,
             userCaCertsSha256 = admin?.takeIf { owner }?.let { component ->
                 try {
                     dpm.getInstalledCaCerts(component).map { Inventory.certificateSha256(it) }
@@ -75,7 +70,7 @@ class SettingsReader(private val context: Context, private val admin: ComponentN
                 .getEnabledAccessibilityServiceList(AccessibilityServiceInfo.FEEDBACK_ALL_MASK)
                 .mapNotNull { info ->
                     val app = info.resolveInfo?.serviceInfo?.applicationInfo ?: return@mapNotNull null
-                    app.packageName to ((app.flags and ApplicationInfo.FLAG_SYSTEM) != 0)
+                    SnapshotAccessibilityService(app.packageName, (app.flags and ApplicationInfo.FLAG_SYSTEM) != 0)
                 },
         )
     }

@@ -15,9 +15,11 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
+import java.time.Instant
+import org.portcullis.ConnectLogEvent
+import org.portcullis.DnsLogEvent
 import org.portcullis.TelemetryLogEvent
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.NetworkLogReading
 import org.portcullis.android.core.SecurityLogReading
 import org.portcullis.android.core.TelemetryMapping
 
@@ -31,18 +33,13 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
             null
         } ?: return
         val readings = logs.mapNotNull { event ->
+            val at = Instant.ofEpochMilli(event.timestamp)
             when (event) {
-                is DnsEvent -> NetworkLogReading.Dns(
-                    event.timestamp,
-                    event.packageName,
-                    event.hostname ?: return@mapNotNull null,
-                    event.inetAddresses.mapNotNull { it.hostAddress },
+                is DnsEvent -> TelemetryLogEvent.Dns(
+                    DnsLogEvent(at, event.packageName, event.hostname ?: return@mapNotNull null, event.inetAddresses.mapNotNull { it.hostAddress }),
                 )
-                is ConnectEvent -> NetworkLogReading.Connect(
-                    event.timestamp,
-                    event.packageName,
-                    event.inetAddress.hostAddress ?: return@mapNotNull null,
-                    event.port,
+                is ConnectEvent -> TelemetryLogEvent.Connect(
+                    ConnectLogEvent(at, event.packageName, event.inetAddress.hostAddress ?: return@mapNotNull null, event.port.toUShort()),
                 )
                 else -> null
             }
@@ -67,16 +64,11 @@ open class TelemetryAdminReceiver : DeviceAdminReceiver() {
         val pending = goAsync()
         CoroutineScope(SupervisorJob() + Dispatchers.Default).launch {
             try {
-                val portcullis = Portcullis.get(context)
-                // The core bounds a batch; a security-log retrieval can hold a day's worth.
-                for (chunk in events.chunked(BATCH)) portcullis.ingestTelemetry(chunk)
+                // The whole retrieval (a day of security log can be large): the core ingests it in bounded batches.
+                Portcullis.get(context).ingestTelemetry(events)
             } finally {
                 pending.finish()
             }
         }
-    }
-
-    private companion object {
-        const val BATCH = 1_200
     }
 }

@@ -1,6 +1,6 @@
-// Hands platform readings to the agent, one committed step each. No decisions: readings
-// are mapped (TelephonyMapping), repeats of identifier-free readings are dropped, and
-// whatever the core answers goes to the listener. Console decisions (SIM-change windows,
+// Hands platform readings to the agent, one step each. No decisions: readings are mapped
+// (TelephonyMapping; the core drops repeats of identifier-free ones), and whatever the
+// core answers goes to the listener. Console decisions (SIM-change windows,
 // carrier checks) arrive only as signed instructions (Instructions.kt), never through here.
 
 package org.portcullis.android.core
@@ -34,36 +34,26 @@ class AgentFeeder(
         fun failed(what: String, error: Exception)
     }
 
-    private val serviceRepeats = ChangeFilter<Int, ServiceObservation>()
-    private val connectivityRepeats = ChangeFilter<Unit, Connectivity>()
-
     /** A SIM slot reading; returns whether the core took it (or there was nothing to send). */
     suspend fun sim(reading: SubscriptionReading): Boolean {
         val observation = TelephonyMapping.simObservation(reading) ?: return true
         return step("sim") { a, now -> a.handleSim(observation, now) }
     }
 
-    /** A service-state reading; an unchanged repeat for the same slot is not sent again. */
+    /** A service-state reading (the core drops an unchanged repeat for the same slot). */
     suspend fun service(reading: ServiceReading): Boolean {
         val observation = TelephonyMapping.serviceObservation(reading) ?: return true
-        if (!serviceRepeats.offer(observation.slot, observation)) return true
-        val ok = step("service") { a, now -> a.handleService(observation, now) }
-        if (!ok) serviceRepeats.forget(observation.slot)
-        return ok
+        return step("service") { a, now -> a.handleService(observation, now) }
     }
 
-    /** The device's connectivity; an unchanged repeat is not sent again. */
-    suspend fun connectivity(connectivity: Connectivity): Boolean {
-        if (!connectivityRepeats.offer(Unit, connectivity)) return true
-        val ok = step("connectivity") { a, now -> a.handleConnectivity(connectivity, now) }
-        if (!ok) connectivityRepeats.forget(Unit)
-        return ok
-    }
+    /** The device's connectivity (the core drops an unchanged repeat). */
+    suspend fun connectivity(connectivity: Connectivity): Boolean =
+        step("connectivity") { a, now -> a.handleConnectivity(connectivity, now) }
 
     /**
      * The scheduler woke the agent (or the process started): the core lets time pass, infers
      * a reboot from [bootTime] and answers with the duties to carry out; `null` when the step
-     * failed. After a reboot, readings are sent afresh.
+     * failed.
      */
     suspend fun wake(bootTime: Instant): Wakeup? {
         val woken = try {
@@ -74,19 +64,12 @@ class AgentFeeder(
             listener.failed("wake-up", e)
             return null
         }
-        if (woken.boot == org.portcullis.BootVerdict.REBOOTED) resetRepeats()
         listener.stepped(woken.alerts)
         return woken
     }
 
     /** The scheduler woke the agent. */
     suspend fun timeout(): Boolean = step("timeout") { a, now -> a.handleTimeout(now) }
-
-    /** Sends the next reading of every kind even if it repeats (after reopening the agent). */
-    fun resetRepeats() {
-        serviceRepeats.reset()
-        connectivityRepeats.reset()
-    }
 
     private suspend fun step(
         what: String,

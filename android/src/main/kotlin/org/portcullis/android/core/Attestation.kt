@@ -7,6 +7,7 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.ActionOutcome
 import java.io.IOException
 import java.security.GeneralSecurityException
 import java.security.ProviderException
@@ -54,7 +55,7 @@ class KeyAttestor(private val keystore: AttestationKeystore, private val alias: 
         val certification = keystore.sign(alias, certify)
         val chain = keystore.chain(alias)
         if (chain.size < 2) {
-            AttestationResult.NotDone(ActionOutcome.Unsupported("the keystore gave no attestation chain (software keystore)"))
+            AttestationResult.NotDone(ActionOutcome.NotPossible("the keystore gave no attestation chain (software keystore)"))
         } else {
             AttestationResult.Answer(AttestationAnswer(chain, certification, strongBox = !fallback, strongBoxFallback = fallback))
         }

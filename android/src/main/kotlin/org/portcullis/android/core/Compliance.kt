@@ -5,87 +5,37 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.ActionOutcome
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
+import org.portcullis.androidComplianceSnapshot
 import org.portcullis.ComplianceReport
 import org.portcullis.ActionHandled
 import org.portcullis.RemediationAction
 import org.portcullis.ComplianceSnapshot
 import org.portcullis.ConsoleMessage
 import org.portcullis.PackageRoles
-import org.portcullis.Platform
 import org.portcullis.PortcullisException
 import org.portcullis.Remediation
-import org.portcullis.SnapshotAccessibilityService
-import org.portcullis.SnapshotAgent
-import org.portcullis.SnapshotApp
-import org.portcullis.SnapshotInstallSource
-import org.portcullis.SnapshotOs
-import org.portcullis.SnapshotSettings
-import org.portcullis.UsbDataAccess
-import org.portcullis.androidEncryption
-import org.portcullis.androidPasswordComplexity
 import org.portcullis.consoleCompliancePass
 
-/** Fills the snapshot the core's `evaluateCompliance` judges; the core refuses what it cannot take, naming the field. */
+/** The snapshot the core's `evaluateCompliance` judges, built by the core from the readings as they are. */
 object ComplianceSnapshots {
-    /**
-     * [packages] `null`: the inventory could not be read (every app rule is then unknown);
-     * [uninstallBlocked] `null`: not observed. Facts the settings leave `null` stay `null`:
-     * absent means "not observed" to the core, never "compliant".
-     */
+    /** [packages] `null`: the inventory could not be read; [uninstallBlocked] `null`: not observed. */
     fun snapshot(
         collectedAt: Instant,
         deviceOwner: Boolean,
-        settings: SettingsSnapshot,
-        packages: List<InstalledPackage>?,
+        settings: AndroidSettings,
+        packages: List<AndroidPackage>?,
         agentPackage: String,
         uninstallBlocked: Boolean?,
         delegatedScopes: List<String> = emptyList(),
         packageRoles: PackageRoles? = null,
-    ): ComplianceSnapshot = ComplianceSnapshot(
-        platform = Platform.ANDROID,
-        deviceOwner = deviceOwner,
-        // The core's names (androidDeployment), and the resolved critical roles: the core routes by both.
-        delegatedScopes = delegatedScopes.takeIf { it.isNotEmpty() },
-        supervised = null,
-        packageRoles = packageRoles,
-        collectedAt = collectedAt,
-        os = SnapshotOs(apiLevel = settings.sdkInt.toUInt(), securityPatchLevel = settings.securityPatch),
-        settings = settings(settings),
-        apps = packages?.distinctBy { it.packageName }?.map(::app),
-        agent = SnapshotAgent(agentPackage, uninstallBlocked),
-    )
-
-    private fun settings(s: SettingsSnapshot) = SnapshotSettings(
-        passwordComplexity = s.passwordComplexity?.let(::androidPasswordComplexity),
-        maximumFailedPasswordsForWipe = s.maximumFailedPasswordsForWipe?.toUInt(),
-        maximumTimeToLock = s.maximumTimeToLockMs?.toULong(),
-        encryption = s.encryptionStatus?.let { androidEncryption(it, s.deviceSecure) },
-        unknownSourcesAllowed = s.unknownSourcesAllowed,
-        developerOptionsEnabled = s.developerSettings,
-        verifyAppsEnabled = s.verifyAppsEnabled,
-        usbDebuggingEnabled = s.adbEnabled,
-        wirelessDebuggingEnabled = s.adbWifiEnabled,
-        cellular2gEnabled = s.cellular2gEnabled,
-        mobileNetworksConfigDisabled = s.mobileNetworksConfigDisabled,
-        addEsimDisallowed = s.addEsimDisallowed,
-        usbDataAccess = s.usbDataAccess?.let { name -> UsbDataAccess.entries.firstOrNull { it.name == name } },
-        userCaCertsSha256 = s.userCaCertsSha256?.distinct(),
-        accessibilityServices = s.accessibilityServices?.distinctBy { it.first }?.map { (pkg, system) ->
-            SnapshotAccessibilityService(pkg, system)
-        },
-    )
-
-    private fun app(p: InstalledPackage) = SnapshotApp(
-        id = p.packageName,
-        // A negative versionCodeMajor makes the long version code negative: not a version code.
-        versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
-        system = p.system,
-        installSource = if (p.installerObserved) SnapshotInstallSource(p.installer) else null,
-        signingCertsSha256 = p.signingCertsSha256.distinct(),
-    )
+    ): ComplianceSnapshot =
+        androidComplianceSnapshot(collectedAt, deviceOwner, settings, packages, agentPackage, uninstallBlocked, delegatedScopes, packageRoles)
 }
 
 /** The agent calls the compliance loop makes (the real agent through [complianceAgentOf], or a test double). */
@@ -117,7 +67,7 @@ sealed class CompliancePass {
         fun console(now: Instant): ConsoleMessage = consoleCompliancePass(
             report.compliant,
             report.openRules,
-            enforcement.outcomes.map { (requested, outcome) -> ActionHandled(requested, outcome.toCore()) },
+            enforcement.outcomes.map { (requested, outcome) -> ActionHandled(requested, outcome) },
             now,
         )
     }
@@ -179,5 +129,5 @@ class ComplianceLoop(
 /** For a phone where this app is not the device owner: every AGENT action is reported not done. */
 object NoEnforcer : Enforcer {
     override fun carryOut(action: Remediation): ActionOutcome =
-        ActionOutcome.Unsupported("no device-admin component configured: this app cannot enforce")
+        ActionOutcome.NotPossible("no device-admin component configured: this app cannot enforce")
 }

@@ -9,34 +9,19 @@ import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
-import org.portcullis.EvidenceCertificate
-import org.portcullis.EvidenceComponent
-import org.portcullis.EvidencePackage
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
+import org.portcullis.androidEvidenceSnapshot
 import org.portcullis.EvidenceSnapshot
 import org.portcullis.InspectionReport
 import org.portcullis.InspectionWindow
-import org.portcullis.Platform
 
-/** Fills the evidence snapshot the core's `submitInspection` scans (the library's `EvidenceSnapshot` record). */
+/** The evidence snapshot the core's `submitInspection` scans, built by the core from the readings. */
 object EvidenceSnapshots {
     /** Packages with installer and signing certificates; accessibility services and user CA certificates when observed. */
-    fun snapshot(collectedAt: Instant, packages: List<InstalledPackage>, settings: SettingsSnapshot?) = EvidenceSnapshot(
-        collectedAt = collectedAt,
-        platform = Platform.ANDROID,
-        packages = packages.distinctBy { it.packageName }.map { p ->
-            EvidencePackage(
-                id = p.packageName,
-                // Free text an app controls: a lone surrogate cannot be encoded as UTF-8.
-                versionName = p.versionName?.takeIf(::wellFormed),
-                versionCode = p.versionCode.takeIf { it >= 0 }?.toULong(),
-                installer = p.installer,
-                system = p.system,
-                certificates = p.signingCertsSha256.distinct().map { EvidenceCertificate(sha256 = it) },
-            )
-        },
-        accessibilityServices = settings?.accessibilityServices.orEmpty().map { it.first }.distinct().map { EvidenceComponent(it) },
-        userCaCertificates = settings?.userCaCertsSha256.orEmpty().distinct().map { EvidenceCertificate(sha256 = it) },
-    )
+    fun snapshot(collectedAt: Instant, packages: List<AndroidPackage>, settings: AndroidSettings?): EvidenceSnapshot =
+        // A version name is free text an app controls: a lone surrogate cannot be encoded as UTF-8.
+        androidEvidenceSnapshot(collectedAt, packages.map { it.copy(versionName = it.versionName?.takeIf(::wellFormed)) }, settings)
 
     /** Whether [text] is well-formed UTF-16 (no unpaired surrogate). */
     fun wellFormed(text: String): Boolean {
@@ -97,18 +82,13 @@ class InspectionLoop(
     private val agent: InspectionAgent,
     private val evidence: (Instant) -> EvidenceSnapshot,
 ) {
-    private var reported: DeviceConditions? = null
-
     /**
-     * At a wake-up: reports [conditions] when they changed (the core plans windows around
-     * charging and Wi-Fi and the local clock), then, if a window is open, collects the
-     * evidence and submits it. The core completes the window, so it is inspected once.
+     * At a wake-up: reports [conditions] (the core plans windows around charging and Wi-Fi
+     * and the local clock, and ignores conditions it already has), then, if a window is open,
+     * collects the evidence and submits it. The core completes the window, so it is inspected once.
      */
     suspend fun onWake(conditions: DeviceConditions?, now: Instant): InspectionPass = try {
-        if (conditions != null && conditions != reported) {
-            agent.reportConditions(conditions.charging, conditions.onWifi, conditions.utcOffsetMinutes, now)
-            reported = conditions
-        }
+        if (conditions != null) agent.reportConditions(conditions.charging, conditions.onWifi, conditions.utcOffsetMinutes, now)
         when (val window = agent.openInspectionWindow()) {
             null -> InspectionPass.NoWindow
             else -> InspectionPass.Submitted(window, agent.submitInspection(window.id, evidence(now), now))

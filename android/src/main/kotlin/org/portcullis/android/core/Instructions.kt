@@ -6,13 +6,15 @@
 
 package org.portcullis.android.core
 
+import org.portcullis.ConsoleMessage
+import org.portcullis.ActionOutcome
 import java.time.Instant
 import kotlin.coroutines.cancellation.CancellationException
 import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.AttestationAnswer
 import org.portcullis.AttestationReceipt
-import org.portcullis.ActionOutcome as ReportedOutcome
+import org.portcullis.ChannelOutcome
 import org.portcullis.ActionRoute
 import org.portcullis.HandedAction
 import org.portcullis.InstructionAction
@@ -20,11 +22,12 @@ import org.portcullis.InstructionResult
 import org.portcullis.PortcullisException
 import org.portcullis.consoleActionForMdm
 import org.portcullis.consoleInstructions
+import org.portcullis.mdmPublicationOutcome
 
 /** The agent calls instructions make (the real agent through [instructionAgentOf], or a test double). */
 interface InstructionAgent {
     suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult
-    suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert>
+    suspend fun reportActionOutcome(actionId: String, outcome: ActionOutcome, now: Instant): List<Alert>
     suspend fun actionsAwaitingOutcome(): List<HandedAction>
     suspend fun submitAttestation(actionId: String, answer: AttestationAnswer, now: Instant): AttestationReceipt
 }
@@ -34,7 +37,7 @@ fun instructionAgentOf(agent: suspend () -> AgentInterface): InstructionAgent = 
     override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
         agent().applyInstruction(envelope, now)
 
-    override suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert> =
+    override suspend fun reportActionOutcome(actionId: String, outcome: ActionOutcome, now: Instant): List<Alert> =
         agent().reportActionOutcome(actionId, outcome, now)
 
     override suspend fun actionsAwaitingOutcome(): List<HandedAction> = agent().actionsAwaitingOutcome()
@@ -45,7 +48,7 @@ fun instructionAgentOf(agent: suspend () -> AgentInterface): InstructionAgent = 
 
 /**
  * What the phone itself can do for an instruction (the Android implementation is
- * `DevicePolicyEnforcer`). Answers use the enforcer's [ActionOutcome]: `Unsupported` when
+ * `DevicePolicyEnforcer`). Answers are the core's [ActionOutcome]: `NotPossible` when
  * this device or deployment cannot, `Failed` when the platform refused.
  */
 interface InstructionDevice {
@@ -67,7 +70,7 @@ interface InstructionDevice {
 
 /** A phone where this app cannot act (no device-admin component): every action is reported not possible. */
 object NoInstructionDevice : InstructionDevice {
-    private val none = ActionOutcome.Unsupported("no device-admin component configured: this app cannot act")
+    private val none = ActionOutcome.NotPossible("no device-admin component configured: this app cannot act")
     override fun lockNow() = none
     override fun wipeWorkData(preserveFrp: Boolean) = none
     override fun wipeDevice(preserveFrp: Boolean) = none
@@ -78,7 +81,7 @@ object NoInstructionDevice : InstructionDevice {
 /** What became of one handed action on this pass. */
 sealed class ActionHandling {
     /** Reported to the core as [outcome]. */
-    data class Reported(val outcome: ReportedOutcome) : ActionHandling()
+    data class Reported(val outcome: ActionOutcome) : ActionHandling()
 
     /**
      * Not reported yet (the MDM channel did not take it, or the core could not store the
@@ -116,7 +119,7 @@ data class InstructionPass(
 class InstructionLoop(
     private val agent: InstructionAgent,
     private val device: InstructionDevice,
-    private val publishForMdm: suspend (KeyedStateSpec) -> SendResult,
+    private val publishForMdm: suspend (ConsoleMessage) -> ChannelOutcome,
     /** Carries out `Attest` actions; without one they are reported not possible. */
     private val attestor: KeyAttestor? = null,
     private val inspect: suspend (Instant) -> InspectionPass,
@@ -182,10 +185,10 @@ class InstructionLoop(
         alerts: MutableList<Alert>,
     ): ActionHandling {
         val result = attestor?.attest(action.challenge, action.certify)
-            ?: AttestationResult.NotDone(ActionOutcome.Unsupported("no keystore for key attestation in this deployment"))
+            ?: AttestationResult.NotDone(ActionOutcome.NotPossible("no keystore for key attestation in this deployment"))
         return when (result) {
             is AttestationResult.NotDone -> {
-                val outcome = reported(result.outcome)
+                val outcome = result.outcome
                 try {
                     alerts += agent.reportActionOutcome(handed.actionId, outcome, now)
                     ActionHandling.Reported(outcome)
@@ -198,8 +201,8 @@ class InstructionLoop(
             is AttestationResult.Answer -> try {
                 val receipt = agent.submitAttestation(handed.actionId, result.answer, now)
                 alerts += receipt.alerts
-                receipt.messages.forEach { publish(KeyedStateSpec.of(it)) }
-                ActionHandling.Reported(ReportedOutcome.CarriedOut)
+                receipt.messages.forEach { publish(it) }
+                ActionHandling.Reported(ActionOutcome.CarriedOut)
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
@@ -209,21 +212,17 @@ class InstructionLoop(
     }
 
     /** The outcome to report, or `null` to leave the action awaiting. */
-    private suspend fun carryOut(handed: HandedAction, now: Instant): ReportedOutcome? = when (handed.route) {
+    private suspend fun carryOut(handed: HandedAction, now: Instant): ActionOutcome? = when (handed.route) {
         // Handed to the MDM is what the agent can do: the MDM's own command carries it out,
-        // so the console hears "handed to the MDM", never "carried out".
-        ActionRoute.MDM -> when (publish(InstructionStateEncoding.forMdm(handed, now))) {
-            SendResult.Sent -> ReportedOutcome.HandedToMdm
-            SendResult.NoReceiver -> ReportedOutcome.NotPossible("no MDM on this device reads app states")
-            SendResult.TooLarge, is SendResult.Failed -> null
-        }
+        // so the core makes the console hear "handed to the MDM", never "carried out".
+        ActionRoute.MDM -> mdmPublicationOutcome(publish(InstructionStateEncoding.forMdm(handed, now)))
         // The core reports these itself and never hands them out; should one arrive, say so.
-        ActionRoute.NOT_POSSIBLE -> ReportedOutcome.NotPossible("not possible in this deployment")
+        ActionRoute.NOT_POSSIBLE -> ActionOutcome.NotPossible("not possible in this deployment")
         ActionRoute.AGENT -> when (val action = handed.action) {
             is InstructionAction.StartInspection -> when (val pass = inspect(now)) {
-                is InspectionPass.Submitted -> ReportedOutcome.CarriedOut
-                InspectionPass.NoWindow -> ReportedOutcome.Failed("no inspection window was open")
-                is InspectionPass.Failed -> ReportedOutcome.Failed("inspection failed: ${pass.error.javaClass.simpleName}")
+                is InspectionPass.Submitted -> ActionOutcome.CarriedOut
+                InspectionPass.NoWindow -> ActionOutcome.Failed("no inspection window was open")
+                is InspectionPass.Failed -> ActionOutcome.Failed("inspection failed: ${pass.error.javaClass.simpleName}")
             }
             InstructionAction.LockNow -> onDevice { device.lockNow() }
             is InstructionAction.WipeWorkData -> onDevice { device.wipeWorkData(action.preserveFrp) }
@@ -231,33 +230,23 @@ class InstructionLoop(
             is InstructionAction.ShowNotice -> onDevice { device.showNotice(action.title, action.body) }
             InstructionAction.RotateKeys -> onDevice { device.rotateKeys() }
             // Handled by [attest] before this is reached.
-            is InstructionAction.Attest -> ReportedOutcome.NotPossible("key attestation is answered with its chain")
+            is InstructionAction.Attest -> ActionOutcome.NotPossible("key attestation is answered with its chain")
         }
     }
 
-    /** The device's answer as the core takes it; a platform exception is a failure. */
-    private inline fun onDevice(call: () -> ActionOutcome): ReportedOutcome = reported(
-        try {
-            call()
-        } catch (e: RuntimeException) {
-            ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
-        },
-    )
+    /** The device's answer (the core bounds its reason); a platform exception is a failure. */
+    private inline fun onDevice(call: () -> ActionOutcome): ActionOutcome = try {
+        call()
+    } catch (e: RuntimeException) {
+        ActionOutcome.Failed("the platform threw ${e.javaClass.simpleName}")
+    }
 
-    private suspend fun publish(state: KeyedStateSpec): SendResult = try {
+    private suspend fun publish(state: ConsoleMessage): ChannelOutcome = try {
         publishForMdm(state)
     } catch (e: CancellationException) {
         throw e
     } catch (e: Exception) {
-        SendResult.Failed("the channel threw ${e.javaClass.simpleName}")
-    }
-
-    private fun reported(outcome: ActionOutcome): ReportedOutcome = when (outcome) {
-        ActionOutcome.Done -> ReportedOutcome.CarriedOut
-        // The device never answers ForMdm; the core's route decides what goes to the MDM.
-        ActionOutcome.ForMdm -> ReportedOutcome.NotPossible("the device handed it back to the MDM")
-        is ActionOutcome.Unsupported -> ReportedOutcome.NotPossible(InstructionStateEncoding.reason(outcome.reason))
-        is ActionOutcome.Failed -> ReportedOutcome.Failed(InstructionStateEncoding.reason(outcome.reason))
+        ChannelOutcome.Failed("the channel threw ${e.javaClass.simpleName}")
     }
 
     private fun alertsOf(result: InstructionResult): List<Alert> = when (result) {
@@ -273,19 +262,12 @@ class InstructionLoop(
  * action routed to the MDM. Neither carries an envelope, a key or a phone identifier.
  */
 object InstructionStateEncoding {
-    private const val MAX_REASON = 240
+    fun forMdm(handed: HandedAction, now: Instant): ConsoleMessage = consoleActionForMdm(handed, now)
 
-    /** An outcome reason within the core's limit, on one line. */
-    fun reason(text: String): String = AlertEncoding.truncate(text.replace('\n', ' ').replace('\r', ' '), MAX_REASON)
-
-    fun forMdm(handed: HandedAction, now: Instant): KeyedStateSpec = KeyedStateSpec.of(consoleActionForMdm(handed, now))
-
-    fun encode(pass: InstructionPass, now: Instant): KeyedStateSpec = KeyedStateSpec.of(
-        consoleInstructions(
+    fun encode(pass: InstructionPass, now: Instant): ConsoleMessage = consoleInstructions(
             pass.results,
             pass.actions.count { it.second is ActionHandling.Pending }.toUInt(),
             pass.error?.javaClass?.simpleName,
             now,
-        ),
-    )
+        )
 }

@@ -3,20 +3,12 @@
 package org.portcullis.android.core
 
 import org.portcullis.LogLevel
+import org.portcullis.androidLogPriority
 import org.portcullis.Logger
 
 object LogMapping {
     /** The logcat tag; the record's target (e.g. `portcullis_core::sim`) goes into the message. */
     const val TAG = "portcullis"
-
-    /** [LogLevel] -> `android.util.Log` priority. */
-    fun priority(level: LogLevel): Int = when (level) {
-        LogLevel.ERROR -> LogPriorities.ERROR
-        LogLevel.WARN -> LogPriorities.WARN
-        LogLevel.INFO -> LogPriorities.INFO
-        LogLevel.DEBUG -> LogPriorities.DEBUG
-        LogLevel.TRACE -> LogPriorities.VERBOSE
-    }
 
     fun line(target: String, message: String): String = "$target: $message"
 }
@@ -27,11 +19,11 @@ object LogMapping {
  * priority below [minPriority] are dropped. The library never logs identifiers or keys.
  */
 class ForwardingLogger(
-    private val minPriority: Int = LogPriorities.INFO,
+    private val minPriority: Int = androidLogPriority(LogLevel.INFO),
     private val sink: (priority: Int, tag: String, line: String) -> Unit,
 ) : Logger {
     override fun log(level: LogLevel, target: String, message: String) {
-        val priority = LogMapping.priority(level)
+        val priority = androidLogPriority(level) // the core's table
         if (priority < minPriority) return
         try {
             sink(priority, LogMapping.TAG, LogMapping.line(target, message))

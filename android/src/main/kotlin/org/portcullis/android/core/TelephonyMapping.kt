@@ -5,9 +5,8 @@ package org.portcullis.android.core
 
 import org.portcullis.ServiceObservation
 import org.portcullis.SimObservation
-import org.portcullis.androidServiceState
-import org.portcullis.androidServingRat
-import org.portcullis.androidSimState
+import org.portcullis.androidServiceObservation
+import org.portcullis.androidSimObservation
 
 /**
  * One slot as the Android glue read it: `TelephonyManager.getSimState(slot)` plus, when the
@@ -50,42 +49,13 @@ data class ServiceReading(
     val dataNetworkType: Int = 0,
 )
 
-/** Android telephony readings as the core's records. */
+/** Android telephony readings as the core's records (the core reads slots, states, network types and MCC/MNC). */
 object TelephonyMapping {
-    /** `getMccString()` + `getMncString()` -> "MCCMNC", or `null` unless both are there. */
-    fun mccMnc(mcc: String?, mnc: String?): String? =
-        if (mcc.isNullOrBlank() || mnc.isNullOrBlank()) null else mcc.trim() + mnc.trim()
-
-    /**
-     * The observation for one slot, or `null` when there is nothing to report (no slot
-     * index, or a transitional SIM state). Identifiers pass through as read: the core takes
-     * blank ones as not revealed, cuts a long carrier name, and validates the rest
-     * (`InvalidInput` names the field, never the value).
-     */
-    fun simObservation(reading: SubscriptionReading): SimObservation? {
-        if (reading.slotIndex < 0) return null
-        val state = androidSimState(reading.simState) ?: return null
-        return SimObservation(
-            slot = reading.slotIndex,
-            state = state,
-            iccid = reading.iccId,
-            imsi = reading.imsi,
-            msisdn = reading.phoneNumber,
-            mccMnc = mccMnc(reading.mcc, reading.mnc),
-            carrierName = reading.carrierName,
-            embedded = reading.embedded,
-        )
-    }
+    /** The observation for one slot, or `null` when there is nothing to report (no slot index, a transitional state). */
+    fun simObservation(r: SubscriptionReading): SimObservation? =
+        androidSimObservation(r.slotIndex, r.simState, r.iccId, r.imsi, r.phoneNumber, r.mcc, r.mnc, r.carrierName, r.embedded)
 
     /** The observation for one service-state reading, or `null` without a slot or a known state. */
-    fun serviceObservation(reading: ServiceReading): ServiceObservation? {
-        if (reading.slotIndex < 0) return null
-        val state = androidServiceState(reading.state) ?: return null
-        return ServiceObservation(
-            slot = reading.slotIndex,
-            state = state,
-            roaming = reading.roaming,
-            rat = androidServingRat(reading.voiceNetworkType, reading.dataNetworkType),
-        )
-    }
+    fun serviceObservation(r: ServiceReading): ServiceObservation? =
+        androidServiceObservation(r.slotIndex, r.state, r.roaming, r.voiceNetworkType, r.dataNetworkType)
 }

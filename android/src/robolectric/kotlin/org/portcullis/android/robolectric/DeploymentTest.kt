@@ -49,7 +49,7 @@ import org.portcullis.android.DeploymentReader
 import org.portcullis.android.DevicePolicyEnforcer
 import org.portcullis.android.KeystoreDeviceKey
 import org.portcullis.android.TelephonyObserver
-import org.portcullis.android.core.ActionOutcome
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.Inventory
@@ -129,7 +129,7 @@ class DeploymentTest {
     @Test
     fun theOwnerWipesWithTheCallItsApiLevelHas() {
         owner()
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.WipeDevice(preserveFrp = false)))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(enforcer(), Remediation.WipeDevice(preserveFrp = false)))
         val (call, flags) = PortcullisShadowDevicePolicyManager.wipes.single()
         assertEquals(if (Build.VERSION.SDK_INT >= 34) "wipeDevice" else "wipeData", call)
         assertEquals(DevicePolicyManager.WIPE_RESET_PROTECTION_DATA, flags and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
@@ -140,21 +140,21 @@ class DeploymentTest {
         owner()
         PortcullisShadowDevicePolicyManager.usbSignalingCanBeDisabled = false
         val outcome = agentDoes(enforcer(), Remediation.Apply(Measure.UsbDataSignalingDisabled))
-        assertTrue("$outcome", outcome is ActionOutcome.Unsupported)
+        assertTrue("$outcome", outcome is ActionOutcome.NotPossible)
         PortcullisShadowDevicePolicyManager.usbSignalingCanBeDisabled = true
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Apply(Measure.UsbDataSignalingDisabled)))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(enforcer(), Remediation.Apply(Measure.UsbDataSignalingDisabled)))
         assertFalse(dpm.isUsbDataSignalingEnabled)
     }
 
     @Test
     fun theAccessBlockSuspendsOrdinaryAppsAndNeverTheCriticalOnes() {
         owner()
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Apply(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(enforcer(), Remediation.Apply(Measure.AccessBlocked)))
         assertTrue(dpm.isPackageSuspended(admin, APP))
         for (critical in listOf(LAUNCHER, PLAY, GMS, "android", context.packageName)) {
             assertFalse("$critical suspended", dpm.isPackageSuspended(admin, critical))
         }
-        assertEquals(ActionOutcome.Done, agentDoes(enforcer(), Remediation.Lift(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(enforcer(), Remediation.Lift(Measure.AccessBlocked)))
         assertFalse(dpm.isPackageSuspended(admin, APP))
     }
 
@@ -162,15 +162,15 @@ class DeploymentTest {
     fun aCompanionWithPackageAccessSuspendsAndHidesWithANullAdminAndNothingElse() {
         companion(DevicePolicyManager.DELEGATION_PACKAGE_ACCESS)
         val e = enforcer(withAdmin = false)
-        assertEquals(ActionOutcome.Done, agentDoes(e, suspendApp))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(e, suspendApp))
         assertTrue(dpm.isPackageSuspended(null, APP))
-        assertEquals(ActionOutcome.Done, agentDoes(e, hideApp))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(e, hideApp))
         assertTrue(dpm.isApplicationHidden(null, APP))
         // The access block through the scope also spares the DPC that delegated it.
-        assertEquals(ActionOutcome.Done, agentDoes(e, Remediation.Apply(Measure.AccessBlocked)))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(e, Remediation.Apply(Measure.AccessBlocked)))
         assertFalse(dpm.isPackageSuspended(null, DPC))
         for (other in listOf(blockUninstall, Remediation.RemoveCaCert(installCa()), Remediation.LockDevice, Remediation.WipeDevice(true))) {
-            assertTrue("$other: ${agentDoes(e, other)}", agentDoes(e, other) is ActionOutcome.Unsupported)
+            assertTrue("$other: ${agentDoes(e, other)}", agentDoes(e, other) is ActionOutcome.NotPossible)
         }
         assertTrue(PortcullisShadowDevicePolicyManager.wipes.isEmpty())
     }
@@ -179,9 +179,9 @@ class DeploymentTest {
     fun aCompanionWithBlockUninstallProtectsItselfAndNothingElse() {
         companion(DevicePolicyManager.DELEGATION_BLOCK_UNINSTALL)
         val e = enforcer(withAdmin = false)
-        assertEquals(ActionOutcome.Done, agentDoes(e, blockUninstall))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(e, blockUninstall))
         assertTrue(dpm.isUninstallBlocked(null, context.packageName))
-        assertTrue(agentDoes(e, suspendApp) is ActionOutcome.Unsupported)
+        assertTrue(agentDoes(e, suspendApp) is ActionOutcome.NotPossible)
         assertFalse(dpm.isPackageSuspended(dpc, APP))
     }
 
@@ -189,9 +189,9 @@ class DeploymentTest {
     fun aCompanionWithCertInstallRemovesAUserCaAndNothingElse() {
         companion(DevicePolicyManager.DELEGATION_CERT_INSTALL)
         val e = enforcer(withAdmin = false)
-        assertEquals(ActionOutcome.Done, agentDoes(e, Remediation.RemoveCaCert(installCa())))
+        assertEquals(ActionOutcome.CarriedOut, agentDoes(e, Remediation.RemoveCaCert(installCa())))
         assertTrue(PortcullisShadowDevicePolicyManager.caCerts.isEmpty())
-        assertTrue(agentDoes(e, hideApp) is ActionOutcome.Unsupported)
+        assertTrue(agentDoes(e, hideApp) is ActionOutcome.NotPossible)
     }
 
     @Test
@@ -200,7 +200,7 @@ class DeploymentTest {
             companion(*scopes)
             val e = enforcer(withAdmin = false)
             for (action in listOf(suspendApp, hideApp, blockUninstall, Remediation.LockDevice, Remediation.Apply(Measure.UserRestriction(Restriction.DISALLOW_DEBUGGING_FEATURES)))) {
-                assertTrue("${scopes.toList()} $action", agentDoes(e, action) is ActionOutcome.Unsupported)
+                assertTrue("${scopes.toList()} $action", agentDoes(e, action) is ActionOutcome.NotPossible)
             }
         }
         assertFalse(dpm.isPackageSuspended(dpc, APP))

@@ -3,6 +3,7 @@
 
 package org.portcullis.android.robolectric
 
+import org.portcullis.ChannelOutcome
 import android.app.KeyguardManager
 import android.app.admin.DevicePolicyManager
 import android.content.ComponentName
@@ -22,7 +23,6 @@ import org.junit.Test
 import org.junit.runner.RunWith
 import org.portcullis.Agent
 import org.portcullis.HandedAction
-import org.portcullis.ActionOutcome as ReportedOutcome
 import org.portcullis.android.DevicePolicyEnforcer
 import org.portcullis.ActionRoute
 import org.portcullis.Measure
@@ -30,11 +30,10 @@ import org.portcullis.Remediation
 import org.portcullis.RemediationAction
 import org.portcullis.Restriction
 import org.portcullis.android.core.ActionHandling
-import org.portcullis.android.core.ActionOutcome
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.instructionAgentOf
 import org.robolectric.RobolectricTestRunner
@@ -91,7 +90,7 @@ class DevicePolicyEnforcerTest {
     private fun instruction(name: String) = fixture("instructions/$name").readText(Charsets.UTF_8).trim()
 
     private fun loop(agent: Agent) =
-        InstructionLoop(instructionAgentOf { agent }, enforcer(), { SendResult.Sent }) { InspectionPass.NoWindow }
+        InstructionLoop(instructionAgentOf { agent }, enforcer(), { ChannelOutcome.Sent }) { InspectionPass.NoWindow }
 
     private fun agentRoute(action: Remediation) = RemediationAction(ActionRoute.AGENT, null, action)
 
@@ -102,7 +101,7 @@ class DevicePolicyEnforcerTest {
         try {
             val pass = runBlocking { loop(agent).apply(instruction("lock-5.instruction").trim().toByteArray(), at(10)) }
             assertEquals(null, pass.error)
-            assertEquals(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second })
+            assertEquals(listOf(ActionHandling.Reported(ActionOutcome.CarriedOut)), pass.actions.map { it.second })
             assertTrue("keyguard locked", context.service<KeyguardManager>().isKeyguardLocked)
             assertEquals("nothing left awaiting an outcome", emptyList<HandedAction>(), runBlocking { agent.actionsAwaitingOutcome() })
             assertTrue("the outcome is journaled as an alert: ${pass.alerts.map { it.kindName }}", pass.alerts.any { it.kindName == "instruction_outcome" })
@@ -117,12 +116,12 @@ class DevicePolicyEnforcerTest {
         try {
             val pass = runBlocking { loop(agent).apply(instruction("lock-5.instruction").trim().toByteArray(), at(10)) }
             val handling = pass.actions.single().second
-            assertEquals(ActionHandling.Reported(ReportedOutcome.NotPossible("this app is not the device owner")), handling)
+            assertEquals(ActionHandling.Reported(ActionOutcome.NotPossible("this app is not the device owner")), handling)
             assertFalse("keyguard untouched", context.service<KeyguardManager>().isKeyguardLocked)
             assertEquals(emptyList<HandedAction>(), runBlocking { agent.actionsAwaitingOutcome() })
             // The same for the compliance engine's actions.
             val report = enforcer().carryOutAll(listOf(agentRoute(Remediation.Apply(Measure.PackageSuspended(ANYDESK)))))
-            assertEquals(ActionOutcome.Unsupported("this app is not the device owner and holds no delegation-package-access"), report.outcomes.single().second)
+            assertEquals(ActionOutcome.NotPossible("this app is not the device owner and holds no delegation-package-access"), report.outcomes.single().second)
         } finally {
             agent.close()
         }
@@ -134,12 +133,12 @@ class DevicePolicyEnforcerTest {
         val agent = agent()
         try {
             val pass = runBlocking { loop(agent).apply(instruction("wipe-6.instruction").trim().toByteArray(), at(10)) }
-            assertEquals(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second })
+            assertEquals(listOf(ActionHandling.Reported(ActionOutcome.CarriedOut)), pass.actions.map { it.second })
             val (call, flags) = PortcullisShadowDevicePolicyManager.wipes.single()
             assertTrue("wiped through $call", call == "wipeData" || call == "wipeDevice")
             assertEquals("FRP kept: no WIPE_RESET_PROTECTION_DATA", 0, flags and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
             // A wipe the core asks for without FRP clears the protection data.
-            assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = false)))
+            assertEquals(ActionOutcome.CarriedOut, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = false)))
             val (_, cleared) = PortcullisShadowDevicePolicyManager.wipes.last()
             assertEquals(DevicePolicyManager.WIPE_RESET_PROTECTION_DATA, cleared and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
         } finally {
@@ -169,18 +168,18 @@ class DevicePolicyEnforcerTest {
     fun packagesAreSuspendedHiddenAndRestored() {
         deviceOwner()
         val e = enforcer()
-        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Apply(Measure.PackageSuspended(ANYDESK))))
+        assertEquals(ActionOutcome.CarriedOut, e.carryOut(Remediation.Apply(Measure.PackageSuspended(ANYDESK))))
         assertTrue(dpm.isPackageSuspended(admin, ANYDESK))
-        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Apply(Measure.PackageHidden(SIDELOADED))))
+        assertEquals(ActionOutcome.CarriedOut, e.carryOut(Remediation.Apply(Measure.PackageHidden(SIDELOADED))))
         assertTrue(dpm.isApplicationHidden(admin, SIDELOADED))
 
-        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Lift(Measure.PackageSuspended(ANYDESK))))
+        assertEquals(ActionOutcome.CarriedOut, e.carryOut(Remediation.Lift(Measure.PackageSuspended(ANYDESK))))
         assertFalse(dpm.isPackageSuspended(admin, ANYDESK))
-        assertEquals(ActionOutcome.Done, e.carryOut(Remediation.Lift(Measure.PackageHidden(SIDELOADED))))
+        assertEquals(ActionOutcome.CarriedOut, e.carryOut(Remediation.Lift(Measure.PackageHidden(SIDELOADED))))
         assertFalse(dpm.isApplicationHidden(admin, SIDELOADED))
         // Hiding a package that is not there is reported, not assumed done.
         val missing = e.carryOut(Remediation.Apply(Measure.PackageHidden("com.example.absent")))
-        assertTrue("$missing", missing !is ActionOutcome.Done)
+        assertTrue("$missing", missing !is ActionOutcome.CarriedOut)
     }
 
     @Test
@@ -192,7 +191,7 @@ class DevicePolicyEnforcerTest {
         assertTrue(dpm.installCaCert(admin, other))
         val sha = Inventory.certificateSha256(cert)
 
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.RemoveCaCert(sha)))
+        assertEquals(ActionOutcome.CarriedOut, enforcer().carryOut(Remediation.RemoveCaCert(sha)))
         assertEquals(listOf(Inventory.certificateSha256(other)), dpm.getInstalledCaCerts(admin).map { Inventory.certificateSha256(it) })
         val again = enforcer().carryOut(Remediation.RemoveCaCert(sha))
         assertTrue("already gone: $again", again is ActionOutcome.Failed)
@@ -201,9 +200,9 @@ class DevicePolicyEnforcerTest {
     @Test
     fun lockAndWipeAsRemediationActions() {
         deviceOwner()
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.LockDevice))
+        assertEquals(ActionOutcome.CarriedOut, enforcer().carryOut(Remediation.LockDevice))
         assertTrue(context.service<KeyguardManager>().isKeyguardLocked)
-        assertEquals(ActionOutcome.Done, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = true)))
+        assertEquals(ActionOutcome.CarriedOut, enforcer().carryOut(Remediation.WipeDevice(preserveFrp = true)))
         assertEquals(0, PortcullisShadowDevicePolicyManager.wipes.single().second and DevicePolicyManager.WIPE_RESET_PROTECTION_DATA)
     }
 }

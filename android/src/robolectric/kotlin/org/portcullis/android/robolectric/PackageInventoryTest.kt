@@ -22,15 +22,16 @@ import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
+import org.portcullis.UsbDataAccess
 import org.portcullis.Agent
 import org.portcullis.android.PackageInventory
 import org.portcullis.ReasonCode
 import org.portcullis.RuleRef
 import org.portcullis.VerdictStatus
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.InstalledPackage
+import org.portcullis.AndroidPackage
 import org.portcullis.android.core.Inventory
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidSettings
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
@@ -56,12 +57,12 @@ private val PIXEL_APPS = listOf(
 )
 
 /** The sample's settings, as the settings reader reports them (the same record as the JVM tests). */
-private val PIXEL_SETTINGS = SettingsSnapshot(
+private val PIXEL_SETTINGS = AndroidSettings(
     sdkInt = 34, securityPatch = "2025-10-01", developerSettings = true, adbEnabled = true, airplaneMode = false,
-    autoTime = true, deviceSecure = true, storageEncrypted = true, encryptionStatus = android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_ACTIVE_PER_USER,
+    autoTime = true, deviceSecure = true, encryptionStatus = android.app.admin.DevicePolicyManager.ENCRYPTION_STATUS_ACTIVE_PER_USER,
     adbWifiEnabled = false, maximumTimeToLockMs = 300_000, maximumFailedPasswordsForWipe = 15,
     unknownSourcesAllowed = false, verifyAppsEnabled = true, cellular2gEnabled = true,
-    usbDataAccess = "DISALLOW_USB_FILE_TRANSFER",
+    usbDataAccess = UsbDataAccess.DISALLOW_USB_FILE_TRANSFER,
     userCaCertsSha256 = listOf("d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e:d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e"),
     accessibilityServices = emptyList(),
 )
@@ -158,7 +159,7 @@ class PackageInventoryTest {
         shadowOf(dpm).setActiveAdmin(admin)
         assertTrue(dpm.setApplicationHidden(admin, "com.example.sideloaded", true))
         assertEquals(0, dpm.setPackagesSuspended(admin, arrayOf("com.anydesk.anydeskandroid"), true).size)
-        val ids = PackageInventory(context).scan().map(InstalledPackage::packageName)
+        val ids = PackageInventory(context).scan().map(AndroidPackage::packageName)
         assertTrue("a hidden app must not look removed: $ids", "com.example.sideloaded" in ids)
         assertTrue("a suspended app is still installed: $ids", "com.anydesk.anydeskandroid" in ids)
     }

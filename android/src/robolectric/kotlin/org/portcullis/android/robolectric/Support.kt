@@ -18,8 +18,7 @@ import org.portcullis.DeviceKey
 import org.portcullis.android.core.AgentFeeder
 import org.portcullis.android.core.InputQueue
 import org.portcullis.android.core.KeyedAppStatesReporterPort
-import org.portcullis.android.core.KeyedAppStatesStatus
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
 import org.robolectric.annotation.Implementation
 import org.robolectric.annotation.Implements
 import org.robolectric.shadows.ShadowDevicePolicyManager
@@ -86,11 +85,11 @@ suspend fun InputQueue.drain() {
 }
 
 /** A keyed-app-states reporter that records each send and answers [status]. */
-class RecordingReporter(var status: Int = KeyedAppStatesStatus.SUCCESS) : KeyedAppStatesReporterPort {
-    val sent = mutableListOf<Pair<List<KeyedStateSpec>, Boolean>>()
+class RecordingReporter(var status: Int = 0 /* KeyedAppStatesCallback.STATUS_SUCCESS */) : KeyedAppStatesReporterPort {
+    val sent = mutableListOf<Pair<List<ConsoleMessage>, Boolean>>()
 
     @Synchronized
-    override fun send(states: List<KeyedStateSpec>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) {
+    override fun send(states: List<ConsoleMessage>, immediate: Boolean, answer: (Int, Throwable?) -> Unit) {
         sent += states to immediate
         answer(status, null)
     }

@@ -112,3 +112,29 @@ object PasswordComplexities {
     const val MEDIUM = 0x30000
     const val HIGH = 0x50000
 }
+
+/** `android.app.admin.SecurityLog.TAG_*` values (AOSP SecurityLogTags.logtags). */
+object SecurityLogTags {
+    const val ADB_SHELL_INTERACTIVE = 210001
+    const val ADB_SHELL_CMD = 210002
+    const val APP_PROCESS_START = 210005
+    const val KEYGUARD_DISMISS_AUTH_ATTEMPT = 210007
+    const val OS_STARTUP = 210009
+    const val CERT_AUTHORITY_INSTALLED = 210029
+}
+
+/** `androidx.enterprise.feedback.KeyedAppState` limits (enterprise-feedback 1.1), in UTF-16 units. */
+object KeyedAppStateLimits {
+    const val MAX_KEY_LENGTH = 100
+    const val MAX_MESSAGE_LENGTH = 1000
+    const val MAX_DATA_LENGTH = 1000
+}
+
+/** `android.util.Log` priorities. */
+object LogPriorities {
+    const val VERBOSE = 2
+    const val DEBUG = 3
+    const val INFO = 4
+    const val WARN = 5
+    const val ERROR = 6
+}

@@ -6,6 +6,7 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.UsbDataAccess
 import org.portcullis.androidEncryption
 import org.portcullis.androidPasswordComplexity
 import java.time.Instant
@@ -27,25 +28,25 @@ import org.portcullis.SnapshotInstallSource
 import org.portcullis.SnapshotOs
 import org.portcullis.SnapshotSettings
 import org.portcullis.VerdictStatus
-import org.portcullis.android.core.ActionOutcome
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.EnforcementReport
 import org.portcullis.android.core.ComplianceAgent
 import org.portcullis.android.core.ComplianceLoop
 import org.portcullis.android.core.CompliancePass
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleSupersedes
 import org.portcullis.android.core.carryOutAll
 import org.portcullis.android.core.EvidenceSnapshots
-import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
 import org.portcullis.android.core.complianceAgentOf
 
 private const val VENDING = "com.android.vending"
 
 private fun pkg(id: String, version: Long, installer: String?, cert: String? = null, system: Boolean = false) =
-    InstalledPackage(
+    AndroidPackage(
         packageName = id,
         versionCode = version,
         versionName = null,
@@ -65,7 +66,7 @@ private val PIXEL_PACKAGES = listOf(
     pkg("com.android.settings", 34, null, system = true),
 )
 
-private val PIXEL_SETTINGS = SettingsSnapshot(
+private val PIXEL_SETTINGS = AndroidSettings(
     sdkInt = 34,
     securityPatch = "2025-10-01",
     developerSettings = true,
@@ -73,7 +74,7 @@ private val PIXEL_SETTINGS = SettingsSnapshot(
     airplaneMode = false,
     autoTime = true,
     deviceSecure = true,
-    storageEncrypted = true,
+   
     encryptionStatus = EncryptionStatuses.ACTIVE_PER_USER,
     adbWifiEnabled = false,
     maximumTimeToLockMs = 300_000,
@@ -81,7 +82,7 @@ private val PIXEL_SETTINGS = SettingsSnapshot(
     unknownSourcesAllowed = false,
     verifyAppsEnabled = true,
     cellular2gEnabled = true,
-    usbDataAccess = "DISALLOW_USB_FILE_TRANSFER",
+    usbDataAccess = UsbDataAccess.DISALLOW_USB_FILE_TRANSFER,
     userCaCertsSha256 = listOf("d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e:d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e"),
     accessibilityServices = emptyList(),
 )
@@ -127,9 +128,9 @@ fun complianceTests() {
     }
 
     test("compliance: facts not observed stay null, and 'none' stays explicit") {
-        val bare = SettingsSnapshot(
+        val bare = AndroidSettings(
             sdkInt = 29, securityPatch = null, developerSettings = false, adbEnabled = false,
-            airplaneMode = false, autoTime = true, deviceSecure = false, storageEncrypted = false,
+            airplaneMode = false, autoTime = true, deviceSecure = false,
         )
         val unknownInstaller = pkg("com.example.a", 1, null).copy(installerObserved = false)
         val noInstaller = pkg("com.example.b", -2, null)
@@ -140,10 +141,10 @@ fun complianceTests() {
         eq(SnapshotOs(apiLevel = 29u), snapshot.os, "only the API level is observed")
         eq(SnapshotSettings(developerOptionsEnabled = false, usbDebuggingEnabled = false), snapshot.settings, "only observed settings")
         val apps = snapshot.apps ?: fail("no apps")
-        eq(2, apps.size, "a package listed twice appears once")
+        eq(3, apps.size, "the list as read (the core drops the repeat)")
         eq(null, apps[0].installSource, "unobserved installer")
         eq(SnapshotInstallSource(null), apps[1].installSource, "no installer recorded")
-        eq(null, apps[1].versionCode, "a negative version code is not one")
+        eq(-2L, apps[1].versionCode, "as read (the core reads a negative one as not observed)")
         eq(SnapshotAgent("org.portcullis", null), snapshot.agent, "agent")
         val locked = ComplianceSnapshots.snapshot(T0, true, bare.copy(mobileNetworksConfigDisabled = true), null, "org.portcullis", true)
         eq(true, locked.settings.mobileNetworksConfigDisabled, "locked networks")
@@ -189,10 +190,8 @@ fun complianceTests() {
         val many = (0 until 60).map {
             RemediationAction(ActionRoute.MDM, RuleRef.App("com.example.package$it"), Remediation.Apply(Measure.PackageSuspended("com.example.package$it")))
         }
-        val report = EnforcementReport(many.map { it to ActionOutcome.ForMdm })
-        val state = KeyedStateSpec.of(
-            CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0),
-        )
+        val report = EnforcementReport(many.map { it to ActionOutcome.HandedToMdm })
+        val state = CompliancePass.Evaluated(ComplianceReport(false, 60u, emptyList(), emptyList()), report).console(T0)
         assertWithinLimits(state)
         val data = jsonObject(state.data)
         @Suppress("UNCHECKED_CAST")
@@ -226,17 +225,17 @@ fun complianceTests() {
             expect(Remediation.Apply(Measure.PackageSuspended("com.anydesk.anydeskandroid")) in enforcer.calls) { "${enforcer.calls}" }
             expect(enforcer.calls.none { it == Remediation.Apply(Measure.PackageSuspended("org.portcullis")) }) { "suspended itself" }
             expect(pass.enforcement.outcomes.isNotEmpty()) { "no outcomes" }
-            val state = KeyedStateSpec.of(pass.console(T0))
+            val state = pass.console(T0)
             assertWithinLimits(state)
             eq("portcullis.compliance", state.key, "key")
             // The same pass a day later is no news to the core: not published again.
-            expect(!consoleSupersedes(state.console, pass.console(T0.plusSeconds(86_400)))) { "same pass, new time" }
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "not compliant is an error state")
+            expect(!consoleSupersedes(state, pass.console(T0.plusSeconds(86_400)))) { "same pass, new time" }
+            eq(ConsoleSeverity.ERROR, state.severity, "not compliant is an error state")
             val data = jsonObject(state.data)
             eq(false, data["compliant"], "compliant")
             eq(pass.report.openRules.toLong(), data["open_rules"], "open rules")
             // Actions the phone could not carry out are listed with the reason.
-            val old = EnforcementReport(pass.enforcement.outcomes.map { it.first to ActionOutcome.Unsupported("API 33") })
+            val old = EnforcementReport(pass.enforcement.outcomes.map { it.first to ActionOutcome.NotPossible("API 33") })
             val oldState = jsonObject(pass.copy(enforcement = old).console(T0).data)
             @Suppress("UNCHECKED_CAST")
             val notDone = oldState["not_done"] as List<Map<String, Any?>>

@@ -11,13 +11,13 @@ import org.portcullis.DeploymentMode
 import org.portcullis.PackageRoles
 import org.portcullis.accessBlockTargets
 import org.portcullis.android.core.ComplianceSnapshots
-import org.portcullis.android.core.ConnectivityTracker
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConnectivityTracker
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.consoleDeployment
 import java.time.Instant
-import org.portcullis.android.core.KeyedAppStateLimits
 import org.portcullis.android.core.KeystoreErrors
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidSettings
 import org.portcullis.androidDeployment
 
 fun deploymentTests() {
@@ -30,9 +30,9 @@ fun deploymentTests() {
     }
 
     test("the console's deployment state says the mode and the scopes the core read") {
-        val state = KeyedStateSpec.of(consoleDeployment(androidDeployment(false, listOf("delegation-package-access")), 34u, Instant.EPOCH))
+        val state = consoleDeployment(androidDeployment(false, listOf("delegation-package-access")), 34u, Instant.EPOCH)
         eq("portcullis.deployment", state.key, "key")
-        eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "severity")
+        eq(ConsoleSeverity.INFO, state.severity, "severity")
         eq("companion: delegated PACKAGE_ACCESS (API 34)", state.message, "message")
         val o = jsonObject(state.data)
         eq("companion", o["mode"], "mode")
@@ -54,9 +54,9 @@ fun deploymentTests() {
     }
 
     test("the snapshot carries delegated scopes and package roles as the platform resolved them") {
-        val settings = SettingsSnapshot(
+        val settings = AndroidSettings(
             sdkInt = 34, securityPatch = null, developerSettings = false, adbEnabled = false,
-            airplaneMode = false, autoTime = true, deviceSecure = true, storageEncrypted = true,
+            airplaneMode = false, autoTime = true, deviceSecure = true,
         )
         val roles = PackageRoles(home = "com.example.home", installer = null, permissionController = null, deviceOwner = "com.emm.dpc", dialer = null)
         val snapshot = ComplianceSnapshots.snapshot(

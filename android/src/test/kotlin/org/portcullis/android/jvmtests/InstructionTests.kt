@@ -5,6 +5,7 @@
 
 package org.portcullis.android.jvmtests
 
+import org.portcullis.ChannelOutcome
 import java.io.File
 import java.time.Instant
 import org.portcullis.ActionRoute
@@ -21,20 +22,18 @@ import org.portcullis.InstructionKind
 import org.portcullis.InstructionResult
 import org.portcullis.InstructionsSync
 import org.portcullis.android.core.ActionHandling
-import org.portcullis.android.core.ActionOutcome
+import org.portcullis.ActionOutcome
 import org.portcullis.android.core.InspectionPass
 import org.portcullis.android.core.InstructionAgent
 import org.portcullis.android.core.InstructionDevice
 import org.portcullis.android.core.InstructionLoop
 import org.portcullis.android.core.InstructionPass
 import org.portcullis.android.core.InstructionStateEncoding
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.android.core.ManagedConfigKeys
-import org.portcullis.android.core.SendResult
 import org.portcullis.android.core.instructionAgentOf
-import org.portcullis.ActionOutcome as ReportedOutcome
 
 private fun instructionFixtureFile(name: String): File {
     val dir = System.getProperty("portcullis.fixtures") ?: fail("-Dportcullis.fixtures not set (run scripts/android-jvm-tests.sh)")
@@ -66,7 +65,7 @@ private suspend fun InstructionLoop.syncList(agent: Agent, instructions: String,
 }
 
 /** What the phone was asked to do. */
-private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutcome.Done) : InstructionDevice {
+private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutcome.CarriedOut) : InstructionDevice {
     val calls = mutableListOf<String>()
     override fun lockNow(): ActionOutcome = answer.also { calls += "lock" }
     override fun wipeWorkData(preserveFrp: Boolean): ActionOutcome = answer.also { calls += "wipe_work_data frp=$preserveFrp" }
@@ -75,9 +74,9 @@ private class RecordingInstructionDevice(var answer: ActionOutcome = ActionOutco
     override fun rotateKeys(): ActionOutcome = answer.also { calls += "rotate" }
 }
 
-private class PublishedStates(var answer: SendResult = SendResult.Sent) {
-    val states = mutableListOf<KeyedStateSpec>()
-    suspend fun send(state: KeyedStateSpec): SendResult = answer.also { states += state }
+private class PublishedStates(var answer: ChannelOutcome = ChannelOutcome.Sent) {
+    val states = mutableListOf<ConsoleMessage>()
+    suspend fun send(state: ConsoleMessage): ChannelOutcome = answer.also { states += state }
 }
 
 private suspend fun enrolledForInstructions(s: Scratch): Agent {
@@ -92,11 +91,11 @@ private fun alertKindsOf(pass: InstructionPass) = pass.alerts.map { it.kindName 
 
 /** A scripted core: hands out [awaiting] and records the outcomes reported. */
 private class ScriptedInstructionAgent(val awaiting: MutableList<HandedAction>) : InstructionAgent {
-    val reported = mutableListOf<Pair<String, ReportedOutcome>>()
+    val reported = mutableListOf<Pair<String, ActionOutcome>>()
     override suspend fun applyInstruction(envelope: ByteArray, now: Instant): InstructionResult =
         InstructionResult.Applied("scripted", 7uL, InstructionKind.WIPE_DEVICE, "wipe_device", awaiting.toList(), emptyList())
 
-    override suspend fun reportActionOutcome(actionId: String, outcome: ReportedOutcome, now: Instant): List<Alert> {
+    override suspend fun reportActionOutcome(actionId: String, outcome: ActionOutcome, now: Instant): List<Alert> {
         reported += actionId to outcome
         awaiting.removeAll { it.actionId == actionId }
         return emptyList()
@@ -143,7 +142,7 @@ fun instructionTests() {
             val loop = InstructionLoop(instructionAgentOf { agent }, RecordingInstructionDevice(), published::send, KeyAttestor(keystore)) { InspectionPass.NoWindow }
             val pass = loop.syncList(agent, managedInstructions("attest-7.instruction"), at(10))
             eq(null, pass.error, "error")
-            eq(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), pass.actions.map { it.second }, "handling")
+            eq(listOf(ActionHandling.Reported(ActionOutcome.CarriedOut)), pass.actions.map { it.second }, "handling")
             eq(listOf("7ccac1ea-4845-482e-858d-f6fa9aa8" to true), keystore.generated, "generated in StrongBox with the challenge")
             // What the key signed is the core's statement, ending in this device's checkpoint key.
             val action = pass.actions.single().first.action as? InstructionAction.Attest ?: fail("not an attest action")
@@ -170,13 +169,13 @@ fun instructionTests() {
         val failing = ScriptedInstructionAgent(mutableListOf(handed))
         val failed = InstructionLoop(failing, RecordingInstructionDevice(), PublishedStates()::send,
             KeyAttestor(ScriptedKeystore(failure = java.security.KeyStoreException("keystore is locked")))) { InspectionPass.NoWindow }.handleAwaiting(at(1))
-        val outcome = (failed.actions.single().second as? ActionHandling.Reported)?.outcome as? ReportedOutcome.Failed ?: fail("not failed: ${failed.actions}")
+        val outcome = (failed.actions.single().second as? ActionHandling.Reported)?.outcome as? ActionOutcome.Failed ?: fail("not failed: ${failed.actions}")
         expect("KeyStoreException" in outcome.reason) { outcome.reason }
         eq(emptyList<Pair<String, AttestationAnswer>>(), failing.submitted, "nothing submitted")
 
         val none = ScriptedInstructionAgent(mutableListOf(handed))
         InstructionLoop(none, RecordingInstructionDevice(), PublishedStates()::send) { InspectionPass.NoWindow }.handleAwaiting(at(1))
-        expect(none.reported.single().second is ReportedOutcome.NotPossible) { "${none.reported}" }
+        expect(none.reported.single().second is ActionOutcome.NotPossible) { "${none.reported}" }
     }
 
     test("instructions: a managed list applies in sequence order, the lock is carried out and reported once") { s ->
@@ -187,7 +186,7 @@ fun instructionTests() {
             eq(null, first.error, "error")
             eq(listOf(1uL, 5uL), first.results.map { (it as? InstructionResult.Applied ?: fail("not applied: $it")).sequence }, "applied")
             eq(listOf("lock"), device.calls, "platform calls")
-            eq(listOf(ActionHandling.Reported(ReportedOutcome.CarriedOut)), first.actions.map { it.second }, "handling")
+            eq(listOf(ActionHandling.Reported(ActionOutcome.CarriedOut)), first.actions.map { it.second }, "handling")
             expect("sim_change_window_opened" in alertKindsOf(first) && "instruction_outcome" in alertKindsOf(first)) { "alerts ${alertKindsOf(first)}" }
             eq(emptyList<HandedAction>(), agent.actionsAwaitingOutcome(), "awaiting")
 
@@ -197,7 +196,7 @@ fun instructionTests() {
             eq(emptyList<String>(), alertKindsOf(again), "alerts on redelivery")
             eq(listOf("lock"), device.calls, "platform calls after redelivery")
             val state = InstructionStateEncoding.encode(again, at(40))
-            eq(KeyedAppStateLimits.SEVERITY_INFO, state.severity, "state severity")
+            eq(ConsoleSeverity.INFO, state.severity, "state severity")
             eq(2L, jsonObject(state.data)["unchanged"], "state data")
         }
     }
@@ -213,7 +212,7 @@ fun instructionTests() {
             eq("replayed", result.code, "code")
             eq(listOf("instruction_refused"), alertKindsOf(refused), "alerts")
             val state = InstructionStateEncoding.encode(refused, at(40))
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "state severity")
+            eq(ConsoleSeverity.ERROR, state.severity, "state severity")
             eq(listOf("replayed"), jsonObject(state.data)["refusal_codes"], "state codes")
             // Redelivered: refused again, without a second alert.
             val again = loop.syncList(agent, managedInstructions("carrier-swap-2.instruction"), at(30))
@@ -256,7 +255,7 @@ fun instructionTests() {
             InstructionLoop(instructionAgentOf { agent }, device, PublishedStates()::send) { InspectionPass.NoWindow }
                 .handleAwaiting(at(10))
             eq(emptyList<String>(), device.calls, "platform calls")
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, KeyedStateSpec.of(sync.console).severity, "state severity")
+            eq(ConsoleSeverity.ERROR, sync.console.severity, "state severity")
         }
     }
 
@@ -264,20 +263,20 @@ fun instructionTests() {
         val wipe = HandedAction("ins-7", 7uL, InstructionAction.WipeDevice(preserveFrp = true), ActionRoute.MDM)
         val agent = ScriptedInstructionAgent(mutableListOf(wipe))
         val device = RecordingInstructionDevice()
-        val channel = PublishedStates(SendResult.Failed("reporter buffer exceeded"))
+        val channel = PublishedStates(ChannelOutcome.Failed("reporter buffer exceeded"))
         val loop = InstructionLoop(agent, device, channel::send) { InspectionPass.NoWindow }
         // The channel did not take it: not reported, still awaiting, tried again later.
         val first = loop.apply(ByteArray(1), at(10))
         expect(first.actions.single().second is ActionHandling.Pending) { "handling ${first.actions}" }
-        eq(emptyList<Pair<String, ReportedOutcome>>(), agent.reported, "reported while pending")
-        channel.answer = SendResult.Sent
+        eq(emptyList<Pair<String, ActionOutcome>>(), agent.reported, "reported while pending")
+        channel.answer = ChannelOutcome.Sent
         val retried = loop.handleAwaiting(at(20))
-        eq(listOf("ins-7" to ReportedOutcome.HandedToMdm), agent.reported, "reported once the MDM has it")
-        eq(ActionHandling.Reported(ReportedOutcome.HandedToMdm), retried.actions.single().second, "handling")
+        eq(listOf("ins-7" to ActionOutcome.HandedToMdm), agent.reported, "reported once the MDM has it")
+        eq(ActionHandling.Reported(ActionOutcome.HandedToMdm), retried.actions.single().second, "handling")
         eq(emptyList<String>(), device.calls, "the phone itself did nothing")
         val state = channel.states.last()
         eq("portcullis.instruction.ins-7", state.key, "key")
-        eq(KeyedAppStateLimits.SEVERITY_ERROR, state.severity, "severity")
+        eq(ConsoleSeverity.ERROR, state.severity, "severity")
         val data = jsonObject(state.data)
         eq("wipe_device", data["action"], "action")
         eq(true, data["preserve_frp"], "preserve_frp")
@@ -286,8 +285,8 @@ fun instructionTests() {
         // No MDM reads app states on this phone: that is the platform's answer.
         val lock = HandedAction("ins-8", 8uL, InstructionAction.LockNow, ActionRoute.MDM)
         val lone = ScriptedInstructionAgent(mutableListOf(lock))
-        InstructionLoop(lone, device, PublishedStates(SendResult.NoReceiver)::send) { InspectionPass.NoWindow }.handleAwaiting(at(30))
-        expect(lone.reported.single().second is ReportedOutcome.NotPossible) { "reported ${lone.reported}" }
+        InstructionLoop(lone, device, PublishedStates(ChannelOutcome.NoReceiver)::send) { InspectionPass.NoWindow }.handleAwaiting(at(30))
+        expect(lone.reported.single().second is ActionOutcome.NotPossible) { "reported ${lone.reported}" }
     }
 
     test("instructions: AGENT actions go to the device and the inspection loop; their answers are reported") {
@@ -298,7 +297,7 @@ fun instructionTests() {
             HandedAction("d", 4uL, InstructionAction.RotateKeys, ActionRoute.AGENT),
         )
         val agent = ScriptedInstructionAgent(actions)
-        val device = RecordingInstructionDevice(ActionOutcome.Unsupported("fully managed device:\nno separate work data"))
+        val device = RecordingInstructionDevice(ActionOutcome.NotPossible("fully managed device:\nno separate work data"))
         var inspected = 0
         InstructionLoop(agent, device, PublishedStates()::send) {
             inspected++
@@ -307,8 +306,9 @@ fun instructionTests() {
         eq(listOf("wipe_work_data frp=false", "notice Travel", "rotate"), device.calls, "platform calls")
         eq(1, inspected, "inspections")
         val byId = agent.reported.toMap()
-        eq(ReportedOutcome.NotPossible("fully managed device: no separate work data"), byId["a"], "wipe work data")
-        expect(byId["c"] is ReportedOutcome.Failed) { "inspection outcome ${byId["c"]}" }
+        // Handed on as the device said it: the core bounds the reason (one line, 256 bytes).
+        eq(ActionOutcome.NotPossible("fully managed device:\nno separate work data"), byId["a"], "wipe work data")
+        expect(byId["c"] is ActionOutcome.Failed) { "inspection outcome ${byId["c"]}" }
         eq(4, agent.reported.size, "every action reported")
     }
 }

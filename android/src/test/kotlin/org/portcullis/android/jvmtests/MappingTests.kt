@@ -9,8 +9,7 @@ import java.io.File
 import org.portcullis.Rat
 import org.portcullis.ServiceState
 import org.portcullis.SimState
-import org.portcullis.android.core.ChangeFilter
-import org.portcullis.android.core.ConnectivityTracker
+import org.portcullis.ConnectivityTracker
 import org.portcullis.android.core.ServiceReading
 import org.portcullis.android.core.SubscriptionReading
 import org.portcullis.android.core.TelephonyMapping
@@ -83,11 +82,13 @@ fun mappingTests() {
         eq(null, androidServingRat(NetworkTypes.UNKNOWN, NetworkTypes.IWLAN), "nothing cellular")
     }
 
-    test("SubscriptionInfo fields: MCC+MNC joined only when both are there") {
-        eq("23415", TelephonyMapping.mccMnc("234", "15"), "2-digit MNC")
-        eq("310260", TelephonyMapping.mccMnc("310", "260"), "3-digit MNC")
-        eq(null, TelephonyMapping.mccMnc("234", null), "MNC missing")
-        eq(null, TelephonyMapping.mccMnc("", "15"), "MCC empty")
+    test("SubscriptionInfo fields: MCC+MNC joined by the core only when both are there") {
+        fun mccMnc(mcc: String?, mnc: String?) =
+            TelephonyMapping.simObservation(SubscriptionReading(0, SimStates.READY, mcc = mcc, mnc = mnc))?.mccMnc
+        eq("23415", mccMnc("234", "15"), "2-digit MNC")
+        eq("310260", mccMnc("310", "260"), "3-digit MNC")
+        eq(null, mccMnc("234", null), "MNC missing")
+        eq(null, mccMnc("", "15"), "MCC empty")
     }
 
     test("a slot reading becomes a SimObservation; no slot or a transitional state gives none") {
@@ -143,18 +144,6 @@ fun mappingTests() {
         expect(airplane.airplaneMode) { "$airplane" }
         eq(null, t.airplaneModeChanged(true), "airplane repeat")
         eq(airplane, t.current(), "current")
-    }
-
-    test("change filter passes new values per key, forgets on request") {
-        val f = ChangeFilter<Int, String>()
-        expect(f.offer(0, "a")) { "first value" }
-        expect(!f.offer(0, "a")) { "repeat" }
-        expect(f.offer(1, "a")) { "other key" }
-        expect(f.offer(0, "b")) { "changed" }
-        f.forget(0)
-        expect(f.offer(0, "b")) { "after forget" }
-        f.reset()
-        expect(f.offer(1, "a")) { "after reset" }
     }
 
     test("platform-independent sources import nothing from android.* or androidx.*") {

@@ -7,7 +7,7 @@ import org.portcullis.LogLevel
 import org.portcullis.android.core.ForwardingLogger
 import org.portcullis.android.core.Inventory
 import org.portcullis.android.core.LogMapping
-import org.portcullis.android.core.LogPriorities
+import org.portcullis.androidLogPriority
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.managedConfigValues
 import org.portcullis.setLogger
@@ -56,11 +56,11 @@ fun platformRecordTests() {
     }
 
     test("log priorities, filtering, and a sink that throws cannot break the library") { s ->
-        eq(LogPriorities.ERROR, LogMapping.priority(LogLevel.ERROR), "error")
-        eq(LogPriorities.WARN, LogMapping.priority(LogLevel.WARN), "warn")
-        eq(LogPriorities.INFO, LogMapping.priority(LogLevel.INFO), "info")
-        eq(LogPriorities.DEBUG, LogMapping.priority(LogLevel.DEBUG), "debug")
-        eq(LogPriorities.VERBOSE, LogMapping.priority(LogLevel.TRACE), "trace")
+        eq(LogPriorities.ERROR, androidLogPriority(LogLevel.ERROR), "error")
+        eq(LogPriorities.WARN, androidLogPriority(LogLevel.WARN), "warn")
+        eq(LogPriorities.INFO, androidLogPriority(LogLevel.INFO), "info")
+        eq(LogPriorities.DEBUG, androidLogPriority(LogLevel.DEBUG), "debug")
+        eq(LogPriorities.VERBOSE, androidLogPriority(LogLevel.TRACE), "trace")
         val kept = mutableListOf<Int>()
         val warnOnly = ForwardingLogger(LogPriorities.WARN) { p, _, _ -> kept += p }
         warnOnly.log(LogLevel.INFO, "t", "m")
@@ -83,9 +83,5 @@ fun platformRecordTests() {
             "SHA-256 of 'abc'",
         )
         eq(64, Inventory.certificateSha256(ByteArray(1000) { it.toByte() }).length, "64 hex digits")
-        expect(Inventory.encrypted(EncryptionStatuses.ACTIVE_PER_USER)) { "FBE" }
-        expect(Inventory.encrypted(EncryptionStatuses.ACTIVE)) { "FDE" }
-        expect(!Inventory.encrypted(EncryptionStatuses.INACTIVE)) { "inactive" }
-        expect(!Inventory.encrypted(EncryptionStatuses.UNSUPPORTED)) { "unsupported" }
     }
 }

@@ -15,8 +15,8 @@ import org.portcullis.InstructionResult
 import org.portcullis.InstructionsSync
 import org.portcullis.ManagedConfigSync
 import org.portcullis.RootSync
-import org.portcullis.android.core.KeyedAppStateLimits
-import org.portcullis.android.core.KeyedStateSpec
+import org.portcullis.ConsoleMessage
+import org.portcullis.ConsoleSeverity
 import org.portcullis.android.core.ManagedConfigKeys
 import org.portcullis.android.core.managedConfigValues
 
@@ -51,15 +51,15 @@ private suspend fun refusedAlerts(agent: Agent, now: Instant): Int {
 }
 
 /** The keyed app state the glue publishes, checked against the channel's limits. */
-private fun published(sync: ManagedConfigSync): KeyedStateSpec {
-    val spec = KeyedStateSpec.of(sync.console)
+private fun published(sync: ManagedConfigSync): ConsoleMessage {
+    val spec = sync.console
     assertWithinLimits(spec)
     eq("portcullis.policy", spec.key, "key")
     expect(spec.data.contains("\"format\":\"portcullis/console/v1\"")) { spec.data }
     return spec
 }
 
-private fun state(spec: KeyedStateSpec): String? = jsonObject(spec.data)["state"] as String?
+private fun state(spec: ConsoleMessage): String? = jsonObject(spec.data)["state"] as String?
 
 fun policySyncTests() {
     test("policy sync: enrollment, redelivery, a rolled-back bundle, a refused root and a rotation") { s ->
@@ -73,7 +73,7 @@ fun policySyncTests() {
         var spec = published(sync)
         eq("applied", state(spec), "state")
         eq("policy version 2 applied (trust root installed)", spec.message, "message")
-        eq(KeyedAppStateLimits.SEVERITY_INFO, spec.severity, "severity")
+        eq(ConsoleSeverity.INFO, spec.severity, "severity")
         eq(0, refusedAlerts(agent, at(1)), "alerts")
 
         // Redelivery: unchanged, no alert.
@@ -92,7 +92,7 @@ fun policySyncTests() {
             eq(2uL, sync.inForce?.version, "in force")
             spec = published(sync)
             eq("policy_bundle refused: rollback (policy version 2 stays in force)", spec.message, "message")
-            eq(KeyedAppStateLimits.SEVERITY_ERROR, spec.severity, "severity")
+            eq(ConsoleSeverity.ERROR, spec.severity, "severity")
             eq(alerts, refusedAlerts(agent, at(3)), "alerts (remembered=$remembered)")
         }
 

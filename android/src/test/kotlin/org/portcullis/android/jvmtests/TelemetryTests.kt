@@ -8,9 +8,8 @@ import org.portcullis.DmVerityMode
 import org.portcullis.SecurityLogEvent
 import org.portcullis.TelemetryLogEvent
 import org.portcullis.VerifiedBootState
-import org.portcullis.android.core.NetworkLogReading
+import org.portcullis.DnsLogEvent
 import org.portcullis.android.core.SecurityLogReading
-import org.portcullis.android.core.SecurityLogTags
 import org.portcullis.android.core.TelemetryMapping
 
 private const val BUNDLE = """{"type": "bundle", "objects": [
@@ -22,20 +21,6 @@ private const val BUNDLE = """{"type": "bundle", "objects": [
 private fun nanos(seconds: Long): Long = at(seconds).epochSecond * 1_000_000_000L
 
 fun telemetryTests() {
-    test("DnsEvent and ConnectEvent map onto the core's network records") {
-        val dns = TelemetryMapping.network(
-            NetworkLogReading.Dns(at(5).toEpochMilli(), "com.example.mail", "mx.example.org", listOf("192.0.2.1")),
-        ) as TelemetryLogEvent.Dns
-        eq(at(5), dns.event.at, "dns time")
-        eq("mx.example.org", dns.event.host, "host")
-        eq(listOf("192.0.2.1"), dns.event.addresses, "addresses")
-        val connect = TelemetryMapping.network(
-            NetworkLogReading.Connect(at(6).toEpochMilli(), "com.example.mail", "2001:db8::1", 993),
-        ) as TelemetryLogEvent.Connect
-        eq(993.toUShort(), connect.event.port, "port")
-        eq("2001:db8::1", connect.event.address, "address")
-    }
-
     test("SecurityEvent tags and getData() shapes map onto typed records") {
         fun map(tag: Int, data: Any?) =
             (TelemetryMapping.security(SecurityLogReading(tag, nanos(7) + 500, data)) as? TelemetryLogEvent.Security)?.event
@@ -72,7 +57,7 @@ fun telemetryTests() {
         val agent = openAgent(it)
         agent.loadIndicators("unit", BUNDLE)
         val events = TelemetryMapping.batch(
-            listOf(NetworkLogReading.Dns(at(10).toEpochMilli(), "com.example.game", "c2.evil.example", emptyList())),
+            listOf(TelemetryLogEvent.Dns(DnsLogEvent(at(10), "com.example.game", "c2.evil.example", emptyList()))),
             listOf(SecurityLogReading(SecurityLogTags.ADB_SHELL_INTERACTIVE, nanos(20), null)),
         )
         val result = agent.ingestTelemetry(events, at(30))
