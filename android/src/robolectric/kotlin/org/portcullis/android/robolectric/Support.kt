@@ -191,8 +191,12 @@ class ShadowedClock(private val start: Instant = T0) {
     fun now(): Instant = start.plusMillis(android.os.SystemClock.elapsedRealtime() - origin)
 }
 
-/** Polls [condition] (work runs on other threads) for up to [seconds]. */
-fun eventually(what: String, seconds: Long = 20, condition: () -> Boolean) {
+/**
+ * Polls [condition] (work runs on other threads) for up to [seconds]. The bound is generous
+ * because it only decides how long a failing test takes: on a loaded 2-core machine a chain
+ * of a receiver, a job and several agent calls, each on its own thread, has taken over 20 s.
+ */
+fun eventually(what: String, seconds: Long = 120, condition: () -> Boolean) {
     val end = System.nanoTime() + seconds * 1_000_000_000
     while (!condition()) {
         if (System.nanoTime() > end) throw AssertionError("timed out waiting for $what")
