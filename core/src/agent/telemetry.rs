@@ -6,6 +6,7 @@
 //! never the events.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,8 @@ use crate::store::{
 };
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
 use crate::telemetry::{
-    package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent, NETWORK_LOG_SOURCE,
+    address_text, package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent,
+    NETWORK_LOG_SOURCE,
 };
 use crate::time::{Timestamp, HOUR_MS};
 
@@ -73,15 +75,19 @@ const COMPACT_AFTER_ENTRIES: u64 = 16_384;
 /// The network window's values with their stored `last_seen` (Unix milliseconds): one
 /// entry per value of the window, so a batch writes only values that are new or whose
 /// stored time is more than [`NETWORK_SEEN_RESOLUTION_MS`] old (the store's rule), and
-/// finds expired values without scanning the table.
+/// finds expired values without scanning the table. Addresses are keyed by value, so a
+/// sighting covered by its stored time formats no text.
 #[derive(Default)]
 struct WindowMirror {
     hosts: FxHashMap<Box<str>, Seen>,
-    addresses: FxHashMap<Box<str>, Seen>,
+    addresses: FxHashMap<IpAddr, Seen>,
+    /// Stored address rows whose text is not an address's canonical form (this code never
+    /// writes one): no sighting matches them, and they expire like the rest.
+    odd_addresses: FxHashMap<Box<str>, Seen>,
     /// No value in the window was last seen before this (a lower bound).
     oldest: i64,
-    /// The batch being ingested (entries written by it carry its number).
-    batch: u64,
+    /// The batch being ingested (entries written by it carry its number; 0 is none).
+    batch: u32,
 }
 
 #[derive(Clone, Copy)]
@@ -89,13 +95,53 @@ struct Seen {
     /// The stored time (or, once the value is written by this batch, its newest sighting).
     at: i64,
     /// The batch that last wrote the value (0: loaded from the store).
-    batch: u64,
+    batch: u32,
     /// Its position in that batch's writes.
-    slot: usize,
+    slot: u32,
 }
 
 /// A batch's writes to the window: each value once, with its newest sighting.
 type Writes = Vec<(NetworkValue, String, Timestamp)>;
+
+/// Notes a sighting of `key` at `at` in `map`: a value new to the window, or one whose
+/// stored time is more than the resolution older, joins `writes` (as `stored` gives its
+/// row); a value already written by this batch keeps its newest sighting; any other
+/// leaves the stored row as it is. Returns true when the value was new to the window.
+fn sight<K, Q>(
+    map: &mut FxHashMap<K, Seen>,
+    batch: u32,
+    key: &Q,
+    owned: impl FnOnce(&Q) -> K,
+    stored: impl FnOnce(&Q) -> (NetworkValue, String),
+    at: i64,
+    writes: &mut Writes,
+) -> bool
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    let slot = u32::try_from(writes.len()).expect("a batch writes fewer than 2^32 values");
+    match map.get_mut(key) {
+        Some(seen) if seen.batch == batch => {
+            seen.at = seen.at.max(at);
+            writes[seen.slot as usize].2 = Timestamp::from_unix_millis(seen.at);
+            false
+        }
+        Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
+            *seen = Seen { at, batch, slot };
+            let (kind, text) = stored(key);
+            writes.push((kind, text, Timestamp::from_unix_millis(at)));
+            false
+        }
+        Some(_) => false,
+        None => {
+            map.insert(owned(key), Seen { at, batch, slot });
+            let (kind, text) = stored(key);
+            writes.push((kind, text, Timestamp::from_unix_millis(at)));
+            true
+        }
+    }
+}
 
 impl WindowMirror {
     fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
@@ -111,53 +157,81 @@ impl WindowMirror {
                 batch: 0,
                 slot: 0,
             };
-            mirror.map_mut(kind).insert(value.into_boxed_str(), seen);
+            match kind {
+                NetworkValue::Host => {
+                    mirror.hosts.insert(value.into_boxed_str(), seen);
+                }
+                NetworkValue::Address => match value.parse::<IpAddr>() {
+                    Ok(address) if address_text(&address) == value => {
+                        mirror.addresses.insert(address, seen);
+                    }
+                    _ => {
+                        mirror.odd_addresses.insert(value.into_boxed_str(), seen);
+                    }
+                },
+            }
         }
         mirror
     }
 
-    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, Seen> {
-        match kind {
-            NetworkValue::Host => &mut self.hosts,
-            NetworkValue::Address => &mut self.addresses,
+    /// Starts the next batch's writes.
+    fn next_batch(&mut self) {
+        if self.batch == u32::MAX {
+            // Numbers are reused: no entry may claim to be written by the new batch.
+            for seen in self
+                .hosts
+                .values_mut()
+                .chain(self.addresses.values_mut())
+                .chain(self.odd_addresses.values_mut())
+            {
+                seen.batch = 0;
+            }
+            self.batch = 0;
+        }
+        self.batch += 1;
+    }
+
+    /// A host name looked up at `at`, stored trimmed, without its final dot and in
+    /// lower case.
+    fn sight_host(&mut self, host: &str, at: i64, writes: &mut Writes) {
+        let host = host.trim().trim_end_matches('.');
+        let lower;
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = host.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            host
+        };
+        if sight(
+            &mut self.hosts,
+            self.batch,
+            host,
+            |h: &str| Box::from(h),
+            |h: &str| (NetworkValue::Host, h.to_owned()),
+            at,
+            writes,
+        ) {
+            self.oldest = self.oldest.min(at);
         }
     }
 
-    /// Notes a sighting at `at`: a value new to the window, or one whose stored time is
-    /// more than the resolution older, joins `writes`; a value already there keeps its
-    /// newest sighting; any other leaves the stored row as it is.
-    fn sight(&mut self, kind: NetworkValue, value: &str, at: i64, writes: &mut Writes) {
-        let batch = self.batch;
-        let map = self.map_mut(kind);
-        match map.get_mut(value) {
-            Some(seen) if seen.batch == batch => {
-                seen.at = seen.at.max(at);
-                writes[seen.slot].2 = Timestamp::from_unix_millis(seen.at);
-            }
-            Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
-                *seen = Seen {
-                    at,
-                    batch,
-                    slot: writes.len(),
-                };
-                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
-            }
-            Some(_) => {}
-            None => {
-                let seen = Seen {
-                    at,
-                    batch,
-                    slot: writes.len(),
-                };
-                map.insert(value.into(), seen);
-                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
-                self.oldest = self.oldest.min(at);
-            }
+    /// An address resolved or connected to at `at`, stored as `Display` writes it.
+    fn sight_address(&mut self, address: &IpAddr, at: i64, writes: &mut Writes) {
+        if sight(
+            &mut self.addresses,
+            self.batch,
+            address,
+            |a: &IpAddr| *a,
+            |a: &IpAddr| (NetworkValue::Address, address_text(a)),
+            at,
+            writes,
+        ) {
+            self.oldest = self.oldest.min(at);
         }
     }
 
     fn len(&self) -> usize {
-        self.hosts.len() + self.addresses.len()
+        self.hosts.len() + self.addresses.len() + self.odd_addresses.len()
     }
 
     /// Removes and returns the values last seen before `cutoff`, sorted (a scan of memory
@@ -168,17 +242,31 @@ impl WindowMirror {
         }
         let mut expired = Vec::new();
         let mut oldest = i64::MAX;
-        for kind in [NetworkValue::Host, NetworkValue::Address] {
-            self.map_mut(kind).retain(|value, seen| {
-                if seen.at < cutoff {
-                    expired.push((kind, value.to_string()));
-                    false
-                } else {
-                    oldest = oldest.min(seen.at);
-                    true
-                }
-            });
-        }
+        let mut keep = |seen: &Seen| {
+            let keep = seen.at >= cutoff;
+            if keep {
+                oldest = oldest.min(seen.at);
+            }
+            keep
+        };
+        self.hosts.retain(|value, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Host, value.to_string()));
+                false
+            }
+        });
+        self.addresses.retain(|address, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Address, address_text(address)));
+                false
+            }
+        });
+        self.odd_addresses.retain(|value, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Address, value.to_string()));
+                false
+            }
+        });
         self.oldest = oldest;
         expired.sort();
         expired
@@ -305,13 +393,41 @@ impl Agent {
             window,
             logged,
         } = loaded;
-        let evidence = BatchEvidence::of(batch);
-        let report = self.inspection.indicators.scan(&evidence.snapshot);
+        // Process starts are scanned as a snapshot of their own (few, and their rules
+        // are the scan's); network events are matched one by one as they come, with the
+        // same index and rules, numbered as the batch's snapshot would number them.
+        let processes = BatchEvidence::of_processes(batch);
+        let report = self.inspection.indicators.scan(&processes.snapshot);
+        let mut matcher = self.inspection.indicators.network_matcher();
+        let mut network_hits = Vec::new();
+        for (i, event) in batch.events.iter().enumerate() {
+            let before = matcher.found();
+            match event {
+                TelemetryEvent::Dns(e) => {
+                    matcher.domain(&e.host);
+                    for address in &e.addresses {
+                        matcher.address(address, || address_text(address));
+                    }
+                }
+                TelemetryEvent::Connect(e) => {
+                    matcher.address(&e.address, || address_text(&e.address));
+                }
+                TelemetryEvent::Security(_) => {}
+            }
+            network_hits.extend((before..matcher.found()).map(|f| (i, f)));
+        }
+        let network_findings = matcher.into_findings();
         let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
         for f in &report.findings {
-            if let Some(event) = evidence.event_of(f.evidence.section, f.evidence.index) {
+            if let Some(event) = processes.event_of(f.evidence.section, f.evidence.index) {
                 by_event.entry(event).or_default().push(f);
             }
+        }
+        for (event, f) in network_hits {
+            by_event
+                .entry(event)
+                .or_default()
+                .push(&network_findings[f]);
         }
 
         let default_rules = TelemetryRules::default();
@@ -336,29 +452,24 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        // The window takes the batch's hosts and addresses from its snapshot (each with
-        // its event's time), as they were written for the scan.
-        window.batch += 1;
+        // The window takes the batch's hosts and addresses, each at its event's time.
+        window.next_batch();
         let mut writes = Writes::new();
         let since = cutoff.as_unix_millis();
-        for (kind, contacts) in [
-            (NetworkValue::Host, &evidence.snapshot.domains),
-            (NetworkValue::Address, &evidence.snapshot.ip_addresses),
-        ] {
-            for c in contacts {
-                let at = c.seen_at.map_or(now, |at| at).as_unix_millis();
-                if at < since {
-                    continue;
+        for event in &batch.events {
+            let at = event.at().as_unix_millis();
+            if at < since {
+                continue;
+            }
+            match event {
+                TelemetryEvent::Dns(e) => {
+                    window.sight_host(&e.host, at, &mut writes);
+                    for address in &e.addresses {
+                        window.sight_address(address, at, &mut writes);
+                    }
                 }
-                let value = match kind {
-                    NetworkValue::Host => c.value.trim().trim_end_matches('.'),
-                    NetworkValue::Address => c.value.as_str(),
-                };
-                if value.bytes().any(|b| b.is_ascii_uppercase()) {
-                    window.sight(kind, &value.to_ascii_lowercase(), at, &mut writes);
-                } else {
-                    window.sight(kind, value, at, &mut writes);
-                }
+                TelemetryEvent::Connect(e) => window.sight_address(&e.address, at, &mut writes),
+                TelemetryEvent::Security(_) => {}
             }
         }
         state

@@ -340,6 +340,69 @@ impl IndicatorSet {
             other_platform_skipped: scan.skipped,
         }
     }
+
+    /// Matches network values one at a time, as they arrive, with no snapshot built:
+    /// see [`NetworkMatcher`].
+    pub fn network_matcher(&self) -> NetworkMatcher<'_> {
+        NetworkMatcher {
+            scanner: Scanner {
+                set: self,
+                findings: Vec::new(),
+                seen: HashSet::new(),
+                platform: None,
+                skipped: 0,
+            },
+            domains: 0,
+            addresses: 0,
+        }
+    }
+}
+
+/// Matches host names and addresses as a scan matches the `domains` and `ip_addresses`
+/// items of a snapshot (the same index and rules), numbering them as the items of the
+/// snapshot that lists the values in the order given: each value gets exactly the
+/// findings that scan would give it. Device telemetry matches each event this way as it
+/// arrives, without building the snapshot's strings, and an address's text is built
+/// only for a finding.
+pub struct NetworkMatcher<'a> {
+    scanner: Scanner<'a>,
+    domains: usize,
+    addresses: usize,
+}
+
+impl NetworkMatcher<'_> {
+    /// The next `domains` item: a host name (or an address literal, matched as one).
+    pub fn domain(&mut self, host: &str) {
+        let index = self.domains;
+        self.domains += 1;
+        self.scanner
+            .host(host, at("domains", index, "value", host), false);
+    }
+
+    /// The next `ip_addresses` item, already parsed; `text` gives its text as the
+    /// snapshot would hold it, for the finding.
+    pub fn address(&mut self, address: &IpAddr, text: impl FnOnce() -> String) {
+        let index = self.addresses;
+        self.addresses += 1;
+        if let Some(ids) = self.scanner.set.index.ips.get(address) {
+            let text = text();
+            self.scanner.hit(
+                Some(ids),
+                &at("ip_addresses", index, "value", &text),
+                MatchKind::Exact,
+            );
+        }
+    }
+
+    /// How many findings the values so far gave.
+    pub fn found(&self) -> usize {
+        self.scanner.findings.len()
+    }
+
+    /// The findings, in the order of the values.
+    pub fn into_findings(self) -> Vec<IndicatorFinding> {
+        self.scanner.findings
+    }
 }
 
 struct Scanner<'a> {

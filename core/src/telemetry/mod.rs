@@ -412,6 +412,17 @@ pub struct BatchEvidence {
 impl BatchEvidence {
     /// Builds the snapshot of `batch`.
     pub fn of(batch: &TelemetryBatch) -> Self {
+        Self::build(batch, true)
+    }
+
+    /// Builds the snapshot of the batch's process starts only (`packages`, `processes`
+    /// and `files`, numbered as in [`BatchEvidence::of`]): ingest matches the network
+    /// events one by one instead ([`crate::inspection::NetworkMatcher`]).
+    pub fn of_processes(batch: &TelemetryBatch) -> Self {
+        Self::build(batch, false)
+    }
+
+    fn build(batch: &TelemetryBatch, network: bool) -> Self {
         let mut out = BatchEvidence::default();
         out.snapshot.version = crate::inspection::EVIDENCE_VERSION;
         let contact = |value: String, at: Timestamp| Contact {
@@ -421,6 +432,7 @@ impl BatchEvidence {
         };
         for (i, event) in batch.events.iter().enumerate() {
             match event {
+                TelemetryEvent::Dns(_) | TelemetryEvent::Connect(_) if !network => {}
                 TelemetryEvent::Dns(e) => {
                     out.snapshot.domains.push(contact(e.host.clone(), e.at));
                     out.domain_events.push(i);
