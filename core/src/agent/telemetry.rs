@@ -16,7 +16,7 @@ use super::{inspection, Agent};
 use crate::alert::{Alert, AlertKind, Finding};
 use crate::error::Result;
 use crate::inspection::evidence::Contact;
-use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind};
+use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind, NetworkMatcher};
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
 use crate::store::{
@@ -76,7 +76,9 @@ const COMPACT_AFTER_ENTRIES: u64 = 16_384;
 /// entry per value of the window, so a batch writes only values that are new or whose
 /// stored time is more than [`NETWORK_SEEN_RESOLUTION_MS`] old (the store's rule), and
 /// finds expired values without scanning the table. Addresses are keyed by value, so a
-/// sighting covered by its stored time formats no text.
+/// sighting covered by its stored time formats no text. Each entry also remembers the
+/// indicator set's revision under which the value last matched nothing, so a value seen
+/// again costs one lookup here and none in the indicator index until the set changes.
 #[derive(Default)]
 struct WindowMirror {
     hosts: FxHashMap<Box<str>, Seen>,
@@ -86,58 +88,92 @@ struct WindowMirror {
     odd_addresses: FxHashMap<Box<str>, Seen>,
     /// No value in the window was last seen before this (a lower bound).
     oldest: i64,
-    /// The batch being ingested (entries written by it carry its number; 0 is none).
+    /// The batch being ingested and its writes.
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The batch's number (entries written by it carry it; 0 is none).
     batch: u32,
+    /// Each value once, with its newest sighting.
+    writes: Writes,
 }
 
 #[derive(Clone, Copy)]
 struct Seen {
     /// The stored time (or, once the value is written by this batch, its newest sighting).
     at: i64,
+    /// The revision of the indicator set under which the value matched nothing (0: not
+    /// known). Memory only.
+    clean: u64,
     /// The batch that last wrote the value (0: loaded from the store).
     batch: u32,
     /// Its position in that batch's writes.
     slot: u32,
 }
 
+impl Seen {
+    fn stored(at: i64) -> Self {
+        Seen {
+            at,
+            clean: 0,
+            batch: 0,
+            slot: 0,
+        }
+    }
+}
+
 /// A batch's writes to the window: each value once, with its newest sighting.
 type Writes = Vec<(NetworkValue, String, Timestamp)>;
 
-/// Notes a sighting of `key` at `at` in `map`: a value new to the window, or one whose
-/// stored time is more than the resolution older, joins `writes` (as `stored` gives its
-/// row); a value already written by this batch keeps its newest sighting; any other
-/// leaves the stored row as it is. Returns true when the value was new to the window.
+/// Notes a sighting of `key` at `at` in `map`, then lets `visit` see the value's entry: a
+/// value new to the window, or one whose stored time is more than the resolution older,
+/// joins the batch's writes (as `stored` gives its row); a value already written by this
+/// batch keeps its newest sighting; any other leaves the stored row as it is. Returns
+/// true when the value was new to the window.
 fn sight<K, Q>(
     map: &mut FxHashMap<K, Seen>,
-    batch: u32,
+    pending: &mut Pending,
     key: &Q,
     owned: impl FnOnce(&Q) -> K,
     stored: impl FnOnce(&Q) -> (NetworkValue, String),
     at: i64,
-    writes: &mut Writes,
+    visit: impl FnOnce(&mut Seen),
 ) -> bool
 where
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: std::hash::Hash + Eq + ?Sized,
 {
+    let batch = pending.batch;
+    let writes = &mut pending.writes;
     let slot = u32::try_from(writes.len()).expect("a batch writes fewer than 2^32 values");
     match map.get_mut(key) {
-        Some(seen) if seen.batch == batch => {
-            seen.at = seen.at.max(at);
-            writes[seen.slot as usize].2 = Timestamp::from_unix_millis(seen.at);
+        Some(seen) => {
+            if seen.batch == batch {
+                seen.at = seen.at.max(at);
+                writes[seen.slot as usize].2 = Timestamp::from_unix_millis(seen.at);
+            } else if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) {
+                seen.at = at;
+                seen.batch = batch;
+                seen.slot = slot;
+                let (kind, text) = stored(key);
+                writes.push((kind, text, Timestamp::from_unix_millis(at)));
+            }
+            visit(seen);
             false
         }
-        Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
-            *seen = Seen { at, batch, slot };
-            let (kind, text) = stored(key);
-            writes.push((kind, text, Timestamp::from_unix_millis(at)));
-            false
-        }
-        Some(_) => false,
         None => {
-            map.insert(owned(key), Seen { at, batch, slot });
+            let mut seen = Seen {
+                at,
+                clean: 0,
+                batch,
+                slot,
+            };
             let (kind, text) = stored(key);
             writes.push((kind, text, Timestamp::from_unix_millis(at)));
+            visit(&mut seen);
+            map.insert(owned(key), seen);
             true
         }
     }
@@ -152,21 +188,20 @@ impl WindowMirror {
         for (kind, value, at) in rows {
             let at = at.as_unix_millis();
             mirror.oldest = mirror.oldest.min(at);
-            let seen = Seen {
-                at,
-                batch: 0,
-                slot: 0,
-            };
             match kind {
                 NetworkValue::Host => {
-                    mirror.hosts.insert(value.into_boxed_str(), seen);
+                    mirror
+                        .hosts
+                        .insert(value.into_boxed_str(), Seen::stored(at));
                 }
                 NetworkValue::Address => match value.parse::<IpAddr>() {
                     Ok(address) if address_text(&address) == value => {
-                        mirror.addresses.insert(address, seen);
+                        mirror.addresses.insert(address, Seen::stored(at));
                     }
                     _ => {
-                        mirror.odd_addresses.insert(value.into_boxed_str(), seen);
+                        mirror
+                            .odd_addresses
+                            .insert(value.into_boxed_str(), Seen::stored(at));
                     }
                 },
             }
@@ -176,7 +211,7 @@ impl WindowMirror {
 
     /// Starts the next batch's writes.
     fn next_batch(&mut self) {
-        if self.batch == u32::MAX {
+        if self.pending.batch == u32::MAX {
             // Numbers are reused: no entry may claim to be written by the new batch.
             for seen in self
                 .hosts
@@ -186,45 +221,52 @@ impl WindowMirror {
             {
                 seen.batch = 0;
             }
-            self.batch = 0;
+            self.pending.batch = 0;
         }
-        self.batch += 1;
+        self.pending.batch += 1;
+        self.pending.writes.clear();
+    }
+
+    /// The writes of the batch, leaving none.
+    fn take_writes(&mut self) -> Writes {
+        std::mem::take(&mut self.pending.writes)
     }
 
     /// A host name looked up at `at`, stored trimmed, without its final dot and in
-    /// lower case.
-    fn sight_host(&mut self, host: &str, at: i64, writes: &mut Writes) {
-        let host = host.trim().trim_end_matches('.');
+    /// lower case; `visit` also learns whether the name is spelt as stored.
+    fn sight_host(&mut self, host: &str, at: i64, visit: impl FnOnce(&mut Seen, bool)) {
+        let key = host.trim().trim_end_matches('.');
         let lower;
-        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            lower = host.to_ascii_lowercase();
+        let key = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = key.to_ascii_lowercase();
             lower.as_str()
         } else {
-            host
+            key
         };
+        let as_stored = key == host;
         if sight(
             &mut self.hosts,
-            self.batch,
-            host,
+            &mut self.pending,
+            key,
             |h: &str| Box::from(h),
             |h: &str| (NetworkValue::Host, h.to_owned()),
             at,
-            writes,
+            |seen| visit(seen, as_stored),
         ) {
             self.oldest = self.oldest.min(at);
         }
     }
 
     /// An address resolved or connected to at `at`, stored as `Display` writes it.
-    fn sight_address(&mut self, address: &IpAddr, at: i64, writes: &mut Writes) {
+    fn sight_address(&mut self, address: &IpAddr, at: i64, visit: impl FnOnce(&mut Seen)) {
         if sight(
             &mut self.addresses,
-            self.batch,
+            &mut self.pending,
             address,
             |a: &IpAddr| *a,
             |a: &IpAddr| (NetworkValue::Address, address_text(a)),
             at,
-            writes,
+            visit,
         ) {
             self.oldest = self.oldest.min(at);
         }
@@ -393,43 +435,6 @@ impl Agent {
             window,
             logged,
         } = loaded;
-        // Process starts are scanned as a snapshot of their own (few, and their rules
-        // are the scan's); network events are matched one by one as they come, with the
-        // same index and rules, numbered as the batch's snapshot would number them.
-        let processes = BatchEvidence::of_processes(batch);
-        let report = self.inspection.indicators.scan(&processes.snapshot);
-        let mut matcher = self.inspection.indicators.network_matcher();
-        let mut network_hits = Vec::new();
-        for (i, event) in batch.events.iter().enumerate() {
-            let before = matcher.found();
-            match event {
-                TelemetryEvent::Dns(e) => {
-                    matcher.domain(&e.host);
-                    for address in &e.addresses {
-                        matcher.address(address, || address_text(address));
-                    }
-                }
-                TelemetryEvent::Connect(e) => {
-                    matcher.address(&e.address, || address_text(&e.address));
-                }
-                TelemetryEvent::Security(_) => {}
-            }
-            network_hits.extend((before..matcher.found()).map(|f| (i, f)));
-        }
-        let network_findings = matcher.into_findings();
-        let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
-        for f in &report.findings {
-            if let Some(event) = processes.event_of(f.evidence.section, f.evidence.index) {
-                by_event.entry(event).or_default().push(f);
-            }
-        }
-        for (event, f) in network_hits {
-            by_event
-                .entry(event)
-                .or_default()
-                .push(&network_findings[f]);
-        }
-
         let default_rules = TelemetryRules::default();
         let policy = self.active_policy();
         let ctx = Context {
@@ -452,25 +457,56 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        // The window takes the batch's hosts and addresses, each at its event's time.
+        // Process starts are scanned as a snapshot of their own (few, and their rules
+        // are the scan's). Network events are matched one by one as they come, with the
+        // same index and rules, numbered as the batch's snapshot would number them, and
+        // their hosts and addresses join the window at the event's time; a value the
+        // window saw match nothing under the same indicators is not looked up again.
+        let processes = BatchEvidence::of_processes(batch);
+        let report = self.inspection.indicators.scan(&processes.snapshot);
+        let mut matcher = self.inspection.indicators.network_matcher();
+        let mut network_hits = Vec::new();
         window.next_batch();
-        let mut writes = Writes::new();
         let since = cutoff.as_unix_millis();
-        for event in &batch.events {
+        for (i, event) in batch.events.iter().enumerate() {
+            let before = matcher.found();
             let at = event.at().as_unix_millis();
-            if at < since {
-                continue;
-            }
+            let in_window = at >= since;
+            let m = &mut matcher;
             match event {
                 TelemetryEvent::Dns(e) => {
-                    window.sight_host(&e.host, at, &mut writes);
+                    let host = |m: &mut NetworkMatcher<'_>| m.domain(&e.host);
+                    if in_window {
+                        window.sight_host(&e.host, at, |seen, as_stored| {
+                            match_seen(m, seen, as_stored, host, NetworkMatcher::pass_domain)
+                        });
+                    } else {
+                        host(m);
+                    }
                     for address in &e.addresses {
-                        window.sight_address(address, at, &mut writes);
+                        match_address(window, m, address, in_window.then_some(at));
                     }
                 }
-                TelemetryEvent::Connect(e) => window.sight_address(&e.address, at, &mut writes),
+                TelemetryEvent::Connect(e) => {
+                    match_address(window, m, &e.address, in_window.then_some(at));
+                }
                 TelemetryEvent::Security(_) => {}
             }
+            network_hits.extend((before..matcher.found()).map(|f| (i, f)));
+        }
+        let writes = window.take_writes();
+        let network_findings = matcher.into_findings();
+        let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
+        for f in &report.findings {
+            if let Some(event) = processes.event_of(f.evidence.section, f.evidence.index) {
+                by_event.entry(event).or_default().push(f);
+            }
+        }
+        for (event, f) in network_hits {
+            by_event
+                .entry(event)
+                .or_default()
+                .push(&network_findings[f]);
         }
         state
             .raised
@@ -652,6 +688,45 @@ impl Agent {
             }
         }
         Ok(())
+    }
+}
+
+/// Matches a value whose window entry is `seen`, unless the entry says it matched nothing
+/// under the matcher's indicators (`as_stored`: the value is spelt as the entry's key,
+/// so what the entry remembers holds for it), and remembers when it matches nothing.
+fn match_seen<'m>(
+    matcher: &mut NetworkMatcher<'m>,
+    seen: &mut Seen,
+    as_stored: bool,
+    full: impl FnOnce(&mut NetworkMatcher<'m>),
+    pass: fn(&mut NetworkMatcher<'m>),
+) {
+    let revision = matcher.revision();
+    if as_stored && seen.clean == revision {
+        pass(matcher);
+        return;
+    }
+    let before = matcher.found();
+    full(matcher);
+    if as_stored && matcher.found() == before {
+        seen.clean = revision;
+    }
+}
+
+/// Matches an address, and notes its sighting in the window when it was seen at a time
+/// inside it (`at`).
+fn match_address(
+    window: &mut WindowMirror,
+    matcher: &mut NetworkMatcher<'_>,
+    address: &IpAddr,
+    at: Option<i64>,
+) {
+    let full = |m: &mut NetworkMatcher<'_>| m.address(address, || address_text(address));
+    match at {
+        Some(at) => window.sight_address(address, at, |seen| {
+            match_seen(matcher, seen, true, full, NetworkMatcher::pass_address)
+        }),
+        None => full(matcher),
     }
 }
 

@@ -245,19 +245,49 @@ impl Index {
 /// Load bundles with [`IndicatorSet::load_stix2`], then [`IndicatorSet::scan`] any
 /// number of snapshots. Unusable indicators are kept as [`UnparsedIndicator`]s so the
 /// report can say how much of each collection was not checked.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IndicatorSet {
     indicators: Vec<Indicator>,
     unparsed: Vec<UnparsedIndicator>,
     notes: Vec<IndicatorNote>,
     collections: Vec<CollectionSummary>,
     index: Index,
+    /// See [`IndicatorSet::revision`].
+    revision: u64,
+}
+
+/// The last revision given to an indicator set in this process.
+static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_revision() -> u64 {
+    REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
+impl Default for IndicatorSet {
+    fn default() -> Self {
+        IndicatorSet {
+            indicators: Vec::new(),
+            unparsed: Vec::new(),
+            notes: Vec::new(),
+            collections: Vec::new(),
+            index: Index::default(),
+            revision: next_revision(),
+        }
+    }
 }
 
 impl IndicatorSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Names what the set matches: a new set and every change to one take a number no
+    /// other set of this process has had (never 0), and a clone keeps it. A caller that
+    /// remembers that a value matched nothing may trust it while the revision is the
+    /// same, and must match the value again once it differs.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Parses a STIX 2.1 bundle (JSON text) and adds its indicators under the label
@@ -285,6 +315,7 @@ impl IndicatorSet {
         self.unparsed.extend(collection.unparsed);
         self.notes.extend(collection.notes);
         self.collections.push(summary.clone());
+        self.revision = next_revision();
         summary
     }
 
@@ -392,6 +423,23 @@ impl NetworkMatcher<'_> {
                 MatchKind::Exact,
             );
         }
+    }
+
+    /// Numbers the next `domains` item without matching it: for a host name the caller
+    /// saw match nothing under this set's [`IndicatorSet::revision`].
+    pub fn pass_domain(&mut self) {
+        self.domains += 1;
+    }
+
+    /// Numbers the next `ip_addresses` item without matching it: for an address the
+    /// caller saw match nothing under this set's [`IndicatorSet::revision`].
+    pub fn pass_address(&mut self) {
+        self.addresses += 1;
+    }
+
+    /// The revision of the set this matches against.
+    pub fn revision(&self) -> u64 {
+        self.scanner.set.revision
     }
 
     /// How many findings the values so far gave.
