@@ -976,4 +976,169 @@ mod tests {
         );
         assert!(rows(&agent).iter().any(|(_, v, _)| v == "old.example.org"));
     }
+
+    fn fixture() -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/spyware-fixture.stix2"),
+        )
+        .unwrap()
+    }
+
+    fn connect(address: &str, at: Timestamp) -> TelemetryEvent {
+        TelemetryEvent::Connect(crate::telemetry::ConnectEvent {
+            at,
+            package: "com.example.app".into(),
+            address: address.parse().unwrap(),
+            port: 443,
+        })
+    }
+
+    fn matched(outcome: &TelemetryOutcome) -> Vec<(&str, usize, &str)> {
+        outcome
+            .matches
+            .iter()
+            .map(|m| {
+                (
+                    m.finding.evidence.section,
+                    m.finding.evidence.index,
+                    m.finding.matched.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_are_the_findings_of_a_scan_of_the_batch_numbered_as_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        let mut events = dns("a.example.org", T0).events;
+        events.extend(dns("cdn.update-cdn-service.com", T0).events);
+        events.push(connect("198.51.100.1", T0));
+        events.push(connect("203.0.113.66", T0));
+        events.extend(dns("Legacy-Beacon.net", T0).events);
+        let batch = TelemetryBatch { events };
+        let scanned = agent
+            .inspection
+            .indicators
+            .scan(&BatchEvidence::of(&batch).snapshot)
+            .findings;
+        assert_eq!(scanned.len(), 3);
+        // Twice: the second time every clean value is known to the window.
+        for round in 0..2 {
+            let at = T0.plus_millis(round * 60_000);
+            let outcome = agent.ingest_telemetry(&batch, at).unwrap();
+            // In event order; the scan's are in section order.
+            let mut streamed: Vec<_> = outcome.matches.iter().map(|m| &m.finding).collect();
+            streamed.sort_by_key(|f| (f.evidence.section, f.evidence.index));
+            assert_eq!(
+                streamed,
+                scanned.iter().collect::<Vec<_>>(),
+                "round {round}"
+            );
+            assert_eq!(
+                outcome.matches.iter().map(|m| m.event).collect::<Vec<_>>(),
+                [1, 3, 4]
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_seen_clean_is_matched_again_once_the_indicators_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        let mut events = dns("cdn.update-cdn-service.com", T0).events;
+        events.push(connect("203.0.113.66", T0));
+        let batch = TelemetryBatch { events };
+        let outcome = agent.ingest_telemetry(&batch, T0).unwrap();
+        assert!(outcome.matches.is_empty(), "no indicators yet");
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        let later = T0.plus_millis(60_000);
+        let outcome = agent.ingest_telemetry(&batch, later).unwrap();
+        assert_eq!(
+            matched(&outcome),
+            [("domains", 0, "subdomain"), ("ip_addresses", 1, "exact")]
+        );
+        assert_eq!(outcome.alerts.len(), 2);
+    }
+
+    #[test]
+    fn a_host_spelt_otherwise_than_the_window_stores_it_is_matched_as_spelt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        // Stored as `update-cdn-service.com`; as written, the scan's rules match nothing
+        // (one final dot is dropped, the name then ends with a dot).
+        let outcome = agent
+            .ingest_telemetry(&dns("update-cdn-service.com..", T0), T0)
+            .unwrap();
+        assert!(outcome.matches.is_empty());
+        let at = T0.plus_millis(60_000);
+        let outcome = agent
+            .ingest_telemetry(&dns("update-cdn-service.com", at), at)
+            .unwrap();
+        assert_eq!(matched(&outcome), [("domains", 0, "exact")]);
+        let at = T0.plus_millis(120_000);
+        let outcome = agent
+            .ingest_telemetry(&dns("Update-CDN-Service.com", at), at)
+            .unwrap();
+        assert_eq!(matched(&outcome), [("domains", 0, "exact")]);
+    }
+
+    #[test]
+    fn a_stored_address_in_another_spelling_still_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .store
+            .commit_with_network(
+                Commit::default(),
+                NetworkWindowWrite {
+                    seen: vec![(NetworkValue::Address, "0:0::7".into(), T0)],
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap();
+        drop(agent);
+        let mut agent = open(&db);
+        let day = 24 * HOUR_MS;
+        let at = T0.plus_millis(day);
+        agent
+            .ingest_telemetry(
+                &TelemetryBatch {
+                    events: vec![connect("::7", at)],
+                },
+                at,
+            )
+            .unwrap();
+        assert_eq!(rows(&agent).len(), 2, "two spellings, two rows");
+        let end = T0.plus_millis(7 * day + 1);
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), end)
+            .unwrap();
+        let left: Vec<String> = rows(&agent).into_iter().map(|(_, v, _)| v).collect();
+        assert_eq!(left, ["::7"], "the odd spelling expired and was deleted");
+    }
+
+    #[test]
+    fn batch_numbers_start_again_without_taking_old_entries_for_the_new_batch() {
+        let mut window = WindowMirror::load(Vec::new());
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        window.next_batch();
+        window.sight_address(&address, 0, |_| {});
+        assert_eq!(window.take_writes().len(), 1);
+        window.pending.batch = u32::MAX;
+        window.next_batch();
+        assert_eq!(
+            window.pending.batch, 1,
+            "the number the entry was written in"
+        );
+        let later = NETWORK_SEEN_RESOLUTION_MS + 1;
+        window.sight_address(&address, later, |_| {});
+        let writes = window.take_writes();
+        assert_eq!(writes.len(), 1, "a stale value is written again");
+        assert_eq!(writes[0].2.as_unix_millis(), later);
+    }
 }

@@ -851,6 +851,22 @@ mod tests {
     }
 
     #[test]
+    fn a_revision_names_the_content_of_one_set() {
+        let mut a = IndicatorSet::new();
+        let b = set(&["[domain-name:value='evil.com']"]);
+        assert_ne!(a.revision(), b.revision());
+        assert_ne!(a.revision(), 0);
+        let clone = b.clone();
+        assert_eq!(clone.revision(), b.revision(), "a clone matches the same");
+        let before = a.revision();
+        a.add_collection(
+            crate::inspection::parse_bundle("c", r#"{"type": "bundle", "objects": []}"#).unwrap(),
+        );
+        assert_ne!(a.revision(), before, "any change takes a new revision");
+        assert_ne!(a.revision(), b.revision());
+    }
+
+    #[test]
     fn the_set_can_be_shared_across_threads() {
         fn shareable<T: Send + Sync>() {}
         shareable::<IndicatorSet>();
