@@ -20,12 +20,13 @@ use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind, NetworkMa
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
 use crate::store::{
-    Commit, JournalEntry, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS,
+    Commit, JournalEntry, NetworkLogRecord, NetworkValue, NetworkWindowWrite,
+    NETWORK_SEEN_RESOLUTION_MS,
 };
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
 use crate::telemetry::{
-    address_text, package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent,
-    NETWORK_LOG_SOURCE,
+    address_text, package_of, push_address_text, BatchCounts, BatchEvidence, TelemetryBatch,
+    TelemetryEvent, NETWORK_LOG_SOURCE,
 };
 use crate::time::{Timestamp, HOUR_MS};
 
@@ -96,8 +97,8 @@ struct WindowMirror {
 struct Pending {
     /// The batch's number (entries written by it carry it; 0 is none).
     batch: u32,
-    /// Each value once, with its newest sighting.
-    writes: Writes,
+    /// Each value once, with its newest sighting, as the network log's record.
+    writes: NetworkLogRecord,
 }
 
 #[derive(Clone, Copy)]
@@ -109,7 +110,7 @@ struct Seen {
     clean: u64,
     /// The batch that last wrote the value (0: loaded from the store).
     batch: u32,
-    /// Its position in that batch's writes.
+    /// Its position in that batch's writes (a byte offset in the record).
     slot: u32,
 }
 
@@ -124,12 +125,9 @@ impl Seen {
     }
 }
 
-/// A batch's writes to the window: each value once, with its newest sighting.
-type Writes = Vec<(NetworkValue, String, Timestamp)>;
-
 /// Notes a sighting of `key` at `at` in `map`, then lets `visit` see the value's entry: a
 /// value new to the window, or one whose stored time is more than the resolution older,
-/// joins the batch's writes (as `stored` gives its row); a value already written by this
+/// joins the batch's writes (`store` appends its entry); a value already written by this
 /// batch keeps its newest sighting; any other leaves the stored row as it is. Returns
 /// true when the value was new to the window.
 fn sight<K, Q>(
@@ -137,7 +135,7 @@ fn sight<K, Q>(
     pending: &mut Pending,
     key: &Q,
     owned: impl FnOnce(&Q) -> K,
-    stored: impl FnOnce(&Q) -> (NetworkValue, String),
+    store: impl FnOnce(&Q, &mut NetworkLogRecord, Timestamp) -> usize,
     at: i64,
     visit: impl FnOnce(&mut Seen),
 ) -> bool
@@ -147,18 +145,19 @@ where
 {
     let batch = pending.batch;
     let writes = &mut pending.writes;
-    let slot = u32::try_from(writes.len()).expect("a batch writes fewer than 2^32 values");
+    let append = |key: &Q| {
+        let slot = store(key, writes, Timestamp::from_unix_millis(at));
+        u32::try_from(slot).expect("a batch's record is under 4 GiB")
+    };
     match map.get_mut(key) {
         Some(seen) => {
             if seen.batch == batch {
                 seen.at = seen.at.max(at);
-                writes[seen.slot as usize].2 = Timestamp::from_unix_millis(seen.at);
+                writes.raise(seen.slot as usize, Timestamp::from_unix_millis(seen.at));
             } else if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) {
                 seen.at = at;
                 seen.batch = batch;
-                seen.slot = slot;
-                let (kind, text) = stored(key);
-                writes.push((kind, text, Timestamp::from_unix_millis(at)));
+                seen.slot = append(key);
             }
             visit(seen);
             false
@@ -168,10 +167,8 @@ where
                 at,
                 clean: 0,
                 batch,
-                slot,
+                slot: append(key),
             };
-            let (kind, text) = stored(key);
-            writes.push((kind, text, Timestamp::from_unix_millis(at)));
             visit(&mut seen);
             map.insert(owned(key), seen);
             true
@@ -224,11 +221,11 @@ impl WindowMirror {
             self.pending.batch = 0;
         }
         self.pending.batch += 1;
-        self.pending.writes.clear();
+        self.pending.writes = NetworkLogRecord::default();
     }
 
     /// The writes of the batch, leaving none.
-    fn take_writes(&mut self) -> Writes {
+    fn take_writes(&mut self) -> NetworkLogRecord {
         std::mem::take(&mut self.pending.writes)
     }
 
@@ -249,7 +246,7 @@ impl WindowMirror {
             &mut self.pending,
             key,
             |h: &str| Box::from(h),
-            |h: &str| (NetworkValue::Host, h.to_owned()),
+            |h: &str, record: &mut NetworkLogRecord, at| record.push(NetworkValue::Host, h, at),
             at,
             |seen| visit(seen, as_stored),
         ) {
@@ -264,7 +261,9 @@ impl WindowMirror {
             &mut self.pending,
             address,
             |a: &IpAddr| *a,
-            |a: &IpAddr| (NetworkValue::Address, address_text(a)),
+            |a: &IpAddr, record: &mut NetworkLogRecord, at| {
+                record.push_with(NetworkValue::Address, at, |out| push_address_text(out, a))
+            },
             at,
             visit,
         ) {
@@ -606,7 +605,7 @@ impl Agent {
         let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
         let network = if compact {
             NetworkWindowWrite {
-                seen: writes,
+                seen: writes.entries()?,
                 compact: true,
                 prune_before: Some(cutoff),
                 prune_only: Some(expired),
@@ -614,7 +613,7 @@ impl Agent {
             }
         } else {
             NetworkWindowWrite {
-                logged: writes,
+                record: writes,
                 prune_before: (!expired.is_empty()).then_some(cutoff),
                 prune_only: Some(expired),
                 ..NetworkWindowWrite::default()
@@ -1137,7 +1136,7 @@ mod tests {
         );
         let later = NETWORK_SEEN_RESOLUTION_MS + 1;
         window.sight_address(&address, later, |_| {});
-        let writes = window.take_writes();
+        let writes = window.take_writes().entries().unwrap();
         assert_eq!(writes.len(), 1, "a stale value is written again");
         assert_eq!(writes[0].2.as_unix_millis(), later);
     }

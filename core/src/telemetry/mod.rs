@@ -500,24 +500,33 @@ impl BatchEvidence {
 /// An address's text form, as `Display` writes it; IPv4 (most of a batch) without the
 /// formatting machinery, which costs several times the rest of building the evidence.
 pub fn address_text(address: &IpAddr) -> String {
+    let mut out = Vec::with_capacity(15);
+    push_address_text(&mut out, address);
+    String::from_utf8(out).expect("an address's text is ASCII")
+}
+
+/// Appends an address's text, as [`address_text`] gives it, to `out` (the network log
+/// takes it this way, with no string of its own).
+pub fn push_address_text(out: &mut Vec<u8>, address: &IpAddr) {
     match address {
         IpAddr::V4(v4) => {
-            let mut out = String::with_capacity(15);
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
+                    out.push(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
+                    out.push(b'0' + octet / 10 % 10);
                 }
-                out.push(char::from(b'0' + octet % 10));
+                out.push(b'0' + octet % 10);
             }
-            out
         }
-        IpAddr::V6(_) => address.to_string(),
+        IpAddr::V6(_) => {
+            use std::io::Write;
+            write!(out, "{address}").expect("writing to memory succeeds");
+        }
     }
 }
 
