@@ -6,6 +6,7 @@
 //! never the events.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -15,15 +16,17 @@ use super::{inspection, Agent};
 use crate::alert::{Alert, AlertKind, Finding};
 use crate::error::Result;
 use crate::inspection::evidence::Contact;
-use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind};
+use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind, NetworkMatcher};
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
 use crate::store::{
-    Commit, JournalEntry, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS,
+    Commit, JournalEntry, NetworkLogRecord, NetworkValue, NetworkWindowWrite,
+    NETWORK_SEEN_RESOLUTION_MS,
 };
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
 use crate::telemetry::{
-    package_of, BatchCounts, BatchEvidence, TelemetryBatch, TelemetryEvent, NETWORK_LOG_SOURCE,
+    address_text, package_of, push_address_text, BatchCounts, BatchEvidence, TelemetryBatch,
+    TelemetryEvent, NETWORK_LOG_SOURCE,
 };
 use crate::time::{Timestamp, HOUR_MS};
 
@@ -73,29 +76,105 @@ const COMPACT_AFTER_ENTRIES: u64 = 16_384;
 /// The network window's values with their stored `last_seen` (Unix milliseconds): one
 /// entry per value of the window, so a batch writes only values that are new or whose
 /// stored time is more than [`NETWORK_SEEN_RESOLUTION_MS`] old (the store's rule), and
-/// finds expired values without scanning the table.
+/// finds expired values without scanning the table. Addresses are keyed by value, so a
+/// sighting covered by its stored time formats no text. Each entry also remembers the
+/// indicator set's revision under which the value last matched nothing, so a value seen
+/// again costs one lookup here and none in the indicator index until the set changes.
 #[derive(Default)]
 struct WindowMirror {
     hosts: FxHashMap<Box<str>, Seen>,
-    addresses: FxHashMap<Box<str>, Seen>,
+    addresses: FxHashMap<IpAddr, Seen>,
+    /// Stored address rows whose text is not an address's canonical form (this code never
+    /// writes one): no sighting matches them, and they expire like the rest.
+    odd_addresses: FxHashMap<Box<str>, Seen>,
     /// No value in the window was last seen before this (a lower bound).
     oldest: i64,
-    /// The batch being ingested (entries written by it carry its number).
-    batch: u64,
+    /// The batch being ingested and its writes.
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// The batch's number (entries written by it carry it; 0 is none).
+    batch: u32,
+    /// Each value once, with its newest sighting, as the network log's record.
+    writes: NetworkLogRecord,
 }
 
 #[derive(Clone, Copy)]
 struct Seen {
     /// The stored time (or, once the value is written by this batch, its newest sighting).
     at: i64,
+    /// The revision of the indicator set under which the value matched nothing (0: not
+    /// known). Memory only.
+    clean: u64,
     /// The batch that last wrote the value (0: loaded from the store).
-    batch: u64,
-    /// Its position in that batch's writes.
-    slot: usize,
+    batch: u32,
+    /// Its position in that batch's writes (a byte offset in the record).
+    slot: u32,
 }
 
-/// A batch's writes to the window: each value once, with its newest sighting.
-type Writes = Vec<(NetworkValue, String, Timestamp)>;
+impl Seen {
+    fn stored(at: i64) -> Self {
+        Seen {
+            at,
+            clean: 0,
+            batch: 0,
+            slot: 0,
+        }
+    }
+}
+
+/// Notes a sighting of `key` at `at` in `map`, then lets `visit` see the value's entry: a
+/// value new to the window, or one whose stored time is more than the resolution older,
+/// joins the batch's writes (`store` appends its entry); a value already written by this
+/// batch keeps its newest sighting; any other leaves the stored row as it is. Returns
+/// true when the value was new to the window.
+fn sight<K, Q>(
+    map: &mut FxHashMap<K, Seen>,
+    pending: &mut Pending,
+    key: &Q,
+    owned: impl FnOnce(&Q) -> K,
+    store: impl FnOnce(&Q, &mut NetworkLogRecord, Timestamp) -> usize,
+    at: i64,
+    visit: impl FnOnce(&mut Seen),
+) -> bool
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    let batch = pending.batch;
+    let writes = &mut pending.writes;
+    let append = |key: &Q| {
+        let slot = store(key, writes, Timestamp::from_unix_millis(at));
+        u32::try_from(slot).expect("a batch's record is under 4 GiB")
+    };
+    match map.get_mut(key) {
+        Some(seen) => {
+            if seen.batch == batch {
+                seen.at = seen.at.max(at);
+                writes.raise(seen.slot as usize, Timestamp::from_unix_millis(seen.at));
+            } else if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) {
+                seen.at = at;
+                seen.batch = batch;
+                seen.slot = append(key);
+            }
+            visit(seen);
+            false
+        }
+        None => {
+            let mut seen = Seen {
+                at,
+                clean: 0,
+                batch,
+                slot: append(key),
+            };
+            visit(&mut seen);
+            map.insert(owned(key), seen);
+            true
+        }
+    }
+}
 
 impl WindowMirror {
     fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
@@ -106,58 +185,94 @@ impl WindowMirror {
         for (kind, value, at) in rows {
             let at = at.as_unix_millis();
             mirror.oldest = mirror.oldest.min(at);
-            let seen = Seen {
-                at,
-                batch: 0,
-                slot: 0,
-            };
-            mirror.map_mut(kind).insert(value.into_boxed_str(), seen);
+            match kind {
+                NetworkValue::Host => {
+                    mirror
+                        .hosts
+                        .insert(value.into_boxed_str(), Seen::stored(at));
+                }
+                NetworkValue::Address => match value.parse::<IpAddr>() {
+                    Ok(address) if address_text(&address) == value => {
+                        mirror.addresses.insert(address, Seen::stored(at));
+                    }
+                    _ => {
+                        mirror
+                            .odd_addresses
+                            .insert(value.into_boxed_str(), Seen::stored(at));
+                    }
+                },
+            }
         }
         mirror
     }
 
-    fn map_mut(&mut self, kind: NetworkValue) -> &mut FxHashMap<Box<str>, Seen> {
-        match kind {
-            NetworkValue::Host => &mut self.hosts,
-            NetworkValue::Address => &mut self.addresses,
+    /// Starts the next batch's writes.
+    fn next_batch(&mut self) {
+        if self.pending.batch == u32::MAX {
+            // Numbers are reused: no entry may claim to be written by the new batch.
+            for seen in self
+                .hosts
+                .values_mut()
+                .chain(self.addresses.values_mut())
+                .chain(self.odd_addresses.values_mut())
+            {
+                seen.batch = 0;
+            }
+            self.pending.batch = 0;
+        }
+        self.pending.batch += 1;
+        self.pending.writes = NetworkLogRecord::default();
+    }
+
+    /// The writes of the batch, leaving none.
+    fn take_writes(&mut self) -> NetworkLogRecord {
+        std::mem::take(&mut self.pending.writes)
+    }
+
+    /// A host name looked up at `at`, stored trimmed, without its final dot and in
+    /// lower case; `visit` also learns whether the name is spelt as stored.
+    fn sight_host(&mut self, host: &str, at: i64, visit: impl FnOnce(&mut Seen, bool)) {
+        let key = host.trim().trim_end_matches('.');
+        let lower;
+        let key = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = key.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            key
+        };
+        let as_stored = key == host;
+        if sight(
+            &mut self.hosts,
+            &mut self.pending,
+            key,
+            |h: &str| Box::from(h),
+            |h: &str, record: &mut NetworkLogRecord, at| record.push(NetworkValue::Host, h, at),
+            at,
+            |seen| visit(seen, as_stored),
+        ) {
+            self.oldest = self.oldest.min(at);
         }
     }
 
-    /// Notes a sighting at `at`: a value new to the window, or one whose stored time is
-    /// more than the resolution older, joins `writes`; a value already there keeps its
-    /// newest sighting; any other leaves the stored row as it is.
-    fn sight(&mut self, kind: NetworkValue, value: &str, at: i64, writes: &mut Writes) {
-        let batch = self.batch;
-        let map = self.map_mut(kind);
-        match map.get_mut(value) {
-            Some(seen) if seen.batch == batch => {
-                seen.at = seen.at.max(at);
-                writes[seen.slot].2 = Timestamp::from_unix_millis(seen.at);
-            }
-            Some(seen) if at > seen.at.saturating_add(NETWORK_SEEN_RESOLUTION_MS) => {
-                *seen = Seen {
-                    at,
-                    batch,
-                    slot: writes.len(),
-                };
-                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
-            }
-            Some(_) => {}
-            None => {
-                let seen = Seen {
-                    at,
-                    batch,
-                    slot: writes.len(),
-                };
-                map.insert(value.into(), seen);
-                writes.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
-                self.oldest = self.oldest.min(at);
-            }
+    /// An address resolved or connected to at `at`, stored as `Display` writes it.
+    fn sight_address(&mut self, address: &IpAddr, at: i64, visit: impl FnOnce(&mut Seen)) {
+        if sight(
+            &mut self.addresses,
+            &mut self.pending,
+            address,
+            |a: &IpAddr| *a,
+            |a: &IpAddr, record: &mut NetworkLogRecord, at| {
+                record.push_with(NetworkValue::Address, at, |out| push_address_text(out, a))
+            },
+            at,
+            visit,
+        ) {
+            self.oldest = self.oldest.min(at);
         }
     }
 
     fn len(&self) -> usize {
-        self.hosts.len() + self.addresses.len()
+        self.hosts.len() + self.addresses.len() + self.odd_addresses.len()
     }
 
     /// Removes and returns the values last seen before `cutoff`, sorted (a scan of memory
@@ -168,17 +283,31 @@ impl WindowMirror {
         }
         let mut expired = Vec::new();
         let mut oldest = i64::MAX;
-        for kind in [NetworkValue::Host, NetworkValue::Address] {
-            self.map_mut(kind).retain(|value, seen| {
-                if seen.at < cutoff {
-                    expired.push((kind, value.to_string()));
-                    false
-                } else {
-                    oldest = oldest.min(seen.at);
-                    true
-                }
-            });
-        }
+        let mut keep = |seen: &Seen| {
+            let keep = seen.at >= cutoff;
+            if keep {
+                oldest = oldest.min(seen.at);
+            }
+            keep
+        };
+        self.hosts.retain(|value, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Host, value.to_string()));
+                false
+            }
+        });
+        self.addresses.retain(|address, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Address, address_text(address)));
+                false
+            }
+        });
+        self.odd_addresses.retain(|value, seen| {
+            keep(seen) || {
+                expired.push((NetworkValue::Address, value.to_string()));
+                false
+            }
+        });
         self.oldest = oldest;
         expired.sort();
         expired
@@ -305,15 +434,6 @@ impl Agent {
             window,
             logged,
         } = loaded;
-        let evidence = BatchEvidence::of(batch);
-        let report = self.inspection.indicators.scan(&evidence.snapshot);
-        let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
-        for f in &report.findings {
-            if let Some(event) = evidence.event_of(f.evidence.section, f.evidence.index) {
-                by_event.entry(event).or_default().push(f);
-            }
-        }
-
         let default_rules = TelemetryRules::default();
         let policy = self.active_policy();
         let ctx = Context {
@@ -336,30 +456,56 @@ impl Agent {
 
         let mut findings = Vec::new();
         let mut matches = Vec::new();
-        // The window takes the batch's hosts and addresses from its snapshot (each with
-        // its event's time), as they were written for the scan.
-        window.batch += 1;
-        let mut writes = Writes::new();
+        // Process starts are scanned as a snapshot of their own (few, and their rules
+        // are the scan's). Network events are matched one by one as they come, with the
+        // same index and rules, numbered as the batch's snapshot would number them, and
+        // their hosts and addresses join the window at the event's time; a value the
+        // window saw match nothing under the same indicators is not looked up again.
+        let processes = BatchEvidence::of_processes(batch);
+        let report = self.inspection.indicators.scan(&processes.snapshot);
+        let mut matcher = self.inspection.indicators.network_matcher();
+        let mut network_hits = Vec::new();
+        window.next_batch();
         let since = cutoff.as_unix_millis();
-        for (kind, contacts) in [
-            (NetworkValue::Host, &evidence.snapshot.domains),
-            (NetworkValue::Address, &evidence.snapshot.ip_addresses),
-        ] {
-            for c in contacts {
-                let at = c.seen_at.map_or(now, |at| at).as_unix_millis();
-                if at < since {
-                    continue;
+        for (i, event) in batch.events.iter().enumerate() {
+            let before = matcher.found();
+            let at = event.at().as_unix_millis();
+            let in_window = at >= since;
+            let m = &mut matcher;
+            match event {
+                TelemetryEvent::Dns(e) => {
+                    let host = |m: &mut NetworkMatcher<'_>| m.domain(&e.host);
+                    if in_window {
+                        window.sight_host(&e.host, at, |seen, as_stored| {
+                            match_seen(m, seen, as_stored, host, NetworkMatcher::pass_domain)
+                        });
+                    } else {
+                        host(m);
+                    }
+                    for address in &e.addresses {
+                        match_address(window, m, address, in_window.then_some(at));
+                    }
                 }
-                let value = match kind {
-                    NetworkValue::Host => c.value.trim().trim_end_matches('.'),
-                    NetworkValue::Address => c.value.as_str(),
-                };
-                if value.bytes().any(|b| b.is_ascii_uppercase()) {
-                    window.sight(kind, &value.to_ascii_lowercase(), at, &mut writes);
-                } else {
-                    window.sight(kind, value, at, &mut writes);
+                TelemetryEvent::Connect(e) => {
+                    match_address(window, m, &e.address, in_window.then_some(at));
                 }
+                TelemetryEvent::Security(_) => {}
             }
+            network_hits.extend((before..matcher.found()).map(|f| (i, f)));
+        }
+        let writes = window.take_writes();
+        let network_findings = matcher.into_findings();
+        let mut by_event: BTreeMap<usize, Vec<&IndicatorFinding>> = BTreeMap::new();
+        for f in &report.findings {
+            if let Some(event) = processes.event_of(f.evidence.section, f.evidence.index) {
+                by_event.entry(event).or_default().push(f);
+            }
+        }
+        for (event, f) in network_hits {
+            by_event
+                .entry(event)
+                .or_default()
+                .push(&network_findings[f]);
         }
         state
             .raised
@@ -459,7 +605,7 @@ impl Agent {
         let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
         let network = if compact {
             NetworkWindowWrite {
-                seen: writes,
+                seen: writes.entries()?,
                 compact: true,
                 prune_before: Some(cutoff),
                 prune_only: Some(expired),
@@ -467,7 +613,7 @@ impl Agent {
             }
         } else {
             NetworkWindowWrite {
-                logged: writes,
+                record: writes,
                 prune_before: (!expired.is_empty()).then_some(cutoff),
                 prune_only: Some(expired),
                 ..NetworkWindowWrite::default()
@@ -541,6 +687,45 @@ impl Agent {
             }
         }
         Ok(())
+    }
+}
+
+/// Matches a value whose window entry is `seen`, unless the entry says it matched nothing
+/// under the matcher's indicators (`as_stored`: the value is spelt as the entry's key,
+/// so what the entry remembers holds for it), and remembers when it matches nothing.
+fn match_seen<'m>(
+    matcher: &mut NetworkMatcher<'m>,
+    seen: &mut Seen,
+    as_stored: bool,
+    full: impl FnOnce(&mut NetworkMatcher<'m>),
+    pass: fn(&mut NetworkMatcher<'m>),
+) {
+    let revision = matcher.revision();
+    if as_stored && seen.clean == revision {
+        pass(matcher);
+        return;
+    }
+    let before = matcher.found();
+    full(matcher);
+    if as_stored && matcher.found() == before {
+        seen.clean = revision;
+    }
+}
+
+/// Matches an address, and notes its sighting in the window when it was seen at a time
+/// inside it (`at`).
+fn match_address(
+    window: &mut WindowMirror,
+    matcher: &mut NetworkMatcher<'_>,
+    address: &IpAddr,
+    at: Option<i64>,
+) {
+    let full = |m: &mut NetworkMatcher<'_>| m.address(address, || address_text(address));
+    match at {
+        Some(at) => window.sight_address(address, at, |seen| {
+            match_seen(matcher, seen, true, full, NetworkMatcher::pass_address)
+        }),
+        None => full(matcher),
     }
 }
 
@@ -789,5 +974,170 @@ mod tests {
             "the host is new again, the address stale"
         );
         assert!(rows(&agent).iter().any(|(_, v, _)| v == "old.example.org"));
+    }
+
+    fn fixture() -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/spyware-fixture.stix2"),
+        )
+        .unwrap()
+    }
+
+    fn connect(address: &str, at: Timestamp) -> TelemetryEvent {
+        TelemetryEvent::Connect(crate::telemetry::ConnectEvent {
+            at,
+            package: "com.example.app".into(),
+            address: address.parse().unwrap(),
+            port: 443,
+        })
+    }
+
+    fn matched(outcome: &TelemetryOutcome) -> Vec<(&str, usize, &str)> {
+        outcome
+            .matches
+            .iter()
+            .map(|m| {
+                (
+                    m.finding.evidence.section,
+                    m.finding.evidence.index,
+                    m.finding.matched.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_are_the_findings_of_a_scan_of_the_batch_numbered_as_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        let mut events = dns("a.example.org", T0).events;
+        events.extend(dns("cdn.update-cdn-service.com", T0).events);
+        events.push(connect("198.51.100.1", T0));
+        events.push(connect("203.0.113.66", T0));
+        events.extend(dns("Legacy-Beacon.net", T0).events);
+        let batch = TelemetryBatch { events };
+        let scanned = agent
+            .inspection
+            .indicators
+            .scan(&BatchEvidence::of(&batch).snapshot)
+            .findings;
+        assert_eq!(scanned.len(), 3);
+        // Twice: the second time every clean value is known to the window.
+        for round in 0..2 {
+            let at = T0.plus_millis(round * 60_000);
+            let outcome = agent.ingest_telemetry(&batch, at).unwrap();
+            // In event order; the scan's are in section order.
+            let mut streamed: Vec<_> = outcome.matches.iter().map(|m| &m.finding).collect();
+            streamed.sort_by_key(|f| (f.evidence.section, f.evidence.index));
+            assert_eq!(
+                streamed,
+                scanned.iter().collect::<Vec<_>>(),
+                "round {round}"
+            );
+            assert_eq!(
+                outcome.matches.iter().map(|m| m.event).collect::<Vec<_>>(),
+                [1, 3, 4]
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_seen_clean_is_matched_again_once_the_indicators_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        let mut events = dns("cdn.update-cdn-service.com", T0).events;
+        events.push(connect("203.0.113.66", T0));
+        let batch = TelemetryBatch { events };
+        let outcome = agent.ingest_telemetry(&batch, T0).unwrap();
+        assert!(outcome.matches.is_empty(), "no indicators yet");
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        let later = T0.plus_millis(60_000);
+        let outcome = agent.ingest_telemetry(&batch, later).unwrap();
+        assert_eq!(
+            matched(&outcome),
+            [("domains", 0, "subdomain"), ("ip_addresses", 1, "exact")]
+        );
+        assert_eq!(outcome.alerts.len(), 2);
+    }
+
+    #[test]
+    fn a_host_spelt_otherwise_than_the_window_stores_it_is_matched_as_spelt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = open(&dir.path().join("agent.db"));
+        agent.load_indicators("fixture", &fixture()).unwrap();
+        // Stored as `update-cdn-service.com`; as written, the scan's rules match nothing
+        // (one final dot is dropped, the name then ends with a dot).
+        let outcome = agent
+            .ingest_telemetry(&dns("update-cdn-service.com..", T0), T0)
+            .unwrap();
+        assert!(outcome.matches.is_empty());
+        let at = T0.plus_millis(60_000);
+        let outcome = agent
+            .ingest_telemetry(&dns("update-cdn-service.com", at), at)
+            .unwrap();
+        assert_eq!(matched(&outcome), [("domains", 0, "exact")]);
+        let at = T0.plus_millis(120_000);
+        let outcome = agent
+            .ingest_telemetry(&dns("Update-CDN-Service.com", at), at)
+            .unwrap();
+        assert_eq!(matched(&outcome), [("domains", 0, "exact")]);
+    }
+
+    #[test]
+    fn a_stored_address_in_another_spelling_still_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agent.db");
+        let mut agent = open(&db);
+        agent
+            .store
+            .commit_with_network(
+                Commit::default(),
+                NetworkWindowWrite {
+                    seen: vec![(NetworkValue::Address, "0:0::7".into(), T0)],
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap();
+        drop(agent);
+        let mut agent = open(&db);
+        let day = 24 * HOUR_MS;
+        let at = T0.plus_millis(day);
+        agent
+            .ingest_telemetry(
+                &TelemetryBatch {
+                    events: vec![connect("::7", at)],
+                },
+                at,
+            )
+            .unwrap();
+        assert_eq!(rows(&agent).len(), 2, "two spellings, two rows");
+        let end = T0.plus_millis(7 * day + 1);
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), end)
+            .unwrap();
+        let left: Vec<String> = rows(&agent).into_iter().map(|(_, v, _)| v).collect();
+        assert_eq!(left, ["::7"], "the odd spelling expired and was deleted");
+    }
+
+    #[test]
+    fn batch_numbers_start_again_without_taking_old_entries_for_the_new_batch() {
+        let mut window = WindowMirror::load(Vec::new());
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        window.next_batch();
+        window.sight_address(&address, 0, |_| {});
+        assert_eq!(window.take_writes().len(), 1);
+        window.pending.batch = u32::MAX;
+        window.next_batch();
+        assert_eq!(
+            window.pending.batch, 1,
+            "the number the entry was written in"
+        );
+        let later = NETWORK_SEEN_RESOLUTION_MS + 1;
+        window.sight_address(&address, later, |_| {});
+        let writes = window.take_writes().entries().unwrap();
+        assert_eq!(writes.len(), 1, "a stale value is written again");
+        assert_eq!(writes[0].2.as_unix_millis(), later);
     }
 }

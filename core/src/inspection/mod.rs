@@ -31,8 +31,8 @@ pub mod stix;
 
 pub use evidence::{EvidenceSnapshot, EVIDENCE_VERSION};
 pub use scan::{
-    CollectionSummary, EvidenceRef, IndicatorFinding, IndicatorSet, MatchKind, ScanReport,
-    KNOWN_SYSTEM_PROCESS_NAMES, TRUNCATED_PROCESS_NAME_LENGTHS,
+    CollectionSummary, EvidenceRef, IndicatorFinding, IndicatorSet, MatchKind, NetworkMatcher,
+    ScanReport, KNOWN_SYSTEM_PROCESS_NAMES, TRUNCATED_PROCESS_NAME_LENGTHS,
 };
 pub use schedule::{InspectionScheduler, ScheduleEvent, ScheduleKey, ScheduleRules};
 pub use stix::{

@@ -245,19 +245,49 @@ impl Index {
 /// Load bundles with [`IndicatorSet::load_stix2`], then [`IndicatorSet::scan`] any
 /// number of snapshots. Unusable indicators are kept as [`UnparsedIndicator`]s so the
 /// report can say how much of each collection was not checked.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IndicatorSet {
     indicators: Vec<Indicator>,
     unparsed: Vec<UnparsedIndicator>,
     notes: Vec<IndicatorNote>,
     collections: Vec<CollectionSummary>,
     index: Index,
+    /// See [`IndicatorSet::revision`].
+    revision: u64,
+}
+
+/// The last revision given to an indicator set in this process.
+static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_revision() -> u64 {
+    REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
+impl Default for IndicatorSet {
+    fn default() -> Self {
+        IndicatorSet {
+            indicators: Vec::new(),
+            unparsed: Vec::new(),
+            notes: Vec::new(),
+            collections: Vec::new(),
+            index: Index::default(),
+            revision: next_revision(),
+        }
+    }
 }
 
 impl IndicatorSet {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Names what the set matches: a new set and every change to one take a number no
+    /// other set of this process has had (never 0), and a clone keeps it. A caller that
+    /// remembers that a value matched nothing may trust it while the revision is the
+    /// same, and must match the value again once it differs.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Parses a STIX 2.1 bundle (JSON text) and adds its indicators under the label
@@ -285,6 +315,7 @@ impl IndicatorSet {
         self.unparsed.extend(collection.unparsed);
         self.notes.extend(collection.notes);
         self.collections.push(summary.clone());
+        self.revision = next_revision();
         summary
     }
 
@@ -339,6 +370,86 @@ impl IndicatorSet {
             evidence_items: evidence.item_count(),
             other_platform_skipped: scan.skipped,
         }
+    }
+
+    /// Matches network values one at a time, as they arrive, with no snapshot built:
+    /// see [`NetworkMatcher`].
+    pub fn network_matcher(&self) -> NetworkMatcher<'_> {
+        NetworkMatcher {
+            scanner: Scanner {
+                set: self,
+                findings: Vec::new(),
+                seen: HashSet::new(),
+                platform: None,
+                skipped: 0,
+            },
+            domains: 0,
+            addresses: 0,
+        }
+    }
+}
+
+/// Matches host names and addresses as a scan matches the `domains` and `ip_addresses`
+/// items of a snapshot (the same index and rules), numbering them as the items of the
+/// snapshot that lists the values in the order given: each value gets exactly the
+/// findings that scan would give it. Device telemetry matches each event this way as it
+/// arrives, without building the snapshot's strings, and an address's text is built
+/// only for a finding.
+pub struct NetworkMatcher<'a> {
+    scanner: Scanner<'a>,
+    domains: usize,
+    addresses: usize,
+}
+
+impl NetworkMatcher<'_> {
+    /// The next `domains` item: a host name (or an address literal, matched as one).
+    pub fn domain(&mut self, host: &str) {
+        let index = self.domains;
+        self.domains += 1;
+        self.scanner
+            .host(host, at("domains", index, "value", host), false);
+    }
+
+    /// The next `ip_addresses` item, already parsed; `text` gives its text as the
+    /// snapshot would hold it, for the finding.
+    pub fn address(&mut self, address: &IpAddr, text: impl FnOnce() -> String) {
+        let index = self.addresses;
+        self.addresses += 1;
+        if let Some(ids) = self.scanner.set.index.ips.get(address) {
+            let text = text();
+            self.scanner.hit(
+                Some(ids),
+                &at("ip_addresses", index, "value", &text),
+                MatchKind::Exact,
+            );
+        }
+    }
+
+    /// Numbers the next `domains` item without matching it: for a host name the caller
+    /// saw match nothing under this set's [`IndicatorSet::revision`].
+    pub fn pass_domain(&mut self) {
+        self.domains += 1;
+    }
+
+    /// Numbers the next `ip_addresses` item without matching it: for an address the
+    /// caller saw match nothing under this set's [`IndicatorSet::revision`].
+    pub fn pass_address(&mut self) {
+        self.addresses += 1;
+    }
+
+    /// The revision of the set this matches against.
+    pub fn revision(&self) -> u64 {
+        self.scanner.set.revision
+    }
+
+    /// How many findings the values so far gave.
+    pub fn found(&self) -> usize {
+        self.scanner.findings.len()
+    }
+
+    /// The findings, in the order of the values.
+    pub fn into_findings(self) -> Vec<IndicatorFinding> {
+        self.scanner.findings
     }
 }
 
@@ -737,6 +848,22 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_revision_names_the_content_of_one_set() {
+        let mut a = IndicatorSet::new();
+        let b = set(&["[domain-name:value='evil.com']"]);
+        assert_ne!(a.revision(), b.revision());
+        assert_ne!(a.revision(), 0);
+        let clone = b.clone();
+        assert_eq!(clone.revision(), b.revision(), "a clone matches the same");
+        let before = a.revision();
+        a.add_collection(
+            crate::inspection::parse_bundle("c", r#"{"type": "bundle", "objects": []}"#).unwrap(),
+        );
+        assert_ne!(a.revision(), before, "any change takes a new revision");
+        assert_ne!(a.revision(), b.revision());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::journal::EpochKey;
 use crate::time::Timestamp;
 use journal_tables::Appender;
 
-pub use network::{NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS};
+pub use network::{NetworkLogRecord, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS};
 pub use verify::Parallelism;
 
 /// One journal record to append.
@@ -95,6 +95,7 @@ impl Store {
         if commit.is_empty()
             && network.seen.is_empty()
             && network.logged.is_empty()
+            && network.record.is_empty()
             && !network.compact
             && network.prune_before.is_none()
         {

@@ -20,6 +20,9 @@ pub struct NetworkWindowWrite {
     /// Hosts and addresses appended to the log as one record, as given: the caller
     /// already left out what the window covers.
     pub logged: Vec<(NetworkValue, String, Timestamp)>,
+    /// The same, already encoded as it came (telemetry ingest builds it value by value);
+    /// appended after `logged`, in the same record.
+    pub record: NetworkLogRecord,
     /// Fold every log record into the table first (newest time per value; entries before
     /// `prune_before` dropped) and empty the log.
     pub compact: bool,
@@ -70,18 +73,100 @@ impl NetworkValue {
 
 /// A network-log record: per entry the kind (one byte), the time (Unix milliseconds,
 /// 8 bytes little-endian), the value's length (2 bytes little-endian) and the value.
-fn encode_network_log(entries: &[(NetworkValue, String, Timestamp)]) -> rusqlite::Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(entries.iter().map(|e| 11 + e.1.len()).sum());
-    for (kind, value, at) in entries {
-        let len = u16::try_from(value.len()).map_err(|_| {
-            rusqlite::Error::ToSqlConversionFailure("a network value is too long".into())
-        })?;
-        body.push(kind.code() as u8);
-        body.extend_from_slice(&at.as_unix_millis().to_le_bytes());
-        body.extend_from_slice(&len.to_le_bytes());
-        body.extend_from_slice(value.as_bytes());
+/// Built entry by entry, so a batch's values are never each held as a string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkLogRecord {
+    body: Vec<u8>,
+    entries: usize,
+    newest: Option<i64>,
+    /// A value did not fit its 2-byte length: the commit is refused.
+    too_long: bool,
+}
+
+impl NetworkLogRecord {
+    /// Appends an entry whose value `write` appends to the buffer it is given; returns
+    /// the entry's position, for [`NetworkLogRecord::raise`].
+    pub fn push_with(
+        &mut self,
+        kind: NetworkValue,
+        at: Timestamp,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> usize {
+        let position = self.body.len();
+        self.body.push(kind.code() as u8);
+        self.body
+            .extend_from_slice(&at.as_unix_millis().to_le_bytes());
+        self.body.extend_from_slice(&[0, 0]);
+        write(&mut self.body);
+        let len = self.body.len() - position - 11;
+        match u16::try_from(len) {
+            Ok(len) => self.body[position + 9..position + 11].copy_from_slice(&len.to_le_bytes()),
+            Err(_) => self.too_long = true,
+        }
+        self.entries += 1;
+        self.newest = Some(
+            self.newest
+                .map_or(at.as_unix_millis(), |n| n.max(at.as_unix_millis())),
+        );
+        position
     }
-    Ok(body)
+
+    /// Appends an entry; returns its position, for [`NetworkLogRecord::raise`].
+    pub fn push(&mut self, kind: NetworkValue, value: &str, at: Timestamp) -> usize {
+        self.push_with(kind, at, |body| body.extend_from_slice(value.as_bytes()))
+    }
+
+    /// Moves the time of the entry at `position` (from a push) to `at` if that is later.
+    pub fn raise(&mut self, position: usize, at: Timestamp) {
+        let field = &mut self.body[position + 1..position + 9];
+        let stored = i64::from_le_bytes(field.try_into().expect("eight bytes"));
+        let at = at.as_unix_millis().max(stored);
+        field.copy_from_slice(&at.to_le_bytes());
+        self.newest = Some(self.newest.map_or(at, |n| n.max(at)));
+    }
+
+    /// How many entries the record holds.
+    pub fn len(&self) -> usize {
+        self.entries
+    }
+
+    /// True when the record holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    fn push_record(&mut self, other: &NetworkLogRecord) {
+        self.body.extend_from_slice(&other.body);
+        self.entries += other.entries;
+        self.newest = self.newest.max(other.newest);
+        self.too_long |= other.too_long;
+    }
+
+    /// The entries, in the order pushed.
+    pub fn entries(&self) -> Result<Vec<(NetworkValue, String, Timestamp)>> {
+        let mut out = Vec::with_capacity(self.entries);
+        decode_network_log(&self.body, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Decodes one network-log record into `out`.
+fn decode_network_log(
+    mut body: &[u8],
+    out: &mut Vec<(NetworkValue, String, Timestamp)>,
+) -> Result<()> {
+    let corrupt = || Error::Corrupt("a network log record is unreadable".into());
+    while !body.is_empty() {
+        let (head, rest) = body.split_at_checked(11).ok_or_else(corrupt)?;
+        let kind = NetworkValue::from_code(i64::from(head[0]))?;
+        let at = i64::from_le_bytes(head[1..9].try_into().expect("eight bytes"));
+        let len = usize::from(u16::from_le_bytes([head[9], head[10]]));
+        let (value, rest) = rest.split_at_checked(len).ok_or_else(corrupt)?;
+        let value = std::str::from_utf8(value).map_err(|_| corrupt())?;
+        out.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
+        body = rest;
+    }
+    Ok(())
 }
 
 /// Every entry of the network log, in the order written.
@@ -93,20 +178,11 @@ fn network_log(conn: &Connection) -> Result<Vec<(NetworkValue, String, Timestamp
     let mut rows = stmt.query([]).context("reading the network log")?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().context("reading the network log")? {
-        let mut body: &[u8] = match row.get_ref(0).context("reading the network log")? {
+        let body: &[u8] = match row.get_ref(0).context("reading the network log")? {
             ValueRef::Blob(b) => b,
             _ => return Err(corrupt()),
         };
-        while !body.is_empty() {
-            let (head, rest) = body.split_at_checked(11).ok_or_else(corrupt)?;
-            let kind = NetworkValue::from_code(i64::from(head[0]))?;
-            let at = i64::from_le_bytes(head[1..9].try_into().expect("eight bytes"));
-            let len = usize::from(u16::from_le_bytes([head[9], head[10]]));
-            let (value, rest) = rest.split_at_checked(len).ok_or_else(corrupt)?;
-            let value = std::str::from_utf8(value).map_err(|_| corrupt())?;
-            out.push((kind, value.to_owned(), Timestamp::from_unix_millis(at)));
-            body = rest;
-        }
+        decode_network_log(body, &mut out)?;
     }
     Ok(out)
 }
@@ -181,14 +257,30 @@ pub(super) fn write(tx: &Connection, network: &NetworkWindowWrite) -> Result<()>
     if !network.seen.is_empty() {
         upsert_network(tx, &network.seen, NETWORK_SEEN_RESOLUTION_MS)?;
     }
-    if !network.logged.is_empty() {
-        let newest = network.logged.iter().map(|e| e.2).max();
+    if !network.logged.is_empty() || !network.record.is_empty() {
+        let mut joined;
+        let record = if network.logged.is_empty() {
+            &network.record
+        } else {
+            joined = NetworkLogRecord::default();
+            for (kind, value, at) in &network.logged {
+                joined.push(*kind, value, *at);
+            }
+            joined.push_record(&network.record);
+            &joined
+        };
+        if record.too_long {
+            return Err(Error::invalid(
+                "network value",
+                "is longer than a network log entry holds",
+            ));
+        }
         tx.prepare_cached("INSERT INTO network_log(entries, newest, body) VALUES (?1, ?2, ?3)")
             .and_then(|mut stmt| {
                 stmt.execute(params![
-                    network.logged.len() as i64,
-                    newest.map_or(i64::MIN, Timestamp::as_unix_millis),
-                    encode_network_log(&network.logged)?
+                    record.entries as i64,
+                    record.newest.unwrap_or(i64::MIN),
+                    record.body
                 ])
             })
             .context("saving network events")?;
@@ -263,4 +355,81 @@ fn upsert_network(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_unix_millis(1_777_593_600_000);
+
+    #[test]
+    fn a_record_built_entry_by_entry_is_stored_with_the_listed_entries_and_its_raised_times() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_journal_key(crate::journal::EpochKey::initial([9; 32]));
+        let mut record = NetworkLogRecord::default();
+        let host = record.push(NetworkValue::Host, "a.example", T0);
+        record.push_with(NetworkValue::Address, T0, |out| {
+            out.extend_from_slice(b"192.0.2.7")
+        });
+        record.raise(host, T0.plus_millis(5));
+        record.raise(host, T0.plus_millis(2));
+        assert_eq!(record.len(), 2);
+        assert_eq!(
+            record.entries().unwrap(),
+            [
+                (NetworkValue::Host, "a.example".into(), T0.plus_millis(5)),
+                (NetworkValue::Address, "192.0.2.7".into(), T0),
+            ]
+        );
+        store
+            .commit_with_network(
+                crate::store::Commit::default(),
+                NetworkWindowWrite {
+                    logged: vec![(NetworkValue::Host, "b.example".into(), T0)],
+                    record,
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            store.network_log_entries().unwrap(),
+            3,
+            "one record of three"
+        );
+        let newest: i64 = store
+            .conn
+            .query_row("SELECT newest FROM network_log", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(newest, T0.plus_millis(5).as_unix_millis());
+        let mut window = store.network_window(T0).unwrap();
+        window.sort();
+        assert_eq!(
+            window,
+            [
+                (NetworkValue::Host, "a.example".into(), T0.plus_millis(5)),
+                (NetworkValue::Host, "b.example".into(), T0),
+                (NetworkValue::Address, "192.0.2.7".into(), T0),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_too_long_for_its_entry_is_refused_and_nothing_is_stored() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_journal_key(crate::journal::EpochKey::initial([9; 32]));
+        let mut record = NetworkLogRecord::default();
+        record.push(NetworkValue::Host, &"a".repeat(70_000), T0);
+        let err = store
+            .commit_with_network(
+                crate::store::Commit::default(),
+                NetworkWindowWrite {
+                    record,
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("network value"), "{err}");
+        assert_eq!(store.network_log_entries().unwrap(), 0);
+    }
 }

@@ -412,6 +412,17 @@ pub struct BatchEvidence {
 impl BatchEvidence {
     /// Builds the snapshot of `batch`.
     pub fn of(batch: &TelemetryBatch) -> Self {
+        Self::build(batch, true)
+    }
+
+    /// Builds the snapshot of the batch's process starts only (`packages`, `processes`
+    /// and `files`, numbered as in [`BatchEvidence::of`]): ingest matches the network
+    /// events one by one instead ([`crate::inspection::NetworkMatcher`]).
+    pub fn of_processes(batch: &TelemetryBatch) -> Self {
+        Self::build(batch, false)
+    }
+
+    fn build(batch: &TelemetryBatch, network: bool) -> Self {
         let mut out = BatchEvidence::default();
         out.snapshot.version = crate::inspection::EVIDENCE_VERSION;
         let contact = |value: String, at: Timestamp| Contact {
@@ -421,6 +432,7 @@ impl BatchEvidence {
         };
         for (i, event) in batch.events.iter().enumerate() {
             match event {
+                TelemetryEvent::Dns(_) | TelemetryEvent::Connect(_) if !network => {}
                 TelemetryEvent::Dns(e) => {
                     out.snapshot.domains.push(contact(e.host.clone(), e.at));
                     out.domain_events.push(i);
@@ -488,24 +500,33 @@ impl BatchEvidence {
 /// An address's text form, as `Display` writes it; IPv4 (most of a batch) without the
 /// formatting machinery, which costs several times the rest of building the evidence.
 pub fn address_text(address: &IpAddr) -> String {
+    let mut out = Vec::with_capacity(15);
+    push_address_text(&mut out, address);
+    String::from_utf8(out).expect("an address's text is ASCII")
+}
+
+/// Appends an address's text, as [`address_text`] gives it, to `out` (the network log
+/// takes it this way, with no string of its own).
+pub fn push_address_text(out: &mut Vec<u8>, address: &IpAddr) {
     match address {
         IpAddr::V4(v4) => {
-            let mut out = String::with_capacity(15);
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
+                    out.push(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
+                    out.push(b'0' + octet / 10 % 10);
                 }
-                out.push(char::from(b'0' + octet % 10));
+                out.push(b'0' + octet % 10);
             }
-            out
         }
-        IpAddr::V6(_) => address.to_string(),
+        IpAddr::V6(_) => {
+            use std::io::Write;
+            write!(out, "{address}").expect("writing to memory succeeds");
+        }
     }
 }
 
