@@ -5,27 +5,22 @@
 
 mod policy_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{device, key, payload, standard_root, DAY, T0};
+use policy_support::{
+    device, key, payload, repo, software_key, standard_root, DAY, HOUR, MINUTE, T0,
+};
 use portcullis_core::agent::{
     BootVerdict, DeliveryResult, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS,
 };
 use portcullis_core::policy::Policy;
 use portcullis_core::sim::{SimEvent, SimObservation, SimState};
 use portcullis_core::trace::{self, TraceReader, WakeupTally};
-use portcullis_core::{Agent, AlertKind, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
-
-const MINUTE: i64 = 60_000;
-const HOUR: i64 = 60 * MINUTE;
+use portcullis_core::{Agent, AlertKind, DeviceKey, Error, Timestamp};
 
 fn device_key() -> Arc<dyn DeviceKey> {
-    Arc::new(SoftwareDeviceKey::new(b"wakeup-test-device-secret").unwrap())
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    software_key(b"wakeup-test-device-secret")
 }
 
 fn baseline() -> Policy {
