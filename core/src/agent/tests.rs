@@ -56,6 +56,19 @@ fn rows(db: &Path, table: &str) -> Vec<String> {
     rows
 }
 
+/// A database enrolled and closed, then edited with `sql` (one parameter, `param`), as
+/// damage or an intruder would leave it.
+fn edited(sql: &str, param: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    drop(open(&db).unwrap());
+    Connection::open(&db)
+        .unwrap()
+        .execute(sql, [param])
+        .unwrap();
+    (dir, db)
+}
+
 fn refused_alerts(agent: &mut Agent) -> usize {
     agent
         .pending_alerts(100)
@@ -95,13 +108,7 @@ fn a_refusal_that_could_not_be_written_is_alerted_when_it_comes_again() {
 
 #[test]
 fn an_incomplete_enrollment_record_is_corrupt_and_left_as_it_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agent.db");
-    drop(open(&db).unwrap());
-    Connection::open(&db)
-        .unwrap()
-        .execute("DELETE FROM meta WHERE key = ?1", [META_KEY_CHECK])
-        .unwrap();
+    let (_dir, db) = edited("DELETE FROM meta WHERE key = ?1", META_KEY_CHECK);
     let before = (rows(&db, "meta"), rows(&db, "journal"));
     let err = open(&db).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
@@ -114,16 +121,10 @@ fn an_incomplete_enrollment_record_is_corrupt_and_left_as_it_is() {
 
 #[test]
 fn an_unreadable_enrollment_time_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agent.db");
-    drop(open(&db).unwrap());
-    Connection::open(&db)
-        .unwrap()
-        .execute(
-            "UPDATE meta SET value = 'yesterday' WHERE key = ?1",
-            [META_ENROLLED_AT],
-        )
-        .unwrap();
+    let (_dir, db) = edited(
+        "UPDATE meta SET value = 'yesterday' WHERE key = ?1",
+        META_ENROLLED_AT,
+    );
     assert!(matches!(open(&db).unwrap_err(), Error::Corrupt(_)));
 }
 
@@ -272,16 +273,10 @@ fn a_collection_whose_load_cannot_be_written_is_not_held_in_memory() {
 
 #[test]
 fn unreadable_stored_collections_fail_the_open_and_are_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agent.db");
-    drop(open(&db).unwrap());
-    Connection::open(&db)
-        .unwrap()
-        .execute(
-            "INSERT INTO component_state (component, body) VALUES (?1, '{\"fixture\":')",
-            [inspection::INDICATORS_STATE],
-        )
-        .unwrap();
+    let (_dir, db) = edited(
+        "INSERT INTO component_state (component, body) VALUES (?1, '{\"fixture\":')",
+        inspection::INDICATORS_STATE,
+    );
     let before = rows(&db, "component_state");
     let err = open(&db).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
