@@ -9,8 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use policy_support::{
-    device, key, payload, repo, sim_ready as sim, software_key, standard_root, DAY, HOUR, MINUTE,
-    T0,
+    enroll_with_policy, repo, sim_ready as sim, software_key, DAY, HOUR, MINUTE, T0,
 };
 use portcullis_core::agent::MAX_PENDING_EVIDENCE;
 use portcullis_core::journal::EpochKey;
@@ -49,14 +48,7 @@ fn shipping_policy(interval_minutes: u32) -> Policy {
 
 fn agent_with(db: &Path, policy: Policy) -> Agent {
     let mut agent = Agent::open(db, device_key(), T0, [5; 32]).unwrap();
-    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
-    agent.install_trust_root(&root, device(), T0).unwrap();
-    let mut p = payload(1);
-    p.expires = T0.plus_millis(365 * DAY);
-    p.policy = policy;
-    agent
-        .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
-        .unwrap();
+    enroll_with_policy(&mut agent, policy);
     agent
 }
 

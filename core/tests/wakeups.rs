@@ -8,9 +8,7 @@ mod policy_support;
 use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{
-    device, key, payload, repo, software_key, standard_root, DAY, HOUR, MINUTE, T0,
-};
+use policy_support::{enroll_with_policy, repo, software_key, DAY, HOUR, MINUTE, T0};
 use portcullis_core::agent::{
     BootVerdict, DeliveryResult, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS,
 };
@@ -31,14 +29,7 @@ fn baseline() -> Policy {
 fn agent_with(db: &Path, policy: Option<Policy>) -> Agent {
     let mut agent = Agent::open(db, device_key(), T0, [3; 32]).unwrap();
     if let Some(policy) = policy {
-        let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
-        agent.install_trust_root(&root, device(), T0).unwrap();
-        let mut p = payload(1);
-        p.expires = T0.plus_millis(365 * DAY);
-        p.policy = policy;
-        agent
-            .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
-            .unwrap();
+        enroll_with_policy(&mut agent, policy);
     }
     agent
 }

@@ -6,7 +6,7 @@ use portcullis_core::policy::{
     BundlePayload, BundleScope, DeviceScope, Policy, SigningKey, TrustRoot, TrustedState,
 };
 use portcullis_core::sim::{SimEvent, SimObservation, SimState};
-use portcullis_core::{DeviceKey, SoftwareDeviceKey, Timestamp};
+use portcullis_core::{Agent, DeviceKey, SoftwareDeviceKey, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -164,4 +164,17 @@ pub fn bundle(version: u64) -> Vec<u8> {
 /// The time bundles are checked at: a day after issue.
 pub fn now() -> Timestamp {
     T0.plus_millis(DAY)
+}
+
+/// Enrolls `agent` under [`standard_root`] with [`device`] at `T0` and puts `policy` in
+/// force as bundle 1, valid for a year.
+pub fn enroll_with_policy(agent: &mut Agent, policy: Policy) {
+    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
+    agent.install_trust_root(&root, device(), T0).unwrap();
+    let mut p = payload(1);
+    p.expires = T0.plus_millis(365 * DAY);
+    p.policy = policy;
+    agent
+        .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
+        .unwrap();
 }
