@@ -282,3 +282,47 @@ fn unreadable_stored_collections_fail_the_open_and_are_kept() {
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
     assert_eq!(rows(&db, "component_state"), before);
 }
+
+#[test]
+fn remediation_actions_whose_hand_out_cannot_be_written_are_handed_out_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    let mut agent = enrolled(&db);
+    let day = 24 * 3_600_000;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let policy = crate::policy::Policy::from_json(
+        &std::fs::read(manifest.join("../policies/baseline.json")).unwrap(),
+    )
+    .unwrap();
+    let bundle = crate::policy::BundlePayload {
+        version: 1,
+        root_version: 1,
+        issued_at: T0,
+        expires: T0.plus_millis(30 * day),
+        scope: crate::policy::BundleScope {
+            devices: vec!["dev-0001".into()],
+            groups: Vec::new(),
+        },
+        policy,
+    }
+    .sign(&[&SigningKey::from_seed(&[1; 32]).unwrap()])
+    .unwrap();
+    agent.apply_policy(&bundle, T0.plus_millis(day)).unwrap();
+    let t = T0.plus_millis(2 * day);
+    let snapshot =
+        std::fs::read(manifest.join("tests/data/compliance/pixel-violations.json")).unwrap();
+    agent.evaluate_compliance(&snapshot, t).unwrap();
+    agent.store.refuse_writes_for_test();
+    let err = agent.take_actions(t).unwrap_err();
+    assert!(matches!(err, Error::Storage { .. }), "{err}");
+    agent.store.allow_writes_for_test();
+    let actions = agent.take_actions(t).unwrap();
+    assert!(!actions.is_empty(), "the failed hand-out kept them");
+    assert!(agent.take_actions(t).unwrap().is_empty(), "handed out once");
+    drop(agent);
+    let mut agent = open(&db).unwrap();
+    assert!(
+        agent.take_actions(t).unwrap().is_empty(),
+        "the hand-out was stored"
+    );
+}
