@@ -1,15 +1,10 @@
 //! `portcullis inspect --androidqf DIR` on an acquisition in androidqf's output format
 //! (tests/androidqf/acquisition) against the public collections in ../shared/indicators.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
 
-fn portcullis(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::path::{Path, PathBuf};
+use support::portcullis;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/androidqf/acquisition")

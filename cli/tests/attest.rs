@@ -1,31 +1,12 @@
 //! End-to-end checks of `portcullis attest verify` on the real chains in
 //! `../shared/attestation/` (beside the repository), and of the verdict's JSON Schema.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn shared(rel: &str) -> String {
-    let path = repo("../shared/attestation").join(rel);
-    assert!(path.exists(), "{} is missing", path.display());
-    path.to_str().unwrap().to_owned()
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
+use support::{hex, portcullis, repo, shared_attestation as shared};
 
 /// caiman SB_EC_RKP: a StrongBox key, remotely provisioned, bootloader locked, verified boot.
 const CAIMAN_SB_CHALLENGE: &str = "7ccac1ea-4845-482e-858d-f6fa9aa8c295";

@@ -2,12 +2,14 @@
 //! the keyed app states, back into the PEM chain that `attest verify` reads. The chain
 //! is a real one from `../shared/attestation/`, cut into parts by the core.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use portcullis_core::console::{self, AttestationSubmission};
 use portcullis_core::Timestamp;
 use serde_json::{json, Value};
+use support::portcullis;
 
 fn shared(rel: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -15,13 +17,6 @@ fn shared(rel: &str) -> PathBuf {
         .join(rel);
     assert!(path.exists(), "{} is missing", path.display());
     path
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 /// caiman SB_EC_RKP and the challenge its record holds.

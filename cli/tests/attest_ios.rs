@@ -1,26 +1,17 @@
 //! End-to-end checks of `portcullis attest verify --platform ios` on the real App Attest
 //! objects in attest/tests/vectors/appattest/, and of its verdict's JSON Schema.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
+use support::{portcullis, repo};
 
 fn vector(name: &str) -> String {
     let path = repo("attest/tests/vectors/appattest").join(name);
     assert!(path.exists(), "{} is missing", path.display());
     path.to_str().unwrap().to_owned()
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 /// The iOS 14.4 object: its key id, App ID, client data (`wurzelpfropf`) and time.

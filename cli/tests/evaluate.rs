@@ -1,14 +1,12 @@
 //! End-to-end checks of `portcullis evaluate` on the sample snapshots and the
 //! baseline policies.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
+use support::{portcullis, repo};
 
 fn sample(name: &str) -> String {
     repo(&format!("core/tests/data/compliance/{name}"))
@@ -22,13 +20,6 @@ fn policy(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_owned()
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 fn stdout(out: &Output) -> String {

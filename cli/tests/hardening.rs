@@ -2,6 +2,8 @@
 //! journal tampering, secrets and identifiers in messages, terminal injection, closed
 //! pipes, and traces streamed by `simulate`.
 
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -9,13 +11,7 @@ use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey};
 use rusqlite::Connection;
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use support::portcullis;
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

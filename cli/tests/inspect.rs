@@ -1,7 +1,9 @@
 //! End-to-end checks of `portcullis inspect` as the forensic kiosk runs it.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::portcullis;
 
 fn core_data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,13 +19,6 @@ fn public_collections() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 fn path(p: &Path) -> &str {

@@ -3,32 +3,13 @@
 //! `portcullis evaluate --attestation VERDICT.json` judges the policy's
 //! `deviceIntegrity` rules on it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::Path;
 
 use portcullis_attest::{verify, Expectations, TrustAnchors, VerifyOptions};
 use serde_json::{json, Value};
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
-fn shared(rel: &str) -> String {
-    let path = repo("../shared/attestation").join(rel);
-    assert!(path.exists(), "{} is missing", path.display());
-    path.to_str().unwrap().to_owned()
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
+use support::{hex, portcullis, repo, shared_attestation as shared};
 
 /// A policy with every integrity rule, on top of the election-sensitive baseline.
 fn policy(dir: &Path, integrity: Value) -> String {

@@ -1,10 +1,12 @@
 //! `portcullis journal verify|export` against a real agent database.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey};
+use support::portcullis;
 
 #[path = "../../core/tests/policy_support/mod.rs"]
 mod policy_support;
@@ -15,13 +17,6 @@ fn keep_for_validation(name: &str, events: &[serde_json::Value]) {
         let lines: String = events.iter().map(|e| format!("{e}\n")).collect();
         std::fs::write(Path::new(&dir).join(format!("{name}.jsonl")), lines).unwrap();
     }
-}
-
-fn portcullis(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 struct Device {

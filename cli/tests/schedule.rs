@@ -1,19 +1,14 @@
 //! End-to-end checks of `portcullis schedule`, the policy preview an administrator runs.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::portcullis;
 
 fn policy(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../policies")
         .join(name)
-}
-
-fn portcullis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 fn json(args: &[&str]) -> serde_json::Value {

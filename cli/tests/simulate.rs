@@ -1,19 +1,14 @@
 //! End-to-end checks of `portcullis simulate` as a person or script runs it.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use support::portcullis;
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/scenarios")
         .join(name)
-}
-
-fn portcullis(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

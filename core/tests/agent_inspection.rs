@@ -7,9 +7,8 @@ mod policy_support;
 use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{device, key, payload, standard_root, DAY, T0};
+use policy_support::{device, key, payload, sim_ready, standard_root, DAY, T0};
 use portcullis_core::journal::verify_report_signature;
-use portcullis_core::sim::{SimEvent, SimObservation, SimState};
 use portcullis_core::{Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
 
 fn device_key() -> Arc<dyn DeviceKey> {
@@ -125,14 +124,7 @@ fn a_sim_swap_brings_an_inspection_forward_and_the_schedule_survives_restarts() 
     let db = dir.path().join("agent.db");
     let mut agent = agent(&db);
     let t = T0.plus_millis(DAY + 3_600_000);
-    let sim = |iccid: &str| {
-        SimEvent::Sim(SimObservation {
-            slot: 0,
-            state: Some(SimState::Ready),
-            iccid: Some(iccid.into()),
-            ..SimObservation::default()
-        })
-    };
+    let sim = sim_ready;
     agent.handle(&sim("8944110012345678901"), t).unwrap();
     let alerts = agent
         .handle(&sim("8944110012345670000"), t.plus_millis(60_000))

@@ -23,12 +23,6 @@ fn validator() -> jsonschema::Validator {
         .expect("the schema is valid")
 }
 
-fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    v.iter_errors(doc)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
-}
-
 #[test]
 fn committed_schema_matches_the_rust_types() {
     let committed =
@@ -89,17 +83,7 @@ fn the_schema_and_the_parser_refuse_the_same_mistakes() {
         ),
         ("wrong type", json!({"deviceOwner": "yes"})),
     ];
-    for (what, patch) in mistakes {
-        let mut doc = base.clone();
-        merge(&mut doc, &patch);
-        assert!(
-            !schema_errors(&v, &doc).is_empty(),
-            "schema accepted: {what}"
-        );
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        assert!(
-            DeviceSnapshot::from_json(&bytes).is_err(),
-            "parser accepted: {what}"
-        );
-    }
+    assert_each_mistake_refused(&v, &base, mistakes, |bytes| {
+        DeviceSnapshot::from_json(bytes).is_ok()
+    });
 }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use policy_support::{bundle, key, payload, standard_root, DAY, T0};
 use portcullis_core::agent::{
-    BundleSync, IndicatorSync, InstructionsSync, ManagedConfig, ManagedConfigSync, RootSync,
-    SyncHeadline,
+    managed_config_keys, BundleSync, IndicatorSync, InstructionsSync, ManagedConfig,
+    ManagedConfigSync, Refusal, RootSync, SyncHeadline,
 };
+use portcullis_core::policy::IndicatorsPayload;
 use portcullis_core::{Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
 
 fn open(db: &Path) -> Agent {
@@ -217,4 +218,104 @@ fn a_root_refused_at_enrollment_is_remembered_and_a_corrected_one_installs() {
         .unwrap();
     assert_eq!(sync.trust_root, RootSync::Installed { version: 1 });
     assert!(matches!(sync.policy, BundleSync::Applied(_)));
+}
+
+/// The public spyware fixture as a collection signed under [`standard_root`].
+fn signed_collection(version: u64, signer: u8) -> String {
+    let stix = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/spyware-fixture.stix2"),
+    )
+    .unwrap();
+    let payload = IndicatorsPayload {
+        collection: "fixture".into(),
+        version,
+        root_version: 1,
+        issued_at: T0,
+        expires: at(30),
+        stix: serde_json::from_str(&stix).unwrap(),
+    };
+    text(payload.sign(&[&key(signer)]).unwrap())
+}
+
+#[test]
+fn indicator_collections_load_and_a_refused_one_is_remembered_until_the_root_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = open(&dir.path().join("agent.db"));
+    let root_v1 = text(standard_root(1).sign(&[&key(1), &key(2)]).unwrap());
+    let good = signed_collection(3, 10);
+    // Key 30 is in no role of the root.
+    let stranger = signed_collection(4, 30);
+    let with_collections = ManagedConfig {
+        indicator_collections: vec![format!("{good}\n{stranger}\n")],
+        ..config(&root_v1, &text(bundle(1)))
+    };
+    let sync = agent.sync_managed_config(&with_collections, at(1)).unwrap();
+    let in_use = IndicatorSync::InUse {
+        collection: "fixture".into(),
+        version: 3,
+    };
+    assert_eq!(sync.indicators[0], in_use);
+    let IndicatorSync::Refused(refusal) = &sync.indicators[1] else {
+        panic!("{:?}", sync.indicators)
+    };
+    assert!(!refusal.remembered);
+    assert_eq!(sync.indicators.len(), 2);
+    assert_eq!(refused_alerts(&mut agent), 1);
+
+    // Delivered again: the loaded one is still in use, the refusal is remembered and
+    // neither verified nor alerted again.
+    let sync = agent.sync_managed_config(&with_collections, at(2)).unwrap();
+    assert_eq!(sync.indicators[0], in_use);
+    assert_eq!(
+        sync.indicators[1],
+        IndicatorSync::Refused(Refusal {
+            remembered: true,
+            ..refusal.clone()
+        })
+    );
+    assert_eq!(refused_alerts(&mut agent), 0);
+
+    // A rotation forgets it: the same file is verified (and refused) afresh.
+    let mut next = standard_root(1);
+    next.version = 2;
+    let rotated = ManagedConfig {
+        trust_root: Some(text(next.sign(&[&key(1), &key(2)]).unwrap())),
+        ..with_collections.clone()
+    };
+    let sync = agent.sync_managed_config(&rotated, at(3)).unwrap();
+    assert_eq!(sync.trust_root, RootSync::Rotated { from: 1, to: 2 });
+    assert!(
+        matches!(&sync.indicators[1], IndicatorSync::Refused(r) if !r.remembered),
+        "{:?}",
+        sync.indicators
+    );
+}
+
+#[test]
+fn a_device_id_that_is_no_scope_name_installs_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = open(&dir.path().join("agent.db"));
+    let root_v1 = text(standard_root(1).sign(&[&key(1), &key(2)]).unwrap());
+    let bad_id = ManagedConfig {
+        device_id: Some("dev 0001/extra".into()),
+        ..config(&root_v1, &text(bundle(1)))
+    };
+    let sync = agent.sync_managed_config(&bad_id, at(1)).unwrap();
+    let RootSync::NotInstalled(problem) = &sync.trust_root else {
+        panic!("{:?}", sync.trust_root)
+    };
+    assert_eq!(problem.key, managed_config_keys::TRUST_ROOT);
+    assert!(!sync.enrolled);
+    assert!(matches!(sync.policy, BundleSync::NotApplied(_)));
+    assert_eq!(
+        refused_alerts(&mut agent),
+        0,
+        "bad input, not a refused root"
+    );
+    // Not remembered as a refusal: corrected, the same root installs.
+    let sync = agent
+        .sync_managed_config(&config(&root_v1, &text(bundle(1))), at(1))
+        .unwrap();
+    assert_eq!(sync.trust_root, RootSync::Installed { version: 1 });
+    assert!(sync.enrolled);
 }

@@ -2,10 +2,12 @@
 //! baseline policies in policies/ validate against it and load, and invalid
 //! documents are refused with the field and the rule named.
 
+mod compliance_support;
 mod policy_support;
 
 use std::path::{Path, PathBuf};
 
+use compliance_support::{assert_each_mistake_refused, merge, schema_errors};
 use policy_support::*;
 use portcullis_core::identity::{IdentityKind, SoftwareDeviceKey};
 use portcullis_core::policy::model::{AppMode, CellularTwoGState};
@@ -27,12 +29,6 @@ fn read_json(name: &str) -> Value {
 
 fn validator() -> jsonschema::Validator {
     jsonschema::validator_for(&read_json("policy.schema.json")).expect("the schema is valid")
-}
-
-fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    v.iter_errors(doc)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
 }
 
 #[test]
@@ -139,34 +135,9 @@ fn the_schema_and_the_parser_refuse_the_same_mistakes() {
             json!({"configuration": {"minimumSecurityPatchLevel": "March 2026"}}),
         ),
     ];
-    for (what, patch) in mistakes {
-        let mut doc = base.clone();
-        merge(&mut doc, &patch);
-        assert!(
-            !schema_errors(&v, &doc).is_empty(),
-            "schema accepted: {what}"
-        );
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        assert!(
-            Policy::from_json(&bytes).is_err(),
-            "parser accepted: {what}"
-        );
-    }
-}
-
-fn merge(doc: &mut Value, patch: &Value) {
-    match (doc, patch) {
-        (Value::Object(d), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    d.remove(k);
-                } else {
-                    merge(d.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (d, p) => *d = p.clone(),
-    }
+    assert_each_mistake_refused(&v, &base, mistakes, |bytes| {
+        Policy::from_json(bytes).is_ok()
+    });
 }
 
 fn refusal(patch: Value) -> PolicyError {

@@ -3,46 +3,14 @@
 //! by counting every allocation of this test binary while a generated trace, produced on
 //! demand and never held whole, is replayed into an agent on a real database.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, Read};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey, Timestamp};
 
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only sizes are counted.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, layout, new_size) };
-        if !q.is_null() {
-            if new_size > layout.size() {
-                let grow = new_size - layout.size();
-                let now = CURRENT.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        q
-    }
-}
+#[path = "../benches/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{peak_of, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -114,23 +82,23 @@ fn replay(lines: usize) -> (usize, usize) {
     let key = Arc::new(SoftwareDeviceKey::new(b"streaming-test-device").unwrap());
     let start = Timestamp::from_unix_millis(1_772_323_200_000);
     let mut agent = Agent::open(&dir.path().join("agent.db"), key, start, [3; 32]).unwrap();
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let mut alerts = Vec::new();
-    let mut raised = 0;
-    for event in trace::TraceReader::new(Generated::new(lines)) {
-        let event = event.unwrap();
-        alerts.clear();
-        trace::replay_event(
-            &mut agent,
-            &event,
-            &mut trace::refuse_shorthands,
-            &mut alerts,
-        )
-        .unwrap();
-        raised += alerts.len();
-    }
-    (PEAK.load(Ordering::Relaxed).saturating_sub(base), raised)
+    peak_of(|| {
+        let mut alerts = Vec::new();
+        let mut raised = 0;
+        for event in trace::TraceReader::new(Generated::new(lines)) {
+            let event = event.unwrap();
+            alerts.clear();
+            trace::replay_event(
+                &mut agent,
+                &event,
+                &mut trace::refuse_shorthands,
+                &mut alerts,
+            )
+            .unwrap();
+            raised += alerts.len();
+        }
+        raised
+    })
 }
 
 #[test]

@@ -5,30 +5,25 @@
 
 mod policy_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{device, key, payload, standard_root, DAY, T0};
+use policy_support::{
+    enroll_with_policy, repo, sim_ready as sim, software_key, DAY, HOUR, MINUTE, T0,
+};
+use portcullis_core::agent::MAX_PENDING_EVIDENCE;
 use portcullis_core::journal::EpochKey;
 use portcullis_core::policy::model::UploadRules;
 use portcullis_core::policy::Policy;
-use portcullis_core::sim::{SimEvent, SimObservation, SimState};
 use portcullis_core::upload::{
     batch_digest, decode_batch, encode_receipt, sign_receipt, verify_batch, Batch, CollectorCursor,
     DecodeLimits, EnrolledDevice, Receipt, VerifyFailure,
 };
-use portcullis_core::{Agent, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
+use portcullis_core::{Agent, DeviceKey, Error, Timestamp};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
-const MINUTE: i64 = 60_000;
-const HOUR: i64 = 60 * MINUTE;
-
 fn device_key() -> Arc<dyn DeviceKey> {
-    Arc::new(SoftwareDeviceKey::new(b"upload-test-device-secret").unwrap())
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    software_key(b"upload-test-device-secret")
 }
 
 fn collector_key() -> Ed25519KeyPair {
@@ -53,24 +48,8 @@ fn shipping_policy(interval_minutes: u32) -> Policy {
 
 fn agent_with(db: &Path, policy: Policy) -> Agent {
     let mut agent = Agent::open(db, device_key(), T0, [5; 32]).unwrap();
-    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
-    agent.install_trust_root(&root, device(), T0).unwrap();
-    let mut p = payload(1);
-    p.expires = T0.plus_millis(365 * DAY);
-    p.policy = policy;
+    enroll_with_policy(&mut agent, policy);
     agent
-        .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
-        .unwrap();
-    agent
-}
-
-fn sim(iccid: &str) -> SimEvent {
-    SimEvent::Sim(SimObservation {
-        slot: 0,
-        state: Some(SimState::Ready),
-        iccid: Some(iccid.into()),
-        ..SimObservation::default()
-    })
 }
 
 /// A collector as the wire module defines it: verifies, keeps the cursor, signs receipts,
@@ -450,4 +429,56 @@ fn the_policy_section_is_validated() {
     }
     p.upload.as_mut().unwrap().interval_minutes = 5;
     p.validate().unwrap();
+}
+
+#[test]
+fn each_failed_answer_is_named_and_backs_off_further() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent_with(&dir.path().join("agent.db"), shipping_policy(60));
+    let t = T0.plus_millis(HOUR);
+    assert!(agent.wake(t, None).unwrap().duties.upload);
+    let first = agent.next_upload(1 << 20, t).unwrap().unwrap();
+    let mut now = t;
+    for (failures, (status, problem)) in [
+        (0, "the collector could not be reached"),
+        (
+            413,
+            "the collector refused the batch as too large (its cap is below maxBatchBytes)",
+        ),
+        (404, "the collector refused the batch (HTTP 404)"),
+        (502, "the collector failed (HTTP 502)"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let outcome = agent.upload_response(status, b"", now).unwrap();
+        assert!(!outcome.acknowledged);
+        assert_eq!(outcome.problem.as_deref(), Some(problem));
+        assert_eq!(outcome.failures, failures as u32 + 1);
+        let retry_at = outcome.retry_at.expect("a failure backs off");
+        assert_eq!(retry_at, now.plus_millis(30_000 << failures), "{status}");
+        now = retry_at;
+        let retry = agent.next_upload(1 << 20, now).unwrap().unwrap();
+        assert_eq!(retry.body, first.body, "{status}: the same batch again");
+    }
+}
+
+#[test]
+fn the_evidence_queue_keeps_at_most_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent_with(&dir.path().join("agent.db"), shipping_policy(60));
+    let t = T0.plus_millis(HOUR);
+    for i in 0..=MAX_PENDING_EVIDENCE {
+        agent
+            .submit_inspection(None, &evidence(), t.plus_millis(i as i64 * MINUTE))
+            .unwrap();
+    }
+    assert_eq!(agent.upload_pending_evidence(), MAX_PENDING_EVIDENCE);
+    drop(agent);
+    let agent = Agent::open(&dir.path().join("agent.db"), device_key(), t, [5; 32]).unwrap();
+    assert_eq!(
+        agent.upload_pending_evidence(),
+        MAX_PENDING_EVIDENCE,
+        "the trimmed queue is what was stored"
+    );
 }

@@ -5,27 +5,20 @@
 
 mod policy_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{device, key, payload, standard_root, DAY, T0};
+use policy_support::{enroll_with_policy, repo, software_key, DAY, HOUR, MINUTE, T0};
 use portcullis_core::agent::{
     BootVerdict, DeliveryResult, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS,
 };
 use portcullis_core::policy::Policy;
 use portcullis_core::sim::{SimEvent, SimObservation, SimState};
 use portcullis_core::trace::{self, TraceReader, WakeupTally};
-use portcullis_core::{Agent, AlertKind, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
-
-const MINUTE: i64 = 60_000;
-const HOUR: i64 = 60 * MINUTE;
+use portcullis_core::{Agent, AlertKind, DeviceKey, Error, Timestamp};
 
 fn device_key() -> Arc<dyn DeviceKey> {
-    Arc::new(SoftwareDeviceKey::new(b"wakeup-test-device-secret").unwrap())
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    software_key(b"wakeup-test-device-secret")
 }
 
 fn baseline() -> Policy {
@@ -36,14 +29,7 @@ fn baseline() -> Policy {
 fn agent_with(db: &Path, policy: Option<Policy>) -> Agent {
     let mut agent = Agent::open(db, device_key(), T0, [3; 32]).unwrap();
     if let Some(policy) = policy {
-        let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
-        agent.install_trust_root(&root, device(), T0).unwrap();
-        let mut p = payload(1);
-        p.expires = T0.plus_millis(365 * DAY);
-        p.policy = policy;
-        agent
-            .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
-            .unwrap();
+        enroll_with_policy(&mut agent, policy);
     }
     agent
 }

@@ -489,3 +489,6 @@ impl Agent {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

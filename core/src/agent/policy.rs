@@ -268,6 +268,9 @@ impl Agent {
             .is_some_and(|c| c.last_refused.as_deref() == Some(digest.as_str()));
         let mut states = Vec::new();
         let mut findings = Vec::new();
+        // The component remembering this refusal replaces the one in memory only once
+        // it is on disk: otherwise a failed write would silence the next alert.
+        let mut remembered = None;
         if !repeated {
             findings.push(Finding {
                 at: now,
@@ -289,7 +292,7 @@ impl Agent {
                 match serde_json::to_string(&c) {
                     Ok(s) => {
                         states.push((POLICY_STATE, s));
-                        self.policy.component = Some(c);
+                        remembered = Some(c);
                     }
                     Err(e) => {
                         return Error::Corrupt(format!("cannot encode the policy state: {e}"))
@@ -308,7 +311,12 @@ impl Agent {
             findings,
         };
         match self.store.commit(record) {
-            Ok(_) => error,
+            Ok(_) => {
+                if remembered.is_some() {
+                    self.policy.component = remembered;
+                }
+                error
+            }
             Err(store_error) => store_error,
         }
     }

@@ -242,3 +242,6 @@ fn telemetry_activity_ocsf(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -876,3 +876,6 @@ enum Digested {
     },
     Ready(GuardEvent),
 }
+
+#[cfg(test)]
+mod tests;

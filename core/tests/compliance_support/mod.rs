@@ -245,3 +245,30 @@ pub fn load_policy(name: &str) -> Policy {
 pub fn load_snapshot(name: &str) -> DeviceSnapshot {
     DeviceSnapshot::from_json(&std::fs::read(data_dir().join(name)).unwrap()).unwrap()
 }
+
+/// The schema's complaints about `doc`, one line each with the instance path.
+pub fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+/// Each `(what, patch)` merged into `base` must be refused by the schema `v` and by the
+/// Rust parser (`parses` says whether it accepted the bytes): the two agree on mistakes.
+pub fn assert_each_mistake_refused(
+    v: &jsonschema::Validator,
+    base: &Value,
+    mistakes: Vec<(&str, Value)>,
+    parses: impl Fn(&[u8]) -> bool,
+) {
+    for (what, patch) in mistakes {
+        let mut doc = base.clone();
+        merge(&mut doc, &patch);
+        assert!(
+            !schema_errors(v, &doc).is_empty(),
+            "schema accepted: {what}"
+        );
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        assert!(!parses(&bytes), "parser accepted: {what}");
+    }
+}

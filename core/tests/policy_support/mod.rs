@@ -5,7 +5,10 @@ use portcullis_core::policy::trust::{KeyType, Role, Roles, RootKey, RootSchema};
 use portcullis_core::policy::{
     BundlePayload, BundleScope, DeviceScope, Policy, SigningKey, TrustRoot, TrustedState,
 };
-use portcullis_core::Timestamp;
+use portcullis_core::sim::{SimEvent, SimObservation, SimState};
+use portcullis_core::{Agent, DeviceKey, SoftwareDeviceKey, Timestamp};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A policy small enough that a bundle of it can be flipped byte by byte.
 pub const MINIMAL_POLICY: &str = r#"{
@@ -21,6 +24,28 @@ pub const MINIMAL_POLICY: &str = r#"{
 /// 2026-03-01T00:00:00Z.
 pub const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
 pub const DAY: i64 = 24 * 60 * 60 * 1000;
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 60 * MINUTE;
+
+/// A file of the repository, by its path from the repository root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// A software device key from `secret`; each test file passes its own.
+pub fn software_key(secret: &[u8]) -> Arc<dyn DeviceKey> {
+    Arc::new(SoftwareDeviceKey::new(secret).unwrap())
+}
+
+/// A ready SIM in slot 0 with `iccid` and nothing else observed.
+pub fn sim_ready(iccid: &str) -> SimEvent {
+    SimEvent::Sim(SimObservation {
+        slot: 0,
+        state: Some(SimState::Ready),
+        iccid: Some(iccid.into()),
+        ..SimObservation::default()
+    })
+}
 
 pub fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).unwrap()
@@ -139,4 +164,17 @@ pub fn bundle(version: u64) -> Vec<u8> {
 /// The time bundles are checked at: a day after issue.
 pub fn now() -> Timestamp {
     T0.plus_millis(DAY)
+}
+
+/// Enrolls `agent` under [`standard_root`] with [`device`] at `T0` and puts `policy` in
+/// force as bundle 1, valid for a year.
+pub fn enroll_with_policy(agent: &mut Agent, policy: Policy) {
+    let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
+    agent.install_trust_root(&root, device(), T0).unwrap();
+    let mut p = payload(1);
+    p.expires = T0.plus_millis(365 * DAY);
+    p.policy = policy;
+    agent
+        .apply_policy(&p.sign(&[&key(10)]).unwrap(), T0)
+        .unwrap();
 }

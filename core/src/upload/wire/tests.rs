@@ -482,3 +482,74 @@ fn the_digest_covers_every_field() {
         assert_ne!(batch_digest(&changed), d, "change {i}");
     }
 }
+
+/// `b` changed by `edit` and signed again by the device, so only the edit is judged.
+fn resigned(c: &Chain, mut b: Batch, edit: impl FnOnce(&mut Batch)) -> Batch {
+    edit(&mut b);
+    sign_batch(&mut b, &c.signer);
+    b
+}
+
+#[test]
+fn structural_faults_in_a_signed_batch_are_refused_by_kind() {
+    let c = chain(20, 5);
+    let device = c.device();
+    let after = verify_batch(&c.batch(1, 0, 10), &device, &CollectorCursor::NEW)
+        .unwrap()
+        .cursor;
+    let next = || c.batch(2, 10, 15);
+    verify_batch(&next(), &device, &after).expect("the unchanged batch verifies");
+    let malformed = |b: &Batch| {
+        matches!(
+            verify_batch(b, &device, &after),
+            Err(VerifyFailure::Malformed(_))
+        )
+    };
+
+    assert!(malformed(
+        &resigned(&c, next(), |b| b.format = "portcullis/upload/v0".into())
+    ));
+    // A start checkpoint belongs only to a first batch after a prune.
+    assert!(malformed(&resigned(&c, next(), |b| {
+        b.start_checkpoint = Some(c.checkpoints[1].clone());
+    })));
+    // A record repeated: out of order, not a gap.
+    assert!(malformed(&resigned(&c, next(), |b| {
+        let first = b.records[0].clone();
+        b.records.insert(1, first);
+    })));
+    // A checkpoint of an earlier record sent again in front.
+    assert!(malformed(&resigned(&c, next(), |b| {
+        b.checkpoints.insert(0, c.checkpoints[0].clone());
+    })));
+    // A checkpoint past the batch's last record.
+    assert!(malformed(&resigned(&c, next(), |b| {
+        b.checkpoints.push(c.checkpoints[3].clone());
+    })));
+    // The same hash, but another epoch than the collector holds: a fork at the start.
+    assert!(matches!(
+        verify_batch(
+            &resigned(&c, next(), |b| b.start.next_epoch += 1),
+            &device,
+            &after
+        ),
+        Err(VerifyFailure::Fork { seq: 10, .. })
+    ));
+}
+
+#[test]
+fn an_upload_record_reads_back_from_its_stored_form() {
+    let c = chain(6, 5);
+    for r in &c.records {
+        let stored = r.to_stored();
+        assert_eq!((stored.seq, stored.epoch), (r.seq, r.epoch));
+        assert_eq!(UploadRecord::from_stored(&stored).as_ref(), Some(r));
+    }
+    let mut short = c.records[0].to_stored();
+    short.hash.pop();
+    assert_eq!(
+        UploadRecord::from_stored(&short),
+        None,
+        "a hash of 31 bytes"
+    );
+}
