@@ -327,11 +327,11 @@ impl fmt::Debug for PinKey {
 mod hex32 {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::hex(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = <&str>::deserialize(d)?;
         super::unhex32(text).ok_or_else(|| D::Error::custom("identity hash must be 64 hex digits"))
     }

@@ -150,7 +150,7 @@ fn ladder_run(restarts: bool) -> Vec<StepLog> {
                 .iter()
                 .map(|a| (a.kind, a.rule.as_ref().map(ToString::to_string)))
                 .collect(),
-        ))
+        ));
     };
     let step = |engine: &mut ComplianceEngine| {
         if restarts {

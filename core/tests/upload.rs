@@ -157,7 +157,7 @@ fn evidence() -> String {
 fn agent_head(agent: &Agent) -> i64 {
     match agent.verify_journal(Default::default()).unwrap() {
         portcullis_core::journal::Verdict::Intact { last_seq, .. } => last_seq,
-        broken => panic!("{broken:?}"),
+        broken @ portcullis_core::journal::Verdict::Broken { .. } => panic!("{broken:?}"),
     }
 }
 

@@ -28,14 +28,14 @@ const NUMBERS: [&str; 4] = [
 ];
 
 /// Streams `(time, event)` pairs.
-pub struct Traffic {
+pub(crate) struct Traffic {
     state: u64,
     now: i64,
     remaining: u64,
 }
 
 impl Traffic {
-    pub fn new(events: u64, seed: u64) -> Self {
+    pub(crate) fn new(events: u64, seed: u64) -> Self {
         Traffic {
             state: seed | 1,
             now: 1_772_000_000_000,

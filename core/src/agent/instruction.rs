@@ -537,7 +537,7 @@ impl Agent {
                     verified
                         .signed_by
                         .iter()
-                        .map(|k| k.short())
+                        .map(super::super::policy::bundle::KeyId::short)
                         .collect::<Vec<_>>()
                         .join(","),
                 ));
@@ -682,7 +682,7 @@ impl Agent {
                 "issued_at": payload.issued_at,
                 "expires": payload.expires,
                 "payload_sha256": verified.payload_sha256.to_string(),
-                "signed_by": verified.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                "signed_by": verified.signed_by.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
                 "details": details,
                 "actions": actions.iter().map(|a| action_name(&a.action)).collect::<Vec<_>>(),
             })

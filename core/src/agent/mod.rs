@@ -186,7 +186,10 @@ impl Agent {
         let compliance = compliance::ComplianceSlot::restore(
             store.load_state(compliance::COMPLIANCE_STATE)?,
             store.load_state(compliance::ACTIONS_STATE)?,
-            policy.active.as_ref().map(|p| p.policy()),
+            policy
+                .active
+                .as_ref()
+                .map(super::policy::trust::VerifiedPolicy::policy),
         )?;
         let instructions = instruction::InstructionSlot::restore(
             store.load_state(instruction::INSTRUCTION_STATE)?,

@@ -322,13 +322,13 @@ impl TelemetryBatch {
                 }
                 TelemetryEvent::Security(e) => match &e.event {
                     SecurityEventKind::AdbShellCommand { command } => {
-                        check_text(i, "command", command)?
+                        check_text(i, "command", command)?;
                     }
                     SecurityEventKind::AdbFilePulled { path } => {
                         if path.trim().is_empty() {
                             return Err(bad(i, "path", "is empty"));
                         }
-                        check_text(i, "path", path)?
+                        check_text(i, "path", path)?;
                     }
                     SecurityEventKind::AppProcessStart {
                         process,
@@ -348,7 +348,7 @@ impl TelemetryBatch {
                         check_sha256(i, "sha256", sha256)?;
                     }
                     SecurityEventKind::MediaMount { mount_point } => {
-                        check_text(i, "mount_point", mount_point)?
+                        check_text(i, "mount_point", mount_point)?;
                     }
                     SecurityEventKind::AdbShellInteractive
                     | SecurityEventKind::KeyguardAuthAttempt { .. }

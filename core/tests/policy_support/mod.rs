@@ -8,7 +8,7 @@ use portcullis_core::policy::{
 use portcullis_core::Timestamp;
 
 /// A policy small enough that a bundle of it can be flipped byte by byte.
-pub const MINIMAL_POLICY: &str = r#"{
+pub(crate) const MINIMAL_POLICY: &str = r#"{
   "schema": "portcullis/policy/v1",
   "name": "minimal",
   "apps": { "mode": "AUDIT" },
@@ -19,18 +19,18 @@ pub const MINIMAL_POLICY: &str = r#"{
 }"#;
 
 /// 2026-03-01T00:00:00Z.
-pub const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
-pub const DAY: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
+pub(crate) const DAY: i64 = 24 * 60 * 60 * 1000;
 
-pub fn key(n: u8) -> SigningKey {
+pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).unwrap()
 }
 
-pub fn minimal_policy() -> Policy {
+pub(crate) fn minimal_policy() -> Policy {
     Policy::from_json(MINIMAL_POLICY.as_bytes()).unwrap()
 }
 
-pub fn role(keys: &[&SigningKey], threshold: u32) -> Role {
+pub(crate) fn role(keys: &[&SigningKey], threshold: u32) -> Role {
     Role {
         keyids: keys.iter().map(|k| k.key_id()).collect(),
         threshold,
@@ -38,7 +38,7 @@ pub fn role(keys: &[&SigningKey], threshold: u32) -> Role {
 }
 
 /// A root listing `root_keys` (root role) and `policy_keys` (policy role).
-pub fn root(
+pub(crate) fn root(
     version: u64,
     root_keys: &[&SigningKey],
     root_threshold: u32,
@@ -74,7 +74,7 @@ pub fn root(
 
 /// [`standard_root`] at `version` with an operations role: keys 20, 21 and 22 with
 /// `threshold`.
-pub fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
+pub(crate) fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
     let mut root = standard_root(1);
     root.version = version;
     for k in [key(20), key(21), key(22)] {
@@ -92,7 +92,7 @@ pub fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
 }
 
 /// Root keys 1, 2, 3 (threshold 2); policy keys 10, 11 (threshold `policy_threshold`).
-pub fn standard_root(policy_threshold: u32) -> TrustRoot {
+pub(crate) fn standard_root(policy_threshold: u32) -> TrustRoot {
     root(
         1,
         &[&key(1), &key(2), &key(3)],
@@ -103,21 +103,21 @@ pub fn standard_root(policy_threshold: u32) -> TrustRoot {
 }
 
 /// A device enrolled with [`standard_root`], threshold 1, via a signed root.
-pub fn enrolled(policy_threshold: u32) -> TrustedState {
+pub(crate) fn enrolled(policy_threshold: u32) -> TrustedState {
     let signed = standard_root(policy_threshold)
         .sign(&[&key(1), &key(2)])
         .unwrap();
     TrustedState::enroll(&signed).unwrap()
 }
 
-pub fn device() -> DeviceScope {
+pub(crate) fn device() -> DeviceScope {
     DeviceScope {
         device_id: "dev-0001".into(),
         groups: vec!["all-staff".into()],
     }
 }
 
-pub fn payload(version: u64) -> BundlePayload {
+pub(crate) fn payload(version: u64) -> BundlePayload {
     BundlePayload {
         version,
         root_version: 1,
@@ -132,11 +132,11 @@ pub fn payload(version: u64) -> BundlePayload {
 }
 
 /// A bundle of [`payload`] signed by policy key 10.
-pub fn bundle(version: u64) -> Vec<u8> {
+pub(crate) fn bundle(version: u64) -> Vec<u8> {
     payload(version).sign(&[&key(10)]).unwrap()
 }
 
 /// The time bundles are checked at: a day after issue.
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     T0.plus_millis(DAY)
 }
