@@ -211,7 +211,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// (a sign included, which `u8::from_str_radix` would let through).
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let digit = |b: u8| (b as char).to_digit(16);
