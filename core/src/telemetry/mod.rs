@@ -574,10 +574,15 @@ mod tests {
             ),
         ];
         for (event, field) in cases {
-            let err = TelemetryBatch::from_json(&format!(r#"{{"events": [{event}]}}"#))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(field), "{err}");
+            let err =
+                TelemetryBatch::from_json(&format!(r#"{{"events": [{event}]}}"#)).unwrap_err();
+            // The batch is the field; the event's path opens the problem.
+            assert!(
+                matches!(&err, Error::InvalidInput { field: f, problem }
+                    if f == "telemetry" && problem.starts_with(field)),
+                "{err}"
+            );
+            let err = err.to_string();
             assert!(!err.contains("12345"), "{err}");
         }
         let err = TelemetryBatch::from_json(
@@ -587,7 +592,10 @@ mod tests {
         .to_string();
         assert!(!err.contains("4915112345678"), "{err}");
         let err = TelemetryBatch::from_json(r#"{"events": [{"type": "sms"}]}"#).unwrap_err();
-        assert!(err.to_string().contains("telemetry"), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidInput { field, .. } if field == "telemetry"),
+            "{err}"
+        );
     }
 
     #[test]
