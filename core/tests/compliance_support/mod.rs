@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use portcullis_core::compliance::{
-    AccessibilityService, Action, AgentFacts, AlwaysOnVpnState, ComplianceAlertKind,
-    DeviceSnapshot, EncryptionStatus, Evaluation, InstallSource, InstalledApp, Measure,
-    PasswordComplexity, Platform, PreparedPolicy, RequestedAction, RuleId, SettingRule, Verdict,
+    AccessibilityService, Action, AgentFacts, AlwaysOnVpnState, DeviceSnapshot, EncryptionStatus,
+    Evaluation, InstallSource, InstalledApp, Measure, PasswordComplexity, Platform, PreparedPolicy,
+    RequestedAction, RuleId, SettingRule, Verdict,
 };
 use portcullis_core::policy::model::{Sha256Fingerprint, UsbDataAccess};
 use portcullis_core::policy::Policy;
-use portcullis_core::Timestamp;
+use portcullis_core::{AlertKind, Timestamp};
 use serde_json::{json, Value};
 
 /// 2026-03-01T00:00:00Z.
@@ -223,7 +223,7 @@ pub(crate) fn has_action(e: &[RequestedAction], pred: impl Fn(&Action) -> bool) 
     e.iter().any(|a| pred(&a.action))
 }
 
-pub(crate) fn alert_kinds(e: &Evaluation) -> Vec<(ComplianceAlertKind, Option<String>)> {
+pub(crate) fn alert_kinds(e: &Evaluation) -> Vec<(AlertKind, Option<String>)> {
     e.new_alerts
         .iter()
         .map(|a| (a.kind, a.rule.as_ref().map(ToString::to_string)))
