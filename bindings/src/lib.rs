@@ -257,7 +257,7 @@ impl Agent {
         self.with_agent(move |a| a.submit_attestation(&action_id, answer.into(), now))
             .await
             .map(|r| types::AttestationReceipt {
-                messages: r.messages.into_iter().map(Into::into).collect(),
+                messages: r.messages().into_iter().map(Into::into).collect(),
                 alerts: r.alerts.into_iter().map(Into::into).collect(),
             })
     }

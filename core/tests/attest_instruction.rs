@@ -195,7 +195,7 @@ fn the_chain_comes_back_as_console_messages_the_console_reassembles() {
     // Answered once.
     assert!(agent.submit_attestation(&long_id, answer(), at(5)).is_err());
 
-    let messages = &receipt.messages;
+    let messages = &receipt.messages();
     assert!(messages.len() > 1, "a chain needs several parts");
     for (i, m) in messages.iter().enumerate() {
         assert_eq!(

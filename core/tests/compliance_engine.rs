@@ -676,6 +676,9 @@ fn compliance_alert_kinds_keep_their_stored_names() {
     ] {
         assert_eq!(kind.as_str(), name);
         assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
-        assert_eq!(serde_json::from_str::<K>(&format!("\"{name}\"")).unwrap(), kind);
+        assert_eq!(
+            serde_json::from_str::<K>(&format!("\"{name}\"")).unwrap(),
+            kind
+        );
     }
 }
