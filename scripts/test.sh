@@ -16,6 +16,15 @@ trap 'rm -rf "$log_dir"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
+step "toolchain: the pinned toolchain is the declared minimum Rust version"
+declared=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+case "$pinned" in
+"$declared" | "$declared".*) ;;
+*) echo "rust-version $declared (Cargo.toml) is not the pinned toolchain $pinned (rust-toolchain.toml)" >&2; exit 1 ;;
+esac
+rustc --version | grep -q "^rustc $pinned " || { echo "rustc is not the pinned $pinned: $(rustc --version)" >&2; exit 1; }
+
 step "rustfmt"
 cargo fmt --all -- --check
 

@@ -31,7 +31,7 @@ const BATCH: usize = 4;
 const REPEATS: usize = 5;
 
 fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     (at(0.25), at(0.5), at(0.75))
 }

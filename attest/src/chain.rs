@@ -145,7 +145,11 @@ impl Cert {
             attestation: None,
         };
         let mut seen: Vec<ObjectIdentifier> = Vec::new();
-        for ext in t.extensions().map(|e| e.as_slice()).unwrap_or_default() {
+        for ext in t
+            .extensions()
+            .map(std::vec::Vec::as_slice)
+            .unwrap_or_default()
+        {
             if seen.contains(&ext.extn_id) {
                 return Err(malformed(
                     index,

@@ -375,7 +375,7 @@ fn enumerated(at: &str, any: AnyRef<'_>) -> Result<i128, Refusal> {
     expect_tag(at, any, Tag::Enumerated)?;
     // ENUMERATED has INTEGER's content encoding.
     AnyRef::new(Tag::Integer, any.value())
-        .and_then(|a| a.decode_as::<i128>())
+        .and_then(der::AnyRef::decode_as::<i128>)
         .map_err(|e| der_err(at, e))
 }
 

@@ -55,7 +55,7 @@ fn decimal_to_hex(digits: &str) -> Option<String> {
     let mut limbs: Vec<u32> = vec![0];
     for c in digits.chars() {
         let mut carry = u64::from(c.to_digit(10)?);
-        for limb in limbs.iter_mut() {
+        for limb in &mut limbs {
             let v = u64::from(*limb) * 10 + carry;
             *limb = v as u32;
             carry = v >> 32;

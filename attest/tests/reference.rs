@@ -78,7 +78,10 @@ fn verdicts_state_what_the_records_prove() {
 
 #[test]
 fn software_attested_chains_are_refused_under_the_builtin_roots() {
-    let software: Vec<_> = cases().into_iter().filter(|c| c.is_software()).collect();
+    let software: Vec<_> = cases()
+        .into_iter()
+        .filter(support::Case::is_software)
+        .collect();
     assert_eq!(software.len(), 2);
     for case in software {
         let v = verify(

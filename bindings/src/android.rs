@@ -198,7 +198,7 @@ impl ConnectivityTracker {
     fn tracker(&self) -> std::sync::MutexGuard<'_, platform::ConnectivityTracker> {
         self.inner
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -347,7 +347,7 @@ pub fn android_restriction_key(restriction: Restriction) -> String {
 
 /// The `android.util.Log` priority of a record's level (for `Log.println`).
 #[uniffi::export]
-pub fn android_log_priority(level: crate::LogLevel) -> i32 {
+pub(crate) fn android_log_priority(level: crate::LogLevel) -> i32 {
     android::log_priority(match level {
         crate::LogLevel::Error => log::Level::Error,
         crate::LogLevel::Warn => log::Level::Warn,

@@ -274,12 +274,12 @@ pub enum RuleRef {
     },
     /// A configuration rule.
     Setting {
-        /// Which.
+        /// The setting the rule checks, so the app can point the user at it.
         rule: SettingRule,
     },
     /// A device-integrity rule.
     Integrity {
-        /// Which.
+        /// The integrity check that failed, so the app can explain what to fix.
         rule: IntegrityRule,
     },
 }
@@ -440,7 +440,7 @@ impl From<actions::Measure> for Measure {
 pub struct ComplianceNotice {
     /// The rule broken.
     pub rule: RuleRef,
-    /// How.
+    /// Why the rule is broken, as codes the app localises into the notice's text.
     pub reasons: Vec<ReasonCode>,
 }
 

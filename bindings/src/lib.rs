@@ -72,7 +72,7 @@ const NO_WAKEUP: i64 = i64::MIN;
 fn encode_wakeup(agent: &portcullis_core::Agent) -> i64 {
     agent
         .next_wakeup()
-        .map_or(NO_WAKEUP, |t| t.as_unix_millis())
+        .map_or(NO_WAKEUP, portcullis_core::Timestamp::as_unix_millis)
 }
 
 impl std::fmt::Debug for Agent {
@@ -254,7 +254,7 @@ impl Agent {
         self.with_agent(move |a| a.submit_attestation(&action_id, answer.into(), now))
             .await
             .map(|r| types::AttestationReceipt {
-                messages: r.messages.into_iter().map(Into::into).collect(),
+                messages: r.messages().into_iter().map(Into::into).collect(),
                 alerts: r.alerts.into_iter().map(Into::into).collect(),
             })
     }
@@ -508,7 +508,8 @@ impl Agent {
     /// Call once the console has stored the epoch-0 key (and the pin key); returns whether
     /// a copy was erased.
     pub async fn confirm_journal_key_export(&self) -> Result<bool, PortcullisError> {
-        self.with_agent(|a| a.confirm_journal_key_export()).await
+        self.with_agent(portcullis_core::Agent::confirm_journal_key_export)
+            .await
     }
 
     /// Drops journal records older than the newest checkpoint made before `before`

@@ -9,13 +9,13 @@ use std::sync::{Arc, Once, RwLock};
 /// Severity of a log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum LogLevel {
-    /// Failures.
+    /// Failures the app should surface: a store, key or verification error.
     Error,
     /// Alerts and suspicious conditions.
     Warn,
     /// Lifecycle events.
     Info,
-    /// Diagnostics.
+    /// Diagnostics for a developer reproducing a problem; off in release builds.
     Debug,
     /// Very verbose diagnostics.
     Trace,

@@ -288,7 +288,8 @@ pub struct ServiceObservation {
     pub slot: i32,
     /// Registration state.
     pub state: ServiceState,
-    /// Whether roaming.
+    /// Whether the phone is roaming: a foreign network is not a carrier change, and a 2G
+    /// downgrade alert carries it so the security team can tell travel from an attack.
     #[uniffi(default = None)]
     pub roaming: Option<bool>,
     /// Serving radio technology.
@@ -921,9 +922,9 @@ pub enum RootSync {
         /// Its version.
         version: u64,
     },
-    /// Refused.
+    /// Refused: nothing changed, and the refusal is journaled and alerted.
     Refused {
-        /// Why.
+        /// The code and message the app logs or shows; the code is stable.
         refusal: Refusal,
     },
     /// Not installed: the configuration is incomplete or names the device wrongly.
@@ -967,7 +968,7 @@ pub enum BundleSync {
     },
     /// Refused; the policy in force stays.
     Refused {
-        /// Why.
+        /// The code and message the app logs or shows; the code is stable.
         refusal: Refusal,
     },
     /// Not applied (no trust root yet).
@@ -1004,9 +1005,9 @@ pub enum IndicatorSync {
         /// Its version.
         version: u64,
     },
-    /// Refused.
+    /// Refused: nothing changed, and the refusal is journaled and alerted.
     Refused {
-        /// Why.
+        /// The code and message the app logs or shows; the code is stable.
         refusal: Refusal,
     },
     /// Not loaded (no trust root yet); offered again at the next sync.
@@ -1260,7 +1261,7 @@ pub enum DmVerityMode {
     Enforcing,
     /// Corruption returns I/O errors.
     Eio,
-    /// Off.
+    /// Off: a modified system partition would go unnoticed.
     Disabled,
 }
 
@@ -1269,26 +1270,26 @@ pub enum DmVerityMode {
 pub enum SecurityLogEvent {
     /// `TAG_ADB_SHELL_CMD`; the command is read for its length only.
     AdbShellCommand {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// The command line.
         command: String,
     },
     /// `TAG_ADB_SHELL_INTERACTIVE`.
     AdbShellInteractive {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
     },
     /// `TAG_SYNC_RECV_FILE`: a file pulled over adb.
     AdbFilePulled {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// The file's path.
         path: String,
     },
     /// `TAG_APP_PROCESS_START`.
     AppProcessStart {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// The process name.
         process: String,
@@ -1299,7 +1300,7 @@ pub enum SecurityLogEvent {
     },
     /// `TAG_CERT_AUTHORITY_INSTALLED`.
     CertAuthorityInstalled {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// Whether the install succeeded.
         success: bool,
@@ -1310,14 +1311,14 @@ pub enum SecurityLogEvent {
     },
     /// `TAG_KEYGUARD_DISMISS_AUTH_ATTEMPT`.
     KeyguardAuthAttempt {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// Whether it unlocked.
         success: bool,
     },
     /// `TAG_OS_STARTUP`.
     OsStartup {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// The verified-boot state.
         verified_boot_state: VerifiedBootState,
@@ -1326,26 +1327,26 @@ pub enum SecurityLogEvent {
     },
     /// `TAG_MEDIA_MOUNT`.
     MediaMount {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// The mount point.
         mount_point: String,
     },
     /// `TAG_WIFI_CONNECTION`.
     WifiConnection {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
     },
     /// `TAG_BLUETOOTH_CONNECTION`.
     BluetoothConnection {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
         /// Whether it connected.
         success: bool,
     },
     /// `TAG_WIPE_FAILURE`.
     WipeFailure {
-        /// When.
+        /// When the OS logged it; the detectors count events within their windows by it.
         at: SystemTime,
     },
 }

@@ -198,7 +198,8 @@ pub enum ChannelOutcome {
     TooLarge,
     /// Anything else, in a short phrase without identifiers; the core bounds it.
     Failed {
-        /// Why.
+        /// The channel's phrase, kept in the journal so a support engineer can tell a
+        /// timeout from an exception.
         reason: String,
     },
 }

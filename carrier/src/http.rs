@@ -96,7 +96,7 @@ pub fn jittered(base: Duration) -> Duration {
     let mut b = [0u8; 2];
     let r = SystemRandom::new()
         .fill(&mut b)
-        .map(|_| u16::from_le_bytes(b))
+        .map(|()| u16::from_le_bytes(b))
         .unwrap_or(0);
     base + base.mul_f64(f64::from(r) / 65_536.0 / 2.0)
 }

@@ -159,7 +159,7 @@ impl AlertSink {
         line.push(b'\n');
         self.out
             .write_all(&line)
-            .and_then(|_| self.out.flush())
+            .and_then(|()| self.out.flush())
             .map_err(|e| Error::Io(format!("cannot write an alert: {e}")))?;
         self.written += 1;
         Ok(())

@@ -145,7 +145,7 @@ pub async fn run_watch(mut watch: Watch, options: RunOptions) -> Result<(), Erro
         let next = tokio::time::Instant::now() + options.interval;
         tokio::select! {
             r = watch.pass(None, Trigger::Poll) => print_report("watch", &r?),
-            _ = &mut stop => return Ok(()),
+            () = &mut stop => return Ok(()),
         }
         loop {
             let now = tokio::time::Instant::now();
@@ -153,8 +153,8 @@ pub async fn run_watch(mut watch: Watch, options: RunOptions) -> Result<(), Erro
                 break;
             }
             tokio::select! {
-                _ = tokio::time::sleep((next - now).min(ALERTS_POLL)) => {}
-                _ = &mut stop => return Ok(()),
+                () = tokio::time::sleep((next - now).min(ALERTS_POLL)) => {}
+                () = &mut stop => return Ok(()),
             }
             if let Some(t) = tail.as_mut() {
                 urgent(&mut watch, t).await?;

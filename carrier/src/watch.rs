@@ -73,7 +73,7 @@ pub struct LineFailure {
     pub line: String,
     /// The API.
     pub api: Api,
-    /// Why.
+    /// What failed, so the operator can tell a refused token from an unreachable API.
     pub error: CarrierError,
 }
 

@@ -70,7 +70,7 @@ async fn the_phone_accepts_every_instruction_the_watch_writes() {
         .unwrap()
         {
             Verification::Accepted(v) => v,
-            other => panic!("not accepted: {other:?}"),
+            other @ Verification::Redelivered { .. } => panic!("not accepted: {other:?}"),
         };
         ledger.accept(&verified);
         let InstructionBody::CarrierCheck(check) = &verified.payload.body else {

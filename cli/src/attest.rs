@@ -195,7 +195,9 @@ fn read(path: &Path, limit: usize) -> Result<Vec<u8>, String> {
 
 fn hex_bytes(flag: &str, text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text.chars().filter(|c| *c != ':').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_hexdigit())
+    if digits.is_empty()
+        || !digits.len().is_multiple_of(2)
+        || !digits.chars().all(|c| c.is_ascii_hexdigit())
     {
         return Err(format!("{flag}: expected an even number of hex digits"));
     }
@@ -344,7 +346,7 @@ fn attestation_object(path: &Path) -> Result<Vec<u8>, String> {
     };
     // Padding is optional in what apps send: strip it, then pad as the engine wants.
     let mut padded: Vec<u8> = text.into_iter().filter(|b| *b != b'=').collect();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push(b'=');
     }
     engine

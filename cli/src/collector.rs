@@ -230,10 +230,10 @@ fn verify(args: VerifyArgs) -> ExitCode {
                         "records: {records} ({} to {last_seq}); checkpoints verified: {checkpoints}; MACs checked: {}",
                         verdict.first_seq,
                         if *macs_checked { "yes" } else { "no" }
-                    )
+                    );
                 }
                 Verdict::Broken { seq, reason } => {
-                    outln!("BROKEN at record {seq}: {reason}")
+                    outln!("BROKEN at record {seq}: {reason}");
                 }
             }
             if let Some(m) = &verdict.cursor_mismatch {

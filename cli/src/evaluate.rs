@@ -76,7 +76,7 @@ pub(crate) fn run(args: &EvaluateArgs) -> ExitCode {
             match args.format {
                 EvaluateFormat::Text => print_text(&policy, &snapshot, &evaluation, next, args.all),
                 EvaluateFormat::Json => {
-                    crate::out::json(&json_report(&policy, &snapshot, &evaluation, next))
+                    crate::out::json(&json_report(&policy, &snapshot, &evaluation, next));
                 }
             }
             if evaluation.is_compliant() {

@@ -83,14 +83,14 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
                     if let Some(a) = &acquisition {
                         print_acquisition(a);
                     }
-                    print_text(&set, &report)
+                    print_text(&set, &report);
                 }
                 InspectFormat::Json => {
                     let mut json = json_report(&set, &report);
                     if let Some(a) = &acquisition {
                         json["acquisition"] = acquisition_json(a);
                     }
-                    crate::out::json(&json)
+                    crate::out::json(&json);
                 }
             }
             if report.is_clean() {
@@ -183,7 +183,11 @@ fn telemetry(args: &InspectArgs, path: &Path) -> Result<(IndicatorSet, Telemetry
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let start = batches
         .iter()
-        .flat_map(|b| b.events.iter().map(|e| e.at()))
+        .flat_map(|b| {
+            b.events
+                .iter()
+                .map(portcullis_core::telemetry::TelemetryEvent::at)
+        })
         .min()
         .unwrap_or(Timestamp::EPOCH);
     // A throwaway agent: the key only separates this run's hashes from any phone's.
@@ -203,7 +207,12 @@ fn telemetry(args: &InspectArgs, path: &Path) -> Result<(IndicatorSet, Telemetry
         alerts: Vec::new(),
     };
     for batch in batches.iter().filter(|b| !b.events.is_empty()) {
-        let now = batch.events.iter().map(|e| e.at()).max().unwrap_or(start);
+        let now = batch
+            .events
+            .iter()
+            .map(portcullis_core::telemetry::TelemetryEvent::at)
+            .max()
+            .unwrap_or(start);
         let outcome = agent
             .ingest_telemetry(batch, now)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -302,7 +311,7 @@ fn read_androidqf(dir: &Path) -> Result<Acquisition, String> {
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     let mut names: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut refused = Vec::new();
@@ -311,7 +320,7 @@ fn read_androidqf(dir: &Path) -> Result<Acquisition, String> {
         refused.push(androidqf::FileNote {
             file: file.to_owned(),
             note,
-        })
+        });
     };
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();

@@ -3,6 +3,8 @@
 //! Each subcommand lives in its own module; this file only parses arguments and
 //! turns a failure into a one-line message and a non-zero exit.
 
+#![forbid(unsafe_code)]
+
 #[macro_use]
 mod out;
 

@@ -17,14 +17,14 @@ use portcullis_core::policy::model::PinnedIdentity;
 use portcullis_core::policy::PinKey;
 
 #[derive(Subcommand)]
-pub enum SimAction {
+pub(crate) enum SimAction {
     /// Print the `pinned` object for a policy's expected subscription, from the SIM's
     /// identifiers (JSON: any of "iccid", "imsi", "msisdn") read from --identity or stdin.
     Pin(PinArgs),
 }
 
 #[derive(Args)]
-pub struct PinArgs {
+pub(crate) struct PinArgs {
     /// The phone's pin key: 64 hex digits, as exported at enrollment.
     #[arg(long)]
     pin_key: PathBuf,
@@ -34,7 +34,7 @@ pub struct PinArgs {
     identity: Option<PathBuf>,
 }
 
-pub fn run(action: SimAction) -> Result<(), String> {
+pub(crate) fn run(action: SimAction) -> Result<(), String> {
     match action {
         SimAction::Pin(args) => {
             let key = read_pin_key(&args.pin_key)?;

@@ -128,7 +128,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
         }
         if options
             .checkpoint_every
-            .is_some_and(|n| summary.events % n == 0)
+            .is_some_and(|n| summary.events.is_multiple_of(n))
         {
             checkpoint = Some(
                 agent

@@ -168,7 +168,9 @@ impl AlertSink {
         if let Some(file) = &self.file {
             let mut line = finding.to_string();
             line.push('\n');
-            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+            let mut f = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Err(e) = f.write_all(line.as_bytes()).and_then(|()| f.flush()) {
                 log::error!("cannot write the alert file: {e}");
             }

@@ -6,6 +6,8 @@
 //! (axum on tokio), keeps what was accepted in SQLite (rusqlite) or PostgreSQL (sqlx) through one SQL
 //! text (decision record 0010), and raises alerts.
 
+#![forbid(unsafe_code)]
+
 pub mod alerts;
 pub mod enroll;
 pub mod error;

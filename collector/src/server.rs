@@ -206,7 +206,7 @@ impl Collector {
         if let Some(d) = self
             .enrolled
             .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(device_id)
         {
             return Ok(Some(d.clone()));
@@ -217,7 +217,7 @@ impl Collector {
         let device = Arc::new(device);
         self.enrolled
             .write()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(device_id.to_owned(), device.clone());
         Ok(Some(device))
     }
@@ -225,7 +225,7 @@ impl Collector {
     fn lock(&self, device_id: &str) -> Arc<Mutex<Option<KnownCursor>>> {
         self.locks
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(device_id.to_owned())
             .or_default()
             .clone()
@@ -479,7 +479,7 @@ impl Collector {
                     let new = serde_json::to_string(&CollectorCursor::NEW).expect("serializes");
                     self.store
                         .mark_never_seen_alerted(&row.device_id, &new, last_seen)
-                        .await?
+                        .await?;
                 }
             }
             raised += 1;
@@ -641,14 +641,12 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

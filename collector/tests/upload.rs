@@ -485,7 +485,7 @@ async fn edited_copy(
 fn broken(v: &history::HistoryVerdict) -> (i64, String) {
     match &v.verdict {
         Verdict::Broken { seq, reason } => (*seq, reason.clone()),
-        other => panic!("expected a broken history, got {other:?}"),
+        other @ Verdict::Intact { .. } => panic!("expected a broken history, got {other:?}"),
     }
 }
 

@@ -365,7 +365,7 @@ fn main() {
     {
         let mut group = c.benchmark_group(GROUP);
         group.bench_function("rust_evaluate_rules", |b| {
-            b.iter(|| evaluate_rules(black_box(&prepared), black_box(&snapshot), T0))
+            b.iter(|| evaluate_rules(black_box(&prepared), black_box(&snapshot), T0));
         });
         let mut steady = ComplianceEngine::new();
         steady.evaluate(&prepared, &snapshot, T0);
@@ -374,7 +374,7 @@ fn main() {
                 let e = steady.evaluate(black_box(&prepared), black_box(&snapshot), T0);
                 debug_assert!(e.new_actions.is_empty());
                 e
-            })
+            });
         });
         let fresh = ComplianceEngine::new();
         group.bench_function("rust_engine_evaluate_first", |b| {
@@ -382,19 +382,19 @@ fn main() {
                 || fresh.clone(),
                 |mut engine| engine.evaluate(black_box(&prepared), black_box(&snapshot), T0),
                 BatchSize::SmallInput,
-            )
+            );
         });
         group.bench_function("regorus_interpreter", |b| {
             b.iter(|| {
                 engine.set_input(black_box(input.clone()));
                 engine.eval_rule(ENTRY.into()).unwrap()
-            })
+            });
         });
         group.bench_function("regorus_rvm", |b| {
             b.iter(|| {
                 vm.set_input(black_box(input.clone()));
                 vm.execute().unwrap()
-            })
+            });
         });
         group.finish();
     }
@@ -402,10 +402,10 @@ fn main() {
         let mut group = c.benchmark_group("compliance_setup");
         group.sample_size(20);
         group.bench_function("prepare_policy_10k_rules", |b| {
-            b.iter(|| PreparedPolicy::new(black_box(&policy)))
+            b.iter(|| PreparedPolicy::new(black_box(&policy)));
         });
         group.bench_function("parse_snapshot_1k_apps", |b| {
-            b.iter(|| DeviceSnapshot::from_json(black_box(snapshot_json.as_bytes())).unwrap())
+            b.iter(|| DeviceSnapshot::from_json(black_box(snapshot_json.as_bytes())).unwrap());
         });
         group.finish();
     }

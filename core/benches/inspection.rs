@@ -284,7 +284,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("scan_5k_indicators_1k_apps", |b| b.iter(|| set.scan(&apps)));
     group.throughput(Throughput::Elements(full.item_count() as u64));
     group.bench_function("scan_5k_indicators_full_snapshot", |b| {
-        b.iter(|| set.scan(&full))
+        b.iter(|| set.scan(&full));
     });
     group.throughput(Throughput::Elements(INDICATORS as u64));
     group.sample_size(20);
@@ -293,7 +293,7 @@ fn bench(c: &mut Criterion) {
             let mut s = IndicatorSet::new();
             s.load_stix2("bench", &bundle).unwrap();
             s
-        })
+        });
     });
     group.finish();
 
@@ -310,10 +310,10 @@ fn bench(c: &mut Criterion) {
                 let mut s = IndicatorSet::new();
                 s.load_stix2("shapes", &json).unwrap();
                 s
-            })
+            });
         });
         group.bench_function(format!("value_{name}"), |b| {
-            b.iter(|| serde_json::from_str::<serde_json::Value>(&json).unwrap())
+            b.iter(|| serde_json::from_str::<serde_json::Value>(&json).unwrap());
         });
     }
     group.finish();

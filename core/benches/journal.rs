@@ -59,14 +59,14 @@ fn bench(c: &mut Criterion) {
                         .unwrap()
                 },
                 BatchSize::LargeInput,
-            )
+            );
         });
         group.bench_function("plain_rusqlite", |b| {
             b.iter_batched(
                 || batch.clone(),
                 |entries| plain.commit(1_772_000_000_000, &entries),
                 BatchSize::LargeInput,
-            )
+            );
         });
         group.finish();
     }
@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
     );
     // As shipped: one thread reads SQLite, spare cores check hashes and MACs.
     group.bench_function("verify_200k_with_macs", |b| {
-        b.iter(|| vstore.verify_journal(options.clone()).unwrap())
+        b.iter(|| vstore.verify_journal(options.clone()).unwrap());
     });
     // One thread, record by record: what a single-core device gets.
     group.bench_function("verify_200k_with_macs_inline", |b| {
@@ -113,7 +113,7 @@ fn bench(c: &mut Criterion) {
                     },
                 )
                 .unwrap()
-        })
+        });
     });
     group.finish();
 }

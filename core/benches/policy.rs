@@ -105,7 +105,7 @@ fn bench(c: &mut Criterion) {
     let sig = env.signatures[0].sig;
     assert!(public.verifies(&message, &sig));
     group.bench_function("verify_64_byte_payload", |b| {
-        b.iter(|| assert!(public.verifies(black_box(&message), black_box(&sig))))
+        b.iter(|| assert!(public.verifies(black_box(&message), black_box(&sig))));
     });
     group.finish();
 
@@ -123,13 +123,13 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.throughput(Throughput::Bytes(bundle.len() as u64));
     group.bench_function("envelope_parse", |b| {
-        b.iter(|| Envelope::parse(black_box(&bundle), MAX_BUNDLE_BYTES).unwrap())
+        b.iter(|| Envelope::parse(black_box(&bundle), MAX_BUNDLE_BYTES).unwrap());
     });
     group.bench_function("ed25519_verify_payload", |b| {
-        b.iter(|| assert!(public.verifies(black_box(&signed), black_box(&big_sig))))
+        b.iter(|| assert!(public.verifies(black_box(&signed), black_box(&big_sig))));
     });
     group.bench_function("parse_and_verify", |b| {
-        b.iter(|| verify_bundle(black_box(&state), black_box(&bundle), now, &device).unwrap())
+        b.iter(|| verify_bundle(black_box(&state), black_box(&bundle), now, &device).unwrap());
     });
     group.finish();
     println!(

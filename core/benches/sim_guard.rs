@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("replay_1m_events", |b| b.iter(|| replay(EVENTS, &hasher)));
     // The generator alone, to subtract its share from the figure above.
     group.bench_function("generate_1m_events", |b| {
-        b.iter(|| synthetic::Traffic::new(EVENTS, 0x5EED).count())
+        b.iter(|| synthetic::Traffic::new(EVENTS, 0x5EED).count());
     });
     group.finish();
 }

@@ -24,7 +24,7 @@ use counting_alloc::{peak_of, Counting};
 static ALLOCATOR: Counting = Counting;
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 

@@ -29,7 +29,7 @@ use portcullis_core::{Agent, SoftwareDeviceKey, Timestamp};
 const BATCH: usize = 100;
 
 fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     (at(0.25), at(0.5), at(0.75))
 }

@@ -88,14 +88,14 @@ pub fn password_complexity(value: i32) -> Option<PasswordComplexity> {
 
 /// `UserManager.DISALLOW_*` (and `ENSURE_VERIFY_APPS`) keys the agent reads and sets.
 mod restriction_key {
-    pub const DEBUGGING_FEATURES: &str = "no_debugging_features";
-    pub const INSTALL_UNKNOWN_SOURCES: &str = "no_install_unknown_sources";
-    pub const INSTALL_UNKNOWN_SOURCES_GLOBALLY: &str = "no_install_unknown_sources_globally";
-    pub const ENSURE_VERIFY_APPS: &str = "ensure_verify_apps";
-    pub const CELLULAR_2G: &str = "no_cellular_2g";
-    pub const USB_FILE_TRANSFER: &str = "no_usb_file_transfer";
-    pub const CONFIG_MOBILE_NETWORKS: &str = "no_config_mobile_networks";
-    pub const SIM_GLOBALLY: &str = "no_sim_globally";
+    pub(super) const DEBUGGING_FEATURES: &str = "no_debugging_features";
+    pub(super) const INSTALL_UNKNOWN_SOURCES: &str = "no_install_unknown_sources";
+    pub(super) const INSTALL_UNKNOWN_SOURCES_GLOBALLY: &str = "no_install_unknown_sources_globally";
+    pub(super) const ENSURE_VERIFY_APPS: &str = "ensure_verify_apps";
+    pub(super) const CELLULAR_2G: &str = "no_cellular_2g";
+    pub(super) const USB_FILE_TRANSFER: &str = "no_usb_file_transfer";
+    pub(super) const CONFIG_MOBILE_NETWORKS: &str = "no_config_mobile_networks";
+    pub(super) const SIM_GLOBALLY: &str = "no_sim_globally";
 }
 
 /// The `UserManager` key a restriction of the core is set under
@@ -268,17 +268,17 @@ pub enum LogPayload {
 
 /// `SecurityLog.TAG_*` values (AOSP `SecurityLogTags.logtags`).
 mod security_tag {
-    pub const ADB_SHELL_INTERACTIVE: i32 = 210001;
-    pub const ADB_SHELL_CMD: i32 = 210002;
-    pub const SYNC_RECV_FILE: i32 = 210003;
-    pub const APP_PROCESS_START: i32 = 210005;
-    pub const KEYGUARD_DISMISS_AUTH_ATTEMPT: i32 = 210007;
-    pub const OS_STARTUP: i32 = 210009;
-    pub const MEDIA_MOUNT: i32 = 210013;
-    pub const WIPE_FAILURE: i32 = 210023;
-    pub const CERT_AUTHORITY_INSTALLED: i32 = 210029;
-    pub const WIFI_CONNECTION: i32 = 210037;
-    pub const BLUETOOTH_CONNECTION: i32 = 210039;
+    pub(super) const ADB_SHELL_INTERACTIVE: i32 = 210001;
+    pub(super) const ADB_SHELL_CMD: i32 = 210002;
+    pub(super) const SYNC_RECV_FILE: i32 = 210003;
+    pub(super) const APP_PROCESS_START: i32 = 210005;
+    pub(super) const KEYGUARD_DISMISS_AUTH_ATTEMPT: i32 = 210007;
+    pub(super) const OS_STARTUP: i32 = 210009;
+    pub(super) const MEDIA_MOUNT: i32 = 210013;
+    pub(super) const WIPE_FAILURE: i32 = 210023;
+    pub(super) const CERT_AUTHORITY_INSTALLED: i32 = 210029;
+    pub(super) const WIFI_CONNECTION: i32 = 210037;
+    pub(super) const BLUETOOTH_CONNECTION: i32 = 210039;
 }
 
 /// A security-log entry (`SecurityEvent.getTag()`, `getData()`) as the core's event;

@@ -852,112 +852,20 @@ pub fn deployment(mode: &str, scopes: &[String], api_level: u32, at: Timestamp) 
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_cut_at_character_boundaries_counting_utf16_units() {
-        assert_eq!(fit_text("abc", 3, true), "abc");
-        assert_eq!(fit_text("abcd", 3, true), "ab\u{2026}");
-        assert_eq!(fit_text("abcd", 3, false), "abc");
-        // U+1F512 is two UTF-16 units: never split in half.
-        let lock = "\u{1F512}";
-        assert_eq!(utf16_len(&fit_text(&lock.repeat(10), 6, true)), 5);
-        assert_eq!(
-            fit_text(&lock.repeat(10), 6, true),
-            format!("{}\u{2026}", lock.repeat(2))
-        );
-        assert_eq!(fit_text("a\nb\tc", 10, true), "a b c");
-    }
-
-    #[test]
-    fn error_names_keep_only_name_characters() {
-        assert_eq!(short_name("StorageException"), "StorageException");
-        assert_eq!(short_name("a b\"c"), "abc");
-        assert_eq!(short_name("\u{1F512}"), "unknown");
-    }
-    fn compliance_at(compliant: bool, at: i64) -> ConsoleMessage {
-        compliance(
-            &ComplianceSummary {
-                compliant,
-                open_rules: u32::from(!compliant),
-                for_mdm: Vec::new(),
-                not_done: Vec::new(),
-            },
-            Timestamp::from_unix_millis(at),
-        )
-    }
-
-    #[test]
-    fn a_message_that_differs_only_in_its_time_is_not_published_again() {
-        let first = compliance_at(false, 1_000);
-        let later = compliance_at(false, 90_000_000);
-        assert_ne!(first, later, "the data carries the time");
-        assert!(supersedes(None, &first));
-        assert!(!supersedes(Some(&first), &later));
-        assert!(supersedes(Some(&first), &compliance_at(true, 90_000_000)));
-    }
-
-    #[test]
-    fn the_deployment_names_mode_scopes_and_api_level() {
-        let m = deployment(
-            "companion",
-            &["PACKAGE_ACCESS".into(), "BLOCK_UNINSTALL".into()],
-            34,
-            Timestamp::from_unix_millis(0),
-        );
-        assert_eq!(m.key, DEPLOYMENT_KEY);
-        assert_eq!(m.severity, ConsoleSeverity::Info);
-        assert_eq!(
-            m.message,
-            "companion: delegated PACKAGE_ACCESS, BLOCK_UNINSTALL (API 34)"
-        );
-        let data: Value = serde_json::from_str(&m.data).unwrap();
-        assert_eq!(data["type"], "deployment");
-        assert_eq!(data["delegated_scopes"][1], "BLOCK_UNINSTALL");
-        assert_eq!(data["api_level"], 34);
-        assert_eq!(
-            deployment("owner", &[], 30, Timestamp::EPOCH).message,
-            "owner (API 30)"
-        );
-    }
-}
-
 /// Standard base64 with padding, as the console's tools read it.
 pub(crate) fn base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// An attestation the platform answered with, to send to the console.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttestationSubmission {
-    /// The `attest` instruction's id.
-    pub instruction_id: String,
-    /// The challenge it carried.
-    pub challenge: Vec<u8>,
-    /// The certificate chain, DER, leaf first.
-    pub chain: Vec<Vec<u8>>,
-    /// The leaf key's signature over the checkpoint-key certification statement (DER).
-    pub certification: Vec<u8>,
-    /// Made in StrongBox.
-    pub strong_box: bool,
-    /// StrongBox was unavailable and the TEE made the key.
-    pub strong_box_fallback: bool,
-}
+/// The attestation the platform answered with; the agent builds it, this module turns
+/// it into messages.
+pub use crate::agent::AttestationSubmission;
 
-impl AttestationSubmission {
-    /// SHA-256 over the certificates' DER, in order, then the certification signature.
-    pub fn chain_sha256(&self) -> [u8; 32] {
-        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-        for cert in &self.chain {
-            ctx.update(cert);
-        }
-        ctx.update(&self.certification);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
-        out
+impl crate::agent::AttestationReceipt {
+    /// The console messages carrying the chain, in order; publish every one.
+    pub fn messages(&self) -> Vec<ConsoleMessage> {
+        attestation(&self.submission, self.at)
     }
 }
 
@@ -1102,5 +1010,77 @@ impl AttestationSubmission {
             out.push_str("-----END CERTIFICATE-----\n");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_cut_at_character_boundaries_counting_utf16_units() {
+        assert_eq!(fit_text("abc", 3, true), "abc");
+        assert_eq!(fit_text("abcd", 3, true), "ab\u{2026}");
+        assert_eq!(fit_text("abcd", 3, false), "abc");
+        // U+1F512 is two UTF-16 units: never split in half.
+        let lock = "\u{1F512}";
+        assert_eq!(utf16_len(&fit_text(&lock.repeat(10), 6, true)), 5);
+        assert_eq!(
+            fit_text(&lock.repeat(10), 6, true),
+            format!("{}\u{2026}", lock.repeat(2))
+        );
+        assert_eq!(fit_text("a\nb\tc", 10, true), "a b c");
+    }
+
+    #[test]
+    fn error_names_keep_only_name_characters() {
+        assert_eq!(short_name("StorageException"), "StorageException");
+        assert_eq!(short_name("a b\"c"), "abc");
+        assert_eq!(short_name("\u{1F512}"), "unknown");
+    }
+    fn compliance_at(compliant: bool, at: i64) -> ConsoleMessage {
+        compliance(
+            &ComplianceSummary {
+                compliant,
+                open_rules: u32::from(!compliant),
+                for_mdm: Vec::new(),
+                not_done: Vec::new(),
+            },
+            Timestamp::from_unix_millis(at),
+        )
+    }
+
+    #[test]
+    fn a_message_that_differs_only_in_its_time_is_not_published_again() {
+        let first = compliance_at(false, 1_000);
+        let later = compliance_at(false, 90_000_000);
+        assert_ne!(first, later, "the data carries the time");
+        assert!(supersedes(None, &first));
+        assert!(!supersedes(Some(&first), &later));
+        assert!(supersedes(Some(&first), &compliance_at(true, 90_000_000)));
+    }
+
+    #[test]
+    fn the_deployment_names_mode_scopes_and_api_level() {
+        let m = deployment(
+            "companion",
+            &["PACKAGE_ACCESS".into(), "BLOCK_UNINSTALL".into()],
+            34,
+            Timestamp::from_unix_millis(0),
+        );
+        assert_eq!(m.key, DEPLOYMENT_KEY);
+        assert_eq!(m.severity, ConsoleSeverity::Info);
+        assert_eq!(
+            m.message,
+            "companion: delegated PACKAGE_ACCESS, BLOCK_UNINSTALL (API 34)"
+        );
+        let data: Value = serde_json::from_str(&m.data).unwrap();
+        assert_eq!(data["type"], "deployment");
+        assert_eq!(data["delegated_scopes"][1], "BLOCK_UNINSTALL");
+        assert_eq!(data["api_level"], 34);
+        assert_eq!(
+            deployment("owner", &[], 30, Timestamp::EPOCH).message,
+            "owner (API 30)"
+        );
     }
 }

@@ -211,7 +211,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// (a sign included, which `u8::from_str_radix` would let through).
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let digit = |b: u8| (b as char).to_digit(16);
@@ -327,11 +327,11 @@ impl fmt::Debug for PinKey {
 mod hex32 {
     use serde::{de::Error as _, Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::hex(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = <&str>::deserialize(d)?;
         super::unhex32(text).ok_or_else(|| D::Error::custom("identity hash must be 64 hex digits"))
     }

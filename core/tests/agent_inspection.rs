@@ -206,7 +206,13 @@ fn signed_indicator_collections_are_kept_across_restarts_and_never_rolled_back()
         .load_signed_indicators(&signed_fixture(1), t.plus_millis(120_000))
         .unwrap_err();
     assert!(
-        err.to_string().contains("rollback") || matches!(err, portcullis_core::Error::Policy(_)),
+        matches!(
+            err,
+            portcullis_core::Error::Policy(portcullis_core::policy::PolicyError::Rollback {
+                offered: 1,
+                applied: 2
+            })
+        ),
         "{err}"
     );
     let mut forged = signed_fixture(3);

@@ -6,12 +6,12 @@ mod compliance_support;
 
 use compliance_support::*;
 use portcullis_core::compliance::{
-    Action, ComplianceAlertKind as K, ComplianceEngine, DeviceSnapshot, Escalation, Evaluation,
-    InstalledApp, Measure, NotPossibleReason, PreparedPolicy, RequestedAction, Route, SettingRule,
-    Status, UserRestriction,
+    Action, ComplianceEngine, DeviceSnapshot, Escalation, Evaluation, InstalledApp, Measure,
+    NotPossibleReason, PreparedPolicy, RequestedAction, Route, SettingRule, Status,
+    UserRestriction,
 };
 use portcullis_core::policy::model::SettingName;
-use portcullis_core::{Error, Severity};
+use portcullis_core::{AlertKind as K, Error, Severity};
 use serde_json::json;
 
 fn restriction(r: UserRestriction) -> Measure {
@@ -150,7 +150,7 @@ fn ladder_run(restarts: bool) -> Vec<StepLog> {
                 .iter()
                 .map(|a| (a.kind, a.rule.as_ref().map(ToString::to_string)))
                 .collect(),
-        ))
+        ));
     };
     let step = |engine: &mut ComplianceEngine| {
         if restarts {
@@ -660,4 +660,25 @@ fn corrupt_or_foreign_state_is_refused() {
         ComplianceEngine::new()
     );
     assert_eq!(ComplianceEngine::new().to_json(), r#"{"version":1}"#);
+}
+
+/// The engine's alerts carry the one alert-kind enum, under the names the engine's own
+/// enum stored before (pending alerts in an existing database still read).
+#[test]
+fn compliance_alert_kinds_keep_their_stored_names() {
+    for (kind, name) in [
+        (K::ComplianceViolation, "compliance_violation"),
+        (K::ComplianceUnobservable, "compliance_unobservable"),
+        (K::ComplianceRestored, "compliance_restored"),
+        (K::ComplianceBlocked, "compliance_blocked"),
+        (K::ComplianceUnblocked, "compliance_unblocked"),
+        (K::ComplianceWipe, "compliance_wipe"),
+    ] {
+        assert_eq!(kind.as_str(), name);
+        assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{name}\""));
+        assert_eq!(
+            serde_json::from_str::<K>(&format!("\"{name}\"")).unwrap(),
+            kind
+        );
+    }
 }

@@ -108,7 +108,7 @@ type Log = (Vec<RequestedAction>, Vec<String>);
 fn log_of(e: &portcullis_core::compliance::Evaluation) -> Log {
     (
         e.new_actions.clone(),
-        e.new_alerts.iter().map(|a| format!("{:?}", a)).collect(),
+        e.new_alerts.iter().map(|a| format!("{a:?}")).collect(),
     )
 }
 
@@ -194,7 +194,7 @@ proptest! {
                     Step::Tick(d) => {
                         now = now.plus_millis(*d);
                         let e = engine.tick(now);
-                        log.push((e.new_actions, e.new_alerts.iter().map(|a| format!("{:?}", a)).collect()));
+                        log.push((e.new_actions, e.new_alerts.iter().map(|a| format!("{a:?}")).collect()));
                     }
                 }
             }

@@ -301,7 +301,9 @@ fn the_engine_routes_a_blocked_app_by_the_package_access_scope() {
         assert_eq!(got.len(), 1, "{scopes:?}: {:?}", e.new_actions);
         assert_eq!(got[0].route, want, "{scopes:?}");
         assert_eq!(
-            engine.capabilities().map(|c| c.deployment_mode()),
+            engine
+                .capabilities()
+                .map(portcullis_core::compliance::Capabilities::deployment_mode),
             Some(DeploymentMode::Companion)
         );
     }

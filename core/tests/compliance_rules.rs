@@ -201,7 +201,7 @@ fn each_configuration_rule_is_compliant_non_compliant_or_unknown() {
                     .push(AccessibilityService {
                         package_name: "com.example.screenreader".into(),
                         system: false,
-                    })
+                    });
             },
             reason: Reason::AccessibilityServiceNotPermitted,
             hidden: |s| s.settings.accessibility_services = None,

@@ -340,7 +340,7 @@ fn a_clock_moved_back_does_not_move_deadlines_back() {
     let mut guard = SimGuard::new(t0, SimPolicy::default());
     let mut out = Vec::new();
     let feed = |g: &mut SimGuard, ev: SimEvent, at: Timestamp, out: &mut Vec<Finding>| {
-        g.handle(&ev, at, &h, out).unwrap()
+        g.handle(&ev, at, &h, out).unwrap();
     };
     feed(
         &mut guard,

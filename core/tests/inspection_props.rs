@@ -241,9 +241,22 @@ proptest! {
         prop_assert_eq!(got, vec![("domains", 0, first), ("urls", 0, MatchKind::UrlSubdomain)]);
     }
 
-    /// Scanning never panics, whatever strings the evidence holds.
+    /// Whatever strings the evidence holds, scanning finds the planted domain and its
+    /// subdomains (in any case) and reports nothing whose value does not hold the domain,
+    /// such as a name that merely ends in it.
     #[test]
-    fn scanning_arbitrary_strings_never_panics(values in prop::collection::vec("\\PC{0,30}|[/.:@\\[\\]a-z0-9]{0,30}", 0..12)) {
+    fn scanning_arbitrary_strings_finds_exactly_the_planted_domains(
+        values in prop::collection::vec(
+            prop_oneof![
+                "\\PC{0,30}|[/.:@\\[\\]a-z0-9]{0,30}",
+                Just("evil.com".to_owned()),
+                Just("EVIL.Com".to_owned()),
+                label().prop_map(|l| format!("{l}.evil.com")),
+                label().prop_map(|l| format!("{l}evil.com")),
+            ],
+            0..12,
+        )
+    ) {
         let set = one_indicator("[domain-name:value='evil.com']");
         let contacts: Vec<Contact> = values
             .iter()
@@ -262,7 +275,27 @@ proptest! {
             files,
             ..EvidenceSnapshot::default()
         };
-        let _ = set.scan(&evidence);
+        let report = set.scan(&evidence);
+        for f in &report.findings {
+            let value = values[f.evidence.index].to_lowercase();
+            prop_assert!(value.contains("evil.com"), "{:?} matched {:?}", f.evidence, value);
+        }
+        for (i, v) in values.iter().enumerate() {
+            let v = v.to_ascii_lowercase();
+            let planted = v == "evil.com" || v.ends_with(".evil.com");
+            let glued = v.strip_suffix("evil.com").is_some_and(|p| {
+                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+            let found = report
+                .findings
+                .iter()
+                .any(|f| f.evidence.section == "domains" && f.evidence.index == i);
+            if planted {
+                prop_assert!(found, "{} at {} was not found", v, i);
+            } else if glued || !v.contains("evil.com") {
+                prop_assert!(!found, "{} at {} was found", v, i);
+            }
+        }
     }
 
     /// An indicator the loader accepts (without adjustment) finds its own value: the

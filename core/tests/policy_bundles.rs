@@ -651,7 +651,7 @@ fn a_root_naming_a_key_id_twice_is_refused() {
     envelope.sign(&key(2));
     match TrustedState::enroll(&envelope.to_bytes()) {
         Err(Error::Policy(PolicyError::Document { problem, .. })) => {
-            assert!(problem.contains("duplicate key"), "{problem}")
+            assert!(problem.contains("duplicate key"), "{problem}");
         }
         other => panic!("a root with a repeated key id was accepted: {other:?}"),
     }

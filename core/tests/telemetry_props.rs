@@ -101,7 +101,7 @@ fn snapshot(events: &[TelemetryEvent]) -> EvidenceSnapshot {
                 }
             }
             TelemetryEvent::Connect(c) => {
-                snapshot.ip_addresses.push(contact(c.address.to_string()))
+                snapshot.ip_addresses.push(contact(c.address.to_string()));
             }
             TelemetryEvent::Security(_) => {}
         }

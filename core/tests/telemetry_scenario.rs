@@ -335,10 +335,16 @@ fn the_policy_turns_the_logs_on_and_its_telemetry_fields_are_checked() {
     ];
     for (telemetry, field) in cases {
         doc["telemetry"] = telemetry;
-        let err = portcullis_core::policy::Policy::from_json(doc.to_string().as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains(field), "{err}");
+        let err =
+            portcullis_core::policy::Policy::from_json(doc.to_string().as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                portcullis_core::Error::Policy(portcullis_core::policy::PolicyError::InvalidPolicy { path, .. })
+                    if path == field
+            ),
+            "{err}"
+        );
     }
 }
 

@@ -43,7 +43,7 @@ impl Generated {
         self.next += 1;
         let at = Timestamp::from_unix_millis(1_772_323_200_000 + i as i64 * 60_000);
         let event = match i % 4 {
-            0 => format!(r#""connectivity":{{"wifi":{},"cellular_data":true,"airplane_mode":false}}"#, i % 8 == 0),
+            0 => format!(r#""connectivity":{{"wifi":{},"cellular_data":true,"airplane_mode":false}}"#, i.is_multiple_of(8)),
             1 => r#""sim":{"slot":0,"state":"ready","iccid":"8944110012345678901","mcc_mnc":"23415"}"#.to_owned(),
             2 if i % 40 == 2 => r#""sim":{"slot":0,"state":"absent"}"#.to_owned(),
             _ => r#""tick":{}"#.to_owned(),

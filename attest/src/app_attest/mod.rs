@@ -264,21 +264,18 @@ fn validate_chain(x5c: &[Cert], anchors: &TrustAnchors, now: Timestamp) -> Resul
                         "the intermediate is not signed by a trusted root named {}: {}",
                         intermediate.issuer, e.message
                     ),
-                ))
+                ));
             }
             Err(e) => refusal = Some(e),
         }
     }
-    let anchor = match anchor {
-        Some(a) => a,
-        None => {
-            return Err(refusal.unwrap_or_else(|| {
-                Refusal::new(
-                    Reason::UntrustedRoot,
-                    "no trusted root signed the intermediate",
-                )
-            }))
-        }
+    let Some(anchor) = anchor else {
+        return Err(refusal.unwrap_or_else(|| {
+            Refusal::new(
+                Reason::UntrustedRoot,
+                "no trusted root signed the intermediate",
+            )
+        }));
     };
     check_issuer_is_ca(1, intermediate, 0, false)?;
 
@@ -328,7 +325,7 @@ fn nonce(cred_der: &[u8]) -> Result<[u8; 32], Refusal> {
         .map_err(|_| bad("cannot be read: the certificate does not decode"))?;
     let extensions = cert.tbs_certificate().extensions();
     let ext = extensions
-        .map(|e| e.as_slice())
+        .map(std::vec::Vec::as_slice)
         .unwrap_or_default()
         .iter()
         .find(|e| e.extn_id == NONCE_EXTENSION_OID)
@@ -547,7 +544,7 @@ pub fn verify_app_attest(
             verdict.reasons.push(Refusal::new(
                 Reason::DevelopmentEnvironment,
                 "the key was attested in the development environment, which this policy does not accept",
-            ))
+            ));
         }
         Some(AppAttestEnvironment::Development) => verdict.warnings.push(
             "the key was attested in the development environment (accepted by option)".into(),

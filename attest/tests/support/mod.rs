@@ -10,7 +10,7 @@ use portcullis_attest::{decode_pem_chain, Expectations, TrustAnchors, VerifyOpti
 use serde_json::Value;
 
 /// `../shared/attestation/`, relative to the repository root.
-pub fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/attestation");
     assert!(
         dir.is_dir(),
@@ -21,7 +21,7 @@ pub fn shared() -> PathBuf {
 }
 
 /// One chain with its reference record.
-pub struct Case {
+pub(crate) struct Case {
     /// `model/sdkNN/NAME`.
     pub name: String,
     pub chain: Vec<Vec<u8>>,
@@ -30,7 +30,7 @@ pub struct Case {
 
 impl Case {
     /// The key's creation time: the reference verifier's tests verify each chain then.
-    pub fn created(&self) -> Timestamp {
+    pub(crate) fn created(&self) -> Timestamp {
         let ms = self.reference["softwareEnforced"]["creationDateTime"]
             .as_str()
             .or_else(|| self.reference["hardwareEnforced"]["creationDateTime"].as_str())
@@ -39,7 +39,7 @@ impl Case {
     }
 
     /// The challenge the record holds (the one the collector app used).
-    pub fn challenge(&self) -> Vec<u8> {
+    pub(crate) fn challenge(&self) -> Vec<u8> {
         base64::engine::general_purpose::STANDARD
             .decode(self.reference["attestationChallenge"].as_str().unwrap())
             .unwrap()
@@ -47,13 +47,13 @@ impl Case {
 
     /// Software-attested chains (marlin, Android 10 userdebug) end in the Android
     /// software root.
-    pub fn is_software(&self) -> bool {
+    pub(crate) fn is_software(&self) -> bool {
         self.reference["attestationSecurityLevel"] == "SOFTWARE"
     }
 
     /// Options under which the chain must verify: the built-in roots, plus the software
     /// roots for software-attested chains (as the reference verifier's own test does).
-    pub fn options(&self) -> VerifyOptions {
+    pub(crate) fn options(&self) -> VerifyOptions {
         let mut options = VerifyOptions::default();
         if self.is_software() {
             options.anchors.extend(TrustAnchors::software_roots());
@@ -62,7 +62,7 @@ impl Case {
         options
     }
 
-    pub fn expectations(&self) -> Expectations {
+    pub(crate) fn expectations(&self) -> Expectations {
         Expectations {
             challenge: self.challenge(),
             package: None,
@@ -72,7 +72,7 @@ impl Case {
 }
 
 /// Every `model/sdkNN/NAME.pem` with its `NAME.json`, sorted by name.
-pub fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let root = shared();
     let mut out = Vec::new();
     for model in std::fs::read_dir(&root).unwrap() {
@@ -114,7 +114,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// A chain file from the shared folder, decoded.
-pub fn chain(rel: &str) -> Vec<Vec<u8>> {
+pub(crate) fn chain(rel: &str) -> Vec<Vec<u8>> {
     decode_pem_chain(&std::fs::read(shared().join(rel)).unwrap()).unwrap()
 }
 
@@ -130,7 +130,7 @@ const SET_FIELDS: &[&str] = &[
 ];
 
 /// Compares `ours` with `theirs` field by field; returns every difference by path.
-pub fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
+pub(crate) fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
     match (ours, theirs) {
         (Value::Object(a), Value::Object(b)) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
@@ -150,8 +150,8 @@ pub fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
             let field = path.rsplit('.').next().unwrap_or_default();
             let (mut a, mut b) = (a.clone(), b.clone());
             if SET_FIELDS.contains(&field) {
-                a.sort_by_key(|v| v.to_string());
-                b.sort_by_key(|v| v.to_string());
+                a.sort_by_key(std::string::ToString::to_string);
+                b.sort_by_key(std::string::ToString::to_string);
             }
             if a.len() != b.len() {
                 out.push(format!(

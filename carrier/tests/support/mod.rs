@@ -15,12 +15,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 /// The shared CAMARA folder, beside the repository.
-pub fn camara_dir() -> PathBuf {
+pub(crate) fn camara_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/camara")
 }
 
 /// One CAMARA YAML contract, with OpenAPI 3.0's `nullable` turned into JSON Schema.
-pub struct Spec {
+pub(crate) struct Spec {
     doc: Value,
 }
 
@@ -44,7 +44,7 @@ fn nullable_to_json_schema(v: &mut Value) {
 
 impl Spec {
     /// Loads `../shared/camara/<name>`.
-    pub fn load(name: &str) -> Spec {
+    pub(crate) fn load(name: &str) -> Spec {
         let path = camara_dir().join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -54,7 +54,7 @@ impl Spec {
     }
 
     /// Follows local `$ref`s (`#/components/...`) until a concrete object.
-    pub fn resolve<'a>(&'a self, mut v: &'a Value) -> &'a Value {
+    pub(crate) fn resolve<'a>(&'a self, mut v: &'a Value) -> &'a Value {
         while let Some(Value::String(r)) = v.get("$ref") {
             let pointer = r.strip_prefix('#').expect("only local references");
             v = self
@@ -88,7 +88,7 @@ impl Spec {
 
     /// The schema of the JSON body of `method path`'s response with `status`, if the
     /// contract documents that status with a JSON body.
-    pub fn response_schema(&self, path: &str, method: &str, status: u16) -> Option<Value> {
+    pub(crate) fn response_schema(&self, path: &str, method: &str, status: u16) -> Option<Value> {
         let op = self.operation(path, method);
         let response = op["responses"].get(status.to_string())?;
         let response = self.resolve(response);
@@ -100,7 +100,7 @@ impl Spec {
     }
 
     /// Checks a response body against the contract: the errors, or empty.
-    pub fn check_response(
+    pub(crate) fn check_response(
         &self,
         path: &str,
         method: &str,
@@ -120,7 +120,7 @@ impl Spec {
     }
 
     /// Checks a request body against the contract.
-    pub fn check_request(&self, path: &str, method: &str, body: &Value) -> Vec<String> {
+    pub(crate) fn check_request(&self, path: &str, method: &str, body: &Value) -> Vec<String> {
         let op = self.operation(path, method);
         let rb = self.resolve(&op["requestBody"]);
         let content = &rb["content"];
@@ -135,7 +135,7 @@ impl Spec {
     }
 
     /// Checks a schema from `components/schemas` by name.
-    pub fn check_schema(&self, name: &str, body: &Value) -> Vec<String> {
+    pub(crate) fn check_schema(&self, name: &str, body: &Value) -> Vec<String> {
         let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
         self.validator(&schema)
             .iter_errors(body)
@@ -144,14 +144,14 @@ impl Spec {
     }
 
     /// The documented example of a response (by `components/examples` name).
-    pub fn example(&self, name: &str) -> Value {
+    pub(crate) fn example(&self, name: &str) -> Value {
         self.doc["components"]["examples"][name]["value"].clone()
     }
 }
 
 /// A request the scripted carrier received.
 #[derive(Debug, Clone)]
-pub struct Req {
+pub(crate) struct Req {
     /// The path, e.g. `/sim-swap/v2/check`.
     pub path: String,
     /// The bearer token, if any.
@@ -168,14 +168,14 @@ pub struct Req {
 
 impl Req {
     /// The body as JSON.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
 /// What the scripted carrier answers.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub body: Option<Vec<u8>>,
     pub headers: Vec<(&'static str, String)>,
@@ -187,7 +187,7 @@ pub struct Reply {
 
 impl Reply {
     /// A JSON answer that must conform.
-    pub fn json(status: u16, body: Value) -> Reply {
+    pub(crate) fn json(status: u16, body: Value) -> Reply {
         Reply {
             status,
             body: Some(serde_json::to_vec(&body).unwrap()),
@@ -198,7 +198,7 @@ impl Reply {
     }
 
     /// A raw body that must conform.
-    pub fn raw(status: u16, body: &[u8]) -> Reply {
+    pub(crate) fn raw(status: u16, body: &[u8]) -> Reply {
         Reply {
             status,
             body: Some(body.to_vec()),
@@ -209,7 +209,7 @@ impl Reply {
     }
 
     /// A CAMARA error body.
-    pub fn error(status: u16, code: &str) -> Reply {
+    pub(crate) fn error(status: u16, code: &str) -> Reply {
         Reply::json(
             status,
             serde_json::json!({"status": status, "code": code, "message": "scripted"}),
@@ -217,24 +217,24 @@ impl Reply {
     }
 
     /// A standard OAuth token answer.
-    pub fn token(value: &str, expires_in: u64) -> Reply {
+    pub(crate) fn token(value: &str, expires_in: u64) -> Reply {
         Reply::json(
             200,
             serde_json::json!({"access_token": value, "token_type": "Bearer", "expires_in": expires_in}),
         )
     }
 
-    pub fn with_header(mut self, name: &'static str, value: &str) -> Reply {
+    pub(crate) fn with_header(mut self, name: &'static str, value: &str) -> Reply {
         self.headers.push((name, value.to_owned()));
         self
     }
 
-    pub fn delayed(mut self, d: Duration) -> Reply {
+    pub(crate) fn delayed(mut self, d: Duration) -> Reply {
         self.delay = Some(d);
         self
     }
 
-    pub fn malformed(mut self) -> Reply {
+    pub(crate) fn malformed(mut self) -> Reply {
         self.conforms = false;
         self
     }
@@ -245,7 +245,7 @@ type Script = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
 /// A scripted carrier on loopback: CAMARA paths under `/sim-swap/v2` and
 /// `/device-swap/v1` (checked against the contracts both ways), and anything else
 /// (token endpoints) answered by the script unchecked.
-pub struct Carrier {
+pub(crate) struct Carrier {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<Req>>>,
     pub violations: Arc<Mutex<Vec<String>>>,
@@ -271,7 +271,7 @@ struct Shared {
 
 impl Carrier {
     /// Starts the scripted carrier.
-    pub async fn start(script: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Carrier {
+    pub(crate) async fn start(script: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Carrier {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let violations = Arc::new(Mutex::new(Vec::new()));
         let in_flight = Arc::new(Mutex::new(HashMap::new()));
@@ -303,12 +303,12 @@ impl Carrier {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Requests received on paths ending with `suffix`.
-    pub fn requests_to(&self, suffix: &str) -> Vec<Req> {
+    pub(crate) fn requests_to(&self, suffix: &str) -> Vec<Req> {
         self.requests
             .lock()
             .unwrap()
@@ -319,7 +319,7 @@ impl Carrier {
     }
 
     /// Panics if any request or answer broke the contract.
-    pub fn assert_conformant(&self) {
+    pub(crate) fn assert_conformant(&self) {
         let v = self.violations.lock().unwrap();
         assert!(v.is_empty(), "contract violations: {v:#?}");
     }
@@ -395,7 +395,7 @@ async fn handle(
         if let Some(b) = &reply.body {
             match (serde_json::from_slice::<Value>(b), reply.conforms) {
                 (Ok(v), true) => {
-                    problems.extend(spec.check_response(op_path, "post", reply.status, &v))
+                    problems.extend(spec.check_response(op_path, "post", reply.status, &v));
                 }
                 (Ok(v), false) => {
                     if spec
@@ -473,12 +473,12 @@ fn decode(s: &str) -> String {
 }
 
 /// A roster folder: pin key files and the roster text.
-pub struct RosterDir {
+pub(crate) struct RosterDir {
     pub dir: tempfile::TempDir,
 }
 
 /// One line of a test roster.
-pub struct TestLine<'a> {
+pub(crate) struct TestLine<'a> {
     pub device: &'a str,
     pub phone: &'a str,
     pub carrier: &'a str,
@@ -487,7 +487,7 @@ pub struct TestLine<'a> {
 
 impl RosterDir {
     /// Writes a roster with one carrier block per `(name, body)` and the lines.
-    pub fn new(carriers: &[(&str, String)], lines: &[TestLine<'_>]) -> RosterDir {
+    pub(crate) fn new(carriers: &[(&str, String)], lines: &[TestLine<'_>]) -> RosterDir {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::new();
         for (name, body) in carriers {
@@ -510,17 +510,17 @@ impl RosterDir {
         RosterDir { dir }
     }
 
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("roster.toml")
     }
 
-    pub fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.dir.path().join("out")
     }
 }
 
 /// The body of a `[carrier.NAME]` block pointing at `base` (the scripted carrier).
-pub fn carrier_block(base: &str, auth: &str, concurrency: usize) -> String {
+pub(crate) fn carrier_block(base: &str, auth: &str, concurrency: usize) -> String {
     let mut s = format!(
         "sim_swap_url = \"{base}/sim-swap/v2\"\ndevice_swap_url = \"{base}/device-swap/v1\"\ntoken_url = \"{base}/token\"\nclient_id = \"console\"\nclient_secret = {{ file = \"client.secret\" }}\nconcurrency = {concurrency}\nauth = \"{auth}\"\n"
     );
@@ -532,7 +532,7 @@ pub fn carrier_block(base: &str, auth: &str, concurrency: usize) -> String {
 
 /// A writer whose bytes the test can read back (the alert sink).
 #[derive(Clone, Default)]
-pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(pub Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -565,7 +565,7 @@ fn keep_for_validation(text: &str) {
 
 impl Captured {
     /// The alerts written so far, one JSON object each.
-    pub fn alerts(&self) -> Vec<Value> {
+    pub(crate) fn alerts(&self) -> Vec<Value> {
         let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
         keep_for_validation(&text);
         text.lines()
@@ -575,12 +575,12 @@ impl Captured {
 }
 
 /// The operations key the tests sign with.
-pub fn operations_key() -> portcullis_core::policy::SigningKey {
+pub(crate) fn operations_key() -> portcullis_core::policy::SigningKey {
     portcullis_core::policy::SigningKey::from_seed(&[9; 32]).unwrap()
 }
 
 /// Short timeouts and retry waits, so scripted failures do not slow the suite.
-pub fn quick_http() -> portcullis_carrier::http::HttpConfig {
+pub(crate) fn quick_http() -> portcullis_carrier::http::HttpConfig {
     portcullis_carrier::http::HttpConfig {
         timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
@@ -592,7 +592,7 @@ pub fn quick_http() -> portcullis_carrier::http::HttpConfig {
 }
 
 /// A watch over the roster in `dir`, alerts captured.
-pub fn watch(
+pub(crate) fn watch(
     dir: &RosterDir,
     http: portcullis_carrier::http::HttpConfig,
 ) -> (portcullis_carrier::Watch, Captured) {
@@ -600,7 +600,7 @@ pub fn watch(
 }
 
 /// A watch that relays an unchanged answer again after `relay_refresh`.
-pub fn watch_refreshing(
+pub(crate) fn watch_refreshing(
     dir: &RosterDir,
     http: portcullis_carrier::http::HttpConfig,
     relay_refresh: Duration,
@@ -623,7 +623,7 @@ pub fn watch_refreshing(
 }
 
 /// Reads and verifies a written instruction; returns its payload.
-pub fn instruction(path: &Path) -> Value {
+pub(crate) fn instruction(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let env = portcullis_core::policy::Envelope::parse(&bytes, 1 << 20).unwrap();
     assert_eq!(

@@ -6,18 +6,18 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// The signing time the tests sign at.
-pub const ISSUED: &str = "2026-03-01T00:00:00Z";
+pub(crate) const ISSUED: &str = "2026-03-01T00:00:00Z";
 /// A day after `ISSUED`: the time the tests verify at.
-pub const CHECKED: &str = "2026-03-02T00:00:00Z";
+pub(crate) const CHECKED: &str = "2026-03-02T00:00:00Z";
 
-pub fn portcullis(args: &[&str]) -> Output {
+pub(crate) fn portcullis(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
         .output()
         .expect("the binary runs")
 }
 
-pub fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = portcullis(args);
     assert!(
         out.status.success(),
@@ -28,7 +28,7 @@ pub fn ok(args: &[&str]) -> String {
 }
 
 /// Runs a command that must fail and returns its one-line reason.
-pub fn fails(args: &[&str]) -> String {
+pub(crate) fn fails(args: &[&str]) -> String {
     let out = portcullis(args);
     assert!(!out.status.success(), "{args:?} succeeded");
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -37,12 +37,12 @@ pub fn fails(args: &[&str]) -> String {
     stderr
 }
 
-pub fn p(dir: &Path, name: &str) -> String {
+pub(crate) fn p(dir: &Path, name: &str) -> String {
     dir.join(name).to_string_lossy().into_owned()
 }
 
 /// Generates key NAME in DIR and returns (private, public) paths.
-pub fn keygen(dir: &Path, name: &str) -> (String, String) {
+pub(crate) fn keygen(dir: &Path, name: &str) -> (String, String) {
     ok(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
     (
         p(dir, &format!("{name}.key")),
@@ -52,7 +52,7 @@ pub fn keygen(dir: &Path, name: &str) -> (String, String) {
 
 /// Runs `portcullis COMMAND sign` with KEY, IN, OUT, signing time `ISSUED` and EXTRA
 /// arguments; it must succeed, and its output is returned.
-pub fn sign(command: &str, key: &str, input: &str, out: &str, extra: &[&str]) -> String {
+pub(crate) fn sign(command: &str, key: &str, input: &str, out: &str, extra: &[&str]) -> String {
     let mut args = vec![
         command,
         "sign",

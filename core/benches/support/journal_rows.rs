@@ -8,7 +8,7 @@ use rusqlite::{params, Connection};
 /// `n` alert-sized records with 201-byte JSON bodies. Their kind is not `alert`: the
 /// store writes that kind only with its outbox row (as a finding), and these measure the
 /// journal alone.
-pub fn rows(n: usize) -> Vec<JournalEntry> {
+pub(crate) fn rows(n: usize) -> Vec<JournalEntry> {
     (0..n)
         .map(|i| JournalEntry {
             kind: "event".into(),
@@ -20,13 +20,13 @@ pub fn rows(n: usize) -> Vec<JournalEntry> {
 }
 
 /// Plain inserts of the same rows: `seq, at, kind, body`, WAL, `synchronous=FULL`.
-pub struct Plain {
+pub(crate) struct Plain {
     conn: Connection,
     next: i64,
 }
 
 impl Plain {
-    pub fn open(dir: &std::path::Path) -> Plain {
+    pub(crate) fn open(dir: &std::path::Path) -> Plain {
         let conn = Connection::open(dir.join("plain.db")).expect("the plain database opens");
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
             .expect("WAL");
@@ -39,7 +39,7 @@ impl Plain {
     }
 
     /// One transaction, one prepared statement, one insert per row.
-    pub fn commit(&mut self, at: i64, entries: &[JournalEntry]) {
+    pub(crate) fn commit(&mut self, at: i64, entries: &[JournalEntry]) {
         let tx = self.conn.transaction().expect("a plain transaction");
         {
             let mut stmt = tx

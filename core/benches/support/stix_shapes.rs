@@ -5,7 +5,7 @@
 
 /// A shape of bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// Issue 14, item 12: many indicators sharing one id, which `indicates` relationships
     /// link to many malware objects (each indicator used to copy the whole list).
     SharedIdManyMalware,
@@ -30,7 +30,7 @@ pub enum Shape {
 
 impl Shape {
     /// Every shape.
-    pub const ALL: [Shape; 9] = [
+    pub(crate) const ALL: [Shape; 9] = [
         Shape::SharedIdManyMalware,
         Shape::OneIndicatorManyMalware,
         Shape::Ordinary,
@@ -43,7 +43,7 @@ impl Shape {
     ];
 
     /// A short name for reports.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Shape::SharedIdManyMalware => "shared id, many malware",
             Shape::OneIndicatorManyMalware => "one indicator, many malware",
@@ -59,7 +59,7 @@ impl Shape {
 }
 
 /// A bundle of `shape` of about `bytes` bytes (never more).
-pub fn bundle(shape: Shape, bytes: usize) -> String {
+pub(crate) fn bundle(shape: Shape, bytes: usize) -> String {
     let mut objects: Vec<String> = Vec::new();
     let mut size = 64;
     let mut push = |objects: &mut Vec<String>, o: String| -> bool {

@@ -28,14 +28,14 @@ const NUMBERS: [&str; 4] = [
 ];
 
 /// Streams `(time, event)` pairs.
-pub struct Traffic {
+pub(crate) struct Traffic {
     state: u64,
     now: i64,
     remaining: u64,
 }
 
 impl Traffic {
-    pub fn new(events: u64, seed: u64) -> Self {
+    pub(crate) fn new(events: u64, seed: u64) -> Self {
         Traffic {
             state: seed | 1,
             now: 1_772_000_000_000,
@@ -53,14 +53,14 @@ impl Traffic {
 
     fn sim(&mut self, slot: u8, r: u64) -> SimObservation {
         // Mostly the usual SIM; one read in 64 shows another card.
-        let who = if r % 64 == 0 {
+        let who = if r.is_multiple_of(64) {
             (r >> 8) as usize % 4
         } else {
             slot as usize * 2
         };
         SimObservation {
             slot,
-            state: Some(if r % 97 == 0 {
+            state: Some(if r.is_multiple_of(97) {
                 SimState::Absent
             } else {
                 SimState::Ready
@@ -104,14 +104,14 @@ impl Iterator for Traffic {
                 SimEvent::Service(ServiceObservation {
                     slot,
                     state,
-                    roaming: Some((r >> 40) % 10 == 0),
+                    roaming: Some((r >> 40).is_multiple_of(10)),
                     rat: Some(rat),
                 })
             }
             45..=64 => SimEvent::Connectivity(Connectivity {
-                wifi: (r >> 24) % 3 != 0,
-                cellular_data: (r >> 26) % 2 == 0,
-                airplane_mode: (r >> 28) % 50 == 0,
+                wifi: !(r >> 24).is_multiple_of(3),
+                cellular_data: (r >> 26).is_multiple_of(2),
+                airplane_mode: (r >> 28).is_multiple_of(50),
             }),
             65..=84 => SimEvent::Tick,
             85..=97 => SimEvent::Sim(self.sim(slot, r >> 8)),

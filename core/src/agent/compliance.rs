@@ -4,11 +4,11 @@
 
 use super::persisted::{Persisted, State};
 use super::Agent;
-use crate::alert::{Alert, AlertKind, Finding};
+use crate::alert::{Alert, Finding};
 use crate::compliance::codes::section_name;
 use crate::compliance::{
-    ComplianceAlert, ComplianceAlertKind, ComplianceEngine, DeviceSnapshot, Evaluation,
-    PreparedPolicy, RequestedAction, DETECTOR, DETECTOR_VERSION,
+    ComplianceAlert, ComplianceEngine, DeviceSnapshot, Evaluation, PreparedPolicy, RequestedAction,
+    DETECTOR, DETECTOR_VERSION,
 };
 use crate::error::{Error, Result};
 use crate::policy::Policy;
@@ -60,14 +60,6 @@ impl ComplianceSlot {
 
 /// A compliance alert as an outbox finding, keeping its rule-dependent severity.
 pub(super) fn finding(a: ComplianceAlert) -> Finding {
-    let kind = match a.kind {
-        ComplianceAlertKind::ComplianceViolation => AlertKind::ComplianceViolation,
-        ComplianceAlertKind::ComplianceUnobservable => AlertKind::ComplianceUnobservable,
-        ComplianceAlertKind::ComplianceRestored => AlertKind::ComplianceRestored,
-        ComplianceAlertKind::ComplianceBlocked => AlertKind::ComplianceBlocked,
-        ComplianceAlertKind::ComplianceUnblocked => AlertKind::ComplianceUnblocked,
-        ComplianceAlertKind::ComplianceWipe => AlertKind::ComplianceWipe,
-    };
     let mut evidence = vec![("section".to_owned(), section_name(a.section).to_owned())];
     if let Some(rule) = &a.rule {
         evidence.push(("rule".to_owned(), rule.to_string()));
@@ -75,7 +67,7 @@ pub(super) fn finding(a: ComplianceAlert) -> Finding {
     evidence.extend(a.evidence);
     Finding {
         at: a.at,
-        kind,
+        kind: a.kind,
         slot: None,
         detector: DETECTOR.into(),
         detector_version: DETECTOR_VERSION,

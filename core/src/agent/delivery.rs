@@ -37,7 +37,8 @@ pub enum ChannelOutcome {
     /// Anything else (no answer in time, a buffer exceeded, an exception), in a short
     /// phrase without identifiers.
     Failed {
-        /// Why.
+        /// The channel's phrase, kept in the journal so a support engineer can tell a
+        /// timeout from an exception.
         reason: String,
     },
 }

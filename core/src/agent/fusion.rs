@@ -17,11 +17,11 @@ use crate::time::{Timestamp, HOUR_MS};
 
 pub(super) const FUSION_STATE: &str = "swap_fusion";
 /// The detector's name, reported with every alert it raises.
-pub const DETECTOR: &str = "swap_fusion";
+pub(super) const DETECTOR: &str = "swap_fusion";
 /// Bumped whenever the fusion rule changes.
-pub const DETECTOR_VERSION: u32 = 1;
+pub(super) const DETECTOR_VERSION: u32 = 1;
 /// How far apart the carrier's and the phone's evidence may be to count as one incident.
-pub const FUSION_WINDOW_MS: i64 = 2 * HOUR_MS;
+pub(super) const FUSION_WINDOW_MS: i64 = 2 * HOUR_MS;
 /// How long evidence is kept for a partner to arrive: a carrier report can come
 /// hours after the change it dates.
 const RETENTION_MS: i64 = 7 * 24 * HOUR_MS;

@@ -3,6 +3,8 @@
 //! records and alerts, and handed to the native layer as typed actions exactly once.
 //! Verification itself lives in `crate::instruction`.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::persisted::{Persisted, State};
@@ -222,11 +224,45 @@ impl AttestationAnswer {
     }
 }
 
-/// What submitting an attestation produced.
+/// An attestation the platform answered with, to send to the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationSubmission {
+    /// The `attest` instruction's id.
+    pub instruction_id: String,
+    /// The challenge it carried.
+    pub challenge: Vec<u8>,
+    /// The certificate chain, DER, leaf first.
+    pub chain: Vec<Vec<u8>>,
+    /// The leaf key's signature over the checkpoint-key certification statement (DER).
+    pub certification: Vec<u8>,
+    /// Made in StrongBox.
+    pub strong_box: bool,
+    /// StrongBox was unavailable and the TEE made the key.
+    pub strong_box_fallback: bool,
+}
+
+impl AttestationSubmission {
+    /// SHA-256 over the certificates' DER, in order, then the certification signature.
+    pub fn chain_sha256(&self) -> [u8; 32] {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for cert in &self.chain {
+            ctx.update(cert);
+        }
+        ctx.update(&self.certification);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+}
+
+/// What submitting an attestation produced: [`AttestationReceipt::messages`] gives the
+/// console messages that carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttestationReceipt {
-    /// The console messages carrying the chain, in order; publish every one.
-    pub messages: Vec<crate::console::ConsoleMessage>,
+    /// The attestation, for the console messages.
+    pub submission: AttestationSubmission,
+    /// When it was submitted; the messages carry this time.
+    pub at: Timestamp,
     /// The `instruction_outcome` alert (carried out).
     pub alerts: Vec<Alert>,
 }
@@ -443,7 +479,7 @@ impl Agent {
         let InstructionAction::Attest { challenge, .. } = &handed.action else {
             return Err(Error::Corrupt("an attest action changed kind".into()));
         };
-        let submission = crate::console::AttestationSubmission {
+        let submission = AttestationSubmission {
             instruction_id: handed.action_id.clone(),
             challenge: challenge.clone(),
             chain: answer.chain.clone(),
@@ -459,8 +495,8 @@ impl Agent {
                 "sequence": handed.sequence,
                 "challenge": hex(challenge),
                 "chain_sha256": hex(&submission.chain_sha256()),
-                "certificates": answer.chain.iter().map(|c| crate::console::base64(c)).collect::<Vec<_>>(),
-                "certification": crate::console::base64(&answer.certification),
+                "certificates": answer.chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>(),
+                "certification": STANDARD.encode(&answer.certification),
                 "checkpoint_key": hex(&self.signer.public_key()),
                 "strong_box": answer.strong_box,
                 "strong_box_fallback": answer.strong_box_fallback,
@@ -469,7 +505,8 @@ impl Agent {
         }];
         let alerts = self.commit_instruction_step(now, vec![finding], journal, Vec::new())?;
         Ok(AttestationReceipt {
-            messages: crate::console::attestation(&submission, now),
+            submission,
+            at: now,
             alerts,
         })
     }
@@ -537,7 +574,7 @@ impl Agent {
                     verified
                         .signed_by
                         .iter()
-                        .map(|k| k.short())
+                        .map(super::super::policy::bundle::KeyId::short)
                         .collect::<Vec<_>>()
                         .join(","),
                 ));
@@ -682,7 +719,7 @@ impl Agent {
                 "issued_at": payload.issued_at,
                 "expires": payload.expires,
                 "payload_sha256": verified.payload_sha256.to_string(),
-                "signed_by": verified.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                "signed_by": verified.signed_by.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
                 "details": details,
                 "actions": actions.iter().map(|a| action_name(&a.action)).collect::<Vec<_>>(),
             })

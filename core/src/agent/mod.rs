@@ -25,8 +25,9 @@ pub use delivery::{
 pub use inspection::InspectionReceipt;
 pub use instruction::{
     bound_reason, ActionOutcome, AppliedInstruction, AttestationAnswer, AttestationReceipt,
-    HandedAction, InstructionAction, InstructionOutcome, RefusedInstruction, MAX_ATTESTATION_CERTS,
-    MAX_ATTESTATION_CERT_BYTES, MAX_CERTIFICATION_BYTES, MAX_OUTCOME_REASON_BYTES,
+    AttestationSubmission, HandedAction, InstructionAction, InstructionOutcome, RefusedInstruction,
+    MAX_ATTESTATION_CERTS, MAX_ATTESTATION_CERT_BYTES, MAX_CERTIFICATION_BYTES,
+    MAX_OUTCOME_REASON_BYTES,
 };
 pub use policy::{PolicyOutcome, RootOutcome};
 pub use schedule::{
@@ -186,7 +187,10 @@ impl Agent {
         let compliance = compliance::ComplianceSlot::restore(
             store.load_state(compliance::COMPLIANCE_STATE)?,
             store.load_state(compliance::ACTIONS_STATE)?,
-            policy.active.as_ref().map(|p| p.policy()),
+            policy
+                .active
+                .as_ref()
+                .map(super::policy::trust::VerifiedPolicy::policy),
         )?;
         let instructions = instruction::InstructionSlot::restore(
             store.load_state(instruction::INSTRUCTION_STATE)?,

@@ -191,7 +191,7 @@ impl Agent {
             "root_version": applied.root_version,
             "payload_sha256": applied.payload_sha256.to_string(),
             "expires": applied.expires,
-            "signed_by": verified.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "signed_by": verified.signed_by.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
         });
         let sim_policy = verified.policy().sim_policy();
         self.commit_policy(component, "policy_applied", body, now)?;

@@ -574,7 +574,7 @@ impl Agent {
                             out.push(IndicatorSync::NotLoaded(problem(
                                 keys::INDICATOR_COLLECTIONS,
                                 format!("not loaded: {p}"),
-                            )))
+                            )));
                         }
                         other => return Err(other),
                     },

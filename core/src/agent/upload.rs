@@ -30,7 +30,7 @@ pub use crate::upload::wire::UPLOAD_PATH;
 /// also received each bundle when the inspection was submitted).
 pub const MAX_PENDING_EVIDENCE: usize = 16;
 /// Records in one batch at most, whatever the byte budget.
-pub const MAX_BATCH_RECORDS: usize = 20_000;
+pub(super) const MAX_BATCH_RECORDS: usize = 20_000;
 
 /// One upload for the platform to send: an HTTP request as data, and the certificate
 /// pins its TLS stack must enforce. The platform decides nothing.

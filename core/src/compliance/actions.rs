@@ -173,7 +173,7 @@ impl Measure {
 pub struct Notice {
     /// The rule broken.
     pub rule: RuleId,
-    /// How.
+    /// Why the rule is broken, as codes the app localises into the notice's text.
     pub reasons: Reasons,
 }
 

@@ -7,7 +7,6 @@
 //! persists ([`ComplianceEngine::to_json`]); time only ever comes in as an argument.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +19,7 @@ use super::rules::{
     evaluate_rules_ordered, Enforcement, LadderRule, PreparedPolicy, Status, Verdict,
 };
 use super::snapshot::{DeviceSnapshot, InstalledApp, Platform};
-use crate::alert::Severity;
+use crate::alert::{AlertKind, Severity};
 use crate::error::{Error, Result};
 use crate::policy::model::SettingName;
 use crate::time::Timestamp;
@@ -40,44 +39,6 @@ const SECTIONS: [SettingName; 3] = [
     SettingName::DeviceIntegrity,
 ];
 
-/// What a compliance alert reports. The `snake_case` names are stable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComplianceAlertKind {
-    /// A rule became non-compliant, or its reasons changed.
-    ComplianceViolation,
-    /// A rule cannot be judged: the platform did not observe what it needs.
-    ComplianceUnobservable,
-    /// A rule that was open complies again, no longer applies, or its app was removed.
-    ComplianceRestored,
-    /// A section stayed non-compliant until its ladder's block step: access blocked.
-    ComplianceBlocked,
-    /// A blocked section complies again (or the policy no longer blocks): access restored.
-    ComplianceUnblocked,
-    /// A section stayed non-compliant until its ladder's wipe step: wipe requested.
-    ComplianceWipe,
-}
-
-impl ComplianceAlertKind {
-    /// The stable name the console keys on.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ComplianceAlertKind::ComplianceViolation => "compliance_violation",
-            ComplianceAlertKind::ComplianceUnobservable => "compliance_unobservable",
-            ComplianceAlertKind::ComplianceRestored => "compliance_restored",
-            ComplianceAlertKind::ComplianceBlocked => "compliance_blocked",
-            ComplianceAlertKind::ComplianceUnblocked => "compliance_unblocked",
-            ComplianceAlertKind::ComplianceWipe => "compliance_wipe",
-        }
-    }
-}
-
-impl fmt::Display for ComplianceAlertKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An alert for the security team, ready to become a journal record and outbox
 /// entry (detector [`DETECTOR`], version [`DETECTOR_VERSION`]). It names apps and
 /// rules, never a phone identifier.
@@ -85,8 +46,9 @@ impl fmt::Display for ComplianceAlertKind {
 pub struct ComplianceAlert {
     /// When the condition was established (the evaluation's or tick's time).
     pub at: Timestamp,
-    /// What happened.
-    pub kind: ComplianceAlertKind,
+    /// What happened: one of the `Compliance*` kinds of the one alert-kind enum, so the
+    /// journal, the outbox and the FFI carry it without a mapping.
+    pub kind: AlertKind,
     /// How urgent it is.
     pub severity: Severity,
     /// The section (and ladder) concerned.
@@ -444,7 +406,7 @@ impl ComplianceEngine {
                 let days = ladder.rule.block_after_days.unwrap_or(0);
                 out.alerts.push(ladder_alert(
                     now,
-                    ComplianceAlertKind::ComplianceBlocked,
+                    AlertKind::ComplianceBlocked,
                     section,
                     format!(
                         "{} non-compliant for {days} day(s): access blocked",
@@ -458,7 +420,7 @@ impl ComplianceEngine {
                 let days = ladder.rule.wipe_after_days.unwrap_or(0);
                 out.alerts.push(ladder_alert(
                     now,
-                    ComplianceAlertKind::ComplianceWipe,
+                    AlertKind::ComplianceWipe,
                     section,
                     format!(
                         "{} non-compliant for {days} day(s): wipe requested",
@@ -673,7 +635,7 @@ impl ComplianceEngine {
                     ladder.blocked = false;
                     out.alerts.push(ladder_alert(
                         now,
-                        ComplianceAlertKind::ComplianceUnblocked,
+                        AlertKind::ComplianceUnblocked,
                         section,
                         format!(
                             "{}: the policy no longer blocks access",
@@ -686,7 +648,7 @@ impl ComplianceEngine {
                 if ladder.blocked {
                     out.alerts.push(ladder_alert(
                         now,
-                        ComplianceAlertKind::ComplianceUnblocked,
+                        AlertKind::ComplianceUnblocked,
                         section,
                         format!("{} complies again: access restored", section_name(section)),
                         &ladder,
@@ -826,14 +788,14 @@ fn open_alert(at: Timestamp, v: &Verdict) -> ComplianceAlert {
             .max()
             .unwrap_or(Severity::Medium);
         (
-            ComplianceAlertKind::ComplianceViolation,
+            AlertKind::ComplianceViolation,
             severity,
             format!("{} is not compliant: {}", v.rule, v.reasons.joined()),
         )
     } else {
         evidence.push(("unobserved".to_owned(), v.unobserved.joined()));
         (
-            ComplianceAlertKind::ComplianceUnobservable,
+            AlertKind::ComplianceUnobservable,
             if v.enforcement.counts() {
                 Severity::Medium
             } else {
@@ -879,7 +841,7 @@ fn restored_alert(
     };
     ComplianceAlert {
         at,
-        kind: ComplianceAlertKind::ComplianceRestored,
+        kind: AlertKind::ComplianceRestored,
         severity: Severity::Info,
         section: rule.section(),
         rule: Some(rule.clone()),
@@ -893,14 +855,14 @@ fn restored_alert(
 
 fn ladder_alert(
     at: Timestamp,
-    kind: ComplianceAlertKind,
+    kind: AlertKind,
     section: SettingName,
     summary: String,
     ladder: &Ladder,
 ) -> ComplianceAlert {
     let severity = match kind {
-        ComplianceAlertKind::ComplianceWipe => Severity::Critical,
-        ComplianceAlertKind::ComplianceBlocked => Severity::High,
+        AlertKind::ComplianceWipe => Severity::Critical,
+        AlertKind::ComplianceBlocked => Severity::High,
         _ => Severity::Info,
     };
     ComplianceAlert {

@@ -39,8 +39,8 @@ pub use actions::{
 pub use codes::{Code, CodeSet, Fact, Facts, IntegrityRule, Reason, Reasons, RuleId, SettingRule};
 pub use critical::{access_block_targets, critical_packages, is_critical, PackageRoles};
 pub use engine::{
-    ComplianceAlert, ComplianceAlertKind, ComplianceEngine, Escalation, Evaluation, Issue, Ladder,
-    DETECTOR, DETECTOR_VERSION, ENGINE_STATE_VERSION,
+    ComplianceAlert, ComplianceEngine, Escalation, Evaluation, Issue, Ladder, DETECTOR,
+    DETECTOR_VERSION, ENGINE_STATE_VERSION,
 };
 pub use integrity::{
     mdm_remediations, AttestationEvidence, IntegrityHint, IntegrityInput, IntegrityRemediation,

@@ -705,10 +705,10 @@ impl InspectionScheduler {
         self.record_miss(w.id, w.kind, MissReason::NotCompleted, w.closes_at, out);
         match w.kind {
             WindowKind::Routine { cycle } => {
-                self.plan_make_up(cycle, 1, w.closes_at.max(now), key, out)
+                self.plan_make_up(cycle, 1, w.closes_at.max(now), key, out);
             }
             WindowKind::MakeUp { cycle, attempt } => {
-                self.plan_make_up(cycle, attempt + 1, w.closes_at.max(now), key, out)
+                self.plan_make_up(cycle, attempt + 1, w.closes_at.max(now), key, out);
             }
             WindowKind::Triggered { .. } => {}
         }

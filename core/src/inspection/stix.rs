@@ -562,7 +562,7 @@ pub fn normalize_domain(text: &str) -> Option<Cow<'_, str>> {
     {
         return None;
     }
-    if text.chars().any(|c| c.is_uppercase()) {
+    if text.chars().any(char::is_uppercase) {
         Some(Cow::Owned(text.to_lowercase()))
     } else {
         Some(Cow::Borrowed(text))
@@ -621,7 +621,7 @@ pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
 pub fn url_key(url: &str) -> Option<String> {
     let parts = url_parts(url)?;
     let host = normalize_domain(parts.host)
-        .map(|h| h.into_owned())
+        .map(std::borrow::Cow::into_owned)
         .or_else(|| parts.host.parse::<Ipv6Addr>().ok().map(|ip| ip.to_string()))?;
     Some(match parts.port {
         Some(port) => format!("{host}:{port}{}", parts.rest),

@@ -14,9 +14,9 @@ use crate::sim::{CarrierApi, CarrierResult, CarrierVerdict};
 use crate::time::{Timestamp, HOUR_MS};
 
 /// The default `maxAge` of a `check` request, in hours, as the specifications set it.
-pub const DEFAULT_MAX_AGE_HOURS: u32 = 240;
+pub(super) const DEFAULT_MAX_AGE_HOURS: u32 = 240;
 /// The largest `maxAge` the specifications allow, in hours.
-pub const MAX_MAX_AGE_HOURS: u32 = 2400;
+pub(super) const MAX_MAX_AGE_HOURS: u32 = 2400;
 
 /// Which operation of the API was called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -72,9 +72,14 @@ mod tests {
         assert!(check_free_text("body.title", "two\nlines", 80, false).is_err());
         assert!(check_free_text("body.body", "two\nlines", 80, true).is_ok());
         assert!(check_free_text("body.title", "  ", 80, false).is_err());
-        let err = check_free_text("body.reason", "x".repeat(600).as_str(), 512, false)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("body.reason"), "{err}");
+        let err = check_free_text("body.reason", "x".repeat(600).as_str(), 512, false).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                crate::Error::Policy(crate::policy::PolicyError::InvalidInstruction { path, .. })
+                    if path == "body.reason"
+            ),
+            "{err}"
+        );
     }
 }

@@ -571,7 +571,7 @@ pub fn deferred_verdict(
     let finished = match (&links, &in_order) {
         (None, None) => match verifier.finish() {
             Verdict::Broken { seq, reason } => Some((seq, reason)),
-            intact => return intact,
+            intact @ Verdict::Intact { .. } => return intact,
         },
         _ => None,
     };

@@ -808,7 +808,7 @@ fn import_enforcement(
                 }
             }
             SettingName::Sim | SettingName::Inspection | SettingName::DeviceIntegrity => {
-                rules.push(b.clone())
+                rules.push(b.clone());
             }
         }
     }
@@ -828,7 +828,7 @@ pub fn export(policy: &Policy) -> AmapiExport {
         not.push(NotExported {
             path,
             why: why.to_owned(),
-        })
+        });
     };
     const OWN: &str = "a Portcullis section or field; AMAPI has no equivalent";
 

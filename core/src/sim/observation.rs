@@ -51,7 +51,7 @@ pub struct SimObservation {
 }
 
 /// Longest carrier name the guard takes, in bytes of UTF-8.
-pub const MAX_CARRIER_NAME_BYTES: usize = 256;
+pub(super) const MAX_CARRIER_NAME_BYTES: usize = 256;
 
 impl SimObservation {
     /// The reading as a platform reports it, made fit for [`SimEvent::validate`]: an

@@ -322,13 +322,13 @@ impl TelemetryBatch {
                 }
                 TelemetryEvent::Security(e) => match &e.event {
                     SecurityEventKind::AdbShellCommand { command } => {
-                        check_text(i, "command", command)?
+                        check_text(i, "command", command)?;
                     }
                     SecurityEventKind::AdbFilePulled { path } => {
                         if path.trim().is_empty() {
                             return Err(bad(i, "path", "is empty"));
                         }
-                        check_text(i, "path", path)?
+                        check_text(i, "path", path)?;
                     }
                     SecurityEventKind::AppProcessStart {
                         process,
@@ -348,7 +348,7 @@ impl TelemetryBatch {
                         check_sha256(i, "sha256", sha256)?;
                     }
                     SecurityEventKind::MediaMount { mount_point } => {
-                        check_text(i, "mount_point", mount_point)?
+                        check_text(i, "mount_point", mount_point)?;
                     }
                     SecurityEventKind::AdbShellInteractive
                     | SecurityEventKind::KeyguardAuthAttempt { .. }
@@ -595,10 +595,15 @@ mod tests {
             ),
         ];
         for (event, field) in cases {
-            let err = TelemetryBatch::from_json(&format!(r#"{{"events": [{event}]}}"#))
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(field), "{err}");
+            let err =
+                TelemetryBatch::from_json(&format!(r#"{{"events": [{event}]}}"#)).unwrap_err();
+            // The batch is the field; the event's path opens the problem.
+            assert!(
+                matches!(&err, Error::InvalidInput { field: f, problem }
+                    if f == "telemetry" && problem.starts_with(field)),
+                "{err}"
+            );
+            let err = err.to_string();
             assert!(!err.contains("12345"), "{err}");
         }
         let err = TelemetryBatch::from_json(
@@ -608,7 +613,10 @@ mod tests {
         .to_string();
         assert!(!err.contains("4915112345678"), "{err}");
         let err = TelemetryBatch::from_json(r#"{"events": [{"type": "sms"}]}"#).unwrap_err();
-        assert!(err.to_string().contains("telemetry"), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidInput { field, .. } if field == "telemetry"),
+            "{err}"
+        );
     }
 
     #[test]

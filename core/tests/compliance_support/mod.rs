@@ -6,40 +6,40 @@
 use std::path::{Path, PathBuf};
 
 use portcullis_core::compliance::{
-    AccessibilityService, Action, AgentFacts, AlwaysOnVpnState, ComplianceAlertKind,
-    DeviceSnapshot, EncryptionStatus, Evaluation, InstallSource, InstalledApp, Measure,
-    PasswordComplexity, Platform, PreparedPolicy, RequestedAction, RuleId, SettingRule, Verdict,
+    AccessibilityService, Action, AgentFacts, AlwaysOnVpnState, DeviceSnapshot, EncryptionStatus,
+    Evaluation, InstallSource, InstalledApp, Measure, PasswordComplexity, Platform, PreparedPolicy,
+    RequestedAction, RuleId, SettingRule, Verdict,
 };
 use portcullis_core::policy::model::{Sha256Fingerprint, UsbDataAccess};
 use portcullis_core::policy::Policy;
-use portcullis_core::Timestamp;
+use portcullis_core::{AlertKind, Timestamp};
 use serde_json::{json, Value};
 
 /// 2026-03-01T00:00:00Z.
-pub const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
-pub const HOUR: i64 = 60 * 60 * 1000;
-pub const DAY: i64 = 24 * HOUR;
+pub(crate) const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
+pub(crate) const HOUR: i64 = 60 * 60 * 1000;
+pub(crate) const DAY: i64 = 24 * HOUR;
 
-pub const PLAY: &str = "com.android.vending";
-pub const AGENT: &str = "org.portcullis";
+pub(crate) const PLAY: &str = "com.android.vending";
+pub(crate) const AGENT: &str = "org.portcullis";
 
-pub fn at(ms: i64) -> Timestamp {
+pub(crate) fn at(ms: i64) -> Timestamp {
     T0.plus_millis(ms)
 }
 
 /// A certificate fingerprint from one byte.
-pub fn cert(n: u8) -> Sha256Fingerprint {
+pub(crate) fn cert(n: u8) -> Sha256Fingerprint {
     Sha256Fingerprint([n; 32])
 }
 
-pub fn cert_hex(n: u8) -> String {
+pub(crate) fn cert_hex(n: u8) -> String {
     cert(n).to_string()
 }
 
 /// The base policy: a blocklist with the agent and Signal forced (Signal pinned to
 /// cert 1, version 100), AnyDesk blocked (suspended), Play-only installs; every
 /// configuration rule the model has set; ladders on both sections.
-pub fn base_policy_json() -> Value {
+pub(crate) fn base_policy_json() -> Value {
     json!({
         "schema": "portcullis/policy/v1",
         "name": "test",
@@ -84,7 +84,7 @@ pub fn base_policy_json() -> Value {
 }
 
 /// JSON merge patch (RFC 7386): objects merge, `null` removes, anything else replaces.
-pub fn merge(doc: &mut Value, patch: &Value) {
+pub(crate) fn merge(doc: &mut Value, patch: &Value) {
     match (doc, patch) {
         (Value::Object(d), Value::Object(p)) => {
             for (k, v) in p {
@@ -100,18 +100,18 @@ pub fn merge(doc: &mut Value, patch: &Value) {
 }
 
 /// The base policy with `patch` merged in, parsed and validated.
-pub fn policy(patch: Value) -> Policy {
+pub(crate) fn policy(patch: Value) -> Policy {
     let mut doc = base_policy_json();
     merge(&mut doc, &patch);
     Policy::from_json(&serde_json::to_vec(&doc).unwrap())
         .unwrap_or_else(|e| panic!("test policy invalid: {e}"))
 }
 
-pub fn prepared(patch: Value) -> PreparedPolicy {
+pub(crate) fn prepared(patch: Value) -> PreparedPolicy {
     PreparedPolicy::new(&policy(patch))
 }
 
-pub fn app(id: &str, cert_byte: u8, version: u64) -> InstalledApp {
+pub(crate) fn app(id: &str, cert_byte: u8, version: u64) -> InstalledApp {
     InstalledApp {
         version_code: Some(version),
         install_source: Some(InstallSource::from_installer(PLAY)),
@@ -120,7 +120,7 @@ pub fn app(id: &str, cert_byte: u8, version: u64) -> InstalledApp {
     }
 }
 
-pub fn system_app(id: &str) -> InstalledApp {
+pub(crate) fn system_app(id: &str) -> InstalledApp {
     InstalledApp {
         system: true,
         install_source: Some(InstallSource::default()),
@@ -130,7 +130,7 @@ pub fn system_app(id: &str) -> InstalledApp {
 }
 
 /// A fully observed Android device-owner snapshot (API 35) that complies with the base policy at T0.
-pub fn android() -> DeviceSnapshot {
+pub(crate) fn android() -> DeviceSnapshot {
     let mut s = DeviceSnapshot::new(Platform::Android);
     s.device_owner = true;
     s.os.api_level = Some(35);
@@ -181,7 +181,7 @@ pub fn android() -> DeviceSnapshot {
 }
 
 /// An iOS snapshot: OS version and the settings an iOS managed app can see.
-pub fn ios() -> DeviceSnapshot {
+pub(crate) fn ios() -> DeviceSnapshot {
     let mut s = DeviceSnapshot::new(Platform::Ios);
     s.os.version = Some("18.6.1".into());
     s.settings.encryption = Some(EncryptionStatus::EncryptedWithPassword);
@@ -189,19 +189,19 @@ pub fn ios() -> DeviceSnapshot {
     s
 }
 
-pub fn setting(rule: SettingRule) -> RuleId {
+pub(crate) fn setting(rule: SettingRule) -> RuleId {
     RuleId::Setting(rule)
 }
 
-pub fn app_rule(id: &str) -> RuleId {
+pub(crate) fn app_rule(id: &str) -> RuleId {
     RuleId::App(id.into())
 }
 
-pub fn verdict<'a>(e: &'a Evaluation, rule: &RuleId) -> Option<&'a Verdict> {
+pub(crate) fn verdict<'a>(e: &'a Evaluation, rule: &RuleId) -> Option<&'a Verdict> {
     e.verdicts.iter().find(|v| &v.rule == rule)
 }
 
-pub fn applied(e: &[RequestedAction]) -> Vec<Measure> {
+pub(crate) fn applied(e: &[RequestedAction]) -> Vec<Measure> {
     e.iter()
         .filter_map(|a| match &a.action {
             Action::Apply { measure } => Some(measure.clone()),
@@ -210,7 +210,7 @@ pub fn applied(e: &[RequestedAction]) -> Vec<Measure> {
         .collect()
 }
 
-pub fn lifted(e: &[RequestedAction]) -> Vec<Measure> {
+pub(crate) fn lifted(e: &[RequestedAction]) -> Vec<Measure> {
     e.iter()
         .filter_map(|a| match &a.action {
             Action::Lift { measure } => Some(measure.clone()),
@@ -219,30 +219,30 @@ pub fn lifted(e: &[RequestedAction]) -> Vec<Measure> {
         .collect()
 }
 
-pub fn has_action(e: &[RequestedAction], pred: impl Fn(&Action) -> bool) -> bool {
+pub(crate) fn has_action(e: &[RequestedAction], pred: impl Fn(&Action) -> bool) -> bool {
     e.iter().any(|a| pred(&a.action))
 }
 
-pub fn alert_kinds(e: &Evaluation) -> Vec<(ComplianceAlertKind, Option<String>)> {
+pub(crate) fn alert_kinds(e: &Evaluation) -> Vec<(AlertKind, Option<String>)> {
     e.new_alerts
         .iter()
         .map(|a| (a.kind, a.rule.as_ref().map(ToString::to_string)))
         .collect()
 }
 
-pub fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/compliance")
 }
 
-pub fn policies_dir() -> PathBuf {
+pub(crate) fn policies_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")
 }
 
-pub fn load_policy(name: &str) -> Policy {
+pub(crate) fn load_policy(name: &str) -> Policy {
     Policy::from_json(&std::fs::read(policies_dir().join(format!("{name}.json"))).unwrap()).unwrap()
 }
 
-pub fn load_snapshot(name: &str) -> DeviceSnapshot {
+pub(crate) fn load_snapshot(name: &str) -> DeviceSnapshot {
     DeviceSnapshot::from_json(&std::fs::read(data_dir().join(name)).unwrap()).unwrap()
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A policy small enough that a bundle of it can be flipped byte by byte.
-pub const MINIMAL_POLICY: &str = r#"{
+pub(crate) const MINIMAL_POLICY: &str = r#"{
   "schema": "portcullis/policy/v1",
   "name": "minimal",
   "apps": { "mode": "AUDIT" },
@@ -22,23 +22,23 @@ pub const MINIMAL_POLICY: &str = r#"{
 }"#;
 
 /// 2026-03-01T00:00:00Z.
-pub const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
-pub const DAY: i64 = 24 * 60 * 60 * 1000;
-pub const MINUTE: i64 = 60_000;
-pub const HOUR: i64 = 60 * MINUTE;
+pub(crate) const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
+pub(crate) const DAY: i64 = 24 * 60 * 60 * 1000;
+pub(crate) const MINUTE: i64 = 60_000;
+pub(crate) const HOUR: i64 = 60 * MINUTE;
 
 /// A file of the repository, by its path from the repository root.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
 /// A software device key from `secret`; each test file passes its own.
-pub fn software_key(secret: &[u8]) -> Arc<dyn DeviceKey> {
+pub(crate) fn software_key(secret: &[u8]) -> Arc<dyn DeviceKey> {
     Arc::new(SoftwareDeviceKey::new(secret).unwrap())
 }
 
 /// A ready SIM in slot 0 with `iccid` and nothing else observed.
-pub fn sim_ready(iccid: &str) -> SimEvent {
+pub(crate) fn sim_ready(iccid: &str) -> SimEvent {
     SimEvent::Sim(SimObservation {
         slot: 0,
         state: Some(SimState::Ready),
@@ -47,15 +47,15 @@ pub fn sim_ready(iccid: &str) -> SimEvent {
     })
 }
 
-pub fn key(n: u8) -> SigningKey {
+pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).unwrap()
 }
 
-pub fn minimal_policy() -> Policy {
+pub(crate) fn minimal_policy() -> Policy {
     Policy::from_json(MINIMAL_POLICY.as_bytes()).unwrap()
 }
 
-pub fn role(keys: &[&SigningKey], threshold: u32) -> Role {
+pub(crate) fn role(keys: &[&SigningKey], threshold: u32) -> Role {
     Role {
         keyids: keys.iter().map(|k| k.key_id()).collect(),
         threshold,
@@ -63,7 +63,7 @@ pub fn role(keys: &[&SigningKey], threshold: u32) -> Role {
 }
 
 /// A root listing `root_keys` (root role) and `policy_keys` (policy role).
-pub fn root(
+pub(crate) fn root(
     version: u64,
     root_keys: &[&SigningKey],
     root_threshold: u32,
@@ -99,7 +99,7 @@ pub fn root(
 
 /// [`standard_root`] at `version` with an operations role: keys 20, 21 and 22 with
 /// `threshold`.
-pub fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
+pub(crate) fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
     let mut root = standard_root(1);
     root.version = version;
     for k in [key(20), key(21), key(22)] {
@@ -117,7 +117,7 @@ pub fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
 }
 
 /// Root keys 1, 2, 3 (threshold 2); policy keys 10, 11 (threshold `policy_threshold`).
-pub fn standard_root(policy_threshold: u32) -> TrustRoot {
+pub(crate) fn standard_root(policy_threshold: u32) -> TrustRoot {
     root(
         1,
         &[&key(1), &key(2), &key(3)],
@@ -128,21 +128,21 @@ pub fn standard_root(policy_threshold: u32) -> TrustRoot {
 }
 
 /// A device enrolled with [`standard_root`], threshold 1, via a signed root.
-pub fn enrolled(policy_threshold: u32) -> TrustedState {
+pub(crate) fn enrolled(policy_threshold: u32) -> TrustedState {
     let signed = standard_root(policy_threshold)
         .sign(&[&key(1), &key(2)])
         .unwrap();
     TrustedState::enroll(&signed).unwrap()
 }
 
-pub fn device() -> DeviceScope {
+pub(crate) fn device() -> DeviceScope {
     DeviceScope {
         device_id: "dev-0001".into(),
         groups: vec!["all-staff".into()],
     }
 }
 
-pub fn payload(version: u64) -> BundlePayload {
+pub(crate) fn payload(version: u64) -> BundlePayload {
     BundlePayload {
         version,
         root_version: 1,
@@ -157,18 +157,18 @@ pub fn payload(version: u64) -> BundlePayload {
 }
 
 /// A bundle of [`payload`] signed by policy key 10.
-pub fn bundle(version: u64) -> Vec<u8> {
+pub(crate) fn bundle(version: u64) -> Vec<u8> {
     payload(version).sign(&[&key(10)]).unwrap()
 }
 
 /// The time bundles are checked at: a day after issue.
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     T0.plus_millis(DAY)
 }
 
 /// Enrolls `agent` under [`standard_root`] with [`device`] at `T0` and puts `policy` in
 /// force as bundle 1, valid for a year.
-pub fn enroll_with_policy(agent: &mut Agent, policy: Policy) {
+pub(crate) fn enroll_with_policy(agent: &mut Agent, policy: Policy) {
     let root = standard_root(1).sign(&[&key(1), &key(2)]).unwrap();
     agent.install_trust_root(&root, device(), T0).unwrap();
     let mut p = payload(1);

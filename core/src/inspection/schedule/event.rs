@@ -148,7 +148,7 @@ pub enum ScheduleEvent {
     OverdueCleared {
         /// The window whose inspection settled it.
         window: WindowId,
-        /// When.
+        /// When the inspection arrived: the overdue alert's audit trail ends here.
         at: Timestamp,
     },
 }

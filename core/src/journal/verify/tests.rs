@@ -206,7 +206,7 @@ fn worker_threads_find_the_record_the_in_order_walk_finds() {
         assert_eq!(complete, edited.is_none(), "{edited:?}");
         match (&inline, &verdict) {
             (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => {
-                assert_eq!(a, b, "{edited:?}")
+                assert_eq!(a, b, "{edited:?}");
             }
             _ => assert_eq!(inline, verdict, "{edited:?}"),
         }

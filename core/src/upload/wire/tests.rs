@@ -472,7 +472,7 @@ fn the_digest_covers_every_field() {
             b.evidence.push(UploadEvidence {
                 id: 1,
                 bundle: "{}".into(),
-            })
+            });
         }),
         Box::new(|b| b.device_id = device_id(&[1; 32])),
     ];
