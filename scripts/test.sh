@@ -16,14 +16,13 @@ trap 'rm -rf "$log_dir"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "toolchain: the pinned toolchain is the declared minimum Rust version"
+step "toolchain: rustc is the declared minimum Rust version (rust-version in Cargo.toml)"
 declared=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
-pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
-case "$pinned" in
-"$declared" | "$declared".*) ;;
-*) echo "rust-version $declared (Cargo.toml) is not the pinned toolchain $pinned (rust-toolchain.toml)" >&2; exit 1 ;;
-esac
-rustc --version | grep -q "^rustc $pinned " || { echo "rustc is not the pinned $pinned: $(rustc --version)" >&2; exit 1; }
+[ -n "$declared" ] || { echo "Cargo.toml declares no workspace rust-version" >&2; exit 1; }
+# Every later step builds with this rustc, so the run checks that the declared minimum
+# builds and passes; a newer rustc would leave the declaration unchecked.
+rustc --version | grep -q "^rustc $declared[. ]" ||
+    { echo "rustc is not the declared rust-version $declared: $(rustc --version); build with that toolchain (rustup toolchain install $declared, then RUSTUP_TOOLCHAIN=$declared) or raise rust-version with the dependency update that needs it" >&2; exit 1; }
 
 step "rustfmt"
 cargo fmt --all -- --check
