@@ -70,18 +70,18 @@ pub(crate) fn sign(command: &str, key: &str, input: &str, out: &str, extra: &[&s
 }
 
 /// A path inside the repository, from its root.
-pub fn repo(rel: &str) -> std::path::PathBuf {
+pub(crate) fn repo(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// A file of `../shared/attestation/` (beside the repository) as a command argument.
-pub fn shared_attestation(rel: &str) -> String {
+pub(crate) fn shared_attestation(rel: &str) -> String {
     let path = repo("../shared/attestation").join(rel);
     assert!(path.exists(), "{} is missing", path.display());
     path.to_str().unwrap().to_owned()
 }
 
 /// Lower-case hex of a text's bytes (challenges are given in hex).
-pub fn hex(text: &str) -> String {
+pub(crate) fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }

@@ -477,7 +477,7 @@ impl Agent {
                     let host = |m: &mut NetworkMatcher<'_>| m.domain(&e.host);
                     if in_window {
                         window.sight_host(&e.host, at, |seen, as_stored| {
-                            match_seen(m, seen, as_stored, host, NetworkMatcher::pass_domain)
+                            match_seen(m, seen, as_stored, host, NetworkMatcher::pass_domain);
                         });
                     } else {
                         host(m);
@@ -723,7 +723,7 @@ fn match_address(
     let full = |m: &mut NetworkMatcher<'_>| m.address(address, || address_text(address));
     match at {
         Some(at) => window.sight_address(address, at, |seen| {
-            match_seen(matcher, seen, true, full, NetworkMatcher::pass_address)
+            match_seen(matcher, seen, true, full, NetworkMatcher::pass_address);
         }),
         None => full(matcher),
     }

@@ -224,7 +224,7 @@ fn the_guard_lists_its_five_detectors_with_their_alert_kinds() {
     // No alert kind belongs to two detectors.
     let mut kinds: Vec<AlertKind> = detectors.iter().flat_map(|d| d.kinds.to_vec()).collect();
     let all = kinds.len();
-    kinds.sort_by_key(|k| k.to_string());
+    kinds.sort_by_key(std::string::ToString::to_string);
     kinds.dedup();
     assert_eq!(kinds.len(), all);
 }

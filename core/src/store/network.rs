@@ -370,7 +370,7 @@ mod tests {
         let mut record = NetworkLogRecord::default();
         let host = record.push(NetworkValue::Host, "a.example", T0);
         record.push_with(NetworkValue::Address, T0, |out| {
-            out.extend_from_slice(b"192.0.2.7")
+            out.extend_from_slice(b"192.0.2.7");
         });
         record.raise(host, T0.plus_millis(5));
         record.raise(host, T0.plus_millis(2));

@@ -247,7 +247,7 @@ pub(crate) fn load_snapshot(name: &str) -> DeviceSnapshot {
 }
 
 /// The schema's complaints about `doc`, one line each with the instance path.
-pub fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+pub(crate) fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
     v.iter_errors(doc)
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
@@ -255,7 +255,7 @@ pub fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
 
 /// Each `(what, patch)` merged into `base` must be refused by the schema `v` and by the
 /// Rust parser (`parses` says whether it accepted the bytes): the two agree on mistakes.
-pub fn assert_each_mistake_refused(
+pub(crate) fn assert_each_mistake_refused(
     v: &jsonschema::Validator,
     base: &Value,
     mistakes: Vec<(&str, Value)>,
