@@ -160,6 +160,42 @@ fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// One round, timed side by side in seconds: the agent's ingest of `b`, the scan of the
+/// same events as an evidence snapshot (built before the clock starts), and one durable
+/// one-record commit on the second database. The batches hold no indicator value.
+fn measure_round(
+    agent: &mut Agent,
+    set: &IndicatorSet,
+    store: &mut Store,
+    b: &TelemetryBatch,
+) -> (f64, f64, f64) {
+    let now = b.events.last().unwrap().at();
+    let snap = snapshot(b);
+
+    let t = Instant::now();
+    let outcome = agent.ingest_telemetry(b, now).unwrap();
+    let i = t.elapsed().as_secs_f64();
+    assert!(outcome.matches.is_empty());
+
+    let t = Instant::now();
+    let report = set.scan(&snap);
+    let s = t.elapsed().as_secs_f64();
+    assert!(report.is_clean());
+
+    let t = Instant::now();
+    store
+        .commit(Commit {
+            at: Some(now),
+            journal: vec![JournalEntry {
+                kind: "telemetry_batch".into(),
+                body: r#"{"dns":800,"connect":400,"security":0}"#.into(),
+            }],
+            ..Commit::default()
+        })
+        .unwrap();
+    (i, s, t.elapsed().as_secs_f64())
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().map_or(60, |a| a.parse().expect("ROUNDS"));
@@ -182,31 +218,7 @@ fn main() {
     let warmup = rounds / 10;
     for round in 0..rounds + warmup {
         let b = batch(start, 0, round * 1_200, 1_200, 5_000);
-        let now = b.events.last().unwrap().at();
-        let snap = snapshot(&b);
-
-        let t = Instant::now();
-        let outcome = agent.ingest_telemetry(&b, now).unwrap();
-        let i = t.elapsed().as_secs_f64();
-        assert!(outcome.matches.is_empty());
-
-        let t = Instant::now();
-        let report = set.scan(&snap);
-        let s = t.elapsed().as_secs_f64();
-        assert!(report.is_clean());
-
-        let t = Instant::now();
-        store
-            .commit(Commit {
-                at: Some(now),
-                journal: vec![JournalEntry {
-                    kind: "telemetry_batch".into(),
-                    body: r#"{"dns":800,"connect":400,"security":0}"#.into(),
-                }],
-                ..Commit::default()
-            })
-            .unwrap();
-        let c = t.elapsed().as_secs_f64();
+        let (i, s, c) = measure_round(&mut agent, &set, &mut store, &b);
         if round >= warmup {
             ingest.push(i);
             scan.push(s);
@@ -258,27 +270,7 @@ fn main() {
     for round in 0..cold_rounds {
         agent.load_indicators("refresh", &refresh).unwrap();
         let b = batch(start, 0, (rounds + warmup + round) * 1_200, 1_200, 5_000);
-        let now = b.events.last().unwrap().at();
-        let snap = snapshot(&b);
-        let t = Instant::now();
-        agent.ingest_telemetry(&b, now).unwrap();
-        let i = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let report = set.scan(&snap);
-        let s = t.elapsed().as_secs_f64();
-        assert!(report.is_clean());
-        let t = Instant::now();
-        store
-            .commit(Commit {
-                at: Some(now),
-                journal: vec![JournalEntry {
-                    kind: "telemetry_batch".into(),
-                    body: r#"{"dns":800,"connect":400,"security":0}"#.into(),
-                }],
-                ..Commit::default()
-            })
-            .unwrap();
-        let c = t.elapsed().as_secs_f64();
+        let (i, s, c) = measure_round(&mut agent, &set, &mut store, &b);
         cold.push(i);
         cold_ratios.push((i - c) / s);
     }
