@@ -14,8 +14,8 @@
 //!   settings (the fsync every ingest pays).
 //!
 //! It prints the medians and `(ingest - commit) / scan` with its per-round quartiles (the
-//! budget is at most 2), and the same ratio of the means with the slowest ingest, which
-//! include the batches that fold the network log into the window's table. Values seen
+//! budget is at most 2), and the same ratio of the means with the slowest ingest (the
+//! amortised cost, SQLite's checkpoints included). Values seen
 //! before are known to the window to match nothing, so the same measure is then taken
 //! with every batch following an indicator update (every value looked up again). Then
 //! it ingests 100,000 events a day for DAYS days (window 7 days) and prints the database
@@ -235,8 +235,8 @@ fn main() {
         ms(&commit)
     );
     println!("(ingest - commit) / scan: median {median:.2} (IQR {q1:.2}-{q3:.2}); budget 2");
-    // The mean and the slowest batch include the rounds that fold the network log into
-    // the window's table (one in every few dozen batches).
+    // The mean and the slowest batch include the rounds whose commit also checkpoints
+    // the write-ahead log into the database file.
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let slowest = ingest.iter().copied().fold(0.0, f64::max);
     println!(

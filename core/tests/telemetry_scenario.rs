@@ -439,85 +439,41 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
 }
 
 #[test]
-fn a_value_seen_again_is_rewritten_only_after_the_resolution_and_pruned_by_its_latest_time() {
+fn the_network_log_reads_with_the_parts_newest_time_first_and_pruning_drops_old_records() {
     use portcullis_core::store::{
-        Commit, NetworkValue, NetworkWindowWrite, Store, NETWORK_SEEN_RESOLUTION_MS,
+        Commit, NetworkLogRecord, NetworkValue, NetworkWindowWrite, Store,
     };
-    let mut store = Store::open_in_memory().unwrap();
-    store.set_journal_key(portcullis_core::journal::EpochKey::initial([4; 32]));
-    let write = |store: &mut Store, at: Timestamp| {
-        store
-            .commit_with_network(
-                Commit::default(),
-                NetworkWindowWrite {
-                    seen: vec![(NetworkValue::Host, "a.example".into(), at)],
-                    prune_before: None,
-                    ..NetworkWindowWrite::default()
-                },
-            )
-            .unwrap();
-    };
-    write(&mut store, T0);
-    write(&mut store, T0.plus_millis(60_000));
-    let rows = store.network_window(Timestamp::EPOCH).unwrap();
-    assert_eq!(rows, [(NetworkValue::Host, "a.example".to_owned(), T0)]);
-    let later = T0.plus_millis(NETWORK_SEEN_RESOLUTION_MS + 1);
-    write(&mut store, later);
-    assert_eq!(store.network_window(Timestamp::EPOCH).unwrap()[0].2, later);
-    store
-        .commit_with_network(
-            Commit::default(),
-            NetworkWindowWrite {
-                seen: Vec::new(),
-                prune_before: Some(later),
-                ..NetworkWindowWrite::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(store.network_window(Timestamp::EPOCH).unwrap().len(), 1);
-    store
-        .commit_with_network(
-            Commit::default(),
-            NetworkWindowWrite {
-                seen: Vec::new(),
-                prune_before: Some(later.plus_millis(1)),
-                ..NetworkWindowWrite::default()
-            },
-        )
-        .unwrap();
-    assert!(store.network_window(Timestamp::EPOCH).unwrap().is_empty());
-}
-
-#[test]
-fn the_network_log_reads_with_the_table_and_a_compaction_folds_it_in() {
-    use portcullis_core::store::{Commit, NetworkValue, NetworkWindowWrite, Store};
     let mut store = Store::open_in_memory().unwrap();
     store.set_journal_key(portcullis_core::journal::EpochKey::initial([4; 32]));
     let host = |v: &str, at: Timestamp| (NetworkValue::Host, v.to_owned(), at);
     let t1 = T0.plus_millis(DAY);
     let t2 = T0.plus_millis(2 * DAY);
-    store
-        .commit_with_network(
-            Commit::default(),
-            NetworkWindowWrite {
-                seen: vec![host("a.example", T0), host("b.example", T0)],
-                ..NetworkWindowWrite::default()
-            },
-        )
-        .unwrap();
+    let mut part = NetworkLogRecord::default();
+    part.push(NetworkValue::Host, "a.example", T0);
+    part.push(NetworkValue::Host, "b.example", T0);
+    let write = |store: &mut Store, network: NetworkWindowWrite| {
+        store
+            .commit_with_network(Commit::default(), network)
+            .unwrap();
+    };
+    write(
+        &mut store,
+        NetworkWindowWrite {
+            parts: vec![(3, part)],
+            ..NetworkWindowWrite::default()
+        },
+    );
     for logged in [
         vec![host("a.example", t1), host("c.example", T0)],
         vec![host("a.example", t2)],
     ] {
-        store
-            .commit_with_network(
-                Commit::default(),
-                NetworkWindowWrite {
-                    logged,
-                    ..NetworkWindowWrite::default()
-                },
-            )
-            .unwrap();
+        write(
+            &mut store,
+            NetworkWindowWrite {
+                logged,
+                ..NetworkWindowWrite::default()
+            },
+        );
     }
     assert_eq!(store.network_log_entries().unwrap(), 3);
     let expected = vec![
@@ -531,23 +487,31 @@ fn the_network_log_reads_with_the_table_and_a_compaction_folds_it_in() {
         [host("a.example", t2)],
         "the newest time per value decides"
     );
-    // A compaction folds the log into the table (dropping entries before the cutoff) and
-    // empties it; the window reads the same but for what the cutoff dropped.
-    store
-        .commit_with_network(
-            Commit::default(),
-            NetworkWindowWrite {
-                compact: true,
-                prune_before: Some(T0.plus_millis(1)),
-                prune_only: Some(vec![(NetworkValue::Host, "b.example".into())]),
-                ..NetworkWindowWrite::default()
-            },
-        )
-        .unwrap();
-    assert_eq!(store.network_log_entries().unwrap(), 0);
+    // Pruning drops the log records wholly before the cutoff; the part's values are the
+    // caller's to drop when it rewrites the part, and reads after the cutoff skip them.
+    write(
+        &mut store,
+        NetworkWindowWrite {
+            prune_before: Some(T0.plus_millis(1)),
+            ..NetworkWindowWrite::default()
+        },
+    );
+    assert_eq!(
+        store.network_log_entries().unwrap(),
+        3,
+        "both records hold a newer entry"
+    );
+    write(
+        &mut store,
+        NetworkWindowWrite {
+            prune_before: Some(t2),
+            ..NetworkWindowWrite::default()
+        },
+    );
+    assert_eq!(store.network_log_entries().unwrap(), 1);
     assert_eq!(
         store.network_window(Timestamp::EPOCH).unwrap(),
-        [host("a.example", t2)],
-        "b was pruned by key, c's only entry was before the cutoff"
+        [host("b.example", T0), host("a.example", t2)],
+        "c's only record was before the cutoff; the part is as written"
     );
 }

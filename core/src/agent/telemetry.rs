@@ -20,7 +20,7 @@ use crate::inspection::{EvidenceSnapshot, IndicatorFinding, MatchKind, NetworkMa
 use crate::policy::model::UsbDataAccess;
 use crate::policy::{Policy, TelemetryRules};
 use crate::store::{
-    Commit, JournalEntry, NetworkLogRecord, NetworkValue, NetworkWindowWrite,
+    Commit, JournalEntry, NetworkLogRecord, NetworkValue, NetworkWindowWrite, NETWORK_PARTS,
     NETWORK_SEEN_RESOLUTION_MS,
 };
 use crate::telemetry::detectors::{Context, Detectors, Input, REPEAT_AFTER_MS};
@@ -64,14 +64,13 @@ struct Loaded {
     state: Persisted<TelemetryComponent>,
     /// The network window's rows as stored: which values need no write when seen again.
     window: WindowMirror,
-    /// Entries in the network log since its last compaction.
-    logged: u64,
 }
 
-/// The network log is folded into the window's table once it holds more entries than
-/// this or than twice the window's values, whichever is more: a fold rewrites the table,
-/// so it runs once per that many entries, and the log stays about the table's size.
-const COMPACT_AFTER_ENTRIES: u64 = 16_384;
+/// Every part of the stored window is rewritten at least this often (in ingest time): a
+/// value that left the window (and every read at once) leaves the database file within
+/// this, plus the time to the next ingest. Under steady traffic the one part each ingest
+/// rewrites anyway comes round sooner.
+const PART_REWRITE_MS: i64 = 12 * HOUR_MS;
 
 /// The network window's values with their stored `last_seen` (Unix milliseconds): one
 /// entry per value of the window, so a batch writes only values that are new or whose
@@ -89,6 +88,8 @@ struct WindowMirror {
     odd_addresses: FxHashMap<Box<str>, Seen>,
     /// No value in the window was last seen before this (a lower bound).
     oldest: i64,
+    /// When each stored part was last written (Unix milliseconds; `None`: never).
+    written: Vec<Option<i64>>,
     /// The batch being ingested and its writes.
     pending: Pending,
 }
@@ -112,16 +113,35 @@ struct Seen {
     batch: u32,
     /// Its position in that batch's writes (a byte offset in the record).
     slot: u32,
+    /// The stored part that holds it.
+    part: u8,
 }
 
 impl Seen {
-    fn stored(at: i64) -> Self {
+    fn stored(at: i64, part: u8) -> Self {
         Seen {
             at,
             clean: 0,
             batch: 0,
             slot: 0,
+            part,
         }
+    }
+}
+
+/// The stored part a value belongs to (FNV-1a of its bytes: a host's or an odd address's
+/// text, an address's octets), fixed so that each value is in one part only.
+fn part_of(bytes: &[u8]) -> u8 {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(NETWORK_PARTS)) as u8
+}
+
+fn address_part(address: &IpAddr) -> u8 {
+    match address {
+        IpAddr::V4(a) => part_of(&a.octets()),
+        IpAddr::V6(a) => part_of(&a.octets()),
     }
 }
 
@@ -129,12 +149,12 @@ impl Seen {
 /// value new to the window, or one whose stored time is more than the resolution older,
 /// joins the batch's writes (`store` appends its entry); a value already written by this
 /// batch keeps its newest sighting; any other leaves the stored row as it is. Returns
-/// true when the value was new to the window.
+/// true when the value was new to the window (`owned` then gives its key and part).
 fn sight<K, Q>(
     map: &mut FxHashMap<K, Seen>,
     pending: &mut Pending,
     key: &Q,
-    owned: impl FnOnce(&Q) -> K,
+    owned: impl FnOnce(&Q) -> (K, u8),
     store: impl FnOnce(&Q, &mut NetworkLogRecord, Timestamp) -> usize,
     at: i64,
     visit: impl FnOnce(&mut Seen),
@@ -163,23 +183,29 @@ where
             false
         }
         None => {
+            let (owned, part) = owned(key);
             let mut seen = Seen {
                 at,
                 clean: 0,
                 batch,
                 slot: append(key),
+                part,
             };
             visit(&mut seen);
-            map.insert(owned(key), seen);
+            map.insert(owned, seen);
             true
         }
     }
 }
 
 impl WindowMirror {
-    fn load(rows: Vec<(NetworkValue, String, Timestamp)>) -> Self {
+    fn load(rows: Vec<(NetworkValue, String, Timestamp)>, written: &[Option<Timestamp>]) -> Self {
         let mut mirror = WindowMirror {
             oldest: i64::MAX,
+            written: written
+                .iter()
+                .map(|w| w.map(Timestamp::as_unix_millis))
+                .collect(),
             ..WindowMirror::default()
         };
         for (kind, value, at) in rows {
@@ -187,18 +213,21 @@ impl WindowMirror {
             mirror.oldest = mirror.oldest.min(at);
             match kind {
                 NetworkValue::Host => {
+                    let part = part_of(value.as_bytes());
                     mirror
                         .hosts
-                        .insert(value.into_boxed_str(), Seen::stored(at));
+                        .insert(value.into_boxed_str(), Seen::stored(at, part));
                 }
                 NetworkValue::Address => match value.parse::<IpAddr>() {
                     Ok(address) if address_text(&address) == value => {
-                        mirror.addresses.insert(address, Seen::stored(at));
+                        let part = address_part(&address);
+                        mirror.addresses.insert(address, Seen::stored(at, part));
                     }
                     _ => {
+                        let part = part_of(value.as_bytes());
                         mirror
                             .odd_addresses
-                            .insert(value.into_boxed_str(), Seen::stored(at));
+                            .insert(value.into_boxed_str(), Seen::stored(at, part));
                     }
                 },
             }
@@ -245,7 +274,7 @@ impl WindowMirror {
             &mut self.hosts,
             &mut self.pending,
             key,
-            |h: &str| Box::from(h),
+            |h: &str| (Box::from(h), part_of(h.as_bytes())),
             |h: &str, record: &mut NetworkLogRecord, at| record.push(NetworkValue::Host, h, at),
             at,
             |seen| visit(seen, as_stored),
@@ -260,7 +289,7 @@ impl WindowMirror {
             &mut self.addresses,
             &mut self.pending,
             address,
-            |a: &IpAddr| *a,
+            |a: &IpAddr| (*a, address_part(a)),
             |a: &IpAddr, record: &mut NetworkLogRecord, at| {
                 record.push_with(NetworkValue::Address, at, |out| push_address_text(out, a))
             },
@@ -271,17 +300,12 @@ impl WindowMirror {
         }
     }
 
-    fn len(&self) -> usize {
-        self.hosts.len() + self.addresses.len() + self.odd_addresses.len()
-    }
-
-    /// Removes and returns the values last seen before `cutoff`, sorted (a scan of memory
-    /// only when the oldest value may have expired).
-    fn expire(&mut self, cutoff: i64) -> Vec<(NetworkValue, String)> {
+    /// Forgets the values last seen before `cutoff` (a scan of memory only when the
+    /// oldest value may have expired); each leaves the store when its part is rewritten.
+    fn expire(&mut self, cutoff: i64) {
         if self.oldest >= cutoff {
-            return Vec::new();
+            return;
         }
-        let mut expired = Vec::new();
         let mut oldest = i64::MAX;
         let mut keep = |seen: &Seen| {
             let keep = seen.at >= cutoff;
@@ -290,27 +314,55 @@ impl WindowMirror {
             }
             keep
         };
-        self.hosts.retain(|value, seen| {
-            keep(seen) || {
-                expired.push((NetworkValue::Host, value.to_string()));
-                false
-            }
-        });
-        self.addresses.retain(|address, seen| {
-            keep(seen) || {
-                expired.push((NetworkValue::Address, address_text(address)));
-                false
-            }
-        });
-        self.odd_addresses.retain(|value, seen| {
-            keep(seen) || {
-                expired.push((NetworkValue::Address, value.to_string()));
-                false
-            }
-        });
+        self.hosts.retain(|_, seen| keep(seen));
+        self.addresses.retain(|_, seen| keep(seen));
+        self.odd_addresses.retain(|_, seen| keep(seen));
         self.oldest = oldest;
-        expired.sort();
-        expired
+    }
+
+    /// The parts this ingest rewrites (at `now`): every part not written for
+    /// [`PART_REWRITE_MS`], or else the one written longest ago, lowest number first.
+    fn due_parts(&self, now: i64) -> Vec<u32> {
+        let stale = |p: &u32| {
+            self.written[*p as usize].is_none_or(|w| w < now.saturating_sub(PART_REWRITE_MS))
+        };
+        let due: Vec<u32> = (0..NETWORK_PARTS).filter(stale).collect();
+        if !due.is_empty() {
+            return due;
+        }
+        let oldest = (0..NETWORK_PARTS)
+            .min_by_key(|p| self.written[*p as usize])
+            .expect("the window has parts");
+        vec![oldest]
+    }
+
+    /// The content of part `part` as the store keeps it, noted as written at `now`.
+    fn write_part(&mut self, part: u32, now: i64) -> NetworkLogRecord {
+        let mut record = NetworkLogRecord::default();
+        let ours = |seen: &Seen| u32::from(seen.part) == part;
+        for (host, seen) in self.hosts.iter().filter(|(_, s)| ours(s)) {
+            record.push(
+                NetworkValue::Host,
+                host,
+                Timestamp::from_unix_millis(seen.at),
+            );
+        }
+        for (address, seen) in self.addresses.iter().filter(|(_, s)| ours(s)) {
+            record.push_with(
+                NetworkValue::Address,
+                Timestamp::from_unix_millis(seen.at),
+                |out| push_address_text(out, address),
+            );
+        }
+        for (value, seen) in self.odd_addresses.iter().filter(|(_, s)| ours(s)) {
+            record.push(
+                NetworkValue::Address,
+                value,
+                Timestamp::from_unix_millis(seen.at),
+            );
+        }
+        self.written[part as usize] = Some(now);
+        record
     }
 }
 
@@ -375,8 +427,8 @@ impl Agent {
                 window: WindowMirror::load(
                     self.store
                         .network_window(Timestamp::from_unix_millis(i64::MIN))?,
+                    &self.store.network_parts_written()?,
                 ),
-                logged: self.store.network_log_entries()?,
             },
         };
         let result = self.ingest_with(&mut loaded, batch, now);
@@ -429,11 +481,7 @@ impl Agent {
         batch: &TelemetryBatch,
         now: Timestamp,
     ) -> Result<TelemetryOutcome> {
-        let Loaded {
-            state,
-            window,
-            logged,
-        } = loaded;
+        let Loaded { state, window } = loaded;
         let default_rules = TelemetryRules::default();
         let policy = self.active_policy();
         let ctx = Context {
@@ -600,24 +648,17 @@ impl Agent {
                 f.detector
             );
         }
-        let expired = window.expire(cutoff.as_unix_millis());
-        let entries = *logged + writes.len() as u64;
-        let compact = entries > COMPACT_AFTER_ENTRIES.max(2 * window.len() as u64);
-        let network = if compact {
-            NetworkWindowWrite {
-                seen: writes.entries()?,
-                compact: true,
-                prune_before: Some(cutoff),
-                prune_only: Some(expired),
-                ..NetworkWindowWrite::default()
-            }
-        } else {
-            NetworkWindowWrite {
-                record: writes,
-                prune_before: (!expired.is_empty()).then_some(cutoff),
-                prune_only: Some(expired),
-                ..NetworkWindowWrite::default()
-            }
+        window.expire(cutoff.as_unix_millis());
+        let parts = window
+            .due_parts(now.as_unix_millis())
+            .into_iter()
+            .map(|p| (p, window.write_part(p, now.as_unix_millis())))
+            .collect();
+        let network = NetworkWindowWrite {
+            record: writes,
+            parts,
+            prune_before: Some(cutoff),
+            ..NetworkWindowWrite::default()
         };
         let commit = Commit {
             at: Some(now),
@@ -633,7 +674,6 @@ impl Agent {
                 if let Some(json) = state_json {
                     state.committed(json);
                 }
-                *logged = if compact { 0 } else { entries };
                 Ok(TelemetryOutcome {
                     alerts,
                     matches,
@@ -935,7 +975,7 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_value_is_deleted_by_the_first_batch_after_it_leaves_the_window() {
+    fn an_expired_value_leaves_every_read_at_once_and_the_file_when_its_part_is_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("agent.db");
         let mut agent = open(&db);
@@ -959,14 +999,23 @@ mod tests {
         agent
             .ingest_telemetry(&TelemetryBatch::default(), edge.plus_millis(1))
             .unwrap();
+        let evidence = agent.network_window_evidence(edge.plus_millis(1)).unwrap();
+        let read: Vec<&str> = evidence.domains.iter().map(|c| c.value.as_str()).collect();
+        assert_eq!(read, ["new.example.org"], "out of the window at once");
+        // Every part was rewritten at `edge`, so the stored copy goes with the next
+        // rewrite of its part: at the latest once every part is due again.
+        let due = edge.plus_millis(PART_REWRITE_MS + 2);
+        agent
+            .ingest_telemetry(&TelemetryBatch::default(), due)
+            .unwrap();
         let left: Vec<String> = rows(&agent).into_iter().map(|(_, v, _)| v).collect();
         assert_eq!(
             left,
             ["new.example.org", "192.0.2.7"],
-            "deleted from the table"
+            "deleted from the file"
         );
         agent
-            .ingest_telemetry(&dns("old.example.org", edge), edge.plus_millis(2))
+            .ingest_telemetry(&dns("old.example.org", edge), due)
             .unwrap();
         assert_eq!(
             last_writes(&agent),
@@ -1095,7 +1144,7 @@ mod tests {
             .commit_with_network(
                 Commit::default(),
                 NetworkWindowWrite {
-                    seen: vec![(NetworkValue::Address, "0:0::7".into(), T0)],
+                    logged: vec![(NetworkValue::Address, "0:0::7".into(), T0)],
                     ..NetworkWindowWrite::default()
                 },
             )
@@ -1123,7 +1172,7 @@ mod tests {
 
     #[test]
     fn batch_numbers_start_again_without_taking_old_entries_for_the_new_batch() {
-        let mut window = WindowMirror::load(Vec::new());
+        let mut window = WindowMirror::load(Vec::new(), &[None; NETWORK_PARTS as usize]);
         let address: IpAddr = "192.0.2.7".parse().unwrap();
         window.next_batch();
         window.sight_address(&address, 0, |_| {});

@@ -20,7 +20,9 @@ use crate::journal::EpochKey;
 use crate::time::Timestamp;
 use journal_tables::Appender;
 
-pub use network::{NetworkLogRecord, NetworkValue, NetworkWindowWrite, NETWORK_SEEN_RESOLUTION_MS};
+pub use network::{
+    NetworkLogRecord, NetworkValue, NetworkWindowWrite, NETWORK_PARTS, NETWORK_SEEN_RESOLUTION_MS,
+};
 pub use verify::Parallelism;
 
 /// One journal record to append.
@@ -93,10 +95,9 @@ impl Store {
         network: NetworkWindowWrite,
     ) -> Result<Vec<Alert>> {
         if commit.is_empty()
-            && network.seen.is_empty()
             && network.logged.is_empty()
             && network.record.is_empty()
-            && !network.compact
+            && network.parts.is_empty()
             && network.prune_before.is_none()
         {
             return Ok(Vec::new());
@@ -114,7 +115,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("starting a commit")?;
         state::save_states(&tx, &commit.states)?;
-        network::write(&tx, &network)?;
+        network::write(&tx, &network, at)?;
         let mut journal = Appender::start(&tx, self.key.as_ref(), at)?;
         for entry in &commit.journal {
             journal.append(&entry.kind, &entry.body)?;

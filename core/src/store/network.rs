@@ -1,5 +1,6 @@
-//! The network window of device telemetry: the `network_seen` table and the
-//! `network_log` records, written in a step's transaction.
+//! The network window of device telemetry, written in a step's transaction: the
+//! `network_part` rows (the window split by value into [`NETWORK_PARTS`] parts, each
+//! rewritten whole) and the `network_log` records (what each step saw since).
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
@@ -10,32 +11,31 @@ use crate::time::Timestamp;
 
 /// What a telemetry step writes to the network window, in the step's transaction.
 ///
-/// The window is the `network_seen` table (one row per value) plus the records of
-/// `network_log`; [`Store::network_window`] reads both, newest time per value.
+/// The window is the `network_part` rows plus the `network_log` records (and, in a
+/// database written before parts existed, the `network_seen` rows until every part has
+/// been written once); [`Store::network_window`] reads them all, newest time per value.
+/// A step appends what it saw to the log and rewrites some parts whole from the caller's
+/// copy of the window; a log record goes once every part has been written after it.
 #[derive(Debug, Default)]
 pub struct NetworkWindowWrite {
-    /// Hosts and addresses seen, with when, upserted into the table (the newest time per
-    /// value is kept, rewritten only past [`NETWORK_SEEN_RESOLUTION_MS`]).
-    pub seen: Vec<(NetworkValue, String, Timestamp)>,
     /// Hosts and addresses appended to the log as one record, as given: the caller
     /// already left out what the window covers.
     pub logged: Vec<(NetworkValue, String, Timestamp)>,
     /// The same, already encoded as it came (telemetry ingest builds it value by value);
     /// appended after `logged`, in the same record.
     pub record: NetworkLogRecord,
-    /// Fold every log record into the table first (newest time per value; entries before
-    /// `prune_before` dropped) and empty the log.
-    pub compact: bool,
-    /// Forget what was last seen before this (and every log record whose newest entry is).
+    /// Parts rewritten whole (number below [`NETWORK_PARTS`], content): each then covers
+    /// every log record up to this step's.
+    pub parts: Vec<(u32, NetworkLogRecord)>,
+    /// Forget every log record (and pre-part row) last seen before this. Values in parts
+    /// are dropped by the caller when it rewrites their part; reads skip them meanwhile.
     pub prune_before: Option<Timestamp>,
-    /// With `prune_before`: the only values that may have expired, when the caller knows
-    /// the window's content (each is deleted by key if still last seen before the cutoff).
-    /// `None` prunes by a scan of the whole window.
-    pub prune_only: Option<Vec<(NetworkValue, String)>>,
 }
 
-/// Rows per multi-row upsert of the network window.
-const NETWORK_UPSERT_ROWS: usize = 64;
+/// How many parts the window is split into. A step rewrites at least one, so the log
+/// holds at most this many steps' records, and each step writes about this fraction of
+/// the window.
+pub const NETWORK_PARTS: u32 = 32;
 
 /// How stale a network-window row's `last_seen` may get before a new sighting rewrites it.
 /// Rewriting every row a batch touches would dirty most of the table's pages on every
@@ -169,31 +169,18 @@ fn decode_network_log(
     Ok(())
 }
 
-/// Every entry of the network log, in the order written.
-fn network_log(conn: &Connection) -> Result<Vec<(NetworkValue, String, Timestamp)>> {
-    let corrupt = || Error::Corrupt("a network log record is unreadable".into());
-    let mut stmt = conn
-        .prepare_cached("SELECT body FROM network_log ORDER BY seq")
-        .context("reading the network log")?;
-    let mut rows = stmt.query([]).context("reading the network log")?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().context("reading the network log")? {
-        let body: &[u8] = match row.get_ref(0).context("reading the network log")? {
-            ValueRef::Blob(b) => b,
-            _ => return Err(corrupt()),
-        };
-        decode_network_log(body, &mut out)?;
-    }
-    Ok(out)
-}
-
 impl Store {
-    /// The network window's values last seen at or after `since` (the table and the log,
-    /// the newest time per value), oldest first.
+    /// The network window's values last seen at or after `since` (parts, log and any
+    /// pre-part rows; the newest time per value), oldest first.
     pub fn network_window(
         &self,
         since: Timestamp,
     ) -> Result<Vec<(NetworkValue, String, Timestamp)>> {
+        let mut newest = rustc_hash::FxHashMap::default();
+        let mut keep = |(kind, value, at): (NetworkValue, String, Timestamp)| {
+            let slot = newest.entry((kind, value)).or_insert(at);
+            *slot = (*slot).max(at);
+        };
         let mut stmt = self
             .conn
             .prepare_cached("SELECT kind, value, last_seen FROM network_seen")
@@ -204,15 +191,19 @@ impl Store {
                 Ok((kind, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
             })
             .context("reading the network window")?;
-        let mut newest = rustc_hash::FxHashMap::default();
         for row in rows {
             let (kind, value, at) = row.context("reading the network window")?;
-            let kind = NetworkValue::from_code(kind)?;
-            newest.insert((kind, value), Timestamp::from_unix_millis(at));
+            keep((
+                NetworkValue::from_code(kind)?,
+                value,
+                Timestamp::from_unix_millis(at),
+            ));
         }
-        for (kind, value, at) in network_log(&self.conn)? {
-            let slot = newest.entry((kind, value)).or_insert(at);
-            *slot = (*slot).max(at);
+        for sql in [
+            "SELECT body FROM network_part ORDER BY part",
+            "SELECT body FROM network_log ORDER BY seq",
+        ] {
+            bodies(&self.conn, sql)?.into_iter().for_each(&mut keep);
         }
         let mut out: Vec<_> = newest
             .into_iter()
@@ -223,7 +214,30 @@ impl Store {
         Ok(out)
     }
 
-    /// How many entries the network log holds (folded into the table by a compaction).
+    /// When each part of the network window was last written (`None`: never), by number.
+    pub fn network_parts_written(&self) -> Result<Vec<Option<Timestamp>>> {
+        let mut out = vec![None; NETWORK_PARTS as usize];
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT part, written_at FROM network_part")
+            .context("reading the network window")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .context("reading the network window")?;
+        for row in rows {
+            let (part, at) = row.context("reading the network window")?;
+            let slot = usize::try_from(part)
+                .ok()
+                .and_then(|p| out.get_mut(p))
+                .ok_or_else(|| {
+                    Error::Corrupt("a network window part has no valid number".into())
+                })?;
+            *slot = Some(Timestamp::from_unix_millis(at));
+        }
+        Ok(out)
+    }
+
+    /// How many entries the network log holds (those no part covers yet).
     pub fn network_log_entries(&self) -> Result<u64> {
         let n: i64 = self
             .conn
@@ -237,26 +251,26 @@ impl Store {
     }
 }
 
-/// Writes a step's network-window rows inside its transaction.
-pub(super) fn write(tx: &Connection, network: &NetworkWindowWrite) -> Result<()> {
-    if network.compact {
-        let mut newest: std::collections::BTreeMap<(NetworkValue, String), Timestamp> =
-            std::collections::BTreeMap::new();
-        for (kind, value, at) in network_log(tx)? {
-            if network.prune_before.is_some_and(|before| at < before) {
-                continue;
-            }
-            let slot = newest.entry((kind, value)).or_insert(at);
-            *slot = (*slot).max(at);
-        }
-        let folded: Vec<_> = newest.into_iter().map(|((k, v), at)| (k, v, at)).collect();
-        upsert_network(tx, &folded, 0)?;
-        tx.execute("DELETE FROM network_log", [])
-            .context("emptying the network log")?;
+/// Every entry of the records `sql` selects (one blob column), in the order selected.
+fn bodies(conn: &Connection, sql: &str) -> Result<Vec<(NetworkValue, String, Timestamp)>> {
+    let corrupt = || Error::Corrupt("a network log record is unreadable".into());
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .context("reading the network log")?;
+    let mut rows = stmt.query([]).context("reading the network log")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().context("reading the network log")? {
+        let body: &[u8] = match row.get_ref(0).context("reading the network log")? {
+            ValueRef::Blob(b) => b,
+            _ => return Err(corrupt()),
+        };
+        decode_network_log(body, &mut out)?;
     }
-    if !network.seen.is_empty() {
-        upsert_network(tx, &network.seen, NETWORK_SEEN_RESOLUTION_MS)?;
-    }
+    Ok(out)
+}
+
+/// Writes a step's network-window rows inside its transaction (`at`: the step's time).
+pub(super) fn write(tx: &Connection, network: &NetworkWindowWrite, at: i64) -> Result<()> {
     if !network.logged.is_empty() || !network.record.is_empty() {
         let mut joined;
         let record = if network.logged.is_empty() {
@@ -269,21 +283,46 @@ pub(super) fn write(tx: &Connection, network: &NetworkWindowWrite) -> Result<()>
             joined.push_record(&network.record);
             &joined
         };
-        if record.too_long {
-            return Err(Error::invalid(
-                "network value",
-                "is longer than a network log entry holds",
-            ));
+        insert_checked(
+            tx,
+            record,
+            "INSERT INTO network_log(entries, newest, body) VALUES (?1, ?2, ?3)",
+            params![
+                record.entries as i64,
+                record.newest.unwrap_or(i64::MIN),
+                record.body
+            ],
+        )?;
+    }
+    if !network.parts.is_empty() {
+        for (part, content) in &network.parts {
+            if *part >= NETWORK_PARTS {
+                return Err(Error::invalid(
+                    "network window part",
+                    "is beyond the number of parts",
+                ));
+            }
+            insert_checked(
+                tx,
+                content,
+                "INSERT OR REPLACE INTO network_part(part, covers, written_at, body)
+                 VALUES (?1, (SELECT coalesce(max(seq), 0) FROM network_log), ?2, ?3)",
+                params![part, at, content.body],
+            )?;
         }
-        tx.prepare_cached("INSERT INTO network_log(entries, newest, body) VALUES (?1, ?2, ?3)")
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    record.entries as i64,
-                    record.newest.unwrap_or(i64::MIN),
-                    record.body
-                ])
-            })
-            .context("saving network events")?;
+        // Once every part is written, what they all cover (and the rows of the table the
+        // parts replaced) goes.
+        tx.prepare_cached(
+            "DELETE FROM network_log WHERE seq <= (SELECT CASE WHEN count(*) = ?1
+             THEN min(covers) ELSE 0 END FROM network_part)",
+        )
+        .and_then(|mut stmt| stmt.execute([NETWORK_PARTS]))
+        .context("pruning the network log")?;
+        tx.prepare_cached(
+            "DELETE FROM network_seen WHERE (SELECT count(*) FROM network_part) = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute([NETWORK_PARTS]))
+        .context("pruning the network window")?;
     }
     if let Some(before) = network.prune_before {
         let before = before.as_unix_millis();
@@ -291,69 +330,29 @@ pub(super) fn write(tx: &Connection, network: &NetworkWindowWrite) -> Result<()>
         tx.prepare_cached("DELETE FROM network_log WHERE newest < ?1")
             .and_then(|mut stmt| stmt.execute([before]))
             .context("pruning the network log")?;
-        match &network.prune_only {
-            None => {
-                tx.execute("DELETE FROM network_seen WHERE last_seen < ?1", [before])
-                    .context("pruning the network window")?;
-            }
-            Some(values) => {
-                let mut delete = tx
-                    .prepare_cached(
-                        "DELETE FROM network_seen
-                         WHERE kind = ?1 AND value = ?2 AND last_seen < ?3",
-                    )
-                    .context("pruning the network window")?;
-                for (kind, value) in values {
-                    delete
-                        .execute(params![kind.code(), value, before])
-                        .context("pruning the network window")?;
-                }
-            }
-        }
+        tx.prepare_cached("DELETE FROM network_seen WHERE last_seen < ?1")
+            .and_then(|mut stmt| stmt.execute([before]))
+            .context("pruning the network window")?;
     }
     Ok(())
 }
 
-/// Upserts network-window rows: full chunks of [`NETWORK_UPSERT_ROWS`] through one
-/// statement, the rest one by one (two cached statements in all). A row is rewritten
-/// only when its new time is more than `resolution_ms` after the stored one.
-fn upsert_network(
+/// Runs an insert of `record`, refused if one of its values did not fit its entry.
+fn insert_checked(
     tx: &Connection,
-    rows: &[(NetworkValue, String, Timestamp)],
-    resolution_ms: i64,
+    record: &NetworkLogRecord,
+    sql: &str,
+    params: impl rusqlite::Params,
 ) -> Result<()> {
-    fn statement(rows: usize) -> String {
-        let values: Vec<String> = (0..rows)
-            .map(|i| format!("(?{}, ?{}, ?{})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
-            .collect();
-        format!(
-            "INSERT INTO network_seen(kind, value, last_seen) VALUES {}
-             ON CONFLICT(kind, value) DO UPDATE SET last_seen = excluded.last_seen
-             WHERE excluded.last_seen > network_seen.last_seen + ?1",
-            values.join(", ")
-        )
+    if record.too_long {
+        return Err(Error::invalid(
+            "network value",
+            "is longer than a network log entry holds",
+        ));
     }
-    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    let (many, one) = SQL.get_or_init(|| (statement(NETWORK_UPSERT_ROWS), statement(1)));
-    let full = rows.len() - rows.len() % NETWORK_UPSERT_ROWS;
-    for (sql, chunks) in [
-        (many, rows[..full].chunks(NETWORK_UPSERT_ROWS)),
-        (one, rows[full..].chunks(1)),
-    ] {
-        let mut stmt = tx.prepare_cached(sql).context("saving network events")?;
-        for chunk in chunks {
-            stmt.raw_bind_parameter(1, resolution_ms)
-                .context("saving network events")?;
-            for (i, (kind, value, seen)) in chunk.iter().enumerate() {
-                let n = 3 * i + 2;
-                stmt.raw_bind_parameter(n, kind.code())
-                    .and_then(|()| stmt.raw_bind_parameter(n + 1, value.as_str()))
-                    .and_then(|()| stmt.raw_bind_parameter(n + 2, seen.as_unix_millis()))
-                    .context("saving network events")?;
-            }
-            stmt.raw_execute().context("saving network events")?;
-        }
-    }
+    tx.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .context("saving network events")?;
     Ok(())
 }
 
@@ -431,5 +430,201 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("network value"), "{err}");
         assert_eq!(store.network_log_entries().unwrap(), 0);
+    }
+
+    fn host(value: &str, at: Timestamp) -> (NetworkValue, String, Timestamp) {
+        (NetworkValue::Host, value.to_owned(), at)
+    }
+
+    fn part(entries: &[(NetworkValue, String, Timestamp)]) -> NetworkLogRecord {
+        let mut record = NetworkLogRecord::default();
+        for (kind, value, at) in entries {
+            record.push(*kind, value, *at);
+        }
+        record
+    }
+
+    fn step(store: &mut Store, at: Timestamp, network: NetworkWindowWrite) {
+        store
+            .commit_with_network(
+                crate::store::Commit {
+                    at: Some(at),
+                    ..crate::store::Commit::default()
+                },
+                network,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_log_record_goes_once_every_part_is_written_after_it_and_numbers_are_not_reused() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_journal_key(crate::journal::EpochKey::initial([9; 32]));
+        let t1 = T0.plus_millis(1_000);
+        step(
+            &mut store,
+            T0,
+            NetworkWindowWrite {
+                logged: vec![host("a.example", T0)],
+                ..NetworkWindowWrite::default()
+            },
+        );
+        // Every part but the last written: the log stays.
+        let all: Vec<(u32, NetworkLogRecord)> = (0..NETWORK_PARTS)
+            .map(|p| (p, part(&[host(&format!("p{p}.example"), T0)])))
+            .collect();
+        let mut first = all;
+        let last = first.pop().unwrap();
+        step(
+            &mut store,
+            T0,
+            NetworkWindowWrite {
+                parts: first,
+                ..NetworkWindowWrite::default()
+            },
+        );
+        assert_eq!(store.network_log_entries().unwrap(), 1);
+        assert_eq!(
+            store.network_parts_written().unwrap()[..2],
+            [Some(T0), Some(T0)]
+        );
+        assert_eq!(store.network_parts_written().unwrap()[31], None);
+        step(
+            &mut store,
+            t1,
+            NetworkWindowWrite {
+                parts: vec![last],
+                ..NetworkWindowWrite::default()
+            },
+        );
+        assert_eq!(store.network_log_entries().unwrap(), 0, "covered by all");
+        // A record written after the parts is not covered, though the log was emptied.
+        step(
+            &mut store,
+            t1,
+            NetworkWindowWrite {
+                logged: vec![host("b.example", t1)],
+                parts: vec![(0, part(&[host("p0.example", t1)]))],
+                ..NetworkWindowWrite::default()
+            },
+        );
+        step(
+            &mut store,
+            t1,
+            NetworkWindowWrite {
+                parts: vec![(1, part(&[]))],
+                ..NetworkWindowWrite::default()
+            },
+        );
+        assert_eq!(store.network_log_entries().unwrap(), 1);
+        let window = store.network_window(t1).unwrap();
+        assert_eq!(window, [host("b.example", t1), host("p0.example", t1)]);
+        let all = store.network_window(T0).unwrap();
+        assert_eq!(
+            all.len(),
+            2 + 30,
+            "part 1 is empty now, a is covered and gone"
+        );
+        assert!(!all.iter().any(|(_, v, _)| v == "a.example"));
+    }
+
+    #[test]
+    fn a_part_beyond_the_count_or_a_value_too_long_is_refused_and_nothing_is_stored() {
+        let mut store = Store::open_in_memory().unwrap();
+        store.set_journal_key(crate::journal::EpochKey::initial([9; 32]));
+        let err = store
+            .commit_with_network(
+                crate::store::Commit::default(),
+                NetworkWindowWrite {
+                    logged: vec![host("a.example", T0)],
+                    parts: vec![(NETWORK_PARTS, part(&[host("b.example", T0)]))],
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("network window part"), "{err}");
+        let err = store
+            .commit_with_network(
+                crate::store::Commit::default(),
+                NetworkWindowWrite {
+                    parts: vec![(0, part(&[host(&"a".repeat(70_000), T0)]))],
+                    ..NetworkWindowWrite::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("network value"), "{err}");
+        assert!(store.network_window(T0).unwrap().is_empty());
+        assert_eq!(store.network_parts_written().unwrap()[0], None);
+    }
+
+    #[test]
+    fn a_database_from_before_parts_keeps_its_window_until_every_part_holds_it() {
+        use crate::store::schema::MIGRATIONS;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO network_seen(kind, value, last_seen) VALUES (0, 'old.example', ?1), (0, 'gone.example', ?2)",
+                params![T0.as_unix_millis(), T0.as_unix_millis() - 10],
+            )
+            .unwrap();
+            let record = part(&[host("logged.example", T0)]);
+            conn.execute(
+                "INSERT INTO network_log(seq, entries, newest, body) VALUES (7, 1, ?1, ?2)",
+                params![T0.as_unix_millis(), record.body],
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        store.set_journal_key(crate::journal::EpochKey::initial([9; 32]));
+        assert_eq!(
+            store.network_window(T0).unwrap(),
+            [host("logged.example", T0), host("old.example", T0)]
+        );
+        step(
+            &mut store,
+            T0,
+            NetworkWindowWrite {
+                logged: vec![host("new.example", T0)],
+                ..NetworkWindowWrite::default()
+            },
+        );
+        let seq: i64 = store
+            .conn
+            .query_row("SELECT max(seq) FROM network_log", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seq, 8, "numbering goes on from the old log");
+        // The caller's copy (all four values but the expired one) written as parts.
+        let window = store.network_window(T0).unwrap();
+        let parts = (0..NETWORK_PARTS)
+            .map(|p| {
+                let mine: Vec<_> = window
+                    .iter()
+                    .filter(|(_, v, _)| v.len() as u32 % NETWORK_PARTS == p)
+                    .cloned()
+                    .collect();
+                (p, part(&mine))
+            })
+            .collect();
+        step(
+            &mut store,
+            T0,
+            NetworkWindowWrite {
+                parts,
+                ..NetworkWindowWrite::default()
+            },
+        );
+        assert_eq!(store.network_log_entries().unwrap(), 0);
+        let legacy: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM network_seen", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(legacy, 0, "the old table is emptied");
+        assert_eq!(store.network_window(Timestamp::EPOCH).unwrap(), window);
     }
 }

@@ -75,6 +75,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
         newest  INTEGER NOT NULL,
         body    BLOB NOT NULL
      ) STRICT;",
+    // 4: folding the log into `network_seen` rewrote thousands of rows in one commit now
+    // and then (22 ms where a batch takes under 1). The window is now `network_part`: the
+    // agent's copy of it split by value into a fixed number of parts, one or more
+    // rewritten whole by each ingest, so the log records every part covers can go.
+    // `network_seen` is read until every part has been written once, then emptied. A
+    // part records the last log record it covers, so log numbers are never reused.
+    "CREATE TABLE network_log_numbered (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+        entries INTEGER NOT NULL,
+        newest  INTEGER NOT NULL,
+        body    BLOB NOT NULL
+     ) STRICT;
+     INSERT INTO network_log_numbered SELECT seq, entries, newest, body FROM network_log;
+     DROP TABLE network_log;
+     ALTER TABLE network_log_numbered RENAME TO network_log;
+     CREATE TABLE network_part (
+        part       INTEGER PRIMARY KEY NOT NULL,
+        covers     INTEGER NOT NULL,
+        written_at INTEGER NOT NULL,
+        body       BLOB NOT NULL
+     ) STRICT;",
 ];
 
 impl Store {
