@@ -22,6 +22,8 @@ use crate::sim::{ConsoleInput, SimChangeWindow};
 use crate::store::JournalEntry;
 use crate::time::Timestamp;
 
+mod read;
+
 pub(super) const INSTRUCTION_STATE: &str = "instructions";
 const DETECTOR: &str = "console_instructions";
 const DETECTOR_VERSION: u32 = 1;
@@ -30,7 +32,11 @@ pub const MAX_OUTCOME_REASON_BYTES: usize = 256;
 
 /// Something a verified instruction asks the native layer to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(
+    tag = "action",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    try_from = "read::ActionFields"
+)]
 pub enum InstructionAction {
     /// Lock the screen now.
     LockNow,
@@ -87,7 +93,11 @@ pub struct HandedAction {
 
 /// What became of a handed action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(
+    tag = "outcome",
+    rename_all = "snake_case",
+    try_from = "read::OutcomeFields"
+)]
 pub enum ActionOutcome {
     /// Done.
     CarriedOut,

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+mod read;
+
 use super::codes::{Reasons, RuleId, SettingRule};
 use super::rules::PreparedPolicy;
 use super::snapshot::{DeviceSnapshot, Platform};
@@ -65,7 +67,11 @@ impl UserRestriction {
 /// again is harmless, so the native layer may re-apply every measure in force after
 /// a restart ([`super::ComplianceEngine::measures_in_force`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(
+    tag = "kind",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    try_from = "read::MeasureFields"
+)]
 pub enum Measure {
     /// `DevicePolicyManager.addUserRestriction` (lift: `clearUserRestriction`).
     UserRestriction {
@@ -179,7 +185,11 @@ pub struct Notice {
 
 /// Something the engine asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(
+    tag = "action",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    try_from = "read::ActionFields"
+)]
 pub enum Action {
     /// Put a measure in force.
     Apply {
@@ -279,6 +289,7 @@ impl Route {
 
 /// An action with its route and the rule that caused it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "read::ActionFields")]
 pub struct RequestedAction {
     /// What to do.
     #[serde(flatten)]
