@@ -2,10 +2,12 @@
 //! database file is caught by verification, each as its own test.
 
 mod journal_support;
+mod policy_support;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use policy_support::pending_ids;
 use portcullis_core::journal::{EpochKey, SignedCheckpoint, Verdict, VerifyOptions};
 use portcullis_core::store::{Parallelism, Store};
 use portcullis_core::{Agent, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
@@ -69,12 +71,7 @@ fn anchor(seq: impl std::fmt::Display, hash: &str, next_epoch: impl std::fmt::Di
 
 /// Acknowledges every pending alert at `at`; returns how many there were.
 fn ack_all(agent: &mut Agent, at: Timestamp) -> usize {
-    let ids: Vec<u64> = agent
-        .pending_alerts(100)
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
+    let ids = pending_ids(agent, 100);
     assert_eq!(agent.ack_alerts(&ids, at).unwrap(), ids.len());
     ids.len()
 }

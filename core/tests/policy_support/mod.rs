@@ -47,6 +47,16 @@ pub(crate) fn sim_ready(iccid: &str) -> SimEvent {
     })
 }
 
+/// The ids of the oldest `limit` undelivered alerts.
+pub(crate) fn pending_ids(agent: &mut Agent, limit: u32) -> Vec<u64> {
+    agent
+        .pending_alerts(limit)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect()
+}
+
 pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).unwrap()
 }
