@@ -14,16 +14,18 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion};
 use portcullis_core::compliance::{
-    evaluate_rules, AccessibilityService, AgentFacts, AlwaysOnVpnState, Code, ComplianceEngine,
-    DeviceSnapshot, EncryptionStatus, InstallSource, InstalledApp, PasswordComplexity, Platform,
-    PreparedPolicy, Status, Verdict,
+    evaluate_rules, AccessibilityService, AgentFacts, Code, ComplianceEngine, DeviceSnapshot,
+    InstallSource, InstalledApp, PreparedPolicy, Status, Verdict,
 };
-use portcullis_core::policy::model::{Sha256Fingerprint, UsbDataAccess};
+use portcullis_core::policy::model::Sha256Fingerprint;
 use portcullis_core::policy::Policy;
 use portcullis_core::Timestamp;
 use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::vm::RegoVM;
 use serde_json::{json, Value};
+
+#[path = "../tests/compliance_support/mod.rs"]
+mod compliance_support;
 
 /// 2026-03-01T00:00:00Z.
 const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
@@ -149,27 +151,16 @@ fn snapshot() -> DeviceSnapshot {
         ..InstalledApp::new(&format!("com.android.system{n:02}"))
     }));
     assert_eq!(apps.len(), 1000);
-    let mut s = DeviceSnapshot::new(Platform::Android);
-    s.device_owner = true;
-    s.os.api_level = Some(35);
-    s.os.version = Some("15".into());
+    // The compliant device of the compliance tests, with a later patch level, developer
+    // options and 2G on, wireless debugging and eSIM restriction unobserved, and the
+    // bench's own certificates, accessibility services and apps.
+    let mut s = compliance_support::android();
     s.os.security_patch_level = Some("2026-02-05".into());
     let st = &mut s.settings;
-    st.password_complexity = Some(PasswordComplexity::High);
-    st.maximum_failed_passwords_for_wipe = Some(10);
-    st.maximum_time_to_lock = Some(30_000);
-    st.encryption = Some(EncryptionStatus::EncryptedWithPassword);
-    st.unknown_sources_allowed = Some(false);
     st.developer_options_enabled = Some(true);
-    st.verify_apps_enabled = Some(true);
-    st.usb_debugging_enabled = Some(false);
     st.cellular_2g_enabled = Some(true);
-    st.mobile_networks_config_disabled = Some(true);
-    st.usb_data_access = Some(UsbDataAccess::DisallowUsbDataTransfer);
-    st.always_on_vpn = Some(AlwaysOnVpnState {
-        package_name: Some("com.wireguard.android".into()),
-        lockdown_enabled: true,
-    });
+    st.wireless_debugging_enabled = None;
+    st.add_esim_disallowed = None;
     st.user_ca_certs_sha256 = Some((0..5).map(|i| fingerprint(50_000 + i)).collect());
     st.accessibility_services = Some(
         (0..6)

@@ -19,12 +19,15 @@ use portcullis_core::instruction::{
     Ledger, MAX_INSTRUCTION_BYTES,
 };
 use portcullis_core::policy::model::InstructionRules;
-use portcullis_core::policy::trust::{KeyType, Role, RootKey};
+use portcullis_core::policy::trust::Role;
 use portcullis_core::policy::{
     BundleScope, DeviceScope, Envelope, PublicKey, SigningKey, TrustRoot, TrustedState,
 };
 use portcullis_core::sim::CarrierApi;
 use portcullis_core::{Agent, SoftwareDeviceKey, Timestamp};
+
+#[path = "../tests/policy_support/mod.rs"]
+mod policy_support;
 
 const BATCH: usize = 100;
 
@@ -38,14 +41,7 @@ fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 fn root(threshold: u32, ops: &[SigningKey]) -> TrustRoot {
     let mut root = TrustRoot::single_key(ops[0].public_key(), "bench");
     for k in ops {
-        root.keys.insert(
-            k.key_id(),
-            RootKey {
-                keytype: KeyType::Ed25519,
-                public: k.public_key(),
-                label: String::new(),
-            },
-        );
+        root.keys.insert(k.key_id(), policy_support::root_key(k));
     }
     root.roles.operations = Some(Role {
         keyids: ops.iter().map(SigningKey::key_id).collect(),

@@ -32,6 +32,9 @@ use portcullis_core::store::{Commit, JournalEntry, Store};
 use portcullis_core::telemetry::{ConnectEvent, DnsEvent, TelemetryBatch, TelemetryEvent};
 use portcullis_core::{Agent, SoftwareDeviceKey, Timestamp};
 
+#[path = "../benches/support/shipped_indicators.rs"]
+mod shipped_indicators;
+
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -61,20 +64,9 @@ fn synthetic_bundle() -> String {
     serde_json::json!({"type": "bundle", "objects": objects}).to_string()
 }
 
+/// The shipped collections and the synthetic one.
 fn collections() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/indicators");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("the shipped indicators")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "stix2"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
+    let mut out = shipped_indicators::collections();
     out.push(("synthetic".into(), synthetic_bundle()));
     out
 }

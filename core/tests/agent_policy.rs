@@ -40,6 +40,19 @@ fn baseline_bundle(name: &str, version: u64) -> Vec<u8> {
     p.sign(&[&key(10)]).unwrap()
 }
 
+/// An enrolled device that applied election-sensitive as bundle 1 a day after
+/// enrollment and was then closed; returns its database.
+fn closed_with_election_sensitive(dir: &tempfile::TempDir) -> PathBuf {
+    let (db, mut agent) = enrolled(dir);
+    agent
+        .apply_policy(
+            &baseline_bundle("election-sensitive", 1),
+            T0.plus_millis(DAY),
+        )
+        .unwrap();
+    db
+}
+
 fn kinds(agent: &mut Agent) -> Vec<AlertKind> {
     agent
         .pending_alerts(100)
@@ -71,15 +84,8 @@ fn every_baseline_policy_loads_in_the_agent() {
 #[test]
 fn the_applied_policy_steers_the_sim_guard_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, mut agent) = enrolled(&dir);
     // election-sensitive shortens the port-out window to 5 minutes.
-    agent
-        .apply_policy(
-            &baseline_bundle("election-sensitive", 1),
-            T0.plus_millis(DAY),
-        )
-        .unwrap();
-    drop(agent);
+    let db = closed_with_election_sensitive(&dir);
     let mut agent = open(&db);
     assert_eq!(
         agent.policy_status().unwrap().version,
@@ -236,14 +242,7 @@ fn the_trust_root_is_installed_once_and_needed_first() {
 #[test]
 fn a_tampered_stored_bundle_falls_back_to_the_built_in_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, mut agent) = enrolled(&dir);
-    agent
-        .apply_policy(
-            &baseline_bundle("election-sensitive", 1),
-            T0.plus_millis(DAY),
-        )
-        .unwrap();
-    drop(agent);
+    let db = closed_with_election_sensitive(&dir);
     let conn = rusqlite::Connection::open(&db).unwrap();
     let body: String = conn
         .query_row(

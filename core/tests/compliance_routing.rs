@@ -227,21 +227,27 @@ fn ios_hands_everything_to_the_mdm_and_needs_supervision_for_app_blocking() {
         let caps = Capabilities::ios(supervised);
         assert_eq!(caps.deployment_mode(), DeploymentMode::Companion);
         for m in all_measures() {
-            let want = match &m {
+            // iOS has no equivalent of Android's user restrictions, USB data signalling
+            // or accessibility allowlist; blocking apps needs a supervised device.
+            let not_on_ios = matches!(
+                m,
                 Measure::UserRestriction { .. }
-                | Measure::UsbDataSignalingDisabled
-                | Measure::PermittedAccessibilityServices { .. } => {
-                    Route::NotPossible(NotPossibleReason::NotOnPlatform)
-                }
+                    | Measure::UsbDataSignalingDisabled
+                    | Measure::PermittedAccessibilityServices { .. }
+            );
+            let blocks_apps = matches!(
+                m,
                 Measure::PackageSuspended { .. }
-                | Measure::PackageHidden { .. }
-                | Measure::AccessBlocked
-                | Measure::UninstallBlocked { .. }
-                    if supervised == Some(false) =>
-                {
-                    Route::NotPossible(NotPossibleReason::NotSupervised)
-                }
-                _ => Route::Mdm,
+                    | Measure::PackageHidden { .. }
+                    | Measure::AccessBlocked
+                    | Measure::UninstallBlocked { .. }
+            );
+            let want = if not_on_ios {
+                Route::NotPossible(NotPossibleReason::NotOnPlatform)
+            } else if blocks_apps && supervised == Some(false) {
+                Route::NotPossible(NotPossibleReason::NotSupervised)
+            } else {
+                Route::Mdm
             };
             assert_eq!(caps.route_measure(&m), want, "{supervised:?}: {m:?}");
         }

@@ -54,6 +54,13 @@ fn check(m: &ConsoleMessage) -> Value {
     data
 }
 
+/// [`check`], after checking the key, severity and message `m` should have.
+fn check_as(m: &ConsoleMessage, key: &str, severity: ConsoleSeverity, message: &str) -> Value {
+    assert_eq!(m.key, key);
+    assert_eq!((m.message.as_str(), m.severity), (message, severity));
+    check(m)
+}
+
 fn alert(evidence: usize, value: &str) -> Alert {
     Alert {
         id: 42,
@@ -76,14 +83,12 @@ fn alert(evidence: usize, value: &str) -> Alert {
 
 #[test]
 fn an_alert_keeps_its_fields_and_severity() {
-    let m = console::alert(&alert(2, "abc"));
-    assert_eq!(m.key, "portcullis.alert.42.sim_replaced");
-    assert_eq!(m.severity, ConsoleSeverity::Error);
-    assert_eq!(
-        m.message,
-        "[CRITICAL] sim_replaced (slot 0): The SIM in slot 0 was replaced"
+    let data = check_as(
+        &console::alert(&alert(2, "abc")),
+        "portcullis.alert.42.sim_replaced",
+        ConsoleSeverity::Error,
+        "[CRITICAL] sim_replaced (slot 0): The SIM in slot 0 was replaced",
     );
-    let data = check(&m);
     assert_eq!(data["type"], "alert");
     assert_eq!(data["detector_version"], 3);
     assert_eq!(data["severity"], "critical");
@@ -234,10 +239,12 @@ fn every_policy_sync_state_has_its_message() {
         if state == "problem" {
             s.enrolled = false;
         }
-        let m = console::policy_sync(&s, T0);
-        assert_eq!(m.key, "portcullis.policy");
-        assert_eq!((m.message.as_str(), m.severity), (text, severity));
-        let data = check(&m);
+        let data = check_as(
+            &console::policy_sync(&s, T0),
+            "portcullis.policy",
+            severity,
+            text,
+        );
         assert_eq!(data["state"], state, "{text}");
     }
     let m = console::policy_sync_failed("Storage\"<x>", T0);
@@ -440,14 +447,12 @@ fn a_telemetry_batch_is_an_error_only_when_it_matched_or_alerted() {
         matches: 0,
         alerts: 0,
     };
-    let m = console::telemetry(&quiet, T0);
-    assert_eq!(m.key, "portcullis.telemetry");
-    assert_eq!(m.severity, ConsoleSeverity::Info);
-    assert_eq!(
-        m.message,
-        "telemetry batch: 1100 DNS, 95 connection(s), 5 security event(s)"
+    let data = check_as(
+        &console::telemetry(&quiet, T0),
+        "portcullis.telemetry",
+        ConsoleSeverity::Info,
+        "telemetry batch: 1100 DNS, 95 connection(s), 5 security event(s)",
     );
-    let data = check(&m);
     assert_eq!(
         (data["type"].as_str(), data["dns"].as_u64()),
         (Some("telemetry"), Some(1_100))

@@ -78,6 +78,16 @@ const TARGETS: [(&str, &[&str]); 18] = [
     ("email-addr", &["value"]),
 ];
 
+/// The pattern comparing `TARGETS[target]` with `value`.
+fn target_pattern(target: usize, value: &str) -> Pattern {
+    let (object_type, path) = TARGETS[target];
+    Pattern {
+        object_type: object_type.to_owned(),
+        path: path.iter().map(|s| (*s).to_owned()).collect(),
+        value: value.to_owned(),
+    }
+}
+
 fn target_value() -> impl Strategy<Value = String> {
     prop_oneof![
         "[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}",
@@ -305,12 +315,7 @@ proptest! {
         target in 0..TARGETS.len(),
         value in target_value(),
     ) {
-        let (object_type, path) = TARGETS[target];
-        let pattern = Pattern {
-            object_type: object_type.to_owned(),
-            path: path.iter().map(|s| (*s).to_owned()).collect(),
-            value: value.clone(),
-        };
+        let pattern = target_pattern(target, &value);
         let Ok(interpreted) = Observable::from_pattern(&pattern) else {
             return Ok(());
         };
@@ -368,12 +373,7 @@ proptest! {
         target in 0..TARGETS.len(),
         value in target_value(),
     ) {
-        let (object_type, path) = TARGETS[target];
-        let pattern = Pattern {
-            object_type: object_type.to_owned(),
-            path: path.iter().map(|s| (*s).to_owned()).collect(),
-            value: value.clone(),
-        };
+        let pattern = target_pattern(target, &value);
         prop_assume!(Observable::from_pattern(&pattern).is_ok());
         let set = one_indicator(&pattern.to_string());
         let key = |platform| {

@@ -1,15 +1,23 @@
 //! Tamper tests of the journal: every kind of edit an intruder could make to the
 //! database file is caught by verification, each as its own test.
 
+mod journal_support;
+mod policy_support;
+
 use std::path::Path;
 use std::sync::Arc;
 
+use policy_support::pending_ids;
 use portcullis_core::journal::{EpochKey, SignedCheckpoint, Verdict, VerifyOptions};
 use portcullis_core::store::{Parallelism, Store};
-use portcullis_core::{trace, Agent, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
+use portcullis_core::{Agent, DeviceKey, Error, SoftwareDeviceKey, Timestamp};
 use rusqlite::{params, Connection};
 
 const SECRET: &[u8] = b"journal-test-device-secret";
+
+/// Invalidates the UTF-8 of a record's body: SQLite stores such text as is.
+const GARBLE_BODY: &str =
+    "UPDATE journal SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = ?1";
 
 fn key() -> Arc<dyn DeviceKey> {
     Arc::new(SoftwareDeviceKey::new(SECRET).unwrap())
@@ -23,38 +31,11 @@ struct Fixture {
     last_seq: i64,
 }
 
-/// A journal with alerts, acknowledgements, two checkpoints and records after the last one.
+/// A journal with alerts, acknowledgements, two checkpoints and records after the last
+/// one; the device has forgotten its epoch-0 key.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("agent.db");
-    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-    let swap =
-        trace::parse(&std::fs::read_to_string(scenarios.join("sim-swap-at-night.jsonl")).unwrap())
-            .unwrap();
-    let g2 = trace::parse(&std::fs::read_to_string(scenarios.join("downgrade-2g.jsonl")).unwrap())
-        .unwrap();
-    let mut agent = Agent::open(&db, key(), swap[0].at, [9; 32]).unwrap();
-    let initial_key = EpochKey::from_bytes(
-        0,
-        agent
-            .journal_key_export()
-            .unwrap()
-            .expect("export until confirmed"),
-    );
-    trace::replay(&mut agent, &swap, &mut trace::refuse_shorthands).unwrap();
-    let pending = agent.pending_alerts(10).unwrap();
-    agent
-        .ack_alerts(&[pending[0].id], swap.last().unwrap().at)
-        .unwrap();
-    agent.checkpoint(swap.last().unwrap().at).unwrap();
-    trace::replay(&mut agent, &g2, &mut trace::refuse_shorthands).unwrap();
-    let checkpoint = agent.checkpoint(g2.last().unwrap().at).unwrap();
-    // Records written after the console's checkpoint.
-    let mut later = g2.clone();
-    for ev in &mut later {
-        ev.at = ev.at.plus_millis(86_400_000);
-    }
-    trace::replay(&mut agent, &later, &mut trace::refuse_shorthands).unwrap();
+    let mut journal = journal_support::build(key(), [9; 32]);
+    let agent = &mut journal.agent;
     assert!(agent.confirm_journal_key_export().unwrap());
     assert_eq!(
         agent.journal_key_export().unwrap(),
@@ -66,41 +47,67 @@ fn fixture() -> Fixture {
         other @ Verdict::Broken { .. } => panic!("fresh journal must verify: {other:?}"),
     };
     assert!(
-        last_seq >= 6 && checkpoint.seq < last_seq,
+        last_seq >= 6 && journal.checkpoint.seq < last_seq,
         "last {last_seq}, checkpoint {}",
-        checkpoint.seq
+        journal.checkpoint.seq
     );
     Fixture {
-        _dir: dir,
-        db,
-        initial_key,
-        checkpoint,
+        _dir: journal.dir,
+        db: journal.db,
+        initial_key: journal.initial_key,
+        checkpoint: journal.checkpoint,
         last_seq,
     }
 }
 
+fn parallelism(workers: usize, batch: usize) -> Parallelism {
+    Parallelism { workers, batch }
+}
+
+/// A journal anchor as the store writes it after pruning.
+fn anchor(seq: impl std::fmt::Display, hash: &str, next_epoch: impl std::fmt::Display) -> String {
+    format!(r#"{{"seq":{seq},"hash":"{hash}","next_epoch":{next_epoch}}}"#)
+}
+
+/// Acknowledges every pending alert at `at`; returns how many there were.
+fn ack_all(agent: &mut Agent, at: Timestamp) -> usize {
+    let ids = pending_ids(agent, 100);
+    assert_eq!(agent.ack_alerts(&ids, at).unwrap(), ids.len());
+    ids.len()
+}
+
+/// `verdict` names record `seq` as broken, for a reason that mentions `reason_part`.
+fn assert_broken_at(verdict: Verdict, seq: i64, reason_part: &str) {
+    match verdict {
+        Verdict::Broken { seq: at, reason } => {
+            assert_eq!(at, seq);
+            assert!(reason.contains(reason_part), "{reason}");
+        }
+        other @ Verdict::Intact { .. } => panic!("record {seq} went unnoticed: {other:?}"),
+    }
+}
+
 impl Fixture {
+    /// The console's material: the epoch-0 key and its checkpoint.
+    fn options(&self) -> VerifyOptions {
+        VerifyOptions {
+            initial_key: Some(self.initial_key.clone()),
+            console_checkpoint: Some(self.checkpoint.clone()),
+        }
+    }
+
     /// Verifies inline and, with small batches, on worker threads; both must agree on
     /// the verdict and on the first broken record.
     fn verify(&self) -> Verdict {
         let store = Store::open_read_only(&self.db).unwrap();
-        let options = VerifyOptions {
-            initial_key: Some(self.initial_key.clone()),
-            console_checkpoint: Some(self.checkpoint.clone()),
-        };
+        let options = self.options();
         let inline = store
-            .verify_journal_with(
-                options.clone(),
-                Parallelism {
-                    workers: 0,
-                    batch: 1,
-                },
-            )
+            .verify_journal_with(options.clone(), parallelism(0, 1))
             .unwrap();
         assert_eq!(store.verify_journal(options.clone()).unwrap(), inline);
         for (workers, batch) in [(1, 1), (2, 3), (1, 1_000)] {
             let parallel = store
-                .verify_journal_with(options.clone(), Parallelism { workers, batch })
+                .verify_journal_with(options.clone(), parallelism(workers, batch))
                 .unwrap();
             match (&inline, &parallel) {
                 (Verdict::Intact { .. }, _) => assert_eq!(parallel, inline),
@@ -121,6 +128,40 @@ impl Fixture {
         let conn = Connection::open(&self.db).unwrap();
         conn.execute_batch("PRAGMA foreign_keys=OFF").unwrap();
         conn.execute(sql, p).unwrap();
+    }
+
+    /// Appends a space to the body of record `seq`.
+    fn edit_body(&self, seq: i64) {
+        self.sql(
+            "UPDATE journal SET body = body || ' ' WHERE seq = ?1",
+            [seq],
+        );
+    }
+
+    /// Deletes record `from` and every later one.
+    fn truncate_from(&self, from: i64) {
+        self.sql("DELETE FROM journal WHERE seq >= ?1", [from]);
+    }
+
+    /// Deletes every record and every alert.
+    fn wipe(&self) {
+        self.sql("DELETE FROM outbox", []);
+        self.sql("DELETE FROM journal", []);
+    }
+
+    fn set_anchor(&self, anchor: &str) {
+        self.sql(
+            "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
+            [anchor],
+        );
+    }
+
+    /// Removes the records through `seq` and their alerts, and writes `anchor` in their
+    /// place, as pruning would.
+    fn prune_by_hand(&self, seq: i64, anchor: &str) {
+        self.sql("DELETE FROM outbox WHERE journal_seq <= ?1", [seq]);
+        self.sql("DELETE FROM journal WHERE seq <= ?1", [seq]);
+        self.set_anchor(anchor);
     }
 
     fn broken_at(&self) -> i64 {
@@ -177,29 +218,15 @@ fn editing_any_field_of_any_record_is_detected() {
 fn a_body_that_is_not_utf8_is_detected_even_without_keys() {
     let f = fixture();
     let g = fixture_copy(&f);
-    // The same bytes as the body with one made invalid: SQLite stores such text as is.
-    g.sql(
-        "UPDATE journal SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = 2",
-        [],
-    );
-    let verdict = Store::open_read_only(&g.db)
-        .unwrap()
-        .verify_journal(VerifyOptions::default())
-        .unwrap();
-    match verdict {
-        Verdict::Broken { seq, reason } => {
-            assert_eq!(seq, 2);
-            assert!(reason.contains("UTF-8"), "{reason}");
-        }
-        other @ Verdict::Intact { .. } => panic!("an invalid body went unnoticed: {other:?}"),
-    }
+    g.sql(GARBLE_BODY, [2]);
+    assert_broken_at(g.verify_alone(), 2, "UTF-8");
 }
 
 #[test]
 fn a_damaged_last_record_does_not_hide_an_earlier_edit() {
     let f = fixture();
     let g = fixture_copy(&f);
-    g.sql("UPDATE journal SET body = body || ' ' WHERE seq = 1", []);
+    g.edit_body(1);
     g.sql(
         "UPDATE journal SET hash = x'00' WHERE seq = (SELECT max(seq) FROM journal)",
         [],
@@ -212,10 +239,7 @@ fn a_gap_is_reported_before_a_malformed_record_after_it() {
     let f = fixture();
     let g = fixture_copy(&f);
     g.sql("DELETE FROM journal WHERE seq = 2", []);
-    g.sql(
-        "UPDATE journal SET body = CAST(CAST(body AS BLOB) || x'ff' AS TEXT) WHERE seq = 4",
-        [],
-    );
+    g.sql(GARBLE_BODY, [4]);
     assert_eq!(g.broken_at(), 2);
 }
 
@@ -223,7 +247,7 @@ fn a_gap_is_reported_before_a_malformed_record_after_it() {
 fn an_unreadable_page_after_an_edit_still_names_the_edit() {
     let f = fixture();
     let g = fixture_copy(&f);
-    g.sql("UPDATE journal SET body = body || ' ' WHERE seq = 1", []);
+    g.edit_body(1);
     // Enough rows in the current epoch (the in-order walk goes on past the edit, whose
     // hash a worker checks) that the journal's last pages are the file's last pages.
     let conn = Connection::open(&g.db).unwrap();
@@ -246,25 +270,8 @@ fn an_unreadable_page_after_an_edit_still_names_the_edit() {
     bytes[len - 4096..].fill(0xa5);
     std::fs::write(&g.db, bytes).unwrap();
     let store = Store::open_read_only(&g.db).unwrap();
-    let options = VerifyOptions {
-        initial_key: Some(g.initial_key.clone()),
-        console_checkpoint: Some(g.checkpoint.clone()),
-    };
-    for parallelism in [
-        Parallelism {
-            workers: 0,
-            batch: 1,
-        },
-        Parallelism {
-            workers: 1,
-            batch: 1,
-        },
-        Parallelism {
-            workers: 2,
-            batch: 3,
-        },
-    ] {
-        match store.verify_journal_with(options.clone(), parallelism) {
+    for parallelism in [parallelism(0, 1), parallelism(1, 1), parallelism(2, 3)] {
+        match store.verify_journal_with(g.options(), parallelism) {
             Ok(Verdict::Broken { seq, .. }) => assert_eq!(seq, 1, "{parallelism:?}"),
             other => panic!("{parallelism:?}: {other:?}"),
         }
@@ -303,10 +310,7 @@ fn truncating_the_tail_behind_the_consoles_checkpoint_is_detected() {
     let f = fixture();
     let g = fixture_copy(&f);
     // The intruder removes the tail, the stored checkpoints and the key evidence of them.
-    g.sql(
-        "DELETE FROM journal WHERE seq >= ?1",
-        params![f.checkpoint.seq - 1],
-    );
+    g.truncate_from(f.checkpoint.seq - 1);
     g.sql("DELETE FROM checkpoint", []);
     assert_eq!(g.broken_at(), f.checkpoint.seq - 1);
 }
@@ -315,14 +319,8 @@ fn truncating_the_tail_behind_the_consoles_checkpoint_is_detected() {
 fn truncating_behind_a_stored_checkpoint_is_detected_without_the_console() {
     let f = fixture();
     let g = fixture_copy(&f);
-    g.sql(
-        "DELETE FROM journal WHERE seq >= ?1",
-        params![f.checkpoint.seq],
-    );
-    let verdict = Store::open_read_only(&g.db)
-        .unwrap()
-        .verify_journal(VerifyOptions::default())
-        .unwrap();
+    g.truncate_from(f.checkpoint.seq);
+    let verdict = g.verify_alone();
     assert!(
         matches!(verdict, Verdict::Broken { seq, .. } if seq == f.checkpoint.seq),
         "{verdict:?}"
@@ -335,10 +333,7 @@ fn a_rewritten_chain_fails_the_mac_and_the_checkpoints() {
     let g = fixture_copy(&f);
     // The intruder edits record 2 and recomputes every later hash, as anyone can with SHA-256.
     rewrite_chain_from(&g.db, 2);
-    let without_keys = Store::open_read_only(&g.db)
-        .unwrap()
-        .verify_journal(VerifyOptions::default())
-        .unwrap();
+    let without_keys = g.verify_alone();
     assert!(
         matches!(without_keys, Verdict::Broken { .. }),
         "stored signed checkpoints catch a recomputed chain: {without_keys:?}"
@@ -371,13 +366,7 @@ fn pruning_after_delivery_keeps_the_rest_verifiable() {
     let f = fixture();
     let g = fixture_copy(&f);
     let mut agent = Agent::open(&g.db, key(), Timestamp::from_unix_millis(0), [0; 32]).unwrap();
-    let ids: Vec<u64> = agent
-        .pending_alerts(100)
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
-    assert_eq!(agent.ack_alerts(&ids, far_future()).unwrap(), ids.len());
+    ack_all(&mut agent, far_future());
     let removed = agent.prune_journal(far_future()).unwrap();
     assert_eq!(
         removed as i64, f.checkpoint.seq,
@@ -400,10 +389,7 @@ fn pruning_after_delivery_keeps_the_rest_verifiable() {
         other @ Verdict::Broken { .. } => panic!("{other:?}"),
     }
     // Tampering with what remains is still caught.
-    g.sql(
-        "UPDATE journal SET body = body || ' ' WHERE seq = ?1",
-        params![f.checkpoint.seq + 1],
-    );
+    g.edit_body(f.checkpoint.seq + 1);
     assert_eq!(g.broken_at(), f.checkpoint.seq + 1);
 }
 
@@ -542,13 +528,9 @@ fn assert_broken(verdict: &Verdict, what: &str) {
 fn a_wiped_journal_behind_a_forged_anchor_is_not_intact() {
     let f = fixture();
     let g = fixture_copy(&f);
-    let anchor = format!(r#"{{"seq":3,"hash":"{}","next_epoch":0}}"#, g.hash_of(3));
-    g.sql("DELETE FROM outbox", []);
-    g.sql("DELETE FROM journal", []);
-    g.sql(
-        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
-        params![anchor],
-    );
+    let anchor = anchor(3, &g.hash_of(3), 0);
+    g.wipe();
+    g.set_anchor(&anchor);
     assert_eq!(g.broken_at(), 3);
     let alone = g.verify_alone();
     assert_broken(&alone, "a forged anchor");
@@ -569,19 +551,7 @@ fn an_anchor_must_repeat_its_checkpoint() {
         (cp_seq - 1, cp_epoch + 1),
     ] {
         let g = fixture_copy(&f);
-        let anchor = format!(
-            r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":{next_epoch}}}"#,
-            g.hash_of(hash_seq)
-        );
-        g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
-        g.sql(
-            "DELETE FROM outbox WHERE journal_seq <= ?1",
-            params![cp_seq],
-        );
-        g.sql(
-            "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
-            params![anchor],
-        );
+        g.prune_by_hand(cp_seq, &anchor(cp_seq, &g.hash_of(hash_seq), next_epoch));
         assert_broken(&g.verify(), "an anchor that differs from its checkpoint");
     }
 }
@@ -593,15 +563,9 @@ fn an_anchor_with_a_huge_epoch_does_not_hang_verification() {
     let f = fixture();
     let g = fixture_copy(&f);
     let (cp_seq, _) = g.stored_checkpoints()[0];
-    let anchor = format!(
-        r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":9000000000000000000}}"#,
-        g.hash_of(cp_seq)
-    );
+    let anchor = anchor(cp_seq, &g.hash_of(cp_seq), 9_000_000_000_000_000_000_u64);
     g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
-    g.sql(
-        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
-        params![anchor],
-    );
+    g.set_anchor(&anchor);
     let (done, verdict) = std::sync::mpsc::channel();
     let db = g.db.clone();
     let key = g.initial_key.clone();
@@ -628,16 +592,9 @@ fn an_anchor_with_a_huge_epoch_does_not_hang_verification() {
 fn a_deleted_journal_without_checkpoints_is_not_intact() {
     let f = fixture();
     let g = fixture_copy(&f);
-    g.sql("DELETE FROM outbox", []);
-    g.sql("DELETE FROM journal", []);
+    g.wipe();
     g.sql("DELETE FROM checkpoint", []);
-    match g.verify_alone() {
-        Verdict::Broken { seq, reason } => {
-            assert_eq!(seq, 1);
-            assert!(reason.contains("record 1"), "{reason}");
-        }
-        other @ Verdict::Intact { .. } => panic!("an empty journal verified: {other:?}"),
-    }
+    assert_broken_at(g.verify_alone(), 1, "record 1");
     assert_eq!(g.broken_at(), 1);
 }
 
@@ -751,13 +708,7 @@ fn out_of_range_stored_values_are_reported_not_wrapped() {
     // Anchors at the edge of the ranges.
     for (seq, next_epoch) in [(i64::MAX, u64::MAX), (i64::MAX, 1), (-1, 0), (0, u64::MAX)] {
         let g = fixture_copy(&f);
-        g.sql(
-            "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
-            params![format!(
-                r#"{{"seq":{seq},"hash":"{}","next_epoch":{next_epoch}}}"#,
-                "00".repeat(32)
-            )],
-        );
+        g.set_anchor(&anchor(seq, &"00".repeat(32), next_epoch));
         assert_broken(&g.verify_alone(), "an anchor at the edge of the range");
     }
     // Records whose sequence numbers or epochs are at the edges.
@@ -795,13 +746,7 @@ fn a_pruned_journal_keeps_the_checkpoint_that_signs_its_anchor() {
     let f = fixture();
     let g = fixture_copy(&f);
     let mut agent = Agent::open(&g.db, key(), far_future(), [0; 32]).unwrap();
-    let ids: Vec<u64> = agent
-        .pending_alerts(100)
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
-    agent.ack_alerts(&ids, far_future()).unwrap();
+    ack_all(&mut agent, far_future());
     assert!(agent.prune_journal(far_future()).unwrap() > 0);
     drop(agent);
     assert!(matches!(g.verify_alone(), Verdict::Intact { .. }));
@@ -825,20 +770,7 @@ fn pruning_by_hand_past_an_undelivered_alert_is_detected() {
         undelivered_seq <= cp_seq,
         "the fixture has an undelivered alert before its first checkpoint"
     );
-    let anchor = format!(
-        r#"{{"seq":{cp_seq},"hash":"{}","next_epoch":{}}}"#,
-        g.hash_of(cp_seq),
-        cp_epoch + 1
-    );
-    g.sql(
-        "DELETE FROM outbox WHERE journal_seq <= ?1",
-        params![cp_seq],
-    );
-    g.sql("DELETE FROM journal WHERE seq <= ?1", params![cp_seq]);
-    g.sql(
-        "INSERT INTO meta(key, value) VALUES ('journal_anchor', ?1)",
-        params![anchor],
-    );
+    g.prune_by_hand(cp_seq, &anchor(cp_seq, &g.hash_of(cp_seq), cp_epoch + 1));
     assert_broken(&g.verify_alone(), "pruning by hand");
     assert_eq!(g.broken_at(), cp_seq);
 }

@@ -3,12 +3,14 @@
 //! checkpoint and epoch-0 key. Every edit is detected, or belongs to a class that
 //! verification cannot see, each named here with the reason (docs/journal.md lists them).
 
+mod journal_support;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use portcullis_core::journal::{EpochKey, SignedCheckpoint, Verdict, VerifyOptions};
 use portcullis_core::store::{Parallelism, Store};
-use portcullis_core::{trace, Agent, DeviceKey, SoftwareDeviceKey};
+use portcullis_core::{DeviceKey, SoftwareDeviceKey};
 use proptest::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -31,33 +33,12 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let key: Arc<dyn DeviceKey> =
             Arc::new(SoftwareDeviceKey::new(b"journal-tamper-secret").unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("agent.db");
-        let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-        let read = |name: &str| {
-            trace::parse(&std::fs::read_to_string(scenarios.join(name)).unwrap()).unwrap()
-        };
-        let swap = read("sim-swap-at-night.jsonl");
-        let g2 = read("downgrade-2g.jsonl");
-        let mut agent = Agent::open(&db, key, swap[0].at, [4; 32]).unwrap();
-        let initial_key = EpochKey::from_bytes(0, agent.journal_key_export().unwrap().unwrap());
-        trace::replay(&mut agent, &swap, &mut trace::refuse_shorthands).unwrap();
-        let end = swap.last().unwrap().at;
-        let first = agent.pending_alerts(1).unwrap()[0].id;
-        agent.ack_alerts(&[first], end).unwrap();
-        agent.checkpoint(end).unwrap();
-        trace::replay(&mut agent, &g2, &mut trace::refuse_shorthands).unwrap();
-        let checkpoint = agent.checkpoint(g2.last().unwrap().at).unwrap();
-        let mut later = g2.clone();
-        for ev in &mut later {
-            ev.at = ev.at.plus_millis(86_400_000);
-        }
-        trace::replay(&mut agent, &later, &mut trace::refuse_shorthands).unwrap();
-        let pending = agent.pending_alerts(100).unwrap();
-        let last_at = later.last().unwrap().at.plus_millis(1_000);
-        agent.ack_alerts(&[pending[1].id], last_at).unwrap();
-        drop(agent);
-        let conn = Connection::open(&db).unwrap();
+        let mut journal = journal_support::build(key, [4; 32]);
+        let pending = journal.agent.pending_alerts(100).unwrap();
+        let last_at = journal.later.last().unwrap().at.plus_millis(1_000);
+        journal.agent.ack_alerts(&[pending[1].id], last_at).unwrap();
+        drop(journal.agent);
+        let conn = Connection::open(&journal.db).unwrap();
         let kinds = conn
             .prepare("SELECT kind FROM journal ORDER BY seq")
             .unwrap()
@@ -81,10 +62,10 @@ fn fixture() -> &'static Fixture {
             .collect();
         drop(conn);
         let f = Fixture {
-            _dir: dir,
-            db,
-            initial_key,
-            checkpoint,
+            _dir: journal.dir,
+            db: journal.db,
+            initial_key: journal.initial_key,
+            checkpoint: journal.checkpoint,
             kinds,
             checkpoints,
             outbox,

@@ -136,28 +136,24 @@ fn local_hour(clock: &LocalClock, t: i64) -> u8 {
     ((t + o).rem_euclid(DAY_MS) / HOUR_MS) as u8
 }
 
-/// Whether every instant of `[s, e)` has an allowed local hour under `clock`. Checked
-/// at every point where the answer can change: local hour boundaries under each
-/// offset, and the offset change itself.
+/// Whether every instant of `[s, e)` has an allowed local hour under `clock`. Walks the
+/// stretches over which the local hour stays the same: each ends at the next local hour
+/// boundary under the offset in force, or at the offset change if that comes first.
 fn inside_allowed(clock: &LocalClock, hours: LocalHours, s: i64, e: i64) -> bool {
-    let mut points = vec![s, e - 1];
-    let mut offsets = vec![clock.offset];
-    if let Some(c) = clock.next_change {
-        offsets.push(c.offset);
-        points.extend([c.at.as_unix_millis(), c.at.as_unix_millis() - 1]);
-    }
-    for o in offsets {
-        let o = i64::from(o.minutes()) * MINUTE_MS;
-        let mut b = s - (s + o).rem_euclid(HOUR_MS) + HOUR_MS;
-        while b < e {
-            points.extend([b, b - 1]);
-            b += HOUR_MS;
+    let change = clock.next_change.map(|c| c.at.as_unix_millis());
+    let mut t = s;
+    while t < e {
+        if !hours.contains(local_hour(clock, t)) {
+            return false;
         }
+        let o = i64::from(clock.offset_at(Timestamp::from_unix_millis(t)).minutes()) * MINUTE_MS;
+        let boundary = t - (t + o).rem_euclid(HOUR_MS) + HOUR_MS;
+        t = match change {
+            Some(c) if c > t => boundary.min(c),
+            _ => boundary,
+        };
     }
-    points
-        .into_iter()
-        .filter(|t| (s..e).contains(t))
-        .all(|t| hours.contains(local_hour(clock, t)))
+    true
 }
 
 /// A window as the agent saw it: opened, then finished (completed or closed).

@@ -4,44 +4,23 @@
 //! at the times of their events; the same when the agent is reopened after every batch.
 
 mod policy_support;
+#[path = "../benches/support/shipped_indicators.rs"]
+mod shipped_indicators;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{device, key, payload, standard_root, DAY, T0};
+use policy_support::{device, key, payload, repo, standard_root, DAY, T0};
 use portcullis_core::inspection::{IndicatorSet, Observable};
 use portcullis_core::telemetry::{
     ConnectEvent, DnsEvent, SecurityEvent, TelemetryBatch, TelemetryEvent,
 };
 use portcullis_core::{Agent, AlertKind, DeviceKey, SoftwareDeviceKey, Timestamp};
 use serde_json::Value;
+use shipped_indicators::{collections, indicators_dir};
 
 fn device_key() -> Arc<dyn DeviceKey> {
     Arc::new(SoftwareDeviceKey::new(b"telemetry-scenario-secret").unwrap())
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn indicators_dir() -> PathBuf {
-    repo().join("../shared/indicators")
-}
-
-fn collections() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::fs::read_dir(indicators_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "stix2"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 fn load_all(agent: &mut Agent) {
@@ -81,7 +60,7 @@ struct Scenario {
 /// event's package, family, host and address from test-only names and ranges.
 fn scenario() -> Scenario {
     let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("tests/scenarios/telemetry-day.json")).unwrap(),
+        &std::fs::read_to_string(repo("tests/scenarios/telemetry-day.json")).unwrap(),
     )
     .unwrap();
     let start = time(&spec["start"]);
@@ -305,11 +284,11 @@ fn a_match_brings_the_next_inspection_forward_and_scheduled_inspections_scan_the
 
 #[test]
 fn the_policy_turns_the_logs_on_and_its_telemetry_fields_are_checked() {
-    let text = std::fs::read_to_string(repo().join("policies/election-sensitive.json")).unwrap();
+    let text = std::fs::read_to_string(repo("policies/election-sensitive.json")).unwrap();
     let policy = portcullis_core::policy::Policy::from_json(text.as_bytes()).unwrap();
     assert!(policy.telemetry.network_logging && policy.telemetry.security_logging);
     assert_eq!(policy.telemetry.network_window_days, 7);
-    let baseline = std::fs::read_to_string(repo().join("policies/baseline.json")).unwrap();
+    let baseline = std::fs::read_to_string(repo("policies/baseline.json")).unwrap();
     let baseline = portcullis_core::policy::Policy::from_json(baseline.as_bytes()).unwrap();
     assert!(!baseline.telemetry.network_logging);
 

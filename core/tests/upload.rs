@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use policy_support::{
-    enroll_with_policy, repo, sim_ready as sim, software_key, DAY, HOUR, MINUTE, T0,
+    enroll_with_policy, pending_ids, repo, sim_ready as sim, software_key, DAY, HOUR, MINUTE, T0,
 };
 use portcullis_core::agent::MAX_PENDING_EVIDENCE;
 use portcullis_core::journal::EpochKey;
@@ -153,12 +153,7 @@ fn a_day_of_events_ships_in_verified_batches() {
         // A SIM swapped back and forth every four hours: alerts, journalled.
         let iccid = ["8944110012345678901", "8944110098765432109"][(step / 24) as usize % 2];
         agent.handle(&sim(iccid), t).unwrap();
-        let ids: Vec<_> = agent
-            .pending_alerts(50)
-            .unwrap()
-            .iter()
-            .map(|a| a.id)
-            .collect();
+        let ids = pending_ids(&mut agent, 50);
         agent.ack_alerts(&ids, t).unwrap();
         if step % 3 == 0 {
             let w = agent.wake(t, None).unwrap();
@@ -336,12 +331,7 @@ fn records_are_pruned_only_once_the_collector_holds_them() {
         agent.handle(&sim(iccid), t).unwrap();
         agent.checkpoint(t).unwrap();
     }
-    let ids: Vec<_> = agent
-        .pending_alerts(100)
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
+    let ids = pending_ids(&mut agent, 100);
     assert!(ids.len() > 5);
     agent.ack_alerts(&ids, t).unwrap();
     let far = t.plus_millis(365 * DAY);

@@ -8,7 +8,7 @@ mod policy_support;
 use std::path::Path;
 use std::sync::Arc;
 
-use policy_support::{enroll_with_policy, repo, software_key, DAY, HOUR, MINUTE, T0};
+use policy_support::{enroll_with_policy, pending_ids, repo, software_key, DAY, HOUR, MINUTE, T0};
 use portcullis_core::agent::{
     BootVerdict, DeliveryResult, BOOT_TOLERANCE_MS, COMPLIANCE_INTERVAL_MS,
 };
@@ -226,12 +226,7 @@ fn delivery_retries_back_off_in_the_core_and_survive_a_restart() {
     assert_eq!(throttled.failures, 10, "a rate limit is no failure");
 
     // Delivered: acknowledged, backoff reset, nothing more to retry.
-    let ids: Vec<_> = agent
-        .pending_alerts(10)
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
+    let ids = pending_ids(&mut agent, 10);
     let done = agent
         .report_delivery(&ids, DeliveryResult::Delivered, now)
         .unwrap();

@@ -47,6 +47,16 @@ pub(crate) fn sim_ready(iccid: &str) -> SimEvent {
     })
 }
 
+/// The ids of the oldest `limit` undelivered alerts.
+pub(crate) fn pending_ids(agent: &mut Agent, limit: u32) -> Vec<u64> {
+    agent
+        .pending_alerts(limit)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect()
+}
+
 pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32]).unwrap()
 }
@@ -62,6 +72,15 @@ pub(crate) fn role(keys: &[&SigningKey], threshold: u32) -> Role {
     }
 }
 
+/// The entry a root lists for `key`, unlabelled.
+pub(crate) fn root_key(key: &SigningKey) -> RootKey {
+    RootKey {
+        keytype: KeyType::Ed25519,
+        public: key.public_key(),
+        label: String::new(),
+    }
+}
+
 /// A root listing `root_keys` (root role) and `policy_keys` (policy role).
 pub(crate) fn root(
     version: u64,
@@ -73,16 +92,7 @@ pub(crate) fn root(
     let keys = root_keys
         .iter()
         .chain(policy_keys)
-        .map(|k| {
-            (
-                k.key_id(),
-                RootKey {
-                    keytype: KeyType::Ed25519,
-                    public: k.public_key(),
-                    label: String::new(),
-                },
-            )
-        })
+        .map(|k| (k.key_id(), root_key(k)))
         .collect();
     TrustRoot {
         schema: RootSchema::V1,
@@ -103,14 +113,7 @@ pub(crate) fn root_with_operations(version: u64, threshold: u32) -> TrustRoot {
     let mut root = standard_root(1);
     root.version = version;
     for k in [key(20), key(21), key(22)] {
-        root.keys.insert(
-            k.key_id(),
-            RootKey {
-                keytype: KeyType::Ed25519,
-                public: k.public_key(),
-                label: String::new(),
-            },
-        );
+        root.keys.insert(k.key_id(), root_key(&k));
     }
     root.roles.operations = Some(role(&[&key(20), &key(21), &key(22)], threshold));
     root
