@@ -5,6 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use portcullis_core::journal::{CheckpointSigner, EpochKey, Verdict, VerifyOptions};
+use portcullis_core::store::internals::StoreWrites;
 use portcullis_core::store::{Commit, Enrollment, Parallelism, Store};
 use portcullis_core::{SoftwareDeviceKey, Timestamp};
 

@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use portcullis_core::journal::EpochKey;
+use portcullis_core::store::internals::StoreWrites;
 use portcullis_core::store::{Commit, Store};
 use portcullis_core::Timestamp;
 

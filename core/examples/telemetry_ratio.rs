@@ -28,6 +28,7 @@ use std::time::Instant;
 use portcullis_core::inspection::evidence::Contact;
 use portcullis_core::inspection::{EvidenceSnapshot, IndicatorSet};
 use portcullis_core::journal::EpochKey;
+use portcullis_core::store::internals::StoreWrites;
 use portcullis_core::store::{Commit, JournalEntry, Store};
 use portcullis_core::telemetry::{ConnectEvent, DnsEvent, TelemetryBatch, TelemetryEvent};
 use portcullis_core::{Agent, SoftwareDeviceKey, Timestamp};

@@ -419,6 +419,7 @@ fn the_ocsf_export_gives_the_matched_dns_and_network_events_linked_from_their_fi
 
 #[test]
 fn the_network_log_reads_with_the_parts_newest_time_first_and_pruning_drops_old_records() {
+    use portcullis_core::store::internals::StoreWrites;
     use portcullis_core::store::{
         Commit, NetworkLogRecord, NetworkValue, NetworkWindowWrite, Store,
     };

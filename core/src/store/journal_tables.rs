@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 
 impl Store {
     /// Sets the MAC key new records are authenticated with.
-    pub fn set_journal_key(&mut self, key: EpochKey) {
+    pub(crate) fn set_journal_key(&mut self, key: EpochKey) {
         self.key = Some(key);
     }
 
@@ -47,7 +47,7 @@ impl Store {
 
     /// Initialises the journal at enrollment: the wrapped epoch-0 key, the checkpoint public key,
     /// the one-time export copy of the epoch-0 key for the console, and the first record.
-    pub fn enroll(&mut self, setup: Enrollment) -> Result<()> {
+    pub(crate) fn enroll(&mut self, setup: Enrollment) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -81,7 +81,7 @@ impl Store {
     }
 
     /// Removes the one-time export copy of the epoch-0 key once the console has it.
-    pub fn forget_key_export(&mut self) -> Result<bool> {
+    pub(crate) fn forget_key_export(&mut self) -> Result<bool> {
         let n = self
             .conn
             .execute("DELETE FROM meta WHERE key = ?1", [META_KEY_EXPORT])
@@ -96,7 +96,7 @@ impl Store {
 
     /// Stores a checkpoint and moves the MAC key to the next epoch in one transaction;
     /// the previous key is overwritten.
-    pub fn record_checkpoint(
+    pub(crate) fn record_checkpoint(
         &mut self,
         cp: &SignedCheckpoint,
         next: EpochKey,
@@ -186,15 +186,10 @@ impl Store {
         collect_records(&mut rows)
     }
     /// Drops records up to the newest checkpoint made before `before`, keeping the chain
-    /// verifiable from that checkpoint and never dropping an unacknowledged alert.
-    /// Returns how many records were removed.
-    pub fn prune(&mut self, before: Timestamp) -> Result<u64> {
-        self.prune_through(before, i64::MAX)
-    }
-
-    /// [`Store::prune`], dropping no record after `through` (the last record the
-    /// collector acknowledged, when the journal is shipped).
-    pub fn prune_through(&mut self, before: Timestamp, through: i64) -> Result<u64> {
+    /// verifiable from that checkpoint and never dropping an unacknowledged alert nor a
+    /// record after `through` (the last record the collector acknowledged, when the
+    /// journal is shipped; `i64::MAX` otherwise). Returns how many records were removed.
+    pub(crate) fn prune_through(&mut self, before: Timestamp, through: i64) -> Result<u64> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -25,6 +25,54 @@ pub use network::{
 };
 pub use verify::Parallelism;
 
+/// Writes that bypass the agent, for this crate's own benchmarks, examples and
+/// integration tests (feature `internals`, which neither the FFI crate nor the CLI
+/// enables): a store written other than by the agent can hold what no agent decided, so
+/// these are not the library's API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    use super::{Alert, Commit, Enrollment, EpochKey, NetworkWindowWrite, Result, Store};
+
+    /// The store's own writes, as the agent makes them.
+    pub trait StoreWrites {
+        /// Writes one step atomically and returns the alerts it queued.
+        fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>>;
+        /// Writes one step and its network-window rows atomically.
+        fn commit_with_network(
+            &mut self,
+            commit: Commit,
+            network: NetworkWindowWrite,
+        ) -> Result<Vec<Alert>>;
+        /// Initialises the journal as enrollment does.
+        fn enroll(&mut self, setup: Enrollment) -> Result<()>;
+        /// Sets the MAC key new records are authenticated with.
+        fn set_journal_key(&mut self, key: EpochKey);
+    }
+
+    impl StoreWrites for Store {
+        fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>> {
+            Store::commit(self, commit)
+        }
+
+        fn commit_with_network(
+            &mut self,
+            commit: Commit,
+            network: NetworkWindowWrite,
+        ) -> Result<Vec<Alert>> {
+            Store::commit_with_network(self, commit, network)
+        }
+
+        fn enroll(&mut self, setup: Enrollment) -> Result<()> {
+            Store::enroll(self, setup)
+        }
+
+        fn set_journal_key(&mut self, key: EpochKey) {
+            Store::set_journal_key(self, key);
+        }
+    }
+}
+
 /// One journal record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
@@ -84,12 +132,12 @@ impl Store {
     }
 
     /// Writes one agent step atomically and returns the alerts it queued.
-    pub fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>> {
+    pub(crate) fn commit(&mut self, commit: Commit) -> Result<Vec<Alert>> {
         self.commit_with_network(commit, NetworkWindowWrite::default())
     }
 
     /// Writes one agent step and its network-window rows atomically (telemetry ingest).
-    pub fn commit_with_network(
+    pub(crate) fn commit_with_network(
         &mut self,
         commit: Commit,
         network: NetworkWindowWrite,

@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 
 impl Store {
     /// Hands out up to `limit` unacknowledged alerts, oldest first, counting the attempt.
-    pub fn pending_alerts(&mut self, limit: u32) -> Result<Vec<Alert>> {
+    pub(crate) fn pending_alerts(&mut self, limit: u32) -> Result<Vec<Alert>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Marks alerts delivered; unknown or already acknowledged ids are ignored. Returns how many changed.
-    pub fn ack(&mut self, ids: &[AlertId], now: Timestamp) -> Result<usize> {
+    pub(crate) fn ack(&mut self, ids: &[AlertId], now: Timestamp) -> Result<usize> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -14,18 +14,6 @@ impl Store {
             .context("reading metadata")
     }
 
-    /// Writes a metadata value, journaling nothing; for enrollment facts.
-    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .context("writing metadata")?;
-        Ok(())
-    }
-
     /// The last persisted state of a component, as JSON.
     pub fn load_state(&self, component: &str) -> Result<Option<String>> {
         self.conn
