@@ -4,7 +4,21 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::Arg;
 use portcullis_core::Timestamp;
+
+/// Words the help of argument `id` for one command, where a flattened argument struct
+/// serves several. Unlike `mut_arg`, which moves the argument to the end of the usage
+/// line, it leaves the argument in place: use it as `mut_args(help_for(..))`.
+pub(crate) fn help_for(id: &'static str, help: &'static str) -> impl FnMut(Arg) -> Arg {
+    move |arg| {
+        if arg.get_id() == id {
+            arg.help(help)
+        } else {
+            arg
+        }
+    }
+}
 
 /// A day in milliseconds.
 pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
