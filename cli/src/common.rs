@@ -98,6 +98,25 @@ mod tests {
     }
 
     #[test]
+    fn help_for_words_one_argument_and_leaves_the_usage_order() {
+        let command = clap::Command::new("sign")
+            .arg(Arg::new("keys").long("key").required(true).help("a key"))
+            .arg(Arg::new("input").long("in").required(true).help("a file"))
+            .mut_args(help_for("input", "the policy"));
+        let help = |id: &str| {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_help().map(ToString::to_string)
+        };
+        assert_eq!(help("input").as_deref(), Some("the policy"));
+        assert_eq!(help("keys").as_deref(), Some("a key"));
+        let order: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        assert_eq!(order, ["keys", "input"]);
+    }
+
+    #[test]
     fn durations_parse_or_fail_without_panicking() {
         assert_eq!(duration_ms("30d"), Ok(30 * DAY_MS));
         assert_eq!(duration_ms("90m"), Ok(90 * 60_000));
