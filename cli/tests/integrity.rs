@@ -10,7 +10,7 @@ use std::process::Output;
 
 use portcullis_attest::{verify, Expectations, TrustAnchors, VerifyOptions};
 use serde_json::{json, Value};
-use support::{hex, portcullis, repo, shared_attestation as shared};
+use support::{attest_verify, hex, portcullis, repo, shared_attestation as shared};
 
 /// A policy with every integrity rule, on top of the election-sensitive baseline.
 fn policy(dir: &Path, integrity: Value) -> String {
@@ -36,25 +36,15 @@ fn all_rules() -> Value {
 
 /// Runs `attest verify` on a chain (a file of `../shared/attestation/`) with its
 /// challenge and time, and EXTRA arguments.
-fn attest_verify((chain, challenge, at): (&str, &str, &str), extra: &[&str]) -> Output {
-    let (chain, challenge) = (shared(chain), hex(challenge));
-    let mut args = vec![
-        "attest",
-        "verify",
-        "--chain",
-        &chain,
-        "--challenge",
-        &challenge,
-    ];
-    args.extend(["--now", at]);
-    args.extend_from_slice(extra);
-    portcullis(&args)
+fn attest_at((chain, challenge, at): (&str, &str, &str), extra: &[&str]) -> Output {
+    let args = [&["--now", at][..], extra].concat();
+    attest_verify(chain, &hex(challenge), &args)
 }
 
 /// Runs `attest verify --format json` on CHAIN, checks that it exits with CODE, and keeps
 /// the verdict in DIR as NAME; returns the verdict's path.
 fn attest(dir: &Path, name: &str, chain: (&str, &str, &str), code: i32) -> String {
-    let out = attest_verify(chain, &["--format", "json"]);
+    let out = attest_at(chain, &["--format", "json"]);
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, &out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(code), "{}", chain.0);
@@ -384,7 +374,7 @@ fn the_checkpoint_key_link_is_checked_against_the_real_leaf_and_refused_when_for
     // is the attest crate's unit test, with a key made for it.)
     let key = "11".repeat(32);
     let forged = "3044022011111111111111111111111111111111111111111111111111111111111111110220222222222222222222222222222222222222222222222222222222222222222222";
-    let out = attest_verify(
+    let out = attest_at(
         CAIMAN,
         &[
             "--format",
@@ -405,7 +395,7 @@ fn the_checkpoint_key_link_is_checked_against_the_real_leaf_and_refused_when_for
     assert!(verdict.get("device").is_none());
     // Without the link, the same chain verifies; a key that is not 32 bytes is bad input.
     attest(tempfile::tempdir().unwrap().path(), "c", CAIMAN, 0);
-    let out = attest_verify(
+    let out = attest_at(
         CAIMAN,
         &["--checkpoint-key", "1111", "--certification", forged],
     );

@@ -175,3 +175,31 @@ pub(crate) fn root_sign(keys: &[&str], input: &str, out: &str) -> String {
     args.extend(["--in", input, "--out", out]);
     ok(&args)
 }
+
+/// Checks that OUT exited with CODE (showing what it printed otherwise) and returns its
+/// standard output.
+pub(crate) fn stdout_of(out: &Output, code: i32) -> String {
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Checks that OUT exited with CODE and returns its standard output read as JSON.
+pub(crate) fn json_of(out: &Output, code: i32) -> serde_json::Value {
+    serde_json::from_str(&stdout_of(out, code)).expect("JSON on stdout")
+}
+
+/// Runs `portcullis attest verify` on CHAIN (a file of `../shared/attestation/`) with the
+/// challenge CHALLENGE_HEX and EXTRA arguments.
+pub(crate) fn attest_verify(chain: &str, challenge_hex: &str, extra: &[&str]) -> Output {
+    let chain = shared_attestation(chain);
+    let mut args = vec!["attest", "verify", "--chain", &chain];
+    args.extend(["--challenge", challenge_hex]);
+    args.extend_from_slice(extra);
+    portcullis(&args)
+}
