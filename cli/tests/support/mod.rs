@@ -203,3 +203,19 @@ pub(crate) fn attest_verify(chain: &str, challenge_hex: &str, extra: &[&str]) ->
     args.extend_from_slice(extra);
     portcullis(&args)
 }
+
+/// Runs `portcullis inspect` of INPUT (`--evidence FILE`, `--androidqf DIR` or
+/// `--telemetry FILE`) against every bundle of INDICATORS, and EXTRA arguments.
+pub(crate) fn inspect(
+    indicators: &[&Path],
+    (flag, input): (&str, &Path),
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["inspect"];
+    for bundle in indicators {
+        args.extend(["--indicators", bundle.to_str().unwrap()]);
+    }
+    args.extend([flag, input.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    portcullis(&args)
+}
