@@ -219,3 +219,11 @@ pub(crate) fn inspect(
     args.extend_from_slice(extra);
     portcullis(&args)
 }
+
+/// Checks that OUT exited with 0 and reads its standard output as JSON lines.
+pub(crate) fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout_of(out, 0)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
