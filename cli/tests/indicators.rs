@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 mod support;
 
 use support::{
-    console_keys, contains_all, fails, flipped_bits_fail, keygen, ok, p, pem_body, root_create,
-    root_sign, sign_args, signed_file, verify_args, SignedFile, CHECKED,
+    console_keys, contains_all, fails, flipped_bits_fail, keygen, ok, p, pem_body, role,
+    root_create, root_sign, sign_args, signed_file, verify_args, SignedFile, CHECKED,
 };
 
 /// A real public collection; fails (rather than skips) when the folder is missing.
@@ -143,20 +143,9 @@ fn a_root_with_a_threshold_of_two_needs_a_co_signature() {
     let (r1, r1_pub) = keygen(d, "root-1");
     let (pol, pol_pub) = keygen(d, "policy-1");
     let (pol2, pol2_pub) = keygen(d, "policy-2");
-    let root_json = root_create(
-        d,
-        "root.json",
-        &[
-            "--root-key",
-            &r1_pub,
-            "--policy-key",
-            &pol_pub,
-            "--policy-key",
-            &pol2_pub,
-            "--policy-threshold",
-            "2",
-        ],
-    );
+    let policy_role = role("policy", &[&pol_pub, &pol2_pub], "2");
+    let args = [&["--root-key", &r1_pub][..], &policy_role].concat();
+    let root_json = root_create(d, "root.json", &args);
     let root = p(d, "root.signed");
     root_sign(&[&r1], &root_json, &root);
 

@@ -7,8 +7,8 @@ mod support;
 
 use portcullis_core::policy::Policy;
 use support::{
-    console_keys, contains_all, fails, flipped_bits_fail, keygen, ok, p, pem_body, root_create,
-    root_sign, sign_args, signed_file, verify_args, CHECKED,
+    console_keys, contains_all, fails, flipped_bits_fail, keygen, ok, p, pem_body, role,
+    root_create, root_sign, sign_args, signed_file, verify_args, CHECKED,
 };
 
 fn policy(name: &str) -> String {
@@ -166,26 +166,13 @@ fn roots_threshold_signing_and_rotation() {
     let (r2, r2_pub) = keygen(&d, "root-2");
     let (pol, pol_pub) = keygen(&d, "policy-1");
     let (pol2, pol2_pub) = keygen(&d, "policy-2");
-    let root_json = root_create(
-        &d,
-        "root.json",
-        &[
-            "--root-key",
-            &r1_pub,
-            "--root-key",
-            &r2_pub,
-            "--root-threshold",
-            "2",
-            "--policy-key",
-            &pol_pub,
-            "--policy-key",
-            &pol2_pub,
-            "--policy-threshold",
-            "2",
-            "--description",
-            "Test office",
-        ],
-    );
+    let args = [
+        role("root", &[&r1_pub, &r2_pub], "2"),
+        role("policy", &[&pol_pub, &pol2_pub], "2"),
+        vec!["--description", "Test office"],
+    ]
+    .concat();
+    let root_json = root_create(&d, "root.json", &args);
     // Signed by one root key: not yet usable; the second signature completes it.
     let half = p(&d, "root.half");
     let out = root_sign(&[&r1], &root_json, &half);

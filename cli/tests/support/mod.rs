@@ -227,3 +227,19 @@ pub(crate) fn json_lines(out: &Output) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The `root create` arguments that make every key of PUBLICS a key of ROLE (`root` or
+/// `policy`), THRESHOLD of them required.
+pub(crate) fn role<'a>(role: &str, publics: &[&'a str], threshold: &'a str) -> Vec<&'a str> {
+    let (key_flag, threshold_flag) = match role {
+        "root" => ("--root-key", "--root-threshold"),
+        "policy" => ("--policy-key", "--policy-threshold"),
+        other => panic!("no role {other}"),
+    };
+    let mut args = Vec::new();
+    for public in publics {
+        args.extend([key_flag, public]);
+    }
+    args.extend([threshold_flag, threshold]);
+    args
+}
