@@ -36,14 +36,14 @@ fn all_rules() -> Value {
 
 /// Runs `attest verify` on a chain (a file of `../shared/attestation/`) with its
 /// challenge and time, and EXTRA arguments.
-fn attest_at((chain, challenge, at): (&str, &str, &str), extra: &[&str]) -> Output {
+fn attest_at((file, challenge, at): Chain, extra: &[&str]) -> Output {
     let args = [&["--now", at][..], extra].concat();
-    attest_verify(chain, &hex(challenge), &args)
+    attest_verify(file, &hex(challenge), &args)
 }
 
 /// Runs `attest verify --format json` on CHAIN, checks that it exits with CODE, and keeps
 /// the verdict in DIR as NAME; returns the verdict's path.
-fn attest(dir: &Path, name: &str, chain: (&str, &str, &str), code: i32) -> String {
+fn attest(dir: &Path, name: &str, chain: Chain, code: i32) -> String {
     let out = attest_at(chain, &["--format", "json"]);
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, &out.stdout).unwrap();
@@ -144,33 +144,27 @@ fn pair(rule: &str, codes: &[&str]) -> (String, Vec<String>) {
     )
 }
 
+/// A chain of `../shared/attestation/`, the challenge it was made with, and a time to
+/// verify it at.
+type Chain = (&'static str, &'static str, &'static str);
+
+/// A chain made with the challenge "challenge", verified at AT.
+const fn chain(file: &'static str, at: &'static str) -> Chain {
+    (file, "challenge", at)
+}
+
 /// caiman SB_EC_RKP: StrongBox, locked, verified, patch 2025-11, made 2025-09-26.
-const CAIMAN: (&str, &str, &str) = (
+const CAIMAN: Chain = (
     "caiman/sdk36/SB_EC_RKP.pem",
     "7ccac1ea-4845-482e-858d-f6fa9aa8c295",
     "2025-09-27T00:00:00Z",
 );
-
 /// akita TEE_EC_NONE: a Pixel 8a with its bootloader unlocked, a TEE key, patch 2024-08.
-const AKITA: (&str, &str, &str) = (
-    "akita/sdk34/TEE_EC_NONE.pem",
-    "challenge",
-    "2024-09-27T00:00:00Z",
-);
-
+const AKITA: Chain = chain("akita/sdk34/TEE_EC_NONE.pem", "2024-09-27T00:00:00Z");
 /// blueline SB_RSA_NONE: made 2020-08-29 on a phone at patch level 2019-08.
-const BLUELINE: (&str, &str, &str) = (
-    "blueline/sdk28/SB_RSA_NONE.pem",
-    "challenge",
-    "2020-08-30T00:00:00Z",
-);
-
+const BLUELINE: Chain = chain("blueline/sdk28/SB_RSA_NONE.pem", "2020-08-30T00:00:00Z");
 /// marlin TEE_EC_NONE: software attestation (Android 10 fell back to its software keystore).
-const MARLIN: (&str, &str, &str) = (
-    "marlin/sdk29/TEE_EC_NONE.pem",
-    "challenge",
-    "2019-10-29T00:00:00Z",
-);
+const MARLIN: Chain = chain("marlin/sdk29/TEE_EC_NONE.pem", "2019-10-29T00:00:00Z");
 
 #[test]
 fn a_strongbox_pixel_complies_and_a_month_later_its_attestation_is_stale() {
