@@ -21,8 +21,6 @@ use portcullis_attest::{
 
 /// Exit status when the chain is refused.
 const EXIT_REFUSED: u8 = 1;
-/// Exit status when an input is unreadable or malformed.
-const EXIT_BAD_INPUT: u8 = 2;
 
 /// `portcullis attest` subcommands.
 #[derive(Subcommand)]
@@ -149,11 +147,11 @@ pub(crate) fn run(action: AttestAction) -> ExitCode {
             }
             Err(message) => {
                 crate::out::error(&message);
-                ExitCode::from(EXIT_BAD_INPUT)
+                ExitCode::from(crate::out::EXIT_BAD_INPUT)
             }
         },
-        AttestAction::Verify(args) => match verify_args(&args) {
-            Ok(verdict) => {
+        AttestAction::Verify(args) => {
+            let verified = verify_args(&args).map(|verdict| {
                 let (text, json, verified) = match &verdict {
                     Outcome::Android(v) => (v.to_text(), v.to_json_pretty(), v.verified),
                     Outcome::Ios(v) => (v.to_text(), v.to_json_pretty(), v.verified),
@@ -167,17 +165,10 @@ pub(crate) fn run(action: AttestAction) -> ExitCode {
                     }
                     AttestFormat::Json => crate::out::json(&json),
                 }
-                if verified {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_REFUSED)
-                }
-            }
-            Err(message) => {
-                crate::out::error(&message);
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-        },
+                verified
+            });
+            crate::out::judged(verified, EXIT_REFUSED)
+        }
     }
 }
 

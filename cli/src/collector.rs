@@ -16,6 +16,8 @@ use portcullis_collector::{enroll, Error};
 use portcullis_core::journal::Verdict;
 use portcullis_core::Timestamp;
 
+use crate::common::help_for;
+
 /// `portcullis collector ...`.
 #[derive(Subcommand)]
 pub(crate) enum CollectorAction {
@@ -54,17 +56,35 @@ pub(crate) struct ServeArgs {
     silence_check_seconds: u64,
 }
 
+/// The store, the collector's key and the device that `enroll` and `verify` act on.
+/// Each command words the key's and the device's helps (`help_for`).
 #[derive(Args)]
-pub(crate) struct EnrollArgs {
+pub(crate) struct DeviceInStore {
     /// sqlite:PATH or postgres:URL.
     #[arg(long)]
     store: String,
-    /// The collector's private key (PEM): signs the enrollment and seals the journal key.
+    /// The collector's private key (PEM).
     #[arg(long)]
     key: PathBuf,
-    /// The device id the phone uploads as (derived from its checkpoint key).
+    /// The device.
     #[arg(long)]
     device: String,
+}
+
+#[derive(Args)]
+#[command(
+    mut_args(help_for(
+        "key",
+        "The collector's private key (PEM): signs the enrollment and seals the journal key"
+    )),
+    mut_args(help_for(
+        "device",
+        "The device id the phone uploads as (derived from its checkpoint key)"
+    ))
+)]
+pub(crate) struct EnrollArgs {
+    #[command(flatten)]
+    at: DeviceInStore,
     /// The phone's checkpoint public key: 64 hex digits, or a file with them or a PEM.
     #[arg(long)]
     checkpoint_key: String,
@@ -90,16 +110,16 @@ pub(crate) struct ExportArgs {
 }
 
 #[derive(Args)]
+#[command(
+    mut_args(help_for(
+        "key",
+        "The collector's private key (PEM): opens the device's journal key"
+    )),
+    mut_args(help_for("device", "The device to verify"))
+)]
 pub(crate) struct VerifyArgs {
-    /// sqlite:PATH or postgres:URL.
-    #[arg(long)]
-    store: String,
-    /// The collector's private key (PEM): opens the device's journal key.
-    #[arg(long)]
-    key: PathBuf,
-    /// The device to verify.
-    #[arg(long)]
-    device: String,
+    #[command(flatten)]
+    at: DeviceInStore,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -157,15 +177,15 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 fn enroll_device(args: EnrollArgs) -> Result<(), String> {
-    let key = CollectorKey::read(&args.key).map_err(text)?;
+    let key = CollectorKey::read(&args.at.key).map_err(text)?;
     let checkpoint_key = read_checkpoint_key(&args.checkpoint_key).map_err(text)?;
     let journal_key = read_journal_key(&args.journal_key_file).map_err(text)?;
     runtime()?.block_on(async {
-        let store = Store::open(&args.store).await.map_err(text)?;
+        let store = Store::open(&args.at.store).await.map_err(text)?;
         let enrollment = enroll::enroll(
             &store,
             &key,
-            &args.device,
+            &args.at.device,
             checkpoint_key,
             journal_key,
             args.heartbeat_minutes.saturating_mul(60),
@@ -206,10 +226,10 @@ fn export(args: ExportArgs) -> Result<(), String> {
 
 fn verify(args: VerifyArgs) -> ExitCode {
     let run = || -> Result<bool, String> {
-        let key = CollectorKey::read(&args.key).map_err(text)?;
+        let key = CollectorKey::read(&args.at.key).map_err(text)?;
         runtime()?.block_on(async {
-            let store = Store::open(&args.store).await.map_err(text)?;
-            let result = history::verify_device(&store, &key, &args.device).await;
+            let store = Store::open(&args.at.store).await.map_err(text)?;
+            let result = history::verify_device(&store, &key, &args.at.device).await;
             store.close().await;
             let verdict = result.map_err(text)?;
             match &verdict.verdict {

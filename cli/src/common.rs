@@ -4,7 +4,21 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::Arg;
 use portcullis_core::Timestamp;
+
+/// Words the help of argument `id` for one command, where a flattened argument struct
+/// serves several. Unlike `mut_arg`, which moves the argument to the end of the usage
+/// line, it leaves the argument in place: use it as `mut_args(help_for(..))`.
+pub(crate) fn help_for(id: &'static str, help: &'static str) -> impl FnMut(Arg) -> Arg {
+    move |arg| {
+        if arg.get_id() == id {
+            arg.help(help)
+        } else {
+            arg
+        }
+    }
+}
 
 /// A day in milliseconds.
 pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -81,6 +95,25 @@ mod tests {
             unix_millis(UNIX_EPOCH - Duration::from_millis(1_500)),
             -1_500
         );
+    }
+
+    #[test]
+    fn help_for_words_one_argument_and_leaves_the_usage_order() {
+        let command = clap::Command::new("sign")
+            .arg(Arg::new("keys").long("key").required(true).help("a key"))
+            .arg(Arg::new("input").long("in").required(true).help("a file"))
+            .mut_args(help_for("input", "the policy"));
+        let help = |id: &str| {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_help().map(ToString::to_string)
+        };
+        assert_eq!(help("input").as_deref(), Some("the policy"));
+        assert_eq!(help("keys").as_deref(), Some("a key"));
+        let order: Vec<&str> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        assert_eq!(order, ["keys", "input"]);
     }
 
     #[test]

@@ -21,8 +21,6 @@ use serde_json::json;
 
 /// Exit status when the device is not proven compliant.
 const EXIT_NOT_COMPLIANT: u8 = 3;
-/// Exit status when an input is unreadable or malformed.
-const EXIT_BAD_INPUT: u8 = 2;
 
 /// Arguments of `portcullis evaluate`.
 #[derive(Args)]
@@ -71,25 +69,16 @@ pub(crate) fn run(args: &EvaluateArgs) -> ExitCode {
         crate::out::raw(&DeviceSnapshot::json_schema_text());
         return ExitCode::SUCCESS;
     }
-    match evaluate(args) {
-        Ok((policy, snapshot, evaluation, next)) => {
-            match args.format {
-                EvaluateFormat::Text => print_text(&policy, &snapshot, &evaluation, next, args.all),
-                EvaluateFormat::Json => {
-                    crate::out::json(&json_report(&policy, &snapshot, &evaluation, next));
-                }
-            }
-            if evaluation.is_compliant() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_NOT_COMPLIANT)
+    let compliant = evaluate(args).map(|(policy, snapshot, evaluation, next)| {
+        match args.format {
+            EvaluateFormat::Text => print_text(&policy, &snapshot, &evaluation, next, args.all),
+            EvaluateFormat::Json => {
+                crate::out::json(&json_report(&policy, &snapshot, &evaluation, next));
             }
         }
-        Err(message) => {
-            crate::out::error(&message);
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-    }
+        evaluation.is_compliant()
+    });
+    crate::out::judged(compliant, EXIT_NOT_COMPLIANT)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {

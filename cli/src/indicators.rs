@@ -13,12 +13,11 @@ use portcullis_core::policy::{
     Envelope, IndicatorsPayload, SignedIndicators, TrustedState, INDICATORS_PAYLOAD_TYPE,
     MAX_INDICATORS_BYTES,
 };
-use portcullis_core::Timestamp;
 
-use crate::common::{now, now_arg, read};
+use crate::common::{help_for, now, now_arg};
 use crate::sign::{
-    is_envelope, load_trust_updated, read_keys, sign_and_write, Signable, Signed, SigningTerms,
-    Terms,
+    is_envelope, open_signed, print_signers, print_terms, sign_and_write, signable, SignInputs,
+    Signed, SigningTerms, VerifyInputs,
 };
 
 /// `portcullis indicators` subcommands.
@@ -33,17 +32,14 @@ pub(crate) enum IndicatorsAction {
 /// Arguments of `portcullis indicators sign`.
 #[derive(Args)]
 #[command(
+    mut_args(help_for("input", "The STIX 2.1 bundle to sign (`.stix2`), or a signed indicator file to add signatures to")),
     mut_arg("version", |a| a.help("Version; must exceed the one phones hold for this collection. Default: the current Unix time in seconds")),
     mut_arg("root", |a| a.help("The signed trust root the file is for: sets the root version and checks the keys are policy keys")),
     mut_arg("root_version", |a| a.help("Root version the file is signed under, when --root is not given. Default: 1")),
 )]
 pub(crate) struct SignArgs {
-    /// A private key (PEM) of the root's policy role; repeat to add several signatures.
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
-    /// The STIX 2.1 bundle to sign (`.stix2`), or a signed indicator file to add signatures to.
-    #[arg(long = "in")]
-    input: PathBuf,
+    #[command(flatten)]
+    files: SignInputs,
     /// The collection's label: findings name it, and a newer signing under the same label replaces it on phones (e.g. `predator`).
     #[arg(long)]
     collection: Option<String>,
@@ -56,16 +52,10 @@ pub(crate) struct SignArgs {
 
 /// Arguments of `portcullis indicators verify`.
 #[derive(Args)]
+#[command(mut_args(help_for("input", "The signed indicator file")))]
 pub(crate) struct VerifyArgs {
-    /// What the device trusts: a public key (PEM) or a signed trust root.
-    #[arg(long)]
-    trust: PathBuf,
-    /// The signed indicator file.
-    #[arg(long = "in")]
-    input: PathBuf,
-    /// Signed root rotations to apply first, in order (repeatable).
-    #[arg(long = "root-update")]
-    root_updates: Vec<PathBuf>,
+    #[command(flatten)]
+    files: VerifyInputs,
     /// The time to judge expiry at (RFC 3339). Default: now.
     #[arg(long)]
     now: Option<String>,
@@ -88,77 +78,56 @@ fn load_stix(path: &Path, collection: &str, json: &str) -> Result<CollectionSumm
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-impl Signable for IndicatorsPayload {
-    const FILE: &'static str = "signed file";
-    const DOCUMENT: &'static str = "collection";
-    const MAX_BYTES: usize = MAX_INDICATORS_BYTES;
-    const COSIGN: &'static str = "indicators sign --in FILE";
-
-    fn decode(payload: &[u8]) -> serde_json::Result<Self> {
-        portcullis_core::json::from_slice(payload)
-    }
-    fn issued_at(&self) -> Timestamp {
-        self.issued_at
-    }
-    fn expires(&self) -> Timestamp {
-        self.expires
-    }
-    fn check_as_phone(
-        state: &TrustedState,
-        bytes: &[u8],
-        at: Timestamp,
-    ) -> Result<(), portcullis_core::Error> {
-        state.verify_indicators(bytes, at).map(drop)
-    }
-}
+signable!(IndicatorsPayload {
+    file: "signed file",
+    document: "collection",
+    max_bytes: MAX_INDICATORS_BYTES,
+    cosign: "indicators sign --in FILE",
+    check: |state: &TrustedState, bytes, at| state.verify_indicators(bytes, at).map(drop),
+});
 
 fn sign(args: &SignArgs) -> Result<(), String> {
-    let keys = read_keys(&args.keys)?;
-    let input = read(&args.input)?;
-    let root = args.terms.load_root(&keys, &args.keys)?;
+    let (keys, input) = args.files.read()?;
+    let path = &args.files.input;
+    let root = args.terms.load_root(&keys, &args.files.keys)?;
     let (envelope, summary) = if is_envelope(&input) {
         if args.collection.is_some() || args.terms.any_given() {
             return Err(format!(
                 "{} is already signed: only --key may be given to add signatures",
-                args.input.display()
+                path.display()
             ));
         }
-        let envelope = Envelope::parse(&input, MAX_INDICATORS_BYTES)
-            .map_err(|e| format!("{}: {e}", args.input.display()))?;
-        if envelope.payload_type != INDICATORS_PAYLOAD_TYPE {
-            return Err(format!(
-                "{} is not a signed indicator collection",
-                args.input.display()
-            ));
-        }
+        let kind = "a signed indicator collection";
+        let envelope = open_signed(
+            &input,
+            path,
+            MAX_INDICATORS_BYTES,
+            INDICATORS_PAYLOAD_TYPE,
+            kind,
+        )?;
         (envelope, None)
     } else {
         let collection = args.collection.as_deref().ok_or(
             "say which collection this is: --collection NAME (findings name it; e.g. the file's stem)",
         )?;
         let text = std::str::from_utf8(&input)
-            .map_err(|_| format!("{}: not UTF-8 text", args.input.display()))?;
+            .map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
         // Refuse what phones could not load, before signing it.
-        let summary = load_stix(&args.input, collection, text)?;
+        let summary = load_stix(path, collection, text)?;
         let stix: serde_json::Value = portcullis_core::json::from_str(text).map_err(|e| {
             format!(
                 "{}: {}",
-                args.input.display(),
+                path.display(),
                 portcullis_core::json::describe(&e)
             )
         })?;
-        let Terms {
-            version,
-            root_version,
-            issued_at,
-            expires,
-        } = args.terms.resolve(root.as_ref(), now())?;
+        let terms = args.terms.resolve(root.as_ref(), now())?;
         let payload = IndicatorsPayload {
             collection: collection.to_owned(),
-            version,
-            root_version,
-            issued_at,
-            expires,
+            version: terms.version,
+            root_version: terms.root_version,
+            issued_at: terms.issued_at,
+            expires: terms.expires,
             stix,
         };
         payload.validate().map_err(|e| e.to_string())?;
@@ -174,7 +143,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         )
     };
     let signed: Signed<IndicatorsPayload> =
-        sign_and_write(envelope, &keys, root.as_ref(), &args.input, &args.out)?;
+        sign_and_write(envelope, &keys, root.as_ref(), path, &args.out)?;
     let payload = signed.payload;
     let counts = summary
         .map(|s| format!(", {} indicator(s)", s.indicators))
@@ -191,33 +160,21 @@ fn sign(args: &SignArgs) -> Result<(), String> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<(), String> {
-    let state = load_trust_updated(&args.trust, &args.root_updates)?;
-    let bytes = read(&args.input)?;
-    let at = now_arg(args.now.as_deref())?;
+    let (state, bytes) = args.files.read()?;
+    let path = &args.files.input;
     let verified = state
-        .verify_indicators(&bytes, at)
-        .map_err(|e| format!("{}: {e}", args.input.display()))?;
+        .verify_indicators(&bytes, now_arg(args.now.as_deref())?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     // The phone loads it next; a collection it cannot load is refused here too.
-    let summary = load_stix(&args.input, &verified.collection, &verified.stix_json)?;
-    print_summary(&args.input, &state, &verified, &summary);
+    let summary = load_stix(path, &verified.collection, &verified.stix_json)?;
+    print_summary(path, &state, &verified, &summary);
     Ok(())
 }
 
 fn print_summary(path: &Path, state: &TrustedState, v: &SignedIndicators, s: &CollectionSummary) {
-    let signers: Vec<String> = v
-        .signed_by
-        .iter()
-        .map(|k| format!("{}…", k.short()))
-        .collect();
     outln!("{}: valid signed indicator collection", path.display());
     outln!("  collection:  {}", v.collection);
-    outln!(
-        "  version:     {} (root version {})",
-        v.version,
-        v.root_version
-    );
-    outln!("  issued at:   {}", v.issued_at);
-    outln!("  expires:     {}", v.expires);
+    print_terms(v.version, v.root_version, v.issued_at, v.expires);
     outln!(
         "  indicators:  {} usable, {} unparsed, {} note(s), {} malware object(s)",
         s.indicators,
@@ -225,11 +182,5 @@ fn print_summary(path: &Path, state: &TrustedState, v: &SignedIndicators, s: &Co
         s.notes,
         s.malware
     );
-    outln!(
-        "  signed by:   {} ({} of {} required)",
-        signers.join(", "),
-        v.signed_by.len(),
-        state.root().roles.policy.threshold
-    );
-    outln!("  payload:     sha256 {}", v.payload_sha256);
+    print_signers(state, &v.signed_by, &v.payload_sha256);
 }

@@ -18,8 +18,6 @@ use portcullis_core::inspection::{androidqf, EvidenceSnapshot, IndicatorSet, Sca
 
 /// Exit status when at least one indicator matched.
 pub(crate) const EXIT_FINDINGS: u8 = 3;
-/// Exit status when an input is unreadable or malformed.
-pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 
 /// Arguments of `portcullis inspect`.
 #[derive(Args)]
@@ -56,28 +54,15 @@ pub(crate) enum InspectFormat {
 
 /// Runs the scan and turns the outcome into the exit status the kiosk scripts key on.
 pub(crate) fn run(args: &InspectArgs) -> ExitCode {
-    if let Some(path) = &args.telemetry {
-        return match telemetry(args, path) {
-            Ok((set, outcome)) => {
-                let clean = outcome.matches.is_empty() && outcome.alerts.is_empty();
-                match args.format {
-                    InspectFormat::Text => print_telemetry(&set, &outcome),
-                    InspectFormat::Json => crate::out::json(&telemetry_json(&set, &outcome)),
-                }
-                if clean {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_FINDINGS)
-                }
+    let clean = match &args.telemetry {
+        Some(path) => telemetry(args, path).map(|(set, outcome)| {
+            match args.format {
+                InspectFormat::Text => print_telemetry(&set, &outcome),
+                InspectFormat::Json => crate::out::json(&telemetry_json(&set, &outcome)),
             }
-            Err(message) => {
-                crate::out::error(&message);
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-        };
-    }
-    match scan(args) {
-        Ok((set, report, acquisition)) => {
+            outcome.matches.is_empty() && outcome.alerts.is_empty()
+        }),
+        None => scan(args).map(|(set, report, acquisition)| {
             match args.format {
                 InspectFormat::Text => {
                     if let Some(a) = &acquisition {
@@ -93,17 +78,10 @@ pub(crate) fn run(args: &InspectArgs) -> ExitCode {
                     crate::out::json(&json);
                 }
             }
-            if report.is_clean() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FINDINGS)
-            }
-        }
-        Err(message) => {
-            crate::out::error(&message);
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-    }
+            report.is_clean()
+        }),
+    };
+    crate::out::judged(clean, EXIT_FINDINGS)
 }
 
 /// The bundles named on the command line; a folder stands for its `.stix2` files, sorted.

@@ -97,48 +97,7 @@ enum Command {
         action: sim::SimAction,
     },
     /// Replay a scenario trace (JSON Lines) through the real agent and print the alerts it raises.
-    Simulate {
-        /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
-        #[arg(long)]
-        scenario: PathBuf,
-        /// A policy document (JSON) to put in force first; without it the built-in baseline SIM rules apply.
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// Keep the agent's database here instead of a temporary file.
-        #[arg(long)]
-        db: Option<PathBuf>,
-        /// A file holding the software device key's secret (at least 16 bytes).
-        #[arg(long)]
-        device_secret_file: Option<PathBuf>,
-        /// Enroll the simulated device with this signed trust root instead of the
-        /// simulator's own (then `instruction` lines must be signed under it, and the
-        /// `authorize_sim_change`/`carrier_check` shorthands are refused like forgeries).
-        #[arg(long)]
-        trust_root: Option<PathBuf>,
-        /// The simulated device's id, which instructions' scopes must name.
-        #[arg(long, default_value = "simulated-device")]
-        device: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Sign a journal checkpoint after every N trace events, as a device does when it
-        /// reports to the console (without it the database holds no checkpoints).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-        checkpoint_every: Option<u64>,
-        /// Write the last checkpoint here (JSON), as the console stores it for
-        /// `journal verify --checkpoint`; checkpoints the end of the trace if needed.
-        #[arg(long, value_name = "FILE")]
-        checkpoint_out: Option<PathBuf>,
-        /// Also print how often the agent asked to be woken: for the re-read cadence, and
-        /// for everything else (timers, windows, retries), in total and per day.
-        #[arg(long)]
-        wakeups: bool,
-        /// An evidence snapshot (docs/evidence.schema.json) submitted whenever a wake-up
-        /// opens an inspection window, as a phone carrying out its inspections does;
-        /// without it, windows are missed and make-up windows follow.
-        #[arg(long, value_name = "FILE")]
-        inspect_with: Option<PathBuf>,
-    },
+    Simulate(simulate::Options),
 }
 
 #[derive(Subcommand)]
@@ -210,31 +169,7 @@ fn main() -> ExitCode {
         Command::Root { action } => policy::run_root(action),
         Command::Schedule(args) => schedule::run(&args),
         Command::Sim { action } => sim::run(action),
-        Command::Simulate {
-            scenario,
-            policy,
-            db,
-            device_secret_file,
-            trust_root,
-            device,
-            format,
-            checkpoint_every,
-            checkpoint_out,
-            wakeups,
-            inspect_with,
-        } => simulate::run(&simulate::Options {
-            scenario,
-            policy,
-            db,
-            device_secret_file,
-            trust_root,
-            device,
-            format,
-            checkpoint_every,
-            checkpoint_out,
-            wakeups,
-            inspect_with,
-        }),
+        Command::Simulate(options) => simulate::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,7 +13,25 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Mutex;
+
+/// The exit status when an input is unreadable or malformed.
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+
+/// The exit status of a command that judges its input (`inspect`, `evaluate`, `attest`):
+/// 0 when it passed, `failed` when it did not, and [`EXIT_BAD_INPUT`], after the reason
+/// on standard error, when it could not judge.
+pub(crate) fn judged(passed: Result<bool, String>, failed: u8) -> ExitCode {
+    match passed {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(failed),
+        Err(message) => {
+            error(&message);
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
 
 /// The exit status after a closed output pipe: 128 + SIGPIPE.
 pub(crate) const BROKEN_PIPE_STATUS: u8 = 141;

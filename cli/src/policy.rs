@@ -13,13 +13,12 @@ use portcullis_core::policy::{
     Envelope, Policy, TrustRoot, TrustedState, VerifiedPolicy, MAX_BUNDLE_BYTES, MAX_ROOT_BYTES,
     POLICY_PAYLOAD_TYPE, ROOT_PAYLOAD_TYPE,
 };
-use portcullis_core::Timestamp;
 
-use crate::common::{now, now_arg, read, write};
+use crate::common::{help_for, now, now_arg, read, write};
 use crate::keygen;
 use crate::sign::{
-    is_envelope, load_trust_updated, read_keys, sign_and_write, Signable, Signed, SigningTerms,
-    Terms,
+    is_envelope, open_signed, print_signers, print_terms, sign_and_write, signable, SignInputs,
+    Signed, SigningTerms, VerifyInputs,
 };
 
 /// `portcullis policy` subcommands.
@@ -96,17 +95,14 @@ pub(crate) struct ExportArgs {
 /// Arguments of `portcullis policy sign`.
 #[derive(Args)]
 #[command(
+    mut_args(help_for("input", "The policy JSON to sign, or an existing bundle to add signatures to")),
     mut_arg("version", |a| a.help("Bundle version; must exceed the one devices applied. Default: the current Unix time in seconds")),
     mut_arg("root", |a| a.help("The signed trust root the bundle is for: sets the root version and checks the keys are policy keys")),
     mut_arg("root_version", |a| a.help("Root version the bundle is signed under, when --root is not given. Default: 1")),
 )]
 pub(crate) struct SignArgs {
-    /// A private key (PEM) of the root's policy role; repeat to add several signatures.
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
-    /// The policy JSON to sign, or an existing bundle to add signatures to.
-    #[arg(long = "in")]
-    input: PathBuf,
+    #[command(flatten)]
+    files: SignInputs,
     /// Where to write the bundle.
     #[arg(long)]
     out: PathBuf,
@@ -122,16 +118,10 @@ pub(crate) struct SignArgs {
 
 /// Arguments of `portcullis policy verify`.
 #[derive(Args)]
+#[command(mut_args(help_for("input", "The bundle")))]
 pub(crate) struct VerifyArgs {
-    /// What the device trusts: a public key (PEM) or a signed trust root.
-    #[arg(long)]
-    trust: PathBuf,
-    /// The bundle.
-    #[arg(long = "in")]
-    input: PathBuf,
-    /// Signed root rotations to apply first, in order (repeatable).
-    #[arg(long = "root-update")]
-    root_updates: Vec<PathBuf>,
+    #[command(flatten)]
+    files: VerifyInputs,
     /// Check the scope for this device id.
     #[arg(long)]
     device: Option<String>,
@@ -149,13 +139,13 @@ pub(crate) enum RootAction {
     /// Write an unsigned trust-root document naming the root and policy keys.
     Create(CreateRootArgs),
     /// Sign a root document into a signed root, or add signatures to a signed root.
+    #[command(
+        mut_args(help_for("keys", "A private key (PEM); repeat for several. A rotation needs the old root's keys and the new one's")),
+        mut_args(help_for("input", "The root JSON from `root create`, or a signed root")),
+    )]
     Sign {
-        /// A private key (PEM); repeat for several. A rotation needs the old root's keys and the new one's.
-        #[arg(long = "key", required = true)]
-        keys: Vec<PathBuf>,
-        /// The root JSON from `root create`, or a signed root.
-        #[arg(long = "in")]
-        input: PathBuf,
+        #[command(flatten)]
+        files: SignInputs,
         /// Where to write the signed root.
         #[arg(long)]
         out: PathBuf,
@@ -291,74 +281,53 @@ fn export(args: &ExportArgs) -> Result<(), String> {
 pub(crate) fn run_root(action: RootAction) -> Result<(), String> {
     match action {
         RootAction::Create(args) => create_root(&args).map_err(|e| format!("root create: {e}")),
-        RootAction::Sign { keys, input, out } => {
-            sign_root(&keys, &input, &out).map_err(|e| format!("root sign: {e}"))
+        RootAction::Sign { files, out } => {
+            sign_root(&files, &out).map_err(|e| format!("root sign: {e}"))
         }
     }
 }
 
-impl Signable for BundlePayload {
-    const FILE: &'static str = "bundle";
-    const DOCUMENT: &'static str = "bundle";
-    const MAX_BYTES: usize = MAX_BUNDLE_BYTES;
-    const COSIGN: &'static str = "policy sign --in BUNDLE";
-
-    fn decode(payload: &[u8]) -> serde_json::Result<Self> {
-        portcullis_core::json::from_slice(payload)
-    }
-    fn issued_at(&self) -> Timestamp {
-        self.issued_at
-    }
-    fn expires(&self) -> Timestamp {
-        self.expires
-    }
-    /// Everything a phone checks but the scope, which names devices the console has.
-    fn check_as_phone(
-        state: &TrustedState,
-        bytes: &[u8],
-        at: Timestamp,
-    ) -> Result<(), portcullis_core::Error> {
-        check_bundle(state, bytes, at).map(drop)
-    }
-}
+signable!(BundlePayload {
+    file: "bundle",
+    document: "bundle",
+    max_bytes: MAX_BUNDLE_BYTES,
+    cosign: "policy sign --in BUNDLE",
+    // Everything a phone checks but the scope, which names devices the console has.
+    check: |state, bytes, at| check_bundle(state, bytes, at).map(drop),
+});
 
 fn sign(args: &SignArgs) -> Result<(), String> {
-    let keys = read_keys(&args.keys)?;
-    let input = read(&args.input)?;
-    let root = args.terms.load_root(&keys, &args.keys)?;
+    let (keys, input) = args.files.read()?;
+    let path = &args.files.input;
+    let root = args.terms.load_root(&keys, &args.files.keys)?;
     let envelope = if is_envelope(&input) {
         if args.terms.any_given() || !args.devices.is_empty() || !args.groups.is_empty() {
             return Err(format!(
                 "{} is already a bundle: only --key may be given to add signatures",
-                args.input.display()
+                path.display()
             ));
         }
-        let envelope = Envelope::parse(&input, MAX_BUNDLE_BYTES)
-            .map_err(|e| format!("{}: {e}", args.input.display()))?;
-        if envelope.payload_type != POLICY_PAYLOAD_TYPE {
-            return Err(format!("{} is not a policy bundle", args.input.display()));
-        }
-        envelope
+        open_signed(
+            &input,
+            path,
+            MAX_BUNDLE_BYTES,
+            POLICY_PAYLOAD_TYPE,
+            "a policy bundle",
+        )?
     } else {
-        let policy =
-            Policy::from_json(&input).map_err(|e| format!("{}: {e}", args.input.display()))?;
+        let policy = Policy::from_json(&input).map_err(|e| format!("{}: {e}", path.display()))?;
         if args.devices.is_empty() && args.groups.is_empty() {
             return Err(
                 "say which devices the bundle is for: --group NAME and/or --device ID (repeatable)"
                     .into(),
             );
         }
-        let Terms {
-            version,
-            root_version,
-            issued_at,
-            expires,
-        } = args.terms.resolve(root.as_ref(), now())?;
+        let terms = args.terms.resolve(root.as_ref(), now())?;
         let payload = BundlePayload {
-            version,
-            root_version,
-            issued_at,
-            expires,
+            version: terms.version,
+            root_version: terms.root_version,
+            issued_at: terms.issued_at,
+            expires: terms.expires,
             scope: BundleScope {
                 devices: args.devices.clone(),
                 groups: args.groups.clone(),
@@ -370,7 +339,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
         Envelope::new(POLICY_PAYLOAD_TYPE, bytes)
     };
     let signed: Signed<BundlePayload> =
-        sign_and_write(envelope, &keys, root.as_ref(), &args.input, &args.out)?;
+        sign_and_write(envelope, &keys, root.as_ref(), path, &args.out)?;
     outln!(
         "wrote {} ({} bytes, {} signature(s))",
         args.out.display(),
@@ -381,8 +350,7 @@ fn sign(args: &SignArgs) -> Result<(), String> {
 }
 
 fn verify(args: &VerifyArgs) -> Result<(), String> {
-    let state = load_trust_updated(&args.trust, &args.root_updates)?;
-    let bytes = read(&args.input)?;
+    let (state, bytes) = args.files.read()?;
     let at = now_arg(args.now.as_deref())?;
     let scoped = args.device.is_some() || !args.groups.is_empty();
     let verified = if scoped {
@@ -394,8 +362,8 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
     } else {
         check_bundle(&state, &bytes, at)
     }
-    .map_err(|e| format!("{}: {e}", args.input.display()))?;
-    print_summary(&args.input, &state, &verified, scoped);
+    .map_err(|e| format!("{}: {e}", args.files.input.display()))?;
+    print_summary(&args.files.input, &state, &verified, scoped);
     Ok(())
 }
 
@@ -408,20 +376,9 @@ fn print_summary(path: &Path, state: &TrustedState, v: &VerifiedPolicy, scoped: 
             items.join(", ")
         }
     };
-    let signers: Vec<String> = v
-        .signed_by
-        .iter()
-        .map(|k| format!("{}…", k.short()))
-        .collect();
     outln!("{}: valid policy bundle", path.display());
     outln!("  policy:      {}", p.policy.name);
-    outln!(
-        "  version:     {} (root version {})",
-        p.version,
-        p.root_version
-    );
-    outln!("  issued at:   {}", p.issued_at);
-    outln!("  expires:     {}", p.expires);
+    print_terms(p.version, p.root_version, p.issued_at, p.expires);
     outln!(
         "  scope:       groups {}; devices {}{}",
         list(&p.scope.groups),
@@ -432,13 +389,7 @@ fn print_summary(path: &Path, state: &TrustedState, v: &VerifiedPolicy, scoped: 
             " (not checked)"
         }
     );
-    outln!(
-        "  signed by:   {} ({} of {} required)",
-        signers.join(", "),
-        v.signed_by.len(),
-        state.root().roles.policy.threshold
-    );
-    outln!("  payload:     sha256 {}", v.payload_sha256);
+    print_signers(state, &v.signed_by, &v.payload_sha256);
 }
 
 fn check(input: &Path) -> Result<(), String> {
@@ -526,16 +477,17 @@ fn create_root(args: &CreateRootArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn sign_root(key_paths: &[PathBuf], input: &Path, out: &Path) -> Result<(), String> {
-    let keys = read_keys(key_paths)?;
-    let bytes = read(input)?;
+fn sign_root(files: &SignInputs, out: &Path) -> Result<(), String> {
+    let (keys, bytes) = files.read()?;
+    let input = &files.input;
     let mut envelope = if is_envelope(&bytes) {
-        let envelope = Envelope::parse(&bytes, MAX_ROOT_BYTES)
-            .map_err(|e| format!("{}: {e}", input.display()))?;
-        if envelope.payload_type != ROOT_PAYLOAD_TYPE {
-            return Err(format!("{} is not a signed root", input.display()));
-        }
-        envelope
+        open_signed(
+            &bytes,
+            input,
+            MAX_ROOT_BYTES,
+            ROOT_PAYLOAD_TYPE,
+            "a signed root",
+        )?
     } else {
         let root = TrustRoot::from_json(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
         let payload = serde_json::to_vec_pretty(&root).map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use portcullis_core::policy::{Envelope, SigningKey, TrustRoot, TrustedState};
+use portcullis_core::policy::{Envelope, KeyId, PayloadHash, SigningKey, TrustRoot, TrustedState};
 use portcullis_core::Timestamp;
 
 use crate::common::{duration_ms, now, read, time_arg, write, DAY_MS};
@@ -174,7 +174,7 @@ pub(crate) fn load_trust_updated(
 
 /// What differs between the payloads the signing sequence serves (policy bundles,
 /// indicator collections): the names in its messages, the phones' size limit, and the
-/// phones' check of the signed file.
+/// phones' check of the signed file. [`signable!`] implements it.
 pub(crate) trait Signable: Sized {
     /// The signed file as messages name it ("bundle").
     const FILE: &'static str;
@@ -197,6 +197,135 @@ pub(crate) trait Signable: Sized {
         bytes: &[u8],
         at: Timestamp,
     ) -> Result<(), portcullis_core::Error>;
+}
+
+/// Implements [`Signable`] for a core payload type. Every payload decodes strictly and
+/// carries `issued_at` and `expires`; what is given is the rest: the names messages use,
+/// the size limit, the command that co-signs, and the phone's check of the signed bytes.
+macro_rules! signable {
+    ($payload:ty {
+        file: $file:expr,
+        document: $document:expr,
+        max_bytes: $max_bytes:expr,
+        cosign: $cosign:expr,
+        check: $check:expr $(,)?
+    }) => {
+        impl $crate::sign::Signable for $payload {
+            const FILE: &'static str = $file;
+            const DOCUMENT: &'static str = $document;
+            const MAX_BYTES: usize = $max_bytes;
+            const COSIGN: &'static str = $cosign;
+
+            fn decode(payload: &[u8]) -> serde_json::Result<Self> {
+                portcullis_core::json::from_slice(payload)
+            }
+            fn issued_at(&self) -> portcullis_core::Timestamp {
+                self.issued_at
+            }
+            fn expires(&self) -> portcullis_core::Timestamp {
+                self.expires
+            }
+            fn check_as_phone(
+                state: &portcullis_core::policy::TrustedState,
+                bytes: &[u8],
+                at: portcullis_core::Timestamp,
+            ) -> Result<(), portcullis_core::Error> {
+                ($check)(state, bytes, at)
+            }
+        }
+    };
+}
+pub(crate) use signable;
+
+/// The keys and the input of a signing command, `--key` (repeatable) and `--in`. Each
+/// command words the input's help for its own files (`mut_arg`).
+#[derive(Args)]
+pub(crate) struct SignInputs {
+    /// A private key (PEM) of the root's policy role; repeat to add several signatures.
+    #[arg(long = "key", required = true)]
+    pub(crate) keys: Vec<PathBuf>,
+    /// The document to sign, or a signed file to add signatures to.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+}
+
+impl SignInputs {
+    /// Reads the private keys and the input's bytes.
+    pub(crate) fn read(&self) -> Result<(Vec<SigningKey>, Vec<u8>), String> {
+        Ok((read_keys(&self.keys)?, read(&self.input)?))
+    }
+}
+
+/// What a verifying command reads, `--trust`, `--in` and `--root-update`. Each command
+/// words the input's help for its own files (`mut_arg`).
+#[derive(Args)]
+pub(crate) struct VerifyInputs {
+    /// What the device trusts: a public key (PEM) or a signed trust root.
+    #[arg(long)]
+    trust: PathBuf,
+    /// The signed file.
+    #[arg(long = "in")]
+    pub(crate) input: PathBuf,
+    /// Signed root rotations to apply first, in order (repeatable).
+    #[arg(long = "root-update")]
+    root_updates: Vec<PathBuf>,
+}
+
+impl VerifyInputs {
+    /// What the device trusts after the rotations, and the signed file's bytes.
+    pub(crate) fn read(&self) -> Result<(TrustedState, Vec<u8>), String> {
+        let state = load_trust_updated(&self.trust, &self.root_updates)?;
+        Ok((state, read(&self.input)?))
+    }
+}
+
+/// Opens a signed input to add signatures to: an envelope within `max_bytes` whose
+/// payload type is `payload_type`; `kind` names what it must be ("a policy bundle").
+pub(crate) fn open_signed(
+    bytes: &[u8],
+    path: &Path,
+    max_bytes: usize,
+    payload_type: &str,
+    kind: &str,
+) -> Result<Envelope, String> {
+    let envelope =
+        Envelope::parse(bytes, max_bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    if envelope.payload_type != payload_type {
+        return Err(format!("{} is not {kind}", path.display()));
+    }
+    Ok(envelope)
+}
+
+/// Prints the version and validity lines of a verified file's summary.
+pub(crate) fn print_terms(
+    version: u64,
+    root_version: u64,
+    issued_at: Timestamp,
+    expires: Timestamp,
+) {
+    outln!("  version:     {version} (root version {root_version})");
+    outln!("  issued at:   {issued_at}");
+    outln!("  expires:     {expires}");
+}
+
+/// Prints the closing lines of a verified file's summary: who signed it, against the
+/// threshold of the root's policy role, and the payload's hash.
+pub(crate) fn print_signers(
+    state: &TrustedState,
+    signed_by: &[KeyId],
+    payload_sha256: &PayloadHash,
+) {
+    let signers: Vec<String> = signed_by
+        .iter()
+        .map(|k| format!("{}…", k.short()))
+        .collect();
+    outln!(
+        "  signed by:   {} ({} of {} required)",
+        signers.join(", "),
+        signed_by.len(),
+        state.root().roles.policy.threshold
+    );
+    outln!("  payload:     sha256 {payload_sha256}");
 }
 
 /// What [`sign_and_write`] wrote.

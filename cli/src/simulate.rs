@@ -19,17 +19,47 @@ use crate::Format;
 const SIMULATOR_SECRET: &[u8] = b"portcullis simulator device key (not for real devices)";
 
 /// What `portcullis simulate` was asked to do.
+#[derive(clap::Args)]
 pub(crate) struct Options {
+    /// The trace file: one `{"at": ..., <event>: {...}}` object per line.
+    #[arg(long)]
     pub(crate) scenario: PathBuf,
+    /// A policy document (JSON) to put in force first; without it the built-in baseline SIM rules apply.
+    #[arg(long)]
     pub(crate) policy: Option<PathBuf>,
+    /// Keep the agent's database here instead of a temporary file.
+    #[arg(long)]
     pub(crate) db: Option<PathBuf>,
+    /// A file holding the software device key's secret (at least 16 bytes).
+    #[arg(long)]
     pub(crate) device_secret_file: Option<PathBuf>,
+    /// Enroll the simulated device with this signed trust root instead of the
+    /// simulator's own (then `instruction` lines must be signed under it, and the
+    /// `authorize_sim_change`/`carrier_check` shorthands are refused like forgeries).
+    #[arg(long)]
     pub(crate) trust_root: Option<PathBuf>,
+    /// The simulated device's id, which instructions' scopes must name.
+    #[arg(long, default_value = "simulated-device")]
     pub(crate) device: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+    /// Sign a journal checkpoint after every N trace events, as a device does when it
+    /// reports to the console (without it the database holds no checkpoints).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) checkpoint_every: Option<u64>,
+    /// Write the last checkpoint here (JSON), as the console stores it for
+    /// `journal verify --checkpoint`; checkpoints the end of the trace if needed.
+    #[arg(long, value_name = "FILE")]
     pub(crate) checkpoint_out: Option<PathBuf>,
+    /// Also print how often the agent asked to be woken: for the re-read cadence, and
+    /// for everything else (timers, windows, retries), in total and per day.
+    #[arg(long)]
     pub(crate) wakeups: bool,
+    /// An evidence snapshot (docs/evidence.schema.json) submitted whenever a wake-up
+    /// opens an inspection window, as a phone carrying out its inspections does;
+    /// without it, windows are missed and make-up windows follow.
+    #[arg(long, value_name = "FILE")]
     pub(crate) inspect_with: Option<PathBuf>,
 }
 

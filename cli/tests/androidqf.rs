@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use support::portcullis;
+use support::{contains_all, inspect, json_of, stdout_of};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/androidqf/acquisition")
@@ -14,28 +14,14 @@ fn collections() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/indicators")
 }
 
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 #[test]
 fn an_androidqf_acquisition_is_read_reported_and_scanned() {
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        p(&collections()),
-        "--androidqf",
-        p(&fixture()),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = inspect(
+        &[&collections()],
+        ("--androidqf", &fixture()),
+        &["--format", "json"],
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_of(&out, 3);
     let a = &report["acquisition"];
     assert_eq!(a["format"], "androidqf");
     assert_eq!(
@@ -112,20 +98,15 @@ fn an_androidqf_acquisition_is_read_reported_and_scanned() {
         ]
     );
 
-    let text = portcullis(&[
-        "inspect",
-        "--indicators",
-        p(&collections()),
-        "--androidqf",
-        p(&fixture()),
-    ]);
-    let text = String::from_utf8(text.stdout).unwrap();
-    assert!(
-        text.contains("Acquisition (androidqf): read files.json (2)"),
-        "{text}"
+    let text = inspect(&[&collections()], ("--androidqf", &fixture()), &[]);
+    contains_all(
+        &stdout_of(&text, 3),
+        &[
+            "Acquisition (androidqf): read files.json (2)",
+            "missing      settings_system.txt",
+            "unknown      notes.md",
+        ],
     );
-    assert!(text.contains("missing      settings_system.txt"), "{text}");
-    assert!(text.contains("unknown      notes.md"), "{text}");
 }
 
 #[test]
@@ -139,22 +120,12 @@ fn hostile_acquisitions_get_clear_reports_not_crashes() {
         .unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("/etc/passwd", dir.path().join("processes.txt")).unwrap();
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        p(&collections()),
-        "--androidqf",
-        p(dir.path()),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = inspect(
+        &[&collections()],
+        ("--androidqf", dir.path()),
+        &["--format", "json"],
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_of(&out, 0);
     let problems = report["acquisition"]["problems"].to_string();
     assert!(problems.contains("not a JSON list"), "{problems}");
     assert!(problems.contains("not UTF-8 text"), "{problems}");
@@ -178,13 +149,7 @@ fn hostile_acquisitions_get_clear_reports_not_crashes() {
             "cannot read /nonexistent/acquisition",
         ),
     ] {
-        let out = portcullis(&[
-            "inspect",
-            "--indicators",
-            p(&collections()),
-            "--androidqf",
-            p(path),
-        ]);
+        let out = inspect(&[&collections()], ("--androidqf", path), &[]);
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(expected), "{err}");

@@ -250,21 +250,13 @@ fn the_app_configuration_carries_the_root_and_the_bundle() {
     let d = dir.path();
     let (root_key, root_pub) = support::keygen(d, "root");
     let (policy_key, policy_pub) = support::keygen(d, "policy");
-    let root_json = support::p(d, "root.json");
-    ok(&[
-        "root",
-        "create",
-        "--root-key",
-        &root_pub,
-        "--policy-key",
-        &policy_pub,
-        "--out",
-        &root_json,
-    ]);
+    let root_json = support::root_create(
+        d,
+        "root.json",
+        &["--root-key", &root_pub, "--policy-key", &policy_pub],
+    );
     let root = support::p(d, "root.signed");
-    ok(&[
-        "root", "sign", "--key", &root_key, "--in", &root_json, "--out", &root,
-    ]);
+    support::root_sign(&[&root_key], &root_json, &root);
     let bundle = support::p(d, "bundle.signed");
     let baseline = repo().join("policies/baseline.json");
     support::sign(
@@ -276,25 +268,28 @@ fn the_app_configuration_carries_the_root_and_the_bundle() {
     );
     let profile = support::p(d, "p.mobileconfig");
     let config = support::p(d, "app-config.plist");
-    ok(&[
-        "policy",
-        "export",
-        "--to",
-        "apple-profile",
-        baseline.to_str().unwrap(),
-        "--out",
-        &profile,
-        "--app-config",
-        &config,
-        "--trust-root",
-        &root,
-        "--bundle",
-        &bundle,
-        "--device-id",
-        "$UDID",
-        "--groups",
-        "all-staff",
-    ]);
+    // Runs `policy export --to apple-profile` of the baseline with an app configuration
+    // and EXTRA through RUN (`ok` or `fails`).
+    let export = |run: fn(&[&str]) -> String, extra: &[&str]| {
+        let mut args = vec!["policy", "export", "--to", "apple-profile"];
+        args.extend([baseline.to_str().unwrap(), "--out", &profile]);
+        args.extend(["--app-config", &config]);
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    export(
+        ok,
+        &[
+            "--trust-root",
+            &root,
+            "--bundle",
+            &bundle,
+            "--device-id",
+            "$UDID",
+            "--groups",
+            "all-staff",
+        ],
+    );
     validate(&std::fs::read_to_string(&profile).unwrap());
     let dict = Plist::from_file(&config)
         .unwrap()
@@ -313,18 +308,6 @@ fn the_app_configuration_carries_the_root_and_the_bundle() {
     assert_eq!(text(keys::DEVICE_GROUPS), "all-staff");
     assert_eq!(dict.len(), 4);
     // Anything but a signed envelope is refused, naming the file.
-    let err = support::fails(&[
-        "policy",
-        "export",
-        "--to",
-        "apple-profile",
-        baseline.to_str().unwrap(),
-        "--out",
-        &profile,
-        "--app-config",
-        &config,
-        "--bundle",
-        baseline.to_str().unwrap(),
-    ]);
+    let err = export(support::fails, &["--bundle", baseline.to_str().unwrap()]);
     assert!(err.contains("not a signed envelope"), "{err}");
 }

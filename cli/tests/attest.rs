@@ -6,7 +6,10 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{hex, portcullis, repo, shared_attestation as shared};
+use support::{
+    attest_verify, contains_all, hex, json_of, portcullis, repo, shared_attestation as shared,
+    stdout_of,
+};
 
 /// caiman SB_EC_RKP: a StrongBox key, remotely provisioned, bootloader locked, verified boot.
 const CAIMAN_SB_CHALLENGE: &str = "7ccac1ea-4845-482e-858d-f6fa9aa8c295";
@@ -20,23 +23,15 @@ fn caiman(extra: &[&str]) -> Output {
 }
 
 fn caiman_with(challenge: &str, extra: &[&str]) -> Output {
-    let chain = shared("caiman/sdk36/SB_EC_RKP.pem");
-    let mut args = vec![
-        "attest",
-        "verify",
-        "--chain",
-        &chain,
-        "--challenge",
-        challenge,
-        "--now",
-        CAIMAN_SB_AT,
-    ];
-    args.extend_from_slice(extra);
-    portcullis(&args)
+    let args = [&["--now", CAIMAN_SB_AT][..], extra].concat();
+    attest_verify("caiman/sdk36/SB_EC_RKP.pem", challenge, &args)
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+/// Checks OUT is a refusal (exit 1) whose first reason is REASON; returns the verdict.
+fn refused(out: &Output, reason: &str) -> Value {
+    let v = json_of(out, 1);
+    assert_eq!(v["reasons"][0]["code"], reason, "{v:#}");
+    v
 }
 
 fn schema_validator() -> jsonschema::Validator {
@@ -70,13 +65,7 @@ fn a_strongbox_chain_verifies_with_its_app_and_says_what_it_proves() {
         "--format",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let v = json(&out);
+    let v = json_of(&out, 0);
     assert_valid(&v);
     assert_eq!(v["verified"], true);
     let d = &v["device"];
@@ -94,15 +83,15 @@ fn a_strongbox_chain_verifies_with_its_app_and_says_what_it_proves() {
     assert_eq!(v["record"]["keyMintSecurityLevel"], "STRONG_BOX");
 
     // The text report says the same for a person.
-    let out = caiman(&[]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&caiman(&[]), 0);
     assert!(
         text.starts_with("VERIFIED at 2025-09-27T00:00:00Z"),
         "{text}"
     );
-    assert!(text.contains("StrongBox:        yes"), "{text}");
-    assert!(text.contains("revocation:       NOT checked"), "{text}");
+    contains_all(
+        &text,
+        &["StrongBox:        yes", "revocation:       NOT checked"],
+    );
 }
 
 #[test]
@@ -124,12 +113,9 @@ fn wrong_challenge_package_or_signer_is_refused_with_exit_1_and_the_reason() {
     ] {
         let mut args = extra.clone();
         args.extend(["--format", "json"]);
-        let out = caiman_with(challenge, &args);
-        assert_eq!(out.status.code(), Some(1), "{extra:?}");
-        let v = json(&out);
+        let v = refused(&caiman_with(challenge, &args), code);
         assert_valid(&v);
-        assert_eq!(v["verified"], false);
-        assert_eq!(v["reasons"][0]["code"], code, "{v:#}");
+        assert_eq!(v["verified"], false, "{extra:?}");
         assert!(v.get("device").is_none(), "no device facts when refused");
     }
 }
@@ -137,21 +123,12 @@ fn wrong_challenge_package_or_signer_is_refused_with_exit_1_and_the_reason() {
 #[test]
 fn an_expired_intermediate_or_an_untrusted_root_is_refused() {
     // Verified now (after 2025), the remotely provisioned intermediates have expired.
-    let chain = shared("akita/sdk34/TEE_EC_NONE.pem");
-    let out = portcullis(&[
-        "attest",
-        "verify",
-        "--chain",
-        &chain,
-        "--challenge",
+    let out = attest_verify(
+        "akita/sdk34/TEE_EC_NONE.pem",
         &hex("challenge"),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let v = json(&out);
-    assert_valid(&v);
-    assert_eq!(v["reasons"][0]["code"], "expired");
+        &["--format", "json"],
+    );
+    assert_valid(&refused(&out, "expired"));
 
     // Only the ECDSA 2026 root trusted: the RSA-rooted chains do not chain to it.
     let roots = repo("attest/roots/google-root-ec-p384-key-attestation-ca1-2025.pem");
@@ -162,74 +139,41 @@ fn an_expired_intermediate_or_an_untrusted_root_is_refused() {
         "--format",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(json(&out)["reasons"][0]["code"], "untrusted_root");
+    refused(&out, "untrusted_root");
 }
 
 #[test]
 fn software_attestation_is_refused() {
-    let out = portcullis(&[
-        "attest",
-        "verify",
-        "--chain",
-        &shared("marlin/sdk29/TEE_EC_NONE.pem"),
-        "--challenge",
+    let out = attest_verify(
+        "marlin/sdk29/TEE_EC_NONE.pem",
         &hex("challenge"),
-        "--now",
-        "2019-10-29T00:00:00Z",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(json(&out)["reasons"][0]["code"], "software_root");
+        &["--now", "2019-10-29T00:00:00Z", "--format", "json"],
+    );
+    refused(&out, "software_root");
 }
 
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let chain = shared("caiman/sdk36/SB_EC_RKP.pem");
     let not_pem = repo("README.md");
-    for args in [
-        vec!["attest", "verify", "--chain", &chain, "--challenge", "abc"],
-        vec!["attest", "verify", "--chain", &chain, "--challenge", "zz"],
-        vec![
-            "attest",
-            "verify",
-            "--chain",
-            &chain,
-            "--challenge",
-            "00",
-            "--expect-signer",
-            "abcd",
-        ],
-        vec![
-            "attest",
-            "verify",
-            "--chain",
-            &chain,
-            "--challenge",
-            "00",
-            "--now",
-            "yesterday",
-        ],
-        vec![
-            "attest",
-            "verify",
-            "--chain",
-            not_pem.to_str().unwrap(),
-            "--challenge",
-            "00",
-        ],
-        vec![
-            "attest",
-            "verify",
-            "--chain",
-            &chain,
-            "--challenge",
-            "00",
-            "--revocations",
-            not_pem.to_str().unwrap(),
-        ],
+    let not_pem = not_pem.to_str().unwrap();
+    for (chain, challenge, extra) in [
+        (chain.as_str(), "abc", vec![]),
+        (&chain, "zz", vec![]),
+        (&chain, "00", vec!["--expect-signer", "abcd"]),
+        (&chain, "00", vec!["--now", "yesterday"]),
+        (not_pem, "00", vec![]),
+        (&chain, "00", vec!["--revocations", not_pem]),
     ] {
+        let mut args = vec![
+            "attest",
+            "verify",
+            "--chain",
+            chain,
+            "--challenge",
+            challenge,
+        ];
+        args.extend(extra);
         let out = portcullis(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();

@@ -5,11 +5,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use portcullis_core::console::{self, AttestationSubmission};
 use portcullis_core::Timestamp;
 use serde_json::{json, Value};
-use support::portcullis;
+use support::{contains_all, hex, portcullis, stdout_of};
 
 fn shared(rel: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,6 +67,18 @@ fn messages() -> (String, Vec<Value>) {
     (pem, out)
 }
 
+/// Runs `attest assemble` on the MESSAGES file, writing the chain to OUT.
+fn assemble(messages: &Path, out: &Path) -> Output {
+    portcullis(&[
+        "attest",
+        "assemble",
+        "--messages",
+        messages.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn strip(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -77,32 +90,21 @@ fn the_parts_become_the_chain_and_it_verifies() {
     let file = dir.path().join("messages.json");
     std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
     let out_pem = dir.path().join("chain.pem");
-    let out = portcullis(&[
-        "attest",
-        "assemble",
-        "--messages",
-        file.to_str().unwrap(),
-        "--out",
-        out_pem.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = assemble(&file, &out_pem);
+    let text = stdout_of(&out, 0);
     assert_eq!(
         strip(&std::fs::read_to_string(&out_pem).unwrap()),
         strip(&pem)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let challenge_hex: String = CHALLENGE.bytes().map(|b| format!("{b:02x}")).collect();
-    assert!(
-        text.contains(&format!("challenge:      {challenge_hex}")),
-        "{text}"
+    let challenge_hex = hex(CHALLENGE);
+    contains_all(
+        &text,
+        &[
+            &format!("challenge:      {challenge_hex}"),
+            "5 certificate(s)",
+            "certification:  3006020101020102",
+        ],
     );
-    assert!(text.contains("5 certificate(s)"), "{text}");
-    assert!(text.contains("certification:  3006020101020102"), "{text}");
 
     // What it wrote is what `attest verify` reads.
     let verify = portcullis(&[
@@ -120,15 +122,7 @@ fn the_parts_become_the_chain_and_it_verifies() {
     // JSON lines read the same.
     let lines: String = list.iter().map(|m| format!("{m}\n")).collect();
     std::fs::write(&file, lines).unwrap();
-    let out = portcullis(&[
-        "attest",
-        "assemble",
-        "--messages",
-        file.to_str().unwrap(),
-        "--out",
-        out_pem.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(assemble(&file, &out_pem).status.code(), Some(0));
 }
 
 #[test]
@@ -139,14 +133,7 @@ fn a_missing_or_altered_part_is_refused() {
     let out_pem = dir.path().join("chain.pem");
     let run = |list: &[Value]| {
         std::fs::write(&file, serde_json::to_vec(list).unwrap()).unwrap();
-        portcullis(&[
-            "attest",
-            "assemble",
-            "--messages",
-            file.to_str().unwrap(),
-            "--out",
-            out_pem.to_str().unwrap(),
-        ])
+        assemble(&file, &out_pem)
     };
     let mut missing = list.clone();
     missing.remove(0);

@@ -63,28 +63,27 @@ fn roster(dir: &Path, base: &str, phone: &str) -> String {
     p(dir, "roster.toml")
 }
 
+/// Writes a roster naming PHONE at the carrier BASE and an operations key into DIR;
+/// returns the arguments of `carrier watch --once` that use them, and EXTRA.
+fn watch_args(dir: &Path, base: &str, phone: &str, extra: &[&str]) -> Vec<String> {
+    let roster = roster(dir, base, phone);
+    ok(&["keygen", "--out", &p(dir, "keys"), "--name", "operations"]);
+    let (out, key) = (p(dir, "out"), p(dir, "keys/operations.key"));
+    let mut args = vec!["carrier", "watch", "--roster", &roster, "--out", &out];
+    args.extend(["--operations-key", &key, "--once"]);
+    args.extend_from_slice(extra);
+    args.into_iter().map(String::from).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 #[test]
 fn a_bad_roster_is_refused_naming_line_and_field_without_the_number() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = roster(dir.path(), "http://127.0.0.1:9", "+44 7700 900123");
-    ok(&[
-        "keygen",
-        "--out",
-        &p(dir.path(), "keys"),
-        "--name",
-        "operations",
-    ]);
-    let err = fails(&[
-        "carrier",
-        "watch",
-        "--roster",
-        &roster,
-        "--out",
-        &p(dir.path(), "out"),
-        "--operations-key",
-        &p(dir.path(), "keys/operations.key"),
-        "--once",
-    ]);
+    let args = watch_args(dir.path(), "http://127.0.0.1:9", "+44 7700 900123", &[]);
+    let err = fails(&strs(&args));
     assert!(err.contains("line 1: field `phone`"), "{err}");
     assert!(!err.contains("900123"), "{err}");
 }
@@ -94,29 +93,14 @@ fn watch_once_alerts_and_writes_signed_instructions() {
     let dir = tempfile::tempdir().unwrap();
     let recent = jiff_now_minus_hour();
     let base = tiny_carrier(recent.clone());
-    let roster = roster(dir.path(), &base, NUMBER);
-    ok(&[
-        "keygen",
-        "--out",
-        &p(dir.path(), "keys"),
-        "--name",
-        "operations",
-    ]);
-    let args = [
-        "carrier",
-        "watch",
-        "--roster",
-        &roster,
-        "--out",
-        &p(dir.path(), "out"),
-        "--operations-key",
-        &p(dir.path(), "keys/operations.key"),
-        "--alerts-out",
-        &p(dir.path(), "alerts.jsonl"),
-        "--timeout",
-        "5s",
-        "--once",
-    ];
+    let alerts_out = p(dir.path(), "alerts.jsonl");
+    let args = watch_args(
+        dir.path(),
+        &base,
+        NUMBER,
+        &["--alerts-out", &alerts_out, "--timeout", "5s"],
+    );
+    let args = strs(&args);
     let out = portcullis(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -174,14 +158,8 @@ fn jiff_now_minus_hour() -> String {
 fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
     let dir = tempfile::tempdir().unwrap();
     let base = tiny_carrier(jiff_now_minus_hour());
-    let roster = roster(dir.path(), &base, NUMBER);
-    ok(&[
-        "keygen",
-        "--out",
-        &p(dir.path(), "keys"),
-        "--name",
-        "operations",
-    ]);
+    let phone_alerts = p(dir.path(), "phone-alerts.jsonl");
+    let args = watch_args(dir.path(), &base, NUMBER, &["--alerts", &phone_alerts]);
     std::fs::write(
         dir.path().join("phone-alerts.jsonl"),
         concat!(
@@ -192,19 +170,7 @@ fn watch_once_with_phone_alerts_checks_only_the_flagged_lines() {
         ),
     )
     .unwrap();
-    let out = portcullis(&[
-        "carrier",
-        "watch",
-        "--roster",
-        &roster,
-        "--out",
-        &p(dir.path(), "out"),
-        "--operations-key",
-        &p(dir.path(), "keys/operations.key"),
-        "--alerts",
-        &p(dir.path(), "phone-alerts.jsonl"),
-        "--once",
-    ]);
+    let out = portcullis(&strs(&args));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

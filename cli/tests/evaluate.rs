@@ -6,7 +6,7 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value;
-use support::{portcullis, repo};
+use support::{contains_all, portcullis, repo, stdout_of};
 
 fn sample(name: &str) -> String {
     repo(&format!("core/tests/data/compliance/{name}"))
@@ -26,10 +26,16 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn json_run(args: &[&str]) -> (Option<i32>, Value) {
-    let mut all = vec!["evaluate", "--format", "json"];
-    all.extend_from_slice(args);
-    let out = portcullis(&all);
+/// Runs `evaluate` of the SNAPSHOT file against the shipped policy NAME, and EXTRA.
+fn evaluate(name: &str, snapshot: &str, extra: &[&str]) -> Output {
+    let policy = policy(name);
+    let mut args = vec!["evaluate", "--policy", &policy, "--snapshot", snapshot];
+    args.extend_from_slice(extra);
+    portcullis(&args)
+}
+
+fn json_run(name: &str, snapshot: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let out = evaluate(name, snapshot, &[&["--format", "json"][..], extra].concat());
     let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}{}",
@@ -42,12 +48,7 @@ fn json_run(args: &[&str]) -> (Option<i32>, Value) {
 
 #[test]
 fn violations_exit_3_and_json_lists_verdicts_actions_and_alerts() {
-    let (code, report) = json_run(&[
-        "--policy",
-        &policy("baseline"),
-        "--snapshot",
-        &sample("pixel-violations.json"),
-    ]);
+    let (code, report) = json_run("baseline", &sample("pixel-violations.json"), &[]);
     assert_eq!(code, Some(3));
     assert_eq!(report["policy"], "baseline");
     assert_eq!(
@@ -87,34 +88,22 @@ fn violations_exit_3_and_json_lists_verdicts_actions_and_alerts() {
 
 #[test]
 fn a_compliant_phone_exits_0_with_a_short_report() {
-    let out = portcullis(&[
-        "evaluate",
-        "--policy",
-        &policy("election-sensitive"),
-        "--snapshot",
-        &sample("pixel-compliant.json"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let text = stdout(&out);
-    assert!(
-        text.contains("Device: COMPLIANT  (apps: COMPLIANT, configuration: COMPLIANT)"),
-        "{text}"
-    );
-    assert!(text.contains("0 need attention"), "{text}");
-    assert!(text.contains("Alerts (0):"), "{text}");
-    assert!(
-        text.contains("APPLY  USER_RESTRICTION DISALLOW_CELLULAR_2G"),
-        "{text}"
+    let out = evaluate("election-sensitive", &sample("pixel-compliant.json"), &[]);
+    contains_all(
+        &stdout_of(&out, 0),
+        &[
+            "Device: COMPLIANT  (apps: COMPLIANT, configuration: COMPLIANT)",
+            "0 need attention",
+            "Alerts (0):",
+            "APPLY  USER_RESTRICTION DISALLOW_CELLULAR_2G",
+        ],
     );
     // --all lists the compliant and not-applicable verdicts too.
-    let out = portcullis(&[
-        "evaluate",
-        "--policy",
-        &policy("election-sensitive"),
-        "--snapshot",
+    let out = evaluate(
+        "election-sensitive",
         &sample("pixel-compliant.json"),
-        "--all",
-    ]);
+        &["--all"],
+    );
     let text = stdout(&out);
     assert!(
         text.contains("NOT_APPLICABLE  configuration.minimumIosVersion"),
@@ -128,16 +117,11 @@ fn state_carries_the_no_repeat_memory_and_the_ladder_between_runs() {
     let state = dir.path().join("state.json");
     let state = state.to_str().unwrap();
     let run = |at: &str| {
-        json_run(&[
-            "--policy",
-            &policy("baseline"),
-            "--snapshot",
+        json_run(
+            "baseline",
             &sample("pixel-violations.json"),
-            "--state",
-            state,
-            "--at",
-            at,
-        ])
+            &["--state", state, "--at", at],
+        )
     };
     let (_, first) = run("2026-03-01T08:00:00Z");
     assert!(!first["actions"].as_array().unwrap().is_empty());
@@ -166,14 +150,11 @@ fn state_carries_the_no_repeat_memory_and_the_ladder_between_runs() {
 
 #[test]
 fn ios_unknowns_are_not_compliant() {
-    let (code, report) = json_run(&[
-        "--policy",
-        &policy("baseline"),
-        "--snapshot",
+    let (code, report) = json_run(
+        "baseline",
         &sample("iphone.json"),
-        "--at",
-        "2026-03-01T08:00:00Z",
-    ]);
+        &["--at", "2026-03-01T08:00:00Z"],
+    );
     assert_eq!(code, Some(3));
     assert_eq!(report["platform"], "ios");
     assert_eq!(report["sections"]["configuration"], "NON_COMPLIANT");
@@ -196,24 +177,12 @@ fn bad_input_exits_2_naming_the_place_not_the_value() {
             "apps": [{"id": "someone@example.org"}]}"#,
     )
     .unwrap();
-    let out = portcullis(&[
-        "evaluate",
-        "--policy",
-        &policy("baseline"),
-        "--snapshot",
-        bad.to_str().unwrap(),
-    ]);
+    let out = evaluate("baseline", bad.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("apps[0].id"), "{err}");
     assert!(!err.contains("someone"), "{err}");
-    let out = portcullis(&[
-        "evaluate",
-        "--policy",
-        &policy("baseline"),
-        "--snapshot",
-        "/nonexistent/snapshot.json",
-    ]);
+    let out = evaluate("baseline", "/nonexistent/snapshot.json", &[]);
     assert_eq!(out.status.code(), Some(2));
     let out = portcullis(&["evaluate", "--policy", &policy("baseline")]);
     assert_eq!(out.status.code(), Some(2), "clap: --snapshot required");

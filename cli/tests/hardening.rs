@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey};
 use rusqlite::Connection;
-use support::portcullis;
+use support::{inspect, portcullis, stdout_of};
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,6 +53,14 @@ fn sql(db: &Path, sql: &str) {
     conn.execute_batch(sql).unwrap();
 }
 
+/// The one value the query SQL selects from DB.
+fn query<T: rusqlite::types::FromSql>(db: &Path, sql: &str) -> T {
+    Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
 fn verify(db: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["journal", "verify", "--db", p(db)];
     args.extend_from_slice(extra);
@@ -74,14 +82,7 @@ fn assert_broken(out: &Output, what: &str) {
 fn item_1_a_wiped_journal_behind_a_forged_anchor_is_broken() {
     let dir = tempfile::tempdir().unwrap();
     let db = simulated_db(dir.path(), &[]);
-    let hash: String = Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT lower(hex(hash)) FROM journal WHERE seq = 3",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let hash: String = query(&db, "SELECT lower(hex(hash)) FROM journal WHERE seq = 3");
     sql(
         &db,
         &format!(
@@ -227,10 +228,7 @@ fn simulate_can_checkpoint_for_the_console() {
             p(&cp).to_owned().leak(),
         ],
     );
-    let checkpoints: i64 = Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT count(*) FROM checkpoint", [], |r| r.get(0))
-        .unwrap();
+    let checkpoints: i64 = query(&db, "SELECT count(*) FROM checkpoint");
     assert!(checkpoints >= 2, "{checkpoints} checkpoints");
     let out = verify(&db, &["--checkpoint", p(&cp)]);
     assert!(out.status.success(), "{}", text(&out));
@@ -315,15 +313,7 @@ fn hostile_inspection(dir: &Path) -> (PathBuf, PathBuf) {
 fn item_14_text_output_escapes_control_characters() {
     let dir = tempfile::tempdir().unwrap();
     let (bundle, evidence) = hostile_inspection(dir.path());
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        p(&bundle),
-        "--evidence",
-        p(&evidence),
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let shown = String::from_utf8(out.stdout).unwrap();
+    let shown = stdout_of(&inspect(&[&bundle], ("--evidence", &evidence), &[]), 3);
     assert!(
         !shown.contains('\u{1b}') && !shown.contains('\u{7}') && !shown.contains('\u{202e}'),
         "{shown:?}"
@@ -332,15 +322,7 @@ fn item_14_text_output_escapes_control_characters() {
     assert!(shown.contains("\\u{202e}"), "{shown}");
     assert!(shown.lines().all(|l| !l.starts_with("Clean")), "{shown}");
 
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        p(&bundle),
-        "--evidence",
-        p(&evidence),
-        "--format",
-        "json",
-    ]);
+    let out = inspect(&[&bundle], ("--evidence", &evidence), &["--format", "json"]);
     let raw = String::from_utf8(out.stdout).unwrap();
     assert!(!raw.contains('\u{1b}') && !raw.contains('\u{7}'), "{raw:?}");
     let report: serde_json::Value = serde_json::from_str(&raw).unwrap();
@@ -350,13 +332,27 @@ fn item_14_text_output_escapes_control_characters() {
         .starts_with('\u{1b}'));
 }
 
+/// Writes TRACE as DIR/NAME and runs `simulate` on it, keeping the database as DIR/DB when
+/// one is named; the run must fail. Returns the trace's path and what the run printed.
+fn simulate_refuses(dir: &Path, name: &str, trace: &str, db: Option<&str>) -> (PathBuf, Output) {
+    let path = dir.join(name);
+    std::fs::write(&path, trace).unwrap();
+    let db = db.map(|db| dir.join(db));
+    let mut args = vec!["simulate", "--scenario", p(&path)];
+    if let Some(db) = &db {
+        args.extend(["--db", p(db)]);
+    }
+    let out = portcullis(&args);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    (path, out)
+}
+
 /// Alert text printed by `simulate` and errors on standard error are escaped too.
 #[test]
 fn item_14_errors_are_escaped() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("t\u{1b}[2J.jsonl");
-    std::fs::write(&trace, "{\"at\":\"x\",\"tick\":{}}\n").unwrap();
-    let out = portcullis(&["simulate", "--scenario", p(&trace)]);
+    let trace = "{\"at\":\"x\",\"tick\":{}}\n";
+    let (_, out) = simulate_refuses(dir.path(), "t\u{1b}[2J.jsonl", trace, None);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(err.contains("\\u{1b}"), "{err}");
@@ -461,7 +457,6 @@ fn item_15_a_closed_pipe_ends_quietly() {
 #[test]
 fn item_16_simulate_streams_and_bounds_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("long.jsonl");
     let mut text = String::new();
     for i in 0..2_000 {
         text.push_str(&format!(
@@ -473,10 +468,8 @@ fn item_16_simulate_streams_and_bounds_lines() {
     }
     text.push_str(&"x".repeat(200_000));
     text.push('\n');
-    std::fs::write(&trace, &text).unwrap();
+    let (_, out) = simulate_refuses(dir.path(), "long.jsonl", &text, Some("streamed.db"));
     let db = dir.path().join("streamed.db");
-    let out = portcullis(&["simulate", "--scenario", p(&trace), "--db", p(&db)]);
-    assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("trace line 2001") && err.contains("longer than"),
@@ -484,14 +477,7 @@ fn item_16_simulate_streams_and_bounds_lines() {
     );
     // Streamed: the lines before the bad one were replayed as they were read (a reader of
     // the whole file first would have refused it before opening the database).
-    let enrolled: i64 = Connection::open(&db)
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM journal WHERE kind = 'enrolled'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let enrolled: i64 = query(&db, "SELECT count(*) FROM journal WHERE kind = 'enrolled'");
     assert_eq!(enrolled, 1);
 }
 
@@ -499,14 +485,8 @@ fn item_16_simulate_streams_and_bounds_lines() {
 #[test]
 fn item_11_duplicate_keys_in_a_trace_line_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("dup.jsonl");
-    std::fs::write(
-        &trace,
-        "{\"at\":\"2026-03-01T09:00:00Z\",\"tick\":{}}\n{\"at\":\"2026-03-01T09:00:00Z\",\"at\":\"2027-03-01T09:00:00Z\",\"tick\":{}}\n",
-    )
-    .unwrap();
-    let out = portcullis(&["simulate", "--scenario", p(&trace)]);
-    assert!(!out.status.success());
+    let trace = "{\"at\":\"2026-03-01T09:00:00Z\",\"tick\":{}}\n{\"at\":\"2026-03-01T09:00:00Z\",\"at\":\"2027-03-01T09:00:00Z\",\"tick\":{}}\n";
+    let (_, out) = simulate_refuses(dir.path(), "dup.jsonl", trace, None);
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("trace line 2") && err.contains("duplicate key"),
@@ -519,15 +499,8 @@ fn item_11_duplicate_keys_in_a_trace_line_are_refused() {
 #[test]
 fn item_9_an_identifier_in_a_reason_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("reason.jsonl");
-    std::fs::write(
-        &trace,
-        "{\"at\":\"2026-03-01T09:00:00Z\",\"tick\":{}}\n{\"at\":\"2026-03-01T09:00:00Z\",\"authorize_sim_change\":{\"until\":\"2026-03-01T12:00:00Z\",\"reason\":\"new SIM 8944 1100 1234 5678 901\"}}\n",
-    )
-    .unwrap();
-    let db = dir.path().join("r.db");
-    let out = portcullis(&["simulate", "--scenario", p(&trace), "--db", p(&db)]);
-    assert!(!out.status.success());
+    let lines = "{\"at\":\"2026-03-01T09:00:00Z\",\"tick\":{}}\n{\"at\":\"2026-03-01T09:00:00Z\",\"authorize_sim_change\":{\"until\":\"2026-03-01T12:00:00Z\",\"reason\":\"new SIM 8944 1100 1234 5678 901\"}}\n";
+    let (trace, out) = simulate_refuses(dir.path(), "reason.jsonl", lines, Some("r.db"));
     let all = text(&out);
     assert!(all.contains("authorize_sim_change.reason"), "{all}");
     let digits: String = all.chars().filter(char::is_ascii_digit).collect();

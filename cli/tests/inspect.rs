@@ -3,7 +3,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use support::portcullis;
+use support::{contains_all, inspect, json_of, portcullis, stdout_of};
 
 fn core_data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,22 +35,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn findings_exit_3_and_json_names_indicator_malware_collection_and_evidence() {
     let bundle = core_data("spyware-fixture.stix2");
     let evidence = core_data("spyware-evidence.json");
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&bundle),
-        "--evidence",
-        path(&evidence),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = inspect(&[&bundle], ("--evidence", &evidence), &["--format", "json"]);
+    let report = json_of(&out, 3);
     assert_eq!(report["clean"], false);
     assert_eq!(report["indicators"], 16);
     assert_eq!(report["unparsed_patterns"], 1);
@@ -78,24 +64,19 @@ fn findings_exit_3_and_json_names_indicator_malware_collection_and_evidence() {
 
 #[test]
 fn text_report_lists_findings_and_unparsed_count() {
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&core_data("spyware-fixture.stix2")),
-        "--evidence",
-        path(&core_data("spyware-evidence.json")),
-    ]);
-    assert_eq!(out.status.code(), Some(3));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("16 loaded from 1 collection(s); 1 unparsed pattern(s)"),
-        "{text}"
+    let out = inspect(
+        &[&core_data("spyware-fixture.stix2")],
+        ("--evidence", &core_data("spyware-evidence.json")),
+        &[],
     );
-    assert!(text.contains("FINDINGS: 14"), "{text}");
-    assert!(text.contains("FakeUpdater, DragonStage"), "{text}");
-    assert!(
-        text.contains("evidence  domains[1].value = API.Update-CDN-Service.com.  (subdomain)"),
-        "{text}"
+    contains_all(
+        &stdout_of(&out, 3),
+        &[
+            "16 loaded from 1 collection(s); 1 unparsed pattern(s)",
+            "FINDINGS: 14",
+            "FakeUpdater, DragonStage",
+            "evidence  domains[1].value = API.Update-CDN-Service.com.  (subdomain)",
+        ],
     );
 }
 
@@ -109,41 +90,30 @@ fn a_clean_snapshot_exits_0_against_every_public_collection() {
             "packages": [{"id": "com.whatsapp", "installer": "com.android.vending"}],
             "domains": [{"value": "www.google.com"}]}"#,
     );
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&public_collections()),
-        "--evidence",
-        path(&evidence),
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("1441 loaded from 11 collection(s); 0 unparsed pattern(s)"),
-        "{text}"
+    let out = inspect(&[&public_collections()], ("--evidence", &evidence), &[]);
+    contains_all(
+        &stdout_of(&out, 0),
+        &[
+            "1441 loaded from 11 collection(s); 0 unparsed pattern(s)",
+            "Clean: no indicator matched.",
+        ],
     );
-    assert!(text.contains("Clean: no indicator matched."), "{text}");
 }
 
 #[test]
 fn several_bundles_combine() {
     let collections = public_collections();
     let evidence = core_data("spyware-evidence.json");
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&collections.join("cellebrite.stix2")),
-        "--indicators",
-        path(&collections.join("predator.stix2")),
-        "--indicators",
-        path(&core_data("spyware-fixture.stix2")),
-        "--evidence",
-        path(&evidence),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(3));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = inspect(
+        &[
+            &collections.join("cellebrite.stix2"),
+            &collections.join("predator.stix2"),
+            &core_data("spyware-fixture.stix2"),
+        ],
+        ("--evidence", &evidence),
+        &["--format", "json"],
+    );
+    let report = json_of(&out, 3);
     let names: Vec<&str> = report["collections"]
         .as_array()
         .unwrap()
@@ -181,13 +151,7 @@ fn bad_input_exits_2_with_a_message() {
         (&nothing_usable, &good_evidence, "no usable indicator"),
     ];
     for (indicators, evidence, want) in cases {
-        let out = portcullis(&[
-            "inspect",
-            "--indicators",
-            path(indicators),
-            "--evidence",
-            path(evidence),
-        ]);
+        let out = inspect(&[indicators], ("--evidence", evidence), &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{want}: {err}");
         assert!(err.contains(want), "{want}: {err}");
@@ -214,17 +178,12 @@ fn a_telemetry_export_is_matched_and_detected_offline_naming_times_and_packages(
             "\n",
         ),
     );
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&core_data("spyware-fixture.stix2")),
-        "--telemetry",
-        path(&export),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = inspect(
+        &[&core_data("spyware-fixture.stix2")],
+        ("--telemetry", &export),
+        &["--format", "json"],
+    );
+    let report = json_of(&out, 3);
     assert_eq!(report["events"], 3);
     assert_eq!(report["matches"].as_array().unwrap().len(), 1);
     assert_eq!(report["matches"][0]["package"], "com.example.game");
@@ -245,26 +204,22 @@ fn a_telemetry_export_is_matched_and_detected_offline_naming_times_and_packages(
 
     // A clean export exits 0; a malformed line exits 2 naming the line, not its digits.
     let clean = write(dir.path(), "clean.jsonl", "");
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&core_data("spyware-fixture.stix2")),
-        "--telemetry",
-        path(&clean),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = inspect(
+        &[&core_data("spyware-fixture.stix2")],
+        ("--telemetry", &clean),
+        &[],
+    );
+    stdout_of(&out, 0);
     let bad = write(
         dir.path(),
         "bad.jsonl",
         "{\"type\": \"dns\", \"at\": \"2026-05-01T10:00:00Z\", \"package\": \"com.x\", \"host\": \"+4915112345678 x\"}\n",
     );
-    let out = portcullis(&[
-        "inspect",
-        "--indicators",
-        path(&core_data("spyware-fixture.stix2")),
-        "--telemetry",
-        path(&bad),
-    ]);
+    let out = inspect(
+        &[&core_data("spyware-fixture.stix2")],
+        ("--telemetry", &bad),
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("events[0].host"), "{stderr}");

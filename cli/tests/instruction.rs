@@ -7,7 +7,7 @@ use std::path::Path;
 
 mod support;
 
-use support::{fails, keygen, ok, p};
+use support::{fails, keygen, ok, p, root_create, root_sign};
 
 /// Keys and a signed root with root, policy and operations roles in `dir`.
 struct Console {
@@ -22,23 +22,20 @@ fn console(dir: &Path) -> Console {
     let (policy_key, policy_pub) = keygen(dir, "policy");
     let (ops_key, ops_pub) = keygen(dir, "operations");
     let (stray_key, _) = keygen(dir, "stray");
-    let doc = p(dir, "root.json");
-    ok(&[
-        "root",
-        "create",
-        "--root-key",
-        &root_pub,
-        "--policy-key",
-        &policy_pub,
-        "--operations-key",
-        &ops_pub,
-        "--out",
-        &doc,
-    ]);
+    let doc = root_create(
+        dir,
+        "root.json",
+        &[
+            "--root-key",
+            &root_pub,
+            "--policy-key",
+            &policy_pub,
+            "--operations-key",
+            &ops_pub,
+        ],
+    );
     let signed = p(dir, "root.signed.json");
-    ok(&[
-        "root", "sign", "--key", &root_key, "--in", &doc, "--out", &signed,
-    ]);
+    root_sign(&[&root_key], &doc, &signed);
     Console {
         root: signed,
         operations: ops_key,
@@ -63,21 +60,45 @@ fn authorize(dir: &Path, name: &str, key: &str, extra: &[&str]) -> String {
         flags.retain(|(f, _)| *f != pair[0]);
         flags.push((pair[0], pair[1]));
     }
+    let mut args = sign_args(key, "authorize-sim-change", &out, &[]);
+    for (f, v) in &flags {
+        args.extend([*f, *v]);
+    }
+    ok(&args);
+    out
+}
+
+/// The arguments of `instruction sign` with KEY, KIND, OUT and EXTRA.
+fn sign_args<'a>(key: &'a str, kind: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "instruction",
         "sign",
         "--key",
         key,
         "--kind",
-        "authorize-sim-change",
+        kind,
         "--out",
-        &out,
+        out,
     ];
-    for (f, v) in &flags {
-        args.extend([*f, *v]);
-    }
-    ok(&args);
-    out
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The arguments of `instruction verify` of INPUT for DEVICE under ROOT, during the
+/// window the default authorisation opens.
+fn verify_args<'a>(root: &'a str, device: &'a str, input: &'a str) -> Vec<&'a str> {
+    vec![
+        "instruction",
+        "verify",
+        "--trust",
+        root,
+        "--device",
+        device,
+        "--now",
+        "2026-03-02T09:05:00Z",
+        "--in",
+        input,
+    ]
 }
 
 /// A trace: a SIM learned, the instruction delivered, then the SIM replaced.
@@ -271,51 +292,18 @@ fn verify_checks_as_a_phone_would_and_says_what_it_would_do() {
     let d = dir.path();
     let c = console(d);
     let good = authorize(d, "good.json", &c.operations, &[]);
-    let out = ok(&[
-        "instruction",
-        "verify",
-        "--trust",
-        &c.root,
-        "--device",
-        "simulated-device",
-        "--now",
-        "2026-03-02T09:05:00Z",
-        "--in",
-        &good,
-    ]);
+    let out = ok(&verify_args(&c.root, "simulated-device", &good));
     assert!(
         out.contains("a phone would accept it") && out.contains("SIM-change window"),
         "{out}"
     );
     let forged = authorize(d, "forged.json", &c.stray, &[]);
-    let err = fails(&[
-        "instruction",
-        "verify",
-        "--trust",
-        &c.root,
-        "--device",
-        "simulated-device",
-        "--now",
-        "2026-03-02T09:05:00Z",
-        "--in",
-        &forged,
-    ]);
+    let err = fails(&verify_args(&c.root, "simulated-device", &forged));
     assert!(
         err.contains("not a operations key") || err.contains("operations"),
         "{err}"
     );
-    let err = fails(&[
-        "instruction",
-        "verify",
-        "--trust",
-        &c.root,
-        "--device",
-        "another",
-        "--now",
-        "2026-03-02T09:05:00Z",
-        "--in",
-        &good,
-    ]);
+    let err = fails(&verify_args(&c.root, "another", &good));
     assert!(err.contains("out of scope"), "{err}");
 }
 
@@ -331,30 +319,27 @@ fn a_carrier_check_relays_the_response_as_is_and_names_the_line_by_its_pin() {
     )
     .unwrap();
     let out = p(d, "check.json");
-    ok(&[
-        "instruction",
-        "sign",
-        "--key",
+    ok(&sign_args(
         &c.operations,
-        "--kind",
         "carrier-check",
-        "--device",
-        "simulated-device",
-        "--sequence",
-        "3",
-        "--issued-at",
-        T_SIGN,
-        "--api",
-        "device_swap",
-        "--operation",
-        "retrieve_date",
-        "--response",
-        &response,
-        "--trust",
-        &c.root,
-        "--out",
         &out,
-    ]);
+        &[
+            "--device",
+            "simulated-device",
+            "--sequence",
+            "3",
+            "--issued-at",
+            T_SIGN,
+            "--api",
+            "device_swap",
+            "--operation",
+            "retrieve_date",
+            "--response",
+            &response,
+            "--trust",
+            &c.root,
+        ],
+    ));
     let envelope: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     use base64::Engine;
@@ -372,41 +357,30 @@ fn a_carrier_check_relays_the_response_as_is_and_names_the_line_by_its_pin() {
         "{alerts:?}"
     );
     // Missing kind fields and identifier-shaped text are refused before anything is written.
-    let err = fails(&[
-        "instruction",
-        "sign",
-        "--key",
+    let x = p(d, "x.json");
+    let err = fails(&sign_args(
         &c.operations,
-        "--kind",
         "carrier-check",
-        "--device",
-        "d",
-        "--sequence",
-        "4",
-        "--api",
-        "sim_swap",
-        "--out",
-        &p(d, "x.json"),
-    ]);
+        &x,
+        &["--device", "d", "--sequence", "4", "--api", "sim_swap"],
+    ));
     assert!(err.contains("--operation"), "{err}");
-    let err = fails(&[
-        "instruction",
-        "sign",
-        "--key",
+    let y = p(d, "y.json");
+    let err = fails(&sign_args(
         &c.operations,
-        "--kind",
         "show-notice",
-        "--device",
-        "d",
-        "--sequence",
-        "5",
-        "--title",
-        "Call +44 7700 900123",
-        "--body",
-        "now",
-        "--out",
-        &p(d, "y.json"),
-    ]);
+        &y,
+        &[
+            "--device",
+            "d",
+            "--sequence",
+            "5",
+            "--title",
+            "Call +44 7700 900123",
+            "--body",
+            "now",
+        ],
+    ));
     assert!(
         err.contains("body.title") && !err.contains("900123"),
         "{err}"

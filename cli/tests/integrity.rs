@@ -6,10 +6,11 @@
 mod support;
 
 use std::path::Path;
+use std::process::Output;
 
 use portcullis_attest::{verify, Expectations, TrustAnchors, VerifyOptions};
 use serde_json::{json, Value};
-use support::{hex, portcullis, repo, shared_attestation as shared};
+use support::{attest_verify, hex, portcullis, repo, shared_attestation as shared};
 
 /// A policy with every integrity rule, on top of the election-sensitive baseline.
 fn policy(dir: &Path, integrity: Value) -> String {
@@ -33,26 +34,28 @@ fn all_rules() -> Value {
     })
 }
 
-/// Runs `attest verify --format json` and stores its verdict; returns the path and exit code.
-fn attest(dir: &Path, name: &str, chain: &str, challenge: &str, at: &str) -> (String, i32) {
-    let out = portcullis(&[
-        "attest",
-        "verify",
-        "--chain",
-        &shared(chain),
-        "--challenge",
-        &hex(challenge),
-        "--now",
-        at,
-        "--format",
-        "json",
-    ]);
+/// Runs `attest verify` on a chain (a file of `../shared/attestation/`) with its
+/// challenge and time, and EXTRA arguments.
+fn attest_at((file, challenge, at): Chain, extra: &[&str]) -> Output {
+    let args = [&["--now", at][..], extra].concat();
+    attest_verify(file, &hex(challenge), &args)
+}
+
+/// Runs `attest verify --format json` on CHAIN, checks that it exits with CODE, and keeps
+/// the verdict in DIR as NAME; returns the verdict's path.
+fn attest(dir: &Path, name: &str, chain: Chain, code: i32) -> String {
+    let out = attest_at(chain, &["--format", "json"]);
     let path = dir.join(format!("{name}.json"));
     std::fs::write(&path, &out.stdout).unwrap();
-    (
-        path.to_str().unwrap().to_owned(),
-        out.status.code().unwrap(),
-    )
+    assert_eq!(out.status.code(), Some(code), "{}", chain.0);
+    path.to_str().unwrap().to_owned()
+}
+
+/// Evaluates as `evaluate` does and checks the phone is found not compliant (exit 3).
+fn not_compliant(policy: &str, attestation: Option<&str>, at: &str) -> Value {
+    let (code, report) = evaluate(policy, attestation, at);
+    assert_eq!(code, Some(3));
+    report
 }
 
 fn evaluate(policy: &str, attestation: Option<&str>, at: &str) -> (Option<i32>, Value) {
@@ -141,19 +144,33 @@ fn pair(rule: &str, codes: &[&str]) -> (String, Vec<String>) {
     )
 }
 
+/// A chain of `../shared/attestation/`, the challenge it was made with, and a time to
+/// verify it at.
+type Chain = (&'static str, &'static str, &'static str);
+
+/// A chain made with the challenge "challenge", verified at AT.
+const fn chain(file: &'static str, at: &'static str) -> Chain {
+    (file, "challenge", at)
+}
+
 /// caiman SB_EC_RKP: StrongBox, locked, verified, patch 2025-11, made 2025-09-26.
-const CAIMAN: (&str, &str, &str) = (
+const CAIMAN: Chain = (
     "caiman/sdk36/SB_EC_RKP.pem",
     "7ccac1ea-4845-482e-858d-f6fa9aa8c295",
     "2025-09-27T00:00:00Z",
 );
+/// akita TEE_EC_NONE: a Pixel 8a with its bootloader unlocked, a TEE key, patch 2024-08.
+const AKITA: Chain = chain("akita/sdk34/TEE_EC_NONE.pem", "2024-09-27T00:00:00Z");
+/// blueline SB_RSA_NONE: made 2020-08-29 on a phone at patch level 2019-08.
+const BLUELINE: Chain = chain("blueline/sdk28/SB_RSA_NONE.pem", "2020-08-30T00:00:00Z");
+/// marlin TEE_EC_NONE: software attestation (Android 10 fell back to its software keystore).
+const MARLIN: Chain = chain("marlin/sdk29/TEE_EC_NONE.pem", "2019-10-29T00:00:00Z");
 
 #[test]
 fn a_strongbox_pixel_complies_and_a_month_later_its_attestation_is_stale() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy(dir.path(), all_rules());
-    let (verdict, code) = attest(dir.path(), "caiman", CAIMAN.0, CAIMAN.1, CAIMAN.2);
-    assert_eq!(code, 0);
+    let verdict = attest(dir.path(), "caiman", CAIMAN, 0);
 
     let (_, report) = evaluate(&policy, Some(&verdict), "2025-09-28T00:00:00Z");
     assert_eq!(
@@ -178,8 +195,7 @@ fn a_strongbox_pixel_complies_and_a_month_later_its_attestation_is_stale() {
     // 30 days after verification it still counts; a day later it is stale.
     let (_, report) = evaluate(&policy, Some(&verdict), "2025-10-27T00:00:00Z");
     assert_eq!(report["sections"]["deviceIntegrity"], "COMPLIANT");
-    let (code, report) = evaluate(&policy, Some(&verdict), "2025-10-28T00:00:01Z");
-    assert_eq!(code, Some(3));
+    let report = not_compliant(&policy, Some(&verdict), "2025-10-28T00:00:01Z");
     assert_eq!(report["sections"]["deviceIntegrity"], "NON_COMPLIANT");
     assert_eq!(
         broken(&report),
@@ -202,17 +218,9 @@ fn a_strongbox_pixel_complies_and_a_month_later_its_attestation_is_stale() {
 fn an_unlocked_pixel_with_a_tee_key_breaks_boot_bootloader_and_strongbox_rules() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy(dir.path(), all_rules());
-    // akita TEE_EC_NONE: a Pixel 8a with its bootloader unlocked, a TEE key, patch 2024-08.
-    let (verdict, code) = attest(
-        dir.path(),
-        "akita",
-        "akita/sdk34/TEE_EC_NONE.pem",
-        "challenge",
-        "2024-09-27T00:00:00Z",
-    );
-    assert_eq!(code, 0, "the chain itself verifies");
-    let (code, report) = evaluate(&policy, Some(&verdict), "2024-09-28T00:00:00Z");
-    assert_eq!(code, Some(3));
+    // The chain itself verifies.
+    let verdict = attest(dir.path(), "akita", AKITA, 0);
+    let report = not_compliant(&policy, Some(&verdict), "2024-09-28T00:00:00Z");
     assert_eq!(
         broken(&report),
         [
@@ -245,17 +253,8 @@ fn an_old_attested_patch_level_is_refused() {
         dir.path(),
         json!({"requireHardwareBackedKey": true, "maxAttestedPatchAgeDays": 90}),
     );
-    // blueline SB_RSA_NONE: made 2020-08-29 on a phone at patch level 2019-08.
-    let (verdict, code) = attest(
-        dir.path(),
-        "blueline",
-        "blueline/sdk28/SB_RSA_NONE.pem",
-        "challenge",
-        "2020-08-30T00:00:00Z",
-    );
-    assert_eq!(code, 0);
-    let (code, report) = evaluate(&policy, Some(&verdict), "2020-08-30T00:00:00Z");
-    assert_eq!(code, Some(3));
+    let verdict = attest(dir.path(), "blueline", BLUELINE, 0);
+    let report = not_compliant(&policy, Some(&verdict), "2020-08-30T00:00:00Z");
     assert_eq!(
         broken(&report),
         [pair(
@@ -279,18 +278,9 @@ fn a_software_only_key_is_not_hardware_backed_and_a_refused_chain_is_not_verifie
         dir.path(),
         json!({"requireHardwareBackedKey": true, "requireLockedBootloader": true}),
     );
-    // marlin TEE_EC_NONE: software attestation (Android 10 fell back to its software
-    // keystore). Under the Google roots the console refuses it outright...
-    let (refused, code) = attest(
-        dir.path(),
-        "marlin",
-        "marlin/sdk29/TEE_EC_NONE.pem",
-        "challenge",
-        "2019-10-29T00:00:00Z",
-    );
-    assert_eq!(code, 1);
-    let (code, report) = evaluate(&policy, Some(&refused), "2019-10-29T00:00:00Z");
-    assert_eq!(code, Some(3));
+    // Under the Google roots the console refuses the software attestation outright...
+    let refused = attest(dir.path(), "marlin", MARLIN, 1);
+    let report = not_compliant(&policy, Some(&refused), "2019-10-29T00:00:00Z");
     assert_eq!(
         broken(&report),
         [
@@ -318,8 +308,7 @@ fn a_software_only_key_is_not_hardware_backed_and_a_refused_chain_is_not_verifie
     assert!(v.verified, "{:?}", v.reasons);
     let path = dir.path().join("software.json");
     std::fs::write(&path, v.to_json_pretty()).unwrap();
-    let (code, report) = evaluate(&policy, path.to_str(), "2019-10-30T00:00:00Z");
-    assert_eq!(code, Some(3));
+    let report = not_compliant(&policy, path.to_str(), "2019-10-30T00:00:00Z");
     let broken = broken(&report);
     assert!(
         broken.contains(&pair(
@@ -337,8 +326,7 @@ fn a_software_only_key_is_not_hardware_backed_and_a_refused_chain_is_not_verifie
 fn without_a_verdict_the_rules_are_unknown_and_a_bad_verdict_is_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy(dir.path(), all_rules());
-    let (code, report) = evaluate(&policy, None, "2025-09-28T00:00:00Z");
-    assert_eq!(code, Some(3));
+    let report = not_compliant(&policy, None, "2025-09-28T00:00:00Z");
     assert_eq!(report["sections"]["deviceIntegrity"], "UNKNOWN");
     assert!(integrity(&report)
         .iter()
@@ -380,22 +368,17 @@ fn the_checkpoint_key_link_is_checked_against_the_real_leaf_and_refused_when_for
     // is the attest crate's unit test, with a key made for it.)
     let key = "11".repeat(32);
     let forged = "3044022011111111111111111111111111111111111111111111111111111111111111110220222222222222222222222222222222222222222222222222222222222222222222";
-    let out = portcullis(&[
-        "attest",
-        "verify",
-        "--chain",
-        &shared(CAIMAN.0),
-        "--challenge",
-        &hex(CAIMAN.1),
-        "--now",
-        CAIMAN.2,
-        "--format",
-        "json",
-        "--checkpoint-key",
-        &key,
-        "--certification",
-        forged,
-    ]);
+    let out = attest_at(
+        CAIMAN,
+        &[
+            "--format",
+            "json",
+            "--checkpoint-key",
+            &key,
+            "--certification",
+            forged,
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(verdict["checkpointKeyCertified"], false);
@@ -405,27 +388,10 @@ fn the_checkpoint_key_link_is_checked_against_the_real_leaf_and_refused_when_for
     );
     assert!(verdict.get("device").is_none());
     // Without the link, the same chain verifies; a key that is not 32 bytes is bad input.
-    let (_, code) = attest(
-        tempfile::tempdir().unwrap().path(),
-        "c",
-        CAIMAN.0,
-        CAIMAN.1,
-        CAIMAN.2,
+    attest(tempfile::tempdir().unwrap().path(), "c", CAIMAN, 0);
+    let out = attest_at(
+        CAIMAN,
+        &["--checkpoint-key", "1111", "--certification", forged],
     );
-    assert_eq!(code, 0);
-    let out = portcullis(&[
-        "attest",
-        "verify",
-        "--chain",
-        &shared(CAIMAN.0),
-        "--challenge",
-        &hex(CAIMAN.1),
-        "--now",
-        CAIMAN.2,
-        "--checkpoint-key",
-        "1111",
-        "--certification",
-        forged,
-    ]);
     assert_eq!(out.status.code(), Some(2));
 }

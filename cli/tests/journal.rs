@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use portcullis_core::{trace, Agent, SoftwareDeviceKey};
-use support::portcullis;
+use support::{json_lines, portcullis};
 
 #[path = "../../core/tests/policy_support/mod.rs"]
 mod policy_support;
@@ -112,13 +112,7 @@ fn verify_reports_an_intact_journal_and_names_the_first_broken_record() {
 fn export_gives_every_record_and_ocsf_findings_for_alerts() {
     let d = device();
     let db = d.db.to_str().unwrap();
-    let out = portcullis(&["journal", "export", "--db", db]);
-    assert!(out.status.success());
-    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = json_lines(&portcullis(&["journal", "export", "--db", db]));
     let kinds: Vec<&str> = records
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
@@ -126,12 +120,7 @@ fn export_gives_every_record_and_ocsf_findings_for_alerts() {
     assert_eq!(kinds, ["enrolled", "alert", "alert"]);
 
     let out = portcullis(&["journal", "export", "--db", db, "--format", "ocsf"]);
-    assert!(out.status.success());
-    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let findings = json_lines(&out);
     assert_eq!(findings.len(), 2);
     assert_eq!(findings[1]["class_uid"], 2004);
     assert_eq!(findings[1]["finding_info"]["title"], "sim_replaced");
@@ -148,21 +137,12 @@ fn ocsf_findings_name_the_enrolled_device_and_carry_evidences_and_resources() {
     let d = device_with(true);
     let db = d.db.to_str().unwrap();
     let out = portcullis(&["journal", "export", "--db", db, "--format", "ocsf"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let findings = json_lines(&out);
     assert!(
         out.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(findings.len(), 2);
     for f in &findings {
         // The enrolled id, not the database name.
@@ -186,16 +166,20 @@ fn ocsf_findings_name_the_enrolled_device_and_carry_evidences_and_resources() {
     assert_eq!(findings[1]["finding_info"]["uid"], "dev-0001:4");
     keep_for_validation("cli-journal-export-enrolled", &findings);
 
-    let out = portcullis(&[
-        "journal",
-        "export",
-        "--db",
-        db,
-        "--format",
-        "ocsf",
-        "--device-id",
-        "desk-12",
-    ]);
+    // `journal export --format ocsf` naming the device DEVICE_ID.
+    let export_as = |device_id: &str| {
+        portcullis(&[
+            "journal",
+            "export",
+            "--db",
+            db,
+            "--format",
+            "ocsf",
+            "--device-id",
+            device_id,
+        ])
+    };
+    let out = export_as("desk-12");
     assert!(out.status.success());
     let first: serde_json::Value = serde_json::from_str(
         String::from_utf8(out.stdout)
@@ -207,16 +191,7 @@ fn ocsf_findings_name_the_enrolled_device_and_carry_evidences_and_resources() {
     .unwrap();
     assert_eq!(first["device"]["uid"], "desk-12");
 
-    let out = portcullis(&[
-        "journal",
-        "export",
-        "--db",
-        db,
-        "--format",
-        "ocsf",
-        "--device-id",
-        "a b",
-    ]);
+    let out = export_as("a b");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr)
         .unwrap()

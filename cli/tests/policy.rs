@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 mod support;
 
 use portcullis_core::policy::Policy;
-use support::{fails, keygen, ok, p, CHECKED};
+use support::{
+    console_keys, contains_all, fails, flipped_bits_fail, keygen, ok, p, pem_body, role,
+    root_create, root_sign, sign_args, signed_file, verify_args, CHECKED,
+};
 
 fn policy(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,6 +17,10 @@ fn policy(name: &str) -> String {
         .join(format!("{name}.json"))
         .to_string_lossy()
         .into_owned()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 fn sign(key: &str, input: &str, out: &str, extra: &[&str]) -> String {
@@ -38,10 +45,7 @@ fn keygen_writes_an_owner_only_private_key_and_prints_no_key_material() {
         let mode = std::fs::metadata(&private).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let body: String = private_text
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let body = pem_body(&private_text);
     assert!(!out.contains(&body[16..]), "keygen printed the private key");
     assert!(out.contains("key id:"));
     // Keys are never overwritten.
@@ -52,8 +56,7 @@ fn keygen_writes_an_owner_only_private_key_and_prints_no_key_material() {
 
 #[test]
 fn sign_then_verify_round_trips_and_the_summary_names_the_policy() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, public) = keygen(dir.path(), "console");
+    let (dir, key, public) = console_keys();
     let bundle = p(dir.path(), "baseline.bundle");
     sign(
         &key,
@@ -62,113 +65,73 @@ fn sign_then_verify_round_trips_and_the_summary_names_the_policy() {
         &["--group", "all-staff", "--version", "7"],
     );
     let out = ok(&[
-        "policy",
-        "verify",
-        "--trust",
-        &public,
-        "--in",
-        &bundle,
-        "--now",
-        CHECKED,
-        "--device",
-        "dev-1",
-        "--group",
-        "all-staff",
-    ]);
-    assert!(out.contains("valid policy bundle"), "{out}");
-    assert!(out.contains("baseline"), "{out}");
-    assert!(out.contains("version:     7 (root version 1)"), "{out}");
-    assert!(
-        out.contains("expires:     2026-03-31T00:00:00Z"),
-        "default lifetime 30 days: {out}"
+        &verify_args("policy", &public, &bundle, CHECKED)[..],
+        &["--device", "dev-1", "--group", "all-staff"],
+    ]
+    .concat());
+    contains_all(
+        &out,
+        &[
+            "valid policy bundle",
+            "baseline",
+            "version:     7 (root version 1)",
+            // The default lifetime: 30 days.
+            "expires:     2026-03-31T00:00:00Z",
+            "(matches)",
+        ],
     );
-    assert!(out.contains("(matches)"), "{out}");
 }
 
 #[test]
 fn verify_fails_with_one_line_naming_the_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, public) = keygen(dir.path(), "console");
-    let (_, other_public) = keygen(dir.path(), "other");
-    let bundle = p(dir.path(), "b.bundle");
-    sign(
-        &key,
+    let file = signed_file(
+        "policy",
         &policy("travel"),
-        &bundle,
+        "b.bundle",
         &["--group", "trip-1", "--expires-in", "14d"],
     );
-    let verify = |trust: &str, extra: &[&str]| {
-        let mut args = vec!["policy", "verify", "--trust", trust, "--in", &bundle];
-        args.extend_from_slice(extra);
-        fails(&args)
+    let (public, other_public, bundle) = (
+        file.public.as_str(),
+        file.other_public.as_str(),
+        file.signed.as_str(),
+    );
+    let verify = |trust: &str, now: &str, extra: &[&str]| {
+        fails(&[&verify_args("policy", trust, bundle, now)[..], extra].concat())
     };
-    let e = verify(&public, &["--now", "2026-03-20T00:00:00Z"]);
+    let e = verify(public, "2026-03-20T00:00:00Z", &[]);
     assert!(e.contains("expired"), "{e}");
-    let e = verify(&public, &["--now", CHECKED, "--group", "all-staff"]);
+    let e = verify(public, CHECKED, &["--group", "all-staff"]);
     assert!(e.contains("out of scope"), "{e}");
-    let e = verify(&other_public, &["--now", CHECKED]);
+    let e = verify(other_public, CHECKED, &[]);
     assert!(e.contains("not a policy key"), "{e}");
     // Flipping a byte anywhere in the bundle makes verify fail.
-    let good = std::fs::read(&bundle).unwrap();
-    for pos in [
-        0,
-        20,
-        good.len() / 3,
-        good.len() / 2,
-        good.len() - 40,
-        good.len() - 1,
-    ] {
-        let mut bad = good.clone();
-        bad[pos] ^= 0x01;
-        let flipped = p(dir.path(), "flipped.bundle");
-        std::fs::write(&flipped, &bad).unwrap();
-        fails(&[
-            "policy", "verify", "--trust", &public, "--in", &flipped, "--now", CHECKED,
-        ]);
-    }
+    flipped_bits_fail("policy", public, bundle);
 }
 
 #[test]
 fn signing_refuses_invalid_input_and_never_prints_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, _) = keygen(dir.path(), "console");
+    let (dir, key, _) = console_keys();
     let out = p(dir.path(), "x.bundle");
-    let e = fails(&[
-        "policy",
-        "sign",
-        "--key",
-        &key,
-        "--in",
-        &policy("baseline"),
-        "--out",
-        &out,
-    ]);
+    let e = fails(&sign_args("policy", &key, &policy("baseline"), &out, &[]));
     assert!(e.contains("--group"), "scope is required: {e}");
     let broken = p(dir.path(), "broken.json");
     std::fs::write(&broken, r#"{"schema": "portcullis/policy/v1", "name": "x", "apps": {"mode": "ALLOWLIST", "colour": 1}}"#).unwrap();
-    let e = fails(&[
-        "policy", "sign", "--key", &key, "--in", &broken, "--out", &out, "--group", "g",
-    ]);
+    let e = fails(&sign_args("policy", &key, &broken, &out, &["--group", "g"]));
     assert!(e.contains("colour"), "names the field: {e}");
     // A damaged key file: the message names the file, not its content.
     let damaged = p(dir.path(), "damaged.key");
     let mut text = std::fs::read_to_string(&key).unwrap();
     text = text.replace("-----END PRIVATE KEY-----", "");
     std::fs::write(&damaged, &text).unwrap();
-    let e = fails(&[
+    let e = fails(&sign_args(
         "policy",
-        "sign",
-        "--key",
         &damaged,
-        "--in",
         &policy("baseline"),
-        "--out",
         &out,
-        "--group",
-        "g",
-    ]);
+        &["--group", "g"],
+    ));
     assert!(e.contains("damaged.key"), "{e}");
-    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let body = pem_body(&text);
     assert!(!e.contains(&body[16..]));
     assert!(!Path::new(&out).exists());
 }
@@ -203,37 +166,19 @@ fn roots_threshold_signing_and_rotation() {
     let (r2, r2_pub) = keygen(&d, "root-2");
     let (pol, pol_pub) = keygen(&d, "policy-1");
     let (pol2, pol2_pub) = keygen(&d, "policy-2");
-    let root_json = p(&d, "root.json");
-    ok(&[
-        "root",
-        "create",
-        "--root-key",
-        &r1_pub,
-        "--root-key",
-        &r2_pub,
-        "--root-threshold",
-        "2",
-        "--policy-key",
-        &pol_pub,
-        "--policy-key",
-        &pol2_pub,
-        "--policy-threshold",
-        "2",
-        "--description",
-        "Test office",
-        "--out",
-        &root_json,
-    ]);
+    let args = [
+        role("root", &[&r1_pub, &r2_pub], "2"),
+        role("policy", &[&pol_pub, &pol2_pub], "2"),
+        vec!["--description", "Test office"],
+    ]
+    .concat();
+    let root_json = root_create(&d, "root.json", &args);
     // Signed by one root key: not yet usable; the second signature completes it.
     let half = p(&d, "root.half");
-    let out = ok(&[
-        "root", "sign", "--key", &r1, "--in", &root_json, "--out", &half,
-    ]);
+    let out = root_sign(&[&r1], &root_json, &half);
     assert!(out.contains("not yet usable"), "{out}");
     let signed = p(&d, "root.signed");
-    let out = ok(&[
-        "root", "sign", "--key", &r2, "--in", &half, "--out", &signed,
-    ]);
+    let out = root_sign(&[&r2], &half, &signed);
     assert!(out.contains("threshold is met"), "{out}");
 
     // A bundle needs both policy keys: co-signing adds the second.
@@ -245,66 +190,42 @@ fn roots_threshold_signing_and_rotation() {
         &["--root", &signed, "--device", "dev-7", "--version", "1"],
     );
     assert!(out.contains("threshold not met"), "{out}");
-    let e = fails(&[
-        "policy", "verify", "--trust", &signed, "--in", &bundle, "--now", CHECKED,
-    ]);
+    let e = fails(&verify_args("policy", &signed, &bundle, CHECKED));
     assert!(e.contains("threshold not met"), "{e}");
     let both = p(&d, "b2");
-    ok(&[
-        "policy", "sign", "--key", &pol2, "--in", &bundle, "--out", &both,
-    ]);
+    ok(&sign_args("policy", &pol2, &bundle, &both, &[]));
     let out = ok(&[
-        "policy", "verify", "--trust", &signed, "--in", &both, "--now", CHECKED, "--device",
-        "dev-7",
-    ]);
+        &verify_args("policy", &signed, &both, CHECKED)[..],
+        &["--device", "dev-7"],
+    ]
+    .concat());
     assert!(out.contains("2 of 2 required"), "{out}");
     // A root key is not a policy key.
-    let e = fails(&[
+    let e = fails(&sign_args(
         "policy",
-        "sign",
-        "--key",
         &r1,
-        "--in",
         &policy("baseline"),
-        "--out",
         &p(&d, "x"),
-        "--root",
-        &signed,
-        "--group",
-        "g",
-    ]);
+        &["--root", &signed, "--group", "g"],
+    ));
     assert!(e.contains("not a policy key"), "{e}");
 
     // Rotation to version 2: a new root key; signed by the old threshold and the new.
     let (r3, r3_pub) = keygen(&d, "root-3");
-    let root2 = p(&d, "root2.json");
-    ok(&[
-        "root",
-        "create",
-        "--version",
-        "2",
-        "--root-key",
-        &r3_pub,
-        "--policy-key",
-        &pol_pub,
-        "--out",
-        &root2,
-    ]);
+    let root2 = root_create(
+        &d,
+        "root2.json",
+        &[
+            "--version",
+            "2",
+            "--root-key",
+            &r3_pub,
+            "--policy-key",
+            &pol_pub,
+        ],
+    );
     let root2_signed = p(&d, "root2.signed");
-    ok(&[
-        "root",
-        "sign",
-        "--key",
-        &r1,
-        "--key",
-        &r2,
-        "--key",
-        &r3,
-        "--in",
-        &root2,
-        "--out",
-        &root2_signed,
-    ]);
+    root_sign(&[&r1, &r2, &r3], &root2, &root2_signed);
     let b3 = p(&d, "b3");
     sign(
         &pol,
@@ -319,43 +240,27 @@ fn roots_threshold_signing_and_rotation() {
             "1",
         ],
     );
-    let out = ok(&[
-        "policy",
-        "verify",
-        "--trust",
-        &signed,
-        "--root-update",
-        &root2_signed,
-        "--in",
-        &b3,
-        "--now",
-        CHECKED,
-    ]);
+    let with_update = |update: &str| -> Vec<String> {
+        [
+            &verify_args("policy", &signed, &b3, CHECKED)[..],
+            &["--root-update", update],
+        ]
+        .concat()
+        .into_iter()
+        .map(String::from)
+        .collect()
+    };
+    let out = ok(&strs(&with_update(&root2_signed)));
     assert!(out.contains("(root version 2)"), "{out}");
     // Without the rotation the device refuses it; a rotation signed by the new key alone is refused.
-    let e = fails(&[
-        "policy", "verify", "--trust", &signed, "--in", &b3, "--now", CHECKED,
-    ]);
+    let e = fails(&verify_args("policy", &signed, &b3, CHECKED));
     assert!(
         e.contains("root version 2") || e.contains("threshold"),
         "{e}"
     );
     let rogue = p(&d, "rogue.signed");
-    ok(&[
-        "root", "sign", "--key", &r3, "--in", &root2, "--out", &rogue,
-    ]);
-    let e = fails(&[
-        "policy",
-        "verify",
-        "--trust",
-        &signed,
-        "--root-update",
-        &rogue,
-        "--in",
-        &b3,
-        "--now",
-        CHECKED,
-    ]);
+    root_sign(&[&r3], &root2, &rogue);
+    let e = fails(&strs(&with_update(&rogue)));
     assert!(e.contains("rogue.signed") && e.contains("threshold"), "{e}");
 }
 

@@ -23,6 +23,19 @@ fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The arguments of `schedule` under POLICY from FROM for COUNT windows, and EXTRA.
+fn schedule<'a>(
+    policy: &'a Path,
+    from: &'a str,
+    count: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec!["schedule", "--policy", text(policy), "--from", from];
+    args.extend(["--count", count]);
+    args.extend_from_slice(extra);
+    args
+}
+
 fn text(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -35,15 +48,7 @@ fn local_hour_and_offset(local: &str) -> (u32, &str) {
 #[test]
 fn prints_the_next_windows_inside_the_policy_hours() {
     let baseline = policy("baseline.json");
-    let args = [
-        "schedule",
-        "--policy",
-        text(&baseline),
-        "--from",
-        "2026-03-01T09:30:00+02:00",
-        "--count",
-        "6",
-    ];
+    let args = schedule(&baseline, "2026-03-01T09:30:00+02:00", "6", &[]);
     let report = json(&args);
     assert_eq!(report["policy"], "baseline");
     assert_eq!(report["utc_offset"], "+02:00", "taken from --from");
@@ -89,19 +94,17 @@ fn each_device_secret_gives_its_own_schedule() {
     std::fs::write(&b, b"device B secret, at least 16 bytes").unwrap();
     let p = policy("election-sensitive.json");
     let run = |secret: &Path| {
-        json(&[
-            "schedule",
-            "--policy",
-            text(&p),
-            "--from",
+        json(&schedule(
+            &p,
             "2026-05-01T00:00:00Z",
-            "--count",
             "8",
-            "--utc-offset",
-            "-05:00",
-            "--device-secret-file",
-            text(secret),
-        ])
+            &[
+                "--utc-offset",
+                "-05:00",
+                "--device-secret-file",
+                text(secret),
+            ],
+        ))
     };
     let (ra, rb) = (run(&a), run(&b));
     assert_eq!(ra["demonstration_secret"], false);
@@ -112,17 +115,12 @@ fn each_device_secret_gives_its_own_schedule() {
     // A secret too short to be a key is refused, without printing it.
     let short = dir.path().join("short.key");
     std::fs::write(&short, b"tiny").unwrap();
-    let out = portcullis(&[
-        "schedule",
-        "--policy",
-        text(&p),
-        "--from",
+    let out = portcullis(&schedule(
+        &p,
         "2026-05-01T00:00:00Z",
-        "--count",
         "1",
-        "--device-secret-file",
-        text(&short),
-    ]);
+        &["--device-secret-file", text(&short)],
+    ));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -134,17 +132,12 @@ fn each_device_secret_gives_its_own_schedule() {
 #[test]
 fn a_dst_change_moves_windows_to_the_new_offset_inside_the_hours() {
     let p = policy("election-sensitive.json");
-    let report = json(&[
-        "schedule",
-        "--policy",
-        text(&p),
-        "--from",
+    let report = json(&schedule(
+        &p,
         "2026-03-20T12:00:00+01:00",
-        "--count",
         "4",
-        "--offset-change",
-        "2026-03-29T01:00:00Z=+02:00",
-    ]);
+        &["--offset-change", "2026-03-29T01:00:00Z=+02:00"],
+    ));
     assert_eq!(
         report["offset_change"],
         serde_json::json!({"at": "2026-03-29T01:00:00Z", "offset": "+02:00"})
@@ -202,14 +195,6 @@ fn bad_arguments_fail_with_one_line_naming_them() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
     // clap refuses a count out of range (usage error, exit 2).
-    let out = portcullis(&[
-        "schedule",
-        "--policy",
-        text(&p),
-        "--from",
-        "2026-03-01T00:00:00Z",
-        "--count",
-        "0",
-    ]);
+    let out = portcullis(&schedule(&p, "2026-03-01T00:00:00Z", "0", &[]));
     assert_eq!(out.status.code(), Some(2));
 }
