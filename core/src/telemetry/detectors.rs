@@ -77,19 +77,15 @@ impl DetectorInfo {
     }
 
     fn finding(self, at: Timestamp, summary: String, evidence: Vec<(&str, String)>) -> Finding {
-        Finding {
+        Finding::raised(
+            self.name,
+            self.version,
+            self.kind,
             at,
-            kind: self.kind,
-            slot: None,
-            detector: self.name.to_owned(),
-            detector_version: self.version,
+            None,
             summary,
-            evidence: evidence
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
-            severity: None,
-        }
+            evidence,
+        )
     }
 }
 

@@ -69,19 +69,7 @@ fn finding(
     summary: String,
     evidence: Vec<(&str, String)>,
 ) -> Finding {
-    Finding {
-        at,
-        kind,
-        slot,
-        detector: info.name.to_owned(),
-        detector_version: info.version,
-        summary,
-        evidence: evidence
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        severity: None,
-    }
+    Finding::raised(info.name, info.version, kind, at, slot, summary, evidence)
 }
 
 /// The guard's detectors, held concretely so their state serialises with the guard.
