@@ -61,17 +61,6 @@ pub trait Detector {
     }
 }
 
-fn finding(
-    info: &DetectorInfo,
-    kind: AlertKind,
-    at: Timestamp,
-    slot: Option<u8>,
-    summary: String,
-    evidence: Vec<(&str, String)>,
-) -> Finding {
-    Finding::raised(info.name, info.version, kind, at, slot, summary, evidence)
-}
-
 /// The guard's detectors, held concretely so their state serialises with the guard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Detectors {
