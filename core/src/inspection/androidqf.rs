@@ -226,11 +226,31 @@ fn digest(algorithm: HashAlgorithm, text: Option<&str>, bad: &mut usize) -> Opti
     }
 }
 
-fn bad_digests(bad: usize, problems: &mut Vec<String>) {
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} digest(s) of the wrong length or not hex were left out"
-        ));
+/// The SHA-256, SHA-1 and MD5 digests as androidqf wrote them, each read with [`digest`].
+fn digests([sha256, sha1, md5]: [Option<&str>; 3], bad: &mut usize) -> [Option<String>; 3] {
+    [
+        digest(HashAlgorithm::Sha256, sha256, bad),
+        digest(HashAlgorithm::Sha1, sha1, bad),
+        digest(HashAlgorithm::Md5, md5, bad),
+    ]
+}
+
+/// A file at `path` with its digests (SHA-256, SHA-1, MD5) as androidqf wrote them.
+fn hashed_file(path: String, texts: [Option<&str>; 3], bad: &mut usize) -> File {
+    let [sha256, sha1, md5] = digests(texts, bad);
+    File {
+        path: Some(path),
+        name: None,
+        sha256,
+        sha1,
+        md5,
+    }
+}
+
+/// Notes `count` items of a file that were not read (`what` says which and why).
+fn left_out(count: usize, what: &str, problems: &mut Vec<String>) {
+    if count > 0 {
+        problems.push(format!("{count} {what}"));
     }
 }
 
@@ -291,15 +311,13 @@ fn packages(
         };
         for f in p.files.unwrap_or_default() {
             if let Some(cert) = &f.certificate {
+                let keys = ["sha256", "sha1", "md5"].map(|k| key_any_case(cert, k));
+                let [sha256, sha1, md5] = digests(keys, &mut bad);
                 let c = Certificate {
                     subject: key_any_case(cert, "subject").map(str::to_owned),
-                    sha256: digest(
-                        HashAlgorithm::Sha256,
-                        key_any_case(cert, "sha256"),
-                        &mut bad,
-                    ),
-                    sha1: digest(HashAlgorithm::Sha1, key_any_case(cert, "sha1"), &mut bad),
-                    md5: digest(HashAlgorithm::Md5, key_any_case(cert, "md5"), &mut bad),
+                    sha256,
+                    sha1,
+                    md5,
                 };
                 let has_digest = c.sha256.is_some() || c.sha1.is_some() || c.md5.is_some();
                 if has_digest && !package.certificates.contains(&c) {
@@ -309,17 +327,16 @@ fn packages(
             let Some(path) = non_empty(f.path) else {
                 continue;
             };
-            snapshot.files.push(File {
-                path: Some(path),
-                name: None,
-                sha256: digest(HashAlgorithm::Sha256, f.sha256.as_deref(), &mut bad),
-                sha1: digest(HashAlgorithm::Sha1, f.sha1.as_deref(), &mut bad),
-                md5: digest(HashAlgorithm::Md5, f.md5.as_deref(), &mut bad),
-            });
+            let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
+            snapshot.files.push(hashed_file(path, texts, &mut bad));
         }
         snapshot.packages.push(package);
     }
-    bad_digests(bad, problems);
+    left_out(
+        bad,
+        "digest(s) of the wrong length or not hex were left out",
+        problems,
+    );
     Some(n)
 }
 
@@ -367,11 +384,11 @@ fn processes_json(
         });
         n += 1;
     }
-    if nameless > 0 {
-        problems.push(format!(
-            "{nameless} process(es) without a name were left out"
-        ));
-    }
+    left_out(
+        nameless,
+        "process(es) without a name were left out",
+        problems,
+    );
     Some(n)
 }
 
@@ -411,11 +428,11 @@ fn processes_txt(
         });
         n += 1;
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) with fewer columns than the header were skipped"
-        ));
-    }
+    left_out(
+        bad,
+        "line(s) with fewer columns than the header were skipped",
+        problems,
+    );
     Some(n)
 }
 
@@ -470,11 +487,11 @@ fn getprop(
     if open.is_some() {
         bad += 1;
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) not of the form `[name]: [value]` were skipped"
-        ));
-    }
+    left_out(
+        bad,
+        "line(s) not of the form `[name]: [value]` were skipped",
+        problems,
+    );
     Some(n)
 }
 
@@ -503,11 +520,11 @@ fn settings(
             _ => bad += 1,
         }
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) not of the form `name=value` were skipped"
-        ));
-    }
+    left_out(
+        bad,
+        "line(s) not of the form `name=value` were skipped",
+        problems,
+    );
     Some(n)
 }
 
@@ -537,18 +554,15 @@ fn files_json(
             pathless += 1;
             continue;
         };
-        snapshot.files.push(File {
-            path: Some(path),
-            name: None,
-            sha256: digest(HashAlgorithm::Sha256, f.sha256.as_deref(), &mut bad),
-            sha1: digest(HashAlgorithm::Sha1, f.sha1.as_deref(), &mut bad),
-            md5: digest(HashAlgorithm::Md5, f.md5.as_deref(), &mut bad),
-        });
+        let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
+        snapshot.files.push(hashed_file(path, texts, &mut bad));
         n += 1;
     }
-    if pathless > 0 {
-        problems.push(format!("{pathless} entr(ies) without a path were left out"));
-    }
-    bad_digests(bad, problems);
+    left_out(pathless, "entr(ies) without a path were left out", problems);
+    left_out(
+        bad,
+        "digest(s) of the wrong length or not hex were left out",
+        problems,
+    );
     Some(n)
 }
