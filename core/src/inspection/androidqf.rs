@@ -115,15 +115,18 @@ pub fn read_acquisition<'a>(
     let mut seen: Vec<String> = Vec::new();
     for (name, text) in files {
         seen.push(name.to_owned());
-        let mut problems: Vec<String> = Vec::new();
+        let mut file = FileReader {
+            snapshot: &mut out.snapshot,
+            problems: Vec::new(),
+        };
         let count = match name {
-            "packages.json" => packages(text, &mut out.snapshot, &mut problems),
-            "processes.json" => processes_json(text, &mut out.snapshot, &mut problems),
-            "processes.txt" => processes_txt(text, &mut out.snapshot, &mut problems),
-            "getprop.txt" => getprop(text, &mut out.snapshot, &mut problems),
-            "files.json" => files_json(text, &mut out.snapshot, &mut problems),
+            "packages.json" => packages(text, &mut file),
+            "processes.json" => processes_json(text, &mut file),
+            "processes.txt" => processes_txt(text, &mut file),
+            "getprop.txt" => getprop(text, &mut file),
+            "files.json" => files_json(text, &mut file),
             _ => match SETTINGS.iter().find(|(file, _)| *file == name) {
-                Some((_, namespace)) => settings(text, namespace, &mut out.snapshot, &mut problems),
+                Some((_, namespace)) => settings(text, namespace, &mut file),
                 None => {
                     if KNOWN_NOT_SCANNED.contains(&name)
                         || name.ends_with('/')
@@ -140,7 +143,7 @@ pub fn read_acquisition<'a>(
         if let Some(n) = count {
             out.read.insert(name.to_owned(), n);
         }
-        for problem in problems {
+        for problem in file.problems {
             out.problems.push(FileNote {
                 file: name.to_owned(),
                 note: problem,
@@ -247,10 +250,18 @@ fn hashed_file(path: String, texts: [Option<&str>; 3], bad: &mut usize) -> File 
     }
 }
 
-/// Notes `count` items of a file that were not read (`what` says which and why).
-fn left_out(count: usize, what: &str, problems: &mut Vec<String>) {
-    if count > 0 {
-        problems.push(format!("{count} {what}"));
+/// One file being read: the snapshot its items go into, and what was not read.
+struct FileReader<'s> {
+    snapshot: &'s mut EvidenceSnapshot,
+    problems: Vec<String>,
+}
+
+impl FileReader<'_> {
+    /// Notes `count` items that were not read (`what` says which and why).
+    fn left_out(&mut self, count: usize, what: &str) {
+        if count > 0 {
+            self.problems.push(format!("{count} {what}"));
+        }
     }
 }
 
@@ -294,12 +305,8 @@ fn key_any_case<'a>(
         .and_then(|(_, v)| v.as_str())
 }
 
-fn packages(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfPackage> = items(text, problems)?;
+fn packages(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfPackage> = items(text, &mut file.problems)?;
     let mut bad = 0;
     let n = list.len();
     for p in list {
@@ -328,14 +335,13 @@ fn packages(
                 continue;
             };
             let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
-            snapshot.files.push(hashed_file(path, texts, &mut bad));
+            file.snapshot.files.push(hashed_file(path, texts, &mut bad));
         }
-        snapshot.packages.push(package);
+        file.snapshot.packages.push(package);
     }
-    left_out(
+    file.left_out(
         bad,
         "digest(s) of the wrong length or not hex were left out",
-        problems,
     );
     Some(n)
 }
@@ -352,12 +358,8 @@ struct AqfProcess {
     command_line: Option<Vec<String>>,
 }
 
-fn processes_json(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfProcess> = items(text, problems)?;
+fn processes_json(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfProcess> = items(text, &mut file.problems)?;
     let mut n = 0;
     let mut nameless = 0;
     for p in list {
@@ -377,31 +379,23 @@ fn processes_json(
             nameless += 1;
             continue;
         };
-        snapshot.processes.push(Process {
+        file.snapshot.processes.push(Process {
             name,
             pid: p.pid,
             path,
         });
         n += 1;
     }
-    left_out(
-        nameless,
-        "process(es) without a name were left out",
-        problems,
-    );
+    file.left_out(nameless, "process(es) without a name were left out");
     Some(n)
 }
 
 /// `ps -A`: a header naming the columns, then one process per line; the name is the
 /// last column (it may hold spaces only in kernel threads' brackets, which stay whole).
-fn processes_txt(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn processes_txt(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let Some(header) = lines.next() else {
-        problems.push("empty; no process read".to_owned());
+        file.problems.push("empty; no process read".to_owned());
         return Some(0);
     };
     let columns: Vec<&str> = header.split_whitespace().collect();
@@ -409,7 +403,8 @@ fn processes_txt(
         columns.iter().position(|c| *c == "PID"),
         columns.iter().position(|c| *c == "NAME" || *c == "CMD"),
     ) else {
-        problems.push("no `PID` and `NAME` header: not `ps -A` output; not read".to_owned());
+        file.problems
+            .push("no `PID` and `NAME` header: not `ps -A` output; not read".to_owned());
         return None;
     };
     let mut n = 0;
@@ -421,27 +416,22 @@ fn processes_txt(
             continue;
         }
         let name = fields[name_at..].join(" ");
-        snapshot.processes.push(Process {
+        file.snapshot.processes.push(Process {
             name,
             pid: fields[pid_at].parse().ok(),
             path: None,
         });
         n += 1;
     }
-    left_out(
+    file.left_out(
         bad,
         "line(s) with fewer columns than the header were skipped",
-        problems,
     );
     Some(n)
 }
 
 /// `getprop`: `[name]: [value]`; a value may run over several lines until its `]`.
-fn getprop(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn getprop(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut n = 0;
     let mut bad = 0;
     let mut open: Option<(String, String)> = None;
@@ -451,7 +441,9 @@ fn getprop(
             match line.strip_suffix(']') {
                 Some(end) => {
                     value.push_str(end);
-                    snapshot.system_properties.push(Property { name, value });
+                    file.snapshot
+                        .system_properties
+                        .push(Property { name, value });
                     n += 1;
                 }
                 None => {
@@ -475,7 +467,7 @@ fn getprop(
         };
         match rest.strip_suffix(']') {
             Some(value) => {
-                snapshot.system_properties.push(Property {
+                file.snapshot.system_properties.push(Property {
                     name: name.to_owned(),
                     value: value.to_owned(),
                 });
@@ -487,21 +479,15 @@ fn getprop(
     if open.is_some() {
         bad += 1;
     }
-    left_out(
+    file.left_out(
         bad,
         "line(s) not of the form `[name]: [value]` were skipped",
-        problems,
     );
     Some(n)
 }
 
 /// `cmd settings list NS`: `name=value`, one per line.
-fn settings(
-    text: &str,
-    namespace: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn settings(text: &str, namespace: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut n = 0;
     let mut bad = 0;
     for line in text.lines().take(MAX_ITEMS_PER_FILE) {
@@ -510,7 +496,7 @@ fn settings(
         }
         match line.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => {
-                snapshot.settings.push(Setting {
+                file.snapshot.settings.push(Setting {
                     namespace: namespace.to_owned(),
                     name: name.trim().to_owned(),
                     value: value.to_owned(),
@@ -520,11 +506,7 @@ fn settings(
             _ => bad += 1,
         }
     }
-    left_out(
-        bad,
-        "line(s) not of the form `name=value` were skipped",
-        problems,
-    );
+    file.left_out(bad, "line(s) not of the form `name=value` were skipped");
     Some(n)
 }
 
@@ -540,12 +522,8 @@ struct AqfFile {
     sha256: Option<String>,
 }
 
-fn files_json(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfFile> = items(text, problems)?;
+fn files_json(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfFile> = items(text, &mut file.problems)?;
     let mut n = 0;
     let mut bad = 0;
     let mut pathless = 0;
@@ -555,14 +533,13 @@ fn files_json(
             continue;
         };
         let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
-        snapshot.files.push(hashed_file(path, texts, &mut bad));
+        file.snapshot.files.push(hashed_file(path, texts, &mut bad));
         n += 1;
     }
-    left_out(pathless, "entr(ies) without a path were left out", problems);
-    left_out(
+    file.left_out(pathless, "entr(ies) without a path were left out");
+    file.left_out(
         bad,
         "digest(s) of the wrong length or not hex were left out",
-        problems,
     );
     Some(n)
 }
