@@ -238,16 +238,19 @@ fn digests([sha256, sha1, md5]: [Option<&str>; 3], bad: &mut usize) -> [Option<S
     ]
 }
 
-/// A file at `path` with its digests (SHA-256, SHA-1, MD5) as androidqf wrote them.
-fn hashed_file(path: String, texts: [Option<&str>; 3], bad: &mut usize) -> File {
+/// The file an androidqf entry describes, with its digests; `None` when it names no
+/// path (its digests are then not read).
+fn hashed_file(f: AqfFile, bad: &mut usize) -> Option<File> {
+    let path = non_empty(f.path)?;
+    let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
     let [sha256, sha1, md5] = digests(texts, bad);
-    File {
+    Some(File {
         path: Some(path),
         name: None,
         sha256,
         sha1,
         md5,
-    }
+    })
 }
 
 /// One file being read: the snapshot its items go into, and what was not read.
@@ -282,14 +285,9 @@ struct AqfPackage {
 
 #[derive(Deserialize)]
 struct AqfPackageFile {
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    md5: Option<String>,
-    #[serde(default)]
-    sha1: Option<String>,
-    #[serde(default)]
-    sha256: Option<String>,
+    /// Its path and digests, as `files.json` gives them.
+    #[serde(flatten)]
+    file: AqfFile,
     /// The signing certificate as the APK verifier describes it; its digest keys are
     /// read in any case (`Sha256`, `sha256`).
     #[serde(default)]
@@ -331,11 +329,7 @@ fn packages(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
                     package.certificates.push(c);
                 }
             }
-            let Some(path) = non_empty(f.path) else {
-                continue;
-            };
-            let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
-            file.snapshot.files.push(hashed_file(path, texts, &mut bad));
+            file.snapshot.files.extend(hashed_file(f.file, &mut bad));
         }
         file.snapshot.packages.push(package);
     }
@@ -528,13 +522,13 @@ fn files_json(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut bad = 0;
     let mut pathless = 0;
     for f in list {
-        let Some(path) = non_empty(f.path) else {
-            pathless += 1;
-            continue;
-        };
-        let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
-        file.snapshot.files.push(hashed_file(path, texts, &mut bad));
-        n += 1;
+        match hashed_file(f, &mut bad) {
+            Some(f) => {
+                file.snapshot.files.push(f);
+                n += 1;
+            }
+            None => pathless += 1,
+        }
     }
     file.left_out(pathless, "entr(ies) without a path were left out");
     file.left_out(
