@@ -403,31 +403,17 @@ impl ComplianceEngine {
             if !ladder.blocked && ladder.block_at().is_some_and(|at| at <= now) {
                 ladder.blocked = true;
                 newly_blocked = true;
-                let days = ladder.rule.block_after_days.unwrap_or(0);
-                out.alerts.push(ladder_alert(
+                out.alerts.push(rung_alert(
                     now,
                     AlertKind::ComplianceBlocked,
                     section,
-                    format!(
-                        "{} non-compliant for {days} day(s): access blocked",
-                        section_name(section)
-                    ),
                     ladder,
                 ));
             }
             if !ladder.wipe_requested && ladder.wipe_at().is_some_and(|at| at <= now) {
                 ladder.wipe_requested = true;
-                let days = ladder.rule.wipe_after_days.unwrap_or(0);
-                out.alerts.push(ladder_alert(
-                    now,
-                    AlertKind::ComplianceWipe,
-                    section,
-                    format!(
-                        "{} non-compliant for {days} day(s): wipe requested",
-                        section_name(section)
-                    ),
-                    ladder,
-                ));
+                out.alerts
+                    .push(rung_alert(now, AlertKind::ComplianceWipe, section, ladder));
                 if out.wipe.is_none() {
                     out.wipe = Some(RequestedAction {
                         action: Action::WipeDevice {
@@ -851,6 +837,25 @@ fn restored_alert(
             ("open_since".to_owned(), issue.since.to_string()),
         ],
     }
+}
+
+/// The alert of a ladder rung reached: access blocked, or a wipe requested.
+fn rung_alert(
+    at: Timestamp,
+    kind: AlertKind,
+    section: SettingName,
+    ladder: &Ladder,
+) -> ComplianceAlert {
+    let (days, outcome) = match kind {
+        AlertKind::ComplianceWipe => (ladder.rule.wipe_after_days, "wipe requested"),
+        _ => (ladder.rule.block_after_days, "access blocked"),
+    };
+    let summary = format!(
+        "{} non-compliant for {} day(s): {outcome}",
+        section_name(section),
+        days.unwrap_or(0)
+    );
+    ladder_alert(at, kind, section, summary, ladder)
 }
 
 fn ladder_alert(
