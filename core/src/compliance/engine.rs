@@ -883,3 +883,38 @@ fn ladder_alert(
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rung_alert_names_the_section_its_days_and_what_was_done() {
+        let ladder = Ladder {
+            since: Timestamp::from_unix_millis(1_772_323_200_000),
+            rule: LadderRule {
+                block_after_days: Some(3),
+                wipe_after_days: Some(10),
+                preserve_frp: false,
+            },
+            blocked: false,
+            wipe_requested: false,
+        };
+        let at = ladder.since.plus_millis(10 * DAY_MS);
+        let blocked = rung_alert(at, AlertKind::ComplianceBlocked, SettingName::Sim, &ladder);
+        assert_eq!(
+            blocked.summary,
+            "sim non-compliant for 3 day(s): access blocked"
+        );
+        assert_eq!(blocked.severity, Severity::High);
+        let wipe = rung_alert(at, AlertKind::ComplianceWipe, SettingName::Apps, &ladder);
+        assert_eq!(
+            wipe.summary,
+            "apps non-compliant for 10 day(s): wipe requested"
+        );
+        assert_eq!(wipe.severity, Severity::Critical);
+        assert!(wipe
+            .evidence
+            .contains(&("non_compliant_since".into(), ladder.since.to_string())));
+    }
+}

@@ -498,6 +498,31 @@ mod tests {
         assert_eq!(last, Some(T0.plus_millis(2 * SESSION_GAP_MS + 1)));
     }
 
+    #[test]
+    fn every_detector_is_named_after_the_kind_it_raises_at_version_one() {
+        let names: Vec<_> = Detectors::default()
+            .info()
+            .into_iter()
+            .map(|i| (i.name, i.version, i.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("adb_shell_used", 1, AlertKind::AdbShellUsed),
+                ("adb_file_pulled", 1, AlertKind::AdbFilePulled),
+                (
+                    "ca_certificate_installed",
+                    1,
+                    AlertKind::CaCertificateInstalled
+                ),
+                ("keyguard_bruteforce", 1, AlertKind::KeyguardBruteforce),
+                ("boot_state_degraded", 1, AlertKind::BootStateDegraded),
+                ("usb_media_mounted", 1, AlertKind::UsbMediaMounted),
+                ("known_bad_process", 1, AlertKind::KnownBadProcess),
+            ]
+        );
+    }
+
     fn at(minutes: i64) -> Timestamp {
         T0.plus_millis(minutes * MINUTE_MS)
     }
