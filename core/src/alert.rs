@@ -281,6 +281,32 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding as a SIM or telemetry detector raises it: evidence keyed by static
+    /// names, and the kind's usual severity.
+    pub(crate) fn raised(
+        detector: &str,
+        detector_version: u32,
+        kind: AlertKind,
+        at: Timestamp,
+        slot: Option<u8>,
+        summary: String,
+        evidence: Vec<(&str, String)>,
+    ) -> Finding {
+        Finding {
+            at,
+            kind,
+            slot,
+            detector: detector.to_owned(),
+            detector_version,
+            summary,
+            evidence: evidence
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            severity: None,
+        }
+    }
+
     /// The severity the alert carries.
     pub fn severity(&self) -> Severity {
         self.severity.unwrap_or_else(|| self.kind.severity())

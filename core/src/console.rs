@@ -582,15 +582,7 @@ pub fn instructions(
 
 /// The action's stable name, as the journal and alerts spell it.
 pub fn action_name(action: &InstructionAction) -> &'static str {
-    match action {
-        InstructionAction::LockNow => "lock_now",
-        InstructionAction::WipeWorkData { .. } => "wipe_work_data",
-        InstructionAction::WipeDevice { .. } => "wipe_device",
-        InstructionAction::StartInspection { .. } => "start_inspection",
-        InstructionAction::RotateKeys => "rotate_keys",
-        InstructionAction::ShowNotice { .. } => "show_notice",
-        InstructionAction::Attest { .. } => "attest",
-    }
+    crate::agent::action_name(action)
 }
 
 /// An action the core routed to the MDM (lock and wipe on iOS, or on an Android agent

@@ -115,20 +115,25 @@ fn is_number_separator(c: char) -> bool {
         )
 }
 
+/// Identifiers written the ways people write them (spaced, dashed, bracketed, in
+/// full-width digits), for the tests of every check that must catch them.
+#[cfg(test)]
+pub(crate) const IDENTIFIER_SAMPLES: [&str; 6] = [
+    "swap for +44 7700 900123",
+    "iccid 8944-1100-1234-5678-901",
+    "8944 1100 1234 5678 901",
+    "imsi 234150123456789",
+    "call (020) 7946-0958 1",
+    "\u{ff18}\u{ff19}\u{ff14}\u{ff14}\u{ff11}\u{ff11}\u{ff10}\u{ff10}\u{ff11}\u{ff12}",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn identifiers_in_any_format_look_like_identifiers() {
-        for text in [
-            "swap for +44 7700 900123",
-            "iccid 8944-1100-1234-5678-901",
-            "8944 1100 1234 5678 901",
-            "imsi 234150123456789",
-            "call (020) 7946-0958 1",
-            "\u{ff18}\u{ff19}\u{ff14}\u{ff14}\u{ff11}\u{ff11}\u{ff10}\u{ff10}\u{ff11}\u{ff12}",
-        ] {
+        for text in IDENTIFIER_SAMPLES {
             assert!(looks_like_identifier(text), "{text}");
         }
         assert!(!looks_like_identifier("planned on 2026-03-01"));

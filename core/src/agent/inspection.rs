@@ -323,16 +323,15 @@ impl Agent {
         if self.inspection.reported == Some(conditions) {
             return Ok(Vec::new());
         }
-        let alerts = self.plan_for_conditions(charging, on_wifi, utc_offset_minutes, now)?;
+        let alerts = self.plan_for_conditions(conditions, now)?;
         self.inspection.reported = Some(conditions);
         Ok(alerts)
     }
 
+    /// Re-plans the schedule for `(charging, on_wifi, utc_offset_minutes)`.
     fn plan_for_conditions(
         &mut self,
-        charging: bool,
-        on_wifi: bool,
-        utc_offset_minutes: i32,
+        (charging, on_wifi, utc_offset_minutes): (bool, bool, i32),
         now: Timestamp,
     ) -> Result<Vec<Alert>> {
         let clock = LocalClock::fixed(UtcOffset::from_minutes(utc_offset_minutes)?);

@@ -882,7 +882,8 @@ fn outcome_finding(handed: &HandedAction, outcome: &ActionOutcome, now: Timestam
     }
 }
 
-fn action_name(action: &InstructionAction) -> &'static str {
+/// The action's stable name, as the journal, alerts and console messages spell it.
+pub(crate) fn action_name(action: &InstructionAction) -> &'static str {
     match action {
         InstructionAction::LockNow => "lock_now",
         InstructionAction::WipeWorkData { .. } => "wipe_work_data",

@@ -23,6 +23,7 @@ pub use delivery::{
     ChannelOutcome, DeliveryBatch, DeliveryStep, DELIVERY_BATCH, DELIVERY_BATCHES_PER_RUN,
 };
 pub use inspection::InspectionReceipt;
+pub(crate) use instruction::action_name;
 pub use instruction::{
     bound_reason, ActionOutcome, AppliedInstruction, AttestationAnswer, AttestationReceipt,
     AttestationSubmission, HandedAction, InstructionAction, InstructionOutcome, RefusedInstruction,

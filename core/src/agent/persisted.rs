@@ -182,17 +182,39 @@ mod agent_tests {
         (rows, journal)
     }
 
-    #[test]
-    fn a_failed_commit_rolls_memory_back_to_disk() {
+    const T0: Timestamp = Timestamp::from_unix_millis(1_772_323_200_000);
+
+    /// An agent on a fresh database (kept while the directory lives) that has seen one SIM.
+    fn with_a_sim() -> (tempfile::TempDir, std::path::PathBuf, Agent) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("agent.db");
-        let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
-        let mut agent = open(&db, t0).unwrap();
-        agent.handle(&sim("8944110012345678901"), t0).unwrap();
+        let mut agent = open(&db, T0).unwrap();
+        agent.handle(&sim("8944110012345678901"), T0).unwrap();
+        (dir, db, agent)
+    }
+
+    /// Rewrites stored rows with `sql`, then opens the agent again: the open must fail
+    /// as corrupt and leave the database as it was. `label` names the case.
+    fn reopen_after(db: &std::path::Path, label: &str, sql: &str, params: [&str; 1]) -> Error {
+        Connection::open(db).unwrap().execute(sql, params).unwrap();
+        let before = stored(db);
+        let err = open(db, T0.plus_millis(60_000)).unwrap_err();
+        assert!(matches!(err, Error::Corrupt(_)), "{label}: {err}");
+        assert_eq!(
+            stored(db),
+            before,
+            "{label}: the row is kept, nothing rewritten from defaults"
+        );
+        err
+    }
+
+    #[test]
+    fn a_failed_commit_rolls_memory_back_to_disk() {
+        let (_dir, _db, mut agent) = with_a_sim();
         let facts = serde_json::to_string(agent.sim_facts()).unwrap();
         agent.store.refuse_writes_for_test();
         let err = agent
-            .handle(&sim("8944110098765432109"), t0.plus_millis(60_000))
+            .handle(&sim("8944110098765432109"), T0.plus_millis(60_000))
             .unwrap_err();
         assert!(matches!(err, Error::Storage { .. }), "{err}");
         assert_eq!(
@@ -204,11 +226,7 @@ mod agent_tests {
 
     #[test]
     fn an_unreadable_committed_state_is_corrupt_and_the_database_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("agent.db");
-        let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
-        let mut agent = open(&db, t0).unwrap();
-        agent.handle(&sim("8944110012345678901"), t0).unwrap();
+        let (_dir, db, mut agent) = with_a_sim();
         let before = stored(&db);
         assert!(before.0.iter().any(|(c, _)| c == "sim_guard"));
         // The guard's committed form no longer reads: rolling back must not start over
@@ -216,7 +234,7 @@ mod agent_tests {
         agent.guard.set_committed_for_test("{\"facts\":");
         agent.store.refuse_writes_for_test();
         let err = agent
-            .handle(&sim("8944110098765432109"), t0.plus_millis(60_000))
+            .handle(&sim("8944110098765432109"), T0.plus_millis(60_000))
             .unwrap_err();
         assert!(matches!(err, Error::Corrupt(_)), "{err}");
         assert!(err.to_string().contains("SIM guard state"), "{err}");
@@ -230,23 +248,14 @@ mod agent_tests {
 
     #[test]
     fn a_corrupt_component_row_fails_the_open_and_is_left_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("agent.db");
-        let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
-        let mut agent = open(&db, t0).unwrap();
-        agent.handle(&sim("8944110012345678901"), t0).unwrap();
+        let (_dir, db, agent) = with_a_sim();
         drop(agent);
-        Connection::open(&db)
-            .unwrap()
-            .execute(
-                "UPDATE component_state SET body = '{\"facts\":' WHERE component = 'sim_guard'",
-                [],
-            )
-            .unwrap();
-        let before = stored(&db);
-        let err = open(&db, t0.plus_millis(60_000)).unwrap_err();
-        assert!(matches!(err, Error::Corrupt(_)), "{err}");
-        assert_eq!(stored(&db), before, "nothing was rewritten from defaults");
+        reopen_after(
+            &db,
+            "sim_guard",
+            "UPDATE component_state SET body = '{\"facts\":' WHERE component = ?1",
+            ["sim_guard"],
+        );
     }
 
     /// Every component the agent holds as a `Persisted` refuses to open from a row that
@@ -254,7 +263,6 @@ mod agent_tests {
     /// again from defaults.
     #[test]
     fn every_persisted_component_refuses_an_unreadable_row() {
-        let t0 = Timestamp::from_unix_millis(1_772_323_200_000);
         for (component, what) in [
             (super::super::SIM_GUARD_STATE, "SIM guard state"),
             (
@@ -281,24 +289,16 @@ mod agent_tests {
                 "upload evidence queue",
             ),
         ] {
-            let dir = tempfile::tempdir().unwrap();
-            let db = dir.path().join("agent.db");
-            let mut agent = open(&db, t0).unwrap();
-            agent.handle(&sim("8944110012345678901"), t0).unwrap();
+            let (_dir, db, agent) = with_a_sim();
             drop(agent);
-            Connection::open(&db)
-                .unwrap()
-                .execute(
-                    "INSERT INTO component_state (component, body) VALUES (?1, '{\"x\":')
-                     ON CONFLICT(component) DO UPDATE SET body = excluded.body",
-                    [component],
-                )
-                .unwrap();
-            let before = stored(&db);
-            let err = open(&db, t0.plus_millis(60_000)).unwrap_err();
-            assert!(matches!(err, Error::Corrupt(_)), "{component}: {err}");
+            let err = reopen_after(
+                &db,
+                component,
+                "INSERT INTO component_state (component, body) VALUES (?1, '{\"x\":')
+                 ON CONFLICT(component) DO UPDATE SET body = excluded.body",
+                [component],
+            );
             assert!(err.to_string().contains(what), "{component}: {err}");
-            assert_eq!(stored(&db), before, "{component}: the row is kept");
         }
     }
 }

@@ -403,31 +403,17 @@ impl ComplianceEngine {
             if !ladder.blocked && ladder.block_at().is_some_and(|at| at <= now) {
                 ladder.blocked = true;
                 newly_blocked = true;
-                let days = ladder.rule.block_after_days.unwrap_or(0);
-                out.alerts.push(ladder_alert(
+                out.alerts.push(rung_alert(
                     now,
                     AlertKind::ComplianceBlocked,
                     section,
-                    format!(
-                        "{} non-compliant for {days} day(s): access blocked",
-                        section_name(section)
-                    ),
                     ladder,
                 ));
             }
             if !ladder.wipe_requested && ladder.wipe_at().is_some_and(|at| at <= now) {
                 ladder.wipe_requested = true;
-                let days = ladder.rule.wipe_after_days.unwrap_or(0);
-                out.alerts.push(ladder_alert(
-                    now,
-                    AlertKind::ComplianceWipe,
-                    section,
-                    format!(
-                        "{} non-compliant for {days} day(s): wipe requested",
-                        section_name(section)
-                    ),
-                    ladder,
-                ));
+                out.alerts
+                    .push(rung_alert(now, AlertKind::ComplianceWipe, section, ladder));
                 if out.wipe.is_none() {
                     out.wipe = Some(RequestedAction {
                         action: Action::WipeDevice {
@@ -853,6 +839,25 @@ fn restored_alert(
     }
 }
 
+/// The alert of a ladder rung reached: access blocked, or a wipe requested.
+fn rung_alert(
+    at: Timestamp,
+    kind: AlertKind,
+    section: SettingName,
+    ladder: &Ladder,
+) -> ComplianceAlert {
+    let (days, outcome) = match kind {
+        AlertKind::ComplianceWipe => (ladder.rule.wipe_after_days, "wipe requested"),
+        _ => (ladder.rule.block_after_days, "access blocked"),
+    };
+    let summary = format!(
+        "{} non-compliant for {} day(s): {outcome}",
+        section_name(section),
+        days.unwrap_or(0)
+    );
+    ladder_alert(at, kind, section, summary, ladder)
+}
+
 fn ladder_alert(
     at: Timestamp,
     kind: AlertKind,
@@ -876,5 +881,40 @@ fn ladder_alert(
             ("section".to_owned(), section_name(section).to_owned()),
             ("non_compliant_since".to_owned(), ladder.since.to_string()),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rung_alert_names_the_section_its_days_and_what_was_done() {
+        let ladder = Ladder {
+            since: Timestamp::from_unix_millis(1_772_323_200_000),
+            rule: LadderRule {
+                block_after_days: Some(3),
+                wipe_after_days: Some(10),
+                preserve_frp: false,
+            },
+            blocked: false,
+            wipe_requested: false,
+        };
+        let at = ladder.since.plus_millis(10 * DAY_MS);
+        let blocked = rung_alert(at, AlertKind::ComplianceBlocked, SettingName::Sim, &ladder);
+        assert_eq!(
+            blocked.summary,
+            "sim non-compliant for 3 day(s): access blocked"
+        );
+        assert_eq!(blocked.severity, Severity::High);
+        let wipe = rung_alert(at, AlertKind::ComplianceWipe, SettingName::Apps, &ladder);
+        assert_eq!(
+            wipe.summary,
+            "apps non-compliant for 10 day(s): wipe requested"
+        );
+        assert_eq!(wipe.severity, Severity::Critical);
+        assert!(wipe
+            .evidence
+            .contains(&("non_compliant_since".into(), ladder.since.to_string())));
     }
 }

@@ -276,29 +276,36 @@ pub(crate) fn evaluate_integrity(
             },
         },
     );
-    if rules.require_hardware_backed_key {
-        push(
+    // The key and boot flags, each required or not by the policy.
+    for (required, rule, value, reason) in [
+        (
+            rules.require_hardware_backed_key,
             IntegrityRule::RequireHardwareBackedKey,
-            flag(observed.hardware_backed, Reason::KeyNotHardwareBacked),
-        );
-    }
-    if rules.require_strong_box {
-        push(
+            observed.hardware_backed,
+            Reason::KeyNotHardwareBacked,
+        ),
+        (
+            rules.require_strong_box,
             IntegrityRule::RequireStrongBox,
-            flag(observed.strong_box, Reason::KeyNotInStrongBox),
-        );
-    }
-    if rules.require_verified_boot {
-        push(
+            observed.strong_box,
+            Reason::KeyNotInStrongBox,
+        ),
+        (
+            rules.require_verified_boot,
             IntegrityRule::RequireVerifiedBoot,
-            flag(observed.boot_verified, Reason::BootNotVerified),
-        );
-    }
-    if rules.require_locked_bootloader {
-        push(
+            observed.boot_verified,
+            Reason::BootNotVerified,
+        ),
+        (
+            rules.require_locked_bootloader,
             IntegrityRule::RequireLockedBootloader,
-            flag(observed.bootloader_locked, Reason::BootloaderUnlocked),
-        );
+            observed.bootloader_locked,
+            Reason::BootloaderUnlocked,
+        ),
+    ] {
+        if required {
+            push(rule, flag(value, reason));
+        }
     }
     if let Some(days) = rules.max_attested_patch_age_days {
         let judged = match (observed.patch, today) {

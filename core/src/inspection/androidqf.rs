@@ -115,15 +115,18 @@ pub fn read_acquisition<'a>(
     let mut seen: Vec<String> = Vec::new();
     for (name, text) in files {
         seen.push(name.to_owned());
-        let mut problems: Vec<String> = Vec::new();
+        let mut file = FileReader {
+            snapshot: &mut out.snapshot,
+            problems: Vec::new(),
+        };
         let count = match name {
-            "packages.json" => packages(text, &mut out.snapshot, &mut problems),
-            "processes.json" => processes_json(text, &mut out.snapshot, &mut problems),
-            "processes.txt" => processes_txt(text, &mut out.snapshot, &mut problems),
-            "getprop.txt" => getprop(text, &mut out.snapshot, &mut problems),
-            "files.json" => files_json(text, &mut out.snapshot, &mut problems),
+            "packages.json" => packages(text, &mut file),
+            "processes.json" => processes_json(text, &mut file),
+            "processes.txt" => processes_txt(text, &mut file),
+            "getprop.txt" => getprop(text, &mut file),
+            "files.json" => files_json(text, &mut file),
             _ => match SETTINGS.iter().find(|(file, _)| *file == name) {
-                Some((_, namespace)) => settings(text, namespace, &mut out.snapshot, &mut problems),
+                Some((_, namespace)) => settings(text, namespace, &mut file),
                 None => {
                     if KNOWN_NOT_SCANNED.contains(&name)
                         || name.ends_with('/')
@@ -140,7 +143,7 @@ pub fn read_acquisition<'a>(
         if let Some(n) = count {
             out.read.insert(name.to_owned(), n);
         }
-        for problem in problems {
+        for problem in file.problems {
             out.problems.push(FileNote {
                 file: name.to_owned(),
                 note: problem,
@@ -226,11 +229,42 @@ fn digest(algorithm: HashAlgorithm, text: Option<&str>, bad: &mut usize) -> Opti
     }
 }
 
-fn bad_digests(bad: usize, problems: &mut Vec<String>) {
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} digest(s) of the wrong length or not hex were left out"
-        ));
+/// The SHA-256, SHA-1 and MD5 digests as androidqf wrote them, each read with [`digest`].
+fn digests([sha256, sha1, md5]: [Option<&str>; 3], bad: &mut usize) -> [Option<String>; 3] {
+    [
+        digest(HashAlgorithm::Sha256, sha256, bad),
+        digest(HashAlgorithm::Sha1, sha1, bad),
+        digest(HashAlgorithm::Md5, md5, bad),
+    ]
+}
+
+/// The file an androidqf entry describes, with its digests; `None` when it names no
+/// path (its digests are then not read).
+fn hashed_file(f: AqfFile, bad: &mut usize) -> Option<File> {
+    let path = non_empty(f.path)?;
+    let texts = [f.sha256.as_deref(), f.sha1.as_deref(), f.md5.as_deref()];
+    let [sha256, sha1, md5] = digests(texts, bad);
+    Some(File {
+        path: Some(path),
+        name: None,
+        sha256,
+        sha1,
+        md5,
+    })
+}
+
+/// One file being read: the snapshot its items go into, and what was not read.
+struct FileReader<'s> {
+    snapshot: &'s mut EvidenceSnapshot,
+    problems: Vec<String>,
+}
+
+impl FileReader<'_> {
+    /// Notes `count` items that were not read (`what` says which and why).
+    fn left_out(&mut self, count: usize, what: &str) {
+        if count > 0 {
+            self.problems.push(format!("{count} {what}"));
+        }
     }
 }
 
@@ -251,14 +285,9 @@ struct AqfPackage {
 
 #[derive(Deserialize)]
 struct AqfPackageFile {
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    md5: Option<String>,
-    #[serde(default)]
-    sha1: Option<String>,
-    #[serde(default)]
-    sha256: Option<String>,
+    /// Its path and digests, as `files.json` gives them.
+    #[serde(flatten)]
+    file: AqfFile,
     /// The signing certificate as the APK verifier describes it; its digest keys are
     /// read in any case (`Sha256`, `sha256`).
     #[serde(default)]
@@ -274,12 +303,8 @@ fn key_any_case<'a>(
         .and_then(|(_, v)| v.as_str())
 }
 
-fn packages(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfPackage> = items(text, problems)?;
+fn packages(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfPackage> = items(text, &mut file.problems)?;
     let mut bad = 0;
     let n = list.len();
     for p in list {
@@ -291,35 +316,27 @@ fn packages(
         };
         for f in p.files.unwrap_or_default() {
             if let Some(cert) = &f.certificate {
+                let keys = ["sha256", "sha1", "md5"].map(|k| key_any_case(cert, k));
+                let [sha256, sha1, md5] = digests(keys, &mut bad);
                 let c = Certificate {
                     subject: key_any_case(cert, "subject").map(str::to_owned),
-                    sha256: digest(
-                        HashAlgorithm::Sha256,
-                        key_any_case(cert, "sha256"),
-                        &mut bad,
-                    ),
-                    sha1: digest(HashAlgorithm::Sha1, key_any_case(cert, "sha1"), &mut bad),
-                    md5: digest(HashAlgorithm::Md5, key_any_case(cert, "md5"), &mut bad),
+                    sha256,
+                    sha1,
+                    md5,
                 };
                 let has_digest = c.sha256.is_some() || c.sha1.is_some() || c.md5.is_some();
                 if has_digest && !package.certificates.contains(&c) {
                     package.certificates.push(c);
                 }
             }
-            let Some(path) = non_empty(f.path) else {
-                continue;
-            };
-            snapshot.files.push(File {
-                path: Some(path),
-                name: None,
-                sha256: digest(HashAlgorithm::Sha256, f.sha256.as_deref(), &mut bad),
-                sha1: digest(HashAlgorithm::Sha1, f.sha1.as_deref(), &mut bad),
-                md5: digest(HashAlgorithm::Md5, f.md5.as_deref(), &mut bad),
-            });
+            file.snapshot.files.extend(hashed_file(f.file, &mut bad));
         }
-        snapshot.packages.push(package);
+        file.snapshot.packages.push(package);
     }
-    bad_digests(bad, problems);
+    file.left_out(
+        bad,
+        "digest(s) of the wrong length or not hex were left out",
+    );
     Some(n)
 }
 
@@ -335,12 +352,8 @@ struct AqfProcess {
     command_line: Option<Vec<String>>,
 }
 
-fn processes_json(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfProcess> = items(text, problems)?;
+fn processes_json(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfProcess> = items(text, &mut file.problems)?;
     let mut n = 0;
     let mut nameless = 0;
     for p in list {
@@ -360,31 +373,23 @@ fn processes_json(
             nameless += 1;
             continue;
         };
-        snapshot.processes.push(Process {
+        file.snapshot.processes.push(Process {
             name,
             pid: p.pid,
             path,
         });
         n += 1;
     }
-    if nameless > 0 {
-        problems.push(format!(
-            "{nameless} process(es) without a name were left out"
-        ));
-    }
+    file.left_out(nameless, "process(es) without a name were left out");
     Some(n)
 }
 
 /// `ps -A`: a header naming the columns, then one process per line; the name is the
 /// last column (it may hold spaces only in kernel threads' brackets, which stay whole).
-fn processes_txt(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn processes_txt(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let Some(header) = lines.next() else {
-        problems.push("empty; no process read".to_owned());
+        file.problems.push("empty; no process read".to_owned());
         return Some(0);
     };
     let columns: Vec<&str> = header.split_whitespace().collect();
@@ -392,7 +397,8 @@ fn processes_txt(
         columns.iter().position(|c| *c == "PID"),
         columns.iter().position(|c| *c == "NAME" || *c == "CMD"),
     ) else {
-        problems.push("no `PID` and `NAME` header: not `ps -A` output; not read".to_owned());
+        file.problems
+            .push("no `PID` and `NAME` header: not `ps -A` output; not read".to_owned());
         return None;
     };
     let mut n = 0;
@@ -404,27 +410,22 @@ fn processes_txt(
             continue;
         }
         let name = fields[name_at..].join(" ");
-        snapshot.processes.push(Process {
+        file.snapshot.processes.push(Process {
             name,
             pid: fields[pid_at].parse().ok(),
             path: None,
         });
         n += 1;
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) with fewer columns than the header were skipped"
-        ));
-    }
+    file.left_out(
+        bad,
+        "line(s) with fewer columns than the header were skipped",
+    );
     Some(n)
 }
 
 /// `getprop`: `[name]: [value]`; a value may run over several lines until its `]`.
-fn getprop(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn getprop(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut n = 0;
     let mut bad = 0;
     let mut open: Option<(String, String)> = None;
@@ -434,7 +435,9 @@ fn getprop(
             match line.strip_suffix(']') {
                 Some(end) => {
                     value.push_str(end);
-                    snapshot.system_properties.push(Property { name, value });
+                    file.snapshot
+                        .system_properties
+                        .push(Property { name, value });
                     n += 1;
                 }
                 None => {
@@ -458,7 +461,7 @@ fn getprop(
         };
         match rest.strip_suffix(']') {
             Some(value) => {
-                snapshot.system_properties.push(Property {
+                file.snapshot.system_properties.push(Property {
                     name: name.to_owned(),
                     value: value.to_owned(),
                 });
@@ -470,21 +473,15 @@ fn getprop(
     if open.is_some() {
         bad += 1;
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) not of the form `[name]: [value]` were skipped"
-        ));
-    }
+    file.left_out(
+        bad,
+        "line(s) not of the form `[name]: [value]` were skipped",
+    );
     Some(n)
 }
 
 /// `cmd settings list NS`: `name=value`, one per line.
-fn settings(
-    text: &str,
-    namespace: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
+fn settings(text: &str, namespace: &str, file: &mut FileReader<'_>) -> Option<usize> {
     let mut n = 0;
     let mut bad = 0;
     for line in text.lines().take(MAX_ITEMS_PER_FILE) {
@@ -493,7 +490,7 @@ fn settings(
         }
         match line.split_once('=') {
             Some((name, value)) if !name.trim().is_empty() => {
-                snapshot.settings.push(Setting {
+                file.snapshot.settings.push(Setting {
                     namespace: namespace.to_owned(),
                     name: name.trim().to_owned(),
                     value: value.to_owned(),
@@ -503,11 +500,7 @@ fn settings(
             _ => bad += 1,
         }
     }
-    if bad > 0 {
-        problems.push(format!(
-            "{bad} line(s) not of the form `name=value` were skipped"
-        ));
-    }
+    file.left_out(bad, "line(s) not of the form `name=value` were skipped");
     Some(n)
 }
 
@@ -523,32 +516,24 @@ struct AqfFile {
     sha256: Option<String>,
 }
 
-fn files_json(
-    text: &str,
-    snapshot: &mut EvidenceSnapshot,
-    problems: &mut Vec<String>,
-) -> Option<usize> {
-    let list: Vec<AqfFile> = items(text, problems)?;
+fn files_json(text: &str, file: &mut FileReader<'_>) -> Option<usize> {
+    let list: Vec<AqfFile> = items(text, &mut file.problems)?;
     let mut n = 0;
     let mut bad = 0;
     let mut pathless = 0;
     for f in list {
-        let Some(path) = non_empty(f.path) else {
-            pathless += 1;
-            continue;
-        };
-        snapshot.files.push(File {
-            path: Some(path),
-            name: None,
-            sha256: digest(HashAlgorithm::Sha256, f.sha256.as_deref(), &mut bad),
-            sha1: digest(HashAlgorithm::Sha1, f.sha1.as_deref(), &mut bad),
-            md5: digest(HashAlgorithm::Md5, f.md5.as_deref(), &mut bad),
-        });
-        n += 1;
+        match hashed_file(f, &mut bad) {
+            Some(f) => {
+                file.snapshot.files.push(f);
+                n += 1;
+            }
+            None => pathless += 1,
+        }
     }
-    if pathless > 0 {
-        problems.push(format!("{pathless} entr(ies) without a path were left out"));
-    }
-    bad_digests(bad, problems);
+    file.left_out(pathless, "entr(ies) without a path were left out");
+    file.left_out(
+        bad,
+        "digest(s) of the wrong length or not hex were left out",
+    );
     Some(n)
 }

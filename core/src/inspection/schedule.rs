@@ -400,14 +400,26 @@ impl InspectionScheduler {
         next
     }
 
-    /// Lets time pass: opens windows that are due, closes expired ones, escalates.
-    /// Call at [`next_deadline`](Self::next_deadline), or any time.
-    pub fn on_time(&mut self, now: Timestamp, key: &ScheduleKey) -> Vec<ScheduleEvent> {
+    /// The frame of every input at `now` (clamped to the latest time seen): settles what
+    /// came due before it, runs `act`, then opens the window due, if any.
+    fn advance(
+        &mut self,
+        now: Timestamp,
+        key: &ScheduleKey,
+        act: impl FnOnce(&mut Self, Timestamp, &mut Vec<ScheduleEvent>),
+    ) -> Vec<ScheduleEvent> {
         let now = self.clamp(now);
         let mut out = Vec::new();
         self.catch_up(now, key, &mut out);
+        act(self, now, &mut out);
         self.open_due(now, key, &mut out);
         out
+    }
+
+    /// Lets time pass: opens windows that are due, closes expired ones, escalates.
+    /// Call at [`next_deadline`](Self::next_deadline), or any time.
+    pub fn on_time(&mut self, now: Timestamp, key: &ScheduleKey) -> Vec<ScheduleEvent> {
+        self.advance(now, key, |_, _, _| {})
     }
 
     /// An alert was raised at `now`. At or above the policy's trigger severity, a
@@ -418,47 +430,41 @@ impl InspectionScheduler {
         now: Timestamp,
         key: &ScheduleKey,
     ) -> Vec<ScheduleEvent> {
-        let now = self.clamp(now);
-        let mut out = Vec::new();
-        self.catch_up(now, key, &mut out);
-        if self.rules.trigger_on_severity.triggers(severity) && self.trigger.is_none() {
-            let draw = self.triggers_drawn;
-            self.triggers_drawn += 1;
-            let choices = u64::from(self.rules.triggered_delay_minutes) + 1;
-            let minutes = key.below(choices, Draw::Trigger, draw, 0) as i64;
-            let due_at = now.plus_millis(minutes * MINUTE_MS);
-            self.trigger = Some(PendingTrigger {
-                alert_at: now,
-                due_at,
-            });
-            out.push(ScheduleEvent::InspectionTriggered {
-                severity,
-                alert_at: now,
-                due_at,
-            });
-        }
-        self.open_due(now, key, &mut out);
-        out
+        self.advance(now, key, |s, now, out| {
+            if s.rules.trigger_on_severity.triggers(severity) && s.trigger.is_none() {
+                let draw = s.triggers_drawn;
+                s.triggers_drawn += 1;
+                let choices = u64::from(s.rules.triggered_delay_minutes) + 1;
+                let minutes = key.below(choices, Draw::Trigger, draw, 0) as i64;
+                let due_at = now.plus_millis(minutes * MINUTE_MS);
+                s.trigger = Some(PendingTrigger {
+                    alert_at: now,
+                    due_at,
+                });
+                out.push(ScheduleEvent::InspectionTriggered {
+                    severity,
+                    alert_at: now,
+                    due_at,
+                });
+            }
+        })
     }
 
     /// The console asked for an inspection now (a signed `start_inspection`): a
     /// triggered window is due at once, replacing a pending trigger's later draw. If a
     /// window is already open, it serves.
     pub fn trigger_now(&mut self, now: Timestamp, key: &ScheduleKey) -> Vec<ScheduleEvent> {
-        let now = self.clamp(now);
-        let mut out = Vec::new();
-        self.catch_up(now, key, &mut out);
-        self.trigger = Some(PendingTrigger {
-            alert_at: now,
-            due_at: now,
-        });
-        out.push(ScheduleEvent::InspectionTriggered {
-            severity: Severity::High,
-            alert_at: now,
-            due_at: now,
-        });
-        self.open_due(now, key, &mut out);
-        out
+        self.advance(now, key, |s, now, out| {
+            s.trigger = Some(PendingTrigger {
+                alert_at: now,
+                due_at: now,
+            });
+            out.push(ScheduleEvent::InspectionTriggered {
+                severity: Severity::High,
+                alert_at: now,
+                due_at: now,
+            });
+        })
     }
 
     /// The native layer reports power, network and local clock. A new offset (travel,
@@ -469,16 +475,13 @@ impl InspectionScheduler {
         now: Timestamp,
         key: &ScheduleKey,
     ) -> Vec<ScheduleEvent> {
-        let now = self.clamp(now);
-        let mut out = Vec::new();
-        self.catch_up(now, key, &mut out);
-        self.preferred = Some(conditions.preferred());
-        if conditions.clock != self.clock {
-            self.clock = conditions.clock;
-            self.revalidate_plan(now, key, &mut out);
-        }
-        self.open_due(now, key, &mut out);
-        out
+        self.advance(now, key, |s, now, out| {
+            s.preferred = Some(conditions.preferred());
+            if conditions.clock != s.clock {
+                s.clock = conditions.clock;
+                s.revalidate_plan(now, key, out);
+            }
+        })
     }
 
     /// The inspection for `window` completed at `now`. On time while the window is
@@ -496,41 +499,36 @@ impl InspectionScheduler {
                 "no window with this id has opened or been missed",
             ));
         }
-        let now = self.clamp(now);
-        let mut out = Vec::new();
         // Settle what came due before this report first (a window still open has `closes_at > now`).
-        self.catch_up(now, key, &mut out);
-        match self.open {
+        Ok(self.advance(now, key, |s, now, out| match s.open {
             Some(w) if w.id == window => {
-                self.open = None;
-                self.busy_until = now;
+                s.open = None;
+                s.busy_until = now;
                 out.push(ScheduleEvent::InspectionCompleted {
                     window,
                     at: now,
                     on_time: true,
                 });
-                self.settle(window, now, &mut out);
+                s.settle(window, now, out);
                 if let Some(cycle) = w.kind.cycle() {
-                    self.plan_cycle(cycle + 1, now, key, &mut out);
+                    s.plan_cycle(cycle + 1, now, key, out);
                 }
             }
             _ => {
-                if self.recent_missed.contains(&window) {
+                if s.recent_missed.contains(&window) {
                     out.push(ScheduleEvent::InspectionCompleted {
                         window,
                         at: now,
                         on_time: false,
                     });
-                    let satisfies_cycle = self.cycle_missed.contains(&window);
-                    self.settle(window, now, &mut out);
-                    if satisfies_cycle && self.plan.is_some_and(|p| p.cycle == self.cycle) {
-                        self.plan_cycle(self.cycle + 1, now, key, &mut out);
+                    let satisfies_cycle = s.cycle_missed.contains(&window);
+                    s.settle(window, now, out);
+                    if satisfies_cycle && s.plan.is_some_and(|p| p.cycle == s.cycle) {
+                        s.plan_cycle(s.cycle + 1, now, key, out);
                     }
                 }
             }
-        }
-        self.open_due(now, key, &mut out);
-        Ok(out)
+        }))
     }
 
     /// Applies new rules from a policy. Unchanged rules change nothing; new cadence,
@@ -542,34 +540,31 @@ impl InspectionScheduler {
         key: &ScheduleKey,
     ) -> Result<Vec<ScheduleEvent>> {
         rules.validate()?;
-        let now = self.clamp(now);
-        let mut out = Vec::new();
-        self.catch_up(now, key, &mut out);
-        let reshape = rules.shape() != self.rules.shape();
-        self.rules = rules;
-        if reshape {
-            let floor = now
-                .max(self.busy_until)
-                .max(self.open.map_or(now, |w| w.closes_at));
-            self.anchor_night = self.first_night_from(floor);
-            match (self.plan.take(), self.open.and_then(|w| w.kind.cycle())) {
-                (Some(p), _) if p.attempt == 0 => {
-                    self.anchor_cycle = p.cycle;
-                    self.plan_cycle(p.cycle, floor, key, &mut out);
-                }
-                (Some(p), _) => {
-                    self.anchor_cycle = p.cycle + 1;
-                    self.plan_cycle(p.cycle + 1, floor, key, &mut out);
-                }
-                (None, Some(open_cycle)) => self.anchor_cycle = open_cycle + 1,
-                (None, None) => {
-                    self.anchor_cycle = self.cycle;
-                    self.plan_cycle(self.cycle, floor, key, &mut out);
+        Ok(self.advance(now, key, |s, now, out| {
+            let reshape = rules.shape() != s.rules.shape();
+            s.rules = rules;
+            if reshape {
+                let floor = now
+                    .max(s.busy_until)
+                    .max(s.open.map_or(now, |w| w.closes_at));
+                s.anchor_night = s.first_night_from(floor);
+                match (s.plan.take(), s.open.and_then(|w| w.kind.cycle())) {
+                    (Some(p), _) if p.attempt == 0 => {
+                        s.anchor_cycle = p.cycle;
+                        s.plan_cycle(p.cycle, floor, key, out);
+                    }
+                    (Some(p), _) => {
+                        s.anchor_cycle = p.cycle + 1;
+                        s.plan_cycle(p.cycle + 1, floor, key, out);
+                    }
+                    (None, Some(open_cycle)) => s.anchor_cycle = open_cycle + 1,
+                    (None, None) => {
+                        s.anchor_cycle = s.cycle;
+                        s.plan_cycle(s.cycle, floor, key, out);
+                    }
                 }
             }
-        }
-        self.open_due(now, key, &mut out);
-        Ok(out)
+        }))
     }
 
     /// The next `count` windows, assuming the agent wakes on time, no alert, no

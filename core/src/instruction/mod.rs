@@ -28,7 +28,7 @@ use crate::policy::bundle::Envelope;
 use crate::policy::model::{
     InstructionRules, PinnedIdentity, MAX_INSTRUCTION_LIFETIME_HOURS, MAX_SIM_CHANGE_WINDOW_HOURS,
 };
-use crate::policy::trust::valid_scope_name;
+use crate::policy::trust::{check_not_expired, valid_scope_name};
 use crate::policy::{
     BundleScope, DeviceScope, KeyId, PayloadHash, PolicyError, SigningKey, TrustedState,
 };
@@ -401,18 +401,8 @@ fn authenticate(
             "is more than an hour ahead of this device's clock",
         ));
     }
-    if now >= payload.expires {
-        return Err(PolicyError::Expired {
-            expires: payload.expires,
-            now,
-        }
-        .into());
-    }
-    if let Some(device) = device {
-        if !payload.scope.covers(device) {
-            return Err(PolicyError::OutOfScope.into());
-        }
-    }
+    check_not_expired(payload.expires, now)?;
+    payload.scope.check_covers(device)?;
     let carrier = match &payload.body {
         InstructionBody::CarrierCheck(c) => Some(c.result(&payload.instruction_id)?),
         _ => None,

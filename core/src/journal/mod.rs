@@ -19,6 +19,8 @@ mod checkpoint;
 mod export;
 mod key;
 mod record;
+#[cfg(test)]
+pub(crate) mod test_chain;
 mod verify;
 mod verify_batches;
 

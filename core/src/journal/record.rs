@@ -91,6 +91,19 @@ pub struct StoredRecord {
     pub mac: Vec<u8>,
 }
 
+impl StoredRecord {
+    /// The fields its hash covers.
+    pub(crate) fn fields(&self) -> RecordRef<'_> {
+        RecordRef {
+            seq: self.seq,
+            at: self.at,
+            epoch: self.epoch,
+            kind: &self.kind,
+            body: &self.body,
+        }
+    }
+}
+
 /// A journal record's body, decoded by kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordBody {

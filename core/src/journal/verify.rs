@@ -151,17 +151,7 @@ impl Verifier {
 
     /// Checks the next record. Returns the failing sequence number and reason on the first problem.
     pub fn push(&mut self, r: &StoredRecord) -> std::result::Result<(), (i64, String)> {
-        self.push_parts(
-            &RecordRef {
-                seq: r.seq,
-                at: r.at,
-                epoch: r.epoch,
-                kind: &r.kind,
-                body: &r.body,
-            },
-            &r.hash,
-            &r.mac,
-        )
+        self.push_parts(&r.fields(), &r.hash, &r.mac)
     }
 
     /// [`Verifier::push`] on borrowed fields, so a store can verify rows in place without
@@ -537,14 +527,7 @@ pub fn verify_batched<'a>(
     let mut links = None;
     let mut in_order = None;
     for r in records {
-        let fields = RecordRef {
-            seq: r.seq,
-            at: r.at,
-            epoch: r.epoch,
-            kind: &r.kind,
-            body: &r.body,
-        };
-        match v.push_deferred(&fields, &r.hash, &r.mac, batch_len) {
+        match v.push_deferred(&r.fields(), &r.hash, &r.mac, batch_len) {
             Ok(Some(batch)) => links = earliest(links, batch.check()),
             Ok(None) => {}
             Err(failure) => {

@@ -22,7 +22,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::bundle::{Envelope, KeyId, SigningKey};
-use super::trust::{valid_scope_name, PayloadHash, TrustedState};
+use super::trust::{
+    check_not_expired, check_root_version, valid_scope_name, PayloadHash, TrustedState,
+};
 use super::PolicyError;
 use crate::time::Timestamp;
 
@@ -265,21 +267,8 @@ impl TrustedState {
         let signed_by = self.authenticate_policy_role(&envelope, INDICATORS_PAYLOAD_TYPE)?;
         // Only now, with the signers authenticated, is the payload parsed.
         let payload = parse_payload(&envelope)?;
-        let trusted = self.root().version;
-        if payload.root_version != trusted {
-            return Err(PolicyError::RootVersionMismatch {
-                bundle: payload.root_version,
-                trusted,
-            }
-            .into());
-        }
-        if now >= payload.expires {
-            return Err(PolicyError::Expired {
-                expires: payload.expires,
-                now,
-            }
-            .into());
-        }
+        check_root_version(payload.root_version, self.root().version)?;
+        check_not_expired(payload.expires, now)?;
         Ok(signed(payload, &envelope, signed_by))
     }
 }

@@ -240,6 +240,15 @@ impl BundleScope {
                 .any(|g| device.groups.iter().any(|dg| dg == g))
     }
 
+    /// Refuses a document whose scope leaves out `device`; the console, checking
+    /// before it ships (no device), passes `None`.
+    pub(crate) fn check_covers(&self, device: Option<&DeviceScope>) -> crate::Result<()> {
+        match device {
+            Some(device) if !self.covers(device) => Err(PolicyError::OutOfScope.into()),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), PolicyError> {
         if self.devices.is_empty() && self.groups.is_empty() {
             return Err(PolicyError::InvalidBundle {
@@ -259,6 +268,23 @@ impl BundleScope {
         }
         Ok(())
     }
+}
+
+/// Refuses a signed document (policy bundle, indicator collection, instruction) at
+/// or past its expiry.
+pub(crate) fn check_not_expired(expires: Timestamp, now: Timestamp) -> crate::Result<()> {
+    if now >= expires {
+        return Err(PolicyError::Expired { expires, now }.into());
+    }
+    Ok(())
+}
+
+/// Refuses a signed document made for another root version than the one trusted.
+pub(crate) fn check_root_version(bundle: u64, trusted: u64) -> crate::Result<()> {
+    if bundle != trusted {
+        return Err(PolicyError::RootVersionMismatch { bundle, trusted }.into());
+    }
+    Ok(())
 }
 
 /// Whether a device id or group name has the allowed form.
@@ -626,25 +652,9 @@ fn verify(
     let envelope = Envelope::parse(bundle, MAX_BUNDLE_BYTES)?;
     let (payload, signed_by) = state.authenticate_policy(&envelope)?;
     let root_version = state.root.version;
-    if payload.root_version != root_version {
-        return Err(PolicyError::RootVersionMismatch {
-            bundle: payload.root_version,
-            trusted: root_version,
-        }
-        .into());
-    }
-    if now >= payload.expires {
-        return Err(PolicyError::Expired {
-            expires: payload.expires,
-            now,
-        }
-        .into());
-    }
-    if let Some(device) = device {
-        if !payload.scope.covers(device) {
-            return Err(PolicyError::OutOfScope.into());
-        }
-    }
+    check_root_version(payload.root_version, root_version)?;
+    check_not_expired(payload.expires, now)?;
+    payload.scope.check_covers(device)?;
     let hash = PayloadHash(envelope.payload_sha256());
     if let Some(applied) = &state.applied {
         // Versions are compared within one root version; a rotation starts a new

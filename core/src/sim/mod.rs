@@ -505,10 +505,7 @@ impl SimGuard {
         let digested = self.digest(event, now, hasher)?;
         self.advance(now, out);
         let gev = self.apply(digested, now);
-        let first = out.len();
-        self.detectors
-            .observe(&self.facts, &self.policy, &gev, now, out);
-        mark_carrier_check_wanted(&mut out[first..]);
+        self.show_detectors(&gev, now, out);
         Ok(())
     }
 
@@ -587,10 +584,7 @@ impl SimGuard {
                 }
             }
         };
-        let first = out.len();
-        self.detectors
-            .observe(&self.facts, &self.policy, &gev, now, out);
-        mark_carrier_check_wanted(&mut out[first..]);
+        self.show_detectors(&gev, now, out);
     }
 
     /// Lets time pass to `now`, firing any deadline that expired.
@@ -604,9 +598,20 @@ impl SimGuard {
         self.detectors.next_deadline(&self.facts, &self.policy)
     }
 
+    /// Shows `event` to every detector; what they raise is marked for a carrier check
+    /// where one is wanted.
+    fn show_detectors(&mut self, event: &GuardEvent, now: Timestamp, out: &mut Vec<Finding>) {
+        let first = out.len();
+        let (facts, policy) = (&self.facts, &self.policy);
+        self.detectors
+            .each(|d| d.observe(facts, policy, event, now, out));
+        mark_carrier_check_wanted(&mut out[first..]);
+    }
+
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
         let first = out.len();
-        self.detectors.on_time(&self.facts, &self.policy, now, out);
+        let (facts, policy) = (&self.facts, &self.policy);
+        self.detectors.each(|d| d.on_time(facts, policy, now, out));
         mark_carrier_check_wanted(&mut out[first..]);
         self.facts.last_seen = now;
     }

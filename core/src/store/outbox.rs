@@ -26,59 +26,49 @@ impl Store {
                 .context("preparing the pending-alerts query")?;
             let rows = stmt
                 .query_map([limit], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<u8>>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, u32>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, u32>(8)?,
-                        r.get::<_, String>(9)?,
-                    ))
+                    Ok(PendingRow {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        kind: r.get(2)?,
+                        slot: r.get(3)?,
+                        detector: r.get(4)?,
+                        detector_version: r.get(5)?,
+                        summary: r.get(6)?,
+                        evidence: r.get(7)?,
+                        attempts: r.get(8)?,
+                        severity: r.get(9)?,
+                    })
                 })
                 .context("reading pending alerts")?;
             let mut alerts = Vec::new();
             for row in rows {
-                let (
-                    id,
-                    at,
-                    kind,
-                    slot,
-                    detector,
-                    detector_version,
-                    summary,
-                    evidence,
-                    attempts,
-                    severity,
-                ) = row.context("reading a pending alert")?;
-                let severity: Severity = severity.parse().map_err(|()| {
+                let row = row.context("reading a pending alert")?;
+                let id = row.id;
+                let severity: Severity = row.severity.parse().map_err(|()| {
                     Error::Corrupt(format!("outbox row {id} has an unknown severity"))
                 })?;
-                let kind: AlertKind = kind.parse().map_err(|()| {
+                let kind: AlertKind = row.kind.parse().map_err(|()| {
                     Error::Corrupt(format!("outbox row {id} has an unknown alert kind"))
                 })?;
-                let evidence: Vec<(String, String)> =
-                    crate::json::from_str(&evidence).map_err(|_| {
+                let evidence: Vec<(String, String)> = crate::json::from_str(&row.evidence)
+                    .map_err(|_| {
                         Error::Corrupt(format!("outbox row {id} has unreadable evidence"))
                     })?;
                 alerts.push(Alert {
                     id: AlertId::try_from(id)
                         .map_err(|_| Error::Corrupt("an outbox row id is out of range".into()))?,
                     finding: Finding {
-                        at: Timestamp::from_unix_millis(at),
+                        at: Timestamp::from_unix_millis(row.at),
                         kind,
-                        slot,
-                        detector,
-                        detector_version,
-                        summary,
+                        slot: row.slot,
+                        detector: row.detector,
+                        detector_version: row.detector_version,
+                        summary: row.summary,
                         evidence,
                         severity: Some(severity),
                     },
                     severity,
-                    delivery_attempts: attempts,
+                    delivery_attempts: row.attempts,
                 });
             }
             crate::sort::sort_by_key(&mut alerts, |a| a.id);
@@ -146,6 +136,20 @@ impl Store {
             .context("looking for severe alerts")?;
         Ok(at.map(Timestamp::from_unix_millis))
     }
+}
+
+/// An outbox row as read back, before its kind, severity and evidence are parsed.
+struct PendingRow {
+    id: i64,
+    at: i64,
+    kind: String,
+    slot: Option<u8>,
+    detector: String,
+    detector_version: u32,
+    summary: String,
+    evidence: String,
+    attempts: u32,
+    severity: String,
 }
 
 /// Journals each finding as an `alert` record and queues it in the outbox, inside a

@@ -66,6 +66,39 @@ pub struct DetectorInfo {
     pub kind: AlertKind,
 }
 
+impl DetectorInfo {
+    /// A detector at its first version, named after the one alert kind it raises.
+    fn first(kind: AlertKind) -> Self {
+        DetectorInfo {
+            name: kind.as_str(),
+            version: 1,
+            kind,
+        }
+    }
+
+    fn finding(self, at: Timestamp, summary: String, evidence: Vec<(&str, String)>) -> Finding {
+        Finding::raised(
+            self.name,
+            self.version,
+            self.kind,
+            at,
+            None,
+            summary,
+            evidence,
+        )
+    }
+}
+
+impl<'a> Input<'a> {
+    /// The time and kind of a security-log event; `None` for any other input.
+    fn security(self) -> Option<(Timestamp, &'a SecurityEventKind)> {
+        match self {
+            Input::Security(event) => Some((event.at, &event.event)),
+            Input::BadProcess { .. } => None,
+        }
+    }
+}
+
 /// One telemetry detector.
 pub trait TelemetryDetector {
     /// Name, version and kind.
@@ -74,24 +107,18 @@ pub trait TelemetryDetector {
     fn observe(&mut self, ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>);
 }
 
-fn finding(
+/// Raises the alert `describe` gives (summary and evidence) when the event at `at`
+/// starts a new session; the shared rule of the once-per-session detectors.
+fn raise_per_session<'e>(
     info: DetectorInfo,
+    last: &mut Option<Timestamp>,
     at: Timestamp,
-    summary: String,
-    evidence: Vec<(&str, String)>,
-) -> Finding {
-    Finding {
-        at,
-        kind: info.kind,
-        slot: None,
-        detector: info.name.to_owned(),
-        detector_version: info.version,
-        summary,
-        evidence: evidence
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        severity: None,
+    out: &mut Vec<Finding>,
+    describe: impl FnOnce() -> (String, Vec<(&'e str, String)>),
+) {
+    if starts_session(last, at) {
+        let (summary, evidence) = describe();
+        out.push(info.finding(at, summary, evidence));
     }
 }
 
@@ -111,36 +138,29 @@ pub struct AdbShellDetector {
 
 impl TelemetryDetector for AdbShellDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "adb_shell_used",
-            version: 1,
-            kind: AlertKind::AdbShellUsed,
-        }
+        DetectorInfo::first(AlertKind::AdbShellUsed)
     }
 
     fn observe(&mut self, ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(event) = input else {
+        let Some((at, event)) = input.security() else {
             return;
         };
-        let what = match &event.event {
+        let what = match event {
             SecurityEventKind::AdbShellCommand { command } => {
                 format!("a command of {} bytes", command.len())
             }
             SecurityEventKind::AdbShellInteractive => "an interactive shell".to_owned(),
             _ => return,
         };
-        if ctx.rules.adb_authorised_at(event.at) {
+        if ctx.rules.adb_authorised_at(at) {
             return;
         }
-        let new_session = starts_session(&mut self.last, event.at);
-        if new_session {
-            out.push(finding(
-                self.info(),
-                event.at,
+        raise_per_session(self.info(), &mut self.last, at, out, || {
+            (
                 format!("adb shell used outside a maintenance window: {what}"),
-                vec![("first_event", event.at.to_string())],
-            ));
-        }
+                vec![("first_event", at.to_string())],
+            )
+        });
     }
 }
 
@@ -152,29 +172,15 @@ pub struct AdbPullDetector {
 
 impl TelemetryDetector for AdbPullDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "adb_file_pulled",
-            version: 1,
-            kind: AlertKind::AdbFilePulled,
-        }
+        DetectorInfo::first(AlertKind::AdbFilePulled)
     }
 
     fn observe(&mut self, _ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(SecurityEvent {
-            at,
-            event: SecurityEventKind::AdbFilePulled { path },
-        }) = input
-        else {
-            return;
-        };
-        let new_session = starts_session(&mut self.last, *at);
-        if new_session {
-            out.push(finding(
-                self.info(),
-                *at,
-                "A file was pulled off the phone over adb".into(),
-                vec![("path", safe(path))],
-            ));
+        if let Some((at, SecurityEventKind::AdbFilePulled { path })) = input.security() {
+            let summary = "A file was pulled off the phone over adb";
+            raise_per_session(self.info(), &mut self.last, at, out, || {
+                (summary.into(), vec![("path", safe(path))])
+            });
         }
     }
 }
@@ -186,23 +192,18 @@ pub struct CaInstallDetector {}
 
 impl TelemetryDetector for CaInstallDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "ca_certificate_installed",
-            version: 1,
-            kind: AlertKind::CaCertificateInstalled,
-        }
+        DetectorInfo::first(AlertKind::CaCertificateInstalled)
     }
 
     fn observe(&mut self, ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(SecurityEvent {
+        let Some((
             at,
-            event:
-                SecurityEventKind::CertAuthorityInstalled {
-                    success: true,
-                    subject,
-                    sha256,
-                },
-        }) = input
+            SecurityEventKind::CertAuthorityInstalled {
+                success: true,
+                subject,
+                sha256,
+            },
+        )) = input.security()
         else {
             return;
         };
@@ -225,9 +226,8 @@ impl TelemetryDetector for CaInstallDetector {
         if let Some(f) = fingerprint {
             evidence.push(("sha256", crate::identity::hex(&f)));
         }
-        out.push(finding(
-            self.info(),
-            *at,
+        out.push(self.info().finding(
+            at,
             "A CA certificate the policy does not allow was installed".into(),
             evidence,
         ));
@@ -245,18 +245,11 @@ pub struct KeyguardDetector {
 
 impl TelemetryDetector for KeyguardDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "keyguard_bruteforce",
-            version: 1,
-            kind: AlertKind::KeyguardBruteforce,
-        }
+        DetectorInfo::first(AlertKind::KeyguardBruteforce)
     }
 
     fn observe(&mut self, ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(SecurityEvent {
-            at,
-            event: SecurityEventKind::KeyguardAuthAttempt { success },
-        }) = input
+        let Some((at, SecurityEventKind::KeyguardAuthAttempt { success })) = input.security()
         else {
             return;
         };
@@ -267,7 +260,7 @@ impl TelemetryDetector for KeyguardDetector {
         }
         let n = ctx.rules.keyguard_failures.max(1) as usize;
         let window = i64::from(ctx.rules.keyguard_window_minutes) * MINUTE_MS;
-        self.failures.push_back(*at);
+        self.failures.push_back(at);
         while self
             .failures
             .front()
@@ -284,9 +277,8 @@ impl TelemetryDetector for KeyguardDetector {
         }
         if !self.raised {
             self.raised = true;
-            out.push(finding(
-                self.info(),
-                *at,
+            out.push(self.info().finding(
+                at,
                 format!(
                     "{n} failed unlock attempts within {} minutes",
                     ctx.rules.keyguard_window_minutes
@@ -309,22 +301,17 @@ pub struct BootStateDetector {
 
 impl TelemetryDetector for BootStateDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "boot_state_degraded",
-            version: 1,
-            kind: AlertKind::BootStateDegraded,
-        }
+        DetectorInfo::first(AlertKind::BootStateDegraded)
     }
 
     fn observe(&mut self, _ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(SecurityEvent {
+        let Some((
             at,
-            event:
-                SecurityEventKind::OsStartup {
-                    verified_boot_state,
-                    dm_verity,
-                },
-        }) = input
+            SecurityEventKind::OsStartup {
+                verified_boot_state,
+                dm_verity,
+            },
+        )) = input.security()
         else {
             return;
         };
@@ -337,9 +324,8 @@ impl TelemetryDetector for BootStateDetector {
             return;
         }
         self.raised = Some(state);
-        out.push(finding(
-            self.info(),
-            *at,
+        out.push(self.info().finding(
+            at,
             format!(
                 "The OS started with verified boot {} and dm-verity {}",
                 boot_name(*verified_boot_state),
@@ -382,32 +368,18 @@ pub struct UsbMediaDetector {
 
 impl TelemetryDetector for UsbMediaDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "usb_media_mounted",
-            version: 1,
-            kind: AlertKind::UsbMediaMounted,
-        }
+        DetectorInfo::first(AlertKind::UsbMediaMounted)
     }
 
     fn observe(&mut self, ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let Input::Security(SecurityEvent {
-            at,
-            event: SecurityEventKind::MediaMount { mount_point },
-        }) = input
-        else {
+        let Some((at, SecurityEventKind::MediaMount { mount_point })) = input.security() else {
             return;
         };
-        if !ctx.usb_storage_forbidden {
-            return;
-        }
-        let new_session = starts_session(&mut self.last, *at);
-        if new_session {
-            out.push(finding(
-                self.info(),
-                *at,
-                "Removable media was mounted while the policy forbids USB storage".into(),
-                vec![("mount_point", safe(mount_point))],
-            ));
+        if ctx.usb_storage_forbidden {
+            let summary = "Removable media was mounted while the policy forbids USB storage";
+            raise_per_session(self.info(), &mut self.last, at, out, || {
+                (summary.into(), vec![("mount_point", safe(mount_point))])
+            });
         }
     }
 }
@@ -422,11 +394,7 @@ pub struct KnownBadProcessDetector {
 
 impl TelemetryDetector for KnownBadProcessDetector {
     fn info(&self) -> DetectorInfo {
-        DetectorInfo {
-            name: "known_bad_process",
-            version: 1,
-            kind: AlertKind::KnownBadProcess,
-        }
+        DetectorInfo::first(AlertKind::KnownBadProcess)
     }
 
     fn observe(&mut self, _ctx: &Context<'_>, input: &Input<'_>, out: &mut Vec<Finding>) {
@@ -434,7 +402,7 @@ impl TelemetryDetector for KnownBadProcessDetector {
             at,
             package,
             matches,
-        } = input
+        } = *input
         else {
             return;
         };
@@ -442,15 +410,14 @@ impl TelemetryDetector for KnownBadProcessDetector {
             return;
         };
         self.raised
-            .retain(|_, when| at.millis_since(*when) < REPEAT_AFTER_MS && *when <= *at);
-        if self.raised.contains_key(*package) {
+            .retain(|_, when| at.millis_since(*when) < REPEAT_AFTER_MS && *when <= at);
+        if self.raised.contains_key(package) {
             return;
         }
-        self.raised.insert((*package).to_owned(), *at);
+        self.raised.insert((*package).to_owned(), at);
         let malware = first.malware.join(", ");
-        out.push(finding(
-            self.info(),
-            *at,
+        out.push(self.info().finding(
+            at,
             format!(
                 "A process of a package matching a spyware indicator started ({})",
                 if malware.is_empty() {
@@ -531,6 +498,31 @@ mod tests {
         assert_eq!(last, Some(T0.plus_millis(2 * SESSION_GAP_MS + 1)));
     }
 
+    #[test]
+    fn every_detector_is_named_after_the_kind_it_raises_at_version_one() {
+        let names: Vec<_> = Detectors::default()
+            .info()
+            .into_iter()
+            .map(|i| (i.name, i.version, i.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("adb_shell_used", 1, AlertKind::AdbShellUsed),
+                ("adb_file_pulled", 1, AlertKind::AdbFilePulled),
+                (
+                    "ca_certificate_installed",
+                    1,
+                    AlertKind::CaCertificateInstalled
+                ),
+                ("keyguard_bruteforce", 1, AlertKind::KeyguardBruteforce),
+                ("boot_state_degraded", 1, AlertKind::BootStateDegraded),
+                ("usb_media_mounted", 1, AlertKind::UsbMediaMounted),
+                ("known_bad_process", 1, AlertKind::KnownBadProcess),
+            ]
+        );
+    }
+
     fn at(minutes: i64) -> Timestamp {
         T0.plus_millis(minutes * MINUTE_MS)
     }
@@ -561,6 +553,16 @@ mod tests {
             detectors.observe(&ctx, &Input::Security(e), &mut out);
         }
         out.iter().map(|f| (f.kind, f.at)).collect()
+    }
+
+    /// A policy that allows no CA and leaves USB storage alone.
+    fn strict(rules: &TelemetryRules) -> Context<'_> {
+        Context {
+            rules,
+            any_ca_allowed: false,
+            allowed_cas: &[],
+            usb_storage_forbidden: false,
+        }
     }
 
     fn shell(minutes: i64) -> SecurityEvent {
@@ -604,12 +606,7 @@ mod tests {
     #[test]
     fn shell_alerts_never_repeat_the_command() {
         let rules = TelemetryRules::default();
-        let ctx = Context {
-            rules: &rules,
-            any_ca_allowed: false,
-            allowed_cas: &[],
-            usb_storage_forbidden: false,
-        };
+        let ctx = strict(&rules);
         let event = sec(
             0,
             SecurityEventKind::AdbShellCommand {
@@ -763,12 +760,7 @@ mod tests {
         });
         let matches: Vec<&IndicatorFinding> = report.findings.iter().collect();
         let rules = TelemetryRules::default();
-        let ctx = Context {
-            rules: &rules,
-            any_ca_allowed: false,
-            allowed_cas: &[],
-            usb_storage_forbidden: false,
-        };
+        let ctx = strict(&rules);
         let mut d = Detectors::default();
         let mut out = Vec::new();
         for m in [0, 60, 25 * 60] {

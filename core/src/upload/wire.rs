@@ -116,6 +116,25 @@ impl UploadRecord {
         })
     }
 
+    /// The fields its hash covers.
+    pub(crate) fn fields(&self) -> RecordRef<'_> {
+        let UploadRecord {
+            seq,
+            at,
+            epoch,
+            kind,
+            body,
+            ..
+        } = self;
+        RecordRef {
+            seq: *seq,
+            at: *at,
+            epoch: *epoch,
+            kind,
+            body,
+        }
+    }
+
     /// The record in the form the journal verifier and exports take.
     pub fn to_stored(&self) -> StoredRecord {
         StoredRecord {
@@ -632,16 +651,7 @@ pub fn verify_batch(
                 reason: format!("the record is in epoch {}, expected {epoch}", r.epoch),
             });
         }
-        let hash = hasher.hash(
-            &prev,
-            &RecordRef {
-                seq: r.seq,
-                at: r.at,
-                epoch: r.epoch,
-                kind: &r.kind,
-                body: &r.body,
-            },
-        );
+        let hash = hasher.hash(&prev, &r.fields());
         if hash != r.hash {
             return Err(VerifyFailure::Fork {
                 seq: r.seq,

@@ -1,11 +1,8 @@
 //! The batched verifier against the in-order one, on valid and tampered journals.
 
 use proptest::prelude::*;
-use ring::hmac;
 
 use super::*;
-use crate::journal::{record_hash, CheckpointSigner, EpochKey, RecordRef, GENESIS, MAC_LEN};
-use crate::time::Timestamp;
 
 /// A valid journal of `n` records with a checkpoint after every `every` records, MACs
 /// under an evolving key; returns records, checkpoints, public key and options.
@@ -18,43 +15,28 @@ fn chain(
     [u8; 32],
     VerifyOptions,
 ) {
-    let device = crate::identity::SoftwareDeviceKey::new(b"0123456789abcdef0123").unwrap();
-    let signer = CheckpointSigner::derive(&device).unwrap();
-    let k0 = EpochKey::initial([5; 32]);
-    let mut key = k0.clone();
-    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
-    let mut prev = GENESIS;
-    for seq in 1..=n {
-        let body = format!("{{\"n\":{seq}}}");
-        let r = RecordRef {
-            seq,
-            at: seq * 10,
-            epoch: key.epoch as i64,
-            kind: "note",
-            body: &body,
-        };
-        let hash = record_hash(&prev, &r);
-        let mac = hmac::sign(&key.mac_key(), &hash).as_ref()[..MAC_LEN].to_vec();
-        records.push(StoredRecord {
-            seq,
-            at: r.at,
-            epoch: r.epoch,
-            kind: "note".into(),
-            body,
-            hash: hash.to_vec(),
-            mac,
-        });
-        if seq % every == 0 {
-            checkpoints.push(signer.sign(seq, key.epoch, Timestamp::from_unix_millis(seq), &hash));
-            key = key.evolve().unwrap();
-        }
-        prev = hash;
-    }
+    let c = crate::journal::test_chain::chain(b"0123456789abcdef0123", 5, 10, n, every);
     let options = VerifyOptions {
-        initial_key: Some(k0),
-        console_checkpoint: checkpoints.last().cloned(),
+        initial_key: Some(c.k0),
+        console_checkpoint: c.checkpoints.last().cloned(),
     };
-    (records, checkpoints, signer.public_key(), options)
+    (c.records, c.checkpoints, c.signer.public_key(), options)
+}
+
+/// The in-order verdict on `records` from the genesis anchor.
+fn in_order(
+    records: &[StoredRecord],
+    checkpoints: &[SignedCheckpoint],
+    pk: [u8; 32],
+    options: &VerifyOptions,
+) -> Verdict {
+    verify(
+        Anchor::GENESIS,
+        records,
+        checkpoints.to_vec(),
+        Some(pk),
+        options.clone(),
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +94,7 @@ proptest! {
                 Tamper::Truncate(i) => records.truncate(i % len),
             }
         }
-        let inline = verify(Anchor::GENESIS, &records, checkpoints.clone(), Some(pk), options.clone());
+        let inline = in_order(&records, &checkpoints, pk, &options);
         let batched = verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, batch_len);
         match (&inline, &batched) {
             (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => prop_assert_eq!(a, b),
@@ -124,13 +106,7 @@ proptest! {
 #[test]
 fn an_untampered_chain_verifies_both_ways() {
     let (records, checkpoints, pk, options) = chain(25, 7);
-    let inline = verify(
-        Anchor::GENESIS,
-        &records,
-        checkpoints.clone(),
-        Some(pk),
-        options.clone(),
-    );
+    let inline = in_order(&records, &checkpoints, pk, &options);
     assert!(
         matches!(
             inline,
@@ -165,14 +141,7 @@ fn threaded(
             if unreadable == Some(i) {
                 return Err("unreadable");
             }
-            let fields = RecordRef {
-                seq: r.seq,
-                at: r.at,
-                epoch: r.epoch,
-                kind: &r.kind,
-                body: &r.body,
-            };
-            match v.push_deferred(&fields, &r.hash, &r.mac, 16) {
+            match v.push_deferred(&r.fields(), &r.hash, &r.mac, 16) {
                 Ok(Some(batch)) => {
                     if !send(batch) {
                         break;
@@ -194,13 +163,7 @@ fn worker_threads_find_the_record_the_in_order_walk_finds() {
         if let Some(i) = edited {
             records[i].body.push(' ');
         }
-        let inline = verify(
-            Anchor::GENESIS,
-            &records,
-            checkpoints.clone(),
-            Some(pk),
-            options.clone(),
-        );
+        let inline = in_order(&records, &checkpoints, pk, &options);
         let (verdict, complete) =
             threaded(&records, checkpoints.clone(), pk, options.clone(), None).unwrap();
         assert_eq!(complete, edited.is_none(), "{edited:?}");

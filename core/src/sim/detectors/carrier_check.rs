@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{finding, Detector, DetectorInfo};
+use super::{Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{CarrierApi, CarrierVerdict, Facts, GuardEvent, SimPolicy};
 use crate::time::Timestamp;
@@ -103,8 +103,9 @@ impl Detector for CarrierCheckDetector {
         if let Some(start) = result.period_start {
             evidence.push(("checked_since", start.to_string()));
         }
-        out.push(finding(
-            &info,
+        out.push(Finding::raised(
+            info.name,
+            info.version,
             kind,
             now,
             *slot,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{finding, Detector, DetectorInfo};
+use super::{Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, IdentityDiff, SimPolicy};
 use crate::time::Timestamp;
@@ -78,8 +78,9 @@ impl Detector for IdentityDetector {
             self.active.remove(slot);
             evidence.push(("authorized_until", auth.until.to_string()));
             evidence.push(("authorization_reason", auth.reason.clone()));
-            out.push(finding(
-                &info,
+            out.push(Finding::raised(
+                info.name,
+                info.version,
                 AlertKind::SimChangeAuthorized,
                 now,
                 Some(*slot),
@@ -133,8 +134,9 @@ impl Detector for IdentityDetector {
                     reference(|d| d.home)
                 ),
             };
-            out.push(finding(
-                &info,
+            out.push(Finding::raised(
+                info.name,
+                info.version,
                 *kind,
                 now,
                 Some(*slot),

@@ -61,29 +61,6 @@ pub trait Detector {
     }
 }
 
-fn finding(
-    info: &DetectorInfo,
-    kind: AlertKind,
-    at: Timestamp,
-    slot: Option<u8>,
-    summary: String,
-    evidence: Vec<(&str, String)>,
-) -> Finding {
-    Finding {
-        at,
-        kind,
-        slot,
-        detector: info.name.to_owned(),
-        detector_version: info.version,
-        summary,
-        evidence: evidence
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-        severity: None,
-    }
-}
-
 /// The guard's detectors, held concretely so their state serialises with the guard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Detectors {
@@ -119,29 +96,9 @@ impl Detectors {
         self.all().iter().map(|d| d.info()).collect()
     }
 
-    pub(super) fn observe(
-        &mut self,
-        facts: &Facts,
-        policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
-        for d in self.all_mut() {
-            d.observe(facts, policy, event, now, out);
-        }
-    }
-
-    pub(super) fn on_time(
-        &mut self,
-        facts: &Facts,
-        policy: &SimPolicy,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
-        for d in self.all_mut() {
-            d.on_time(facts, policy, now, out);
-        }
+    /// Runs `f` on every detector, in their fixed order.
+    pub(super) fn each(&mut self, f: impl FnMut(&mut dyn Detector)) {
+        self.all_mut().into_iter().for_each(f);
     }
 
     pub(super) fn next_deadline(&self, facts: &Facts, policy: &SimPolicy) -> Option<Timestamp> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{finding, Detector, DetectorInfo};
+use super::{Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, ServiceState, SimPolicy, SimState};
 use crate::time::{Timestamp, MINUTE_MS};
@@ -86,8 +86,9 @@ impl Detector for PortOutDetector {
                 continue;
             }
             self.active.insert(*slot);
-            out.push(finding(
-                &info,
+            out.push(Finding::raised(
+                info.name,
+                info.version,
                 AlertKind::PortOutSuspected,
                 now,
                 Some(*slot),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{finding, Detector, DetectorInfo};
+use super::{Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, SimPolicy, SimState};
 use crate::time::{Timestamp, MINUTE_MS};
@@ -28,8 +28,9 @@ impl PresenceDetector {
     fn raise(&mut self, slot: u8, now: Timestamp, out: &mut Vec<Finding>) {
         if self.active.insert(slot) {
             let info = self.info();
-            out.push(finding(
-                &info,
+            out.push(Finding::raised(
+                info.name,
+                info.version,
                 AlertKind::SimRemoved,
                 now,
                 Some(slot),

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{finding, Detector, DetectorInfo};
+use super::{Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, ServiceState, SimPolicy};
 use crate::time::Timestamp;
@@ -50,8 +50,9 @@ impl Detector for Radio2gDetector {
         }
         if policy.forbid_2g && self.active.insert(obs.slot) {
             let info = self.info();
-            out.push(finding(
-                &info,
+            out.push(Finding::raised(
+                info.name,
+                info.version,
                 AlertKind::Downgrade2g,
                 now,
                 Some(obs.slot),

@@ -1,6 +1,5 @@
 use super::*;
 use crate::identity::SoftwareDeviceKey;
-use ring::hmac;
 
 /// A device's journal built as the store builds it: chained, MACed under an evolving
 /// key, with a checkpoint after every `every` records.
@@ -12,44 +11,17 @@ struct Chain {
 }
 
 fn chain(n: i64, every: i64) -> Chain {
-    let device = SoftwareDeviceKey::new(b"upload-wire-test-device-secret").unwrap();
-    let signer = CheckpointSigner::derive(&device).unwrap();
-    let k0 = EpochKey::initial([9; 32]);
-    let mut key = k0.clone();
-    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
-    let mut prev = GENESIS;
-    for seq in 1..=n {
-        let body = format!("{{\"n\":{seq}}}");
-        let r = RecordRef {
-            seq,
-            at: 1_000 * seq,
-            epoch: key.epoch as i64,
-            kind: "note",
-            body: &body,
-        };
-        let hash = crate::journal::record_hash(&prev, &r);
-        let mut mac = [0u8; MAC_LEN];
-        mac.copy_from_slice(&hmac::sign(&key.mac_key(), &hash).as_ref()[..MAC_LEN]);
-        records.push(UploadRecord {
-            seq,
-            at: r.at,
-            epoch: r.epoch,
-            kind: "note".into(),
-            body,
-            hash,
-            mac,
-        });
-        if seq % every == 0 {
-            checkpoints.push(signer.sign(seq, key.epoch, Timestamp::from_unix_millis(seq), &hash));
-            key = key.evolve().unwrap();
-        }
-        prev = hash;
-    }
+    let c =
+        crate::journal::test_chain::chain(b"upload-wire-test-device-secret", 9, 1_000, n, every);
     Chain {
-        signer,
-        k0,
-        records,
-        checkpoints,
+        signer: c.signer,
+        k0: c.k0,
+        records: c
+            .records
+            .iter()
+            .map(|r| UploadRecord::from_stored(r).unwrap())
+            .collect(),
+        checkpoints: c.checkpoints,
     }
 }
 
@@ -202,16 +174,7 @@ fn tampering_is_caught_by_the_batch_signature_and_by_the_chain() {
     let mut prev = GENESIS;
     for r in &mut b.records {
         r.body = "{}".into();
-        r.hash = crate::journal::record_hash(
-            &prev,
-            &RecordRef {
-                seq: r.seq,
-                at: r.at,
-                epoch: r.epoch,
-                kind: &r.kind,
-                body: &r.body,
-            },
-        );
+        r.hash = crate::journal::record_hash(&prev, &r.fields());
         prev = r.hash;
     }
     sign_batch(&mut b, &c.signer);
