@@ -27,6 +27,7 @@ mod redact;
 pub mod sim;
 mod sort;
 pub mod store;
+mod tagged;
 pub mod telemetry;
 pub mod time;
 pub mod trace;

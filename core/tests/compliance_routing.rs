@@ -521,3 +521,56 @@ fn a_not_possible_route_serialises_with_its_reason() {
     assert_eq!(serde_json::to_value(Route::Mdm).unwrap(), json!("MDM"));
     assert_eq!(NOT_POSSIBLE_API.as_str(), "NOT_POSSIBLE");
 }
+
+/// Measures and actions are stored in the engine's state and read back field by field
+/// (not by serde's tagged-enum reader): every variant reads back as written.
+#[test]
+fn every_measure_and_action_reads_back_as_written() {
+    use portcullis_core::compliance::codes::{Reasons, RuleId};
+    use portcullis_core::compliance::Notice;
+    use portcullis_core::policy::model::Sha256Fingerprint;
+    let mut actions = vec![
+        Action::NotifyUser {
+            notices: vec![Notice {
+                rule: RuleId::App(ANYDESK.into()),
+                reasons: Reasons::default(),
+            }],
+        },
+        Action::RemoveCaCert {
+            sha256: Sha256Fingerprint([0xab; 32]),
+        },
+        Action::LockDevice,
+        Action::WipeDevice { preserve_frp: true },
+    ];
+    for measure in all_measures() {
+        let json = serde_json::to_string(&measure).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Measure>(&json).unwrap(),
+            measure,
+            "{json}"
+        );
+        actions.push(Action::Apply {
+            measure: measure.clone(),
+        });
+        actions.push(Action::Lift { measure });
+    }
+    for (i, action) in actions.into_iter().enumerate() {
+        let json = serde_json::to_string(&action).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Action>(&json).unwrap(),
+            action,
+            "{json}"
+        );
+        let requested = RequestedAction {
+            action,
+            route: [
+                Route::Agent,
+                Route::NotPossible(NotPossibleReason::ApiLevel),
+            ][i % 2],
+            rule: (i % 3 == 0).then_some(RuleId::AppInventory),
+        };
+        let json = serde_json::to_string(&requested).unwrap();
+        let read: RequestedAction = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, requested, "{json}");
+    }
+}

@@ -32,11 +32,8 @@ pub const MAX_OUTCOME_REASON_BYTES: usize = 256;
 
 /// Something a verified instruction asks the native layer to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "action",
-    rename_all = "SCREAMING_SNAKE_CASE",
-    try_from = "read::ActionFields"
-)]
+#[serde(tag = "action", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(try_from = "read::action::Fields")]
 pub enum InstructionAction {
     /// Lock the screen now.
     LockNow,
@@ -93,11 +90,8 @@ pub struct HandedAction {
 
 /// What became of a handed action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "outcome",
-    rename_all = "snake_case",
-    try_from = "read::OutcomeFields"
-)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(try_from = "read::outcome::Fields")]
 pub enum ActionOutcome {
     /// Done.
     CarriedOut,

@@ -67,11 +67,8 @@ impl UserRestriction {
 /// again is harmless, so the native layer may re-apply every measure in force after
 /// a restart ([`super::ComplianceEngine::measures_in_force`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "SCREAMING_SNAKE_CASE",
-    try_from = "read::MeasureFields"
-)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(try_from = "read::measure::Fields")]
 pub enum Measure {
     /// `DevicePolicyManager.addUserRestriction` (lift: `clearUserRestriction`).
     UserRestriction {
@@ -185,11 +182,8 @@ pub struct Notice {
 
 /// Something the engine asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "action",
-    rename_all = "SCREAMING_SNAKE_CASE",
-    try_from = "read::ActionFields"
-)]
+#[serde(tag = "action", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(try_from = "read::action::Fields")]
 pub enum Action {
     /// Put a measure in force.
     Apply {
@@ -289,7 +283,7 @@ impl Route {
 
 /// An action with its route and the rule that caused it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "read::ActionFields")]
+#[serde(try_from = "read::action::Fields")]
 pub struct RequestedAction {
     /// What to do.
     #[serde(flatten)]

@@ -1,101 +1,37 @@
-//! Reading stored instruction actions and outcomes field by field, for the reason given
-//! in `compliance::actions`' reader: the derived reader of an internally tagged enum
-//! buffers each object whole and is compiled again for every enclosing type. The same
-//! documents are accepted (unknown fields ignored); a field the tag needs but lacks is an
-//! error naming both. Writing stays derived.
-
-use serde::Deserialize;
+//! Reading stored instruction actions and outcomes field by field (see `crate::tagged`).
 
 use super::{ActionOutcome, InstructionAction};
+use crate::tagged::flat_reader;
 
-/// `value`, or an error naming the field that `tag` needs.
-fn need<T>(value: Option<T>, tag: &str, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("{tag} needs `{field}`"))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum ActionTag {
-    LockNow,
-    WipeWorkData,
-    WipeDevice,
-    StartInspection,
-    RotateKeys,
-    ShowNotice,
-    Attest,
-}
-
-/// An instruction action as stored: its `action` and whichever fields it has.
-#[derive(Deserialize)]
-pub(super) struct ActionFields {
-    action: ActionTag,
-    preserve_frp: Option<bool>,
-    reason: Option<String>,
-    title: Option<String>,
-    body: Option<String>,
-    challenge: Option<Vec<u8>>,
-    certify: Option<Vec<u8>>,
-}
-
-impl TryFrom<ActionFields> for InstructionAction {
-    type Error = String;
-
-    fn try_from(f: ActionFields) -> Result<Self, String> {
-        use ActionTag as T;
-        Ok(match f.action {
-            T::LockNow => InstructionAction::LockNow,
-            T::WipeWorkData => InstructionAction::WipeWorkData {
-                preserve_frp: need(f.preserve_frp, "WIPE_WORK_DATA", "preserve_frp")?,
-            },
-            T::WipeDevice => InstructionAction::WipeDevice {
-                preserve_frp: need(f.preserve_frp, "WIPE_DEVICE", "preserve_frp")?,
-            },
-            T::StartInspection => InstructionAction::StartInspection {
-                reason: need(f.reason, "START_INSPECTION", "reason")?,
-            },
-            T::RotateKeys => InstructionAction::RotateKeys,
-            T::ShowNotice => InstructionAction::ShowNotice {
-                title: need(f.title, "SHOW_NOTICE", "title")?,
-                body: need(f.body, "SHOW_NOTICE", "body")?,
-            },
-            T::Attest => InstructionAction::Attest {
-                challenge: need(f.challenge, "ATTEST", "challenge")?,
-                certify: need(f.certify, "ATTEST", "certify")?,
-            },
-        })
+flat_reader! {
+    mod action for InstructionAction, tag "action", case "SCREAMING_SNAKE_CASE";
+    fields {
+        preserve_frp: bool,
+        reason: String,
+        title: String,
+        body: String,
+        challenge: Vec<u8>,
+        certify: Vec<u8>,
+    }
+    variants {
+        LockNow,
+        WipeWorkData { preserve_frp },
+        WipeDevice { preserve_frp },
+        StartInspection { reason },
+        RotateKeys,
+        ShowNotice { title, body },
+        Attest { challenge, certify },
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum OutcomeTag {
-    CarriedOut,
-    HandedToMdm,
-    NotPossible,
-    Failed,
-}
-
-/// An action's outcome as stored.
-#[derive(Deserialize)]
-pub(super) struct OutcomeFields {
-    outcome: OutcomeTag,
-    reason: Option<String>,
-}
-
-impl TryFrom<OutcomeFields> for ActionOutcome {
-    type Error = String;
-
-    fn try_from(f: OutcomeFields) -> Result<Self, String> {
-        Ok(match f.outcome {
-            OutcomeTag::CarriedOut => ActionOutcome::CarriedOut,
-            OutcomeTag::HandedToMdm => ActionOutcome::HandedToMdm,
-            OutcomeTag::NotPossible => ActionOutcome::NotPossible {
-                reason: need(f.reason, "not_possible", "reason")?,
-            },
-            OutcomeTag::Failed => ActionOutcome::Failed {
-                reason: need(f.reason, "failed", "reason")?,
-            },
-        })
+flat_reader! {
+    mod outcome for ActionOutcome, tag "outcome", case "snake_case";
+    fields { reason: String }
+    variants {
+        CarriedOut,
+        HandedToMdm,
+        NotPossible { reason },
+        Failed { reason },
     }
 }
 
@@ -148,16 +84,20 @@ mod tests {
 
     #[test]
     fn a_field_the_tag_needs_is_named_when_missing() {
-        let err =
-            serde_json::from_str::<InstructionAction>(r#"{"action":"SHOW_NOTICE","title":"t"}"#)
-                .unwrap_err();
-        assert!(
-            err.to_string().contains("SHOW_NOTICE needs `body`"),
-            "{err}"
-        );
-        let err = serde_json::from_str::<ActionOutcome>(r#"{"outcome":"failed"}"#).unwrap_err();
-        assert!(err.to_string().contains("failed needs `reason`"), "{err}");
-        let err = serde_json::from_str::<ActionOutcome>(r#"{"outcome":"exploded"}"#).unwrap_err();
-        assert!(err.to_string().contains("unknown variant"), "{err}");
+        for (json, expected) in [
+            (
+                r#"{"action":"SHOW_NOTICE","title":"t"}"#,
+                "ShowNotice needs `body`",
+            ),
+            (r#"{"outcome":"failed"}"#, "Failed needs `reason`"),
+            (r#"{"outcome":"exploded"}"#, "unknown variant"),
+        ] {
+            let err = match json.contains("outcome") {
+                true => serde_json::from_str::<ActionOutcome>(json).map(|_| ()),
+                false => serde_json::from_str::<InstructionAction>(json).map(|_| ()),
+            }
+            .unwrap_err();
+            assert!(err.to_string().contains(expected), "{json}: {err}");
+        }
     }
 }
