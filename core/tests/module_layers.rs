@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// The layers, lowest first. A module may depend only on modules of lower layers.
 const LAYERS: &[&[&str]] = &[
-    &["time", "sort", "redact"],
+    &["time", "sort", "redact", "tagged"],
     &["alert", "json"],
     &["error", "urgent"],
     &["identity"],
