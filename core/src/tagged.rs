@@ -9,7 +9,7 @@
 //! the shipped library (docs/decisions/0009-ffi-size-features.md).
 //!
 //! [`flat_reader!`] instead reads one flat record of the tag and every variant's fields as
-//! options, then builds the variant, naming the tag and the field when one it needs is
+//! options, then builds the variant, naming the variant and the field when one it needs is
 //! missing. It accepts what the derived reader accepted (unknown fields are ignored, as
 //! they were); the enum keeps its derived writer and its JSON form.
 
