@@ -302,9 +302,10 @@ impl WindowMirror {
 
     /// Forgets the values last seen before `cutoff` (a scan of memory only when the
     /// oldest value may have expired); each leaves the store when its part is rewritten.
-    fn expire(&mut self, cutoff: i64) {
+    /// Returns whether the scan ran, that is whether stored rows may have expired too.
+    fn expire(&mut self, cutoff: i64) -> bool {
         if self.oldest >= cutoff {
-            return;
+            return false;
         }
         let mut oldest = i64::MAX;
         let mut keep = |seen: &Seen| {
@@ -318,6 +319,7 @@ impl WindowMirror {
         self.addresses.retain(|_, seen| keep(seen));
         self.odd_addresses.retain(|_, seen| keep(seen));
         self.oldest = oldest;
+        true
     }
 
     /// The parts this ingest rewrites (at `now`): every part not written for
@@ -648,7 +650,10 @@ impl Agent {
                 f.detector
             );
         }
-        window.expire(cutoff.as_unix_millis());
+        // Log records and pre-part rows are pruned by time only when the window lost a
+        // value (otherwise none can be wholly expired but superseded ones, which the
+        // rotation removes); the parts drop their expired values as they rotate.
+        let expired = window.expire(cutoff.as_unix_millis());
         let parts = window
             .due_parts(now.as_unix_millis())
             .into_iter()
@@ -657,7 +662,7 @@ impl Agent {
         let network = NetworkWindowWrite {
             record: writes,
             parts,
-            prune_before: Some(cutoff),
+            prune_before: expired.then_some(cutoff),
             ..NetworkWindowWrite::default()
         };
         let commit = Commit {
