@@ -25,6 +25,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
@@ -113,6 +114,12 @@ class Portcullis private constructor(private val context: Context, private val c
     }
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    /** Work running outside the input queue (deliveries, publications, wake-ups): what [settle] waits for. */
+    private val inFlight = java.util.concurrent.atomic.AtomicInteger()
+
+    /** Locks [reschedule]: see there. */
+    private val armLock = Any()
     private val queue = InputQueue(scope) { Log.e(LogMapping.TAG, "input handling failed", it) }
     private val openLock = Mutex()
 
@@ -122,7 +129,7 @@ class Portcullis private constructor(private val context: Context, private val c
     private val feeder = AgentFeeder(::agent, config.clock, object : AgentFeeder.Listener {
         override suspend fun stepped(alerts: List<Alert>) {
             if (alerts.isNotEmpty()) {
-                scope.launch { deliverAndReschedule() } // outside the input queue
+                background { deliverAndReschedule() } // outside the input queue
             } else {
                 reschedule()
             }
@@ -214,7 +221,7 @@ class Portcullis private constructor(private val context: Context, private val c
             }
         }
         applyManagedConfig()
-        scope.launch { wake() }
+        background { wake() }
     }
 
     /** Stops the observers and the input queue and closes the agent. */
@@ -229,8 +236,25 @@ class Portcullis private constructor(private val context: Context, private val c
         opened = null
     }
 
-    /** Waits until every input queued so far was handled (tests only). */
-    internal suspend fun settle() = inQueue { }
+    /**
+     * Waits until every input queued so far was handled and no work runs outside the queue
+     * either (tests only: a test that moves Robolectric's clock must not race a reschedule).
+     */
+    internal suspend fun settle() {
+        while (true) {
+            inQueue { }
+            // Work started from the queue counted itself before its block ended.
+            if (inFlight.get() == 0) return
+            delay(5)
+        }
+    }
+
+    /** Runs [block] in this object's scope, outside the input queue, counted for [settle]. */
+    private fun background(block: suspend CoroutineScope.() -> Unit) {
+        inFlight.incrementAndGet()
+        // A completion handler runs even when the scope was cancelled before the block started.
+        scope.launch(block = block).invokeOnCompletion { inFlight.decrementAndGet() }
+    }
 
     /** The managed configuration now; its problems are logged. */
     fun readManagedConfig(): ManagedConfigValues = managedConfig.read()
@@ -258,7 +282,7 @@ class Portcullis private constructor(private val context: Context, private val c
             runCompliance()
             // What the sync's instructions handed out: an instruction may start an inspection.
             instructionsDone(instructions.handleAwaiting(this.config.clock()))
-            scope.launch {
+            background {
                 publishPolicyState()
                 deliverAndReschedule() // a refusal raised policy_refused; a new policy may move the wake-up
                 applyTelemetryLogging() // the policy in force says which platform logs to keep
@@ -298,7 +322,7 @@ class Portcullis private constructor(private val context: Context, private val c
         if (pass.results.isEmpty() && pass.actions.isEmpty() && pass.error == null) return
         val state = InstructionStateEncoding.encode(pass, config.clock())
         Log.i(LogMapping.TAG, state.message) // counts and refusal codes, never an envelope
-        scope.launch {
+        background {
             publish(state)
             if (pass.alerts.isNotEmpty()) deliverAndReschedule()
         }
@@ -320,8 +344,8 @@ class Portcullis private constructor(private val context: Context, private val c
         }
         Log.i(LogMapping.TAG, result.console.message) // the core's summary: counts, never a host or package
         // The batch's outcome for the console (the core's message), then its alerts.
-        scope.launch { channel.send(listOf(result.console), immediate = false) }
-        if (result.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
+        background { channel.send(listOf(result.console), immediate = false) }
+        if (result.alerts.isNotEmpty()) background { deliverAndReschedule() }
     }
 
     /**
@@ -348,7 +372,8 @@ class Portcullis private constructor(private val context: Context, private val c
      * (the alarm receiver giving up after its budget) does not interrupt it.
      */
     suspend fun wake() {
-        scope.async {
+        inFlight.incrementAndGet()
+        val work = scope.async {
             val now = config.clock()
             val woken = inQueue { feeder.wake(WakeupScheduler.bootInstant(now)) }
             val duties = woken?.duties
@@ -365,7 +390,9 @@ class Portcullis private constructor(private val context: Context, private val c
             }
             if (duties?.upload == true) shipJournal()
             if (duties == null || duties.deliverAlerts) deliverAndReschedule() else reschedule()
-        }.await()
+        }
+        work.invokeOnCompletion { inFlight.decrementAndGet() }
+        work.await()
     }
 
     /** The `upload` duty: sends the core's uploads until it has none (caught up, or backing off). */
@@ -407,7 +434,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 val state = pass.console(now)
                 // The deployment the core read for this pass (owner or companion, scopes), for the console.
                 val deploymentState = consoleDeployment(deployment.read(), Build.VERSION.SDK_INT.toUInt(), now)
-                scope.launch {
+                background {
                     publish(state)
                     publish(deploymentState)
                 }
@@ -415,7 +442,7 @@ class Portcullis private constructor(private val context: Context, private val c
                     // Rule names and action kinds only, never values read from the phone.
                     Log.w(LogMapping.TAG, "compliance action ${requested.rule ?: "ladder"}: ${requested.action.javaClass.simpleName} -> $outcome")
                 }
-                if (pass.report.alerts.isNotEmpty()) scope.launch { deliverAndReschedule() }
+                if (pass.report.alerts.isNotEmpty()) background { deliverAndReschedule() }
             }
             is CompliancePass.Skipped -> Log.i(LogMapping.TAG, "compliance pass skipped: ${pass.reason}")
             is CompliancePass.Failed -> Log.w(LogMapping.TAG, "compliance pass failed: ${pass.error.javaClass.simpleName}")
@@ -445,7 +472,7 @@ class Portcullis private constructor(private val context: Context, private val c
                 }
                 val state = consoleInspection(pass.window, pass.report, config.clock())
                 Log.i(LogMapping.TAG, state.message)
-                scope.launch {
+                background {
                     channel.send(listOf(state), immediate = false)
                     deliverAndReschedule() // an indicator match raised an alert
                 }
@@ -498,10 +525,17 @@ class Portcullis private constructor(private val context: Context, private val c
         )
     }
 
-    /** Arms the alarm at the core's nextWakeup(); before the agent is open nothing changes. */
+    /**
+     * Arms the alarm at the core's nextWakeup(); before the agent is open nothing changes.
+     * The input queue, deliveries and wake-ups reschedule from different threads. Under the
+     * lock, whoever arms last also asked the core last, so an older answer never replaces a
+     * newer one (a port-out deadline overwritten by a later compliance cadence).
+     */
     private fun reschedule() {
         val agent = opened ?: return
-        WakeupScheduler.arm(context, agent.nextWakeup(), config.clock())
+        synchronized(armLock) {
+            WakeupScheduler.arm(context, agent.nextWakeup(), config.clock())
+        }
     }
 
     /** Runs [block] in the input queue (after everything queued before it) and returns its result. */

@@ -54,6 +54,9 @@ object WakeupScheduler {
      * clock moved by the user or an attacker neither advances nor delays it.
      */
     fun arm(context: Context, nextWakeup: Instant?, now: Instant): Armed {
+        // Read first, as close as can be to the caller's reading of [now]: the pair converts
+        // the wall-clock deadline to elapsed realtime.
+        val elapsed = SystemClock.elapsedRealtime()
         val alarms = context.requireService<AlarmManager>()
         val operation = wakeIntent(context)
         return when (nextWakeup) {
@@ -63,7 +66,7 @@ object WakeupScheduler {
             }
             else -> {
                 val delay = Duration.between(now, nextWakeup).toMillis().coerceAtLeast(0)
-                val at = SystemClock.elapsedRealtime() + delay
+                val at = elapsed + delay
                 if (canScheduleExact(alarms)) {
                     alarms.setExactAndAllowWhileIdle(AlarmManager.ELAPSED_REALTIME_WAKEUP, at, operation)
                     Armed.EXACT
