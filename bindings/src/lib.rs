@@ -47,6 +47,8 @@ pub use evidence::*;
 pub use key::{DeviceKey, SoftwareDeviceKey};
 pub use logging::{set_logger, LogLevel, Logger};
 pub use types::*;
+#[cfg(feature = "test-hooks")]
+pub use upload::test_hook_collector_receipt;
 pub use upload::{HttpHeader, UploadOutcome, UploadRequest, UploadStatus};
 pub use wakeup::{
     BootReport, BootVerdict, ChannelOutcome, DeliveryBatch, DeliveryResult, DeliveryStep,
