@@ -13,6 +13,55 @@ use super::stix::{normalize_digest, HashAlgorithm};
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
 
+/// Declares a piece of evidence known by the three digests an indicator may name
+/// (SHA-256, SHA-1, MD5 of `$of`: hex, any case, `:` separators allowed), after its own
+/// fields, with `digest(algorithm)` for the scanner.
+macro_rules! with_digests {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident of $of:literal {
+            $( $(#[$field_attr:meta])* pub $field:ident: $ty:ty, )*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $( $(#[$field_attr])* pub $field: $ty, )*
+            #[doc = concat!("SHA-256 of ", $of, ".")]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[cfg_attr(
+                feature = "schema",
+                schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))
+            )]
+            pub sha256: Option<String>,
+            #[doc = concat!("SHA-1 of ", $of, ".")]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[cfg_attr(
+                feature = "schema",
+                schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))
+            )]
+            pub sha1: Option<String>,
+            #[doc = concat!("MD5 of ", $of, ".")]
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[cfg_attr(
+                feature = "schema",
+                schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))
+            )]
+            pub md5: Option<String>,
+        }
+
+        impl $name {
+            /// The digest for `algorithm`, if present.
+            pub fn digest(&self, algorithm: HashAlgorithm) -> Option<&str> {
+                match algorithm {
+                    HashAlgorithm::Sha256 => self.sha256.as_deref(),
+                    HashAlgorithm::Sha1 => self.sha1.as_deref(),
+                    HashAlgorithm::Md5 => self.md5.as_deref(),
+                }
+            }
+        }
+    };
+}
+
 /// The evidence format version this core reads.
 pub const EVIDENCE_VERSION: u32 = 1;
 
@@ -121,45 +170,15 @@ pub struct Package {
     pub certificates: Vec<Certificate>,
 }
 
-/// A certificate, by digest (hex, any case, `:` separators allowed).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct Certificate {
-    /// The subject distinguished name, for the report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// SHA-256 of the DER certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))
-    )]
-    pub sha256: Option<String>,
-    /// SHA-1 of the DER certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))
-    )]
-    pub sha1: Option<String>,
-    /// MD5 of the DER certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))
-    )]
-    pub md5: Option<String>,
-}
-
-impl Certificate {
-    /// The digest for `algorithm`, if present.
-    pub fn digest(&self, algorithm: HashAlgorithm) -> Option<&str> {
-        match algorithm {
-            HashAlgorithm::Sha256 => self.sha256.as_deref(),
-            HashAlgorithm::Sha1 => self.sha1.as_deref(),
-            HashAlgorithm::Md5 => self.md5.as_deref(),
-        }
+with_digests! {
+    /// A certificate, by digest (hex, any case, `:` separators allowed).
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct Certificate of "the DER certificate" {
+        /// The subject distinguished name, for the report.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub subject: Option<String>,
     }
 }
 
@@ -243,48 +262,18 @@ pub struct Setting {
     pub value: String,
 }
 
-/// A file, by path or name, with whatever digests the platform could compute.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
-pub struct File {
-    /// Full path; folders may be listed too, ending in `/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// File name, when it differs from the path's last part or no path is known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// SHA-256 of the contents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$"))
-    )]
-    pub sha256: Option<String>,
-    /// SHA-1 of the contents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){19}$"))
-    )]
-    pub sha1: Option<String>,
-    /// MD5 of the contents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "schema",
-        schemars(regex(pattern = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){15}$"))
-    )]
-    pub md5: Option<String>,
-}
-
-impl File {
-    /// The digest for `algorithm`, if present.
-    pub fn digest(&self, algorithm: HashAlgorithm) -> Option<&str> {
-        match algorithm {
-            HashAlgorithm::Sha256 => self.sha256.as_deref(),
-            HashAlgorithm::Sha1 => self.sha1.as_deref(),
-            HashAlgorithm::Md5 => self.md5.as_deref(),
-        }
+with_digests! {
+    /// A file, by path or name, with whatever digests the platform could compute.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+    #[serde(deny_unknown_fields)]
+    pub struct File of "the contents" {
+        /// Full path; folders may be listed too, ending in `/`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub path: Option<String>,
+        /// File name, when it differs from the path's last part or no path is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
     }
 }
 
