@@ -229,6 +229,30 @@ pub fn unhex32(text: &str) -> Option<[u8; 32]> {
     unhex(text)?.try_into().ok()
 }
 
+/// A SIM identity pinned by keyed hashes: each is HMAC-SHA-256 under the device's
+/// pin key (see [`PinKey`]), so the policy reveals no ICCID, IMSI or number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PinnedIdentity {
+    /// Keyed hash of the ICCID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<IdentityPin>,
+    /// Keyed hash of the IMSI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imsi: Option<IdentityPin>,
+    /// Keyed hash of the phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msisdn: Option<IdentityPin>,
+}
+
+impl PinnedIdentity {
+    /// Whether nothing is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.iccid.is_none() && self.imsi.is_none() && self.msisdn.is_none()
+    }
+}
+
 /// A keyed hash of one identifier: 64 lower-case hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IdentityPin(pub [u8; 32]);

@@ -1,7 +1,7 @@
 //! Property tests of the SIM guard over random observation sequences.
 
 use portcullis_core::alert::Finding;
-use portcullis_core::identity::{IdentityHasher, IdentityKind, SoftwareDeviceKey};
+use portcullis_core::identity::{IdentityHasher, IdentityKind, PinnedIdentity, SoftwareDeviceKey};
 use portcullis_core::policy::PinKey;
 use portcullis_core::sim::{
     CarrierApi, CarrierResult, CarrierVerdict, Connectivity, ConsoleInput, ExpectedSim, Rat,
@@ -99,8 +99,11 @@ fn event() -> impl Strategy<Value = Input> {
                 until: Timestamp::from_unix_millis(1_772_000_000_000 + m * 60_000),
                 reason: "planned".into(),
                 expected: expect_first.then(|| SimPins {
-                    iccid: Some(pin_key().pin(IdentityKind::Iccid, ICCIDS[1]).unwrap()),
-                    ..SimPins::default()
+                    identity: PinnedIdentity {
+                        iccid: Some(pin_key().pin(IdentityKind::Iccid, ICCIDS[1]).unwrap()),
+                        ..PinnedIdentity::default()
+                    },
+                    home_network: None,
                 }),
             })
         }),
@@ -149,9 +152,11 @@ fn pinned_policy() -> SimPolicy {
     let slot0 = ExpectedSim {
         required: true,
         pins: SimPins {
-            iccid: Some(key.pin(IdentityKind::Iccid, ICCIDS[0]).unwrap()),
-            imsi: Some(key.pin(IdentityKind::Imsi, IMSIS[0]).unwrap()),
-            msisdn: Some(key.pin(IdentityKind::PhoneNumber, NUMBERS[0]).unwrap()),
+            identity: PinnedIdentity {
+                iccid: Some(key.pin(IdentityKind::Iccid, ICCIDS[0]).unwrap()),
+                imsi: Some(key.pin(IdentityKind::Imsi, IMSIS[0]).unwrap()),
+                msisdn: Some(key.pin(IdentityKind::PhoneNumber, NUMBERS[0]).unwrap()),
+            },
             home_network: Some("23415".into()),
         },
     };

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use portcullis_core::agent::PolicyOutcome;
 use portcullis_core::alert::Finding;
-use portcullis_core::identity::{normalize, IdentityHasher, IdentityKind, SoftwareDeviceKey};
+use portcullis_core::identity::{
+    normalize, IdentityHasher, IdentityKind, PinnedIdentity, SoftwareDeviceKey,
+};
 use portcullis_core::policy::model::IdentityPin;
 use portcullis_core::policy::{PinKey, Policy};
 use portcullis_core::sim::{
@@ -73,9 +75,11 @@ fn pin(kind: IdentityKind, raw: &str) -> IdentityPin {
 /// Pins ICCID, IMSI and number of `sim`.
 fn pins_of(sim: Sim) -> SimPins {
     SimPins {
-        iccid: Some(pin(IdentityKind::Iccid, sim.iccid)),
-        imsi: Some(pin(IdentityKind::Imsi, sim.imsi)),
-        msisdn: Some(pin(IdentityKind::PhoneNumber, sim.msisdn)),
+        identity: PinnedIdentity {
+            iccid: Some(pin(IdentityKind::Iccid, sim.iccid)),
+            imsi: Some(pin(IdentityKind::Imsi, sim.imsi)),
+            msisdn: Some(pin(IdentityKind::PhoneNumber, sim.msisdn)),
+        },
         home_network: None,
     }
 }
@@ -590,9 +594,11 @@ fn pinning_the_sim_a_scenario_starts_with_changes_none_of_its_alerts() {
         let key = pin_key();
         let pin_of = |kind, raw: &Option<String>| raw.as_deref().map(|r| key.pin(kind, r).unwrap());
         let pins = SimPins {
-            iccid: pin_of(IdentityKind::Iccid, &first.iccid),
-            imsi: pin_of(IdentityKind::Imsi, &first.imsi),
-            msisdn: pin_of(IdentityKind::PhoneNumber, &first.msisdn),
+            identity: PinnedIdentity {
+                iccid: pin_of(IdentityKind::Iccid, &first.iccid),
+                imsi: pin_of(IdentityKind::Imsi, &first.imsi),
+                msisdn: pin_of(IdentityKind::PhoneNumber, &first.msisdn),
+            },
             home_network: first.mcc_mnc.clone(),
         };
         assert_eq!(
@@ -612,7 +618,7 @@ fn identifiers_stay_out_of_state_and_alerts_and_pins_out_of_unwaived_state() {
     let pins_hex: Vec<String> = [ISSUED, FOREIGN, REPLACEMENT]
         .iter()
         .flat_map(|s| {
-            let p = pins_of(*s);
+            let p = pins_of(*s).identity;
             [p.iccid, p.imsi, p.msisdn]
         })
         .map(|p| {
@@ -693,9 +699,11 @@ fn a_pinned_policy_on_the_agent_catches_a_sim_swapped_before_first_sight() {
             ExpectedSim {
                 required: true,
                 pins: SimPins {
-                    iccid: Some(pin(IdentityKind::Iccid, ISSUED.iccid)),
-                    imsi: None,
-                    msisdn: Some(pin(IdentityKind::PhoneNumber, ISSUED.msisdn)),
+                    identity: PinnedIdentity {
+                        iccid: Some(pin(IdentityKind::Iccid, ISSUED.iccid)),
+                        imsi: None,
+                        msisdn: Some(pin(IdentityKind::PhoneNumber, ISSUED.msisdn)),
+                    },
                     home_network: Some(ISSUED.home.into()),
                 },
             }

@@ -701,10 +701,8 @@ impl InstructionPayload {
 impl AuthorizeSimChange {
     /// The expected SIM as the guard compares it.
     pub fn expected_pins(&self) -> Option<SimPins> {
-        self.expected.as_ref().map(|p| SimPins {
-            iccid: p.iccid,
-            imsi: p.imsi,
-            msisdn: p.msisdn,
+        self.expected.map(|identity| SimPins {
+            identity,
             home_network: None,
         })
     }

@@ -24,8 +24,8 @@ pub use observation::{
 
 use crate::alert::{AlertKind, Finding};
 use crate::error::Result;
-use crate::identity::IdentityPin;
 use crate::identity::{normalize, IdentityHash, IdentityHasher, IdentityKind};
+use crate::identity::{IdentityPin, PinnedIdentity};
 use crate::time::{Timestamp, MINUTE_MS};
 
 /// The SIM rules the guard enforces; filled from the active policy.
@@ -78,15 +78,9 @@ pub struct ExpectedSim {
 /// (never raw identifiers) and the home network. Absent fields are not checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimPins {
-    /// Pin of the ICCID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iccid: Option<IdentityPin>,
-    /// Pin of the IMSI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub imsi: Option<IdentityPin>,
-    /// Pin of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msisdn: Option<IdentityPin>,
+    /// The keyed hashes pinned (the policy's, or an authorisation's).
+    #[serde(flatten)]
+    pub identity: PinnedIdentity,
     /// Expected home network, MCC-MNC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_network: Option<String>,
@@ -95,10 +89,7 @@ pub struct SimPins {
 impl SimPins {
     /// Whether nothing is pinned.
     pub fn is_empty(&self) -> bool {
-        self.iccid.is_none()
-            && self.imsi.is_none()
-            && self.msisdn.is_none()
-            && self.home_network.is_none()
+        self.identity.is_empty() && self.home_network.is_none()
     }
 }
 
@@ -843,9 +834,9 @@ fn matches_expected(
     obs: &SimObservation,
     hasher: &IdentityHasher,
 ) -> Result<bool> {
-    let overlap = (expected.iccid.is_some() && obs.iccid.is_some())
-        || (expected.imsi.is_some() && obs.imsi.is_some())
-        || (expected.msisdn.is_some() && obs.msisdn.is_some())
+    let overlap = (expected.identity.iccid.is_some() && obs.iccid.is_some())
+        || (expected.identity.imsi.is_some() && obs.imsi.is_some())
+        || (expected.identity.msisdn.is_some() && obs.msisdn.is_some())
         || (expected.home_network.is_some() && obs.mcc_mnc.is_some());
     Ok(overlap && !compare_with_pins(expected, obs, hasher)?.any())
 }
@@ -864,9 +855,13 @@ fn compare_with_pins(
         }
     };
     Ok(IdentityDiff {
-        iccid: differs(IdentityKind::Iccid, &pins.iccid, &obs.iccid)?,
-        imsi: differs(IdentityKind::Imsi, &pins.imsi, &obs.imsi)?,
-        msisdn: differs(IdentityKind::PhoneNumber, &pins.msisdn, &obs.msisdn)?,
+        iccid: differs(IdentityKind::Iccid, &pins.identity.iccid, &obs.iccid)?,
+        imsi: differs(IdentityKind::Imsi, &pins.identity.imsi, &obs.imsi)?,
+        msisdn: differs(
+            IdentityKind::PhoneNumber,
+            &pins.identity.msisdn,
+            &obs.msisdn,
+        )?,
         home: matches!((&pins.home_network, &obs.mcc_mnc), (Some(p), Some(o)) if p != o),
     })
 }

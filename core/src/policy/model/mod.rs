@@ -36,7 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::PolicyError;
 use crate::identity::{hex, unhex32};
-pub use crate::identity::{IdentityPin, PinKey};
+pub use crate::identity::{IdentityPin, PinKey, PinnedIdentity};
 pub use crate::inspection::rules::{InspectionRules, LocalHours, TriggerSeverity};
 use crate::sim::{SimPolicy, MAX_SLOT};
 use crate::time::MINUTE_MS;

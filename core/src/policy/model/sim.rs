@@ -85,23 +85,6 @@ fn default_true() -> bool {
     true
 }
 
-/// A SIM identity pinned by keyed hashes: each is HMAC-SHA-256 under the device's
-/// pin key (see [`PinKey`]), so the policy reveals no ICCID, IMSI or number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PinnedIdentity {
-    /// Keyed hash of the ICCID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iccid: Option<IdentityPin>,
-    /// Keyed hash of the IMSI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub imsi: Option<IdentityPin>,
-    /// Keyed hash of the phone number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msisdn: Option<IdentityPin>,
-}
-
 /// What the phone does when its SIM or number changes, besides alerting the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

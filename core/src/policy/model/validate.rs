@@ -475,11 +475,8 @@ impl From<&Policy> for SimPolicy {
                 .expected_subscriptions
                 .iter()
                 .map(|sub| {
-                    let pinned = sub.pinned.as_ref();
                     let pins = crate::sim::SimPins {
-                        iccid: pinned.and_then(|p| p.iccid),
-                        imsi: pinned.and_then(|p| p.imsi),
-                        msisdn: pinned.and_then(|p| p.msisdn),
+                        identity: sub.pinned.unwrap_or_default(),
                         home_network: sub.home_network.clone(),
                     };
                     let expected = crate::sim::ExpectedSim {
