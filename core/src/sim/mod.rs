@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use detectors::{Detector, DetectorInfo};
+pub use detectors::{Context as DetectorContext, Detector, DetectorInfo};
 pub use observation::{
     Connectivity, Rat, ServiceObservation, ServiceState, SimEvent, SimObservation, SimState,
     MAX_SLOT,
@@ -593,16 +593,23 @@ impl SimGuard {
     /// where one is wanted.
     fn show_detectors(&mut self, event: &GuardEvent, now: Timestamp, out: &mut Vec<Finding>) {
         let first = out.len();
-        let (facts, policy) = (&self.facts, &self.policy);
-        self.detectors
-            .each(|d| d.observe(facts, policy, event, now, out));
+        let cx = detectors::Context {
+            facts: &self.facts,
+            policy: &self.policy,
+            now,
+        };
+        self.detectors.each(|d| d.observe(cx, event, out));
         mark_carrier_check_wanted(&mut out[first..]);
     }
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Finding>) {
         let first = out.len();
-        let (facts, policy) = (&self.facts, &self.policy);
-        self.detectors.each(|d| d.on_time(facts, policy, now, out));
+        let cx = detectors::Context {
+            facts: &self.facts,
+            policy: &self.policy,
+            now,
+        };
+        self.detectors.each(|d| d.on_time(cx, out));
         mark_carrier_check_wanted(&mut out[first..]);
         self.facts.last_seen = now;
     }

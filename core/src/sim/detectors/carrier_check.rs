@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorInfo};
+use super::{Context, Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
-use crate::sim::{CarrierApi, CarrierVerdict, Facts, GuardEvent, SimPolicy};
+use crate::sim::{CarrierApi, CarrierVerdict, GuardEvent};
 use crate::time::Timestamp;
 
 /// Raises carrier-reported SIM swaps that no authorised window covers, and
@@ -33,14 +33,8 @@ impl Detector for CarrierCheckDetector {
         }
     }
 
-    fn observe(
-        &mut self,
-        _facts: &Facts,
-        _policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, out: &mut Vec<Finding>) {
+        let Context { now, .. } = cx;
         let GuardEvent::CarrierCheck {
             line,
             slot,

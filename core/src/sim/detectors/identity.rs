@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorInfo};
+use super::{Context, Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
-use crate::sim::{Facts, GuardEvent, IdentityDiff, SimPolicy};
-use crate::time::Timestamp;
+use crate::sim::{GuardEvent, IdentityDiff};
 
 /// Compares each ready SIM's identity with the slot's baseline and the policy's pins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,14 +34,8 @@ impl Detector for IdentityDetector {
         }
     }
 
-    fn observe(
-        &mut self,
-        _facts: &Facts,
-        _policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, out: &mut Vec<Finding>) {
+        let Context { now, .. } = cx;
         let GuardEvent::Sim {
             slot,
             diff: Some(comparison),

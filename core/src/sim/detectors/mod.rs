@@ -29,31 +29,29 @@ pub struct DetectorInfo {
     pub kinds: &'static [AlertKind],
 }
 
+/// What every detector reads at a step, passed as one value: the guard's facts, the
+/// SIM policy in force and the step's time.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The guard's facts.
+    pub facts: &'a Facts,
+    /// The SIM policy in force.
+    pub policy: &'a SimPolicy,
+    /// The step's time.
+    pub now: Timestamp,
+}
+
 /// One detector. Detectors read the guard's facts and keep only their own state:
 /// which conditions they have already raised, and their timers.
 pub trait Detector {
     /// Name, version and kinds.
     fn info(&self) -> DetectorInfo;
 
-    /// Reacts to a digested input; `facts` already include it.
-    fn observe(
-        &mut self,
-        facts: &Facts,
-        policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    );
+    /// Reacts to a digested input; `cx.facts` already include it.
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, out: &mut Vec<Finding>);
 
-    /// Fires timers that expired by `now`; `facts` are as they were before `now`.
-    fn on_time(
-        &mut self,
-        _facts: &Facts,
-        _policy: &SimPolicy,
-        _now: Timestamp,
-        _out: &mut Vec<Finding>,
-    ) {
-    }
+    /// Fires timers that expired by `cx.now`; `cx.facts` are as they were before it.
+    fn on_time(&mut self, _cx: Context<'_>, _out: &mut Vec<Finding>) {}
 
     /// The earliest time this detector needs to run again.
     fn next_deadline(&self, _facts: &Facts, _policy: &SimPolicy) -> Option<Timestamp> {

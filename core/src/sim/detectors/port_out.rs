@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorInfo};
+use super::{Context, Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, ServiceState, SimPolicy, SimState};
 use crate::time::{Timestamp, MINUTE_MS};
@@ -49,14 +49,8 @@ impl Detector for PortOutDetector {
         }
     }
 
-    fn observe(
-        &mut self,
-        facts: &Facts,
-        _policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        _out: &mut Vec<Finding>,
-    ) {
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, _out: &mut Vec<Finding>) {
+        let Context { facts, now, .. } = cx;
         if matches!(event, GuardEvent::Reboot) {
             // What happened while the phone was off is unknown: start counting afresh.
             self.outage_since.clear();
@@ -73,13 +67,8 @@ impl Detector for PortOutDetector {
         }
     }
 
-    fn on_time(
-        &mut self,
-        _facts: &Facts,
-        policy: &SimPolicy,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn on_time(&mut self, cx: Context<'_>, out: &mut Vec<Finding>) {
+        let Context { policy, now, .. } = cx;
         let info = self.info();
         for (slot, since) in &self.outage_since {
             if self.active.contains(slot) || now < since.plus_millis(policy.port_out_window_ms) {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorInfo};
+use super::{Context, Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
 use crate::sim::{Facts, GuardEvent, SimPolicy, SimState};
 use crate::time::{Timestamp, MINUTE_MS};
@@ -50,14 +50,10 @@ impl Detector for PresenceDetector {
         }
     }
 
-    fn observe(
-        &mut self,
-        facts: &Facts,
-        policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, out: &mut Vec<Finding>) {
+        let Context {
+            facts, policy, now, ..
+        } = cx;
         let GuardEvent::Sim { slot, state, .. } = event else {
             return;
         };
@@ -79,13 +75,8 @@ impl Detector for PresenceDetector {
         }
     }
 
-    fn on_time(
-        &mut self,
-        facts: &Facts,
-        _policy: &SimPolicy,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn on_time(&mut self, cx: Context<'_>, out: &mut Vec<Finding>) {
+        let Context { facts, now, .. } = cx;
         let due: Vec<u8> = self
             .pending
             .iter()

@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Detector, DetectorInfo};
+use super::{Context, Detector, DetectorInfo};
 use crate::alert::{AlertKind, Finding};
-use crate::sim::{Facts, GuardEvent, ServiceState, SimPolicy};
-use crate::time::Timestamp;
+use crate::sim::{GuardEvent, ServiceState};
 
 /// Raises service on a 2G radio when the policy forbids 2G.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,14 +26,8 @@ impl Detector for Radio2gDetector {
         }
     }
 
-    fn observe(
-        &mut self,
-        _facts: &Facts,
-        policy: &SimPolicy,
-        event: &GuardEvent,
-        now: Timestamp,
-        out: &mut Vec<Finding>,
-    ) {
+    fn observe(&mut self, cx: Context<'_>, event: &GuardEvent, out: &mut Vec<Finding>) {
+        let Context { policy, now, .. } = cx;
         let GuardEvent::Service(obs) = event else {
             return;
         };
