@@ -1,7 +1,8 @@
 // Wake-ups on Robolectric's AlarmManager and JobScheduler, driven by Robolectric's clock: the
 // exact alarm is armed at the core's nextWakeup(), fires in time for the port-out alert (the
 // deadline slip is measured and printed), no periodic job is left (the re-read cadence is the
-// core's), and after boot the receiver only asks for a job, whose wake-up re-arms the alarm.
+// core's), wake-ups racing inputs leave the alarm at the core's latest answer, and after boot
+// the receiver only asks for a job, whose wake-up re-arms the alarm.
 
 package org.portcullis.android.robolectric
 
@@ -23,6 +24,7 @@ import java.io.File
 import java.nio.file.Files
 import java.time.Duration
 import java.time.Instant
+import kotlin.concurrent.thread
 import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Assert.assertEquals
@@ -100,6 +102,9 @@ class WakeupTest {
     private fun emergencyOnly() =
         shadowOf(slot0).setServiceState(ServiceState().apply { state = ServiceState.STATE_EMERGENCY_ONLY })
 
+    private fun inService() =
+        shadowOf(slot0).setServiceState(ServiceState().apply { state = ServiceState.STATE_IN_SERVICE })
+
     private fun idleMain(duration: Duration = Duration.ZERO) = shadowOf(Looper.getMainLooper()).idleFor(duration)
 
     /** The one wake-up alarm, as AlarmManager holds it. */
@@ -168,6 +173,28 @@ class WakeupTest {
         println("wake-up slip on Robolectric's clock: ${slip.toMillis()} ms after the core's deadline (resolution 1 s)")
         assertTrue("slip $slip", !slip.isNegative && slip <= Duration.ofSeconds(1))
         assertTrue("sent with the immediate-upload request", reporter.sent.first { (states, _) -> states.any { "port_out" in it.key } }.second)
+    }
+
+    @Test
+    fun wakeUpsRacingInputsLeaveTheAlarmAtTheCoresLatestAnswer() {
+        val clock = ShadowedClock()
+        val p = portcullis(clock)
+        portOutPending(p, clock)
+        repeat(8) { round ->
+            // Wake-ups re-arm outside the input queue, each on its own thread, while the
+            // service state keeps moving the core's deadline (port-out suspected, cleared).
+            val wakes = (1..4).map { thread { runBlocking { p.wake() } } }
+            val toggles = thread {
+                repeat(9 + round % 2) { i ->
+                    if (i % 2 == 0) inService() else emergencyOnly()
+                    Thread.sleep(3)
+                }
+            }
+            (wakes + toggles).forEach { it.join() }
+            runBlocking { p.settle() }
+            val wanted = runBlocking { p.agent().nextWakeup() }
+            assertEquals("round $round: the alarm is where the core's last answer puts it", wanted, alarmAt(clock))
+        }
     }
 
     @Test
