@@ -509,6 +509,39 @@ impl LinkBatch {
     }
 }
 
+/// Verifies a whole journal as [`verify`] does, but checks hashes and MACs in batches
+/// of `batch_len` records after the in-order walk, as a multi-threaded verifier would;
+/// the verdict must be the same.
+pub fn verify_batched<'a>(
+    anchor: Anchor,
+    records: impl IntoIterator<Item = &'a StoredRecord>,
+    checkpoints: Vec<SignedCheckpoint>,
+    public_key: Option<[u8; 32]>,
+    options: VerifyOptions,
+    batch_len: usize,
+) -> Verdict {
+    let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
+        Ok(v) => v,
+        Err((seq, reason)) => return Verdict::Broken { seq, reason },
+    };
+    let mut links = None;
+    let mut in_order = None;
+    for r in records {
+        match v.push_deferred(&r.fields(), &r.hash, &r.mac, batch_len) {
+            Ok(Some(batch)) => links = earliest(links, batch.check()),
+            Ok(None) => {}
+            Err(failure) => {
+                in_order = Some(failure);
+                break;
+            }
+        }
+    }
+    if let Some(batch) = v.take_batch() {
+        links = earliest(links, batch.check());
+    }
+    deferred_verdict(v, links, in_order)
+}
+
 /// The verdict of a walk made with [`Verifier::push_deferred`]: the earliest of the
 /// batches' failures (`links`), the in-order failure that stopped the walk, and what
 /// [`Verifier::finish`] finds.

@@ -4,37 +4,6 @@ use proptest::prelude::*;
 
 use super::*;
 
-/// The journal of [`chain`] verified as a multi-threaded verifier does: the in-order
-/// walk with [`Verifier::push_deferred`], hashes and MACs checked in batches of
-/// `batch_len` records, the verdict from [`deferred_verdict`].
-fn verify_batched(
-    records: &[StoredRecord],
-    checkpoints: Vec<SignedCheckpoint>,
-    public_key: [u8; 32],
-    options: VerifyOptions,
-    batch_len: usize,
-) -> Verdict {
-    let mut v = match Verifier::new(Anchor::GENESIS, checkpoints, Some(public_key), options) {
-        Ok(v) => v,
-        Err((seq, reason)) => return Verdict::Broken { seq, reason },
-    };
-    let (mut links, mut in_order) = (None, None);
-    for r in records {
-        match v.push_deferred(&r.fields(), &r.hash, &r.mac, batch_len) {
-            Ok(Some(batch)) => links = earliest(links, batch.check()),
-            Ok(None) => {}
-            Err(failure) => {
-                in_order = Some(failure);
-                break;
-            }
-        }
-    }
-    if let Some(batch) = v.take_batch() {
-        links = earliest(links, batch.check());
-    }
-    deferred_verdict(v, links, in_order)
-}
-
 /// A valid journal of `n` records with a checkpoint after every `every` records, MACs
 /// under an evolving key; returns records, checkpoints, public key and options.
 fn chain(
@@ -126,7 +95,7 @@ proptest! {
             }
         }
         let inline = in_order(&records, &checkpoints, pk, &options);
-        let batched = verify_batched(&records, checkpoints, pk, options, batch_len);
+        let batched = verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, batch_len);
         match (&inline, &batched) {
             (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => prop_assert_eq!(a, b),
             _ => prop_assert_eq!(&inline, &batched),
@@ -151,7 +120,7 @@ fn an_untampered_chain_verifies_both_ways() {
         "{inline:?}"
     );
     assert_eq!(
-        verify_batched(&records, checkpoints, pk, options, 4),
+        verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, 4),
         inline
     );
 }
