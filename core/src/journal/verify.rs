@@ -67,6 +67,13 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// The verdict for a failure the walk found: its sequence number and reason.
+    pub(crate) fn broken((seq, reason): (i64, String)) -> Self {
+        Verdict::Broken { seq, reason }
+    }
+}
+
 /// Streams records in sequence order through every check.
 pub struct Verifier {
     /// Whether verification starts at genesis: then the journal is never empty.
@@ -522,7 +529,7 @@ pub fn verify_batched<'a>(
 ) -> Verdict {
     let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
         Ok(v) => v,
-        Err((seq, reason)) => return Verdict::Broken { seq, reason },
+        Err(failure) => return Verdict::broken(failure),
     };
     let mut links = None;
     let mut in_order = None;
@@ -558,8 +565,7 @@ pub fn deferred_verdict(
         },
         _ => None,
     };
-    let (seq, reason) = earliest(earliest(links, in_order), finished).expect("one failure is set");
-    Verdict::Broken { seq, reason }
+    Verdict::broken(earliest(earliest(links, in_order), finished).expect("one failure is set"))
 }
 
 /// The failure to report of two: the lower sequence number, and `a` on a tie.
@@ -578,16 +584,14 @@ pub fn verify<'a>(
     public_key: Option<[u8; 32]>,
     options: VerifyOptions,
 ) -> Verdict {
-    let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
-        Ok(v) => v,
-        Err((seq, reason)) => return Verdict::Broken { seq, reason },
-    };
-    for r in records {
-        if let Err((seq, reason)) = v.push(r) {
-            return Verdict::Broken { seq, reason };
+    let walk = || -> Result<Verdict, (i64, String)> {
+        let mut v = Verifier::new(anchor, checkpoints, public_key, options)?;
+        for r in records {
+            v.push(r)?;
         }
-    }
-    v.finish()
+        Ok(v.finish())
+    };
+    walk().unwrap_or_else(Verdict::broken)
 }
 
 #[cfg(test)]

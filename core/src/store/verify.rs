@@ -58,7 +58,7 @@ impl Store {
         }
         let mut verifier = match Verifier::new(anchor, checkpoints, Some(public_key), options) {
             Ok(v) => v,
-            Err((seq, reason)) => return Ok(Verdict::Broken { seq, reason }),
+            Err(failure) => return Ok(Verdict::broken(failure)),
         };
         let mut outbox = self
             .conn
@@ -81,11 +81,11 @@ impl Store {
         if parallelism.workers == 0 {
             while let Some(row) = rows.next().context("reading a journal record")? {
                 let expected = verifier.expected_seq();
-                if let Err((seq, reason)) = with_row(row, expected, |r, hash, mac| {
+                if let Err(failure) = with_row(row, expected, |r, hash, mac| {
                     verifier.push_parts(r, hash, mac)?;
                     bindings.record(r)
                 }) {
-                    return Ok(Verdict::Broken { seq, reason });
+                    return Ok(Verdict::broken(failure));
                 }
             }
             let tail = bindings.finish();
@@ -131,12 +131,10 @@ impl Store {
 
 /// A verdict with a further failure found beside the walk: the earlier one is reported.
 fn with_failure(verdict: Verdict, failure: Option<(i64, String)>) -> Verdict {
-    let Some((seq, reason)) = failure else {
-        return verdict;
-    };
-    match verdict {
-        Verdict::Broken { seq: first, .. } if first <= seq => verdict,
-        _ => Verdict::Broken { seq, reason },
+    match (verdict, failure) {
+        (verdict, None) => verdict,
+        (verdict @ Verdict::Broken { seq: first, .. }, Some((seq, _))) if first <= seq => verdict,
+        (_, Some(failure)) => Verdict::broken(failure),
     }
 }
 
