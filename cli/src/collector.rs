@@ -13,7 +13,6 @@ use portcullis_collector::keys::{read_checkpoint_key, read_journal_key, Collecto
 use portcullis_collector::server::{self, Collector, ServeOptions, DEFAULT_MAX_BATCH_BYTES};
 use portcullis_collector::store::Store;
 use portcullis_collector::{enroll, Error};
-use portcullis_core::journal::Verdict;
 use portcullis_core::Timestamp;
 
 use crate::common::help_for;
@@ -232,30 +231,15 @@ fn verify(args: VerifyArgs) -> ExitCode {
             let result = history::verify_device(&store, &key, &args.at.device).await;
             store.close().await;
             let verdict = result.map_err(text)?;
-            match &verdict.verdict {
-                Verdict::Intact {
-                    records,
-                    checkpoints,
-                    macs_checked,
-                    last_seq,
-                } => {
-                    if verdict.first_seq > 1 {
-                        outln!(
-                            "starts at record {}, after the signed checkpoint at record {} (earlier records were pruned before they reached the collector, or removed under retention)",
-                            verdict.first_seq,
-                            verdict.first_seq - 1
-                        );
-                    }
-                    outln!(
-                        "records: {records} ({} to {last_seq}); checkpoints verified: {checkpoints}; MACs checked: {}",
-                        verdict.first_seq,
-                        if *macs_checked { "yes" } else { "no" }
-                    );
-                }
-                Verdict::Broken { seq, reason } => {
-                    outln!("BROKEN at record {seq}: {reason}");
-                }
+            if verdict.first_seq > 1 {
+                outln!(
+                    "starts at record {}, after the signed checkpoint at record {} (earlier records were pruned before they reached the collector, or removed under retention)",
+                    verdict.first_seq,
+                    verdict.first_seq - 1
+                );
             }
+            // The collector always holds the enrolled key, so MACs are always checked.
+            crate::journal::report(&verdict.verdict, "not checked");
             if let Some(m) = &verdict.cursor_mismatch {
                 outln!("BROKEN: {m}");
             }

@@ -61,6 +61,12 @@ pub(crate) fn verify(
             console_checkpoint,
         })
         .map_err(|e| e.to_string())?;
+    Ok(report(&verdict, "not checked (no --journal-key)"))
+}
+
+/// Prints a verdict as one line and says whether the journal is intact: `journal verify`
+/// and `collector verify` word it alike. `unchecked` says why MACs were not checked.
+pub(crate) fn report(verdict: &Verdict, unchecked: &str) -> bool {
     match verdict {
         Verdict::Intact {
             records,
@@ -70,13 +76,13 @@ pub(crate) fn verify(
         } => {
             outln!(
                 "journal intact: {records} records (last {last_seq}), {checkpoints} signed checkpoints, MACs {}",
-                if macs_checked { "verified" } else { "not checked (no --journal-key)" }
+                if *macs_checked { "verified" } else { unchecked }
             );
-            Ok(true)
+            true
         }
         Verdict::Broken { seq, reason } => {
             outln!("journal BROKEN at record {seq}: {reason}");
-            Ok(false)
+            false
         }
     }
 }
