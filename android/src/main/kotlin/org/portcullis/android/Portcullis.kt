@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicBoolean
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
@@ -251,9 +252,14 @@ class Portcullis private constructor(private val context: Context, private val c
 
     /** Runs [block] in this object's scope, outside the input queue, counted for [settle]. */
     private fun background(block: suspend CoroutineScope.() -> Unit) {
+        counted { scope.launch(block = block) }
+    }
+
+    /** Starts a job counted for [settle] until it completes. */
+    private fun <J : Job> counted(start: () -> J): J {
         inFlight.incrementAndGet()
-        // A completion handler runs even when the scope was cancelled before the block started.
-        scope.launch(block = block).invokeOnCompletion { inFlight.decrementAndGet() }
+        // A completion handler runs even when the scope was cancelled before the job started.
+        return start().also { job -> job.invokeOnCompletion { inFlight.decrementAndGet() } }
     }
 
     /** The managed configuration now; its problems are logged. */
@@ -372,26 +378,26 @@ class Portcullis private constructor(private val context: Context, private val c
      * (the alarm receiver giving up after its budget) does not interrupt it.
      */
     suspend fun wake() {
-        inFlight.incrementAndGet()
-        val work = scope.async {
-            val now = config.clock()
-            val woken = inQueue { feeder.wake(WakeupScheduler.bootInstant(now)) }
-            val duties = woken?.duties
-            if (duties?.rereadRadio == true) connectivity.refresh()
-            inQueue {
-                if (duties?.rereadRadio == true) {
-                    telephony.readAndFeed()
-                    telephony.readServiceAndFeed()
+        val work = counted {
+            scope.async {
+                val now = config.clock()
+                val woken = inQueue { feeder.wake(WakeupScheduler.bootInstant(now)) }
+                val duties = woken?.duties
+                if (duties?.rereadRadio == true) connectivity.refresh()
+                inQueue {
+                    if (duties?.rereadRadio == true) {
+                        telephony.readAndFeed()
+                        telephony.readServiceAndFeed()
+                    }
+                    runCompliance(coreAsked = duties?.evaluateCompliance == true)
+                    runInspection()
+                    // Actions still owed an outcome: after a restart, or an MDM publication not taken.
+                    if (duties?.resumeActions == true) instructionsDone(instructions.handleAwaiting(config.clock()))
                 }
-                runCompliance(coreAsked = duties?.evaluateCompliance == true)
-                runInspection()
-                // Actions still owed an outcome: after a restart, or an MDM publication not taken.
-                if (duties?.resumeActions == true) instructionsDone(instructions.handleAwaiting(config.clock()))
+                if (duties?.upload == true) shipJournal()
+                if (duties == null || duties.deliverAlerts) deliverAndReschedule() else reschedule()
             }
-            if (duties?.upload == true) shipJournal()
-            if (duties == null || duties.deliverAlerts) deliverAndReschedule() else reschedule()
         }
-        work.invokeOnCompletion { inFlight.decrementAndGet() }
         work.await()
     }
 
