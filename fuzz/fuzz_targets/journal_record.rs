@@ -59,8 +59,8 @@ fuzz_target!(|data: &[u8]| {
     // Checking hashes and MACs in batches (as the multi-threaded verifier does) must
     // find the same first broken record.
     let batch_len = 1 + data.len() % 5;
-    let batched =
-        journal::verify_batched(Anchor::GENESIS, &records, checkpoints, None, options, batch_len);
+    let batched = journal::Verifier::new(Anchor::GENESIS, checkpoints, None, options)
+        .map_or_else(journal::Verdict::broken, |v| v.walk_batched(&records, batch_len));
     match (&inline, &batched) {
         (journal::Verdict::Broken { seq: a, .. }, journal::Verdict::Broken { seq: b, .. }) => {
             assert_eq!(a, b, "inline {inline:?}, batched {batched:?}")

@@ -36,8 +36,8 @@ pub use export::{
 pub use key::EpochKey;
 pub use record::{decode_record, record_hash, RecordBody, RecordHasher, RecordRef, StoredRecord};
 pub use verify::{
-    deferred_verdict, earliest, verify, verify_batched, Anchor, LinkBatch, StoredCheckpoint,
-    Verdict, Verifier, VerifyOptions,
+    deferred_verdict, earliest, verify, Anchor, LinkBatch, StoredCheckpoint, Verdict, Verifier,
+    VerifyOptions,
 };
 pub(crate) use verify_batches::verify_threaded;
 

@@ -68,8 +68,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The verdict for a failure the walk found: its sequence number and reason.
-    pub(crate) fn broken((seq, reason): (i64, String)) -> Self {
+    /// The verdict for a failure found: its sequence number and reason.
+    pub fn broken((seq, reason): (i64, String)) -> Self {
         Verdict::Broken { seq, reason }
     }
 }
@@ -94,6 +94,42 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Walks a whole journal given in sequence order through every check, in order.
+    pub fn walk<'a>(mut self, records: impl IntoIterator<Item = &'a StoredRecord>) -> Verdict {
+        for r in records {
+            if let Err(failure) = self.push(r) {
+                return Verdict::broken(failure);
+            }
+        }
+        self.finish()
+    }
+
+    /// Walks a whole journal as [`Verifier::walk`] does, but checks hashes and MACs in
+    /// batches of `batch_len` records after the in-order checks, as the multi-threaded
+    /// verifier does; the verdict must be the same.
+    pub fn walk_batched<'a>(
+        mut self,
+        records: impl IntoIterator<Item = &'a StoredRecord>,
+        batch_len: usize,
+    ) -> Verdict {
+        let mut links = None;
+        let mut in_order = None;
+        for r in records {
+            match self.push_deferred(&r.fields(), &r.hash, &r.mac, batch_len) {
+                Ok(Some(batch)) => links = earliest(links, batch.check()),
+                Ok(None) => {}
+                Err(failure) => {
+                    in_order = Some(failure);
+                    break;
+                }
+            }
+        }
+        if let Some(batch) = self.take_batch() {
+            links = earliest(links, batch.check());
+        }
+        deferred_verdict(self, links, in_order)
+    }
+
     /// Starts at `anchor`; `checkpoints` are the stored ones, in any order; `public_key`
     /// is the device key stored at enrollment (the console's checkpoint key takes precedence).
     ///
@@ -516,39 +552,6 @@ impl LinkBatch {
     }
 }
 
-/// Verifies a whole journal as [`verify`] does, but checks hashes and MACs in batches
-/// of `batch_len` records after the in-order walk, as a multi-threaded verifier would;
-/// the verdict must be the same.
-pub fn verify_batched<'a>(
-    anchor: Anchor,
-    records: impl IntoIterator<Item = &'a StoredRecord>,
-    checkpoints: Vec<SignedCheckpoint>,
-    public_key: Option<[u8; 32]>,
-    options: VerifyOptions,
-    batch_len: usize,
-) -> Verdict {
-    let mut v = match Verifier::new(anchor, checkpoints, public_key, options) {
-        Ok(v) => v,
-        Err(failure) => return Verdict::broken(failure),
-    };
-    let mut links = None;
-    let mut in_order = None;
-    for r in records {
-        match v.push_deferred(&r.fields(), &r.hash, &r.mac, batch_len) {
-            Ok(Some(batch)) => links = earliest(links, batch.check()),
-            Ok(None) => {}
-            Err(failure) => {
-                in_order = Some(failure);
-                break;
-            }
-        }
-    }
-    if let Some(batch) = v.take_batch() {
-        links = earliest(links, batch.check());
-    }
-    deferred_verdict(v, links, in_order)
-}
-
 /// The verdict of a walk made with [`Verifier::push_deferred`]: the earliest of the
 /// batches' failures (`links`), the in-order failure that stopped the walk, and what
 /// [`Verifier::finish`] finds.
@@ -584,14 +587,10 @@ pub fn verify<'a>(
     public_key: Option<[u8; 32]>,
     options: VerifyOptions,
 ) -> Verdict {
-    let walk = || -> Result<Verdict, (i64, String)> {
-        let mut v = Verifier::new(anchor, checkpoints, public_key, options)?;
-        for r in records {
-            v.push(r)?;
-        }
-        Ok(v.finish())
-    };
-    walk().unwrap_or_else(Verdict::broken)
+    match Verifier::new(anchor, checkpoints, public_key, options) {
+        Ok(v) => v.walk(records),
+        Err(failure) => Verdict::broken(failure),
+    }
 }
 
 #[cfg(test)]

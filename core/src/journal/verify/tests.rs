@@ -95,7 +95,8 @@ proptest! {
             }
         }
         let inline = in_order(&records, &checkpoints, pk, &options);
-        let batched = verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, batch_len);
+        let batched = Verifier::new(Anchor::GENESIS, checkpoints, Some(pk), options)
+            .map_or_else(Verdict::broken, |v| v.walk_batched(&records, batch_len));
         match (&inline, &batched) {
             (Verdict::Broken { seq: a, .. }, Verdict::Broken { seq: b, .. }) => prop_assert_eq!(a, b),
             _ => prop_assert_eq!(&inline, &batched),
@@ -120,7 +121,8 @@ fn an_untampered_chain_verifies_both_ways() {
         "{inline:?}"
     );
     assert_eq!(
-        verify_batched(Anchor::GENESIS, &records, checkpoints, Some(pk), options, 4),
+        Verifier::new(Anchor::GENESIS, checkpoints, Some(pk), options)
+            .map_or_else(Verdict::broken, |v| v.walk_batched(&records, 4)),
         inline
     );
 }
