@@ -13,6 +13,7 @@ use portcullis_collector::keys::{read_checkpoint_key, read_journal_key, Collecto
 use portcullis_collector::server::{self, Collector, ServeOptions, DEFAULT_MAX_BATCH_BYTES};
 use portcullis_collector::store::Store;
 use portcullis_collector::{enroll, Error};
+use portcullis_core::journal::Verdict;
 use portcullis_core::Timestamp;
 
 use crate::common::help_for;
@@ -231,7 +232,8 @@ fn verify(args: VerifyArgs) -> ExitCode {
             let result = history::verify_device(&store, &key, &args.at.device).await;
             store.close().await;
             let verdict = result.map_err(text)?;
-            if verdict.first_seq > 1 {
+            // Only an intact history starts after a checkpoint that verified.
+            if verdict.first_seq > 1 && matches!(verdict.verdict, Verdict::Intact { .. }) {
                 outln!(
                     "starts at record {}, after the signed checkpoint at record {} (earlier records were pruned before they reached the collector, or removed under retention)",
                     verdict.first_seq,
