@@ -830,8 +830,10 @@ struct RawIndicator<'de> {
 }
 
 impl RawBundle<'_> {
-    fn into_collection(self, collection: &str) -> Collection {
+    fn into_collection(mut self, collection: &str) -> Collection {
         use std::sync::Arc;
+        // Give back the room the parse's doubling left: the results are built beside it.
+        self.indicators.shrink_to_fit();
         let mut out = Collection {
             name: collection.to_owned(),
             bundle_id: self.id.map(Cow::into_owned),
@@ -910,7 +912,8 @@ impl RawBundle<'_> {
             })
             .collect();
         let none: MalwareNames = Arc::from(Vec::new());
-        for raw in &self.indicators {
+        for (i, raw) in self.indicators.iter().enumerate() {
+            let left = self.indicators.len() - i;
             let id = raw.id.as_deref();
             let pattern = raw.pattern.as_deref();
             let unparsed = |reason: String| UnparsedIndicator {
@@ -921,22 +924,26 @@ impl RawBundle<'_> {
             };
             let (Some(id), Some(pattern)) = (id, pattern) else {
                 let missing = if id.is_none() { "`id`" } else { "`pattern`" };
-                out.unparsed
-                    .push(unparsed(format!("indicator has no {missing} string")));
+                refuse(
+                    &mut out.unparsed,
+                    left,
+                    unparsed(format!("indicator has no {missing} string")),
+                );
                 continue;
             };
             if let Some(kind) = raw.pattern_type.as_deref() {
                 if kind != "stix" {
-                    out.unparsed.push(unparsed(format!(
+                    let reason = format!(
                         "pattern_type `{}` is not supported (only `stix` is)",
                         short(kind)
-                    )));
+                    );
+                    refuse(&mut out.unparsed, left, unparsed(reason));
                     continue;
                 }
             }
             if raw.revoked {
-                out.unparsed
-                    .push(unparsed("indicator is revoked by its producer".into()));
+                let reason = "indicator is revoked by its producer".into();
+                refuse(&mut out.unparsed, left, unparsed(reason));
                 continue;
             }
             let interpreted = Pattern::parse(pattern).and_then(|p| Observable::from_pattern(&p));
@@ -961,11 +968,23 @@ impl RawBundle<'_> {
                             .union(indicator_platforms.get(id).copied().unwrap_or_default()),
                     });
                 }
-                Err(e) => out.unparsed.push(unparsed(e.to_string())),
+                Err(e) => refuse(&mut out.unparsed, left, unparsed(e.to_string())),
             }
         }
+        out.unparsed.shrink_to_fit();
         out
     }
+}
+
+/// Adds an unusable indicator; `left` counts it and the indicators still to come. The
+/// first one reserves room for all of them, so a bundle of unusable indicators never
+/// holds a list in mid-doubling (three times its length) beside the raw indicators:
+/// loading stays within 20 times the bundle's size.
+fn refuse(list: &mut Vec<UnparsedIndicator>, left: usize, item: UnparsedIndicator) {
+    if list.capacity() == 0 {
+        list.reserve_exact(left);
+    }
+    list.push(item);
 }
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
